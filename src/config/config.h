@@ -1,0 +1,73 @@
+/* config.h - the configuration model: the settings table (key, type, default,
+ * check, doc), loading from moat.toml or [tool.moat] in pyproject.toml,
+ * ${env:NAME} / ${file:PATH} references, validation with file:line:col, and
+ * the effective-settings dump. A loaded config is immutable and shared by all
+ * workers; a reload builds a new one and swaps it in. */
+#ifndef MOAT_CONFIG_H
+#define MOAT_CONFIG_H
+
+#include "core.h"
+
+typedef struct moat_strlist {
+    char **items; /* owned */
+    size_t len;
+} moat_strlist;
+
+typedef struct moat_limits {
+    uint64_t url_bytes;             /* request target; over it: 414 */
+    uint64_t header_bytes;          /* whole header block; over it: 431 */
+    uint64_t headers;               /* number of header fields; over it: 431 */
+    uint64_t body_bytes;            /* request body; over it: 413 */
+    uint64_t header_timeout_ms;     /* time to receive the whole head: 408 */
+    uint64_t body_timeout_ms;       /* idle time between body bytes: 408 */
+    uint64_t keepalive_timeout_ms;  /* idle client connection between requests */
+    uint64_t connections;           /* per worker; over it new connections are closed */
+    uint64_t upstream_connect_timeout_ms;
+    uint64_t upstream_timeout_ms;   /* waiting for upstream bytes: 504 */
+    uint64_t upstream_keepalive;    /* idle pooled upstream connections per worker */
+    uint64_t drain_timeout_ms;      /* SIGTERM: time given to in-flight requests */
+} moat_limits;
+
+typedef struct moat_config {
+    char *source;           /* file the config came from, or NULL (defaults) */
+    moat_strlist listen;    /* "ADDR:PORT", "[v6]:PORT" */
+    moat_strlist upstream;  /* "http://HOST:PORT" or "unix:/path" */
+    moat_strlist hosts;     /* Host allow-list; empty = any (until TLS names exist) */
+    uint64_t workers;       /* 0 = auto (one per CPU) */
+    moat_strlist trusted_proxies; /* CIDRs whose X-Forwarded-* are kept */
+    moat_limits limits;
+    struct {
+        char *access;        /* path, "-" for stdout, "" = off */
+        char *access_format; /* "json" | "combined" */
+    } log;
+} moat_config;
+
+/* Where a config comes from. Any of the overrides may be NULL. */
+typedef struct moat_config_source {
+    const char *path;     /* explicit --config FILE; NULL = search cwd */
+    const char *upstream; /* --upstream URL (replaces the list) */
+    const char *listen;   /* --listen ADDR:PORT (replaces the list) */
+} moat_config_source;
+
+/* Loads and validates a config. With no path, looks in the current directory
+ * for moat.toml, then pyproject.toml with a [tool.moat] table, else uses the
+ * defaults. On failure returns MOAT_ECONFIG and *errmsg owns a message of the
+ * form "FILE:LINE:COL: what is wrong (expected ...)"; *out is left NULL. */
+int moat_config_load(const moat_config_source *src, moat_config **out, char **errmsg);
+
+/* A config with every default and no file. */
+moat_config *moat_config_default(void);
+
+void moat_config_free(moat_config *c);
+
+/* Appends the effective settings as TOML (secrets from ${...} shown as
+ * "<from env:NAME>", never their values). */
+void moat_config_dump(const moat_config *c, moat_buf *out);
+
+/* Appends docs/configuration.md (Markdown generated from the settings table). */
+void moat_config_docs(moat_buf *out);
+
+/* Number of workers to start: c->workers, or the CPU count when it is 0. */
+unsigned moat_config_workers(const moat_config *c);
+
+#endif

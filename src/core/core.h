@@ -1,0 +1,143 @@
+/* core.h - the public header of moat's core module: errors, memory, buffers,
+ * arenas, string helpers and the process log. Everything else in moat builds
+ * on these; core depends on nothing but libc.
+ *
+ * Out-of-memory policy (whole program): allocation failure aborts the process
+ * with a message (moat_xmalloc and friends). A gateway that cannot allocate
+ * cannot keep its security promises; failing loudly beats half-serving. Limits
+ * on every input (header bytes, body bytes, connections) keep allocation
+ * bounded so that this policy is never reachable by a client. */
+#ifndef MOAT_CORE_H
+#define MOAT_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "toml.h"
+
+#define MOAT_VERSION "0.1.0"
+
+/* ---- errors ---------------------------------------------------------------
+ * One error space: functions return 0 or a negative MOAT_E* code. */
+#define MOAT_ERRNO_MAP(X)                                                                          \
+    X(NOMEM, "out of memory")                                                                      \
+    X(INVAL, "invalid argument")                                                                   \
+    X(IO, "input/output error")                                                                    \
+    X(NOENT, "no such file or entry")                                                              \
+    X(PARSE, "parse error")                                                                        \
+    X(CONFIG, "invalid configuration")                                                             \
+    X(RANGE, "value out of range")                                                                 \
+    X(TOOBIG, "too large")                                                                         \
+    X(HTTP, "malformed HTTP message")                                                              \
+    X(AGAIN, "try again")                                                                          \
+    X(CLOSED, "connection closed")                                                                 \
+    X(TIMEOUT, "timed out")                                                                        \
+    X(UPSTREAM, "upstream error")                                                                  \
+    X(INTERNAL, "internal error")
+
+enum {
+    MOAT_OK = 0,
+#define MOAT__ERR_ENUM(name, msg) MOAT_E##name,
+    MOAT__ERR_FIRST = -1000,
+    MOAT_ERRNO_MAP(MOAT__ERR_ENUM) MOAT__ERR_LAST
+#undef MOAT__ERR_ENUM
+};
+
+/* Returns a static string for a MOAT_E* code (or "unknown error"). */
+const char *moat_strerror(int err);
+
+/* Invariant check that stays on in release builds: a broken invariant in a
+ * security gateway must stop it, not let it continue in an unknown state. */
+#define MOAT_BUG_ON(cond)                                                                          \
+    do {                                                                                           \
+        if (cond) moat__bug(__FILE__, __LINE__, #cond);                                            \
+    } while (0)
+_Noreturn void moat__bug(const char *file, int line, const char *what);
+
+#define MOAT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- memory ---------------------------------------------------------------
+ * x-allocators abort on failure (see the policy above). */
+void *moat_xmalloc(size_t n);
+void *moat_xcalloc(size_t count, size_t size);
+void *moat_xrealloc(void *p, size_t n);
+char *moat_xstrdup(const char *s);
+char *moat_xstrndup(const char *s, size_t n);
+/* Like asprintf; returns an owned string. */
+char *moat_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- growable byte buffer -------------------------------------------------
+ * Owns its storage; data is always NUL-terminated for convenience. */
+typedef struct moat_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} moat_buf;
+
+void moat_buf_init(moat_buf *b);
+void moat_buf_free(moat_buf *b);
+void moat_buf_reset(moat_buf *b);
+void moat_buf_reserve(moat_buf *b, size_t extra);
+void moat_buf_append(moat_buf *b, const void *p, size_t n);
+void moat_buf_puts(moat_buf *b, const char *s);
+void moat_buf_putc(moat_buf *b, char c);
+void moat_buf_printf(moat_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void moat_buf_vprintf(moat_buf *b, const char *fmt, va_list ap);
+/* Removes the first n bytes. */
+void moat_buf_consume(moat_buf *b, size_t n);
+/* Hands the storage to the caller (NUL-terminated, owned) and resets b. */
+char *moat_buf_steal(moat_buf *b);
+
+/* ---- arena ----------------------------------------------------------------
+ * Bump allocator with a cleanup list, freed once (per request, per config). */
+typedef struct moat_arena moat_arena;
+
+moat_arena *moat_arena_new(void);
+void moat_arena_free(moat_arena *a);
+/* Frees everything but keeps the first block for reuse. */
+void moat_arena_reset(moat_arena *a);
+void *moat_arena_alloc(moat_arena *a, size_t n);
+void *moat_arena_calloc(moat_arena *a, size_t n);
+char *moat_arena_strndup(moat_arena *a, const char *s, size_t n);
+char *moat_arena_strdup(moat_arena *a, const char *s);
+char *moat_arena_printf(moat_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Runs fn(arg) when the arena is freed or reset (last registered runs first). */
+void moat_arena_defer(moat_arena *a, void (*fn)(void *), void *arg);
+
+/* ---- strings --------------------------------------------------------------*/
+bool moat_streq_nocase(const char *a, size_t alen, const char *b, size_t blen);
+/* Case-insensitive comparison against a NUL-terminated literal. */
+bool moat_strieq_lit(const char *a, size_t alen, const char *lit);
+/* Constant-time equality for secrets: time depends only on the lengths. */
+bool moat_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+/* Levenshtein distance, for "did you mean" suggestions. */
+size_t moat_edit_distance(const char *a, const char *b);
+/* Parses a decimal size/count without overflow; returns MOAT_ERANGE/EINVAL. */
+int moat_parse_u64(const char *s, size_t n, uint64_t *out);
+
+/* ---- process log (operator diagnostics on stderr) -------------------------
+ * Not the security log and not the access log: startup, reload, fatal errors. */
+typedef enum { MOAT_LOG_DEBUG, MOAT_LOG_INFO, MOAT_LOG_WARN, MOAT_LOG_ERROR } moat_log_level;
+void moat_log_set_level(moat_log_level lvl);
+void moat_log(moat_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define moat_info(...) moat_log(MOAT_LOG_INFO, __VA_ARGS__)
+#define moat_warn(...) moat_log(MOAT_LOG_WARN, __VA_ARGS__)
+#define moat_error(...) moat_log(MOAT_LOG_ERROR, __VA_ARGS__)
+#define moat_debug(...) moat_log(MOAT_LOG_DEBUG, __VA_ARGS__)
+
+/* ---- time and randomness --------------------------------------------------*/
+/* Monotonic milliseconds. */
+uint64_t moat_now_ms(void);
+/* Fills buf with bytes from the OS CSPRNG (getrandom); aborts if it cannot. */
+void moat_random(void *buf, size_t n);
+/* Writes a fresh request id (22 chars of base64url, 128 bits) + NUL. */
+#define MOAT_REQUEST_ID_LEN 22
+void moat_request_id(char out[MOAT_REQUEST_ID_LEN + 1]);
+
+/* ---- files ----------------------------------------------------------------*/
+/* Reads a whole file into an owned buffer (NUL-terminated). */
+int moat_read_file(const char *path, char **out, size_t *len);
+
+#endif

@@ -1,0 +1,103 @@
+/* sys.c - the process log on stderr, monotonic time, CSPRNG bytes, request
+ * ids and whole-file reads. The log writes one line per call with a single
+ * write(2), so lines from worker threads never interleave. */
+#include "core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static moat_log_level log_level = MOAT_LOG_INFO;
+
+void moat_log_set_level(moat_log_level lvl)
+{
+    log_level = lvl;
+}
+
+void moat_log(moat_log_level lvl, const char *fmt, ...)
+{
+    static const char *names[] = {"debug", "info", "warning", "error"};
+    if (lvl < log_level) return;
+    char line[2048];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02dZ moat %s: ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, names[lvl]);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof(line) - 2) len = sizeof(line) - 2;
+    line[len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w;
+}
+
+uint64_t moat_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void moat_random(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t r = getrandom(p, n, 0);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            fprintf(stderr, "moat: getrandom failed: %s\n", strerror(errno));
+            abort();
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+void moat_request_id(char out[MOAT_REQUEST_ID_LEN + 1])
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    /* 22 chars x 6 bits = 132 bits drawn; one random byte per char. */
+    unsigned char r[MOAT_REQUEST_ID_LEN];
+    moat_random(r, sizeof(r));
+    for (size_t i = 0; i < MOAT_REQUEST_ID_LEN; i++)
+        out[i] = alphabet[r[i] & 63];
+    out[MOAT_REQUEST_ID_LEN] = '\0';
+}
+
+int moat_read_file(const char *path, char **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? MOAT_ENOENT : MOAT_EIO;
+    moat_buf b;
+    moat_buf_init(&b);
+    for (;;) {
+        moat_buf_reserve(&b, 65536);
+        ssize_t r = read(fd, b.data + b.len, 65536);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            close(fd);
+            moat_buf_free(&b);
+            return MOAT_EIO;
+        }
+        if (r == 0) break;
+        b.len += (size_t)r;
+        b.data[b.len] = '\0';
+    }
+    close(fd);
+    *len = b.len;
+    *out = moat_buf_steal(&b);
+    return 0;
+}

@@ -1,0 +1,133 @@
+/* http.h - HTTP/1.1 messages: a strict incremental parser on top of
+ * http-parser (requests from clients, responses from upstreams), the parsed
+ * head with its header list, header edits, and serialisation. Everything that
+ * is ambiguous (CL+TE, duplicate CL, TE other than a single final "chunked",
+ * whitespace before a colon, bare CR or LF, obs-fold, control bytes, HTTP/0.9,
+ * bad chunk sizes) is an error: the caller answers 400 (or 502 for an upstream
+ * response) and closes; nothing ambiguous is ever handed on.
+ * No I/O here: bytes in, events out. */
+#ifndef MOAT_HTTP_H
+#define MOAT_HTTP_H
+
+#include "core.h"
+
+typedef struct moat_http_header {
+    char *name; /* arena-owned, NUL-terminated, as received */
+    size_t name_len;
+    char *value; /* arena-owned, NUL-terminated, leading/trailing OWS trimmed */
+    size_t value_len;
+} moat_http_header;
+
+typedef struct moat_http_head {
+    /* request */
+    char *method; /* arena-owned, e.g. "GET" */
+    int method_id; /* enum http_method from http_parser.h */
+    char *target; /* arena-owned origin-form "/path?query" (absolute-form is converted) */
+    size_t target_len;
+    /* response */
+    int status;
+    char *reason; /* arena-owned */
+    /* both */
+    int http_major, http_minor;
+    moat_http_header *headers; /* arena-owned array */
+    size_t nheaders, cap;
+    int64_t content_length; /* -1 when absent */
+    bool chunked;           /* Transfer-Encoding: chunked */
+    bool keep_alive;        /* what the version and Connection header ask for */
+    bool upgrade;           /* request: Connection: upgrade + Upgrade; response: 101 */
+    bool expect_continue;   /* request: Expect: 100-continue */
+    bool no_body;           /* response has no body (HEAD, 1xx, 204, 304) */
+} moat_http_head;
+
+typedef struct moat_http_limits {
+    size_t url_bytes;    /* request target bytes; over it: 414 */
+    size_t header_bytes; /* the whole head (request line + fields); over it: 431 */
+    size_t headers;      /* number of fields; over it: 431 */
+    uint64_t body_bytes; /* 0 = unlimited; over it: 413 (Content-Length or while chunked) */
+} moat_http_limits;
+
+typedef struct moat_http_parser_cbs {
+    /* The head is complete and valid. The head and its strings live in the
+     * arena given to the parser until the caller resets it. Return 0 to go on,
+     * MOAT_EAGAIN to pause (execute returns MOAT_EAGAIN; call resume, then
+     * execute with the bytes not consumed), or another negative code to stop
+     * with an error. */
+    int (*on_head)(void *ud, moat_http_head *head);
+    /* Decoded body bytes (chunk framing removed). Same return convention. */
+    int (*on_body)(void *ud, const char *data, size_t len);
+    /* The message is complete. The parser then pauses by itself, so a
+     * pipelined next request is not parsed until the caller calls
+     * moat_http_parser_reset() and executes again. */
+    int (*on_end)(void *ud);
+} moat_http_parser_cbs;
+
+typedef enum { MOAT_HTTP_REQUEST, MOAT_HTTP_RESPONSE } moat_http_kind;
+
+typedef struct moat_http_parser moat_http_parser;
+
+/* Creates a parser. limits and cbs are borrowed and must outlive it; head
+ * strings go into arena (borrowed). */
+moat_http_parser *moat_http_parser_new(moat_http_kind kind, const moat_http_limits *limits,
+                                       const moat_http_parser_cbs *cbs, void *ud,
+                                       moat_arena *arena);
+void moat_http_parser_free(moat_http_parser *p);
+
+/* Prepares for the next message on the same connection (after on_end), with
+ * a new arena (or the same one, reset by the caller). */
+void moat_http_parser_reset(moat_http_parser *p, moat_arena *arena);
+
+/* For a response parser: the request it answers was HEAD, so the response has
+ * no body whatever its headers say. Set before the response head arrives. */
+void moat_http_parser_expect_no_body(moat_http_parser *p, bool no_body);
+
+/* Feeds bytes. Sets *consumed to the bytes used. Returns
+ *   0            all bytes consumed, want more;
+ *   MOAT_EAGAIN  paused (by a callback, or after on_end): bytes from
+ *                data + *consumed on are not consumed yet;
+ *   MOAT_EHTTP   malformed or over a limit: see moat_http_parser_status()
+ *                and moat_http_parser_reason();
+ *   other        the error a callback returned.
+ * After an upgrade (101 / CONNECT-less Upgrade accepted by the caller), the
+ * bytes after the head belong to the new protocol: on_end is called after the
+ * head and execute stops there. */
+int moat_http_parser_execute(moat_http_parser *p, const char *data, size_t len,
+                             size_t *consumed);
+void moat_http_parser_resume(moat_http_parser *p);
+
+/* The peer closed. For a response without length this ends the body (calls
+ * on_end) and returns 0; in the middle of any other message returns
+ * MOAT_EHTTP; between messages returns MOAT_ECLOSED. */
+int moat_http_parser_finish(moat_http_parser *p);
+
+/* After MOAT_EHTTP: the status to answer (400, 413, 414, 431, 501, 505) and a
+ * short reason for the logs ("Content-Length with Transfer-Encoding"). */
+int moat_http_parser_status(const moat_http_parser *p);
+const char *moat_http_parser_reason(const moat_http_parser *p);
+/* True once any byte of the current message has been consumed. */
+bool moat_http_parser_in_message(const moat_http_parser *p);
+
+/* ---- head edits -------------------------------------------------------- */
+/* Returns the first header with this name (case-insensitive) or NULL. */
+moat_http_header *moat_http_head_find(moat_http_head *h, const char *name);
+/* Number of headers with this name. */
+size_t moat_http_head_count(const moat_http_head *h, const char *name);
+/* Removes every header with this name; returns how many were removed. */
+size_t moat_http_head_remove(moat_http_head *h, const char *name);
+/* Appends a header (name and value copied into arena). */
+void moat_http_head_add(moat_http_head *h, moat_arena *arena, const char *name, const char *value);
+/* Replaces all headers with this name by one (copied into arena). */
+void moat_http_head_set(moat_http_head *h, moat_arena *arena, const char *name, const char *value);
+/* Removes the hop-by-hop headers of RFC 9110 7.6.1: Connection and every
+ * name it lists, Keep-Alive, Proxy-Connection, TE, Trailer,
+ * Transfer-Encoding, Upgrade, Proxy-Authorization, Proxy-Authenticate. */
+void moat_http_head_strip_hop_by_hop(moat_http_head *h);
+
+/* ---- serialisation ----------------------------------------------------- */
+/* Appends "METHOD TARGET HTTP/1.1\r\n" + headers + "\r\n". */
+void moat_http_request_serialize(const moat_http_head *h, moat_buf *out);
+/* Appends "HTTP/1.1 STATUS REASON\r\n" + headers + "\r\n". */
+void moat_http_response_serialize(const moat_http_head *h, moat_buf *out);
+/* Standard reason phrase for a status ("Not Found"), or "Unknown". */
+const char *moat_http_reason(int status);
+
+#endif

@@ -1,0 +1,3 @@
+/* main.c - temporary entry point */
+#include "core.h"
+int main(void) { return 0; }
