@@ -1,0 +1,52 @@
+# The README's commands. Everything real lives in meson.build and scripts/.
+#   make run    install what is missing, build, run the demo
+#   make test   install what is missing, build, run every test
+PY      := /usr/bin/python3
+BUILD   := build
+
+.PHONY: all deps build run test unit integration fuzz asan bench docs format lint clean
+
+all: build
+
+deps:
+	@scripts/deps.sh deps/debian.txt
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=debugoptimized
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	scripts/demo.sh $(BUILD)/src/moat
+
+unit: build
+	meson test -C $(BUILD) --suite unit --print-errorlogs
+
+integration: build
+	MOAT_BUILD=$(abspath $(BUILD)) $(PY) -m pytest tests/integration -q
+
+fuzz: deps
+	scripts/fuzz.sh
+
+asan: deps
+	scripts/asan.sh
+
+test: build
+	scripts/test.sh $(BUILD)
+
+bench: build
+	@scripts/deps.sh deps/debian-bench.txt
+	bench/proxy/run.sh $(abspath $(BUILD)/src/moat)
+
+docs: build
+	$(BUILD)/src/moat config docs > docs/configuration.md
+
+format:
+	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
+
+lint:
+	scripts/lint.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test: lint checks, C unit tests, fuzz smoke runs, the unit and
+# integration tests under ASan+UBSan, then the integration tests against the
+# release build. The last line printed is pytest's summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+PY=/usr/bin/python3
+
+echo "== lint"
+scripts/lint.sh "$BUILD"
+
+echo "== unit tests"
+meson test -C "$BUILD" --suite unit --print-errorlogs
+
+echo "== fuzz smoke"
+scripts/fuzz.sh
+
+echo "== ASan+UBSan: unit and integration"
+scripts/asan.sh
+
+echo "== integration"
+MOAT_BUILD="$(pwd)/$BUILD" $PY -m pytest tests/integration -q -p no:cacheprovider

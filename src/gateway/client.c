@@ -1,0 +1,490 @@
+/* client.c - a client connection: reading and parsing requests, the timers
+ * (head, body idle, keep-alive), writing responses with the right framing,
+ * moat's own error answers, keep-alive and pipelining, and WebSocket tunnels.
+ * Parsing and pipeline work never re-enter: anything that ends a request
+ * while the parser runs is finished after the parser returns. */
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define WRITE_HIGH (256 * 1024)
+#define READ_CHUNK 65536
+
+static void process(moat_client *c);
+static void update_reading(moat_client *c);
+static bool finish_request(moat_client *c);
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static void request_free(moat_client *c)
+{
+    moat_request *r = c->req;
+    if (!r) return;
+    if (r->up) moat__upstream_detach(r);
+    moat__runtime_unref(r->rt);
+    c->req = NULL;
+    moat_arena_reset(c->arena);
+}
+
+static moat_request *request_new(moat_client *c)
+{
+    moat_request *r = moat_arena_calloc(c->arena, sizeof(*r));
+    r->c = c;
+    r->arena = c->arena;
+    r->rt = moat__runtime_ref(c->w->rt);
+    r->start_ms = moat_now_ms();
+    r->state = REQ_HEAD;
+    moat_request_id(r->id);
+    c->req = r;
+    return r;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    moat_client *c = h->data;
+    if (--c->open_handles > 0) return;
+    moat_http_parser_free(c->parser);
+    moat_arena_free(c->arena);
+    moat_buf_free(&c->in);
+    moat__runtime_unref(c->rt);
+    free(c);
+}
+
+void moat__client_close(moat_client *c)
+{
+    if (c->closing && c->open_handles < 2) return;
+    if (!c->closing) c->closing = true;
+    if (c->req) {
+        if (c->req->resp_head_sent || c->req->head) moat__pipeline_done(c->req);
+        request_free(c);
+    }
+    if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
+    moat__list_del(&c->link);
+    c->w->nclients--;
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    moat__worker_check_drained(c->w);
+}
+
+/* Closes once everything queued has been written. */
+static void close_when_flushed(moat_client *c)
+{
+    c->close_after = true;
+    if (c->write_pending == 0) moat__client_close(c);
+}
+
+void moat__client_abort(moat_client *c)
+{
+    moat__client_close(c);
+}
+
+static void on_client_written(void *ud, int status)
+{
+    moat_client *c = ud;
+    if (status < 0) {
+        if (!uv_is_closing((uv_handle_t *)&c->tcp)) moat__client_close(c);
+        return;
+    }
+    if (c->closing) return;
+    if (c->close_after && c->write_pending == 0 && !c->req) {
+        moat__client_close(c);
+        return;
+    }
+    if (c->req && c->req->up && c->write_pending < WRITE_HIGH / 2)
+        moat__upstream_resume_reading(c->req->up);
+}
+
+static int client_write(moat_client *c, const uv_buf_t *bufs, unsigned n)
+{
+    if (c->closing) return MOAT_ECLOSED;
+    int rc = moat_stream_write((uv_stream_t *)&c->tcp, bufs, n, &c->write_pending,
+                               on_client_written, c);
+    if (rc < 0) moat__client_close(c);
+    return rc;
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+static void on_timer(uv_timer_t *t)
+{
+    moat_client *c = t->data;
+    moat_request *r = c->req;
+    if (c->closing) return;
+    if (!r || (!c->got_bytes && r->state == REQ_HEAD)) {
+        moat__client_close(c); /* idle keep-alive connection: close quietly */
+        return;
+    }
+    if (r->state == REQ_HEAD)
+        moat__client_respond_error(r, 408, "request head not received in limits.header_timeout");
+    else if (r->state == REQ_BODY)
+        moat__client_respond_error(r, 408, "request body idle over limits.body_timeout");
+}
+
+static void arm(moat_client *c, uint64_t ms)
+{
+    if (ms == 0)
+        uv_timer_stop(&c->timer);
+    else
+        uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+/* ---- parser callbacks -------------------------------------------------- */
+
+static int on_head(void *ud, moat_http_head *head)
+{
+    moat_client *c = ud;
+    moat_request *r = c->req;
+    r->head = head;
+    const char *q = memchr(head->target, '?', head->target_len);
+    r->path = q ? moat_arena_strndup(r->arena, head->target, (size_t)(q - head->target))
+                : head->target;
+    r->body_chunked = head->chunked;
+    r->expect_continue = head->expect_continue;
+    r->upgrade = head->upgrade;
+    r->state = (head->chunked || head->content_length > 0) ? REQ_BODY : REQ_HEAD;
+    arm(c, 0);
+    c->parse_paused = true;
+    moat__pipeline_request_head(r);
+    if (c->closing || !c->req || c->req->resp_done) return MOAT_ECLOSED;
+    return c->parse_paused ? MOAT_EAGAIN : 0;
+}
+
+static int on_body(void *ud, const char *data, size_t len)
+{
+    moat_client *c = ud;
+    moat_request *r = c->req;
+    if (moat__pipeline_request_body(r, data, len) != MOAT_PASS) return MOAT_ECLOSED;
+    if (c->closing || r->resp_done) return MOAT_ECLOSED;
+    return 0;
+}
+
+static int on_end(void *ud)
+{
+    moat_client *c = ud;
+    moat_request *r = c->req;
+    r->state = REQ_DONE;
+    arm(c, 0);
+    if (moat__pipeline_request_end(r) != MOAT_PASS) return MOAT_ECLOSED;
+    if (c->closing) return MOAT_ECLOSED;
+    return MOAT_EAGAIN;
+}
+
+static const moat_http_parser_cbs parser_cbs = {on_head, on_body, on_end};
+
+/* ---- reading ----------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    moat_client *c = h->data;
+    moat_buf_reserve(&c->in, READ_CHUNK);
+    buf->base = c->in.data + c->in.len;
+    buf->len = c->in.cap - c->in.len - 1;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    moat_client *c = s->data;
+    if (nread == 0) return;
+    if (nread < 0) {
+        moat_request *r = c->req;
+        if (r && r->tunnel && r->up) {
+            moat__client_close(c);
+            return;
+        }
+        if (r && r->state != REQ_DONE && r->head && !r->resp_head_sent && nread == UV_EOF &&
+            moat_http_parser_in_message(c->parser)) {
+            /* Client closed mid-body: nothing to answer, drop the upstream. */
+        }
+        moat__client_close(c);
+        return;
+    }
+    c->in.len += (size_t)nread;
+    c->in.data[c->in.len] = '\0';
+    moat_request *r = c->req;
+    if (r && r->tunnel) {
+        if (r->up) moat__upstream_tunnel_data(r->up, c->in.data, c->in.len);
+        moat_buf_reset(&c->in);
+        return;
+    }
+    process(c);
+}
+
+static void update_reading(moat_client *c)
+{
+    if (c->closing) return;
+    moat_request *r = c->req;
+    bool want = !c->parse_paused && !c->backpressured && !c->close_after;
+    if (r && !r->tunnel && (r->state == REQ_DONE || r->resp_done)) want = false;
+    if (r && r->tunnel) want = !c->backpressured;
+    if (want && !c->reading) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
+    } else if (!want && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void process(moat_client *c)
+{
+    if (c->in_parser) return; /* the running loop below picks the change up */
+    for (;;) {
+        if (c->closing) return;
+        moat_request *r = c->req;
+        if (r && r->resp_done) {
+            if (!finish_request(c)) return;
+            continue;
+        }
+        if (c->in.len == 0 || c->parse_paused) break;
+        if (r && (r->tunnel || r->state == REQ_DONE)) break;
+        if (!r) r = request_new(c);
+        if (!c->got_bytes) {
+            c->got_bytes = true;
+            arm(c, r->rt->cfg->limits.header_timeout_ms);
+        }
+        size_t used = 0;
+        c->in_parser = true;
+        int rc = moat_http_parser_execute(c->parser, c->in.data, c->in.len, &used);
+        c->in_parser = false;
+        if (c->closing) return;
+        moat_buf_consume(&c->in, used);
+        if (rc == 0) {
+            if (r->state == REQ_BODY && !c->parse_paused)
+                arm(c, r->rt->cfg->limits.body_timeout_ms);
+            continue;
+        }
+        if (rc == MOAT_EHTTP && !r->resp_done) {
+            c->close_after = true;
+            moat__client_respond_error(r, moat_http_parser_status(c->parser),
+                                       moat_http_parser_reason(c->parser));
+        }
+        /* MOAT_EAGAIN: paused by the pipeline or after the message; any
+         * other code: a callback answered. The loop head sorts it out. */
+    }
+    update_reading(c);
+}
+
+/* ---- called by the pipeline and the upstream side ------------------------ */
+
+void moat__client_continue(moat_client *c)
+{
+    moat_request *r = c->req;
+    if (!c->parse_paused || c->closing) return;
+    c->parse_paused = false;
+    if (r && r->expect_continue && r->state == REQ_BODY && c->in.len == 0) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
+        if (client_write(c, &b, 1) < 0) return;
+    }
+    moat_http_parser_resume(c->parser);
+    if (r && r->state == REQ_BODY) arm(c, r->rt->cfg->limits.body_timeout_ms);
+    process(c);
+}
+
+void moat__client_backpressure(moat_client *c, bool on)
+{
+    c->backpressured = on;
+    update_reading(c);
+}
+
+void moat__client_tunnel_data(moat_client *c, const char *data, size_t len)
+{
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    client_write(c, &b, 1);
+    if (!c->closing && c->write_pending > WRITE_HIGH && c->req && c->req->up)
+        c->req->up->backpressured = true;
+}
+
+static bool keep_alive(moat_request *r)
+{
+    moat_client *c = r->c;
+    if (c->close_after || c->w->draining || r->state != REQ_DONE) return false;
+    if (!r->head || !r->head->keep_alive) return false;
+    return r->rt->cfg->limits.keepalive_timeout_ms > 0;
+}
+
+int moat__client_send_head(moat_request *r, moat_http_head *resp)
+{
+    moat_client *c = r->c;
+    bool interim = resp->status >= 100 && resp->status < 200 && resp->status != 101;
+    moat_http_head_strip_hop_by_hop(resp);
+    moat_http_head_set(resp, r->arena, "X-Request-Id", r->id);
+    if (interim) {
+        if (!r->head || r->head->http_minor == 0) return 0;
+        moat_buf out;
+        moat_buf_init(&out);
+        moat_http_response_serialize(resp, &out);
+        uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
+        int rc = client_write(c, &b, 1);
+        moat_buf_free(&out);
+        return rc;
+    }
+    r->status = resp->status;
+    if (resp->status == 101) {
+        moat_http_head_set(resp, r->arena, "Connection", "upgrade");
+        moat_http_header *up = moat_http_head_find(r->head, "Upgrade");
+        if (up) moat_http_head_set(resp, r->arena, "Upgrade", up->value);
+        r->tunnel = true;
+    } else if (!resp->no_body && resp->content_length < 0) {
+        if (r->head->http_minor >= 1) {
+            moat_http_head_set(resp, r->arena, "Transfer-Encoding", "chunked");
+            r->resp_chunked_out = true;
+        } else {
+            r->resp_close_delimited = true;
+            c->close_after = true;
+        }
+    }
+    if (r->tunnel) {
+        /* Connection: upgrade already set. */
+    } else if (keep_alive(r) && !r->resp_close_delimited) {
+        if (r->head->http_minor == 0) moat_http_head_set(resp, r->arena, "Connection", "keep-alive");
+    } else {
+        c->close_after = true;
+        moat_http_head_set(resp, r->arena, "Connection", "close");
+    }
+    moat_buf out;
+    moat_buf_init(&out);
+    moat_http_response_serialize(resp, &out);
+    r->resp_head_sent = true;
+    uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
+    int rc = client_write(c, &b, 1);
+    moat_buf_free(&out);
+    if (rc == 0 && r->tunnel) {
+        arm(c, 0);
+        c->parse_paused = false;
+        if (c->in.len && r->up) moat__upstream_tunnel_data(r->up, c->in.data, c->in.len);
+        moat_buf_reset(&c->in);
+        update_reading(c);
+    }
+    return rc;
+}
+
+int moat__client_send_body(moat_request *r, const char *data, size_t len)
+{
+    moat_client *c = r->c;
+    if (len == 0) return 0;
+    r->bytes_out += len;
+    int rc;
+    if (r->resp_chunked_out) {
+        char size[24];
+        int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+        uv_buf_t b[3] = {uv_buf_init(size, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
+                         uv_buf_init((char *)"\r\n", 2)};
+        rc = client_write(c, b, 3);
+    } else {
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+        rc = client_write(c, &b, 1);
+    }
+    if (rc == 0 && c->write_pending > WRITE_HIGH && r->up) r->up->backpressured = true;
+    return rc;
+}
+
+void moat__client_response_end(moat_request *r)
+{
+    moat_client *c = r->c;
+    if (r->resp_chunked_out && !c->closing) {
+        uv_buf_t b = uv_buf_init((char *)"0\r\n\r\n", 5);
+        client_write(c, &b, 1);
+    }
+    r->resp_done = true;
+    process(c);
+}
+
+/* The response is complete: log, then keep the connection for the next
+ * request (returns true) or close it (returns false). */
+static bool finish_request(moat_client *c)
+{
+    moat_request *r = c->req;
+    bool keep = keep_alive(r) && !c->close_after;
+    moat__pipeline_done(r);
+    request_free(c);
+    if (!keep) {
+        close_when_flushed(c);
+        return false;
+    }
+    c->requests++;
+    c->got_bytes = false;
+    c->parse_paused = false;
+    moat_http_parser_reset(c->parser, c->arena);
+    arm(c, c->w->rt->cfg->limits.keepalive_timeout_ms);
+    return true;
+}
+
+void moat__client_respond_error(moat_request *r, int status, const char *reason)
+{
+    moat_client *c = r->c;
+    if (c->closing) return;
+    if (r->up) moat__upstream_detach(r);
+    if (r->resp_head_sent) {
+        moat__client_close(c);
+        return;
+    }
+    r->status = status;
+    r->error_reason = reason;
+    if (r->state != REQ_DONE) c->close_after = true;
+    bool json = r->head && moat__wants_json(r->head);
+    moat_buf body, head;
+    moat_buf_init(&body);
+    moat_buf_init(&head);
+    moat__error_page(&body, status, r->id, json);
+    bool keep = keep_alive(r) && !c->close_after;
+    if (!keep) c->close_after = true;
+    moat_buf_printf(&head,
+                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                    "X-Request-Id: %s\r\nCache-Control: no-store\r\n"
+                    "X-Content-Type-Options: nosniff\r\nConnection: %s\r\n\r\n",
+                    status, moat_http_reason(status),
+                    json ? "application/json" : "text/html; charset=utf-8", body.len, r->id,
+                    keep ? "keep-alive" : "close");
+    bool head_only = r->head && r->head->method_id == HTTP_HEAD;
+    uv_buf_t b[2] = {uv_buf_init(head.data, (unsigned)head.len),
+                     uv_buf_init(body.data, (unsigned)body.len)};
+    r->resp_head_sent = true;
+    r->bytes_out = head_only ? 0 : body.len;
+    client_write(c, b, head_only ? 1 : 2);
+    moat_buf_free(&body);
+    moat_buf_free(&head);
+    r->resp_done = true;
+    process(c);
+}
+
+/* ---- accept ------------------------------------------------------------ */
+
+void moat__client_accept(moat_worker *w, uv_stream_t *listener)
+{
+    moat_client *c = moat_xcalloc(1, sizeof(*c));
+    uv_tcp_init(&w->loop, &c->tcp);
+    c->tcp.data = c;
+    c->w = w;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        free(c);
+        return;
+    }
+    uv_timer_init(&w->loop, &c->timer);
+    c->timer.data = c;
+    c->open_handles = 2;
+    moat__list_add(&w->clients, &c->link);
+    w->nclients++;
+    c->rt = moat__runtime_ref(w->rt);
+    c->arena = moat_arena_new();
+    moat_buf_init(&c->in);
+    c->parser = moat_http_parser_new(MOAT_HTTP_REQUEST, &c->rt->req_limits, &parser_cbs, c,
+                                     c->arena);
+    if (w->draining || w->nclients > w->rt->cfg->limits.connections) {
+        moat__client_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    moat_peer_ip(&c->tcp, c->peer, sizeof(c->peer));
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        c->local_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    arm(c, w->rt->cfg->limits.header_timeout_ms);
+    update_reading(c);
+}

@@ -1,0 +1,236 @@
+/* internal.h - types shared by the gateway's files (private to src/gateway):
+ * the shared runtime config, workers, client and upstream connections, the
+ * request, and the stage interface of the pipeline. */
+#ifndef MOAT_GATEWAY_INTERNAL_H
+#define MOAT_GATEWAY_INTERNAL_H
+
+#include <stdatomic.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "gateway.h"
+#include "http/http.h"
+#include "net/net.h"
+
+/* A loaded config plus what is derived from it once (resolved upstreams,
+ * parser limits, the access log fd). Shared read-only by all workers and
+ * reference counted: each worker and each in-flight request holds a ref. */
+typedef struct moat_runtime {
+    atomic_int refs;
+    uint64_t generation;
+    moat_config *cfg;
+    moat_upstream_target *upstreams;
+    size_t nupstreams;
+    moat_http_limits req_limits;
+    moat_http_limits resp_limits;
+    int access_fd; /* -1 = off */
+    bool access_json;
+} moat_runtime;
+
+moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **err);
+moat_runtime *moat__runtime_ref(moat_runtime *rt);
+void moat__runtime_unref(moat_runtime *rt);
+
+typedef struct moat_worker moat_worker;
+typedef struct moat_client moat_client;
+typedef struct moat_upconn moat_upconn;
+typedef struct moat_request moat_request;
+
+/* Doubly linked intrusive list. */
+typedef struct moat_link {
+    struct moat_link *prev, *next;
+} moat_link;
+
+struct moat_worker {
+    unsigned index;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_async_t wakeup;
+    uv_mutex_t lock;         /* guards the pending_* fields below */
+    moat_runtime *pending_rt; /* new config posted by the main thread */
+    bool pending_drain, pending_kill;
+    moat_runtime *rt;        /* current config (owned ref) */
+    uv_tcp_t *listeners;
+    int *listen_fds;
+    size_t nlisteners;
+    moat_link clients;      /* all open client connections */
+    size_t nclients;
+    moat_link *idle;        /* per upstream index: idle pooled connections */
+    size_t *nidle;
+    size_t nidle_lists;
+    uint64_t idle_generation;
+    size_t rr;              /* round-robin cursor */
+    bool draining;
+};
+
+enum { REQ_HEAD, REQ_BODY, REQ_DONE };
+
+struct moat_request {
+    moat_client *c;
+    moat_runtime *rt;       /* owned ref for the request's lifetime */
+    moat_arena *arena;      /* borrowed from the client, reset when the request ends */
+    moat_http_head *head;
+    char id[MOAT_REQUEST_ID_LEN + 1];
+    char *path;             /* for logs: target without query */
+    uint64_t start_ms, upstream_start_ms, upstream_ms;
+    unsigned stage;         /* index of the stage that returned MOAT_AGAIN */
+    int state;              /* REQ_HEAD, REQ_BODY, REQ_DONE */
+    uint64_t body_in;       /* request body bytes received */
+    bool body_chunked;      /* forward the body re-chunked */
+    bool expect_continue;
+    bool upgrade;
+    moat_upconn *up;
+    size_t upstream_index;
+    unsigned tries;
+    /* response */
+    int status;
+    bool resp_head_sent;
+    bool resp_done;
+    bool resp_chunked_out;  /* we chunk the body to the client */
+    bool resp_close_delimited;
+    bool tunnel;            /* 101: bytes flow raw both ways */
+    uint64_t bytes_out;     /* response body bytes sent */
+    const char *error_reason; /* why moat answered itself, for the logs */
+};
+
+/* Client connection. */
+struct moat_client {
+    uv_tcp_t tcp;           /* first: the handle's data points here */
+    uv_timer_t timer;
+    moat_link link;
+    moat_worker *w;
+    moat_http_parser *parser;
+    moat_arena *arena;
+    moat_buf in;            /* received, not yet parsed */
+    moat_request *req;      /* current request or NULL */
+    moat_runtime *rt;       /* config this connection's parser limits come from */
+    size_t write_pending;
+    int open_handles;
+    char peer[INET6_ADDRSTRLEN];
+    uint16_t local_port;
+    bool reading;           /* uv_read_start active */
+    bool parse_paused;      /* the parser waits for the pipeline */
+    bool backpressured;     /* upstream is slow to take the body */
+    bool closing;
+    bool close_after;       /* close once the current response is written */
+    bool got_bytes;         /* any byte of the current request seen */
+    bool in_parser;         /* inside moat_http_parser_execute */
+    unsigned requests;      /* served on this connection */
+};
+
+/* Upstream connection. */
+struct moat_upconn {
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } h;
+    uv_connect_t connect;
+    uv_timer_t timer;
+    moat_link link;         /* in the worker's idle list when pooled */
+    moat_worker *w;
+    size_t upstream_index;
+    uint64_t generation;
+    moat_http_parser *parser;
+    moat_arena *arena;
+    moat_buf in;
+    moat_request *req;      /* NULL while idle */
+    size_t write_pending;
+    int open_handles;
+    bool connected, reused, closing, idle, reading, backpressured;
+    bool response_started;  /* any response byte received for req */
+    bool reusable;          /* keep-alive allowed after this response */
+};
+
+/* ---- stages ------------------------------------------------------------- */
+enum { MOAT_PASS = 0, MOAT_DONE = 1, MOAT_AGAIN = 2 };
+
+typedef struct moat_stage {
+    const char *name;
+    /* The request head is parsed. PASS, DONE (answered), AGAIN (resumes by
+     * moat__pipeline_resume), or a negative error (answered 500). */
+    int (*on_request_head)(moat_request *r);
+    /* Body bytes (decoded); PASS or DONE (answered; the connection closes). */
+    int (*on_request_body)(moat_request *r, const char *data, size_t len);
+    /* The request is complete. */
+    int (*on_request_end)(moat_request *r);
+    /* The upstream's response head, before it is sent: filters edit it. */
+    int (*on_response_head)(moat_request *r, moat_http_head *resp);
+    /* The exchange is over (success or not): logging. */
+    void (*on_done)(moat_request *r);
+} moat_stage;
+
+extern const moat_stage moat__stage_limits;
+extern const moat_stage moat__stage_forwarded;
+extern const moat_stage moat__stage_proxy;
+extern const moat_stage moat__stage_access_log;
+
+/* pipeline.c */
+void moat__pipeline_request_head(moat_request *r);
+void moat__pipeline_resume(moat_request *r, int result);
+int moat__pipeline_request_body(moat_request *r, const char *data, size_t len);
+int moat__pipeline_request_end(moat_request *r);
+int moat__pipeline_response_head(moat_request *r, moat_http_head *resp);
+void moat__pipeline_done(moat_request *r);
+
+/* client.c */
+void moat__client_accept(moat_worker *w, uv_stream_t *listener);
+/* Answers the request with moat's generic page for status and ends it. */
+void moat__client_respond_error(moat_request *r, int status, const char *reason);
+/* Sends a response head/body from the upstream to the client. */
+int moat__client_send_head(moat_request *r, moat_http_head *resp);
+int moat__client_send_body(moat_request *r, const char *data, size_t len);
+void moat__client_response_end(moat_request *r);
+/* The upstream failed after the response began: abort the client. */
+void moat__client_abort(moat_client *c);
+/* Continue reading/parsing the request body (upstream is ready). */
+void moat__client_continue(moat_client *c);
+void moat__client_close(moat_client *c);
+void moat__client_backpressure(moat_client *c, bool on);
+void moat__client_tunnel_data(moat_client *c, const char *data, size_t len);
+
+/* server.c */
+void moat__worker_check_drained(moat_worker *w);
+
+/* upstream.c */
+void moat__upstream_start(moat_request *r);
+int moat__upstream_send_body(moat_request *r, const char *data, size_t len);
+int moat__upstream_send_end(moat_request *r);
+/* The client went away or the request ended abnormally: drop the upstream
+ * connection (never pooled). */
+void moat__upstream_detach(moat_request *r);
+void moat__upstream_tunnel_data(moat_upconn *u, const char *data, size_t len);
+void moat__upstream_resume_reading(moat_upconn *u);
+void moat__pool_drop_all(moat_worker *w);
+
+/* pages.c */
+void moat__error_page(moat_buf *out, int status, const char *request_id, bool json);
+bool moat__wants_json(moat_http_head *h);
+
+/* accesslog.c */
+void moat__access_log(moat_request *r);
+
+/* list helpers */
+static inline void moat__list_init(moat_link *l)
+{
+    l->prev = l->next = l;
+}
+static inline void moat__list_add(moat_link *head, moat_link *l)
+{
+    l->next = head->next;
+    l->prev = head;
+    head->next->prev = l;
+    head->next = l;
+}
+static inline void moat__list_del(moat_link *l)
+{
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->prev = l->next = l;
+}
+static inline bool moat__list_empty(const moat_link *l)
+{
+    return l->next == l;
+}
+#define MOAT_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+#endif

@@ -1,0 +1,52 @@
+/* pages.c - moat's own answers: short generic pages that carry the request
+ * id and nothing about the internals, in HTML or, for API clients, JSON. */
+#include <string.h>
+
+#include "internal.h"
+
+bool moat__wants_json(moat_http_head *h)
+{
+    moat_http_header *a = moat_http_head_find(h, "Accept");
+    if (!a) return false;
+    return strstr(a->value, "application/json") && !strstr(a->value, "text/html");
+}
+
+static const char *explain(int status)
+{
+    switch (status) {
+    case 400:
+        return "The request was not valid HTTP.";
+    case 405:
+        return "This method is not allowed.";
+    case 408:
+        return "The request took too long to arrive.";
+    case 413:
+        return "The request body is too large.";
+    case 414:
+        return "The request target is too long.";
+    case 431:
+        return "The request headers are too large.";
+    case 502:
+        return "The application is not reachable right now.";
+    case 504:
+        return "The application took too long to answer.";
+    default:
+        return status >= 500 ? "The server could not complete the request."
+                             : "The request was refused.";
+    }
+}
+
+void moat__error_page(moat_buf *out, int status, const char *request_id, bool json)
+{
+    const char *reason = moat_http_reason(status);
+    if (json) {
+        moat_buf_printf(out, "{\"error\":\"%s\",\"status\":%d,\"request_id\":\"%s\"}\n", reason,
+                        status, request_id);
+        return;
+    }
+    moat_buf_printf(out,
+                    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                    "<title>%d %s</title></head>\n<body><h1>%d %s</h1>\n<p>%s</p>\n"
+                    "<p>Request id: <code>%s</code></p></body></html>\n",
+                    status, reason, status, reason, explain(status), request_id);
+}

@@ -1,0 +1,77 @@
+/* pipeline.c - the ordered list of stages and the code that walks it. Reading
+ * the array tells what the gateway does to a request; adding a protection
+ * means adding a stage here, not editing the proxy. */
+#include "internal.h"
+
+static const moat_stage *const pipeline[] = {
+    &moat__stage_limits,
+    &moat__stage_forwarded,
+    &moat__stage_proxy,
+    &moat__stage_access_log,
+};
+
+#define NSTAGES MOAT_ARRAY_LEN(pipeline)
+
+static void run_from(moat_request *r, unsigned first)
+{
+    for (unsigned i = first; i < NSTAGES; i++) {
+        if (!pipeline[i]->on_request_head) continue;
+        int rc = pipeline[i]->on_request_head(r);
+        if (rc == MOAT_PASS) continue;
+        if (rc == MOAT_AGAIN) {
+            r->stage = i;
+            return;
+        }
+        if (rc == MOAT_DONE) return;
+        moat_error("stage %s failed: %s", pipeline[i]->name, moat_strerror(rc));
+        moat__client_respond_error(r, 500, "internal error in a stage");
+        return;
+    }
+    moat__client_continue(r->c);
+}
+
+void moat__pipeline_request_head(moat_request *r)
+{
+    run_from(r, 0);
+}
+
+void moat__pipeline_resume(moat_request *r, int result)
+{
+    if (result == MOAT_PASS) run_from(r, r->stage + 1);
+}
+
+int moat__pipeline_request_body(moat_request *r, const char *data, size_t len)
+{
+    for (unsigned i = 0; i < NSTAGES; i++) {
+        if (!pipeline[i]->on_request_body) continue;
+        int rc = pipeline[i]->on_request_body(r, data, len);
+        if (rc != MOAT_PASS) return rc;
+    }
+    return MOAT_PASS;
+}
+
+int moat__pipeline_request_end(moat_request *r)
+{
+    for (unsigned i = 0; i < NSTAGES; i++) {
+        if (!pipeline[i]->on_request_end) continue;
+        int rc = pipeline[i]->on_request_end(r);
+        if (rc != MOAT_PASS) return rc;
+    }
+    return MOAT_PASS;
+}
+
+int moat__pipeline_response_head(moat_request *r, moat_http_head *resp)
+{
+    for (unsigned i = 0; i < NSTAGES; i++) {
+        if (!pipeline[i]->on_response_head) continue;
+        int rc = pipeline[i]->on_response_head(r, resp);
+        if (rc != MOAT_PASS) return rc;
+    }
+    return MOAT_PASS;
+}
+
+void moat__pipeline_done(moat_request *r)
+{
+    for (unsigned i = 0; i < NSTAGES; i++)
+        if (pipeline[i]->on_done) pipeline[i]->on_done(r);
+}

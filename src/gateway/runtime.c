@@ -1,0 +1,74 @@
+/* runtime.c - a loaded config with what is derived from it once: upstream
+ * addresses resolved, parser limits, the access log opened. Reference
+ * counted, so a reload can swap it in while old requests finish on the old
+ * one; the last unref frees it (on whichever thread drops it). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **err)
+{
+    moat_runtime *rt = moat_xcalloc(1, sizeof(*rt));
+    atomic_init(&rt->refs, 1);
+    rt->generation = generation;
+    rt->cfg = cfg;
+    rt->access_fd = -1;
+    rt->nupstreams = cfg->upstream.len;
+    if (rt->nupstreams == 0) {
+        *err = moat_xstrdup("no upstream configured (set upstream = [...] or --upstream)");
+        goto fail;
+    }
+    rt->upstreams = moat_xcalloc(rt->nupstreams, sizeof(*rt->upstreams));
+    for (size_t i = 0; i < rt->nupstreams; i++) {
+        char why[256];
+        if (moat_upstream_parse(cfg->upstream.items[i], &rt->upstreams[i], why, sizeof(why)) < 0) {
+            *err = moat_xasprintf("upstream '%s': %s", cfg->upstream.items[i], why);
+            goto fail;
+        }
+    }
+    rt->req_limits = (moat_http_limits){
+        .url_bytes = (size_t)cfg->limits.url_bytes,
+        .header_bytes = (size_t)cfg->limits.header_bytes,
+        .headers = (size_t)cfg->limits.headers,
+        .body_bytes = 0, /* counted by the limits stage, which answers 413 */
+    };
+    /* Upstream responses: generous but bounded. */
+    rt->resp_limits = (moat_http_limits){
+        .url_bytes = 8192, .header_bytes = 256 * 1024, .headers = 1000, .body_bytes = 0};
+    rt->access_json = !cfg->log.access_format || strcmp(cfg->log.access_format, "combined") != 0;
+    const char *access = cfg->log.access;
+    if (access && strcmp(access, "-") == 0) {
+        rt->access_fd = dup(STDOUT_FILENO);
+    } else if (access && access[0]) {
+        rt->access_fd = open(access, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (rt->access_fd < 0) {
+            *err = moat_xasprintf("cannot open access log '%s': %s", access, strerror(errno));
+            goto fail;
+        }
+    }
+    return rt;
+fail:
+    rt->cfg = NULL; /* the caller still owns cfg on failure */
+    free(rt->upstreams);
+    free(rt);
+    return NULL;
+}
+
+moat_runtime *moat__runtime_ref(moat_runtime *rt)
+{
+    atomic_fetch_add(&rt->refs, 1);
+    return rt;
+}
+
+void moat__runtime_unref(moat_runtime *rt)
+{
+    if (!rt || atomic_fetch_sub(&rt->refs, 1) != 1) return;
+    if (rt->access_fd >= 0) close(rt->access_fd);
+    free(rt->upstreams);
+    moat_config_free(rt->cfg);
+    free(rt);
+}

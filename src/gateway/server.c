@@ -1,0 +1,311 @@
+/* server.c - `moat serve`: the main thread loads the config, binds every
+ * listener once per worker (SO_REUSEPORT), starts the worker threads (one
+ * libuv loop each) and then only handles signals: SIGHUP reloads the config
+ * and posts it to the workers, SIGTERM/SIGINT drain and stop them. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+typedef struct server {
+    uv_loop_t *loop;
+    const moat_config_source *src;
+    moat_worker *workers;
+    unsigned nworkers;
+    moat_runtime *rt;
+    uint64_t generation;
+    uv_signal_t sigterm, sigint, sighup;
+    uv_timer_t drain_timer;
+    bool draining;
+} server;
+
+/* ---- worker thread ------------------------------------------------------- */
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    moat_worker *w = listener->data;
+    if (status < 0) return;
+    moat__client_accept(w, listener);
+}
+
+static void close_listeners(moat_worker *w)
+{
+    for (size_t i = 0; i < w->nlisteners; i++)
+        if (!uv_is_closing((uv_handle_t *)&w->listeners[i]))
+            uv_close((uv_handle_t *)&w->listeners[i], NULL);
+}
+
+static void close_idle_clients(moat_worker *w, bool all)
+{
+    moat_link *l = w->clients.next;
+    while (l != &w->clients) {
+        moat_link *next = l->next;
+        moat_client *c = MOAT_CONTAINER_OF(l, moat_client, link);
+        if (all || !c->req || (!c->got_bytes && c->req->state == REQ_HEAD && !c->req->head))
+            moat__client_close(c);
+        else
+            c->close_after = true;
+        l = next;
+    }
+}
+
+static void on_wakeup(uv_async_t *a)
+{
+    moat_worker *w = a->data;
+    uv_mutex_lock(&w->lock);
+    moat_runtime *rt = w->pending_rt;
+    bool drain = w->pending_drain, kill = w->pending_kill;
+    w->pending_rt = NULL;
+    uv_mutex_unlock(&w->lock);
+    if (rt) {
+        moat_runtime *old = w->rt;
+        w->rt = rt;
+        if (old->nupstreams != rt->nupstreams) {
+            moat__pool_drop_all(w);
+            free(w->idle);
+            free(w->nidle);
+            w->nidle_lists = rt->nupstreams;
+            w->idle = moat_xcalloc(rt->nupstreams, sizeof(*w->idle));
+            w->nidle = moat_xcalloc(rt->nupstreams, sizeof(*w->nidle));
+            for (size_t i = 0; i < rt->nupstreams; i++)
+                moat__list_init(&w->idle[i]);
+        } else {
+            moat__pool_drop_all(w);
+        }
+        w->idle_generation = rt->generation;
+        moat__runtime_unref(old);
+    }
+    if ((drain || kill) && !w->draining) {
+        w->draining = true;
+        close_listeners(w);
+        moat__pool_drop_all(w);
+    }
+    if (w->draining) {
+        close_idle_clients(w, kill);
+        moat__worker_check_drained(w);
+    }
+}
+
+void moat__worker_check_drained(moat_worker *w)
+{
+    /* The loop ends once the wakeup handle closes and nothing else is open. */
+    if (w->draining && w->nclients == 0 && !uv_is_closing((uv_handle_t *)&w->wakeup)) {
+        moat__pool_drop_all(w);
+        uv_close((uv_handle_t *)&w->wakeup, NULL);
+    }
+}
+
+static void worker_main(void *arg)
+{
+    moat_worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+static int worker_init(server *s, moat_worker *w, unsigned index, char **err)
+{
+    memset(w, 0, sizeof(*w));
+    w->index = index;
+    uv_loop_init(&w->loop);
+    uv_mutex_init(&w->lock);
+    uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+    w->wakeup.data = w;
+    w->rt = moat__runtime_ref(s->rt);
+    w->idle_generation = s->rt->generation;
+    moat__list_init(&w->clients);
+    w->nidle_lists = s->rt->nupstreams;
+    w->idle = moat_xcalloc(w->nidle_lists, sizeof(*w->idle));
+    w->nidle = moat_xcalloc(w->nidle_lists, sizeof(*w->nidle));
+    for (size_t i = 0; i < w->nidle_lists; i++)
+        moat__list_init(&w->idle[i]);
+    const moat_strlist *listen = &s->rt->cfg->listen;
+    w->nlisteners = listen->len;
+    w->listeners = moat_xcalloc(listen->len, sizeof(*w->listeners));
+    for (size_t i = 0; i < listen->len; i++) {
+        moat_addr addr;
+        char why[256];
+        int fd;
+        if (moat_addr_parse(listen->items[i], &addr) < 0) {
+            *err = moat_xasprintf("invalid listen address '%s'", listen->items[i]);
+            return MOAT_ECONFIG;
+        }
+        if (moat_listen_fd(&addr, 1024, &fd, why, sizeof(why)) < 0) {
+            *err = moat_xstrdup(why);
+            return MOAT_EIO;
+        }
+        uv_tcp_init(&w->loop, &w->listeners[i]);
+        w->listeners[i].data = w;
+        int rc = uv_tcp_open(&w->listeners[i], fd);
+        if (rc == 0) rc = uv_listen((uv_stream_t *)&w->listeners[i], 1024, on_connection);
+        if (rc < 0) {
+            *err = moat_xasprintf("listen on %s: %s", addr.text, uv_strerror(rc));
+            return MOAT_EIO;
+        }
+    }
+    return 0;
+}
+
+/* ---- main thread ----------------------------------------------------------- */
+
+static void post(moat_worker *w, moat_runtime *rt, bool drain, bool kill)
+{
+    uv_mutex_lock(&w->lock);
+    if (rt) {
+        if (w->pending_rt) moat__runtime_unref(w->pending_rt);
+        w->pending_rt = moat__runtime_ref(rt);
+    }
+    w->pending_drain |= drain;
+    w->pending_kill |= kill;
+    uv_mutex_unlock(&w->lock);
+    uv_async_send(&w->wakeup);
+}
+
+static void reload(server *s)
+{
+    moat_config *cfg = NULL;
+    char *err = NULL;
+    if (moat_config_load(s->src, &cfg, &err) < 0) {
+        moat_error("reload failed, keeping the running config: %s", err);
+        free(err);
+        return;
+    }
+    moat_runtime *rt = moat__runtime_new(cfg, ++s->generation, &err);
+    if (!rt) {
+        moat_error("reload failed, keeping the running config: %s", err);
+        free(err);
+        moat_config_free(cfg);
+        return;
+    }
+    const moat_strlist *a = &rt->cfg->listen, *b = &s->rt->cfg->listen;
+    bool same_listen = a->len == b->len;
+    for (size_t i = 0; same_listen && i < a->len; i++)
+        same_listen = strcmp(a->items[i], b->items[i]) == 0;
+    if (!same_listen) moat_warn("reload: 'listen' changes take effect only after a restart");
+    for (unsigned i = 0; i < s->nworkers; i++)
+        post(&s->workers[i], rt, false, false);
+    moat__runtime_unref(s->rt);
+    s->rt = rt;
+    moat_info("config reloaded%s%s", rt->cfg->source ? " from " : "",
+              rt->cfg->source ? rt->cfg->source : "");
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    server *s = t->data;
+    moat_warn("drain timeout: closing the remaining connections");
+    for (unsigned i = 0; i < s->nworkers; i++)
+        post(&s->workers[i], NULL, true, true);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    server *s = sig->data;
+    if (signum == SIGHUP) {
+        reload(s);
+        return;
+    }
+    if (s->draining) return;
+    s->draining = true;
+    moat_info("%s: draining in-flight requests", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    for (unsigned i = 0; i < s->nworkers; i++)
+        post(&s->workers[i], NULL, true, false);
+    uv_timer_start(&s->drain_timer, on_drain_timeout, s->rt->cfg->limits.drain_timeout_ms, 0);
+    uv_unref((uv_handle_t *)&s->drain_timer);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sighup, NULL);
+}
+
+static void on_workers_done(uv_async_t *a)
+{
+    uv_close((uv_handle_t *)a, NULL);
+}
+
+typedef struct joiner {
+    server *s;
+    uv_async_t done;
+} joiner;
+
+static void join_all(void *arg)
+{
+    joiner *j = arg;
+    for (unsigned i = 0; i < j->s->nworkers; i++)
+        uv_thread_join(&j->s->workers[i].thread);
+    uv_async_send(&j->done);
+}
+
+int moat_gateway_serve(const moat_config_source *src)
+{
+    signal(SIGPIPE, SIG_IGN);
+    server s;
+    memset(&s, 0, sizeof(s));
+    s.src = src;
+    s.loop = uv_default_loop();
+    moat_config *cfg = NULL;
+    char *err = NULL;
+    if (moat_config_load(src, &cfg, &err) < 0) {
+        moat_error("%s", err);
+        free(err);
+        return 1;
+    }
+    s.rt = moat__runtime_new(cfg, ++s.generation, &err);
+    if (!s.rt) {
+        moat_error("%s", err);
+        free(err);
+        moat_config_free(cfg);
+        return 1;
+    }
+    s.nworkers = moat_config_workers(cfg);
+    s.workers = moat_xcalloc(s.nworkers, sizeof(*s.workers));
+    for (unsigned i = 0; i < s.nworkers; i++) {
+        if (worker_init(&s, &s.workers[i], i, &err) < 0) {
+            moat_error("%s", err);
+            free(err);
+            return 1; /* nothing runs yet: the process exits */
+        }
+    }
+    uv_signal_init(s.loop, &s.sigterm);
+    uv_signal_init(s.loop, &s.sigint);
+    uv_signal_init(s.loop, &s.sighup);
+    s.sigterm.data = s.sigint.data = s.sighup.data = &s;
+    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s.sigint, on_signal, SIGINT);
+    uv_signal_start(&s.sighup, on_signal, SIGHUP);
+    uv_timer_init(s.loop, &s.drain_timer);
+    s.drain_timer.data = &s;
+
+    for (unsigned i = 0; i < s.nworkers; i++)
+        uv_thread_create(&s.workers[i].thread, worker_main, &s.workers[i]);
+    for (size_t i = 0; i < cfg->listen.len; i++)
+        moat_info("listening on http://%s (%u workers) -> %s", cfg->listen.items[i], s.nworkers,
+                  s.rt->upstreams[0].text);
+
+    joiner j = {.s = &s};
+    uv_async_init(s.loop, &j.done, on_workers_done);
+    uv_thread_t jt;
+    uv_thread_create(&jt, join_all, &j);
+    uv_run(s.loop, UV_RUN_DEFAULT);
+    uv_thread_join(&jt);
+    if (!uv_is_closing((uv_handle_t *)&s.drain_timer))
+        uv_close((uv_handle_t *)&s.drain_timer, NULL);
+    uv_run(s.loop, UV_RUN_DEFAULT);
+
+    for (unsigned i = 0; i < s.nworkers; i++) {
+        moat_worker *w = &s.workers[i];
+        uv_mutex_lock(&w->lock);
+        if (w->pending_rt) moat__runtime_unref(w->pending_rt);
+        uv_mutex_unlock(&w->lock);
+        uv_loop_close(&w->loop);
+        uv_mutex_destroy(&w->lock);
+        moat__runtime_unref(w->rt);
+        free(w->listeners);
+        free(w->idle);
+        free(w->nidle);
+    }
+    free(s.workers);
+    moat__runtime_unref(s.rt);
+    uv_loop_close(s.loop);
+    moat_info("stopped");
+    return 0;
+}

@@ -1,0 +1,506 @@
+/* upstream.c - connections to the upstream app: round robin over the
+ * configured upstreams with passive failover on connect errors, a per-worker
+ * pool of idle keep-alive connections (TCP or unix socket), sending the
+ * request (re-chunked when it came chunked), parsing the response strictly
+ * and handing it to the client side. Ambiguous responses become 502, silence
+ * becomes 504; nothing half-parsed reaches the client. */
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define WRITE_HIGH (256 * 1024)
+#define READ_CHUNK 65536
+
+static void up_process(moat_upconn *u);
+static void up_fail(moat_upconn *u, int status, const char *reason);
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static void on_up_closed(uv_handle_t *h)
+{
+    moat_upconn *u = h->data;
+    if (--u->open_handles > 0) return;
+    moat_http_parser_free(u->parser);
+    moat_arena_free(u->arena);
+    moat_buf_free(&u->in);
+    free(u);
+}
+
+static void up_close(moat_upconn *u)
+{
+    if (u->closing) return;
+    u->closing = true;
+    if (u->idle) {
+        moat__list_del(&u->link);
+        u->w->nidle[u->upstream_index]--;
+        u->idle = false;
+    }
+    if (u->req) {
+        u->req->up = NULL;
+        u->req = NULL;
+    }
+    uv_close((uv_handle_t *)&u->timer, on_up_closed);
+    uv_close((uv_handle_t *)&u->h, on_up_closed);
+}
+
+void moat__upstream_detach(moat_request *r)
+{
+    moat_upconn *u = r->up;
+    if (!u) return;
+    up_close(u);
+}
+
+void moat__pool_drop_all(moat_worker *w)
+{
+    for (size_t i = 0; i < w->nidle_lists; i++) {
+        while (!moat__list_empty(&w->idle[i])) {
+            moat_upconn *u = MOAT_CONTAINER_OF(w->idle[i].next, moat_upconn, link);
+            up_close(u);
+        }
+    }
+}
+
+/* ---- response parser callbacks ------------------------------------------- */
+
+static int on_resp_head(void *ud, moat_http_head *resp)
+{
+    moat_upconn *u = ud;
+    moat_request *r = u->req;
+    if (!r) return MOAT_ECLOSED;
+    bool interim = resp->status >= 100 && resp->status < 200;
+    if (interim && resp->status == 101) {
+        if (!r->upgrade) {
+            up_fail(u, 502, "upstream switched protocols without an upgrade request");
+            return MOAT_ECLOSED;
+        }
+        interim = false;
+    }
+    if (interim) {
+        /* moat answers Expect: 100-continue itself; other 1xx (103) pass. */
+        if (resp->status != 100) moat__client_send_head(r, resp);
+        return u->closing ? MOAT_ECLOSED : 0;
+    }
+    r->upstream_ms = moat_now_ms() - r->upstream_start_ms;
+    u->reusable = resp->keep_alive && resp->status != 101;
+    if (moat__pipeline_response_head(r, resp) != MOAT_PASS) return MOAT_ECLOSED;
+    if (!u->req || u->closing) return MOAT_ECLOSED;
+    if (moat__client_send_head(r, resp) < 0) return MOAT_ECLOSED;
+    return u->closing ? MOAT_ECLOSED : 0;
+}
+
+static int on_resp_body(void *ud, const char *data, size_t len)
+{
+    moat_upconn *u = ud;
+    if (!u->req) return MOAT_ECLOSED;
+    if (moat__client_send_body(u->req, data, len) < 0) return MOAT_ECLOSED;
+    return u->closing ? MOAT_ECLOSED : 0;
+}
+
+static int on_resp_end(void *ud)
+{
+    moat_upconn *u = ud;
+    (void)u;
+    return MOAT_EAGAIN;
+}
+
+static const moat_http_parser_cbs resp_cbs = {on_resp_head, on_resp_body, on_resp_end};
+
+/* ---- pool ---------------------------------------------------------------- */
+
+static void on_idle_timer(uv_timer_t *t)
+{
+    up_close(t->data);
+}
+
+static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    moat_upconn *u = h->data;
+    moat_buf_reserve(&u->in, READ_CHUNK);
+    buf->base = u->in.data + u->in.len;
+    buf->len = u->in.cap - u->in.len - 1;
+}
+
+static void up_set_reading(moat_upconn *u, bool on)
+{
+    if (u->closing || on == u->reading) return;
+    if (on)
+        u->reading = uv_read_start((uv_stream_t *)&u->h, on_up_alloc, on_up_read) == 0;
+    else {
+        uv_read_stop((uv_stream_t *)&u->h);
+        u->reading = false;
+    }
+}
+
+static void up_release(moat_upconn *u)
+{
+    moat_worker *w = u->w;
+    moat_request *r = u->req;
+    if (r) r->up = NULL;
+    u->req = NULL;
+    const moat_runtime *rt = w->rt;
+    if (!u->reusable || u->in.len > 0 || w->draining || u->generation != rt->generation ||
+        w->nidle[u->upstream_index] >= rt->cfg->limits.upstream_keepalive) {
+        up_close(u);
+        return;
+    }
+    u->idle = true;
+    u->reused = false;
+    moat__list_add(&w->idle[u->upstream_index], &u->link);
+    w->nidle[u->upstream_index]++;
+    uint64_t idle_ms = rt->cfg->limits.keepalive_timeout_ms ? rt->cfg->limits.keepalive_timeout_ms
+                                                            : 1000;
+    uv_timer_start(&u->timer, on_idle_timer, idle_ms, 0);
+    up_set_reading(u, true); /* to notice the upstream closing it */
+}
+
+static moat_upconn *pool_take(moat_worker *w, size_t idx)
+{
+    if (w->idle_generation != w->rt->generation) return NULL;
+    while (!moat__list_empty(&w->idle[idx])) {
+        moat_upconn *u = MOAT_CONTAINER_OF(w->idle[idx].next, moat_upconn, link);
+        moat__list_del(&u->link);
+        w->nidle[idx]--;
+        u->idle = false;
+        if (u->generation != w->rt->generation) {
+            up_close(u);
+            continue;
+        }
+        uv_timer_stop(&u->timer);
+        return u;
+    }
+    return NULL;
+}
+
+/* ---- sending the request ------------------------------------------------- */
+
+static void on_up_written(void *ud, int status)
+{
+    moat_upconn *u = ud;
+    if (u->closing) return;
+    if (status < 0) {
+        up_fail(u, 502, "writing to the upstream failed");
+        return;
+    }
+    moat_request *r = u->req;
+    if (r && r->c->backpressured && u->write_pending < WRITE_HIGH / 2)
+        moat__client_backpressure(r->c, false);
+}
+
+static int up_write(moat_upconn *u, const uv_buf_t *bufs, unsigned n)
+{
+    int rc = moat_stream_write((uv_stream_t *)&u->h, bufs, n, &u->write_pending, on_up_written, u);
+    if (rc < 0) {
+        up_fail(u, 502, "writing to the upstream failed");
+        return rc;
+    }
+    if (u->req && u->write_pending > WRITE_HIGH) moat__client_backpressure(u->req->c, true);
+    return 0;
+}
+
+static void on_up_timer(uv_timer_t *t)
+{
+    moat_upconn *u = t->data;
+    if (!u->connected)
+        up_fail(u, 504, "upstream connect timed out (limits.upstream_connect_timeout)");
+    else
+        up_fail(u, 504, "upstream did not answer in limits.upstream_timeout");
+}
+
+static void send_head(moat_upconn *u)
+{
+    moat_request *r = u->req;
+    moat_http_head *h = r->head;
+    moat_http_header *upg = r->upgrade ? moat_http_head_find(h, "Upgrade") : NULL;
+    char *upgrade = upg ? moat_arena_strdup(r->arena, upg->value) : NULL;
+    moat_http_head_strip_hop_by_hop(h);
+    moat_http_head_remove(h, "Expect");
+    moat_http_head_remove(h, "Content-Length");
+    if (r->body_chunked)
+        moat_http_head_add(h, r->arena, "Transfer-Encoding", "chunked");
+    else if (h->content_length >= 0) {
+        char cl[24];
+        snprintf(cl, sizeof(cl), "%lld", (long long)h->content_length);
+        moat_http_head_add(h, r->arena, "Content-Length", cl);
+    }
+    if (upgrade) {
+        moat_http_head_add(h, r->arena, "Connection", "upgrade");
+        moat_http_head_add(h, r->arena, "Upgrade", upgrade);
+    }
+    moat_buf out;
+    moat_buf_init(&out);
+    moat_http_request_serialize(h, &out);
+    /* The head's strings were edited in place: keep framing for retries. */
+    uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
+    r->upstream_start_ms = moat_now_ms();
+    moat_http_parser_reset(u->parser, u->arena);
+    moat_http_parser_expect_no_body(u->parser, h->method_id == HTTP_HEAD);
+    uv_timer_start(&u->timer, on_up_timer, r->rt->cfg->limits.upstream_timeout_ms, 0);
+    up_set_reading(u, true);
+    int rc = up_write(u, &b, 1);
+    moat_buf_free(&out);
+    if (rc < 0 || u->closing) return;
+    moat__pipeline_resume(r, MOAT_PASS);
+}
+
+static void attach(moat_upconn *u, moat_request *r)
+{
+    u->req = r;
+    r->up = u;
+    u->response_started = false;
+    u->reusable = false;
+    moat_buf_reset(&u->in);
+}
+
+static void start_attempt(moat_request *r);
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    moat_upconn *u = req->data;
+    if (u->closing) return;
+    if (status < 0) {
+        moat_request *r = u->req;
+        moat_warn("upstream %s: connect failed: %s",
+                  r ? r->rt->upstreams[u->upstream_index].text : "?", uv_strerror(status));
+        up_close(u);
+        if (!r) return;
+        if (r->tries < r->rt->nupstreams) {
+            start_attempt(r); /* passive failover to the next upstream */
+            return;
+        }
+        moat__client_respond_error(r, 502, "no upstream accepted the connection");
+        return;
+    }
+    u->connected = true;
+    uv_timer_stop(&u->timer);
+    if (!u->req) {
+        up_close(u);
+        return;
+    }
+    send_head(u);
+}
+
+static moat_upconn *up_connect(moat_worker *w, moat_request *r, size_t idx)
+{
+    const moat_upstream_target *t = &r->rt->upstreams[idx];
+    moat_upconn *u = moat_xcalloc(1, sizeof(*u));
+    u->w = w;
+    u->upstream_index = idx;
+    u->generation = r->rt->generation;
+    u->arena = moat_arena_new();
+    moat_buf_init(&u->in);
+    u->parser = moat_http_parser_new(MOAT_HTTP_RESPONSE, &r->rt->resp_limits, &resp_cbs, u,
+                                     u->arena);
+    moat__list_init(&u->link);
+    int rc;
+    if (t->is_unix) {
+        uv_pipe_init(&w->loop, &u->h.pipe, 0);
+    } else {
+        uv_tcp_init(&w->loop, &u->h.tcp);
+        uv_tcp_nodelay(&u->h.tcp, 1);
+    }
+    u->h.tcp.data = u;
+    uv_timer_init(&w->loop, &u->timer);
+    u->timer.data = u;
+    u->open_handles = 2;
+    u->connect.data = u;
+    attach(u, r);
+    if (t->is_unix) {
+        uv_pipe_connect(&u->connect, &u->h.pipe, t->path, on_connect);
+        rc = 0;
+    } else {
+        rc = uv_tcp_connect(&u->connect, &u->h.tcp, (const struct sockaddr *)&t->addr.ss,
+                            on_connect);
+    }
+    if (rc < 0) {
+        up_close(u);
+        return NULL;
+    }
+    uv_timer_start(&u->timer, on_up_timer, r->rt->cfg->limits.upstream_connect_timeout_ms, 0);
+    return u;
+}
+
+static void start_attempt(moat_request *r)
+{
+    moat_worker *w = r->c->w;
+    size_t n = r->rt->nupstreams;
+    for (;;) {
+        size_t idx = r->tries == 0 ? (w->rr++ % n) : (r->upstream_index + 1) % n;
+        r->upstream_index = idx;
+        r->tries++;
+        moat_upconn *u = pool_take(w, idx);
+        if (u) {
+            u->reused = true;
+            attach(u, r);
+            send_head(u);
+            return;
+        }
+        if (up_connect(w, r, idx)) return;
+        if (r->tries >= n) break;
+    }
+    moat__client_respond_error(r, 502, "cannot connect to any upstream");
+}
+
+void moat__upstream_start(moat_request *r)
+{
+    r->tries = 0;
+    start_attempt(r);
+}
+
+int moat__upstream_send_body(moat_request *r, const char *data, size_t len)
+{
+    moat_upconn *u = r->up;
+    if (!u) return r->resp_done ? 0 : MOAT_ECLOSED;
+    if (len == 0) return 0;
+    if (r->body_chunked) {
+        char size[24];
+        int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+        uv_buf_t b[3] = {uv_buf_init(size, (unsigned)n), uv_buf_init((char *)data, (unsigned)len),
+                         uv_buf_init((char *)"\r\n", 2)};
+        return up_write(u, b, 3);
+    }
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    return up_write(u, &b, 1);
+}
+
+int moat__upstream_send_end(moat_request *r)
+{
+    moat_upconn *u = r->up;
+    if (!u || !r->body_chunked) return 0;
+    uv_buf_t b = uv_buf_init((char *)"0\r\n\r\n", 5);
+    return up_write(u, &b, 1);
+}
+
+/* ---- receiving the response ---------------------------------------------- */
+
+/* Fails the exchange: 502/504 when the client has seen nothing yet,
+ * otherwise the client connection is cut (its response is incomplete). */
+static void up_fail(moat_upconn *u, int status, const char *reason)
+{
+    moat_request *r = u->req;
+    up_close(u);
+    if (!r) return;
+    moat_warn("request %s: %s", r->id, reason);
+    if (r->resp_head_sent)
+        moat__client_abort(r->c);
+    else
+        moat__client_respond_error(r, status, reason);
+}
+
+static void response_complete(moat_upconn *u)
+{
+    moat_request *r = u->req;
+    uv_timer_stop(&u->timer);
+    if (r->state != REQ_DONE) u->reusable = false;
+    up_release(u);
+    moat__client_response_end(r);
+}
+
+static void up_process(moat_upconn *u)
+{
+    while (!u->closing && u->req && u->in.len > 0) {
+        moat_request *r = u->req;
+        if (r->tunnel) {
+            moat__client_tunnel_data(r->c, u->in.data, u->in.len);
+            moat_buf_reset(&u->in);
+            return;
+        }
+        size_t used = 0;
+        u->response_started = true;
+        int rc = moat_http_parser_execute(u->parser, u->in.data, u->in.len, &used);
+        if (u->closing) return;
+        moat_buf_consume(&u->in, used);
+        if (rc == 0) break;
+        if (rc == MOAT_EAGAIN) {
+            if (!u->req) return;
+            if (r->tunnel) continue; /* 101: the rest is the new protocol */
+            if (!r->resp_head_sent || r->status == 0) {
+                /* an interim 1xx ended: parse the final response next */
+                moat_http_parser_reset(u->parser, u->arena);
+                moat_http_parser_expect_no_body(u->parser, r->head->method_id == HTTP_HEAD);
+                continue;
+            }
+            response_complete(u);
+            return;
+        }
+        if (rc == MOAT_EHTTP) {
+            char why[160];
+            snprintf(why, sizeof(why), "invalid upstream response: %s",
+                     moat_http_parser_reason(u->parser));
+            up_fail(u, 502, why);
+            return;
+        }
+        return; /* a callback stopped it (client gone) */
+    }
+}
+
+static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    moat_upconn *u = s->data;
+    if (nread == 0 || u->closing) return;
+    if (u->idle) {
+        up_close(u); /* closed by the upstream, or bytes nobody asked for */
+        return;
+    }
+    moat_request *r = u->req;
+    if (nread < 0) {
+        if (!r) {
+            up_close(u);
+            return;
+        }
+        if (r->tunnel) {
+            moat_client *c = r->c;
+            up_close(u);
+            moat__client_close(c);
+            return;
+        }
+        if (nread == UV_EOF && u->response_started) {
+            int rc = moat_http_parser_finish(u->parser);
+            if (rc == 0 && r->resp_head_sent) {
+                u->reusable = false;
+                response_complete(u);
+                return;
+            }
+        }
+        if (!u->response_started && u->reused && r->state == REQ_DONE && r->body_in == 0 &&
+            !r->body_chunked && r->head->content_length <= 0) {
+            /* A pooled connection the upstream had already closed: retry the
+             * (bodiless) request once on a fresh connection. */
+            up_close(u);
+            moat_upconn *nu = up_connect(r->c->w, r, r->upstream_index);
+            if (!nu) moat__client_respond_error(r, 502, "cannot reconnect to the upstream");
+            return;
+        }
+        up_fail(u, 502,
+                nread == UV_EOF ? "upstream closed the connection" : "upstream connection reset");
+        return;
+    }
+    u->in.len += (size_t)nread;
+    u->in.data[u->in.len] = '\0';
+    if (r) uv_timer_start(&u->timer, on_up_timer, r->rt->cfg->limits.upstream_timeout_ms, 0);
+    if (!r) {
+        up_close(u);
+        return;
+    }
+    up_process(u);
+    if (!u->closing && u->req && u->backpressured) up_set_reading(u, false);
+}
+
+void moat__upstream_resume_reading(moat_upconn *u)
+{
+    if (u->closing || !u->backpressured) return;
+    u->backpressured = false;
+    up_set_reading(u, true);
+}
+
+void moat__upstream_tunnel_data(moat_upconn *u, const char *data, size_t len)
+{
+    if (u->closing) return;
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    up_write(u, &b, 1);
+}
