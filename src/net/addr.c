@@ -32,6 +32,7 @@ int moat_addr_parse(const char *s, moat_addr *out)
         if (!colon || (size_t)(colon - s) >= sizeof(host)) return MOAT_EINVAL;
         memcpy(host, s, (size_t)(colon - s));
         host[colon - s] = '\0';
+        if (strchr(host, ':')) return MOAT_EINVAL; /* IPv6 needs [brackets] */
     }
     if (parse_port(colon + 1, &out->port) < 0) return MOAT_EINVAL;
     struct sockaddr_in *in4 = (struct sockaddr_in *)&out->ss;

@@ -1,0 +1,97 @@
+/* test_net.c - unit tests of the net module: listen and upstream address
+ * parsing, trusted-proxy CIDR matching, listening sockets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/net.h"
+
+static void test_addr_parse(void **state)
+{
+    (void)state;
+    moat_addr a;
+    assert_int_equal(moat_addr_parse("127.0.0.1:8080", &a), 0);
+    assert_string_equal(a.text, "127.0.0.1:8080");
+    assert_int_equal(a.port, 8080);
+    assert_int_equal(moat_addr_parse("[::1]:443", &a), 0);
+    assert_string_equal(a.text, "[::1]:443");
+    assert_int_equal(moat_addr_parse("0.0.0.0:1", &a), 0);
+    const char *bad[] = {"localhost:80", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536",
+                         "[::1]443",     "::1:80",    "1.2.3.4:8a", "[::1]:",
+                         "",             ":80",       "1.2.3.4:-1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(moat_addr_parse(bad[i], &a), MOAT_EINVAL);
+}
+
+static void test_upstream_parse(void **state)
+{
+    (void)state;
+    moat_upstream_target t;
+    char err[256];
+    assert_int_equal(moat_upstream_parse("http://127.0.0.1:8000", &t, err, sizeof(err)), 0);
+    assert_false(t.is_unix);
+    assert_int_equal(t.addr.port, 8000);
+    assert_int_equal(moat_upstream_parse("http://[::1]:9000/", &t, err, sizeof(err)), 0);
+    assert_int_equal(moat_upstream_parse("http://localhost:8000", &t, err, sizeof(err)), 0);
+    assert_int_equal(moat_upstream_parse("unix:/run/gunicorn.sock", &t, err, sizeof(err)), 0);
+    assert_true(t.is_unix);
+    assert_string_equal(t.path, "/run/gunicorn.sock");
+    const char *bad[] = {"https://127.0.0.1:8000", "http://127.0.0.1", "http://127.0.0.1:0",
+                         "unix:relative.sock",     "http://:80",       "http://1.2.3.4:80/app",
+                         "ftp://x:1",              "http://[::1]80"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(moat_upstream_parse(bad[i], &t, err, sizeof(err)), MOAT_EINVAL);
+}
+
+static void test_cidr(void **state)
+{
+    (void)state;
+    char *list[] = {"10.0.0.0/8", "192.168.1.7", "fd00::/8", "127.0.0.1/32"};
+    assert_true(moat_ip_in_list("10.1.2.3", list, 4));
+    assert_true(moat_ip_in_list("192.168.1.7", list, 4));
+    assert_false(moat_ip_in_list("192.168.1.8", list, 4));
+    assert_true(moat_ip_in_list("fd12::1", list, 4));
+    assert_false(moat_ip_in_list("fe80::1", list, 4));
+    assert_true(moat_ip_in_list("127.0.0.1", list, 4));
+    assert_false(moat_ip_in_list("127.0.0.2", list, 4));
+    assert_false(moat_ip_in_list("not-an-ip", list, 4));
+    char *odd[] = {"10.0.0.0/33", "10.0.0.0/x", "1.2.3.0/24"};
+    assert_false(moat_ip_in_list("10.0.0.1", odd, 2));
+    assert_true(moat_ip_in_list("1.2.3.200", odd, 3));
+}
+
+static void test_listen_fd(void **state)
+{
+    (void)state;
+    moat_addr a;
+    char err[256];
+    int fd1, fd2;
+    assert_int_equal(moat_addr_parse("127.0.0.1:0", &a), MOAT_EINVAL);
+    /* Bind an ephemeral port through a first socket, then share it. */
+    assert_int_equal(moat_addr_parse("127.0.0.1:1", &a), 0);
+    struct sockaddr_in *in = (struct sockaddr_in *)&a.ss;
+    in->sin_port = 0;
+    assert_int_equal(moat_listen_fd(&a, 16, &fd1, err, sizeof(err)), 0);
+    struct sockaddr_in bound;
+    socklen_t len = sizeof(bound);
+    getsockname(fd1, (struct sockaddr *)&bound, &len);
+    in->sin_port = bound.sin_port;
+    assert_int_equal(moat_listen_fd(&a, 16, &fd2, err, sizeof(err)), 0); /* SO_REUSEPORT */
+    close(fd1);
+    close(fd2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_addr_parse),
+        cmocka_unit_test(test_upstream_parse),
+        cmocka_unit_test(test_cidr),
+        cmocka_unit_test(test_listen_fd),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
