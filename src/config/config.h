@@ -14,32 +14,36 @@ typedef struct moat_strlist {
 } moat_strlist;
 
 typedef struct moat_limits {
-    uint64_t url_bytes;             /* request target; over it: 414 */
-    uint64_t header_bytes;          /* whole header block; over it: 431 */
-    uint64_t headers;               /* number of header fields; over it: 431 */
-    uint64_t body_bytes;            /* request body; over it: 413 */
-    uint64_t header_timeout_ms;     /* time to receive the whole head: 408 */
-    uint64_t body_timeout_ms;       /* idle time between body bytes: 408 */
-    uint64_t keepalive_timeout_ms;  /* idle client connection between requests */
-    uint64_t connections;           /* per worker; over it new connections are closed */
+    uint64_t url_bytes;            /* request target; over it: 414 */
+    uint64_t header_bytes;         /* whole header block; over it: 431 */
+    uint64_t headers;              /* number of header fields; over it: 431 */
+    uint64_t body_bytes;           /* request body; over it: 413 */
+    uint64_t header_timeout_ms;    /* time to receive the whole head: 408 */
+    uint64_t body_timeout_ms;      /* idle time between body bytes: 408 */
+    uint64_t keepalive_timeout_ms; /* idle client connection between requests */
+    uint64_t connections;          /* per worker; over it new connections are closed */
     uint64_t upstream_connect_timeout_ms;
-    uint64_t upstream_timeout_ms;   /* waiting for upstream bytes: 504 */
-    uint64_t upstream_keepalive;    /* idle pooled upstream connections per worker */
-    uint64_t drain_timeout_ms;      /* SIGTERM: time given to in-flight requests */
+    uint64_t upstream_timeout_ms; /* waiting for upstream bytes: 504 */
+    uint64_t upstream_keepalive;  /* idle pooled upstream connections per worker */
+    uint64_t drain_timeout_ms;    /* SIGTERM: time given to in-flight requests */
 } moat_limits;
 
 typedef struct moat_config {
-    char *source;           /* file the config came from, or NULL (defaults) */
-    moat_strlist listen;    /* "ADDR:PORT", "[v6]:PORT" */
-    moat_strlist upstream;  /* "http://HOST:PORT" or "unix:/path" */
-    moat_strlist hosts;     /* Host allow-list; empty = any (until TLS names exist) */
-    uint64_t workers;       /* 0 = auto (one per CPU) */
+    char *source;                 /* file the config came from, or NULL (defaults) */
+    moat_strlist listen;          /* "ADDR:PORT", "[v6]:PORT" */
+    moat_strlist upstream;        /* "http://HOST:PORT" or "unix:/path" */
+    moat_strlist hosts;           /* Host allow-list; empty = any (until TLS names exist) */
+    uint64_t workers;             /* 0 = auto (one per CPU) */
     moat_strlist trusted_proxies; /* CIDRs whose X-Forwarded-* are kept */
     moat_limits limits;
     struct {
         char *access;        /* path, "-" for stdout, "" = off */
         char *access_format; /* "json" | "combined" */
     } log;
+    /* Private to the config module: one entry per setting of the table, the
+     * TOML text the dump prints instead of a value that came from ${env:...}
+     * or ${file:...} references (owned), else NULL. */
+    char **refs;
 } moat_config;
 
 /* Where a config comes from. Any of the overrides may be NULL. */
@@ -60,8 +64,9 @@ moat_config *moat_config_default(void);
 
 void moat_config_free(moat_config *c);
 
-/* Appends the effective settings as TOML (secrets from ${...} shown as
- * "<from env:NAME>", never their values). */
+/* Appends the effective settings as TOML that moat_config_load reads back to
+ * the same config. Values that came from ${env:NAME} / ${file:PATH} references
+ * are printed as those references, never as their values. */
 void moat_config_dump(const moat_config *c, moat_buf *out);
 
 /* Appends docs/configuration.md (Markdown generated from the settings table). */

@@ -1,0 +1,341 @@
+/* check.c - the value checks behind the settings table: listen addresses,
+ * upstream URLs, Host allow-list entries and trusted-proxy networks, plus the
+ * size and duration units and their text forms. Checks only judge syntax
+ * (inet_pton for addresses); nothing here resolves names or opens sockets,
+ * that is the server's job when it starts. */
+#include "settings.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <string.h>
+
+#define KIB UINT64_C(1024)
+#define MIB (KIB * 1024)
+#define GIB (MIB * 1024)
+
+/* ---- units ---------------------------------------------------------------- */
+
+typedef struct unit {
+    const char *name; /* lower case */
+    uint64_t factor;
+} unit;
+
+static const unit size_units[] = {
+    {"", 1},      {"b", 1},     {"kb", 1000}, {"mb", 1000 * 1000}, {"gb", 1000000000},
+    {"kib", KIB}, {"mib", MIB}, {"gib", GIB},
+};
+
+static const unit duration_units[] = {
+    {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 60 * 60 * 1000},
+};
+
+/* "<digits>[ ]*<unit>" with the unit looked up case-insensitively. */
+static int parse_with_unit(const char *s, size_t n, const unit *units, size_t nunits, uint64_t *out)
+{
+    size_t d = 0;
+    while (d < n && s[d] >= '0' && s[d] <= '9')
+        d++;
+    if (d == 0) return MOAT_EINVAL;
+    size_t u = d;
+    while (u < n && s[u] == ' ')
+        u++;
+    if (u > d && u == n) return MOAT_EINVAL; /* trailing blanks but no unit */
+    const unit *found = NULL;
+    for (size_t i = 0; i < nunits; i++) {
+        if (moat_strieq_lit(s + u, n - u, units[i].name)) {
+            found = &units[i];
+            break;
+        }
+    }
+    if (!found) return MOAT_EINVAL;
+    uint64_t v;
+    int rc = moat_parse_u64(s, d, &v);
+    if (rc) return rc;
+    if (v > UINT64_MAX / found->factor) return MOAT_ERANGE;
+    *out = v * found->factor;
+    return 0;
+}
+
+int moat__config_parse_size(const char *s, size_t n, uint64_t *out)
+{
+    return parse_with_unit(s, n, size_units, MOAT_ARRAY_LEN(size_units), out);
+}
+
+int moat__config_parse_duration(const char *s, size_t n, uint64_t *out_ms)
+{
+    return parse_with_unit(s, n, duration_units, MOAT_ARRAY_LEN(duration_units), out_ms);
+}
+
+void moat__config_put_size(moat_buf *b, uint64_t bytes)
+{
+    if (bytes && bytes % GIB == 0)
+        moat_buf_printf(b, "%" PRIu64 "GiB", bytes / GIB);
+    else if (bytes && bytes % MIB == 0)
+        moat_buf_printf(b, "%" PRIu64 "MiB", bytes / MIB);
+    else if (bytes && bytes % KIB == 0)
+        moat_buf_printf(b, "%" PRIu64 "KiB", bytes / KIB);
+    else
+        moat_buf_printf(b, "%" PRIu64 "B", bytes);
+}
+
+void moat__config_put_duration(moat_buf *b, uint64_t ms)
+{
+    if (ms && ms % (60 * 60 * 1000) == 0)
+        moat_buf_printf(b, "%" PRIu64 "h", ms / (60 * 60 * 1000));
+    else if (ms && ms % (60 * 1000) == 0)
+        moat_buf_printf(b, "%" PRIu64 "m", ms / (60 * 1000));
+    else if (ms % 1000 == 0)
+        moat_buf_printf(b, "%" PRIu64 "s", ms / 1000);
+    else
+        moat_buf_printf(b, "%" PRIu64 "ms", ms);
+}
+
+void moat__config_put_string(moat_buf *b, const char *s, size_t n, bool escape_refs)
+{
+    moat_buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        switch (ch) {
+        case '"':
+            moat_buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            moat_buf_puts(b, "\\\\");
+            break;
+        case '\n':
+            moat_buf_puts(b, "\\n");
+            break;
+        case '\t':
+            moat_buf_puts(b, "\\t");
+            break;
+        case '\r':
+            moat_buf_puts(b, "\\r");
+            break;
+        case '$':
+            /* The loader reads "$${" as a literal "${". */
+            if (escape_refs && i + 1 < n && s[i + 1] == '{') moat_buf_putc(b, '$');
+            moat_buf_putc(b, '$');
+            break;
+        default:
+            if (ch < 0x20 || ch == 0x7f)
+                moat_buf_printf(b, "\\u%04x", ch);
+            else
+                moat_buf_putc(b, (char)ch);
+        }
+    }
+    moat_buf_putc(b, '"');
+}
+
+/* ---- address pieces ------------------------------------------------------- */
+
+/* "1".."65535", digits only. */
+static const char *check_port(const char *p)
+{
+    size_t n = strlen(p);
+    uint64_t port;
+    if (n == 0) return "the port is missing after ':'";
+    if (n > 5 || moat_parse_u64(p, n, &port) || port < 1 || port > 65535)
+        return "the port must be a number from 1 to 65535";
+    return NULL;
+}
+
+static bool parse_ip(int af, const char *s, size_t n, unsigned char addr[16])
+{
+    char tmp[INET6_ADDRSTRLEN + 1];
+    if (n == 0 || n >= sizeof(tmp)) return false;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    return inet_pton(af, tmp, addr) == 1;
+}
+
+/* A DNS name: dot-separated labels of letters, digits, '-' and '_' (container
+ * and service names use it), 1..63 bytes each, not starting or ending with
+ * '-', 253 bytes at most. */
+static bool is_hostname(const char *s, size_t n)
+{
+    if (n == 0 || n > 253) return false;
+    size_t label = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || s[i] == '.') {
+            if (label == 0 || label > 63) return false;
+            if (s[i - 1] == '-' || s[i - label] == '-') return false;
+            label = 0;
+            continue;
+        }
+        unsigned char ch = (unsigned char)s[i];
+        if (!isalnum(ch) && ch != '-' && ch != '_') return false;
+        label++;
+    }
+    return true;
+}
+
+/* True when the last label is all digits: then it is meant as an IPv4
+ * address (no top-level domain is numeric). */
+static bool looks_numeric(const char *s, size_t n)
+{
+    size_t i = n;
+    while (i > 0 && s[i - 1] != '.')
+        i--;
+    if (i == n) return false;
+    for (size_t j = i; j < n; j++)
+        if (s[j] < '0' || s[j] > '9') return false;
+    return true;
+}
+
+/* "[v6]" + rest: checks the address, returns the text after ']' in *rest. */
+static const char *check_bracketed_v6(const char *v, const char **rest)
+{
+    const char *close = strchr(v, ']');
+    unsigned char addr[16];
+    if (!close) return "an IPv6 address in brackets is missing its ']'";
+    if (!parse_ip(AF_INET6, v + 1, (size_t)(close - v - 1), addr))
+        return "not a valid IPv6 address";
+    *rest = close + 1;
+    return NULL;
+}
+
+/* ---- the checks ----------------------------------------------------------- */
+
+const char *moat__config_check_listen(char *v)
+{
+    const char *port;
+    if (v[0] == '[') {
+        const char *rest;
+        const char *why = check_bracketed_v6(v, &rest);
+        if (why) return why;
+        if (rest[0] != ':') return "the port is missing: write ADDRESS:PORT, as in [::1]:8080";
+        port = rest + 1;
+    } else {
+        const char *colon = strrchr(v, ':');
+        if (!colon) return "the port is missing: write ADDRESS:PORT, as in 127.0.0.1:8080";
+        size_t hlen = (size_t)(colon - v);
+        if (memchr(v, ':', hlen)) return "an IPv6 address must be in brackets, as in [::1]:8080";
+        if (hlen == 0) return "the address is missing (0.0.0.0:PORT listens on every interface)";
+        unsigned char addr[16];
+        if (!parse_ip(AF_INET, v, hlen, addr)) {
+            if (!looks_numeric(v, hlen) && is_hostname(v, hlen))
+                return "host names are not accepted here: write an IP address (127.0.0.1 for "
+                       "this machine only, 0.0.0.0 for every interface)";
+            return "not a valid IPv4 address";
+        }
+        port = colon + 1;
+    }
+    return check_port(port);
+}
+
+const char *moat__config_check_upstream(char *v)
+{
+    if (strncmp(v, "unix:", 5) == 0) {
+        const char *path = v + 5;
+        if (path[0] != '/') return "a Unix socket path must be absolute, as in unix:/run/app.sock";
+        /* sockaddr_un.sun_path holds 108 bytes with the NUL. */
+        if (strlen(path) > 107) return "a Unix socket path can be at most 107 bytes long";
+        return NULL;
+    }
+    if (strncmp(v, "https://", 8) == 0)
+        return "https:// upstreams are not supported yet: use http://HOST:PORT or unix:/path";
+    if (strncmp(v, "http://", 7) != 0) return "expected http://HOST:PORT or unix:/path";
+    char *auth = v + 7;
+    size_t alen = strcspn(auth, "/?#");
+    const char *after = auth + alen;
+    if (after[0] && strcmp(after, "/") != 0)
+        return "a path, query or fragment after the port is not supported (moat forwards each "
+               "request's own path)";
+    if (memchr(auth, '@', alen)) return "user names and passwords in the URL are not supported";
+    if (alen == 0) return "the host is missing: write http://HOST:PORT";
+    const char *port_end = after;
+    const char *colon;
+    if (auth[0] == '[') {
+        const char *close = memchr(auth, ']', alen);
+        unsigned char addr[16];
+        if (!close) return "an IPv6 address in brackets is missing its ']'";
+        if (!parse_ip(AF_INET6, auth + 1, (size_t)(close - auth - 1), addr))
+            return "not a valid IPv6 address";
+        if (close + 1 == port_end || close[1] != ':')
+            return "the port is missing: write http://HOST:PORT";
+        colon = close + 1;
+    } else {
+        colon = NULL;
+        for (const char *p = auth; p < port_end; p++)
+            if (*p == ':') colon = p;
+        if (!colon) return "the port is missing: write http://HOST:PORT";
+        size_t hlen = (size_t)(colon - auth);
+        if (memchr(auth, ':', hlen)) return "an IPv6 address must be in brackets, as in [::1]";
+        unsigned char addr[16];
+        if (!parse_ip(AF_INET, auth, hlen, addr)) {
+            if (looks_numeric(auth, hlen)) return "not a valid IPv4 address";
+            if (!is_hostname(auth, hlen)) return "not a valid host name or IP address";
+        }
+    }
+    char port[8];
+    size_t plen = (size_t)(port_end - colon - 1);
+    if (plen >= sizeof(port)) return "the port must be a number from 1 to 65535";
+    memcpy(port, colon + 1, plen);
+    port[plen] = '\0';
+    return check_port(port);
+}
+
+const char *moat__config_check_host(char *v)
+{
+    for (char *p = v; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (strcmp(v, "*") == 0)
+        return "\"*\" would accept any host: leave the list empty (hosts = []) if that is "
+               "really meant";
+    bool wildcard = strncmp(v, "*.", 2) == 0;
+    const char *h = wildcard ? v + 2 : v;
+    const char *port = NULL;
+    size_t hlen;
+    if (h[0] == '[') {
+        if (wildcard) return "a wildcard needs a host name after \"*.\"";
+        const char *rest;
+        const char *why = check_bracketed_v6(h, &rest);
+        if (why) return why;
+        if (rest[0] == ':')
+            port = rest + 1;
+        else if (rest[0])
+            return "unexpected text after the IPv6 address";
+        return port ? check_port(port) : NULL;
+    }
+    const char *colon = strchr(h, ':');
+    hlen = colon ? (size_t)(colon - h) : strlen(h);
+    if (colon) {
+        if (strchr(colon + 1, ':')) return "an IPv6 address must be in brackets, as in [::1]";
+        port = colon + 1;
+    }
+    if (looks_numeric(h, hlen)) {
+        unsigned char addr[16];
+        if (wildcard) return "a wildcard needs a host name after \"*.\"";
+        if (!parse_ip(AF_INET, h, hlen, addr)) return "not a valid IPv4 address";
+    } else if (!is_hostname(h, hlen)) {
+        if (memchr(h, '*', hlen)) return "a wildcard is only allowed as a first label \"*.\"";
+        return "not a valid host name";
+    }
+    return port ? check_port(port) : NULL;
+}
+
+const char *moat__config_check_proxy(char *v)
+{
+    const char *slash = strchr(v, '/');
+    size_t alen = slash ? (size_t)(slash - v) : strlen(v);
+    unsigned char addr[16];
+    int af = memchr(v, ':', alen) ? AF_INET6 : AF_INET;
+    if (!parse_ip(af, v, alen, addr))
+        return af == AF_INET6 ? "not a valid IPv6 address" : "not a valid IPv4 address";
+    if (!slash) return NULL;
+    uint64_t bits, max = af == AF_INET6 ? 128 : 32;
+    size_t plen = strlen(slash + 1);
+    if (plen == 0 || plen > 3 || moat_parse_u64(slash + 1, plen, &bits) || bits > max)
+        return af == AF_INET6 ? "the prefix length must be a number from 0 to 128"
+                              : "the prefix length must be a number from 0 to 32";
+    size_t nbytes = (size_t)max / 8;
+    for (size_t i = 0; i < nbytes; i++) {
+        unsigned keep = i * 8 >= bits ? 0 : bits >= (i + 1) * 8 ? 8 : (unsigned)(bits - i * 8);
+        unsigned mask = (0xffu << (8 - keep)) & 0xffu;
+        if (addr[i] & ~mask & 0xffu)
+            return "bits are set after the prefix length: write the network's first address, "
+                   "as in 10.0.0.0/8";
+    }
+    return NULL;
+}

@@ -1,0 +1,281 @@
+/* settings.c - the settings table: every setting moat reads, declared once
+ * with its key, type, default, allowed values, place in moat_config and the
+ * text of its documentation. Defaults (load.c), the effective-settings dump
+ * (dump.c) and docs/configuration.md (docs.c) are all generated from it: to
+ * add a setting, add a field to moat_config and a row here. */
+#include "settings.h"
+
+#include <string.h>
+
+#define KIB UINT64_C(1024)
+#define MIB (KIB * 1024)
+#define GIB (MIB * 1024)
+#define SEC UINT64_C(1000)
+#define MINUTE (60 * SEC)
+#define HOUR (60 * MINUTE)
+
+#define AT(field) offsetof(moat_config, field)
+
+static const char *const access_formats[] = {"json", "combined", NULL};
+
+const moat__config_table moat__config_tables[] = {
+    {"", "Where moat listens, where it forwards to, and which requests it accepts."},
+    {"limits",
+     "Bounds on every connection and request. They keep each connection's memory bounded and "
+     "stop slow or oversized clients from tying the gateway up. A client that crosses one gets "
+     "the HTTP status given with it, if any, and its connection is closed."},
+    {"log", "The access log: one line per request. Operator diagnostics (start, reload, errors) "
+            "always go to standard error."},
+};
+const size_t moat__config_ntables = MOAT_ARRAY_LEN(moat__config_tables);
+
+const moat__config_setting moat__config_settings[] = {
+    /* ---- top level ---- */
+    {
+        .key = "listen",
+        .type = MOAT__CFG_LIST,
+        .def = "[\"127.0.0.1:8080\"]",
+        .min = 1,
+        .check = moat__config_check_listen,
+        .allowed = "`ADDRESS:PORT` with an IPv4 address or an IPv6 address in brackets; at "
+                   "least one",
+        .unique = true,
+        .offset = AT(listen),
+        .doc = "Addresses the gateway accepts plain-HTTP connections on. Each is an IPv4 "
+               "address and port (`\"127.0.0.1:8080\"`, or `\"0.0.0.0:80\"` for every "
+               "interface) or an IPv6 address in brackets (`\"[::1]:8080\"`, `\"[::]:80\"`).\n\n"
+               "Host names are refused: a name can resolve to more addresses than you meant to "
+               "expose. The default accepts connections from this machine only; list the "
+               "public address when moat itself faces the network. `--listen ADDRESS:PORT` on "
+               "the command line replaces this list.",
+    },
+    {
+        .key = "upstream",
+        .type = MOAT__CFG_LIST,
+        .def = "[\"http://127.0.0.1:8000\"]",
+        .min = 1,
+        .check = moat__config_check_upstream,
+        .allowed = "`http://HOST:PORT` or `unix:/absolute/path`; at least one",
+        .offset = AT(upstream),
+        .doc = "The application moat forwards requests to: `\"http://HOST:PORT\"`, where HOST "
+               "is an IPv4 address, an IPv6 address in brackets or a host name (a container's "
+               "service name, for instance), or `\"unix:/absolute/path\"` for a Unix socket "
+               "(gunicorn `--bind unix:/run/app.sock`, uvicorn `--uds /run/app.sock`). With "
+               "several entries, requests are spread over them in turn.\n\n"
+               "The port is required. Nothing may follow it but a single `/`: moat forwards "
+               "each request's own path. `https://` upstreams are not supported yet; moat is "
+               "meant to run beside the application, on the same machine or a private network. "
+               "`--upstream URL` on the command line replaces this list.",
+    },
+    {
+        .key = "hosts",
+        .type = MOAT__CFG_LIST,
+        .def = "[]",
+        .check = moat__config_check_host,
+        .allowed = "host names, `*.` wildcards and IP addresses, each with an optional `:PORT`",
+        .offset = AT(hosts),
+        .doc = "The Host allow-list, like Django's `ALLOWED_HOSTS`: a request whose `Host` "
+               "header matches no entry is refused before it reaches the application. An entry "
+               "is a host name (`\"example.com\"`), a wildcard that stands for exactly one more "
+               "label (`\"*.example.com\"` matches `www.example.com`, but neither "
+               "`example.com` nor `a.b.example.com`), or an IP address (IPv6 in brackets), "
+               "each optionally followed by `:PORT` to accept that port only. Names are "
+               "compared without regard to case (moat stores them in lower case).\n\n"
+               "The empty list (the default) accepts any host. That is fine behind a proxy "
+               "that checks the host itself, and risky when moat faces the internet: a forged "
+               "Host header can poison password-reset links and caches. `\"*\"` is refused; "
+               "write `[]` if any host is really meant. Once TLS support lands, these names "
+               "will also be the names the certificate must cover.",
+    },
+    {
+        .key = "workers",
+        .type = MOAT__CFG_WORKERS,
+        .def = "\"auto\"",
+        .min = 1,
+        .max = 1024,
+        .offset = AT(workers),
+        .doc = "Number of worker threads. Each runs its own event loop with its own listening "
+               "socket, and the limits on connections apply per worker. `\"auto\"` starts one "
+               "worker per CPU the process may run on.",
+    },
+    {
+        .key = "trusted_proxies",
+        .type = MOAT__CFG_LIST,
+        .def = "[]",
+        .check = moat__config_check_proxy,
+        .allowed = "IPv4 or IPv6 addresses and CIDR networks",
+        .offset = AT(trusted_proxies),
+        .doc = "Proxies in front of moat (load balancers, CDNs) whose forwarding headers "
+               "(`X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host`, `Forwarded`, "
+               "`X-Real-IP`, ...) are believed: IPv4 or IPv6 addresses (`\"10.0.0.7\"`, "
+               "`\"fd00::7\"`) or CIDR networks (`\"10.0.0.0/8\"`, "
+               "`\"fd00::/8\"`; the address must be the network's first address). From any "
+               "other peer those headers are not believed, so a client cannot pass itself off "
+               "as another address or claim HTTPS.\n\n"
+               "The empty list (the default) trusts no one: the client is the peer of the TCP "
+               "connection. Avoid `0.0.0.0/0` and `::/0`: they let any client forge its "
+               "address.",
+    },
+
+    /* ---- [limits] ---- */
+    {
+        .key = "limits.url_bytes",
+        .type = MOAT__CFG_SIZE,
+        .def = "8192",
+        .min = 256,
+        .max = MIB,
+        .offset = AT(limits.url_bytes),
+        .doc = "Longest request target accepted (the path with its query string), in bytes. "
+               "A longer one gets `414 URI Too Long`.",
+    },
+    {
+        .key = "limits.header_bytes",
+        .type = MOAT__CFG_SIZE,
+        .def = "16384",
+        .min = 1024,
+        .max = MIB,
+        .offset = AT(limits.header_bytes),
+        .doc = "Largest request head accepted: the request line and all header fields "
+               "together. A larger one gets `431 Request Header Fields Too Large`.",
+    },
+    {
+        .key = "limits.headers",
+        .type = MOAT__CFG_COUNT,
+        .def = "100",
+        .min = 1,
+        .max = 1000,
+        .offset = AT(limits.headers),
+        .doc = "Most header fields accepted in one request. More get `431 Request Header "
+               "Fields Too Large`.",
+    },
+    {
+        .key = "limits.body_bytes",
+        .type = MOAT__CFG_SIZE,
+        .def = "\"10MiB\"",
+        .min = 0,
+        .max = 64 * GIB,
+        .offset = AT(limits.body_bytes),
+        .doc = "Largest request body accepted, whether it is sent with `Content-Length` or "
+               "chunked. A request that declares a larger `Content-Length` gets `413 Content "
+               "Too Large` before any of its body is read; a chunked body is cut off with "
+               "`413` as soon as it grows past the limit.\n\n"
+               "`0` means requests may carry no body at all. There is no \"unlimited\": set it "
+               "to what your largest upload needs.",
+    },
+    {
+        .key = "limits.header_timeout",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"10s\"",
+        .min = 100,
+        .max = HOUR,
+        .offset = AT(limits.header_timeout_ms),
+        .doc = "Time a client has to send a whole request head: the request line and its "
+               "header fields. A slower client gets `408 Request Timeout`. This is what stops "
+               "slowloris "
+               "attacks, which hold connections open by sending headers a byte at a time.",
+    },
+    {
+        .key = "limits.body_timeout",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"30s\"",
+        .min = 100,
+        .max = HOUR,
+        .offset = AT(limits.body_timeout_ms),
+        .doc = "Longest a client may pause while sending a request body. A client that stalls "
+               "longer gets `408 Request Timeout`.",
+    },
+    {
+        .key = "limits.keepalive_timeout",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"75s\"",
+        .min = 0,
+        .max = HOUR,
+        .offset = AT(limits.keepalive_timeout_ms),
+        .doc = "How long an idle client connection stays open waiting for its next request. "
+               "`0` turns keep-alive off: every connection serves one request.",
+    },
+    {
+        .key = "limits.connections",
+        .type = MOAT__CFG_COUNT,
+        .def = "10000",
+        .min = 1,
+        .max = 1000000,
+        .offset = AT(limits.connections),
+        .doc = "Most client connections one worker holds at once; past it, new connections "
+               "are closed as soon as they are accepted. The whole gateway holds up to this "
+               "times `workers`. Each proxied request also uses a socket to the upstream, so "
+               "keep twice this times `workers` under the open-file limit (`ulimit -n`).",
+    },
+    {
+        .key = "limits.upstream_connect_timeout",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"5s\"",
+        .min = 100,
+        .max = 10 * MINUTE,
+        .offset = AT(limits.upstream_connect_timeout_ms),
+        .doc = "Time allowed to open a connection to the upstream. Past it the client gets "
+               "`504 Gateway Timeout`.",
+    },
+    {
+        .key = "limits.upstream_timeout",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"60s\"",
+        .min = 100,
+        .max = 24 * HOUR,
+        .offset = AT(limits.upstream_timeout_ms),
+        .doc = "Longest the upstream may stay silent: while moat waits for the response head, "
+               "and between two pieces of the response body. Past it the client gets `504 "
+               "Gateway Timeout`, or, when the response has already begun, its connection is "
+               "closed. Raise it for long-polling or slow reports.",
+    },
+    {
+        .key = "limits.upstream_keepalive",
+        .type = MOAT__CFG_COUNT,
+        .def = "64",
+        .min = 0,
+        .max = 100000,
+        .offset = AT(limits.upstream_keepalive),
+        .doc = "Idle connections to the upstream each worker keeps open for reuse. `0` opens "
+               "a new upstream connection for every request.",
+    },
+    {
+        .key = "limits.drain_timeout",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"30s\"",
+        .min = 0,
+        .max = HOUR,
+        .offset = AT(limits.drain_timeout_ms),
+        .doc = "On `SIGTERM`, moat stops accepting connections and gives the requests in "
+               "flight this long to finish before it closes them. `0` closes them at once.",
+    },
+
+    /* ---- [log] ---- */
+    {
+        .key = "log.access",
+        .type = MOAT__CFG_STRING,
+        .def = "\"-\"",
+        .allowed = "a file path, `\"-\"` or `\"\"`",
+        .offset = AT(log.access),
+        .doc = "Where the access log goes: a file path (appended to; a relative path is "
+               "relative to the directory moat was started in), `\"-\"` for standard output, "
+               "or `\"\"` to turn the access log off.",
+    },
+    {
+        .key = "log.access_format",
+        .type = MOAT__CFG_ENUM,
+        .def = "\"json\"",
+        .enum_values = access_formats,
+        .offset = AT(log.access_format),
+        .doc = "Format of the access log: `\"json\"` writes one JSON object per request, for "
+               "log collectors; `\"combined\"` writes the Apache/nginx combined format, for "
+               "the tools that read it.",
+    },
+};
+const size_t moat__config_nsettings = MOAT_ARRAY_LEN(moat__config_settings);
+
+bool moat__config_in_table(const moat__config_setting *s, const char *table)
+{
+    const char *dot = strrchr(s->key, '.');
+    size_t n = dot ? (size_t)(dot - s->key) : 0;
+    return strlen(table) == n && strncmp(s->key, table, n) == 0;
+}
