@@ -144,6 +144,15 @@ static int on_head(void *ud, moat_http_head *head)
     r->body_chunked = head->chunked;
     r->expect_continue = head->expect_continue;
     r->upgrade = head->upgrade;
+    if (r->upgrade) {
+        moat_http_header *up = moat_http_head_find(head, "Upgrade");
+        r->upgrade_value = up ? up->value : NULL;
+        r->upgrade = r->upgrade_value != NULL;
+    }
+    /* Hop-by-hop headers go before any stage runs, so a client cannot name
+     * a header a stage sets (Connection: X-Forwarded-For) and have it
+     * stripped on the way out. */
+    moat_http_head_strip_hop_by_hop(head);
     r->state = (head->chunked || head->content_length > 0) ? REQ_BODY : REQ_HEAD;
     arm(c, 0);
     c->parse_paused = true;
@@ -326,8 +335,7 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
     r->status = resp->status;
     if (resp->status == 101) {
         moat_http_head_set(resp, r->arena, "Connection", "upgrade");
-        moat_http_header *up = moat_http_head_find(r->head, "Upgrade");
-        if (up) moat_http_head_set(resp, r->arena, "Upgrade", up->value);
+        if (r->upgrade_value) moat_http_head_set(resp, r->arena, "Upgrade", r->upgrade_value);
         r->tunnel = true;
     } else if (!resp->no_body && resp->content_length < 0) {
         if (r->head->http_minor >= 1) {

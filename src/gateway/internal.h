@@ -79,6 +79,7 @@ struct moat_request {
     bool body_chunked;      /* forward the body re-chunked */
     bool expect_continue;
     bool upgrade;
+    const char *upgrade_value; /* the client's Upgrade header (arena) */
     moat_upconn *up;
     size_t upstream_index;
     unsigned tries;

@@ -215,11 +215,13 @@ static void send_head(moat_upconn *u)
 {
     moat_request *r = u->req;
     moat_http_head *h = r->head;
-    moat_http_header *upg = r->upgrade ? moat_http_head_find(h, "Upgrade") : NULL;
-    char *upgrade = upg ? moat_arena_strdup(r->arena, upg->value) : NULL;
-    moat_http_head_strip_hop_by_hop(h);
+    /* Hop-by-hop headers were removed when the head arrived; framing is
+     * set again here (this may run twice when a pooled connection is retried). */
     moat_http_head_remove(h, "Expect");
     moat_http_head_remove(h, "Content-Length");
+    moat_http_head_remove(h, "Transfer-Encoding");
+    moat_http_head_remove(h, "Connection");
+    moat_http_head_remove(h, "Upgrade");
     if (r->body_chunked)
         moat_http_head_add(h, r->arena, "Transfer-Encoding", "chunked");
     else if (h->content_length >= 0) {
@@ -227,9 +229,9 @@ static void send_head(moat_upconn *u)
         snprintf(cl, sizeof(cl), "%lld", (long long)h->content_length);
         moat_http_head_add(h, r->arena, "Content-Length", cl);
     }
-    if (upgrade) {
+    if (r->upgrade) {
         moat_http_head_add(h, r->arena, "Connection", "upgrade");
-        moat_http_head_add(h, r->arena, "Upgrade", upgrade);
+        moat_http_head_add(h, r->arena, "Upgrade", r->upgrade_value);
     }
     moat_buf out;
     moat_buf_init(&out);
