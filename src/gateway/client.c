@@ -248,7 +248,10 @@ static void process(moat_client *c)
             if (!finish_request(c)) return;
             continue;
         }
-        if (c->in.len == 0 || c->parse_paused) break;
+        /* After a pause the parser may hold events (a bodiless request's end)
+         * that it delivers on an empty execute: the kick. */
+        if ((c->in.len == 0 && !c->kick) || c->parse_paused) break;
+        c->kick = false;
         if (r && (r->tunnel || r->state == REQ_DONE)) break;
         if (!r) r = request_new(c);
         if (!c->got_bytes) {
@@ -261,6 +264,14 @@ static void process(moat_client *c)
         c->in_parser = false;
         if (c->closing) return;
         moat_buf_consume(&c->in, used);
+        if (r->expect_continue && r->state == REQ_BODY && !c->parse_paused && r->body_in == 0 &&
+            c->in.len == 0 && !r->resp_done) {
+            /* Every stage passed and the upstream is ready: ask for the body. */
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
+            r->expect_continue = false;
+            if (client_write(c, &b, 1) < 0) return;
+        }
         if (rc == 0) {
             if (r->state == REQ_BODY && !c->parse_paused)
                 arm(c, r->rt->cfg->limits.body_timeout_ms);
@@ -284,12 +295,8 @@ void moat__client_continue(moat_client *c)
     moat_request *r = c->req;
     if (!c->parse_paused || c->closing) return;
     c->parse_paused = false;
-    if (r && r->expect_continue && r->state == REQ_BODY && c->in.len == 0) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
-        if (client_write(c, &b, 1) < 0) return;
-    }
     moat_http_parser_resume(c->parser);
+    c->kick = true;
     if (r && r->state == REQ_BODY) arm(c, r->rt->cfg->limits.body_timeout_ms);
     process(c);
 }
@@ -417,6 +424,7 @@ static bool finish_request(moat_client *c)
     c->requests++;
     c->got_bytes = false;
     c->parse_paused = false;
+    c->kick = false;
     moat_http_parser_reset(c->parser, c->arena);
     arm(c, c->w->rt->cfg->limits.keepalive_timeout_ms);
     return true;

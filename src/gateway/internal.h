@@ -116,6 +116,7 @@ struct moat_client {
     bool close_after;       /* close once the current response is written */
     bool got_bytes;         /* any byte of the current request seen */
     bool in_parser;         /* inside moat_http_parser_execute */
+    bool kick;              /* execute once even with no new bytes */
     unsigned requests;      /* served on this connection */
 };
 

@@ -16,12 +16,12 @@ static void run_from(moat_request *r, unsigned first)
 {
     for (unsigned i = first; i < NSTAGES; i++) {
         if (!pipeline[i]->on_request_head) continue;
+        /* Set before the call: a stage may resume synchronously (a pooled
+         * upstream connection) before it returns MOAT_AGAIN. */
+        r->stage = i;
         int rc = pipeline[i]->on_request_head(r);
         if (rc == MOAT_PASS) continue;
-        if (rc == MOAT_AGAIN) {
-            r->stage = i;
-            return;
-        }
+        if (rc == MOAT_AGAIN) return;
         if (rc == MOAT_DONE) return;
         moat_error("stage %s failed: %s", pipeline[i]->name, moat_strerror(rc));
         moat__client_respond_error(r, 500, "internal error in a stage");

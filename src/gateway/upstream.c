@@ -251,6 +251,8 @@ static void send_head(moat_upconn *u)
 
 static void attach(moat_upconn *u, moat_request *r)
 {
+    MOAT_BUG_ON(r->up && r->up != u);
+    MOAT_BUG_ON(u->req && u->req != r);
     u->req = r;
     r->up = u;
     u->response_started = false;
