@@ -162,6 +162,7 @@ typedef struct moat_stage {
 } moat_stage;
 
 extern const moat_stage moat__stage_limits;
+extern const moat_stage moat__stage_hosts;
 extern const moat_stage moat__stage_forwarded;
 extern const moat_stage moat__stage_proxy;
 extern const moat_stage moat__stage_access_log;

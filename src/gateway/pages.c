@@ -24,6 +24,8 @@ static const char *explain(int status)
         return "The request body is too large.";
     case 414:
         return "The request target is too long.";
+    case 421:
+        return "This server does not answer for that host name.";
     case 431:
         return "The request headers are too large.";
     case 502:

@@ -5,6 +5,7 @@
 
 static const moat_stage *const pipeline[] = {
     &moat__stage_limits,
+    &moat__stage_hosts,
     &moat__stage_forwarded,
     &moat__stage_proxy,
     &moat__stage_access_log,

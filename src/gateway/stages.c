@@ -43,6 +43,70 @@ const moat_stage moat__stage_limits = {
     .on_request_body = limits_body,
 };
 
+/* ---- host allow-list ---- */
+
+/* Does the Host value (name[:port], lower-cased here) match the entry? An
+ * entry without a port accepts any port; "*.example.com" stands for exactly
+ * one more label. Config entries are stored lower-case. */
+static bool host_matches(const char *host, size_t hlen, const char *entry)
+{
+    const char *hport = NULL;
+    size_t hname = hlen;
+    if (hlen && host[0] == '[') {
+        const char *rb = memchr(host, ']', hlen);
+        if (!rb) return false;
+        hname = (size_t)(rb - host) + 1;
+    } else {
+        const char *colon = memchr(host, ':', hlen);
+        if (colon) hname = (size_t)(colon - host);
+    }
+    if (hname < hlen) {
+        if (host[hname] != ':') return false;
+        hport = host + hname + 1;
+    }
+    size_t elen = strlen(entry);
+    const char *eport = NULL;
+    size_t ename = elen;
+    if (entry[0] == '[') {
+        const char *rb = strchr(entry, ']');
+        ename = rb ? (size_t)(rb - entry) + 1 : elen;
+    } else {
+        const char *colon = strchr(entry, ':');
+        if (colon) ename = (size_t)(colon - entry);
+    }
+    if (ename < elen) eport = entry + ename + 1;
+    if (eport && (!hport || strcmp(eport, hport) != 0 ||
+                  strlen(hport) != hlen - (size_t)(hport - host)))
+        return false;
+    if (ename > 2 && entry[0] == '*' && entry[1] == '.') {
+        /* one label, then the suffix */
+        size_t suffix = ename - 1; /* ".example.com" */
+        if (hname <= suffix) return false;
+        if (!moat_streq_nocase(host + hname - suffix, suffix, entry + 1, suffix)) return false;
+        size_t label = hname - suffix;
+        return memchr(host, '.', label) == NULL;
+    }
+    return moat_streq_nocase(host, hname, entry, ename);
+}
+
+static int hosts_head(moat_request *r)
+{
+    const moat_strlist *hosts = &r->rt->cfg->hosts;
+    if (hosts->len == 0) return MOAT_PASS;
+    moat_http_header *h = moat_http_head_find(r->head, "Host");
+    if (h) {
+        for (size_t i = 0; i < hosts->len; i++)
+            if (host_matches(h->value, h->value_len, hosts->items[i])) return MOAT_PASS;
+    }
+    moat__client_respond_error(r, 421, "Host not in the 'hosts' allow-list");
+    return MOAT_DONE;
+}
+
+const moat_stage moat__stage_hosts = {
+    .name = "host-allowlist",
+    .on_request_head = hosts_head,
+};
+
 /* ---- forwarded ---- */
 
 /* Headers through which a client could claim another address, scheme or
