@@ -36,9 +36,10 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
         .headers = (size_t)cfg->limits.headers,
         .body_bytes = 0, /* counted by the limits stage, which answers 413 */
     };
-    /* Upstream responses: generous but bounded. */
+    /* Upstream responses: generous but bounded, and under http-parser's own
+     * compiled-in 80 KiB head limit. */
     rt->resp_limits = (moat_http_limits){
-        .url_bytes = 8192, .header_bytes = 256 * 1024, .headers = 1000, .body_bytes = 0};
+        .url_bytes = 8192, .header_bytes = 64 * 1024, .headers = 1000, .body_bytes = 0};
     rt->access_json = !cfg->log.access_format || strcmp(cfg->log.access_format, "combined") != 0;
     const char *access = cfg->log.access;
     if (access && strcmp(access, "-") == 0) {

@@ -20,9 +20,9 @@ typedef struct moat_http_header {
 
 typedef struct moat_http_head {
     /* request */
-    char *method; /* arena-owned, e.g. "GET" */
+    char *method;  /* arena-owned, e.g. "GET" */
     int method_id; /* enum http_method from http_parser.h */
-    char *target; /* arena-owned origin-form "/path?query" (absolute-form is converted) */
+    char *target;  /* arena-owned origin-form "/path?query" (absolute-form is converted) */
     size_t target_len;
     /* response */
     int status;
@@ -36,9 +36,12 @@ typedef struct moat_http_head {
     bool keep_alive;        /* what the version and Connection header ask for */
     bool upgrade;           /* request: Connection: upgrade + Upgrade; response: 101 */
     bool expect_continue;   /* request: Expect: 100-continue */
-    bool no_body;           /* response has no body (HEAD, 1xx, 204, 304) */
+    bool no_body;           /* response has no body (HEAD, 1xx, 204, 304); false for requests */
 } moat_http_head;
 
+/* Read at each moat_http_parser_reset(). A head limit left at 0 takes the
+ * built-in default (url 8192, head 32768 bytes, 100 fields). Trailers get a
+ * budget of their own equal to the head's (header_bytes, headers). */
 typedef struct moat_http_limits {
     size_t url_bytes;    /* request target bytes; over it: 414 */
     size_t header_bytes; /* the whole head (request line + fields); over it: 431 */
@@ -77,30 +80,34 @@ void moat_http_parser_free(moat_http_parser *p);
 void moat_http_parser_reset(moat_http_parser *p, moat_arena *arena);
 
 /* For a response parser: the request it answers was HEAD, so the response has
- * no body whatever its headers say. Set before the response head arrives. */
+ * no body whatever its headers say. Set before the response head arrives. It
+ * stays set across resets (so it survives a 1xx) until set again: set it for
+ * every request forwarded. */
 void moat_http_parser_expect_no_body(moat_http_parser *p, bool no_body);
 
 /* Feeds bytes. Sets *consumed to the bytes used. Returns
  *   0            all bytes consumed, want more;
  *   MOAT_EAGAIN  paused (by a callback, or after on_end): bytes from
- *                data + *consumed on are not consumed yet;
+ *                data + *consumed on are not consumed yet; after on_end it
+ *                keeps returning MOAT_EAGAIN until moat_http_parser_reset();
  *   MOAT_EHTTP   malformed or over a limit: see moat_http_parser_status()
  *                and moat_http_parser_reason();
  *   other        the error a callback returned.
  * After an upgrade (101 / CONNECT-less Upgrade accepted by the caller), the
  * bytes after the head belong to the new protocol: on_end is called after the
  * head and execute stops there. */
-int moat_http_parser_execute(moat_http_parser *p, const char *data, size_t len,
-                             size_t *consumed);
+int moat_http_parser_execute(moat_http_parser *p, const char *data, size_t len, size_t *consumed);
 void moat_http_parser_resume(moat_http_parser *p);
 
 /* The peer closed. For a response without length this ends the body (calls
- * on_end) and returns 0; in the middle of any other message returns
- * MOAT_EHTTP; between messages returns MOAT_ECLOSED. */
+ * on_end, even if the caller had paused) and returns 0; in the middle of any
+ * other message returns MOAT_EHTTP; between messages returns MOAT_ECLOSED. */
 int moat_http_parser_finish(moat_http_parser *p);
 
-/* After MOAT_EHTTP: the status to answer (400, 413, 414, 431, 501, 505) and a
- * short reason for the logs ("Content-Length with Transfer-Encoding"). */
+/* After MOAT_EHTTP: the status to answer (400, 405 for CONNECT, 413, 414, 417
+ * for an Expect other than 100-continue, 431, 501 for an unknown method, 505;
+ * 502 for anything wrong in a response) and a short reason for the logs
+ * ("Content-Length with Transfer-Encoding"). */
 int moat_http_parser_status(const moat_http_parser *p);
 const char *moat_http_parser_reason(const moat_http_parser *p);
 /* True once any byte of the current message has been consumed. */
@@ -119,10 +126,14 @@ void moat_http_head_add(moat_http_head *h, moat_arena *arena, const char *name, 
 void moat_http_head_set(moat_http_head *h, moat_arena *arena, const char *name, const char *value);
 /* Removes the hop-by-hop headers of RFC 9110 7.6.1: Connection and every
  * name it lists, Keep-Alive, Proxy-Connection, TE, Trailer,
- * Transfer-Encoding, Upgrade, Proxy-Authorization, Proxy-Authenticate. */
+ * Transfer-Encoding, Upgrade, Proxy-Authorization, Proxy-Authenticate.
+ * Host and Content-Length are never removed because Connection lists them. */
 void moat_http_head_strip_hop_by_hop(moat_http_head *h);
 
-/* ---- serialisation ----------------------------------------------------- */
+/* ---- serialisation -----------------------------------------------------
+ * Never writes a line break it was not asked for: control bytes in values and
+ * reasons become SP, headers whose name is not a token are skipped, target
+ * bytes outside RFC 3986 are percent-encoded. */
 /* Appends "METHOD TARGET HTTP/1.1\r\n" + headers + "\r\n". */
 void moat_http_request_serialize(const moat_http_head *h, moat_buf *out);
 /* Appends "HTTP/1.1 STATUS REASON\r\n" + headers + "\r\n". */

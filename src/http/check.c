@@ -1,0 +1,235 @@
+/* check.c - what a complete head must satisfy before anyone sees it: one
+ * unambiguous body framing (Content-Length xor a single "chunked"), Host,
+ * the request-target's form and bytes, Connection, Upgrade and Expect. The
+ * byte-level syntax was already enforced by scan.c; this file works on the
+ * parsed header list. CONNECT is refused with 405 (a reverse proxy does not
+ * tunnel); an Expect other than 100-continue gets 417. */
+#include "internal.h"
+
+#include <http_parser.h>
+#include <string.h>
+
+#define FAIL(st, why)                                                                              \
+    do {                                                                                           \
+        *status = (st);                                                                            \
+        *reason = (why);                                                                           \
+        return MOAT_EHTTP;                                                                         \
+    } while (0)
+
+static bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Target bytes are already restricted by the scanner; here: '%' HEXDIG
+ * HEXDIG, and '[' ']' only inside an authority. */
+static bool valid_chars(const char *s, size_t n, bool authority)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!moat__http_is_target_char(c)) return false;
+        if ((c == '[' || c == ']') && !authority) return false;
+        if ((c == '/' || c == '?' || c == '@') && authority) return false;
+        if (c == '%') {
+            if (i + 2 >= n) return false;
+            if (!is_hex(s[i + 1]) || !is_hex(s[i + 2])) return false;
+            i += 2;
+        }
+    }
+    return true;
+}
+
+static int check_framing(moat_http_head *h, int bad, int *status, const char **reason)
+{
+    size_t ncl = moat_http_head_count(h, "Content-Length");
+    size_t nte = moat_http_head_count(h, "Transfer-Encoding");
+    h->content_length = -1;
+    h->chunked = false;
+    if (ncl && nte) FAIL(bad, "Content-Length with Transfer-Encoding");
+    if (ncl > 1) FAIL(bad, "duplicate Content-Length");
+    if (nte > 1) FAIL(bad, "more than one Transfer-Encoding");
+    if (ncl) {
+        const moat_http_header *cl = moat_http_head_find(h, "Content-Length");
+        uint64_t v;
+        int rc = moat_parse_u64(cl->value, cl->value_len, &v);
+        if (rc == MOAT_ERANGE || (rc == 0 && v > INT64_MAX)) FAIL(bad, "Content-Length overflow");
+        if (rc) FAIL(bad, "invalid Content-Length");
+        h->content_length = (int64_t)v;
+    }
+    if (nte) {
+        const moat_http_header *te = moat_http_head_find(h, "Transfer-Encoding");
+        if (h->http_minor == 0) FAIL(bad, "Transfer-Encoding in HTTP/1.0");
+        if (!moat_strieq_lit(te->value, te->value_len, "chunked"))
+            FAIL(bad, "Transfer-Encoding other than chunked");
+        h->chunked = true;
+    }
+    return 0;
+}
+
+/* keep_alive from the version and the Connection tokens; *conn_upgrade if
+ * Connection lists "upgrade". */
+static int check_connection(moat_http_head *h, bool *conn_upgrade, int bad, int *status,
+                            const char **reason)
+{
+    bool conn_close = false, keep = false;
+    *conn_upgrade = false;
+    for (size_t i = 0; i < h->nheaders; i++) {
+        const moat_http_header *f = &h->headers[i];
+        if (!moat_strieq_lit(f->name, f->name_len, "Connection")) continue;
+        const char *pos = f->value, *el;
+        size_t n;
+        while (moat__http_list_next(&pos, f->value + f->value_len, &el, &n)) {
+            if (!moat__http_is_token(el, n)) FAIL(bad, "invalid Connection header");
+            if (moat_strieq_lit(el, n, "close")) conn_close = true;
+            if (moat_strieq_lit(el, n, "keep-alive")) keep = true;
+            if (moat_strieq_lit(el, n, "upgrade")) *conn_upgrade = true;
+        }
+    }
+    h->keep_alive = !conn_close && (h->http_minor >= 1 || keep);
+    return 0;
+}
+
+static bool scheme_is(const char *t, size_t n, const char *scheme, size_t *skip)
+{
+    size_t sl = strlen(scheme);
+    if (n < sl + 3 || !moat_streq_nocase(t, sl, scheme, sl) || memcmp(t + sl, "://", 3) != 0)
+        return false;
+    *skip = sl + 3;
+    return true;
+}
+
+/* Origin-form stays; absolute-form becomes origin-form and its authority is
+ * returned for the Host comparison; asterisk-form only with OPTIONS. */
+static int check_target(moat_http_head *h, moat_arena *arena, const char **auth, size_t *auth_len,
+                        int *status, const char **reason)
+{
+    const char *t = h->target;
+    size_t n = h->target_len, skip;
+    *auth = NULL;
+    *auth_len = 0;
+    if (n == 0) FAIL(400, "missing request target");
+    if (n == 1 && t[0] == '*') {
+        if (h->method_id != HTTP_OPTIONS) FAIL(400, "asterisk-form target without OPTIONS");
+        return 0;
+    }
+    if (t[0] == '/') {
+        if (!valid_chars(t, n, false)) FAIL(400, "invalid request target");
+        return 0;
+    }
+    if (!scheme_is(t, n, "http", &skip) && !scheme_is(t, n, "https", &skip))
+        FAIL(400, "request target not in origin-form");
+    const char *a = t + skip, *end = t + n, *rest = a;
+    while (rest < end && *rest != '/' && *rest != '?') {
+        if (*rest == '@') FAIL(400, "userinfo in request target");
+        rest++;
+    }
+    if (rest == a || !valid_chars(a, (size_t)(rest - a), true))
+        FAIL(400, "invalid authority in request target");
+    if (!valid_chars(rest, (size_t)(end - rest), false)) FAIL(400, "invalid request target");
+    *auth = a;
+    *auth_len = (size_t)(rest - a);
+    if (rest == end || *rest == '?') {
+        size_t rl = (size_t)(end - rest);
+        char *o = moat_arena_alloc(arena, rl + 2);
+        o[0] = '/';
+        memcpy(o + 1, rest, rl);
+        o[rl + 1] = '\0';
+        h->target = o;
+        h->target_len = rl + 1;
+    } else {
+        h->target_len = (size_t)(end - rest);
+        h->target = moat_arena_strndup(arena, rest, h->target_len);
+    }
+    return 0;
+}
+
+static int check_host(moat_http_head *h, const char *auth, size_t auth_len, int *status,
+                      const char **reason)
+{
+    size_t nhost = moat_http_head_count(h, "Host");
+    if (nhost > 1) FAIL(400, "more than one Host");
+    if (nhost == 0) {
+        if (h->http_minor >= 1) FAIL(400, "missing Host");
+        if (auth) FAIL(400, "Host does not match the request target");
+        return 0;
+    }
+    const moat_http_header *host = moat_http_head_find(h, "Host");
+    if (host->value_len == 0 || !valid_chars(host->value, host->value_len, true))
+        FAIL(400, "invalid Host");
+    if (auth && !moat_streq_nocase(auth, auth_len, host->value, host->value_len))
+        FAIL(400, "Host does not match the request target");
+    return 0;
+}
+
+int moat__http_check_request(moat_http_head *h, moat_arena *arena, const moat_http_limits *lim,
+                             int *status, const char **reason)
+{
+    const char *auth;
+    size_t auth_len;
+    bool conn_upgrade;
+    int rc;
+
+    h->no_body = false;
+    h->upgrade = false;
+    h->expect_continue = false;
+    if (h->method_id == HTTP_CONNECT) FAIL(405, "CONNECT not allowed");
+    if ((rc = check_target(h, arena, &auth, &auth_len, status, reason))) return rc;
+    if ((rc = check_framing(h, 400, status, reason))) return rc;
+    if ((rc = check_host(h, auth, auth_len, status, reason))) return rc;
+    if ((rc = check_connection(h, &conn_upgrade, 400, status, reason))) return rc;
+
+    const moat_http_header *up = moat_http_head_find(h, "Upgrade");
+    if (conn_upgrade && up && up->value_len) {
+        /* The bytes after an upgrade request belong to the new protocol; a
+         * body in between would have to be framed twice. */
+        if (h->chunked || h->content_length > 0) FAIL(400, "Upgrade request with a body");
+        h->upgrade = true;
+    }
+
+    size_t nexpect = moat_http_head_count(h, "Expect");
+    if (nexpect > 1) FAIL(400, "more than one Expect");
+    if (nexpect) {
+        const moat_http_header *e = moat_http_head_find(h, "Expect");
+        if (!moat_strieq_lit(e->value, e->value_len, "100-continue"))
+            FAIL(417, "unsupported Expect");
+        /* RFC 9110 10.1.1: ignored in an HTTP/1.0 request. */
+        h->expect_continue = h->http_minor >= 1;
+    }
+
+    if (lim->body_bytes && h->content_length > 0 && (uint64_t)h->content_length > lim->body_bytes)
+        FAIL(413, "body too large");
+    return 0;
+}
+
+int moat__http_check_response(moat_http_head *h, bool head_request, const moat_http_limits *lim,
+                              int *status, const char **reason)
+{
+    bool conn_upgrade;
+    int rc;
+
+    if ((rc = check_framing(h, 502, status, reason))) return rc;
+    if ((rc = check_connection(h, &conn_upgrade, 502, status, reason))) return rc;
+    bool informational = h->status >= 100 && h->status < 200;
+    if (informational || h->status == 204) {
+        /* RFC 9110 8.6 / 6.4.1: never a body, so framing headers are a lie. */
+        if (h->chunked) FAIL(502, "Transfer-Encoding in a 1xx or 204 response");
+        if (h->content_length > 0) FAIL(502, "Content-Length in a 1xx or 204 response");
+    }
+    h->upgrade = h->status == 101;
+    h->expect_continue = false;
+    h->no_body = head_request || informational || h->status == 204 || h->status == 304;
+    if (!h->no_body && !h->chunked && h->content_length < 0) h->keep_alive = false;
+    if (!h->no_body && lim->body_bytes && h->content_length > 0 &&
+        (uint64_t)h->content_length > lim->body_bytes)
+        FAIL(502, "response body too large");
+    return 0;
+}
+
+moat__http_body moat__http_body_of(const moat_http_head *h, moat_http_kind kind)
+{
+    if (h->no_body || h->upgrade) return MOAT__BODY_NONE;
+    if (h->chunked) return MOAT__BODY_CHUNKED;
+    if (h->content_length > 0) return MOAT__BODY_LENGTH;
+    if (h->content_length == 0 || kind == MOAT_HTTP_REQUEST) return MOAT__BODY_NONE;
+    return MOAT__BODY_EOF;
+}

@@ -1,0 +1,129 @@
+/* head.c - the header list of a parsed head and its edits: find, count,
+ * remove, add, set, and the hop-by-hop strip a proxy does before forwarding.
+ * The array lives in the arena and grows by doubling (the old array is left
+ * to the arena); order is kept, which matters for repeated names. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define INITIAL_HEADERS 16
+
+static bool name_is(const moat_http_header *f, const char *name)
+{
+    return moat_strieq_lit(f->name, f->name_len, name);
+}
+
+void moat__http_head_push(moat_http_head *h, moat_arena *arena, const char *name, size_t name_len,
+                          const char *value, size_t value_len)
+{
+    if (h->nheaders == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : INITIAL_HEADERS;
+        moat_http_header *a = moat_arena_alloc(arena, cap * sizeof(*a));
+        if (h->nheaders) memcpy(a, h->headers, h->nheaders * sizeof(*a));
+        h->headers = a;
+        h->cap = cap;
+    }
+    moat_http_header *f = &h->headers[h->nheaders++];
+    f->name = moat_arena_strndup(arena, name, name_len);
+    f->name_len = name_len;
+    f->value = moat_arena_strndup(arena, value, value_len);
+    f->value_len = value_len;
+}
+
+moat_http_header *moat_http_head_find(moat_http_head *h, const char *name)
+{
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (name_is(&h->headers[i], name)) return &h->headers[i];
+    return NULL;
+}
+
+size_t moat_http_head_count(const moat_http_head *h, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (name_is(&h->headers[i], name)) n++;
+    return n;
+}
+
+size_t moat_http_head_remove(moat_http_head *h, const char *name)
+{
+    size_t w = 0;
+    for (size_t r = 0; r < h->nheaders; r++) {
+        if (name_is(&h->headers[r], name)) continue;
+        h->headers[w++] = h->headers[r];
+    }
+    size_t removed = h->nheaders - w;
+    h->nheaders = w;
+    return removed;
+}
+
+void moat_http_head_add(moat_http_head *h, moat_arena *arena, const char *name, const char *value)
+{
+    moat__http_head_push(h, arena, name, strlen(name), value, strlen(value));
+}
+
+void moat_http_head_set(moat_http_head *h, moat_arena *arena, const char *name, const char *value)
+{
+    moat_http_header *first = moat_http_head_find(h, name);
+    if (!first) {
+        moat_http_head_add(h, arena, name, value);
+        return;
+    }
+    /* Keep the position of the first one, drop the others. */
+    size_t at = (size_t)(first - h->headers);
+    size_t w = at + 1;
+    for (size_t r = at + 1; r < h->nheaders; r++) {
+        if (name_is(&h->headers[r], name)) continue;
+        h->headers[w++] = h->headers[r];
+    }
+    h->nheaders = w;
+    first->name_len = strlen(name);
+    first->name = moat_arena_strndup(arena, name, first->name_len);
+    first->value_len = strlen(value);
+    first->value = moat_arena_strndup(arena, value, first->value_len);
+}
+
+static const char *const hop_by_hop[] = {
+    "Connection", "Keep-Alive",          "Proxy-Connection",   "TE", "Trailer", "Transfer-Encoding",
+    "Upgrade",    "Proxy-Authorization", "Proxy-Authenticate",
+};
+
+/* A client may name any header in Connection; these are never dropped that
+ * way, or "Connection: Content-Length" would unframe the forwarded body and
+ * "Connection: Host" would leave the upstream guessing the authority. */
+static const char *const never_listed[] = {"Host", "Content-Length"};
+
+static bool listed_in_connection(const moat_http_head *h, const moat_http_header *f)
+{
+    for (size_t k = 0; k < MOAT_ARRAY_LEN(never_listed); k++)
+        if (name_is(f, never_listed[k])) return false;
+    for (size_t i = 0; i < h->nheaders; i++) {
+        const moat_http_header *c = &h->headers[i];
+        if (!name_is(c, "Connection")) continue;
+        const char *pos = c->value, *el;
+        size_t n;
+        while (moat__http_list_next(&pos, c->value + c->value_len, &el, &n))
+            if (moat_streq_nocase(el, n, f->name, f->name_len)) return true;
+    }
+    return false;
+}
+
+void moat_http_head_strip_hop_by_hop(moat_http_head *h)
+{
+    if (h->nheaders == 0) return;
+    /* Decide first, compact after: the Connection values must stay in place
+     * while other headers are looked up in them. */
+    bool *drop = moat_xcalloc(h->nheaders, sizeof(*drop));
+    for (size_t i = 0; i < h->nheaders; i++) {
+        const moat_http_header *f = &h->headers[i];
+        for (size_t k = 0; k < MOAT_ARRAY_LEN(hop_by_hop) && !drop[i]; k++)
+            drop[i] = name_is(f, hop_by_hop[k]);
+        if (!drop[i]) drop[i] = listed_in_connection(h, f);
+    }
+    size_t w = 0;
+    for (size_t r = 0; r < h->nheaders; r++)
+        if (!drop[r]) h->headers[w++] = h->headers[r];
+    h->nheaders = w;
+    free(drop);
+}

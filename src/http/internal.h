@@ -1,0 +1,82 @@
+/* internal.h - what the files of the http module share and nobody else sees:
+ * character classes, the strict byte scanner that runs ahead of http-parser,
+ * the semantic head checks and the header-array growth. */
+#ifndef MOAT_HTTP_INTERNAL_H
+#define MOAT_HTTP_INTERNAL_H
+
+#include "http.h"
+
+/* ---- syntax.c: RFC 9110 / RFC 3986 character classes -------------------- */
+bool moat__http_is_tchar(unsigned char c);
+bool moat__http_is_token(const char *s, size_t n);
+/* Field-value bytes: HTAB, SP, VCHAR, obs-text. */
+bool moat__http_is_field_char(unsigned char c);
+/* Bytes allowed in a request target before its structure is checked. */
+bool moat__http_is_target_char(unsigned char c);
+/* Iterates a comma-separated list (#rule): skips empty elements and OWS.
+ * Returns false at the end; *el and *el_len is the trimmed element. */
+bool moat__http_list_next(const char **pos, const char *end, const char **el, size_t *el_len);
+/* True if the comma list in value contains token (case-insensitive). */
+bool moat__http_list_has(const char *value, size_t len, const char *token);
+
+/* ---- scan.c: the strict scanner --------------------------------------------
+ * It sees every byte before http-parser does and refuses whatever http-parser
+ * would tolerate (bare CR/LF, obs-fold, control bytes, "Name :", HTTP/0.9,
+ * loose chunk lines). It also counts the limits as bytes arrive. */
+enum { MOAT__SCAN_MORE, MOAT__SCAN_HEAD, MOAT__SCAN_END, MOAT__SCAN_ERR };
+
+typedef enum {
+    MOAT__BODY_NONE,
+    MOAT__BODY_LENGTH,
+    MOAT__BODY_CHUNKED,
+    MOAT__BODY_EOF,
+} moat__http_body;
+
+typedef struct moat__http_scanner {
+    int state;
+    bool request;
+    bool started;  /* a byte of the message proper (not a leading CRLF) seen */
+    bool trailers; /* the field section being scanned is the trailer section */
+    unsigned idx;  /* position inside "HTTP/" or the status code */
+    moat_http_limits lim;
+    size_t section_bytes; /* bytes of the head (or of the trailer section) */
+    size_t nfields;       /* fields of the head (or of the trailer section) */
+    size_t head_fields;   /* fields of the head, kept for cross-checks */
+    size_t target_bytes, method_bytes, line_bytes;
+    int major, minor, status_code;
+    uint64_t remaining;  /* body or chunk-data bytes still to come */
+    uint64_t chunk_size; /* the chunk-size being read, then the last one read */
+    uint64_t body_total; /* decoded bytes of a chunked body so far */
+    int err_status;
+    const char *err_reason;
+} moat__http_scanner;
+
+void moat__http_scan_init(moat__http_scanner *s, moat_http_kind kind, const moat_http_limits *lim);
+/* Scans up to len bytes and returns how many are valid and may be handed to
+ * http-parser. *result: MORE (want more), HEAD (the head ends at the last
+ * byte returned), END (the message ends there) or ERR (data[return] is bad;
+ * err_status and err_reason say why). A run of body bytes is always returned
+ * on its own, so a caller sees at most one run per call. */
+size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int *result);
+/* After MOAT__SCAN_HEAD, once the head is checked: how its body is framed. */
+void moat__http_scan_body(moat__http_scanner *s, moat__http_body body, uint64_t length);
+bool moat__http_scan_done(const moat__http_scanner *s);
+bool moat__http_scan_at_eof_body(const moat__http_scanner *s);
+
+/* ---- check.c: what a complete head must satisfy ----------------------------
+ * Both return 0 or MOAT_EHTTP with *status and *reason set; on success they
+ * fill content_length, chunked, keep_alive, upgrade, expect_continue, no_body
+ * and (requests) rewrite an absolute-form target to origin-form. */
+int moat__http_check_request(moat_http_head *h, moat_arena *arena, const moat_http_limits *lim,
+                             int *status, const char **reason);
+int moat__http_check_response(moat_http_head *h, bool head_request, const moat_http_limits *lim,
+                              int *status, const char **reason);
+/* The body framing the checked head asks for. */
+moat__http_body moat__http_body_of(const moat_http_head *h, moat_http_kind kind);
+
+/* ---- head.c -------------------------------------------------------------- */
+/* Appends a header, copying name and value into arena. */
+void moat__http_head_push(moat_http_head *h, moat_arena *arena, const char *name, size_t name_len,
+                          const char *value, size_t value_len);
+
+#endif
