@@ -47,12 +47,10 @@ static const char usage_config[] =
 
 static int cmd_serve(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"upstream", required_argument, NULL, 'u'},
-                                         {"listen", required_argument, NULL, 'l'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"upstream", required_argument, NULL, 'u'},
+        {"listen", required_argument, NULL, 'l'}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     moat_config_source src = {0};
     int ch;
     while ((ch = getopt_long(argc, argv, "c:u:l:qh", opts, NULL)) != -1) {

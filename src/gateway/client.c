@@ -100,8 +100,8 @@ static void on_client_written(void *ud, int status)
 static int client_write(moat_client *c, const uv_buf_t *bufs, unsigned n)
 {
     if (c->closing) return MOAT_ECLOSED;
-    int rc = moat_stream_write((uv_stream_t *)&c->tcp, bufs, n, &c->write_pending,
-                               on_client_written, c);
+    int rc =
+        moat_stream_write((uv_stream_t *)&c->tcp, bufs, n, &c->write_pending, on_client_written, c);
     if (rc < 0) moat__client_close(c);
     return rc;
 }
@@ -139,8 +139,8 @@ static int on_head(void *ud, moat_http_head *head)
     moat_request *r = c->req;
     r->head = head;
     const char *q = memchr(head->target, '?', head->target_len);
-    r->path = q ? moat_arena_strndup(r->arena, head->target, (size_t)(q - head->target))
-                : head->target;
+    r->path =
+        q ? moat_arena_strndup(r->arena, head->target, (size_t)(q - head->target)) : head->target;
     r->body_chunked = head->chunked;
     r->expect_continue = head->expect_continue;
     r->upgrade = head->upgrade;
@@ -356,7 +356,8 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
     if (r->tunnel) {
         /* Connection: upgrade already set. */
     } else if (keep_alive(r) && !r->resp_close_delimited) {
-        if (r->head->http_minor == 0) moat_http_head_set(resp, r->arena, "Connection", "keep-alive");
+        if (r->head->http_minor == 0)
+            moat_http_head_set(resp, r->arena, "Connection", "keep-alive");
     } else {
         c->close_after = true;
         moat_http_head_set(resp, r->arena, "Connection", "close");
@@ -488,8 +489,8 @@ void moat__client_accept(moat_worker *w, uv_stream_t *listener)
     c->rt = moat__runtime_ref(w->rt);
     c->arena = moat_arena_new();
     moat_buf_init(&c->in);
-    c->parser = moat_http_parser_new(MOAT_HTTP_REQUEST, &c->rt->req_limits, &parser_cbs, c,
-                                     c->arena);
+    c->parser =
+        moat_http_parser_new(MOAT_HTTP_REQUEST, &c->rt->req_limits, &parser_cbs, c, c->arena);
     if (w->draining || w->nclients > w->rt->cfg->limits.connections) {
         moat__client_close(c);
         return;

@@ -46,20 +46,20 @@ struct moat_worker {
     uv_loop_t loop;
     uv_thread_t thread;
     uv_async_t wakeup;
-    uv_mutex_t lock;         /* guards the pending_* fields below */
+    uv_mutex_t lock;          /* guards the pending_* fields below */
     moat_runtime *pending_rt; /* new config posted by the main thread */
     bool pending_drain, pending_kill;
-    moat_runtime *rt;        /* current config (owned ref) */
+    moat_runtime *rt; /* current config (owned ref) */
     uv_tcp_t *listeners;
     int *listen_fds;
     size_t nlisteners;
-    moat_link clients;      /* all open client connections */
+    moat_link clients; /* all open client connections */
     size_t nclients;
-    moat_link *idle;        /* per upstream index: idle pooled connections */
+    moat_link *idle; /* per upstream index: idle pooled connections */
     size_t *nidle;
     size_t nidle_lists;
     uint64_t idle_generation;
-    size_t rr;              /* round-robin cursor */
+    size_t rr; /* round-robin cursor */
     bool draining;
 };
 
@@ -67,16 +67,16 @@ enum { REQ_HEAD, REQ_BODY, REQ_DONE };
 
 struct moat_request {
     moat_client *c;
-    moat_runtime *rt;       /* owned ref for the request's lifetime */
-    moat_arena *arena;      /* borrowed from the client, reset when the request ends */
+    moat_runtime *rt;  /* owned ref for the request's lifetime */
+    moat_arena *arena; /* borrowed from the client, reset when the request ends */
     moat_http_head *head;
     char id[MOAT_REQUEST_ID_LEN + 1];
-    char *path;             /* for logs: target without query */
+    char *path; /* for logs: target without query */
     uint64_t start_ms, upstream_start_ms, upstream_ms;
-    unsigned stage;         /* index of the stage that returned MOAT_AGAIN */
-    int state;              /* REQ_HEAD, REQ_BODY, REQ_DONE */
-    uint64_t body_in;       /* request body bytes received */
-    bool body_chunked;      /* forward the body re-chunked */
+    unsigned stage;    /* index of the stage that returned MOAT_AGAIN */
+    int state;         /* REQ_HEAD, REQ_BODY, REQ_DONE */
+    uint64_t body_in;  /* request body bytes received */
+    bool body_chunked; /* forward the body re-chunked */
     bool expect_continue;
     bool upgrade;
     const char *upgrade_value; /* the client's Upgrade header (arena) */
@@ -87,37 +87,37 @@ struct moat_request {
     int status;
     bool resp_head_sent;
     bool resp_done;
-    bool resp_chunked_out;  /* we chunk the body to the client */
+    bool resp_chunked_out; /* we chunk the body to the client */
     bool resp_close_delimited;
-    bool tunnel;            /* 101: bytes flow raw both ways */
-    uint64_t bytes_out;     /* response body bytes sent */
+    bool tunnel;              /* 101: bytes flow raw both ways */
+    uint64_t bytes_out;       /* response body bytes sent */
     const char *error_reason; /* why moat answered itself, for the logs */
 };
 
 /* Client connection. */
 struct moat_client {
-    uv_tcp_t tcp;           /* first: the handle's data points here */
+    uv_tcp_t tcp; /* first: the handle's data points here */
     uv_timer_t timer;
     moat_link link;
     moat_worker *w;
     moat_http_parser *parser;
     moat_arena *arena;
-    moat_buf in;            /* received, not yet parsed */
-    moat_request *req;      /* current request or NULL */
-    moat_runtime *rt;       /* config this connection's parser limits come from */
+    moat_buf in;       /* received, not yet parsed */
+    moat_request *req; /* current request or NULL */
+    moat_runtime *rt;  /* config this connection's parser limits come from */
     size_t write_pending;
     int open_handles;
     char peer[INET6_ADDRSTRLEN];
     uint16_t local_port;
-    bool reading;           /* uv_read_start active */
-    bool parse_paused;      /* the parser waits for the pipeline */
-    bool backpressured;     /* upstream is slow to take the body */
+    bool reading;       /* uv_read_start active */
+    bool parse_paused;  /* the parser waits for the pipeline */
+    bool backpressured; /* upstream is slow to take the body */
     bool closing;
-    bool close_after;       /* close once the current response is written */
-    bool got_bytes;         /* any byte of the current request seen */
-    bool in_parser;         /* inside moat_http_parser_execute */
-    bool kick;              /* execute once even with no new bytes */
-    unsigned requests;      /* served on this connection */
+    bool close_after;  /* close once the current response is written */
+    bool got_bytes;    /* any byte of the current request seen */
+    bool in_parser;    /* inside moat_http_parser_execute */
+    bool kick;         /* execute once even with no new bytes */
+    unsigned requests; /* served on this connection */
 };
 
 /* Upstream connection. */
@@ -128,19 +128,19 @@ struct moat_upconn {
     } h;
     uv_connect_t connect;
     uv_timer_t timer;
-    moat_link link;         /* in the worker's idle list when pooled */
+    moat_link link; /* in the worker's idle list when pooled */
     moat_worker *w;
     size_t upstream_index;
     uint64_t generation;
     moat_http_parser *parser;
     moat_arena *arena;
     moat_buf in;
-    moat_request *req;      /* NULL while idle */
+    moat_request *req; /* NULL while idle */
     size_t write_pending;
     int open_handles;
     bool connected, reused, closing, idle, reading, backpressured;
-    bool response_started;  /* any response byte received for req */
-    bool reusable;          /* keep-alive allowed after this response */
+    bool response_started; /* any response byte received for req */
+    bool reusable;         /* keep-alive allowed after this response */
 };
 
 /* ---- stages ------------------------------------------------------------- */

@@ -4,11 +4,8 @@
 #include "internal.h"
 
 static const moat_stage *const pipeline[] = {
-    &moat__stage_limits,
-    &moat__stage_hosts,
-    &moat__stage_forwarded,
-    &moat__stage_proxy,
-    &moat__stage_access_log,
+    &moat__stage_limits, &moat__stage_hosts,      &moat__stage_forwarded,
+    &moat__stage_proxy,  &moat__stage_access_log,
 };
 
 #define NSTAGES MOAT_ARRAY_LEN(pipeline)

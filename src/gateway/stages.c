@@ -18,8 +18,7 @@ static int limits_head(moat_request *r)
         moat__client_respond_error(r, 405, "method not allowed through the gateway");
         return MOAT_DONE;
     }
-    if (r->head->content_length > 0 &&
-        (uint64_t)r->head->content_length > cfg->limits.body_bytes) {
+    if (r->head->content_length > 0 && (uint64_t)r->head->content_length > cfg->limits.body_bytes) {
         moat__client_respond_error(r, 413, "Content-Length over limits.body_bytes");
         return MOAT_DONE;
     }
@@ -75,8 +74,8 @@ static bool host_matches(const char *host, size_t hlen, const char *entry)
         if (colon) ename = (size_t)(colon - entry);
     }
     if (ename < elen) eport = entry + ename + 1;
-    if (eport && (!hport || strcmp(eport, hport) != 0 ||
-                  strlen(hport) != hlen - (size_t)(hport - host)))
+    if (eport &&
+        (!hport || strcmp(eport, hport) != 0 || strlen(hport) != hlen - (size_t)(hport - host)))
         return false;
     if (ename > 2 && entry[0] == '*' && entry[1] == '.') {
         /* one label, then the suffix */
@@ -111,7 +110,7 @@ const moat_stage moat__stage_hosts = {
 
 /* Headers through which a client could claim another address, scheme or
  * host; dropped unless the peer is a trusted proxy. */
-static const char *const spoofable[] = {"Forwarded", "X-Real-IP", "X-Forwarded-Server",
+static const char *const spoofable[] = {"Forwarded",          "X-Real-IP",   "X-Forwarded-Server",
                                         "X-Forwarded-Prefix", "X-Client-IP", "True-Client-IP"};
 
 static int forwarded_head(moat_request *r)
@@ -119,8 +118,8 @@ static int forwarded_head(moat_request *r)
     moat_http_head *h = r->head;
     const moat_config *cfg = r->rt->cfg;
     moat_client *c = r->c;
-    bool trusted = c->peer[0] && moat_ip_in_list(c->peer, cfg->trusted_proxies.items,
-                                                 cfg->trusted_proxies.len);
+    bool trusted = c->peer[0] &&
+                   moat_ip_in_list(c->peer, cfg->trusted_proxies.items, cfg->trusted_proxies.len);
     /* X-Forwarded-For: a trusted proxy's list is extended, anyone else's replaced. */
     moat_buf xff;
     moat_buf_init(&xff);

@@ -152,8 +152,8 @@ static void up_release(moat_upconn *u)
     u->reused = false;
     moat__list_add(&w->idle[u->upstream_index], &u->link);
     w->nidle[u->upstream_index]++;
-    uint64_t idle_ms = rt->cfg->limits.keepalive_timeout_ms ? rt->cfg->limits.keepalive_timeout_ms
-                                                            : 1000;
+    uint64_t idle_ms =
+        rt->cfg->limits.keepalive_timeout_ms ? rt->cfg->limits.keepalive_timeout_ms : 1000;
     uv_timer_start(&u->timer, on_idle_timer, idle_ms, 0);
     up_set_reading(u, true); /* to notice the upstream closing it */
 }
@@ -297,8 +297,8 @@ static moat_upconn *up_connect(moat_worker *w, moat_request *r, size_t idx)
     u->generation = r->rt->generation;
     u->arena = moat_arena_new();
     moat_buf_init(&u->in);
-    u->parser = moat_http_parser_new(MOAT_HTTP_RESPONSE, &r->rt->resp_limits, &resp_cbs, u,
-                                     u->arena);
+    u->parser =
+        moat_http_parser_new(MOAT_HTTP_RESPONSE, &r->rt->resp_limits, &resp_cbs, u, u->arena);
     moat__list_init(&u->link);
     int rc;
     if (t->is_unix) {

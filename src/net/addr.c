@@ -119,8 +119,7 @@ int moat_upstream_parse(const char *url, moat_upstream_target *out, char *err, s
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(out->host, out->port, &hints, &res);
     if (rc != 0 || !res) {
-        snprintf(err, errlen, "cannot resolve upstream host '%s': %s", out->host,
-                 gai_strerror(rc));
+        snprintf(err, errlen, "cannot resolve upstream host '%s': %s", out->host, gai_strerror(rc));
         return MOAT_EINVAL;
     }
     memcpy(&out->addr.ss, res->ai_addr, res->ai_addrlen);

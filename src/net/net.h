@@ -24,11 +24,11 @@ int moat_addr_parse(const char *s, moat_addr *out);
 
 typedef struct moat_upstream_target {
     bool is_unix;
-    char path[108];       /* unix socket path when is_unix */
-    char host[256];       /* host name or address literal (no brackets) */
+    char path[108]; /* unix socket path when is_unix */
+    char host[256]; /* host name or address literal (no brackets) */
     char port[8];
-    moat_addr addr;       /* resolved at load time for TCP */
-    char text[300];       /* as configured, for logs */
+    moat_addr addr; /* resolved at load time for TCP */
+    char text[300]; /* as configured, for logs */
 } moat_upstream_target;
 
 /* Parses "http://HOST:PORT[/]" or "unix:/path" and resolves HOST with

@@ -20,9 +20,17 @@ static void test_addr_parse(void **state)
     assert_int_equal(moat_addr_parse("[::1]:443", &a), 0);
     assert_string_equal(a.text, "[::1]:443");
     assert_int_equal(moat_addr_parse("0.0.0.0:1", &a), 0);
-    const char *bad[] = {"localhost:80", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536",
-                         "[::1]443",     "::1:80",    "1.2.3.4:8a", "[::1]:",
-                         "",             ":80",       "1.2.3.4:-1"};
+    const char *bad[] = {"localhost:80",
+                         "127.0.0.1",
+                         "127.0.0.1:0",
+                         "127.0.0.1:65536",
+                         "[::1]443",
+                         "::1:80",
+                         "1.2.3.4:8a",
+                         "[::1]:",
+                         "",
+                         ":80",
+                         "1.2.3.4:-1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(moat_addr_parse(bad[i], &a), MOAT_EINVAL);
 }
@@ -40,9 +48,14 @@ static void test_upstream_parse(void **state)
     assert_int_equal(moat_upstream_parse("unix:/run/gunicorn.sock", &t, err, sizeof(err)), 0);
     assert_true(t.is_unix);
     assert_string_equal(t.path, "/run/gunicorn.sock");
-    const char *bad[] = {"https://127.0.0.1:8000", "http://127.0.0.1", "http://127.0.0.1:0",
-                         "unix:relative.sock",     "http://:80",       "http://1.2.3.4:80/app",
-                         "ftp://x:1",              "http://[::1]80"};
+    const char *bad[] = {"https://127.0.0.1:8000",
+                         "http://127.0.0.1",
+                         "http://127.0.0.1:0",
+                         "unix:relative.sock",
+                         "http://:80",
+                         "http://1.2.3.4:80/app",
+                         "ftp://x:1",
+                         "http://[::1]80"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(moat_upstream_parse(bad[i], &t, err, sizeof(err)), MOAT_EINVAL);
 }
