@@ -11,7 +11,7 @@ if [ ! -f build-fuzz/build.ninja ]; then
 fi
 ninja -C build-fuzz >/dev/null
 for exe in build-fuzz/tests/fuzz/fuzz_*; do
-    [ -x "$exe" ] || continue
+    [ -f "$exe" ] && [ -x "$exe" ] || continue
     name=${exe##*/fuzz_}
     work=build-fuzz/corpus-$name
     mkdir -p "$work"
