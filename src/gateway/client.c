@@ -133,6 +133,20 @@ static void arm(moat_client *c, uint64_t ms)
 
 /* ---- parser callbacks -------------------------------------------------- */
 
+/* WSGI servers map '-' and '_' to the same environ key, so "X_Forwarded_For"
+ * would reach the app as X-Forwarded-For (and "Remote_User" as Remote-User)
+ * past every check made on the dashed name. Like nginx by default, such
+ * headers are dropped. */
+static void drop_underscore_headers(moat_http_head *head)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < head->nheaders; i++) {
+        if (memchr(head->headers[i].name, '_', head->headers[i].name_len)) continue;
+        head->headers[w++] = head->headers[i];
+    }
+    head->nheaders = w;
+}
+
 static int on_head(void *ud, moat_http_head *head)
 {
     moat_client *c = ud;
@@ -153,6 +167,7 @@ static int on_head(void *ud, moat_http_head *head)
      * a header a stage sets (Connection: X-Forwarded-For) and have it
      * stripped on the way out. */
     moat_http_head_strip_hop_by_hop(head);
+    drop_underscore_headers(head);
     r->state = (head->chunked || head->content_length > 0) ? REQ_BODY : REQ_HEAD;
     arm(c, 0);
     c->parse_paused = true;
