@@ -37,6 +37,31 @@ typedef struct moat_config {
     moat_strlist trusted_proxies; /* CIDRs whose X-Forwarded-* are kept */
     moat_limits limits;
     struct {
+        moat_strlist deny;  /* segment globs refused with 404 */
+        moat_strlist allow; /* path prefixes exempt from deny */
+    } paths;
+    struct {
+        char *csp;                /* "" = none */
+        bool csp_report_only;
+        char *frame_options;      /* "DENY" | "SAMEORIGIN" | "off" */
+        bool nosniff;
+        char *referrer_policy;    /* "" = none */
+        char *permissions_policy; /* "" = none */
+        char *coop, *corp;        /* "" = none */
+        bool override;            /* replace the upstream's own values */
+        moat_strlist remove;      /* response headers removed (banners) */
+    } headers;
+    struct {
+        bool httponly;
+        moat_strlist httponly_except;
+        char *samesite; /* "Lax" | "Strict" | "None" | "off" */
+        bool secure;    /* add Secure on HTTPS requests */
+    } cookies;
+    struct {
+        bool replace_5xx;
+        bool debug_pages;
+    } errors;
+    struct {
         char *access;        /* path, "-" for stdout, "" = off */
         char *access_format; /* "json" | "combined" */
     } log;

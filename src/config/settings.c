@@ -17,6 +17,8 @@
 #define AT(field) offsetof(moat_config, field)
 
 static const char *const access_formats[] = {"json", "combined", NULL};
+static const char *const frame_options[] = {"DENY", "SAMEORIGIN", "off", NULL};
+static const char *const samesite_values[] = {"Lax", "Strict", "None", "off", NULL};
 
 const moat__config_table moat__config_tables[] = {
     {"", "Where moat listens, where it forwards to, and which requests it accepts."},
@@ -24,6 +26,22 @@ const moat__config_table moat__config_tables[] = {
      "Bounds on every connection and request. They keep each connection's memory bounded and "
      "stop slow or oversized clients from tying the gateway up. A client that crosses one gets "
      "the HTTP status given with it, if any, and its connection is closed."},
+    {"paths",
+     "Paths that must never reach the application: version-control folders, environment files, "
+     "Python sources and bytecode, databases, backups, instance folders. Rules are matched "
+     "after the path is normalised (one percent-decoding pass, `\\\\` as `/`, `;` parameters "
+     "dropped, `.` and `..` resolved, strict UTF-8), so every encoded spelling of a path "
+     "meets the same rule, and the application receives the normalised path. A refused path "
+     "gets `404 Not Found`, as if it did not exist. Requests for the Werkzeug debugger "
+     "(`__debugger__` in the query, `/console`) are refused the same way."},
+    {"headers",
+     "Security headers added to every response, and banners removed from it. An "
+     "application's own value of a header is kept unless `headers.override` is true; a "
+     "header set to `\"\"` is not added. Per-path values are not supported yet."},
+    {"cookies", "Hardening of every `Set-Cookie` the application sends. A `Set-Cookie` that is "
+                "not a valid cookie (RFC 6265bis) is dropped, never passed on half-parsed."},
+    {"errors", "What the client sees when the application fails: moat's generic page, with "
+               "the status kept and a request id, instead of the application's error page."},
     {"log", "The access log: one line per request. Operator diagnostics (start, reload, errors) "
             "always go to standard error."},
 };
@@ -247,6 +265,173 @@ const moat__config_setting moat__config_settings[] = {
         .offset = AT(limits.drain_timeout_ms),
         .doc = "On `SIGTERM`, moat stops accepting connections and gives the requests in "
                "flight this long to finish before it closes them. `0` closes them at once.",
+    },
+
+    /* ---- [paths] ---- */
+    {
+        .key = "paths.deny",
+        .type = MOAT__CFG_LIST,
+        .def = "[\".git\", \".hg\", \".svn\", \".bzr\", \".env*\", \"__pycache__\", \"*.py\", "
+               "\"*.pyc\", \"*.pyo\", \"*.sqlite\", \"*.sqlite3\", \"*.db\", \"*~\", \"*.bak\", "
+               "\"*.swp\", \"*.orig\", \"*.old\", \"local_settings*\", \"instance/\", "
+               "\".DS_Store\", \"*.pem\", \"*.key\"]",
+        .allowed = "glob patterns (`*`, `?`, `[...]`), each matched against every segment of the "
+                   "path; a trailing `/` matches folders only",
+        .offset = AT(paths.deny),
+        .doc = "Patterns of path segments that are refused. Each pattern is matched, without "
+               "regard to case, against every segment of the normalised path: `\".git\"` "
+               "refuses `/.git/config` and `/static/.git/HEAD`; `\"*.py\"` refuses "
+               "`/app.py`. A pattern ending in `/` only matches a segment that has more path "
+               "after it (`\"instance/\"` refuses `/instance/app.cfg` but not a route named "
+               "`/instance`). Set `[]` to refuse nothing.",
+    },
+    {
+        .key = "paths.allow",
+        .type = MOAT__CFG_LIST,
+        .def = "[\"/.well-known/\"]",
+        .allowed = "path prefixes starting with `/`",
+        .offset = AT(paths.allow),
+        .doc = "Path prefixes that `paths.deny` never refuses (the default keeps ACME "
+               "challenges and `security.txt` reachable). Compared with the normalised path.",
+    },
+
+    /* ---- [headers] ---- */
+    {
+        .key = "headers.csp",
+        .type = MOAT__CFG_STRING,
+        .def = "\"default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
+               "form-action 'self'\"",
+        .offset = AT(headers.csp),
+        .doc = "The Content-Security-Policy. The default allows scripts, styles and images "
+               "from the site itself only: an injected inline `<script>` does not run. "
+               "Loosen it for what your pages really load (a CDN, inline styles).",
+    },
+    {
+        .key = "headers.csp_report_only",
+        .type = MOAT__CFG_BOOL,
+        .def = "false",
+        .offset = AT(headers.csp_report_only),
+        .doc = "Send the policy as `Content-Security-Policy-Report-Only`: browsers report "
+               "violations but block nothing. For trying a policy on a live site.",
+    },
+    {
+        .key = "headers.frame_options",
+        .type = MOAT__CFG_ENUM,
+        .def = "\"DENY\"",
+        .enum_values = frame_options,
+        .offset = AT(headers.frame_options),
+        .doc = "`X-Frame-Options`, against clickjacking in browsers that predate CSP's "
+               "`frame-ancestors`.",
+    },
+    {
+        .key = "headers.nosniff",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(headers.nosniff),
+        .doc = "Send `X-Content-Type-Options: nosniff`, so browsers trust the declared "
+               "Content-Type.",
+    },
+    {
+        .key = "headers.referrer_policy",
+        .type = MOAT__CFG_STRING,
+        .def = "\"strict-origin-when-cross-origin\"",
+        .offset = AT(headers.referrer_policy),
+        .doc = "`Referrer-Policy`: other sites see the origin only, never the path or query.",
+    },
+    {
+        .key = "headers.permissions_policy",
+        .type = MOAT__CFG_STRING,
+        .def = "\"accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+               "microphone=(), payment=(), usb=()\"",
+        .offset = AT(headers.permissions_policy),
+        .doc = "`Permissions-Policy`: the powerful browser features no page of the site may "
+               "use.",
+    },
+    {
+        .key = "headers.coop",
+        .type = MOAT__CFG_STRING,
+        .def = "\"same-origin\"",
+        .offset = AT(headers.coop),
+        .doc = "`Cross-Origin-Opener-Policy`. Use `\"same-origin-allow-popups\"` for OAuth "
+               "pop-ups.",
+    },
+    {
+        .key = "headers.corp",
+        .type = MOAT__CFG_STRING,
+        .def = "\"same-origin\"",
+        .offset = AT(headers.corp),
+        .doc = "`Cross-Origin-Resource-Policy`. Use `\"cross-origin\"` for assets other sites "
+               "embed.",
+    },
+    {
+        .key = "headers.override",
+        .type = MOAT__CFG_BOOL,
+        .def = "false",
+        .offset = AT(headers.override),
+        .doc = "Replace the application's own values of these headers with moat's. By "
+               "default an application that sets, say, its own CSP keeps it.",
+    },
+    {
+        .key = "headers.remove",
+        .type = MOAT__CFG_LIST,
+        .def = "[\"Server\", \"X-Powered-By\", \"X-AspNet-Version\", \"X-AspNetMvc-Version\", "
+               "\"X-Runtime\", \"X-Version\", \"X-Generator\"]",
+        .offset = AT(headers.remove),
+        .doc = "Response headers removed before the response leaves: banners that tell an "
+               "attacker which server and version to target.",
+    },
+
+    /* ---- [cookies] ---- */
+    {
+        .key = "cookies.httponly",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(cookies.httponly),
+        .doc = "Add `HttpOnly` to every cookie, so page scripts (and XSS) cannot read it.",
+    },
+    {
+        .key = "cookies.httponly_except",
+        .type = MOAT__CFG_LIST,
+        .def = "[\"csrftoken\"]",
+        .offset = AT(cookies.httponly_except),
+        .doc = "Cookie names that scripts must read and so do not get `HttpOnly` (Django's "
+               "`csrftoken` by default).",
+    },
+    {
+        .key = "cookies.samesite",
+        .type = MOAT__CFG_ENUM,
+        .def = "\"Lax\"",
+        .enum_values = samesite_values,
+        .offset = AT(cookies.samesite),
+        .doc = "`SameSite` added to cookies that do not set their own: `Lax` stops most "
+               "cross-site request forgery and keeps links from other sites working.",
+    },
+    {
+        .key = "cookies.secure",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(cookies.secure),
+        .doc = "Add `Secure` to cookies set in answer to HTTPS requests (as a trusted proxy "
+               "reports them in `X-Forwarded-Proto`), so the browser never sends them in clear.",
+    },
+
+    /* ---- [errors] ---- */
+    {
+        .key = "errors.replace_5xx",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(errors.replace_5xx),
+        .doc = "Replace every 5xx response of the application with moat's generic page (the "
+               "status is kept): tracebacks and framework error pages never reach the client.",
+    },
+    {
+        .key = "errors.debug_pages",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(errors.debug_pages),
+        .doc = "Replace 4xx responses that are Python debug pages (Django's `DEBUG` technical "
+               "404, the Werkzeug debugger, a Starlette traceback, any `Traceback (most recent "
+               "call last)`) with moat's generic page.",
     },
 
     /* ---- [log] ---- */

@@ -130,6 +130,17 @@ void moat_http_head_set(moat_http_head *h, moat_arena *arena, const char *name, 
  * Host and Content-Length are never removed because Connection lists them. */
 void moat_http_head_strip_hop_by_hop(moat_http_head *h);
 
+/* ---- paths --------------------------------------------------------------- */
+/* Normalises the path of an origin-form target (the query is kept as is):
+ * one percent-decoding pass, '\\' as '/', ';' parameters dropped, empty and
+ * '.' segments removed, '..' resolved. *decoded (for matching rules) and
+ * *encoded (the target to forward: path re-encoded + original query) are
+ * arena strings. Returns MOAT_EINVAL with *why (static) for bad
+ * percent-encoding, control bytes, invalid or overlong UTF-8, or a path that
+ * climbs above the root. */
+int moat_http_normalize_path(const char *target, size_t len, moat_arena *arena, char **decoded,
+                             char **encoded, const char **why);
+
 /* ---- serialisation -----------------------------------------------------
  * Never writes a line break it was not asked for: control bytes in values and
  * reasons become SP, headers whose name is not a token are skipped, target
