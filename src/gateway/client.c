@@ -24,6 +24,7 @@ static void request_free(moat_client *c)
     moat_request *r = c->req;
     if (!r) return;
     if (r->up) moat__upstream_detach(r);
+    moat_buf_free(&r->held_body);
     moat__runtime_unref(r->rt);
     c->req = NULL;
     moat_arena_reset(c->arena);
@@ -354,6 +355,10 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
         moat_buf_free(&out);
         return rc;
     }
+    if (r->hold && !r->held_head) {
+        r->held_head = resp; /* sent by release_held() or replaced */
+        return 0;
+    }
     r->status = resp->status;
     if (resp->status == 101) {
         moat_http_head_set(resp, r->arena, "Connection", "upgrade");
@@ -394,10 +399,30 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
     return rc;
 }
 
+#define HOLD_MAX (256 * 1024)
+
+/* Sends a held response as it came: the inspection found nothing. */
+static int release_held(moat_request *r)
+{
+    moat_http_head *h = r->held_head;
+    r->hold = false;
+    r->held_head = NULL;
+    int rc = moat__client_send_head(r, h);
+    if (rc == 0 && r->held_body.len)
+        rc = moat__client_send_body(r, r->held_body.data, r->held_body.len);
+    moat_buf_free(&r->held_body);
+    return rc;
+}
+
 int moat__client_send_body(moat_request *r, const char *data, size_t len)
 {
     moat_client *c = r->c;
     if (len == 0) return 0;
+    if (r->hold && r->held_head) {
+        moat_buf_append(&r->held_body, data, len);
+        if (r->held_body.len <= HOLD_MAX) return 0;
+        return release_held(r); /* too big to be a debug page worth holding */
+    }
     r->bytes_out += len;
     int rc;
     if (r->resp_chunked_out) {
@@ -417,6 +442,16 @@ int moat__client_send_body(moat_request *r, const char *data, size_t len)
 void moat__client_response_end(moat_request *r)
 {
     moat_client *c = r->c;
+    if (r->hold && r->held_head) {
+        if (moat__is_debug_page(r->held_body.data ? r->held_body.data : "", r->held_body.len)) {
+            int status = r->held_head->status;
+            r->hold = false;
+            r->held_head = NULL;
+            moat__client_respond_error(r, status, "Python debug page replaced");
+            return;
+        }
+        if (release_held(r) < 0) return;
+    }
     if (r->resp_chunked_out && !c->closing) {
         uv_buf_t b = uv_buf_init((char *)"0\r\n\r\n", 5);
         client_write(c, &b, 1);
@@ -465,13 +500,20 @@ void moat__client_respond_error(moat_request *r, int status, const char *reason)
     moat__error_page(&body, status, r->id, json);
     bool keep = keep_alive(r) && !c->close_after;
     if (!keep) c->close_after = true;
-    moat_buf_printf(&head,
-                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                    "X-Request-Id: %s\r\nCache-Control: no-store\r\n"
-                    "X-Content-Type-Options: nosniff\r\nConnection: %s\r\n\r\n",
-                    status, moat_http_reason(status),
-                    json ? "application/json" : "text/html; charset=utf-8", body.len, r->id,
-                    keep ? "keep-alive" : "close");
+    moat_http_head *h = moat_arena_calloc(r->arena, sizeof(*h));
+    h->status = status;
+    h->reason = (char *)moat_http_reason(status);
+    h->http_major = h->http_minor = 1;
+    char len[24];
+    snprintf(len, sizeof(len), "%zu", body.len);
+    moat_http_head_add(h, r->arena, "Content-Type",
+                       json ? "application/json" : "text/html; charset=utf-8");
+    moat_http_head_add(h, r->arena, "Content-Length", len);
+    moat_http_head_add(h, r->arena, "X-Request-Id", r->id);
+    moat_http_head_add(h, r->arena, "Cache-Control", "no-store");
+    moat_http_head_add(h, r->arena, "Connection", keep ? "keep-alive" : "close");
+    moat__security_headers(r, h);
+    moat_http_response_serialize(h, &head);
     bool head_only = r->head && r->head->method_id == HTTP_HEAD;
     uv_buf_t b[2] = {uv_buf_init(head.data, (unsigned)head.len),
                      uv_buf_init(body.data, (unsigned)body.len)};

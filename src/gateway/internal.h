@@ -92,6 +92,10 @@ struct moat_request {
     bool tunnel;              /* 101: bytes flow raw both ways */
     uint64_t bytes_out;       /* response body bytes sent */
     const char *error_reason; /* why moat answered itself, for the logs */
+    bool https;               /* the client's scheme is https (TLS, or a trusted proxy says so) */
+    bool hold;                /* hold the response until its body is inspected */
+    moat_http_head *held_head;
+    moat_buf held_body;
 };
 
 /* Client connection. */
@@ -140,6 +144,7 @@ struct moat_upconn {
     int open_handles;
     bool connected, reused, closing, idle, reading, backpressured;
     bool response_started; /* any response byte received for req */
+    bool interim;          /* the response just parsed was a 1xx */
     bool reusable;         /* keep-alive allowed after this response */
 };
 
@@ -163,6 +168,14 @@ typedef struct moat_stage {
 
 extern const moat_stage moat__stage_limits;
 extern const moat_stage moat__stage_hosts;
+extern const moat_stage moat__stage_paths;
+extern const moat_stage moat__stage_errors;
+extern const moat_stage moat__stage_headers;
+
+/* stage_headers.c: adds the configured security headers, removes banners. */
+void moat__security_headers(moat_request *r, moat_http_head *h);
+/* stage_errors.c */
+bool moat__is_debug_page(const char *body, size_t len);
 extern const moat_stage moat__stage_forwarded;
 extern const moat_stage moat__stage_proxy;
 extern const moat_stage moat__stage_access_log;

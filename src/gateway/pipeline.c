@@ -3,9 +3,17 @@
  * means adding a stage here, not editing the proxy. */
 #include "internal.h"
 
+/* Request callbacks run top to bottom until one answers; response callbacks
+ * (errors, headers) run top to bottom on the upstream's response head. */
 static const moat_stage *const pipeline[] = {
-    &moat__stage_limits, &moat__stage_hosts,      &moat__stage_forwarded,
-    &moat__stage_proxy,  &moat__stage_access_log,
+    &moat__stage_limits,    /* methods, body size */
+    &moat__stage_hosts,     /* Host allow-list: 421 */
+    &moat__stage_paths,     /* normalise the path; sensitive paths: 404 */
+    &moat__stage_forwarded, /* X-Forwarded-*, X-Request-Id */
+    &moat__stage_proxy,     /* to the upstream and back */
+    &moat__stage_errors,    /* 5xx and debug pages replaced */
+    &moat__stage_headers,   /* cookies hardened, security headers, banners */
+    &moat__stage_access_log,
 };
 
 #define NSTAGES MOAT_ARRAY_LEN(pipeline)

@@ -140,8 +140,11 @@ static int forwarded_head(moat_request *r)
         for (size_t i = 0; i < MOAT_ARRAY_LEN(spoofable); i++)
             moat_http_head_remove(h, spoofable[i]);
     }
-    if (!trusted || !moat_http_head_find(h, "X-Forwarded-Proto"))
+    moat_http_header *xfp = moat_http_head_find(h, "X-Forwarded-Proto");
+    if (!trusted || !xfp)
         moat_http_head_set(h, r->arena, "X-Forwarded-Proto", "http");
+    else
+        r->https = moat_strieq_lit(xfp->value, xfp->value_len, "https");
     if (!trusted || !moat_http_head_find(h, "X-Forwarded-Host")) {
         moat_http_header *host = moat_http_head_find(h, "Host");
         if (host)

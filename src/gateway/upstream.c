@@ -78,6 +78,7 @@ static int on_resp_head(void *ud, moat_http_head *resp)
         }
         interim = false;
     }
+    u->interim = interim;
     if (interim) {
         /* moat answers Expect: 100-continue itself; other 1xx (103) pass. */
         if (resp->status != 100) moat__client_send_head(r, resp);
@@ -239,6 +240,7 @@ static void send_head(moat_upconn *u)
     /* The head's strings were edited in place: keep framing for retries. */
     uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
     r->upstream_start_ms = moat_now_ms();
+    moat_arena_reset(u->arena); /* the previous response's head, if pooled */
     moat_http_parser_reset(u->parser, u->arena);
     moat_http_parser_expect_no_body(u->parser, h->method_id == HTTP_HEAD);
     uv_timer_start(&u->timer, on_up_timer, r->rt->cfg->limits.upstream_timeout_ms, 0);
@@ -422,7 +424,7 @@ static void up_process(moat_upconn *u)
         if (rc == MOAT_EAGAIN) {
             if (!u->req) return;
             if (r->tunnel) continue; /* 101: the rest is the new protocol */
-            if (!r->resp_head_sent || r->status == 0) {
+            if (u->interim) {
                 /* an interim 1xx ended: parse the final response next */
                 moat_http_parser_reset(u->parser, u->arena);
                 moat_http_parser_expect_no_body(u->parser, r->head->method_id == HTTP_HEAD);

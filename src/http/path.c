@@ -41,7 +41,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
         cp = (cp << 6) | (s[i] & 0x3Fu);
     }
     if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return 0; /* overlong */
-    if (cp >= 0xD800 && cp <= 0xDFFF) return 0;                             /* surrogate */
+    if (cp >= 0xD800 && cp <= 0xDFFF) return 0;                           /* surrogate */
     if (cp > 0x10FFFF) return 0;
     return len;
 }

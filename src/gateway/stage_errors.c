@@ -1,0 +1,43 @@
+/* stage_errors.c - the errors filter: the app's 5xx responses are replaced by
+ * moat's generic page (status kept), and 4xx responses whose body is a Python
+ * debug page are held (bounded), recognised and replaced too. Compressed
+ * bodies are not inspected (see docs/hardening.md). */
+#include <string.h>
+
+#include "internal.h"
+
+static const char *const debug_markers[] = {
+    "Traceback (most recent call last)", /* any Python traceback */
+    "DEBUG = True</code>",               /* Django technical 404 / 403 help */
+    "Using the URLconf defined in",      /* Django technical 404 */
+    "Werkzeug Debugger",                 /* Werkzeug interactive debugger */
+    "__debugger__",                      /* its endpoints, linked from the page */
+    "traceback-container",               /* Starlette / FastAPI debug page */
+    "django.core.exceptions",            /* Django exception names in a page */
+};
+
+bool moat__is_debug_page(const char *body, size_t len)
+{
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(debug_markers); i++)
+        if (memmem(body, len, debug_markers[i], strlen(debug_markers[i]))) return true;
+    return false;
+}
+
+static int errors_response(moat_request *r, moat_http_head *h)
+{
+    const moat_config *cfg = r->rt->cfg;
+    if (h->status >= 500 && cfg->errors.replace_5xx) {
+        moat__client_respond_error(r, h->status, "application error page replaced");
+        return MOAT_DONE;
+    }
+    if (h->status >= 400 && h->status < 500 && cfg->errors.debug_pages && !h->no_body) {
+        moat_http_header *ce = moat_http_head_find(h, "Content-Encoding");
+        if (!ce || moat_strieq_lit(ce->value, ce->value_len, "identity")) r->hold = true;
+    }
+    return MOAT_PASS;
+}
+
+const moat_stage moat__stage_errors = {
+    .name = "errors",
+    .on_response_head = errors_response,
+};

@@ -1,0 +1,159 @@
+/* stage_headers.c - response filters for headers and cookies: security
+ * headers added (kept when the app set its own, unless headers.override),
+ * banners removed, and every Set-Cookie checked (RFC 6265bis syntax) and
+ * hardened with HttpOnly, SameSite and, on HTTPS, Secure. A malformed
+ * Set-Cookie is dropped, never passed on half-parsed. */
+#include <string.h>
+
+#include "internal.h"
+
+static void put(moat_request *r, moat_http_head *h, const char *name, const char *value,
+                bool override)
+{
+    if (!value || !value[0] || strcmp(value, "off") == 0) return;
+    if (!override && moat_http_head_find(h, name)) return;
+    moat_http_head_set(h, r->arena, name, value);
+}
+
+void moat__security_headers(moat_request *r, moat_http_head *h)
+{
+    const moat_config *cfg = r->rt->cfg;
+    bool ov = cfg->headers.override;
+    for (size_t i = 0; i < cfg->headers.remove.len; i++)
+        moat_http_head_remove(h, cfg->headers.remove.items[i]);
+    const char *csp_name = cfg->headers.csp_report_only ? "Content-Security-Policy-Report-Only"
+                                                        : "Content-Security-Policy";
+    put(r, h, csp_name, cfg->headers.csp, ov);
+    put(r, h, "X-Frame-Options", cfg->headers.frame_options, ov);
+    if (cfg->headers.nosniff) put(r, h, "X-Content-Type-Options", "nosniff", ov);
+    put(r, h, "Referrer-Policy", cfg->headers.referrer_policy, ov);
+    put(r, h, "Permissions-Policy", cfg->headers.permissions_policy, ov);
+    put(r, h, "Cross-Origin-Opener-Policy", cfg->headers.coop, ov);
+    put(r, h, "Cross-Origin-Resource-Policy", cfg->headers.corp, ov);
+}
+
+/* ---- cookies ---- */
+
+static bool is_token_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7F && !strchr("()<>@,;:\\\"/[]?={}", c);
+}
+
+static bool is_cookie_octet(unsigned char c)
+{
+    /* RFC 6265bis cookie-octet, widened to what browsers accept: no CTL,
+     * no ';', no '"' inside, no whitespace */
+    return c > 0x20 && c != 0x7F && c != ';' && c != '"' && c != '\\' && c != ',';
+}
+
+static const char *trim(const char *s, const char *end, const char **out_end)
+{
+    while (s < end && (*s == ' ' || *s == '\t'))
+        s++;
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *out_end = end;
+    return s;
+}
+
+/* Validates one Set-Cookie value; returns false if it must be dropped. Sets
+ * the attribute flags it finds and the cookie name. */
+static bool parse_set_cookie(const char *v, size_t len, const char **name, size_t *name_len,
+                             bool *httponly, bool *secure, bool *samesite)
+{
+    const char *end = v + len;
+    const char *semi = memchr(v, ';', len);
+    const char *pair_end = semi ? semi : end;
+    const char *eq = memchr(v, '=', (size_t)(pair_end - v));
+    if (!eq) return false;
+    const char *ne;
+    const char *n = trim(v, eq, &ne);
+    if (n == ne) return false;
+    for (const char *p = n; p < ne; p++)
+        if (!is_token_char((unsigned char)*p)) return false;
+    const char *ve;
+    const char *val = trim(eq + 1, pair_end, &ve);
+    if (ve - val >= 2 && val[0] == '"' && ve[-1] == '"') {
+        val++;
+        ve--;
+    }
+    for (const char *p = val; p < ve; p++)
+        if (!is_cookie_octet((unsigned char)*p)) return false;
+    *name = n;
+    *name_len = (size_t)(ne - n);
+    const char *p = semi;
+    while (p && p < end) {
+        p++;
+        const char *next = memchr(p, ';', (size_t)(end - p));
+        const char *ae = next ? next : end;
+        const char *an_end;
+        const char *an = trim(p, ae, &an_end);
+        const char *aeq = memchr(an, '=', (size_t)(an_end - an));
+        const char *aname_end = aeq ? aeq : an_end;
+        const char *tn_end;
+        const char *tn = trim(an, aname_end, &tn_end);
+        for (const char *q = an; q < an_end; q++)
+            if ((unsigned char)*q < 0x20 || *q == 0x7F) return false;
+        size_t tl = (size_t)(tn_end - tn);
+        if (moat_streq_nocase(tn, tl, "HttpOnly", 8)) *httponly = true;
+        if (moat_streq_nocase(tn, tl, "Secure", 6)) *secure = true;
+        if (moat_streq_nocase(tn, tl, "SameSite", 8)) *samesite = true;
+        p = next;
+    }
+    return true;
+}
+
+static bool listed(const moat_strlist *l, const char *name, size_t n)
+{
+    for (size_t i = 0; i < l->len; i++)
+        if (strlen(l->items[i]) == n && memcmp(l->items[i], name, n) == 0) return true;
+    return false;
+}
+
+static int cookies_response(moat_request *r, moat_http_head *h)
+{
+    const moat_config *cfg = r->rt->cfg;
+    size_t w = 0;
+    for (size_t i = 0; i < h->nheaders; i++) {
+        moat_http_header *f = &h->headers[i];
+        if (!moat_strieq_lit(f->name, f->name_len, "Set-Cookie")) {
+            h->headers[w++] = *f;
+            continue;
+        }
+        const char *name;
+        size_t nlen;
+        bool httponly = false, secure = false, samesite = false;
+        if (!parse_set_cookie(f->value, f->value_len, &name, &nlen, &httponly, &secure,
+                              &samesite)) {
+            moat_warn("request %s: malformed Set-Cookie from the upstream dropped", r->id);
+            continue;
+        }
+        moat_buf b;
+        moat_buf_init(&b);
+        moat_buf_append(&b, f->value, f->value_len);
+        if (cfg->cookies.httponly && !httponly &&
+            !listed(&cfg->cookies.httponly_except, name, nlen))
+            moat_buf_puts(&b, "; HttpOnly");
+        if (cfg->cookies.secure && !secure && r->https) moat_buf_puts(&b, "; Secure");
+        if (!samesite && strcmp(cfg->cookies.samesite, "off") != 0)
+            moat_buf_printf(&b, "; SameSite=%s", cfg->cookies.samesite);
+        f->value = moat_arena_strndup(r->arena, b.data, b.len);
+        f->value_len = b.len;
+        moat_buf_free(&b);
+        h->headers[w++] = *f;
+    }
+    h->nheaders = w;
+    return MOAT_PASS;
+}
+
+static int headers_response(moat_request *r, moat_http_head *h)
+{
+    cookies_response(r, h);
+    moat__security_headers(r, h);
+    return MOAT_PASS;
+}
+
+const moat_stage moat__stage_headers = {
+    .name = "headers",
+    .on_response_head = headers_response,
+};

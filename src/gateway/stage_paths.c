@@ -1,0 +1,90 @@
+/* stage_paths.c - the deny-paths stage: normalises the request path (one
+ * spelling for matching and for the app), refuses sensitive files and
+ * folders (paths.deny, except paths.allow prefixes) and the Werkzeug
+ * debugger's endpoints with 404, as if they did not exist. */
+#include <fnmatch.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Does one of the patterns match a segment of path (case-insensitively)? A
+ * pattern ending in '/' matches only segments followed by more path. */
+static const char *match_segment(moat_arena *a, const char *path, const moat_strlist *deny)
+{
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *end = strchr(p, '/');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == 0) break;
+        bool more = end && end[1] != '\0';
+        char *seg = moat_arena_strndup(a, p, n);
+        for (size_t i = 0; i < deny->len; i++) {
+            const char *pat = deny->items[i];
+            size_t pl = strlen(pat);
+            if (pl && pat[pl - 1] == '/') {
+                char dir[256];
+                if (!more || pl >= sizeof(dir)) continue;
+                memcpy(dir, pat, pl - 1);
+                dir[pl - 1] = '\0';
+                if (fnmatch(dir, seg, FNM_CASEFOLD) == 0) return pat;
+            } else if (fnmatch(pat, seg, FNM_CASEFOLD) == 0) {
+                return pat;
+            }
+        }
+        p += n;
+    }
+    return NULL;
+}
+
+static bool allowed(const char *path, const moat_strlist *allow)
+{
+    for (size_t i = 0; i < allow->len; i++)
+        if (strncmp(path, allow->items[i], strlen(allow->items[i])) == 0) return true;
+    return false;
+}
+
+/* The Werkzeug debugger answers "?__debugger__=yes&cmd=..." on any path and
+ * serves its console at /console; both run code in the app's process. */
+static bool is_debugger(const char *path, const char *query)
+{
+    if (strcmp(path, "/console") == 0) return true;
+    if (strstr(path, "__debugger__")) return true;
+    return query && strstr(query, "__debugger__") != NULL;
+}
+
+static int paths_head(moat_request *r)
+{
+    moat_http_head *h = r->head;
+    const moat_config *cfg = r->rt->cfg;
+    char *decoded, *encoded;
+    const char *why;
+    if (moat_http_normalize_path(h->target, h->target_len, r->arena, &decoded, &encoded, &why) <
+        0) {
+        moat__client_respond_error(r, 400, why);
+        return MOAT_DONE;
+    }
+    const char *q = memchr(h->target, '?', h->target_len);
+    if (is_debugger(decoded, q)) {
+        moat__client_respond_error(r, 404, "Werkzeug debugger endpoint refused");
+        return MOAT_DONE;
+    }
+    if (!allowed(decoded, &cfg->paths.allow)) {
+        const char *pat = match_segment(r->arena, decoded, &cfg->paths.deny);
+        if (pat) {
+            r->error_reason = moat_arena_printf(r->arena, "path matches paths.deny '%s'", pat);
+            moat__client_respond_error(r, 404, r->error_reason);
+            return MOAT_DONE;
+        }
+    }
+    h->target = encoded;
+    h->target_len = strlen(encoded);
+    r->path = decoded;
+    return MOAT_PASS;
+}
+
+const moat_stage moat__stage_paths = {
+    .name = "deny-paths",
+    .on_request_head = paths_head,
+};
