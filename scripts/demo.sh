@@ -34,7 +34,7 @@ cat <<MSG
   Open http://127.0.0.1:$PORT/   (Ctrl-C stops both)
 
   Try: curl -i http://127.0.0.1:$PORT/
-       curl -i 'http://127.0.0.1:$PORT/%%'          (refused: invalid target)
+       curl -i 'http://127.0.0.1:$PORT/%'           (refused: invalid target)
        curl -i -H 'Transfer-Encoding: chunked' -H 'Content-Length: 3' \\
             -d abc http://127.0.0.1:$PORT/                     (refused: smuggling)
 
