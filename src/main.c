@@ -10,6 +10,8 @@
 #include "core.h"
 #include "gateway/gateway.h"
 
+int moat_cmd_cert(int argc, char **argv); /* cmd_cert.c */
+
 static const char usage_main[] =
     "usage: moat [--version] [--help] COMMAND [ARGS]\n"
     "\n"
@@ -17,6 +19,7 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  serve          run the security gateway in front of the app\n"
+    "  cert           write a self-signed development certificate\n"
     "  config check   validate a configuration and print the effective settings\n"
     "  config docs    print the configuration reference (Markdown)\n"
     "\n"
@@ -161,6 +164,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "cert") == 0) return moat_cmd_cert(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc - 1, argv + 1);
     fprintf(stderr, "moat: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;

@@ -37,6 +37,13 @@ typedef struct moat_config {
     moat_strlist trusted_proxies; /* CIDRs whose X-Forwarded-* are kept */
     moat_limits limits;
     struct {
+        moat_strlist listen;          /* HTTPS listeners; empty = no TLS */
+        moat_strlist cert, key;       /* PEM chain and key files, pairwise */
+        char *profile;                /* "intermediate" | "modern" */
+        bool redirect;                /* plain HTTP answers 308 to HTTPS */
+        moat_strlist redirect_exempt; /* path prefixes served over plain HTTP */
+    } tls;
+    struct {
         moat_strlist deny;  /* segment globs refused with 404 */
         moat_strlist allow; /* path prefixes exempt from deny */
     } paths;
@@ -49,6 +56,8 @@ typedef struct moat_config {
         char *permissions_policy; /* "" = none */
         char *coop, *corp;        /* "" = none */
         bool override;            /* replace the upstream's own values */
+        uint64_t hsts_max_age;    /* seconds; 0 = no HSTS */
+        bool hsts_include_subdomains, hsts_preload;
         moat_strlist remove;      /* response headers removed (banners) */
     } headers;
     struct {
@@ -62,8 +71,18 @@ typedef struct moat_config {
         bool debug_pages;
     } errors;
     struct {
-        char *access;        /* path, "-" for stdout, "" = off */
-        char *access_format; /* "json" | "combined" */
+        char *access;                /* path, "-" for stdout, "" = off */
+        char *access_format;         /* "json" | "combined" */
+        char *security;              /* security event log: path, "-" for stdout, "" = off */
+        char *seal_key;              /* sealing key file; "" = unsealed hash chain */
+        uint64_t seal_interval_ms;   /* the sealing key evolves at least this often */
+        uint64_t seal_entries;       /* ... or after this many entries */
+        uint64_t rotate_bytes;       /* 0 = never by size */
+        uint64_t rotate_interval_ms; /* 0 = never by time */
+        uint64_t rotate_keep;        /* rotated files kept; 0 = all */
+        bool syslog;                 /* also send each entry to /dev/log (RFC 5424) */
+        char *flush;                 /* "write" | "fsync" */
+        bool query;                  /* log query strings (redacted) */
     } log;
     /* Private to the config module: one entry per setting of the table, the
      * TOML text the dump prints instead of a value that came from ${env:...}

@@ -823,6 +823,13 @@ int moat_config_load(const moat_config_source *src, moat_config **out, char **er
     }
     if (src->upstream) apply_override(&ld, c, "upstream", "--upstream", src->upstream);
     if (src->listen) apply_override(&ld, c, "listen", "--listen", src->listen);
+    if (!ld.nerrs) {
+        char *why = moat__config_crosscheck(c);
+        if (why) {
+            fail(&ld, (place){.opt = c->source ? c->source : "configuration"}, "%s", why);
+            free(why);
+        }
+    }
     moat_toml_free(root);
     free(text);
     free(dir);

@@ -17,6 +17,8 @@
 #define AT(field) offsetof(moat_config, field)
 
 static const char *const access_formats[] = {"json", "combined", NULL};
+static const char *const log_flush_values[] = {"write", "fsync", NULL};
+static const char *const tls_profiles[] = {"intermediate", "modern", NULL};
 static const char *const frame_options[] = {"DENY", "SAMEORIGIN", "off", NULL};
 static const char *const samesite_values[] = {"Lax", "Strict", "None", "off", NULL};
 
@@ -26,6 +28,9 @@ const moat__config_table moat__config_tables[] = {
      "Bounds on every connection and request. They keep each connection's memory bounded and "
      "stop slow or oversized clients from tying the gateway up. A client that crosses one gets "
      "the HTTP status given with it, if any, and its connection is closed."},
+    {"tls", "HTTPS. With `tls.listen` set, moat terminates TLS (1.2 and 1.3 only) with the "
+            "certificates given, and its plain-HTTP listeners answer every request with a "
+            "permanent redirect to HTTPS. Certificates and keys are read again on `SIGHUP`."},
     {"paths",
      "Paths that must never reach the application: version-control folders, environment files, "
      "Python sources and bytecode, databases, backups, instance folders. Rules are matched "
@@ -42,8 +47,13 @@ const moat__config_table moat__config_tables[] = {
                 "not a valid cookie (RFC 6265bis) is dropped, never passed on half-parsed."},
     {"errors", "What the client sees when the application fails: moat's generic page, with "
                "the status kept and a request id, instead of the application's error page."},
-    {"log", "The access log: one line per request. Operator diagnostics (start, reload, errors) "
-            "always go to standard error."},
+    {"log", "The two logs. The access log has one line per request. The security event log "
+            "has one JSON line per security-relevant event (refusals, logins, sessions, reloads; "
+            "see docs/events.md), with secrets redacted and every line chained to the one before "
+            "it, and sealed with an evolving key when `seal_key` is set (see docs/seclog.md): "
+            "`moat log verify` finds any line changed, inserted, deleted or reordered, and "
+            "`moat log why REQUEST_ID` explains a refusal. Operator diagnostics (start, reload, "
+            "errors) always go to standard error."},
 };
 const size_t moat__config_ntables = MOAT_ARRAY_LEN(moat__config_tables);
 
@@ -267,6 +277,66 @@ const moat__config_setting moat__config_settings[] = {
                "flight this long to finish before it closes them. `0` closes them at once.",
     },
 
+    /* ---- [tls] ---- */
+    {
+        .key = "tls.listen",
+        .type = MOAT__CFG_LIST,
+        .def = "[]",
+        .check = moat__config_check_listen,
+        .allowed = "`ADDRESS:PORT` as for `listen`",
+        .unique = true,
+        .offset = AT(tls.listen),
+        .doc = "Addresses moat accepts HTTPS connections on (`\"0.0.0.0:443\"`). Empty: no TLS; "
+               "moat then serves plain HTTP only and sends no HSTS.",
+    },
+    {
+        .key = "tls.cert",
+        .type = MOAT__CFG_LIST,
+        .def = "[]",
+        .allowed = "paths of PEM files: the certificate first, then its chain",
+        .offset = AT(tls.cert),
+        .doc = "Certificate chain files, one per certificate. With several, moat picks for "
+               "each connection the certificate whose names (subjectAltName) cover the name "
+               "the client asked for (SNI); the first is the default. `moat cert selfsigned` "
+               "writes one for development.",
+    },
+    {
+        .key = "tls.key",
+        .type = MOAT__CFG_LIST,
+        .def = "[]",
+        .allowed = "paths of PEM private keys, in the order of `tls.cert`",
+        .offset = AT(tls.key),
+        .doc = "The private key of each certificate of `tls.cert`, in the same order. Keep "
+               "them readable by moat's user only: moat warns about keys others can read.",
+    },
+    {
+        .key = "tls.profile",
+        .type = MOAT__CFG_ENUM,
+        .def = "\"intermediate\"",
+        .enum_values = tls_profiles,
+        .offset = AT(tls.profile),
+        .doc = "Mozilla's server-side TLS profiles: `\"intermediate\"` (TLS 1.2 with AEAD "
+               "ECDHE suites only, and TLS 1.3) serves every browser of the last years; "
+               "`\"modern\"` allows TLS 1.3 only.",
+    },
+    {
+        .key = "tls.redirect",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(tls.redirect),
+        .doc = "When TLS is on, answer plain-HTTP requests with `308 Permanent Redirect` to the "
+               "same path and query over HTTPS. The Host is checked against `hosts` first, so "
+               "the redirect never points to another site.",
+    },
+    {
+        .key = "tls.redirect_exempt",
+        .type = MOAT__CFG_LIST,
+        .def = "[\"/.well-known/acme-challenge/\"]",
+        .allowed = "path prefixes starting with `/`",
+        .offset = AT(tls.redirect_exempt),
+        .doc = "Path prefixes still served over plain HTTP, for ACME HTTP-01 challenges.",
+    },
+
     /* ---- [paths] ---- */
     {
         .key = "paths.deny",
@@ -372,6 +442,32 @@ const moat__config_setting moat__config_settings[] = {
                "default an application that sets, say, its own CSP keeps it.",
     },
     {
+        .key = "headers.hsts_max_age",
+        .type = MOAT__CFG_COUNT,
+        .def = "63072000",
+        .min = 0,
+        .max = 126144000,
+        .offset = AT(headers.hsts_max_age),
+        .doc = "`Strict-Transport-Security` max-age in seconds (two years by default), sent on "
+               "every HTTPS response: browsers then refuse plain HTTP for the site. `0` sends "
+               "no HSTS.",
+    },
+    {
+        .key = "headers.hsts_include_subdomains",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(headers.hsts_include_subdomains),
+        .doc = "Add `includeSubDomains` to HSTS.",
+    },
+    {
+        .key = "headers.hsts_preload",
+        .type = MOAT__CFG_BOOL,
+        .def = "false",
+        .offset = AT(headers.hsts_preload),
+        .doc = "Add `preload` to HSTS, for the browsers' preload list. Hard to undo: opt in "
+               "only when every subdomain serves HTTPS.",
+    },
+    {
         .key = "headers.remove",
         .type = MOAT__CFG_LIST,
         .def = "[\"Server\", \"X-Powered-By\", \"X-AspNet-Version\", \"X-AspNetMvc-Version\", "
@@ -454,6 +550,131 @@ const moat__config_setting moat__config_settings[] = {
         .doc = "Format of the access log: `\"json\"` writes one JSON object per request, for "
                "log collectors; `\"combined\"` writes the Apache/nginx combined format, for "
                "the tools that read it.",
+    },
+    {
+        .key = "log.security",
+        .type = MOAT__CFG_STRING,
+        .def = "\"-\"",
+        .allowed = "a file path, `\"-\"` or `\"\"`",
+        .offset = AT(log.security),
+        .doc = "Where the security event log goes: a file path (appended to; a relative path "
+               "is relative to the directory moat was started in), `\"-\"` for standard output "
+               "(containers), or `\"\"` to turn it off. One JSON object per line, one line per "
+               "event; the events and their fields are listed in docs/events.md. Passwords, "
+               "tokens, cookies, session ids, `Authorization` values and form fields or query "
+               "parameters named like secrets never reach it.\n\n"
+               "A file is rotated by `rotate_bytes` and `rotate_interval`, and reopened on "
+               "`SIGHUP` or `SIGUSR1` (after an external logrotate); the chain of entries "
+               "continues from one file to the next. Writing happens on its own thread and never "
+               "holds up a request: if the disk is full or the writer falls behind, the gateway "
+               "keeps serving, counts the entries it could not write, and logs a `log.dropped` "
+               "event with the count as soon as it can.",
+    },
+    {
+        .key = "log.seal_key",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .allowed = "a file path or `\"\"`",
+        .offset = AT(log.seal_key),
+        .doc = "The sealing key file, created by `moat log init` (mode 0600), which also prints "
+               "the verification key once: keep that off this machine. Every entry then carries "
+               "an HMAC chained over the entry before it, under a key that evolves every epoch "
+               "(`seal_interval`, `seal_entries`); the old key is erased from memory and disk, "
+               "so an intruder who takes the machine later cannot rewrite what was logged "
+               "before. `moat log verify FILE... --key KEY` checks a log (docs/seclog.md says "
+               "exactly what it detects).\n\n"
+               "`\"\"` (the default) chains entries with SHA-256 only: accidental damage is "
+               "found, but anyone who can write the file can rewrite it undetected.",
+    },
+    {
+        .key = "log.seal_interval",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"15m\"",
+        .min = SEC,
+        .max = 24 * HOUR,
+        .offset = AT(log.seal_interval_ms),
+        .doc = "Longest an epoch of the sealing key lasts: the key evolves and a `log.seal` "
+               "entry is written at least this often, even when nothing else is logged. An "
+               "intruder who steals the key can forge entries of the current epoch only, so a "
+               "shorter interval protects more of the recent past.",
+    },
+    {
+        .key = "log.seal_entries",
+        .type = MOAT__CFG_COUNT,
+        .def = "10000",
+        .min = 1,
+        .max = 1000000000,
+        .offset = AT(log.seal_entries),
+        .doc = "Most entries written under one epoch of the sealing key; the key evolves at "
+               "whichever of `seal_interval` and `seal_entries` comes first. Each evolution "
+               "rewrites the key file (two `fsync`s), so very small values cost throughput.",
+    },
+    {
+        .key = "log.rotate_bytes",
+        .type = MOAT__CFG_SIZE,
+        .def = "\"100MiB\"",
+        .min = 0,
+        .max = 1024 * GIB,
+        .offset = AT(log.rotate_bytes),
+        .doc = "Size at which the security log file is rotated: it is renamed to "
+               "`FILE.YYYYMMDDTHHMMSSZ` and a new `FILE` begins with a `log.continued` entry "
+               "that links it to the one before. `0` never rotates by size. Ignored for "
+               "standard output.",
+    },
+    {
+        .key = "log.rotate_interval",
+        .type = MOAT__CFG_DURATION,
+        .def = "0",
+        .min = 0,
+        .max = 366 * 24 * HOUR,
+        .offset = AT(log.rotate_interval_ms),
+        .doc = "Age at which the security log file is rotated, counted from when moat opened "
+               "it (`\"1d\"` is not a unit: write `\"24h\"`). `0` (the default) never rotates "
+               "by time.",
+    },
+    {
+        .key = "log.rotate_keep",
+        .type = MOAT__CFG_COUNT,
+        .def = "10",
+        .min = 0,
+        .max = 100000,
+        .offset = AT(log.rotate_keep),
+        .doc = "Rotated security log files kept; the oldest beyond this number are deleted "
+               "after each rotation. `0` keeps them all. Files rotated by an external tool are "
+               "left to that tool.",
+    },
+    {
+        .key = "log.syslog",
+        .type = MOAT__CFG_BOOL,
+        .def = "false",
+        .offset = AT(log.syslog),
+        .doc = "Also send every security log entry, chain fields and all, to the local syslog "
+               "socket `/dev/log` as an RFC 5424 message (facility `authpriv`, the event name "
+               "as MSGID). A syslog daemon that forwards to another machine keeps a copy an "
+               "intruder cannot reach, which also anchors the tail of the log. Entries the "
+               "socket does not take at once are dropped (and counted), never waited for.",
+    },
+    {
+        .key = "log.flush",
+        .type = MOAT__CFG_ENUM,
+        .def = "\"write\"",
+        .enum_values = log_flush_values,
+        .offset = AT(log.flush),
+        .doc = "When written entries are made durable. `\"write\"` hands each batch to the "
+               "kernel with one `write(2)`: entries survive a crash of moat, not of the machine. "
+               "`\"fsync\"` also waits for the disk after each batch: entries survive a power "
+               "loss, at some cost in throughput (bench/RESULTS.md). Either way the writer "
+               "thread batches entries and requests never wait for it.",
+    },
+    {
+        .key = "log.query",
+        .type = MOAT__CFG_BOOL,
+        .def = "false",
+        .offset = AT(log.query),
+        .doc = "Log the query string of request paths in the security log. Off by default: "
+               "queries carry secrets too often. When on, the values of parameters named like "
+               "secrets (`password`, `token`, `code`, `session`, ...) and values that look like "
+               "tokens are still replaced by `[redacted]`.",
     },
 };
 const size_t moat__config_nsettings = MOAT_ARRAY_LEN(moat__config_settings);

@@ -58,6 +58,10 @@ const char *moat__config_check_upstream(char *v);
 const char *moat__config_check_host(char *v);
 const char *moat__config_check_proxy(char *v);
 
+/* ---- checks across settings (crosscheck.c) -------------------------------
+ * Returns an owned message for the first inconsistency, or NULL. */
+char *moat__config_crosscheck(const moat_config *c);
+
 /* ---- units (check.c) ----------------------------------------------------- */
 /* Parse the string forms: sizes "512B", "16KiB", "10MB" (KiB/MiB/GiB are
  * 1024-based, KB/MB/GB 1000-based, units case-insensitive, a bare number is

@@ -38,6 +38,7 @@ static moat_request *request_new(moat_client *c)
     r->rt = moat__runtime_ref(c->w->rt);
     r->start_ms = moat_now_ms();
     r->state = REQ_HEAD;
+    r->https = c->tls != NULL;
     moat_request_id(r->id);
     c->req = r;
     return r;
@@ -50,6 +51,8 @@ static void on_handle_closed(uv_handle_t *h)
     moat_http_parser_free(c->parser);
     moat_arena_free(c->arena);
     moat_buf_free(&c->in);
+    moat_buf_free(&c->cipher);
+    moat_tls_conn_free(c->tls);
     moat__runtime_unref(c->rt);
     free(c);
 }
@@ -101,8 +104,25 @@ static void on_client_written(void *ud, int status)
 static int client_write(moat_client *c, const uv_buf_t *bufs, unsigned n)
 {
     if (c->closing) return MOAT_ECLOSED;
-    int rc =
-        moat_stream_write((uv_stream_t *)&c->tcp, bufs, n, &c->write_pending, on_client_written, c);
+    int rc;
+    if (c->tls) {
+        /* Encrypt into one buffer of records; moat_stream_write copies what
+         * the kernel does not take at once. */
+        moat_buf rec;
+        moat_buf_init(&rec);
+        rc = 0;
+        for (unsigned i = 0; i < n && rc == 0; i++)
+            rc = moat_tls_conn_write(c->tls, bufs[i].base, bufs[i].len, &rec);
+        if (rc == 0) {
+            uv_buf_t b = uv_buf_init(rec.data, (unsigned)rec.len);
+            rc = moat_stream_write((uv_stream_t *)&c->tcp, &b, 1, &c->write_pending,
+                                   on_client_written, c);
+        }
+        moat_buf_free(&rec);
+    } else {
+        rc = moat_stream_write((uv_stream_t *)&c->tcp, bufs, n, &c->write_pending,
+                               on_client_written, c);
+    }
     if (rc < 0) moat__client_close(c);
     return rc;
 }
@@ -205,6 +225,12 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     moat_client *c = h->data;
+    if (c->tls) {
+        moat_buf_reserve(&c->cipher, READ_CHUNK);
+        buf->base = c->cipher.data + c->cipher.len;
+        buf->len = c->cipher.cap - c->cipher.len - 1;
+        return;
+    }
     moat_buf_reserve(&c->in, READ_CHUNK);
     buf->base = c->in.data + c->in.len;
     buf->len = c->in.cap - c->in.len - 1;
@@ -228,8 +254,29 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         moat__client_close(c);
         return;
     }
-    c->in.len += (size_t)nread;
-    c->in.data[c->in.len] = '\0';
+    if (c->tls) {
+        c->cipher.len += (size_t)nread;
+        moat_buf send;
+        moat_buf_init(&send);
+        int rc = moat_tls_conn_feed(c->tls, c->cipher.data, c->cipher.len, &c->in, &send);
+        moat_buf_reset(&c->cipher);
+        if (send.len) {
+            uv_buf_t b = uv_buf_init(send.data, (unsigned)send.len);
+            if (moat_stream_write((uv_stream_t *)&c->tcp, &b, 1, &c->write_pending,
+                                  on_client_written, c) < 0)
+                rc = MOAT_EIO;
+        }
+        moat_buf_free(&send);
+        if (rc < 0) {
+            /* handshake failure, bad record, or close_notify */
+            moat__client_close(c);
+            return;
+        }
+        if (c->in.len == 0) return;
+    } else {
+        c->in.len += (size_t)nread;
+        c->in.data[c->in.len] = '\0';
+    }
     moat_request *r = c->req;
     if (r && r->tunnel) {
         if (r->up) moat__upstream_tunnel_data(r->up, c->in.data, c->in.len);
@@ -512,6 +559,7 @@ void moat__client_respond_error(moat_request *r, int status, const char *reason)
     moat_http_head_add(h, r->arena, "X-Request-Id", r->id);
     moat_http_head_add(h, r->arena, "Cache-Control", "no-store");
     moat_http_head_add(h, r->arena, "Connection", keep ? "keep-alive" : "close");
+    if (r->location) moat_http_head_add(h, r->arena, "Location", r->location);
     moat__security_headers(r, h);
     moat_http_response_serialize(h, &head);
     bool head_only = r->head && r->head->method_id == HTTP_HEAD;
@@ -526,9 +574,15 @@ void moat__client_respond_error(moat_request *r, int status, const char *reason)
     process(c);
 }
 
+void moat__client_redirect(moat_request *r, const char *location)
+{
+    r->location = location;
+    moat__client_respond_error(r, 308, "plain HTTP redirected to HTTPS");
+}
+
 /* ---- accept ------------------------------------------------------------ */
 
-void moat__client_accept(moat_worker *w, uv_stream_t *listener)
+void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls)
 {
     moat_client *c = moat_xcalloc(1, sizeof(*c));
     uv_tcp_init(&w->loop, &c->tcp);
@@ -548,7 +602,9 @@ void moat__client_accept(moat_worker *w, uv_stream_t *listener)
     moat_buf_init(&c->in);
     c->parser =
         moat_http_parser_new(MOAT_HTTP_REQUEST, &c->rt->req_limits, &parser_cbs, c, c->arena);
-    if (w->draining || w->nclients > w->rt->cfg->limits.connections) {
+    moat_buf_init(&c->cipher);
+    if (tls && c->rt->tls) c->tls = moat_tls_conn_new(c->rt->tls);
+    if (w->draining || w->nclients > w->rt->cfg->limits.connections || (tls && !c->tls)) {
         moat__client_close(c);
         return;
     }

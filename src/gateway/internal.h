@@ -25,6 +25,10 @@ typedef struct moat_runtime {
     moat_http_limits resp_limits;
     int access_fd; /* -1 = off */
     bool access_json;
+    moat_tls_ctx *tls;   /* NULL = no TLS */
+    uint16_t https_port; /* port of the first TLS listener, for redirects */
+    const char **hosts;  /* effective allow-list: 'hosts', else the certificate names */
+    size_t nhosts;
 } moat_runtime;
 
 moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **err);
@@ -32,6 +36,12 @@ moat_runtime *moat__runtime_ref(moat_runtime *rt);
 void moat__runtime_unref(moat_runtime *rt);
 
 typedef struct moat_worker moat_worker;
+
+typedef struct moat_listener {
+    uv_tcp_t tcp;
+    moat_worker *w;
+    bool tls;
+} moat_listener;
 typedef struct moat_client moat_client;
 typedef struct moat_upconn moat_upconn;
 typedef struct moat_request moat_request;
@@ -50,8 +60,7 @@ struct moat_worker {
     moat_runtime *pending_rt; /* new config posted by the main thread */
     bool pending_drain, pending_kill;
     moat_runtime *rt; /* current config (owned ref) */
-    uv_tcp_t *listeners;
-    int *listen_fds;
+    struct moat_listener *listeners;
     size_t nlisteners;
     moat_link clients; /* all open client connections */
     size_t nclients;
@@ -93,6 +102,7 @@ struct moat_request {
     uint64_t bytes_out;       /* response body bytes sent */
     const char *error_reason; /* why moat answered itself, for the logs */
     bool https;               /* the client's scheme is https (TLS, or a trusted proxy says so) */
+    const char *location;     /* Location of moat's own redirect */
     bool hold;                /* hold the response until its body is inspected */
     moat_http_head *held_head;
     moat_buf held_body;
@@ -113,6 +123,8 @@ struct moat_client {
     int open_handles;
     char peer[INET6_ADDRSTRLEN];
     uint16_t local_port;
+    moat_tls_conn *tls; /* NULL on plain connections */
+    moat_buf cipher;    /* TLS: records read, not yet decrypted */
     bool reading;       /* uv_read_start active */
     bool parse_paused;  /* the parser waits for the pipeline */
     bool backpressured; /* upstream is slow to take the body */
@@ -168,6 +180,7 @@ typedef struct moat_stage {
 
 extern const moat_stage moat__stage_limits;
 extern const moat_stage moat__stage_hosts;
+extern const moat_stage moat__stage_https_redirect;
 extern const moat_stage moat__stage_paths;
 extern const moat_stage moat__stage_errors;
 extern const moat_stage moat__stage_headers;
@@ -189,7 +202,9 @@ int moat__pipeline_response_head(moat_request *r, moat_http_head *resp);
 void moat__pipeline_done(moat_request *r);
 
 /* client.c */
-void moat__client_accept(moat_worker *w, uv_stream_t *listener);
+void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls);
+/* Answers with a 308 to location (an arena string) and ends the request. */
+void moat__client_redirect(moat_request *r, const char *location);
 /* Answers the request with moat's generic page for status and ends it. */
 void moat__client_respond_error(moat_request *r, int status, const char *reason);
 /* Sends a response head/body from the upstream to the client. */

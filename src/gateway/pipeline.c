@@ -6,13 +6,14 @@
 /* Request callbacks run top to bottom until one answers; response callbacks
  * (errors, headers) run top to bottom on the upstream's response head. */
 static const moat_stage *const pipeline[] = {
-    &moat__stage_limits,    /* methods, body size */
-    &moat__stage_hosts,     /* Host allow-list: 421 */
-    &moat__stage_paths,     /* normalise the path; sensitive paths: 404 */
-    &moat__stage_forwarded, /* X-Forwarded-*, X-Request-Id */
-    &moat__stage_proxy,     /* to the upstream and back */
-    &moat__stage_errors,    /* 5xx and debug pages replaced */
-    &moat__stage_headers,   /* cookies hardened, security headers, banners */
+    &moat__stage_limits,         /* methods, body size */
+    &moat__stage_hosts,          /* Host allow-list: 421 */
+    &moat__stage_https_redirect, /* plain HTTP when TLS is on: 308 */
+    &moat__stage_paths,          /* normalise the path; sensitive paths: 404 */
+    &moat__stage_forwarded,      /* X-Forwarded-*, X-Request-Id */
+    &moat__stage_proxy,          /* to the upstream and back */
+    &moat__stage_errors,         /* 5xx and debug pages replaced */
+    &moat__stage_headers,        /* cookies hardened, security headers, banners */
     &moat__stage_access_log,
 };
 

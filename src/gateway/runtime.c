@@ -6,9 +6,20 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+/* Keys that others can read are a leak waiting to happen: say so. */
+static void warn_readable(char *const *paths, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+            moat_warn("private key '%s' is readable by group or others (chmod 600 it)", paths[i]);
+    }
+}
 
 moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **err)
 {
@@ -40,6 +51,27 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
      * compiled-in 80 KiB head limit. */
     rt->resp_limits = (moat_http_limits){
         .url_bytes = 8192, .header_bytes = 64 * 1024, .headers = 1000, .body_bytes = 0};
+    if (cfg->tls.cert.len) {
+        char why[512];
+        if (moat_tls_ctx_new(cfg->tls.cert.items, cfg->tls.key.items, cfg->tls.cert.len,
+                             strcmp(cfg->tls.profile, "modern") == 0, &rt->tls, why,
+                             sizeof(why)) < 0) {
+            *err = moat_xstrdup(why);
+            goto fail;
+        }
+        warn_readable(cfg->tls.key.items, cfg->tls.key.len);
+        moat_addr a;
+        if (cfg->tls.listen.len && moat_addr_parse(cfg->tls.listen.items[0], &a) == 0)
+            rt->https_port = a.port;
+    }
+    if (cfg->hosts.len) {
+        rt->hosts = moat_xcalloc(cfg->hosts.len, sizeof(*rt->hosts));
+        for (size_t i = 0; i < cfg->hosts.len; i++)
+            rt->hosts[rt->nhosts++] = cfg->hosts.items[i];
+    } else if (rt->tls) {
+        rt->hosts = moat_xcalloc(64, sizeof(*rt->hosts));
+        rt->nhosts = moat_tls_ctx_names(rt->tls, rt->hosts, 64);
+    }
     rt->access_json = !cfg->log.access_format || strcmp(cfg->log.access_format, "combined") != 0;
     const char *access = cfg->log.access;
     if (access && strcmp(access, "-") == 0) {
@@ -54,6 +86,8 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
     return rt;
 fail:
     rt->cfg = NULL; /* the caller still owns cfg on failure */
+    moat_tls_ctx_free(rt->tls);
+    free(rt->hosts);
     free(rt->upstreams);
     free(rt);
     return NULL;
@@ -69,6 +103,8 @@ void moat__runtime_unref(moat_runtime *rt)
 {
     if (!rt || atomic_fetch_sub(&rt->refs, 1) != 1) return;
     if (rt->access_fd >= 0) close(rt->access_fd);
+    moat_tls_ctx_free(rt->tls);
+    free(rt->hosts);
     free(rt->upstreams);
     moat_config_free(rt->cfg);
     free(rt);

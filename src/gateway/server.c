@@ -25,16 +25,16 @@ typedef struct server {
 
 static void on_connection(uv_stream_t *listener, int status)
 {
-    moat_worker *w = listener->data;
+    moat_listener *l = listener->data;
     if (status < 0) return;
-    moat__client_accept(w, listener);
+    moat__client_accept(l->w, listener, l->tls);
 }
 
 static void close_listeners(moat_worker *w)
 {
     for (size_t i = 0; i < w->nlisteners; i++)
-        if (!uv_is_closing((uv_handle_t *)&w->listeners[i]))
-            uv_close((uv_handle_t *)&w->listeners[i], NULL);
+        if (!uv_is_closing((uv_handle_t *)&w->listeners[i].tcp))
+            uv_close((uv_handle_t *)&w->listeners[i].tcp, NULL);
 }
 
 static void close_idle_clients(moat_worker *w, bool all)
@@ -119,25 +119,30 @@ static int worker_init(server *s, moat_worker *w, unsigned index, char **err)
     w->nidle = moat_xcalloc(w->nidle_lists, sizeof(*w->nidle));
     for (size_t i = 0; i < w->nidle_lists; i++)
         moat__list_init(&w->idle[i]);
-    const moat_strlist *listen = &s->rt->cfg->listen;
-    w->nlisteners = listen->len;
-    w->listeners = moat_xcalloc(listen->len, sizeof(*w->listeners));
-    for (size_t i = 0; i < listen->len; i++) {
+    const moat_strlist *plain = &s->rt->cfg->listen, *tls = &s->rt->cfg->tls.listen;
+    w->nlisteners = plain->len + tls->len;
+    w->listeners = moat_xcalloc(w->nlisteners, sizeof(*w->listeners));
+    for (size_t i = 0; i < w->nlisteners; i++) {
         moat_addr addr;
         char why[256];
         int fd;
-        if (moat_addr_parse(listen->items[i], &addr) < 0) {
-            *err = moat_xasprintf("invalid listen address '%s'", listen->items[i]);
+        bool is_tls = i >= plain->len;
+        const char *text = is_tls ? tls->items[i - plain->len] : plain->items[i];
+        if (moat_addr_parse(text, &addr) < 0) {
+            *err = moat_xasprintf("invalid listen address '%s'", text);
             return MOAT_ECONFIG;
         }
         if (moat_listen_fd(&addr, 1024, &fd, why, sizeof(why)) < 0) {
             *err = moat_xstrdup(why);
             return MOAT_EIO;
         }
-        uv_tcp_init(&w->loop, &w->listeners[i]);
-        w->listeners[i].data = w;
-        int rc = uv_tcp_open(&w->listeners[i], fd);
-        if (rc == 0) rc = uv_listen((uv_stream_t *)&w->listeners[i], 1024, on_connection);
+        moat_listener *l = &w->listeners[i];
+        uv_tcp_init(&w->loop, &l->tcp);
+        l->tcp.data = l;
+        l->w = w;
+        l->tls = is_tls;
+        int rc = uv_tcp_open(&l->tcp, fd);
+        if (rc == 0) rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection);
         if (rc < 0) {
             *err = moat_xasprintf("listen on %s: %s", addr.text, uv_strerror(rc));
             return MOAT_EIO;
@@ -161,6 +166,14 @@ static void post(moat_worker *w, moat_runtime *rt, bool drain, bool kill)
     uv_async_send(&w->wakeup);
 }
 
+static bool same_list(const moat_strlist *a, const moat_strlist *b)
+{
+    if (a->len != b->len) return false;
+    for (size_t i = 0; i < a->len; i++)
+        if (strcmp(a->items[i], b->items[i]) != 0) return false;
+    return true;
+}
+
 static void reload(server *s)
 {
     moat_config *cfg = NULL;
@@ -177,11 +190,15 @@ static void reload(server *s)
         moat_config_free(cfg);
         return;
     }
-    const moat_strlist *a = &rt->cfg->listen, *b = &s->rt->cfg->listen;
-    bool same_listen = a->len == b->len;
-    for (size_t i = 0; same_listen && i < a->len; i++)
-        same_listen = strcmp(a->items[i], b->items[i]) == 0;
-    if (!same_listen) moat_warn("reload: 'listen' changes take effect only after a restart");
+    /* The sockets were bound at start (possibly before dropping privileges):
+     * a reload cannot move them, so a changed address list is refused whole. */
+    if (!same_list(&rt->cfg->listen, &s->rt->cfg->listen) ||
+        !same_list(&rt->cfg->tls.listen, &s->rt->cfg->tls.listen)) {
+        moat_error("reload failed, keeping the running config: 'listen' and 'tls.listen' "
+                   "changes need a restart");
+        moat__runtime_unref(rt);
+        return;
+    }
     for (unsigned i = 0; i < s->nworkers; i++)
         post(&s->workers[i], rt, false, false);
     moat__runtime_unref(s->rt);
@@ -280,6 +297,9 @@ int moat_gateway_serve(const moat_config_source *src)
     for (size_t i = 0; i < cfg->listen.len; i++)
         moat_info("listening on http://%s (%u workers) -> %s", cfg->listen.items[i], s.nworkers,
                   s.rt->upstreams[0].text);
+    for (size_t i = 0; i < cfg->tls.listen.len; i++)
+        moat_info("listening on https://%s (%u workers) -> %s", cfg->tls.listen.items[i],
+                  s.nworkers, s.rt->upstreams[0].text);
 
     joiner j = {.s = &s};
     uv_async_init(s.loop, &j.done, on_workers_done);

@@ -3,6 +3,7 @@
  * banners removed, and every Set-Cookie checked (RFC 6265bis syntax) and
  * hardened with HttpOnly, SameSite and, on HTTPS, Secure. A malformed
  * Set-Cookie is dropped, never passed on half-parsed. */
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -30,6 +31,14 @@ void moat__security_headers(moat_request *r, moat_http_head *h)
     put(r, h, "Permissions-Policy", cfg->headers.permissions_policy, ov);
     put(r, h, "Cross-Origin-Opener-Policy", cfg->headers.coop, ov);
     put(r, h, "Cross-Origin-Resource-Policy", cfg->headers.corp, ov);
+    if (r->https && r->c->tls && cfg->headers.hsts_max_age > 0) {
+        char hsts[96];
+        snprintf(hsts, sizeof(hsts), "max-age=%llu%s%s",
+                 (unsigned long long)cfg->headers.hsts_max_age,
+                 cfg->headers.hsts_include_subdomains ? "; includeSubDomains" : "",
+                 cfg->headers.hsts_preload ? "; preload" : "");
+        put(r, h, "Strict-Transport-Security", hsts, ov);
+    }
 }
 
 /* ---- cookies ---- */

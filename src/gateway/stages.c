@@ -90,12 +90,12 @@ static bool host_matches(const char *host, size_t hlen, const char *entry)
 
 static int hosts_head(moat_request *r)
 {
-    const moat_strlist *hosts = &r->rt->cfg->hosts;
-    if (hosts->len == 0) return MOAT_PASS;
+    const moat_runtime *rt = r->rt;
+    if (rt->nhosts == 0) return MOAT_PASS;
     moat_http_header *h = moat_http_head_find(r->head, "Host");
     if (h) {
-        for (size_t i = 0; i < hosts->len; i++)
-            if (host_matches(h->value, h->value_len, hosts->items[i])) return MOAT_PASS;
+        for (size_t i = 0; i < rt->nhosts; i++)
+            if (host_matches(h->value, h->value_len, rt->hosts[i])) return MOAT_PASS;
     }
     moat__client_respond_error(r, 421, "Host not in the 'hosts' allow-list");
     return MOAT_DONE;
@@ -104,6 +104,46 @@ static int hosts_head(moat_request *r)
 const moat_stage moat__stage_hosts = {
     .name = "host-allowlist",
     .on_request_head = hosts_head,
+};
+
+/* ---- https-redirect ---- */
+
+/* Plain HTTP when TLS is on: 308 to the same path and query over HTTPS. The
+ * host comes from a Host header the allow-list has already accepted. */
+static int https_redirect_head(moat_request *r)
+{
+    const moat_runtime *rt = r->rt;
+    const moat_config *cfg = rt->cfg;
+    if (!rt->tls || r->https || !cfg->tls.redirect) return MOAT_PASS;
+    for (size_t i = 0; i < cfg->tls.redirect_exempt.len; i++) {
+        const char *p = cfg->tls.redirect_exempt.items[i];
+        if (strncmp(r->head->target, p, strlen(p)) == 0) return MOAT_PASS;
+    }
+    moat_http_header *h = moat_http_head_find(r->head, "Host");
+    if (!h || h->value_len == 0) {
+        moat__client_respond_error(r, 400, "no Host to redirect to");
+        return MOAT_DONE;
+    }
+    size_t name = h->value_len;
+    if (h->value[0] == '[') {
+        const char *rb = memchr(h->value, ']', h->value_len);
+        if (rb) name = (size_t)(rb - h->value) + 1;
+    } else {
+        const char *colon = memchr(h->value, ':', h->value_len);
+        if (colon) name = (size_t)(colon - h->value);
+    }
+    char port[8] = "";
+    if (rt->https_port && rt->https_port != 443)
+        snprintf(port, sizeof(port), ":%u", rt->https_port);
+    const char *loc =
+        moat_arena_printf(r->arena, "https://%.*s%s%s", (int)name, h->value, port, r->head->target);
+    moat__client_redirect(r, loc);
+    return MOAT_DONE;
+}
+
+const moat_stage moat__stage_https_redirect = {
+    .name = "https-redirect",
+    .on_request_head = https_redirect_head,
 };
 
 /* ---- forwarded ---- */
@@ -142,7 +182,7 @@ static int forwarded_head(moat_request *r)
     }
     moat_http_header *xfp = moat_http_head_find(h, "X-Forwarded-Proto");
     if (!trusted || !xfp)
-        moat_http_head_set(h, r->arena, "X-Forwarded-Proto", "http");
+        moat_http_head_set(h, r->arena, "X-Forwarded-Proto", c->tls ? "https" : "http");
     else
         r->https = moat_strieq_lit(xfp->value, xfp->value_len, "https");
     if (!trusted || !moat_http_head_find(h, "X-Forwarded-Host")) {

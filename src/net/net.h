@@ -45,6 +45,39 @@ void moat_peer_ip(uv_tcp_t *tcp, char *out, size_t outlen);
 /* True if the textual IP address ip lies in one of the CIDRs/addresses. */
 bool moat_ip_in_list(const char *ip, char *const *cidrs, size_t n);
 
+/* ---- TLS (tls.c) ----------------------------------------------------------
+ * OpenSSL over memory BIOs: the caller moves bytes between the socket and
+ * these functions. A context holds one certificate per (cert, key) pair; SNI
+ * picks by the names in each certificate, certs[0] is the default. */
+typedef struct moat_tls_ctx moat_tls_ctx;
+typedef struct moat_tls_conn moat_tls_conn;
+
+/* Loads n PEM certificate chains and keys; modern = TLS 1.3 only, else
+ * Mozilla intermediate (TLS 1.2 + 1.3). Blocking file reads: config load only. */
+int moat_tls_ctx_new(char *const *certs, char *const *keys, size_t n, bool modern,
+                     moat_tls_ctx **out, char *err, size_t errlen);
+void moat_tls_ctx_free(moat_tls_ctx *t);
+/* Borrowed DNS names of all certificates (for the default Host allow-list). */
+size_t moat_tls_ctx_names(const moat_tls_ctx *t, const char **names, size_t max);
+
+moat_tls_conn *moat_tls_conn_new(moat_tls_ctx *t);
+void moat_tls_conn_free(moat_tls_conn *c);
+/* Ciphertext from the peer in; decrypted bytes appended to plain, bytes to
+ * send back (handshake, alerts) appended to send. Returns 0, MOAT_ECLOSED
+ * (close_notify) or MOAT_EIO (handshake or record error). */
+int moat_tls_conn_feed(moat_tls_conn *c, const char *cipher, size_t n, moat_buf *plain,
+                       moat_buf *send);
+/* Encrypts plain; the records are appended to send. */
+int moat_tls_conn_write(moat_tls_conn *c, const char *plain, size_t n, moat_buf *send);
+/* Appends a close_notify alert to send (if the handshake had finished). */
+void moat_tls_conn_shutdown(moat_tls_conn *c, moat_buf *send);
+bool moat_tls_conn_ready(const moat_tls_conn *c);
+
+/* Writes a self-signed ECDSA P-256 certificate for names (the first is also
+ * the subject CN) valid for days, and its key (mode 0600), as PEM. */
+int moat_cert_selfsigned(const char *cert_path, const char *key_path, char *const *names, size_t n,
+                         unsigned days, char *err, size_t errlen);
+
 /* ---- writes ----------------------------------------------------------------
  * moat_stream_write() copies what the kernel does not take at once into a
  * queued uv_write, so the caller's buffer may be reused immediately. cb (may

@@ -1,0 +1,83 @@
+/* cmd_cert.c - `moat cert selfsigned`: writes a development certificate and
+ * key. The certificate work itself is in src/net/cert.c. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/net.h"
+
+int moat_cmd_cert(int argc, char **argv);
+
+static const char usage_cert[] =
+    "usage: moat cert selfsigned [--cert FILE] [--key FILE] [--days N] [NAME...]\n"
+    "\n"
+    "Writes a self-signed certificate for development (ECDSA P-256, valid for\n"
+    "every NAME; default: localhost 127.0.0.1 ::1) and its private key (mode 0600).\n"
+    "Browsers warn about it; use a CA-issued certificate in production.\n"
+    "\n"
+    "  --cert FILE   where to write the certificate (default: cert.pem)\n"
+    "  --key FILE    where to write the key (default: key.pem)\n"
+    "  --days N      validity in days (default: 30, at most 825)\n";
+
+int moat_cmd_cert(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage_cert, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "selfsigned") != 0) {
+        fprintf(stderr, "moat cert: unknown command '%s'\n%s", argv[1], usage_cert);
+        return 2;
+    }
+    static const struct option opts[] = {{"cert", required_argument, NULL, 'c'},
+                                         {"key", required_argument, NULL, 'k'},
+                                         {"days", required_argument, NULL, 'd'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *cert = "cert.pem", *key = "key.pem";
+    uint64_t days = 30;
+    int ch;
+    optind = 2;
+    while ((ch = getopt_long(argc, argv, "c:k:d:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            cert = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'd':
+            if (moat_parse_u64(optarg, strlen(optarg), &days) < 0 || days == 0 || days > 825) {
+                fprintf(stderr, "moat cert: --days must be 1..825\n");
+                return 2;
+            }
+            break;
+        case 'h':
+            fputs(usage_cert, stdout);
+            return 0;
+        default:
+            fputs(usage_cert, stderr);
+            return 2;
+        }
+    }
+    static char *defaults[] = {"localhost", "127.0.0.1", "::1"};
+    char **names = optind < argc ? argv + optind : defaults;
+    size_t n = optind < argc ? (size_t)(argc - optind) : 3;
+    for (size_t i = 0; i < n; i++) {
+        if (!names[i][0] || strlen(names[i]) > 253 || strpbrk(names[i], " ,/\\\"'")) {
+            fprintf(stderr, "moat cert: invalid name '%s'\n", names[i]);
+            return 2;
+        }
+    }
+    char err[512];
+    if (moat_cert_selfsigned(cert, key, names, n, (unsigned)days, err, sizeof(err)) < 0) {
+        fprintf(stderr, "moat cert: %s\n", err);
+        return 1;
+    }
+    printf("wrote %s and %s (self-signed, %llu days) for", cert, key, (unsigned long long)days);
+    for (size_t i = 0; i < n; i++)
+        printf(" %s", names[i]);
+    printf("\n");
+    return 0;
+}

@@ -1,0 +1,294 @@
+/* tls.c - TLS termination with OpenSSL 3 over memory BIOs, so the event loop
+ * owns the sockets and OpenSSL only transforms bytes: ciphertext in,
+ * plaintext out, and the other way. One SSL_CTX per certificate; SNI picks
+ * the one whose names cover the requested host. Profiles follow Mozilla's
+ * "intermediate" (TLS 1.2 + 1.3) and "modern" (TLS 1.3 only) settings. */
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+
+#define MAX_NAMES 64
+
+typedef struct tls_cert {
+    SSL_CTX *ctx;
+    char *names[MAX_NAMES]; /* DNS names (lower case), owned */
+    size_t nnames;
+} tls_cert;
+
+struct moat_tls_ctx {
+    tls_cert *certs; /* certs[0] is the default */
+    size_t ncerts;
+};
+
+struct moat_tls_conn {
+    SSL *ssl;
+    BIO *rbio, *wbio; /* owned by ssl */
+    bool failed;
+};
+
+static const char intermediate_ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+
+static void ssl_error(char *err, size_t errlen, const char *what, const char *path)
+{
+    unsigned long e = ERR_get_error();
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof(buf));
+    snprintf(err, errlen, "%s '%s': %s", what, path, e ? buf : "unknown error");
+    ERR_clear_error();
+}
+
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    static const unsigned char http11[] = "\x08http/1.1";
+    unsigned char *sel;
+    if (SSL_select_next_proto(&sel, outlen, http11, sizeof(http11) - 1, in, inlen) ==
+        OPENSSL_NPN_NEGOTIATED) {
+        *out = sel;
+        return SSL_TLSEXT_ERR_OK;
+    }
+    return SSL_TLSEXT_ERR_NOACK; /* no common protocol: carry on without ALPN */
+}
+
+static bool name_matches(const char *pattern, const char *host)
+{
+    if (strcasecmp(pattern, host) == 0) return true;
+    if (pattern[0] == '*' && pattern[1] == '.') {
+        const char *dot = strchr(host, '.');
+        return dot && dot != host && strcasecmp(pattern + 1, dot) == 0;
+    }
+    return false;
+}
+
+static int servername_cb(SSL *ssl, int *alert, void *arg)
+{
+    (void)alert;
+    moat_tls_ctx *t = arg;
+    const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (!host) return SSL_TLSEXT_ERR_OK;
+    for (size_t i = 0; i < t->ncerts; i++)
+        for (size_t j = 0; j < t->certs[i].nnames; j++)
+            if (name_matches(t->certs[i].names[j], host)) {
+                if (i != 0) SSL_set_SSL_CTX(ssl, t->certs[i].ctx);
+                return SSL_TLSEXT_ERR_OK;
+            }
+    return SSL_TLSEXT_ERR_OK; /* unknown name: the default certificate */
+}
+
+static void collect_names(tls_cert *c, X509 *x)
+{
+    GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans) && c->nnames < MAX_NAMES; i++) {
+        GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+        if (g->type == GEN_IPADD) {
+            /* IP literals, so a certificate for 127.0.0.1 also allows Host 127.0.0.1 */
+            const unsigned char *ip = ASN1_STRING_get0_data(g->d.iPAddress);
+            int iplen = ASN1_STRING_length(g->d.iPAddress);
+            char text[INET6_ADDRSTRLEN + 2];
+            if (iplen == 4 && inet_ntop(AF_INET, ip, text, sizeof(text)))
+                c->names[c->nnames++] = moat_xstrdup(text);
+            else if (iplen == 16 && inet_ntop(AF_INET6, ip, text + 1, sizeof(text) - 2)) {
+                text[0] = '[';
+                size_t l = strlen(text);
+                text[l] = ']';
+                text[l + 1] = '\0';
+                c->names[c->nnames++] = moat_xstrdup(text);
+            }
+            continue;
+        }
+        if (g->type != GEN_DNS) continue;
+        const unsigned char *d = ASN1_STRING_get0_data(g->d.dNSName);
+        int len = ASN1_STRING_length(g->d.dNSName);
+        if (len <= 0 || memchr(d, '\0', (size_t)len)) continue;
+        char *n = moat_xstrndup((const char *)d, (size_t)len);
+        for (char *p = n; *p; p++)
+            if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + 32);
+        c->names[c->nnames++] = n;
+    }
+    GENERAL_NAMES_free(sans);
+    if (c->nnames == 0) {
+        /* No SAN: fall back to the subject's CN (old certificates). */
+        char cn[256];
+        if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn)) > 0)
+            c->names[c->nnames++] = moat_xstrdup(cn);
+    }
+}
+
+static int load_cert(moat_tls_ctx *t, tls_cert *c, const char *cert, const char *key, bool modern,
+                     char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        ssl_error(err, errlen, "cannot create a TLS context for", cert);
+        return MOAT_EIO;
+    }
+    c->ctx = ctx;
+    SSL_CTX_set_min_proto_version(ctx, modern ? TLS1_3_VERSION : TLS1_2_VERSION);
+    /* Mozilla: no server cipher preference (clients pick what is fast for
+     * them among strong suites); no compression (CRIME); no renegotiation. */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (!modern && SSL_CTX_set_cipher_list(ctx, intermediate_ciphers) != 1) {
+        ssl_error(err, errlen, "cipher list rejected for", cert);
+        return MOAT_EIO;
+    }
+    SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384");
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    static const unsigned char sid[] = "moat";
+    SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
+    SSL_CTX_set_tlsext_servername_arg(ctx, t);
+    SSL_CTX_set_dh_auto(ctx, 1);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        ssl_error(err, errlen, "cannot load certificate", cert);
+        return MOAT_EIO;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        ssl_error(err, errlen, "cannot load private key", key);
+        return MOAT_EIO;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(err, errlen, "private key '%s' does not match certificate '%s'", key, cert);
+        ERR_clear_error();
+        return MOAT_EIO;
+    }
+    collect_names(c, SSL_CTX_get0_certificate(ctx));
+    return 0;
+}
+
+int moat_tls_ctx_new(char *const *certs, char *const *keys, size_t n, bool modern,
+                     moat_tls_ctx **out, char *err, size_t errlen)
+{
+    moat_tls_ctx *t = moat_xcalloc(1, sizeof(*t));
+    t->certs = moat_xcalloc(n ? n : 1, sizeof(*t->certs));
+    for (size_t i = 0; i < n; i++) {
+        t->ncerts++;
+        if (load_cert(t, &t->certs[i], certs[i], keys[i], modern, err, errlen) < 0) {
+            moat_tls_ctx_free(t);
+            return MOAT_EIO;
+        }
+    }
+    *out = t;
+    return 0;
+}
+
+void moat_tls_ctx_free(moat_tls_ctx *t)
+{
+    if (!t) return;
+    for (size_t i = 0; i < t->ncerts; i++) {
+        SSL_CTX_free(t->certs[i].ctx);
+        for (size_t j = 0; j < t->certs[i].nnames; j++)
+            free(t->certs[i].names[j]);
+    }
+    free(t->certs);
+    free(t);
+}
+
+size_t moat_tls_ctx_names(const moat_tls_ctx *t, const char **names, size_t max)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->ncerts; i++)
+        for (size_t j = 0; j < t->certs[i].nnames && k < max; j++)
+            names[k++] = t->certs[i].names[j];
+    return k;
+}
+
+moat_tls_conn *moat_tls_conn_new(moat_tls_ctx *t)
+{
+    moat_tls_conn *c = moat_xcalloc(1, sizeof(*c));
+    c->ssl = SSL_new(t->certs[0].ctx);
+    MOAT_BUG_ON(!c->ssl);
+    c->rbio = BIO_new(BIO_s_mem());
+    c->wbio = BIO_new(BIO_s_mem());
+    MOAT_BUG_ON(!c->rbio || !c->wbio);
+    BIO_set_mem_eof_return(c->rbio, -1);
+    SSL_set_bio(c->ssl, c->rbio, c->wbio);
+    SSL_set_accept_state(c->ssl);
+    return c;
+}
+
+void moat_tls_conn_free(moat_tls_conn *c)
+{
+    if (!c) return;
+    SSL_free(c->ssl);
+    free(c);
+}
+
+static void drain(moat_tls_conn *c, moat_buf *send)
+{
+    char buf[16384];
+    int n;
+    while ((n = BIO_read(c->wbio, buf, sizeof(buf))) > 0)
+        moat_buf_append(send, buf, (size_t)n);
+}
+
+int moat_tls_conn_feed(moat_tls_conn *c, const char *cipher, size_t n, moat_buf *plain,
+                       moat_buf *send)
+{
+    if (c->failed) return MOAT_EIO;
+    while (n > 0) {
+        int w = BIO_write(c->rbio, cipher, n > INT32_MAX ? INT32_MAX : (int)n);
+        if (w <= 0) return MOAT_EIO;
+        cipher += w;
+        n -= (size_t)w;
+    }
+    for (;;) {
+        moat_buf_reserve(plain, 16384);
+        int r = SSL_read(c->ssl, plain->data + plain->len, 16384);
+        if (r > 0) {
+            plain->len += (size_t)r;
+            plain->data[plain->len] = '\0';
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, r);
+        drain(c, send);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
+        if (e == SSL_ERROR_ZERO_RETURN) return MOAT_ECLOSED;
+        c->failed = true;
+        ERR_clear_error();
+        return MOAT_EIO;
+    }
+}
+
+int moat_tls_conn_write(moat_tls_conn *c, const char *plain, size_t n, moat_buf *send)
+{
+    if (c->failed) return MOAT_EIO;
+    while (n > 0) {
+        int chunk = n > 65536 ? 65536 : (int)n;
+        int w = SSL_write(c->ssl, plain, chunk);
+        if (w <= 0) {
+            c->failed = true;
+            ERR_clear_error();
+            return MOAT_EIO;
+        }
+        plain += w;
+        n -= (size_t)w;
+        drain(c, send);
+    }
+    return 0;
+}
+
+void moat_tls_conn_shutdown(moat_tls_conn *c, moat_buf *send)
+{
+    if (c->failed || !SSL_is_init_finished(c->ssl)) return;
+    SSL_shutdown(c->ssl);
+    drain(c, send);
+    ERR_clear_error();
+}
+
+bool moat_tls_conn_ready(const moat_tls_conn *c)
+{
+    return SSL_is_init_finished(c->ssl);
+}
