@@ -21,22 +21,37 @@ APP_PID=$!
 for _ in $(seq 1 100); do [ -S "$RUN/app.sock" ] && break; sleep 0.1; done
 [ -S "$RUN/app.sock" ] || { echo "the example app did not start"; exit 1; }
 
-"$MOAT" serve --config examples/flask_app/moat.toml --upstream "unix:$RUN/app.sock" \
+# HTTPS with a development certificate; plain HTTP redirects to it.
+TLS_PORT=${MOAT_DEMO_TLS_PORT:-8443}
+"$MOAT" cert selfsigned --cert "$RUN/cert.pem" --key "$RUN/key.pem" localhost 127.0.0.1 >/dev/null
+cp examples/flask_app/moat.toml "$RUN/moat.toml"
+cat >>"$RUN/moat.toml" <<TOML
+
+[tls]
+listen = ["127.0.0.1:$TLS_PORT"]
+cert = ["$RUN/cert.pem"]
+key = ["$RUN/key.pem"]
+TOML
+"$MOAT" serve --config "$RUN/moat.toml" --upstream "unix:$RUN/app.sock" \
     --listen "127.0.0.1:$PORT" &
 MOAT_PID=$!
 for _ in $(seq 1 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
+    curl -s -o /dev/null --cacert "$RUN/cert.pem" "https://localhost:$TLS_PORT/" && break
     sleep 0.1
 done
 cat <<MSG
 
   moat is in front of the example Flask app.
-  Open http://127.0.0.1:$PORT/   (Ctrl-C stops both)
+  Open https://localhost:$TLS_PORT/   (Ctrl-C stops both)
+  The certificate is self-signed for development: the browser will warn.
+  http://127.0.0.1:$PORT/ redirects there.
 
-  Try: curl -i http://127.0.0.1:$PORT/
-       curl -i 'http://127.0.0.1:$PORT/%'           (refused: invalid target)
-       curl -i -H 'Transfer-Encoding: chunked' -H 'Content-Length: 3' \\
-            -d abc http://127.0.0.1:$PORT/                     (refused: smuggling)
+  Try: curl -i --cacert $RUN/cert.pem https://localhost:$TLS_PORT/
+       curl -i http://localhost:$PORT/admin                    (308 to HTTPS)
+       curl -ik https://localhost:$TLS_PORT/.git/config        (404: sensitive path)
+       curl -ik 'https://localhost:$TLS_PORT/%'                (400: invalid target)
+       curl -ik -H 'Transfer-Encoding: chunked' -H 'Content-Length: 3' \\
+            -d abc https://localhost:$TLS_PORT/                (400: smuggling)
 
 MSG
 wait "$MOAT_PID"
