@@ -31,18 +31,9 @@ LAYOUT = """<!doctype html>
 <head>
   <meta charset="utf-8">
   <title>{{ title }} · moat demo</title>
-  <style>
-    body { font: 16px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto;
-           padding: 0 1rem; color: #222; background: {{ '#1e1e1e' if theme == 'dark' else '#fff' }};
-           {{ 'color: #eee;' if theme == 'dark' else '' }} }
-    nav a { margin-right: 1rem; }
-    .entry { border-left: 3px solid #4a7; padding-left: .75rem; margin: 1rem 0; }
-    .meta { color: #888; font-size: .85rem; }
-    textarea, input[type=text] { width: 100%; }
-    code { background: #8882; padding: 0 .2rem; }
-  </style>
+  <link rel="stylesheet" href="{{ url_for('static', filename='style.css') }}">
 </head>
-<body>
+<body class="{{ theme }}">
   <nav>
     <a href="{{ url_for('home') }}">Home</a>
     <a href="{{ url_for('guestbook') }}">Guestbook</a>
@@ -130,7 +121,7 @@ def guestbook():
     <p><label>Name<br><input type="text" name="name" maxlength="80"></label></p>
     <p><label>Message<br>
       <textarea name="message" rows="4" maxlength="{{ max }}"></textarea></label></p>
-    {% if error %}<p style="color:#c33">{{ error }}</p>{% endif %}
+    {% if error %}<p class="error">{{ error }}</p>{% endif %}
     <p><button type="submit">Sign</button></p>
   </form>
   {% for e in entries %}
