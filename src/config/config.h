@@ -69,6 +69,8 @@ typedef struct moat_config {
     struct {
         bool replace_5xx;
         bool debug_pages;
+        bool listings;
+        char *page;               /* HTML template file; "" = built in */
     } errors;
     struct {
         char *access;                /* path, "-" for stdout, "" = off */

@@ -530,6 +530,28 @@ const moat__config_setting moat__config_settings[] = {
                "call last)`) with moat's generic page.",
     },
 
+    {
+        .key = "errors.listings",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(errors.listings),
+        .doc = "Answer `404` instead of a directory listing (\"Index of /\", \"Directory listing "
+               "for /\") the application or a static-file server behind it produces. Only the "
+               "first 2 KiB of `200 text/html` responses are looked at.",
+    },
+    {
+        .key = "errors.page",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .allowed = "a path to an HTML file, or `\"\"` for the built-in page",
+        .offset = AT(errors.page),
+        .doc = "An HTML template for every page moat answers itself (errors, refusals, "
+               "redirects). `{status}`, `{reason}`, `{message}` and `{request_id}` are "
+               "replaced by the status code, its reason phrase, a one-line explanation and the "
+               "request id (all HTML-safe). Read at start and on `SIGHUP`. JSON answers keep "
+               "their fixed shape.",
+    },
+
     /* ---- [log] ---- */
     {
         .key = "log.access",

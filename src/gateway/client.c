@@ -446,8 +446,6 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
     return rc;
 }
 
-#define HOLD_MAX (256 * 1024)
-
 /* Sends a held response as it came: the inspection found nothing. */
 static int release_held(moat_request *r)
 {
@@ -467,8 +465,14 @@ int moat__client_send_body(moat_request *r, const char *data, size_t len)
     if (len == 0) return 0;
     if (r->hold && r->held_head) {
         moat_buf_append(&r->held_body, data, len);
-        if (r->held_body.len <= HOLD_MAX) return 0;
-        return release_held(r); /* too big to be a debug page worth holding */
+        if (r->held_body.len < r->hold_limit) return 0;
+        if (r->hold_listing && moat__is_listing(r->held_body.data, r->held_body.len)) {
+            r->hold = false;
+            r->held_head = NULL;
+            moat__client_respond_error(r, 404, "directory listing replaced");
+            return MOAT_ECLOSED;
+        }
+        return release_held(r); /* seen enough: not what we hold for */
     }
     r->bytes_out += len;
     int rc;
@@ -490,11 +494,14 @@ void moat__client_response_end(moat_request *r)
 {
     moat_client *c = r->c;
     if (r->hold && r->held_head) {
-        if (moat__is_debug_page(r->held_body.data ? r->held_body.data : "", r->held_body.len)) {
-            int status = r->held_head->status;
+        const char *b = r->held_body.data ? r->held_body.data : "";
+        bool listing = r->hold_listing && moat__is_listing(b, r->held_body.len);
+        if (listing || (!r->hold_listing && moat__is_debug_page(b, r->held_body.len))) {
+            int status = listing ? 404 : r->held_head->status;
             r->hold = false;
             r->held_head = NULL;
-            moat__client_respond_error(r, status, "Python debug page replaced");
+            moat__client_respond_error(
+                r, status, listing ? "directory listing replaced" : "Python debug page replaced");
             return;
         }
         if (release_held(r) < 0) return;
@@ -544,7 +551,7 @@ void moat__client_respond_error(moat_request *r, int status, const char *reason)
     moat_buf body, head;
     moat_buf_init(&body);
     moat_buf_init(&head);
-    moat__error_page(&body, status, r->id, json);
+    moat__error_page(&body, r->rt->page_template, status, r->id, json);
     bool keep = keep_alive(r) && !c->close_after;
     if (!keep) c->close_after = true;
     moat_http_head *h = moat_arena_calloc(r->arena, sizeof(*h));

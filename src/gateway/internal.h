@@ -27,6 +27,7 @@ typedef struct moat_runtime {
     bool access_json;
     moat_tls_ctx *tls;   /* NULL = no TLS */
     uint16_t https_port; /* port of the first TLS listener, for redirects */
+    char *page_template; /* errors.page contents, or NULL for the built-in page */
     const char **hosts;  /* effective allow-list: 'hosts', else the certificate names */
     size_t nhosts;
 } moat_runtime;
@@ -104,6 +105,8 @@ struct moat_request {
     bool https;               /* the client's scheme is https (TLS, or a trusted proxy says so) */
     const char *location;     /* Location of moat's own redirect */
     bool hold;                /* hold the response until its body is inspected */
+    bool hold_listing;        /* looking for a directory listing, not a debug page */
+    size_t hold_limit;        /* decide once this much body is held */
     moat_http_head *held_head;
     moat_buf held_body;
 };
@@ -189,6 +192,7 @@ extern const moat_stage moat__stage_headers;
 void moat__security_headers(moat_request *r, moat_http_head *h);
 /* stage_errors.c */
 bool moat__is_debug_page(const char *body, size_t len);
+bool moat__is_listing(const char *body, size_t len);
 extern const moat_stage moat__stage_forwarded;
 extern const moat_stage moat__stage_proxy;
 extern const moat_stage moat__stage_access_log;
@@ -234,7 +238,8 @@ void moat__upstream_resume_reading(moat_upconn *u);
 void moat__pool_drop_all(moat_worker *w);
 
 /* pages.c */
-void moat__error_page(moat_buf *out, int status, const char *request_id, bool json);
+void moat__error_page(moat_buf *out, const char *tmpl, int status, const char *request_id,
+                      bool json);
 bool moat__wants_json(moat_http_head *h);
 
 /* accesslog.c */

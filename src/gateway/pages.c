@@ -14,8 +14,12 @@ bool moat__wants_json(moat_http_head *h)
 static const char *explain(int status)
 {
     switch (status) {
+    case 308:
+        return "This page is only served over HTTPS.";
     case 400:
         return "The request was not valid HTTP.";
+    case 404:
+        return "There is nothing at this address.";
     case 405:
         return "This method is not allowed.";
     case 408:
@@ -38,9 +42,46 @@ static const char *explain(int status)
     }
 }
 
-void moat__error_page(moat_buf *out, int status, const char *request_id, bool json)
+/* Fills a configured template; unknown {names} are left as they are. The
+ * values are fixed ASCII text (no markup), so they need no escaping. */
+static void fill(moat_buf *out, const char *tmpl, int status, const char *reason,
+                 const char *message, const char *request_id)
+{
+    for (const char *p = tmpl; *p; p++) {
+        if (*p == '{') {
+            if (strncmp(p, "{status}", 8) == 0) {
+                moat_buf_printf(out, "%d", status);
+                p += 7;
+                continue;
+            }
+            if (strncmp(p, "{reason}", 8) == 0) {
+                moat_buf_puts(out, reason);
+                p += 7;
+                continue;
+            }
+            if (strncmp(p, "{message}", 9) == 0) {
+                moat_buf_puts(out, message);
+                p += 8;
+                continue;
+            }
+            if (strncmp(p, "{request_id}", 12) == 0) {
+                moat_buf_puts(out, request_id);
+                p += 11;
+                continue;
+            }
+        }
+        moat_buf_putc(out, *p);
+    }
+}
+
+void moat__error_page(moat_buf *out, const char *tmpl, int status, const char *request_id,
+                      bool json)
 {
     const char *reason = moat_http_reason(status);
+    if (!json && tmpl) {
+        fill(out, tmpl, status, reason, explain(status), request_id);
+        return;
+    }
     if (json) {
         moat_buf_printf(out, "{\"error\":\"%s\",\"status\":%d,\"request_id\":\"%s\"}\n", reason,
                         status, request_id);

@@ -64,6 +64,15 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
         if (cfg->tls.listen.len && moat_addr_parse(cfg->tls.listen.items[0], &a) == 0)
             rt->https_port = a.port;
     }
+    if (cfg->errors.page && cfg->errors.page[0]) {
+        size_t len;
+        int rc = moat_read_file(cfg->errors.page, &rt->page_template, &len);
+        if (rc < 0 || len > 64 * 1024) {
+            *err = moat_xasprintf("errors.page '%s': %s", cfg->errors.page,
+                                  rc < 0 ? moat_strerror(rc) : "larger than 64 KiB");
+            goto fail;
+        }
+    }
     if (cfg->hosts.len) {
         rt->hosts = moat_xcalloc(cfg->hosts.len, sizeof(*rt->hosts));
         for (size_t i = 0; i < cfg->hosts.len; i++)
@@ -87,6 +96,7 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
 fail:
     rt->cfg = NULL; /* the caller still owns cfg on failure */
     moat_tls_ctx_free(rt->tls);
+    free(rt->page_template);
     free(rt->hosts);
     free(rt->upstreams);
     free(rt);
@@ -104,6 +114,7 @@ void moat__runtime_unref(moat_runtime *rt)
     if (!rt || atomic_fetch_sub(&rt->refs, 1) != 1) return;
     if (rt->access_fd >= 0) close(rt->access_fd);
     moat_tls_ctx_free(rt->tls);
+    free(rt->page_template);
     free(rt->hosts);
     free(rt->upstreams);
     moat_config_free(rt->cfg);

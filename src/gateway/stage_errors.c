@@ -23,6 +23,26 @@ bool moat__is_debug_page(const char *body, size_t len)
     return false;
 }
 
+static const char *const listing_markers[] = {
+    "<title>Index of /",              /* Apache, nginx autoindex */
+    "<title>Directory listing for /", /* Python http.server */
+    "<h1>Index of /",
+    "<h1>Directory listing for /",
+};
+
+bool moat__is_listing(const char *body, size_t len)
+{
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(listing_markers); i++)
+        if (memmem(body, len, listing_markers[i], strlen(listing_markers[i]))) return true;
+    return false;
+}
+
+static bool is_html(moat_http_head *h)
+{
+    moat_http_header *ct = moat_http_head_find(h, "Content-Type");
+    return ct && ct->value_len >= 9 && moat_streq_nocase(ct->value, 9, "text/html", 9);
+}
+
 static int errors_response(moat_request *r, moat_http_head *h)
 {
     const moat_config *cfg = r->rt->cfg;
@@ -30,9 +50,16 @@ static int errors_response(moat_request *r, moat_http_head *h)
         moat__client_respond_error(r, h->status, "application error page replaced");
         return MOAT_DONE;
     }
-    if (h->status >= 400 && h->status < 500 && cfg->errors.debug_pages && !h->no_body) {
-        moat_http_header *ce = moat_http_head_find(h, "Content-Encoding");
-        if (!ce || moat_strieq_lit(ce->value, ce->value_len, "identity")) r->hold = true;
+    moat_http_header *ce = moat_http_head_find(h, "Content-Encoding");
+    bool plain = !ce || moat_strieq_lit(ce->value, ce->value_len, "identity");
+    if (h->status >= 400 && h->status < 500 && cfg->errors.debug_pages && !h->no_body && plain) {
+        r->hold = true;
+        r->hold_limit = 256 * 1024;
+    } else if (h->status == 200 && cfg->errors.listings && !h->no_body && plain && is_html(h)) {
+        /* A listing names itself in its first bytes: hold only those. */
+        r->hold = true;
+        r->hold_listing = true;
+        r->hold_limit = 2048;
     }
     return MOAT_PASS;
 }
