@@ -20,7 +20,11 @@ bool moat_streq_nocase(const char *a, size_t alen, const char *b, size_t blen)
 
 bool moat_strieq_lit(const char *a, size_t alen, const char *lit)
 {
-    return moat_streq_nocase(a, alen, lit, strlen(lit));
+    /* One pass, no strlen: header lookups call this for every field. */
+    size_t i = 0;
+    for (; i < alen; i++)
+        if (!lit[i] || lower((unsigned char)a[i]) != lower((unsigned char)lit[i])) return false;
+    return lit[i] == '\0';
 }
 
 bool moat_ct_equal(const void *a, size_t alen, const void *b, size_t blen)

@@ -65,15 +65,23 @@ void moat_random(void *buf, size_t n)
     }
 }
 
+/* Request ids need to be unique and unguessable, not secret: draw them from a
+ * per-thread pool of CSPRNG bytes, refilled 4 KiB at a time, instead of one
+ * getrandom(2) per request. Secrets (keys, session ids) use moat_random(). */
 void moat_request_id(char out[MOAT_REQUEST_ID_LEN + 1])
 {
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    /* 22 chars x 6 bits = 132 bits drawn; one random byte per char. */
-    unsigned char r[MOAT_REQUEST_ID_LEN];
-    moat_random(r, sizeof(r));
+    static _Thread_local unsigned char pool[4096];
+    static _Thread_local size_t used = sizeof(pool);
+    if (used + MOAT_REQUEST_ID_LEN > sizeof(pool)) {
+        moat_random(pool, sizeof(pool));
+        used = 0;
+    }
     for (size_t i = 0; i < MOAT_REQUEST_ID_LEN; i++)
-        out[i] = alphabet[r[i] & 63];
+        out[i] = alphabet[pool[used + i] & 63];
+    explicit_bzero(pool + used, MOAT_REQUEST_ID_LEN);
+    used += MOAT_REQUEST_ID_LEN;
     out[MOAT_REQUEST_ID_LEN] = '\0';
 }
 

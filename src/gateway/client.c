@@ -52,6 +52,7 @@ static void on_handle_closed(uv_handle_t *h)
     moat_arena_free(c->arena);
     moat_buf_free(&c->in);
     moat_buf_free(&c->cipher);
+    moat_buf_free(&c->out);
     moat_tls_conn_free(c->tls);
     moat__runtime_unref(c->rt);
     free(c);
@@ -77,7 +78,7 @@ void moat__client_close(moat_client *c)
 static void close_when_flushed(moat_client *c)
 {
     c->close_after = true;
-    if (c->write_pending == 0) moat__client_close(c);
+    if (c->write_pending == 0 && !c->corked) moat__client_close(c); /* else: at uncork/written */
 }
 
 void moat__client_abort(moat_client *c)
@@ -105,6 +106,18 @@ static int client_write(moat_client *c, const uv_buf_t *bufs, unsigned n)
 {
     if (c->closing) return MOAT_ECLOSED;
     int rc;
+    if (c->corked && !c->tls) {
+        for (unsigned i = 0; i < n; i++)
+            moat_buf_append(&c->out, bufs[i].base, bufs[i].len);
+        return 0;
+    }
+    if (c->corked) {
+        rc = 0;
+        for (unsigned i = 0; i < n && rc == 0; i++)
+            rc = moat_tls_conn_write(c->tls, bufs[i].base, bufs[i].len, &c->out);
+        if (rc < 0) moat__client_close(c);
+        return rc;
+    }
     if (c->tls) {
         /* Encrypt into one buffer of records; moat_stream_write copies what
          * the kernel does not take at once. */
@@ -290,8 +303,11 @@ static void update_reading(moat_client *c)
 {
     if (c->closing) return;
     moat_request *r = c->req;
-    bool want = !c->parse_paused && !c->backpressured && !c->close_after;
-    if (r && !r->tunnel && (r->state == REQ_DONE || r->resp_done)) want = false;
+    /* Keep reading while a request waits (no epoll change per request, and a
+     * client that goes away is noticed); what arrives early waits in c->in,
+     * bounded by in_cap. */
+    size_t in_cap = (size_t)c->rt->cfg->limits.header_bytes + READ_CHUNK;
+    bool want = !c->backpressured && !c->close_after && c->in.len < in_cap;
     if (r && r->tunnel) want = !c->backpressured;
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
@@ -307,6 +323,7 @@ static void process(moat_client *c)
     for (;;) {
         if (c->closing) return;
         moat_request *r = c->req;
+        if (!r && c->close_after) break; /* closing once the last response is out */
         if (r && r->resp_done) {
             if (!finish_request(c)) return;
             continue;
@@ -362,6 +379,30 @@ void moat__client_continue(moat_client *c)
     c->kick = true;
     if (r && r->state == REQ_BODY) arm(c, r->rt->cfg->limits.body_timeout_ms);
     process(c);
+}
+
+void moat__client_cork(moat_client *c)
+{
+    c->corked = true;
+}
+
+void moat__client_uncork(moat_client *c)
+{
+    c->corked = false;
+    if (c->closing) {
+        moat_buf_reset(&c->out);
+        return;
+    }
+    if (c->out.len == 0) {
+        if (c->close_after && !c->req && c->write_pending == 0) moat__client_close(c);
+        return;
+    }
+    /* already encrypted when TLS: write the bytes as they are */
+    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    int rc =
+        moat_stream_write((uv_stream_t *)&c->tcp, &b, 1, &c->write_pending, on_client_written, c);
+    moat_buf_reset(&c->out);
+    if (rc < 0 || (c->close_after && !c->req && c->write_pending == 0)) moat__client_close(c);
 }
 
 void moat__client_backpressure(moat_client *c, bool on)

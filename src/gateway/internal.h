@@ -128,6 +128,8 @@ struct moat_client {
     uint16_t local_port;
     moat_tls_conn *tls; /* NULL on plain connections */
     moat_buf cipher;    /* TLS: records read, not yet decrypted */
+    moat_buf out;       /* corked output (ciphertext when TLS) */
+    bool corked;        /* collect writes, one write at uncork */
     bool reading;       /* uv_read_start active */
     bool parse_paused;  /* the parser waits for the pipeline */
     bool backpressured; /* upstream is slow to take the body */
@@ -221,6 +223,10 @@ void moat__client_abort(moat_client *c);
 void moat__client_continue(moat_client *c);
 void moat__client_close(moat_client *c);
 void moat__client_backpressure(moat_client *c, bool on);
+/* Writes made between cork and uncork go out as one (head and body of a
+ * small response in one segment). */
+void moat__client_cork(moat_client *c);
+void moat__client_uncork(moat_client *c);
 void moat__client_tunnel_data(moat_client *c, const char *data, size_t len);
 
 /* server.c */

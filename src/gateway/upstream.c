@@ -493,7 +493,10 @@ static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         up_close(u);
         return;
     }
+    moat_client *c = r->c;
+    moat__client_cork(c);
     up_process(u);
+    moat__client_uncork(c);
     if (!u->closing && u->req && u->backpressured) up_set_reading(u, false);
 }
 
