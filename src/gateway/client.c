@@ -67,6 +67,18 @@ void moat__client_close(moat_client *c)
         request_free(c);
     }
     if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
+    if (c->tls && c->write_pending == 0) {
+        /* close_notify, so the client can tell a complete response from a
+         * cut one; best effort (the socket may already be gone). */
+        moat_buf alert;
+        moat_buf_init(&alert);
+        moat_tls_conn_shutdown(c->tls, &alert);
+        if (alert.len) {
+            uv_buf_t b = uv_buf_init(alert.data, (unsigned)alert.len);
+            (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        }
+        moat_buf_free(&alert);
+    }
     moat__list_del(&c->link);
     c->w->nclients--;
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);

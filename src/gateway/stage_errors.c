@@ -8,7 +8,7 @@
 
 static const char *const debug_markers[] = {
     "Traceback (most recent call last)", /* any Python traceback */
-    "DEBUG = True</code>",               /* Django technical 404 / 403 help */
+    "<code>DEBUG =",                     /* Django technical 404, CSRF 403 help */
     "Using the URLconf defined in",      /* Django technical 404 */
     "Werkzeug Debugger",                 /* Werkzeug interactive debugger */
     "__debugger__",                      /* its endpoints, linked from the page */

@@ -45,13 +45,41 @@ static bool allowed(const char *path, const moat_strlist *allow)
     return false;
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* The query as the app's form parser reads it: %XX and '+' decoded. */
+static char *decode_query(moat_arena *a, const char *q)
+{
+    size_t n = strlen(q);
+    char *out = moat_arena_alloc(a, n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi = i + 2 < n ? hexval(q[i + 1]) : -1;
+        int lo = i + 2 < n ? hexval(q[i + 2]) : -1;
+        if (q[i] == '%' && hi >= 0 && lo >= 0) {
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[o++] = q[i] == '+' ? ' ' : q[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 /* The Werkzeug debugger answers "?__debugger__=yes&cmd=..." on any path and
  * serves its console at /console; both run code in the app's process. */
-static bool is_debugger(const char *path, const char *query)
+static bool is_debugger(moat_arena *a, const char *path, const char *query)
 {
     if (strcmp(path, "/console") == 0) return true;
     if (strstr(path, "__debugger__")) return true;
-    return query && strstr(query, "__debugger__") != NULL;
+    return query && strstr(decode_query(a, query), "__debugger__") != NULL;
 }
 
 static int paths_head(moat_request *r)
@@ -66,7 +94,7 @@ static int paths_head(moat_request *r)
         return MOAT_DONE;
     }
     const char *q = memchr(h->target, '?', h->target_len);
-    if (is_debugger(decoded, q)) {
+    if (is_debugger(r->arena, decoded, q)) {
         moat__client_respond_error(r, 404, "Werkzeug debugger endpoint refused");
         return MOAT_DONE;
     }
