@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "config/config.h"
 #include "core.h"
 #include "gateway/gateway.h"
@@ -22,6 +23,7 @@ static const char usage_main[] =
     "  cert           write a self-signed development certificate\n"
     "  config check   validate a configuration and print the effective settings\n"
     "  config docs    print the configuration reference (Markdown)\n"
+    "  log            the security event log: init, verify, why\n"
     "\n"
     "Run 'moat COMMAND --help' for the options of a command.\n";
 
@@ -166,6 +168,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "cert") == 0) return moat_cmd_cert(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc - 1, argv + 1);
+    if (strcmp(cmd, "log") == 0) return moat_cmd_log(argc - 1, argv + 1);
     fprintf(stderr, "moat: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
 }

@@ -617,8 +617,8 @@ const moat__config_setting moat__config_settings[] = {
         .offset = AT(log.seal_interval_ms),
         .doc = "Longest an epoch of the sealing key lasts: the key evolves and a `log.seal` "
                "entry is written at least this often, even when nothing else is logged. An "
-               "intruder who steals the key can forge entries of the current epoch only, so a "
-               "shorter interval protects more of the recent past.",
+               "intruder who steals the key can forge entries from its epoch on, never earlier "
+               "ones: a shorter interval leaves less of the recent past open to rewriting.",
     },
     {
         .key = "log.seal_entries",

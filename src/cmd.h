@@ -1,0 +1,10 @@
+/* cmd.h - commands of the moat CLI that live outside main.c. Each takes the
+ * command's own argv (argv[0] is the command's name) and returns the exit
+ * status: 0 ok, 1 failure or findings, 2 usage or input error. */
+#ifndef MOAT_CMD_H
+#define MOAT_CMD_H
+
+/* moat log init | verify | why (src/cmd_log.c). */
+int moat_cmd_log(int argc, char **argv);
+
+#endif
