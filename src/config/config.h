@@ -48,9 +48,9 @@ typedef struct moat_config {
         moat_strlist allow; /* path prefixes exempt from deny */
     } paths;
     struct {
-        char *csp;                /* "" = none */
+        char *csp; /* "" = none */
         bool csp_report_only;
-        char *frame_options;      /* "DENY" | "SAMEORIGIN" | "off" */
+        char *frame_options; /* "DENY" | "SAMEORIGIN" | "off" */
         bool nosniff;
         char *referrer_policy;    /* "" = none */
         char *permissions_policy; /* "" = none */
@@ -58,7 +58,7 @@ typedef struct moat_config {
         bool override;            /* replace the upstream's own values */
         uint64_t hsts_max_age;    /* seconds; 0 = no HSTS */
         bool hsts_include_subdomains, hsts_preload;
-        moat_strlist remove;      /* response headers removed (banners) */
+        moat_strlist remove; /* response headers removed (banners) */
     } headers;
     struct {
         bool httponly;
@@ -70,7 +70,7 @@ typedef struct moat_config {
         bool replace_5xx;
         bool debug_pages;
         bool listings;
-        char *page;               /* HTML template file; "" = built in */
+        char *page; /* HTML template file; "" = built in */
     } errors;
     struct {
         char *access;                /* path, "-" for stdout, "" = off */

@@ -39,10 +39,9 @@ const moat__config_table moat__config_tables[] = {
      "meets the same rule, and the application receives the normalised path. A refused path "
      "gets `404 Not Found`, as if it did not exist. Requests for the Werkzeug debugger "
      "(`__debugger__` in the query, `/console`) are refused the same way."},
-    {"headers",
-     "Security headers added to every response, and banners removed from it. An "
-     "application's own value of a header is kept unless `headers.override` is true; a "
-     "header set to `\"\"` is not added. Per-path values are not supported yet."},
+    {"headers", "Security headers added to every response, and banners removed from it. An "
+                "application's own value of a header is kept unless `headers.override` is true; a "
+                "header set to `\"\"` is not added. Per-path values are not supported yet."},
     {"cookies", "Hardening of every `Set-Cookie` the application sends. A `Set-Cookie` that is "
                 "not a valid cookie (RFC 6265bis) is dropped, never passed on half-parsed."},
     {"errors", "What the client sees when the application fails: moat's generic page, with "
@@ -457,7 +456,7 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_BOOL,
         .def = "true",
         .offset = AT(headers.hsts_include_subdomains),
-        .doc = "Add `includeSubDomains` to HSTS.",
+        .doc = "Add `includeSubDomains` to HSTS, so every subdomain is HTTPS-only too.",
     },
     {
         .key = "headers.hsts_preload",
