@@ -522,6 +522,7 @@ int moat__client_send_body(moat_request *r, const char *data, size_t len)
         if (r->hold_listing && moat__is_listing(r->held_body.data, r->held_body.len)) {
             r->hold = false;
             r->held_head = NULL;
+            moat__refusal(r, "response.replaced", "errors", "errors.listings");
             moat__client_respond_error(r, 404, "directory listing replaced");
             return MOAT_ECLOSED;
         }
@@ -553,6 +554,8 @@ void moat__client_response_end(moat_request *r)
             int status = listing ? 404 : r->held_head->status;
             r->hold = false;
             r->held_head = NULL;
+            moat__refusal(r, "response.replaced", "errors",
+                          listing ? "errors.listings" : "errors.debug_pages");
             moat__client_respond_error(
                 r, status, listing ? "directory listing replaced" : "Python debug page replaced");
             return;
@@ -599,6 +602,7 @@ void moat__client_respond_error(moat_request *r, int status, const char *reason)
     }
     r->status = status;
     r->error_reason = reason;
+    moat__security_event(r, status, reason);
     if (r->state != REQ_DONE) c->close_after = true;
     bool json = r->head && moat__wants_json(r->head);
     moat_buf body, head;

@@ -11,6 +11,7 @@
 #include "gateway.h"
 #include "http/http.h"
 #include "net/net.h"
+#include "seclog/seclog.h"
 
 /* A loaded config plus what is derived from it once (resolved upstreams,
  * parser limits, the access log fd). Shared read-only by all workers and
@@ -104,9 +105,11 @@ struct moat_request {
     const char *error_reason; /* why moat answered itself, for the logs */
     bool https;               /* the client's scheme is https (TLS, or a trusted proxy says so) */
     const char *location;     /* Location of moat's own redirect */
-    bool hold;                /* hold the response until its body is inspected */
-    bool hold_listing;        /* looking for a directory listing, not a debug page */
-    size_t hold_limit;        /* decide once this much body is held */
+    const char *ev_event, *ev_stage, *ev_key; /* security event of moat's own answer */
+    bool internal;                            /* answered by moat itself (/.moat/ endpoints) */
+    bool hold;                                /* hold the response until its body is inspected */
+    bool hold_listing; /* looking for a directory listing, not a debug page */
+    size_t hold_limit; /* decide once this much body is held */
     moat_http_head *held_head;
     moat_buf held_body;
 };
@@ -242,6 +245,14 @@ void moat__upstream_detach(moat_request *r);
 void moat__upstream_tunnel_data(moat_upconn *u, const char *data, size_t len);
 void moat__upstream_resume_reading(moat_upconn *u);
 void moat__pool_drop_all(moat_worker *w);
+
+/* events.c: the process's security log (NULL = off), set before workers
+ * start; moat_seclog_record is thread-safe. */
+extern moat_seclog *moat__seclog;
+/* Names the event, stage and setting of the refusal about to be answered. */
+void moat__refusal(moat_request *r, const char *event, const char *stage, const char *key);
+/* Records moat's own answer (called by moat__client_respond_error). */
+void moat__security_event(moat_request *r, int status, const char *reason);
 
 /* pages.c */
 void moat__error_page(moat_buf *out, const char *tmpl, int status, const char *request_id,

@@ -16,7 +16,7 @@ typedef struct server {
     unsigned nworkers;
     moat_runtime *rt;
     uint64_t generation;
-    uv_signal_t sigterm, sigint, sighup;
+    uv_signal_t sigterm, sigint, sighup, sigusr1;
     uv_timer_t drain_timer;
     bool draining;
 } server;
@@ -174,18 +174,31 @@ static bool same_list(const moat_strlist *a, const moat_strlist *b)
     return true;
 }
 
+static void reload_event(const char *reason, int severity)
+{
+    moat_seclog_event ev = {.event = "config.reloaded",
+                            .severity = (moat_seclog_severity)severity,
+                            .reason = reason,
+                            .stage = "reload"};
+    moat_seclog_record(moat__seclog, &ev);
+}
+
 static void reload(server *s)
 {
     moat_config *cfg = NULL;
     char *err = NULL;
     if (moat_config_load(s->src, &cfg, &err) < 0) {
         moat_error("reload failed, keeping the running config: %s", err);
+        reload_event("the new configuration is invalid; the running one was kept",
+                     MOAT_SECLOG_ERROR);
         free(err);
         return;
     }
     moat_runtime *rt = moat__runtime_new(cfg, ++s->generation, &err);
     if (!rt) {
         moat_error("reload failed, keeping the running config: %s", err);
+        reload_event("the new configuration could not be applied; the running one was kept",
+                     MOAT_SECLOG_ERROR);
         free(err);
         moat_config_free(cfg);
         return;
@@ -196,8 +209,19 @@ static void reload(server *s)
         !same_list(&rt->cfg->tls.listen, &s->rt->cfg->tls.listen)) {
         moat_error("reload failed, keeping the running config: 'listen' and 'tls.listen' "
                    "changes need a restart");
+        reload_event("listen addresses changed, which needs a restart; the running "
+                     "configuration was kept",
+                     MOAT_SECLOG_ERROR);
         moat__runtime_unref(rt);
         return;
+    }
+    if (moat__seclog) {
+        if (moat_seclog_reconfigure(moat__seclog, rt->cfg, &err) < 0) {
+            moat_warn("reload: the security log keeps its old settings: %s", err);
+            free(err);
+            err = NULL;
+        }
+        moat_seclog_reopen(moat__seclog);
     }
     for (unsigned i = 0; i < s->nworkers; i++)
         post(&s->workers[i], rt, false, false);
@@ -205,6 +229,7 @@ static void reload(server *s)
     s->rt = rt;
     moat_info("config reloaded%s%s", rt->cfg->source ? " from " : "",
               rt->cfg->source ? rt->cfg->source : "");
+    reload_event("the configuration was reloaded", MOAT_SECLOG_NOTICE);
 }
 
 static void on_drain_timeout(uv_timer_t *t)
@@ -222,6 +247,10 @@ static void on_signal(uv_signal_t *sig, int signum)
         reload(s);
         return;
     }
+    if (signum == SIGUSR1) {
+        moat_seclog_reopen(moat__seclog); /* after logrotate moved the files */
+        return;
+    }
     if (s->draining) return;
     s->draining = true;
     moat_info("%s: draining in-flight requests", signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -232,6 +261,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sighup, NULL);
+    uv_close((uv_handle_t *)&s->sigusr1, NULL);
 }
 
 static void on_workers_done(uv_async_t *a)
@@ -273,19 +303,28 @@ int moat_gateway_serve(const moat_config_source *src)
         moat_config_free(cfg);
         return 1;
     }
+    if (moat_seclog_open(cfg, &moat__seclog, &err) < 0) {
+        moat_error("security log: %s", err);
+        free(err);
+        moat__runtime_unref(s.rt);
+        return 1;
+    }
     s.nworkers = moat_config_workers(cfg);
     s.workers = moat_xcalloc(s.nworkers, sizeof(*s.workers));
     for (unsigned i = 0; i < s.nworkers; i++) {
         if (worker_init(&s, &s.workers[i], i, &err) < 0) {
             moat_error("%s", err);
             free(err);
-            return 1; /* nothing runs yet: the process exits */
+            moat_seclog_close(moat__seclog);
+            return 1; /* no worker runs yet: the process exits */
         }
     }
     uv_signal_init(s.loop, &s.sigterm);
     uv_signal_init(s.loop, &s.sigint);
     uv_signal_init(s.loop, &s.sighup);
-    s.sigterm.data = s.sigint.data = s.sighup.data = &s;
+    uv_signal_init(s.loop, &s.sigusr1);
+    s.sigterm.data = s.sigint.data = s.sighup.data = s.sigusr1.data = &s;
+    uv_signal_start(&s.sigusr1, on_signal, SIGUSR1);
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
     uv_signal_start(&s.sigint, on_signal, SIGINT);
     uv_signal_start(&s.sighup, on_signal, SIGHUP);
@@ -325,6 +364,8 @@ int moat_gateway_serve(const moat_config_source *src)
     }
     free(s.workers);
     moat__runtime_unref(s.rt);
+    moat_seclog_close(moat__seclog); /* everything queued is written and sealed */
+    moat__seclog = NULL;
     uv_loop_close(s.loop);
     moat_info("stopped");
     return 0;

@@ -47,6 +47,7 @@ static int errors_response(moat_request *r, moat_http_head *h)
 {
     const moat_config *cfg = r->rt->cfg;
     if (h->status >= 500 && cfg->errors.replace_5xx) {
+        moat__refusal(r, "response.replaced", "errors", "errors.replace_5xx");
         moat__client_respond_error(r, h->status, "application error page replaced");
         return MOAT_DONE;
     }

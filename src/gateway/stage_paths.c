@@ -90,11 +90,13 @@ static int paths_head(moat_request *r)
     const char *why;
     if (moat_http_normalize_path(h->target, h->target_len, r->arena, &decoded, &encoded, &why) <
         0) {
+        moat__refusal(r, "http.rejected", "deny-paths", NULL);
         moat__client_respond_error(r, 400, why);
         return MOAT_DONE;
     }
     const char *q = memchr(h->target, '?', h->target_len);
     if (is_debugger(r->arena, decoded, q)) {
+        moat__refusal(r, "path.denied", "deny-paths", NULL);
         moat__client_respond_error(r, 404, "Werkzeug debugger endpoint refused");
         return MOAT_DONE;
     }
@@ -102,6 +104,7 @@ static int paths_head(moat_request *r)
         const char *pat = match_segment(r->arena, decoded, &cfg->paths.deny);
         if (pat) {
             r->error_reason = moat_arena_printf(r->arena, "path matches paths.deny '%s'", pat);
+            moat__refusal(r, "path.denied", "deny-paths", "paths.deny");
             moat__client_respond_error(r, 404, r->error_reason);
             return MOAT_DONE;
         }

@@ -15,6 +15,7 @@ static int limits_head(moat_request *r)
 {
     const moat_config *cfg = r->rt->cfg;
     if (r->head->method_id == HTTP_TRACE || r->head->method_id == HTTP_CONNECT) {
+        moat__refusal(r, "http.rejected", "limits", NULL);
         moat__client_respond_error(r, 405, "method not allowed through the gateway");
         return MOAT_DONE;
     }

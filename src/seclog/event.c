@@ -35,6 +35,9 @@ static const moat_seclog_event_info catalogue[] = {
      "a browser reported that a page broke its Content-Security-Policy"},
     {"config.reloaded", MOAT_SECLOG_NOTICE,
      "the configuration was reloaded, or a reload was refused and the old one kept"},
+    {"response.replaced", MOAT_SECLOG_NOTICE,
+     "moat replaced the application's response with its generic page: a 5xx error page, a "
+     "Python debug page or a directory listing"},
     {"upstream.error", MOAT_SECLOG_ERROR,
      "the application could not be reached, timed out or answered with a broken response"},
     {"log.start", MOAT_SECLOG_NOTICE, "a new chain of security log entries began"},

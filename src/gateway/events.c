@@ -1,0 +1,81 @@
+/* events.c - what the gateway tells the security log: every answer moat
+ * makes itself (a refusal, a replaced page, an unreachable app) becomes one
+ * event naming the stage that acted and the setting that would change it, so
+ * `moat log why REQUEST_ID` can explain it. Stages may name the event; else
+ * it follows from the status. */
+#include <string.h>
+
+#include "internal.h"
+
+moat_seclog *moat__seclog;
+
+void moat__refusal(moat_request *r, const char *event, const char *stage, const char *key)
+{
+    r->ev_event = event;
+    r->ev_stage = stage;
+    r->ev_key = key;
+}
+
+static void infer(moat_request *r, int status, const char *reason, const char **event,
+                  const char **stage, const char **key)
+{
+    *event = "http.rejected";
+    *stage = "http";
+    *key = NULL;
+    switch (status) {
+    case 408:
+        *stage = "limits";
+        *key = r->state == REQ_BODY ? "limits.body_timeout" : "limits.header_timeout";
+        return;
+    case 413:
+        *stage = "limits";
+        *key = "limits.body_bytes";
+        return;
+    case 414:
+        *stage = "limits";
+        *key = "limits.url_bytes";
+        return;
+    case 431:
+        *stage = "limits";
+        *key = reason && strstr(reason, "too many") ? "limits.headers" : "limits.header_bytes";
+        return;
+    case 421:
+        *event = "host.denied";
+        *stage = "hosts";
+        *key = "hosts";
+        return;
+    case 502:
+    case 504:
+        *event = "upstream.error";
+        *stage = "proxy";
+        *key = status == 504 ? "limits.upstream_timeout" : "upstream";
+        return;
+    default:
+        if (status >= 500) {
+            *event = "upstream.error";
+            *stage = "proxy";
+        }
+        return;
+    }
+}
+
+void moat__security_event(moat_request *r, int status, const char *reason)
+{
+    if (!moat__seclog || status == 308 || status == 204) return;
+    const char *event = r->ev_event, *stage = r->ev_stage, *key = r->ev_key;
+    if (!event) infer(r, status, reason, &event, &stage, &key);
+    const moat_seclog_event_info *info = moat_seclog_event_lookup(event);
+    moat_seclog_event ev = {
+        .event = event,
+        .severity = info ? info->severity : MOAT_SECLOG_WARNING,
+        .request_id = r->id,
+        .client = r->c->peer,
+        .method = r->head ? r->head->method : NULL,
+        .path = r->head ? r->head->target : NULL,
+        .reason = reason,
+        .stage = stage,
+        .config_key = key,
+        .status = status,
+    };
+    moat_seclog_record(moat__seclog, &ev);
+}
