@@ -10,6 +10,7 @@ all: build
 
 deps:
 	@scripts/deps.sh deps/debian.txt
+	@scripts/npm-deps.sh
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) --buildtype=debugoptimized

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the npm packages listed in deps/npm.txt ("FOLDER: npm ci"), from
+# each folder's package-lock.json, when the folder has no node_modules yet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v npm >/dev/null; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm
+fi
+while IFS=: read -r dir cmd; do
+    case "$dir" in '' | \#*) continue ;; esac
+    [ -d "$dir/node_modules" ] && continue
+    echo "npm: $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+done <deps/npm.txt
