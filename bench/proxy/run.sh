@@ -16,6 +16,7 @@
 set -euo pipefail
 
 MOAT=${1:?usage: bench/proxy/run.sh MOAT_BINARY}
+MOAT=$(cd "$(dirname "$MOAT")" && pwd)/$(basename "$MOAT") # absolute: the script cd-s
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
 THREADS=${BENCH_THREADS:-2}
@@ -159,6 +160,7 @@ drain_timeout = "2s"
 
 [log]
 access = ""
+security = ""
 EOF
 
 log "starting the upstream, nginx and moat"
@@ -263,5 +265,6 @@ moat.toml:
     upstream_keepalive = 64
     drain_timeout = "2s"
     [log]
+    security = ""
     access = ""
 EOF

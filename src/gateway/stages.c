@@ -116,6 +116,12 @@ static int https_redirect_head(moat_request *r)
     const moat_runtime *rt = r->rt;
     const moat_config *cfg = rt->cfg;
     if (!rt->tls || r->https || !cfg->tls.redirect) return MOAT_PASS;
+    if (r->head->target[0] != '/') return MOAT_PASS; /* OPTIONS *: nothing to redirect to */
+    /* Behind a TLS-terminating proxy we trust, the client already used HTTPS. */
+    moat_http_header *xfp = moat_http_head_find(r->head, "X-Forwarded-Proto");
+    if (xfp && moat_strieq_lit(xfp->value, xfp->value_len, "https") && r->c->peer[0] &&
+        moat_ip_in_list(r->c->peer, cfg->trusted_proxies.items, cfg->trusted_proxies.len))
+        return MOAT_PASS;
     for (size_t i = 0; i < cfg->tls.redirect_exempt.len; i++) {
         const char *p = cfg->tls.redirect_exempt.items[i];
         if (strncmp(r->head->target, p, strlen(p)) == 0) return MOAT_PASS;

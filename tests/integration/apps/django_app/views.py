@@ -1,0 +1,56 @@
+"""Views of the test project."""
+
+from django.http import Http404, HttpResponse, HttpResponseNotFound, JsonResponse
+from django.middleware.csrf import get_token
+from django.views.decorators.csrf import csrf_exempt
+
+PAGE = ("<!doctype html><html><head><title>django page</title></head>"
+        "<body><h1>hello from django</h1></body></html>")
+
+
+def page(request):
+    return HttpResponse(PAGE)
+
+
+def own_csp(request):
+    resp = HttpResponse(PAGE)
+    resp["Content-Security-Policy"] = "default-src 'none'; style-src 'self'"
+    return resp
+
+
+def boom(request):
+    raise RuntimeError("secret detail: postgres://admin:hunter2-django@db/prod")
+
+
+def missing(request):
+    # DEBUG: Django answers with its technical 404 page ("Raised by", settings hint)
+    raise Http404("no such object: secret-object-42")
+
+
+def plain404(request):
+    return HttpResponseNotFound("nothing here\n", content_type="text/plain")
+
+
+def cookies(request):
+    get_token(request)  # CsrfViewMiddleware sets csrftoken (SameSite=Lax, no HttpOnly)
+    resp = JsonResponse({"ok": True})
+    resp.set_cookie("prefs", "compact")                         # no flags at all
+    resp.set_cookie("sessionid", "s3ss10n", httponly=True, samesite="Strict")
+    return resp
+
+
+@csrf_exempt
+def echo(request):
+    return JsonResponse({
+        "path": request.path,
+        "scheme": request.scheme,
+        "is_secure": request.is_secure(),
+        "host": request.get_host(),
+        "x_forwarded_proto": request.META.get("HTTP_X_FORWARDED_PROTO"),
+    })
+
+
+def form(request):
+    # POST without a CSRF token: with DEBUG, Django's 403 page explains CSRF
+    # and says "DEBUG = True" in your settings.
+    return HttpResponse("posted\n" if request.method == "POST" else PAGE)

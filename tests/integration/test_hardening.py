@@ -1,0 +1,573 @@
+"""Response hardening through real apps under gunicorn: a Flask app
+(apps/flask_hardening.py, wrapped in Werkzeug's debugger middleware) and a
+Django project with DEBUG = True (apps/django_app, Debian's python3-django).
+
+Security headers with their defaults, the app's own values kept (or
+replaced with headers.override), CSP report-only, banners removed; every
+Set-Cookie hardened (HttpOnly except csrftoken, SameSite=Lax unless set,
+Secure over HTTPS or a trusted proxy's X-Forwarded-Proto: https) and
+malformed ones dropped; 5xx pages and Python debug pages replaced by moat's
+generic page (status kept, request id, JSON on request); Werkzeug debugger
+requests refused; moat's own error pages carry the same headers."""
+
+import re
+import subprocess
+
+import pytest
+import requests
+
+from conftest import PYTHON, Gunicorn
+from helpers import HOST, Conn, free_port, port_accepts, wait_for
+from raw_upstreams import respond
+
+DEFAULTS = {
+    "Content-Security-Policy": "default-src 'self'; object-src 'none'; base-uri 'self'; "
+                               "frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "accelerometer=(), camera=(), geolocation=(), gyroscope=(), "
+                          "magnetometer=(), microphone=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+BANNERS = ["Server", "X-Powered-By", "X-Runtime", "X-Generator", "X-Version"]
+# What no error page may show: framework names, tracebacks, settings, secrets.
+LEAKS = ["traceback", "hunter2", "secret", "werkzeug", "django", "urlconf", "debug",
+         "postgres", "runtimeerror", "keyerror", "gunicorn", "starlette", "csrf"]
+
+
+def django_available():
+    try:
+        r = subprocess.run([PYTHON, "-c", "import django"], capture_output=True, timeout=30)
+        return r.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+# ------------------------------------------------------------------ apps
+
+class App:
+    """An app under gunicorn plus the paths the tests use on it."""
+
+    def __init__(self, name, gunicorn, paths):
+        self.name = name
+        self.g = gunicorn
+        self.paths = paths
+
+    def url(self):
+        return self.g.url()
+
+
+@pytest.fixture(scope="module")
+def flask_app():
+    g = Gunicorn(module="flask_hardening:app", unix=False, name="hardening").start()
+    yield App("flask", g, {
+        "page": "/page", "own_csp": "/own-headers", "cookies": "/cookies",
+        "errors_5xx": ["/boom", "/status500", "/status503"],
+        "debug_4xx": ["/tb404", "/tb404-chunked", "/debugger404", "/starlette404"],
+        "plain_4xx": [("/plain404", 404, b"no such thing\n"),
+                      ("/plain403", 403, b'{"detail": "forbidden"}')],
+    })
+    g.stop()
+
+
+@pytest.fixture(scope="module")
+def django_app():
+    if not django_available():
+        pytest.skip("Django is not installed for %s (Debian package python3-django, "
+                    "listed in deps/debian.txt)" % PYTHON)
+    g = Gunicorn(module="django_app.wsgi", unix=False, name="django").start()
+    yield App("django", g, {
+        "page": "/page", "own_csp": "/own-csp", "cookies": "/cookies",
+        "errors_5xx": ["/boom"],
+        "debug_4xx": ["/missing", "/no-such-url", "/page/extra"],
+        "plain_4xx": [("/plain404", 404, b"nothing here\n")],
+    })
+    g.stop()
+
+
+@pytest.fixture(scope="module", params=["flask", "django"])
+def app(request):
+    return request.getfixturevalue(request.param + "_app")
+
+
+@pytest.fixture(scope="module")
+def certs(moat_bin, tmp_path_factory):
+    d = tmp_path_factory.mktemp("hcerts")
+    cert, key = d / "c.pem", d / "k.pem"
+    r = subprocess.run([moat_bin, "cert", "selfsigned", "--cert", str(cert), "--key", str(key),
+                        "localhost", "127.0.0.1"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return cert, key
+
+
+_gateways = {}
+
+
+def gateways(module_moat, app, certs):
+    """get(kind) -> moat in front of app: "plain" (defaults), "tls" (HTTPS
+    on .tls_port), "trusting" (trusts 127.0.0.1's X-Forwarded-*),
+    "override" (headers.override), "report_only"; started once per module."""
+    def get(kind="plain"):
+        key = (app.name, kind, id(module_moat))
+        if key in _gateways and _gateways[key].alive():
+            return _gateways[key]
+        over = {}
+        if kind == "tls":
+            tls_port = free_port()
+            over["tls"] = {"listen": ["%s:%d" % (HOST, tls_port)],
+                           "cert": [str(certs[0])], "key": [str(certs[1])]}
+        elif kind == "trusting":
+            over["trusted_proxies"] = ["127.0.0.1/32"]
+        elif kind == "override":
+            over["headers"] = {"override": True}
+        elif kind == "report_only":
+            over["headers"] = {"csp_report_only": True}
+        m = module_moat(app.url(), **over)
+        if kind == "tls":
+            m.tls_port = tls_port
+            wait_for(lambda: port_accepts(tls_port), 15, what="moat's TLS listener")
+        _gateways[key] = m
+        return m
+    return get
+
+
+@pytest.fixture
+def gw(module_moat, app, certs):
+    """gateways() for the current app (Flask, then Django)."""
+    return gateways(module_moat, app, certs)
+
+
+@pytest.fixture
+def fgw(module_moat, flask_app, certs):
+    return gateways(module_moat, flask_app, certs)
+
+
+@pytest.fixture
+def dgw(module_moat, django_app, certs):
+    return gateways(module_moat, django_app, certs)
+
+
+def raw_get(port, path, headers=None, host="127.0.0.1", method="GET"):
+    with Conn(port) as c:
+        return c.request(method, path, headers=headers, host=host)
+
+
+def tls_get(m, certs, path, headers=None):
+    return requests.get("https://127.0.0.1:%d%s" % (m.tls_port, path), headers=headers or {},
+                        verify=str(certs[0]), timeout=20, allow_redirects=False)
+
+
+def parse_cookies(values):
+    """{name: (value, [attributes as written])} from raw Set-Cookie values."""
+    out = {}
+    for v in values:
+        parts = [p.strip() for p in v.split(";")]
+        name, _, value = parts[0].partition("=")
+        assert name not in out, "duplicate cookie %s" % name
+        out[name] = (value, [p for p in parts[1:] if p])
+    return out
+
+
+def attrs_lower(attrs):
+    return [a.lower() for a in attrs]
+
+
+def assert_generic_page(status, headers, body, want_status, json=False):
+    assert status == want_status, (status, body[:300])
+    rid = headers.get("X-Request-Id")
+    assert rid, "no X-Request-Id"
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    assert rid in text, "the page shows the request id"
+    low = text.lower()
+    for leak in LEAKS:
+        assert leak not in low, "error page leaks %r: %s" % (leak, text[:300])
+    if json:
+        assert headers.get("Content-Type", "").startswith("application/json")
+    else:
+        assert headers.get("Content-Type", "").startswith("text/html")
+    for name, value in DEFAULTS.items():
+        assert headers.get(name) == value, (name, headers.get(name))
+    for b in BANNERS:
+        assert b not in headers, "banner %s on an error page" % b
+
+
+class H(dict):
+    """Case-insensitive view of a RawResponse's headers (first value)."""
+
+    def __init__(self, raw):
+        super().__init__()
+        self.raw = raw
+        for k, v in raw.headers:
+            self.setdefault(k.lower(), v)
+
+    def get(self, k, d=None):
+        return super().get(k.lower(), d)
+
+    def __contains__(self, k):
+        return super().__contains__(k.lower())
+
+
+# ------------------------------------------------------- security headers
+
+def test_security_headers_defaults(gw, app):
+    r = raw_get(gw().port, app.paths["page"])
+    assert r.status == 200
+    h = H(r)
+    for name, value in DEFAULTS.items():
+        if app.name == "django" and name == "Referrer-Policy":
+            # Django's SecurityMiddleware sets its own (same-origin): kept
+            assert h.get(name) == "same-origin"
+            continue
+        assert h.get(name) == value, (name, h.get(name))
+        assert len(r.header_all(name)) == 1, name
+    assert "Strict-Transport-Security" not in h, "no HSTS over plain HTTP"
+
+
+def test_banners_removed(gw, app):
+    direct = requests.get(app.url() + app.paths["page"], timeout=10)
+    assert direct.headers.get("Server", "").startswith("gunicorn"), "control: the app sends one"
+    r = raw_get(gw().port, app.paths["page"])
+    for b in BANNERS:
+        assert r.header(b) is None, b
+
+
+def test_flask_banners_removed(fgw, flask_app):
+    direct = requests.get(flask_app.url() + "/banners", timeout=10)
+    assert direct.headers.get("X-Powered-By")
+    r = raw_get(fgw().port, "/banners")
+    for b in BANNERS:
+        assert r.header(b) is None, b
+    assert r.header("X-Kept") == "yes"
+
+
+def test_apps_own_headers_kept(gw, app):
+    direct = requests.get(app.url() + app.paths["own_csp"], timeout=10)
+    own = direct.headers["Content-Security-Policy"]
+    r = raw_get(gw().port, app.paths["own_csp"])
+    assert r.header_all("Content-Security-Policy") == [own]
+    if app.name == "flask":
+        assert r.header("X-Frame-Options") == "SAMEORIGIN"
+        assert r.header("Referrer-Policy") == "no-referrer"
+        assert r.header("Permissions-Policy") == "camera=(self)"
+        assert r.header("Cross-Origin-Opener-Policy") == "unsafe-none"
+        assert r.header("Cross-Origin-Resource-Policy") == "cross-origin"
+        assert r.header_all("X-Content-Type-Options") == ["nosniff"]
+    else:
+        assert r.header("Referrer-Policy") == "same-origin"
+        assert r.header_all("X-Frame-Options") == ["DENY"]
+
+
+def test_override_replaces_apps_headers(gw, app):
+    r = raw_get(gw("override").port, app.paths["own_csp"])
+    assert r.status == 200
+    for name, value in DEFAULTS.items():
+        assert r.header_all(name) == [value], (name, r.header_all(name))
+
+
+def test_csp_report_only(gw, app):
+    r = raw_get(gw("report_only").port, app.paths["page"])
+    assert r.header("Content-Security-Policy") is None
+    assert r.header("Content-Security-Policy-Report-Only") == DEFAULTS["Content-Security-Policy"]
+    assert r.header("X-Frame-Options") == "DENY"
+
+
+def test_header_settings(moat, flask_app):
+    """Custom values, "off", "" and nosniff = false."""
+    m = moat(flask_app.url(), headers={
+        "csp": "default-src 'none'", "frame_options": "off", "nosniff": False,
+        "referrer_policy": "no-referrer", "permissions_policy": "", "coop": "",
+        "corp": "same-site", "remove": ["X-Kept", "Server"]})
+    r = raw_get(m.port, "/banners")
+    assert r.header("Content-Security-Policy") == "default-src 'none'"
+    assert r.header("X-Frame-Options") is None
+    assert r.header("X-Content-Type-Options") is None
+    assert r.header("Referrer-Policy") == "no-referrer"
+    assert r.header("Permissions-Policy") is None
+    assert r.header("Cross-Origin-Opener-Policy") is None
+    assert r.header("Cross-Origin-Resource-Policy") == "same-site"
+    assert r.header("X-Kept") is None
+    assert r.header("Server") is None
+
+
+def test_https_adds_hsts(gw, app, certs):
+    r = tls_get(gw("tls"), certs, app.paths["page"])
+    assert r.status_code == 200
+    assert r.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+    assert r.headers["Content-Security-Policy"] == DEFAULTS["Content-Security-Policy"]
+
+
+# ---------------------------------------------------------------- cookies
+
+def cookies_via(port, path, headers=None):
+    r = raw_get(port, path, headers=headers)
+    assert r.status == 200, r
+    return parse_cookies(r.header_all("Set-Cookie"))
+
+
+def test_flask_cookies_hardened(fgw, flask_app):
+    from flask_hardening import COOKIES_OK
+    c = cookies_via(fgw().port, "/cookies")
+    assert sorted(c) == sorted(n for n, _ in COOKIES_OK), "malformed cookies dropped"
+    a = {n: attrs_lower(c[n][1]) for n in c}
+    assert c["plain"][0] == "abc123"
+    assert a["plain"] == ["path=/", "httponly", "samesite=lax"]
+    assert a["csrftoken"] == ["path=/", "samesite=lax"], "csrftoken stays readable by scripts"
+    assert a["strict"].count("samesite=strict") == 1 and "samesite=lax" not in a["strict"]
+    assert "httponly" in a["strict"]
+    assert a["ownflags"] == ["path=/", "secure", "httponly", "samesite=none"], "left as set"
+    assert c["quoted"][0] == '"qv1"' and "httponly" in a["quoted"]
+    assert a["lowercase"] == ["path=/", "httponly", "samesite=lax"], "no duplicated flags"
+    for n in c:
+        if n != "ownflags":
+            assert "secure" not in a[n], "no Secure over plain HTTP (%s)" % n
+
+
+def test_django_cookies_hardened(dgw, django_app):
+    c = cookies_via(dgw().port, "/cookies")
+    assert sorted(c) == ["csrftoken", "prefs", "sessionid"]
+    a = {n: attrs_lower(c[n][1]) for n in c}
+    assert a["prefs"] == ["path=/", "httponly", "samesite=lax"]
+    assert a["sessionid"].count("httponly") == 1
+    assert a["sessionid"].count("samesite=strict") == 1 and "samesite=lax" not in a["sessionid"]
+    assert "httponly" not in a["csrftoken"], "Django's csrftoken stays readable (httponly_except)"
+    assert a["csrftoken"].count("samesite=lax") == 1
+    assert any(x.startswith("expires=") for x in a["csrftoken"]), "attributes kept"
+    for n in c:
+        assert "secure" not in a[n]
+
+
+def test_cookies_secure_over_https(gw, app, certs):
+    r = tls_get(gw("tls"), certs, app.paths["cookies"])
+    assert r.status_code == 200
+    values = r.raw.headers.getlist("Set-Cookie")
+    c = parse_cookies(values)
+    assert c
+    for n, (_, attrs) in c.items():
+        assert attrs_lower(attrs).count("secure") == 1, (n, attrs)
+
+
+def test_cookies_secure_only_from_trusted_proxy(gw, app):
+    path = app.paths["cookies"]
+    # not trusted: the client's own X-Forwarded-Proto is ignored
+    c = cookies_via(gw().port, path, {"X-Forwarded-Proto": "https"})
+    assert all("secure" not in attrs_lower(a) for n, (_, a) in c.items() if n != "ownflags")
+    # a trusted proxy that says https: Secure
+    c = cookies_via(gw("trusting").port, path, {"X-Forwarded-Proto": "https"})
+    assert all(attrs_lower(a).count("secure") == 1 for _, (_, a) in c.items())
+    # a trusted proxy that says http: no Secure
+    c = cookies_via(gw("trusting").port, path, {"X-Forwarded-Proto": "http"})
+    assert all("secure" not in attrs_lower(a) for n, (_, a) in c.items() if n != "ownflags")
+
+
+def test_cookie_settings(moat, flask_app):
+    m = moat(flask_app.url(), cookies={"httponly": False, "samesite": "Strict",
+                                       "httponly_except": []},
+             trusted_proxies=["127.0.0.1/32"])
+    c = cookies_via(m.port, "/cookies")
+    a = {n: attrs_lower(c[n][1]) for n in c}
+    assert a["plain"] == ["path=/", "samesite=strict"]
+    assert a["csrftoken"] == ["path=/", "samesite=strict"]
+    m2 = moat(flask_app.url(), cookies={"samesite": "off", "secure": False,
+                                        "httponly_except": ["plain"]},
+              trusted_proxies=["127.0.0.1/32"])
+    c = cookies_via(m2.port, "/cookies", {"X-Forwarded-Proto": "https"})
+    a = {n: attrs_lower(c[n][1]) for n in c}
+    assert a["plain"] == ["path=/"]
+    assert a["csrftoken"] == ["path=/", "httponly"]
+
+
+RAW_COOKIES = [
+    (b"ok=1; Path=/", True),
+    (b"__Host-id=2; Path=/; Secure", True),
+    (b"tab=a\tb", False),            # tab (the one control character HTTP lets through)
+    (b"tabattr=1; Path=/\tx", False),# tab inside an attribute
+    (b"comma=a,b", False),           # ',' in the value
+    (b"semi", False),                # no '='
+    (b"=v", False),                  # empty name
+    (b" =v", False),                 # blank name
+    (b"n@me=1", False),              # separator in the name
+    (b"n:me=1", False),              # separator in the name
+    (b"sp=a b", False),              # space in the value
+    (b"bs=a\\b", False),             # backslash in the value
+    (b"dq=a\"b", False),              # '"' inside the value
+    (b"utf8=\xc3\xa9", True),        # non-ASCII octets: what browsers accept
+    (b"empty=", True),               # an empty value is a valid cookie
+]
+
+
+def raw_cookie_upstream(raw_upstream, values):
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+    head += b"".join(b"Set-Cookie: " + v + b"\r\n" for v in values)
+    return raw_upstream(respond(head + b"\r\nok", keep_open=True))
+
+
+def test_malformed_cookies_dropped_raw(moat, raw_upstream):
+    up = raw_cookie_upstream(raw_upstream, [v for v, _ in RAW_COOKIES])
+    m = moat(up.url)
+    r = raw_get(m.port, "/")
+    assert r.status == 200 and r.body == b"ok"
+    got = [v.split("=", 1)[0] for v in r.header_all("Set-Cookie")]
+    want = [v.split(b"=", 1)[0].decode("latin-1") for v, ok in RAW_COOKIES if ok]
+    assert got == want, r.header_all("Set-Cookie")
+    for v in r.header_all("Set-Cookie"):
+        assert v.lower().count("httponly") == 1 and "samesite=lax" in v.lower()
+
+
+@pytest.mark.parametrize("value", [b"ctl=a\x01b", b"del=a\x7fb", b"attr=1; Path=/\x01x",
+                                   b"nul=a\x00b"], ids=["ctl", "del", "ctl-attr", "nul"])
+def test_cookie_with_control_bytes_never_reaches_client(moat, raw_upstream, value):
+    """Other control bytes: the whole response may be refused (502), or the
+    cookie dropped; the cookie is never passed on."""
+    up = raw_cookie_upstream(raw_upstream, [b"ok=1", value])
+    m = moat(up.url)
+    r = raw_get(m.port, "/")
+    assert r.status in (200, 502), r
+    name = value.split(b"=", 1)[0].decode()
+    assert not [v for v in r.header_all("Set-Cookie") if v.startswith(name + "=")]
+    if r.status == 200:
+        assert [v.split("=", 1)[0] for v in r.header_all("Set-Cookie")] == ["ok"]
+
+
+# ------------------------------------------------------------ error pages
+
+def test_5xx_replaced(gw, app):
+    for path in app.paths["errors_5xx"]:
+        direct = requests.get(app.url() + path, timeout=20)
+        assert direct.status_code >= 500
+        r = requests.get(gw().url + path, timeout=20)
+        assert_generic_page(r.status_code, r.headers, r.content, direct.status_code)
+
+
+def test_5xx_replaced_json(gw, app):
+    for path in app.paths["errors_5xx"]:
+        r = requests.get(gw().url + path, headers={"Accept": "application/json"}, timeout=20)
+        assert_generic_page(r.status_code, r.headers, r.content, r.status_code, json=True)
+        j = r.json()
+        assert j["status"] == r.status_code and r.status_code >= 500
+        assert j["request_id"] == r.headers["X-Request-Id"]
+        assert set(j) == {"error", "status", "request_id"}
+
+
+def test_5xx_replaced_over_https(gw, app, certs):
+    path = app.paths["errors_5xx"][0]
+    r = tls_get(gw("tls"), certs, path)
+    assert_generic_page(r.status_code, r.headers, r.content, 500)
+    assert r.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_debug_4xx_replaced(gw, app):
+    for path in app.paths["debug_4xx"]:
+        direct = requests.get(app.url() + path, timeout=20)
+        assert direct.status_code == 404, (path, direct.status_code)
+        assert re.search(r"Traceback|URLconf|DEBUG = True|traceback-container", direct.text), \
+            "control: the app's page is a debug page (%s)" % path
+        r = requests.get(gw().url + path, timeout=20)
+        assert_generic_page(r.status_code, r.headers, r.content, 404)
+        rj = requests.get(gw().url + path, headers={"Accept": "application/json"}, timeout=20)
+        assert_generic_page(rj.status_code, rj.headers, rj.content, 404, json=True)
+
+
+def test_django_csrf_debug_403_replaced(dgw, django_app):
+    """Django's CSRF failure page in DEBUG mode ("You're seeing the help
+    section of this page because you have <code>DEBUG =\\n  True</code>")
+    is a debug page too: the client gets moat's generic 403."""
+    direct = requests.post(django_app.url() + "/form", data={"a": "1"}, timeout=20)
+    assert direct.status_code == 403 and "DEBUG" in direct.text, "control"
+    r = requests.post(dgw().url + "/form", data={"a": "1"}, timeout=20)
+    assert "DEBUG" not in r.text, "Django's DEBUG help page (CSRF failure) reached the client"
+    assert_generic_page(r.status_code, r.headers, r.content, 403)
+
+
+def test_plain_4xx_pass_through(gw, app):
+    for path, status, body in app.paths["plain_4xx"]:
+        r = raw_get(gw().port, path)
+        assert r.status == status
+        assert r.body == body
+        assert r.header("X-Request-Id")
+        assert r.header("Content-Security-Policy") == DEFAULTS["Content-Security-Policy"]
+        if app.name == "flask":
+            assert r.header("X-From-App") == "yes"
+
+
+@pytest.mark.parametrize("n", [100, 200 * 1024, 300 * 1024, 1024 * 1024])
+def test_large_plain_4xx_pass_through_intact(fgw, flask_app, n):
+    """Held (up to 256 KiB) and inspected, or streamed past the limit: the
+    body arrives whole either way."""
+    r = raw_get(fgw().port, "/big404?n=%d" % n)
+    assert r.status == 404
+    assert r.body == b"x" * n
+
+
+def test_connection_usable_after_replaced_page(fgw, flask_app):
+    with Conn(fgw().port) as c:
+        r = c.request("GET", "/status500")
+        assert r.status == 500 and b"Traceback" not in r.body
+        if (r.header("Connection") or "").lower() != "close":
+            r = c.request("GET", "/tb404")
+            assert r.status == 404 and b"Traceback" not in r.body
+            r = c.request("GET", "/page")
+            assert r.status == 200 and b"hello from flask" in r.body
+
+
+def test_head_of_replaced_5xx(fgw, flask_app):
+    with Conn(fgw().port) as c:
+        r = c.request("HEAD", "/status500")
+    assert r.status == 500
+    assert r.body == b""
+    assert r.header("X-Request-Id")
+
+
+def test_error_settings_off(moat, flask_app):
+    m = moat(flask_app.url(), errors={"replace_5xx": False, "debug_pages": False})
+    r = raw_get(m.port, "/status500")
+    assert r.status == 500 and b"Traceback" in r.body
+    r = raw_get(m.port, "/tb404")
+    assert r.status == 404 and b"Traceback" in r.body
+
+
+# ------------------------------------------------------- Werkzeug debugger
+
+DEBUGGER_RESOURCE = "?__debugger__=yes&cmd=resource&f=style.css"
+
+
+def test_werkzeug_debugger_requests_refused(fgw, flask_app):
+    direct = requests.get(flask_app.url() + "/page" + DEBUGGER_RESOURCE, timeout=10)
+    assert direct.status_code == 200 and "text/css" in direct.headers["Content-Type"], \
+        "control: the debugger answers when a request reaches the app"
+    flask_app.g.clear_seen()
+    for target in ["/page" + DEBUGGER_RESOURCE, "/" + DEBUGGER_RESOURCE,
+                   "/page?x=1&__debugger__=yes&cmd=printpin&s=x",
+                   "/console", "/console?x=1", "//console", "/%63onsole", "/console;x",
+                   "/a/__debugger__/b", "/%5f%5fdebugger%5f%5f"]:
+        r = raw_get(fgw().port, target)
+        assert r.status == 404, (target, r)
+        assert b"Request id" in r.body and r.header("Content-Type").startswith("text/html")
+    assert [l for l in flask_app.g.seen() if not l.startswith("GET /seen")] == []
+
+
+def test_werkzeug_debugger_encoded_query_refused(fgw, flask_app):
+    """Werkzeug decodes the query before it looks for __debugger__, so a
+    percent-encoded key reaches the debugger just the same."""
+    for query in ["?%5f%5fdebugger%5f%5f=yes&cmd=resource&f=style.css",
+                  "?__debugger%5F_=yes&cmd=resource&f=style.css"]:
+        direct = requests.get(flask_app.url() + "/page" + query, timeout=10)
+        assert "text/css" in direct.headers["Content-Type"], "control: the debugger answers"
+        r = raw_get(fgw().port, "/page" + query)
+        assert r.status == 404, (query, r.status, r.header("Content-Type"))
+
+
+# --------------------------------------------- moat's own pages, hardened
+
+def test_moats_own_error_pages_carry_security_headers(moat, flask_app):
+    m = moat(flask_app.url(), hosts=["127.0.0.1"])
+    for target, host, status in [("/.git/config", "127.0.0.1", 404),
+                                 ("/page", "evil.example", 421),
+                                 ("/%zz", "127.0.0.1", 400)]:
+        r = raw_get(m.port, target, host=host)
+        assert_generic_page(r.status, H(r), r.body, status)
+    port = free_port()
+    dead = moat("http://127.0.0.1:%d" % port)
+    r = raw_get(dead.port, "/page")
+    assert_generic_page(r.status, H(r), r.body, 502)
