@@ -70,7 +70,8 @@ struct moat_worker {
     size_t *nidle;
     size_t nidle_lists;
     uint64_t idle_generation;
-    size_t rr; /* round-robin cursor */
+    size_t rr;                     /* round-robin cursor */
+    uint64_t last_connect_warn_ms; /* rate limit of "connect failed" warnings */
     bool draining;
 };
 

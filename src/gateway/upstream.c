@@ -270,8 +270,14 @@ static void on_connect(uv_connect_t *req, int status)
     if (u->closing) return;
     if (status < 0) {
         moat_request *r = u->req;
-        moat_warn("upstream %s: connect failed: %s",
-                  r ? r->rt->upstreams[u->upstream_index].text : "?", uv_strerror(status));
+        /* At most one warning a second per worker: a down app under load
+         * must not flood the log (each request still gets its 502). */
+        uint64_t now = moat_now_ms();
+        if (now - u->w->last_connect_warn_ms >= 1000) {
+            u->w->last_connect_warn_ms = now;
+            moat_warn("upstream %s: connect failed: %s",
+                      r ? r->rt->upstreams[u->upstream_index].text : "?", uv_strerror(status));
+        }
         up_close(u);
         if (!r) return;
         if (r->tries < r->rt->nupstreams) {
@@ -390,7 +396,7 @@ static void up_fail(moat_upconn *u, int status, const char *reason)
     moat_request *r = u->req;
     up_close(u);
     if (!r) return;
-    moat_warn("request %s: %s", r->id, reason);
+    moat_debug("request %s: %s", r->id, reason); /* also an upstream.error event */
     if (r->resp_head_sent)
         moat__client_abort(r->c);
     else
