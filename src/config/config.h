@@ -50,6 +50,7 @@ typedef struct moat_config {
     struct {
         char *csp; /* "" = none */
         bool csp_report_only;
+        bool csp_report;     /* add report-uri /.moat/csp-report */
         char *frame_options; /* "DENY" | "SAMEORIGIN" | "off" */
         bool nosniff;
         char *referrer_policy;    /* "" = none */

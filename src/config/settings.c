@@ -384,6 +384,15 @@ const moat__config_setting moat__config_settings[] = {
                "violations but block nothing. For trying a policy on a live site.",
     },
     {
+        .key = "headers.csp_report",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(headers.csp_report),
+        .doc = "Add `report-uri /.moat/csp-report` to moat's policy: browsers then report "
+               "every violation to moat, which records it in the security log as "
+               "`csp.violation` (the report is answered by moat, never forwarded).",
+    },
+    {
         .key = "headers.frame_options",
         .type = MOAT__CFG_ENUM,
         .def = "\"DENY\"",

@@ -431,10 +431,18 @@ void moat__client_tunnel_data(moat_client *c, const char *data, size_t len)
         c->req->up->backpressured = true;
 }
 
+/* The whole request has been read: its end was parsed, or its head was and
+ * it has no body (the parser holds only the end event, which a reset drops).
+ * Only then can the next request on the connection be found. */
+static bool request_read(const moat_request *r)
+{
+    return r->state == REQ_DONE || (r->state == REQ_HEAD && r->head && !r->upgrade);
+}
+
 static bool keep_alive(moat_request *r)
 {
     moat_client *c = r->c;
-    if (c->close_after || c->w->draining || r->state != REQ_DONE) return false;
+    if (c->close_after || c->w->draining || !request_read(r)) return false;
     if (!r->head || !r->head->keep_alive) return false;
     return r->rt->cfg->limits.keepalive_timeout_ms > 0;
 }
@@ -603,12 +611,12 @@ void moat__client_respond_error(moat_request *r, int status, const char *reason)
     r->status = status;
     r->error_reason = reason;
     moat__security_event(r, status, reason);
-    if (r->state != REQ_DONE) c->close_after = true;
+    if (!request_read(r)) c->close_after = true;
     bool json = r->head && moat__wants_json(r->head);
     moat_buf body, head;
     moat_buf_init(&body);
     moat_buf_init(&head);
-    moat__error_page(&body, r->rt->page_template, status, r->id, json);
+    if (status != 204) moat__error_page(&body, r->rt->page_template, status, r->id, json);
     bool keep = keep_alive(r) && !c->close_after;
     if (!keep) c->close_after = true;
     moat_http_head *h = moat_arena_calloc(r->arena, sizeof(*h));
@@ -617,9 +625,11 @@ void moat__client_respond_error(moat_request *r, int status, const char *reason)
     h->http_major = h->http_minor = 1;
     char len[24];
     snprintf(len, sizeof(len), "%zu", body.len);
-    moat_http_head_add(h, r->arena, "Content-Type",
-                       json ? "application/json" : "text/html; charset=utf-8");
-    moat_http_head_add(h, r->arena, "Content-Length", len);
+    if (status != 204) {
+        moat_http_head_add(h, r->arena, "Content-Type",
+                           json ? "application/json" : "text/html; charset=utf-8");
+        moat_http_head_add(h, r->arena, "Content-Length", len);
+    }
     moat_http_head_add(h, r->arena, "X-Request-Id", r->id);
     moat_http_head_add(h, r->arena, "Cache-Control", "no-store");
     moat_http_head_add(h, r->arena, "Connection", keep ? "keep-alive" : "close");

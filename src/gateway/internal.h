@@ -190,6 +190,8 @@ typedef struct moat_stage {
 extern const moat_stage moat__stage_limits;
 extern const moat_stage moat__stage_hosts;
 extern const moat_stage moat__stage_https_redirect;
+extern const moat_stage moat__stage_moat;
+#define MOAT_CSP_REPORT_PATH "/.moat/csp-report"
 extern const moat_stage moat__stage_paths;
 extern const moat_stage moat__stage_errors;
 extern const moat_stage moat__stage_headers;

@@ -24,7 +24,13 @@ void moat__security_headers(moat_request *r, moat_http_head *h)
         moat_http_head_remove(h, cfg->headers.remove.items[i]);
     const char *csp_name = cfg->headers.csp_report_only ? "Content-Security-Policy-Report-Only"
                                                         : "Content-Security-Policy";
-    put(r, h, csp_name, cfg->headers.csp, ov);
+    if (cfg->headers.csp_report && cfg->headers.csp[0] && !strstr(cfg->headers.csp, "report-uri")) {
+        char *csp =
+            moat_arena_printf(r->arena, "%s; report-uri " MOAT_CSP_REPORT_PATH, cfg->headers.csp);
+        put(r, h, csp_name, csp, ov);
+    } else {
+        put(r, h, csp_name, cfg->headers.csp, ov);
+    }
     put(r, h, "X-Frame-Options", cfg->headers.frame_options, ov);
     if (cfg->headers.nosniff) put(r, h, "X-Content-Type-Options", "nosniff", ov);
     put(r, h, "Referrer-Policy", cfg->headers.referrer_policy, ov);

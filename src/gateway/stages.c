@@ -223,11 +223,13 @@ static int proxy_head(moat_request *r)
 
 static int proxy_body(moat_request *r, const char *data, size_t len)
 {
+    if (r->internal) return MOAT_PASS;
     return moat__upstream_send_body(r, data, len) < 0 ? MOAT_DONE : MOAT_PASS;
 }
 
 static int proxy_end(moat_request *r)
 {
+    if (r->internal) return MOAT_PASS;
     return moat__upstream_send_end(r) < 0 ? MOAT_DONE : MOAT_PASS;
 }
 

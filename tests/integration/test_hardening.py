@@ -22,7 +22,8 @@ from raw_upstreams import respond
 
 DEFAULTS = {
     "Content-Security-Policy": "default-src 'self'; object-src 'none'; base-uri 'self'; "
-                               "frame-ancestors 'none'; form-action 'self'",
+                               "frame-ancestors 'none'; form-action 'self'; "
+                               "report-uri /.moat/csp-report",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
@@ -280,7 +281,9 @@ def test_header_settings(moat, flask_app):
         "referrer_policy": "no-referrer", "permissions_policy": "", "coop": "",
         "corp": "same-site", "remove": ["X-Kept", "Server"]})
     r = raw_get(m.port, "/banners")
-    assert r.header("Content-Security-Policy") == "default-src 'none'"
+    # moat's report endpoint is added to a configured policy (headers.csp_report)
+    assert r.header("Content-Security-Policy") == \
+        "default-src 'none'; report-uri /.moat/csp-report"
     assert r.header("X-Frame-Options") is None
     assert r.header("X-Content-Type-Options") is None
     assert r.header("Referrer-Policy") == "no-referrer"

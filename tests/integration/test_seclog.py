@@ -423,3 +423,29 @@ def test_gateway_refusals_are_logged_and_sealed(tmp_path, run, moat, echo):
     seclog.write_text("".join(lines))
     r = verify(run, seclog, "--key", key)
     assert r.returncode == 1 and "%s:2:" % seclog in r.stdout
+
+
+def test_csp_reports_are_recorded_never_forwarded(tmp_path, moat, echo):
+    """A browser's CSP violation report (POST /.moat/csp-report, the
+    report-uri moat adds to its policy) becomes a csp.violation event; other
+    /.moat/ paths are 404; none of it reaches the app."""
+    seclog = tmp_path / "csp-sec.log"
+    m = moat(echo.url(), log={"security": str(seclog)})
+    report = (b'{"csp-report":{"document-uri":"http://x/page?token=s3cret",'
+              b'"violated-directive":"script-src-elem","blocked-uri":"inline"}}')
+    echo.clear_seen()
+    with Conn(m.port) as c:
+        r = c.request("GET", "/echo")
+        assert "report-uri /.moat/csp-report" in r.header("Content-Security-Policy")
+        r = c.request("POST", "/.moat/csp-report", body=report,
+                      headers={"Content-Type": "application/csp-report"})
+        assert r.status == 204
+        rid = r.header("X-Request-Id")
+        assert c.request("GET", "/.moat/csp-report").status == 405
+        assert c.request("GET", "/.moat/other").status == 404
+    assert not [l for l in echo.seen() if ".moat" in l]
+    assert m.stop() == 0
+    events = [e for e in gateway_events(seclog) if e.get("request_id") == rid]
+    assert len(events) == 1 and events[0]["event"] == "csp.violation"
+    line = seclog.read_text()
+    assert "script-src-elem" in line and "s3cret" not in line
