@@ -9,8 +9,14 @@
 
 #define INITIAL_HEADERS 16
 
-static bool name_is(const moat_http_header *f, const char *name)
+/* Hot: every lookup compares each field. The first byte, case folded,
+ * rules out almost every field without a call (if the folded bytes differ,
+ * the names differ). */
+static inline bool name_is(const moat_http_header *f, const char *name)
 {
+    if (f->name_len == 0 ||
+        (((unsigned char)f->name[0] | 0x20) != ((unsigned char)name[0] | 0x20)))
+        return false;
     return moat_strieq_lit(f->name, f->name_len, name);
 }
 
