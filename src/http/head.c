@@ -14,8 +14,7 @@
  * the names differ). */
 static inline bool name_is(const moat_http_header *f, const char *name)
 {
-    if (f->name_len == 0 ||
-        (((unsigned char)f->name[0] | 0x20) != ((unsigned char)name[0] | 0x20)))
+    if (f->name_len == 0 || (((unsigned char)f->name[0] | 0x20) != ((unsigned char)name[0] | 0x20)))
         return false;
     return moat_strieq_lit(f->name, f->name_len, name);
 }
