@@ -594,6 +594,7 @@ static bool finish_request(moat_client *c)
     c->got_bytes = false;
     c->parse_paused = false;
     c->kick = false;
+    c->backpressured = false; /* that request's upstream is done with us */
     moat_http_parser_reset(c->parser, c->arena);
     arm(c, c->w->rt->cfg->limits.keepalive_timeout_ms);
     return true;

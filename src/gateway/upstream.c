@@ -151,6 +151,7 @@ static void up_release(moat_upconn *u)
     }
     u->idle = true;
     u->reused = false;
+    u->backpressured = false;
     moat__list_add(&w->idle[u->upstream_index], &u->link);
     w->nidle[u->upstream_index]++;
     uint64_t idle_ms =
@@ -259,6 +260,7 @@ static void attach(moat_upconn *u, moat_request *r)
     r->up = u;
     u->response_started = false;
     u->reusable = false;
+    u->backpressured = false; /* a pooled connection's last client may have been slow */
     moat_buf_reset(&u->in);
 }
 
