@@ -226,6 +226,35 @@ def test_pipelined_requests_answered_in_order(proxy):
             assert r.json()["query"] == "p=%d" % i
 
 
+def test_slow_client_then_pooled_connection_does_not_stall(moat, echo):
+    """A slow reader makes moat stop reading the upstream (backpressure); the
+    pooled connection must not keep that state for the next request (it once
+    did, and the next big response stalled forever)."""
+    import socket
+    import time
+    m = moat(echo.url(), workers=1)
+    s = socket.create_connection(("127.0.0.1", m.port), timeout=30)
+    try:
+        n = 16 << 20
+        s.sendall(b"GET /big?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % n)
+        time.sleep(1)  # let moat's queue to this client grow past its limit
+        got = b""
+        while b"\r\n\r\n" not in got:
+            got += s.recv(65536)
+        head, body = got.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200")
+        left = n - len(body)
+        while left > 0:
+            chunk = s.recv(min(left, 1 << 20))
+            assert chunk, "moat closed the slow client's response early"
+            left -= len(chunk)
+    finally:
+        s.close()
+    for _ in range(3):  # the same pooled upstream connection, fast clients
+        r = requests.get(m.url + "/stream?n=300&size=1000", timeout=20)
+        assert r.status_code == 200 and len(r.content) == 300 * 1000
+
+
 def test_upstream_connections_are_reused(moat, echo):
     m = moat(echo.url(), workers=1)
     with requests.Session() as s:
