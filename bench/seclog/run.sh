@@ -36,22 +36,8 @@ WRK=${WRK:-wrk}
 MOAT=$(realpath "$MOAT")
 WRITER=$(realpath "$WRITER")
 
-DIR=$(mktemp -d /tmp/moat-bench-seclog.XXXXXX)
-chmod 755 "$DIR"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-log() { echo "bench: $*" >&2; }
+. "$(dirname "$0")/../lib.sh"
+bench_init moat-bench-seclog
 
 # ------------------------------------------------------- 1. events/s
 declare -A EPS
@@ -85,9 +71,6 @@ for flush in write fsync; do
 done
 
 # ------------------------------------------ 2. the gateway, log off / on
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 wait_status() { # URL STATUS [HOST]
     local got
     for _ in $(seq 1 200); do

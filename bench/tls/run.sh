@@ -57,40 +57,8 @@ CSP="default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'no
 PERMISSIONS="accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
 HSTS="max-age=63072000; includeSubDomains"
 
-DIR=$(mktemp -d /tmp/moat-bench-tls.XXXXXX)
-chmod 755 "$DIR" # nginx workers may run as another user
-PIDS=()
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { echo "bench: $*" >&2; }
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_ok URL SIZE: until URL answers 200 with SIZE bytes (20 s at most)
-wait_ok() {
-    local got
-    for _ in $(seq 1 200); do
-        got=$(curl -sk -o /dev/null -w '%{http_code} %{size_download}' "$1" 2>/dev/null || true)
-        [ "$got" = "200 $2" ] && return 0
-        sleep 0.1
-    done
-    echo "bench: $1 did not answer 200 with $2 bytes (last: '$got')" >&2
-    return 1
-}
+. "$(dirname "$0")/../lib.sh"
+bench_init moat-bench-tls
 
 UP_PORT=$(free_port)
 NGINX_PORT=$(free_port)
