@@ -117,6 +117,14 @@ size_t moat_edit_distance(const char *a, const char *b);
 /* Parses a decimal size/count without overflow; returns MOAT_ERANGE/EINVAL. */
 int moat_parse_u64(const char *s, size_t n, uint64_t *out);
 
+/* ---- text (text.c) -------------------------------------------------------*/
+/* Length (1..4) of the valid UTF-8 sequence at s[0..n), n >= 1, or 0 if it is
+ * not one (overlong forms, surrogates, code points past U+10FFFF). */
+size_t moat_utf8_len(const unsigned char *s, size_t n);
+/* Appends s[0..n) as a JSON string: control bytes escaped, invalid UTF-8
+ * replaced by U+FFFD, so the output is always valid JSON and UTF-8. */
+void moat_buf_put_json_string(moat_buf *b, const char *s, size_t n);
+
 /* ---- process log (operator diagnostics on stderr) -------------------------
  * Not the security log and not the access log: startup, reload, fatal errors. */
 typedef enum { MOAT_LOG_DEBUG, MOAT_LOG_INFO, MOAT_LOG_WARN, MOAT_LOG_ERROR } moat_log_level;

@@ -10,16 +10,7 @@
 
 static void json_str(moat_buf *b, const char *s)
 {
-    moat_buf_putc(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-        if (*p == '"' || *p == '\\')
-            moat_buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            moat_buf_printf(b, "\\u%04x", *p);
-        else
-            moat_buf_putc(b, (char)*p);
-    }
-    moat_buf_putc(b, '"');
+    moat_buf_put_json_string(b, s ? s : "", s ? strlen(s) : 0);
 }
 
 void moat__access_log(moat_request *r)

@@ -16,36 +16,6 @@ static int hexval(unsigned char c)
     return -1;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1Fu;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0Fu;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07u;
-    } else {
-        return 0; /* continuation byte, overlong lead (C0, C1) or > F4 */
-    }
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3Fu);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return 0; /* overlong */
-    if (cp >= 0xD800 && cp <= 0xDFFF) return 0;                           /* surrogate */
-    if (cp > 0x10FFFF) return 0;
-    return len;
-}
-
 static bool keep_raw(unsigned char c)
 {
     /* RFC 3986 pchar minus '%' (re-encoded) plus '/' */
@@ -88,7 +58,7 @@ int moat_http_normalize_path(const char *target, size_t len, moat_arena *arena, 
     }
     /* 2. strict UTF-8 */
     for (size_t i = 0; i < dn;) {
-        size_t l = utf8_len(dec + i, dn - i);
+        size_t l = moat_utf8_len(dec + i, dn - i);
         if (l == 0) {
             *why = "invalid or overlong UTF-8 in the path";
             return MOAT_EINVAL;

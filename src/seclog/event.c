@@ -85,17 +85,17 @@ static void put_member(moat_buf *b, moat_buf *tmp, const char *name, const char 
     }
     size_t cut = moat__seclog_utf8_cut(v, n, max);
     moat_buf_putc(b, ',');
-    moat__seclog_json_str(b, name, strlen(name));
+    moat_buf_put_json_string(b, name, strlen(name));
     moat_buf_putc(b, ':');
     if (cut == n) {
-        moat__seclog_json_str(b, v, n);
+        moat_buf_put_json_string(b, v, n);
     } else {
         /* The cut value with a visible mark, as one string. */
         moat_buf mark;
         moat_buf_init(&mark);
         moat_buf_append(&mark, v, cut);
         moat_buf_puts(&mark, "[...]");
-        moat__seclog_json_str(b, mark.data, mark.len);
+        moat_buf_put_json_string(b, mark.data, mark.len);
         moat_buf_free(&mark);
     }
 }
@@ -116,7 +116,7 @@ void moat__seclog_format_head(moat_buf *b, const char *event, moat_seclog_severi
         name[n++] = ok ? c : '_';
     }
     if (n == 0) name[n++] = '_';
-    moat__seclog_json_str(b, name, n);
+    moat_buf_put_json_string(b, name, n);
     moat_buf_puts(b, ",\"severity\":\"");
     moat_buf_puts(b, moat_seclog_severity_name(sev));
     moat_buf_putc(b, '"');

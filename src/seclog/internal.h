@@ -26,10 +26,7 @@ extern const char *moat__seclog_syslog_path; /* "/dev/log" */
  * HMAC); a line claiming more is reported as damaged. */
 extern uint64_t moat__seclog_verify_max_epoch_jump;
 
-/* ---- JSON (json.c) ------------------------------------------------------- */
-/* Appends s[0..n) as a JSON string: invalid UTF-8 becomes U+FFFD, control
- * characters are escaped. */
-void moat__seclog_json_str(moat_buf *b, const char *s, size_t n);
+/* ---- JSON (json.c; strings are written by moat_buf_put_json_string) ----- */
 /* Appends "name":"value" preceded by a comma. */
 void moat__seclog_json_member(moat_buf *b, const char *name, const char *value, size_t n);
 /* Appends an RFC 3339 UTC time with microseconds ("2024-05-01T12:00:00.123456Z"). */

@@ -7,86 +7,12 @@
 
 #include "internal.h"
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one
- * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len) return 0;
-    unsigned cp = c & (0xffu >> (len + 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    return len;
-}
-
-void moat__seclog_json_str(moat_buf *b, const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    moat_buf_reserve(b, n + 2);
-    moat_buf_putc(b, '"');
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            size_t j = i + 1;
-            while (j < n && p[j] >= 0x20 && p[j] < 0x7f && p[j] != '"' && p[j] != '\\')
-                j++;
-            moat_buf_append(b, p + i, j - i);
-            i = j;
-        } else if (c == '"' || c == '\\') {
-            moat_buf_putc(b, '\\');
-            moat_buf_putc(b, (char)c);
-            i++;
-        } else if (c == '\n') {
-            moat_buf_puts(b, "\\n");
-            i++;
-        } else if (c == '\t') {
-            moat_buf_puts(b, "\\t");
-            i++;
-        } else if (c == '\r') {
-            moat_buf_puts(b, "\\r");
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            moat_buf_printf(b, "\\u%04x", c);
-            i++;
-        } else {
-            size_t k = utf8_seq(p + i, n - i);
-            if (k == 0) {
-                moat_buf_puts(b, "\\ufffd");
-                i++;
-            } else {
-                moat_buf_append(b, p + i, k);
-                i += k;
-            }
-        }
-    }
-    moat_buf_putc(b, '"');
-}
-
 void moat__seclog_json_member(moat_buf *b, const char *name, const char *value, size_t n)
 {
     moat_buf_putc(b, ',');
-    moat__seclog_json_str(b, name, strlen(name));
+    moat_buf_put_json_string(b, name, strlen(name));
     moat_buf_putc(b, ':');
-    moat__seclog_json_str(b, value, n);
+    moat_buf_put_json_string(b, value, n);
 }
 
 static char *digits_to(char *p, unsigned v, int width)
@@ -290,7 +216,7 @@ static int read_string(reader *r, moat_buf *b)
             }
             continue;
         }
-        size_t k = utf8_seq((const unsigned char *)r->p, (size_t)(r->end - r->p));
+        size_t k = moat_utf8_len((const unsigned char *)r->p, (size_t)(r->end - r->p));
         if (k == 0) return MOAT_EPARSE;
         moat_buf_append(b, r->p, k);
         r->p += k;

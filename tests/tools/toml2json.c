@@ -12,39 +12,7 @@
 
 static void put_string(moat_buf *b, const char *s, size_t len)
 {
-    moat_buf_putc(b, '"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"':
-            moat_buf_puts(b, "\\\"");
-            break;
-        case '\\':
-            moat_buf_puts(b, "\\\\");
-            break;
-        case '\n':
-            moat_buf_puts(b, "\\n");
-            break;
-        case '\r':
-            moat_buf_puts(b, "\\r");
-            break;
-        case '\t':
-            moat_buf_puts(b, "\\t");
-            break;
-        case '\b':
-            moat_buf_puts(b, "\\b");
-            break;
-        case '\f':
-            moat_buf_puts(b, "\\f");
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f)
-                moat_buf_printf(b, "\\u%04x", c);
-            else
-                moat_buf_putc(b, (char)c);
-        }
-    }
-    moat_buf_putc(b, '"');
+    moat_buf_put_json_string(b, s, len);
 }
 
 static void put_tagged(moat_buf *b, const char *type, const char *value, size_t len)

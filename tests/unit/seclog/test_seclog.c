@@ -446,7 +446,7 @@ static void test_json(void **state)
 
     moat_buf b;
     moat_buf_init(&b);
-    moat__seclog_json_str(&b, "q\"\\\t\r\n\x1f\xc3\x28 ok \xe2\x82\xac", 16);
+    moat_buf_put_json_string(&b, "q\"\\\t\r\n\x1f\xc3\x28 ok \xe2\x82\xac", 16);
     assert_string_equal(b.data, "\"q\\\"\\\\\\t\\r\\n\\u001f\\ufffd( ok \xe2\x82\xac\"");
     moat_buf_free(&b);
 
