@@ -339,3 +339,22 @@ const char *moat__config_check_proxy(char *v)
     }
     return NULL;
 }
+
+const char *moat__config_check_path_prefix(char *v)
+{
+    if (v[0] != '/') return "must be a path prefix starting with '/'";
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f || *p == '?' || *p == '#')
+            return "must be a path without spaces, control characters, '?' or '#'";
+    return NULL;
+}
+
+const char *moat__config_check_header_value(char *v)
+{
+    /* A header value reaches the wire as written: a line break would start
+     * a new header (response splitting). */
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return "must not contain line breaks or control characters";
+    return NULL;
+}
