@@ -358,3 +358,14 @@ const char *moat__config_check_header_value(char *v)
             return "must not contain line breaks or control characters";
     return NULL;
 }
+
+const char *moat__config_check_account(char *v)
+{
+    /* What useradd/groupadd accept (Debian's NAME_REGEX, plus upper case). */
+    if (!v[0] || v[0] == '-') return "must be a user or group name";
+    for (const char *p = v; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
+            return "must be a user or group name (letters, digits, '_', '-', '.')";
+    if (strlen(v) > 32) return "must be a user or group name of at most 32 characters";
+    return NULL;
+}

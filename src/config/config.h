@@ -50,6 +50,7 @@ typedef struct moat_config {
     moat_strlist hosts;           /* Host allow-list; empty = any (until TLS names exist) */
     uint64_t workers;             /* 0 = auto (one per CPU) */
     moat_strlist trusted_proxies; /* CIDRs whose X-Forwarded-* are kept */
+    char *user, *group;           /* started as root: serve as these */
     moat_limits limits;
     struct {
         moat_strlist listen;          /* HTTPS listeners; empty = no TLS */

@@ -165,6 +165,37 @@ const moat__config_setting moat__config_settings[] = {
                "connection. Avoid `0.0.0.0/0` and `::/0`: they let any client forge its "
                "address.",
     },
+    {
+        .key = "user",
+        .type = MOAT__CFG_STRING,
+        .def = "\"nobody\"",
+        .check = moat__config_check_account,
+        .allowed = "a user name",
+        .offset = AT(user),
+        .doc = "The account moat serves as when it is started as root. It binds its ports, "
+               "reads its certificates and opens its logs as root, then gives up root for "
+               "good (user, group and supplementary groups, with `no_new_privs` set) before "
+               "it serves a single request. moat refuses to serve as root: naming `root` here "
+               "is an error. A dedicated account (`adduser --system moat`) is better than the "
+               "default `nobody`, which other daemons may share.\n\n"
+               "Log files moat created as root are handed to this account; the security log's "
+               "folder (rotation) and the sealing key's folder (the key is rewritten as it "
+               "evolves) must be writable by it, or moat stops with a message saying so. A "
+               "`SIGHUP` reload reads the configuration and certificates again as this account: "
+               "make them readable by it (owner or group), or the reload fails and the running "
+               "configuration stays. Started as any other user, moat keeps that user.",
+    },
+    {
+        .key = "group",
+        .type = MOAT__CFG_STRING,
+        .def = "\"nogroup\"",
+        .check = moat__config_check_account,
+        .allowed = "a group name",
+        .offset = AT(group),
+        .doc = "The group moat serves as when started as root (see `user`); its only group "
+               "once privileges are dropped. Key and configuration files readable by this group "
+               "are not warned about; readable by any other group or by others, they are.",
+    },
 
     /* ---- [limits] ---- */
     {

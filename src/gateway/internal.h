@@ -196,6 +196,14 @@ extern const moat_stage moat__stage_paths;
 extern const moat_stage moat__stage_errors;
 extern const moat_stage moat__stage_headers;
 
+/* privileges.c (main thread). Started as root: hands the files moat writes
+ * to cfg->user, drops to cfg->user/cfg->group for good and checks that what
+ * it must write later is writable; not root: only the mode warnings. Returns
+ * 0, or an error with *err owned; the process must then exit. */
+int moat__privileges_drop(const moat_config *cfg, char **err);
+/* Warns about key and config files others (or another group) can read. */
+void moat__warn_file_modes(const moat_config *cfg);
+
 /* stage_headers.c: adds the configured security headers, removes banners. */
 void moat__security_headers(moat_request *r, moat_http_head *h);
 /* stage_errors.c */
