@@ -1031,6 +1031,8 @@ static void test_dump(void **state)
                        "hosts = []\n"
                        "workers = \"auto\"\n"
                        "trusted_proxies = []\n"
+                       "user = \"nobody\"\n"
+                       "group = \"nogroup\"\n"
                        "\n"
                        "[limits]\n"
                        "url_bytes = \"8KiB\"\n"
