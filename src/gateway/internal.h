@@ -132,7 +132,7 @@ struct moat_client {
     uint16_t local_port;
     moat_tls_conn *tls; /* NULL on plain connections */
     moat_buf cipher;    /* TLS: records read, not yet decrypted */
-    moat_buf out;       /* corked output (ciphertext when TLS) */
+    moat_buf out;       /* corked output, plaintext (encrypted at uncork) */
     bool corked;        /* collect writes, one write at uncork */
     bool reading;       /* uv_read_start active */
     bool parse_paused;  /* the parser waits for the pipeline */
