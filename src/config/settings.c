@@ -786,8 +786,7 @@ const moat__config_setting moat__config_settings[] = {
         .min = 1,
         .max = 16,
         .offset = AT(auth.argon2_parallelism),
-        .doc = "Argon2id lanes (p): the threads one hash may use; moat computes them one after "
-               "another.",
+        .doc = "Argon2id lanes (p): how many threads one hash may use at once.",
     },
     {
         .key = "auth.totp_issuer",
