@@ -12,7 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
 #include "core.h"
+#include "store/store.h"
 
 /* ---- passwords (password.c) -------------------------------------------- */
 
@@ -157,5 +159,57 @@ void moat_token_new(char out[MOAT_TOKEN_LEN + 1]);
 
 /* The stored form of a session id or token: SHA-256 in hex. */
 void moat_secret_hash(const char *secret, size_t n, char out[MOAT_SECRET_HASH_LEN + 1]);
+
+/* ---- the login decision (login.c) ------------------------------------------ */
+
+/* The parameters of authentication, taken from the [auth] settings. */
+typedef struct moat_auth_settings {
+    moat_argon2_params argon2;
+    moat_password_policy policy;
+    moat_totp_params totp;
+    moat_lockout_params lockout;
+    const char *issuer; /* borrowed from the config */
+} moat_auth_settings;
+
+void moat_auth_settings_from_config(const moat_config *cfg, moat_auth_settings *out);
+
+typedef enum {
+    MOAT_LOGIN_OK,        /* the password (and the code, if one was given) is right */
+    MOAT_LOGIN_BAD,       /* unknown user, wrong password or wrong code */
+    MOAT_LOGIN_LOCKED,    /* the account is locked (answer it exactly as BAD) */
+    MOAT_LOGIN_THROTTLED, /* the client address is throttled */
+} moat_login_status;
+
+typedef struct moat_login_result {
+    moat_login_status status;
+    /* For the security log only: "unknown_user", "bad_password", "bad_code",
+     * "locked", "admin_locked", "throttled"; NULL on success. */
+    const char *reason;
+    int64_t user_id;      /* 0 for an unknown user */
+    bool mfa;             /* a second factor was verified */
+    bool mfa_enrolled;    /* the user has a second factor */
+    bool recovery_used;   /* the second factor was a recovery code */
+    bool rehashed;        /* the stored hash was replaced by a current Argon2id one */
+    int64_t locked_until; /* this failure locked the account or the address (else 0) */
+} moat_login_result;
+
+/* Decides a login: throttled address, unknown user, locked account, wrong
+ * password and wrong code all cost one password verification (a dummy one
+ * for an unknown user), so the answer's timing does not tell them apart.
+ * Failures count towards the account's lockout and the address's throttle;
+ * a success resets the account's counters and rehashes a password stored in
+ * an older format or with other parameters. code (may be NULL) is a TOTP code
+ * or a recovery code; each is accepted once. addr may be NULL (no address
+ * throttling, e.g. a local tool). Returns 0 with *r filled, or a store error
+ * (the caller must then refuse: fail closed). */
+int moat_auth_login(moat_store *s, const moat_auth_settings *st, const char *name, const char *pw,
+                    size_t n, const char *code, size_t codelen, const char *addr, int64_t now,
+                    moat_login_result *r);
+
+/* Verifies a second factor of user id (a TOTP code or a recovery code) for a
+ * session that already has the first: 0 when it is right (and now used),
+ * MOAT_ENOENT when not (counted as a failure), or a store error. */
+int moat_auth_verify_code(moat_store *s, const moat_auth_settings *st, int64_t id, const char *code,
+                          size_t codelen, int64_t now, bool *recovery_used);
 
 #endif

@@ -9,8 +9,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth/auth.h"
 
@@ -275,6 +277,90 @@ static void test_secrets(void **state)
     assert_string_equal(h1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* The login decision over a real store in a temporary directory. */
+static void test_login(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/moat-login-XXXXXX", url[160], path[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/moat.db", dir);
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    moat_store *s = NULL;
+    char *err = NULL;
+    assert_int_equal(moat_store_open(url, &s, &err), 0);
+    moat_auth_settings st = {
+        .argon2 = fast,
+        .policy = {8},
+        .totp = MOAT_TOTP_DEFAULTS,
+        .lockout = {.failures = 3, .window = 600, .duration = 900, .addr_failures = 100}};
+    const char *pw = "correct horse";
+    assert_int_equal(moat_store_user_add(s, "imported", vectors[4], NULL, 0, 1), 0);
+    moat_login_result r;
+    int64_t now = 1111111111;
+    /* an imported Werkzeug hash verifies and is replaced by Argon2id */
+    assert_int_equal(moat_auth_login(s, &st, "imported", pw, 13, NULL, 0, "192.0.2.9", now, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_OK);
+    assert_true(r.rehashed);
+    moat_user u;
+    assert_int_equal(moat_store_user_get(s, "imported", &u), 0);
+    assert_non_null(strstr(u.password_hash, "$argon2id$v=19$m=64,t=1,p=1$"));
+    moat_user_clear(&u);
+    assert_int_equal(moat_auth_login(s, &st, "imported", pw, 13, NULL, 0, NULL, now, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_OK);
+    assert_false(r.rehashed);
+    /* unknown user and wrong password look the same */
+    assert_int_equal(moat_auth_login(s, &st, "nobody", pw, 13, NULL, 0, NULL, now, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_BAD);
+    assert_string_equal(r.reason, "unknown_user");
+    /* three failures lock; then even the right password is refused */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(
+            moat_auth_login(s, &st, "imported", "wrong pass", 10, NULL, 0, NULL, now, &r), 0);
+        assert_int_equal(r.status, MOAT_LOGIN_BAD);
+    }
+    assert_int_equal(r.locked_until, now + 900);
+    assert_int_equal(moat_auth_login(s, &st, "imported", pw, 13, NULL, 0, NULL, now + 1, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_LOCKED);
+    assert_int_equal(moat_auth_login(s, &st, "imported", pw, 13, NULL, 0, NULL, now + 901, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_OK);
+    int64_t later = now + 1000;
+    /* second factor: TOTP once, then a recovery code once */
+    const uint8_t *key = (const uint8_t *)"12345678901234567890";
+    assert_int_equal(moat_store_totp_set(s, r.user_id, key, 20), 0);
+    char code[9], rc1[MOAT_RECOVERY_CODE_LEN + 1], h[MOAT_SECRET_HASH_LEN + 1];
+    moat_totp_code(&st.totp, key, 20, (uint64_t)later / 30, code);
+    assert_int_equal(moat_auth_login(s, &st, "imported", pw, 13, code, 6, NULL, later, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_OK);
+    assert_true(r.mfa);
+    assert_int_equal(moat_auth_login(s, &st, "imported", pw, 13, code, 6, NULL, later, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_BAD);
+    assert_string_equal(r.reason, "bad_code");
+    moat_recovery_code_new(rc1);
+    assert_int_equal(moat_recovery_code_hash(rc1, strlen(rc1), h), 0);
+    const char *hs[] = {h};
+    assert_int_equal(moat_store_recovery_set(s, r.user_id, hs, 1), 0);
+    bool used = false;
+    assert_int_equal(moat_auth_verify_code(s, &st, r.user_id, rc1, strlen(rc1), later, &used), 0);
+    assert_true(used);
+    assert_int_equal(moat_auth_verify_code(s, &st, r.user_id, rc1, strlen(rc1), later, &used),
+                     MOAT_ENOENT);
+    /* an address with too many failures is throttled */
+    st.lockout.addr_failures = 2;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(moat_auth_login(s, &st, "x", "y", 1, NULL, 0, "198.51.100.1", now, &r), 0);
+    assert_int_equal(moat_auth_login(s, &st, "imported", pw, 13, NULL, 0, "198.51.100.1", now, &r),
+                     0);
+    assert_int_equal(r.status, MOAT_LOGIN_THROTTLED);
+    moat_store_close(s);
+    char p[200];
+    const char *const sfx[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_password_malformed),
         cmocka_unit_test(test_policy),
         cmocka_unit_test(test_secrets),
+        cmocka_unit_test(test_login),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
