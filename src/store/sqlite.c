@@ -288,6 +288,29 @@ int moat_store_user_add(moat_store *s, const char *name, const char *hash, const
     LOCKED(s, user_add(s, name, hash, roles, nroles, now));
 }
 
+static int users_import(moat_store *s, const moat_user_import *rows, size_t n, int64_t now,
+                        size_t *failed)
+{
+    int rc = begin(s);
+    if (rc < 0) return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!moat_user_name_valid(rows[i].name)) rc = MOAT_EINVAL;
+        if (rc == 0)
+            rc = exec(s, NULL, "INSERT INTO users(name, password_hash, created) VALUES(?, ?, ?)",
+                      "tti", rows[i].name, rows[i].hash, now);
+        if (rc == 0)
+            rc = set_roles(s, sqlite3_last_insert_rowid(s->db), rows[i].roles, rows[i].nroles);
+        if (rc < 0 && failed) *failed = i;
+    }
+    return finish(s, rc);
+}
+
+int moat_store_users_import(moat_store *s, const moat_user_import *rows, size_t n, int64_t now,
+                            size_t *failed)
+{
+    LOCKED(s, users_import(s, rows, n, now, failed));
+}
+
 #define USER_COLS                                                                                  \
     "id, name, password_hash, locked, locked_until, failures, failure_start, lock_count, "         \
     "totp_secret, totp_last_step, created, "                                                       \

@@ -59,6 +59,19 @@ bool moat_role_name_valid(const char *role);
 /* Adds a user. MOAT_EINVAL if the name is taken or invalid. */
 int moat_store_user_add(moat_store *s, const char *name, const char *hash, const char *const *roles,
                         size_t nroles, int64_t now);
+/* One user of an import. */
+typedef struct moat_user_import {
+    const char *name;
+    const char *hash;
+    const char *const *roles;
+    size_t nroles;
+} moat_user_import;
+
+/* Adds every user or none (one transaction). On failure *failed (may be
+ * NULL) is the index of the row that failed: MOAT_EINVAL when its name is
+ * taken or invalid. */
+int moat_store_users_import(moat_store *s, const moat_user_import *rows, size_t n, int64_t now,
+                            size_t *failed);
 /* Reads a user by name (MOAT_ENOENT if none). */
 int moat_store_user_get(moat_store *s, const char *name, moat_user *out);
 int moat_store_user_get_id(moat_store *s, int64_t id, moat_user *out);
