@@ -170,11 +170,13 @@ static int prompt_tty(const char *prompt, char **out, size_t *len)
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     quiet.c_lflag |= ECHONL;
+    /* Echo goes off before the prompt shows, so nothing typed after the
+     * prompt can be echoed (or discarded by the flush). */
+    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0) return MOAT_EIO;
     fputs(prompt, stderr);
     fflush(stderr);
-    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0) return MOAT_EIO;
     int rc = read_line(out, len);
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
     return rc;
 }
 
@@ -753,34 +755,34 @@ static int cmd_import(ctx *c, const opts *o)
     int rc = json ? import_json(path, text, len, &set) : import_csv(path, text, len, &set);
     OPENSSL_cleanse(text, len);
     free(text);
-    const char *where = json ? "user" : "line";
+    const char *where = json ? " user " : ""; /* FILE:LINE: or FILE: user N: */
     /* Check everything before changing anything. */
     for (size_t i = 0; i < set.n && rc == 0; i++) {
         import_row *row = &set.rows[i];
         const char *why = NULL;
         if (!moat_user_name_valid(row->name)) {
-            fprintf(stderr, "%s:%s %u: invalid user name\n", path, where, row->line);
+            fprintf(stderr, "%s:%s%u: invalid user name\n", path, where, row->line);
             rc = 2;
         } else if (moat_password_check_stored(row->hash, &why) < 0) {
-            fprintf(stderr, "%s:%s %u: user %s: %s\n", path, where, row->line, row->name, why);
+            fprintf(stderr, "%s:%s%u: user %s: %s\n", path, where, row->line, row->name, why);
             rc = 2;
         } else {
             for (size_t r = 0; r < row->nroles && rc == 0; r++)
                 if (!moat_role_name_valid(row->roles[r])) {
-                    fprintf(stderr, "%s:%s %u: user %s: invalid role\n", path, where, row->line,
+                    fprintf(stderr, "%s:%s%u: user %s: invalid role\n", path, where, row->line,
                             row->name);
                     rc = 2;
                 }
             for (size_t j = 0; j < i && rc == 0; j++)
                 if (strcasecmp(set.rows[j].name, row->name) == 0) {
-                    fprintf(stderr, "%s:%s %u: user %s is listed twice\n", path, where, row->line,
+                    fprintf(stderr, "%s:%s%u: user %s is listed twice\n", path, where, row->line,
                             row->name);
                     rc = 2;
                 }
             moat_user u;
             if (rc == 0 && moat_store_user_get(c->store, row->name, &u) == 0) {
                 moat_user_clear(&u);
-                fprintf(stderr, "%s:%s %u: user %s exists already\n", path, where, row->line,
+                fprintf(stderr, "%s:%s%u: user %s exists already\n", path, where, row->line,
                         row->name);
                 rc = 1;
             }
@@ -798,8 +800,8 @@ static int cmd_import(ctx *c, const opts *o)
         int r = moat_store_users_import(c->store, rows, set.n, (int64_t)time(NULL), &failed);
         free(rows);
         if (r < 0) {
-            fprintf(stderr, "moat user: import failed at %s %u (%s); nothing imported\n", where,
-                    set.rows[failed].line, moat_strerror(r));
+            fprintf(stderr, "moat user: import failed at %s %u (%s); nothing imported\n",
+                    json ? "user" : "line", set.rows[failed].line, moat_strerror(r));
             rc = 1;
         } else {
             printf("imported %zu user%s; each password is rehashed with Argon2id at its next "
