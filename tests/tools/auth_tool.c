@@ -7,7 +7,11 @@
  *   auth_tool login CONFIG NAME [CODE] [ADDR]
  *                                      the gateway's login decision against the
  *                                      configured store; prints "status reason
- *                                      mfa=0|1 rehashed=0|1"; exit 0 when OK */
+ *                                      mfa=0|1 rehashed=0|1"; exit 0 when OK
+ *   auth_tool bench N THREADS [M_KIB T P]
+ *                                      N verifications of an Argon2id hash (default
+ *                                      parameters) on THREADS threads; prints the rate */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +47,53 @@ static uint32_t num(const char *s)
     return (uint32_t)v;
 }
 
+typedef struct bench_job {
+    const char *hash;
+    unsigned n;
+    int fails;
+} bench_job;
+
+static void *bench_thread(void *arg)
+{
+    bench_job *j = arg;
+    for (unsigned i = 0; i < j->n; i++)
+        if (moat_password_verify(j->hash, "correct horse battery", 21) != 0) j->fails++;
+    return NULL;
+}
+
+static int bench(unsigned n, unsigned threads, moat_argon2_params p)
+{
+    char *h = NULL;
+    if (threads < 1 || threads > 64 || moat_password_hash(&p, "correct horse battery", 21, &h) < 0)
+        return 2;
+    pthread_t tid[64];
+    bench_job jobs[64];
+    uint64_t t0 = moat_now_ms();
+    for (unsigned t = 0; t < threads; t++) {
+        jobs[t] = (bench_job){h, n / threads + (t < n % threads), 0};
+        pthread_create(&tid[t], NULL, bench_thread, &jobs[t]);
+    }
+    int fails = 0;
+    for (unsigned t = 0; t < threads; t++) {
+        pthread_join(tid[t], NULL);
+        fails += jobs[t].fails;
+    }
+    uint64_t ms = moat_now_ms() - t0;
+    printf("argon2id m=%u t=%u p=%u: %u verifications on %u threads in %llu ms: %.1f/s, "
+           "%.1f ms each\n",
+           p.m_kib, p.t, p.p, n, threads, (unsigned long long)ms, ms ? n * 1000.0 / (double)ms : 0,
+           (double)ms * threads / n);
+    free(h);
+    return fails ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if ((argc == 4 || argc == 7) && strcmp(argv[1], "bench") == 0) {
+        moat_argon2_params p = MOAT_ARGON2_DEFAULTS;
+        if (argc == 7) p = (moat_argon2_params){num(argv[4]), num(argv[5]), num(argv[6])};
+        return bench(num(argv[2]), num(argv[3]), p);
+    }
     if (argc >= 3 && strcmp(argv[1], "verify") == 0) {
         size_t n;
         char *pw = read_password(&n);
