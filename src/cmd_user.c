@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <openssl/crypto.h>
 #include <qrencode.h>
 
@@ -536,282 +535,57 @@ static int cmd_recovery(ctx *c, const opts *o)
 
 /* ---- import -------------------------------------------------------------------- */
 
-typedef struct import_row {
-    char *name, *hash;
-    char **roles;
-    size_t nroles;
-    unsigned line; /* CSV line or JSON array index + 1 */
-} import_row;
-
-typedef struct import_set {
-    import_row *rows;
-    size_t n;
-} import_set;
-
-static void import_free(import_set *set)
-{
-    for (size_t i = 0; i < set->n; i++) {
-        free(set->rows[i].name);
-        free_secret(set->rows[i].hash);
-        for (size_t r = 0; r < set->rows[i].nroles; r++)
-            free(set->rows[i].roles[r]);
-        free(set->rows[i].roles);
-    }
-    free(set->rows);
-}
-
-/* Splits a roles field at spaces, commas and semicolons. */
-static void add_roles(import_row *row, const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && strchr(" ,;", s[i]))
-            i++;
-        size_t j = i;
-        while (j < n && !strchr(" ,;", s[j]))
-            j++;
-        if (j > i) {
-            row->roles = moat_xrealloc(row->roles, (row->nroles + 1) * sizeof(char *));
-            row->roles[row->nroles++] = moat_xstrndup(s + i, j - i);
-        }
-        i = j;
-    }
-}
-
-/* RFC 4180 fields of one record starting at *p; advances *p past it. */
-static int csv_record(const char **p, const char *end, moat_buf *fields, size_t *nf, unsigned *line)
-{
-    *nf = 0;
-    const char *s = *p;
-    for (;;) {
-        moat_buf *f = &fields[*nf];
-        moat_buf_reset(f);
-        if (*nf == 8) return MOAT_EINVAL;
-        if (s < end && *s == '"') {
-            s++;
-            for (;;) {
-                if (s >= end) return MOAT_EINVAL;
-                if (*s == '"') {
-                    if (s + 1 < end && s[1] == '"') {
-                        moat_buf_putc(f, '"');
-                        s += 2;
-                        continue;
-                    }
-                    s++;
-                    break;
-                }
-                if (*s == '\n') (*line)++;
-                moat_buf_putc(f, *s++);
-            }
-        } else {
-            while (s < end && *s != ',' && *s != '\n' && *s != '\r') {
-                if (*s == '"') return MOAT_EINVAL;
-                moat_buf_putc(f, *s++);
-            }
-        }
-        (*nf)++;
-        if (s < end && *s == ',') {
-            s++;
-            continue;
-        }
-        if (s < end && *s == '\r') s++;
-        if (s < end && *s != '\n') return MOAT_EINVAL;
-        if (s < end) s++;
-        *p = s;
-        return 0;
-    }
-}
-
-static int import_csv(const char *path, const char *text, size_t len, import_set *set)
-{
-    const char *p = text, *end = text + len;
-    moat_buf fields[9];
-    for (size_t i = 0; i < 9; i++)
-        moat_buf_init(&fields[i]);
-    int col_name = -1, col_hash = -1, col_roles = -1, rc = 0;
-    unsigned line = 1;
-    bool header = true;
-    while (p < end) {
-        unsigned at = line;
-        size_t nf = 0;
-        if (csv_record(&p, end, fields, &nf, &line) < 0) {
-            fprintf(stderr, "%s:%u: malformed CSV record\n", path, at);
-            rc = 2;
-            break;
-        }
-        line++;
-        if (nf == 1 && fields[0].len == 0) continue; /* blank line */
-        if (header) {
-            header = false;
-            for (size_t i = 0; i < nf; i++) {
-                const char *h = fields[i].data ? fields[i].data : "";
-                if (strcmp(h, "username") == 0) col_name = (int)i;
-                if (strcmp(h, "password_hash") == 0 || strcmp(h, "password") == 0)
-                    col_hash = (int)i;
-                if (strcmp(h, "roles") == 0) col_roles = (int)i;
-            }
-            if (col_name < 0 || col_hash < 0) {
-                fprintf(stderr,
-                        "%s:%u: the first line must name the columns: username, "
-                        "password_hash and optionally roles\n",
-                        path, at);
-                rc = 2;
-                break;
-            }
-            continue;
-        }
-        if ((int)nf <= col_name || (int)nf <= col_hash ||
-            (col_roles >= 0 && (int)nf <= col_roles)) {
-            fprintf(stderr, "%s:%u: %zu fields, fewer than the header names\n", path, at, nf);
-            rc = 2;
-            break;
-        }
-        set->rows = moat_xrealloc(set->rows, (set->n + 1) * sizeof(import_row));
-        import_row *row = &set->rows[set->n++];
-        memset(row, 0, sizeof(*row));
-        row->line = at;
-        row->name = moat_xstrdup(fields[col_name].data ? fields[col_name].data : "");
-        row->hash = moat_xstrdup(fields[col_hash].data ? fields[col_hash].data : "");
-        if (col_roles >= 0) add_roles(row, fields[col_roles].data, fields[col_roles].len);
-    }
-    for (size_t i = 0; i < 9; i++)
-        moat_buf_free(&fields[i]);
-    return rc;
-}
-
-static int import_json(const char *path, const char *text, size_t len, import_set *set)
-{
-    json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        fprintf(stderr, "%s:%d:%d: %s\n", path, jerr.line, jerr.column, jerr.text);
-        return 2;
-    }
-    json_t *arr = json_is_object(root) ? json_object_get(root, "users") : root;
-    if (!json_is_array(arr)) {
-        fprintf(stderr, "%s: expected an array of users (or {\"users\": [...]})\n", path);
-        json_decref(root);
-        return 2;
-    }
-    size_t i;
-    json_t *u;
-    int rc = 0;
-    json_array_foreach(arr, i, u)
-    {
-        json_t *name = json_object_get(u, "username");
-        json_t *hash = json_object_get(u, "password_hash");
-        if (!hash) hash = json_object_get(u, "password");
-        json_t *roles = json_object_get(u, "roles");
-        if (!json_is_string(name) || !json_is_string(hash) ||
-            (roles && !json_is_array(roles) && !json_is_string(roles))) {
-            fprintf(stderr,
-                    "%s: user %zu: expected {\"username\": \"...\", \"password_hash\": "
-                    "\"...\", \"roles\": [...]}\n",
-                    path, i + 1);
-            rc = 2;
-            break;
-        }
-        set->rows = moat_xrealloc(set->rows, (set->n + 1) * sizeof(import_row));
-        import_row *row = &set->rows[set->n++];
-        memset(row, 0, sizeof(*row));
-        row->line = (unsigned)i + 1;
-        row->name = moat_xstrdup(json_string_value(name));
-        row->hash = moat_xstrdup(json_string_value(hash));
-        if (json_is_string(roles)) {
-            add_roles(row, json_string_value(roles), json_string_length(roles));
-        } else if (roles) {
-            size_t k;
-            json_t *r;
-            json_array_foreach(roles, k, r)
-            {
-                if (!json_is_string(r)) {
-                    fprintf(stderr, "%s: user %zu: roles must be strings\n", path, i + 1);
-                    rc = 2;
-                    break;
-                }
-                add_roles(row, json_string_value(r), json_string_length(r));
-            }
-            if (rc) break;
-        }
-    }
-    json_decref(root);
-    return rc;
-}
-
 static int cmd_import(ctx *c, const opts *o)
 {
     const char *path = o->args[0];
-    char *text = NULL;
+    char *text = NULL, *err = NULL;
     size_t len = 0;
     if (moat_read_file(path, &text, &len) < 0) {
         fprintf(stderr, "moat user: cannot read %s: %s\n", path, strerror(errno));
         return 2;
     }
-    const char *s = text;
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-        s++;
-    bool json = *s == '[' || *s == '{';
-    import_set set = {0};
-    int rc = json ? import_json(path, text, len, &set) : import_csv(path, text, len, &set);
+    moat_import im;
+    int rc = moat_import_parse(path, text, len, &im, &err);
     OPENSSL_cleanse(text, len);
     free(text);
-    const char *where = json ? " user " : ""; /* FILE:LINE: or FILE: user N: */
     /* Check everything before changing anything. */
-    for (size_t i = 0; i < set.n && rc == 0; i++) {
-        import_row *row = &set.rows[i];
-        const char *why = NULL;
-        if (!moat_user_name_valid(row->name)) {
-            fprintf(stderr, "%s:%s%u: invalid user name\n", path, where, row->line);
-            rc = 2;
-        } else if (moat_password_check_stored(row->hash, &why) < 0) {
-            fprintf(stderr, "%s:%s%u: user %s: %s\n", path, where, row->line, row->name, why);
-            rc = 2;
-        } else {
-            for (size_t r = 0; r < row->nroles && rc == 0; r++)
-                if (!moat_role_name_valid(row->roles[r])) {
-                    fprintf(stderr, "%s:%s%u: user %s: invalid role\n", path, where, row->line,
-                            row->name);
-                    rc = 2;
-                }
-            for (size_t j = 0; j < i && rc == 0; j++)
-                if (strcasecmp(set.rows[j].name, row->name) == 0) {
-                    fprintf(stderr, "%s:%s%u: user %s is listed twice\n", path, where, row->line,
-                            row->name);
-                    rc = 2;
-                }
-            moat_user u;
-            if (rc == 0 && moat_store_user_get(c->store, row->name, &u) == 0) {
-                moat_user_clear(&u);
-                fprintf(stderr, "%s:%s%u: user %s exists already\n", path, where, row->line,
-                        row->name);
-                rc = 1;
-            }
+    if (rc == 0) rc = moat_import_check(&im, path, &err);
+    if (rc < 0) {
+        fprintf(stderr, "%s\nmoat user: nothing imported\n", err);
+        free(err);
+        moat_import_free(&im);
+        return 2;
+    }
+    for (size_t i = 0; i < im.n; i++) {
+        moat_user u;
+        if (moat_store_user_get(c->store, im.rows[i].name, &u) == 0) {
+            moat_user_clear(&u);
+            fprintf(stderr, "%s:%s%u: user %s exists already\nmoat user: nothing imported\n", path,
+                    im.json ? " user " : "", im.rows[i].line, im.rows[i].name);
+            moat_import_free(&im);
+            return 1;
         }
     }
-    if (rc == 0) {
-        moat_user_import *rows = moat_xcalloc(set.n + 1, sizeof(*rows));
-        for (size_t i = 0; i < set.n; i++) {
-            rows[i].name = set.rows[i].name;
-            rows[i].hash = set.rows[i].hash;
-            rows[i].roles = (const char *const *)set.rows[i].roles;
-            rows[i].nroles = set.rows[i].nroles;
-        }
-        size_t failed = 0;
-        int r = moat_store_users_import(c->store, rows, set.n, (int64_t)time(NULL), &failed);
-        free(rows);
-        if (r < 0) {
-            fprintf(stderr, "moat user: import failed at %s %u (%s); nothing imported\n",
-                    json ? "user" : "line", set.rows[failed].line, moat_strerror(r));
-            rc = 1;
-        } else {
-            printf("imported %zu user%s; each password is rehashed with Argon2id at its next "
-                   "login\n",
-                   set.n, set.n == 1 ? "" : "s");
-        }
+    moat_user_import *rows = moat_xcalloc(im.n + 1, sizeof(*rows));
+    for (size_t i = 0; i < im.n; i++) {
+        rows[i].name = im.rows[i].name;
+        rows[i].hash = im.rows[i].hash;
+        rows[i].roles = (const char *const *)im.rows[i].roles;
+        rows[i].nroles = im.rows[i].nroles;
+    }
+    size_t failed = 0;
+    int r = moat_store_users_import(c->store, rows, im.n, (int64_t)time(NULL), &failed);
+    free(rows);
+    if (r < 0) {
+        fprintf(stderr, "moat user: import failed at %s %u (%s); nothing imported\n",
+                im.json ? "user" : "line", im.rows[failed].line, moat_strerror(r));
+        rc = 1;
     } else {
-        fprintf(stderr, "moat user: nothing imported\n");
+        printf("imported %zu user%s; each password is rehashed with Argon2id at its first "
+               "login\n",
+               im.n, im.n == 1 ? "" : "s");
     }
-    import_free(&set);
+    moat_import_free(&im);
     return rc;
 }
 

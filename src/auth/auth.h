@@ -212,4 +212,30 @@ int moat_auth_login(moat_store *s, const moat_auth_settings *st, const char *nam
 int moat_auth_verify_code(moat_store *s, const moat_auth_settings *st, int64_t id, const char *code,
                           size_t codelen, int64_t now, bool *recovery_used);
 
+/* ---- user import files (import.c) -------------------------------------- */
+
+typedef struct moat_import_user {
+    char *name, *hash; /* owned */
+    char **roles;      /* owned */
+    size_t nroles;
+    unsigned line; /* CSV line, or position in the JSON array (1-based) */
+} moat_import_user;
+
+typedef struct moat_import {
+    moat_import_user *rows;
+    size_t n;
+    bool json;
+} moat_import;
+
+/* Parses an import file: JSON when it starts with '[' or '{', else CSV with
+ * a header line naming username, password_hash (or password) and optionally
+ * roles. On failure returns MOAT_EPARSE with *errmsg owning "FILE:LINE: what"
+ * and *out empty. */
+int moat_import_parse(const char *path, const char *text, size_t len, moat_import *out,
+                      char **errmsg);
+/* Checks every row: names, hash formats and bounds, roles, names listed
+ * twice (ignoring case). MOAT_EINVAL with *errmsg owning the first problem. */
+int moat_import_check(const moat_import *im, const char *path, char **errmsg);
+void moat_import_free(moat_import *im);
+
 #endif

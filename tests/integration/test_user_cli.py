@@ -268,6 +268,20 @@ def test_import_refuses_bad_files_whole(users, tmp_path, text, where):
     assert "ok1" not in users("list").stdout  # all or nothing
 
 
+def test_import_csv_with_bom_and_crlf(users, tmp_path):
+    import bcrypt
+    h = bcrypt.hashpw(b"bom user pass", bcrypt.gensalt(4)).decode()
+    f = tmp_path / "excel.csv"
+    f.write_bytes(("\ufeffusername,password_hash\r\n\"r\u00e9mi\",%s\r\nsam,%s\r\n"
+                   % (h, h)).encode())
+    r = users("import", str(f))
+    # the BOM is skipped; a name outside the allowed characters is refused by line
+    assert r.returncode == 2 and str(f) + ":2: invalid user name" in r.stderr
+    f.write_bytes(("\ufeffusername,password_hash\r\nremi,%s\r\n" % h).encode())
+    assert users("import", str(f)).returncode == 0
+    assert users.login("remi", "bom user pass").returncode == 0
+
+
 def test_import_existing_user_refused(users, tmp_path):
     users("add", "nina", stdin=PW + "\n")
     f = tmp_path / "u.json"
@@ -340,6 +354,11 @@ def test_usage_and_config_errors(moat_bin, tmp_path, run):
     r = run("user", "list", "--config", str(bad))
     assert r.returncode == 2
     assert "bad.toml:2:" in r.stderr and "sqlite:PATH" in r.stderr
+    for bad_auth, key in (('totp_issuer = "a:b"', ":2:"), ("password_min = 7", ":2:"),
+                          ('argon2_memory = "512KiB"', ":2:")):
+        bad.write_text("[auth]\n%s\n" % bad_auth)
+        r = run("user", "list", "--config", str(bad))
+        assert r.returncode == 2 and "bad.toml" + key in r.stderr, r.stderr
     nowhere = tmp_path / "nowhere.toml"
     nowhere.write_text('[store]\nurl = "sqlite:%s"\n' % (tmp_path / "no" / "such" / "dir.db"))
     r = run("user", "list", "--config", str(nowhere))
