@@ -7,4 +7,8 @@
 /* moat log init | verify | why (src/cmd_log.c). */
 int moat_cmd_log(int argc, char **argv);
 
+/* moat user add | passwd | list | del | lock | unlock | roles | mfa | recovery |
+ * import | token | logout (src/cmd_user.c). */
+int moat_cmd_user(int argc, char **argv);
+
 #endif

@@ -104,6 +104,19 @@ typedef struct moat_config {
         char *flush;                 /* "write" | "fsync" */
         bool query;                  /* log query strings (redacted) */
     } log;
+    struct {
+        char *url; /* "sqlite:PATH" */
+    } store;
+    struct {
+        uint64_t password_min;                    /* code points */
+        uint64_t argon2_memory;                   /* bytes (used in KiB) */
+        uint64_t argon2_time, argon2_parallelism; /* passes, lanes */
+        char *totp_issuer;                        /* shown in authenticator apps */
+        uint64_t totp_window;                     /* steps either side */
+        uint64_t lockout_failures;                /* per account, within the window */
+        uint64_t lockout_window_ms, lockout_duration_ms;
+        uint64_t address_failures; /* per client address, within the window */
+    } auth;
     /* Private to the config module: one entry per setting of the table, the
      * TOML text the dump prints instead of a value that came from ${env:...}
      * or ${file:...} references (owned), else NULL. */

@@ -23,6 +23,23 @@ static const char *const tls_profiles[] = {"intermediate", "modern", NULL};
 static const char *const frame_options[] = {"DENY", "SAMEORIGIN", "off", NULL};
 static const char *const samesite_values[] = {"Lax", "Strict", "None", "off", NULL};
 
+static const char *check_store_url(char *v)
+{
+    if (strncmp(v, "sqlite:", 7) != 0 || v[7] == '\0')
+        return "expected \"sqlite:PATH\" (Redis and PostgreSQL stores are not built yet)";
+    return NULL;
+}
+
+static const char *check_issuer(char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 64) return "expected 1 to 64 characters";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f || v[i] == ':')
+            return "control characters and ':' are not allowed";
+    return NULL;
+}
+
 const moat__config_table moat__config_tables[] = {
     {.name = "", .doc = "Where moat listens, where it forwards to, and which requests it accepts."},
     {.name = "limits",
@@ -75,6 +92,15 @@ const moat__config_table moat__config_tables[] = {
             "`moat log verify` finds any line changed, inserted, deleted or reordered, and "
             "`moat log why REQUEST_ID` explains a refusal. Operator diagnostics (start, reload, "
             "errors) always go to standard error."},
+    {.name = "store",
+     .doc = "Where moat keeps its state: users, password hashes, roles, second factors, "
+            "recovery codes, sessions, tokens and login-failure counters. Only SQLite exists "
+            "today (one file, WAL mode, created mode 0600); Redis and PostgreSQL backends are "
+            "planned, not built."},
+    {.name = "auth",
+     .doc = "Authentication: the password policy (NIST SP 800-63B), Argon2id parameters for "
+            "new hashes, TOTP second factors and lockout after failed logins. See docs/auth.md "
+            "and `moat user --help`."},
 };
 const size_t moat__config_ntables = MOAT_ARRAY_LEN(moat__config_tables);
 
@@ -825,6 +851,124 @@ const moat__config_setting moat__config_settings[] = {
                "queries carry secrets too often. When on, the values of parameters named like "
                "secrets (`password`, `token`, `code`, `session`, ...) and values that look like "
                "tokens are still replaced by `[redacted]`.",
+    },
+
+    /* ---- [store] ---- */
+    {
+        .key = "store.url",
+        .type = MOAT__CFG_STRING,
+        .def = "\"sqlite:moat.db\"",
+        .check = check_store_url,
+        .allowed = "`\"sqlite:PATH\"`",
+        .offset = AT(store.url),
+        .doc = "The store: `\"sqlite:PATH\"` names an SQLite database file (a relative path is "
+               "relative to the directory moat or `moat user` runs in), created with mode 0600 "
+               "on first use. It holds TOTP secrets, so keep it readable by moat's user only.",
+    },
+
+    /* ---- [auth] ---- */
+    {
+        .key = "auth.password_min",
+        .type = MOAT__CFG_COUNT,
+        .def = "8",
+        .min = 8,
+        .max = 64,
+        .offset = AT(auth.password_min),
+        .doc = "Shortest password accepted, in characters (Unicode code points). Passwords up to "
+               "1024 bytes are accepted, with no composition rules (NIST SP 800-63B); passwords "
+               "on moat's list of common passwords, equal to the user name or one character "
+               "repeated are refused.",
+    },
+    {
+        .key = "auth.argon2_memory",
+        .type = MOAT__CFG_SIZE,
+        .def = "\"19MiB\"",
+        .min = MIB,
+        .max = GIB,
+        .offset = AT(auth.argon2_memory),
+        .doc = "Memory of one Argon2id hash (used in whole KiB). With `argon2_time` and "
+               "`argon2_parallelism`, the defaults are OWASP's (m=19456 KiB, t=2, p=1). A "
+               "password hashed with other parameters, or in another format (an imported "
+               "Django, Werkzeug or passlib hash), is rehashed with these at the user's next "
+               "successful login.",
+    },
+    {
+        .key = "auth.argon2_time",
+        .type = MOAT__CFG_COUNT,
+        .def = "2",
+        .min = 1,
+        .max = 10,
+        .offset = AT(auth.argon2_time),
+        .doc = "Argon2id passes over the memory (t): more passes cost more time per login.",
+    },
+    {
+        .key = "auth.argon2_parallelism",
+        .type = MOAT__CFG_COUNT,
+        .def = "1",
+        .min = 1,
+        .max = 16,
+        .offset = AT(auth.argon2_parallelism),
+        .doc = "Argon2id lanes (p): how many threads one hash may use at once.",
+    },
+    {
+        .key = "auth.totp_issuer",
+        .type = MOAT__CFG_STRING,
+        .def = "\"moat\"",
+        .check = check_issuer,
+        .allowed = "1 to 64 printable characters, no `:`",
+        .offset = AT(auth.totp_issuer),
+        .doc = "The issuer authenticator apps show beside the user name (`moat user mfa "
+               "enroll`).",
+    },
+    {
+        .key = "auth.totp_window",
+        .type = MOAT__CFG_COUNT,
+        .def = "1",
+        .min = 0,
+        .max = 3,
+        .offset = AT(auth.totp_window),
+        .doc = "TOTP steps (30 s each) accepted either side of the current one, for clocks that "
+               "drift. Each code is accepted once whatever the window.",
+    },
+    {
+        .key = "auth.lockout_failures",
+        .type = MOAT__CFG_COUNT,
+        .def = "5",
+        .min = 1,
+        .max = 1000,
+        .offset = AT(auth.lockout_failures),
+        .doc = "Failed logins of one account within `lockout_window` that lock it for "
+               "`lockout_duration`. Each further lock lasts twice as long as the one before (at "
+               "most a day) until a successful login; `moat user unlock NAME` ends a lock.",
+    },
+    {
+        .key = "auth.lockout_window",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"10m\"",
+        .min = SEC,
+        .max = 24 * HOUR,
+        .offset = AT(auth.lockout_window_ms),
+        .doc = "The window in which failed logins are counted, per account and per client address.",
+    },
+    {
+        .key = "auth.lockout_duration",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"15m\"",
+        .min = SEC,
+        .max = 24 * HOUR,
+        .offset = AT(auth.lockout_duration_ms),
+        .doc = "How long the first lock of an account or address lasts (whole seconds).",
+    },
+    {
+        .key = "auth.address_failures",
+        .type = MOAT__CFG_COUNT,
+        .def = "20",
+        .min = 1,
+        .max = 100000,
+        .offset = AT(auth.address_failures),
+        .doc = "Failed logins from one client address within `lockout_window` (whatever the "
+               "accounts) after which that address is refused for `lockout_duration`, growing "
+               "the same way: spraying many accounts from one address does not work either.",
     },
 };
 const size_t moat__config_nsettings = MOAT_ARRAY_LEN(moat__config_settings);

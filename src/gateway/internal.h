@@ -193,6 +193,7 @@ extern const moat_stage moat__stage_https_redirect;
 extern const moat_stage moat__stage_moat;
 #define MOAT_CSP_REPORT_PATH "/.moat/csp-report"
 extern const moat_stage moat__stage_paths;
+extern const moat_stage moat__stage_auth; /* stage_auth.c */
 extern const moat_stage moat__stage_errors;
 extern const moat_stage moat__stage_headers;
 

@@ -11,6 +11,7 @@ static const moat_stage *const pipeline[] = {
     &moat__stage_paths,          /* normalise the path; sensitive paths: 404 */
     &moat__stage_https_redirect, /* plain HTTP when TLS is on: 308 (normalised path) */
     &moat__stage_moat,           /* moat's own endpoints under /.moat/ */
+    &moat__stage_auth,           /* client-sent identity headers removed */
     &moat__stage_forwarded,      /* X-Forwarded-*, X-Request-Id */
     &moat__stage_proxy,          /* to the upstream and back */
     &moat__stage_errors,         /* 5xx and debug pages replaced */

@@ -1,0 +1,241 @@
+/* auth.h - the public header of moat's auth module: password hashing and
+ * verification (Argon2id, and the hash formats of Django, Werkzeug and
+ * passlib), the NIST SP 800-63B password policy, TOTP (RFC 6238) with base32,
+ * recovery codes, session ids and bearer tokens, and the login decision
+ * (lockout, rehash) over the store. Every function here is synchronous and
+ * may take tens of milliseconds (hashing): the gateway calls them from the
+ * libuv thread pool, never on an event loop. Nothing here logs secrets. */
+#ifndef MOAT_AUTH_H
+#define MOAT_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core.h"
+#include "store/store.h"
+
+/* ---- passwords (password.c) -------------------------------------------- */
+
+/* Longest password accepted, in bytes: long enough for any passphrase, short
+ * enough that hashing one is bounded. */
+#define MOAT_PASSWORD_MAX 1024
+
+/* Argon2id parameters: memory in KiB, passes, lanes. OWASP's defaults are
+ * 19456 KiB, 2, 1. */
+typedef struct moat_argon2_params {
+    uint32_t m_kib;
+    uint32_t t;
+    uint32_t p;
+} moat_argon2_params;
+
+#define MOAT_ARGON2_DEFAULTS ((moat_argon2_params){.m_kib = 19456, .t = 2, .p = 1})
+
+/* Hashes pw[0..n) with Argon2id and a fresh 16-byte salt. *out owns the PHC
+ * string ($argon2id$v=19$m=...,t=...,p=...$salt$hash). Returns 0, MOAT_EINVAL
+ * (parameters out of range, password too long) or MOAT_EINTERNAL. */
+int moat_password_hash(const moat_argon2_params *params, const char *pw, size_t n, char **out);
+
+/* The formats moat_password_verify understands. */
+typedef enum {
+    MOAT_HASH_UNKNOWN = 0,
+    MOAT_HASH_ARGON2,               /* $argon2id$ / $argon2i$ / $argon2d$ (PHC, passlib) */
+    MOAT_HASH_DJANGO_ARGON2,        /* argon2$argon2id$... */
+    MOAT_HASH_DJANGO_PBKDF2,        /* pbkdf2_sha256$ITER$SALT$B64 (and pbkdf2_sha1$) */
+    MOAT_HASH_DJANGO_BCRYPT,        /* bcrypt$$2b$... */
+    MOAT_HASH_DJANGO_BCRYPT_SHA256, /* bcrypt_sha256$$2b$... */
+    MOAT_HASH_WERKZEUG_PBKDF2,      /* pbkdf2:sha256:ITER$SALT$HEX (and sha512) */
+    MOAT_HASH_WERKZEUG_SCRYPT,      /* scrypt:N:r:p$SALT$HEX */
+    MOAT_HASH_PASSLIB_PBKDF2,       /* $pbkdf2-sha256$ITER$AB64$AB64 (and sha512) */
+    MOAT_HASH_BCRYPT,               /* $2b$ / $2a$ / $2y$ */
+} moat_hash_format;
+
+/* Which format a stored hash is in (by its prefix; the rest is checked by
+ * moat_password_verify). */
+moat_hash_format moat_password_format(const char *stored);
+/* A short name for the format ("argon2", "django-pbkdf2", ...). */
+const char *moat_password_format_name(moat_hash_format f);
+
+/* Checks that stored is a hash moat can verify, with parameters in the bounds
+ * moat accepts (so that an imported hash cannot make one verification cost
+ * minutes or gigabytes). Returns 0 or MOAT_EINVAL with *why (static). */
+int moat_password_check_stored(const char *stored, const char **why);
+
+/* Verifies pw[0..n) against a stored hash of any format above, comparing in
+ * constant time. Returns 0 when it matches, MOAT_ENOENT when it does not,
+ * MOAT_EINVAL when the stored hash is malformed or out of bounds. */
+int moat_password_verify(const char *stored, const char *pw, size_t n);
+
+/* True when stored should be replaced by a fresh moat_password_hash: any
+ * format other than Argon2id, or Argon2id with other parameters. */
+bool moat_password_needs_rehash(const char *stored, const moat_argon2_params *params);
+
+/* Verifies pw against a fixed Argon2id hash and throws the answer away, so
+ * that an unknown user costs the same time as a wrong password. */
+void moat_password_dummy_verify(const moat_argon2_params *params, const char *pw, size_t n);
+
+/* ---- policy (policy.c) --------------------------------------------------- */
+
+typedef struct moat_password_policy {
+    uint32_t min_length; /* in Unicode code points; NIST: at least 8 */
+} moat_password_policy;
+
+/* NIST SP 800-63B: at least min_length code points, at most
+ * MOAT_PASSWORD_MAX bytes of valid UTF-8, no composition rules; refused when
+ * it is on the common-passwords list, equals the user name, or is one
+ * character repeated. Returns 0, or MOAT_EINVAL with *why (static, safe to
+ * show: it never contains the password). username may be NULL. */
+int moat_password_policy_check(const moat_password_policy *pol, const char *username,
+                               const char *pw, size_t n, const char **why);
+
+/* True when pw (compared without regard to ASCII case) is on the shipped
+ * list of common passwords. */
+bool moat_password_is_common(const char *pw, size_t n);
+
+/* ---- base32 (base32.c), RFC 4648 ----------------------------------------- */
+
+/* Appends the base32 text of data[0..n), upper case, without padding. */
+void moat_base32_encode(moat_buf *out, const void *data, size_t n);
+/* Decodes base32 text (either case; '=' padding, spaces and '-' ignored) into
+ * out[0..cap). Returns the number of bytes, or MOAT_EINVAL / MOAT_ETOOBIG. */
+int moat_base32_decode(const char *s, size_t n, uint8_t *out, size_t cap);
+
+/* ---- TOTP (totp.c), RFC 6238 --------------------------------------------- */
+
+typedef enum { MOAT_TOTP_SHA1, MOAT_TOTP_SHA256, MOAT_TOTP_SHA512 } moat_totp_algo;
+
+typedef struct moat_totp_params {
+    moat_totp_algo algo;
+    uint32_t digits; /* 6..8 */
+    uint32_t period; /* seconds */
+    uint32_t window; /* steps accepted either side of now */
+} moat_totp_params;
+
+#define MOAT_TOTP_DEFAULTS                                                                         \
+    ((moat_totp_params){.algo = MOAT_TOTP_SHA1, .digits = 6, .period = 30, .window = 1})
+
+/* Length of the secrets moat generates (160 bits, RFC 4226's recommendation). */
+#define MOAT_TOTP_SECRET_LEN 20
+
+/* The code for time step `step` (unix time / period), as digits + NUL. */
+void moat_totp_code(const moat_totp_params *p, const uint8_t *key, size_t keylen, uint64_t step,
+                    char out[9]);
+
+/* Checks code against the steps now-window .. now+window (now = unix time /
+ * period), comparing every candidate in constant time. A step at or before
+ * last_step is refused (each code is accepted once): pass the step stored
+ * after the last success, or 0 for none. On success returns 0 and *matched is
+ * the step to store; else MOAT_ENOENT. */
+int moat_totp_verify(const moat_totp_params *p, const uint8_t *key, size_t keylen, const char *code,
+                     size_t codelen, uint64_t unix_now, uint64_t last_step, uint64_t *matched);
+
+/* Appends the otpauth://totp/ISSUER:NAME?secret=...&issuer=...&algorithm=...
+ * URI authenticator apps read (names percent-encoded). */
+void moat_totp_uri(moat_buf *out, const moat_totp_params *p, const char *issuer, const char *name,
+                   const uint8_t *key, size_t keylen);
+
+/* ---- secrets: recovery codes, session ids, tokens (secret.c) -------------- */
+
+#define MOAT_RECOVERY_CODES 10
+/* "xxxx-xxxx-xxxx-xxxx": 16 base32 characters, 80 bits. */
+#define MOAT_RECOVERY_CODE_LEN 19
+/* SHA-256 as 64 lower-case hex digits + NUL. */
+#define MOAT_SECRET_HASH_LEN 64
+
+/* A fresh recovery code (NUL-terminated). */
+void moat_recovery_code_new(char out[MOAT_RECOVERY_CODE_LEN + 1]);
+/* The stored form of a recovery code as the user typed it: case, spaces and
+ * dashes do not matter. Returns MOAT_EINVAL when it cannot be a code. */
+int moat_recovery_code_hash(const char *code, size_t n, char out[MOAT_SECRET_HASH_LEN + 1]);
+
+/* Session ids: 256 bits from the OS CSPRNG as 43 characters of base64url. */
+#define MOAT_SESSION_ID_LEN 43
+void moat_session_id_new(char out[MOAT_SESSION_ID_LEN + 1]);
+
+/* Bearer tokens: "moat_" + 256 bits as base64url (48 characters). */
+#define MOAT_TOKEN_LEN 48
+void moat_token_new(char out[MOAT_TOKEN_LEN + 1]);
+
+/* The stored form of a session id or token: SHA-256 in hex. */
+void moat_secret_hash(const char *secret, size_t n, char out[MOAT_SECRET_HASH_LEN + 1]);
+
+/* ---- the login decision (login.c) ------------------------------------------ */
+
+/* The parameters of authentication, taken from the [auth] settings. */
+typedef struct moat_auth_settings {
+    moat_argon2_params argon2;
+    moat_password_policy policy;
+    moat_totp_params totp;
+    moat_lockout_params lockout;
+    const char *issuer; /* borrowed from the config */
+} moat_auth_settings;
+
+void moat_auth_settings_from_config(const moat_config *cfg, moat_auth_settings *out);
+
+typedef enum {
+    MOAT_LOGIN_OK,        /* the password (and the code, if one was given) is right */
+    MOAT_LOGIN_BAD,       /* unknown user, wrong password or wrong code */
+    MOAT_LOGIN_LOCKED,    /* the account is locked (answer it exactly as BAD) */
+    MOAT_LOGIN_THROTTLED, /* the client address is throttled */
+} moat_login_status;
+
+typedef struct moat_login_result {
+    moat_login_status status;
+    /* For the security log only: "unknown_user", "bad_password", "bad_code",
+     * "locked", "admin_locked", "throttled"; NULL on success. */
+    const char *reason;
+    int64_t user_id;      /* 0 for an unknown user */
+    bool mfa;             /* a second factor was verified */
+    bool mfa_enrolled;    /* the user has a second factor */
+    bool recovery_used;   /* the second factor was a recovery code */
+    bool rehashed;        /* the stored hash was replaced by a current Argon2id one */
+    int64_t locked_until; /* this failure locked the account or the address (else 0) */
+} moat_login_result;
+
+/* Decides a login: throttled address, unknown user, locked account, wrong
+ * password and wrong code all cost one password verification (a dummy one
+ * for an unknown user), so the answer's timing does not tell them apart.
+ * Failures count towards the account's lockout and the address's throttle;
+ * a success resets the account's counters and rehashes a password stored in
+ * an older format or with other parameters. code (may be NULL) is a TOTP code
+ * or a recovery code; each is accepted once. addr may be NULL (no address
+ * throttling, e.g. a local tool). Returns 0 with *r filled, or a store error
+ * (the caller must then refuse: fail closed). */
+int moat_auth_login(moat_store *s, const moat_auth_settings *st, const char *name, const char *pw,
+                    size_t n, const char *code, size_t codelen, const char *addr, int64_t now,
+                    moat_login_result *r);
+
+/* Verifies a second factor of user id (a TOTP code or a recovery code) for a
+ * session that already has the first: 0 when it is right (and now used),
+ * MOAT_ENOENT when not (counted as a failure), or a store error. */
+int moat_auth_verify_code(moat_store *s, const moat_auth_settings *st, int64_t id, const char *code,
+                          size_t codelen, int64_t now, bool *recovery_used);
+
+/* ---- user import files (import.c) -------------------------------------- */
+
+typedef struct moat_import_user {
+    char *name, *hash; /* owned */
+    char **roles;      /* owned */
+    size_t nroles;
+    unsigned line; /* CSV line, or position in the JSON array (1-based) */
+} moat_import_user;
+
+typedef struct moat_import {
+    moat_import_user *rows;
+    size_t n;
+    bool json;
+} moat_import;
+
+/* Parses an import file: JSON when it starts with '[' or '{', else CSV with
+ * a header line naming username, password_hash (or password) and optionally
+ * roles. On failure returns MOAT_EPARSE with *errmsg owning "FILE:LINE: what"
+ * and *out empty. */
+int moat_import_parse(const char *path, const char *text, size_t len, moat_import *out,
+                      char **errmsg);
+/* Checks every row: names, hash formats and bounds, roles, names listed
+ * twice (ignoring case). MOAT_EINVAL with *errmsg owning the first problem. */
+int moat_import_check(const moat_import *im, const char *path, char **errmsg);
+void moat_import_free(moat_import *im);
+
+#endif

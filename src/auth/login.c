@@ -1,0 +1,157 @@
+/* login.c - the login decision over the store: address throttling, account
+ * lockout, password verification (a dummy one for unknown users, so that
+ * timing tells nothing), the second factor (TOTP with replay refusal, or a
+ * single-use recovery code) and the transparent rehash of old hashes. What
+ * the client is told, and what goes to the security log, is the gateway's or
+ * the CLI's to decide from the result. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void moat_auth_settings_from_config(const moat_config *cfg, moat_auth_settings *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->argon2.m_kib = (uint32_t)(cfg->auth.argon2_memory / 1024);
+    out->argon2.t = (uint32_t)cfg->auth.argon2_time;
+    out->argon2.p = (uint32_t)cfg->auth.argon2_parallelism;
+    out->policy.min_length = (uint32_t)cfg->auth.password_min;
+    out->totp = MOAT_TOTP_DEFAULTS;
+    out->totp.window = (uint32_t)cfg->auth.totp_window;
+    out->lockout.failures = (uint32_t)cfg->auth.lockout_failures;
+    out->lockout.window = (int64_t)(cfg->auth.lockout_window_ms / 1000);
+    out->lockout.duration = (int64_t)(cfg->auth.lockout_duration_ms / 1000);
+    out->lockout.addr_failures = (uint32_t)cfg->auth.address_failures;
+    out->issuer = cfg->auth.totp_issuer;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return n > 0;
+}
+
+/* 0: right; MOAT_ENOENT: wrong or replayed; else a store error. */
+static int check_code(moat_store *s, const moat_auth_settings *st, const moat_user *u,
+                      const char *code, size_t n, int64_t now, bool *recovery_used)
+{
+    *recovery_used = false;
+    if (!u->totp_secret) return MOAT_ENOENT;
+    if (all_digits(code, n)) {
+        uint64_t step = 0;
+        if (moat_totp_verify(&st->totp, u->totp_secret, u->totp_len, code, n, (uint64_t)now,
+                             u->totp_last_step, &step) < 0)
+            return MOAT_ENOENT;
+        /* The store's compare-and-set refuses a step another request used
+         * meanwhile: two logins racing with one code cannot both win. */
+        return moat_store_totp_use(s, u->id, step);
+    }
+    char hash[MOAT_SECRET_HASH_LEN + 1];
+    if (moat_recovery_code_hash(code, n, hash) < 0) return MOAT_ENOENT;
+    int rc = moat_store_recovery_use(s, u->id, hash, now);
+    if (rc == 0) *recovery_used = true;
+    return rc;
+}
+
+static int count_failure(moat_store *s, const moat_auth_settings *st, int64_t id, const char *addr,
+                         int64_t now, moat_login_result *r)
+{
+    int64_t until = 0;
+    if (id > 0) {
+        int rc = moat_store_login_failed(s, id, &st->lockout, now, &until);
+        if (rc < 0) return rc;
+        if (until) r->locked_until = until;
+    }
+    if (addr) {
+        int rc = moat_store_addr_failed(s, addr, &st->lockout, now, &until);
+        if (rc < 0) return rc;
+        if (until && !r->locked_until) r->locked_until = until;
+    }
+    return 0;
+}
+
+int moat_auth_login(moat_store *s, const moat_auth_settings *st, const char *name, const char *pw,
+                    size_t n, const char *code, size_t codelen, const char *addr, int64_t now,
+                    moat_login_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->status = MOAT_LOGIN_BAD;
+    int64_t blocked = 0;
+    if (addr) {
+        int rc = moat_store_addr_blocked(s, addr, now, &blocked);
+        if (rc < 0) return rc;
+        if (blocked) {
+            moat_password_dummy_verify(&st->argon2, pw, n);
+            r->status = MOAT_LOGIN_THROTTLED;
+            r->reason = "throttled";
+            return 0;
+        }
+    }
+    moat_user u;
+    int rc = moat_user_name_valid(name) ? moat_store_user_get(s, name, &u) : MOAT_ENOENT;
+    if (rc == MOAT_ENOENT) {
+        moat_password_dummy_verify(&st->argon2, pw, n);
+        r->reason = "unknown_user";
+        return count_failure(s, st, 0, addr, now, r);
+    }
+    if (rc < 0) return rc;
+    r->user_id = u.id;
+    r->mfa_enrolled = u.totp_secret != NULL;
+    int v = moat_password_verify(u.password_hash, pw, n);
+    if (v == MOAT_EINVAL) moat_password_dummy_verify(&st->argon2, pw, n);
+    if (u.locked || u.locked_until > now) {
+        r->status = MOAT_LOGIN_LOCKED;
+        r->reason = u.locked ? "admin_locked" : "locked";
+        rc = count_failure(s, st, 0, addr, now, r);
+        goto out;
+    }
+    if (v != 0) {
+        r->reason = "bad_password";
+        rc = count_failure(s, st, u.id, addr, now, r);
+        goto out;
+    }
+    if (code && codelen > 0) {
+        rc = check_code(s, st, &u, code, codelen, now, &r->recovery_used);
+        if (rc == MOAT_ENOENT) {
+            r->reason = "bad_code";
+            rc = count_failure(s, st, u.id, addr, now, r);
+            goto out;
+        }
+        if (rc < 0) goto out;
+        r->mfa = true;
+    }
+    rc = moat_store_login_ok(s, u.id);
+    if (rc < 0) goto out;
+    r->status = MOAT_LOGIN_OK;
+    if (moat_password_needs_rehash(u.password_hash, &st->argon2)) {
+        char *h = NULL;
+        if (moat_password_hash(&st->argon2, pw, n, &h) == 0) {
+            /* Losing a race with a password change is fine: keep theirs. */
+            r->rehashed = moat_store_user_rehash(s, u.id, u.password_hash, h) == 0;
+            memset(h, 0, strlen(h));
+            free(h);
+        }
+    }
+out:
+    moat_user_clear(&u);
+    return rc;
+}
+
+int moat_auth_verify_code(moat_store *s, const moat_auth_settings *st, int64_t id, const char *code,
+                          size_t codelen, int64_t now, bool *recovery_used)
+{
+    *recovery_used = false;
+    moat_user u;
+    int rc = moat_store_user_get_id(s, id, &u);
+    if (rc < 0) return rc;
+    rc = check_code(s, st, &u, code, codelen, now, recovery_used);
+    if (rc == MOAT_ENOENT) {
+        moat_login_result r;
+        memset(&r, 0, sizeof(r));
+        int c = count_failure(s, st, id, NULL, now, &r);
+        if (c < 0) rc = c;
+    }
+    moat_user_clear(&u);
+    return rc;
+}

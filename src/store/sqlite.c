@@ -1,0 +1,888 @@
+/* sqlite.c - the SQLite store: one file in WAL mode holding users, roles,
+ * second factors, recovery codes, sessions, tokens and login-failure
+ * counters. The schema is created on first open and versioned with
+ * PRAGMA user_version; a file from a newer moat is refused rather than
+ * misread. One connection per store, every call under the store's mutex, so
+ * a multi-statement change (a transaction) never interleaves with another
+ * thread's. Read-modify-write counters are done in one transaction. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define SCHEMA_VERSION 1
+#define MAX_LOCK_SECONDS (24 * 3600)
+
+struct moat_store {
+    sqlite3 *db;
+    pthread_mutex_t mu;
+};
+
+static const char schema[] =
+    "CREATE TABLE users("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    " password_hash TEXT NOT NULL,"
+    " locked INTEGER NOT NULL DEFAULT 0,"
+    " locked_until INTEGER NOT NULL DEFAULT 0,"
+    " failures INTEGER NOT NULL DEFAULT 0,"
+    " failure_start INTEGER NOT NULL DEFAULT 0,"
+    " lock_count INTEGER NOT NULL DEFAULT 0,"
+    " totp_secret BLOB,"
+    " totp_last_step INTEGER NOT NULL DEFAULT 0,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE roles("
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " role TEXT NOT NULL, PRIMARY KEY(user_id, role)) WITHOUT ROWID;"
+    "CREATE TABLE recovery_codes("
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " code_hash TEXT NOT NULL, used_at INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(user_id, code_hash)) WITHOUT ROWID;"
+    "CREATE TABLE sessions("
+    " id_hash TEXT PRIMARY KEY,"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " created INTEGER NOT NULL, last_seen INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    " mfa INTEGER NOT NULL, csrf TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX sessions_user ON sessions(user_id);"
+    "CREATE TABLE tokens("
+    " id INTEGER PRIMARY KEY,"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " token_hash TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL,"
+    " created INTEGER NOT NULL, expires INTEGER NOT NULL, last_used INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE address_failures("
+    " addr TEXT PRIMARY KEY, failures INTEGER NOT NULL, failure_start INTEGER NOT NULL,"
+    " blocked_until INTEGER NOT NULL DEFAULT 0, block_count INTEGER NOT NULL DEFAULT 0)"
+    " WITHOUT ROWID;"
+    "PRAGMA user_version = 1;";
+
+/* ---- statements ------------------------------------------------------------
+ * run(s, sql, fmt, ...) prepares sql, binds the arguments fmt names ('i'
+ * int64_t, 't' const char *, 'b' const void * + size_t, 'n' NULL) and
+ * returns the statement ready to step (caller finalizes), or NULL. */
+
+static sqlite3_stmt *prepare(moat_store *s, const char *sql, const char *fmt, va_list ap)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        moat_error("store: %s", sqlite3_errmsg(s->db));
+        return NULL;
+    }
+    int i = 1, rc = SQLITE_OK;
+    for (const char *f = fmt; *f && rc == SQLITE_OK; f++, i++) {
+        switch (*f) {
+        case 'i':
+            rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+            break;
+        case 't':
+            rc = sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+            break;
+        case 'b': {
+            const void *p = va_arg(ap, const void *);
+            size_t n = va_arg(ap, size_t);
+            rc = sqlite3_bind_blob(st, i, p, (int)n, SQLITE_TRANSIENT);
+            break;
+        }
+        default:
+            rc = sqlite3_bind_null(st, i);
+            break;
+        }
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+static sqlite3_stmt *query(moat_store *s, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = prepare(s, sql, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+/* Runs a statement that returns no rows; *changes (may be NULL) = rows changed. */
+static int exec(moat_store *s, int *changes, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = prepare(s, sql, fmt, ap);
+    va_end(ap);
+    if (!st) return MOAT_EIO;
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_CONSTRAINT) return MOAT_EINVAL;
+    if (rc != SQLITE_DONE) {
+        moat_error("store: %s", sqlite3_errmsg(s->db));
+        return MOAT_EIO;
+    }
+    if (changes) *changes = sqlite3_changes(s->db);
+    return 0;
+}
+
+static int begin(moat_store *s)
+{
+    return exec(s, NULL, "BEGIN IMMEDIATE", "");
+}
+
+static int finish(moat_store *s, int rc)
+{
+    int r = exec(s, NULL, rc < 0 ? "ROLLBACK" : "COMMIT", "");
+    return rc < 0 ? rc : r;
+}
+
+#define LOCKED(s, call)                                                                            \
+    do {                                                                                           \
+        pthread_mutex_lock(&(s)->mu);                                                              \
+        int rc_ = (call);                                                                          \
+        pthread_mutex_unlock(&(s)->mu);                                                            \
+        return rc_;                                                                                \
+    } while (0)
+
+/* ---- open / close ------------------------------------------------------------ */
+
+int moat_store_open(const char *url, moat_store **out, char **errmsg)
+{
+    *out = NULL;
+    *errmsg = NULL;
+    if (strncmp(url, "sqlite:", 7) != 0 || !url[7]) {
+        *errmsg = moat_xasprintf("store url '%s': only \"sqlite:PATH\" is supported", url);
+        return MOAT_EINVAL;
+    }
+    const char *path = url + 7;
+    /* Create the file ourselves so that it is 0600 from the start; SQLite
+     * gives its -wal and -shm files the same mode. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        *errmsg = moat_xasprintf("%s: %s", path, strerror(errno));
+        return MOAT_EIO;
+    }
+    close(fd);
+    moat_store *s = moat_xcalloc(1, sizeof(*s));
+    pthread_mutex_init(&s->mu, NULL);
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+        SQLITE_OK) {
+        *errmsg = moat_xasprintf("%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_stmt *st = NULL;
+    int version = -1;
+    if (sqlite3_exec(s->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     "PRAGMA foreign_keys=ON;",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+        *errmsg = moat_xasprintf("%s: not a moat store (%s)", path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version == 0) {
+        char *err = NULL;
+        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK ||
+            sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            *errmsg = moat_xasprintf("%s: cannot create the schema: %s", path,
+                                     err ? err : sqlite3_errmsg(s->db));
+            sqlite3_free(err);
+            goto fail;
+        }
+    } else if (version != SCHEMA_VERSION) {
+        *errmsg = moat_xasprintf("%s: store schema version %d, this moat reads version %d", path,
+                                 version, SCHEMA_VERSION);
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    return MOAT_EIO;
+}
+
+void moat_store_close(moat_store *s)
+{
+    if (!s) return;
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+/* ---- users ------------------------------------------------------------------- */
+
+static bool name_chars(const char *n, size_t max, const char *extra)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > max) return false;
+    for (const char *c = n; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr(extra, *c)))
+            return false;
+    return true;
+}
+
+bool moat_user_name_valid(const char *name)
+{
+    return name && name_chars(name, MOAT_USER_NAME_MAX, "._@+-");
+}
+
+bool moat_role_name_valid(const char *role)
+{
+    return role && name_chars(role, MOAT_ROLE_NAME_MAX, "._-");
+}
+
+void moat_user_clear(moat_user *u)
+{
+    free(u->name);
+    if (u->password_hash) {
+        memset(u->password_hash, 0, strlen(u->password_hash));
+        free(u->password_hash);
+    }
+    for (size_t i = 0; i < u->nroles; i++)
+        free(u->roles[i]);
+    free(u->roles);
+    if (u->totp_secret) {
+        memset(u->totp_secret, 0, u->totp_len);
+        free(u->totp_secret);
+    }
+    memset(u, 0, sizeof(*u));
+}
+
+static int set_roles(moat_store *s, int64_t id, const char *const *roles, size_t n)
+{
+    int rc = exec(s, NULL, "DELETE FROM roles WHERE user_id = ?", "i", id);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!moat_role_name_valid(roles[i])) return MOAT_EINVAL;
+        rc = exec(s, NULL, "INSERT OR IGNORE INTO roles(user_id, role) VALUES(?, ?)", "it", id,
+                  roles[i]);
+    }
+    return rc;
+}
+
+static int user_add(moat_store *s, const char *name, const char *hash, const char *const *roles,
+                    size_t nroles, int64_t now)
+{
+    if (!moat_user_name_valid(name)) return MOAT_EINVAL;
+    int rc = begin(s);
+    if (rc < 0) return rc;
+    rc = exec(s, NULL, "INSERT INTO users(name, password_hash, created) VALUES(?, ?, ?)", "tti",
+              name, hash, now);
+    if (rc == 0) rc = set_roles(s, sqlite3_last_insert_rowid(s->db), roles, nroles);
+    return finish(s, rc);
+}
+
+int moat_store_user_add(moat_store *s, const char *name, const char *hash, const char *const *roles,
+                        size_t nroles, int64_t now)
+{
+    LOCKED(s, user_add(s, name, hash, roles, nroles, now));
+}
+
+static int users_import(moat_store *s, const moat_user_import *rows, size_t n, int64_t now,
+                        size_t *failed)
+{
+    int rc = begin(s);
+    if (rc < 0) return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!moat_user_name_valid(rows[i].name)) rc = MOAT_EINVAL;
+        if (rc == 0)
+            rc = exec(s, NULL, "INSERT INTO users(name, password_hash, created) VALUES(?, ?, ?)",
+                      "tti", rows[i].name, rows[i].hash, now);
+        if (rc == 0)
+            rc = set_roles(s, sqlite3_last_insert_rowid(s->db), rows[i].roles, rows[i].nroles);
+        if (rc < 0 && failed) *failed = i;
+    }
+    return finish(s, rc);
+}
+
+int moat_store_users_import(moat_store *s, const moat_user_import *rows, size_t n, int64_t now,
+                            size_t *failed)
+{
+    LOCKED(s, users_import(s, rows, n, now, failed));
+}
+
+#define USER_COLS                                                                                  \
+    "id, name, password_hash, locked, locked_until, failures, failure_start, lock_count, "         \
+    "totp_secret, totp_last_step, created, "                                                       \
+    "(SELECT count(*) FROM recovery_codes r WHERE r.user_id = users.id AND r.used_at = 0)"
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return moat_xstrdup(t ? (const char *)t : "");
+}
+
+static int read_user(moat_store *s, sqlite3_stmt *st, moat_user *u)
+{
+    memset(u, 0, sizeof(*u));
+    u->id = sqlite3_column_int64(st, 0);
+    u->name = col_text(st, 1);
+    u->password_hash = col_text(st, 2);
+    u->locked = sqlite3_column_int(st, 3) != 0;
+    u->locked_until = sqlite3_column_int64(st, 4);
+    u->failures = (uint32_t)sqlite3_column_int64(st, 5);
+    u->failure_start = sqlite3_column_int64(st, 6);
+    u->lock_count = (uint32_t)sqlite3_column_int64(st, 7);
+    int blen = sqlite3_column_bytes(st, 8);
+    if (sqlite3_column_type(st, 8) == SQLITE_BLOB && blen > 0) {
+        u->totp_len = (size_t)blen;
+        u->totp_secret = moat_xmalloc(u->totp_len);
+        memcpy(u->totp_secret, sqlite3_column_blob(st, 8), u->totp_len);
+    }
+    u->totp_last_step = (uint64_t)sqlite3_column_int64(st, 9);
+    u->created = sqlite3_column_int64(st, 10);
+    u->recovery_left = (size_t)sqlite3_column_int64(st, 11);
+    sqlite3_stmt *r =
+        query(s, "SELECT role FROM roles WHERE user_id = ? ORDER BY role", "i", u->id);
+    if (!r) return MOAT_EIO;
+    while (sqlite3_step(r) == SQLITE_ROW) {
+        u->roles = moat_xrealloc(u->roles, (u->nroles + 1) * sizeof(char *));
+        u->roles[u->nroles++] = col_text(r, 0);
+    }
+    sqlite3_finalize(r);
+    return 0;
+}
+
+static int user_get(moat_store *s, const char *sql, const char *fmt, const void *key,
+                    moat_user *out)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *st = fmt[0] == 't' ? query(s, sql, "t", (const char *)key)
+                                     : query(s, sql, "i", *(const int64_t *)key);
+    if (!st) return MOAT_EIO;
+    int rc = sqlite3_step(st);
+    int ret = rc == SQLITE_ROW ? read_user(s, st, out) : rc == SQLITE_DONE ? MOAT_ENOENT : MOAT_EIO;
+    sqlite3_finalize(st);
+    if (ret < 0) moat_user_clear(out);
+    return ret;
+}
+
+int moat_store_user_get(moat_store *s, const char *name, moat_user *out)
+{
+    LOCKED(s, user_get(s, "SELECT " USER_COLS " FROM users WHERE name = ?", "t", name, out));
+}
+
+int moat_store_user_get_id(moat_store *s, int64_t id, moat_user *out)
+{
+    LOCKED(s, user_get(s, "SELECT " USER_COLS " FROM users WHERE id = ?", "i", &id, out));
+}
+
+static int user_list(moat_store *s, moat_user **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = query(s, "SELECT " USER_COLS " FROM users ORDER BY name", "");
+    if (!st) return MOAT_EIO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = moat_xrealloc(*out, (*n + 1) * sizeof(moat_user));
+        if (read_user(s, st, &(*out)[*n]) < 0) break;
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < *n; i++)
+            moat_user_clear(&(*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return MOAT_EIO;
+    }
+    return 0;
+}
+
+int moat_store_user_list(moat_store *s, moat_user **out, size_t *n)
+{
+    LOCKED(s, user_list(s, out, n));
+}
+
+static int changed_or_noent(int rc, int changes)
+{
+    return rc < 0 ? rc : changes > 0 ? 0 : MOAT_ENOENT;
+}
+
+static int user_del(moat_store *s, const char *name)
+{
+    int changes = 0;
+    int rc = exec(s, &changes, "DELETE FROM users WHERE name = ?", "t", name);
+    return changed_or_noent(rc, changes);
+}
+
+int moat_store_user_del(moat_store *s, const char *name)
+{
+    LOCKED(s, user_del(s, name));
+}
+
+static int set_password(moat_store *s, int64_t id, const char *hash, bool end_sessions)
+{
+    int rc = begin(s), changes = 0;
+    if (rc < 0) return rc;
+    rc = exec(s, &changes, "UPDATE users SET password_hash = ? WHERE id = ?", "ti", hash, id);
+    rc = changed_or_noent(rc, changes);
+    if (rc == 0 && end_sessions)
+        rc = exec(s, NULL, "DELETE FROM sessions WHERE user_id = ?", "i", id);
+    return finish(s, rc);
+}
+
+int moat_store_user_set_password(moat_store *s, int64_t id, const char *hash, bool end_sessions)
+{
+    LOCKED(s, set_password(s, id, hash, end_sessions));
+}
+
+static int rehash(moat_store *s, int64_t id, const char *old_hash, const char *hash)
+{
+    int changes = 0;
+    int rc =
+        exec(s, &changes, "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
+             "tit", hash, id, old_hash);
+    return changed_or_noent(rc, changes);
+}
+
+int moat_store_user_rehash(moat_store *s, int64_t id, const char *old_hash, const char *hash)
+{
+    LOCKED(s, rehash(s, id, old_hash, hash));
+}
+
+static int set_locked(moat_store *s, int64_t id, bool locked)
+{
+    int rc = begin(s), changes = 0;
+    if (rc < 0) return rc;
+    if (locked) {
+        rc = exec(s, &changes, "UPDATE users SET locked = 1 WHERE id = ?", "i", id);
+        rc = changed_or_noent(rc, changes);
+        if (rc == 0) rc = exec(s, NULL, "DELETE FROM sessions WHERE user_id = ?", "i", id);
+    } else {
+        rc = exec(s, &changes,
+                  "UPDATE users SET locked = 0, locked_until = 0, failures = 0, failure_start = 0,"
+                  " lock_count = 0 WHERE id = ?",
+                  "i", id);
+        rc = changed_or_noent(rc, changes);
+    }
+    return finish(s, rc);
+}
+
+int moat_store_user_set_locked(moat_store *s, int64_t id, bool locked)
+{
+    LOCKED(s, set_locked(s, id, locked));
+}
+
+static int set_roles_tx(moat_store *s, int64_t id, const char *const *roles, size_t n)
+{
+    int rc = begin(s), changes = 0;
+    if (rc < 0) return rc;
+    rc = exec(s, &changes, "UPDATE users SET id = id WHERE id = ?", "i", id);
+    rc = changed_or_noent(rc, changes);
+    if (rc == 0) rc = set_roles(s, id, roles, n);
+    return finish(s, rc);
+}
+
+int moat_store_user_set_roles(moat_store *s, int64_t id, const char *const *roles, size_t nroles)
+{
+    LOCKED(s, set_roles_tx(s, id, roles, nroles));
+}
+
+/* ---- second factor ------------------------------------------------------------ */
+
+static int totp_set(moat_store *s, int64_t id, const uint8_t *secret, size_t len)
+{
+    int rc = begin(s), changes = 0;
+    if (rc < 0) return rc;
+    if (len > 0)
+        rc = exec(s, &changes, "UPDATE users SET totp_secret = ?, totp_last_step = 0 WHERE id = ?",
+                  "bi", secret, len, id);
+    else
+        rc = exec(s, &changes,
+                  "UPDATE users SET totp_secret = NULL, totp_last_step = 0 WHERE id = ?", "i", id);
+    rc = changed_or_noent(rc, changes);
+    if (rc == 0 && len == 0)
+        rc = exec(s, NULL, "DELETE FROM recovery_codes WHERE user_id = ?", "i", id);
+    return finish(s, rc);
+}
+
+int moat_store_totp_set(moat_store *s, int64_t id, const uint8_t *secret, size_t len)
+{
+    LOCKED(s, totp_set(s, id, secret, len));
+}
+
+static int totp_use(moat_store *s, int64_t id, uint64_t step)
+{
+    int changes = 0;
+    int rc =
+        exec(s, &changes, "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?",
+             "iii", (int64_t)step, id, (int64_t)step);
+    return changed_or_noent(rc, changes);
+}
+
+int moat_store_totp_use(moat_store *s, int64_t id, uint64_t step)
+{
+    LOCKED(s, totp_use(s, id, step));
+}
+
+static int recovery_set(moat_store *s, int64_t id, const char *const *hashes, size_t n)
+{
+    int rc = begin(s);
+    if (rc < 0) return rc;
+    rc = exec(s, NULL, "DELETE FROM recovery_codes WHERE user_id = ?", "i", id);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = exec(s, NULL, "INSERT INTO recovery_codes(user_id, code_hash) VALUES(?, ?)", "it", id,
+                  hashes[i]);
+    return finish(s, rc);
+}
+
+int moat_store_recovery_set(moat_store *s, int64_t id, const char *const *hashes, size_t n)
+{
+    LOCKED(s, recovery_set(s, id, hashes, n));
+}
+
+static int recovery_use(moat_store *s, int64_t id, const char *hash, int64_t now)
+{
+    int changes = 0;
+    int rc = exec(s, &changes,
+                  "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND "
+                  "used_at = 0",
+                  "iit", now > 0 ? now : 1, id, hash);
+    return changed_or_noent(rc, changes);
+}
+
+int moat_store_recovery_use(moat_store *s, int64_t id, const char *hash, int64_t now)
+{
+    LOCKED(s, recovery_use(s, id, hash, now));
+}
+
+/* ---- lockout ------------------------------------------------------------------ */
+
+static int64_t lock_length(const moat_lockout_params *p, uint32_t count)
+{
+    int64_t d = p->duration;
+    for (uint32_t i = 0; i < count && d < MAX_LOCK_SECONDS; i++)
+        d *= 2;
+    return d < MAX_LOCK_SECONDS ? d : MAX_LOCK_SECONDS;
+}
+
+/* The shared counter logic: failures within the window; reaching the limit
+ * locks for a time that doubles with every lock. */
+static void count_failure(const moat_lockout_params *p, uint32_t limit, int64_t now,
+                          int64_t *failures, int64_t *start, int64_t *count, int64_t *until)
+{
+    if (*start == 0 || now - *start >= p->window) {
+        *failures = 0;
+        *start = now;
+    }
+    (*failures)++;
+    if (limit > 0 && *failures >= limit) {
+        *until = now + lock_length(p, (uint32_t)*count);
+        (*count)++;
+        *failures = 0;
+        *start = 0;
+    }
+}
+
+static int login_failed(moat_store *s, int64_t id, const moat_lockout_params *p, int64_t now,
+                        int64_t *locked_until)
+{
+    *locked_until = 0;
+    int rc = begin(s);
+    if (rc < 0) return rc;
+    sqlite3_stmt *st =
+        query(s, "SELECT failures, failure_start, lock_count, locked_until FROM users WHERE id = ?",
+              "i", id);
+    if (!st) return finish(s, MOAT_EIO);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return finish(s, MOAT_ENOENT);
+    }
+    int64_t failures = sqlite3_column_int64(st, 0), start = sqlite3_column_int64(st, 1),
+            count = sqlite3_column_int64(st, 2), until = sqlite3_column_int64(st, 3);
+    sqlite3_finalize(st);
+    int64_t old_until = until;
+    count_failure(p, p->failures, now, &failures, &start, &count, &until);
+    if (until != old_until) *locked_until = until;
+    rc = exec(s, NULL,
+              "UPDATE users SET failures = ?, failure_start = ?, lock_count = ?, locked_until = ?"
+              " WHERE id = ?",
+              "iiiii", failures, start, count, until, id);
+    return finish(s, rc);
+}
+
+int moat_store_login_failed(moat_store *s, int64_t id, const moat_lockout_params *p, int64_t now,
+                            int64_t *locked_until)
+{
+    LOCKED(s, login_failed(s, id, p, now, locked_until));
+}
+
+static int login_ok(moat_store *s, int64_t id)
+{
+    return exec(s, NULL,
+                "UPDATE users SET failures = 0, failure_start = 0, lock_count = 0 WHERE id = ?",
+                "i", id);
+}
+
+int moat_store_login_ok(moat_store *s, int64_t id)
+{
+    LOCKED(s, login_ok(s, id));
+}
+
+static int addr_failed(moat_store *s, const char *addr, const moat_lockout_params *p, int64_t now,
+                       int64_t *blocked_until)
+{
+    *blocked_until = 0;
+    int rc = begin(s);
+    if (rc < 0) return rc;
+    int64_t failures = 0, start = 0, count = 0, until = 0;
+    sqlite3_stmt *st = query(s,
+                             "SELECT failures, failure_start, block_count, blocked_until FROM "
+                             "address_failures WHERE addr = ?",
+                             "t", addr);
+    if (!st) return finish(s, MOAT_EIO);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        failures = sqlite3_column_int64(st, 0);
+        start = sqlite3_column_int64(st, 1);
+        count = sqlite3_column_int64(st, 2);
+        until = sqlite3_column_int64(st, 3);
+    }
+    sqlite3_finalize(st);
+    int64_t old_until = until;
+    count_failure(p, p->addr_failures, now, &failures, &start, &count, &until);
+    if (until != old_until) *blocked_until = until;
+    rc = exec(s, NULL,
+              "INSERT OR REPLACE INTO address_failures(addr, failures, failure_start, block_count,"
+              " blocked_until) VALUES(?, ?, ?, ?, ?)",
+              "tiiii", addr, failures, start, count, until);
+    /* Forget addresses quiet for a day, so the table stays small. */
+    if (rc == 0)
+        rc = exec(s, NULL,
+                  "DELETE FROM address_failures WHERE blocked_until < ? AND failure_start < ?",
+                  "ii", now - MAX_LOCK_SECONDS, now - MAX_LOCK_SECONDS);
+    return finish(s, rc);
+}
+
+int moat_store_addr_failed(moat_store *s, const char *addr, const moat_lockout_params *p,
+                           int64_t now, int64_t *blocked_until)
+{
+    LOCKED(s, addr_failed(s, addr, p, now, blocked_until));
+}
+
+static int addr_blocked(moat_store *s, const char *addr, int64_t now, int64_t *until)
+{
+    *until = 0;
+    sqlite3_stmt *st =
+        query(s, "SELECT blocked_until FROM address_failures WHERE addr = ?", "t", addr);
+    if (!st) return MOAT_EIO;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t u = sqlite3_column_int64(st, 0);
+        if (u > now) *until = u;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int moat_store_addr_blocked(moat_store *s, const char *addr, int64_t now, int64_t *until)
+{
+    LOCKED(s, addr_blocked(s, addr, now, until));
+}
+
+/* ---- sessions ----------------------------------------------------------------- */
+
+static int session_create(moat_store *s, const moat_session *x)
+{
+    return exec(s, NULL,
+                "INSERT INTO sessions(id_hash, user_id, created, last_seen, expires, mfa, csrf)"
+                " VALUES(?, ?, ?, ?, ?, ?, ?)",
+                "tiiiiit", x->id_hash, x->user_id, x->created, x->last_seen, x->expires,
+                (int64_t)x->mfa, x->csrf);
+}
+
+int moat_store_session_create(moat_store *s, const moat_session *sess)
+{
+    LOCKED(s, session_create(s, sess));
+}
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    size_t n = t ? strlen((const char *)t) : 0;
+    if (n >= cap) n = cap - 1;
+    if (n) memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
+static int session_get(moat_store *s, const char *id_hash, moat_session *out)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *st = query(s,
+                             "SELECT id_hash, user_id, created, last_seen, expires, mfa, csrf FROM "
+                             "sessions WHERE id_hash = ?",
+                             "t", id_hash);
+    if (!st) return MOAT_EIO;
+    int rc = sqlite3_step(st), ret = MOAT_ENOENT;
+    if (rc == SQLITE_ROW) {
+        copy_text(out->id_hash, sizeof(out->id_hash), st, 0);
+        out->user_id = sqlite3_column_int64(st, 1);
+        out->created = sqlite3_column_int64(st, 2);
+        out->last_seen = sqlite3_column_int64(st, 3);
+        out->expires = sqlite3_column_int64(st, 4);
+        out->mfa = sqlite3_column_int(st, 5) != 0;
+        copy_text(out->csrf, sizeof(out->csrf), st, 6);
+        ret = 0;
+    } else if (rc != SQLITE_DONE) {
+        ret = MOAT_EIO;
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int moat_store_session_get(moat_store *s, const char *id_hash, moat_session *out)
+{
+    LOCKED(s, session_get(s, id_hash, out));
+}
+
+static int session_touch(moat_store *s, const char *id_hash, int64_t now)
+{
+    int changes = 0;
+    int rc = exec(s, &changes, "UPDATE sessions SET last_seen = ? WHERE id_hash = ?", "it", now,
+                  id_hash);
+    return changed_or_noent(rc, changes);
+}
+
+int moat_store_session_touch(moat_store *s, const char *id_hash, int64_t now)
+{
+    LOCKED(s, session_touch(s, id_hash, now));
+}
+
+static int session_delete(moat_store *s, const char *id_hash)
+{
+    int changes = 0;
+    int rc = exec(s, &changes, "DELETE FROM sessions WHERE id_hash = ?", "t", id_hash);
+    return changed_or_noent(rc, changes);
+}
+
+int moat_store_session_delete(moat_store *s, const char *id_hash)
+{
+    LOCKED(s, session_delete(s, id_hash));
+}
+
+static int sessions_end_user(moat_store *s, int64_t id, size_t *n)
+{
+    int changes = 0;
+    int rc = exec(s, &changes, "DELETE FROM sessions WHERE user_id = ?", "i", id);
+    if (n) *n = rc < 0 ? 0 : (size_t)changes;
+    return rc;
+}
+
+int moat_store_sessions_end_user(moat_store *s, int64_t id, size_t *n)
+{
+    LOCKED(s, sessions_end_user(s, id, n));
+}
+
+static int purge(moat_store *s, int64_t now, int64_t idle)
+{
+    int rc = exec(s, NULL, "DELETE FROM sessions WHERE expires <= ? OR last_seen <= ?", "ii", now,
+                  now - idle);
+    if (rc == 0)
+        rc = exec(s, NULL, "DELETE FROM tokens WHERE expires != 0 AND expires <= ?", "i", now);
+    return rc;
+}
+
+int moat_store_purge(moat_store *s, int64_t now, int64_t idle)
+{
+    LOCKED(s, purge(s, now, idle));
+}
+
+/* ---- tokens ------------------------------------------------------------------- */
+
+static int token_add(moat_store *s, int64_t user_id, const char *hash, const char *prefix,
+                     int64_t now, int64_t expires, int64_t *token_id)
+{
+    int rc = exec(s, NULL,
+                  "INSERT INTO tokens(user_id, token_hash, prefix, created, expires)"
+                  " VALUES(?, ?, ?, ?, ?)",
+                  "ittii", user_id, hash, prefix, now, expires);
+    if (rc == 0 && token_id) *token_id = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+int moat_store_token_add(moat_store *s, int64_t user_id, const char *hash, const char *prefix,
+                         int64_t now, int64_t expires, int64_t *token_id)
+{
+    LOCKED(s, token_add(s, user_id, hash, prefix, now, expires, token_id));
+}
+
+static int token_find(moat_store *s, const char *hash, int64_t now, int64_t *user_id)
+{
+    sqlite3_stmt *st = query(s,
+                             "SELECT id, user_id FROM tokens WHERE token_hash = ? AND"
+                             " (expires = 0 OR expires > ?)",
+                             "ti", hash, now);
+    if (!st) return MOAT_EIO;
+    int rc = sqlite3_step(st);
+    int64_t id = 0;
+    if (rc == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        *user_id = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? MOAT_ENOENT : MOAT_EIO;
+    return exec(s, NULL, "UPDATE tokens SET last_used = ? WHERE id = ?", "ii", now, id);
+}
+
+int moat_store_token_find(moat_store *s, const char *hash, int64_t now, int64_t *user_id)
+{
+    LOCKED(s, token_find(s, hash, now, user_id));
+}
+
+static int token_list(moat_store *s, const char *user, moat_token_info **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = user ? query(s,
+                                    "SELECT t.id, u.name, t.prefix, t.created, t.expires,"
+                                    " t.last_used FROM tokens t JOIN users u ON u.id = t.user_id"
+                                    " WHERE u.name = ? ORDER BY t.id",
+                                    "t", user)
+                            : query(s,
+                                    "SELECT t.id, u.name, t.prefix, t.created, t.expires,"
+                                    " t.last_used FROM tokens t JOIN users u ON u.id = t.user_id"
+                                    " ORDER BY t.id",
+                                    "");
+    if (!st) return MOAT_EIO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = moat_xrealloc(*out, (*n + 1) * sizeof(moat_token_info));
+        moat_token_info *t = &(*out)[(*n)++];
+        t->id = sqlite3_column_int64(st, 0);
+        t->user = col_text(st, 1);
+        copy_text(t->prefix, sizeof(t->prefix), st, 2);
+        t->created = sqlite3_column_int64(st, 3);
+        t->expires = sqlite3_column_int64(st, 4);
+        t->last_used = sqlite3_column_int64(st, 5);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : MOAT_EIO;
+}
+
+int moat_store_token_list(moat_store *s, const char *user, moat_token_info **out, size_t *n)
+{
+    LOCKED(s, token_list(s, user, out, n));
+}
+
+static int token_revoke(moat_store *s, int64_t token_id)
+{
+    int changes = 0;
+    int rc = exec(s, &changes, "DELETE FROM tokens WHERE id = ?", "i", token_id);
+    return changed_or_noent(rc, changes);
+}
+
+int moat_store_token_revoke(moat_store *s, int64_t token_id)
+{
+    LOCKED(s, token_revoke(s, token_id));
+}
