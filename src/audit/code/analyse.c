@@ -30,7 +30,7 @@ static bool regex_ready;
 static void regex_init(void)
 {
     if (regex_ready) return;
-    /* Bandit's RE_CANDIDATES and SIMPLE_SQL_RE. */
+        /* Bandit's RE_CANDIDATES and SIMPLE_SQL_RE. */
 #define W "(pas+wo?r?d|pass(phrase)?|pwd|token|secrete?)"
     MOAT_BUG_ON(regcomp(&password_re, "(^" W "$|_" W "_|^" W "_|_" W "$)",
                         REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0);
@@ -62,8 +62,8 @@ typedef struct kwarg {
 
 typedef struct callinfo {
     TSNode node, func;
-    char *qual;       /* owned; NULL when the callee is not a dotted name */
-    TSNode name;      /* the last identifier of the callee, or null */
+    char *qual;  /* owned; NULL when the callee is not a dotted name */
+    TSNode name; /* the last identifier of the callee, or null */
     TSNode pos[8];
     size_t npos;
     kwarg kw[24];
@@ -156,7 +156,8 @@ static bool str_value_in(const moat__py_ctx *c, TSNode v, const char *const *val
     if (!moat__py_is_str(v)) return false;
     char *s = moat__py_str_value(c, v);
     bool hit = false;
-    for (size_t i = 0; i < n && !hit; i++) hit = strcasecmp(s, vals[i]) == 0;
+    for (size_t i = 0; i < n && !hit; i++)
+        hit = strcasecmp(s, vals[i]) == 0;
     free(s);
     return hit;
 }
@@ -185,9 +186,8 @@ static char *sink_name(const moat__py_ctx *c, const callinfo *ci)
 }
 
 /* Reports rule with the data-flow path when steps has one. */
-static void report_flow(moat__py_ctx *c, const char *rule, const callinfo *ci,
-                        moat_audit_level sev, moat_audit_level conf, const char *msg,
-                        moat__py_steps *steps)
+static void report_flow(moat__py_ctx *c, const char *rule, const callinfo *ci, moat_audit_level sev,
+                        moat_audit_level conf, const char *msg, moat__py_steps *steps)
 {
     char *sink = steps->len ? sink_name(c, ci) : NULL;
     moat__py_report(c, rule, ci->node, sev, conf, msg, steps, sink, NONE);
@@ -203,10 +203,10 @@ typedef struct blacklist {
     size_t n;
 } blacklist;
 
-static const char *const bl_pickle[] = {"pickle.loads",   "pickle.load",      "pickle.Unpickler",
-                                        "cPickle.loads",  "cPickle.load",     "cPickle.Unpickler",
-                                        "dill.loads",     "dill.load",        "dill.Unpickler",
-                                        "shelve.open",    "jsonpickle.decode"};
+static const char *const bl_pickle[] = {"pickle.loads",  "pickle.load",      "pickle.Unpickler",
+                                        "cPickle.loads", "cPickle.load",     "cPickle.Unpickler",
+                                        "dill.loads",    "dill.load",        "dill.Unpickler",
+                                        "shelve.open",   "jsonpickle.decode"};
 static const char *const bl_marshal[] = {"marshal.load", "marshal.loads"};
 static const char *const bl_md5[] = {"hashlib.md5",
                                      "hashlib.sha1",
@@ -265,18 +265,18 @@ static void check_blacklist(moat__py_ctx *c, const callinfo *ci)
 
 /* ---- shell (B602-B607, Bandit's injection_shell) ---------------------- */
 
-static const char *const sh_subprocess[] = {"subprocess.Popen", "subprocess.call",
-                                            "subprocess.check_call", "subprocess.check_output",
-                                            "subprocess.run", "subprocess.getoutput",
-                                            "subprocess.getstatusoutput"};
+static const char *const sh_subprocess[] = {
+    "subprocess.Popen",          "subprocess.call", "subprocess.check_call",
+    "subprocess.check_output",   "subprocess.run",  "subprocess.getoutput",
+    "subprocess.getstatusoutput"};
 static const char *const sh_shell[] = {
-    "os.system",       "os.popen",          "os.popen2",         "os.popen3",
-    "os.popen4",       "popen2.popen2",     "popen2.popen3",     "popen2.popen4",
-    "popen2.Popen3",   "popen2.Popen4",     "commands.getoutput", "commands.getstatusoutput"};
+    "os.system",     "os.popen",      "os.popen2",          "os.popen3",
+    "os.popen4",     "popen2.popen2", "popen2.popen3",      "popen2.popen4",
+    "popen2.Popen3", "popen2.Popen4", "commands.getoutput", "commands.getstatusoutput"};
 static const char *const sh_noshell[] = {
-    "os.execl",   "os.execle",  "os.execlp",  "os.execlpe", "os.execv",   "os.execve",
-    "os.execvp",  "os.execvpe", "os.spawnl",  "os.spawnle", "os.spawnlp", "os.spawnlpe",
-    "os.spawnv",  "os.spawnve", "os.spawnvp", "os.spawnvpe", "os.startfile"};
+    "os.execl",  "os.execle",  "os.execlp",  "os.execlpe",  "os.execv",    "os.execve",
+    "os.execvp", "os.execvpe", "os.spawnl",  "os.spawnle",  "os.spawnlp",  "os.spawnlpe",
+    "os.spawnv", "os.spawnve", "os.spawnvp", "os.spawnvpe", "os.startfile"};
 
 static bool has_shell(const moat__py_ctx *c, const callinfo *ci)
 {
@@ -316,13 +316,13 @@ static void check_shell(moat__py_ctx *c, const callinfo *ci)
                         &steps);
         else
             report_flow(c, "B602", ci, H, conf,
-                        conf == H ? "subprocess call with shell=True runs request data in a shell"
+                        conf == H ? "subprocess call with shell=True runs request data in a shell."
                                   : NULL,
                         &steps);
     } else if (sub && !withshell) {
         bool t = !ts_node_is_null(arg) && moat__py_tainted(c, arg, &steps, 0);
         report_flow(c, "B603", ci, t ? H : 0, 0,
-                    t ? "subprocess call runs a program or arguments taken from the request"
+                    t ? "subprocess call runs a program or arguments taken from the request."
                       : NULL,
                     &steps);
     } else if (!sub && withshell) {
@@ -337,14 +337,15 @@ static void check_shell(moat__py_ctx *c, const callinfo *ci)
                         &steps);
         else
             report_flow(c, "B605", ci, H, conf,
-                        conf == H ? "A shell runs a command built from request data" : NULL,
+                        conf == H ? "A shell runs a command built from request data." : NULL,
                         &steps);
     }
     if (noshell) {
         bool t = false;
-        for (size_t i = 0; i < ci->npos && !t; i++) t = moat__py_tainted(c, ci->pos[i], &steps, 0);
+        for (size_t i = 0; i < ci->npos && !t; i++)
+            t = moat__py_tainted(c, ci->pos[i], &steps, 0);
         report_flow(c, "B606", ci, t ? H : 0, t ? H : 0,
-                    t ? "Starting a process with request data in its arguments" : NULL, &steps);
+                    t ? "Starting a process with request data in its arguments." : NULL, &steps);
     }
     if ((sub || shell || noshell) && ci->npos && partial_path(c, ci->pos[0]))
         moat__py_report(c, "B607", ci->node, 0, 0, NULL, NULL, NULL, NONE);
@@ -352,23 +353,34 @@ static void check_shell(moat__py_ctx *c, const callinfo *ci)
 
 /* ---- the other call rules ------------------------------------------------ */
 
-static const char *const http_verbs[] = {"get", "options", "head", "post", "put", "patch",
-                                         "delete", "request"};
-static const char *const bad_ssl[] = {"PROTOCOL_SSLv2", "SSLv2_METHOD",  "SSLv23_METHOD",
-                                      "PROTOCOL_SSLv3", "PROTOCOL_TLSv1", "SSLv3_METHOD",
+static const char *const http_verbs[] = {"get", "options", "head",   "post",
+                                         "put", "patch",   "delete", "request"};
+static const char *const bad_ssl[] = {"PROTOCOL_SSLv2", "SSLv2_METHOD",     "SSLv23_METHOD",
+                                      "PROTOCOL_SSLv3", "PROTOCOL_TLSv1",   "SSLv3_METHOD",
                                       "TLSv1_METHOD",   "PROTOCOL_TLSv1_1", "TLSv1_1_METHOD"};
 static const char *const safe_loaders[] = {"SafeLoader", "CSafeLoader"};
 static const char *const safe_types[] = {"mark_safe", "SafeText", "SafeUnicode", "SafeString",
                                          "SafeBytes"};
 static const char *const redirects[] = {"redirect", "HttpResponseRedirect",
                                         "HttpResponsePermanentRedirect", "RedirectResponse"};
-static const char *const file_sinks[] = {"open",         "io.open",      "codecs.open",
-                                         "os.open",      "flask.send_file", "send_file",
-                                         "FileResponse", "django.http.FileResponse",
-                                         "os.remove",    "os.unlink",    "os.rmdir",
-                                         "shutil.rmtree", "pathlib.Path", "Path",
-                                         "shutil.copyfile", "os.listdir"};
-static const char *const sql_calls[] = {"execute", "executemany", "executescript", "raw", "mogrify"};
+static const char *const file_sinks[] = {"open",
+                                         "io.open",
+                                         "codecs.open",
+                                         "os.open",
+                                         "flask.send_file",
+                                         "send_file",
+                                         "FileResponse",
+                                         "django.http.FileResponse",
+                                         "os.remove",
+                                         "os.unlink",
+                                         "os.rmdir",
+                                         "shutil.rmtree",
+                                         "pathlib.Path",
+                                         "Path",
+                                         "shutil.copyfile",
+                                         "os.listdir"};
+static const char *const sql_calls[] = {"execute", "executemany", "executescript", "raw",
+                                        "mogrify"};
 static const char *const weak_hashes[] = {"md4", "md5", "sha1", "md2"};
 
 /* Whether n is a string-building expression whose literal parts read as SQL
@@ -384,8 +396,8 @@ static void check_calls(moat__py_ctx *c, TSNode n)
     check_blacklist(c, &ci);
     check_shell(c, &ci);
 
-    bool requests_lib = ci.qual && (!strncmp(ci.qual, "requests.", 9) ||
-                                    !strncmp(ci.qual, "httpx.", 6));
+    bool requests_lib =
+        ci.qual && (!strncmp(ci.qual, "requests.", 9) || !strncmp(ci.qual, "httpx.", 6));
     bool verb = name_in(c, &ci, http_verbs, MOAT_ARRAY_LEN(http_verbs));
 
     /* B501 (Bandit: 'requests' anywhere in the qualname) */
@@ -404,7 +416,8 @@ static void check_calls(moat__py_ctx *c, TSNode n)
         if (ts_node_is_null(url))
             url = name_is(c, &ci, "request") ? (ci.npos > 1 ? ci.pos[1] : NONE)
                                              : (ci.npos ? ci.pos[0] : NONE);
-        if (moat__py_tainted(c, url, &steps, 0)) report_flow(c, "MOAT-C108", &ci, 0, 0, NULL, &steps);
+        if (moat__py_tainted(c, url, &steps, 0))
+            report_flow(c, "MOAT-C108", &ci, 0, 0, NULL, &steps);
     }
     /* B201 */
     if (moat__py_imported_like(c, "flask") && ci.qual && name_is(c, &ci, "run") &&
@@ -566,9 +579,10 @@ static void check_calls(moat__py_ctx *c, TSNode n)
         moat__py_tainted(c, ci.pos[0], &steps, 0))
         report_flow(c, "MOAT-C107", &ci, 0, 0, NULL, &steps);
     /* MOAT-C110: SQL calls fed by request data (B608 covers SQL built in place) */
-    bool sql_call = (IS(ci.func, "attribute") && name_in(c, &ci, sql_calls, MOAT_ARRAY_LEN(sql_calls))) ||
-                    ((name_is(c, &ci, "text") && moat__py_imported_like(c, "sqlalchemy")) ||
-                     name_is(c, &ci, "RawSQL"));
+    bool sql_call =
+        (IS(ci.func, "attribute") && name_in(c, &ci, sql_calls, MOAT_ARRAY_LEN(sql_calls))) ||
+        ((name_is(c, &ci, "text") && moat__py_imported_like(c, "sqlalchemy")) ||
+         name_is(c, &ci, "RawSQL"));
     if (sql_call && ci.npos && !sql_built(c, ci.pos[0]) &&
         moat__py_tainted(c, ci.pos[0], &steps, 0))
         report_flow(c, "MOAT-C110", &ci, 0, 0, NULL, &steps);
@@ -594,7 +608,8 @@ static void literal_parts(moat__py_ctx *c, TSNode n, moat_buf *b, int depth)
         free(s);
     } else if (is_concat(c, n) || IS(n, "parenthesized_expression")) {
         uint32_t cnt = ts_node_named_child_count(n);
-        for (uint32_t i = 0; i < cnt; i++) literal_parts(c, ts_node_named_child(n, i), b, depth + 1);
+        for (uint32_t i = 0; i < cnt; i++)
+            literal_parts(c, ts_node_named_child(n, i), b, depth + 1);
     }
 }
 
@@ -627,17 +642,18 @@ static bool sql_built(moat__py_ctx *c, TSNode n)
 
 static void check_sql_string(moat__py_ctx *c, TSNode n)
 {
-    /* Only the outermost node of a chain of + / % reports. */
-    TSNode parent = c->depth ? c->stack[c->depth - 1] : NONE;
+    /* Only the outermost node of a chain of + / % reports (the stack's top
+     * is n itself). */
+    TSNode parent = c->depth > 1 ? c->stack[c->depth - 2] : NONE;
     if (is_concat(c, parent)) return;
-    if (IS(parent, "parenthesized_expression") && c->depth > 1 &&
-        is_concat(c, c->stack[c->depth - 2]))
+    if (IS(parent, "parenthesized_expression") && c->depth > 2 &&
+        is_concat(c, c->stack[c->depth - 3]))
         return;
     if (!sql_text(c, n)) return;
     /* Inside execute()/executemany(): Bandit's medium confidence. */
     moat_audit_level conf = L;
-    if (IS(parent, "argument_list") && c->depth > 1) {
-        TSNode call = c->stack[c->depth - 2];
+    if (IS(parent, "argument_list") && c->depth > 2) {
+        TSNode call = c->stack[c->depth - 3];
         TSNode fn = FIELD(call, "function");
         TSNode name = IS(fn, "attribute") ? FIELD(fn, "attribute") : fn;
         if (TEXT_IS(c, name, "execute") || TEXT_IS(c, name, "executemany")) conf = M;
@@ -645,7 +661,7 @@ static void check_sql_string(moat__py_ctx *c, TSNode n)
     moat__py_steps steps = {0};
     if (moat__py_tainted(c, n, &steps, 0)) {
         moat__py_report(c, "B608", n, H, H,
-                        "SQL injection: request data is built into the query text", &steps,
+                        "SQL injection: request data is built into the query text.", &steps,
                         "the query", NONE);
         moat__py_steps_free(&steps);
         return;
@@ -706,7 +722,8 @@ static void check_assignment(moat__py_ctx *c, TSNode n)
     TSNode left = FIELD(n, "left"), right = FIELD(n, "right");
     if (ts_node_is_null(right)) return;
     /* chained a = b = value: the value is the innermost right */
-    while (IS(right, "assignment")) right = FIELD(right, "right");
+    while (IS(right, "assignment"))
+        right = FIELD(right, "right");
     if (ts_node_is_null(right)) return;
     moat__py_steps steps = {0};
     bool tainted = moat__py_tainted(c, right, &steps, 0);
@@ -748,15 +765,14 @@ static void check_assignment(moat__py_ctx *c, TSNode n)
         }
     }
     /* MOAT-C105 */
-    if (IS(right, "false") &&
-        ((IS(left, "identifier") && TEXT_IS(c, left, "WTF_CSRF_ENABLED")) ||
-         subscript_key_is(c, left, "WTF_CSRF_ENABLED")))
+    if (IS(right, "false") && ((IS(left, "identifier") && TEXT_IS(c, left, "WTF_CSRF_ENABLED")) ||
+                               subscript_key_is(c, left, "WTF_CSRF_ENABLED")))
         moat__py_report(c, "MOAT-C105", n, 0, 0, NULL, NULL, NULL, NONE);
 }
 
 /* ---- functions ------------------------------------------------------------ */
 
-static const char *const route_methods[] = {"route", "get",    "post",     "put",
+static const char *const route_methods[] = {"route",  "get",   "post",      "put",
                                             "delete", "patch", "api_route", "websocket"};
 
 /* Whether the decorated function is a Flask/FastAPI route: its parameters
@@ -785,8 +801,8 @@ static bool is_route(moat__py_ctx *c, TSNode decorated, TSNode *path)
 
 static bool typed_safe(moat__py_ctx *c, TSNode type)
 {
-    static const char *const safe[] = {"int", "float", "bool", "UUID", "uuid.UUID", "date",
-                                       "datetime"};
+    static const char *const safe[] = {"int",       "float", "bool",    "UUID",
+                                       "uuid.UUID", "date",  "datetime"};
     for (size_t i = 0; i < MOAT_ARRAY_LEN(safe); i++)
         if (TEXT_IS(c, type, safe[i])) return true;
     return false;
@@ -856,9 +872,9 @@ static void check_decorators(moat__py_ctx *c, TSNode decorated)
         if (!IS(d, "decorator")) continue;
         TSNode e = ts_node_named_child(d, 0);
         TSNode last = IS(e, "attribute") ? FIELD(e, "attribute") : e;
-        bool exempt = TEXT_IS(c, last, "csrf_exempt") ||
-                      (IS(e, "attribute") && TEXT_IS(c, last, "exempt") &&
-                       TEXT_IS(c, FIELD(e, "object"), "csrf"));
+        bool exempt =
+            TEXT_IS(c, last, "csrf_exempt") || (IS(e, "attribute") && TEXT_IS(c, last, "exempt") &&
+                                                TEXT_IS(c, FIELD(e, "object"), "csrf"));
         if (exempt) {
             c->stack[c->depth++] = d;
             moat__py_report(c, "MOAT-C104", d, 0, 0, NULL, NULL, NULL, NONE);
@@ -874,7 +890,8 @@ static void visit(moat__py_ctx *c, TSNode n);
 static void visit_children(moat__py_ctx *c, TSNode n)
 {
     uint32_t cnt = ts_node_named_child_count(n);
-    for (uint32_t i = 0; i < cnt; i++) visit(c, ts_node_named_child(n, i));
+    for (uint32_t i = 0; i < cnt; i++)
+        visit(c, ts_node_named_child(n, i));
 }
 
 static void visit(moat__py_ctx *c, TSNode n)
@@ -984,7 +1001,11 @@ void moat_audit_code_python(const char *path, const char *src, size_t len,
     moat__py_collect_imports(&c, root, 0);
     moat__py_scope module = {0};
     c.scope = &module;
-    visit(&c, root);
+    if (!o || o->code) visit(&c, root);
+    if (o && o->settings) {
+        c.depth = 0;
+        moat__audit_settings_check(&c, root);
+    }
     moat__py_scope_free(&module);
     moat__py_imports_free(&c);
     ts_tree_delete(tree);

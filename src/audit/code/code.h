@@ -13,6 +13,8 @@ extern const size_t moat_audit_code_nrules;
 typedef struct moat_audit_code_opts {
     const char *const *skip; /* rule ids not run (borrowed) */
     size_t nskip;
+    bool code;     /* run the code rules (this header's table) */
+    bool settings; /* run the settings rules (audit/settings/settings.h) */
 } moat_audit_code_opts;
 
 /* What one analysed file gave besides its findings. */
@@ -20,7 +22,12 @@ typedef struct moat_audit_file_result {
     size_t suppressed; /* findings dropped by suppression comments */
     char *error;       /* owned: "path:line:col: syntax error ..." when the file did not
                           parse cleanly (what did parse was still analysed), else NULL */
+    char **notes;      /* owned: settings whose value is not checkable here */
+    size_t nnotes;
 } moat_audit_file_result;
+
+/* Frees what a result owns. */
+void moat_audit_file_result_free(moat_audit_file_result *res);
 
 /* Analyses Python source src[0..len) of path, appending findings to out.
  * Never fails on bad input: a file with syntax errors gets res->error. */

@@ -44,7 +44,7 @@ typedef struct moat__py_ctx {
     moat_audit_file_result *res;
     moat__py_import *imp;
     size_t nimp, capimp;
-    moat__py_scope *scope; /* the current function's (borrowed) */
+    moat__py_scope *scope;                /* the current function's (borrowed) */
     TSNode stack[MOAT__PY_MAX_DEPTH + 1]; /* ancestors of the node being visited */
     size_t depth;
 } moat__py_ctx;
@@ -87,11 +87,18 @@ bool moat__py_tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int dept
 void moat__py_report(moat__py_ctx *c, const char *rule, TSNode at, moat_audit_level sev,
                      moat_audit_level conf, const char *msg, const moat__py_steps *steps,
                      const char *sink, TSNode mask);
+/* The same for any rule table and kind ("settings"). */
+void moat__py_report_rule(moat__py_ctx *c, const moat_audit_rule *r, const char *kind, TSNode at,
+                          moat_audit_level sev, moat_audit_level conf, const char *msg,
+                          const moat__py_steps *steps, const char *sink, TSNode mask);
+/* Adds a "not checkable here" note to the file's result. */
+void moat__py_note(moat__py_ctx *c, TSNode at, char *text_owned);
+/* The settings rules over a parsed file (src/audit/settings/settings.c). */
+void moat__audit_settings_check(moat__py_ctx *c, TSNode root);
 bool moat__py_skipped(const moat__py_ctx *c, const char *rule);
 /* Shared by templates.c and the settings analyser: the finding at a line. */
-void moat__audit_line_finding(moat_audit_findings *out, const moat_audit_rule *r,
-                              const char *kind, const char *path, const char *src, size_t len,
-                              size_t at, moat_audit_level sev, moat_audit_level conf,
-                              const char *msg);
+void moat__audit_line_finding(moat_audit_findings *out, const moat_audit_rule *r, const char *kind,
+                              const char *path, const char *src, size_t len, size_t at,
+                              moat_audit_level sev, moat_audit_level conf, const char *msg);
 
 #endif

@@ -211,8 +211,8 @@ bool moat__py_is_const(TSNode n, int depth)
 {
     if (ts_node_is_null(n) || depth > 32) return false;
     const char *t = ts_node_type(n);
-    if (!strcmp(t, "integer") || !strcmp(t, "float") || !strcmp(t, "true") ||
-        !strcmp(t, "false") || !strcmp(t, "none"))
+    if (!strcmp(t, "integer") || !strcmp(t, "float") || !strcmp(t, "true") || !strcmp(t, "false") ||
+        !strcmp(t, "none"))
         return true;
     if (!strcmp(t, "string") || !strcmp(t, "concatenated_string")) return moat__py_is_str(n);
     if (!strcmp(t, "parenthesized_expression"))
@@ -242,7 +242,8 @@ moat__py_var *moat__py_var_get(moat__py_scope *s, const char *name, size_t n, bo
 
 void moat__py_steps_free(moat__py_steps *s)
 {
-    for (size_t i = 0; i < s->len; i++) free(s->v[i].what);
+    for (size_t i = 0; i < s->len; i++)
+        free(s->v[i].what);
     s->len = 0;
 }
 
@@ -278,10 +279,10 @@ void moat__py_steps_add(moat__py_steps *s, unsigned line, char *what)
 /* Attributes of a request object that carry what the client sent: Flask
  * (args, form, ...), Django (GET, POST, ...), Starlette/FastAPI. */
 static const char *const source_attrs[] = {
-    "args",    "form",       "json",        "values",  "cookies", "headers", "data",
-    "files",   "get_json",   "get_data",    "stream",  "environ", "view_args", "GET",
-    "POST",    "COOKIES",    "META",        "body",    "FILES",   "query_params",
-    "path_params", "query_string", "full_path", "url", "path_info"};
+    "args",         "form",      "json",     "values",   "cookies", "headers",      "data",
+    "files",        "get_json",  "get_data", "stream",   "environ", "view_args",    "GET",
+    "POST",         "COOKIES",   "META",     "body",     "FILES",   "query_params", "path_params",
+    "query_string", "full_path", "url",      "path_info"};
 
 static bool is_source(const moat__py_ctx *c, TSNode n)
 {
@@ -298,11 +299,11 @@ static bool is_source(const moat__py_ctx *c, TSNode n)
 
 /* Calls whose result no longer carries the data in a dangerous form. */
 static const char *const sanitizers[] = {
-    "int",       "float",       "bool",      "len",        "escape",   "secure_filename",
-    "quote",     "quote_plus",  "url_for",   "reverse",    "abs",      "round",
-    "hash",      "UUID",        "safe_join", "literal_eval", "isdigit", "isalnum",
-    "count",     "startswith",  "endswith",  "fullmatch",  "match",    "exists",
-    "isfile",    "isdir",       "type",      "isinstance", "id",       "ord"};
+    "int",    "float",      "bool",      "len",          "escape",  "secure_filename",
+    "quote",  "quote_plus", "url_for",   "reverse",      "abs",     "round",
+    "hash",   "UUID",       "safe_join", "literal_eval", "isdigit", "isalnum",
+    "count",  "startswith", "endswith",  "fullmatch",    "match",   "exists",
+    "isfile", "isdir",      "type",      "isinstance",   "id",      "ord"};
 
 static bool sanitizer(const moat__py_ctx *c, TSNode fn)
 {
@@ -345,16 +346,17 @@ bool moat__py_tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int dept
         }
         return moat__py_tainted(c, moat__py_field(n, "object"), steps, depth + 1);
     }
-    if (!strcmp(t, "subscript")) return moat__py_tainted(c, moat__py_field(n, "value"), steps, depth + 1);
+    if (!strcmp(t, "subscript"))
+        return moat__py_tainted(c, moat__py_field(n, "value"), steps, depth + 1);
     if (!strcmp(t, "call")) {
         TSNode fn = moat__py_field(n, "function");
         if (sanitizer(c, fn)) return false;
         if (moat__py_is(fn, "attribute") && moat__py_tainted(c, fn, steps, depth + 1)) return true;
         return moat__py_tainted(c, moat__py_field(n, "arguments"), steps, depth + 1);
     }
-    if (!strcmp(t, "comparison_operator") || !strcmp(t, "not_operator") ||
-        !strcmp(t, "lambda") || !strcmp(t, "integer") || !strcmp(t, "float") ||
-        !strcmp(t, "string_content") || !strcmp(t, "comment"))
+    if (!strcmp(t, "comparison_operator") || !strcmp(t, "not_operator") || !strcmp(t, "lambda") ||
+        !strcmp(t, "integer") || !strcmp(t, "float") || !strcmp(t, "string_content") ||
+        !strcmp(t, "comment"))
         return false;
     if (!strcmp(t, "keyword_argument"))
         return moat__py_tainted(c, moat__py_field(n, "value"), steps, depth + 1);
@@ -382,9 +384,9 @@ bool moat__py_skipped(const moat__py_ctx *c, const char *rule)
 }
 
 static const char *const simple_stmts[] = {
-    "expression_statement", "return_statement", "assert_statement", "delete_statement",
+    "expression_statement", "return_statement", "assert_statement",      "delete_statement",
     "raise_statement",      "import_statement", "import_from_statement", "global_statement",
-    "nonlocal_statement",   "print_statement",  "exec_statement",   "decorator",
+    "nonlocal_statement",   "print_statement",  "exec_statement",        "decorator",
     "type_alias_statement"};
 
 /* The lines a suppression comment may be on: the whole simple statement the
@@ -416,9 +418,11 @@ static void line_bounds(const char *src, size_t len, size_t at, size_t *start, s
 {
     if (at > len) at = len;
     size_t a = at;
-    while (a > 0 && src[a - 1] != '\n') a--;
+    while (a > 0 && src[a - 1] != '\n')
+        a--;
     size_t b = at;
-    while (b < len && src[b] != '\n') b++;
+    while (b < len && src[b] != '\n')
+        b++;
     *start = a;
     *end = b;
 }
@@ -433,10 +437,9 @@ static char *snippet_at(const char *src, size_t len, size_t at, size_t *line_sta
     return moat_xstrndup(src + a, b - a);
 }
 
-void moat__audit_line_finding(moat_audit_findings *out, const moat_audit_rule *r,
-                              const char *kind, const char *path, const char *src, size_t len,
-                              size_t at, moat_audit_level sev, moat_audit_level conf,
-                              const char *msg)
+void moat__audit_line_finding(moat_audit_findings *out, const moat_audit_rule *r, const char *kind,
+                              const char *path, const char *src, size_t len, size_t at,
+                              moat_audit_level sev, moat_audit_level conf, const char *msg)
 {
     moat_audit_finding *f = moat_audit_findings_push(out);
     f->rule = moat_xstrdup(r->id);
@@ -456,6 +459,23 @@ void moat__audit_line_finding(moat_audit_findings *out, const moat_audit_rule *r
     f->message = moat_xstrdup(msg ? msg : r->message);
 }
 
+void moat__py_note(moat__py_ctx *c, TSNode at, char *text)
+{
+    moat_audit_file_result *r = c->res;
+    r->notes = moat_xrealloc(r->notes, (r->nnotes + 1) * sizeof(*r->notes));
+    r->notes[r->nnotes++] = moat_xasprintf("%s:%u: %s", c->path, moat__py_line(at), text);
+    free(text);
+}
+
+void moat_audit_file_result_free(moat_audit_file_result *res)
+{
+    free(res->error);
+    for (size_t i = 0; i < res->nnotes; i++)
+        free(res->notes[i]);
+    free(res->notes);
+    memset(res, 0, sizeof(*res));
+}
+
 void moat__py_report(moat__py_ctx *c, const char *rule, TSNode at, moat_audit_level sev,
                      moat_audit_level conf, const char *msg, const moat__py_steps *steps,
                      const char *sink, TSNode mask)
@@ -463,16 +483,23 @@ void moat__py_report(moat__py_ctx *c, const char *rule, TSNode at, moat_audit_le
     const moat_audit_rule *r =
         moat_audit_rule_find(moat_audit_code_rules, moat_audit_code_nrules, rule);
     MOAT_BUG_ON(!r);
-    if (moat__py_skipped(c, rule)) return;
+    moat__py_report_rule(c, r, "code", at, sev, conf, msg, steps, sink, mask);
+}
+
+void moat__py_report_rule(moat__py_ctx *c, const moat_audit_rule *r, const char *kind, TSNode at,
+                          moat_audit_level sev, moat_audit_level conf, const char *msg,
+                          const moat__py_steps *steps, const char *sink, TSNode mask)
+{
+    if (moat__py_skipped(c, r->id)) return;
     unsigned first, last;
     stmt_range(c, at, &first, &last);
-    if (moat_audit_suppressed(c->src, c->len, first, last, rule, "code")) {
+    if (moat_audit_suppressed(c->src, c->len, first, last, r->id, kind)) {
         c->res->suppressed++;
         return;
     }
     moat_audit_finding *f = moat_audit_findings_push(c->out);
     f->rule = moat_xstrdup(r->id);
-    f->kind = moat_xstrdup("code");
+    f->kind = moat_xstrdup(kind);
     f->severity = sev ? sev : r->severity;
     f->confidence = conf ? conf : r->confidence;
     f->cwe = r->cwe;
@@ -488,7 +515,8 @@ void moat__py_report(moat__py_ctx *c, const char *rule, TSNode at, moat_audit_le
         /* Mask the literal's characters on this line: secrets never reach output. */
         size_t sl = strlen(f->snippet);
         size_t a = ts_node_start_byte(mask), b = ts_node_end_byte(mask);
-        while (a < b && c->src[a] != '"' && c->src[a] != '\'') a++; /* r, b, u prefixes */
+        while (a < b && c->src[a] != '"' && c->src[a] != '\'')
+            a++; /* r, b, u prefixes */
         for (size_t i = a; i < b; i++) {
             if (i < ls || i - ls >= sl) continue;
             char ch = f->snippet[i - ls];

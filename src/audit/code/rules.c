@@ -155,8 +155,8 @@ void moat_audit_rules_markdown(moat_buf *out, const moat_audit_rule *rules, size
         moat_buf_printf(out, "| %s | %s | %s | %s | ", r->id, r->name,
                         moat_audit_level_name(r->severity), moat_audit_level_name(r->confidence));
         if (r->cwe)
-            moat_buf_printf(out, "[CWE-%u](https://cwe.mitre.org/data/definitions/%u.html)",
-                            r->cwe, r->cwe);
+            moat_buf_printf(out, "[CWE-%u](https://cwe.mitre.org/data/definitions/%u.html)", r->cwe,
+                            r->cwe);
         moat_buf_puts(out, " | ");
         md_cell(out, r->message);
         moat_buf_puts(out, " ");

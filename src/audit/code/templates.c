@@ -10,8 +10,8 @@
 
 bool moat_audit_code_is_template(const char *path)
 {
-    static const char *const exts[] = {".html", ".htm", ".jinja", ".jinja2", ".j2", ".djhtml",
-                                       ".tmpl", ".jhtml", ".xml.j2"};
+    static const char *const exts[] = {".html",   ".htm",  ".jinja", ".jinja2", ".j2",
+                                       ".djhtml", ".tmpl", ".jhtml", ".xml.j2"};
     size_t n = strlen(path);
     for (size_t i = 0; i < MOAT_ARRAY_LEN(exts); i++) {
         size_t k = strlen(exts[i]);
@@ -69,13 +69,15 @@ void moat_audit_code_template(const char *path, const char *src, size_t len,
         if (!tag_end) break;
         if (close == '%') {
             const char *w = p + 2;
-            while (w < tag_end && (*w == '-' || *w == '+' || isspace((unsigned char)*w))) w++;
+            while (w < tag_end && (*w == '-' || *w == '+' || isspace((unsigned char)*w)))
+                w++;
             if (word_at(w, tag_end, "autoescape")) {
                 w += 10;
-                while (w < tag_end && isspace((unsigned char)*w)) w++;
+                while (w < tag_end && isspace((unsigned char)*w))
+                    w++;
                 if (word_at(w, tag_end, "false") || word_at(w, tag_end, "off"))
-                    report(path, src, len, (size_t)(p - src), (size_t)(tag_end - src),
-                           "MOAT-C103", o, out, res);
+                    report(path, src, len, (size_t)(p - src), (size_t)(tag_end - src), "MOAT-C103",
+                           o, out, res);
             }
         }
         for (const char *f = p + 2; f < tag_end; f++) {
@@ -87,10 +89,11 @@ void moat_audit_code_template(const char *path, const char *src, size_t len,
             }
             if (*f != '|') continue;
             const char *w = f + 1;
-            while (w < tag_end && isspace((unsigned char)*w)) w++;
+            while (w < tag_end && isspace((unsigned char)*w))
+                w++;
             if (word_at(w, tag_end, "safe"))
-                report(path, src, len, (size_t)(f - src), (size_t)(tag_end - src), "MOAT-C102",
-                       o, out, res);
+                report(path, src, len, (size_t)(f - src), (size_t)(tag_end - src), "MOAT-C102", o,
+                       out, res);
         }
         p = tag_end + 1;
     }
