@@ -189,8 +189,7 @@ static void check_value(moat__py_ctx *c, const char *name, TSNode at, TSNode v)
             if (truthy != flags[i].want) {
                 size_t len;
                 const char *t = moat__py_text(c, v, &len);
-                char *msg = moat_xasprintf("%s is %.*s: %s", name, (int)(len > 40 ? 40 : len), t,
-                                           rule(flags[i].id)->message);
+                char *msg = moat_xasprintf("%s is %.*s.", name, (int)(len > 40 ? 40 : len), t);
                 report(c, flags[i].id, at, msg, (TSNode){0});
                 free(msg);
             }
