@@ -5,6 +5,7 @@
  * where moat differs on purpose). Parsing errors do not stop the walk: what
  * tree-sitter recovered is analysed and the file is reported. */
 #include <fnmatch.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +24,13 @@
 static const TSNode NONE = {0};
 
 /* ---- patterns ------------------------------------------------------------
- * Compiled on first use; the auditor is single-threaded. */
+ * Compiled once, on first use. */
 static regex_t password_re, sql_re;
-static bool regex_ready;
+static pthread_once_t regex_once = PTHREAD_ONCE_INIT;
 
-static void regex_init(void)
+static void regex_compile(void)
 {
-    if (regex_ready) return;
-        /* Bandit's RE_CANDIDATES and SIMPLE_SQL_RE. */
+    /* Bandit's RE_CANDIDATES and SIMPLE_SQL_RE. */
 #define W "(pas+wo?r?d|pass(phrase)?|pwd|token|secrete?)"
     MOAT_BUG_ON(regcomp(&password_re, "(^" W "$|_" W "_|^" W "_|_" W "$)",
                         REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0);
@@ -40,7 +40,12 @@ static void regex_init(void)
                         "insert[[:space:]]+into[[:space:]].*values[[:space:]]|update[[:space:]].*"
                         "set[[:space:]])",
                         REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0);
-    regex_ready = true;
+}
+
+/* Files may be analysed on several threads at once. */
+static void regex_init(void)
+{
+    pthread_once(&regex_once, regex_compile);
 }
 
 static bool password_name(const moat__py_ctx *c, TSNode n)
@@ -89,7 +94,7 @@ static void call_init(moat__py_ctx *c, TSNode n, callinfo *ci)
         if (IS(a, "keyword_argument")) {
             if (ci->nkw < MOAT_ARRAY_LEN(ci->kw))
                 ci->kw[ci->nkw++] = (kwarg){FIELD(a, "name"), FIELD(a, "value")};
-        } else if (!IS(a, "list_splat") && !IS(a, "dictionary_splat")) {
+        } else if (!IS(a, "dictionary_splat")) { /* f(*args) counts, as for Bandit */
             if (ci->npos < MOAT_ARRAY_LEN(ci->pos)) ci->pos[ci->npos++] = a;
         }
     }
@@ -420,7 +425,7 @@ static void check_calls(moat__py_ctx *c, TSNode n)
             report_flow(c, "MOAT-C108", &ci, 0, 0, NULL, &steps);
     }
     /* B201 */
-    if (moat__py_imported_like(c, "flask") && ci.qual && name_is(c, &ci, "run") &&
+    if (ci.qual && name_is(c, &ci, "run") && moat__py_imported_like(c, "flask") &&
         IS(ci.func, "attribute") && IS(kw_get(c, &ci, "debug"), "true"))
         moat__py_report(c, "B201", n, 0, 0, NULL, NULL, NULL, NONE);
     /* B202 */
@@ -501,7 +506,7 @@ static void check_calls(moat__py_ctx *c, TSNode n)
         }
     }
     /* B611 */
-    if (moat__py_imported_like(c, "django.db.models") && name_is(c, &ci, "RawSQL") && ci.npos &&
+    if (name_is(c, &ci, "RawSQL") && moat__py_imported_like(c, "django.db.models") && ci.npos &&
         !moat__py_is_str(ci.pos[0])) {
         bool t = moat__py_tainted(c, ci.pos[0], &steps, 0);
         report_flow(c, "B611", &ci, t ? H : 0, t ? H : 0, NULL, &steps);
@@ -522,8 +527,8 @@ static void check_calls(moat__py_ctx *c, TSNode n)
                             NONE);
     }
     /* B703 */
-    if (moat__py_imported_like(c, "django.utils.safestring") &&
-        name_in(c, &ci, safe_types, MOAT_ARRAY_LEN(safe_types)) && ci.npos &&
+    if (name_in(c, &ci, safe_types, MOAT_ARRAY_LEN(safe_types)) &&
+        moat__py_imported_like(c, "django.utils.safestring") && ci.npos &&
         !moat__py_is_str(ci.pos[0])) {
         TSNode a = ci.pos[0];
         bool secure = false;
