@@ -34,22 +34,24 @@ printf '[audit]\nexclude = []\n' >"$DIR/moat.toml"
 files=$(find "$TREE" -name '*.py' | wc -l)
 log "tree: $TREE ($files .py files); shared ids: $SHARED"
 
-measure() { # NAME CMD... -> "wall_s peak_kib"
+measure() { # NAME CMD... -> "wall_s peak_kib cpu_s"
     local name=$1
     shift
     /usr/bin/time -v -o "$DIR/$name.time" "$@" >"$DIR/$name.out" 2>"$DIR/$name.err" || true
-    local wall peak
+    local wall peak cpu
     wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$DIR/$name.time" |
         awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
     peak=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$DIR/$name.time")
-    echo "$wall $peak"
+    cpu=$(sed -n 's/.*\(User\|System\) time (seconds): //p' "$DIR/$name.time" | awk '{ s += $1 } END { print s }')
+    echo "$wall $peak $cpu"
 }
 
 log "moat"
-read -r moat_wall moat_peak < <(measure moat "$MOAT" audit code "$TREE" --config "$DIR/moat.toml" \
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+read -r moat_wall moat_peak moat_cpu < <(measure moat "$MOAT" audit code "$TREE" --config "$DIR/moat.toml" \
     --skip "$MOAT_ONLY" --format json --output "$DIR/moat.json")
 log "bandit (this takes a while)"
-read -r bandit_wall bandit_peak < <(measure bandit "$BANDIT" -r "$TREE" -t "$SHARED" -f json -q \
+read -r bandit_wall bandit_peak bandit_cpu < <(measure bandit "$BANDIT" -r "$TREE" -t "$SHARED" -f json -q \
     -o "$DIR/bandit.json")
 
 counts=$(/usr/bin/python3 - "$DIR/moat.json" "$DIR/bandit.json" <<'PY'
@@ -73,11 +75,14 @@ moat $("$MOAT" --version | cut -d' ' -f2); $("$BANDIT" --version 2>&1 | head -1)
 tree: Django $(/usr/bin/python3 -c 'import django; print(django.__version__)' 2>/dev/null || echo "?")
 as installed by python3-django, $files .py files. One run each, same rule ids.
 
-| tool | wall s | peak RSS MiB |
-|---|---:|---:|
-| moat | $moat_wall | $(awk "BEGIN { printf \"%.1f\", $moat_peak / 1024 }") |
-| bandit | $bandit_wall | $(awk "BEGIN { printf \"%.1f\", $bandit_peak / 1024 }") |
-| **bandit/moat** | **$(awk "BEGIN { printf \"%.1f\", $bandit_wall / $moat_wall }")×** | $(awk "BEGIN { printf \"%.1f\", $bandit_peak / $moat_peak }")× |
+| tool | wall s | CPU s (user+sys) | peak RSS MiB |
+|---|---:|---:|---:|
+| moat | $moat_wall | $moat_cpu | $(awk "BEGIN { printf \"%.1f\", $moat_peak / 1024 }") |
+| bandit | $bandit_wall | $bandit_cpu | $(awk "BEGIN { printf \"%.1f\", $bandit_peak / 1024 }") |
+| **bandit/moat** | **$(awk "BEGIN { printf \"%.1f\", $bandit_wall / $moat_wall }")×** | $(awk "BEGIN { printf \"%.1f\", $bandit_cpu / $moat_cpu }")× | $(awk "BEGIN { printf \"%.1f\", $bandit_peak / $moat_peak }")× |
+
+Load average before the runs: $load_before (other work on the machine slows
+both tools; moat analyses files on one thread per CPU, Bandit on one).
 
 Findings per id:
 

@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(src, data, size);
     src[size] = '\0';
     unsigned lines = 1;
-    for (size_t i = 0; i < size; i++) lines += src[i] == '\n';
+    for (size_t i = 0; i < size; i++)
+        lines += src[i] == '\n';
 
     const moat_audit_code_opts o = {.code = true, .settings = true};
     moat_audit_findings f = {0};
