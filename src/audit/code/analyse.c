@@ -248,7 +248,10 @@ static void check_blacklist(moat__py_ctx *c, const callinfo *ci)
     for (size_t b = 0; b < MOAT_ARRAY_LEN(blacklists); b++) {
         const blacklist *bl = &blacklists[b];
         for (size_t i = 0; i < bl->n; i++) {
-            if (fnmatch(bl->quals[i], ci->qual, 0) != 0) continue;
+            const char *q = bl->quals[i];
+            if (q[0] != ci->qual[0]) continue;
+            if (strpbrk(q, "*?[") ? fnmatch(q, ci->qual, 0) != 0 : strcmp(q, ci->qual) != 0)
+                continue;
             const char *id = bl->id;
             moat__py_steps steps = {0};
             moat_audit_level sev = 0, conf = 0;
@@ -892,23 +895,80 @@ static void check_decorators(moat__py_ctx *c, TSNode decorated)
 
 static void visit(moat__py_ctx *c, TSNode n);
 
+/* The node types the walk dispatches on, by grammar symbol: one table
+ * lookup per node instead of string comparisons. */
+typedef enum {
+    K_OTHER,
+    K_FUNCTION,
+    K_CLASS,
+    K_DECORATED,
+    K_CALL,
+    K_ASSIGNMENT,
+    K_FOR,
+    K_BINARY,
+    K_STRING,
+    K_COMPARISON,
+} node_kind;
+
+static unsigned char *kinds; /* indexed by TSSymbol */
+static uint32_t nkinds;
+static pthread_once_t kinds_once = PTHREAD_ONCE_INIT;
+
+static void kinds_init(void)
+{
+    static const struct {
+        const char *type;
+        node_kind kind;
+    } map[] = {{"function_definition", K_FUNCTION},
+               {"class_definition", K_CLASS},
+               {"decorated_definition", K_DECORATED},
+               {"call", K_CALL},
+               {"assignment", K_ASSIGNMENT},
+               {"augmented_assignment", K_ASSIGNMENT},
+               {"for_statement", K_FOR},
+               {"binary_operator", K_BINARY},
+               {"string", K_STRING},
+               {"comparison_operator", K_COMPARISON}};
+    const TSLanguage *lang = tree_sitter_python();
+    nkinds = ts_language_symbol_count(lang);
+    kinds = moat_xcalloc(nkinds ? nkinds : 1, 1); /* lives as long as the process */
+    for (uint32_t sym = 0; sym < nkinds; sym++) {
+        const char *name = ts_language_symbol_name(lang, (TSSymbol)sym);
+        if (!name || ts_language_symbol_type(lang, (TSSymbol)sym) != TSSymbolTypeRegular) continue;
+        for (size_t i = 0; i < MOAT_ARRAY_LEN(map); i++)
+            if (!strcmp(name, map[i].type)) kinds[sym] = (unsigned char)map[i].kind;
+    }
+}
+
+static node_kind kind_of(TSNode n)
+{
+    TSSymbol sym = ts_node_symbol(n);
+    return sym < nkinds ? (node_kind)kinds[sym] : K_OTHER;
+}
+
+/* The walk moves one tree cursor (ts_node_named_child(n, i) costs O(i));
+ * visit(c, n) is called with the cursor on n and leaves it there. */
 static void visit_children(moat__py_ctx *c, TSNode n)
 {
-    uint32_t cnt = ts_node_named_child_count(n);
-    for (uint32_t i = 0; i < cnt; i++)
-        visit(c, ts_node_named_child(n, i));
+    (void)n;
+    if (!ts_tree_cursor_goto_first_child(&c->cur)) return;
+    do {
+        TSNode ch = ts_tree_cursor_current_node(&c->cur);
+        if (ts_node_is_named(ch)) visit(c, ch);
+    } while (ts_tree_cursor_goto_next_sibling(&c->cur));
+    ts_tree_cursor_goto_parent(&c->cur);
 }
 
 static void visit(moat__py_ctx *c, TSNode n)
 {
     if (c->depth >= MOAT__PY_MAX_DEPTH) return;
-    const char *t = ts_node_type(n);
+    node_kind k = kind_of(n);
     TSNode parent = c->depth ? c->stack[c->depth - 1] : NONE;
     c->stack[c->depth++] = n;
-    if (!strcmp(t, "function_definition") || !strcmp(t, "class_definition")) {
+    if (k == K_FUNCTION || k == K_CLASS) {
         moat__py_scope scope = {0}, *outer = c->scope;
         c->scope = &scope;
-        if (!strcmp(t, "function_definition")) {
+        if (k == K_FUNCTION) {
             TSNode path = NONE;
             if (IS(parent, "decorated_definition") && is_route(c, parent, &path))
                 taint_route_params(c, n, path);
@@ -917,40 +977,40 @@ static void visit(moat__py_ctx *c, TSNode n)
         visit_children(c, n);
         moat__py_scope_free(&scope);
         c->scope = outer;
-    } else if (!strcmp(t, "decorated_definition")) {
+    } else if (k == K_DECORATED) {
         check_decorators(c, n);
         visit_children(c, n);
-    } else if (!strcmp(t, "call")) {
+    } else if (k == K_CALL) {
         check_calls(c, n);
         if (sql_text(c, n)) check_sql_string(c, n);
         visit_children(c, n);
-    } else if (!strcmp(t, "assignment") || !strcmp(t, "augmented_assignment")) {
+    } else if (k == K_ASSIGNMENT) {
         visit_children(c, n);
         check_assignment(c, n);
-    } else if (!strcmp(t, "for_statement")) {
+    } else if (k == K_FOR) {
+        /* for x in request.args...: x carries request data in the body */
         TSNode left = FIELD(n, "left"), right = FIELD(n, "right");
-        if (!ts_node_is_null(right)) visit(c, right);
         moat__py_steps steps = {0};
         if (moat__py_tainted(c, right, &steps, 0)) taint_target(c, left, true, true, &steps, 0);
         moat__py_steps_free(&steps);
-        uint32_t cnt = ts_node_named_child_count(n);
-        for (uint32_t i = 0; i < cnt; i++) {
-            TSNode ch = ts_node_named_child(n, i);
-            if (!ts_node_eq(ch, left) && !ts_node_eq(ch, right)) visit(c, ch);
-        }
-    } else if (!strcmp(t, "binary_operator")) {
+        visit_children(c, n);
+    } else if (k == K_BINARY) {
         check_sql_string(c, n);
         visit_children(c, n);
-    } else if (!strcmp(t, "string")) {
+    } else if (k == K_STRING) {
         if (moat__py_is_str(n)) {
-            char *s = moat__py_str_value(c, n);
-            if (!strcmp(s, "0.0.0.0")) moat__py_report(c, "B104", n, 0, 0, NULL, NULL, NULL, NONE);
-            free(s);
+            uint32_t len = ts_node_end_byte(n) - ts_node_start_byte(n);
+            if (len >= 9 && len <= 12) { /* "0.0.0.0" with quotes and a prefix */
+                char *s = moat__py_str_value(c, n);
+                if (!strcmp(s, "0.0.0.0"))
+                    moat__py_report(c, "B104", n, 0, 0, NULL, NULL, NULL, NONE);
+                free(s);
+            }
         } else {
             check_sql_string(c, n);
             visit_children(c, n);
         }
-    } else if (!strcmp(t, "comparison_operator")) {
+    } else if (k == K_COMPARISON) {
         /* B105: password == "..." */
         TSNode a = ts_node_named_child(n, 0), b = ts_node_named_child(n, 1);
         regex_init();
@@ -1006,7 +1066,12 @@ void moat_audit_code_python(const char *path, const char *src, size_t len,
     moat__py_collect_imports(&c, root, 0);
     moat__py_scope module = {0};
     c.scope = &module;
-    if (!o || o->code) visit(&c, root);
+    if (!o || o->code) {
+        pthread_once(&kinds_once, kinds_init);
+        c.cur = ts_tree_cursor_new(root);
+        visit(&c, root);
+        ts_tree_cursor_delete(&c.cur);
+    }
     if (o && o->settings) {
         c.depth = 0;
         moat__audit_settings_check(&c, root);

@@ -112,42 +112,81 @@ static char *node_str(const moat__py_ctx *c, TSNode n)
     return moat_xstrndup(t, len);
 }
 
+/* Node types that hold statements: imports are looked for only in them. */
+static bool holds_statements(TSNode n)
+{
+    static const char *const types[] = {"module",
+                                        "block",
+                                        "if_statement",
+                                        "elif_clause",
+                                        "else_clause",
+                                        "for_statement",
+                                        "while_statement",
+                                        "try_statement",
+                                        "except_clause",
+                                        "finally_clause",
+                                        "with_statement",
+                                        "function_definition",
+                                        "class_definition",
+                                        "decorated_definition",
+                                        "match_statement",
+                                        "case_clause",
+                                        "ERROR"};
+    const char *t = ts_node_type(n);
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(types); i++)
+        if (!strcmp(t, types[i])) return true;
+    return false;
+}
+
+static void import_statement(moat__py_ctx *c, TSNode n)
+{
+    bool from = moat__py_is(n, "import_from_statement");
+    TSNode mod = from ? moat__py_field(n, "module_name") : (TSNode){0};
+    char *prefix = from && !ts_node_is_null(mod) ? node_str(c, mod) : NULL;
+    if (prefix) add_import(c, NULL, moat_xstrdup(prefix));
+    uint32_t cnt = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode ch = ts_node_named_child(n, i);
+        if (from && ts_node_eq(ch, mod)) continue;
+        TSNode name = ch, alias = {0};
+        if (moat__py_is(ch, "aliased_import")) {
+            name = moat__py_field(ch, "name");
+            alias = moat__py_field(ch, "alias");
+        } else if (!moat__py_is(ch, "dotted_name")) {
+            continue;
+        }
+        if (ts_node_is_null(name)) continue;
+        char *nm = node_str(c, name);
+        char *qual = prefix ? moat_xasprintf("%s.%s", prefix, nm) : moat_xstrdup(nm);
+        if (!ts_node_is_null(alias))
+            add_import(c, node_str(c, alias), qual);
+        else if (prefix)
+            add_import(c, moat_xstrdup(nm), qual);
+        else
+            add_import(c, NULL, qual);
+        free(nm);
+    }
+    free(prefix);
+}
+
+static void imports_in(moat__py_ctx *c, TSTreeCursor *cur, int depth)
+{
+    if (depth > MOAT__PY_MAX_DEPTH || !ts_tree_cursor_goto_first_child(cur)) return;
+    do {
+        TSNode ch = ts_tree_cursor_current_node(cur);
+        if (moat__py_is(ch, "import_statement") || moat__py_is(ch, "import_from_statement"))
+            import_statement(c, ch);
+        else if (holds_statements(ch))
+            imports_in(c, cur, depth + 1);
+    } while (ts_tree_cursor_goto_next_sibling(cur));
+    ts_tree_cursor_goto_parent(cur);
+}
+
 void moat__py_collect_imports(moat__py_ctx *c, TSNode n, int depth)
 {
-    if (depth > MOAT__PY_MAX_DEPTH) return;
-    bool from = moat__py_is(n, "import_from_statement");
-    if (from || moat__py_is(n, "import_statement")) {
-        TSNode mod = from ? moat__py_field(n, "module_name") : (TSNode){0};
-        char *prefix = from && !ts_node_is_null(mod) ? node_str(c, mod) : NULL;
-        if (prefix) add_import(c, NULL, moat_xstrdup(prefix));
-        uint32_t cnt = ts_node_named_child_count(n);
-        for (uint32_t i = 0; i < cnt; i++) {
-            TSNode ch = ts_node_named_child(n, i);
-            if (from && ts_node_eq(ch, mod)) continue;
-            TSNode name = ch, alias = {0};
-            if (moat__py_is(ch, "aliased_import")) {
-                name = moat__py_field(ch, "name");
-                alias = moat__py_field(ch, "alias");
-            } else if (!moat__py_is(ch, "dotted_name")) {
-                continue;
-            }
-            if (ts_node_is_null(name)) continue;
-            char *nm = node_str(c, name);
-            char *qual = prefix ? moat_xasprintf("%s.%s", prefix, nm) : moat_xstrdup(nm);
-            if (!ts_node_is_null(alias))
-                add_import(c, node_str(c, alias), qual);
-            else if (prefix)
-                add_import(c, moat_xstrdup(nm), qual);
-            else
-                add_import(c, NULL, qual);
-            free(nm);
-        }
-        free(prefix);
-        return;
-    }
-    uint32_t cnt = ts_node_named_child_count(n);
-    for (uint32_t i = 0; i < cnt; i++)
-        moat__py_collect_imports(c, ts_node_named_child(n, i), depth + 1);
+    TSTreeCursor cur = ts_tree_cursor_new(n);
+    imports_in(c, &cur, depth);
+    ts_tree_cursor_delete(&cur);
 }
 
 void moat__py_imports_free(moat__py_ctx *c)
