@@ -34,7 +34,8 @@ static const char usage[] =
     "          and .env files\n"
     "\n"
     "PATH is a folder (default: the current one) or a file. Exit status: 0 no findings,\n"
-    "1 findings, 2 usage or input error.\n"
+    "1 findings, 2 usage or input error (also when a file could not be read; files\n"
+    "with syntax errors are reported and what parsed is analysed).\n"
     "\n"
     "  -f, --format FMT      text (default), json or sarif (SARIF 2.1.0)\n"
     "  -o, --output FILE     write the report to FILE instead of standard output\n"
@@ -60,6 +61,7 @@ typedef struct job {
     moat_audit_findings findings;
     moat_audit_file_result res;
     bool analysed;
+    bool unreadable; /* could not be read: the audit is incomplete (exit 2) */
 } job;
 
 typedef struct scan {
@@ -72,6 +74,7 @@ typedef struct scan {
     char **errors, **notes;
     size_t nerrors, nnotes;
     size_t files, suppressed;
+    bool incomplete; /* a file could not be read */
 } scan;
 
 static void add_str(char ***v, size_t *n, char *s)
@@ -128,6 +131,7 @@ static void analyse(const scan *s, job *j)
     size_t len = 0;
     if (moat_read_file(j->path, &src, &len) < 0) {
         j->res.error = moat_xasprintf("%s: cannot be read", j->path);
+        j->unreadable = true;
         return;
     }
     if (j->kind == F_PY)
@@ -167,6 +171,7 @@ static void run_jobs(scan *s)
     for (size_t i = 0; i < s->njobs; i++) {
         job *j = &s->jobs[i];
         if (j->analysed) s->files++;
+        if (j->unreadable) s->incomplete = true;
         s->suppressed += j->res.suppressed;
         if (j->res.error) {
             add_str(&s->errors, &s->nerrors, j->res.error);
@@ -401,7 +406,8 @@ int moat_cmd_audit_code(int argc, char **argv)
         fprintf(stderr, "moat audit: cannot write %s\n", output ? output : "standard output");
         goto out;
     }
-    rc = s.findings.len ? 1 : 0;
+    /* fail closed: a file that could not be read was not audited */
+    rc = s.incomplete ? 2 : s.findings.len ? 1 : 0;
 out:
     moat_audit_findings_free(&s.findings);
     for (size_t i = 0; i < s.njobs; i++)
