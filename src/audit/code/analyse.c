@@ -172,12 +172,25 @@ static bool is_false(TSNode v)
     return IS(v, "false") || IS(v, "none");
 }
 
+/* A literal, or a name the module assigns only literals to (LAYOUT = "...")
+ * and the current function does not assign. */
+static bool value_const(moat__py_ctx *c, TSNode v)
+{
+    if (moat__py_is_const(v, 0)) return true;
+    if (!IS(v, "identifier") || !c->module || c->scope == c->module) return false;
+    size_t len;
+    const char *t = moat__py_text(c, v, &len);
+    if (moat__py_var_get(c->scope, t, len, false)) return false;
+    moat__py_var *m = moat__py_var_get(c->module, t, len, false);
+    return m && !m->nonconst && !m->tainted;
+}
+
 /* Confidence for a call whose dangerous argument is v: literal LOW, other
  * MEDIUM, request data HIGH (with its path in steps). */
 static moat_audit_level arg_conf(moat__py_ctx *c, TSNode v, moat__py_steps *steps)
 {
     if (moat__py_tainted(c, v, steps, 0)) return H;
-    if (moat__py_is_const(v, 0)) return L;
+    if (value_const(c, v)) return L;
     return M;
 }
 
@@ -549,7 +562,7 @@ static void check_calls(moat__py_ctx *c, TSNode n)
     /* B704 */
     if ((qual_is(&ci, "markupsafe.Markup") || qual_is(&ci, "flask.Markup") ||
          qual_is(&ci, "jinja2.Markup")) &&
-        ci.npos && !moat__py_is_const(ci.pos[0], 0)) {
+        ci.npos && !value_const(c, ci.pos[0])) {
         bool t = moat__py_tainted(c, ci.pos[0], &steps, 0);
         report_flow(c, "B704", &ci, t ? H : 0, 0, NULL, &steps);
     }
@@ -567,7 +580,7 @@ static void check_calls(moat__py_ctx *c, TSNode n)
     /* MOAT-C101: SSTI */
     if (name_is(c, &ci, "render_template_string") && (ci.npos || ci.nkw)) {
         TSNode a = ci.npos ? ci.pos[0] : kw_get(c, &ci, "source");
-        if (!ts_node_is_null(a) && !moat__py_is_const(a, 0)) {
+        if (!ts_node_is_null(a) && !value_const(c, a)) {
             moat_audit_level conf = arg_conf(c, a, &steps);
             report_flow(c, "MOAT-C101", &ci, H, conf, NULL, &steps);
         }
@@ -1065,7 +1078,7 @@ void moat_audit_code_python(const char *path, const char *src, size_t len,
     moat__py_ctx c = {.path = path, .src = src, .len = len, .o = o, .out = out, .res = res};
     moat__py_collect_imports(&c, root, 0);
     moat__py_scope module = {0};
-    c.scope = &module;
+    c.scope = c.module = &module;
     if (!o || o->code) {
         pthread_once(&kinds_once, kinds_init);
         c.cur = ts_tree_cursor_new(root);
