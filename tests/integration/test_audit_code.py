@@ -296,3 +296,11 @@ def test_parity_with_bandit(code_report, tmp_path):
     for (rel, line, rule) in INTENTIONAL:
         assert any(relpath(CODE, b["filename"]) == rel and b["line_number"] == line
                    and b["test_id"] == rule for b in bandit), (rel, line, rule)
+
+
+def test_docs_list_the_rules_as_the_binary_does(run):
+    docs = (HERE.parent.parent / "docs" / "audit-code.md").read_text()
+    for mode in ("code", "settings"):
+        r = run("audit", mode, "--list-rules")
+        assert r.returncode == 0
+        assert r.stdout in docs, "docs/audit-code.md: rules table of `%s` is stale" % mode
