@@ -131,6 +131,14 @@ def test_taint_paths_name_source_and_sink(code_report):
     assert by[("taint/flask_flows.py", 44, "B605")]["steps"] == []
 
 
+def test_taint_through_a_helper_function(code_report):
+    by = {(relpath(CODE, f["path"]), f["line"], f["rule"]): f for f in code_report["findings"]}
+    steps = by[("taint/helpers.py", 19, "B605")]["steps"]
+    assert [s["line"] for s in steps] == [9, 9, 10, 19, 19]
+    assert steps[-2]["what"] == "returned by search_term()"
+    assert steps[-1]["what"] == "reaches os.system()"
+
+
 def test_suppressions_and_syntax_errors(code_report):
     assert code_report["summary"]["suppressed"] >= 5
     errs = [e for e in code_report["errors"] if "broken.py" in e]

@@ -921,6 +921,7 @@ typedef enum {
     K_BINARY,
     K_STRING,
     K_COMPARISON,
+    K_RETURN,
 } node_kind;
 
 static unsigned char *kinds; /* indexed by TSSymbol */
@@ -941,7 +942,8 @@ static void kinds_init(void)
                {"for_statement", K_FOR},
                {"binary_operator", K_BINARY},
                {"string", K_STRING},
-               {"comparison_operator", K_COMPARISON}};
+               {"comparison_operator", K_COMPARISON},
+               {"return_statement", K_RETURN}};
     const TSLanguage *lang = tree_sitter_python();
     nkinds = ts_language_symbol_count(lang);
     kinds = moat_xcalloc(nkinds ? nkinds : 1, 1); /* lives as long as the process */
@@ -980,7 +982,9 @@ static void visit(moat__py_ctx *c, TSNode n)
     c->stack[c->depth++] = n;
     if (k == K_FUNCTION || k == K_CLASS) {
         moat__py_scope scope = {0}, *outer = c->scope;
+        moat__py_var *outer_ret = c->ret, ret = {0};
         c->scope = &scope;
+        c->ret = k == K_FUNCTION ? &ret : NULL;
         if (k == K_FUNCTION) {
             TSNode path = NONE;
             if (IS(parent, "decorated_definition") && is_route(c, parent, &path))
@@ -990,6 +994,26 @@ static void visit(moat__py_ctx *c, TSNode n)
         visit_children(c, n);
         moat__py_scope_free(&scope);
         c->scope = outer;
+        c->ret = outer_ret;
+        /* A module-level function that returns request data is a source
+         * for the calls after it (def get_q(): return request.args["q"]). */
+        TSNode name = FIELD(n, "name");
+        if (ret.tainted && !outer_ret && outer == c->module && IS(name, "identifier")) {
+            size_t len;
+            const char *t = moat__py_text(c, name, &len);
+            moat__py_var *v = moat__py_var_get(&c->returns, t, len, true);
+            moat__py_steps_copy(&v->steps, &ret.steps);
+            v->tainted = true;
+        }
+        moat__py_steps_free(&ret.steps);
+    } else if (k == K_RETURN) {
+        visit_children(c, n);
+        TSNode e = ts_node_named_child(n, 0);
+        if (c->ret && !c->ret->tainted && !ts_node_is_null(e) &&
+            moat__py_tainted(c, e, &c->ret->steps, 0)) {
+            c->ret->tainted = true;
+            moat__py_steps_add(&c->ret->steps, moat__py_line(n), moat_xstrdup("returned"));
+        }
     } else if (k == K_DECORATED) {
         check_decorators(c, n);
         visit_children(c, n);
@@ -1090,6 +1114,7 @@ void moat_audit_code_python(const char *path, const char *src, size_t len,
         moat__audit_settings_check(&c, root);
     }
     moat__py_scope_free(&module);
+    moat__py_scope_free(&c.returns);
     moat__py_imports_free(&c);
     ts_tree_delete(tree);
 }

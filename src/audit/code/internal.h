@@ -44,8 +44,10 @@ typedef struct moat__py_ctx {
     moat_audit_file_result *res;
     moat__py_import *imp;
     size_t nimp, capimp;
-    moat__py_scope *scope;                /* the current function's (borrowed) */
-    moat__py_scope *module;               /* the module body's (borrowed) */
+    moat__py_scope *scope;  /* the current function's (borrowed) */
+    moat__py_scope *module; /* the module body's (borrowed) */
+    moat__py_scope returns; /* module-level functions returning request data (owned) */
+    moat__py_var *ret;      /* the current function's return: tainted, steps (borrowed) */
     TSNode stack[MOAT__PY_MAX_DEPTH + 1]; /* ancestors of the node being visited */
     TSTreeCursor cur;                     /* the walk's position (analyse.c) */
     size_t depth;

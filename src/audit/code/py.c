@@ -371,7 +371,7 @@ static bool tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth)
 bool moat__py_tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth)
 {
     if (ts_node_is_null(n)) return false;
-    bool any = false;
+    bool any = c->returns.len > 0;
     for (size_t i = 0; c->scope && i < c->scope->len && !any; i++)
         any = c->scope->v[i].tainted;
     if (!any) {
@@ -422,6 +422,17 @@ static bool tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth)
     if (!strcmp(t, "call")) {
         TSNode fn = moat__py_field(n, "function");
         if (sanitizer(c, fn)) return false;
+        if (moat__py_is(fn, "identifier") && c->returns.len) {
+            size_t len;
+            const char *name = moat__py_text(c, fn, &len);
+            moat__py_var *v = moat__py_var_get(&c->returns, name, len, false);
+            if (v) {
+                moat__py_steps_copy(steps, &v->steps);
+                moat__py_steps_add(steps, moat__py_line(n),
+                                   moat_xasprintf("returned by %.*s()", (int)len, name));
+                return true;
+            }
+        }
         if (moat__py_is(fn, "attribute") && tainted(c, fn, steps, depth + 1)) return true;
         return tainted(c, moat__py_field(n, "arguments"), steps, depth + 1);
     }
