@@ -850,7 +850,13 @@ static void taint_route_params(moat__py_ctx *c, TSNode fn, TSNode path)
         if (TEXT_IS(c, name, "self") || TEXT_IS(c, name, "cls") || TEXT_IS(c, name, "request") ||
             (!ts_node_is_null(type) && typed_safe(c, type)))
             continue;
-        if (!ts_node_is_null(def) && IS(def, "call")) continue; /* Depends(...), Body(...) */
+        if (IS(def, "call")) {
+            /* FastAPI: Depends()/Security() are the app's own objects; Query(),
+             * Path(), Body(), Form(), Header(), Cookie() are request data */
+            TSNode f = FIELD(def, "function");
+            TSNode last = IS(f, "attribute") ? FIELD(f, "attribute") : f;
+            if (TEXT_IS(c, last, "Depends") || TEXT_IS(c, last, "Security")) continue;
+        }
         if (route) {
             /* Flask converters that only match numbers: <int:id>, <float:x> */
             char *a = moat_xasprintf("int:%.*s>", (int)len, t);
