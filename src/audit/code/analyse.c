@@ -910,6 +910,39 @@ static void check_decorators(moat__py_ctx *c, TSNode decorated)
     }
 }
 
+/* B110/B112: `except:` or `except Exception:` whose whole body is `pass` or
+ * `continue` (Bandit's default: other exception types are deliberate). */
+static void check_except(moat__py_ctx *c, TSNode n)
+{
+    TSNode kids[4];
+    uint32_t nk = 0, cnt = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < cnt && nk < 4; i++) {
+        TSNode ch = ts_node_named_child(n, i);
+        if (!IS(ch, "comment")) kids[nk++] = ch; /* comments are children too */
+    }
+    if (nk == 0 || !IS(kids[nk - 1], "block")) return;
+    TSNode body = kids[nk - 1];
+    if (nk > 1) {
+        TSNode type = kids[0];
+        if (IS(type, "as_pattern")) type = ts_node_named_child(type, 0);
+        if (!IS(type, "identifier") || !TEXT_IS(c, type, "Exception")) return;
+    }
+    uint32_t nstmt = 0;
+    TSNode only = NONE;
+    uint32_t bc = ts_node_named_child_count(body);
+    for (uint32_t i = 0; i < bc; i++) {
+        TSNode st = ts_node_named_child(body, i);
+        if (IS(st, "comment")) continue;
+        nstmt++;
+        only = st;
+    }
+    if (nstmt != 1) return;
+    if (IS(only, "pass_statement"))
+        moat__py_report(c, "B110", n, 0, 0, NULL, NULL, NULL, NONE);
+    else if (IS(only, "continue_statement"))
+        moat__py_report(c, "B112", n, 0, 0, NULL, NULL, NULL, NONE);
+}
+
 /* ---- the walk ------------------------------------------------------------- */
 
 static void visit(moat__py_ctx *c, TSNode n);
@@ -928,6 +961,8 @@ typedef enum {
     K_STRING,
     K_COMPARISON,
     K_RETURN,
+    K_ASSERT,
+    K_EXCEPT,
 } node_kind;
 
 static unsigned char *kinds; /* indexed by TSSymbol */
@@ -949,7 +984,9 @@ static void kinds_init(void)
                {"binary_operator", K_BINARY},
                {"string", K_STRING},
                {"comparison_operator", K_COMPARISON},
-               {"return_statement", K_RETURN}};
+               {"return_statement", K_RETURN},
+               {"assert_statement", K_ASSERT},
+               {"except_clause", K_EXCEPT}};
     const TSLanguage *lang = tree_sitter_python();
     nkinds = ts_language_symbol_count(lang);
     kinds = moat_xcalloc(nkinds ? nkinds : 1, 1); /* lives as long as the process */
@@ -1012,6 +1049,12 @@ static void visit(moat__py_ctx *c, TSNode n)
             v->tainted = true;
         }
         moat__py_steps_free(&ret.steps);
+    } else if (k == K_ASSERT) {
+        moat__py_report(c, "B101", n, 0, 0, NULL, NULL, NULL, NONE);
+        visit_children(c, n);
+    } else if (k == K_EXCEPT) {
+        check_except(c, n);
+        visit_children(c, n);
     } else if (k == K_RETURN) {
         visit_children(c, n);
         TSNode e = ts_node_named_child(n, 0);

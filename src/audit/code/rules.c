@@ -11,6 +11,9 @@
 #define H MOAT_AUDIT_HIGH
 
 const moat_audit_rule moat_audit_code_rules[] = {
+    {"B101", "assert_used", L, H, 703, "Use of assert.",
+     "assert statements are removed when Python runs with -O: a check written as assert "
+     "does not run in production. Raise an exception instead."},
     {"B102", "exec_used", M, H, 78, "Use of exec.",
      "exec() runs any Python it is given; with request data it is remote code execution. "
      "Dispatch through a table of allowed functions instead."},
@@ -27,6 +30,11 @@ const moat_audit_rule moat_audit_code_rules[] = {
     {"B107", "hardcoded_password_default", L, M, 259,
      "Possible hardcoded password as a parameter default.",
      "A password-like parameter with a string default. Require the caller to pass it."},
+    {"B110", "try_except_pass", L, H, 703, "try/except/pass.",
+     "A bare or catch-all except that passes hides every error, attacks included. Catch "
+     "the exceptions you expect and log the rest."},
+    {"B112", "try_except_continue", L, H, 703, "try/except/continue.",
+     "As B110, inside a loop: errors are skipped silently."},
     {"B113", "request_without_timeout", M, L, 400, "Requests call without a timeout.",
      "requests waits forever by default: one slow server ties up a worker. Pass timeout=."},
     {"B201", "flask_debug_true", H, M, 94, "Flask app run with debug=True.",
