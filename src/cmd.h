@@ -10,5 +10,8 @@ int moat_cmd_log(int argc, char **argv);
 /* moat user add | passwd | list | del | lock | unlock | roles | mfa | recovery |
  * import | token | logout (src/cmd_user.c). */
 int moat_cmd_user(int argc, char **argv);
+/* moat audit code | settings (src/cmd_audit_code.c); argv[0] is "code" or
+ * "settings". */
+int moat_cmd_audit_code(int argc, char **argv);
 
 #endif

@@ -25,6 +25,8 @@ static const char usage_main[] =
     "  config docs    print the configuration reference (Markdown)\n"
     "  log            the security event log: init, verify, why\n"
     "  user           users, passwords, second factors and tokens for the gateway\n"
+    "  audit code     dangerous code in the app's Python sources and templates\n"
+    "  audit settings insecure Django/Flask settings\n"
     "\n"
     "Run 'moat COMMAND --help' for the options of a command.\n";
 
@@ -171,6 +173,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "config") == 0) return cmd_config(argc - 1, argv + 1);
     if (strcmp(cmd, "log") == 0) return moat_cmd_log(argc - 1, argv + 1);
     if (strcmp(cmd, "user") == 0) return moat_cmd_user(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0 && argc > 2 &&
+        (strcmp(argv[2], "code") == 0 || strcmp(argv[2], "settings") == 0))
+        return moat_cmd_audit_code(argc - 2, argv + 2);
     fprintf(stderr, "moat: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
 }

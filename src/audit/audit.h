@@ -52,4 +52,98 @@ typedef struct moat_audit_findings {
 moat_audit_finding *moat_audit_findings_push(moat_audit_findings *f);
 void moat_audit_findings_free(moat_audit_findings *f);
 
+/* ---- rules ------------------------------------------------------------------
+ * Every analyser describes its rules in a static table; the SARIF writer puts
+ * their metadata in the report and the docs list them. */
+typedef struct moat_audit_rule {
+    const char *id;                        /* "B608", "MOAT-C101", ... */
+    const char *name;                      /* short name: "hardcoded_sql_expressions" */
+    moat_audit_level severity, confidence; /* defaults */
+    unsigned cwe;                          /* 0 when none */
+    const char *message;                   /* one line, what the finding means */
+    const char *doc;                       /* the doc entry: why it matters and the fix */
+} moat_audit_rule;
+
+/* Finds id in rules[0..n); NULL when absent. */
+const moat_audit_rule *moat_audit_rule_find(const moat_audit_rule *rules, size_t n, const char *id);
+
+/* "low", "medium", "high"; parses the same (case-insensitive). */
+const char *moat_audit_level_name(moat_audit_level l);
+int moat_audit_level_parse(const char *s, moat_audit_level *out);
+
+/* ---- fingerprints, suppressions, baseline (report/) ---------------------- */
+
+/* Fills f->fingerprint: SHA-256 (hex) of the rule, the path (leading "./"
+ * dropped), the snippet with whitespace runs collapsed, and occurrence (the
+ * index of this finding among earlier ones with the same three), so a baseline
+ * survives lines moving and still tells two identical lines apart. */
+void moat_audit_fingerprint(moat_audit_finding *f, unsigned occurrence);
+
+/* Removes (and frees) findings below either threshold; returns how many. */
+size_t moat_audit_findings_filter(moat_audit_findings *f, moat_audit_level min_severity,
+                                  moat_audit_level min_confidence);
+
+/* Sorts by path, line, column, rule and fingerprints every finding. */
+void moat_audit_findings_finish(moat_audit_findings *f);
+
+/* Whether a suppression comment on any of lines first..last of text (1-based,
+ * inclusive: the whole statement) covers a finding of rule (kind "code",
+ * "settings" or "secrets"): `# nosec` (all rules), `# nosec B608 B602` /
+ * `# nosec: B608,B602` (those), `# moat: ignore` / `# moat: ignore[ID,...]`,
+ * and `# pragma: allowlist secret` (secrets only). */
+bool moat_audit_suppressed(const char *text, size_t len, unsigned first, unsigned last,
+                           const char *rule, const char *kind);
+
+/* A set of fingerprints read from an earlier `--format json` report. */
+typedef struct moat_audit_baseline moat_audit_baseline;
+/* Reads path; on failure returns MOAT_EIO/MOAT_EPARSE and sets *err (owned)
+ * to "path: what is wrong". */
+int moat_audit_baseline_load(const char *path, moat_audit_baseline **out, char **err);
+bool moat_audit_baseline_has(const moat_audit_baseline *b, const char *fingerprint);
+void moat_audit_baseline_free(moat_audit_baseline *b);
+
+/* Removes (and frees) the findings whose fingerprint is in b; returns how many. */
+size_t moat_audit_findings_drop_baseline(moat_audit_findings *f, const moat_audit_baseline *b);
+
+/* ---- walking a tree (report/walk.c) ----------------------------------------- */
+
+/* Called for each regular file: path is root joined with rel ("app/views.py",
+ * or "./x" style as root was given), rel is relative to root. Returning
+ * nonzero stops the walk with that value. */
+typedef int (*moat_audit_file_fn)(void *arg, const char *path, const char *rel);
+
+/* Walks root (a folder, or a single file which is visited whatever the
+ * globs say) in name order, without following symbolic links, skipping
+ * entries matched by a glob in exclude[0..nexclude) (a glob without '/' is
+ * matched against each name, one with '/' against the relative path) and
+ * folders holding a pyvenv.cfg. Returns 0, fn's nonzero value, or
+ * MOAT_ENOENT/MOAT_EIO with *err (owned) naming the path. */
+int moat_audit_walk(const char *root, const char *const *exclude, size_t nexclude,
+                    moat_audit_file_fn fn, void *arg, char **err);
+
+/* ---- writers (report/) ----------------------------------------------------- */
+typedef enum { MOAT_AUDIT_TEXT, MOAT_AUDIT_JSON, MOAT_AUDIT_SARIF } moat_audit_format;
+int moat_audit_format_parse(const char *s, moat_audit_format *out);
+
+/* What a writer prints: everything borrowed. */
+typedef struct moat_audit_report {
+    const moat_audit_findings *findings;       /* finished (sorted, fingerprinted) */
+    const moat_audit_rule *const *rule_tables; /* for SARIF metadata and docs */
+    const size_t *rule_counts;
+    size_t ntables;
+    const char *const *errors; /* "path:line: could not parse ..." (not findings) */
+    size_t nerrors;
+    const char *const *notes; /* "path:line: DEBUG comes from the environment: not
+                                 checkable here" (not findings) */
+    size_t nnotes;
+    size_t files;      /* files analysed */
+    size_t suppressed; /* findings dropped by comments */
+    size_t baselined;  /* findings dropped by the baseline */
+} moat_audit_report;
+
+/* Appends the report to out in the given format. Text is grouped by file,
+ * with the offending line and a caret under the column, the data-flow path,
+ * and a summary line. */
+void moat_audit_render(moat_buf *out, const moat_audit_report *r, moat_audit_format fmt);
+
 #endif

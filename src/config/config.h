@@ -117,6 +117,12 @@ typedef struct moat_config {
         uint64_t lockout_window_ms, lockout_duration_ms;
         uint64_t address_failures; /* per client address, within the window */
     } auth;
+    struct {
+        moat_strlist exclude; /* globs: names, or paths relative to the audited folder */
+        moat_strlist skip;    /* rule ids not run */
+        char *severity;       /* lowest reported: "low" | "medium" | "high" */
+        char *confidence;     /* same */
+    } audit;
     /* Private to the config module: one entry per setting of the table, the
      * TOML text the dump prints instead of a value that came from ${env:...}
      * or ${file:...} references (owned), else NULL. */
