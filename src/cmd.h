@@ -7,4 +7,7 @@
 /* moat log init | verify | why (src/cmd_log.c). */
 int moat_cmd_log(int argc, char **argv);
 
+/* moat audit secrets [PATH] (src/cmd_audit_secrets.c). */
+int moat_cmd_audit_secrets(int argc, char **argv);
+
 #endif
