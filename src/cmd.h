@@ -7,6 +7,10 @@
 /* moat log init | verify | why (src/cmd_log.c). */
 int moat_cmd_log(int argc, char **argv);
 
+/* moat audit code | settings (src/cmd_audit_code.c); argv[0] is "code" or
+ * "settings". */
+int moat_cmd_audit_code(int argc, char **argv);
+
 /* moat audit secrets [PATH] (src/cmd_audit_secrets.c). */
 int moat_cmd_audit_secrets(int argc, char **argv);
 

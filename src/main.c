@@ -24,6 +24,8 @@ static const char usage_main[] =
     "  config check   validate a configuration and print the effective settings\n"
     "  config docs    print the configuration reference (Markdown)\n"
     "  log            the security event log: init, verify, why\n"
+    "  audit code     dangerous code in the app's Python sources and templates\n"
+    "  audit settings insecure Django/Flask settings\n"
     "  audit secrets  find hard-coded secrets in a source tree\n"
     "\n"
     "Run 'moat COMMAND --help' for the options of a command.\n";
@@ -170,6 +172,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "cert") == 0) return moat_cmd_cert(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc - 1, argv + 1);
     if (strcmp(cmd, "log") == 0) return moat_cmd_log(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0 && argc > 2 &&
+        (strcmp(argv[2], "code") == 0 || strcmp(argv[2], "settings") == 0))
+        return moat_cmd_audit_code(argc - 2, argv + 2);
     if (strcmp(cmd, "audit") == 0 && argc > 2 && strcmp(argv[2], "secrets") == 0)
         return moat_cmd_audit_secrets(argc - 2, argv + 2);
     fprintf(stderr, "moat: unknown command '%s'\n\n%s", cmd, usage_main);

@@ -79,6 +79,10 @@ int moat_audit_level_parse(const char *s, moat_audit_level *out);
  * survives lines moving and still tells two identical lines apart. */
 void moat_audit_fingerprint(moat_audit_finding *f, unsigned occurrence);
 
+/* Removes (and frees) findings below either threshold; returns how many. */
+size_t moat_audit_findings_filter(moat_audit_findings *f, moat_audit_level min_severity,
+                                  moat_audit_level min_confidence);
+
 /* Sorts by path, line, column, rule and fingerprints every finding. */
 void moat_audit_findings_finish(moat_audit_findings *f);
 
@@ -101,6 +105,22 @@ void moat_audit_baseline_free(moat_audit_baseline *b);
 /* Removes (and frees) the findings whose fingerprint is in b; returns how many. */
 size_t moat_audit_findings_drop_baseline(moat_audit_findings *f, const moat_audit_baseline *b);
 
+/* ---- walking a tree (report/walk.c) ----------------------------------------- */
+
+/* Called for each regular file: path is root joined with rel ("app/views.py",
+ * or "./x" style as root was given), rel is relative to root. Returning
+ * nonzero stops the walk with that value. */
+typedef int (*moat_audit_file_fn)(void *arg, const char *path, const char *rel);
+
+/* Walks root (a folder, or a single file which is visited whatever the
+ * globs say) in name order, without following symbolic links, skipping
+ * entries matched by a glob in exclude[0..nexclude) (a glob without '/' is
+ * matched against each name, one with '/' against the relative path) and
+ * folders holding a pyvenv.cfg. Returns 0, fn's nonzero value, or
+ * MOAT_ENOENT/MOAT_EIO with *err (owned) naming the path. */
+int moat_audit_walk(const char *root, const char *const *exclude, size_t nexclude,
+                    moat_audit_file_fn fn, void *arg, char **err);
+
 /* ---- writers (report/) ----------------------------------------------------- */
 typedef enum { MOAT_AUDIT_TEXT, MOAT_AUDIT_JSON, MOAT_AUDIT_SARIF } moat_audit_format;
 int moat_audit_format_parse(const char *s, moat_audit_format *out);
@@ -113,6 +133,9 @@ typedef struct moat_audit_report {
     size_t ntables;
     const char *const *errors; /* "path:line: could not parse ..." (not findings) */
     size_t nerrors;
+    const char *const *notes; /* "path:line: DEBUG comes from the environment: not
+                                 checkable here" (not findings) */
+    size_t nnotes;
     size_t files;      /* files analysed */
     size_t suppressed; /* findings dropped by comments */
     size_t baselined;  /* findings dropped by the baseline */

@@ -87,6 +87,12 @@ typedef struct moat_config {
         char *flush;                 /* "write" | "fsync" */
         bool query;                  /* log query strings (redacted) */
     } log;
+    struct {
+        moat_strlist exclude; /* globs: names, or paths relative to the audited folder */
+        moat_strlist skip;    /* rule ids not run */
+        char *severity;       /* lowest reported: "low" | "medium" | "high" */
+        char *confidence;     /* same */
+    } audit;
     /* Private to the config module: one entry per setting of the table, the
      * TOML text the dump prints instead of a value that came from ${env:...}
      * or ${file:...} references (owned), else NULL. */

@@ -21,6 +21,7 @@ static const char *const log_flush_values[] = {"write", "fsync", NULL};
 static const char *const tls_profiles[] = {"intermediate", "modern", NULL};
 static const char *const frame_options[] = {"DENY", "SAMEORIGIN", "off", NULL};
 static const char *const samesite_values[] = {"Lax", "Strict", "None", "off", NULL};
+static const char *const audit_levels[] = {"low", "medium", "high", NULL};
 
 const moat__config_table moat__config_tables[] = {
     {"", "Where moat listens, where it forwards to, and which requests it accepts."},
@@ -53,6 +54,10 @@ const moat__config_table moat__config_tables[] = {
             "`moat log verify` finds any line changed, inserted, deleted or reordered, and "
             "`moat log why REQUEST_ID` explains a refusal. Operator diagnostics (start, reload, "
             "errors) always go to standard error."},
+    {"audit", "`moat audit code` and `moat audit settings`: which files of the tree are "
+              "analysed, which rules are skipped, and the lowest severity and confidence reported "
+              "(see docs/audit-code.md). Findings can also be silenced in the source with "
+              "`# nosec [ID]` or `# moat: ignore[ID]`, or recorded in a baseline."},
 };
 const size_t moat__config_ntables = MOAT_ARRAY_LEN(moat__config_tables);
 
@@ -705,6 +710,50 @@ const moat__config_setting moat__config_settings[] = {
                "queries carry secrets too often. When on, the values of parameters named like "
                "secrets (`password`, `token`, `code`, `session`, ...) and values that look like "
                "tokens are still replaced by `[redacted]`.",
+    },
+    /* ---- [audit] ---- */
+    {
+        .key = "audit.exclude",
+        .type = MOAT__CFG_LIST,
+        .def = "[\"tests\", \"test\", \"migrations\", \".venv\", \"venv\", \"env\", "
+               "\"node_modules\", \".git\", \".tox\", \".nox\", \"build\", \"dist\", "
+               "\"site-packages\", \"test_*.py\", \"*_test.py\", \"conftest.py\"]",
+        .allowed = "shell globs (`*`, `?`, `[...]`) matched against each file or folder name "
+                   "and against its path relative to the audited folder",
+        .offset = AT(audit.exclude),
+        .doc = "Files and folders the code and settings audits skip. A glob without `/` is "
+               "matched against every file and folder name (`migrations` skips every folder of "
+               "that name); a glob with `/` against the path from the audited folder "
+               "(`app/vendor/*`). Folders holding a `pyvenv.cfg` (virtualenvs) are always "
+               "skipped. Setting this list replaces the defaults; a file named on the command "
+               "line is analysed even when excluded.",
+    },
+    {
+        .key = "audit.skip",
+        .type = MOAT__CFG_LIST,
+        .def = "[]",
+        .allowed = "rule ids (`B101`, `MOAT-C104`, `security.W004`)",
+        .offset = AT(audit.skip),
+        .doc = "Rules not run at all (Bandit's `skips`). To silence one finding, prefer a "
+               "`# nosec ID` comment on its line.",
+    },
+    {
+        .key = "audit.severity",
+        .type = MOAT__CFG_ENUM,
+        .def = "\"low\"",
+        .enum_values = audit_levels,
+        .offset = AT(audit.severity),
+        .doc = "The lowest severity reported; `--severity` overrides it.",
+    },
+    {
+        .key = "audit.confidence",
+        .type = MOAT__CFG_ENUM,
+        .def = "\"low\"",
+        .enum_values = audit_levels,
+        .offset = AT(audit.confidence),
+        .doc = "The lowest confidence reported; `--confidence` overrides it. Findings where "
+               "request data provably reaches the dangerous call are reported with high "
+               "confidence.",
     },
 };
 const size_t moat__config_nsettings = MOAT_ARRAY_LEN(moat__config_settings);

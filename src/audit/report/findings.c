@@ -41,6 +41,22 @@ void moat_audit_findings_free(moat_audit_findings *f)
     memset(f, 0, sizeof(*f));
 }
 
+size_t moat_audit_findings_filter(moat_audit_findings *f, moat_audit_level min_severity,
+                                  moat_audit_level min_confidence)
+{
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < f->len; i++) {
+        if (f->v[i].severity < min_severity || f->v[i].confidence < min_confidence) {
+            moat__audit_finding_free(&f->v[i]);
+            dropped++;
+            continue;
+        }
+        f->v[kept++] = f->v[i];
+    }
+    f->len = kept;
+    return dropped;
+}
+
 const moat_audit_rule *moat_audit_rule_find(const moat_audit_rule *rules, size_t n, const char *id)
 {
     for (size_t i = 0; i < n; i++)

@@ -86,11 +86,14 @@ static void render_text(moat_buf *b, const moat_audit_report *r)
     }
     for (size_t i = 0; i < r->nerrors; i++)
         moat_buf_printf(b, "%s%s\n", i == 0 && f->len ? "\n" : "", r->errors[i]);
+    for (size_t i = 0; i < r->nnotes; i++)
+        moat_buf_printf(b, "%snote: %s\n", i == 0 && (f->len || r->nerrors) ? "\n" : "",
+                        r->notes[i]);
     size_t c[4];
     count_levels(f, c);
     moat_buf_printf(b, "%s%zu finding%s (%zu high, %zu medium, %zu low) in %zu of %zu file%s",
-                    f->len || r->nerrors ? "\n" : "", f->len, f->len == 1 ? "" : "s", c[3], c[2],
-                    c[1], nfiles, r->files, r->files == 1 ? "" : "s");
+                    f->len || r->nerrors || r->nnotes ? "\n" : "", f->len, f->len == 1 ? "" : "s",
+                    c[3], c[2], c[1], nfiles, r->files, r->files == 1 ? "" : "s");
     if (r->suppressed) moat_buf_printf(b, "; %zu suppressed by comments", r->suppressed);
     if (r->baselined) moat_buf_printf(b, "; %zu in the baseline", r->baselined);
     if (r->nerrors)
@@ -137,6 +140,11 @@ static void render_json(moat_buf *b, const moat_audit_report *r)
     for (size_t i = 0; i < r->nerrors; i++) {
         moat_buf_puts(b, i ? ", " : "");
         json_str(b, r->errors[i]);
+    }
+    moat_buf_puts(b, "],\n  \"not_checkable\": [");
+    for (size_t i = 0; i < r->nnotes; i++) {
+        moat_buf_puts(b, i ? ", " : "");
+        json_str(b, r->notes[i]);
     }
     size_t c[4];
     count_levels(f, c);
@@ -252,13 +260,14 @@ static void render_sarif(moat_buf *b, const moat_audit_report *r)
         moat_buf_puts(b, "}}");
     }
     moat_buf_puts(b, f->len ? "\n      ]" : "]");
-    if (r->nerrors) {
+    if (r->nerrors || r->nnotes) {
         moat_buf_puts(b, ",\n      \"invocations\": [{\"executionSuccessful\": true, "
                          "\"toolExecutionNotifications\": [");
-        for (size_t i = 0; i < r->nerrors; i++) {
-            moat_buf_puts(b, i ? ", {\"level\": \"warning\", \"message\": {\"text\": "
-                               : "{\"level\": \"warning\", \"message\": {\"text\": ");
-            json_str(b, r->errors[i]);
+        for (size_t i = 0; i < r->nerrors + r->nnotes; i++) {
+            bool err = i < r->nerrors;
+            moat_buf_printf(b, "%s{\"level\": \"%s\", \"message\": {\"text\": ", i ? ", " : "",
+                            err ? "warning" : "note");
+            json_str(b, err ? r->errors[i] : r->notes[i - r->nerrors]);
             moat_buf_puts(b, "}}");
         }
         moat_buf_puts(b, "]}]");

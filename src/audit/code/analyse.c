@@ -1,0 +1,1012 @@
+/* analyse.c - the Python rules: one walk over the tree-sitter tree of a file,
+ * in source order, with the taint state of the current function updated at
+ * each assignment so that a sink sees what flowed into it before. Bandit's
+ * checks keep Bandit's ids and trigger conditions (docs/audit-code.md lists
+ * where moat differs on purpose). Parsing errors do not stop the walk: what
+ * tree-sitter recovered is analysed and the file is reported. */
+#include <fnmatch.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "audit/code/internal.h"
+
+#define L MOAT_AUDIT_LOW
+#define M MOAT_AUDIT_MEDIUM
+#define H MOAT_AUDIT_HIGH
+
+#define IS moat__py_is
+#define FIELD moat__py_field
+#define TEXT_IS moat__py_text_is
+
+static const TSNode NONE = {0};
+
+/* ---- patterns ------------------------------------------------------------
+ * Compiled on first use; the auditor is single-threaded. */
+static regex_t password_re, sql_re;
+static bool regex_ready;
+
+static void regex_init(void)
+{
+    if (regex_ready) return;
+        /* Bandit's RE_CANDIDATES and SIMPLE_SQL_RE. */
+#define W "(pas+wo?r?d|pass(phrase)?|pwd|token|secrete?)"
+    MOAT_BUG_ON(regcomp(&password_re, "(^" W "$|_" W "_|^" W "_|_" W "$)",
+                        REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0);
+#undef W
+    MOAT_BUG_ON(regcomp(&sql_re,
+                        "(select[[:space:]].*from[[:space:]]|delete[[:space:]]+from[[:space:]]|"
+                        "insert[[:space:]]+into[[:space:]].*values[[:space:]]|update[[:space:]].*"
+                        "set[[:space:]])",
+                        REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0);
+    regex_ready = true;
+}
+
+static bool password_name(const moat__py_ctx *c, TSNode n)
+{
+    if (ts_node_is_null(n)) return false;
+    size_t len;
+    const char *t = moat__py_text(c, n, &len);
+    char *s = moat_xstrndup(t, len);
+    bool m = regexec(&password_re, s, 0, NULL, 0) == 0;
+    free(s);
+    return m;
+}
+
+/* ---- calls ---------------------------------------------------------------- */
+
+typedef struct kwarg {
+    TSNode name, value;
+} kwarg;
+
+typedef struct callinfo {
+    TSNode node, func;
+    char *qual;  /* owned; NULL when the callee is not a dotted name */
+    TSNode name; /* the last identifier of the callee, or null */
+    TSNode pos[8];
+    size_t npos;
+    kwarg kw[24];
+    size_t nkw;
+} callinfo;
+
+static void call_init(moat__py_ctx *c, TSNode n, callinfo *ci)
+{
+    memset(ci, 0, sizeof(*ci));
+    ci->node = n;
+    ci->func = FIELD(n, "function");
+    ci->qual = moat__py_qualname(c, ci->func);
+    if (IS(ci->func, "identifier"))
+        ci->name = ci->func;
+    else if (IS(ci->func, "attribute"))
+        ci->name = FIELD(ci->func, "attribute");
+    TSNode args = FIELD(n, "arguments");
+    if (!IS(args, "argument_list")) return;
+    uint32_t cnt = ts_node_named_child_count(args);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode a = ts_node_named_child(args, i);
+        if (IS(a, "comment")) continue;
+        if (IS(a, "keyword_argument")) {
+            if (ci->nkw < MOAT_ARRAY_LEN(ci->kw))
+                ci->kw[ci->nkw++] = (kwarg){FIELD(a, "name"), FIELD(a, "value")};
+        } else if (!IS(a, "list_splat") && !IS(a, "dictionary_splat")) {
+            if (ci->npos < MOAT_ARRAY_LEN(ci->pos)) ci->pos[ci->npos++] = a;
+        }
+    }
+}
+
+static TSNode kw_get(const moat__py_ctx *c, const callinfo *ci, const char *name)
+{
+    for (size_t i = 0; i < ci->nkw; i++)
+        if (TEXT_IS(c, ci->kw[i].name, name)) return ci->kw[i].value;
+    return NONE;
+}
+
+static bool name_is(const moat__py_ctx *c, const callinfo *ci, const char *name)
+{
+    return !ts_node_is_null(ci->name) && TEXT_IS(c, ci->name, name);
+}
+
+static bool name_in(const moat__py_ctx *c, const callinfo *ci, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (name_is(c, ci, names[i])) return true;
+    return false;
+}
+
+static bool qual_is(const callinfo *ci, const char *q)
+{
+    return ci->qual && strcmp(ci->qual, q) == 0;
+}
+
+static bool qual_in(const callinfo *ci, const char *const *qs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (qual_is(ci, qs[i])) return true;
+    return false;
+}
+
+/* Whether the dotted qualname has a part equal to part ("hashlib" in
+ * "hashlib.new"), as Bandit's `'x' in qualname.split('.')`. */
+static bool qual_has_part(const callinfo *ci, const char *part)
+{
+    if (!ci->qual) return false;
+    size_t n = strlen(part);
+    for (const char *p = ci->qual; p;) {
+        size_t k = strcspn(p, ".");
+        if (k == n && memcmp(p, part, n) == 0) return true;
+        p = p[k] ? p + k + 1 : NULL;
+    }
+    return false;
+}
+
+/* The last part of a dotted value ("PROTOCOL_SSLv2" of ssl.PROTOCOL_SSLv2). */
+static bool last_part_in(const moat__py_ctx *c, TSNode v, const char *const *names, size_t n)
+{
+    if (ts_node_is_null(v)) return false;
+    TSNode last = IS(v, "attribute") ? FIELD(v, "attribute") : v;
+    if (!IS(last, "identifier")) return false;
+    for (size_t i = 0; i < n; i++)
+        if (TEXT_IS(c, last, names[i])) return true;
+    return false;
+}
+
+static bool str_value_in(const moat__py_ctx *c, TSNode v, const char *const *vals, size_t n)
+{
+    if (!moat__py_is_str(v)) return false;
+    char *s = moat__py_str_value(c, v);
+    bool hit = false;
+    for (size_t i = 0; i < n && !hit; i++)
+        hit = strcasecmp(s, vals[i]) == 0;
+    free(s);
+    return hit;
+}
+
+static bool is_false(TSNode v)
+{
+    return IS(v, "false") || IS(v, "none");
+}
+
+/* Confidence for a call whose dangerous argument is v: literal LOW, other
+ * MEDIUM, request data HIGH (with its path in steps). */
+static moat_audit_level arg_conf(moat__py_ctx *c, TSNode v, moat__py_steps *steps)
+{
+    if (moat__py_tainted(c, v, steps, 0)) return H;
+    if (moat__py_is_const(v, 0)) return L;
+    return M;
+}
+
+static char *sink_name(const moat__py_ctx *c, const callinfo *ci)
+{
+    if (ci->qual) return moat_xasprintf("%s()", ci->qual);
+    size_t len;
+    const char *t = ts_node_is_null(ci->name) ? "call" : moat__py_text(c, ci->name, &len);
+    if (ts_node_is_null(ci->name)) len = 4;
+    return moat_xasprintf("%.*s()", (int)len, t);
+}
+
+/* Reports rule with the data-flow path when steps has one. */
+static void report_flow(moat__py_ctx *c, const char *rule, const callinfo *ci, moat_audit_level sev,
+                        moat_audit_level conf, const char *msg, moat__py_steps *steps)
+{
+    char *sink = steps->len ? sink_name(c, ci) : NULL;
+    moat__py_report(c, rule, ci->node, sev, conf, msg, steps, sink, NONE);
+    free(sink);
+    moat__py_steps_free(steps);
+}
+
+/* ---- Bandit's blacklisted calls (B3xx): one finding per call ---------- */
+
+typedef struct blacklist {
+    const char *id;
+    const char *const *quals;
+    size_t n;
+} blacklist;
+
+static const char *const bl_pickle[] = {"pickle.loads",  "pickle.load",      "pickle.Unpickler",
+                                        "cPickle.loads", "cPickle.load",     "cPickle.Unpickler",
+                                        "dill.loads",    "dill.load",        "dill.Unpickler",
+                                        "shelve.open",   "jsonpickle.decode"};
+static const char *const bl_marshal[] = {"marshal.load", "marshal.loads"};
+static const char *const bl_md5[] = {"hashlib.md5",
+                                     "hashlib.sha1",
+                                     "Crypto.Hash.MD2.new",
+                                     "Crypto.Hash.MD4.new",
+                                     "Crypto.Hash.MD5.new",
+                                     "Crypto.Hash.SHA.new",
+                                     "Cryptodome.Hash.MD2.new",
+                                     "Cryptodome.Hash.MD4.new",
+                                     "Cryptodome.Hash.MD5.new",
+                                     "Cryptodome.Hash.SHA.new",
+                                     "cryptography.hazmat.primitives.hashes.MD5",
+                                     "cryptography.hazmat.primitives.hashes.SHA1"};
+static const char *const bl_mktemp[] = {"tempfile.mktemp"};
+static const char *const bl_eval[] = {"eval"};
+static const char *const bl_mark_safe[] = {"django.utils.safestring.mark_safe"};
+static const char *const bl_random[] = {"random.random",  "random.randrange", "random.randint",
+                                        "random.choice",  "random.uniform",   "random.triangular",
+                                        "random.choices", "random.sample",    "random.getrandbits"};
+
+static const blacklist blacklists[] = {
+    {"B301", bl_pickle, MOAT_ARRAY_LEN(bl_pickle)},
+    {"B302", bl_marshal, MOAT_ARRAY_LEN(bl_marshal)},
+    {"B303", bl_md5, MOAT_ARRAY_LEN(bl_md5)},
+    {"B306", bl_mktemp, MOAT_ARRAY_LEN(bl_mktemp)},
+    {"B307", bl_eval, MOAT_ARRAY_LEN(bl_eval)},
+    {"B308", bl_mark_safe, MOAT_ARRAY_LEN(bl_mark_safe)},
+    {"B311", bl_random, MOAT_ARRAY_LEN(bl_random)},
+};
+
+static void check_blacklist(moat__py_ctx *c, const callinfo *ci)
+{
+    if (!ci->qual) return;
+    for (size_t b = 0; b < MOAT_ARRAY_LEN(blacklists); b++) {
+        const blacklist *bl = &blacklists[b];
+        for (size_t i = 0; i < bl->n; i++) {
+            if (fnmatch(bl->quals[i], ci->qual, 0) != 0) continue;
+            const char *id = bl->id;
+            moat__py_steps steps = {0};
+            moat_audit_level sev = 0, conf = 0;
+            TSNode arg = ci->npos ? ci->pos[0] : NONE;
+            if (!strcmp(id, "B303")) {
+                /* hashlib.md5(..., usedforsecurity=False) says it is no security control */
+                if (is_false(kw_get(c, ci, "usedforsecurity"))) return;
+            } else if (!strcmp(id, "B307")) {
+                conf = arg_conf(c, arg, &steps);
+                if (conf == H) sev = H;
+            } else if (!strcmp(id, "B301") || !strcmp(id, "B302")) {
+                if (moat__py_tainted(c, arg, &steps, 0)) sev = H;
+            }
+            report_flow(c, id, ci, sev, conf, NULL, &steps);
+            return;
+        }
+    }
+}
+
+/* ---- shell (B602-B607, Bandit's injection_shell) ---------------------- */
+
+static const char *const sh_subprocess[] = {
+    "subprocess.Popen",          "subprocess.call", "subprocess.check_call",
+    "subprocess.check_output",   "subprocess.run",  "subprocess.getoutput",
+    "subprocess.getstatusoutput"};
+static const char *const sh_shell[] = {
+    "os.system",     "os.popen",      "os.popen2",          "os.popen3",
+    "os.popen4",     "popen2.popen2", "popen2.popen3",      "popen2.popen4",
+    "popen2.Popen3", "popen2.Popen4", "commands.getoutput", "commands.getstatusoutput"};
+static const char *const sh_noshell[] = {
+    "os.execl",  "os.execle",  "os.execlp",  "os.execlpe",  "os.execv",    "os.execve",
+    "os.execvp", "os.execvpe", "os.spawnl",  "os.spawnle",  "os.spawnlp",  "os.spawnlpe",
+    "os.spawnv", "os.spawnve", "os.spawnvp", "os.spawnvpe", "os.startfile"};
+
+static bool has_shell(const moat__py_ctx *c, const callinfo *ci)
+{
+    TSNode v = kw_get(c, ci, "shell");
+    if (ts_node_is_null(v)) return false;
+    if (IS(v, "false") || IS(v, "none")) return false;
+    if (IS(v, "integer")) return !TEXT_IS(c, v, "0");
+    if (IS(v, "list") || IS(v, "dictionary")) return ts_node_named_child_count(v) > 0;
+    return true;
+}
+
+static bool partial_path(moat__py_ctx *c, TSNode v)
+{
+    if (IS(v, "list") && ts_node_named_child_count(v) > 0) v = ts_node_named_child(v, 0);
+    if (!moat__py_is_str(v)) return false;
+    char *s = moat__py_str_value(c, v);
+    bool full = s[0] == '/' || s[0] == '\\' || s[0] == '.' ||
+                (((s[0] | 32) >= 'a' && (s[0] | 32) <= 'z') && s[1] == ':');
+    free(s);
+    return !full;
+}
+
+static void check_shell(moat__py_ctx *c, const callinfo *ci)
+{
+    bool sub = qual_in(ci, sh_subprocess, MOAT_ARRAY_LEN(sh_subprocess));
+    bool shell = qual_in(ci, sh_shell, MOAT_ARRAY_LEN(sh_shell));
+    bool noshell = qual_in(ci, sh_noshell, MOAT_ARRAY_LEN(sh_noshell));
+    bool withshell = has_shell(c, ci);
+    TSNode arg = ci->npos ? ci->pos[0] : kw_get(c, ci, "args");
+    moat__py_steps steps = {0};
+    if (sub && withshell && !ts_node_is_null(arg)) {
+        moat_audit_level conf = arg_conf(c, arg, &steps);
+        if (conf == L)
+            report_flow(c, "B602", ci, L, H,
+                        "subprocess call with shell=True seems safe, but may be changed in the "
+                        "future; consider rewriting without shell",
+                        &steps);
+        else
+            report_flow(c, "B602", ci, H, conf,
+                        conf == H ? "subprocess call with shell=True runs request data in a shell."
+                                  : NULL,
+                        &steps);
+    } else if (sub && !withshell) {
+        bool t = !ts_node_is_null(arg) && moat__py_tainted(c, arg, &steps, 0);
+        report_flow(c, "B603", ci, t ? H : 0, 0,
+                    t ? "subprocess call runs a program or arguments taken from the request."
+                      : NULL,
+                    &steps);
+    } else if (!sub && withshell) {
+        report_flow(c, "B604", ci, 0, 0, NULL, &steps);
+    }
+    if (shell && ci->npos) {
+        moat_audit_level conf = arg_conf(c, ci->pos[0], &steps);
+        if (conf == L)
+            report_flow(c, "B605", ci, L, H,
+                        "Starting a process with a shell: seems safe, but may be changed in the "
+                        "future; consider rewriting without shell",
+                        &steps);
+        else
+            report_flow(c, "B605", ci, H, conf,
+                        conf == H ? "A shell runs a command built from request data." : NULL,
+                        &steps);
+    }
+    if (noshell) {
+        bool t = false;
+        for (size_t i = 0; i < ci->npos && !t; i++)
+            t = moat__py_tainted(c, ci->pos[i], &steps, 0);
+        report_flow(c, "B606", ci, t ? H : 0, t ? H : 0,
+                    t ? "Starting a process with request data in its arguments." : NULL, &steps);
+    }
+    if ((sub || shell || noshell) && ci->npos && partial_path(c, ci->pos[0]))
+        moat__py_report(c, "B607", ci->node, 0, 0, NULL, NULL, NULL, NONE);
+}
+
+/* ---- the other call rules ------------------------------------------------ */
+
+static const char *const http_verbs[] = {"get", "options", "head",   "post",
+                                         "put", "patch",   "delete", "request"};
+static const char *const bad_ssl[] = {"PROTOCOL_SSLv2", "SSLv2_METHOD",     "SSLv23_METHOD",
+                                      "PROTOCOL_SSLv3", "PROTOCOL_TLSv1",   "SSLv3_METHOD",
+                                      "TLSv1_METHOD",   "PROTOCOL_TLSv1_1", "TLSv1_1_METHOD"};
+static const char *const safe_loaders[] = {"SafeLoader", "CSafeLoader"};
+static const char *const safe_types[] = {"mark_safe", "SafeText", "SafeUnicode", "SafeString",
+                                         "SafeBytes"};
+static const char *const redirects[] = {"redirect", "HttpResponseRedirect",
+                                        "HttpResponsePermanentRedirect", "RedirectResponse"};
+static const char *const file_sinks[] = {"open",
+                                         "io.open",
+                                         "codecs.open",
+                                         "os.open",
+                                         "flask.send_file",
+                                         "send_file",
+                                         "FileResponse",
+                                         "django.http.FileResponse",
+                                         "os.remove",
+                                         "os.unlink",
+                                         "os.rmdir",
+                                         "shutil.rmtree",
+                                         "pathlib.Path",
+                                         "Path",
+                                         "shutil.copyfile",
+                                         "os.listdir"};
+static const char *const sql_calls[] = {"execute", "executemany", "executescript", "raw",
+                                        "mogrify"};
+static const char *const weak_hashes[] = {"md4", "md5", "sha1", "md2"};
+
+/* Whether n is a string-building expression whose literal parts read as SQL
+ * (B608 reports it; the SQL call then need not report the same flow). */
+static bool sql_built(moat__py_ctx *c, TSNode n);
+
+static void check_calls(moat__py_ctx *c, TSNode n)
+{
+    callinfo ci;
+    call_init(c, n, &ci);
+    moat__py_steps steps = {0};
+
+    check_blacklist(c, &ci);
+    check_shell(c, &ci);
+
+    bool requests_lib =
+        ci.qual && (!strncmp(ci.qual, "requests.", 9) || !strncmp(ci.qual, "httpx.", 6));
+    bool verb = name_in(c, &ci, http_verbs, MOAT_ARRAY_LEN(http_verbs));
+
+    /* B501 (Bandit: 'requests' anywhere in the qualname) */
+    if (ci.qual && (strstr(ci.qual, "requests") || strstr(ci.qual, "httpx")) && verb &&
+        is_false(kw_get(c, &ci, "verify")))
+        moat__py_report(c, "B501", n, 0, 0, NULL, NULL, NULL, NONE);
+    /* B113 */
+    if (requests_lib && verb && !strncmp(ci.qual, "requests.", 9) &&
+        ts_node_is_null(kw_get(c, &ci, "timeout")))
+        moat__py_report(c, "B113", n, 0, 0, NULL, NULL, NULL, NONE);
+    /* MOAT-C108: SSRF */
+    if ((requests_lib && verb) || qual_is(&ci, "urllib.request.urlopen") ||
+        qual_is(&ci, "urllib.request.Request") || qual_is(&ci, "urllib.urlopen") ||
+        qual_is(&ci, "urllib2.urlopen")) {
+        TSNode url = kw_get(c, &ci, "url");
+        if (ts_node_is_null(url))
+            url = name_is(c, &ci, "request") ? (ci.npos > 1 ? ci.pos[1] : NONE)
+                                             : (ci.npos ? ci.pos[0] : NONE);
+        if (moat__py_tainted(c, url, &steps, 0))
+            report_flow(c, "MOAT-C108", &ci, 0, 0, NULL, &steps);
+    }
+    /* B201 */
+    if (moat__py_imported_like(c, "flask") && ci.qual && name_is(c, &ci, "run") &&
+        IS(ci.func, "attribute") && IS(kw_get(c, &ci, "debug"), "true"))
+        moat__py_report(c, "B201", n, 0, 0, NULL, NULL, NULL, NONE);
+    /* B202 */
+    if (name_is(c, &ci, "extractall") && moat__py_imported_like(c, "tarfile") &&
+        ts_node_is_null(kw_get(c, &ci, "members")) && ts_node_is_null(kw_get(c, &ci, "filter")))
+        moat__py_report(c, "B202", n, 0, 0, NULL, NULL, NULL, NONE);
+    /* B324 */
+    if (qual_has_part(&ci, "hashlib") && name_is(c, &ci, "new")) {
+        TSNode a = ci.npos ? ci.pos[0] : kw_get(c, &ci, "name");
+        if (str_value_in(c, a, weak_hashes, MOAT_ARRAY_LEN(weak_hashes)) &&
+            !is_false(kw_get(c, &ci, "usedforsecurity")))
+            moat__py_report(c, "B324", n, 0, 0, NULL, NULL, NULL, NONE);
+    }
+    /* B502 / B504 */
+    if (qual_is(&ci, "ssl.wrap_socket")) {
+        TSNode v = kw_get(c, &ci, "ssl_version");
+        if (ts_node_is_null(v))
+            moat__py_report(c, "B504", n, 0, 0, NULL, NULL, NULL, NONE);
+        else if (last_part_in(c, v, bad_ssl, MOAT_ARRAY_LEN(bad_ssl)))
+            moat__py_report(c, "B502", n, 0, 0, NULL, NULL, NULL, NONE);
+    } else if (qual_is(&ci, "pyOpenSSL.SSL.Context") || qual_is(&ci, "OpenSSL.SSL.Context")) {
+        TSNode v = kw_get(c, &ci, "method");
+        if (ts_node_is_null(v) && ci.npos) v = ci.pos[0];
+        if (last_part_in(c, v, bad_ssl, MOAT_ARRAY_LEN(bad_ssl)))
+            moat__py_report(c, "B502", n, 0, 0, NULL, NULL, NULL, NONE);
+    } else if (last_part_in(c, kw_get(c, &ci, "method"), bad_ssl, MOAT_ARRAY_LEN(bad_ssl)) ||
+               last_part_in(c, kw_get(c, &ci, "ssl_version"), bad_ssl, MOAT_ARRAY_LEN(bad_ssl))) {
+        moat__py_report(c, "B502", n, M, M,
+                        "Function call with an insecure SSL/TLS protocol version.", NULL, NULL,
+                        NONE);
+    }
+    /* B506 */
+    if (qual_has_part(&ci, "yaml") && name_is(c, &ci, "load") &&
+        !last_part_in(c, kw_get(c, &ci, "Loader"), safe_loaders, MOAT_ARRAY_LEN(safe_loaders))) {
+        bool t = ci.npos && moat__py_tainted(c, ci.pos[0], &steps, 0);
+        report_flow(c, "B506", &ci, t ? H : 0, 0, NULL, &steps);
+    }
+    /* B102 */
+    if (IS(ci.func, "identifier") && TEXT_IS(c, ci.func, "exec")) {
+        moat_audit_level conf = arg_conf(c, ci.npos ? ci.pos[0] : NONE, &steps);
+        report_flow(c, "B102", &ci, conf == H ? H : 0, conf, NULL, &steps);
+    }
+    /* B610: Bandit's django_extra_used */
+    if (name_is(c, &ci, "extra") && IS(ci.func, "attribute")) {
+        static const char *const order[] = {"select", "where", "params", "tables"};
+        TSNode v[4] = {0};
+        for (size_t i = 0; i < 4; i++) {
+            v[i] = kw_get(c, &ci, order[i]);
+            if (i < ci.npos) v[i] = ci.pos[i];
+        }
+        bool insecure = false;
+        for (size_t k = 1; k < 4 && !insecure; k += 2) { /* where, tables */
+            if (ts_node_is_null(v[k])) continue;
+            if (IS(v[k], "list")) {
+                uint32_t cnt = ts_node_named_child_count(v[k]);
+                for (uint32_t i = 0; i < cnt; i++)
+                    if (!moat__py_is_str(ts_node_named_child(v[k], i))) insecure = true;
+            } else {
+                insecure = true;
+            }
+        }
+        if (!insecure && !ts_node_is_null(v[0])) {
+            if (IS(v[0], "dictionary")) {
+                uint32_t cnt = ts_node_named_child_count(v[0]);
+                for (uint32_t i = 0; i < cnt; i++) {
+                    TSNode p = ts_node_named_child(v[0], i);
+                    if (!IS(p, "pair") || !moat__py_is_str(FIELD(p, "key")) ||
+                        !moat__py_is_str(FIELD(p, "value")))
+                        insecure = true;
+                }
+            } else {
+                insecure = true;
+            }
+        }
+        if (insecure) {
+            bool t = moat__py_tainted(c, FIELD(n, "arguments"), &steps, 0);
+            report_flow(c, "B610", &ci, t ? H : 0, t ? H : 0, NULL, &steps);
+        }
+    }
+    /* B611 */
+    if (moat__py_imported_like(c, "django.db.models") && name_is(c, &ci, "RawSQL") && ci.npos &&
+        !moat__py_is_str(ci.pos[0])) {
+        bool t = moat__py_tainted(c, ci.pos[0], &steps, 0);
+        report_flow(c, "B611", &ci, t ? H : 0, t ? H : 0, NULL, &steps);
+    }
+    /* B701 */
+    if (qual_has_part(&ci, "jinja2") && name_is(c, &ci, "Environment")) {
+        TSNode v = kw_get(c, &ci, "autoescape");
+        if (ts_node_is_null(v))
+            moat__py_report(c, "B701", n, H, H,
+                            "Jinja2 Environment without autoescape: it is off by default.", NULL,
+                            NULL, NONE);
+        else if (IS(v, "false"))
+            moat__py_report(c, "B701", n, H, H, NULL, NULL, NULL, NONE);
+        else if (!IS(v, "true") &&
+                 !(IS(v, "call") && TEXT_IS(c, FIELD(v, "function"), "select_autoescape")))
+            moat__py_report(c, "B701", n, H, M,
+                            "Jinja2 autoescape set to a value that may be false.", NULL, NULL,
+                            NONE);
+    }
+    /* B703 */
+    if (moat__py_imported_like(c, "django.utils.safestring") &&
+        name_in(c, &ci, safe_types, MOAT_ARRAY_LEN(safe_types)) && ci.npos &&
+        !moat__py_is_str(ci.pos[0])) {
+        TSNode a = ci.pos[0];
+        bool secure = false;
+        if (IS(a, "identifier") && c->scope) {
+            size_t len;
+            const char *t = moat__py_text(c, a, &len);
+            moat__py_var *v = moat__py_var_get(c->scope, t, len, false);
+            secure = v && !v->nonconst && !v->tainted;
+        }
+        if (!secure) {
+            bool t = moat__py_tainted(c, a, &steps, 0);
+            report_flow(c, "B703", &ci, t ? H : 0, 0, NULL, &steps);
+        }
+    }
+    /* B704 */
+    if ((qual_is(&ci, "markupsafe.Markup") || qual_is(&ci, "flask.Markup") ||
+         qual_is(&ci, "jinja2.Markup")) &&
+        ci.npos && !moat__py_is_const(ci.pos[0], 0)) {
+        bool t = moat__py_tainted(c, ci.pos[0], &steps, 0);
+        report_flow(c, "B704", &ci, t ? H : 0, 0, NULL, &steps);
+    }
+    /* B106 (and the config-update forms of MOAT-C105 / MOAT-C109) */
+    for (size_t i = 0; i < ci.nkw; i++) {
+        TSNode k = ci.kw[i].name, v = ci.kw[i].value;
+        if (moat__py_is_str(v) && password_name(c, k))
+            moat__py_report(c, "B106", n, 0, 0, NULL, NULL, NULL, v);
+        if (TEXT_IS(c, k, "WTF_CSRF_ENABLED") && IS(v, "false"))
+            moat__py_report(c, "MOAT-C105", n, 0, 0, NULL, NULL, NULL, NONE);
+        if (TEXT_IS(c, k, "SECRET_KEY") && moat__py_is_str(v) &&
+            ts_node_end_byte(v) - ts_node_start_byte(v) > 2)
+            moat__py_report(c, "MOAT-C109", n, 0, 0, NULL, NULL, NULL, v);
+    }
+    /* MOAT-C101: SSTI */
+    if (name_is(c, &ci, "render_template_string") && (ci.npos || ci.nkw)) {
+        TSNode a = ci.npos ? ci.pos[0] : kw_get(c, &ci, "source");
+        if (!ts_node_is_null(a) && !moat__py_is_const(a, 0)) {
+            moat_audit_level conf = arg_conf(c, a, &steps);
+            report_flow(c, "MOAT-C101", &ci, H, conf, NULL, &steps);
+        }
+    }
+    /* MOAT-C104 as a call: csrf_exempt(view) in urls.py */
+    if (name_is(c, &ci, "csrf_exempt"))
+        moat__py_report(c, "MOAT-C104", n, 0, 0, NULL, NULL, NULL, NONE);
+    /* MOAT-C106: open redirect */
+    if (name_in(c, &ci, redirects, MOAT_ARRAY_LEN(redirects))) {
+        TSNode a = ci.npos ? ci.pos[0] : kw_get(c, &ci, "location");
+        if (ts_node_is_null(a)) a = kw_get(c, &ci, "redirect_to");
+        if (ts_node_is_null(a)) a = kw_get(c, &ci, "url");
+        if (moat__py_tainted(c, a, &steps, 0)) report_flow(c, "MOAT-C106", &ci, 0, 0, NULL, &steps);
+    }
+    /* MOAT-C107: path traversal */
+    if (qual_in(&ci, file_sinks, MOAT_ARRAY_LEN(file_sinks)) && ci.npos &&
+        moat__py_tainted(c, ci.pos[0], &steps, 0))
+        report_flow(c, "MOAT-C107", &ci, 0, 0, NULL, &steps);
+    /* MOAT-C110: SQL calls fed by request data (B608 covers SQL built in place) */
+    bool sql_call =
+        (IS(ci.func, "attribute") && name_in(c, &ci, sql_calls, MOAT_ARRAY_LEN(sql_calls))) ||
+        ((name_is(c, &ci, "text") && moat__py_imported_like(c, "sqlalchemy")) ||
+         name_is(c, &ci, "RawSQL"));
+    if (sql_call && ci.npos && !sql_built(c, ci.pos[0]) &&
+        moat__py_tainted(c, ci.pos[0], &steps, 0))
+        report_flow(c, "MOAT-C110", &ci, 0, 0, NULL, &steps);
+    free(ci.qual);
+}
+
+/* ---- B608: SQL built from strings --------------------------------------- */
+
+static bool is_concat(moat__py_ctx *c, TSNode n)
+{
+    if (!IS(n, "binary_operator")) return false;
+    TSNode op = FIELD(n, "operator");
+    return TEXT_IS(c, op, "+") || TEXT_IS(c, op, "%");
+}
+
+static void literal_parts(moat__py_ctx *c, TSNode n, moat_buf *b, int depth)
+{
+    if (depth > 64) return;
+    if (IS(n, "string") || IS(n, "concatenated_string")) {
+        char *s = moat__py_str_value(c, n);
+        moat_buf_puts(b, s);
+        moat_buf_putc(b, ' ');
+        free(s);
+    } else if (is_concat(c, n) || IS(n, "parenthesized_expression")) {
+        uint32_t cnt = ts_node_named_child_count(n);
+        for (uint32_t i = 0; i < cnt; i++)
+            literal_parts(c, ts_node_named_child(n, i), b, depth + 1);
+    }
+}
+
+/* The SQL-looking literal text of a string-building node, or NULL. */
+static bool sql_text(moat__py_ctx *c, TSNode n)
+{
+    moat_buf b;
+    moat_buf_init(&b);
+    moat_buf_puts(&b, "");
+    if (is_concat(c, n)) {
+        literal_parts(c, n, &b, 0);
+    } else if (IS(n, "call")) {
+        TSNode fn = FIELD(n, "function");
+        if (IS(fn, "attribute") && TEXT_IS(c, FIELD(fn, "attribute"), "format") &&
+            (IS(FIELD(fn, "object"), "string") || IS(FIELD(fn, "object"), "concatenated_string")))
+            literal_parts(c, FIELD(fn, "object"), &b, 0);
+    } else if (IS(n, "string") && !moat__py_is_str(n)) {
+        literal_parts(c, n, &b, 0);
+    }
+    regex_init();
+    bool m = b.len && regexec(&sql_re, b.data, 0, NULL, 0) == 0;
+    moat_buf_free(&b);
+    return m;
+}
+
+static bool sql_built(moat__py_ctx *c, TSNode n)
+{
+    return sql_text(c, n) && !moat__py_is_const(n, 0);
+}
+
+static void check_sql_string(moat__py_ctx *c, TSNode n)
+{
+    /* Only the outermost node of a chain of + / % reports (the stack's top
+     * is n itself). */
+    TSNode parent = c->depth > 1 ? c->stack[c->depth - 2] : NONE;
+    if (is_concat(c, parent)) return;
+    if (IS(parent, "parenthesized_expression") && c->depth > 2 &&
+        is_concat(c, c->stack[c->depth - 3]))
+        return;
+    if (!sql_text(c, n)) return;
+    /* Inside execute()/executemany(): Bandit's medium confidence. */
+    moat_audit_level conf = L;
+    if (IS(parent, "argument_list") && c->depth > 2) {
+        TSNode call = c->stack[c->depth - 3];
+        TSNode fn = FIELD(call, "function");
+        TSNode name = IS(fn, "attribute") ? FIELD(fn, "attribute") : fn;
+        if (TEXT_IS(c, name, "execute") || TEXT_IS(c, name, "executemany")) conf = M;
+    }
+    moat__py_steps steps = {0};
+    if (moat__py_tainted(c, n, &steps, 0)) {
+        moat__py_report(c, "B608", n, H, H,
+                        "SQL injection: request data is built into the query text.", &steps,
+                        "the query", NONE);
+        moat__py_steps_free(&steps);
+        return;
+    }
+    moat__py_report(c, "B608", n, 0, conf, NULL, NULL, NULL, NONE);
+}
+
+/* ---- assignments ------------------------------------------------------- */
+
+static bool subscript_key_is(moat__py_ctx *c, TSNode n, const char *key)
+{
+    if (!IS(n, "subscript")) return false;
+    TSNode k = FIELD(n, "subscript");
+    if (!moat__py_is_str(k)) return false;
+    char *s = moat__py_str_value(c, k);
+    bool m = strcmp(s, key) == 0;
+    free(s);
+    return m;
+}
+
+static bool secret_key_target(moat__py_ctx *c, TSNode t)
+{
+    if (IS(t, "identifier")) return TEXT_IS(c, t, "SECRET_KEY");
+    if (IS(t, "attribute")) {
+        TSNode a = FIELD(t, "attribute");
+        return TEXT_IS(c, a, "secret_key") || TEXT_IS(c, a, "SECRET_KEY");
+    }
+    return subscript_key_is(c, t, "SECRET_KEY");
+}
+
+static void taint_target(moat__py_ctx *c, TSNode t, bool tainted, bool nonconst,
+                         const moat__py_steps *steps, int depth)
+{
+    if (!c->scope || depth > 8) return;
+    if (IS(t, "identifier")) {
+        size_t len;
+        const char *name = moat__py_text(c, t, &len);
+        moat__py_var *v = moat__py_var_get(c->scope, name, len, true);
+        if (nonconst) v->nonconst = true;
+        if (tainted) {
+            moat__py_steps_copy(&v->steps, steps);
+            moat__py_steps_add(&v->steps, moat__py_line(t),
+                               moat_xasprintf("assigned to %.*s", (int)len, name));
+            v->tainted = true;
+        }
+        return;
+    }
+    if (IS(t, "pattern_list") || IS(t, "tuple_pattern") || IS(t, "list_pattern") ||
+        IS(t, "tuple") || IS(t, "list")) {
+        uint32_t cnt = ts_node_named_child_count(t);
+        for (uint32_t i = 0; i < cnt; i++)
+            taint_target(c, ts_node_named_child(t, i), tainted, nonconst, steps, depth + 1);
+    }
+}
+
+static void check_assignment(moat__py_ctx *c, TSNode n)
+{
+    TSNode left = FIELD(n, "left"), right = FIELD(n, "right");
+    if (ts_node_is_null(right)) return;
+    /* chained a = b = value: the value is the innermost right */
+    while (IS(right, "assignment"))
+        right = FIELD(right, "right");
+    if (ts_node_is_null(right)) return;
+    moat__py_steps steps = {0};
+    bool tainted = moat__py_tainted(c, right, &steps, 0);
+    bool augmented = IS(n, "augmented_assignment");
+    taint_target(c, left, tainted, augmented || !moat__py_is_const(right, 0), &steps, 0);
+    moat__py_steps_free(&steps);
+    if (augmented) return;
+
+    bool str = moat__py_is_str(right);
+    /* B105: password = "..." and d["password"] = "..." */
+    if (str && IS(left, "identifier") && password_name(c, left))
+        moat__py_report(c, "B105", right, 0, 0, NULL, NULL, NULL, right);
+    if (str && IS(left, "subscript") && moat__py_is_str(FIELD(left, "subscript"))) {
+        TSNode k = FIELD(left, "subscript");
+        char *ks = moat__py_str_value(c, k);
+        regex_init();
+        bool m = regexec(&password_re, ks, 0, NULL, 0) == 0;
+        free(ks);
+        if (m) moat__py_report(c, "B105", right, 0, 0, NULL, NULL, NULL, right);
+    }
+    /* MOAT-C109 */
+    if (secret_key_target(c, left)) {
+        if (str && ts_node_end_byte(right) - ts_node_start_byte(right) > 2) {
+            moat__py_report(c, "MOAT-C109", right, 0, 0, NULL, NULL, NULL, right);
+        } else if (IS(right, "call")) {
+            /* os.environ.get("SECRET_KEY", "fallback"): the fallback is in the repository */
+            char *q = moat__py_qualname(c, FIELD(right, "function"));
+            TSNode args = FIELD(right, "arguments");
+            if (q && (!strcmp(q, "os.environ.get") || !strcmp(q, "os.getenv")) &&
+                ts_node_named_child_count(args) >= 2) {
+                TSNode fb = ts_node_named_child(args, 1);
+                if (moat__py_is_str(fb) && ts_node_end_byte(fb) - ts_node_start_byte(fb) > 2)
+                    moat__py_report(c, "MOAT-C109", fb, H, M,
+                                    "Hard-coded SECRET_KEY fallback: used whenever the "
+                                    "environment variable is missing.",
+                                    NULL, NULL, fb);
+            }
+            free(q);
+        }
+    }
+    /* MOAT-C105 */
+    if (IS(right, "false") && ((IS(left, "identifier") && TEXT_IS(c, left, "WTF_CSRF_ENABLED")) ||
+                               subscript_key_is(c, left, "WTF_CSRF_ENABLED")))
+        moat__py_report(c, "MOAT-C105", n, 0, 0, NULL, NULL, NULL, NONE);
+}
+
+/* ---- functions ------------------------------------------------------------ */
+
+static const char *const route_methods[] = {"route",  "get",   "post",      "put",
+                                            "delete", "patch", "api_route", "websocket"};
+
+/* Whether the decorated function is a Flask/FastAPI route: its parameters
+ * come from the URL or the query. Returns the route's path literal (may be
+ * a null node). */
+static bool is_route(moat__py_ctx *c, TSNode decorated, TSNode *path)
+{
+    uint32_t cnt = ts_node_named_child_count(decorated);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode d = ts_node_named_child(decorated, i);
+        if (!IS(d, "decorator")) continue;
+        TSNode e = ts_node_named_child(d, 0);
+        if (!IS(e, "call")) continue;
+        TSNode fn = FIELD(e, "function");
+        if (!IS(fn, "attribute")) continue;
+        TSNode a = FIELD(fn, "attribute");
+        for (size_t k = 0; k < MOAT_ARRAY_LEN(route_methods); k++)
+            if (TEXT_IS(c, a, route_methods[k])) {
+                TSNode args = FIELD(e, "arguments");
+                *path = ts_node_named_child_count(args) ? ts_node_named_child(args, 0) : NONE;
+                return true;
+            }
+    }
+    return false;
+}
+
+static bool typed_safe(moat__py_ctx *c, TSNode type)
+{
+    static const char *const safe[] = {"int",       "float", "bool",    "UUID",
+                                       "uuid.UUID", "date",  "datetime"};
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(safe); i++)
+        if (TEXT_IS(c, type, safe[i])) return true;
+    return false;
+}
+
+static void taint_route_params(moat__py_ctx *c, TSNode fn, TSNode path)
+{
+    char *route = moat__py_is_str(path) ? moat__py_str_value(c, path) : NULL;
+    TSNode params = FIELD(fn, "parameters");
+    uint32_t cnt = ts_node_named_child_count(params);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode p = ts_node_named_child(params, i), name = p, type = NONE, def = NONE;
+        if (IS(p, "typed_parameter")) {
+            name = ts_node_named_child(p, 0);
+            type = FIELD(p, "type");
+        } else if (IS(p, "default_parameter") || IS(p, "typed_default_parameter")) {
+            name = FIELD(p, "name");
+            type = FIELD(p, "type");
+            def = FIELD(p, "value");
+        }
+        if (!IS(name, "identifier")) continue;
+        size_t len;
+        const char *t = moat__py_text(c, name, &len);
+        if (TEXT_IS(c, name, "self") || TEXT_IS(c, name, "cls") || TEXT_IS(c, name, "request") ||
+            (!ts_node_is_null(type) && typed_safe(c, type)))
+            continue;
+        if (!ts_node_is_null(def) && IS(def, "call")) continue; /* Depends(...), Body(...) */
+        if (route) {
+            /* Flask converters that only match numbers: <int:id>, <float:x> */
+            char *a = moat_xasprintf("int:%.*s>", (int)len, t);
+            char *b = moat_xasprintf("float:%.*s>", (int)len, t);
+            bool numeric = strstr(route, a) || strstr(route, b);
+            free(a);
+            free(b);
+            if (numeric) continue;
+        }
+        moat__py_var *v = moat__py_var_get(c->scope, t, len, true);
+        v->tainted = v->nonconst = true;
+        moat__py_steps_free(&v->steps);
+        moat__py_steps_add(&v->steps, moat__py_line(name),
+                           moat_xasprintf("request data: route parameter %.*s", (int)len, t));
+    }
+    free(route);
+}
+
+static void check_function(moat__py_ctx *c, TSNode fn)
+{
+    TSNode params = FIELD(fn, "parameters");
+    uint32_t cnt = ts_node_named_child_count(params);
+    regex_init();
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode p = ts_node_named_child(params, i);
+        if (!IS(p, "default_parameter") && !IS(p, "typed_default_parameter")) continue;
+        TSNode name = FIELD(p, "name"), v = FIELD(p, "value");
+        if (moat__py_is_str(v) && password_name(c, name))
+            moat__py_report(c, "B107", fn, 0, 0, NULL, NULL, NULL, v);
+        if (last_part_in(c, v, bad_ssl, MOAT_ARRAY_LEN(bad_ssl)))
+            moat__py_report(c, "B503", fn, 0, 0, NULL, NULL, NULL, NONE);
+    }
+}
+
+static void check_decorators(moat__py_ctx *c, TSNode decorated)
+{
+    uint32_t cnt = ts_node_named_child_count(decorated);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode d = ts_node_named_child(decorated, i);
+        if (!IS(d, "decorator")) continue;
+        TSNode e = ts_node_named_child(d, 0);
+        TSNode last = IS(e, "attribute") ? FIELD(e, "attribute") : e;
+        bool exempt =
+            TEXT_IS(c, last, "csrf_exempt") || (IS(e, "attribute") && TEXT_IS(c, last, "exempt") &&
+                                                TEXT_IS(c, FIELD(e, "object"), "csrf"));
+        if (exempt) {
+            c->stack[c->depth++] = d;
+            moat__py_report(c, "MOAT-C104", d, 0, 0, NULL, NULL, NULL, NONE);
+            c->depth--;
+        }
+    }
+}
+
+/* ---- the walk ------------------------------------------------------------- */
+
+static void visit(moat__py_ctx *c, TSNode n);
+
+static void visit_children(moat__py_ctx *c, TSNode n)
+{
+    uint32_t cnt = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < cnt; i++)
+        visit(c, ts_node_named_child(n, i));
+}
+
+static void visit(moat__py_ctx *c, TSNode n)
+{
+    if (c->depth >= MOAT__PY_MAX_DEPTH) return;
+    const char *t = ts_node_type(n);
+    TSNode parent = c->depth ? c->stack[c->depth - 1] : NONE;
+    c->stack[c->depth++] = n;
+    if (!strcmp(t, "function_definition") || !strcmp(t, "class_definition")) {
+        moat__py_scope scope = {0}, *outer = c->scope;
+        c->scope = &scope;
+        if (!strcmp(t, "function_definition")) {
+            TSNode path = NONE;
+            if (IS(parent, "decorated_definition") && is_route(c, parent, &path))
+                taint_route_params(c, n, path);
+            check_function(c, n);
+        }
+        visit_children(c, n);
+        moat__py_scope_free(&scope);
+        c->scope = outer;
+    } else if (!strcmp(t, "decorated_definition")) {
+        check_decorators(c, n);
+        visit_children(c, n);
+    } else if (!strcmp(t, "call")) {
+        check_calls(c, n);
+        if (sql_text(c, n)) check_sql_string(c, n);
+        visit_children(c, n);
+    } else if (!strcmp(t, "assignment") || !strcmp(t, "augmented_assignment")) {
+        visit_children(c, n);
+        check_assignment(c, n);
+    } else if (!strcmp(t, "for_statement")) {
+        TSNode left = FIELD(n, "left"), right = FIELD(n, "right");
+        if (!ts_node_is_null(right)) visit(c, right);
+        moat__py_steps steps = {0};
+        if (moat__py_tainted(c, right, &steps, 0)) taint_target(c, left, true, true, &steps, 0);
+        moat__py_steps_free(&steps);
+        uint32_t cnt = ts_node_named_child_count(n);
+        for (uint32_t i = 0; i < cnt; i++) {
+            TSNode ch = ts_node_named_child(n, i);
+            if (!ts_node_eq(ch, left) && !ts_node_eq(ch, right)) visit(c, ch);
+        }
+    } else if (!strcmp(t, "binary_operator")) {
+        check_sql_string(c, n);
+        visit_children(c, n);
+    } else if (!strcmp(t, "string")) {
+        if (moat__py_is_str(n)) {
+            char *s = moat__py_str_value(c, n);
+            if (!strcmp(s, "0.0.0.0")) moat__py_report(c, "B104", n, 0, 0, NULL, NULL, NULL, NONE);
+            free(s);
+        } else {
+            check_sql_string(c, n);
+            visit_children(c, n);
+        }
+    } else if (!strcmp(t, "comparison_operator")) {
+        /* B105: password == "..." */
+        TSNode a = ts_node_named_child(n, 0), b = ts_node_named_child(n, 1);
+        regex_init();
+        if (IS(a, "identifier") && moat__py_is_str(b) && password_name(c, a))
+            moat__py_report(c, "B105", b, 0, 0, NULL, NULL, NULL, b);
+        visit_children(c, n);
+    } else {
+        visit_children(c, n);
+    }
+    c->depth--;
+}
+
+static TSNode first_error(TSNode n, int depth)
+{
+    if (depth > MOAT__PY_MAX_DEPTH) return NONE;
+    if (ts_node_is_missing(n) || moat__py_is(n, "ERROR")) return n;
+    uint32_t cnt = ts_node_child_count(n);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode ch = ts_node_child(n, i);
+        if (!ts_node_has_error(ch) && !ts_node_is_missing(ch)) continue;
+        TSNode e = first_error(ch, depth + 1);
+        if (!ts_node_is_null(e)) return e;
+    }
+    return NONE;
+}
+
+void moat_audit_code_python(const char *path, const char *src, size_t len,
+                            const moat_audit_code_opts *o, moat_audit_findings *out,
+                            moat_audit_file_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    regex_init();
+    if (len > UINT32_MAX / 2) {
+        res->error = moat_xasprintf("%s: too large to analyse", path);
+        return;
+    }
+    TSParser *parser = ts_parser_new();
+    MOAT_BUG_ON(!ts_parser_set_language(parser, tree_sitter_python()));
+    TSTree *tree = ts_parser_parse_string(parser, NULL, src, (uint32_t)len);
+    ts_parser_delete(parser);
+    if (!tree) {
+        res->error = moat_xasprintf("%s: could not be parsed", path);
+        return;
+    }
+    TSNode root = ts_tree_root_node(tree);
+    if (ts_node_has_error(root)) {
+        TSNode e = first_error(root, 0);
+        TSPoint p = ts_node_is_null(e) ? ts_node_start_point(root) : ts_node_start_point(e);
+        res->error = moat_xasprintf("%s:%u:%u: syntax error (the rest of the file was analysed)",
+                                    path, p.row + 1, p.column + 1);
+    }
+    moat__py_ctx c = {.path = path, .src = src, .len = len, .o = o, .out = out, .res = res};
+    moat__py_collect_imports(&c, root, 0);
+    moat__py_scope module = {0};
+    c.scope = &module;
+    if (!o || o->code) visit(&c, root);
+    if (o && o->settings) {
+        c.depth = 0;
+        moat__audit_settings_check(&c, root);
+    }
+    moat__py_scope_free(&module);
+    moat__py_imports_free(&c);
+    ts_tree_delete(tree);
+}

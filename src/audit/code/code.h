@@ -1,0 +1,49 @@
+/* code.h - the code analyser of `moat audit code`: Python sources parsed with
+ * tree-sitter, checked against Bandit-compatible and moat rules with an
+ * intra-procedural taint pass, and Jinja2/Django templates checked for
+ * escaping turned off. Findings are moat_audit_finding (audit.h). */
+#ifndef MOAT_AUDIT_CODE_H
+#define MOAT_AUDIT_CODE_H
+
+#include "audit/audit.h"
+
+extern const moat_audit_rule moat_audit_code_rules[];
+extern const size_t moat_audit_code_nrules;
+
+typedef struct moat_audit_code_opts {
+    const char *const *skip; /* rule ids not run (borrowed) */
+    size_t nskip;
+    bool code;     /* run the code rules (this header's table) */
+    bool settings; /* run the settings rules (audit/settings/settings.h) */
+} moat_audit_code_opts;
+
+/* What one analysed file gave besides its findings. */
+typedef struct moat_audit_file_result {
+    size_t suppressed; /* findings dropped by suppression comments */
+    char *error;       /* owned: "path:line:col: syntax error ..." when the file did not
+                          parse cleanly (what did parse was still analysed), else NULL */
+    char **notes;      /* owned: settings whose value is not checkable here */
+    size_t nnotes;
+} moat_audit_file_result;
+
+/* Frees what a result owns. */
+void moat_audit_file_result_free(moat_audit_file_result *res);
+
+/* Analyses Python source src[0..len) of path, appending findings to out.
+ * Never fails on bad input: a file with syntax errors gets res->error. */
+void moat_audit_code_python(const char *path, const char *src, size_t len,
+                            const moat_audit_code_opts *o, moat_audit_findings *out,
+                            moat_audit_file_result *res);
+
+/* Whether path looks like a Jinja2/Django template (.html, .jinja, .j2, ...). */
+bool moat_audit_code_is_template(const char *path);
+
+/* Checks a template for `|safe` and `{% autoescape false/off %}`. */
+void moat_audit_code_template(const char *path, const char *src, size_t len,
+                              const moat_audit_code_opts *o, moat_audit_findings *out,
+                              moat_audit_file_result *res);
+
+/* Appends the rules (this module's, or any table) as a Markdown table. */
+void moat_audit_rules_markdown(moat_buf *out, const moat_audit_rule *rules, size_t n);
+
+#endif

@@ -1,0 +1,104 @@
+/* internal.h - names shared inside src/audit/code: the per-file analysis
+ * context, tree-sitter node helpers and the taint state. */
+#ifndef MOAT_AUDIT_CODE_INTERNAL_H
+#define MOAT_AUDIT_CODE_INTERNAL_H
+
+#include <tree_sitter/api.h>
+
+#include "audit/code/code.h"
+
+/* The grammar compiled in from tree-sitter-python's src/parser.c. */
+const TSLanguage *tree_sitter_python(void);
+
+#define MOAT__PY_MAX_DEPTH 200 /* deeper subtrees are not analysed (bounded recursion) */
+#define MOAT__PY_MAX_STEPS 6   /* data-flow steps kept per path */
+
+typedef struct moat__py_steps {
+    moat_audit_step v[MOAT__PY_MAX_STEPS]; /* what: owned */
+    size_t len;
+} moat__py_steps;
+
+/* A variable of the current function: tainted (steps from a request source)
+ * and/or assigned something other than a constant. */
+typedef struct moat__py_var {
+    char *name; /* owned */
+    bool tainted, nonconst;
+    moat__py_steps steps;
+} moat__py_var;
+
+typedef struct moat__py_scope {
+    moat__py_var *v; /* owned */
+    size_t len, cap;
+} moat__py_scope;
+
+typedef struct moat__py_import {
+    char *alias; /* owned: the local name ("sp", "loads"); NULL for a plain import */
+    char *qual;  /* owned: what it stands for ("subprocess", "pickle.loads") */
+} moat__py_import;
+
+typedef struct moat__py_ctx {
+    const char *path, *src;
+    size_t len;
+    const moat_audit_code_opts *o;
+    moat_audit_findings *out;
+    moat_audit_file_result *res;
+    moat__py_import *imp;
+    size_t nimp, capimp;
+    moat__py_scope *scope;                /* the current function's (borrowed) */
+    TSNode stack[MOAT__PY_MAX_DEPTH + 1]; /* ancestors of the node being visited */
+    size_t depth;
+} moat__py_ctx;
+
+/* ---- node helpers (py.c) ---- */
+bool moat__py_is(TSNode n, const char *type);
+TSNode moat__py_field(TSNode n, const char *name);
+const char *moat__py_text(const moat__py_ctx *c, TSNode n, size_t *len);
+bool moat__py_text_is(const moat__py_ctx *c, TSNode n, const char *lit);
+unsigned moat__py_line(TSNode n);
+/* Dotted text of an identifier/attribute chain ("os.path.join"); owned or NULL. */
+char *moat__py_dotted(const moat__py_ctx *c, TSNode n);
+/* The dotted name with its first part resolved through the imports. */
+char *moat__py_qualname(const moat__py_ctx *c, TSNode n);
+/* Whether an import names a module containing sub ("flask" in "flask.views"). */
+bool moat__py_imported_like(const moat__py_ctx *c, const char *sub);
+void moat__py_collect_imports(moat__py_ctx *c, TSNode n, int depth);
+void moat__py_imports_free(moat__py_ctx *c);
+/* A plain string literal (no f-string fields), or implicit concatenations of them. */
+bool moat__py_is_str(TSNode n);
+/* Its contents, escapes left as written (owned). */
+char *moat__py_str_value(const moat__py_ctx *c, TSNode n);
+/* A literal: string, number, True/False/None, or +,% of literals. */
+bool moat__py_is_const(TSNode n, int depth);
+
+/* ---- taint (py.c) ---- */
+moat__py_var *moat__py_var_get(moat__py_scope *s, const char *name, size_t n, bool create);
+void moat__py_scope_free(moat__py_scope *s);
+void moat__py_steps_free(moat__py_steps *s);
+void moat__py_steps_copy(moat__py_steps *dst, const moat__py_steps *src);
+void moat__py_steps_add(moat__py_steps *s, unsigned line, char *what_owned);
+/* Whether n carries request data; fills steps with the path to it. */
+bool moat__py_tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth);
+
+/* ---- findings (py.c) ---- */
+/* Reports rule at node `at` unless skipped or suppressed. sev/conf 0 take the
+ * rule's defaults; msg NULL takes its message; steps (may be NULL) are copied
+ * with a last step "reaches NAME" added when sink is not NULL; mask (may be a
+ * null node) is a string literal whose contents are masked in the snippet. */
+void moat__py_report(moat__py_ctx *c, const char *rule, TSNode at, moat_audit_level sev,
+                     moat_audit_level conf, const char *msg, const moat__py_steps *steps,
+                     const char *sink, TSNode mask);
+/* The same for any rule table and kind ("settings"). */
+void moat__py_report_rule(moat__py_ctx *c, const moat_audit_rule *r, const char *kind, TSNode at,
+                          moat_audit_level sev, moat_audit_level conf, const char *msg,
+                          const moat__py_steps *steps, const char *sink, TSNode mask);
+/* Adds a "not checkable here" note to the file's result. */
+void moat__py_note(moat__py_ctx *c, TSNode at, char *text_owned);
+/* The settings rules over a parsed file (src/audit/settings/settings.c). */
+void moat__audit_settings_check(moat__py_ctx *c, TSNode root);
+bool moat__py_skipped(const moat__py_ctx *c, const char *rule);
+/* Shared by templates.c and the settings analyser: the finding at a line. */
+void moat__audit_line_finding(moat_audit_findings *out, const moat_audit_rule *r, const char *kind,
+                              const char *path, const char *src, size_t len, size_t at,
+                              moat_audit_level sev, moat_audit_level conf, const char *msg);
+
+#endif

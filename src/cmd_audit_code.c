@@ -1,0 +1,350 @@
+/* cmd_audit_code.c - `moat audit code` and `moat audit settings`: finds the
+ * configuration ([audit] in moat.toml or [tool.moat.audit] in pyproject.toml
+ * of the audited folder), walks the tree, hands each file to the code or
+ * settings analyser, applies the thresholds and the baseline, and prints the
+ * report. The rules live in src/audit/code and src/audit/settings; the
+ * report formats in src/audit/report. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "audit/audit.h"
+#include "audit/code/code.h"
+#include "audit/settings/settings.h"
+#include "cmd.h"
+#include "config/config.h"
+#include "core.h"
+
+#define MAX_FILE_BYTES (8u << 20)
+
+static const char usage[] =
+    "usage: moat audit code [PATH...] [options]\n"
+    "       moat audit settings [PATH...] [options]\n"
+    "\n"
+    "code      dangerous code in Python sources (Bandit-compatible ids, data flow from\n"
+    "          request data to SQL, shell, eval, files, redirects, outgoing requests) and\n"
+    "          escaping turned off in Jinja2/Django templates\n"
+    "settings  Django settings (the checks of manage.py check --deploy), Flask configs\n"
+    "          and .env files\n"
+    "\n"
+    "PATH is a folder (default: the current one) or a file. Exit status: 0 no findings,\n"
+    "1 findings, 2 usage or input error.\n"
+    "\n"
+    "  -f, --format FMT      text (default), json or sarif (SARIF 2.1.0)\n"
+    "  -o, --output FILE     write the report to FILE instead of standard output\n"
+    "  -b, --baseline FILE   report only findings not in FILE (an earlier --format json\n"
+    "                        report); findings are matched by fingerprint, not line\n"
+    "  -c, --config FILE     moat.toml or pyproject.toml (default: the one in PATH)\n"
+    "      --severity LEVEL  report only findings of at least LEVEL (low, medium, high)\n"
+    "      --confidence LEVEL  the same for confidence\n"
+    "      --skip IDS        rule ids not run, comma-separated (adds to audit.skip)\n"
+    "      --exclude GLOB    files and folders skipped (adds to audit.exclude)\n"
+    "      --list-rules      print the rules as a Markdown table and exit\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "Silence one finding with '# nosec ID' or '# moat: ignore[ID]' on any line of its\n"
+    "statement. See docs/audit-code.md.\n";
+
+typedef struct scan {
+    bool settings_mode; /* `audit settings` (else `audit code`) */
+    moat_audit_code_opts opts;
+    moat_audit_findings findings;
+    char **errors, **notes;
+    size_t nerrors, nnotes;
+    size_t files, suppressed;
+} scan;
+
+static void add_str(char ***v, size_t *n, char *s)
+{
+    *v = moat_xrealloc(*v, (*n + 1) * sizeof(**v));
+    (*v)[(*n)++] = s;
+}
+
+static bool has_ext(const char *path, const char *ext)
+{
+    size_t n = strlen(path), k = strlen(ext);
+    return n > k && strcasecmp(path + n - k, ext) == 0;
+}
+
+static int on_file(void *arg, const char *path, const char *rel)
+{
+    (void)rel;
+    scan *s = arg;
+    enum { NONE, PY, TEMPLATE, ENV } what = NONE;
+    if (has_ext(path, ".py") || has_ext(path, ".pyw"))
+        what = PY;
+    else if (!s->settings_mode && moat_audit_code_is_template(path))
+        what = TEMPLATE;
+    else if (s->settings_mode && moat_audit_settings_is_env(path))
+        what = ENV;
+    if (what == NONE) return 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && (size_t)st.st_size > MAX_FILE_BYTES) {
+        add_str(&s->errors, &s->nerrors,
+                moat_xasprintf("%s: larger than %u MiB, not analysed", path, MAX_FILE_BYTES >> 20));
+        return 0;
+    }
+    char *src = NULL;
+    size_t len = 0;
+    if (moat_read_file(path, &src, &len) < 0) {
+        add_str(&s->errors, &s->nerrors, moat_xasprintf("%s: cannot be read", path));
+        return 0;
+    }
+    moat_audit_file_result res = {0};
+    if (what == PY)
+        moat_audit_code_python(path, src, len, &s->opts, &s->findings, &res);
+    else if (what == TEMPLATE)
+        moat_audit_code_template(path, src, len, &s->opts, &s->findings, &res);
+    else
+        moat_audit_settings_env(path, src, len, &s->opts, &s->findings, &res);
+    s->files++;
+    s->suppressed += res.suppressed;
+    if (res.error) {
+        add_str(&s->errors, &s->nerrors, res.error);
+        res.error = NULL;
+    }
+    for (size_t i = 0; i < res.nnotes; i++) {
+        add_str(&s->notes, &s->nnotes, res.notes[i]);
+        res.notes[i] = NULL;
+    }
+    moat_audit_file_result_free(&res);
+    free(src);
+    return 0;
+}
+
+/* The config of the audited folder: --config, else moat.toml or a
+ * pyproject.toml with [tool.moat] in it, else the defaults. */
+static int load_config(const char *explicit, const char *root, moat_config **cfg)
+{
+    moat_config_source src = {0};
+    char *path = NULL;
+    if (explicit) {
+        src.path = explicit;
+    } else {
+        struct stat st;
+        char *dir = NULL;
+        if (stat(root, &st) == 0 && S_ISDIR(st.st_mode)) {
+            dir = moat_xstrdup(root);
+        } else {
+            const char *slash = strrchr(root, '/');
+            dir = slash ? moat_xstrndup(root, (size_t)(slash - root)) : moat_xstrdup(".");
+        }
+        char *toml = moat_xasprintf("%s/moat.toml", dir);
+        char *py = moat_xasprintf("%s/pyproject.toml", dir);
+        char *text = NULL;
+        size_t len = 0;
+        if (stat(toml, &st) == 0) {
+            path = toml;
+            toml = NULL;
+        } else if (moat_read_file(py, &text, &len) == 0 && strstr(text, "tool.moat")) {
+            path = py;
+            py = NULL;
+        }
+        free(text);
+        free(toml);
+        free(py);
+        free(dir);
+        src.path = path;
+    }
+    char *err = NULL;
+    int rc = 0;
+    if (!src.path) {
+        *cfg = moat_config_default();
+    } else if (moat_config_load(&src, cfg, &err) < 0) {
+        fprintf(stderr, "moat audit: %s\n", err);
+        free(err);
+        rc = 2;
+    }
+    free(path);
+    return rc;
+}
+
+static void split_ids(char ***v, size_t *n, const char *s)
+{
+    while (*s) {
+        size_t k = strcspn(s, ", ");
+        if (k) add_str(v, n, moat_xstrndup(s, k));
+        s += k;
+        while (*s == ',' || *s == ' ')
+            s++;
+    }
+}
+
+static void print_rules(bool settings_mode)
+{
+    moat_buf b;
+    moat_buf_init(&b);
+    if (settings_mode)
+        moat_audit_rules_markdown(&b, moat_audit_settings_rules, moat_audit_settings_nrules);
+    else
+        moat_audit_rules_markdown(&b, moat_audit_code_rules, moat_audit_code_nrules);
+    fwrite(b.data, 1, b.len, stdout);
+    moat_buf_free(&b);
+}
+
+int moat_cmd_audit_code(int argc, char **argv)
+{
+    enum { OPT_SEVERITY = 1000, OPT_CONFIDENCE, OPT_SKIP, OPT_EXCLUDE, OPT_LIST };
+    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"baseline", required_argument, NULL, 'b'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"severity", required_argument, NULL, OPT_SEVERITY},
+                                         {"confidence", required_argument, NULL, OPT_CONFIDENCE},
+                                         {"skip", required_argument, NULL, OPT_SKIP},
+                                         {"exclude", required_argument, NULL, OPT_EXCLUDE},
+                                         {"list-rules", no_argument, NULL, OPT_LIST},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    if (argc < 1) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    scan s = {0};
+    s.settings_mode = strcmp(argv[0], "settings") == 0;
+    s.opts.code = !s.settings_mode;
+    s.opts.settings = s.settings_mode;
+    moat_audit_format fmt = MOAT_AUDIT_TEXT;
+    const char *output = NULL, *baseline_path = NULL, *config_path = NULL;
+    const char *sev_arg = NULL, *conf_arg = NULL;
+    char **skip = NULL, **exclude = NULL;
+    size_t nskip = 0, nexclude = 0;
+    int ch, rc = 2;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "f:o:b:c:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'f':
+            if (moat_audit_format_parse(optarg, &fmt) < 0) {
+                fprintf(stderr, "moat audit: unknown format '%s' (text, json or sarif)\n", optarg);
+                goto out;
+            }
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'b':
+            baseline_path = optarg;
+            break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case OPT_SEVERITY:
+            sev_arg = optarg;
+            break;
+        case OPT_CONFIDENCE:
+            conf_arg = optarg;
+            break;
+        case OPT_SKIP:
+            split_ids(&skip, &nskip, optarg);
+            break;
+        case OPT_EXCLUDE:
+            add_str(&exclude, &nexclude, moat_xstrdup(optarg));
+            break;
+        case OPT_LIST:
+            print_rules(s.settings_mode);
+            rc = 0;
+            goto out;
+        case 'h':
+            fputs(usage, stdout);
+            rc = 0;
+            goto out;
+        default:
+            fputs(usage, stderr);
+            goto out;
+        }
+    }
+    const char *first = optind < argc ? argv[optind] : ".";
+    moat_config *cfg = NULL;
+    if (load_config(config_path, first, &cfg) != 0) goto out;
+    for (size_t i = 0; i < cfg->audit.skip.len; i++)
+        add_str(&skip, &nskip, moat_xstrdup(cfg->audit.skip.items[i]));
+    for (size_t i = 0; i < cfg->audit.exclude.len; i++)
+        add_str(&exclude, &nexclude, moat_xstrdup(cfg->audit.exclude.items[i]));
+    moat_audit_level min_sev = MOAT_AUDIT_LOW, min_conf = MOAT_AUDIT_LOW;
+    if (moat_audit_level_parse(sev_arg ? sev_arg : cfg->audit.severity, &min_sev) < 0 ||
+        moat_audit_level_parse(conf_arg ? conf_arg : cfg->audit.confidence, &min_conf) < 0) {
+        fprintf(stderr, "moat audit: --severity and --confidence take low, medium or high\n");
+        moat_config_free(cfg);
+        goto out;
+    }
+    moat_config_free(cfg);
+    s.opts.skip = (const char *const *)skip;
+    s.opts.nskip = nskip;
+
+    moat_audit_baseline *baseline = NULL;
+    if (baseline_path) {
+        char *err = NULL;
+        if (moat_audit_baseline_load(baseline_path, &baseline, &err) < 0) {
+            fprintf(stderr, "moat audit: %s\n", err);
+            free(err);
+            goto out;
+        }
+    }
+    for (int i = optind; i < argc || i == optind; i++) {
+        const char *root = i < argc ? argv[i] : ".";
+        char *err = NULL;
+        if (moat_audit_walk(root, (const char *const *)exclude, nexclude, on_file, &s, &err) < 0) {
+            fprintf(stderr, "moat audit: %s\n", err);
+            free(err);
+            moat_audit_baseline_free(baseline);
+            goto out;
+        }
+        if (i >= argc) break;
+    }
+
+    /* thresholds, then order and fingerprints, then the baseline */
+    moat_audit_findings_filter(&s.findings, min_sev, min_conf);
+    moat_audit_findings_finish(&s.findings);
+    size_t baselined = baseline ? moat_audit_findings_drop_baseline(&s.findings, baseline) : 0;
+    moat_audit_baseline_free(baseline);
+
+    const moat_audit_rule *const tables[] = {s.settings_mode ? moat_audit_settings_rules
+                                                             : moat_audit_code_rules};
+    const size_t counts[] = {s.settings_mode ? moat_audit_settings_nrules : moat_audit_code_nrules};
+    moat_audit_report r = {.findings = &s.findings,
+                           .rule_tables = tables,
+                           .rule_counts = counts,
+                           .ntables = 1,
+                           .errors = (const char *const *)s.errors,
+                           .nerrors = s.nerrors,
+                           .notes = (const char *const *)s.notes,
+                           .nnotes = s.nnotes,
+                           .files = s.files,
+                           .suppressed = s.suppressed,
+                           .baselined = baselined};
+    moat_buf b;
+    moat_buf_init(&b);
+    moat_audit_render(&b, &r, fmt);
+    FILE *fp = output ? fopen(output, "w") : stdout;
+    if (!fp) {
+        fprintf(stderr, "moat audit: cannot write %s\n", output);
+        moat_buf_free(&b);
+        goto out;
+    }
+    bool ok = fwrite(b.data, 1, b.len, fp) == b.len;
+    if (output) ok = fclose(fp) == 0 && ok;
+    moat_buf_free(&b);
+    if (!ok) {
+        fprintf(stderr, "moat audit: cannot write %s\n", output ? output : "standard output");
+        goto out;
+    }
+    rc = s.findings.len ? 1 : 0;
+out:
+    moat_audit_findings_free(&s.findings);
+    for (size_t i = 0; i < s.nerrors; i++)
+        free(s.errors[i]);
+    free(s.errors);
+    for (size_t i = 0; i < s.nnotes; i++)
+        free(s.notes[i]);
+    free(s.notes);
+    for (size_t i = 0; i < nskip; i++)
+        free(skip[i]);
+    free(skip);
+    for (size_t i = 0; i < nexclude; i++)
+        free(exclude[i]);
+    free(exclude);
+    return rc;
+}
