@@ -15,7 +15,7 @@
 
 static const char usage[] =
     "usage: moat audit secrets [PATH] [--format text|json|sarif] [--baseline FILE]\n"
-    "                          [--max-file-size BYTES]\n"
+    "                          [--exclude GLOB]... [--max-file-size BYTES]\n"
     "\n"
     "Finds hard-coded secrets (cloud keys, service tokens, private keys, JWTs,\n"
     "passwords in URLs, high-entropy values of secret-looking names) in every text\n"
@@ -25,6 +25,9 @@ static const char usage[] =
     "  -f, --format FMT        text (default), json or sarif (SARIF 2.1.0)\n"
     "  -b, --baseline FILE     ignore findings recorded in FILE (an earlier --format json\n"
     "                          report): only new secrets fail\n"
+    "      --exclude GLOB      skip files and folders matching GLOB (a glob without '/' is\n"
+    "                          matched against names, one with '/' against the path from\n"
+    "                          PATH); .git, node_modules, caches and virtualenvs always are\n"
     "      --max-file-size N   skip (and list) files larger than N bytes (default 4194304)\n"
     "  -h, --help              this help\n"
     "\n"
@@ -36,11 +39,14 @@ int moat_cmd_audit_secrets(int argc, char **argv)
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
                                          {"baseline", required_argument, NULL, 'b'},
                                          {"max-file-size", required_argument, NULL, 'm'},
+                                         {"exclude", required_argument, NULL, 'x'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     moat_audit_format fmt = MOAT_AUDIT_TEXT;
     const char *baseline_path = NULL;
     uint64_t max_bytes = MOAT_SECRETS_MAX_FILE_BYTES;
+    const char **exclude = NULL; /* borrowed from argv */
+    size_t nexclude = 0;
     int ch;
     optind = 0;
     while ((ch = getopt_long(argc, argv, "f:b:h", opts, NULL)) != -1) {
@@ -62,11 +68,17 @@ int moat_cmd_audit_secrets(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'x':
+            exclude = moat_xrealloc(exclude, (nexclude + 1) * sizeof(*exclude));
+            exclude[nexclude++] = optarg;
+            break;
         case 'h':
             fputs(usage, stdout);
+            free(exclude);
             return 0;
         default:
             fputs(usage, stderr);
+            free(exclude);
             return 2;
         }
     }
@@ -74,6 +86,7 @@ int moat_cmd_audit_secrets(int argc, char **argv)
     if (optind < argc) root = argv[optind++];
     if (optind < argc) {
         fprintf(stderr, "moat audit secrets: unexpected argument '%s'\n%s", argv[optind], usage);
+        free(exclude);
         return 2;
     }
 
@@ -83,22 +96,28 @@ int moat_cmd_audit_secrets(int argc, char **argv)
         if (moat_audit_baseline_load(baseline_path, &baseline, &err) < 0) {
             fprintf(stderr, "moat audit secrets: %s\n", err);
             free(err);
+            free(exclude);
             return 2;
         }
     }
     moat_secrets *s = NULL;
     if (moat_secrets_new(&s) < 0) {
         moat_audit_baseline_free(baseline);
+        free(exclude);
         return 2;
     }
     moat_audit_findings found = {0};
     moat_secrets_stats st = {0};
     moat_buf notes;
     moat_buf_init(&notes);
-    int rc = moat_secrets_scan_tree(s, root, (size_t)max_bytes, &found, &st, &notes);
+    char *err = NULL;
+    int rc = moat_secrets_scan_tree(s, root, exclude, nexclude, (size_t)max_bytes, &found, &st,
+                                    &notes, &err);
     moat_secrets_free(s);
+    free(exclude);
     if (rc < 0) {
-        fprintf(stderr, "moat audit secrets: %s: %s\n", root, moat_strerror(rc));
+        fprintf(stderr, "moat audit secrets: %s\n", err ? err : moat_strerror(rc));
+        free(err);
         moat_buf_free(&notes);
         moat_audit_findings_free(&found);
         moat_audit_baseline_free(baseline);

@@ -120,11 +120,11 @@ def test_text_report(moat_bin, tree):
     assert r.returncode == 1, r.stderr
     assert_no_secrets(r.stdout + r.stderr)
     out = r.stdout
-    assert "./config.ini\n" in out
+    assert "\nconfig.ini\n" in out
     assert "MOAT-S-AWS  high severity, high confidence  CWE-798" in out
     assert "ghp_************************************" in out
     assert "15 findings" in out and "1 suppressed by comments" in out
-    assert "./dump.sql: skipped, " in out and "1 file not analysed" in out
+    assert "\ndump.sql: skipped, " in out and "1 file not analysed" in out
 
 
 def test_sarif_report(moat_bin, tree):
@@ -161,6 +161,15 @@ def test_baseline_only_new_secrets_fail(moat_bin, tree, tmp_path):
     assert [(rel(f["path"]), f["rule"]) for f in doc["findings"]] == [("new.env", "MOAT-S-STRIPE")]
 
 
+def test_exclude(moat_bin, tree):
+    r = run(moat_bin, ".", "--format", "json", "--exclude", "deploy", "--exclude", "*.ipynb",
+            "--exclude", "app.p?", *LIMIT, cwd=tree)
+    assert r.returncode == 1
+    got = {(rel(f["path"]), f["line"], f["rule"]) for f in json.loads(r.stdout)["findings"]}
+    assert got == {e for e in EXPECTED
+                   if not e[0].startswith("deploy/") and e[0] not in ("analysis.ipynb", "app.py")}
+
+
 def test_clean_tree_and_single_file(moat_bin, tmp_path):
     (tmp_path / "app.py").write_text("import os\nSECRET_KEY = os.environ['SECRET_KEY']\n")
     (tmp_path / ".env.example").write_text("SECRET_KEY=changeme\nDB_PASSWORD=\n")
@@ -173,7 +182,7 @@ def test_clean_tree_and_single_file(moat_bin, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["/nonexistent/moat-tree"], "no such file"),
+    (["/nonexistent/moat-tree"], "/nonexistent/moat-tree: No such file"),
     ([".", "--format", "xml"], "unknown format 'xml'"),
     ([".", "--max-file-size", "lots"], "--max-file-size"),
     ([".", "extra"], "unexpected argument 'extra'"),

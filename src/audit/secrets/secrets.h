@@ -53,15 +53,17 @@ typedef struct moat_secrets_stats {
 
 #define MOAT_SECRETS_MAX_FILE_BYTES ((size_t)4 << 20)
 
-/* Scans root, a file or a directory walked recursively in name order.
- * Skips .git and other VCS folders, node_modules, __pycache__ and tool
- * caches, virtualenvs (a folder with pyvenv.cfg, or named .venv/venv/.tox),
- * symbolic links (never followed), binary files, and files over max_bytes
- * (0: MOAT_SECRETS_MAX_FILE_BYTES). Each file skipped for size, or that
- * could not be read, adds one line to notes ("path: why"). Finding paths
- * are root joined with the relative path. Returns 0, or MOAT_ENOENT / MOAT_EIO
- * when root itself cannot be read (nothing appended then). */
-int moat_secrets_scan_tree(const moat_secrets *s, const char *root, size_t max_bytes,
-                           moat_audit_findings *out, moat_secrets_stats *stats, moat_buf *notes);
+/* Scans root, a file or a folder walked with moat_audit_walk (name order,
+ * symbolic links never followed, virtualenvs skipped), also skipping .git
+ * and other VCS folders, node_modules, __pycache__, tool caches, anything
+ * matching one of exclude[0..nexclude) (globs as moat_audit_walk takes
+ * them), binary files, and files over max_bytes (0:
+ * MOAT_SECRETS_MAX_FILE_BYTES). Each file skipped for size or unreadable
+ * adds one line to notes ("path: why"). Finding paths are root joined with
+ * the relative path. Returns 0, or MOAT_ENOENT / MOAT_EIO / MOAT_EINVAL with
+ * *err (owned) naming the path when root or a folder cannot be read. */
+int moat_secrets_scan_tree(const moat_secrets *s, const char *root, const char *const *exclude,
+                           size_t nexclude, size_t max_bytes, moat_audit_findings *out,
+                           moat_secrets_stats *stats, moat_buf *notes, char **err);
 
 #endif

@@ -612,7 +612,10 @@ static void test_walk(void **state)
     moat_secrets_stats st = {0};
     moat_buf notes;
     moat_buf_init(&notes);
-    assert_int_equal(moat_secrets_scan_tree(S, dir, 2048, &f, &st, &notes), 0);
+    char *err = NULL;
+    const char *const exclude[] = {"*.txt"};
+    assert_int_equal(moat_secrets_scan_tree(S, dir, NULL, 0, 2048, &f, &st, &notes, &err), 0);
+    assert_null(err);
     assert_int_equal(f.len, 2);
     snprintf(sub, sizeof(sub), "%s/src/app.py", dir);
     assert_string_equal(f.v[0].path, sub);
@@ -624,13 +627,20 @@ static void test_walk(void **state)
     assert_non_null(strstr(notes.data, "big.txt: skipped, 3000 bytes is over the 2048-byte limit"));
     moat_audit_findings_free(&f);
 
-    /* a single file as the root; a missing root */
+    /* exclude globs; a single file as the root; a missing root */
+    assert_int_equal(moat_secrets_scan_tree(S, dir, exclude, 1, 0, &f, &st, &notes, &err), 0);
+    assert_int_equal(f.len, 1);
+    assert_non_null(strstr(f.v[0].path, "src/app.py"));
+    moat_audit_findings_free(&f);
     snprintf(sub, sizeof(sub), "%s/src/app.py", dir);
-    assert_int_equal(moat_secrets_scan_tree(S, sub, 0, &f, &st, &notes), 0);
+    assert_int_equal(moat_secrets_scan_tree(S, sub, NULL, 0, 0, &f, &st, &notes, &err), 0);
     assert_int_equal(f.len, 1);
     moat_audit_findings_free(&f);
     snprintf(sub, sizeof(sub), "%s/nope", dir);
-    assert_int_equal(moat_secrets_scan_tree(S, sub, 0, &f, &st, &notes), MOAT_ENOENT);
+    assert_int_equal(moat_secrets_scan_tree(S, sub, NULL, 0, 0, &f, &st, &notes, &err),
+                     MOAT_ENOENT);
+    assert_non_null(strstr(err, "nope"));
+    free(err);
     moat_buf_free(&notes);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
