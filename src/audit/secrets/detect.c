@@ -418,12 +418,14 @@ static bool innocent_name(const char *s, size_t n)
     return n >= 2 && s[n - 2] == 'I' && s[n - 1] == 'd'; /* tokenId, keyId */
 }
 
+static size_t raw_at(const moat__secrets_segment *sg, size_t i);
+static bool overlaps(const moat__secrets_scan *c, size_t start, size_t end);
+
 /* NAME = "value" and its spellings (NAME: value, "NAME": "value", NAME=value
  * in .env files). Group 1 the name, 4 the value's quote, 5 the value. */
 static bool check_keyword(moat__secrets_scan *c, const moat__secrets_segment *sg,
                           const PCRE2_SIZE *ov, hit *h)
 {
-    (void)c;
     const char *name = sg->p + ov[2];
     size_t nn = ov[3] - ov[2];
     const char *v = sg->p + ov[10];
@@ -446,7 +448,12 @@ static bool check_keyword(moat__secrets_scan *c, const moat__secrets_segment *sg
     if (nn == vn && memcmp(name, v, nn) == 0) return false;                  /* KEY=KEY */
     const char *cs;
     double limit, e = moat__secrets_entropy(v, vn, &cs, &limit);
+    /* The name goes in the message, unless a secret found earlier is in it. */
     int shown = (int)(nn > 64 ? 64 : nn);
+    if (overlaps(c, raw_at(sg, ov[2]), raw_at(sg, ov[3]))) {
+        name = "?";
+        shown = 1;
+    }
     if (e > limit) {
         h->rule = R_ENTROPY;
         if (strcmp(cs, "hex") == 0) h->confidence = MOAT_AUDIT_LOW;
@@ -579,21 +586,32 @@ static size_t raw_at(const moat__secrets_segment *sg, size_t i)
     return sg->map ? sg->map[i] : sg->base + i;
 }
 
-/* Adds a span unless it overlaps one already found (earlier detectors are
- * more specific). Spans stay sorted by start and never overlap. */
-static void add_span(moat__secrets_scan *c, const moat__secrets_span *sp)
+/* Index of the first span starting at or after off. */
+static size_t span_index(const moat__secrets_scan *c, size_t off)
 {
     size_t lo = 0, hi = c->len;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (c->v[mid].start < sp->start)
+        if (c->v[mid].start < off)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo > 0 && c->v[lo - 1].end > sp->start) return;
-    if (lo < c->len && c->v[lo].start < sp->end) return;
-    if (lo < c->len && c->v[lo].start == sp->start) return;
+    return lo;
+}
+
+static bool overlaps(const moat__secrets_scan *c, size_t start, size_t end)
+{
+    size_t i = span_index(c, start);
+    return (i > 0 && c->v[i - 1].end > start) || (i < c->len && c->v[i].start < end);
+}
+
+/* Adds a span unless it overlaps one already found (earlier detectors are
+ * more specific). Spans stay sorted by start and never overlap. */
+static void add_span(moat__secrets_scan *c, const moat__secrets_span *sp)
+{
+    if (overlaps(c, sp->start, sp->end)) return;
+    size_t lo = span_index(c, sp->start);
     if (c->len == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 16;
         c->v = moat_xrealloc(c->v, c->cap * sizeof(*c->v));

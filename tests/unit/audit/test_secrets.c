@@ -441,6 +441,21 @@ static void test_masking(void **state)
     }
     moat_audit_findings_free(&f);
 
+    /* a secret inside a name is not repeated by the message naming it */
+    char v[64];
+    fake(a, "ghp_", ALNUM, 36, 31);
+    fake(v, "", ALNUM, 40, 32);
+    snprintf(text, sizeof(text), "key-%s-x = %s\n", a, v);
+    scan("odd.env", text, &f);
+    assert_int_equal(f.len, 2);
+    assert_string_equal(f.v[1].rule, "MOAT-S-ENTROPY");
+    for (size_t i = 0; i < 2; i++) {
+        assert_null(strstr(f.v[i].message, a + 4));
+        assert_null(strstr(f.v[i].snippet, a + 4));
+        assert_null(strstr(f.v[i].snippet, v));
+    }
+    moat_audit_findings_free(&f);
+
     /* a minified line: the snippet is a window around the secret, masked */
     char *big = malloc(20000);
     memset(big, 'a', 19000);
