@@ -449,22 +449,23 @@ static bool check_keyword(moat__secrets_scan *c, const moat__secrets_segment *sg
     const char *cs;
     double limit, e = moat__secrets_entropy(v, vn, &cs, &limit);
     /* The name goes in the message, unless a secret found earlier is in it. */
+    const char *label = name;
     int shown = (int)(nn > 64 ? 64 : nn);
     if (overlaps(c, raw_at(sg, ov[2]), raw_at(sg, ov[3]))) {
-        name = "?";
+        label = "?";
         shown = 1;
     }
     if (e > limit) {
         h->rule = R_ENTROPY;
         if (strcmp(cs, "hex") == 0) h->confidence = MOAT_AUDIT_LOW;
-        snprintf(h->detail, sizeof(h->detail), " '%.*s' (%s entropy %.2f > %.1f)", shown, name, cs,
+        snprintf(h->detail, sizeof(h->detail), " '%.*s' (%s entropy %.2f > %.1f)", shown, label, cs,
                  e, limit);
         return true;
     }
     bool password = icontains(name, nn, "passw") || icontains(name, nn, "pwd");
     if (password && sg->kind == MOAT__SECRETS_CONFIG) {
         h->rule = R_PASSWORD;
-        snprintf(h->detail, sizeof(h->detail), " '%.*s'", shown, name);
+        snprintf(h->detail, sizeof(h->detail), " '%.*s'", shown, label);
         return true;
     }
     return false;
