@@ -212,6 +212,9 @@ static void test_slack(void **state)
     snprintf(text, sizeof(text), "HOOK = \"%s\"\n", hook);
     expect_one("notify.py", text, "MOAT-S-SLACK-WEBHOOK", 1, 9, hook, 33);
     expect_none("notify.py", "prefix = 'xoxb-'\nalso = 'xoxp-1-2'\n");
+    expect_none(
+        "notify.py",
+        "HOOK = 'https://hooks.slack.com/services/TXXXXXXXX/BXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXXXX'\n");
 }
 
 static void test_stripe_sendgrid(void **state)
@@ -246,6 +249,10 @@ static void test_twilio(void **state)
     fake(sk, "SK", HEXLO, 32, 16);
     snprintf(text, sizeof(text), "api_key_sid = '%s'\n", sk);
     expect_one("sms.py", text, "MOAT-S-TWILIO-KEY", 1, 16, sk, 2);
+    /* one hex digit short, or upper case: not a Twilio SID */
+    snprintf(text, sizeof(text), "sid = '%.33s'\nSID = 'SK%s'\n", sk,
+             "0123456789ABCDEF0123456789ABCDEF");
+    expect_none("sms.py", text);
 
     fake(sid, "AC", HEXLO, 32, 17);
     fake(tokv, "", HEXLO, 32, 18);
