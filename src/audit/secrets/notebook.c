@@ -4,7 +4,8 @@
  * decoded byte back to its offset in the file, scanned as code, and its
  * spans mapped back, so lines, columns and masking refer to the notebook
  * file. Strings under "image/..." keys (base64 pictures) are skipped. A file
- * that is not well-formed JSON strings is scanned as plain text instead. */
+ * that is not JSON (jansson decides) is scanned as plain text instead. */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,6 +129,14 @@ void moat__secrets_scan_notebook(moat__secrets_scan *c)
 {
     const char *p = c->raw;
     size_t n = c->rawlen;
+    json_error_t jerr;
+    json_t *doc = json_loadb(p, n, JSON_DECODE_ANY, &jerr);
+    if (!doc) {
+        moat__secrets_segment sg = {.p = p, .n = n, .kind = MOAT__SECRETS_OTHER};
+        moat__secrets_scan_segment(c, &sg);
+        return;
+    }
+    json_decref(doc);
     decoder d = {0};
     moat_buf_init(&d.out);
     char key[32] = "";

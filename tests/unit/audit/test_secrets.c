@@ -516,7 +516,12 @@ static void test_notebook(void **state)
     assert_null(strstr(f.v[1].snippet, v));
     moat_audit_findings_free(&f);
 
-    /* not JSON at all: still scanned as text */
+    /* not JSON at all: still scanned as text, outside quotes too */
+    snprintf(nb, sizeof(nb), "x \"y\" = %s\n", tok);
+    scan("fake.ipynb", nb, &f);
+    assert_int_equal(f.len, 1);
+    moat_audit_findings_free(&f);
+    /* an unterminated string */
     snprintf(nb, sizeof(nb), "{\"source\": \"unterminated %s\n", tok);
     scan("broken.ipynb", nb, &f);
     assert_int_equal(f.len, 1);
