@@ -49,8 +49,8 @@ typedef struct moat__secrets_scan {
 } moat__secrets_scan;
 
 void moat__secrets_scan_segment(moat__secrets_scan *c, const moat__secrets_segment *sg);
-/* Scans each JSON string value of the notebook c->raw; falls back to the raw
- * text when it is not well-formed JSON strings. */
+/* Scans each JSON string value of the notebook c->raw; scans the raw text
+ * instead when it is not JSON. */
 void moat__secrets_scan_notebook(moat__secrets_scan *c);
 
 /* True when a value stands for a secret rather than being one. */
