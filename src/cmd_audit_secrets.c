@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "audit/audit.h"
+#include "audit/code/code.h" /* moat_audit_rules_markdown */
 #include "audit/secrets/secrets.h"
 #include "cmd.h"
 #include "core.h"
@@ -29,6 +30,7 @@ static const char usage[] =
     "                          matched against names, one with '/' against the path from\n"
     "                          PATH); .git, node_modules, caches and virtualenvs always are\n"
     "      --max-file-size N   skip (and list) files larger than N bytes (default 4194304)\n"
+    "      --list-rules        print the rules as a Markdown table and exit\n"
     "  -h, --help              this help\n"
     "\n"
     "Suppress one line with a comment on it: 'pragma: allowlist secret', or\n"
@@ -40,6 +42,7 @@ int moat_cmd_audit_secrets(int argc, char **argv)
                                          {"baseline", required_argument, NULL, 'b'},
                                          {"max-file-size", required_argument, NULL, 'm'},
                                          {"exclude", required_argument, NULL, 'x'},
+                                         {"list-rules", no_argument, NULL, 'L'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     moat_audit_format fmt = MOAT_AUDIT_TEXT;
@@ -72,6 +75,17 @@ int moat_cmd_audit_secrets(int argc, char **argv)
             exclude = moat_xrealloc(exclude, (nexclude + 1) * sizeof(*exclude));
             exclude[nexclude++] = optarg;
             break;
+        case 'L': {
+            size_t n;
+            const moat_audit_rule *rules = moat_secrets_rules(&n);
+            moat_buf b;
+            moat_buf_init(&b);
+            moat_audit_rules_markdown(&b, rules, n);
+            fwrite(b.data, 1, b.len, stdout);
+            moat_buf_free(&b);
+            free(exclude);
+            return 0;
+        }
         case 'h':
             fputs(usage, stdout);
             free(exclude);

@@ -181,6 +181,14 @@ def test_clean_tree_and_single_file(moat_bin, tmp_path):
     assert [f["line"] for f in json.loads(r.stdout)["findings"]] == [2, 3]
 
 
+def test_list_rules(moat_bin, tmp_path):
+    r = run(moat_bin, "--list-rules", cwd=tmp_path)
+    assert r.returncode == 0
+    rows = [l for l in r.stdout.splitlines() if l.startswith("| MOAT-S-")]
+    assert {l.split(" | ")[0][2:] for l in rows} >= {rule for _, _, rule in EXPECTED}
+    assert len(rows) == 19 and all("CWE-798" in l for l in rows)
+
+
 @pytest.mark.parametrize("args, message", [
     (["/nonexistent/moat-tree"], "/nonexistent/moat-tree: No such file"),
     ([".", "--format", "xml"], "unknown format 'xml'"),
