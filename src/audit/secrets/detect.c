@@ -566,6 +566,17 @@ int moat_secrets_new(moat_secrets **out)
     return 0;
 }
 
+size_t moat__secrets_jit_compiled(const moat_secrets *s, size_t *total)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(detectors); i++) {
+        size_t jit = 0;
+        if (pcre2_pattern_info(s->code[i], PCRE2_INFO_JITSIZE, &jit) == 0 && jit > 0) n++;
+    }
+    *total = MOAT_ARRAY_LEN(detectors);
+    return n;
+}
+
 void moat_secrets_free(moat_secrets *s)
 {
     if (!s) return;

@@ -53,6 +53,9 @@ void moat__secrets_scan_segment(moat__secrets_scan *c, const moat__secrets_segme
  * instead when it is not JSON. */
 void moat__secrets_scan_notebook(moat__secrets_scan *c);
 
+/* How many of the *total patterns the JIT compiled (tests). */
+size_t moat__secrets_jit_compiled(const moat_secrets *s, size_t *total);
+
 /* True when a value stands for a secret rather than being one. */
 bool moat__secrets_placeholder(const char *s, size_t n);
 /* Entropy of s as detect-secrets measures it; names the charset ("hex",

@@ -574,6 +574,11 @@ static void test_entropy_numbers(void **state)
 static void test_rules_table(void **state)
 {
     (void)state;
+    /* compiled once, every pattern by the JIT where PCRE2 has one */
+    uint32_t jit = 0;
+    pcre2_config(PCRE2_CONFIG_JIT, &jit);
+    size_t total, compiled = moat__secrets_jit_compiled(S, &total);
+    assert_int_equal(compiled, jit ? total : 0);
     size_t n;
     const moat_audit_rule *r = moat_secrets_rules(&n);
     assert_true(n >= 18);
