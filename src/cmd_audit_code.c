@@ -5,11 +5,14 @@
  * report. The rules live in src/audit/code and src/audit/settings; the
  * report formats in src/audit/report. */
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "audit/audit.h"
 #include "audit/code/code.h"
@@ -31,7 +34,8 @@ static const char usage[] =
     "          and .env files\n"
     "\n"
     "PATH is a folder (default: the current one) or a file. Exit status: 0 no findings,\n"
-    "1 findings, 2 usage or input error.\n"
+    "1 findings, 2 usage or input error (also when a file could not be read; files\n"
+    "with syntax errors are reported and what parsed is analysed).\n"
     "\n"
     "  -f, --format FMT      text (default), json or sarif (SARIF 2.1.0)\n"
     "  -o, --output FILE     write the report to FILE instead of standard output\n"
@@ -48,13 +52,29 @@ static const char usage[] =
     "Silence one finding with '# nosec ID' or '# moat: ignore[ID]' on any line of its\n"
     "statement. See docs/audit-code.md.\n";
 
+typedef enum { F_PY, F_TEMPLATE, F_ENV } file_kind;
+
+/* One file to analyse and, once analysed, what it gave. */
+typedef struct job {
+    char *path; /* owned */
+    file_kind kind;
+    moat_audit_findings findings;
+    moat_audit_file_result res;
+    bool analysed;
+    bool unreadable; /* could not be read: the audit is incomplete (exit 2) */
+} job;
+
 typedef struct scan {
     bool settings_mode; /* `audit settings` (else `audit code`) */
     moat_audit_code_opts opts;
+    job *jobs;
+    size_t njobs, cap;
+    atomic_size_t next; /* the next job a worker takes */
     moat_audit_findings findings;
     char **errors, **notes;
     size_t nerrors, nnotes;
     size_t files, suppressed;
+    bool incomplete; /* a file could not be read */
 } scan;
 
 static void add_str(char ***v, size_t *n, char *s)
@@ -69,50 +89,104 @@ static bool has_ext(const char *path, const char *ext)
     return n > k && strcasecmp(path + n - k, ext) == 0;
 }
 
+static bool skipped(const scan *s, const char *id)
+{
+    for (size_t i = 0; i < s->opts.nskip; i++)
+        if (!strcmp(s->opts.skip[i], id)) return true;
+    return false;
+}
+
+/* The walk only lists the files; the workers analyse them. */
 static int on_file(void *arg, const char *path, const char *rel)
 {
     (void)rel;
     scan *s = arg;
-    enum { NONE, PY, TEMPLATE, ENV } what = NONE;
+    file_kind kind;
     if (has_ext(path, ".py") || has_ext(path, ".pyw"))
-        what = PY;
-    else if (!s->settings_mode && moat_audit_code_is_template(path))
-        what = TEMPLATE;
+        kind = F_PY;
+    else if (!s->settings_mode && moat_audit_code_is_template(path) &&
+             !(skipped(s, "MOAT-C102") && skipped(s, "MOAT-C103")))
+        kind = F_TEMPLATE;
     else if (s->settings_mode && moat_audit_settings_is_env(path))
-        what = ENV;
-    if (what == NONE) return 0;
-    struct stat st;
-    if (stat(path, &st) == 0 && (size_t)st.st_size > MAX_FILE_BYTES) {
-        add_str(&s->errors, &s->nerrors,
-                moat_xasprintf("%s: larger than %u MiB, not analysed", path, MAX_FILE_BYTES >> 20));
+        kind = F_ENV;
+    else
         return 0;
+    if (s->njobs == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 256;
+        s->jobs = moat_xrealloc(s->jobs, s->cap * sizeof(*s->jobs));
+    }
+    s->jobs[s->njobs++] = (job){.path = moat_xstrdup(path), .kind = kind};
+    return 0;
+}
+
+static void analyse(const scan *s, job *j)
+{
+    struct stat st;
+    if (stat(j->path, &st) == 0 && (size_t)st.st_size > MAX_FILE_BYTES) {
+        j->res.error =
+            moat_xasprintf("%s: larger than %u MiB, not analysed", j->path, MAX_FILE_BYTES >> 20);
+        return;
     }
     char *src = NULL;
     size_t len = 0;
-    if (moat_read_file(path, &src, &len) < 0) {
-        add_str(&s->errors, &s->nerrors, moat_xasprintf("%s: cannot be read", path));
-        return 0;
+    if (moat_read_file(j->path, &src, &len) < 0) {
+        j->res.error = moat_xasprintf("%s: cannot be read", j->path);
+        j->unreadable = true;
+        return;
     }
-    moat_audit_file_result res = {0};
-    if (what == PY)
-        moat_audit_code_python(path, src, len, &s->opts, &s->findings, &res);
-    else if (what == TEMPLATE)
-        moat_audit_code_template(path, src, len, &s->opts, &s->findings, &res);
+    if (j->kind == F_PY)
+        moat_audit_code_python(j->path, src, len, &s->opts, &j->findings, &j->res);
+    else if (j->kind == F_TEMPLATE)
+        moat_audit_code_template(j->path, src, len, &s->opts, &j->findings, &j->res);
     else
-        moat_audit_settings_env(path, src, len, &s->opts, &s->findings, &res);
-    s->files++;
-    s->suppressed += res.suppressed;
-    if (res.error) {
-        add_str(&s->errors, &s->nerrors, res.error);
-        res.error = NULL;
-    }
-    for (size_t i = 0; i < res.nnotes; i++) {
-        add_str(&s->notes, &s->nnotes, res.notes[i]);
-        res.notes[i] = NULL;
-    }
-    moat_audit_file_result_free(&res);
+        moat_audit_settings_env(j->path, src, len, &s->opts, &j->findings, &j->res);
+    j->analysed = true;
     free(src);
-    return 0;
+}
+
+static void *worker(void *arg)
+{
+    scan *s = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&s->next, 1);
+        if (i >= s->njobs) return NULL;
+        analyse(s, &s->jobs[i]);
+    }
+}
+
+/* Analyses every job on up to one thread per CPU (files are independent),
+ * then gathers the results in walk order. */
+static void run_jobs(scan *s)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthreads = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (size_t)ncpu;
+    if (nthreads > s->njobs) nthreads = s->njobs ? s->njobs : 1;
+    pthread_t tids[16];
+    size_t started = 0;
+    for (size_t i = 1; i < nthreads; i++)
+        if (pthread_create(&tids[started], NULL, worker, s) == 0) started++;
+    worker(s);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    for (size_t i = 0; i < s->njobs; i++) {
+        job *j = &s->jobs[i];
+        if (j->analysed) s->files++;
+        if (j->unreadable) s->incomplete = true;
+        s->suppressed += j->res.suppressed;
+        if (j->res.error) {
+            add_str(&s->errors, &s->nerrors, j->res.error);
+            j->res.error = NULL;
+        }
+        for (size_t k = 0; k < j->res.nnotes; k++) {
+            add_str(&s->notes, &s->nnotes, j->res.notes[k]);
+            j->res.notes[k] = NULL;
+        }
+        moat_audit_file_result_free(&j->res);
+        for (size_t k = 0; k < j->findings.len; k++)
+            *moat_audit_findings_push(&s->findings) = j->findings.v[k];
+        free(j->findings.v); /* the strings moved to s->findings */
+        j->findings = (moat_audit_findings){0};
+    }
 }
 
 /* The config of the audited folder: --config, else moat.toml or a
@@ -294,6 +368,7 @@ int moat_cmd_audit_code(int argc, char **argv)
         }
         if (i >= argc) break;
     }
+    run_jobs(&s);
 
     /* thresholds, then order and fingerprints, then the baseline */
     moat_audit_findings_filter(&s.findings, min_sev, min_conf);
@@ -331,9 +406,13 @@ int moat_cmd_audit_code(int argc, char **argv)
         fprintf(stderr, "moat audit: cannot write %s\n", output ? output : "standard output");
         goto out;
     }
-    rc = s.findings.len ? 1 : 0;
+    /* fail closed: a file that could not be read was not audited */
+    rc = s.incomplete ? 2 : s.findings.len ? 1 : 0;
 out:
     moat_audit_findings_free(&s.findings);
+    for (size_t i = 0; i < s.njobs; i++)
+        free(s.jobs[i].path);
+    free(s.jobs);
     for (size_t i = 0; i < s.nerrors; i++)
         free(s.errors[i]);
     free(s.errors);

@@ -5,6 +5,7 @@
  * where moat differs on purpose). Parsing errors do not stop the walk: what
  * tree-sitter recovered is analysed and the file is reported. */
 #include <fnmatch.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +24,13 @@
 static const TSNode NONE = {0};
 
 /* ---- patterns ------------------------------------------------------------
- * Compiled on first use; the auditor is single-threaded. */
+ * Compiled once, on first use. */
 static regex_t password_re, sql_re;
-static bool regex_ready;
+static pthread_once_t regex_once = PTHREAD_ONCE_INIT;
 
-static void regex_init(void)
+static void regex_compile(void)
 {
-    if (regex_ready) return;
-        /* Bandit's RE_CANDIDATES and SIMPLE_SQL_RE. */
+    /* Bandit's RE_CANDIDATES and SIMPLE_SQL_RE. */
 #define W "(pas+wo?r?d|pass(phrase)?|pwd|token|secrete?)"
     MOAT_BUG_ON(regcomp(&password_re, "(^" W "$|_" W "_|^" W "_|_" W "$)",
                         REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0);
@@ -40,7 +40,12 @@ static void regex_init(void)
                         "insert[[:space:]]+into[[:space:]].*values[[:space:]]|update[[:space:]].*"
                         "set[[:space:]])",
                         REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0);
-    regex_ready = true;
+}
+
+/* Files may be analysed on several threads at once. */
+static void regex_init(void)
+{
+    pthread_once(&regex_once, regex_compile);
 }
 
 static bool password_name(const moat__py_ctx *c, TSNode n)
@@ -89,7 +94,7 @@ static void call_init(moat__py_ctx *c, TSNode n, callinfo *ci)
         if (IS(a, "keyword_argument")) {
             if (ci->nkw < MOAT_ARRAY_LEN(ci->kw))
                 ci->kw[ci->nkw++] = (kwarg){FIELD(a, "name"), FIELD(a, "value")};
-        } else if (!IS(a, "list_splat") && !IS(a, "dictionary_splat")) {
+        } else if (!IS(a, "dictionary_splat")) { /* f(*args) counts, as for Bandit */
             if (ci->npos < MOAT_ARRAY_LEN(ci->pos)) ci->pos[ci->npos++] = a;
         }
     }
@@ -243,7 +248,10 @@ static void check_blacklist(moat__py_ctx *c, const callinfo *ci)
     for (size_t b = 0; b < MOAT_ARRAY_LEN(blacklists); b++) {
         const blacklist *bl = &blacklists[b];
         for (size_t i = 0; i < bl->n; i++) {
-            if (fnmatch(bl->quals[i], ci->qual, 0) != 0) continue;
+            const char *q = bl->quals[i];
+            if (q[0] != ci->qual[0]) continue;
+            if (strpbrk(q, "*?[") ? fnmatch(q, ci->qual, 0) != 0 : strcmp(q, ci->qual) != 0)
+                continue;
             const char *id = bl->id;
             moat__py_steps steps = {0};
             moat_audit_level sev = 0, conf = 0;
@@ -420,7 +428,7 @@ static void check_calls(moat__py_ctx *c, TSNode n)
             report_flow(c, "MOAT-C108", &ci, 0, 0, NULL, &steps);
     }
     /* B201 */
-    if (moat__py_imported_like(c, "flask") && ci.qual && name_is(c, &ci, "run") &&
+    if (ci.qual && name_is(c, &ci, "run") && moat__py_imported_like(c, "flask") &&
         IS(ci.func, "attribute") && IS(kw_get(c, &ci, "debug"), "true"))
         moat__py_report(c, "B201", n, 0, 0, NULL, NULL, NULL, NONE);
     /* B202 */
@@ -501,7 +509,7 @@ static void check_calls(moat__py_ctx *c, TSNode n)
         }
     }
     /* B611 */
-    if (moat__py_imported_like(c, "django.db.models") && name_is(c, &ci, "RawSQL") && ci.npos &&
+    if (name_is(c, &ci, "RawSQL") && moat__py_imported_like(c, "django.db.models") && ci.npos &&
         !moat__py_is_str(ci.pos[0])) {
         bool t = moat__py_tainted(c, ci.pos[0], &steps, 0);
         report_flow(c, "B611", &ci, t ? H : 0, t ? H : 0, NULL, &steps);
@@ -522,8 +530,8 @@ static void check_calls(moat__py_ctx *c, TSNode n)
                             NONE);
     }
     /* B703 */
-    if (moat__py_imported_like(c, "django.utils.safestring") &&
-        name_in(c, &ci, safe_types, MOAT_ARRAY_LEN(safe_types)) && ci.npos &&
+    if (name_in(c, &ci, safe_types, MOAT_ARRAY_LEN(safe_types)) &&
+        moat__py_imported_like(c, "django.utils.safestring") && ci.npos &&
         !moat__py_is_str(ci.pos[0])) {
         TSNode a = ci.pos[0];
         bool secure = false;
@@ -887,23 +895,80 @@ static void check_decorators(moat__py_ctx *c, TSNode decorated)
 
 static void visit(moat__py_ctx *c, TSNode n);
 
+/* The node types the walk dispatches on, by grammar symbol: one table
+ * lookup per node instead of string comparisons. */
+typedef enum {
+    K_OTHER,
+    K_FUNCTION,
+    K_CLASS,
+    K_DECORATED,
+    K_CALL,
+    K_ASSIGNMENT,
+    K_FOR,
+    K_BINARY,
+    K_STRING,
+    K_COMPARISON,
+} node_kind;
+
+static unsigned char *kinds; /* indexed by TSSymbol */
+static uint32_t nkinds;
+static pthread_once_t kinds_once = PTHREAD_ONCE_INIT;
+
+static void kinds_init(void)
+{
+    static const struct {
+        const char *type;
+        node_kind kind;
+    } map[] = {{"function_definition", K_FUNCTION},
+               {"class_definition", K_CLASS},
+               {"decorated_definition", K_DECORATED},
+               {"call", K_CALL},
+               {"assignment", K_ASSIGNMENT},
+               {"augmented_assignment", K_ASSIGNMENT},
+               {"for_statement", K_FOR},
+               {"binary_operator", K_BINARY},
+               {"string", K_STRING},
+               {"comparison_operator", K_COMPARISON}};
+    const TSLanguage *lang = tree_sitter_python();
+    nkinds = ts_language_symbol_count(lang);
+    kinds = moat_xcalloc(nkinds ? nkinds : 1, 1); /* lives as long as the process */
+    for (uint32_t sym = 0; sym < nkinds; sym++) {
+        const char *name = ts_language_symbol_name(lang, (TSSymbol)sym);
+        if (!name || ts_language_symbol_type(lang, (TSSymbol)sym) != TSSymbolTypeRegular) continue;
+        for (size_t i = 0; i < MOAT_ARRAY_LEN(map); i++)
+            if (!strcmp(name, map[i].type)) kinds[sym] = (unsigned char)map[i].kind;
+    }
+}
+
+static node_kind kind_of(TSNode n)
+{
+    TSSymbol sym = ts_node_symbol(n);
+    return sym < nkinds ? (node_kind)kinds[sym] : K_OTHER;
+}
+
+/* The walk moves one tree cursor (ts_node_named_child(n, i) costs O(i));
+ * visit(c, n) is called with the cursor on n and leaves it there. */
 static void visit_children(moat__py_ctx *c, TSNode n)
 {
-    uint32_t cnt = ts_node_named_child_count(n);
-    for (uint32_t i = 0; i < cnt; i++)
-        visit(c, ts_node_named_child(n, i));
+    (void)n;
+    if (!ts_tree_cursor_goto_first_child(&c->cur)) return;
+    do {
+        TSNode ch = ts_tree_cursor_current_node(&c->cur);
+        if (ts_node_is_named(ch)) visit(c, ch);
+    } while (ts_tree_cursor_goto_next_sibling(&c->cur));
+    ts_tree_cursor_goto_parent(&c->cur);
 }
 
 static void visit(moat__py_ctx *c, TSNode n)
 {
     if (c->depth >= MOAT__PY_MAX_DEPTH) return;
-    const char *t = ts_node_type(n);
+    node_kind k = kind_of(n);
     TSNode parent = c->depth ? c->stack[c->depth - 1] : NONE;
     c->stack[c->depth++] = n;
-    if (!strcmp(t, "function_definition") || !strcmp(t, "class_definition")) {
+    if (k == K_FUNCTION || k == K_CLASS) {
         moat__py_scope scope = {0}, *outer = c->scope;
         c->scope = &scope;
-        if (!strcmp(t, "function_definition")) {
+        if (k == K_FUNCTION) {
             TSNode path = NONE;
             if (IS(parent, "decorated_definition") && is_route(c, parent, &path))
                 taint_route_params(c, n, path);
@@ -912,40 +977,40 @@ static void visit(moat__py_ctx *c, TSNode n)
         visit_children(c, n);
         moat__py_scope_free(&scope);
         c->scope = outer;
-    } else if (!strcmp(t, "decorated_definition")) {
+    } else if (k == K_DECORATED) {
         check_decorators(c, n);
         visit_children(c, n);
-    } else if (!strcmp(t, "call")) {
+    } else if (k == K_CALL) {
         check_calls(c, n);
         if (sql_text(c, n)) check_sql_string(c, n);
         visit_children(c, n);
-    } else if (!strcmp(t, "assignment") || !strcmp(t, "augmented_assignment")) {
+    } else if (k == K_ASSIGNMENT) {
         visit_children(c, n);
         check_assignment(c, n);
-    } else if (!strcmp(t, "for_statement")) {
+    } else if (k == K_FOR) {
+        /* for x in request.args...: x carries request data in the body */
         TSNode left = FIELD(n, "left"), right = FIELD(n, "right");
-        if (!ts_node_is_null(right)) visit(c, right);
         moat__py_steps steps = {0};
         if (moat__py_tainted(c, right, &steps, 0)) taint_target(c, left, true, true, &steps, 0);
         moat__py_steps_free(&steps);
-        uint32_t cnt = ts_node_named_child_count(n);
-        for (uint32_t i = 0; i < cnt; i++) {
-            TSNode ch = ts_node_named_child(n, i);
-            if (!ts_node_eq(ch, left) && !ts_node_eq(ch, right)) visit(c, ch);
-        }
-    } else if (!strcmp(t, "binary_operator")) {
+        visit_children(c, n);
+    } else if (k == K_BINARY) {
         check_sql_string(c, n);
         visit_children(c, n);
-    } else if (!strcmp(t, "string")) {
+    } else if (k == K_STRING) {
         if (moat__py_is_str(n)) {
-            char *s = moat__py_str_value(c, n);
-            if (!strcmp(s, "0.0.0.0")) moat__py_report(c, "B104", n, 0, 0, NULL, NULL, NULL, NONE);
-            free(s);
+            uint32_t len = ts_node_end_byte(n) - ts_node_start_byte(n);
+            if (len >= 9 && len <= 12) { /* "0.0.0.0" with quotes and a prefix */
+                char *s = moat__py_str_value(c, n);
+                if (!strcmp(s, "0.0.0.0"))
+                    moat__py_report(c, "B104", n, 0, 0, NULL, NULL, NULL, NONE);
+                free(s);
+            }
         } else {
             check_sql_string(c, n);
             visit_children(c, n);
         }
-    } else if (!strcmp(t, "comparison_operator")) {
+    } else if (k == K_COMPARISON) {
         /* B105: password == "..." */
         TSNode a = ts_node_named_child(n, 0), b = ts_node_named_child(n, 1);
         regex_init();
@@ -1001,7 +1066,12 @@ void moat_audit_code_python(const char *path, const char *src, size_t len,
     moat__py_collect_imports(&c, root, 0);
     moat__py_scope module = {0};
     c.scope = &module;
-    if (!o || o->code) visit(&c, root);
+    if (!o || o->code) {
+        pthread_once(&kinds_once, kinds_init);
+        c.cur = ts_tree_cursor_new(root);
+        visit(&c, root);
+        ts_tree_cursor_delete(&c.cur);
+    }
     if (o && o->settings) {
         c.depth = 0;
         moat__audit_settings_check(&c, root);

@@ -46,6 +46,7 @@ typedef struct moat__py_ctx {
     size_t nimp, capimp;
     moat__py_scope *scope;                /* the current function's (borrowed) */
     TSNode stack[MOAT__PY_MAX_DEPTH + 1]; /* ancestors of the node being visited */
+    TSTreeCursor cur;                     /* the walk's position (analyse.c) */
     size_t depth;
 } moat__py_ctx;
 

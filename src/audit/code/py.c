@@ -112,42 +112,81 @@ static char *node_str(const moat__py_ctx *c, TSNode n)
     return moat_xstrndup(t, len);
 }
 
+/* Node types that hold statements: imports are looked for only in them. */
+static bool holds_statements(TSNode n)
+{
+    static const char *const types[] = {"module",
+                                        "block",
+                                        "if_statement",
+                                        "elif_clause",
+                                        "else_clause",
+                                        "for_statement",
+                                        "while_statement",
+                                        "try_statement",
+                                        "except_clause",
+                                        "finally_clause",
+                                        "with_statement",
+                                        "function_definition",
+                                        "class_definition",
+                                        "decorated_definition",
+                                        "match_statement",
+                                        "case_clause",
+                                        "ERROR"};
+    const char *t = ts_node_type(n);
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(types); i++)
+        if (!strcmp(t, types[i])) return true;
+    return false;
+}
+
+static void import_statement(moat__py_ctx *c, TSNode n)
+{
+    bool from = moat__py_is(n, "import_from_statement");
+    TSNode mod = from ? moat__py_field(n, "module_name") : (TSNode){0};
+    char *prefix = from && !ts_node_is_null(mod) ? node_str(c, mod) : NULL;
+    if (prefix) add_import(c, NULL, moat_xstrdup(prefix));
+    uint32_t cnt = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode ch = ts_node_named_child(n, i);
+        if (from && ts_node_eq(ch, mod)) continue;
+        TSNode name = ch, alias = {0};
+        if (moat__py_is(ch, "aliased_import")) {
+            name = moat__py_field(ch, "name");
+            alias = moat__py_field(ch, "alias");
+        } else if (!moat__py_is(ch, "dotted_name")) {
+            continue;
+        }
+        if (ts_node_is_null(name)) continue;
+        char *nm = node_str(c, name);
+        char *qual = prefix ? moat_xasprintf("%s.%s", prefix, nm) : moat_xstrdup(nm);
+        if (!ts_node_is_null(alias))
+            add_import(c, node_str(c, alias), qual);
+        else if (prefix)
+            add_import(c, moat_xstrdup(nm), qual);
+        else
+            add_import(c, NULL, qual);
+        free(nm);
+    }
+    free(prefix);
+}
+
+static void imports_in(moat__py_ctx *c, TSTreeCursor *cur, int depth)
+{
+    if (depth > MOAT__PY_MAX_DEPTH || !ts_tree_cursor_goto_first_child(cur)) return;
+    do {
+        TSNode ch = ts_tree_cursor_current_node(cur);
+        if (moat__py_is(ch, "import_statement") || moat__py_is(ch, "import_from_statement"))
+            import_statement(c, ch);
+        else if (holds_statements(ch))
+            imports_in(c, cur, depth + 1);
+    } while (ts_tree_cursor_goto_next_sibling(cur));
+    ts_tree_cursor_goto_parent(cur);
+}
+
 void moat__py_collect_imports(moat__py_ctx *c, TSNode n, int depth)
 {
-    if (depth > MOAT__PY_MAX_DEPTH) return;
-    bool from = moat__py_is(n, "import_from_statement");
-    if (from || moat__py_is(n, "import_statement")) {
-        TSNode mod = from ? moat__py_field(n, "module_name") : (TSNode){0};
-        char *prefix = from && !ts_node_is_null(mod) ? node_str(c, mod) : NULL;
-        if (prefix) add_import(c, NULL, moat_xstrdup(prefix));
-        uint32_t cnt = ts_node_named_child_count(n);
-        for (uint32_t i = 0; i < cnt; i++) {
-            TSNode ch = ts_node_named_child(n, i);
-            if (from && ts_node_eq(ch, mod)) continue;
-            TSNode name = ch, alias = {0};
-            if (moat__py_is(ch, "aliased_import")) {
-                name = moat__py_field(ch, "name");
-                alias = moat__py_field(ch, "alias");
-            } else if (!moat__py_is(ch, "dotted_name")) {
-                continue;
-            }
-            if (ts_node_is_null(name)) continue;
-            char *nm = node_str(c, name);
-            char *qual = prefix ? moat_xasprintf("%s.%s", prefix, nm) : moat_xstrdup(nm);
-            if (!ts_node_is_null(alias))
-                add_import(c, node_str(c, alias), qual);
-            else if (prefix)
-                add_import(c, moat_xstrdup(nm), qual);
-            else
-                add_import(c, NULL, qual);
-            free(nm);
-        }
-        free(prefix);
-        return;
-    }
-    uint32_t cnt = ts_node_named_child_count(n);
-    for (uint32_t i = 0; i < cnt; i++)
-        moat__py_collect_imports(c, ts_node_named_child(n, i), depth + 1);
+    TSTreeCursor cur = ts_tree_cursor_new(n);
+    imports_in(c, &cur, depth);
+    ts_tree_cursor_delete(&cur);
 }
 
 void moat__py_imports_free(moat__py_ctx *c)
@@ -324,7 +363,40 @@ static char *clip(const moat__py_ctx *c, TSNode n)
     return moat_xstrndup(t, len);
 }
 
+static bool tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth);
+
+/* Request data can only be in n if it names a request or a tainted variable
+ * is in scope: one scan of n's text spares the walk of most expressions
+ * (and of large literals). */
 bool moat__py_tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth)
+{
+    if (ts_node_is_null(n)) return false;
+    bool any = false;
+    for (size_t i = 0; c->scope && i < c->scope->len && !any; i++)
+        any = c->scope->v[i].tainted;
+    if (!any) {
+        size_t len;
+        const char *t = moat__py_text(c, n, &len);
+        if (!memmem(t, len, "request", 7)) return false;
+    }
+    return tainted(c, n, steps, depth);
+}
+
+static bool tainted_children(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth)
+{
+    TSTreeCursor cur = ts_tree_cursor_new(n);
+    bool hit = false;
+    if (ts_tree_cursor_goto_first_child(&cur)) {
+        do {
+            TSNode ch = ts_tree_cursor_current_node(&cur);
+            if (ts_node_is_named(ch)) hit = tainted(c, ch, steps, depth + 1);
+        } while (!hit && ts_tree_cursor_goto_next_sibling(&cur));
+    }
+    ts_tree_cursor_delete(&cur);
+    return hit;
+}
+
+static bool tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth)
 {
     if (ts_node_is_null(n) || depth > 48) return false;
     const char *t = ts_node_type(n);
@@ -344,34 +416,29 @@ bool moat__py_tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int dept
             free(what);
             return true;
         }
-        return moat__py_tainted(c, moat__py_field(n, "object"), steps, depth + 1);
+        return tainted(c, moat__py_field(n, "object"), steps, depth + 1);
     }
-    if (!strcmp(t, "subscript"))
-        return moat__py_tainted(c, moat__py_field(n, "value"), steps, depth + 1);
+    if (!strcmp(t, "subscript")) return tainted(c, moat__py_field(n, "value"), steps, depth + 1);
     if (!strcmp(t, "call")) {
         TSNode fn = moat__py_field(n, "function");
         if (sanitizer(c, fn)) return false;
-        if (moat__py_is(fn, "attribute") && moat__py_tainted(c, fn, steps, depth + 1)) return true;
-        return moat__py_tainted(c, moat__py_field(n, "arguments"), steps, depth + 1);
+        if (moat__py_is(fn, "attribute") && tainted(c, fn, steps, depth + 1)) return true;
+        return tainted(c, moat__py_field(n, "arguments"), steps, depth + 1);
     }
     if (!strcmp(t, "comparison_operator") || !strcmp(t, "not_operator") || !strcmp(t, "lambda") ||
         !strcmp(t, "integer") || !strcmp(t, "float") || !strcmp(t, "string_content") ||
         !strcmp(t, "comment"))
         return false;
     if (!strcmp(t, "keyword_argument"))
-        return moat__py_tainted(c, moat__py_field(n, "value"), steps, depth + 1);
+        return tainted(c, moat__py_field(n, "value"), steps, depth + 1);
     if (!strcmp(t, "conditional_expression")) {
         /* a if cond else b: the condition does not flow into the value */
         uint32_t cnt = ts_node_named_child_count(n);
         for (uint32_t i = 0; i < cnt; i++)
-            if (i != 1 && moat__py_tainted(c, ts_node_named_child(n, i), steps, depth + 1))
-                return true;
+            if (i != 1 && tainted(c, ts_node_named_child(n, i), steps, depth + 1)) return true;
         return false;
     }
-    uint32_t cnt = ts_node_named_child_count(n);
-    for (uint32_t i = 0; i < cnt; i++)
-        if (moat__py_tainted(c, ts_node_named_child(n, i), steps, depth + 1)) return true;
-    return false;
+    return tainted_children(c, n, steps, depth);
 }
 
 /* ---- findings --------------------------------------------------------------- */

@@ -131,8 +131,6 @@ const moat_audit_rule moat_audit_code_rules[] = {
      "cookies. Read the key from the environment."},
     {"MOAT-C110", "sql_injection_taint", H, H, 89, "Request data reaches a SQL call.",
      "The query text comes from the request. Pass values as query parameters."},
-    {"MOAT-C111", "command_injection_taint", H, H, 78, "Request data reaches a command.",
-     "The program or its arguments come from the request. Allow-list them."},
 };
 const size_t moat_audit_code_nrules = MOAT_ARRAY_LEN(moat_audit_code_rules);
 

@@ -3,6 +3,7 @@
  * (what --baseline reads back) and SARIF 2.1.0 with the rules' metadata for
  * code-scanning pages. The findings arrive finished (sorted, fingerprinted);
  * secrets in them are already masked by the analyser. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit.h"
@@ -199,7 +200,14 @@ static void sarif_location(moat_buf *b, const char *path, unsigned line, unsigne
     while (path && path[0] == '.' && path[1] == '/')
         path += 2;
     moat_buf_puts(b, "{\"physicalLocation\": {\"artifactLocation\": {\"uri\": ");
-    json_str(b, path ? path : "");
+    if (path && path[0] == '/') {
+        /* an absolute path is a file: URI; relative ones are relative to the run's root */
+        char *uri = moat_xasprintf("file://%s", path);
+        json_str(b, uri);
+        free(uri);
+    } else {
+        json_str(b, path ? path : "");
+    }
     moat_buf_printf(b, "}, \"region\": {\"startLine\": %u", line ? line : 1);
     if (col) moat_buf_printf(b, ", \"startColumn\": %u", col);
     if (end_line >= line && end_line) moat_buf_printf(b, ", \"endLine\": %u", end_line);

@@ -67,7 +67,9 @@ static bool line_covers(const char *p, const char *end, const char *rule, const 
             q++;
         if (end - q >= 5 && strncasecmp(q, "nosec", 5) == 0 &&
             (q + 5 == end || !isalnum((unsigned char)q[5]))) {
-            if (list_covers(q + 5, end, false, rule)) return true;
+            /* the list ends at the next comment ("# nosec B602  # why") */
+            const char *le = memchr(q + 5, '#', (size_t)(end - q - 5));
+            if (list_covers(q + 5, le ? le : end, false, rule)) return true;
             continue;
         }
         if (end - q >= 5 && strncasecmp(q, "moat:", 5) == 0) {

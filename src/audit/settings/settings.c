@@ -189,8 +189,7 @@ static void check_value(moat__py_ctx *c, const char *name, TSNode at, TSNode v)
             if (truthy != flags[i].want) {
                 size_t len;
                 const char *t = moat__py_text(c, v, &len);
-                char *msg = moat_xasprintf("%s is %.*s: %s", name, (int)(len > 40 ? 40 : len), t,
-                                           rule(flags[i].id)->message);
+                char *msg = moat_xasprintf("%s is %.*s.", name, (int)(len > 40 ? 40 : len), t);
                 report(c, flags[i].id, at, msg, (TSNode){0});
                 free(msg);
             }
@@ -387,6 +386,12 @@ static void check_django(moat__py_ctx *c, module_settings *m)
             missing(c, "security.W021", "SECURE_HSTS_PRELOAD is not set (default False).");
     }
     setting *mw = find(m, "MIDDLEWARE");
+    setting *xfo = find(m, "X_FRAME_OPTIONS");
+    /* W019 applies when XFrameOptionsMiddleware is installed (or may be) */
+    if (xfo && !ts_node_is_null(xfo->v) &&
+        (!mw || kind_of(c, mw->v) != V_LIST ||
+         middleware_has(c, mw, "django.middleware.clickjacking.XFrameOptionsMiddleware")))
+        check_value(c, xfo->name, xfo->at, xfo->v);
     if (mw && kind_of(c, mw->v) == V_LIST) {
         if (!middleware_has(c, mw, "django.middleware.security.SecurityMiddleware"))
             report(c, "security.W001", mw->at, NULL, (TSNode){0});

@@ -71,7 +71,8 @@ static void test_suppress(void **state)
                       "k = 'AKIA...'  # pragma: allowlist secret\n"
                       "w = h(c)  # moat: ignore\n"
                       "v = h(c)  # nosec: B101\n"
-                      "u = h(c)  # nosecurity\n";
+                      "u = h(c)  # nosecurity\n"
+                      "t = h(c)  # nosec B101  # see B602 notes\n";
     size_t n = strlen(src);
     /* multi-line statement: the comment on its middle line counts */
     assert_true(moat_audit_suppressed(src, n, 2, 4, "B608", "code"));
@@ -89,6 +90,9 @@ static void test_suppress(void **state)
     assert_false(moat_audit_suppressed(src, n, 11, 11, "B608", "code"));
     assert_false(moat_audit_suppressed(src, n, 1, 1, "B608", "code"));
     assert_false(moat_audit_suppressed(src, n, 40, 41, "B608", "code"));
+    /* the id list ends at the next comment */
+    assert_true(moat_audit_suppressed(src, n, 12, 12, "B101", "code"));
+    assert_false(moat_audit_suppressed(src, n, 12, 12, "B602", "code"));
 }
 
 static moat_audit_report report_of(const moat_audit_findings *f)

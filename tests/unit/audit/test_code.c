@@ -1,0 +1,221 @@
+/* test_code.c - unit tests of src/audit/code and src/audit/settings through
+ * their public headers: rules on small sources, the taint path, suppression
+ * over a multi-line statement, files that do not parse, templates, .env
+ * files, and the tree walker's excludes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "audit/code/code.h"
+#include "audit/settings/settings.h"
+
+static const moat_audit_code_opts code_opts = {.code = true};
+
+static moat_audit_findings run(const char *src, moat_audit_file_result *res)
+{
+    moat_audit_findings f = {0};
+    moat_audit_code_python("t.py", src, strlen(src), &code_opts, &f, res);
+    return f;
+}
+
+static const moat_audit_finding *find(const moat_audit_findings *f, const char *rule, unsigned line)
+{
+    for (size_t i = 0; i < f->len; i++)
+        if (!strcmp(f->v[i].rule, rule) && f->v[i].line == line) return &f->v[i];
+    return NULL;
+}
+
+static void test_rules_and_imports(void **state)
+{
+    (void)state;
+    const char *src = "import subprocess as sp\n"
+                      "from os import system\n"
+                      "import hashlib\n"
+                      "sp.call(cmd, shell=True)\n"
+                      "system('ls')\n"
+                      "hashlib.md5(b'x', usedforsecurity=False)\n"
+                      "obj.system('ls')\n";
+    moat_audit_file_result res;
+    moat_audit_findings f = run(src, &res);
+    assert_null(res.error);
+    assert_non_null(find(&f, "B602", 4));
+    assert_int_equal(find(&f, "B602", 4)->confidence, MOAT_AUDIT_MEDIUM);
+    const moat_audit_finding *b605 = find(&f, "B605", 5);
+    assert_non_null(b605);
+    assert_int_equal(b605->severity, MOAT_AUDIT_LOW); /* a literal command */
+    assert_null(find(&f, "B303", 6));
+    assert_null(find(&f, "B605", 7)); /* not os.system */
+    assert_int_equal(f.len, 3);       /* B602, B605, B607 (ls) */
+    moat_audit_file_result_free(&res);
+    moat_audit_findings_free(&f);
+}
+
+static void test_taint_path(void **state)
+{
+    (void)state;
+    const char *src = "from flask import request\n"
+                      "def view(db):\n"
+                      "    a = request.args['q']\n"
+                      "    b = 'x' + a.strip()\n"
+                      "    c = int(a)\n"
+                      "    db.execute(b)\n"
+                      "    db.execute(c)\n"
+                      "def other(db, a):\n"
+                      "    db.execute(a)\n";
+    moat_audit_file_result res;
+    moat_audit_findings f = run(src, &res);
+    const moat_audit_finding *x = find(&f, "MOAT-C110", 6);
+    assert_non_null(x);
+    assert_int_equal(x->nsteps, 4);
+    assert_int_equal(x->steps[0].line, 3);
+    assert_non_null(strstr(x->steps[0].what, "request.args"));
+    assert_string_equal(x->steps[2].what, "assigned to b");
+    assert_int_equal(x->steps[3].line, 6);
+    assert_null(find(&f, "MOAT-C110", 7)); /* int() sanitises */
+    assert_null(find(&f, "MOAT-C110", 9)); /* another function: not tainted */
+    moat_audit_file_result_free(&res);
+    moat_audit_findings_free(&f);
+}
+
+static void test_suppression_multiline_and_errors(void **state)
+{
+    (void)state;
+    const char *src = "import subprocess\n"
+                      "subprocess.call(\n"
+                      "    cmd,\n"
+                      "    shell=True,  # nosec B602\n"
+                      ")\n"
+                      "def broken(:\n"
+                      "    pass\n"
+                      "subprocess.call(cmd, shell=True)\n";
+    moat_audit_file_result res;
+    moat_audit_findings f = run(src, &res);
+    assert_int_equal(res.suppressed, 1);
+    assert_null(find(&f, "B602", 2));
+    assert_non_null(find(&f, "B602", 8)); /* after the syntax error: still analysed */
+    assert_non_null(res.error);
+    assert_non_null(strstr(res.error, "t.py:6:"));
+    moat_audit_file_result_free(&res);
+    moat_audit_findings_free(&f);
+}
+
+static void test_templates_and_env(void **state)
+{
+    (void)state;
+    assert_true(moat_audit_code_is_template("a/b/page.html"));
+    assert_false(moat_audit_code_is_template("a/b/page.py"));
+    const char *t = "<p>{{ x|safe }}</p>\n{{ '|safe' }}\n{% autoescape off %}{% endautoescape %}\n";
+    moat_audit_findings f = {0};
+    moat_audit_file_result res;
+    moat_audit_code_template("p.html", t, strlen(t), &code_opts, &f, &res);
+    assert_int_equal(f.len, 2);
+    assert_non_null(find(&f, "MOAT-C102", 1));
+    assert_non_null(find(&f, "MOAT-C103", 3));
+    moat_audit_findings_free(&f);
+
+    assert_true(moat_audit_settings_is_env("x/.env"));
+    assert_true(moat_audit_settings_is_env("x/.env.production"));
+    assert_false(moat_audit_settings_is_env("x/env.py"));
+    const char *e = "export DEBUG=True\nSECRET_KEY='tiny'\nDEBUG_TOOLBAR=1\n";
+    moat_audit_settings_env(".env", e, strlen(e), &code_opts, &f, &res);
+    assert_int_equal(f.len, 2);
+    assert_non_null(find(&f, "security.W018", 1));
+    const moat_audit_finding *k = find(&f, "security.W009", 2);
+    assert_non_null(k);
+    assert_null(strstr(k->snippet, "tiny"));
+    moat_audit_findings_free(&f);
+}
+
+static void test_settings_not_checkable(void **state)
+{
+    (void)state;
+    const moat_audit_code_opts o = {.settings = true};
+    const char *src = "import os\nINSTALLED_APPS = []\nDEBUG = os.getenv('D') == '1'\n"
+                      "SECRET_KEY = os.environ['K']\nSESSION_COOKIE_SECURE = True\n"
+                      "CSRF_COOKIE_SECURE = True\nSECURE_SSL_REDIRECT = True\n"
+                      "SECURE_HSTS_SECONDS = 3600\nSECURE_HSTS_INCLUDE_SUBDOMAINS = True\n"
+                      "SECURE_HSTS_PRELOAD = True\n";
+    moat_audit_findings f = {0};
+    moat_audit_file_result res;
+    moat_audit_code_python("settings.py", src, strlen(src), &o, &f, &res);
+    assert_int_equal(f.len, 0);
+    assert_int_equal(res.nnotes, 2);
+    assert_non_null(strstr(res.notes[0], "settings.py:3: DEBUG comes from the environment"));
+    moat_audit_file_result_free(&res);
+    moat_audit_findings_free(&f);
+}
+
+static int count_file(void *arg, const char *path, const char *rel)
+{
+    (void)path;
+    moat_buf *b = arg;
+    moat_buf_printf(b, "%s;", rel);
+    return 0;
+}
+
+static void touch(const char *dir, const char *name)
+{
+    char *p = moat_xasprintf("%s/%s", dir, name);
+    FILE *fp = fopen(p, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    free(p);
+}
+
+static void test_walk(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/moat-walk-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char *sub = moat_xasprintf("%s/app", root), *venv = moat_xasprintf("%s/venv", root),
+         *mig = moat_xasprintf("%s/app/migrations", root);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(mkdir(venv, 0700), 0);
+    assert_int_equal(mkdir(mig, 0700), 0);
+    touch(sub, "b.py");
+    touch(sub, "a.py");
+    touch(venv, "pyvenv.cfg");
+    touch(venv, "x.py");
+    touch(mig, "0001.py");
+    touch(root, "top.py");
+    char *lnk = moat_xasprintf("%s/loop", sub);
+    assert_int_equal(symlink(root, lnk), 0);
+    const char *const excl[] = {"migrations", "app/b.*"};
+    moat_buf b;
+    moat_buf_init(&b);
+    char *err = NULL;
+    assert_int_equal(moat_audit_walk(root, excl, 2, count_file, &b, &err), 0);
+    assert_string_equal(b.data, "app/a.py;top.py;");
+    moat_buf_free(&b);
+    assert_true(moat_audit_walk("/nonexistent/moat", NULL, 0, count_file, &b, &err) < 0);
+    assert_non_null(strstr(err, "/nonexistent/moat"));
+    free(err);
+    char *cmd = moat_xasprintf("rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(lnk);
+    free(sub);
+    free(venv);
+    free(mig);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rules_and_imports),
+        cmocka_unit_test(test_taint_path),
+        cmocka_unit_test(test_suppression_multiline_and_errors),
+        cmocka_unit_test(test_templates_and_env),
+        cmocka_unit_test(test_settings_not_checkable),
+        cmocka_unit_test(test_walk),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
