@@ -1,8 +1,9 @@
 /* cmd_audit_secrets.c - `moat audit secrets [PATH]`: walks the tree with the
  * secrets analyser (src/audit/secrets), drops what a --baseline already
  * knows, and prints the report (src/audit/report) as text, JSON or SARIF.
- * Exit status 0 clean, 1 findings, 2 usage or input error. Files skipped for
- * size or unreadable are listed in the report, not findings. */
+ * Exit status 0 clean, 1 findings, 2 usage or input error or a file that
+ * could not be read. Files skipped for size or unreadable are listed in the
+ * report, not findings. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,8 @@ static const char usage[] =
     "Finds hard-coded secrets (cloud keys, service tokens, private keys, JWTs,\n"
     "passwords in URLs, high-entropy values of secret-looking names) in every text\n"
     "file under PATH (default: the current directory). Secrets are masked in every\n"
-    "output. Exit status 0 clean, 1 findings, 2 usage or input error.\n"
+    "output. Exit status 0 clean, 1 findings, 2 usage or input error (also when a\n"
+    "file could not be read; files over the size limit are only listed).\n"
     "\n"
     "  -f, --format FMT        text (default), json or sarif (SARIF 2.1.0)\n"
     "  -b, --baseline FILE     ignore findings recorded in FILE (an earlier --format json\n"
@@ -166,7 +168,8 @@ int moat_cmd_audit_secrets(int argc, char **argv)
     moat_buf_init(&out);
     moat_audit_render(&out, &report, fmt);
     fwrite(out.data, 1, out.len, stdout);
-    int status = found.len ? 1 : 0;
+    /* fail closed: a file that could not be read was not audited */
+    int status = st.unreadable ? 2 : found.len ? 1 : 0;
     if (fflush(stdout) != 0) status = 2;
     moat_buf_free(&out);
     free(errors);
