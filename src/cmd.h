@@ -14,4 +14,7 @@ int moat_cmd_user(int argc, char **argv);
  * "settings". */
 int moat_cmd_audit_code(int argc, char **argv);
 
+/* moat audit secrets [PATH] (src/cmd_audit_secrets.c). */
+int moat_cmd_audit_secrets(int argc, char **argv);
+
 #endif

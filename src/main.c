@@ -27,6 +27,7 @@ static const char usage_main[] =
     "  user           users, passwords, second factors and tokens for the gateway\n"
     "  audit code     dangerous code in the app's Python sources and templates\n"
     "  audit settings insecure Django/Flask settings\n"
+    "  audit secrets  find hard-coded secrets in a source tree\n"
     "\n"
     "Run 'moat COMMAND --help' for the options of a command.\n";
 
@@ -176,6 +177,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "audit") == 0 && argc > 2 &&
         (strcmp(argv[2], "code") == 0 || strcmp(argv[2], "settings") == 0))
         return moat_cmd_audit_code(argc - 2, argv + 2);
+    if (strcmp(cmd, "audit") == 0 && argc > 2 && strcmp(argv[2], "secrets") == 0)
+        return moat_cmd_audit_secrets(argc - 2, argv + 2);
     fprintf(stderr, "moat: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
 }

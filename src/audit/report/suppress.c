@@ -43,7 +43,10 @@ static bool list_covers(const char *p, const char *end, bool bracketed, const ch
         /* "B608." at a sentence's end */
         while (n > 0 && t[n - 1] == '.')
             n--;
-        if (!id_like(t, n)) continue;
+        /* In brackets every token is an id; after "nosec", prose may follow,
+         * so only id-shaped words count (moat's ids may have no digit:
+         * MOAT-S-JWT). */
+        if (!bracketed && !id_like(t, n) && !(n > 5 && strncasecmp(t, "MOAT-", 5) == 0)) continue;
         any = true;
         if (n == rlen && strncasecmp(t, rule, n) == 0) return true;
     }

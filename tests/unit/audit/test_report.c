@@ -72,7 +72,9 @@ static void test_suppress(void **state)
                       "w = h(c)  # moat: ignore\n"
                       "v = h(c)  # nosec: B101\n"
                       "u = h(c)  # nosecurity\n"
-                      "t = h(c)  # nosec B101  # see B602 notes\n";
+                      "t = h(c)  # nosec B101  # see B602 notes\n"
+                      "s = 'AKIA'  # moat: ignore[MOAT-S-JWT]\n"
+                      "r = 'AKIA'  # nosec MOAT-S-JWT\n";
     size_t n = strlen(src);
     /* multi-line statement: the comment on its middle line counts */
     assert_true(moat_audit_suppressed(src, n, 2, 4, "B608", "code"));
@@ -93,6 +95,11 @@ static void test_suppress(void **state)
     /* the id list ends at the next comment */
     assert_true(moat_audit_suppressed(src, n, 12, 12, "B101", "code"));
     assert_false(moat_audit_suppressed(src, n, 12, 12, "B602", "code"));
+    /* moat's digitless ids name one rule, never all of them */
+    assert_true(moat_audit_suppressed(src, n, 13, 13, "MOAT-S-JWT", "secrets"));
+    assert_false(moat_audit_suppressed(src, n, 13, 13, "MOAT-S-AWS", "secrets"));
+    assert_true(moat_audit_suppressed(src, n, 14, 14, "MOAT-S-JWT", "secrets"));
+    assert_false(moat_audit_suppressed(src, n, 14, 14, "MOAT-S-AWS", "secrets"));
 }
 
 static moat_audit_report report_of(const moat_audit_findings *f)
