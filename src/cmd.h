@@ -7,4 +7,10 @@
 /* moat log init | verify | why (src/cmd_log.c). */
 int moat_cmd_log(int argc, char **argv);
 
+/* moat db import | update | info (src/cmd_db.c). */
+int moat_cmd_db(int argc, char **argv);
+
+/* moat audit deps (src/cmd_audit_deps.c). */
+int moat_cmd_audit_deps(int argc, char **argv);
+
 #endif

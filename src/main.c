@@ -24,6 +24,8 @@ static const char usage_main[] =
     "  config check   validate a configuration and print the effective settings\n"
     "  config docs    print the configuration reference (Markdown)\n"
     "  log            the security event log: init, verify, why\n"
+    "  audit deps     known-vulnerable dependencies of a Python project (offline)\n"
+    "  db             the local OSV advisory database: import, update, info\n"
     "\n"
     "Run 'moat COMMAND --help' for the options of a command.\n";
 
@@ -169,6 +171,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "cert") == 0) return moat_cmd_cert(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc - 1, argv + 1);
     if (strcmp(cmd, "log") == 0) return moat_cmd_log(argc - 1, argv + 1);
+    if (strcmp(cmd, "db") == 0) return moat_cmd_db(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0 && argc >= 3 && strcmp(argv[2], "deps") == 0)
+        return moat_cmd_audit_deps(argc - 2, argv + 2);
     fprintf(stderr, "moat: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
 }

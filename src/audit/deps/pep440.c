@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "deps.h"
+#include "deps_int.h"
 
 typedef struct dig {
     const char *p; /* into the version's text; no leading zeros */
@@ -720,4 +720,13 @@ char *moat_pep503_name(const char *s, size_t n)
     }
     o[j] = 0;
     return o;
+}
+
+char *moat__pep440_key(const moat_pep440 *v)
+{
+    moat_buf b;
+    moat_buf_init(&b);
+    put_public(&b, v, true);
+    put_local(&b, v);
+    return moat_buf_steal(&b);
 }

@@ -1,0 +1,517 @@
+/* db.c - the SQLite advisory store (osv.db): schema, the queries the audit
+ * makes (advisories affecting one package version, with aliases merged;
+ * the versions of a package it knows) and the summary `moat db info`
+ * prints. What a record holds and whether a range matches is osv.c's;
+ * reading sources is import.c's. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "deps_int.h"
+
+#define SCHEMA_VERSION "1"
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE IF NOT EXISTS vulns(id TEXT PRIMARY KEY, modified TEXT, published TEXT,"
+    " withdrawn TEXT, summary TEXT, details TEXT, aliases TEXT NOT NULL, score REAL,"
+    " severity TEXT);"
+    "CREATE TABLE IF NOT EXISTS affected(id INTEGER PRIMARY KEY, vuln_id TEXT NOT NULL,"
+    " package TEXT NOT NULL, ranges TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS affected_package ON affected(package);"
+    "CREATE INDEX IF NOT EXISTS affected_vuln ON affected(vuln_id);"
+    "CREATE TABLE IF NOT EXISTS versions(affected_id INTEGER NOT NULL, package TEXT NOT NULL,"
+    " key TEXT NOT NULL, raw TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS versions_key ON versions(package, key);"
+    "CREATE INDEX IF NOT EXISTS versions_affected ON versions(affected_id);";
+
+char *moat_osvdb_default_path(void)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    if (xdg && xdg[0] == '/') return moat_xasprintf("%s/moat/osv.db", xdg);
+    const char *home = getenv("HOME");
+    return moat_xasprintf("%s/.cache/moat/osv.db", home && *home ? home : ".");
+}
+
+/* mkdir -p of path's folder. */
+static int make_parent(const char *path)
+{
+    char *dir = moat_xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (slash && slash != dir) {
+        *slash = 0;
+        for (char *p = dir + 1; *p; p++) {
+            if (*p != '/') continue;
+            *p = 0;
+            if (mkdir(dir, 0700) < 0 && errno != EEXIST) rc = MOAT_EIO;
+            *p = '/';
+        }
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) rc = MOAT_EIO;
+    }
+    free(dir);
+    return rc;
+}
+
+static int prep(moat_osvdb *db, sqlite3_stmt **st, const char *sql)
+{
+    return sqlite3_prepare_v3(db->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK
+               ? 0
+               : MOAT_EIO;
+}
+
+int moat_osvdb_open(const char *path, bool create, moat_osvdb **out, char **err)
+{
+    *out = NULL;
+    *err = NULL;
+    struct stat sb;
+    if (!create && stat(path, &sb) < 0) {
+        *err = moat_xasprintf("%s: no advisory database (run 'moat db import FILE' or "
+                              "'moat db update' first)",
+                              path);
+        return MOAT_ENOENT;
+    }
+    if (create && make_parent(path) < 0) {
+        *err = moat_xasprintf("%s: cannot create its folder: %s", path, strerror(errno));
+        return MOAT_EIO;
+    }
+    moat_osvdb *db = moat_xcalloc(1, sizeof(*db));
+    db->path = moat_xstrdup(path);
+    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &db->db, flags, NULL) != SQLITE_OK) goto fail;
+    sqlite3_busy_timeout(db->db, 5000);
+    if (sqlite3_exec(db->db, schema, NULL, NULL, NULL) != SQLITE_OK) goto fail;
+    if (prep(db, &db->ins_vuln,
+             "INSERT OR REPLACE INTO vulns(id, modified, published, withdrawn, summary, "
+             "details, aliases, score, severity) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)") < 0 ||
+        prep(db, &db->del_ver,
+             "DELETE FROM versions WHERE affected_id IN "
+             "(SELECT id FROM affected WHERE vuln_id = ?1)") < 0 ||
+        prep(db, &db->del_aff, "DELETE FROM affected WHERE vuln_id = ?1") < 0 ||
+        prep(db, &db->ins_aff, "INSERT INTO affected(vuln_id, package, ranges) VALUES(?1,?2,?3)") <
+            0 ||
+        prep(db, &db->ins_ver,
+             "INSERT INTO versions(affected_id, package, key, raw) VALUES(?1,?2,?3,?4)") < 0 ||
+        prep(db, &db->q_aff,
+             "SELECT a.id, a.ranges, v.id, v.aliases, v.summary, v.details, v.score, "
+             "v.severity FROM affected a JOIN vulns v ON v.id = a.vuln_id "
+             "WHERE a.package = ?1 AND v.withdrawn IS NULL ORDER BY v.id") < 0 ||
+        prep(db, &db->q_ver, "SELECT affected_id FROM versions WHERE package = ?1 AND key = ?2") <
+            0)
+        goto fail;
+    *out = db;
+    return 0;
+fail:
+    *err = moat_xasprintf("%s: %s", path, db->db ? sqlite3_errmsg(db->db) : "cannot open");
+    moat_osvdb_close(db);
+    return MOAT_EIO;
+}
+
+void moat_osvdb_close(moat_osvdb *db)
+{
+    if (!db) return;
+    sqlite3_stmt *all[] = {db->ins_vuln, db->del_ver, db->del_aff, db->ins_aff,
+                           db->ins_ver,  db->q_aff,   db->q_ver};
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(all); i++)
+        sqlite3_finalize(all[i]);
+    sqlite3_close(db->db);
+    free(db->path);
+    free(db);
+}
+
+void moat_strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void moat__vuln_clear(moat_vuln *v)
+{
+    free(v->id);
+    moat_strv_free(v->aliases, v->naliases);
+    moat_strv_free(v->fixed, v->nfixed);
+    free(v->summary);
+    free(v->details);
+    memset(v, 0, sizeof(*v));
+}
+
+void moat_vulns_free(moat_vuln *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        moat__vuln_clear(&v[i]);
+    free(v);
+}
+
+/* ---- query ----------------------------------------------------------------*/
+
+typedef struct strv {
+    char **v;
+    size_t n, cap;
+} strv;
+
+static bool strv_has(const strv *s, const char *x)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], x) == 0) return true;
+    return false;
+}
+
+static void strv_add(strv *s, const char *x)
+{
+    if (strv_has(s, x)) return;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 4;
+        s->v = moat_xrealloc(s->v, s->cap * sizeof(*s->v));
+    }
+    s->v[s->n++] = moat_xstrdup(x);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorts version strings by PEP 440 (text order for unparsable ones). */
+static int ver_cmp(const void *a, const void *b)
+{
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    moat_pep440 *vx = NULL, *vy = NULL;
+    int c;
+    if (moat_pep440_parse(x, strlen(x), &vx) == 0 && moat_pep440_parse(y, strlen(y), &vy) == 0)
+        c = moat_pep440_cmp(vx, vy);
+    else
+        c = strcmp(x, y);
+    moat_pep440_free(vx);
+    moat_pep440_free(vy);
+    return c;
+}
+
+/* Which record of the same vulnerability names the group: PYSEC (the PyPA
+ * database's own) first, then GHSA, then any other, each by text. */
+static int id_rank(const char *id)
+{
+    if (strncmp(id, "PYSEC-", 6) == 0) return 0;
+    if (strncmp(id, "GHSA-", 5) == 0) return 1;
+    return 2;
+}
+
+typedef struct hit {
+    char *id, *summary, *details;
+    strv names; /* id and aliases */
+    strv fixed;
+    double score;
+    const char *severity;
+    int group;
+} hit;
+
+static const char *sev_static(const char *s)
+{
+    static const char *const labels[] = {"critical", "high", "medium", "low", "none"};
+    for (size_t i = 0; s && i < MOAT_ARRAY_LEN(labels); i++)
+        if (strcmp(s, labels[i]) == 0) return labels[i];
+    return NULL;
+}
+
+static int find(int *parent, int i)
+{
+    while (parent[i] != i)
+        i = parent[i] = parent[parent[i]];
+    return i;
+}
+
+int moat_osvdb_query(moat_osvdb *db, const char *name, const moat_pep440 *v, const char *raw,
+                     moat_vuln **out, size_t *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    char *key;
+    if (v) {
+        key = moat__pep440_key(v);
+    } else {
+        key = moat_xasprintf("~%s", raw);
+        for (char *k = key; *k; k++)
+            *k = (char)tolower((unsigned char)*k);
+    }
+    /* affected entries listing this exact version */
+    sqlite3_int64 listed[64];
+    size_t nlisted = 0;
+    bool overflow = false;
+    sqlite3_bind_text(db->q_ver, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(db->q_ver, 2, key, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(db->q_ver)) == SQLITE_ROW) {
+        if (nlisted < MOAT_ARRAY_LEN(listed))
+            listed[nlisted++] = sqlite3_column_int64(db->q_ver, 0);
+        else
+            overflow = true;
+    }
+    sqlite3_reset(db->q_ver);
+    free(key);
+    if (rc != SQLITE_DONE) return MOAT_EIO;
+
+    hit *hits = NULL;
+    size_t nh = 0, cap = 0;
+    sqlite3_bind_text(db->q_aff, 1, name, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(db->q_aff)) == SQLITE_ROW) {
+        sqlite3_int64 aid = sqlite3_column_int64(db->q_aff, 0);
+        const char *ranges_txt = (const char *)sqlite3_column_text(db->q_aff, 1);
+        json_t *ranges = json_loads(ranges_txt ? ranges_txt : "[]", 0, NULL);
+        bool affected = false;
+        for (size_t i = 0; i < nlisted && !affected; i++)
+            affected = listed[i] == aid;
+        if (!affected && overflow) {
+            /* more than 64 entries list this version: ask for this one */
+            sqlite3_stmt *q = NULL;
+            if (sqlite3_prepare_v2(db->db,
+                                   "SELECT 1 FROM versions WHERE affected_id = ?1 AND key = ?2", -1,
+                                   &q, NULL) == SQLITE_OK) {
+                char *k2 = v ? moat__pep440_key(v) : moat_xasprintf("~%s", raw);
+                sqlite3_bind_int64(q, 1, aid);
+                sqlite3_bind_text(q, 2, k2, -1, SQLITE_STATIC);
+                affected = sqlite3_step(q) == SQLITE_ROW;
+                free(k2);
+            }
+            sqlite3_finalize(q);
+        }
+        size_t i;
+        json_t *events;
+        if (v) {
+            json_array_foreach(ranges, i, events)
+            {
+                if (affected) break;
+                affected = moat__osv_events_affect(events, v);
+            }
+        }
+        if (affected) {
+            if (nh == cap) {
+                cap = cap ? cap * 2 : 8;
+                hits = moat_xrealloc(hits, cap * sizeof(*hits));
+            }
+            hit *h = &hits[nh++];
+            memset(h, 0, sizeof(*h));
+            h->id = moat_xstrdup((const char *)sqlite3_column_text(db->q_aff, 2));
+            strv_add(&h->names, h->id);
+            json_t *al = json_loads((const char *)sqlite3_column_text(db->q_aff, 3), 0, NULL);
+            json_t *a;
+            json_array_foreach(al, i, a)
+            {
+                if (json_is_string(a)) strv_add(&h->names, json_string_value(a));
+            }
+            json_decref(al);
+            const char *s = (const char *)sqlite3_column_text(db->q_aff, 4);
+            h->summary = moat_xstrdup(s ? s : "");
+            s = (const char *)sqlite3_column_text(db->q_aff, 5);
+            h->details = moat_xstrdup(s ? s : "");
+            h->score = sqlite3_column_type(db->q_aff, 6) == SQLITE_NULL
+                           ? -1
+                           : sqlite3_column_double(db->q_aff, 6);
+            h->severity = sev_static((const char *)sqlite3_column_text(db->q_aff, 7));
+            json_array_foreach(ranges, i, events)
+            {
+                size_t j;
+                json_t *e;
+                json_array_foreach(events, j, e)
+                {
+                    const char *f = json_string_value(json_object_get(e, "fixed"));
+                    if (f) strv_add(&h->fixed, f);
+                }
+            }
+        }
+        json_decref(ranges);
+    }
+    sqlite3_reset(db->q_aff);
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < nh; i++) {
+            free(hits[i].id);
+            free(hits[i].summary);
+            free(hits[i].details);
+            moat_strv_free(hits[i].names.v, hits[i].names.n);
+            moat_strv_free(hits[i].fixed.v, hits[i].fixed.n);
+        }
+        free(hits);
+        return MOAT_EIO;
+    }
+    if (nh == 0) return 0;
+
+    /* several entries of one record, or several records of one
+     * vulnerability (ids and aliases overlap): one group each */
+    int *parent = moat_xcalloc(nh, sizeof(*parent));
+    for (size_t i = 0; i < nh; i++)
+        parent[i] = (int)i;
+    for (size_t i = 0; i < nh; i++)
+        for (size_t j = i + 1; j < nh; j++) {
+            bool same = false;
+            for (size_t k = 0; k < hits[i].names.n && !same; k++)
+                same = strv_has(&hits[j].names, hits[i].names.v[k]);
+            if (same) parent[find(parent, (int)i)] = find(parent, (int)j);
+        }
+    moat_vuln *res = moat_xcalloc(nh, sizeof(*res));
+    size_t nres = 0;
+    for (size_t i = 0; i < nh; i++) {
+        if (find(parent, (int)i) != (int)i) continue;
+        /* the representative: best-ranked id among the group */
+        size_t best = i;
+        strv names = {0}, fixed = {0};
+        double score = -1;
+        const char *sev = NULL;
+        for (size_t j = 0; j < nh; j++) {
+            if (find(parent, (int)j) != (int)i) continue;
+            hit *h = &hits[j];
+            int rj = id_rank(h->id), rb = id_rank(hits[best].id);
+            if (rj < rb || (rj == rb && strcmp(h->id, hits[best].id) < 0)) best = j;
+            for (size_t k = 0; k < h->names.n; k++)
+                strv_add(&names, h->names.v[k]);
+            for (size_t k = 0; k < h->fixed.n; k++)
+                strv_add(&fixed, h->fixed.v[k]);
+            if (h->score > score) score = h->score;
+            if (!sev || (h->severity && h->score >= score)) sev = h->severity ? h->severity : sev;
+        }
+        moat_vuln *r = &res[nres++];
+        r->id = moat_xstrdup(hits[best].id);
+        r->summary = moat_xstrdup(hits[best].summary);
+        r->details = moat_xstrdup(hits[best].details);
+        r->score = score;
+        r->severity = score >= 0 ? moat_cvss_label(score) : sev;
+        r->aliases = moat_xcalloc(names.n + 1, sizeof(char *));
+        for (size_t k = 0; k < names.n; k++) {
+            if (strcmp(names.v[k], r->id) == 0)
+                free(names.v[k]);
+            else
+                r->aliases[r->naliases++] = names.v[k];
+        }
+        free(names.v);
+        qsort(r->aliases, r->naliases, sizeof(char *), str_cmp);
+        r->fixed = fixed.v;
+        r->nfixed = fixed.n;
+        if (r->nfixed) qsort(r->fixed, r->nfixed, sizeof(char *), ver_cmp);
+    }
+    for (size_t i = 0; i < nh; i++) {
+        free(hits[i].id);
+        free(hits[i].summary);
+        free(hits[i].details);
+        moat_strv_free(hits[i].names.v, hits[i].names.n);
+        moat_strv_free(hits[i].fixed.v, hits[i].fixed.n);
+    }
+    free(hits);
+    free(parent);
+    qsort(res, nres, sizeof(*res), str_cmp); /* id is the first member */
+    *out = res;
+    *nout = nres;
+    return 0;
+}
+
+int moat_osvdb_known_versions(moat_osvdb *db, const char *name, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    strv s = {0};
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db->db, "SELECT DISTINCT raw FROM versions WHERE package = ?1", -1, &q,
+                           NULL) != SQLITE_OK)
+        return MOAT_EIO;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    while (sqlite3_step(q) == SQLITE_ROW)
+        strv_add(&s, (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    if (sqlite3_prepare_v2(db->db, "SELECT ranges FROM affected WHERE package = ?1", -1, &q,
+                           NULL) != SQLITE_OK) {
+        moat_strv_free(s.v, s.n);
+        return MOAT_EIO;
+    }
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        json_t *r = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
+        size_t i, j;
+        json_t *events, *e;
+        json_array_foreach(r, i, events)
+        {
+            json_array_foreach(events, j, e)
+            {
+                const char *key;
+                json_t *val;
+                json_object_foreach(e, key, val)
+                {
+                    if (json_is_string(val) && strcmp(json_string_value(val), "0") != 0)
+                        strv_add(&s, json_string_value(val));
+                }
+            }
+        }
+        json_decref(r);
+    }
+    sqlite3_finalize(q);
+    /* keep PEP 440 versions only, one spelling per version */
+    size_t k = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        moat_pep440 *v = NULL;
+        if (moat_pep440_parse(s.v[i], strlen(s.v[i]), &v) == 0)
+            s.v[k++] = s.v[i];
+        else
+            free(s.v[i]);
+        moat_pep440_free(v);
+    }
+    s.n = k;
+    if (s.n) qsort(s.v, s.n, sizeof(char *), ver_cmp);
+    *out = s.v;
+    *n = s.n;
+    return 0;
+}
+
+/* ---- info -----------------------------------------------------------------*/
+
+static long long count(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *q = NULL;
+    long long n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
+}
+
+static char *text(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *q = NULL;
+    char *s = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW &&
+        sqlite3_column_text(q, 0))
+        s = moat_xstrdup((const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    return s;
+}
+
+/* Seconds since the epoch of an RFC 3339 UTC time ("2024-10-10T17:35:05Z",
+ * fractions ignored), or -1. */
+static long long parse_time(const char *s)
+{
+    struct tm tm = {0};
+    if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) return -1;
+    return (long long)timegm(&tm);
+}
+
+int moat_osvdb_info_get(moat_osvdb *db, moat_osvdb_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->vulns = count(db->db, "SELECT count(*) FROM vulns");
+    info->withdrawn = count(db->db, "SELECT count(*) FROM vulns WHERE withdrawn IS NOT NULL");
+    info->packages = count(db->db, "SELECT count(DISTINCT package) FROM affected");
+    info->aliases = count(db->db, "SELECT coalesce(sum(json_array_length(aliases)), 0) FROM vulns");
+    info->imported_at = text(db->db, "SELECT value FROM meta WHERE key = 'imported_at'");
+    info->source = text(db->db, "SELECT value FROM meta WHERE key = 'source'");
+    info->newest_modified = text(db->db, "SELECT max(modified) FROM vulns");
+    long long t = parse_time(info->newest_modified);
+    info->age_days = t < 0 ? -1 : ((long long)time(NULL) - t) / 86400;
+    return info->vulns < 0 ? MOAT_EIO : 0;
+}
+
+void moat_osvdb_info_clear(moat_osvdb_info *info)
+{
+    free(info->imported_at);
+    free(info->source);
+    free(info->newest_modified);
+    memset(info, 0, sizeof(*info));
+}

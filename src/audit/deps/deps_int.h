@@ -1,0 +1,46 @@
+/* deps_int.h - names shared inside the deps module (not part of deps.h). */
+#ifndef MOAT_AUDIT_DEPS_INT_H
+#define MOAT_AUDIT_DEPS_INT_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "deps.h"
+
+struct moat_osvdb {
+    sqlite3 *db;
+    char *path; /* owned */
+    sqlite3_stmt *ins_vuln, *del_ver, *del_aff, *ins_aff, *ins_ver;
+    sqlite3_stmt *q_aff, *q_ver;
+};
+
+/* The equality key of a version: its normalised text with trailing ".0"s of
+ * the release dropped, so two versions are equal exactly when their keys
+ * are (owned). */
+char *moat__pep440_key(const moat_pep440 *v);
+
+/* Validates one OSV record and stores its PyPI entries (osv.c). A malformed
+ * record is reported on diag as "where: ..." and counted in st->skipped;
+ * returns a negative code only for a database failure (*err owned). */
+int moat__osv_store(moat_osvdb *db, json_t *rec, const char *where, FILE *diag,
+                    moat_osvdb_stats *st, char **err);
+
+/* Whether version v falls in one range's events (a JSON array of event
+ * objects), by the OSV schema's rules: events sorted by version with "0"
+ * first; introduced opens, fixed closes at, last_affected closes after,
+ * limit closes at. Events whose version is not PEP 440 are ignored. */
+bool moat__osv_events_affect(json_t *events, const moat_pep440 *v);
+
+/* Converts a YAML document to jansson (plain true/false become booleans,
+ * plain null/~ null, every other scalar a string). Returns NULL and fills
+ * err on failure (yaml.c). */
+json_t *moat__yaml_to_json(const char *text, size_t len, char *err, size_t errlen);
+
+/* Adds a parsed PEP 508 requirement found at file:line, if its marker holds
+ * for the target (requirements.c; every input that holds them uses it). */
+void moat__deps_add_req(moat_deps *d, const moat_req *r, const char *file, unsigned line);
+
+/* Frees the strings of one result (db.c). */
+void moat__vuln_clear(moat_vuln *v);
+
+#endif
