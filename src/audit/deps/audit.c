@@ -183,7 +183,7 @@ static const moat_dep_ignore *ignored_by(const moat_dep_ignores *ig, const moat_
 static bool same_dep(const moat_dep *a, const moat_dep *b)
 {
     if (strcmp(a->name, b->name) != 0) return false;
-    if (a->note || b->note) return false;
+    if (a->note || b->note) return a->note && b->note && strcmp(a->note, b->note) == 0;
     if (a->version && b->version) {
         moat_pep440 *x = NULL, *y = NULL;
         bool eq;

@@ -184,6 +184,8 @@ typedef struct moat_deps {
     FILE *diag;                 /* borrowed: where problems are reported */
     const moat_marker_env *env; /* borrowed */
     char *env_err;              /* owned: why the marker environment is incomplete, said once */
+    char **read;                /* owned: requirements files already read (real paths) */
+    size_t nread;
     bool env_warned;
 } moat_deps;
 

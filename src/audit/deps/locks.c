@@ -304,14 +304,14 @@ static void add_locked(moat_deps *d, const moat_toml_value *pkg, const char *pat
             if (r == 0) return;
         }
     }
+    /* the project itself: uv's editable or virtual source */
+    const moat_toml_value *src = moat_toml_get(pkg, "source");
+    if (src && (tstr(src, "editable") || tstr(src, "virtual"))) return;
     if (version) {
         moat_deps_add(d, name, version, NULL, NULL, path, line);
         return;
     }
-    /* no version: the project itself (uv's editable/virtual source) or a
-     * VCS / directory / archive source */
-    const moat_toml_value *src = moat_toml_get(pkg, "source");
-    if (src && (tstr(src, "editable") || tstr(src, "virtual"))) return;
+    /* no version: a VCS / directory / archive source */
     const char *kind = NULL, *where = NULL;
     static const char *const kinds[] = {"vcs", "git", "directory", "archive", "url", "path"};
     for (size_t k = 0; k < MOAT_ARRAY_LEN(kinds) && !kind; k++) {

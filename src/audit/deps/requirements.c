@@ -36,6 +36,7 @@ void moat_deps_free(moat_deps *d)
     }
     free(d->v);
     free(d->env_err);
+    moat_strv_free(d->read, d->nread);
     memset(d, 0, sizeof(*d));
 }
 
@@ -286,6 +287,11 @@ static int read_req_file(rctx *c, const char *path, bool constraint)
     size_t len;
     int rc = moat_read_file(path, &data, &len);
     if (rc < 0) return rc;
+    char *real = realpath(path, NULL);
+    if (real) {
+        c->d->read = moat_xrealloc(c->d->read, (c->d->nread + 1) * sizeof(char *));
+        c->d->read[c->d->nread++] = real;
+    }
     c->stack[c->depth++] = (char *)path;
     moat_buf logical;
     moat_buf_init(&logical);
@@ -434,7 +440,13 @@ static int collect_dir(moat_deps *d, const char *dir)
             moat_deps_read_lock(d, p);
             found++;
         } else if (is_requirements_name(names[i])) {
-            moat_deps_read_requirements(d, p);
+            /* one that another -r included was read already */
+            char *real = realpath(p, NULL);
+            bool seen = false;
+            for (size_t k = 0; real && k < d->nread && !seen; k++)
+                seen = strcmp(d->read[k], real) == 0;
+            free(real);
+            if (!seen) moat_deps_read_requirements(d, p);
             found++;
         } else if (!lock) {
             moat_deps_read_pyproject(d, p);
