@@ -694,6 +694,11 @@ static void walk(loader *ld, const moat_toml_value *t, const char *prefix, void 
         const moat__config_setting *s = clean ? find_setting(full) : NULL;
         if (s) {
             set_value(ld, s, kv->value, base);
+        } else if (clean && !prefix[0] && strcmp(full, "audit") == 0 &&
+                   kv->value->type == MOAT_TOML_TABLE) {
+            /* [audit] belongs to `moat audit`, which reads and checks it
+             * itself (ignore lists are arrays of tables; see
+             * docs/audit-deps.md); the gateway has no use for it */
         } else if (clean && !prefix[0] && is_table_name(full)) {
             if (kv->value->type == MOAT_TOML_TABLE)
                 walk(ld, kv->value, full, base);

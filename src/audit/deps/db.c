@@ -456,6 +456,14 @@ int moat_osvdb_known_versions(moat_osvdb *db, const char *name, char ***out, siz
     }
     s.n = k;
     if (s.n) qsort(s.v, s.n, sizeof(char *), ver_cmp);
+    k = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        if (k && ver_cmp(&s.v[k - 1], &s.v[i]) == 0)
+            free(s.v[i]); /* "1.1" and "1.1.0" are one version */
+        else
+            s.v[k++] = s.v[i];
+    }
+    s.n = k;
     *out = s.v;
     *n = s.n;
     return 0;

@@ -43,4 +43,11 @@ void moat__deps_add_req(moat_deps *d, const moat_req *r, const char *file, unsig
 /* Frees the strings of one result (db.c). */
 void moat__vuln_clear(moat_vuln *v);
 
+/* The readers on text in memory instead of a file (for the fuzz targets):
+ * path names the format (requirements.txt, pyproject.toml, poetry.lock,
+ * uv.lock, pdm.lock, pylock.toml, Pipfile.lock) and the place problems are
+ * reported at. */
+void moat__deps_parse_requirements(moat_deps *d, const char *path, const char *data, size_t len);
+void moat__deps_parse_lock(moat_deps *d, const char *path, const char *data, size_t len);
+
 #endif

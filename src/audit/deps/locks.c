@@ -13,14 +13,30 @@
 
 #include "deps_int.h"
 
+/* The text of the file being read: handed in by the fuzz target, else read
+ * from the file (owned by whoever set it). */
+static _Thread_local const char *given_text;
+static _Thread_local size_t given_len;
+
+static int read_input(moat_deps *d, const char *path, char **data, size_t *len)
+{
+    if (given_text) {
+        *data = moat_xstrndup(given_text, given_len);
+        *len = given_len;
+        return 0;
+    }
+    if (moat_read_file(path, data, len) < 0) {
+        moat_deps_problem(d, path, 0, "cannot read: %s", strerror(errno));
+        return MOAT_EIO;
+    }
+    return 0;
+}
+
 static moat_toml_value *load_toml(moat_deps *d, const char *path)
 {
     char *data;
     size_t len;
-    if (moat_read_file(path, &data, &len) < 0) {
-        moat_deps_problem(d, path, 0, "cannot read: %s", strerror(errno));
-        return NULL;
-    }
+    if (read_input(d, path, &data, &len) < 0) return NULL;
     moat_toml_value *root = NULL;
     moat_toml_error err;
     if (moat_toml_parse(data, len, &root, &err) < 0) {
@@ -371,10 +387,7 @@ static int read_pipfile_lock(moat_deps *d, const char *path)
 {
     char *data;
     size_t len;
-    if (moat_read_file(path, &data, &len) < 0) {
-        moat_deps_problem(d, path, 0, "cannot read: %s", strerror(errno));
-        return MOAT_EIO;
-    }
+    if (read_input(d, path, &data, &len) < 0) return MOAT_EIO;
     json_error_t je;
     json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(root)) {
@@ -451,6 +464,20 @@ int moat_deps_read_lock(moat_deps *d, const char *path)
     if (strcmp(b, "Pipfile.lock") == 0) return read_pipfile_lock(d, path);
     if (strncmp(b, "pylock", 6) == 0) return read_toml_lock(d, path, "packages", true);
     return read_toml_lock(d, path, "package", false); /* poetry.lock, uv.lock, pdm.lock */
+}
+
+void moat__deps_parse_lock(moat_deps *d, const char *path, const char *data, size_t len)
+{
+    given_text = data;
+    given_len = len;
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    if (strcmp(b, "pyproject.toml") == 0)
+        moat_deps_read_pyproject(d, path);
+    else
+        moat_deps_read_lock(d, path);
+    given_text = NULL;
+    given_len = 0;
 }
 
 /* ---- site-packages --------------------------------------------------------*/

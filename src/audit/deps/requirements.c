@@ -272,6 +272,48 @@ static void req_line(rctx *c, char *s, const char *file, unsigned line, bool con
     moat_req_clear(&r);
 }
 
+static void parse_req_text(rctx *c, const char *path, const char *data, size_t len, bool constraint)
+{
+    moat_buf logical;
+    moat_buf_init(&logical);
+    unsigned lineno = 0, start = 0;
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && data[j] != '\n')
+            j++;
+        lineno++;
+        size_t e = j;
+        if (e > i && data[e - 1] == '\r') e--;
+        if (!logical.len) start = lineno;
+        bool cont = e > i && data[e - 1] == '\\';
+        moat_buf_append(&logical, data + i, cont ? e - i - 1 : e - i);
+        i = j + 1;
+        if (cont && i < len) continue;
+        char *s = logical.data ? logical.data : (char *)"";
+        size_t n = logical.len;
+        if (memchr(s, 0, n)) {
+            moat_deps_problem(c->d, path, start, "not a text line (NUL byte)");
+            moat_buf_reset(&logical);
+            continue;
+        }
+        /* a comment starts at '#' at the line's start or after whitespace */
+        for (char *p = s; *p; p++)
+            if (*p == '#' && (p == s || isspace((unsigned char)p[-1]))) {
+                *p = 0;
+                break;
+            }
+        while (isspace((unsigned char)*s))
+            s++;
+        n = strlen(s);
+        while (n && isspace((unsigned char)s[n - 1]))
+            s[--n] = 0;
+        if (n) req_line(c, s, path, start, constraint);
+        moat_buf_reset(&logical);
+    }
+    moat_buf_free(&logical);
+}
+
 static int read_req_file(rctx *c, const char *path, bool constraint)
 {
     for (size_t i = 0; i < c->depth; i++)
@@ -293,55 +335,25 @@ static int read_req_file(rctx *c, const char *path, bool constraint)
         c->d->read[c->d->nread++] = real;
     }
     c->stack[c->depth++] = (char *)path;
-    moat_buf logical;
-    moat_buf_init(&logical);
-    unsigned lineno = 0, start = 0;
-    size_t i = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && data[j] != '\n')
-            j++;
-        lineno++;
-        size_t e = j;
-        if (e > i && data[e - 1] == '\r') e--;
-        if (!logical.len) start = lineno;
-        bool cont = e > i && data[e - 1] == '\\';
-        moat_buf_append(&logical, data + i, cont ? e - i - 1 : e - i);
-        i = j + 1;
-        if (cont && i < len) continue;
-        /* a comment starts at '#' at the line's start or after whitespace */
-        char *s = logical.data ? logical.data : (char *)"";
-        for (char *p = s; *p; p++)
-            if (*p == '#' && (p == s || isspace((unsigned char)p[-1]))) {
-                *p = 0;
-                break;
-            }
-        while (isspace((unsigned char)*s))
-            s++;
-        size_t n = strlen(s);
-        while (n && isspace((unsigned char)s[n - 1]))
-            s[--n] = 0;
-        if (n) {
-            if (memchr(s, 0, n) || moat_utf8_len((const unsigned char *)s, n) == 0)
-                moat_deps_problem(c->d, path, start, "not a text line");
-            else
-                req_line(c, s, path, start, constraint);
-        }
-        moat_buf_reset(&logical);
-    }
-    moat_buf_free(&logical);
+    parse_req_text(c, path, data, len, constraint);
     free(data);
     c->depth--;
     return 0;
 }
 
-int moat_deps_read_requirements(moat_deps *d, const char *path)
+static int requirements(moat_deps *d, const char *path, const char *data, size_t len)
 {
     char *stack[MAX_INCLUDE_DEPTH];
     rctx c = {d, stack, 0, {0}};
     moat_deps_init(&c.constraints, d->env, d->diag);
     size_t first = d->len;
-    int rc = read_req_file(&c, path, false);
+    int rc = 0;
+    if (data) {
+        stack[c.depth++] = (char *)path;
+        parse_req_text(&c, path, data, len, false);
+    } else {
+        rc = read_req_file(&c, path, false);
+    }
     if (rc < 0) {
         moat_deps_problem(d, path, 0, "cannot read: %s", strerror(errno));
     } else {
@@ -363,6 +375,16 @@ int moat_deps_read_requirements(moat_deps *d, const char *path)
     d->problems += c.constraints.problems;
     moat_deps_free(&c.constraints);
     return rc;
+}
+
+int moat_deps_read_requirements(moat_deps *d, const char *path)
+{
+    return requirements(d, path, NULL, 0);
+}
+
+void moat__deps_parse_requirements(moat_deps *d, const char *path, const char *data, size_t len)
+{
+    requirements(d, path, data, len);
 }
 
 /* ---- finding inputs -------------------------------------------------------*/
