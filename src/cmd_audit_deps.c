@@ -176,7 +176,7 @@ int moat_cmd_audit_deps(int argc, char **argv)
         goto out;
     }
     moat_osvdb_info info;
-    if (moat_osvdb_info_get(db, &info) == 0) {
+    if (moat_osvdb_info_get(db, true, &info) == 0) {
         if (info.vulns == 0) {
             fprintf(stderr,
                     "moat audit deps: %s holds no advisories (run 'moat db import' or "

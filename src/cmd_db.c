@@ -122,7 +122,7 @@ int moat_cmd_db(int argc, char **argv)
         }
     } else {
         moat_osvdb_info info;
-        if (moat_osvdb_info_get(db, &info) < 0) {
+        if (moat_osvdb_info_get(db, false, &info) < 0) {
             fprintf(stderr, "moat db info: %s: cannot read the database\n", dbpath);
             status = 2;
         } else {

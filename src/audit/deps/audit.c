@@ -225,54 +225,45 @@ static void filter(moat_dep_result *r, const moat_audit_opts *o, const char *tod
     r->nvulns = k;
 }
 
-static bool any_shared(const moat_vuln *a, size_t na, const moat_vuln *b, size_t nb)
+typedef struct cand {
+    moat_pep440 *v; /* owned */
+    const char *text;
+} cand;
+
+static int cand_cmp(const void *a, const void *b)
 {
-    for (size_t i = 0; i < na; i++)
-        for (size_t j = 0; j < nb; j++) {
-            if (strcmp(a[i].id, b[j].id) == 0) return true;
-            for (size_t k = 0; k < b[j].naliases; k++)
-                if (strcmp(a[i].id, b[j].aliases[k]) == 0) return true;
-        }
-    return false;
+    return moat_pep440_cmp(((const cand *)a)->v, ((const cand *)b)->v);
 }
 
 /* The lowest fixed version above the current one that none of the
- * reported advisories affects. */
+ * reported advisories affects: candidates in ascending order, the first
+ * that passes wins. */
 static char *smallest_fix(moat_osvdb *db, const moat_dep *dep, const moat_pep440 *cur,
                           const moat_vuln *vulns, size_t n)
 {
-    char **cand = NULL;
+    cand *cs = NULL;
     size_t nc = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < vulns[i].nfixed; k++) {
-            cand = moat_xrealloc(cand, (nc + 1) * sizeof(*cand));
-            cand[nc++] = vulns[i].fixed[k];
+            moat_pep440 *c = NULL;
+            const char *t = vulns[i].fixed[k];
+            if (moat_pep440_parse(t, strlen(t), &c) < 0) continue;
+            if (moat_pep440_cmp(c, cur) <= 0) {
+                moat_pep440_free(c);
+                continue;
+            }
+            cs = moat_xrealloc(cs, (nc + 1) * sizeof(*cs));
+            cs[nc++] = (cand){c, t};
         }
-    moat_pep440 *best = NULL;
+    if (nc) qsort(cs, nc, sizeof(*cs), cand_cmp);
     char *res = NULL;
-    for (size_t i = 0; i < nc; i++) {
-        moat_pep440 *c = NULL;
-        if (moat_pep440_parse(cand[i], strlen(cand[i]), &c) < 0) continue;
-        if (moat_pep440_cmp(c, cur) <= 0 || (best && moat_pep440_cmp(c, best) >= 0)) {
-            moat_pep440_free(c);
-            continue;
-        }
-        moat_vuln *still = NULL;
-        size_t ns = 0;
-        bool ok = moat_osvdb_query(db, dep->name, c, cand[i], &still, &ns) == 0 &&
-                  !any_shared(vulns, n, still, ns);
-        moat_vulns_free(still, ns);
-        if (ok) {
-            moat_pep440_free(best);
-            best = c;
-            free(res);
-            res = moat_xstrdup(cand[i]);
-        } else {
-            moat_pep440_free(c);
-        }
+    for (size_t i = 0; i < nc && !res; i++) {
+        if (i && moat_pep440_cmp(cs[i].v, cs[i - 1].v) == 0) continue;
+        if (!moat__osvdb_affects_any(db, dep->name, cs[i].v, vulns, n))
+            res = moat_xstrdup(cs[i].text);
     }
-    moat_pep440_free(best);
-    free(cand);
+    for (size_t i = 0; i < nc; i++) moat_pep440_free(cs[i].v);
+    free(cs);
     return res;
 }
 
@@ -313,6 +304,8 @@ int moat_deps_audit(const moat_deps *deps, const moat_audit_opts *o, moat_audit_
     strftime(out->today, sizeof(out->today), "%Y-%m-%d", &tm);
     bool *warned = moat_xcalloc((o->ignores ? o->ignores->len : 0) + 1, sizeof(bool));
     out->v = moat_xcalloc(deps->len + 1, sizeof(*out->v));
+    /* one read transaction for every lookup, not one per statement */
+    moat__osvdb_read_begin(o->db);
     int rc = 0;
     for (size_t i = 0; i < deps->len && rc == 0; i++) {
         const moat_dep *dep = &deps->v[i];
@@ -346,6 +339,7 @@ int moat_deps_audit(const moat_deps *deps, const moat_audit_opts *o, moat_audit_
         }
         moat_pep440_free(v);
     }
+    moat__osvdb_read_end(o->db);
     free(warned);
     return rc;
 }

@@ -22,11 +22,12 @@ static const char schema[] =
     " severity TEXT);"
     "CREATE TABLE IF NOT EXISTS affected(id INTEGER PRIMARY KEY, vuln_id TEXT NOT NULL,"
     " package TEXT NOT NULL, ranges TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS vulns_modified ON vulns(modified);"
     "CREATE INDEX IF NOT EXISTS affected_package ON affected(package);"
     "CREATE INDEX IF NOT EXISTS affected_vuln ON affected(vuln_id);"
     "CREATE TABLE IF NOT EXISTS versions(affected_id INTEGER NOT NULL, package TEXT NOT NULL,"
     " key TEXT NOT NULL, raw TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS versions_key ON versions(package, key);"
+    "CREATE INDEX IF NOT EXISTS versions_key ON versions(package, key, affected_id);"
     "CREATE INDEX IF NOT EXISTS versions_affected ON versions(affected_id);";
 
 char *moat_osvdb_default_path(void)
@@ -97,10 +98,12 @@ int moat_osvdb_open(const char *path, bool create, moat_osvdb **out, char **err)
         prep(db, &db->ins_ver,
              "INSERT INTO versions(affected_id, package, key, raw) VALUES(?1,?2,?3,?4)") < 0 ||
         prep(db, &db->q_aff,
-             "SELECT a.id, a.ranges, v.id, v.aliases, v.summary, v.details, v.score, "
-             "v.severity FROM affected a JOIN vulns v ON v.id = a.vuln_id "
+             "SELECT a.id, a.ranges, v.id, v.aliases, v.score, v.severity "
+             "FROM affected a JOIN vulns v ON v.id = a.vuln_id "
              "WHERE a.package = ?1 AND v.withdrawn IS NULL ORDER BY v.id") < 0 ||
-        prep(db, &db->q_ver, "SELECT affected_id FROM versions WHERE package = ?1 AND key = ?2") <
+        prep(db, &db->q_ver,
+             "SELECT affected_id FROM versions WHERE package = ?1 AND key = ?2") < 0 ||
+        prep(db, &db->q_text, "SELECT summary, details FROM vulns WHERE id = ?1") <
             0)
         goto fail;
     *out = db;
@@ -114,8 +117,9 @@ fail:
 void moat_osvdb_close(moat_osvdb *db)
 {
     if (!db) return;
+    moat__osvdb_cache_clear(db);
     sqlite3_stmt *all[] = {db->ins_vuln, db->del_ver, db->del_aff, db->ins_aff,
-                           db->ins_ver,  db->q_aff,   db->q_ver};
+                           db->ins_ver,  db->q_aff,   db->q_ver,   db->q_text};
     for (size_t i = 0; i < MOAT_ARRAY_LEN(all); i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(db->db);
@@ -146,6 +150,7 @@ void moat_vulns_free(moat_vuln *v, size_t n)
         moat__vuln_clear(&v[i]);
     free(v);
 }
+
 
 /* ---- query ----------------------------------------------------------------*/
 
@@ -191,6 +196,172 @@ static int ver_cmp(const void *a, const void *b)
     return c;
 }
 
+static const char *sev_static(const char *s)
+{
+    static const char *const labels[] = {"critical", "high", "medium", "low", "none"};
+    for (size_t i = 0; s && i < MOAT_ARRAY_LEN(labels); i++)
+        if (strcmp(s, labels[i]) == 0) return labels[i];
+    return NULL;
+}
+
+/* ---- the per-package cache ------------------------------------------------
+ * An audit asks about one package several times (its version, then each
+ * candidate upgrade), so the package's entries are read, and their ranges
+ * parsed, once, and kept until another package is asked about. */
+typedef struct entry {
+    sqlite3_int64 aid;
+    moat__osv_range *ranges; /* owned */
+    size_t nranges;
+    char *id;
+    strv names; /* id and aliases */
+    strv fixed;
+    double score;
+    const char *severity;
+} entry;
+
+struct moat__osv_cache {
+    char *name;
+    entry *v;
+    size_t len;
+};
+
+void moat__osvdb_cache_clear(moat_osvdb *db)
+{
+    struct moat__osv_cache *c = db->cache;
+    if (!c) return;
+    for (size_t i = 0; i < c->len; i++) {
+        for (size_t k = 0; k < c->v[i].nranges; k++) moat__osv_range_clear(&c->v[i].ranges[k]);
+        free(c->v[i].ranges);
+        free(c->v[i].id);
+        moat_strv_free(c->v[i].names.v, c->v[i].names.n);
+        moat_strv_free(c->v[i].fixed.v, c->v[i].fixed.n);
+    }
+    free(c->v);
+    free(c->name);
+    free(c);
+    db->cache = NULL;
+}
+
+static int load_package(moat_osvdb *db, const char *name)
+{
+    if (db->cache && strcmp(db->cache->name, name) == 0) return 0;
+    moat__osvdb_cache_clear(db);
+    struct moat__osv_cache *c = moat_xcalloc(1, sizeof(*c));
+    c->name = moat_xstrdup(name);
+    size_t cap = 0;
+    int rc;
+    sqlite3_bind_text(db->q_aff, 1, name, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(db->q_aff)) == SQLITE_ROW) {
+        if (c->len == cap) {
+            cap = cap ? cap * 2 : 8;
+            c->v = moat_xrealloc(c->v, cap * sizeof(*c->v));
+        }
+        entry *e = &c->v[c->len++];
+        memset(e, 0, sizeof(*e));
+        e->aid = sqlite3_column_int64(db->q_aff, 0);
+        const char *ranges_txt = (const char *)sqlite3_column_text(db->q_aff, 1);
+        json_t *ranges = json_loads(ranges_txt ? ranges_txt : "[]", 0, NULL);
+        size_t i;
+        json_t *events;
+        e->nranges = json_array_size(ranges);
+        e->ranges = moat_xcalloc(e->nranges + 1, sizeof(*e->ranges));
+        json_array_foreach(ranges, i, events) {
+            moat__osv_range_parse(events, &e->ranges[i]);
+            size_t j;
+            json_t *ev;
+            json_array_foreach(events, j, ev) {
+                const char *f = json_string_value(json_object_get(ev, "fixed"));
+                if (f) strv_add(&e->fixed, f);
+            }
+        }
+        json_decref(ranges);
+        e->id = moat_xstrdup((const char *)sqlite3_column_text(db->q_aff, 2));
+        strv_add(&e->names, e->id);
+        json_t *al = json_loads((const char *)sqlite3_column_text(db->q_aff, 3), 0, NULL);
+        json_t *a;
+        json_array_foreach(al, i, a) {
+            if (json_is_string(a)) strv_add(&e->names, json_string_value(a));
+        }
+        json_decref(al);
+        e->score = sqlite3_column_type(db->q_aff, 4) == SQLITE_NULL
+                       ? -1
+                       : sqlite3_column_double(db->q_aff, 4);
+        e->severity = sev_static((const char *)sqlite3_column_text(db->q_aff, 5));
+    }
+    sqlite3_reset(db->q_aff);
+    db->cache = c;
+    if (rc != SQLITE_DONE) {
+        moat__osvdb_cache_clear(db);
+        return MOAT_EIO;
+    }
+    return 0;
+}
+
+/* ---- query ----------------------------------------------------------------*/
+
+/* The affected entries whose `versions` list the version with this key
+ * (owned array, *n long); one indexed lookup. */
+static sqlite3_int64 *listed_for(moat_osvdb *db, const char *name, const char *key, size_t *n)
+{
+    sqlite3_int64 *ids = NULL;
+    *n = 0;
+    sqlite3_bind_text(db->q_ver, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(db->q_ver, 2, key, -1, SQLITE_STATIC);
+    while (sqlite3_step(db->q_ver) == SQLITE_ROW) {
+        ids = moat_xrealloc(ids, (*n + 1) * sizeof(*ids));
+        ids[(*n)++] = sqlite3_column_int64(db->q_ver, 0);
+    }
+    sqlite3_reset(db->q_ver);
+    return ids;
+}
+
+typedef struct sort_ver {
+    char *text;
+    moat_pep440 *v; /* owned; NULL when not PEP 440 */
+} sort_ver;
+
+static int sort_ver_cmp(const void *a, const void *b)
+{
+    const sort_ver *x = a, *y = b;
+    if (x->v && y->v) return moat_pep440_cmp(x->v, y->v);
+    if (x->v || y->v) return x->v ? -1 : 1;
+    return strcmp(x->text, y->text);
+}
+
+/* Sorts version strings by PEP 440 (others last, by text), parsing each once. */
+static void sort_versions(char **v, size_t n)
+{
+    if (n < 2) return;
+    sort_ver *t = moat_xcalloc(n, sizeof(*t));
+    for (size_t i = 0; i < n; i++) {
+        t[i].text = v[i];
+        if (moat_pep440_parse(v[i], strlen(v[i]), &t[i].v) < 0) t[i].v = NULL;
+    }
+    qsort(t, n, sizeof(*t), sort_ver_cmp);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = t[i].text;
+        moat_pep440_free(t[i].v);
+    }
+    free(t);
+}
+
+typedef struct name_ref {
+    const char *name;
+    int hit;
+} name_ref;
+
+static int name_ref_cmp(const void *a, const void *b)
+{
+    int c = strcmp(((const name_ref *)a)->name, ((const name_ref *)b)->name);
+    return c ? c : ((const name_ref *)a)->hit - ((const name_ref *)b)->hit;
+}
+
+static int find(int *parent, int i)
+{
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+}
+
 /* Which record of the same vulnerability names the group: PYSEC (the PyPA
  * database's own) first, then GHSA, then any other, each by text. */
 static int id_rank(const char *id)
@@ -200,28 +371,20 @@ static int id_rank(const char *id)
     return 2;
 }
 
-typedef struct hit {
-    char *id, *summary, *details;
-    strv names; /* id and aliases */
-    strv fixed;
-    double score;
-    const char *severity;
-    int group;
-} hit;
-
-static const char *sev_static(const char *s)
+static bool better_id(const char *a, const char *b)
 {
-    static const char *const labels[] = {"critical", "high", "medium", "low", "none"};
-    for (size_t i = 0; s && i < MOAT_ARRAY_LEN(labels); i++)
-        if (strcmp(s, labels[i]) == 0) return labels[i];
-    return NULL;
+    int ra = id_rank(a), rb = id_rank(b);
+    return ra < rb || (ra == rb && strcmp(a, b) < 0);
 }
 
-static int find(int *parent, int i)
+typedef struct grp {
+    int root, hit;
+} grp;
+
+static int grp_cmp(const void *a, const void *b)
 {
-    while (parent[i] != i)
-        i = parent[i] = parent[parent[i]];
-    return i;
+    const grp *x = a, *y = b;
+    return x->root != y->root ? x->root - y->root : x->hit - y->hit;
 }
 
 int moat_osvdb_query(moat_osvdb *db, const char *name, const moat_pep440 *v, const char *raw,
@@ -229,152 +392,88 @@ int moat_osvdb_query(moat_osvdb *db, const char *name, const moat_pep440 *v, con
 {
     *out = NULL;
     *nout = 0;
+    if (load_package(db, name) < 0) return MOAT_EIO;
+    const struct moat__osv_cache *c = db->cache;
+    if (c->len == 0) return 0;
     char *key;
     if (v) {
         key = moat__pep440_key(v);
     } else {
         key = moat_xasprintf("~%s", raw);
-        for (char *k = key; *k; k++)
-            *k = (char)tolower((unsigned char)*k);
+        for (char *k = key; *k; k++) *k = (char)tolower((unsigned char)*k);
     }
-    /* affected entries listing this exact version */
-    sqlite3_int64 listed[64];
-    size_t nlisted = 0;
-    bool overflow = false;
-    sqlite3_bind_text(db->q_ver, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(db->q_ver, 2, key, -1, SQLITE_STATIC);
-    int rc;
-    while ((rc = sqlite3_step(db->q_ver)) == SQLITE_ROW) {
-        if (nlisted < MOAT_ARRAY_LEN(listed))
-            listed[nlisted++] = sqlite3_column_int64(db->q_ver, 0);
-        else
-            overflow = true;
-    }
-    sqlite3_reset(db->q_ver);
+    /* the entries whose `versions` list this exact version */
+    size_t nlisted;
+    sqlite3_int64 *first = listed_for(db, name, key, &nlisted);
     free(key);
-    if (rc != SQLITE_DONE) return MOAT_EIO;
-
-    hit *hits = NULL;
-    size_t nh = 0, cap = 0;
-    sqlite3_bind_text(db->q_aff, 1, name, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(db->q_aff)) == SQLITE_ROW) {
-        sqlite3_int64 aid = sqlite3_column_int64(db->q_aff, 0);
-        const char *ranges_txt = (const char *)sqlite3_column_text(db->q_aff, 1);
-        json_t *ranges = json_loads(ranges_txt ? ranges_txt : "[]", 0, NULL);
+    /* the affected entries (borrowed from the cache) */
+    const entry **hits = moat_xcalloc(c->len, sizeof(*hits));
+    size_t nh = 0;
+    for (size_t r = 0; r < c->len; r++) {
+        const entry *e = &c->v[r];
         bool affected = false;
-        for (size_t i = 0; i < nlisted && !affected; i++)
-            affected = listed[i] == aid;
-        if (!affected && overflow) {
-            /* more than 64 entries list this version: ask for this one */
-            sqlite3_stmt *q = NULL;
-            if (sqlite3_prepare_v2(db->db,
-                                   "SELECT 1 FROM versions WHERE affected_id = ?1 AND key = ?2", -1,
-                                   &q, NULL) == SQLITE_OK) {
-                char *k2 = v ? moat__pep440_key(v) : moat_xasprintf("~%s", raw);
-                sqlite3_bind_int64(q, 1, aid);
-                sqlite3_bind_text(q, 2, k2, -1, SQLITE_STATIC);
-                affected = sqlite3_step(q) == SQLITE_ROW;
-                free(k2);
-            }
-            sqlite3_finalize(q);
-        }
-        size_t i;
-        json_t *events;
-        if (v) {
-            json_array_foreach(ranges, i, events)
-            {
-                if (affected) break;
-                affected = moat__osv_events_affect(events, v);
-            }
-        }
-        if (affected) {
-            if (nh == cap) {
-                cap = cap ? cap * 2 : 8;
-                hits = moat_xrealloc(hits, cap * sizeof(*hits));
-            }
-            hit *h = &hits[nh++];
-            memset(h, 0, sizeof(*h));
-            h->id = moat_xstrdup((const char *)sqlite3_column_text(db->q_aff, 2));
-            strv_add(&h->names, h->id);
-            json_t *al = json_loads((const char *)sqlite3_column_text(db->q_aff, 3), 0, NULL);
-            json_t *a;
-            json_array_foreach(al, i, a)
-            {
-                if (json_is_string(a)) strv_add(&h->names, json_string_value(a));
-            }
-            json_decref(al);
-            const char *s = (const char *)sqlite3_column_text(db->q_aff, 4);
-            h->summary = moat_xstrdup(s ? s : "");
-            s = (const char *)sqlite3_column_text(db->q_aff, 5);
-            h->details = moat_xstrdup(s ? s : "");
-            h->score = sqlite3_column_type(db->q_aff, 6) == SQLITE_NULL
-                           ? -1
-                           : sqlite3_column_double(db->q_aff, 6);
-            h->severity = sev_static((const char *)sqlite3_column_text(db->q_aff, 7));
-            json_array_foreach(ranges, i, events)
-            {
-                size_t j;
-                json_t *e;
-                json_array_foreach(events, j, e)
-                {
-                    const char *f = json_string_value(json_object_get(e, "fixed"));
-                    if (f) strv_add(&h->fixed, f);
-                }
-            }
-        }
-        json_decref(ranges);
+        for (size_t i = 0; i < nlisted && !affected; i++) affected = first[i] == e->aid;
+        for (size_t i = 0; v && i < e->nranges && !affected; i++)
+            affected = moat__osv_range_affects(&e->ranges[i], v);
+        if (affected) hits[nh++] = e;
     }
-    sqlite3_reset(db->q_aff);
-    if (rc != SQLITE_DONE) {
-        for (size_t i = 0; i < nh; i++) {
-            free(hits[i].id);
-            free(hits[i].summary);
-            free(hits[i].details);
-            moat_strv_free(hits[i].names.v, hits[i].names.n);
-            moat_strv_free(hits[i].fixed.v, hits[i].fixed.n);
-        }
+    free(first);
+    if (nh == 0) {
         free(hits);
-        return MOAT_EIO;
+        return 0;
     }
-    if (nh == 0) return 0;
-
     /* several entries of one record, or several records of one
-     * vulnerability (ids and aliases overlap): one group each */
+     * vulnerability (ids and aliases overlap): one group each. Every
+     * (name, hit) pair sorted by name: equal neighbours join groups. */
     int *parent = moat_xcalloc(nh, sizeof(*parent));
+    for (size_t i = 0; i < nh; i++) parent[i] = (int)i;
+    size_t np = 0;
+    for (size_t i = 0; i < nh; i++) np += hits[i]->names.n;
+    name_ref *pairs = moat_xcalloc(np + 1, sizeof(*pairs));
+    np = 0;
     for (size_t i = 0; i < nh; i++)
-        parent[i] = (int)i;
-    for (size_t i = 0; i < nh; i++)
-        for (size_t j = i + 1; j < nh; j++) {
-            bool same = false;
-            for (size_t k = 0; k < hits[i].names.n && !same; k++)
-                same = strv_has(&hits[j].names, hits[i].names.v[k]);
-            if (same) parent[find(parent, (int)i)] = find(parent, (int)j);
-        }
+        for (size_t k = 0; k < hits[i]->names.n; k++)
+            pairs[np++] = (name_ref){hits[i]->names.v[k], (int)i};
+    qsort(pairs, np, sizeof(*pairs), name_ref_cmp);
+    for (size_t i = 1; i < np; i++)
+        if (strcmp(pairs[i].name, pairs[i - 1].name) == 0)
+            parent[find(parent, pairs[i].hit)] = find(parent, pairs[i - 1].hit);
+    free(pairs);
+    grp *g = moat_xcalloc(nh, sizeof(*g));
+    for (size_t i = 0; i < nh; i++) g[i] = (grp){find(parent, (int)i), (int)i};
+    qsort(g, nh, sizeof(*g), grp_cmp);
+    free(parent);
+
     moat_vuln *res = moat_xcalloc(nh, sizeof(*res));
     size_t nres = 0;
-    for (size_t i = 0; i < nh; i++) {
-        if (find(parent, (int)i) != (int)i) continue;
-        /* the representative: best-ranked id among the group */
-        size_t best = i;
+    for (size_t s = 0; s < nh;) {
+        size_t e = s;
+        while (e < nh && g[e].root == g[s].root) e++;
+        const entry *best = hits[g[s].hit];
         strv names = {0}, fixed = {0};
         double score = -1;
         const char *sev = NULL;
-        for (size_t j = 0; j < nh; j++) {
-            if (find(parent, (int)j) != (int)i) continue;
-            hit *h = &hits[j];
-            int rj = id_rank(h->id), rb = id_rank(hits[best].id);
-            if (rj < rb || (rj == rb && strcmp(h->id, hits[best].id) < 0)) best = j;
-            for (size_t k = 0; k < h->names.n; k++)
-                strv_add(&names, h->names.v[k]);
-            for (size_t k = 0; k < h->fixed.n; k++)
-                strv_add(&fixed, h->fixed.v[k]);
+        for (size_t k = s; k < e; k++) {
+            const entry *h = hits[g[k].hit];
+            if (better_id(h->id, best->id)) best = h;
+            for (size_t m = 0; m < h->names.n; m++) strv_add(&names, h->names.v[m]);
+            for (size_t m = 0; m < h->fixed.n; m++) strv_add(&fixed, h->fixed.v[m]);
             if (h->score > score) score = h->score;
-            if (!sev || (h->severity && h->score >= score)) sev = h->severity ? h->severity : sev;
+            if (h->severity && !sev) sev = h->severity;
         }
         moat_vuln *r = &res[nres++];
-        r->id = moat_xstrdup(hits[best].id);
-        r->summary = moat_xstrdup(hits[best].summary);
-        r->details = moat_xstrdup(hits[best].details);
+        r->id = moat_xstrdup(best->id);
+        sqlite3_bind_text(db->q_text, 1, best->id, -1, SQLITE_STATIC);
+        if (sqlite3_step(db->q_text) == SQLITE_ROW) {
+            const char *t = (const char *)sqlite3_column_text(db->q_text, 0);
+            r->summary = moat_xstrdup(t ? t : "");
+            t = (const char *)sqlite3_column_text(db->q_text, 1);
+            r->details = moat_xstrdup(t ? t : "");
+        } else {
+            r->summary = moat_xstrdup("");
+            r->details = moat_xstrdup("");
+        }
+        sqlite3_reset(db->q_text);
         r->score = score;
         r->severity = score >= 0 ? moat_cvss_label(score) : sev;
         r->aliases = moat_xcalloc(names.n + 1, sizeof(char *));
@@ -388,21 +487,46 @@ int moat_osvdb_query(moat_osvdb *db, const char *name, const moat_pep440 *v, con
         qsort(r->aliases, r->naliases, sizeof(char *), str_cmp);
         r->fixed = fixed.v;
         r->nfixed = fixed.n;
-        if (r->nfixed) qsort(r->fixed, r->nfixed, sizeof(char *), ver_cmp);
+        sort_versions(r->fixed, r->nfixed);
+        s = e;
     }
-    for (size_t i = 0; i < nh; i++) {
-        free(hits[i].id);
-        free(hits[i].summary);
-        free(hits[i].details);
-        moat_strv_free(hits[i].names.v, hits[i].names.n);
-        moat_strv_free(hits[i].fixed.v, hits[i].fixed.n);
-    }
+    free(g);
     free(hits);
-    free(parent);
     qsort(res, nres, sizeof(*res), str_cmp); /* id is the first member */
     *out = res;
     *nout = nres;
     return 0;
+}
+
+bool moat__osvdb_affects_any(moat_osvdb *db, const char *name, const moat_pep440 *v,
+                             const moat_vuln *vulns, size_t n)
+{
+    if (load_package(db, name) < 0) return true; /* cannot tell: not a fix */
+    const struct moat__osv_cache *c = db->cache;
+    char *key = moat__pep440_key(v);
+    size_t nlisted;
+    sqlite3_int64 *first = listed_for(db, name, key, &nlisted);
+    free(key);
+    for (size_t r = 0; r < c->len; r++) {
+        const entry *e = &c->v[r];
+        bool affected = false;
+        for (size_t i = 0; i < nlisted && !affected; i++) affected = first[i] == e->aid;
+        for (size_t i = 0; i < e->nranges && !affected; i++)
+            affected = moat__osv_range_affects(&e->ranges[i], v);
+        if (!affected) continue;
+        for (size_t k = 0; k < e->names.n; k++)
+            for (size_t i = 0; i < n; i++) {
+                bool same = strcmp(e->names.v[k], vulns[i].id) == 0;
+                for (size_t a = 0; a < vulns[i].naliases && !same; a++)
+                    same = strcmp(e->names.v[k], vulns[i].aliases[a]) == 0;
+                if (same) {
+                    free(first);
+                    return true;
+                }
+            }
+    }
+    free(first);
+    return false;
 }
 
 int moat_osvdb_known_versions(moat_osvdb *db, const char *name, char ***out, size_t *n)
@@ -455,7 +579,7 @@ int moat_osvdb_known_versions(moat_osvdb *db, const char *name, char ***out, siz
         moat_pep440_free(v);
     }
     s.n = k;
-    if (s.n) qsort(s.v, s.n, sizeof(char *), ver_cmp);
+    sort_versions(s.v, s.n);
     k = 0;
     for (size_t i = 0; i < s.n; i++) {
         if (k && ver_cmp(&s.v[k - 1], &s.v[i]) == 0)
@@ -467,6 +591,16 @@ int moat_osvdb_known_versions(moat_osvdb *db, const char *name, char ***out, siz
     *out = s.v;
     *n = s.n;
     return 0;
+}
+
+void moat__osvdb_read_begin(moat_osvdb *db)
+{
+    sqlite3_exec(db->db, "BEGIN", NULL, NULL, NULL);
+}
+
+void moat__osvdb_read_end(moat_osvdb *db)
+{
+    sqlite3_exec(db->db, "COMMIT", NULL, NULL, NULL);
 }
 
 /* ---- info -----------------------------------------------------------------*/
@@ -501,18 +635,19 @@ static long long parse_time(const char *s)
     return (long long)timegm(&tm);
 }
 
-int moat_osvdb_info_get(moat_osvdb *db, moat_osvdb_info *info)
+int moat_osvdb_info_get(moat_osvdb *db, bool quick, moat_osvdb_info *info)
 {
     memset(info, 0, sizeof(*info));
     info->vulns = count(db->db, "SELECT count(*) FROM vulns");
+    info->newest_modified = text(db->db, "SELECT max(modified) FROM vulns");
+    long long t = parse_time(info->newest_modified);
+    info->age_days = t < 0 ? -1 : ((long long)time(NULL) - t) / 86400;
+    if (quick) return info->vulns < 0 ? MOAT_EIO : 0;
     info->withdrawn = count(db->db, "SELECT count(*) FROM vulns WHERE withdrawn IS NOT NULL");
     info->packages = count(db->db, "SELECT count(DISTINCT package) FROM affected");
     info->aliases = count(db->db, "SELECT coalesce(sum(json_array_length(aliases)), 0) FROM vulns");
     info->imported_at = text(db->db, "SELECT value FROM meta WHERE key = 'imported_at'");
     info->source = text(db->db, "SELECT value FROM meta WHERE key = 'source'");
-    info->newest_modified = text(db->db, "SELECT max(modified) FROM vulns");
-    long long t = parse_time(info->newest_modified);
-    info->age_days = t < 0 ? -1 : ((long long)time(NULL) - t) / 86400;
     return info->vulns < 0 ? MOAT_EIO : 0;
 }
 

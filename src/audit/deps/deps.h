@@ -94,7 +94,8 @@ typedef struct moat_osvdb_info {
 } moat_osvdb_info;
 /* Data older than this many days draws a warning. */
 #define MOAT_OSV_STALE_DAYS 7
-int moat_osvdb_info_get(moat_osvdb *db, moat_osvdb_info *info);
+/* quick: only vulns, newest_modified and age_days (what an audit needs). */
+int moat_osvdb_info_get(moat_osvdb *db, bool quick, moat_osvdb_info *info);
 void moat_osvdb_info_clear(moat_osvdb_info *info);
 
 /* One advisory that affects a version, aliases merged. */

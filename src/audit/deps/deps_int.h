@@ -11,8 +11,21 @@ struct moat_osvdb {
     sqlite3 *db;
     char *path; /* owned */
     sqlite3_stmt *ins_vuln, *del_ver, *del_aff, *ins_aff, *ins_ver;
-    sqlite3_stmt *q_aff, *q_ver;
+    sqlite3_stmt *q_aff, *q_ver, *q_text;
+    struct moat__osv_cache *cache; /* owned: the last package asked about (db.c) */
 };
+
+/* Whether any advisory of package name that is one of vulns (by id or
+ * alias) affects version v (db.c): the check of a candidate upgrade. */
+bool moat__osvdb_affects_any(moat_osvdb *db, const char *name, const moat_pep440 *v,
+                             const moat_vuln *vulns, size_t n);
+
+/* One read transaction around many lookups (db.c). */
+void moat__osvdb_read_begin(moat_osvdb *db);
+void moat__osvdb_read_end(moat_osvdb *db);
+
+/* Forgets the cached package (db.c); storing records calls it. */
+void moat__osvdb_cache_clear(moat_osvdb *db);
 
 /* The equality key of a version: its normalised text with trailing ".0"s of
  * the release dropped, so two versions are equal exactly when their keys
@@ -24,6 +37,20 @@ char *moat__pep440_key(const moat_pep440 *v);
  * returns a negative code only for a database failure (*err owned). */
 int moat__osv_store(moat_osvdb *db, json_t *rec, const char *where, FILE *diag,
                     moat_osvdb_stats *st, char **err);
+
+/* One range's events, parsed and sorted by version ("0" first; events of
+ * equal versions keep their order). */
+typedef struct moat__osv_event {
+    int kind;       /* 0 introduced, 1 fixed, 2 last_affected, 3 limit */
+    moat_pep440 *v; /* owned; NULL for introduced "0" (before everything) */
+} moat__osv_event;
+typedef struct moat__osv_range {
+    moat__osv_event *ev; /* owned */
+    size_t n;
+} moat__osv_range;
+void moat__osv_range_parse(json_t *events, moat__osv_range *out);
+void moat__osv_range_clear(moat__osv_range *r);
+bool moat__osv_range_affects(const moat__osv_range *r, const moat_pep440 *v);
 
 /* Whether version v falls in one range's events (a JSON array of event
  * objects), by the OSV schema's rules: events sorted by version with "0"

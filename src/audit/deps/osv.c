@@ -110,51 +110,56 @@ const char *moat_cvss_label(double score)
 
 /* ---- range evaluation -----------------------------------------------------*/
 
-typedef struct event {
-    int kind;       /* 0 introduced, 1 fixed, 2 last_affected, 3 limit */
-    moat_pep440 *v; /* owned; NULL for introduced "0" (before everything) */
-} event;
-
 static const char *const event_kinds[] = {"introduced", "fixed", "last_affected", "limit"};
 
-static int event_cmp(const event *a, const event *b)
+static int event_cmp(const moat__osv_event *a, const moat__osv_event *b)
 {
     if (!a->v || !b->v) return a->v ? 1 : b->v ? -1 : 0;
     return moat_pep440_cmp(a->v, b->v);
 }
 
-bool moat__osv_events_affect(json_t *events, const moat_pep440 *v)
+void moat__osv_range_parse(json_t *events, moat__osv_range *out)
 {
     size_t n = json_array_size(events);
-    if (n == 0) return false;
-    event stackbuf[16];
-    event *ev = n <= 16 ? stackbuf : moat_xcalloc(n, sizeof(*ev));
-    size_t m = 0;
+    out->ev = n ? moat_xcalloc(n, sizeof(*out->ev)) : NULL;
+    out->n = 0;
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(events, i);
         for (int k = 0; k < 4; k++) {
             json_t *s = json_object_get(e, event_kinds[k]);
             if (!json_is_string(s)) continue;
             const char *t = json_string_value(s);
-            event x = {k, NULL};
+            moat__osv_event x = {k, NULL};
             if (!(k == 0 && strcmp(t, "0") == 0) &&
                 moat_pep440_parse(t, json_string_length(s), &x.v) < 0)
                 break; /* not PEP 440: ignored */
             /* insertion sort keeps events of equal versions in their order */
-            size_t j = m;
-            while (j > 0 && event_cmp(&ev[j - 1], &x) > 0) {
-                ev[j] = ev[j - 1];
+            size_t j = out->n;
+            while (j > 0 && event_cmp(&out->ev[j - 1], &x) > 0) {
+                out->ev[j] = out->ev[j - 1];
                 j--;
             }
-            ev[j] = x;
-            m++;
+            out->ev[j] = x;
+            out->n++;
             break;
         }
     }
+}
+
+void moat__osv_range_clear(moat__osv_range *r)
+{
+    for (size_t i = 0; i < r->n; i++) moat_pep440_free(r->ev[i].v);
+    free(r->ev);
+    r->ev = NULL;
+    r->n = 0;
+}
+
+bool moat__osv_range_affects(const moat__osv_range *r, const moat_pep440 *v)
+{
     bool affected = false;
-    for (size_t i = 0; i < m; i++) {
-        int c = ev[i].v ? moat_pep440_cmp(v, ev[i].v) : 1;
-        switch (ev[i].kind) {
+    for (size_t i = 0; i < r->n; i++) {
+        int c = r->ev[i].v ? moat_pep440_cmp(v, r->ev[i].v) : 1;
+        switch (r->ev[i].kind) {
         case 0:
             if (c >= 0) affected = true;
             break;
@@ -167,10 +172,16 @@ bool moat__osv_events_affect(json_t *events, const moat_pep440 *v)
             break;
         }
     }
-    for (size_t i = 0; i < m; i++)
-        moat_pep440_free(ev[i].v);
-    if (ev != stackbuf) free(ev);
     return affected;
+}
+
+bool moat__osv_events_affect(json_t *events, const moat_pep440 *v)
+{
+    moat__osv_range r;
+    moat__osv_range_parse(events, &r);
+    bool a = moat__osv_range_affects(&r, v);
+    moat__osv_range_clear(&r);
+    return a;
 }
 
 /* ---- storing a record -----------------------------------------------------*/
@@ -343,6 +354,7 @@ int moat__osv_store(moat_osvdb *db, json_t *rec, const char *where, FILE *diag,
         return 0;
     }
 
+    moat__osvdb_cache_clear(db);
     /* replace whatever an earlier import stored under this id */
     sqlite3_bind_text(db->del_ver, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(db->del_aff, 1, id, -1, SQLITE_STATIC);

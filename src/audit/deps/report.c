@@ -178,7 +178,11 @@ static void pip_audit_json(const moat_audit_result *r, moat_buf *b)
     json_t *doc = json_object();
     json_object_set_new(doc, "dependencies", deps);
     json_object_set_new(doc, "fixes", json_array());
-    dump(doc, b);
+    char *t = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (t) moat_buf_puts(b, t);
+    moat_buf_putc(b, '\n');
+    free(t);
+    json_decref(doc);
 }
 
 static const char *sarif_level(const moat_vuln *v)
