@@ -262,7 +262,8 @@ static char *smallest_fix(moat_osvdb *db, const moat_dep *dep, const moat_pep440
         if (!moat__osvdb_affects_any(db, dep->name, cs[i].v, vulns, n))
             res = moat_xstrdup(cs[i].text);
     }
-    for (size_t i = 0; i < nc; i++) moat_pep440_free(cs[i].v);
+    for (size_t i = 0; i < nc; i++)
+        moat_pep440_free(cs[i].v);
     free(cs);
     return res;
 }

@@ -21,9 +21,10 @@ static const char schema[] =
     " withdrawn TEXT, summary TEXT, details TEXT, aliases TEXT NOT NULL, score REAL,"
     " severity TEXT);"
     "CREATE TABLE IF NOT EXISTS affected(id INTEGER PRIMARY KEY, vuln_id TEXT NOT NULL,"
-    " package TEXT NOT NULL, ranges TEXT NOT NULL);"
+    " package TEXT NOT NULL, ranges TEXT NOT NULL, aliases TEXT NOT NULL, score REAL,"
+    " severity TEXT, withdrawn INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS vulns_modified ON vulns(modified);"
-    "CREATE INDEX IF NOT EXISTS affected_package ON affected(package);"
+    "CREATE INDEX IF NOT EXISTS affected_package ON affected(package, withdrawn);"
     "CREATE INDEX IF NOT EXISTS affected_vuln ON affected(vuln_id);"
     "CREATE TABLE IF NOT EXISTS versions(affected_id INTEGER NOT NULL, package TEXT NOT NULL,"
     " key TEXT NOT NULL, raw TEXT NOT NULL);"
@@ -93,18 +94,17 @@ int moat_osvdb_open(const char *path, bool create, moat_osvdb **out, char **err)
              "DELETE FROM versions WHERE affected_id IN "
              "(SELECT id FROM affected WHERE vuln_id = ?1)") < 0 ||
         prep(db, &db->del_aff, "DELETE FROM affected WHERE vuln_id = ?1") < 0 ||
-        prep(db, &db->ins_aff, "INSERT INTO affected(vuln_id, package, ranges) VALUES(?1,?2,?3)") <
-            0 ||
+        prep(db, &db->ins_aff,
+             "INSERT INTO affected(vuln_id, package, ranges, aliases, score, severity, "
+             "withdrawn) VALUES(?1,?2,?3,?4,?5,?6,?7)") < 0 ||
         prep(db, &db->ins_ver,
              "INSERT INTO versions(affected_id, package, key, raw) VALUES(?1,?2,?3,?4)") < 0 ||
         prep(db, &db->q_aff,
-             "SELECT a.id, a.ranges, v.id, v.aliases, v.score, v.severity "
-             "FROM affected a JOIN vulns v ON v.id = a.vuln_id "
-             "WHERE a.package = ?1 AND v.withdrawn IS NULL ORDER BY v.id") < 0 ||
-        prep(db, &db->q_ver,
-             "SELECT affected_id FROM versions WHERE package = ?1 AND key = ?2") < 0 ||
-        prep(db, &db->q_text, "SELECT summary, details FROM vulns WHERE id = ?1") <
-            0)
+             "SELECT id, ranges, vuln_id, aliases, score, severity FROM affected "
+             "WHERE package = ?1 AND withdrawn = 0") < 0 ||
+        prep(db, &db->q_ver, "SELECT affected_id FROM versions WHERE package = ?1 AND key = ?2") <
+            0 ||
+        prep(db, &db->q_text, "SELECT summary, details FROM vulns WHERE id = ?1") < 0)
         goto fail;
     *out = db;
     return 0;
@@ -150,7 +150,6 @@ void moat_vulns_free(moat_vuln *v, size_t n)
         moat__vuln_clear(&v[i]);
     free(v);
 }
-
 
 /* ---- query ----------------------------------------------------------------*/
 
@@ -230,7 +229,8 @@ void moat__osvdb_cache_clear(moat_osvdb *db)
     struct moat__osv_cache *c = db->cache;
     if (!c) return;
     for (size_t i = 0; i < c->len; i++) {
-        for (size_t k = 0; k < c->v[i].nranges; k++) moat__osv_range_clear(&c->v[i].ranges[k]);
+        for (size_t k = 0; k < c->v[i].nranges; k++)
+            moat__osv_range_clear(&c->v[i].ranges[k]);
         free(c->v[i].ranges);
         free(c->v[i].id);
         moat_strv_free(c->v[i].names.v, c->v[i].names.n);
@@ -259,30 +259,35 @@ static int load_package(moat_osvdb *db, const char *name)
         entry *e = &c->v[c->len++];
         memset(e, 0, sizeof(*e));
         e->aid = sqlite3_column_int64(db->q_aff, 0);
-        const char *ranges_txt = (const char *)sqlite3_column_text(db->q_aff, 1);
-        json_t *ranges = json_loads(ranges_txt ? ranges_txt : "[]", 0, NULL);
-        size_t i;
-        json_t *events;
-        e->nranges = json_array_size(ranges);
+        const char *rt = (const char *)sqlite3_column_text(db->q_aff, 1);
+        size_t rn = rt ? (size_t)sqlite3_column_bytes(db->q_aff, 1) : 0;
+        e->nranges = 0;
+        for (size_t i = 0; i < rn; i++)
+            e->nranges += rt[i] == '\x1e';
+        e->nranges += rn > 0;
         e->ranges = moat_xcalloc(e->nranges + 1, sizeof(*e->ranges));
-        json_array_foreach(ranges, i, events) {
-            moat__osv_range_parse(events, &e->ranges[i]);
-            size_t j;
-            json_t *ev;
-            json_array_foreach(events, j, ev) {
-                const char *f = json_string_value(json_object_get(ev, "fixed"));
-                if (f) strv_add(&e->fixed, f);
-            }
+        moat_buf fixed;
+        moat_buf_init(&fixed);
+        for (size_t i = 0, r = 0; i < rn; r++) {
+            size_t j = i;
+            while (j < rn && rt[j] != '\x1e')
+                j++;
+            moat__osv_range_decode(rt + i, j - i, &e->ranges[r], &fixed);
+            i = j + 1;
         }
-        json_decref(ranges);
+        for (size_t i = 0; i < fixed.len; i += strlen(fixed.data + i) + 1)
+            strv_add(&e->fixed, fixed.data + i);
+        moat_buf_free(&fixed);
         e->id = moat_xstrdup((const char *)sqlite3_column_text(db->q_aff, 2));
         strv_add(&e->names, e->id);
-        json_t *al = json_loads((const char *)sqlite3_column_text(db->q_aff, 3), 0, NULL);
-        json_t *a;
-        json_array_foreach(al, i, a) {
-            if (json_is_string(a)) strv_add(&e->names, json_string_value(a));
+        const char *al = (const char *)sqlite3_column_text(db->q_aff, 3);
+        while (al && *al) {
+            size_t l = strcspn(al, "\x1f");
+            char *one = moat_xstrndup(al, l);
+            strv_add(&e->names, one);
+            free(one);
+            al += l + (al[l] ? 1 : 0);
         }
-        json_decref(al);
         e->score = sqlite3_column_type(db->q_aff, 4) == SQLITE_NULL
                        ? -1
                        : sqlite3_column_double(db->q_aff, 4);
@@ -358,7 +363,8 @@ static int name_ref_cmp(const void *a, const void *b)
 
 static int find(int *parent, int i)
 {
-    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    while (parent[i] != i)
+        i = parent[i] = parent[parent[i]];
     return i;
 }
 
@@ -400,7 +406,8 @@ int moat_osvdb_query(moat_osvdb *db, const char *name, const moat_pep440 *v, con
         key = moat__pep440_key(v);
     } else {
         key = moat_xasprintf("~%s", raw);
-        for (char *k = key; *k; k++) *k = (char)tolower((unsigned char)*k);
+        for (char *k = key; *k; k++)
+            *k = (char)tolower((unsigned char)*k);
     }
     /* the entries whose `versions` list this exact version */
     size_t nlisted;
@@ -412,7 +419,8 @@ int moat_osvdb_query(moat_osvdb *db, const char *name, const moat_pep440 *v, con
     for (size_t r = 0; r < c->len; r++) {
         const entry *e = &c->v[r];
         bool affected = false;
-        for (size_t i = 0; i < nlisted && !affected; i++) affected = first[i] == e->aid;
+        for (size_t i = 0; i < nlisted && !affected; i++)
+            affected = first[i] == e->aid;
         for (size_t i = 0; v && i < e->nranges && !affected; i++)
             affected = moat__osv_range_affects(&e->ranges[i], v);
         if (affected) hits[nh++] = e;
@@ -426,9 +434,11 @@ int moat_osvdb_query(moat_osvdb *db, const char *name, const moat_pep440 *v, con
      * vulnerability (ids and aliases overlap): one group each. Every
      * (name, hit) pair sorted by name: equal neighbours join groups. */
     int *parent = moat_xcalloc(nh, sizeof(*parent));
-    for (size_t i = 0; i < nh; i++) parent[i] = (int)i;
+    for (size_t i = 0; i < nh; i++)
+        parent[i] = (int)i;
     size_t np = 0;
-    for (size_t i = 0; i < nh; i++) np += hits[i]->names.n;
+    for (size_t i = 0; i < nh; i++)
+        np += hits[i]->names.n;
     name_ref *pairs = moat_xcalloc(np + 1, sizeof(*pairs));
     np = 0;
     for (size_t i = 0; i < nh; i++)
@@ -440,7 +450,8 @@ int moat_osvdb_query(moat_osvdb *db, const char *name, const moat_pep440 *v, con
             parent[find(parent, pairs[i].hit)] = find(parent, pairs[i - 1].hit);
     free(pairs);
     grp *g = moat_xcalloc(nh, sizeof(*g));
-    for (size_t i = 0; i < nh; i++) g[i] = (grp){find(parent, (int)i), (int)i};
+    for (size_t i = 0; i < nh; i++)
+        g[i] = (grp){find(parent, (int)i), (int)i};
     qsort(g, nh, sizeof(*g), grp_cmp);
     free(parent);
 
@@ -448,7 +459,8 @@ int moat_osvdb_query(moat_osvdb *db, const char *name, const moat_pep440 *v, con
     size_t nres = 0;
     for (size_t s = 0; s < nh;) {
         size_t e = s;
-        while (e < nh && g[e].root == g[s].root) e++;
+        while (e < nh && g[e].root == g[s].root)
+            e++;
         const entry *best = hits[g[s].hit];
         strv names = {0}, fixed = {0};
         double score = -1;
@@ -456,8 +468,10 @@ int moat_osvdb_query(moat_osvdb *db, const char *name, const moat_pep440 *v, con
         for (size_t k = s; k < e; k++) {
             const entry *h = hits[g[k].hit];
             if (better_id(h->id, best->id)) best = h;
-            for (size_t m = 0; m < h->names.n; m++) strv_add(&names, h->names.v[m]);
-            for (size_t m = 0; m < h->fixed.n; m++) strv_add(&fixed, h->fixed.v[m]);
+            for (size_t m = 0; m < h->names.n; m++)
+                strv_add(&names, h->names.v[m]);
+            for (size_t m = 0; m < h->fixed.n; m++)
+                strv_add(&fixed, h->fixed.v[m]);
             if (h->score > score) score = h->score;
             if (h->severity && !sev) sev = h->severity;
         }
@@ -510,7 +524,8 @@ bool moat__osvdb_affects_any(moat_osvdb *db, const char *name, const moat_pep440
     for (size_t r = 0; r < c->len; r++) {
         const entry *e = &c->v[r];
         bool affected = false;
-        for (size_t i = 0; i < nlisted && !affected; i++) affected = first[i] == e->aid;
+        for (size_t i = 0; i < nlisted && !affected; i++)
+            affected = first[i] == e->aid;
         for (size_t i = 0; i < e->nranges && !affected; i++)
             affected = moat__osv_range_affects(&e->ranges[i], v);
         if (!affected) continue;
@@ -549,23 +564,16 @@ int moat_osvdb_known_versions(moat_osvdb *db, const char *name, char ***out, siz
     }
     sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
     while (sqlite3_step(q) == SQLITE_ROW) {
-        json_t *r = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
-        size_t i, j;
-        json_t *events, *e;
-        json_array_foreach(r, i, events)
-        {
-            json_array_foreach(events, j, e)
-            {
-                const char *key;
-                json_t *val;
-                json_object_foreach(e, key, val)
-                {
-                    if (json_is_string(val) && strcmp(json_string_value(val), "0") != 0)
-                        strv_add(&s, json_string_value(val));
-                }
+        const char *t = (const char *)sqlite3_column_text(q, 0);
+        while (t && *t) {
+            size_t l = strcspn(t, "\x1e\x1f");
+            if (l > 1 && !(t[0] == 'i' && l == 2 && t[1] == '0')) {
+                char *one = moat_xstrndup(t + 1, l - 1);
+                strv_add(&s, one);
+                free(one);
             }
+            t += l + (t[l] ? 1 : 0);
         }
-        json_decref(r);
     }
     sqlite3_finalize(q);
     /* keep PEP 440 versions only, one spelling per version */

@@ -49,6 +49,14 @@ typedef struct moat__osv_range {
     size_t n;
 } moat__osv_range;
 void moat__osv_range_parse(json_t *events, moat__osv_range *out);
+/* The stored form of ranges (osv.c): moat__osv_range_encode appends one
+ * range's events; moat__osv_range_decode reads one range back (the text
+ * between RS separators), appending each `fixed` version NUL-terminated to
+ * fixed when it is not NULL. */
+void moat__osv_range_encode(json_t *events, moat_buf *out);
+void moat__osv_range_decode(const char *s, size_t n, moat__osv_range *out, moat_buf *fixed);
+/* A non-empty string without control bytes (what the stored form can hold). */
+bool moat__osv_text_ok(const char *t);
 void moat__osv_range_clear(moat__osv_range *r);
 bool moat__osv_range_affects(const moat__osv_range *r, const moat_pep440 *v);
 

@@ -6,6 +6,7 @@
  * one record is osv.c's. */
 #include <curl/curl.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,15 +282,54 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg)
     return fwrite(p, size, n, (FILE *)arg) * size;
 }
 
+/* libcurl is loaded when `moat db update` runs, not linked: it brings some
+ * thirty shared libraries whose loading every other command (an audit
+ * takes milliseconds) would pay for at start. */
+typedef struct curl_api {
+    void *lib;
+    CURLcode (*global_init)(long);
+    CURL *(*init)(void);
+    CURLcode (*setopt)(CURL *, CURLoption, ...);
+    CURLcode (*perform)(CURL *);
+    void (*cleanup)(CURL *);
+    const char *(*strerror)(CURLcode);
+} curl_api;
+
+static int load_curl(curl_api *c, char **err)
+{
+    memset(c, 0, sizeof(*c));
+    c->lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!c->lib) {
+        *err = moat_xasprintf("cannot load libcurl (libcurl.so.4): %s", dlerror());
+        return MOAT_EIO;
+    }
+    *(void **)&c->global_init = dlsym(c->lib, "curl_global_init");
+    *(void **)&c->init = dlsym(c->lib, "curl_easy_init");
+    *(void **)&c->setopt = dlsym(c->lib, "curl_easy_setopt");
+    *(void **)&c->perform = dlsym(c->lib, "curl_easy_perform");
+    *(void **)&c->cleanup = dlsym(c->lib, "curl_easy_cleanup");
+    *(void **)&c->strerror = dlsym(c->lib, "curl_easy_strerror");
+    if (!c->global_init || !c->init || !c->setopt || !c->perform || !c->cleanup || !c->strerror) {
+        *err = moat_xstrdup("libcurl.so.4 lacks the functions moat needs");
+        dlclose(c->lib);
+        return MOAT_EIO;
+    }
+    c->global_init(CURL_GLOBAL_DEFAULT);
+    return 0;
+}
+
 int moat_osvdb_update(moat_osvdb *db, const char *url, FILE *diag, moat_osvdb_stats *st, char **err)
 {
     memset(st, 0, sizeof(*st));
     *err = NULL;
+    curl_api cu;
+    if (load_curl(&cu, err) < 0) return MOAT_EIO;
     char *tmp = moat_xasprintf("%s.download-XXXXXX", db->path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
         *err = moat_xasprintf("%s: cannot create: %s", tmp, strerror(errno));
         free(tmp);
+        dlclose(cu.lib);
         return MOAT_EIO;
     }
     FILE *f = fdopen(fd, "wb");
@@ -297,38 +337,39 @@ int moat_osvdb_update(moat_osvdb *db, const char *url, FILE *diag, moat_osvdb_st
         close(fd);
         unlink(tmp);
         free(tmp);
+        dlclose(cu.lib);
         *err = moat_xstrdup("cannot open the download file");
         return MOAT_EIO;
     }
     int rc = 0;
     char cerr[CURL_ERROR_SIZE] = {0};
-    CURL *h = curl_easy_init();
+    CURL *h = cu.init();
     if (!h) {
         rc = MOAT_EIO;
         *err = moat_xstrdup("libcurl failed to start");
     } else {
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-        curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http,file");
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 20L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)1 << 31);
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "moat/" MOAT_VERSION);
-        CURLcode cc = curl_easy_perform(h);
+        cu.setopt(h, CURLOPT_URL, url);
+        cu.setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+        cu.setopt(h, CURLOPT_WRITEDATA, f);
+        cu.setopt(h, CURLOPT_ERRORBUFFER, cerr);
+        cu.setopt(h, CURLOPT_FAILONERROR, 1L);
+        cu.setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+        cu.setopt(h, CURLOPT_MAXREDIRS, 5L);
+        cu.setopt(h, CURLOPT_PROTOCOLS_STR, "https,http,file");
+        cu.setopt(h, CURLOPT_CONNECTTIMEOUT, 20L);
+        cu.setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+        cu.setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+        cu.setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)1 << 31);
+        cu.setopt(h, CURLOPT_USERAGENT, "moat/" MOAT_VERSION);
+        CURLcode cc = cu.perform(h);
         if (cc != CURLE_OK) {
             rc = MOAT_EIO;
             *err = moat_xasprintf(
                 "cannot download %s: %s (no network? 'moat db import FILE' reads a copy "
                 "downloaded elsewhere)",
-                url, cerr[0] ? cerr : curl_easy_strerror(cc));
+                url, cerr[0] ? cerr : cu.strerror(cc));
         }
-        curl_easy_cleanup(h);
+        cu.cleanup(h);
     }
     if (fclose(f) != 0 && rc == 0) {
         rc = MOAT_EIO;
@@ -337,5 +378,6 @@ int moat_osvdb_update(moat_osvdb *db, const char *url, FILE *diag, moat_osvdb_st
     if (rc == 0) rc = import_source(db, tmp, url, diag, st, err);
     unlink(tmp);
     free(tmp);
+    dlclose(cu.lib);
     return rc;
 }

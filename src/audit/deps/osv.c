@@ -148,7 +148,8 @@ void moat__osv_range_parse(json_t *events, moat__osv_range *out)
 
 void moat__osv_range_clear(moat__osv_range *r)
 {
-    for (size_t i = 0; i < r->n; i++) moat_pep440_free(r->ev[i].v);
+    for (size_t i = 0; i < r->n; i++)
+        moat_pep440_free(r->ev[i].v);
     free(r->ev);
     r->ev = NULL;
     r->n = 0;
@@ -173,6 +174,71 @@ bool moat__osv_range_affects(const moat__osv_range *r, const moat_pep440 *v)
         }
     }
     return affected;
+}
+
+bool moat__osv_text_ok(const char *t)
+{
+    if (!t || !*t) return false;
+    for (; *t; t++)
+        if ((unsigned char)*t < 0x20) return false;
+    return true;
+}
+
+/* The stored form of a range: events as a kind letter (i, f, l, m) and the
+ * version, separated by US (0x1f), ranges separated by RS (0x1e). Faster to
+ * read back than JSON, and nothing a version can contain. */
+void moat__osv_range_encode(json_t *events, moat_buf *out)
+{
+    static const char letters[] = "iflm";
+    if (out->len) moat_buf_putc(out, '\x1e');
+    size_t start = out->len, i;
+    json_t *e;
+    json_array_foreach(events, i, e)
+    {
+        for (int k = 0; k < 4; k++) {
+            const char *t = json_string_value(json_object_get(e, event_kinds[k]));
+            if (!moat__osv_text_ok(t)) continue;
+            if (out->len > start) moat_buf_putc(out, '\x1f');
+            moat_buf_putc(out, letters[k]);
+            moat_buf_puts(out, t);
+            break;
+        }
+    }
+}
+
+void moat__osv_range_decode(const char *s, size_t n, moat__osv_range *out, moat_buf *fixed)
+{
+    size_t count = 1;
+    for (size_t i = 0; i < n; i++)
+        count += s[i] == '\x1f';
+    out->ev = moat_xcalloc(count, sizeof(*out->ev));
+    out->n = 0;
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && s[j] != '\x1f')
+            j++;
+        if (j > i + 1) {
+            const char *t = s + i + 1;
+            size_t tl = j - i - 1;
+            int k = s[i] == 'i' ? 0 : s[i] == 'f' ? 1 : s[i] == 'l' ? 2 : 3;
+            if (k == 1 && fixed) {
+                moat_buf_append(fixed, t, tl);
+                moat_buf_putc(fixed, 0);
+            }
+            moat__osv_event x = {k, NULL};
+            if ((k == 0 && tl == 1 && t[0] == '0') || moat_pep440_parse(t, tl, &x.v) == 0) {
+                size_t m = out->n;
+                while (m > 0 && event_cmp(&out->ev[m - 1], &x) > 0) {
+                    out->ev[m] = out->ev[m - 1];
+                    m--;
+                }
+                out->ev[m] = x;
+                out->n++;
+            }
+        }
+        i = j + 1;
+    }
 }
 
 bool moat__osv_events_affect(json_t *events, const moat_pep440 *v)
@@ -383,6 +449,18 @@ int moat__osv_store(moat_osvdb *db, json_t *rec, const char *where, FILE *diag,
     free(alias_json);
     if (rc < 0) return db_fail(db, err);
 
+    /* aliases for the lookups: one string, separated by US (0x1f) */
+    moat_buf alias_text;
+    moat_buf_init(&alias_text);
+    moat_buf_puts(&alias_text, "");
+    json_array_foreach(aliases, i, a)
+    {
+        const char *t = json_string_value(a);
+        if (!moat__osv_text_ok(t)) continue;
+        if (alias_text.len) moat_buf_putc(&alias_text, '\x1f');
+        moat_buf_puts(&alias_text, t);
+    }
+
     json_array_foreach(aff, i, a)
     {
         json_t *pkg = json_object_get(a, "package");
@@ -392,24 +470,32 @@ int moat__osv_store(moat_osvdb *db, json_t *rec, const char *where, FILE *diag,
         char *name = moat_pep503_name(json_string_value(jname), json_string_length(jname));
         /* keep the ranges whose versions are PEP 440 ordered; GIT ranges
          * (commit hashes) say nothing about release numbers */
-        json_t *keep = json_array();
+        moat_buf ranges;
+        moat_buf_init(&ranges);
+        moat_buf_puts(&ranges, "");
         size_t j;
         json_t *r;
         json_array_foreach(json_object_get(a, "ranges"), j, r)
         {
             const char *type = json_string_value(json_object_get(r, "type"));
             if (strcmp(type, "ECOSYSTEM") == 0 || strcmp(type, "SEMVER") == 0)
-                json_array_append(keep, json_object_get(r, "events"));
+                moat__osv_range_encode(json_object_get(r, "events"), &ranges);
         }
-        char *ranges = json_dumps(keep, JSON_COMPACT);
-        json_decref(keep);
         sqlite3_bind_text(db->ins_aff, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(db->ins_aff, 2, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(db->ins_aff, 3, ranges, -1, SQLITE_STATIC);
+        sqlite3_bind_text(db->ins_aff, 3, ranges.data, -1, SQLITE_STATIC);
+        sqlite3_bind_text(db->ins_aff, 4, alias_text.data, -1, SQLITE_STATIC);
+        if (score >= 0)
+            sqlite3_bind_double(db->ins_aff, 5, score);
+        else
+            sqlite3_bind_null(db->ins_aff, 5);
+        bind_text(db->ins_aff, 6, sev);
+        sqlite3_bind_int(db->ins_aff, 7, withdrawn ? 1 : 0);
         rc = step_done(db->ins_aff);
-        free(ranges);
+        moat_buf_free(&ranges);
         if (rc < 0) {
             free(name);
+            moat_buf_free(&alias_text);
             return db_fail(db, err);
         }
         sqlite3_int64 aid = sqlite3_last_insert_rowid(db->db);
@@ -437,11 +523,13 @@ int moat__osv_store(moat_osvdb *db, json_t *rec, const char *where, FILE *diag,
             free(key);
             if (rc < 0) {
                 free(name);
+                moat_buf_free(&alias_text);
                 return db_fail(db, err);
             }
         }
         free(name);
     }
+    moat_buf_free(&alias_text);
     st->stored++;
     if (withdrawn) st->withdrawn++;
     return 0;
