@@ -144,18 +144,24 @@ int moat_cmd_audit_deps(int argc, char **argv)
     free(cfg);
     if (!min_sev) min_sev = cfg_sev;
 
-    moat_marker_env env;
-    char *env_err = NULL;
-    if (moat_marker_env_init(&env, python, pyver, &env_err) == MOAT_EINVAL) {
-        fprintf(stderr, "moat audit deps: %s\n", env_err);
-        free(env_err);
-        moat_marker_env_clear(&env);
-        moat_dep_ignores_free(&ignores);
-        return 2;
-    }
+    moat_marker_env env = {0};
     moat_deps deps;
-    moat_deps_init(&deps, &env, diag);
-    deps.env_err = env_err;
+    moat_deps_init(&deps, NULL, diag);
+    if (pyver) {
+        char *env_err = NULL;
+        if (moat_marker_env_init(&env, NULL, pyver, &env_err) < 0) {
+            fprintf(stderr, "moat audit deps: %s\n", env_err);
+            free(env_err);
+            moat_marker_env_clear(&env);
+            moat_dep_ignores_free(&ignores);
+            return 2;
+        }
+        deps.env = &env;
+    } else {
+        /* the interpreter is asked only if a marker needs it */
+        deps.lazy = &env;
+        deps.lazy_python = python;
+    }
     if (quiet) deps.env_warned = true;
     if (optind >= argc) {
         moat_deps_collect(&deps, ".");

@@ -188,6 +188,12 @@ typedef struct moat_deps {
     char **read;                /* owned: requirements files already read (real paths) */
     size_t nread;
     bool env_warned;
+    /* When env is NULL and lazy is set, the first marker fills lazy for the
+     * interpreter lazy_python (moat_marker_env_init) and uses it: Python
+     * is run only for a project that has markers. Both borrowed. */
+    moat_marker_env *lazy;
+    const char *lazy_python;
+    struct moat_deps *parent; /* borrowed: whose environment to use, or NULL */
 } moat_deps;
 
 void moat_deps_init(moat_deps *d, const moat_marker_env *env, FILE *diag);

@@ -71,6 +71,10 @@ bool moat__osv_events_affect(json_t *events, const moat_pep440 *v);
  * err on failure (yaml.c). */
 json_t *moat__yaml_to_json(const char *text, size_t len, char *err, size_t errlen);
 
+/* The marker environment of d, filled on first use (see moat_deps.lazy);
+ * NULL when there is none (requirements.c). */
+const moat_marker_env *moat__deps_env(moat_deps *d);
+
 /* Adds a parsed PEP 508 requirement found at file:line, if its marker holds
  * for the target (requirements.c; every input that holds them uses it). */
 void moat__deps_add_req(moat_deps *d, const moat_req *r, const char *file, unsigned line);

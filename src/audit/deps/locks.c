@@ -206,7 +206,8 @@ static void add_poetry_table(moat_deps *d, const moat_toml_value *t, const char 
             const char *marker = tstr(v, "markers");
             if (marker) {
                 char *err = NULL;
-                int r = d->env ? moat_marker_eval(marker, d->env, "", &err) : 1;
+                const moat_marker_env *env = moat__deps_env(d);
+                int r = env ? moat_marker_eval(marker, env, "", &err) : 1;
                 free(err);
                 if (r == 0) continue;
             }
@@ -312,9 +313,9 @@ static void add_locked(moat_deps *d, const moat_toml_value *pkg, const char *pat
     }
     if (pylock) {
         const char *marker = tstr(pkg, "marker");
-        if (marker && d->env) {
+        if (marker && moat__deps_env(d)) {
             char *err = NULL;
-            int r = moat_marker_eval(marker, d->env, "", &err);
+            int r = moat_marker_eval(marker, moat__deps_env(d), "", &err);
             if (r == MOAT_EPARSE) moat_deps_problem(d, path, line, "%s", err);
             free(err);
             if (r == 0) return;
@@ -419,9 +420,9 @@ static int read_pipfile_lock(moat_deps *d, const char *path)
                 continue;
             }
             const char *marker = json_string_value(json_object_get(v, "markers"));
-            if (marker && d->env) {
+            if (marker && moat__deps_env(d)) {
                 char *err = NULL;
-                int r = moat_marker_eval(marker, d->env, "", &err);
+                int r = moat_marker_eval(marker, moat__deps_env(d), "", &err);
                 if (r == MOAT_EPARSE) moat_deps_problem(d, path, line, "%s", err);
                 free(err);
                 if (r == 0) continue;

@@ -77,14 +77,29 @@ void moat_deps_problem(moat_deps *d, const char *file, unsigned line, const char
     va_end(ap);
 }
 
+const moat_marker_env *moat__deps_env(moat_deps *d)
+{
+    if (d->parent) return moat__deps_env(d->parent);
+    if (!d->env && d->lazy) {
+        char *err = NULL;
+        if (moat_marker_env_init(d->lazy, d->lazy_python, NULL, &err) < 0) {
+            free(d->env_err);
+            d->env_err = err;
+        }
+        d->env = d->lazy;
+    }
+    return d->env;
+}
+
 /* Whether a requirement with this marker applies to the target; an
  * undecidable marker keeps it (and says so once). */
 static bool marker_applies(moat_deps *d, const char *marker, const char *file, unsigned line)
 {
     if (!marker) return true;
-    if (!d->env) return true;
+    const moat_marker_env *env = moat__deps_env(d);
+    if (!env) return true;
     char *err = NULL;
-    int r = moat_marker_eval(marker, d->env, "", &err);
+    int r = moat_marker_eval(marker, env, "", &err);
     if (r >= 0) return r == 1;
     if (r == MOAT_EPARSE) {
         moat_deps_problem(d, file, line, "%s", err);
@@ -345,7 +360,8 @@ static int requirements(moat_deps *d, const char *path, const char *data, size_t
 {
     char *stack[MAX_INCLUDE_DEPTH];
     rctx c = {d, stack, 0, {0}};
-    moat_deps_init(&c.constraints, d->env, d->diag);
+    moat_deps_init(&c.constraints, NULL, d->diag);
+    c.constraints.parent = d;
     size_t first = d->len;
     int rc = 0;
     if (data) {
