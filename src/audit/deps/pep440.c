@@ -212,6 +212,7 @@ void moat_pep440_free(moat_pep440 *v)
 static int dig_cmp(dig a, dig b)
 {
     if (a.n != b.n) return a.n < b.n ? -1 : 1;
+    if (a.n == 0) return 0; /* both 0; p may be NULL (an absent epoch) */
     int c = memcmp(a.p, b.p, a.n);
     return c < 0 ? -1 : c > 0;
 }
