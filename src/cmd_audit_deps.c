@@ -198,6 +198,8 @@ int moat_cmd_audit_deps(int argc, char **argv)
         moat_osvdb_info_clear(&info);
     }
     if (status) goto out;
+    /* the table and Markdown print summaries only */
+    moat_osvdb_want_details(db, strcmp(format, "table") != 0 && strcmp(format, "markdown") != 0);
     moat_audit_opts o = {db, &ignores, min_sev ? moat_severity_threshold(min_sev) : -1,
                          quiet ? NULL : diag};
     moat_audit_result res;

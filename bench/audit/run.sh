@@ -57,10 +57,17 @@ import os, platform, statistics, subprocess, sys, time
 moat, data, d, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 records = sum(1 for _ in open(data, encoding="utf-8"))
 
+import resource
+
+cpu_times = []
+
 def timed(args):
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     dt = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_times.append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
     if p.returncode not in (0, 1):
         sys.exit("failed: %s\n%s" % (" ".join(args), p.stderr.decode()))
     return dt
@@ -71,9 +78,15 @@ for i in range(runs):
     imp.append(timed([moat, "db", "import", data, "--db", db, "-q"]))
 db = os.path.join(d, "import0.db")
 lock = os.path.join(d, "uv.lock")
-args = [moat, "audit", "deps", lock, "--db", db, "-f", "json", "-q", "--python-version", "3.11"]
-timed(args)  # warm-up: page cache
+table = [moat, "audit", "deps", lock, "--db", db, "-q", "--python-version", "3.11"]
+args = table[:3] + [lock, "--db", db, "-f", "json", "-q", "--python-version", "3.11"]
+timed(table)  # warm-up: page cache
+cpu_times.clear()
+tab = [timed(table) for _ in range(runs)]
+tab_cpu = list(cpu_times)
+cpu_times.clear()
 aud = [timed(args) for _ in range(runs)]
+aud_cpu = list(cpu_times)
 out = subprocess.run(args, capture_output=True, text=True).stdout
 import json
 doc = json.loads(out)
@@ -94,8 +107,18 @@ print("|---|---:|---:|")
 print("| import %d records (records/s) | %.0f | %.0f |" % (
     records, records / statistics.median(imp), records / min(imp)))
 print("| import %d records (s) | %.2f | %.2f |" % (records, statistics.median(imp), min(imp)))
-print("| audit a 1,000-package uv.lock (ms) | %.1f | %.1f |" % (
+print("| audit a 1,000-package uv.lock, table (ms, wall) | %.1f | %.1f |" % (
+    statistics.median(tab) * 1000, min(tab) * 1000))
+print("| the same, CPU time (user+sys, ms) | %.1f | %.1f |" % (
+    statistics.median(tab_cpu) * 1000, min(tab_cpu) * 1000))
+print("| audit a 1,000-package uv.lock, `-f json` (ms, wall) | %.1f | %.1f |" % (
     statistics.median(aud) * 1000, min(aud) * 1000))
+print("| the same, CPU time (user+sys, ms) | %.1f | %.1f |" % (
+    statistics.median(aud_cpu) * 1000, min(aud_cpu) * 1000))
+with open("/proc/loadavg") as f:
+    load = f.read().split()[0]
+print()
+print("Load average when the run ended: %s." % load)
 print()
 print("The audit found %d advisories in %d of the 1,000 packages; %d runs each." % (nv, nd, runs))
 PY

@@ -134,6 +134,11 @@ void moat_strv_free(char **v, size_t n)
     free(v);
 }
 
+void moat_osvdb_want_details(moat_osvdb *db, bool on)
+{
+    db->no_details = !on;
+}
+
 void moat__vuln_clear(moat_vuln *v)
 {
     free(v->id);
@@ -481,7 +486,7 @@ int moat_osvdb_query(moat_osvdb *db, const char *name, const moat_pep440 *v, con
         if (sqlite3_step(db->q_text) == SQLITE_ROW) {
             const char *t = (const char *)sqlite3_column_text(db->q_text, 0);
             r->summary = moat_xstrdup(t ? t : "");
-            t = (const char *)sqlite3_column_text(db->q_text, 1);
+            t = db->no_details ? NULL : (const char *)sqlite3_column_text(db->q_text, 1);
             r->details = moat_xstrdup(t ? t : "");
         } else {
             r->summary = moat_xstrdup("");

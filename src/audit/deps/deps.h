@@ -119,6 +119,9 @@ typedef struct moat_vuln {
 int moat_osvdb_query(moat_osvdb *db, const char *name, const moat_pep440 *v, const char *raw,
                      moat_vuln **out, size_t *n);
 void moat_vulns_free(moat_vuln *v, size_t n);
+/* Whether moat_osvdb_query fills moat_vuln.details (default true); a
+ * report that prints only summaries saves reading them. */
+void moat_osvdb_want_details(moat_osvdb *db, bool on);
 /* Every version of a package the database knows (from `versions` lists and
  * range events), owned, sorted by PEP 440 (unparsable ones dropped). */
 int moat_osvdb_known_versions(moat_osvdb *db, const char *name, char ***out, size_t *n);

@@ -13,6 +13,7 @@ struct moat_osvdb {
     sqlite3_stmt *ins_vuln, *del_ver, *del_aff, *ins_aff, *ins_ver;
     sqlite3_stmt *q_aff, *q_ver, *q_text;
     struct moat__osv_cache *cache; /* owned: the last package asked about (db.c) */
+    bool no_details;               /* moat_osvdb_want_details(db, false) */
 };
 
 /* Whether any advisory of package name that is one of vulns (by id or

@@ -30,9 +30,12 @@ struct moat_pep440 {
     dig pre;
     bool has_post, has_dev;
     dig post, dev;
-    lseg *loc; /* owned; NULL when there is no local label */
+    lseg *loc; /* owned unless loc_buf; NULL when there is no local label */
     size_t nloc;
-    char *text; /* owned lower-case copy the digits point into */
+    char *text;      /* the lower-case copy the digits point into (text_buf) */
+    dig rel_buf[6];  /* most releases fit: no allocation */
+    lseg loc_buf[4]; /* likewise local labels */
+    char text_buf[]; /* one allocation holds the struct and the text */
 };
 
 static bool is_sep(char c)
@@ -77,11 +80,17 @@ static const char *const pre_words[] = {"alpha", "beta", "preview", "pre", "a",
 static const char pre_norm[] = {'a', 'b', 'r', 'r', 'a', 'b', 'r', 'r'};
 static const char *const post_words[] = {"post", "rev", "r", NULL};
 
-static void push_dig(dig **v, size_t *len, size_t *cap, dig d)
+/* Appends to an array that starts in the struct's inline buffer (*cap
+ * its size) and moves to the heap when it outgrows it. */
+static void push_dig(dig **v, dig *inline_buf, size_t *len, size_t *cap, dig d)
 {
     if (*len == *cap) {
-        *cap = *cap ? *cap * 2 : 4;
-        *v = moat_xrealloc(*v, *cap * sizeof(**v));
+        size_t ncap = *cap * 2;
+        dig *nv = moat_xmalloc(ncap * sizeof(*nv));
+        memcpy(nv, *v, *len * sizeof(*nv));
+        if (*v != inline_buf) free(*v);
+        *v = nv;
+        *cap = ncap;
     }
     (*v)[(*len)++] = d;
 }
@@ -94,13 +103,15 @@ int moat_pep440_parse(const char *s, size_t n, moat_pep440 **out)
     while (n && isspace((unsigned char)s[n - 1]))
         n--;
     if (n == 0 || n > 4096) return MOAT_EPARSE;
-    moat_pep440 *v = moat_xcalloc(1, sizeof(*v));
-    char *t = moat_xmalloc(n + 1);
+    moat_pep440 *v = moat_xmalloc(sizeof(*v) + n + 1);
+    memset(v, 0, sizeof(*v));
+    char *t = v->text_buf;
     for (size_t k = 0; k < n; k++)
         t[k] = (char)tolower((unsigned char)s[k]);
     t[n] = 0;
     v->text = t;
-    size_t i = 0, cap = 0;
+    v->rel = v->rel_buf;
+    size_t i = 0, cap = MOAT_ARRAY_LEN(v->rel_buf);
     if (t[i] == 'v') i++;
     if (i >= n || !is_digit(t[i])) goto fail;
     dig d;
@@ -111,10 +122,10 @@ int moat_pep440_parse(const char *s, size_t n, moat_pep440 **out)
         if (i >= n || !is_digit(t[i])) goto fail;
         i = read_dig(t, i, n, &d);
     }
-    push_dig(&v->rel, &v->nrel, &cap, d);
+    push_dig(&v->rel, v->rel_buf, &v->nrel, &cap, d);
     while (i + 1 < n && t[i] == '.' && is_digit(t[i + 1])) {
         i = read_dig(t, i + 1, n, &d);
-        push_dig(&v->rel, &v->nrel, &cap, d);
+        push_dig(&v->rel, v->rel_buf, &v->nrel, &cap, d);
     }
     /* pre-release: [-_.]?(label)[-_.]?[0-9]* */
     size_t j = i, which = 0, l;
@@ -165,7 +176,8 @@ int moat_pep440_parse(const char *s, size_t n, moat_pep440 **out)
     }
     /* local: +[a-z0-9]+([-_.][a-z0-9]+)* */
     if (i < n && t[i] == '+') {
-        size_t lcap = 0;
+        size_t lcap = MOAT_ARRAY_LEN(v->loc_buf);
+        v->loc = v->loc_buf;
         i++;
         for (;;) {
             size_t st = i;
@@ -181,8 +193,11 @@ int moat_pep440_parse(const char *s, size_t n, moat_pep440 **out)
                     seg.p++, seg.n--;
             }
             if (v->nloc == lcap) {
-                lcap = lcap ? lcap * 2 : 4;
-                v->loc = moat_xrealloc(v->loc, lcap * sizeof(*v->loc));
+                lseg *nl = moat_xmalloc(lcap * 2 * sizeof(*nl));
+                memcpy(nl, v->loc, v->nloc * sizeof(*nl));
+                if (v->loc != v->loc_buf) free(v->loc);
+                v->loc = nl;
+                lcap *= 2;
             }
             v->loc[v->nloc++] = seg;
             if (i < n && is_sep(t[i])) {
@@ -203,9 +218,8 @@ fail:
 void moat_pep440_free(moat_pep440 *v)
 {
     if (!v) return;
-    free(v->rel);
-    free(v->loc);
-    free(v->text);
+    if (v->rel != v->rel_buf) free(v->rel);
+    if (v->loc != v->loc_buf) free(v->loc);
     free(v);
 }
 
