@@ -110,6 +110,13 @@ int moat_cmd_db(int argc, char **argv)
             printf("%s: %llu ms (%.0f records/s) into %s\n", argv[i], (unsigned long long)ms,
                    ms ? (double)st.records * 1000.0 / (double)ms : (double)st.records, dbpath);
             if (st.skipped) status = 1;
+            if (st.records == 0) {
+                fprintf(stderr,
+                        "moat db import: %s: no OSV records found (.json, .yaml, NDJSON "
+                        "or an OSV zip export)\n",
+                        argv[i]);
+                status = 1;
+            }
         }
     } else if (strcmp(sub, "update") == 0) {
         moat_osvdb_stats st;

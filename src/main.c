@@ -174,6 +174,11 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "db") == 0) return moat_cmd_db(argc - 1, argv + 1);
     if (strcmp(cmd, "audit") == 0 && argc >= 3 && strcmp(argv[2], "deps") == 0)
         return moat_cmd_audit_deps(argc - 2, argv + 2);
+    if (strcmp(cmd, "audit") == 0) {
+        fprintf(stderr,
+                "usage: moat audit deps [PATH...] [OPTIONS] (see 'moat audit deps --help')\n");
+        return 2;
+    }
     fprintf(stderr, "moat: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
 }
