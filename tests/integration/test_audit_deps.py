@@ -503,3 +503,24 @@ def test_markers_follow_python_version(moat_bin, tmp_path):
     p = run(moat_bin, "audit", "deps", str(req), "--db", str(db), "-f", "json")
     local_old = sys.version_info < (3, 8)
     assert p.returncode == (1 if local_old else 0)
+
+
+def test_cli_errors(moat_bin, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    p = run(moat_bin, "db", "import", str(empty), "--db", str(tmp_path / "osv.db"))
+    assert p.returncode == 1 and "no OSV records found" in p.stderr
+    p = run(moat_bin, "db", "import", str(tmp_path / "missing.json"), "--db",
+            str(tmp_path / "osv.db"))
+    assert p.returncode == 2 and "nothing imported" in p.stderr
+    p = run(moat_bin, "audit")
+    assert p.returncode == 2 and "moat audit deps" in p.stderr
+    p = run(moat_bin, "audit", "deps", str(tmp_path), "--db", str(tmp_path / "osv.db"),
+            "--python-version", "three")
+    assert p.returncode == 2 and "--python-version" in p.stderr
+    # a folder with nothing to audit is an input error
+    src = tmp_path / "r.ndjson"
+    src.write_text(json.dumps(osv("T-1", [{"introduced": "0"}])) + "\n")
+    assert run(moat_bin, "db", "import", str(src), "--db", str(tmp_path / "osv.db")).returncode == 0
+    p = run(moat_bin, "audit", "deps", str(empty), "--db", str(tmp_path / "osv.db"))
+    assert p.returncode == 2 and "no requirements" in p.stderr
