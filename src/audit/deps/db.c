@@ -517,36 +517,49 @@ int moat_osvdb_query(moat_osvdb *db, const char *name, const moat_pep440 *v, con
     return 0;
 }
 
+/* Whether entry e is one of vulns (by id or alias). */
+static bool is_one_of(const entry *e, const moat_vuln *vulns, size_t n)
+{
+    for (size_t k = 0; k < e->names.n; k++)
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(e->names.v[k], vulns[i].id) == 0) return true;
+            for (size_t a = 0; a < vulns[i].naliases; a++)
+                if (strcmp(e->names.v[k], vulns[i].aliases[a]) == 0) return true;
+        }
+    return false;
+}
+
 bool moat__osvdb_affects_any(moat_osvdb *db, const char *name, const moat_pep440 *v,
                              const moat_vuln *vulns, size_t n)
 {
     if (load_package(db, name) < 0) return true; /* cannot tell: not a fix */
     const struct moat__osv_cache *c = db->cache;
+    /* the ranges first: most candidates that fail, fail there, without a
+     * lookup of the `versions` lists */
+    bool relevant = false;
+    for (size_t r = 0; r < c->len; r++) {
+        const entry *e = &c->v[r];
+        bool affected = false;
+        for (size_t i = 0; i < e->nranges && !affected; i++)
+            affected = moat__osv_range_affects(&e->ranges[i], v);
+        if (affected && is_one_of(e, vulns, n)) return true;
+        relevant = relevant || !affected;
+    }
+    if (!relevant) return false;
     char *key = moat__pep440_key(v);
     size_t nlisted;
     sqlite3_int64 *first = listed_for(db, name, key, &nlisted);
     free(key);
-    for (size_t r = 0; r < c->len; r++) {
+    bool any = false;
+    for (size_t r = 0; r < c->len && !any; r++) {
         const entry *e = &c->v[r];
-        bool affected = false;
-        for (size_t i = 0; i < nlisted && !affected; i++)
-            affected = first[i] == e->aid;
-        for (size_t i = 0; i < e->nranges && !affected; i++)
-            affected = moat__osv_range_affects(&e->ranges[i], v);
-        if (!affected) continue;
-        for (size_t k = 0; k < e->names.n; k++)
-            for (size_t i = 0; i < n; i++) {
-                bool same = strcmp(e->names.v[k], vulns[i].id) == 0;
-                for (size_t a = 0; a < vulns[i].naliases && !same; a++)
-                    same = strcmp(e->names.v[k], vulns[i].aliases[a]) == 0;
-                if (same) {
-                    free(first);
-                    return true;
-                }
-            }
+        bool listed = false;
+        for (size_t i = 0; i < nlisted && !listed; i++)
+            listed = first[i] == e->aid;
+        any = listed && is_one_of(e, vulns, n);
     }
     free(first);
-    return false;
+    return any;
 }
 
 int moat_osvdb_known_versions(moat_osvdb *db, const char *name, char ***out, size_t *n)
