@@ -177,6 +177,7 @@ typedef struct mparser {
     const char *extra;
     char *err;
     int unknown; /* a value the environment does not know was read */
+    int depth;   /* parentheses open: bounded, so no input exhausts the stack */
 } mparser;
 
 static void ws(mparser *p)
@@ -294,8 +295,13 @@ static int m_atom(mparser *p)
 {
     ws(p);
     if (p->i < p->n && p->s[p->i] == '(') {
+        if (++p->depth > 64) {
+            perr(p, "parentheses nested too deep");
+            return -1;
+        }
         p->i++;
         int r = m_or(p);
+        p->depth--;
         ws(p);
         if (r < 0) return r;
         if (p->i >= p->n || p->s[p->i] != ')') {
@@ -382,7 +388,7 @@ static int m_or(mparser *p)
 int moat_marker_eval(const char *marker, const moat_marker_env *env, const char *extra, char **err)
 {
     *err = NULL;
-    mparser p = {marker, strlen(marker), 0, env, extra, NULL, 0};
+    mparser p = {marker, strlen(marker), 0, env, extra, NULL, 0, 0};
     int r = m_or(&p);
     ws(&p);
     if (r >= 0 && p.i != p.n) {

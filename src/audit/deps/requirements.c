@@ -241,9 +241,20 @@ static void req_line(rctx *c, char *s, const char *file, unsigned line, bool con
                 return;
             }
             char *p = resolve(file, arg);
-            int rc = read_req_file(c, p, constraint || is_c);
-            if (rc == MOAT_ENOENT)
-                moat_deps_problem(d, file, line, "cannot read '%s': %s", p, strerror(ENOENT));
+            bool cycle = false;
+            for (size_t i = 0; i < c->depth && !cycle; i++)
+                cycle = strcmp(c->stack[i], p) == 0;
+            int rc = 0;
+            if (cycle)
+                moat_deps_problem(d, file, line,
+                                  "'%s' is already being read (an include cycle); not read again",
+                                  p);
+            else if (c->depth >= MAX_INCLUDE_DEPTH)
+                moat_deps_problem(d, file, line, "-r/-c includes nested too deep");
+            else
+                rc = read_req_file(c, p, constraint || is_c);
+            if (rc < 0)
+                moat_deps_problem(d, file, line, "cannot read '%s': %s", p, moat_strerror(rc));
             free(p);
             return;
         }
@@ -331,15 +342,7 @@ static void parse_req_text(rctx *c, const char *path, const char *data, size_t l
 
 static int read_req_file(rctx *c, const char *path, bool constraint)
 {
-    for (size_t i = 0; i < c->depth; i++)
-        if (strcmp(c->stack[i], path) == 0) {
-            moat_deps_problem(c->d, path, 0, "includes itself (through -r/-c); not read again");
-            return 0;
-        }
-    if (c->depth >= MAX_INCLUDE_DEPTH) {
-        moat_deps_problem(c->d, path, 0, "-r/-c includes nested too deep");
-        return 0;
-    }
+    MOAT_BUG_ON(c->depth >= MAX_INCLUDE_DEPTH); /* the caller checks */
     char *data;
     size_t len;
     int rc = moat_read_file(path, &data, &len);

@@ -107,6 +107,10 @@ static void test_markers(void **state)
     assert_int_equal(mark(&env, "'a' == 'b'", ""), MOAT_EPARSE);
     assert_int_equal(mark(&env, "no_such_name == '1'", ""), MOAT_EPARSE);
     assert_int_equal(mark(&env, "(python_version > '3'", ""), MOAT_EPARSE);
+    char deep[20001];
+    memset(deep, '(', 20000);
+    deep[20000] = 0;
+    assert_int_equal(mark(&env, deep, ""), MOAT_EPARSE); /* bounded, not a stack overflow */
     moat_marker_env_clear(&env);
     /* a value the environment does not know: an error, never silently false */
     moat_marker_env empty = {0};
