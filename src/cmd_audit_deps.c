@@ -200,12 +200,12 @@ int moat_cmd_audit_deps(int argc, char **argv)
     if (status) goto out;
     /* the table and Markdown print summaries only */
     moat_osvdb_want_details(db, strcmp(format, "table") != 0 && strcmp(format, "markdown") != 0);
-    moat_audit_opts o = {db, &ignores, min_sev ? moat_severity_threshold(min_sev) : -1,
-                         quiet ? NULL : diag};
-    moat_audit_result res;
+    moat_deps_opts o = {db, &ignores, min_sev ? moat_severity_threshold(min_sev) : -1,
+                        quiet ? NULL : diag};
+    moat_deps_result res;
     if (moat_deps_audit(&deps, &o, &res) < 0) {
         fprintf(stderr, "moat audit deps: cannot read the advisory database\n");
-        moat_audit_result_free(&res);
+        moat_deps_result_free(&res);
         status = 2;
         goto out;
     }
@@ -220,7 +220,7 @@ int moat_cmd_audit_deps(int argc, char **argv)
                 "audited\n",
                 problems, problems == 1 ? "" : "s");
     status = res.vulnerable ? 1 : problems ? 2 : 0;
-    moat_audit_result_free(&res);
+    moat_deps_result_free(&res);
 out:
     moat_osvdb_close(db);
     free(defpath);

@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char **known = NULL;
         size_t nk = 0;
         moat_osvdb_known_versions(db, name, &known, &nk);
-        moat_strv_free(known, nk);
+        moat_deps_strv_free(known, nk);
     }
     sqlite3_finalize(q);
     return 0;

@@ -16,15 +16,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *err = NULL;
     moat_marker_env_init(&env, NULL, "3.11.4", &err);
     free(err);
-    moat_req r;
-    if (moat_req_parse((const char *)data, size, &r, &err) == 0) {
+    moat_pep508_req r;
+    if (moat_pep508_parse((const char *)data, size, &r, &err) == 0) {
         MOAT_BUG_ON(!r.name || !r.spec);
         if (r.marker) {
             int v = moat_marker_eval(r.marker, &env, "", &err);
             MOAT_BUG_ON(v < 0 && !err);
             free(err);
         }
-        moat_req_clear(&r);
+        moat_pep508_clear(&r);
     } else {
         MOAT_BUG_ON(!err);
         free(err);

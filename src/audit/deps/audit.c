@@ -200,7 +200,7 @@ static bool same_dep(const moat_dep *a, const moat_dep *b)
 }
 
 /* Filters vulns in place by ignores and threshold. */
-static void filter(moat_dep_result *r, const moat_audit_opts *o, const char *today, bool *warned)
+static void filter(moat_dep_result *r, const moat_deps_opts *o, const char *today, bool *warned)
 {
     size_t k = 0;
     for (size_t i = 0; i < r->nvulns; i++) {
@@ -292,11 +292,11 @@ static void audit_range(moat_osvdb *db, const moat_dep *dep, moat_dep_result *r)
             moat_pep440_free(v);
         }
     }
-    moat_strv_free(known, nk);
+    moat_deps_strv_free(known, nk);
     moat_pep440_specset_free(set);
 }
 
-int moat_deps_audit(const moat_deps *deps, const moat_audit_opts *o, moat_audit_result *out)
+int moat_deps_audit(const moat_deps *deps, const moat_deps_opts *o, moat_deps_result *out)
 {
     memset(out, 0, sizeof(*out));
     time_t now = time(NULL);
@@ -345,12 +345,12 @@ int moat_deps_audit(const moat_deps *deps, const moat_audit_opts *o, moat_audit_
     return rc;
 }
 
-void moat_audit_result_free(moat_audit_result *r)
+void moat_deps_result_free(moat_deps_result *r)
 {
     for (size_t i = 0; i < r->len; i++) {
         moat_vulns_free(r->v[i].vulns, r->v[i].nvulns);
         free(r->v[i].fix);
-        moat_strv_free(r->v[i].range_affected, r->v[i].nrange_affected);
+        moat_deps_strv_free(r->v[i].range_affected, r->v[i].nrange_affected);
     }
     free(r->v);
     memset(r, 0, sizeof(*r));

@@ -127,7 +127,7 @@ void moat_osvdb_close(moat_osvdb *db)
     free(db);
 }
 
-void moat_strv_free(char **v, size_t n)
+void moat_deps_strv_free(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         free(v[i]);
@@ -142,8 +142,8 @@ void moat_osvdb_want_details(moat_osvdb *db, bool on)
 void moat__vuln_clear(moat_vuln *v)
 {
     free(v->id);
-    moat_strv_free(v->aliases, v->naliases);
-    moat_strv_free(v->fixed, v->nfixed);
+    moat_deps_strv_free(v->aliases, v->naliases);
+    moat_deps_strv_free(v->fixed, v->nfixed);
     free(v->summary);
     free(v->details);
     memset(v, 0, sizeof(*v));
@@ -238,8 +238,8 @@ void moat__osvdb_cache_clear(moat_osvdb *db)
             moat__osv_range_clear(&c->v[i].ranges[k]);
         free(c->v[i].ranges);
         free(c->v[i].id);
-        moat_strv_free(c->v[i].names.v, c->v[i].names.n);
-        moat_strv_free(c->v[i].fixed.v, c->v[i].fixed.n);
+        moat_deps_strv_free(c->v[i].names.v, c->v[i].names.n);
+        moat_deps_strv_free(c->v[i].fixed.v, c->v[i].fixed.n);
     }
     free(c->v);
     free(c->name);
@@ -577,7 +577,7 @@ int moat_osvdb_known_versions(moat_osvdb *db, const char *name, char ***out, siz
     sqlite3_finalize(q);
     if (sqlite3_prepare_v2(db->db, "SELECT ranges FROM affected WHERE package = ?1", -1, &q,
                            NULL) != SQLITE_OK) {
-        moat_strv_free(s.v, s.n);
+        moat_deps_strv_free(s.v, s.n);
         return MOAT_EIO;
     }
     sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);

@@ -125,7 +125,7 @@ void moat_osvdb_want_details(moat_osvdb *db, bool on);
 /* Every version of a package the database knows (from `versions` lists and
  * range events), owned, sorted by PEP 440 (unparsable ones dropped). */
 int moat_osvdb_known_versions(moat_osvdb *db, const char *name, char ***out, size_t *n);
-void moat_strv_free(char **v, size_t n);
+void moat_deps_strv_free(char **v, size_t n);
 
 /* CVSS v3.x base score of a vector ("CVSS:3.1/AV:N/..."), or -1. */
 double moat_cvss3_score(const char *vector);
@@ -151,19 +151,19 @@ int moat_marker_env_init(moat_marker_env *env, const char *python, const char *p
                          char **err);
 void moat_marker_env_clear(moat_marker_env *env);
 
-typedef struct moat_req {
+typedef struct moat_pep508_req {
     char *name; /* as written */
     char **extras;
     size_t nextras;
     moat_pep440_specset *spec; /* owned, never NULL (empty set allows all) */
     char *url;                 /* owned: "name @ URL", or NULL */
     char *marker;              /* owned: the marker text, or NULL */
-} moat_req;
+} moat_pep508_req;
 
 /* Parses one PEP 508 requirement. Returns 0, or MOAT_EPARSE with an owned
  * message in *err. */
-int moat_req_parse(const char *s, size_t n, moat_req *out, char **err);
-void moat_req_clear(moat_req *r);
+int moat_pep508_parse(const char *s, size_t n, moat_pep508_req *out, char **err);
+void moat_pep508_clear(moat_pep508_req *r);
 /* Evaluates marker text against env with `extra` ("" for none). Returns 1
  * true, 0 false, MOAT_EPARSE (bad marker) or MOAT_EINVAL (a value env does
  * not know); *err owned on failure. */
@@ -262,26 +262,26 @@ typedef struct moat_dep_result {
     size_t nrange_affected;
 } moat_dep_result;
 
-typedef struct moat_audit_result {
+typedef struct moat_deps_result {
     moat_dep_result *v; /* owned, one per distinct dependency */
     size_t len;
     size_t vulnerable; /* pinned dependencies with at least one advisory */
     size_t nvulns, ignored, below, unaudited, ranges_affected;
     char today[11]; /* the date ignores were checked against */
-} moat_audit_result;
+} moat_deps_result;
 
-typedef struct moat_audit_opts {
+typedef struct moat_deps_opts {
     moat_osvdb *db;                  /* borrowed */
     const moat_dep_ignores *ignores; /* borrowed, may be NULL */
     double min_score;                /* -1: report every severity */
     FILE *diag;                      /* borrowed: warnings (expired ignores) */
-} moat_audit_opts;
+} moat_deps_opts;
 
-int moat_deps_audit(const moat_deps *deps, const moat_audit_opts *o, moat_audit_result *out);
-void moat_audit_result_free(moat_audit_result *r);
+int moat_deps_audit(const moat_deps *deps, const moat_deps_opts *o, moat_deps_result *out);
+void moat_deps_result_free(moat_deps_result *r);
 
 /* Writes the report: format "table", "json" (pip-audit's shape), "sarif",
  * "markdown" or "cyclonedx". MOAT_EINVAL for another format. */
-int moat_deps_report(const moat_audit_result *r, const char *format, moat_buf *out);
+int moat_deps_report(const moat_deps_result *r, const char *format, moat_buf *out);
 
 #endif

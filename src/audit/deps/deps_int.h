@@ -78,7 +78,7 @@ const moat_marker_env *moat__deps_env(moat_deps *d);
 
 /* Adds a parsed PEP 508 requirement found at file:line, if its marker holds
  * for the target (requirements.c; every input that holds them uses it). */
-void moat__deps_add_req(moat_deps *d, const moat_req *r, const char *file, unsigned line);
+void moat__deps_add_req(moat_deps *d, const moat_pep508_req *r, const char *file, unsigned line);
 
 /* Frees the strings of one result (db.c). */
 void moat__vuln_clear(moat_vuln *v);

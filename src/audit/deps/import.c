@@ -212,7 +212,7 @@ static int import_dir(ctx *c, const char *path, int depth)
             rc = import_file(c, p);
         free(p);
     }
-    moat_strv_free(names, n);
+    moat_deps_strv_free(names, n);
     return rc;
 }
 

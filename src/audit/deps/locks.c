@@ -61,15 +61,15 @@ static void add_pep508(moat_deps *d, const moat_toml_value *v, const char *path)
                           moat_toml_type_name(v->type));
         return;
     }
-    moat_req r;
+    moat_pep508_req r;
     char *err = NULL;
-    if (moat_req_parse(v->u.str.ptr, v->u.str.len, &r, &err) < 0) {
+    if (moat_pep508_parse(v->u.str.ptr, v->u.str.len, &r, &err) < 0) {
         moat_deps_problem(d, path, (unsigned)v->line, "%s", err);
         free(err);
         return;
     }
     moat__deps_add_req(d, &r, path, (unsigned)v->line);
-    moat_req_clear(&r);
+    moat_pep508_clear(&r);
 }
 
 static void add_pep508_array(moat_deps *d, const moat_toml_value *a, const char *path,
@@ -566,6 +566,6 @@ int moat_deps_read_site_packages(moat_deps *d, const char *dir)
         free(meta);
         free(p);
     }
-    moat_strv_free(names, n);
+    moat_deps_strv_free(names, n);
     return 0;
 }

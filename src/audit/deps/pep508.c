@@ -411,10 +411,10 @@ int moat_marker_eval(const char *marker, const moat_marker_env *env, const char 
 
 /* ---- requirements ---------------------------------------------------------*/
 
-void moat_req_clear(moat_req *r)
+void moat_pep508_clear(moat_pep508_req *r)
 {
     free(r->name);
-    moat_strv_free(r->extras, r->nextras);
+    moat_deps_strv_free(r->extras, r->nextras);
     moat_pep440_specset_free(r->spec);
     free(r->url);
     free(r->marker);
@@ -426,7 +426,7 @@ static bool name_char(char c)
     return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.';
 }
 
-int moat_req_parse(const char *s, size_t n, moat_req *out, char **err)
+int moat_pep508_parse(const char *s, size_t n, moat_pep508_req *out, char **err)
 {
     memset(out, 0, sizeof(*out));
     *err = NULL;
@@ -510,7 +510,7 @@ int moat_req_parse(const char *s, size_t n, moat_req *out, char **err)
         if (moat_pep440_specset_parse(s + a, b - a, &out->spec, &e2) < 0) {
             *err = moat_xasprintf("'%.*s': %s", (int)n, s, e2);
             free(e2);
-            moat_req_clear(out);
+            moat_pep508_clear(out);
             return MOAT_EPARSE;
         }
     }
@@ -528,7 +528,7 @@ int moat_req_parse(const char *s, size_t n, moat_req *out, char **err)
         char *e2 = NULL;
         if (moat_marker_eval(out->marker, &empty, "", &e2) == MOAT_EPARSE) {
             *err = e2;
-            moat_req_clear(out);
+            moat_pep508_clear(out);
             return MOAT_EPARSE;
         }
         free(e2);
@@ -536,6 +536,6 @@ int moat_req_parse(const char *s, size_t n, moat_req *out, char **err)
     return 0;
 bad:
     *err = moat_xasprintf("'%.*s': not a PEP 508 requirement", (int)n, s);
-    moat_req_clear(out);
+    moat_pep508_clear(out);
     return MOAT_EPARSE;
 }

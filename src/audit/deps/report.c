@@ -35,7 +35,7 @@ static void put_range_versions(moat_buf *b, const moat_dep_result *r)
                         r->nrange_affected - show - 1);
 }
 
-static void summary_line(moat_buf *b, const moat_audit_result *r)
+static void summary_line(moat_buf *b, const moat_deps_result *r)
 {
     size_t pinned = 0;
     for (size_t i = 0; i < r->len; i++)
@@ -51,7 +51,7 @@ static void summary_line(moat_buf *b, const moat_audit_result *r)
     moat_buf_puts(b, ".\n");
 }
 
-static void table(const moat_audit_result *r, moat_buf *b)
+static void table(const moat_deps_result *r, moat_buf *b)
 {
     for (size_t i = 0; i < r->len; i++) {
         const moat_dep_result *x = &r->v[i];
@@ -145,7 +145,7 @@ static void dump(json_t *doc, moat_buf *b)
 
 /* pip-audit's --format json: dependencies with their vulns, and a
  * skip_reason for those it could not audit. */
-static void pip_audit_json(const moat_audit_result *r, moat_buf *b)
+static void pip_audit_json(const moat_deps_result *r, moat_buf *b)
 {
     json_t *deps = json_array();
     for (size_t i = 0; i < r->len; i++) {
@@ -198,7 +198,7 @@ static char *osv_url(const char *id)
     return moat_xasprintf("https://osv.dev/vulnerability/%s", id);
 }
 
-static void sarif(const moat_audit_result *r, moat_buf *b)
+static void sarif(const moat_deps_result *r, moat_buf *b)
 {
     json_t *rules = json_array(), *results = json_array();
     json_t *seen = json_object();
@@ -285,7 +285,7 @@ static void md_cell(moat_buf *b, const char *s)
     }
 }
 
-static void markdown(const moat_audit_result *r, moat_buf *b)
+static void markdown(const moat_deps_result *r, moat_buf *b)
 {
     moat_buf_puts(b, "## Dependency audit\n\n");
     if (r->vulnerable) {
@@ -337,7 +337,7 @@ static char *purl(const moat_dep *d)
     return moat_xasprintf("pkg:pypi/%s@%s", d->name, d->version);
 }
 
-static void cyclonedx(const moat_audit_result *r, moat_buf *b)
+static void cyclonedx(const moat_deps_result *r, moat_buf *b)
 {
     json_t *comps = json_array(), *vulns = json_array();
     for (size_t i = 0; i < r->len; i++) {
@@ -397,7 +397,7 @@ static void cyclonedx(const moat_audit_result *r, moat_buf *b)
     dump(doc, b);
 }
 
-int moat_deps_report(const moat_audit_result *r, const char *format, moat_buf *out)
+int moat_deps_report(const moat_deps_result *r, const char *format, moat_buf *out)
 {
     if (strcmp(format, "table") == 0 || strcmp(format, "columns") == 0)
         table(r, out);

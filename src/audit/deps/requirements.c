@@ -36,7 +36,7 @@ void moat_deps_free(moat_deps *d)
     }
     free(d->v);
     free(d->env_err);
-    moat_strv_free(d->read, d->nread);
+    moat_deps_strv_free(d->read, d->nread);
     memset(d, 0, sizeof(*d));
 }
 
@@ -113,7 +113,7 @@ static bool marker_applies(moat_deps *d, const char *marker, const char *file, u
     return true;
 }
 
-void moat__deps_add_req(moat_deps *d, const moat_req *r, const char *file, unsigned line)
+void moat__deps_add_req(moat_deps *d, const moat_pep508_req *r, const char *file, unsigned line)
 {
     if (!marker_applies(d, r->marker, file, line)) return;
     if (r->url) {
@@ -287,15 +287,15 @@ static void req_line(rctx *c, char *s, const char *file, unsigned line, bool con
         if (!constraint) add_url(c, s, file, line, "local path");
         return;
     }
-    moat_req r;
+    moat_pep508_req r;
     char *err = NULL;
-    if (moat_req_parse(s, n, &r, &err) < 0) {
+    if (moat_pep508_parse(s, n, &r, &err) < 0) {
         moat_deps_problem(d, file, line, "%s", err);
         free(err);
         return;
     }
     moat__deps_add_req(constraint ? &c->constraints : d, &r, file, line);
-    moat_req_clear(&r);
+    moat_pep508_clear(&r);
 }
 
 static void parse_req_text(rctx *c, const char *path, const char *data, size_t len, bool constraint)
@@ -495,7 +495,7 @@ static int collect_dir(moat_deps *d, const char *dir)
         }
         free(p);
     }
-    moat_strv_free(names, n);
+    moat_deps_strv_free(names, n);
     if (!found) {
         moat_deps_problem(d, dir, 0,
                           "no requirements*.txt, pyproject.toml, lock file or *.dist-info here");

@@ -126,10 +126,10 @@ static void test_markers(void **state)
 static void test_req_parse(void **state)
 {
     (void)state;
-    moat_req r;
+    moat_pep508_req r;
     char *err = NULL;
     const char *s = "Requests [socks, security] (>=2.19, <3) ; python_version >= '3'";
-    assert_int_equal(moat_req_parse(s, strlen(s), &r, &err), 0);
+    assert_int_equal(moat_pep508_parse(s, strlen(s), &r, &err), 0);
     assert_string_equal(r.name, "Requests");
     assert_int_equal(r.nextras, 2);
     assert_string_equal(r.extras[1], "security");
@@ -137,15 +137,15 @@ static void test_req_parse(void **state)
     assert_string_equal(t, "<3,>=2.19");
     free(t);
     assert_string_equal(r.marker, "python_version >= '3'");
-    moat_req_clear(&r);
+    moat_pep508_clear(&r);
     s = "pkg @ https://example.invalid/pkg-1.0.zip ; extra == 'x'";
-    assert_int_equal(moat_req_parse(s, strlen(s), &r, &err), 0);
+    assert_int_equal(moat_pep508_parse(s, strlen(s), &r, &err), 0);
     assert_string_equal(r.url, "https://example.invalid/pkg-1.0.zip");
-    moat_req_clear(&r);
+    moat_pep508_clear(&r);
     const char *bad[] = {
         "", "-pkg", "pkg >= ", "pkg[", "pkg ==1.0 ; ", "pkg ; bogus ~ 1", "pkg @ ", "pkg (>=1.0"};
     for (size_t i = 0; i < MOAT_ARRAY_LEN(bad); i++) {
-        assert_int_equal(moat_req_parse(bad[i], strlen(bad[i]), &r, &err), MOAT_EPARSE);
+        assert_int_equal(moat_pep508_parse(bad[i], strlen(bad[i]), &r, &err), MOAT_EPARSE);
         assert_non_null(err);
         free(err);
         err = NULL;
@@ -289,7 +289,7 @@ static void test_store_and_merge(void **state)
     size_t nk = 0;
     assert_int_equal(moat_osvdb_known_versions(db, "demo-pkg", &known, &nk), 0);
     assert_int_equal(nk, 2); /* 1.0 and 1.1 (1.1.0 is the same version) */
-    moat_strv_free(known, nk);
+    moat_deps_strv_free(known, nk);
     moat_osvdb_close(db);
 }
 
