@@ -167,9 +167,16 @@ static void pip_audit_json(const moat_deps_result *r, moat_buf *b)
             }
             json_object_set_new(d, "vulns", vs);
         } else {
-            char *why = x->dep->note ? moat_xstrdup(x->dep->note)
-                                     : moat_xasprintf("not pinned (%s)",
-                                                      x->dep->spec[0] ? x->dep->spec : "any");
+            char *why;
+            if (x->dep->note)
+                why = moat_xstrdup(x->dep->note);
+            else if (x->nrange_affected)
+                why = moat_xasprintf("not pinned (%s): %zu of the %zu versions in the range that "
+                                     "the advisory data knows are affected",
+                                     x->dep->spec[0] ? x->dep->spec : "any", x->nrange_affected,
+                                     x->range_known);
+            else
+                why = moat_xasprintf("not pinned (%s)", x->dep->spec[0] ? x->dep->spec : "any");
             json_object_set_new(d, "skip_reason", jstr(why));
             free(why);
         }
