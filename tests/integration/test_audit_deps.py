@@ -524,3 +524,10 @@ def test_cli_errors(moat_bin, tmp_path):
     assert run(moat_bin, "db", "import", str(src), "--db", str(tmp_path / "osv.db")).returncode == 0
     p = run(moat_bin, "audit", "deps", str(empty), "--db", str(tmp_path / "osv.db"))
     assert p.returncode == 2 and "no requirements" in p.stderr
+
+
+def test_gateway_config_leaves_audit_table_alone(moat_bin):
+    """[tool.moat.audit] is the auditor's: the gateway's loader accepts it."""
+    p = run(moat_bin, "config", "check", str(FIX / "pep621" / "pyproject.toml"))
+    assert p.returncode == 0, p.stderr
+    assert "configuration OK" in p.stderr
