@@ -11,7 +11,8 @@
 #    runs it (process start, database open, every package looked up, JSON
 #    report written). The lock holds every package the data has advisories
 #    for, each at a version its advisories list (so the lookups do real
-#    work), plus made-up clean packages up to 1,000.
+#    work), plus made-up clean packages up to 1,000; and a more usual lock
+#    of 50 packages with advisories and 950 without.
 #
 # The advisory file defaults to the shared PyPA data (../shared/data/
 # osv-pypi/advisories.ndjson beside the repository). Environment: BENCH_RUNS
@@ -50,6 +51,15 @@ with open(out, "w") as f:
     for i in range(1000 - len(names)):
         f.write('\n[[package]]\nname = "clean-package-%d"\nversion = "1.%d.0"\n' % (i, i))
 print(len(names), file=sys.stderr)
+# a more usual lock: 50 packages with advisories, 950 without
+import os
+os.makedirs(os.path.join(os.path.dirname(out), "usual"), exist_ok=True)
+with open(os.path.join(os.path.dirname(out), "usual", "uv.lock"), "w") as f:
+    f.write('version = 1\nrequires-python = ">=3.8"\n')
+    for n in names[:50]:
+        f.write('\n[[package]]\nname = "%s"\nversion = "%s"\n' % (n, pkgs[n]))
+    for i in range(950):
+        f.write('\n[[package]]\nname = "clean-package-%d"\nversion = "1.%d.0"\n' % (i, i))
 PY
 
 python3 - "$MOAT" "$DATA" "$DIR" "$RUNS" <<'PY'
@@ -87,6 +97,10 @@ tab_cpu = list(cpu_times)
 cpu_times.clear()
 aud = [timed(args) for _ in range(runs)]
 aud_cpu = list(cpu_times)
+usual = table[:3] + [os.path.join(d, "usual", "uv.lock")] + table[4:]
+cpu_times.clear()
+usu = [timed(usual) for _ in range(runs)]
+usu_cpu = list(cpu_times)
 out = subprocess.run(args, capture_output=True, text=True).stdout
 import json
 doc = json.loads(out)
@@ -115,6 +129,10 @@ print("| audit a 1,000-package uv.lock, `-f json` (ms, wall) | %.1f | %.1f |" % 
     statistics.median(aud) * 1000, min(aud) * 1000))
 print("| the same, CPU time (user+sys, ms) | %.1f | %.1f |" % (
     statistics.median(aud_cpu) * 1000, min(aud_cpu) * 1000))
+print("| a usual 1,000-package lock (50 with advisories), table (ms, wall) | %.1f | %.1f |" % (
+    statistics.median(usu) * 1000, min(usu) * 1000))
+print("| the same, CPU time (user+sys, ms) | %.1f | %.1f |" % (
+    statistics.median(usu_cpu) * 1000, min(usu_cpu) * 1000))
 with open("/proc/loadavg") as f:
     load = f.read().split()[0]
 print()
