@@ -195,8 +195,12 @@ int moat_cmd_audit_deps(int argc, char **argv)
                     "%lld days ago); run 'moat db update'\n",
                     info.newest_modified, info.age_days);
         }
-        moat_osvdb_info_clear(&info);
+    } else {
+        fprintf(stderr, "moat audit deps: %s: cannot read the advisory database\n",
+                dbpath ? dbpath : defpath);
+        status = 2;
     }
+    moat_osvdb_info_clear(&info);
     if (status) goto out;
     /* the table and Markdown print summaries only */
     moat_osvdb_want_details(db, strcmp(format, "table") != 0 && strcmp(format, "markdown") != 0);

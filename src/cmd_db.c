@@ -131,6 +131,7 @@ int moat_cmd_db(int argc, char **argv)
         moat_osvdb_info info;
         if (moat_osvdb_info_get(db, false, &info) < 0) {
             fprintf(stderr, "moat db info: %s: cannot read the database\n", dbpath);
+            moat_osvdb_info_clear(&info);
             status = 2;
         } else {
             printf("database:        %s\n", dbpath);

@@ -515,6 +515,11 @@ def test_cli_errors(moat_bin, tmp_path):
     assert p.returncode == 2 and "nothing imported" in p.stderr
     p = run(moat_bin, "audit")
     assert p.returncode == 2 and "moat audit deps" in p.stderr
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not an SQLite file at all, just text\n" * 20)
+    for args in (["db", "info"], ["audit", "deps", str(tmp_path)]):
+        p = run(moat_bin, *args, "--db", str(bad))
+        assert p.returncode == 2 and "not a database" in p.stderr
     p = run(moat_bin, "audit", "deps", str(tmp_path), "--db", str(tmp_path / "osv.db"),
             "--python-version", "three")
     assert p.returncode == 2 and "--python-version" in p.stderr
