@@ -170,14 +170,23 @@ static bool strv_has(const strv *s, const char *x)
     return false;
 }
 
-static void strv_add(strv *s, const char *x)
+/* Appends x (taking ownership), unless it is there already. */
+static void strv_take(strv *s, char *x)
 {
-    if (strv_has(s, x)) return;
+    if (strv_has(s, x)) {
+        free(x);
+        return;
+    }
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 4;
         s->v = moat_xrealloc(s->v, s->cap * sizeof(*s->v));
     }
-    s->v[s->n++] = moat_xstrdup(x);
+    s->v[s->n++] = x;
+}
+
+static void strv_add(strv *s, const char *x)
+{
+    if (!strv_has(s, x)) strv_take(s, moat_xstrdup(x));
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -288,9 +297,7 @@ static int load_package(moat_osvdb *db, const char *name)
         const char *al = (const char *)sqlite3_column_text(db->q_aff, 3);
         while (al && *al) {
             size_t l = strcspn(al, "\x1f");
-            char *one = moat_xstrndup(al, l);
-            strv_add(&e->names, one);
-            free(one);
+            strv_take(&e->names, moat_xstrndup(al, l));
             al += l + (al[l] ? 1 : 0);
         }
         e->score = sqlite3_column_type(db->q_aff, 4) == SQLITE_NULL
@@ -586,9 +593,7 @@ int moat_osvdb_known_versions(moat_osvdb *db, const char *name, char ***out, siz
         while (t && *t) {
             size_t l = strcspn(t, "\x1e\x1f");
             if (l > 1 && !(t[0] == 'i' && l == 2 && t[1] == '0')) {
-                char *one = moat_xstrndup(t + 1, l - 1);
-                strv_add(&s, one);
-                free(one);
+                strv_take(&s, moat_xstrndup(t + 1, l - 1));
             }
             t += l + (t[l] ? 1 : 0);
         }
