@@ -16,5 +16,15 @@ int moat_cmd_audit_code(int argc, char **argv);
 
 /* moat audit secrets [PATH] (src/cmd_audit_secrets.c). */
 int moat_cmd_audit_secrets(int argc, char **argv);
+/* moat audit [SUB] (src/cmd_audit.c): a sub-command, or all four with one
+ * summary. */
+#define MOAT_AUDIT_PARTS 4
+int moat_cmd_audit(int argc, char **argv);
+
+/* moat db import | update | info (src/cmd_db.c). */
+int moat_cmd_db(int argc, char **argv);
+
+/* moat audit deps (src/cmd_audit_deps.c). */
+int moat_cmd_audit_deps(int argc, char **argv);
 
 #endif

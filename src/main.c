@@ -25,9 +25,12 @@ static const char usage_main[] =
     "  config docs    print the configuration reference (Markdown)\n"
     "  log            the security event log: init, verify, why\n"
     "  user           users, passwords, second factors and tokens for the gateway\n"
+    "  audit          all four auditors below on one tree, with one summary\n"
     "  audit code     dangerous code in the app's Python sources and templates\n"
     "  audit settings insecure Django/Flask settings\n"
     "  audit secrets  find hard-coded secrets in a source tree\n"
+    "  audit deps     known-vulnerable dependencies of a Python project (offline)\n"
+    "  db             the local OSV advisory database: import, update, info\n"
     "\n"
     "Run 'moat COMMAND --help' for the options of a command.\n";
 
@@ -174,11 +177,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "config") == 0) return cmd_config(argc - 1, argv + 1);
     if (strcmp(cmd, "log") == 0) return moat_cmd_log(argc - 1, argv + 1);
     if (strcmp(cmd, "user") == 0) return moat_cmd_user(argc - 1, argv + 1);
-    if (strcmp(cmd, "audit") == 0 && argc > 2 &&
-        (strcmp(argv[2], "code") == 0 || strcmp(argv[2], "settings") == 0))
-        return moat_cmd_audit_code(argc - 2, argv + 2);
-    if (strcmp(cmd, "audit") == 0 && argc > 2 && strcmp(argv[2], "secrets") == 0)
-        return moat_cmd_audit_secrets(argc - 2, argv + 2);
+    if (strcmp(cmd, "audit") == 0) return moat_cmd_audit(argc - 1, argv + 1);
+    if (strcmp(cmd, "db") == 0) return moat_cmd_db(argc - 1, argv + 1);
     fprintf(stderr, "moat: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
 }

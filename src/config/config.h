@@ -28,6 +28,13 @@ typedef struct moat_header_rule {
     char *csp, *frame_options, *referrer_policy, *permissions_policy, *coop, *corp;
 } moat_header_rule;
 
+/* [[audit.ignore]] (or audit.ignore = [{...}]): an advisory not reported,
+ * with the reason, until the expiry date if any. */
+typedef struct moat_audit_ignore {
+    char *id, *reason;
+    char *expires; /* "YYYY-MM-DD" or NULL */
+} moat_audit_ignore;
+
 typedef struct moat_limits {
     uint64_t url_bytes;            /* request target; over it: 414 */
     uint64_t header_bytes;         /* whole header block; over it: 431 */
@@ -118,10 +125,12 @@ typedef struct moat_config {
         uint64_t address_failures; /* per client address, within the window */
     } auth;
     struct {
-        moat_strlist exclude; /* globs: names, or paths relative to the audited folder */
-        moat_strlist skip;    /* rule ids not run */
-        char *severity;       /* lowest reported: "low" | "medium" | "high" */
-        char *confidence;     /* same */
+        moat_strlist exclude;     /* globs: names, or paths relative to the audited folder */
+        moat_strlist skip;        /* rule ids not run */
+        char *severity;           /* lowest reported: "low" | "medium" | "high" */
+        char *confidence;         /* same */
+        char *min_severity;       /* audit deps: lowest CVSS rating reported */
+        moat_config_array ignore; /* audit deps: of moat_audit_ignore */
     } audit;
     /* Private to the config module: one entry per setting of the table, the
      * TOML text the dump prints instead of a value that came from ${env:...}

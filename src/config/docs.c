@@ -108,6 +108,8 @@ static const char *type_name(const moat__config_setting *s)
         return "list of strings";
     case MOAT__CFG_WORKERS:
         return "`\"auto\"` or integer";
+    case MOAT__CFG_DATE:
+        return "date";
     }
     return "value";
 }
@@ -137,6 +139,9 @@ static void put_allowed(moat_buf *b, const moat__config_setting *s)
     case MOAT__CFG_ENUM:
         for (size_t i = 0; s->enum_values[i]; i++)
             moat_buf_printf(b, "%s`\"%s\"`", i ? ", " : "", s->enum_values[i]);
+        break;
+    case MOAT__CFG_DATE:
+        moat_buf_puts(b, "a date, `2026-12-31` (or the string `\"2026-12-31\"`)");
         break;
     case MOAT__CFG_STRING:
     case MOAT__CFG_LIST:

@@ -41,6 +41,11 @@ void moat__config_put_value(moat_buf *b, const moat__config_setting *s, const vo
             moat_buf_puts(b, "\"auto\"");
         break;
     }
+    case MOAT__CFG_DATE: {
+        const char *v = *(char *const *)p;
+        moat_buf_puts(b, v ? v : "1970-01-01");
+        break;
+    }
     case MOAT__CFG_STRING:
     case MOAT__CFG_ENUM: {
         const char *v = *(char *const *)p;
@@ -71,7 +76,9 @@ static void dump_entries(const moat__config_table *tab, const moat_config *c, mo
             const moat__config_setting *s = &moat__config_settings[i];
             if (!moat__config_in_table(s, tab->name)) continue;
             const void *p = (const char *)elem + s->offset;
-            if ((s->type == MOAT__CFG_STRING || s->type == MOAT__CFG_ENUM) && !*(char *const *)p)
+            if ((s->type == MOAT__CFG_STRING || s->type == MOAT__CFG_ENUM ||
+                 s->type == MOAT__CFG_DATE) &&
+                !*(char *const *)p)
                 continue;
             moat_buf_printf(out, "%s = ", s->key + strlen(tab->name) + 1);
             const char *ref = arr->refs[k * moat__config_nsettings + i];

@@ -279,6 +279,10 @@ static int get_scalar(loader *ld, const char *key, const moat_toml_value *v, sca
     if (v->type == MOAT_TOML_BOOL) sc->b = v->u.boolean;
     if (v->type == MOAT_TOML_STRING)
         return resolve(ld, key, v->u.str.ptr, v->u.str.len, sc->at, sc);
+    if (v->type == MOAT_TOML_DATE_LOCAL) {
+        sc->text = moat_xstrdup(v->u.datetime);
+        sc->len = strlen(sc->text);
+    }
     return 0;
 }
 
@@ -420,6 +424,20 @@ static char *ref_text(const char *ref)
 /* Scalars: everything but lists. On success stores the value (a string's
  * text moves to the config: sc->text becomes NULL) and records whether it
  * came from a reference; on failure reports and leaves the old value. */
+/* "YYYY-MM-DD" naming a real day (Gregorian). */
+static bool is_date(const char *t)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!t || strlen(t) != 10 || t[4] != '-' || t[7] != '-') return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (t[i] < '0' || t[i] > '9')) return false;
+    int y = (t[0] - '0') * 1000 + (t[1] - '0') * 100 + (t[2] - '0') * 10 + (t[3] - '0');
+    int m = (t[5] - '0') * 10 + (t[6] - '0'), d = (t[8] - '0') * 10 + (t[9] - '0');
+    if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1]) return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return !(m == 2 && d == 29 && !leap);
+}
+
 static void set_scalar(loader *ld, const moat__config_setting *s, scalar *sc, void *base)
 {
     void *dst = field(s, base);
@@ -446,6 +464,18 @@ static void set_scalar(loader *ld, const moat__config_setting *s, scalar *sc, vo
         uint64_t v;
         if (to_u64(ld, s, sc, &v)) return;
         *(uint64_t *)dst = v;
+        break;
+    }
+    case MOAT__CFG_DATE: {
+        if ((sc->type != MOAT_TOML_DATE_LOCAL && sc->type != MOAT_TOML_STRING) ||
+            !is_date(sc->text)) {
+            fail_found(ld, s, sc, sc->type == MOAT_TOML_STRING, "a date such as 2026-12-31");
+            return;
+        }
+        char **p = dst;
+        free(*p);
+        *p = sc->text;
+        sc->text = NULL;
         break;
     }
     case MOAT__CFG_STRING:
@@ -746,7 +776,8 @@ static void add_entries(loader *ld, const moat__config_table *tab, const moat_to
         for (size_t i = 0; i < moat__config_nsettings; i++) {
             const moat__config_setting *s = &moat__config_settings[i];
             if (!s->required || !moat__config_in_table(s, tab->name)) continue;
-            MOAT_BUG_ON(s->type != MOAT__CFG_STRING && s->type != MOAT__CFG_ENUM);
+            MOAT_BUG_ON(s->type != MOAT__CFG_STRING && s->type != MOAT__CFG_ENUM &&
+                        s->type != MOAT__CFG_DATE);
             if (!*(char **)field(s, elem) && !moat_toml_get(item, leaf(s->key)))
                 fail(ld, at, "this [[%s]] entry needs '%s'", tab->name, leaf(s->key));
         }
@@ -976,7 +1007,7 @@ moat_config *moat_config_default(void)
 void moat__config_free_value(const moat__config_setting *s, void *base)
 {
     void *p = field(s, base);
-    if (s->type == MOAT__CFG_STRING || s->type == MOAT__CFG_ENUM) {
+    if (s->type == MOAT__CFG_STRING || s->type == MOAT__CFG_ENUM || s->type == MOAT__CFG_DATE) {
         free(*(char **)p);
         *(char **)p = NULL;
     } else if (s->type == MOAT__CFG_LIST) {

@@ -23,6 +23,15 @@ static const char *const tls_profiles[] = {"intermediate", "modern", NULL};
 static const char *const frame_options[] = {"DENY", "SAMEORIGIN", "off", NULL};
 static const char *const samesite_values[] = {"Lax", "Strict", "None", "off", NULL};
 static const char *const audit_levels[] = {"low", "medium", "high", NULL};
+static const char *const cvss_levels[] = {"low", "medium", "high", "critical", NULL};
+
+static const char *check_nonempty_line(char *v)
+{
+    if (!v[0]) return "must not be empty";
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return "must be one line without control characters";
+    return NULL;
+}
 
 static const char *check_store_url(char *v)
 {
@@ -107,6 +116,17 @@ const moat__config_table moat__config_tables[] = {
             "analysed, which rules are skipped, and the lowest severity and confidence reported "
             "(see docs/audit-code.md). Findings can also be silenced in the source with "
             "`# nosec [ID]` or `# moat: ignore[ID]`, or recorded in a baseline."},
+    {.name = "audit.ignore",
+     .doc = "Advisories `moat audit deps` does not report, each with the reason and, optionally, "
+            "the last day it applies (after it the advisory is reported again, with a "
+            "warning). An entry matches an advisory by any of its ids and aliases. Written "
+            "as `[[audit.ignore]]` tables or, in `[audit]`, as "
+            "`ignore = [{ id = \"PYSEC-2020-96\", reason = \"...\", expires = 2026-12-31 }]` "
+            "(see docs/audit-deps.md). `moat audit deps` also reads this list from the audited "
+            "project's own `pyproject.toml`.",
+     .array = true,
+     .elem_size = sizeof(moat_audit_ignore),
+     .array_offset = AT(audit.ignore)},
 };
 const size_t moat__config_ntables = MOAT_ARRAY_LEN(moat__config_tables);
 
@@ -1020,6 +1040,40 @@ const moat__config_setting moat__config_settings[] = {
         .doc = "The lowest confidence reported; `--confidence` overrides it. Findings where "
                "request data provably reaches the dangerous call are reported with high "
                "confidence.",
+    },
+    {
+        .key = "audit.min_severity",
+        .type = MOAT__CFG_ENUM,
+        .def = "\"low\"",
+        .enum_values = cvss_levels,
+        .offset = AT(audit.min_severity),
+        .doc = "`moat audit deps`: the lowest CVSS rating reported (`--min-severity` wins). "
+               "Advisories without a CVSS score are always reported.",
+    },
+    {
+        .key = "audit.ignore.id",
+        .type = MOAT__CFG_STRING,
+        .required = true,
+        .check = check_nonempty_line,
+        .allowed = "an advisory id or alias (`PYSEC-2020-96`, `GHSA-...`, `CVE-...`); required",
+        .offset = offsetof(moat_audit_ignore, id),
+        .doc = "The advisory not reported: any of its ids or aliases.",
+    },
+    {
+        .key = "audit.ignore.reason",
+        .type = MOAT__CFG_STRING,
+        .required = true,
+        .check = check_nonempty_line,
+        .allowed = "one line of text; required",
+        .offset = offsetof(moat_audit_ignore, reason),
+        .doc = "Why it is safe to ignore (the code path is not used, a fix is scheduled, ...): "
+               "the next reader of the file needs it.",
+    },
+    {
+        .key = "audit.ignore.expires",
+        .type = MOAT__CFG_DATE,
+        .offset = offsetof(moat_audit_ignore, expires),
+        .doc = "The last day the entry applies. Unset, it applies until it is removed.",
     },
 };
 const size_t moat__config_nsettings = MOAT_ARRAY_LEN(moat__config_settings);

@@ -16,6 +16,7 @@ typedef enum {
     MOAT__CFG_ENUM,     /* char * (owned), one of enum_values */
     MOAT__CFG_LIST,     /* moat_strlist of strings; a single string is a one-item list */
     MOAT__CFG_WORKERS,  /* uint64_t; "auto" (stored 0) or an integer in [min, max] */
+    MOAT__CFG_DATE,     /* char * "YYYY-MM-DD"; a TOML local date or that string */
 } moat__config_type;
 
 /* A check for a string or for each item of a list. It may normalise the value

@@ -63,6 +63,22 @@ def short_tmpdir(prefix):
     return d
 
 
+def pytest_configure(config):
+    """Every session gets its own temp root: pytest's shared
+    /tmp/pytest-of-USER is reset to 0700 by each new session, which would
+    lock moat's serving account (below) out of a concurrent session's
+    folders."""
+    if not config.option.basetemp:
+        config.option.basetemp = tempfile.mkdtemp(prefix="moat-pytest-", dir="/tmp")
+        config._moat_basetemp = config.option.basetemp
+
+
+def pytest_unconfigure(config):
+    made = getattr(config, "_moat_basetemp", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
+
+
 # Started as root (as CI runs the tests), moat serves as nobody:nogroup
 # (settings 'user' and 'group'). What it reads or writes after that -- the
 # config on reload, its logs -- must be reachable by that account, as in a

@@ -957,6 +957,7 @@ static void assert_same_values(const moat__config_setting *s, const void *a, con
     case MOAT__CFG_WORKERS:
         assert_true(*(const uint64_t *)pa == *(const uint64_t *)pb);
         break;
+    case MOAT__CFG_DATE:
     case MOAT__CFG_STRING:
     case MOAT__CFG_ENUM: {
         const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
@@ -1153,6 +1154,31 @@ static void test_header_paths(void **state)
     moat_config_free(c);
 }
 
+static void test_audit_ignore_dates(void **state)
+{
+    (void)state;
+    moat_config *c =
+        load_ok("[audit]\nignore = [{ id = \"PYSEC-1\", reason = \"unused\", expires = "
+                "2028-02-29 }, { id = \"CVE-2\", reason = \"r\", expires = "
+                "\"2027-01-31\" }, { id = \"X\", reason = \"r\" }]\n");
+    assert_int_equal(c->audit.ignore.len, 3);
+    const moat_audit_ignore *ig = c->audit.ignore.items;
+    assert_string_equal(ig[0].id, "PYSEC-1");
+    assert_string_equal(ig[0].expires, "2028-02-29");
+    assert_string_equal(ig[1].expires, "2027-01-31");
+    assert_null(ig[2].expires);
+    round_trip(c);
+    moat_config_free(c);
+    expect_err("[[audit.ignore]]\nid = \"A\"\nreason = \"r\"\nexpires = \"2027-02-29\"\n",
+               "moat.toml:4:11: 'audit.ignore.expires' must be a date such as 2026-12-31, found "
+               "\"2027-02-29\"");
+    expect_err("[[audit.ignore]]\nid = \"A\"\nreason = \"r\"\nexpires = 12\n",
+               "moat.toml:4:11: 'audit.ignore.expires' must be a date such as 2026-12-31, found an "
+               "integer");
+    expect_err("[[audit.ignore]]\nid = \"A\"\n", "moat.toml:1:1: this [[audit.ignore]] entry needs "
+                                                 "'reason'");
+}
+
 static void test_docs(void **state)
 {
     (void)state;
@@ -1211,6 +1237,7 @@ int main(void)
         T(test_overrides),
         T(test_dump),
         T(test_header_paths),
+        T(test_audit_ignore_dates),
         T(test_docs),
     };
 #undef T

@@ -1,0 +1,82 @@
+"""`moat audit` with no sub-command: the four auditors on one tree, each with
+its report, then one summary; the exit status is the worst of them."""
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+DATA = (REPO / ".." / "shared" / "data" / "osv-pypi" / "advisories.ndjson").resolve()
+
+pytestmark = pytest.mark.skipif(not DATA.is_file(), reason="shared advisory data not present")
+
+
+def run(moat_bin, *args):
+    return subprocess.run([moat_bin, *args], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def db(moat_bin, tmp_path_factory):
+    path = tmp_path_factory.mktemp("osv") / "osv.db"
+    p = run(moat_bin, "db", "import", str(DATA), "--db", str(path), "-q")
+    assert p.returncode == 0, p.stderr
+    return path
+
+
+def summary(out):
+    m = re.search(r"== moat audit: summary for .*\n((?:  .*\n?)+)", out)
+    assert m, out
+    return dict(re.findall(r"^  (\w+)\s+(.+)$", m.group(1), re.M))
+
+
+def test_everything_found_in_one_run(moat_bin, db, tmp_path):
+    (tmp_path / "requirements.txt").write_text("flask==0.12\n")
+    (tmp_path / "app.py").write_text(
+        "from flask import Flask, request\napp = Flask(__name__)\n\n"
+        "@app.route('/')\ndef index():\n    return eval(request.args['q'])\n")
+    (tmp_path / "settings.py").write_text(
+        "DEBUG = True\nSECRET_KEY = 'django-insecure-0123456789abcdef'\nALLOWED_HOSTS = ['*']\n")
+    key = "AKIA" + "Q2RT7Y5W8ZK3P9NH"  # made up, in the format of an access key id
+    (tmp_path / ".env").write_text("AWS_ACCESS_KEY_ID=%s\n" % key)
+    p = run(moat_bin, "audit", str(tmp_path), "--db", str(db))
+    assert p.returncode == 1, p.stdout + p.stderr
+    for part in ("deps", "code", "settings", "secrets"):
+        assert "== moat audit %s\n" % part in p.stdout
+    assert summary(p.stdout) == {"deps": "findings", "code": "findings",
+                                 "settings": "findings", "secrets": "findings"}
+    assert "flask" in p.stdout.lower()
+    assert "B307" in p.stdout  # eval
+    assert key not in p.stdout + p.stderr, "the secret is masked"
+
+
+def test_clean_tree_without_dependency_files(moat_bin, db, tmp_path):
+    (tmp_path / "main.py").write_text("print('hello')\n")
+    p = run(moat_bin, "audit", str(tmp_path), "--db", str(db))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert summary(p.stdout) == {"deps": "nothing to audit", "code": "clean",
+                                 "settings": "clean", "secrets": "clean"}
+
+
+def test_an_error_wins(moat_bin, tmp_path):
+    """No advisory database: deps fails, the others still run, exit 2."""
+    (tmp_path / "requirements.txt").write_text("flask==2.3.3\n")
+    (tmp_path / "main.py").write_text("print('hello')\n")
+    p = run(moat_bin, "audit", str(tmp_path), "--db", str(tmp_path / "missing.db"))
+    assert p.returncode == 2, p.stdout + p.stderr
+    s = summary(p.stdout)
+    assert s["deps"] == "error" and s["code"] == "clean" and s["secrets"] == "clean"
+
+
+def test_sub_commands_and_usage(moat_bin, tmp_path):
+    (tmp_path / "main.py").write_text("print('hello')\n")
+    assert run(moat_bin, "audit", "code", str(tmp_path)).returncode == 0
+    assert run(moat_bin, "audit", "secrets", str(tmp_path)).returncode == 0
+    p = run(moat_bin, "audit", "--help")
+    assert p.returncode == 0 and "deps|code|settings|secrets" in p.stdout
+    p = run(moat_bin, "audit", str(tmp_path), str(tmp_path))
+    assert p.returncode == 2 and "one PATH at most" in p.stderr
+    p = run(moat_bin, "audit", "--bogus")
+    assert p.returncode == 2
