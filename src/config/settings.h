@@ -57,6 +57,7 @@ const char *moat__config_check_listen(char *v);
 const char *moat__config_check_upstream(char *v);
 const char *moat__config_check_host(char *v);
 const char *moat__config_check_proxy(char *v);
+const char *moat__config_check_waf_exclude(char *v);
 
 /* ---- checks across settings (crosscheck.c) -------------------------------
  * Returns an owned message for the first inconsistency, or NULL. */
