@@ -161,8 +161,10 @@ static void tx_body(void *tx, const char *data, size_t len, moat_waf_verdict *v)
         return;
     }
     m->v = v;
-    if (len && msc_append_request_body(m->t, (const unsigned char *)data, len) != 1)
-        m->failed = true;
+    /* Its result is 0 when the body crosses SecRequestBodyLimit, which with
+     * ProcessPartial only means the rest is not inspected (INBOUND_DATA_ERROR
+     * tells the rules). */
+    if (len) (void)msc_append_request_body(m->t, (const unsigned char *)data, len);
     /* An append over SecRequestBodyLimit may already have intervened. */
     if (!intervene(m, v) && !m->failed) {
         if (msc_process_request_body(m->t) != 1) m->failed = true;

@@ -64,8 +64,8 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
                     "SecArgumentsLimit 1000\n"
                     "SecResponseBodyAccess Off\n"
                     "SecAuditEngine Off\n"
-                    "SecDefaultAction \"phase:1,log,noauditlog,pass\"\n"
-                    "SecDefaultAction \"phase:2,log,noauditlog,pass\"\n",
+                    "SecDefaultAction \"phase:1,log,auditlog,pass\"\n"
+                    "SecDefaultAction \"phase:2,log,auditlog,pass\"\n",
                     strcmp(cfg->waf.mode, "detect") == 0 ? "DetectionOnly" : "On", limit, limit);
     /* JSON bodies (also application/vnd.api+json, application/problem+json ...) */
     moat_buf_puts(b, "SecRule REQUEST_HEADERS:Content-Type \"@rx ^application/(?:[a-z0-9.+-]*\\+)?"
@@ -117,9 +117,10 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
 
 /* Rules removed after everything is loaded: the CRS's collection
  * initialisation (shared mutable state across threads; nothing moat loads
- * at these settings reads the collections), and the rule that asks for
- * crs-setup.conf's defaults (moat sets them itself). */
-static const char tail_rules[] = "SecRuleRemoveById 901321\n";
+ * at these settings reads the collections), and "Host header is a numeric
+ * IP address" (920350): which Host names are accepted is moat's `hosts`
+ * setting, and health checks and local use send addresses. */
+static const char tail_rules[] = "SecRuleRemoveById 901321 920350\n";
 
 static bool exists(const char *path)
 {
@@ -298,7 +299,19 @@ void moat__waf_note_match(moat_waf_verdict *v, const char *line)
             }
         }
     }
-    if (v->nmatches < MOAT_WAF_MAX_MATCHES) v->matches[v->nmatches++] = m;
+    /* Critical matches (the attack rules) first: the event's message and
+     * matched data come from the first. */
+    char sev[4] = "";
+    field(line, "severity", sev, sizeof(sev));
+    if (v->nmatches == MOAT_WAF_MAX_MATCHES) return;
+    size_t at = v->nmatches;
+    if (strcmp(sev, "2") == 0)
+        while (at > 0 && !v->matches[at - 1].critical)
+            at--;
+    m.critical = strcmp(sev, "2") == 0;
+    memmove(&v->matches[at + 1], &v->matches[at], (v->nmatches - at) * sizeof(m));
+    v->matches[at] = m;
+    v->nmatches++;
 }
 
 bool moat_waf_path_excluded(const moat_config *cfg, const char *path)

@@ -37,6 +37,7 @@ typedef struct moat_waf_match {
     char msg[128];
     char var[80];   /* the part of the request: "ARGS:q", "REQUEST_HEADERS:User-Agent" */
     char data[128]; /* matched data, truncated; "" when the variable is secret-named */
+    bool critical;  /* severity CRITICAL (an attack rule, not a protocol oddity) */
 } moat_waf_match;
 
 #define MOAT_WAF_MAX_MATCHES 8
