@@ -25,8 +25,9 @@ struct moat_waf_tx {
 };
 
 /* The CRS files moat loads, in order; RESPONSE-* are left out (responses are
- * not inspected) and so are the application-specific exclusion packages of
- * other products (903.9xxx). INIT marks where user and Python rules go. */
+ * not inspected), and so are the exclusion packages of other products
+ * (903.9xxx) and the PHP attack rules (933: moat guards Python apps, and
+ * those rules read markdown links and code as PHP calls). */
 static const char *const crs_init = "REQUEST-901-INITIALIZATION.conf";
 static const char *const crs_files[] = {
     "REQUEST-905-COMMON-EXCEPTIONS.conf",
@@ -40,7 +41,6 @@ static const char *const crs_files[] = {
     "REQUEST-930-APPLICATION-ATTACK-LFI.conf",
     "REQUEST-931-APPLICATION-ATTACK-RFI.conf",
     "REQUEST-932-APPLICATION-ATTACK-RCE.conf",
-    "REQUEST-933-APPLICATION-ATTACK-PHP.conf",
     "REQUEST-934-APPLICATION-ATTACK-NODEJS.conf",
     "REQUEST-941-APPLICATION-ATTACK-XSS.conf",
     "REQUEST-942-APPLICATION-ATTACK-SQLI.conf",
@@ -82,18 +82,25 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
     moat_buf_puts(b, "SecRule MULTIPART_UNMATCHED_BOUNDARY \"@eq 1\" \"id:1900004,phase:2,t:none,"
                      "log,deny,status:400,msg:'Multipart body with an unmatched boundary'\"\n");
     /* The CRS setup moat writes instead of crs-setup.conf. */
-    moat_buf_printf(b,
-                    "SecAction \"id:900000,phase:1,pass,t:none,nolog,"
-                    "setvar:tx.paranoia_level=%llu\"\n"
-                    "SecAction \"id:900110,phase:1,pass,t:none,nolog,"
-                    "setvar:tx.inbound_anomaly_score_threshold=%llu,"
-                    "setvar:tx.outbound_anomaly_score_threshold=4\"\n"
-                    "SecAction \"id:900200,phase:1,pass,t:none,nolog,"
-                    "setvar:'tx.allowed_methods=GET HEAD POST OPTIONS PUT PATCH DELETE'\"\n"
-                    "SecAction \"id:900990,phase:1,pass,t:none,nolog,"
-                    "setvar:tx.crs_setup_version=334\"\n",
-                    (unsigned long long)cfg->waf.paranoia,
-                    (unsigned long long)cfg->waf.inbound_threshold);
+    moat_buf_printf(
+        b,
+        "SecAction \"id:900000,phase:1,pass,t:none,nolog,"
+        "setvar:tx.paranoia_level=%llu\"\n"
+        "SecAction \"id:900110,phase:1,pass,t:none,nolog,"
+        "setvar:tx.inbound_anomaly_score_threshold=%llu,"
+        "setvar:tx.outbound_anomaly_score_threshold=4\"\n"
+        "SecAction \"id:900200,phase:1,pass,t:none,nolog,"
+        "setvar:'tx.allowed_methods=GET HEAD POST OPTIONS PUT PATCH DELETE'\"\n"
+        "SecAction \"id:900220,phase:1,pass,t:none,nolog,"
+        "setvar:'tx.allowed_request_content_type=|application/x-www-form-urlencoded| "
+        "|multipart/form-data| |multipart/related| |text/xml| |application/xml| "
+        "|application/soap+xml| |application/json| |application/cloudevents+json| "
+        "|application/cloudevents-batch+json| |application/octet-stream| "
+        "|text/plain| |text/csv| |application/csp-report| |application/reports+json| "
+        "|application/problem+json| |application/vnd.api+json| |application/x-ndjson|'\"\n"
+        "SecAction \"id:900990,phase:1,pass,t:none,nolog,"
+        "setvar:tx.crs_setup_version=334\"\n",
+        (unsigned long long)cfg->waf.paranoia, (unsigned long long)cfg->waf.inbound_threshold);
     /* Exclusions of a parameter on a path prefix (whole-path exclusions are
      * the gateway's: the request is not inspected at all). */
     unsigned id = 1900100;
@@ -119,8 +126,11 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
  * initialisation (shared mutable state across threads; nothing moat loads
  * at these settings reads the collections), and "Host header is a numeric
  * IP address" (920350): which Host names are accepted is moat's `hosts`
- * setting, and health checks and local use send addresses. */
-static const char tail_rules[] = "SecRuleRemoveById 901321 920350\n";
+ * setting, and health checks and local use send addresses. cmd.exe FOR/IF
+ * commands (932140): it reads Python and JavaScript ("if n % 2 == 0") as
+ * cmd.exe syntax, and moat and the apps it fronts run on Unix. */
+static const char tail_rules[] = "SecRuleRemoveById 901321 920350\n"
+                                 "SecRuleRemoveById 932140\n";
 
 static bool exists(const char *path)
 {
