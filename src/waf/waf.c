@@ -128,9 +128,13 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
  * IP address" (920350): which Host names are accepted is moat's `hosts`
  * setting, and health checks and local use send addresses. cmd.exe FOR/IF
  * commands (932140): it reads Python and JavaScript ("if n % 2 == 0") as
- * cmd.exe syntax, and moat and the apps it fronts run on Unix. */
+ * cmd.exe syntax, and moat and the apps it fronts run on Unix. "Direct Unix
+ * command execution" (932150): any value that begins with the name of a
+ * command and an argument, which is what search boxes hold ("zip code",
+ * "python 3.12", "ping pong", "time zone"); commands chained after a
+ * separator (; | && `...` $(...)) are still caught by 932100/932105. */
 static const char tail_rules[] = "SecRuleRemoveById 901321 920350\n"
-                                 "SecRuleRemoveById 932140\n";
+                                 "SecRuleRemoveById 932140 932150\n";
 
 static bool exists(const char *path)
 {
@@ -255,7 +259,8 @@ static bool field(const char *line, const char *key, char *out, size_t outsz)
     if (!p) return false;
     p += strlen(pat);
     const char *e = strstr(p, "\"]");
-    size_t n = e ? (size_t)(e - p) : strlen(p);
+    if (!e || e == p) return false;
+    size_t n = (size_t)(e - p);
     if (n >= outsz) n = outsz - 1;
     memcpy(out, p, n);
     out[n] = '\0';

@@ -45,8 +45,6 @@ KNOWN_FALSE_POSITIVES = {
     "## Setup\n\n```bash\npython -m venv .venv\n```",
     # 932100: "&& !done" reads as a shell command chain
     "if (count > 0 && !done) { next(); }",
-    # 932150: a leading "python" followed by an argument reads as a command
-    "python 3.12 release date",
 }
 
 

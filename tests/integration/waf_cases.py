@@ -313,6 +313,8 @@ _add("search", "query", [
     "red|green|blue", "price < 100", "c# tutorial", "node.js", "where is my order",
     "tom & jerry", "ai/ml jobs", "café", "how to delete facebook account",
     "insert picture in word", "order by price", "rock'n'roll", "it's raining",
+    "zip code", "time zone", "python 3.12", "ping pong", "ssh keys", "java jobs",
+    "curl hair", "env vars", "exec summary", "tar heels", "ruby ring", "php tutorial",
 ])
 _add("i18n", "form", [
     "Привет, как дела?", "こんにちは世界", "你好，世界", "مرحبا بالعالم", "שלום עולם",
