@@ -348,11 +348,9 @@ static void test_bad_rule_files(void **state)
     const char *text = "SecRule ARGS \"@rx a\" \"id:10001,phase:2,deny\"\nSecRuel oops\n";
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
-    moat_config *c = moat_config_default();
-    char *item = moat_xstrdup(path);
-    c->waf.rules.items = moat_xcalloc(1, sizeof(char *));
-    c->waf.rules.items[0] = item;
-    c->waf.rules.len = 1;
+    char list[80];
+    snprintf(list, sizeof(list), "[\"%s\"]", path);
+    moat_config *c = config_with("waf.rules", list);
     moat_waf *w = NULL;
     char *err = NULL;
     assert_int_equal(moat_waf_new(c, &w, &err), MOAT_ECONFIG);
