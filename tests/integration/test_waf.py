@@ -59,6 +59,13 @@ def waf_events(m, name=None):
     return out
 
 
+def wait_events(m, pattern, name=None, timeout=15):
+    """The security log is written by its own thread: waits (bounded) until
+    a line matching the regex is out, then returns the waf.* events."""
+    assert m.stdout.wait_for(pattern, timeout), "no security log line matching " + pattern
+    return waf_events(m, name)
+
+
 def _header_safe(v):
     try:
         v.encode("latin-1")
@@ -256,7 +263,8 @@ def test_block_page_and_event(blocking, echo):
     j = r.json()
     assert j == {"error": "Forbidden", "status": 403, "request_id": r.headers["X-Request-Id"]}
     s.close()
-    ev = [e for e in waf_events(blocking, "waf.blocked") if e["request_id"] == rid]
+    ev = [e for e in wait_events(blocking, '"request_id":"%s"' % rid, "waf.blocked")
+          if e["request_id"] == rid]
     assert len(ev) == 1
     ev = ev[0]
     assert ev["status"] == 403 and ev["stage"] == "waf" and ev["config_key"] == "waf.mode"
@@ -272,7 +280,8 @@ def test_secret_values_not_logged(blocking):
                                                     "password": "' OR 1=1 -- hunter2"})
     assert r.status_code == 403
     rid = r.headers["X-Request-Id"]
-    ev = [e for e in waf_events(blocking) if e["request_id"] == rid]
+    ev = [e for e in wait_events(blocking, '"request_id":"%s"' % rid)
+          if e["request_id"] == rid]
     assert ev and "hunter2" not in json.dumps(ev)
 
 
@@ -325,7 +334,8 @@ def test_detect_mode_passes_and_logs(moat, echo):
     r = requests.get(m.url + "/echo", params={"q": "{{7*7}}"})
     assert r.status_code == 200
     rid = r.headers["X-Request-Id"]
-    ev = [e for e in waf_events(m, "waf.detected") if e["request_id"] == rid]
+    ev = [e for e in wait_events(m, '"request_id":"%s"' % rid, "waf.detected")
+          if e["request_id"] == rid]
     assert len(ev) == 1 and "1901110" in ev[0]["rule"]
     assert not waf_events(m, "waf.blocked")
 
@@ -369,7 +379,8 @@ def test_over_limit_refused(moat, echo):
     body = b"x" * (65 * 1024)
     r = requests.post(m.url + "/echo", data=body)
     assert r.status_code == 413
-    ev = [e for e in waf_events(m, "waf.blocked") if e["config_key"] == "waf.over_limit"]
+    ev = [e for e in wait_events(m, '"config_key":"waf.over_limit"', "waf.blocked")
+          if e["config_key"] == "waf.over_limit"]
     assert ev and ev[0]["status"] == 413
 
     def gen():
@@ -395,6 +406,7 @@ def test_over_limit_pass(moat, echo):
     assert r.status_code == 200
     assert r.json()["body_len"] == len(body)
     s.close()
+    m.stdout.wait_for(r'waf\.uninspected(.|\n)*waf\.uninspected', 15)
     ev = waf_events(m, "waf.uninspected")
     assert len(ev) >= 2 and ev[0]["config_key"] == "waf.over_limit"
 
