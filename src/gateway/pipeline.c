@@ -11,8 +11,9 @@ static const moat_stage *const pipeline[] = {
     &moat__stage_paths,          /* normalise the path; sensitive paths: 404 */
     &moat__stage_https_redirect, /* plain HTTP when TLS is on: 308 (normalised path) */
     &moat__stage_moat,           /* moat's own endpoints under /.moat/ */
+    &moat__stage_waf,            /* ModSecurity + CRS + Python rules on what the client sent:
+                                    403 (holds the body until inspected) */
     &moat__stage_forwarded,      /* X-Forwarded-*, X-Request-Id */
-    &moat__stage_waf,            /* ModSecurity + CRS + Python rules: 403 (holds the body) */
     &moat__stage_proxy,          /* to the upstream and back */
     &moat__stage_errors,         /* 5xx and debug pages replaced */
     &moat__stage_headers,        /* cookies hardened, security headers, banners */
