@@ -5,7 +5,8 @@
  * (compiled in), the user's files, the CRS attack rules and its blocking
  * evaluation. Parses the engine's log lines into matches. Buffering bodies,
  * threads and answers are the gateway's (src/gateway/stage_waf.c). */
-#include <dirent.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,61 @@ static bool exists(const char *path)
     return true;
 }
 
+/* libmodsecurity 3.0.9 accepts an @rx operator whose pattern does not
+ * compile and then never matches: a rule that silently protects nothing.
+ * Each @rx pattern written on one line of a user's file is compiled here
+ * first; the engine reports every other error itself. */
+static int check_patterns(const char *path, char **err)
+{
+    char *text;
+    size_t len;
+    if (moat_read_file(path, &text, &len) < 0) {
+        *err = moat_xasprintf("waf.rules: cannot read '%s'", path);
+        return MOAT_ECONFIG;
+    }
+    int rc = 0;
+    unsigned line = 1;
+    for (char *p = text; *p && rc == 0; line++) {
+        char *eol = strchr(p, '\n');
+        if (eol) *eol = '\0';
+        char *op = strstr(p, "@rx ");
+        if (op && op > p && (op[-1] == '"' || (op[-1] == '!' && op > p + 1 && op[-2] == '"'))) {
+            moat_buf pat;
+            moat_buf_init(&pat);
+            bool closed = false;
+            for (char *q = op + 4; *q; q++) {
+                if (q[0] == '\\' && q[1] == '"') {
+                    moat_buf_putc(&pat, '"');
+                    q++;
+                } else if (*q == '"') {
+                    closed = true;
+                    break;
+                } else {
+                    moat_buf_putc(&pat, *q);
+                }
+            }
+            int code;
+            PCRE2_SIZE off;
+            pcre2_code *re = closed ? pcre2_compile((PCRE2_SPTR)(pat.data ? pat.data : ""), pat.len,
+                                                    PCRE2_DOTALL, &code, &off, NULL)
+                                    : NULL;
+            if (closed && !re) {
+                PCRE2_UCHAR msg[160];
+                pcre2_get_error_message(code, msg, sizeof(msg));
+                *err = moat_xasprintf("%s:%u: @rx pattern does not compile: %s (at offset %zu)",
+                                      path, line, (const char *)msg, (size_t)off);
+                rc = MOAT_ECONFIG;
+            }
+            pcre2_code_free(re);
+            moat_buf_free(&pat);
+        }
+        if (!eol) break;
+        p = eol + 1;
+    }
+    free(text);
+    return rc;
+}
+
 int moat_waf_new(const moat_config *cfg, moat_waf **out, char **err)
 {
     *out = NULL;
@@ -170,10 +226,7 @@ int moat_waf_new(const moat_config *cfg, moat_waf **out, char **err)
     src[n++] = (moat__waf_source){"moat Python rules (rules/python.conf)", moat__waf_python_rules};
     for (size_t i = 0; i < cfg->waf.rules.len; i++) {
         const char *f = cfg->waf.rules.items[i];
-        if (!exists(f)) {
-            *err = moat_xasprintf("waf.rules: cannot read '%s'", f);
-            goto out;
-        }
+        if (check_patterns(f, err) < 0) goto out;
         src[n++] = (moat__waf_source){f, NULL};
     }
     for (size_t i = 0; i < MOAT_ARRAY_LEN(crs_files); i++) {

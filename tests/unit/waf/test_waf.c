@@ -365,6 +365,24 @@ static void test_bad_rule_files(void **state)
     assert_int_equal(moat_waf_new(c, &w, &err), MOAT_ECONFIG);
     assert_non_null(strstr(err, path));
     free(err);
+    /* a pattern that does not compile: the engine would load it and never
+     * match; moat refuses it with its line */
+    snprintf(path, sizeof(path), "/tmp/moat-waf-rules-XXXXXX.conf");
+    fd = mkstemps(path, 5);
+    assert_true(fd >= 0);
+    text = "# ok\nSecRule ARGS \"@rx a\\\"b\" \"id:10001,phase:2,deny\"\n"
+           "SecRule ARGS \"!@rx (unclosed\" \"id:10002,phase:2,deny\"\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    moat_config_free(c);
+    snprintf(list, sizeof(list), "[\"%s\"]", path);
+    c = config_with("waf.rules", list);
+    err = NULL;
+    assert_int_equal(moat_waf_new(c, &w, &err), MOAT_ECONFIG);
+    snprintf(want, sizeof(want), "%s:3: @rx pattern does not compile", path);
+    if (!strstr(err, want)) fail_msg("error '%s' does not say %s", err, want);
+    free(err);
+    unlink(path);
     moat_config_free(c);
     /* the CRS somewhere else */
     c = config_with("waf.crs", "\"/nonexistent/crs\"");
