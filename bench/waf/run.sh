@@ -282,8 +282,9 @@ two attacks get 403 (20% of the answers), without one they pass.
 
 Setup: the upstream is nginx ($WORKERS workers) answering 200 "ok" to every
 request. Both proxies run $WORKERS workers with a keep-alive pool of 64 to
-it and access logs off; moat also has its security log off (so does nginx:
-no audit log, no error-log lines per match beyond nginx's own). nginx +
+it and access logs off; moat also has its security log off, while nginx
+writes ModSecurity's message for each matched rule to its error log (the
+connector's default; no audit log in either). nginx +
 ModSecurity loads the same Debian CRS files with the settings moat generates
 from its defaults (paranoia 1, inbound threshold 5, JSON body processor,
 1 MiB body limit, the same rule removals) and moat's rules/python.conf.
