@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MOAT=${1:-build/src/moat}
 RUN=$(mktemp -d /tmp/moat-demo.XXXXXX)
+# Run as root, moat serves as nobody:nogroup once it has bound its ports: it
+# must still reach the app's socket and read its config and key on reload.
+chmod 755 "$RUN"
 PORT=${MOAT_DEMO_PORT:-8080}
 cleanup() {
     [ -n "${MOAT_PID:-}" ] && kill -TERM "$MOAT_PID" 2>/dev/null || true
@@ -32,6 +35,8 @@ listen = ["127.0.0.1:$TLS_PORT"]
 cert = ["$RUN/cert.pem"]
 key = ["$RUN/key.pem"]
 TOML
+chmod 600 "$RUN/moat.toml" "$RUN/key.pem"
+[ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$RUN/moat.toml" "$RUN/key.pem"
 "$MOAT" serve --config "$RUN/moat.toml" --upstream "unix:$RUN/app.sock" \
     --listen "127.0.0.1:$PORT" &
 MOAT_PID=$!

@@ -30,6 +30,10 @@ for tool in "$NGINX" "$WRK" curl python3; do
 done
 [ -x "$MOAT" ] || { echo "not an executable: $MOAT" >&2; exit 1; }
 
+# moat's default response headers; nginx is given the same (add_header).
+CSP="default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'; report-uri /.moat/csp-report"
+PERMISSIONS="accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
+
 . "$(dirname "$0")/../lib.sh"
 bench_init moat-bench
 
@@ -110,6 +114,14 @@ $(nginx_temp_paths "$DIR/proxy")
             proxy_set_header X-Forwarded-Host \$host;
             proxy_set_header X-Forwarded-Port \$server_port;
             add_header X-Request-Id \$request_id always;
+            # and the response headers moat adds by default
+            add_header Content-Security-Policy "$CSP" always;
+            add_header X-Frame-Options "DENY" always;
+            add_header X-Content-Type-Options "nosniff" always;
+            add_header Referrer-Policy "strict-origin-when-cross-origin" always;
+            add_header Permissions-Policy "$PERMISSIONS" always;
+            add_header Cross-Origin-Opener-Policy "same-origin" always;
+            add_header Cross-Origin-Resource-Policy "same-origin" always;
         }
     }
 }
@@ -143,6 +155,18 @@ wait_ok "http://127.0.0.1:$NGINX_PORT/100.bin" 100
 wait_ok "http://127.0.0.1:$NGINX_PORT/64k.bin" 65536
 wait_ok "http://127.0.0.1:$MOAT_PORT/100.bin" 100 || { cat "$DIR/moat/stderr.log" >&2; exit 1; }
 wait_ok "http://127.0.0.1:$MOAT_PORT/64k.bin" 65536
+
+# Both must answer with the same headers, or the comparison is unfair.
+same_headers() { # port
+    curl -s -D - -o /dev/null "http://127.0.0.1:$1/100.bin" | tr -d '\r' |
+        awk -F': ' 'tolower($1) ~ /^(content-security-policy|x-frame-options|x-content-type-options|referrer-policy|permissions-policy|cross-origin-opener-policy|cross-origin-resource-policy)$/ { print tolower($1) ": " $2 }' | sort
+}
+if [ "$(same_headers "$NGINX_PORT")" != "$(same_headers "$MOAT_PORT")" ] ||
+    [ "$(same_headers "$MOAT_PORT" | wc -l)" -ne 7 ]; then
+    echo "nginx and moat do not send the same security headers:" >&2
+    diff <(same_headers "$NGINX_PORT") <(same_headers "$MOAT_PORT") >&2 || true
+    exit 1
+fi
 
 # ---------------------------------------------------------------- wrk runs
 # to_ms "1.23ms" -> 1.23 (us, ms, s, m as wrk prints them)
@@ -213,8 +237,11 @@ Setup: the upstream is nginx ($WORKERS workers) serving two static files
 (100 bytes, 64 KiB) with keep-alive. nginx proxies with worker_processes $WORKERS,
 an upstream keepalive pool of 64, proxy_http_version 1.1 and
 proxy_set_header Connection "", and sets the same X-Forwarded-* and
-X-Request-Id headers as moat; moat runs with workers = $WORKERS and
-upstream_keepalive = 64. Access logs are off in both.
+X-Request-Id headers as moat and the same security headers moat adds by
+default (Content-Security-Policy, X-Frame-Options, X-Content-Type-Options,
+Referrer-Policy, Permissions-Policy, COOP, CORP; \`add_header ... always\`;
+the script checks both send them before measuring); moat runs with
+workers = $WORKERS and upstream_keepalive = 64. Access logs are off in both.
 
 Commands (DIR is a temporary directory, PORT the ports picked at run time):
 

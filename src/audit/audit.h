@@ -27,15 +27,15 @@ typedef struct moat_audit_step {
 /* One finding. Every string is owned by the finding (moat_audit_findings_free
  * frees them). Secrets are already masked in message and snippet. */
 typedef struct moat_audit_finding {
-    char *rule;    /* "B608", "MOAT101", "MOAT-S-AWS", "security.W004" style id */
-    char *kind;    /* "code", "settings", "secrets" */
+    char *rule; /* "B608", "MOAT101", "MOAT-S-AWS", "security.W004" style id */
+    char *kind; /* "code", "settings", "secrets" */
     moat_audit_level severity, confidence;
-    unsigned cwe;  /* 0 when none */
-    char *path;    /* as given on the command line / found in the tree */
+    unsigned cwe;                 /* 0 when none */
+    char *path;                   /* as given on the command line / found in the tree */
     unsigned line, col, end_line; /* 1-based; col is in bytes */
-    char *message; /* one line */
-    char *snippet; /* the offending source line, masked; may be NULL */
-    moat_audit_step *steps; /* data-flow path, may be NULL */
+    char *message;                /* one line */
+    char *snippet;                /* the offending source line, masked; may be NULL */
+    moat_audit_step *steps;       /* data-flow path, may be NULL */
     size_t nsteps;
     /* Stable across line moves: hash of rule, path and the normalised
      * snippet (see moat_audit_fingerprint), 64 hex chars + NUL. */

@@ -364,3 +364,33 @@ const char *moat__config_check_waf_exclude(char *v)
     }
     return NULL;
 }
+
+const char *moat__config_check_path_prefix(char *v)
+{
+    if (v[0] != '/') return "must be a path prefix starting with '/'";
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f || *p == '?' || *p == '#')
+            return "must be a path without spaces, control characters, '?' or '#'";
+    return NULL;
+}
+
+const char *moat__config_check_header_value(char *v)
+{
+    /* A header value reaches the wire as written: a line break would start
+     * a new header (response splitting). */
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return "must not contain line breaks or control characters";
+    return NULL;
+}
+
+const char *moat__config_check_account(char *v)
+{
+    /* What useradd/groupadd accept (Debian's NAME_REGEX, plus upper case). */
+    if (!v[0] || v[0] == '-') return "must be a user or group name";
+    for (const char *p = v; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
+            return "must be a user or group name (letters, digits, '_', '-', '.')";
+    if (strlen(v) > 32) return "must be a user or group name of at most 32 characters";
+    return NULL;
+}

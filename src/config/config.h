@@ -13,6 +13,21 @@ typedef struct moat_strlist {
     size_t len;
 } moat_strlist;
 
+/* The entries of an array of tables ([[headers.paths]]): items points at len
+ * structs of the table's element type (moat_header_rule, ...), owned. */
+typedef struct moat_config_array {
+    void *items;
+    size_t len;
+    char **refs; /* private to the config module: per element, one slot a setting */
+} moat_config_array;
+
+/* [[headers.paths]]: header values for the paths under a prefix. NULL
+ * fields take the value of [headers]. */
+typedef struct moat_header_rule {
+    char *path; /* prefix of the normalised path, starting with '/' */
+    char *csp, *frame_options, *referrer_policy, *permissions_policy, *coop, *corp;
+} moat_header_rule;
+
 typedef struct moat_limits {
     uint64_t url_bytes;            /* request target; over it: 414 */
     uint64_t header_bytes;         /* whole header block; over it: 431 */
@@ -35,6 +50,7 @@ typedef struct moat_config {
     moat_strlist hosts;           /* Host allow-list; empty = any (until TLS names exist) */
     uint64_t workers;             /* 0 = auto (one per CPU) */
     moat_strlist trusted_proxies; /* CIDRs whose X-Forwarded-* are kept */
+    char *user, *group;           /* started as root: serve as these */
     moat_limits limits;
     struct {
         moat_strlist listen;          /* HTTPS listeners; empty = no TLS */
@@ -59,7 +75,8 @@ typedef struct moat_config {
         bool override;            /* replace the upstream's own values */
         uint64_t hsts_max_age;    /* seconds; 0 = no HSTS */
         bool hsts_include_subdomains, hsts_preload;
-        moat_strlist remove; /* response headers removed (banners) */
+        moat_strlist remove;     /* response headers removed (banners) */
+        moat_config_array paths; /* of moat_header_rule, first match wins */
     } headers;
     struct {
         bool httponly;

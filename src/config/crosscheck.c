@@ -1,6 +1,7 @@
 /* crosscheck.c - rules that involve more than one setting (each setting's
  * own type and range are checked by the table): TLS needs certificates and
- * keys in pairs, and no address may be both a plain and a TLS listener. */
+ * keys in pairs, no address may be both a plain and a TLS listener, and
+ * moat never serves as root. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,10 @@ char *moat__config_crosscheck(const moat_config *c)
     if (c->tls.cert.len && c->tls.listen.len == 0)
         return moat_xstrdup("'tls.cert' is set but 'tls.listen' is empty: say where to serve "
                             "HTTPS (e.g. tls.listen = [\"0.0.0.0:443\"])");
+    if (strcmp(c->user, "root") == 0 || strcmp(c->group, "root") == 0)
+        return moat_xstrdup("'user' and 'group' name the account moat serves as once started "
+                            "as root: moat does not serve as root (choose an unprivileged "
+                            "account, e.g. adduser --system moat)");
     for (size_t i = 0; i < c->tls.listen.len; i++)
         for (size_t j = 0; j < c->listen.len; j++)
             if (strcmp(c->tls.listen.items[i], c->listen.items[j]) == 0)

@@ -161,12 +161,18 @@ void moat_config_docs(moat_buf *out)
         const moat__config_setting *s = &moat__config_settings[i];
         moat_buf_printf(out, "| [`%s`](#", s->key);
         put_anchor(out, s->key);
-        moat_buf_printf(out, ") | %s | `%s` |\n", type_name(s), s->def);
+        if (s->def)
+            moat_buf_printf(out, ") | %s | `%s` |\n", type_name(s), s->def);
+        else
+            moat_buf_printf(out, ") | %s | %s |\n", type_name(s),
+                            s->required ? "required" : "unset");
     }
 
     for (size_t t = 0; t < moat__config_ntables; t++) {
         const moat__config_table *tab = &moat__config_tables[t];
-        if (tab->name[0])
+        if (tab->array)
+            moat_buf_printf(out, "\n## `[[%s]]`\n\n%s\n", tab->name, tab->doc);
+        else if (tab->name[0])
             moat_buf_printf(out, "\n## `[%s]`\n\n%s\n", tab->name, tab->doc);
         else
             moat_buf_printf(out, "\n## Top level\n\n%s\n", tab->doc);
@@ -174,7 +180,12 @@ void moat_config_docs(moat_buf *out)
             const moat__config_setting *s = &moat__config_settings[i];
             if (!moat__config_in_table(s, tab->name)) continue;
             moat_buf_printf(out, "\n### `%s`\n\n", s->key);
-            moat_buf_printf(out, "- Type: %s\n- Default: `%s`\n- Allowed: ", type_name(s), s->def);
+            if (s->def)
+                moat_buf_printf(out, "- Type: %s\n- Default: `%s`\n- Allowed: ", type_name(s),
+                                s->def);
+            else
+                moat_buf_printf(out, "- Type: %s\n- Default: %s\n- Allowed: ", type_name(s),
+                                s->required ? "none (required)" : "unset");
             put_allowed(out, s);
             moat_buf_printf(out, "\n\n%s\n", s->doc);
         }

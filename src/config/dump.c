@@ -60,6 +60,30 @@ void moat__config_put_value(moat_buf *b, const moat__config_setting *s, const vo
     }
 }
 
+/* [[NAME]] entries, with the keys each one sets (unset keys inherit). */
+static void dump_entries(const moat__config_table *tab, const moat_config *c, moat_buf *out)
+{
+    const moat_config_array *arr = (const moat_config_array *)((const char *)c + tab->array_offset);
+    for (size_t k = 0; k < arr->len; k++) {
+        const void *elem = (const char *)arr->items + k * tab->elem_size;
+        moat_buf_printf(out, "\n[[%s]]\n", tab->name);
+        for (size_t i = 0; i < moat__config_nsettings; i++) {
+            const moat__config_setting *s = &moat__config_settings[i];
+            if (!moat__config_in_table(s, tab->name)) continue;
+            const void *p = (const char *)elem + s->offset;
+            if ((s->type == MOAT__CFG_STRING || s->type == MOAT__CFG_ENUM) && !*(char *const *)p)
+                continue;
+            moat_buf_printf(out, "%s = ", s->key + strlen(tab->name) + 1);
+            const char *ref = arr->refs[k * moat__config_nsettings + i];
+            if (ref)
+                moat_buf_puts(out, ref);
+            else
+                moat__config_put_value(out, s, elem);
+            moat_buf_putc(out, '\n');
+        }
+    }
+}
+
 void moat_config_dump(const moat_config *c, moat_buf *out)
 {
     moat_buf_puts(out, "# moat: effective configuration, ");
@@ -74,6 +98,10 @@ void moat_config_dump(const moat_config *c, moat_buf *out)
     }
     for (size_t t = 0; t < moat__config_ntables; t++) {
         const char *table = moat__config_tables[t].name;
+        if (moat__config_tables[t].array) {
+            dump_entries(&moat__config_tables[t], c, out);
+            continue;
+        }
         if (table[0]) moat_buf_printf(out, "\n[%s]\n", table);
         for (size_t i = 0; i < moat__config_nsettings; i++) {
             const moat__config_setting *s = &moat__config_settings[i];

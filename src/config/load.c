@@ -597,7 +597,8 @@ static const moat__config_setting *find_setting(const char *key)
 static bool is_table_name(const char *name)
 {
     for (size_t i = 0; i < moat__config_ntables; i++)
-        if (moat__config_tables[i].name[0] && strcmp(moat__config_tables[i].name, name) == 0)
+        if (moat__config_tables[i].name[0] && !moat__config_tables[i].array &&
+            strcmp(moat__config_tables[i].name, name) == 0)
             return true;
     return false;
 }
@@ -610,10 +611,21 @@ static const char *leaf(const char *key)
 
 /* The known key closest to an unknown one: within edit distance 2, else a
  * setting of the same name in another table ('headers' for 'limits.headers'). */
-static const char *suggest(const char *key)
+static const char *suggest(const char *key, const char *prefix)
 {
     const char *best = NULL;
     size_t bestd = 3;
+    if (moat__config_array_table(prefix)) { /* an entry takes its own keys only */
+        for (size_t i = 0; i < moat__config_nsettings; i++) {
+            const moat__config_setting *s = &moat__config_settings[i];
+            size_t d = moat_edit_distance(key, s->key);
+            if (moat__config_in_table(s, prefix) && d < bestd) {
+                best = s->key;
+                bestd = d;
+            }
+        }
+        return best;
+    }
     for (size_t i = 0; i < moat__config_nsettings; i++) {
         size_t d = moat_edit_distance(key, moat__config_settings[i].key);
         if (d < bestd) {
@@ -684,6 +696,63 @@ static place key_place(const loader *ld, const moat_toml_kv *kv)
     return at;
 }
 
+static void walk(loader *ld, const moat_toml_value *t, const char *prefix, void *base);
+
+#define MAX_ARRAY_ENTRIES 1000
+
+/* [[NAME]] entries: each table becomes an element struct that starts from
+ * the element settings' defaults (unset when they have none), then takes the
+ * table's keys; required keys must be there. */
+static void add_entries(loader *ld, const moat__config_table *tab, const moat_toml_value *v,
+                        void *base)
+{
+    if (v->type != MOAT_TOML_ARRAY) {
+        fail(ld, (place){NULL, v->line, v->col},
+             "'%s' must be an array of tables ([[%s]]), found %s", tab->name, tab->name,
+             a_type(v->type));
+        return;
+    }
+    moat_config_array *arr = (moat_config_array *)((char *)base + tab->array_offset);
+    for (size_t k = 0; k < v->u.array.len; k++) {
+        const moat_toml_value *item = v->u.array.items[k];
+        place at = {NULL, item->line, item->col};
+        if (item->type != MOAT_TOML_TABLE) {
+            fail(ld, at, "each '%s' entry must be a table, found %s", tab->name,
+                 a_type(item->type));
+            continue;
+        }
+        if (arr->len >= MAX_ARRAY_ENTRIES) {
+            fail(ld, at, "too many [[%s]] entries (at most %d)", tab->name, MAX_ARRAY_ENTRIES);
+            return;
+        }
+        size_t n = arr->len;
+        arr->items = moat_xrealloc(arr->items, (n + 1) * tab->elem_size);
+        arr->refs = moat_xrealloc(arr->refs, (n + 1) * moat__config_nsettings * sizeof(char *));
+        void *elem = (char *)arr->items + n * tab->elem_size;
+        memset(elem, 0, tab->elem_size);
+        memset(arr->refs + n * moat__config_nsettings, 0, moat__config_nsettings * sizeof(char *));
+        arr->len = n + 1;
+        for (size_t i = 0; i < moat__config_nsettings; i++) {
+            const moat__config_setting *s = &moat__config_settings[i];
+            if (!s->def || !moat__config_in_table(s, tab->name)) continue;
+            char *err;
+            int rc = moat__config_parse_text(s, s->def, elem, &err);
+            MOAT_BUG_ON(rc != 0);
+        }
+        char **saved = ld->refs;
+        ld->refs = arr->refs + n * moat__config_nsettings;
+        walk(ld, item, tab->name, elem);
+        ld->refs = saved;
+        for (size_t i = 0; i < moat__config_nsettings; i++) {
+            const moat__config_setting *s = &moat__config_settings[i];
+            if (!s->required || !moat__config_in_table(s, tab->name)) continue;
+            MOAT_BUG_ON(s->type != MOAT__CFG_STRING && s->type != MOAT__CFG_ENUM);
+            if (!*(char **)field(s, elem) && !moat_toml_get(item, leaf(s->key)))
+                fail(ld, at, "this [[%s]] entry needs '%s'", tab->name, leaf(s->key));
+        }
+    }
+}
+
 static void walk(loader *ld, const moat_toml_value *t, const char *prefix, void *base)
 {
     for (size_t i = 0; i < t->u.table.len; i++) {
@@ -692,7 +761,20 @@ static void walk(loader *ld, const moat_toml_value *t, const char *prefix, void 
         char *full = prefix[0] ? moat_xasprintf("%s.%s", prefix, key) : moat_xstrdup(key);
         bool clean = strlen(kv->key) == kv->key_len && strcmp(key, kv->key) == 0;
         const moat__config_setting *s = clean ? find_setting(full) : NULL;
-        if (s) {
+        /* A quoted dotted key ("paths.csp" in [headers]) names a setting of
+         * another table, whose values live in another struct. */
+        const moat__config_setting *elsewhere = NULL;
+        if (s && !moat__config_in_table(s, prefix)) {
+            elsewhere = s;
+            s = NULL;
+        }
+        /* Arrays of tables hang off the config itself, never off an entry. */
+        const moat__config_table *arr = clean && !s && !moat__config_array_table(prefix)
+                                            ? moat__config_array_table(full)
+                                            : NULL;
+        if (arr) {
+            add_entries(ld, arr, kv->value, base);
+        } else if (s) {
             set_value(ld, s, kv->value, base);
         } else if (clean && !prefix[0] && is_table_name(full)) {
             if (kv->value->type == MOAT_TOML_TABLE)
@@ -700,8 +782,14 @@ static void walk(loader *ld, const moat_toml_value *t, const char *prefix, void 
             else
                 fail(ld, (place){NULL, kv->value->line, kv->value->col},
                      "'%s' must be a table, found %s", full, a_type(kv->value->type));
+        } else if (elsewhere) {
+            char *tab = moat_xstrndup(full, (size_t)(leaf(full) - 1 - full));
+            bool in_array = moat__config_array_table(tab) != NULL;
+            fail(ld, key_place(ld, kv), "setting '%s' belongs in a %s%s%s table", full,
+                 in_array ? "[[" : "[", tab, in_array ? "]]" : "]");
+            free(tab);
         } else {
-            const char *hint = suggest(full);
+            const char *hint = suggest(full, prefix);
             fail(ld, key_place(ld, kv), "unknown %s '%s'%s%s%s",
                  kv->value->type == MOAT_TOML_TABLE ? "table" : "setting", full,
                  hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
@@ -876,6 +964,7 @@ moat_config *moat_config_default(void)
     c->refs = moat_xcalloc(moat__config_nsettings, sizeof(char *));
     for (size_t i = 0; i < moat__config_nsettings; i++) {
         const moat__config_setting *s = &moat__config_settings[i];
+        if (moat__config_in_array(s)) continue; /* per entry (add_entries) */
         char *err;
         int rc = moat__config_parse_text(s, s->def, c, &err);
         if (rc) moat_error("the default of %s is invalid: %s", s->key, err);
@@ -895,10 +984,29 @@ void moat__config_free_value(const moat__config_setting *s, void *base)
     }
 }
 
+static void free_entries(const moat__config_table *tab, moat_config *c)
+{
+    moat_config_array *arr = (moat_config_array *)((char *)c + tab->array_offset);
+    for (size_t k = 0; k < arr->len; k++) {
+        void *elem = (char *)arr->items + k * tab->elem_size;
+        for (size_t i = 0; i < moat__config_nsettings; i++) {
+            if (!moat__config_in_table(&moat__config_settings[i], tab->name)) continue;
+            moat__config_free_value(&moat__config_settings[i], elem);
+            free(arr->refs[k * moat__config_nsettings + i]);
+        }
+    }
+    free(arr->items);
+    free(arr->refs);
+    *arr = (moat_config_array){0};
+}
+
 void moat_config_free(moat_config *c)
 {
     if (!c) return;
+    for (size_t t = 0; t < moat__config_ntables; t++)
+        if (moat__config_tables[t].array) free_entries(&moat__config_tables[t], c);
     for (size_t i = 0; i < moat__config_nsettings; i++) {
+        if (moat__config_in_array(&moat__config_settings[i])) continue;
         moat__config_free_value(&moat__config_settings[i], c);
         if (c->refs) free(c->refs[i]);
     }

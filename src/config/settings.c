@@ -15,6 +15,7 @@
 #define HOUR (60 * MINUTE)
 
 #define AT(field) offsetof(moat_config, field)
+#define RULE(field) offsetof(moat_header_rule, field)
 
 static const char *const access_formats[] = {"json", "combined", NULL};
 static const char *const log_flush_values[] = {"write", "fsync", NULL};
@@ -25,39 +26,60 @@ static const char *const waf_modes[] = {"block", "detect", "off", NULL};
 static const char *const waf_over_limit[] = {"refuse", "pass", NULL};
 
 const moat__config_table moat__config_tables[] = {
-    {"", "Where moat listens, where it forwards to, and which requests it accepts."},
-    {"limits",
-     "Bounds on every connection and request. They keep each connection's memory bounded and "
-     "stop slow or oversized clients from tying the gateway up. A client that crosses one gets "
-     "the HTTP status given with it, if any, and its connection is closed."},
-    {"tls", "HTTPS. With `tls.listen` set, moat terminates TLS (1.2 and 1.3 only) with the "
+    {.name = "", .doc = "Where moat listens, where it forwards to, and which requests it accepts."},
+    {.name = "limits",
+     .doc =
+         "Bounds on every connection and request. They keep each connection's memory bounded and "
+         "stop slow or oversized clients from tying the gateway up. A client that crosses one gets "
+         "the HTTP status given with it, if any, and its connection is closed."},
+    {.name = "tls",
+     .doc = "HTTPS. With `tls.listen` set, moat terminates TLS (1.2 and 1.3 only) with the "
             "certificates given, and its plain-HTTP listeners answer every request with a "
             "permanent redirect to HTTPS. Certificates and keys are read again on `SIGHUP`."},
-    {"paths",
-     "Paths that must never reach the application: version-control folders, environment files, "
-     "Python sources and bytecode, databases, backups, instance folders. Rules are matched "
-     "after the path is normalised (one percent-decoding pass, `\\\\` as `/`, `;` parameters "
-     "dropped, `.` and `..` resolved, strict UTF-8), so every encoded spelling of a path "
-     "meets the same rule, and the application receives the normalised path. A refused path "
-     "gets `404 Not Found`, as if it did not exist. Requests for the Werkzeug debugger "
-     "(`__debugger__` in the query, `/console`) are refused the same way."},
-    {"headers", "Security headers added to every response, and banners removed from it. An "
-                "application's own value of a header is kept unless `headers.override` is true; a "
-                "header set to `\"\"` is not added. Per-path values are not supported yet."},
-    {"cookies", "Hardening of every `Set-Cookie` the application sends. A `Set-Cookie` that is "
-                "not a valid cookie (RFC 6265bis) is dropped, never passed on half-parsed."},
-    {"errors", "What the client sees when the application fails: moat's generic page, with "
-               "the status kept and a request id, instead of the application's error page."},
-    {"waf",
-     "The web application firewall: every request's method, URI and query, headers, cookies and "
-     "body (URL-encoded forms, multipart forms with their file names, JSON) are inspected "
-     "with the OWASP Core Rule Set (the Debian `modsecurity-crs` package, run by "
-     "libmodsecurity 3) and moat's rules for attacks on Python applications (template "
-     "injection, Python code injection, Werkzeug debugger abuse, pickle and YAML payloads, "
-     "XXE) before anything reaches the application. A blocked request gets `403 Forbidden` "
-     "with a request id; what matched goes to the security log (`waf.blocked`), never to the "
-     "client. Responses are not inspected. See docs/waf.md."},
-    {"log", "The two logs. The access log has one line per request. The security event log "
+    {.name = "paths",
+     .doc =
+         "Paths that must never reach the application: version-control folders, environment files, "
+         "Python sources and bytecode, databases, backups, instance folders. Rules are matched "
+         "after the path is normalised (one percent-decoding pass, `\\\\` as `/`, `;` parameters "
+         "dropped, `.` and `..` resolved, strict UTF-8), so every encoded spelling of a path "
+         "meets the same rule, and the application receives the normalised path. A refused path "
+         "gets `404 Not Found`, as if it did not exist. Requests for the Werkzeug debugger "
+         "(`__debugger__` in the query, `/console`) are refused the same way."},
+    {.name = "headers",
+     .doc = "Security headers added to every response, and banners removed from it. An "
+            "application's own value of a header is kept unless `headers.override` is true; a "
+            "header set to `\"\"` is not added. `[[headers.paths]]` entries change the values "
+            "for parts of the site."},
+    {.name = "headers.paths",
+     .doc = "Header values for the paths under a prefix, for the parts of a site that need another "
+            "policy (Django's admin loads inline scripts and styles; an embeddable widget needs "
+            "framing). Each `[[headers.paths]]` entry names a `path` prefix and any of the keys "
+            "below; a key it leaves out keeps the value of `[headers]`. The entries are tried in "
+            "the order written against the normalised request path, and the first whose prefix "
+            "matches applies (list longer prefixes first):\n\n"
+            "```toml\n[[headers.paths]]\npath = \"/admin/\"\n"
+            "csp = \"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
+            "'unsafe-inline'\"\n```",
+     .array = true,
+     .elem_size = sizeof(moat_header_rule),
+     .array_offset = AT(headers.paths)},
+    {.name = "cookies",
+     .doc = "Hardening of every `Set-Cookie` the application sends. A `Set-Cookie` that is "
+            "not a valid cookie (RFC 6265bis) is dropped, never passed on half-parsed."},
+    {.name = "errors",
+     .doc = "What the client sees when the application fails: moat's generic page, with "
+            "the status kept and a request id, instead of the application's error page."},
+    {.name = "waf",
+     .doc = "The web application firewall: every request's method, URI and query, headers, cookies "
+            "and body (URL-encoded forms, multipart forms with their file names, JSON) are "
+            "inspected with the OWASP Core Rule Set (the Debian `modsecurity-crs` package, run by "
+            "libmodsecurity 3) and moat's rules for attacks on Python applications (template "
+            "injection, Python code injection, Werkzeug debugger abuse, pickle and YAML payloads, "
+            "XXE) before anything reaches the application. A blocked request gets `403 Forbidden` "
+            "with a request id; what matched goes to the security log (`waf.blocked`), never to "
+            "the client. Responses are not inspected. See docs/waf.md."},
+    {.name = "log",
+     .doc = "The two logs. The access log has one line per request. The security event log "
             "has one JSON line per security-relevant event (refusals, logins, sessions, reloads; "
             "see docs/events.md), with secrets redacted and every line chained to the one before "
             "it, and sealed with an evolving key when `seal_key` is set (see docs/seclog.md): "
@@ -153,6 +175,37 @@ const moat__config_setting moat__config_settings[] = {
                "The empty list (the default) trusts no one: the client is the peer of the TCP "
                "connection. Avoid `0.0.0.0/0` and `::/0`: they let any client forge its "
                "address.",
+    },
+    {
+        .key = "user",
+        .type = MOAT__CFG_STRING,
+        .def = "\"nobody\"",
+        .check = moat__config_check_account,
+        .allowed = "a user name",
+        .offset = AT(user),
+        .doc = "The account moat serves as when it is started as root. It binds its ports, "
+               "reads its certificates and opens its logs as root, then gives up root for "
+               "good (user, group and supplementary groups, with `no_new_privs` set) before "
+               "it serves a single request. moat refuses to serve as root: naming `root` here "
+               "is an error. A dedicated account (`adduser --system moat`) is better than the "
+               "default `nobody`, which other daemons may share.\n\n"
+               "Log files moat created as root are handed to this account; the security log's "
+               "folder (rotation) and the sealing key's folder (the key is rewritten as it "
+               "evolves) must be writable by it, or moat stops with a message saying so. A "
+               "`SIGHUP` reload reads the configuration and certificates again as this account: "
+               "make them readable by it (owner or group), or the reload fails and the running "
+               "configuration stays. Started as any other user, moat keeps that user.",
+    },
+    {
+        .key = "group",
+        .type = MOAT__CFG_STRING,
+        .def = "\"nogroup\"",
+        .check = moat__config_check_account,
+        .allowed = "a group name",
+        .offset = AT(group),
+        .doc = "The group moat serves as when started as root (see `user`); its only group "
+               "once privileges are dropped. Key and configuration files readable by this group "
+               "are not warned about; readable by any other group or by others, they are.",
     },
 
     /* ---- [limits] ---- */
@@ -341,6 +394,7 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "tls.redirect_exempt",
         .type = MOAT__CFG_LIST,
+        .check = moat__config_check_path_prefix,
         .def = "[\"/.well-known/acme-challenge/\"]",
         .allowed = "path prefixes starting with `/`",
         .offset = AT(tls.redirect_exempt),
@@ -368,6 +422,7 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "paths.allow",
         .type = MOAT__CFG_LIST,
+        .check = moat__config_check_path_prefix,
         .def = "[\"/.well-known/\"]",
         .allowed = "path prefixes starting with `/`",
         .offset = AT(paths.allow),
@@ -379,6 +434,7 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "headers.csp",
         .type = MOAT__CFG_STRING,
+        .check = moat__config_check_header_value,
         .def = "\"default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
                "form-action 'self'\"",
         .offset = AT(headers.csp),
@@ -423,6 +479,7 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "headers.referrer_policy",
         .type = MOAT__CFG_STRING,
+        .check = moat__config_check_header_value,
         .def = "\"strict-origin-when-cross-origin\"",
         .offset = AT(headers.referrer_policy),
         .doc = "`Referrer-Policy`: other sites see the origin only, never the path or query.",
@@ -430,6 +487,7 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "headers.permissions_policy",
         .type = MOAT__CFG_STRING,
+        .check = moat__config_check_header_value,
         .def = "\"accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
                "microphone=(), payment=(), usb=()\"",
         .offset = AT(headers.permissions_policy),
@@ -439,6 +497,7 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "headers.coop",
         .type = MOAT__CFG_STRING,
+        .check = moat__config_check_header_value,
         .def = "\"same-origin\"",
         .offset = AT(headers.coop),
         .doc = "`Cross-Origin-Opener-Policy`. Use `\"same-origin-allow-popups\"` for OAuth "
@@ -447,6 +506,7 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "headers.corp",
         .type = MOAT__CFG_STRING,
+        .check = moat__config_check_header_value,
         .def = "\"same-origin\"",
         .offset = AT(headers.corp),
         .doc = "`Cross-Origin-Resource-Policy`. Use `\"cross-origin\"` for assets other sites "
@@ -494,6 +554,66 @@ const moat__config_setting moat__config_settings[] = {
         .offset = AT(headers.remove),
         .doc = "Response headers removed before the response leaves: banners that tell an "
                "attacker which server and version to target.",
+    },
+
+    /* ---- [[headers.paths]] ---- */
+    {
+        .key = "headers.paths.path",
+        .type = MOAT__CFG_STRING,
+        .required = true,
+        .check = moat__config_check_path_prefix,
+        .allowed = "a path prefix starting with `/`; required",
+        .offset = RULE(path),
+        .doc = "The prefix of the normalised request path this entry applies to "
+               "(`\"/admin/\"`).",
+    },
+    {
+        .key = "headers.paths.csp",
+        .type = MOAT__CFG_STRING,
+        .check = moat__config_check_header_value,
+        .offset = RULE(csp),
+        .doc = "`Content-Security-Policy` (or its report-only form, as `headers.csp_report_only` "
+               "says) for these paths; `\"\"` sends none.",
+    },
+    {
+        .key = "headers.paths.frame_options",
+        .type = MOAT__CFG_ENUM,
+        .enum_values = frame_options,
+        .offset = RULE(frame_options),
+        .doc = "`X-Frame-Options` for the paths under `path`: `\"SAMEORIGIN\"` lets the site frame "
+               "them, `\"off\"` sends none. Left out, `headers.frame_options` applies.",
+    },
+    {
+        .key = "headers.paths.referrer_policy",
+        .type = MOAT__CFG_STRING,
+        .check = moat__config_check_header_value,
+        .offset = RULE(referrer_policy),
+        .doc = "`Referrer-Policy` for the paths under `path`; `\"\"` sends none there. Left out, "
+               "`headers.referrer_policy` applies.",
+    },
+    {
+        .key = "headers.paths.permissions_policy",
+        .type = MOAT__CFG_STRING,
+        .check = moat__config_check_header_value,
+        .offset = RULE(permissions_policy),
+        .doc = "`Permissions-Policy` for the paths under `path` (a video-call page may need "
+               "`camera=(self)`). Left out, `headers.permissions_policy` applies.",
+    },
+    {
+        .key = "headers.paths.coop",
+        .type = MOAT__CFG_STRING,
+        .check = moat__config_check_header_value,
+        .offset = RULE(coop),
+        .doc = "`Cross-Origin-Opener-Policy` for the paths under `path`. Left out, `headers.coop` "
+               "applies.",
+    },
+    {
+        .key = "headers.paths.corp",
+        .type = MOAT__CFG_STRING,
+        .check = moat__config_check_header_value,
+        .offset = RULE(corp),
+        .doc = "`Cross-Origin-Resource-Policy` for the paths under `path` (`\"cross-origin\"` for "
+               "assets other sites embed). Left out, `headers.corp` applies.",
     },
 
     /* ---- [cookies] ---- */
@@ -820,4 +940,20 @@ bool moat__config_in_table(const moat__config_setting *s, const char *table)
     const char *dot = strrchr(s->key, '.');
     size_t n = dot ? (size_t)(dot - s->key) : 0;
     return strlen(table) == n && strncmp(s->key, table, n) == 0;
+}
+
+const moat__config_table *moat__config_array_table(const char *name)
+{
+    for (size_t i = 0; i < moat__config_ntables; i++)
+        if (moat__config_tables[i].array && strcmp(moat__config_tables[i].name, name) == 0)
+            return &moat__config_tables[i];
+    return NULL;
+}
+
+bool moat__config_in_array(const moat__config_setting *s)
+{
+    for (size_t i = 0; i < moat__config_ntables; i++)
+        if (moat__config_tables[i].array && moat__config_in_table(s, moat__config_tables[i].name))
+            return true;
+    return false;
 }

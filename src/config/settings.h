@@ -27,20 +27,28 @@ typedef const char *(*moat__config_check_fn)(char *value);
 typedef struct moat__config_setting {
     const char *key; /* dotted: "limits.body_bytes"; the table is the part before the dot */
     moat__config_type type;
-    const char *def;   /* default, as the TOML value text the docs show ("\"10MiB\"") */
-    uint64_t min, max; /* COUNT, SIZE (bytes), DURATION (ms), WORKERS; LIST: item count
-                          (max 0 = no upper bound) */
+    const char *def;                /* default, as the TOML value text the docs show ("\"10MiB\"");
+                                       NULL in an array of tables: unset (NULL) unless given */
+    uint64_t min, max;              /* COUNT, SIZE (bytes), DURATION (ms), WORKERS; LIST: item count
+                                       (max 0 = no upper bound) */
     const char *const *enum_values; /* ENUM: NULL-terminated */
     moat__config_check_fn check;    /* STRING, LIST items; may be NULL */
     const char *allowed; /* docs: what values are accepted, when min/max/enum don't say it */
     bool unique;         /* LIST: an item listed twice is an error */
-    size_t offset;       /* into the struct the value is stored in (moat_config) */
+    bool required;       /* array-of-tables entries: must be given (def is NULL) */
+    size_t offset;       /* into the struct the value is stored in: moat_config, or the
+                            element struct of an array of tables */
     const char *doc;     /* Markdown paragraph(s) for docs/configuration.md */
 } moat__config_setting;
 
 typedef struct moat__config_table {
     const char *name; /* "" for the top level */
     const char *doc;  /* Markdown paragraph introducing the section */
+    /* An array of tables ([[headers.paths]]): its settings are stored in
+     * element structs of elem_size bytes, kept in the moat_config_array at
+     * array_offset in moat_config. */
+    bool array;
+    size_t elem_size, array_offset;
 } moat__config_table;
 
 extern const moat__config_setting moat__config_settings[];
@@ -51,6 +59,10 @@ extern const size_t moat__config_ntables;
 /* True when setting s belongs to the named table ("" = the top level): its
  * key up to the last dot. */
 bool moat__config_in_table(const moat__config_setting *s, const char *table);
+/* The array-of-tables entry of moat__config_tables named name, or NULL. */
+const moat__config_table *moat__config_array_table(const char *name);
+/* True when s is stored in the elements of an array of tables. */
+bool moat__config_in_array(const moat__config_setting *s);
 
 /* ---- checks (check.c) ---------------------------------------------------- */
 const char *moat__config_check_listen(char *v);
@@ -58,6 +70,9 @@ const char *moat__config_check_upstream(char *v);
 const char *moat__config_check_host(char *v);
 const char *moat__config_check_proxy(char *v);
 const char *moat__config_check_waf_exclude(char *v);
+const char *moat__config_check_path_prefix(char *v);
+const char *moat__config_check_account(char *v);
+const char *moat__config_check_header_value(char *v);
 
 /* ---- checks across settings (crosscheck.c) -------------------------------
  * Returns an owned message for the first inconsistency, or NULL. */

@@ -118,17 +118,12 @@ static int client_write(moat_client *c, const uv_buf_t *bufs, unsigned n)
 {
     if (c->closing) return MOAT_ECLOSED;
     int rc;
-    if (c->corked && !c->tls) {
+    if (c->corked) {
+        /* Plaintext, also with TLS: encrypted at uncork in one go, so a head
+         * and a small body leave in one record, not one each. */
         for (unsigned i = 0; i < n; i++)
             moat_buf_append(&c->out, bufs[i].base, bufs[i].len);
         return 0;
-    }
-    if (c->corked) {
-        rc = 0;
-        for (unsigned i = 0; i < n && rc == 0; i++)
-            rc = moat_tls_conn_write(c->tls, bufs[i].base, bufs[i].len, &c->out);
-        if (rc < 0) moat__client_close(c);
-        return rc;
     }
     if (c->tls) {
         /* Encrypt into one buffer of records; moat_stream_write copies what
@@ -415,10 +410,22 @@ void moat__client_uncork(moat_client *c)
         if (c->close_after && !c->req && c->write_pending == 0) moat__client_close(c);
         return;
     }
-    /* already encrypted when TLS: write the bytes as they are */
-    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-    int rc =
-        moat_stream_write((uv_stream_t *)&c->tcp, &b, 1, &c->write_pending, on_client_written, c);
+    int rc;
+    if (c->tls) {
+        moat_buf rec;
+        moat_buf_init(&rec);
+        rc = moat_tls_conn_write(c->tls, c->out.data, c->out.len, &rec);
+        if (rc == 0) {
+            uv_buf_t b = uv_buf_init(rec.data, (unsigned)rec.len);
+            rc = moat_stream_write((uv_stream_t *)&c->tcp, &b, 1, &c->write_pending,
+                                   on_client_written, c);
+        }
+        moat_buf_free(&rec);
+    } else {
+        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        rc = moat_stream_write((uv_stream_t *)&c->tcp, &b, 1, &c->write_pending, on_client_written,
+                               c);
+    }
     moat_buf_reset(&c->out);
     if (rc < 0 || (c->close_after && !c->req && c->write_pending == 0)) moat__client_close(c);
 }

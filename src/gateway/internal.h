@@ -143,7 +143,7 @@ struct moat_client {
     uint16_t local_port;
     moat_tls_conn *tls; /* NULL on plain connections */
     moat_buf cipher;    /* TLS: records read, not yet decrypted */
-    moat_buf out;       /* corked output (ciphertext when TLS) */
+    moat_buf out;       /* corked output, plaintext (encrypted at uncork) */
     bool corked;        /* collect writes, one write at uncork */
     bool reading;       /* uv_read_start active */
     bool parse_paused;  /* the parser waits for the pipeline */
@@ -210,6 +210,14 @@ extern const moat_stage moat__stage_paths;
 extern const moat_stage moat__stage_errors;
 extern const moat_stage moat__stage_headers;
 extern const moat_stage moat__stage_waf;
+
+/* privileges.c (main thread). Started as root: hands the files moat writes
+ * to cfg->user, drops to cfg->user/cfg->group for good and checks that what
+ * it must write later is writable; not root: only the mode warnings. Returns
+ * 0, or an error with *err owned; the process must then exit. */
+int moat__privileges_drop(const moat_config *cfg, char **err);
+/* Warns about key and config files others (or another group) can read. */
+void moat__warn_file_modes(const moat_config *cfg);
 
 /* stage_headers.c: adds the configured security headers, removes banners. */
 void moat__security_headers(moat_request *r, moat_http_head *h);

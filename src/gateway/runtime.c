@@ -12,16 +12,6 @@
 
 #include "internal.h"
 
-/* Keys that others can read are a leak waiting to happen: say so. */
-static void warn_readable(char *const *paths, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        struct stat st;
-        if (stat(paths[i], &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
-            moat_warn("private key '%s' is readable by group or others (chmod 600 it)", paths[i]);
-    }
-}
-
 moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **err)
 {
     moat_runtime *rt = moat_xcalloc(1, sizeof(*rt));
@@ -60,7 +50,6 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
             *err = moat_xstrdup(why);
             goto fail;
         }
-        warn_readable(cfg->tls.key.items, cfg->tls.key.len);
         moat_addr a;
         if (cfg->tls.listen.len && moat_addr_parse(cfg->tls.listen.items[0], &a) == 0)
             rt->https_port = a.port;

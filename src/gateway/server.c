@@ -151,6 +151,37 @@ static int worker_init(server *s, moat_worker *w, unsigned index, char **err)
     return 0;
 }
 
+/* Undoes worker_init, however far it got, for a start that fails before
+ * any worker thread runs. */
+static void worker_abort(moat_worker *w)
+{
+    if (!w->rt) return; /* never initialised */
+    for (size_t i = 0; i < w->nlisteners; i++)
+        if (w->listeners[i].w) uv_close((uv_handle_t *)&w->listeners[i].tcp, NULL);
+    uv_close((uv_handle_t *)&w->wakeup, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&w->loop);
+    uv_mutex_destroy(&w->lock);
+    moat__runtime_unref(w->rt);
+    free(w->listeners);
+    free(w->idle);
+    free(w->nidle);
+}
+
+static int fail_start(server *s, char *err)
+{
+    moat_error("%s", err);
+    free(err);
+    for (unsigned i = 0; s->workers && i < s->nworkers; i++)
+        worker_abort(&s->workers[i]);
+    free(s->workers);
+    moat__runtime_unref(s->rt);
+    moat_seclog_close(moat__seclog);
+    moat__seclog = NULL;
+    uv_loop_close(s->loop);
+    return 1; /* no worker runs yet: the process exits */
+}
+
 /* ---- main thread ----------------------------------------------------------- */
 
 static void post(moat_worker *w, moat_runtime *rt, bool drain, bool kill)
@@ -215,6 +246,7 @@ static void reload(server *s)
         moat__runtime_unref(rt);
         return;
     }
+    moat__warn_file_modes(rt->cfg);
     if (moat__seclog) {
         if (moat_seclog_reconfigure(moat__seclog, rt->cfg, &err) < 0) {
             moat_warn("reload: the security log keeps its old settings: %s", err);
@@ -311,14 +343,10 @@ int moat_gateway_serve(const moat_config_source *src)
     }
     s.nworkers = moat_config_workers(cfg);
     s.workers = moat_xcalloc(s.nworkers, sizeof(*s.workers));
-    for (unsigned i = 0; i < s.nworkers; i++) {
-        if (worker_init(&s, &s.workers[i], i, &err) < 0) {
-            moat_error("%s", err);
-            free(err);
-            moat_seclog_close(moat__seclog);
-            return 1; /* no worker runs yet: the process exits */
-        }
-    }
+    for (unsigned i = 0; i < s.nworkers; i++)
+        if (worker_init(&s, &s.workers[i], i, &err) < 0) return fail_start(&s, err);
+    /* Ports bound, keys read, logs open: nothing more needs root. */
+    if (moat__privileges_drop(cfg, &err) < 0) return fail_start(&s, err);
     uv_signal_init(s.loop, &s.sigterm);
     uv_signal_init(s.loop, &s.sigint);
     uv_signal_init(s.loop, &s.sighup);

@@ -16,27 +16,42 @@ static void put(moat_request *r, moat_http_head *h, const char *name, const char
     moat_http_head_set(h, r->arena, name, value);
 }
 
+/* The first [[headers.paths]] entry whose prefix starts the normalised
+ * path, or NULL. */
+static const moat_header_rule *path_rule(const moat_config *cfg, const char *path)
+{
+    const moat_header_rule *rules = cfg->headers.paths.items;
+    if (!path) return NULL;
+    for (size_t i = 0; i < cfg->headers.paths.len; i++)
+        if (strncmp(path, rules[i].path, strlen(rules[i].path)) == 0) return &rules[i];
+    return NULL;
+}
+
+/* The entry's value when it sets one, else [headers]'. */
+#define PICK(rule, cfg, f) ((rule) && (rule)->f ? (rule)->f : (cfg)->headers.f)
+
 void moat__security_headers(moat_request *r, moat_http_head *h)
 {
     const moat_config *cfg = r->rt->cfg;
+    const moat_header_rule *rule = path_rule(cfg, r->path);
     bool ov = cfg->headers.override;
     for (size_t i = 0; i < cfg->headers.remove.len; i++)
         moat_http_head_remove(h, cfg->headers.remove.items[i]);
     const char *csp_name = cfg->headers.csp_report_only ? "Content-Security-Policy-Report-Only"
                                                         : "Content-Security-Policy";
-    if (cfg->headers.csp_report && cfg->headers.csp[0] && !strstr(cfg->headers.csp, "report-uri")) {
-        char *csp =
-            moat_arena_printf(r->arena, "%s; report-uri " MOAT_CSP_REPORT_PATH, cfg->headers.csp);
+    const char *policy = PICK(rule, cfg, csp);
+    if (cfg->headers.csp_report && policy[0] && !strstr(policy, "report-uri")) {
+        char *csp = moat_arena_printf(r->arena, "%s; report-uri " MOAT_CSP_REPORT_PATH, policy);
         put(r, h, csp_name, csp, ov);
     } else {
-        put(r, h, csp_name, cfg->headers.csp, ov);
+        put(r, h, csp_name, policy, ov);
     }
-    put(r, h, "X-Frame-Options", cfg->headers.frame_options, ov);
+    put(r, h, "X-Frame-Options", PICK(rule, cfg, frame_options), ov);
     if (cfg->headers.nosniff) put(r, h, "X-Content-Type-Options", "nosniff", ov);
-    put(r, h, "Referrer-Policy", cfg->headers.referrer_policy, ov);
-    put(r, h, "Permissions-Policy", cfg->headers.permissions_policy, ov);
-    put(r, h, "Cross-Origin-Opener-Policy", cfg->headers.coop, ov);
-    put(r, h, "Cross-Origin-Resource-Policy", cfg->headers.corp, ov);
+    put(r, h, "Referrer-Policy", PICK(rule, cfg, referrer_policy), ov);
+    put(r, h, "Permissions-Policy", PICK(rule, cfg, permissions_policy), ov);
+    put(r, h, "Cross-Origin-Opener-Policy", PICK(rule, cfg, coop), ov);
+    put(r, h, "Cross-Origin-Resource-Policy", PICK(rule, cfg, corp), ov);
     if (r->https && r->c->tls && cfg->headers.hsts_max_age > 0) {
         char hsts[96];
         snprintf(hsts, sizeof(hsts), "max-age=%llu%s%s",

@@ -7,6 +7,24 @@
 
 #include "internal.h"
 
+/* fnmatch(pat[0..pl), seg[0..n), FNM_CASEFOLD) == 0, with the shapes the
+ * deny list is made of ("name", "*.ext", "prefix*") compared directly: this
+ * runs for every pattern and segment of every request. */
+static bool glob_match(const char *pat, size_t pl, const char *seg, size_t n)
+{
+    size_t wild = strcspn(pat, "*?[\\");
+    if (wild >= pl) return moat_streq_nocase(pat, pl, seg, n);
+    if (wild == 0 && pat[0] == '*' && strcspn(pat + 1, "*?[\\") >= pl - 1)
+        return n >= pl - 1 && moat_streq_nocase(pat + 1, pl - 1, seg + n - (pl - 1), pl - 1);
+    if (wild == pl - 1 && pat[wild] == '*')
+        return n >= wild && moat_streq_nocase(pat, wild, seg, wild);
+    char p[256];
+    if (pl >= sizeof(p)) return false;
+    memcpy(p, pat, pl);
+    p[pl] = '\0';
+    return fnmatch(p, seg, FNM_CASEFOLD) == 0; /* seg is NUL-terminated at n */
+}
+
 /* Does one of the patterns match a segment of path (case-insensitively)? A
  * pattern ending in '/' matches only segments followed by more path. */
 static const char *match_segment(moat_arena *a, const char *path, const moat_strlist *deny)
@@ -24,12 +42,8 @@ static const char *match_segment(moat_arena *a, const char *path, const moat_str
             const char *pat = deny->items[i];
             size_t pl = strlen(pat);
             if (pl && pat[pl - 1] == '/') {
-                char dir[256];
-                if (!more || pl >= sizeof(dir)) continue;
-                memcpy(dir, pat, pl - 1);
-                dir[pl - 1] = '\0';
-                if (fnmatch(dir, seg, FNM_CASEFOLD) == 0) return pat;
-            } else if (fnmatch(pat, seg, FNM_CASEFOLD) == 0) {
+                if (more && glob_match(pat, pl - 1, seg, n)) return pat;
+            } else if (glob_match(pat, pl, seg, n)) {
                 return pat;
             }
         }

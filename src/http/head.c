@@ -89,10 +89,9 @@ void moat_http_head_set(moat_http_head *h, moat_arena *arena, const char *name, 
     first->value = moat_arena_strndup(arena, value, first->value_len);
 }
 
-static const char *const hop_by_hop[] = {
-    "Connection", "Keep-Alive",          "Proxy-Connection",   "TE", "Trailer", "Transfer-Encoding",
-    "Upgrade",    "Proxy-Authorization", "Proxy-Authenticate",
-};
+/* Hop-by-hop (RFC 9110 7.6.1, plus the proxy ones): Connection,
+ * Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade,
+ * Proxy-Authorization, Proxy-Authenticate; see is_hop_by_hop. */
 
 /* A client may name any header in Connection; these are never dropped that
  * way, or "Connection: Content-Length" would unframe the forwarded body and
@@ -114,21 +113,53 @@ static bool listed_in_connection(const moat_http_head *h, const moat_http_header
     return false;
 }
 
+/* Hot (every request and response): one switch on the folded first byte
+ * and the length rules out nearly every name before any comparison. */
+static bool is_hop_by_hop(const moat_http_header *f)
+{
+    if (f->name_len < 2) return false;
+    switch ((unsigned char)f->name[0] | 0x20) {
+    case 'c':
+        return f->name_len == 10 && moat_strieq_lit(f->name, 10, "Connection");
+    case 'k':
+        return f->name_len == 10 && moat_strieq_lit(f->name, 10, "Keep-Alive");
+    case 'p':
+        return name_is(f, "Proxy-Connection") || name_is(f, "Proxy-Authorization") ||
+               name_is(f, "Proxy-Authenticate");
+    case 't':
+        return name_is(f, "TE") || name_is(f, "Trailer") || name_is(f, "Transfer-Encoding");
+    case 'u':
+        return f->name_len == 7 && moat_strieq_lit(f->name, 7, "Upgrade");
+    default:
+        return false;
+    }
+}
+
 void moat_http_head_strip_hop_by_hop(moat_http_head *h)
 {
     if (h->nheaders == 0) return;
     /* Decide first, compact after: the Connection values must stay in place
-     * while other headers are looked up in them. */
-    bool *drop = moat_xcalloc(h->nheaders, sizeof(*drop));
+     * while other headers are looked up in them. Most heads have no
+     * Connection header naming others: only then is the list walked. */
+    bool named = false;
+    for (size_t i = 0; i < h->nheaders && !named; i++) {
+        const moat_http_header *c = &h->headers[i];
+        if (!name_is(c, "Connection")) continue;
+        const char *pos = c->value, *el;
+        size_t n;
+        while (!named && moat__http_list_next(&pos, c->value + c->value_len, &el, &n))
+            named = !moat_streq_nocase(el, n, "close", 5) &&
+                    !moat_streq_nocase(el, n, "keep-alive", 10);
+    }
+    bool small[64];
+    bool *drop = h->nheaders <= 64 ? small : moat_xcalloc(h->nheaders, sizeof(*drop));
     for (size_t i = 0; i < h->nheaders; i++) {
         const moat_http_header *f = &h->headers[i];
-        for (size_t k = 0; k < MOAT_ARRAY_LEN(hop_by_hop) && !drop[i]; k++)
-            drop[i] = name_is(f, hop_by_hop[k]);
-        if (!drop[i]) drop[i] = listed_in_connection(h, f);
+        drop[i] = is_hop_by_hop(f) || (named && listed_in_connection(h, f));
     }
     size_t w = 0;
     for (size_t r = 0; r < h->nheaders; r++)
         if (!drop[r]) h->headers[w++] = h->headers[r];
     h->nheaders = w;
-    free(drop);
+    if (drop != small) free(drop);
 }

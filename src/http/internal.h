@@ -6,13 +6,26 @@
 
 #include "http.h"
 
-/* ---- syntax.c: RFC 9110 / RFC 3986 character classes -------------------- */
-bool moat__http_is_tchar(unsigned char c);
-bool moat__http_is_token(const char *s, size_t n);
+/* ---- syntax.c: RFC 9110 / RFC 3986 character classes --------------------
+ * One table lookup each: the scanner and the serializer ask per byte. */
+enum { MOAT__HTTP_TCHAR = 1, MOAT__HTTP_FIELD = 2, MOAT__HTTP_TARGET = 4 };
+extern const unsigned char moat__http_class[256];
+
+static inline bool moat__http_is_tchar(unsigned char c)
+{
+    return moat__http_class[c] & MOAT__HTTP_TCHAR;
+}
 /* Field-value bytes: HTAB, SP, VCHAR, obs-text. */
-bool moat__http_is_field_char(unsigned char c);
+static inline bool moat__http_is_field_char(unsigned char c)
+{
+    return moat__http_class[c] & MOAT__HTTP_FIELD;
+}
 /* Bytes allowed in a request target before its structure is checked. */
-bool moat__http_is_target_char(unsigned char c);
+static inline bool moat__http_is_target_char(unsigned char c)
+{
+    return moat__http_class[c] & MOAT__HTTP_TARGET;
+}
+bool moat__http_is_token(const char *s, size_t n);
 /* Iterates a comma-separated list (#rule): skips empty elements and OWS.
  * Returns false at the end; *el and *el_len is the trimmed element. */
 bool moat__http_list_next(const char **pos, const char *end, const char **el, size_t *el_len);

@@ -5,15 +5,31 @@
 
 #include <string.h>
 
-static bool is_alnum(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
+/* The classes as the grammar's character lists, evaluated at compile time
+ * into one table. */
+#define ALNUM(c)                                                                                   \
+    (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9'))
+/* tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" */
+#define TCHAR(c)                                                                                   \
+    (ALNUM(c) || (c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' || (c) == '&' ||             \
+     (c) == '\'' || (c) == '*' || (c) == '+' || (c) == '-' || (c) == '.' || (c) == '^' ||          \
+     (c) == '_' || (c) == '`' || (c) == '|' || (c) == '~')
+/* HTAB, SP, VCHAR, obs-text */
+#define FIELD(c) ((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f))
+/* unreserved, sub-delims, and what pchar, query and authority add */
+#define TARGET(c)                                                                                  \
+    (ALNUM(c) || (c) == '-' || (c) == '.' || (c) == '_' || (c) == '~' || (c) == '!' ||             \
+     (c) == '$' || (c) == '&' || (c) == '\'' || (c) == '(' || (c) == ')' || (c) == '*' ||          \
+     (c) == '+' || (c) == ',' || (c) == ';' || (c) == '=' || (c) == ':' || (c) == '@' ||           \
+     (c) == '/' || (c) == '?' || (c) == '%' || (c) == '[' || (c) == ']')
+#define ENTRY(c)                                                                                   \
+    (unsigned char)((TCHAR(c) ? MOAT__HTTP_TCHAR : 0) | (FIELD(c) ? MOAT__HTTP_FIELD : 0) |        \
+                    (TARGET(c) ? MOAT__HTTP_TARGET : 0))
+#define R4(c) ENTRY(c), ENTRY((c) + 1), ENTRY((c) + 2), ENTRY((c) + 3)
+#define R16(c) R4(c), R4((c) + 4), R4((c) + 8), R4((c) + 12)
+#define R64(c) R16(c), R16((c) + 16), R16((c) + 32), R16((c) + 48)
 
-bool moat__http_is_tchar(unsigned char c)
-{
-    return is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
+const unsigned char moat__http_class[256] = {R64(0), R64(64), R64(128), R64(192)};
 
 bool moat__http_is_token(const char *s, size_t n)
 {
@@ -21,20 +37,6 @@ bool moat__http_is_token(const char *s, size_t n)
     for (size_t i = 0; i < n; i++)
         if (!moat__http_is_tchar((unsigned char)s[i])) return false;
     return true;
-}
-
-bool moat__http_is_field_char(unsigned char c)
-{
-    return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
-bool moat__http_is_target_char(unsigned char c)
-{
-    /* unreserved, sub-delims, and what pchar, query and authority add */
-    return is_alnum(c) || (c && strchr("-._~"
-                                       "!$&'()*+,;="
-                                       ":@/?%[]",
-                                       c));
 }
 
 static bool is_ows(char c)

@@ -56,8 +56,45 @@ def moat_bin():
 
 
 def short_tmpdir(prefix):
-    """A short directory for unix sockets (sun_path holds 108 bytes)."""
-    return tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    """A short directory for unix sockets (sun_path holds 108 bytes), which
+    moat can reach once it has dropped root (see serving_dir)."""
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(d, 0o755)
+    return d
+
+
+# Started as root (as CI runs the tests), moat serves as nobody:nogroup
+# (settings 'user' and 'group'). What it reads or writes after that -- the
+# config on reload, its logs -- must be reachable by that account, as in a
+# real deployment.
+AS_ROOT = os.geteuid() == 0
+if AS_ROOT:
+    import grp
+    import pwd
+    SERVING_UID = pwd.getpwnam("nobody").pw_uid
+    SERVING_GID = grp.getgrnam("nogroup").gr_gid
+
+
+def serving_dir(path):
+    """Makes a test folder moat's serving account can read and write, and
+    the folders above it (pytest makes them 0700) traversable."""
+    path = Path(path)
+    if AS_ROOT:
+        for parent in list(path.parents)[:2]:
+            if str(parent).startswith(tempfile.gettempdir() + "/"):
+                os.chmod(parent, 0o755)
+        os.chown(path, SERVING_UID, SERVING_GID)
+        os.chmod(path, 0o755)
+    return path
+
+
+def serving_file(path):
+    """A file only moat's serving account (and root) may read: no warning
+    about its mode, and readable again on reload."""
+    if AS_ROOT:
+        os.chown(path, SERVING_UID, SERVING_GID)
+    os.chmod(path, 0o600)
+    return path
 
 
 # --------------------------------------------------------------- processes
@@ -226,6 +263,7 @@ class Moat:
         text = config if isinstance(config, str) else toml_dumps(config)
         tmp = self.config_path.with_suffix(".tmp")
         tmp.write_text(text)
+        serving_file(tmp)
         os.replace(tmp, self.config_path)
         return self.config_path
 
@@ -345,7 +383,7 @@ class MoatFactory:
         return died
 
     def workdir(self):
-        return self.tmp_factory()
+        return serving_dir(self.tmp_factory())
 
     def __call__(self, upstream=None, config=None, args=(), env=None, cwd=None, wait=True,
                  port=None, **overrides):
@@ -402,6 +440,13 @@ def module_moat(moat_bin, tmp_path_factory):
     f = MoatFactory(moat_bin, lambda: tmp_path_factory.mktemp("moat"), shared=True)
     yield f
     f.close()
+
+
+@pytest.fixture(autouse=True)
+def _tmp_path_serving(request):
+    """Every test's tmp_path is a folder moat can use after dropping root."""
+    if "tmp_path" in request.fixturenames:
+        serving_dir(request.getfixturevalue("tmp_path"))
 
 
 @pytest.fixture(autouse=True)

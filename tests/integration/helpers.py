@@ -83,12 +83,19 @@ def toml_dumps(data, prefix=""):
     [a.b] sections. Enough for moat's config shape."""
     lines = []
     tables = []
+    arrays = []
     for key, value in data.items():
         if isinstance(value, dict):
             tables.append((key, value))
+        elif isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+            arrays.append((key, value))
         else:
             lines.append("%s = %s" % (key, _toml_value(value)))
     out = "\n".join(lines) + ("\n" if lines else "")
+    for key, entries in arrays:  # [[a.b]] entries, before any [a.c] table
+        name = prefix + key
+        for entry in entries:
+            out += "\n[[%s]]\n" % name + toml_dumps(entry, name + ".")
     for key, value in tables:
         name = prefix + key
         out += "\n[%s]\n" % name + toml_dumps(value, name + ".")

@@ -294,6 +294,35 @@ def test_header_settings(moat, flask_app):
     assert r.header("Server") is None
 
 
+def test_header_values_per_path(moat, flask_app):
+    """[[headers.paths]]: the first entry whose prefix starts the normalised
+    path sets its keys; the keys it leaves out keep [headers]' values."""
+    admin_csp = "default-src 'self'; script-src 'self' 'unsafe-inline'"
+    m = moat(flask_app.url(), headers={
+        "referrer_policy": "no-referrer",
+        "paths": [
+            {"path": "/page", "csp": admin_csp, "frame_options": "SAMEORIGIN"},
+            {"path": "/pa", "csp": "default-src 'none'", "coop": ""},
+            {"path": "/banners", "frame_options": "off", "corp": "cross-origin"},
+        ]})
+    for target in ["/page", "/%70age", "/./page", "//page"]:
+        r = raw_get(m.port, target)
+        assert r.status == 200, target
+        assert r.header("Content-Security-Policy") == \
+            admin_csp + "; report-uri /.moat/csp-report", target
+        assert r.header("X-Frame-Options") == "SAMEORIGIN", target
+        assert r.header("Referrer-Policy") == "no-referrer", "inherited from [headers]"
+        assert r.header("Cross-Origin-Opener-Policy") == "same-origin", "first match only"
+    r = raw_get(m.port, "/banners")
+    assert r.header("X-Frame-Options") is None
+    assert r.header("Cross-Origin-Resource-Policy") == "cross-origin"
+    assert r.header("Content-Security-Policy") == DEFAULTS["Content-Security-Policy"]
+    r = raw_get(m.port, "/count")
+    assert r.header("X-Frame-Options") == "DENY"
+    assert r.header("Content-Security-Policy") == DEFAULTS["Content-Security-Policy"]
+    assert r.header("Cross-Origin-Resource-Policy") == "same-origin"
+
+
 def test_https_adds_hsts(gw, app, certs):
     r = tls_get(gw("tls"), certs, app.paths["page"])
     assert r.status_code == 200

@@ -27,6 +27,7 @@ import pytest
 import requests
 
 from flask_echo import pattern_bytes
+from conftest import AS_ROOT, serving_file
 from helpers import HOST, IO_TIMEOUT, Conn, free_port, port_accepts, wait_for
 
 OPENSSL = shutil.which("openssl")
@@ -813,9 +814,35 @@ def test_explicit_hosts_replace_certificate_names(moat, echo, certs):
 
 # ---------------------------------------------------------------- reload
 
+@pytest.mark.skipif(not AS_ROOT, reason="moat drops privileges only when started as root")
+def test_key_unreadable_after_drop_keeps_running_certificate(moat, echo, moat_bin, tmp_path):
+    """A key only root can read: moat starts (it reads keys before dropping
+    root), warns that a reload will fail, and a reload then keeps the
+    running certificate instead of serving without one."""
+    cert, key = selfsigned(moat_bin, tmp_path / "c.pem", tmp_path / "k.pem",
+                           "localhost", "127.0.0.1")
+    os.chmod(key, 0o600)  # root's own
+    old_der = der_of(cert)
+    m = start_tls_moat(moat, echo.url(), [(cert, key)])
+    assert re.search(r"private key '.*k\.pem' is not readable by user nobody: a SIGHUP "
+                     r"reload will fail", m.stderr.text), m.stderr.text
+    selfsigned(moat_bin, cert, key, "localhost", "127.0.0.1")
+    mark = len(m.stderr.text)
+    m.signal(signal.SIGHUP)
+    assert m.stderr.wait_for(r"reload failed, keeping the running config: cannot load private "
+                             r"key .*Permission denied", 15, start=mark, alive=m.alive)
+    keep = TLSConn(m.tls_port, client_ctx(verify=False))
+    try:
+        assert keep.request("GET", "/echo/x", host="localhost").status == 200
+        assert keep.peer_der() == old_der
+    finally:
+        keep.close()
+
+
 def test_certificate_reload_on_sighup(moat, echo, moat_bin, tmp_path):
     cert, key = selfsigned(moat_bin, tmp_path / "c.pem", tmp_path / "k.pem",
                            "localhost", "127.0.0.1")
+    serving_file(key)  # the reload reads it as moat's serving user
     old_der = der_of(cert)
     m = start_tls_moat(moat, echo.url(), [(cert, key)], workers=2)
     ctx = client_ctx(verify=False)
@@ -827,6 +854,7 @@ def test_certificate_reload_on_sighup(moat, echo, moat_bin, tmp_path):
 
         # a new certificate (and key) for the same names, in the same files
         selfsigned(moat_bin, cert, key, "localhost", "127.0.0.1")
+        serving_file(key)
         new_der = der_of(cert)
         assert new_der != old_der
         mark = len(m.stderr.text)

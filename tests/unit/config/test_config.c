@@ -947,33 +947,55 @@ static void test_overrides(void **state)
 
 /* ---- dump and docs -------------------------------------------------------- */
 
+static void assert_same_values(const moat__config_setting *s, const void *a, const void *b)
+{
+    const char *pa = (const char *)a + s->offset, *pb = (const char *)b + s->offset;
+    switch (s->type) {
+    case MOAT__CFG_BOOL:
+        assert_int_equal(*(const bool *)pa, *(const bool *)pb);
+        break;
+    case MOAT__CFG_COUNT:
+    case MOAT__CFG_SIZE:
+    case MOAT__CFG_DURATION:
+    case MOAT__CFG_WORKERS:
+        assert_true(*(const uint64_t *)pa == *(const uint64_t *)pb);
+        break;
+    case MOAT__CFG_STRING:
+    case MOAT__CFG_ENUM: {
+        const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
+        assert_int_equal(sa == NULL, sb == NULL); /* unset entry keys */
+        if (sa) assert_string_equal(sa, sb);
+        break;
+    }
+    case MOAT__CFG_LIST: {
+        const moat_strlist *la = (const moat_strlist *)pa, *lb = (const moat_strlist *)pb;
+        assert_int_equal(la->len, lb->len);
+        for (size_t j = 0; j < la->len; j++)
+            assert_string_equal(la->items[j], lb->items[j]);
+        break;
+    }
+    }
+}
+
 static void assert_same_config(const moat_config *a, const moat_config *b)
 {
+    for (size_t t = 0; t < moat__config_ntables; t++) {
+        const moat__config_table *tab = &moat__config_tables[t];
+        if (!tab->array) continue;
+        const moat_config_array *xa = (const void *)((const char *)a + tab->array_offset);
+        const moat_config_array *xb = (const void *)((const char *)b + tab->array_offset);
+        assert_int_equal(xa->len, xb->len);
+        for (size_t k = 0; k < xa->len; k++)
+            for (size_t i = 0; i < moat__config_nsettings; i++)
+                if (moat__config_in_table(&moat__config_settings[i], tab->name))
+                    assert_same_values(&moat__config_settings[i],
+                                       (const char *)xa->items + k * tab->elem_size,
+                                       (const char *)xb->items + k * tab->elem_size);
+    }
     for (size_t i = 0; i < moat__config_nsettings; i++) {
         const moat__config_setting *s = &moat__config_settings[i];
-        const char *pa = (const char *)a + s->offset, *pb = (const char *)b + s->offset;
-        switch (s->type) {
-        case MOAT__CFG_BOOL:
-            assert_int_equal(*(const bool *)pa, *(const bool *)pb);
-            break;
-        case MOAT__CFG_COUNT:
-        case MOAT__CFG_SIZE:
-        case MOAT__CFG_DURATION:
-        case MOAT__CFG_WORKERS:
-            assert_true(*(const uint64_t *)pa == *(const uint64_t *)pb);
-            break;
-        case MOAT__CFG_STRING:
-        case MOAT__CFG_ENUM:
-            assert_string_equal(*(char *const *)pa, *(char *const *)pb);
-            break;
-        case MOAT__CFG_LIST: {
-            const moat_strlist *la = (const moat_strlist *)pa, *lb = (const moat_strlist *)pb;
-            assert_int_equal(la->len, lb->len);
-            for (size_t j = 0; j < la->len; j++)
-                assert_string_equal(la->items[j], lb->items[j]);
-            break;
-        }
-        }
+        if (moat__config_in_array(s)) continue;
+        assert_same_values(s, a, b);
         bool ra = a->refs && a->refs[i], rb = b->refs && b->refs[i];
         assert_int_equal(ra, rb);
         if (ra && rb) assert_string_equal(a->refs[i], b->refs[i]);
@@ -1012,6 +1034,8 @@ static void test_dump(void **state)
                        "hosts = []\n"
                        "workers = \"auto\"\n"
                        "trusted_proxies = []\n"
+                       "user = \"nobody\"\n"
+                       "group = \"nogroup\"\n"
                        "\n"
                        "[limits]\n"
                        "url_bytes = \"8KiB\"\n"
@@ -1074,6 +1098,64 @@ static void test_dump(void **state)
     unsetenv("MOAT_TEST_CONN");
 }
 
+/* ---- arrays of tables ([[headers.paths]]) --------------------------------- */
+
+static void test_header_paths(void **state)
+{
+    (void)state;
+    setenv("MOAT_TEST_CORP", "same-site", 1);
+    moat_config *c = load_ok("[headers]\ncsp = \"default-src 'self'\"\n"
+                             "[[headers.paths]]\npath = \"/admin/\"\ncsp = \"default-src 'none'\"\n"
+                             "frame_options = \"SAMEORIGIN\"\n"
+                             "[[headers.paths]]\npath = \"/embed/\"\nframe_options = \"off\"\n"
+                             "corp = \"${env:MOAT_TEST_CORP}\"\n");
+    assert_int_equal(c->headers.paths.len, 2);
+    const moat_header_rule *r = c->headers.paths.items;
+    assert_string_equal(r[0].path, "/admin/");
+    assert_string_equal(r[0].csp, "default-src 'none'");
+    assert_string_equal(r[0].frame_options, "SAMEORIGIN");
+    assert_null(r[0].referrer_policy); /* unset: [headers] applies */
+    assert_null(r[0].corp);
+    assert_string_equal(r[1].path, "/embed/");
+    assert_null(r[1].csp);
+    assert_string_equal(r[1].frame_options, "off");
+    assert_string_equal(r[1].corp, "same-site");
+    assert_string_equal(c->headers.csp, "default-src 'self'");
+    char *d = dump(c);
+    assert_non_null(strstr(d, "\n[[headers.paths]]\npath = \"/admin/\"\ncsp = \"default-src "
+                              "'none'\"\nframe_options = \"SAMEORIGIN\"\n\n[[headers.paths]]\n"
+                              "path = \"/embed/\"\nframe_options = \"off\"\n"
+                              "corp = \"${env:MOAT_TEST_CORP}\"\n"));
+    assert_null(strstr(d, "same-site")); /* the reference, never its value */
+    free(d);
+    round_trip(c);
+    moat_config_free(c);
+    unsetenv("MOAT_TEST_CORP");
+
+    expect_err("[[headers.paths]]\ncsp = \"x\"\n",
+               "moat.toml:1:1: this [[headers.paths]] entry needs 'path'");
+    expect_err("[[headers.paths]]\npath = \"admin\"\n",
+               "moat.toml:2:8: invalid 'headers.paths.path' value \"admin\": must be a path "
+               "prefix starting with '/'");
+    expect_err("[[headers.paths]]\npath = \"/a\"\ncsq = \"x\"\n",
+               "moat.toml:3:1: unknown setting 'headers.paths.csq' (did you mean "
+               "'headers.paths.csp'?)");
+    expect_err("[[headers.paths]]\npath = \"/a\"\ncsp = \"a\\r\\nX-Evil: 1\"\n",
+               "moat.toml:3:7: invalid 'headers.paths.csp' value \"a\\r\\nX-Evil: 1\": must "
+               "not contain line breaks or control characters");
+    expect_err("[headers.paths]\npath = \"/a\"\n",
+               "moat.toml:1:1: 'headers.paths' must be an array of tables ([[headers.paths]]), "
+               "found a table");
+    expect_err("[headers]\n\"paths.csp\" = \"x\"\n",
+               "moat.toml:2:2: setting 'headers.paths.csp' belongs in a [[headers.paths]] table");
+    expect_err("[[headers.paths]]\npath = \"/a\"\nremove = []\n",
+               "moat.toml:3:1: unknown setting 'headers.paths.remove'");
+    /* no entries: the defaults */
+    c = load_ok("");
+    assert_int_equal(c->headers.paths.len, 0);
+    moat_config_free(c);
+}
+
 static void test_docs(void **state)
 {
     (void)state;
@@ -1131,6 +1213,7 @@ int main(void)
         T(test_pyproject),
         T(test_overrides),
         T(test_dump),
+        T(test_header_paths),
         T(test_docs),
     };
 #undef T
