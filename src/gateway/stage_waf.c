@@ -190,6 +190,13 @@ static int start_body(moat_request *r, waf_job *job)
     if (uv_queue_work(&r->c->w->loop, &job->work, work_cb, after_work_cb) < 0) {
         job->queued = false;
         job->v.engine_err = true;
+        if (job->partial) {
+            /* Called from a body callback that is about to pause the reading:
+             * resuming the pipeline from here would race it. Refuse. */
+            moat__refusal(r, "waf.blocked", "waf", "waf.mode");
+            moat__client_respond_error(r, 403, "the WAF engine could not inspect the request");
+            return MOAT_DONE;
+        }
         int rc = decide(r, job);
         if (rc == MOAT_PASS) pass_on(r, job);
         return rc;
