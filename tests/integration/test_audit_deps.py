@@ -513,7 +513,7 @@ def test_cli_errors(moat_bin, tmp_path):
     p = run(moat_bin, "db", "import", str(tmp_path / "missing.json"), "--db",
             str(tmp_path / "osv.db"))
     assert p.returncode == 2 and "nothing imported" in p.stderr
-    p = run(moat_bin, "audit")
+    p = run(moat_bin, "audit", "deps", "--bogus")
     assert p.returncode == 2 and "moat audit deps" in p.stderr
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not an SQLite file at all, just text\n" * 20)
