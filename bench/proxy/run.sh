@@ -138,6 +138,10 @@ workers = $WORKERS
 upstream_keepalive = 64
 drain_timeout = "2s"
 
+# the WAF is measured by bench/waf, against nginx + ModSecurity
+[waf]
+mode = "off"
+
 [log]
 access = ""
 security = ""
@@ -259,6 +263,8 @@ moat.toml:
     [limits]
     upstream_keepalive = 64
     drain_timeout = "2s"
+    [waf]
+    mode = "off"     # the WAF is compared with nginx + ModSecurity in bench/waf
     [log]
     security = ""
     access = ""

@@ -185,6 +185,10 @@ profile = "intermediate"
 upstream_keepalive = 64
 drain_timeout = "2s"
 
+# the WAF is measured by bench/waf, against nginx + ModSecurity
+[waf]
+mode = "off"
+
 [log]
 access = ""
 EOF
@@ -363,6 +367,8 @@ moat.toml (the header and cookie filters are on by default):
     [limits]
     upstream_keepalive = 64
     drain_timeout = "2s"
+    [waf]
+    mode = "off"     # the WAF is compared with nginx + ModSecurity in bench/waf
     [log]
     access = ""
 EOF
