@@ -40,3 +40,23 @@ wait_ok() {
     echo "bench: $1 did not answer 200 with $2 bytes (last: '$got')" >&2
     return 1
 }
+
+# nginx_common PREFIX: pid, error log and events for an nginx.conf under PREFIX.
+nginx_common() {
+    cat <<EOF
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 4096; }
+EOF
+}
+
+# nginx_temp_paths PREFIX: nginx's temp folders inside PREFIX (an http block's lines).
+nginx_temp_paths() {
+    cat <<EOF
+    client_body_temp_path $1/client_body;
+    proxy_temp_path $1/proxy_temp;
+    fastcgi_temp_path $1/fastcgi_temp;
+    uwsgi_temp_path $1/uwsgi_temp;
+    scgi_temp_path $1/scgi_temp;
+EOF
+}

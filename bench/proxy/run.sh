@@ -47,24 +47,6 @@ head -c 100 /dev/zero | tr '\0' 'a' > "$DIR/up/www/100.bin"
 head -c 65536 /dev/zero | tr '\0' 'b' > "$DIR/up/www/64k.bin"
 chmod -R a+rX "$DIR/up"
 
-nginx_common() { # $1 = prefix dir
-    cat <<EOF
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 4096; }
-EOF
-}
-
-nginx_temp_paths() { # $1 = prefix dir
-    cat <<EOF
-    client_body_temp_path $1/client_body;
-    proxy_temp_path $1/proxy_temp;
-    fastcgi_temp_path $1/fastcgi_temp;
-    uwsgi_temp_path $1/uwsgi_temp;
-    scgi_temp_path $1/scgi_temp;
-EOF
-}
-
 {
     echo "worker_processes $WORKERS;"
     nginx_common "$DIR/up"

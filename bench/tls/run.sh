@@ -73,24 +73,6 @@ chmod -R a+rX "$DIR/up"
 "$MOAT" cert selfsigned --cert "$DIR/cert/cert.pem" --key "$DIR/cert/key.pem" \
     localhost 127.0.0.1 >/dev/null
 
-nginx_common() { # $1 = prefix dir
-    cat <<EOF
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 4096; }
-EOF
-}
-
-nginx_temp_paths() { # $1 = prefix dir
-    cat <<EOF
-    client_body_temp_path $1/client_body;
-    proxy_temp_path $1/proxy_temp;
-    fastcgi_temp_path $1/fastcgi_temp;
-    uwsgi_temp_path $1/uwsgi_temp;
-    scgi_temp_path $1/scgi_temp;
-EOF
-}
-
 # ---------------------------------------- the upstream: static + a cookie
 {
     echo "worker_processes $WORKERS;"

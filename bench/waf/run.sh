@@ -50,23 +50,6 @@ MOAT_PORT=$(free_port)
 MOAT_OFF_PORT=$(free_port)
 mkdir -p "$DIR/up" "$DIR/ngx" "$DIR/ngxsec" "$DIR/moat" "$DIR/moat-off"
 
-nginx_common() { # $1 = prefix dir
-    cat <<EOF2
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 4096; }
-EOF2
-}
-nginx_temp_paths() { # $1 = prefix dir
-    cat <<EOF2
-    client_body_temp_path $1/client_body;
-    proxy_temp_path $1/proxy_temp;
-    fastcgi_temp_path $1/fastcgi_temp;
-    uwsgi_temp_path $1/uwsgi_temp;
-    scgi_temp_path $1/scgi_temp;
-EOF2
-}
-
 # ------------------------------------------------------------ the upstream
 {
     echo "worker_processes $WORKERS;"
