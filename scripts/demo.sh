@@ -55,6 +55,7 @@ cat <<MSG
        curl -i http://localhost:$PORT/admin                    (308 to HTTPS)
        curl -ik https://localhost:$TLS_PORT/.git/config        (404: sensitive path)
        curl -ik 'https://localhost:$TLS_PORT/%'                (400: invalid target)
+       curl -ik 'https://localhost:$TLS_PORT/?q=%7B%7B7*7%7D%7D'  (403: WAF, template injection)
        curl -ik -H 'Transfer-Encoding: chunked' -H 'Content-Length: 3' \\
             -d abc https://localhost:$TLS_PORT/                (400: smuggling)
 

@@ -340,6 +340,31 @@ const char *moat__config_check_proxy(char *v)
     return NULL;
 }
 
+/* waf.exclude: "PATH_PREFIX" or "PATH_PREFIX PARAM". Both go into generated
+ * SecLang, so only characters that cannot end a quoted string or an action
+ * list are allowed. */
+const char *moat__config_check_waf_exclude(char *v)
+{
+    if (v[0] != '/') return "must start with a path prefix beginning with '/'";
+    const char *sp = strchr(v, ' ');
+    for (const char *p = v; *p && p != sp; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch <= ' ' || ch >= 0x7f || strchr("\"'\\,;|", ch))
+            return "the path prefix may not hold spaces, quotes, backslashes, ',', ';' or '|'";
+    }
+    if (!sp) return NULL;
+    const char *param = sp + 1;
+    if (!*param) return "a parameter name must follow the space";
+    for (const char *p = param; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (!(ch == '_' || ch == '-' || ch == '.' || ch == '[' || ch == ']' ||
+              (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')))
+            return "a parameter name is letters, digits and '_', '-', '.', '[', ']' (one space "
+                   "separates it from the path prefix)";
+    }
+    return NULL;
+}
+
 const char *moat__config_check_path_prefix(char *v)
 {
     if (v[0] != '/') return "must be a path prefix starting with '/'";

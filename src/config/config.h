@@ -117,6 +117,16 @@ typedef struct moat_config {
         uint64_t lockout_window_ms, lockout_duration_ms;
         uint64_t address_failures; /* per client address, within the window */
     } auth;
+    struct {
+        char *mode;                 /* "block" | "detect" | "off" */
+        uint64_t paranoia;          /* CRS paranoia level, 1-4 */
+        uint64_t inbound_threshold; /* CRS inbound anomaly score that blocks */
+        moat_strlist rules;         /* extra SecLang rule files, loaded in order */
+        moat_strlist exclude;       /* "PATH_PREFIX" or "PATH_PREFIX PARAM" */
+        uint64_t inspect_bytes;     /* request body bytes inspected */
+        char *over_limit;           /* "refuse" | "pass": bodies over inspect_bytes */
+        char *crs;                  /* folder of the Core Rule Set's REQUEST-*.conf files */
+    } waf;
     /* Private to the config module: one entry per setting of the table, the
      * TOML text the dump prints instead of a value that came from ${env:...}
      * or ${file:...} references (owned), else NULL. */

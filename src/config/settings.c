@@ -22,6 +22,8 @@ static const char *const log_flush_values[] = {"write", "fsync", NULL};
 static const char *const tls_profiles[] = {"intermediate", "modern", NULL};
 static const char *const frame_options[] = {"DENY", "SAMEORIGIN", "off", NULL};
 static const char *const samesite_values[] = {"Lax", "Strict", "None", "off", NULL};
+static const char *const waf_modes[] = {"block", "detect", "off", NULL};
+static const char *const waf_over_limit[] = {"refuse", "pass", NULL};
 
 static const char *check_store_url(char *v)
 {
@@ -84,6 +86,15 @@ const moat__config_table moat__config_tables[] = {
     {.name = "errors",
      .doc = "What the client sees when the application fails: moat's generic page, with "
             "the status kept and a request id, instead of the application's error page."},
+    {.name = "waf",
+     .doc = "The web application firewall: every request's method, URI and query, headers, cookies "
+            "and body (URL-encoded forms, multipart forms with their file names, JSON) are "
+            "inspected with the OWASP Core Rule Set (the Debian `modsecurity-crs` package, run by "
+            "libmodsecurity 3) and moat's rules for attacks on Python applications (template "
+            "injection, Python code injection, Werkzeug debugger abuse, pickle and YAML payloads, "
+            "XXE) before anything reaches the application. A blocked request gets `403 Forbidden` "
+            "with a request id; what matched goes to the security log (`waf.blocked`), never to "
+            "the client. Responses are not inspected. See docs/waf.md."},
     {.name = "log",
      .doc = "The two logs. The access log has one line per request. The security event log "
             "has one JSON line per security-relevant event (refusals, logins, sessions, reloads; "
@@ -704,6 +715,101 @@ const moat__config_setting moat__config_settings[] = {
                "replaced by the status code, its reason phrase, a one-line explanation and the "
                "request id (all HTML-safe). Read at start and on `SIGHUP`. JSON answers keep "
                "their fixed shape.",
+    },
+
+    /* ---- [waf] ---- */
+    {
+        .key = "waf.mode",
+        .type = MOAT__CFG_ENUM,
+        .def = "\"block\"",
+        .enum_values = waf_modes,
+        .offset = AT(waf.mode),
+        .doc = "`\"block\"` refuses requests the rules score as attacks, with `403` (`400` for a "
+               "body that does not parse as its `Content-Type` says). `\"detect\"` lets them "
+               "through and logs `waf.detected`: for trying the rules on real traffic first. "
+               "In detect mode an engine error also lets the request through, uninspected; in "
+               "block mode it refuses it. `\"off\"` loads no rules and inspects nothing.",
+    },
+    {
+        .key = "waf.paranoia",
+        .type = MOAT__CFG_COUNT,
+        .def = "1",
+        .min = 1,
+        .max = 4,
+        .offset = AT(waf.paranoia),
+        .doc = "The Core Rule Set's paranoia level: 1 blocks clear attacks with very few false "
+               "positives; each level above adds stricter rules that catch more evasions and "
+               "also more ordinary requests (expect to write exclusions from level 2 on).",
+    },
+    {
+        .key = "waf.inbound_threshold",
+        .type = MOAT__CFG_COUNT,
+        .def = "5",
+        .min = 1,
+        .max = 10000,
+        .offset = AT(waf.inbound_threshold),
+        .doc = "Anomaly score at which a request is an attack. Each rule that matches adds to "
+               "the score (critical 5, error 4, warning 3, notice 2), so 5 blocks on one "
+               "critical match. Raise it to need several matches.",
+    },
+    {
+        .key = "waf.rules",
+        .type = MOAT__CFG_LIST,
+        .def = "[]",
+        .allowed = "paths of SecLang rule files",
+        .offset = AT(waf.rules),
+        .doc = "Your own ModSecurity rule files (SecLang), loaded after the Core Rule Set's "
+               "initialisation and before its attack rules, so `ctl:` exclusions and "
+               "`SecRuleRemoveById` act on the rules that follow, and rules that add to "
+               "`tx.anomaly_score_pl1` count towards `inbound_threshold`. Use rule ids from "
+               "1 to 99999. A file that does not load stops moat at start (with its file and "
+               "line), and a reload with such a file keeps the rules that run.",
+    },
+    {
+        .key = "waf.exclude",
+        .type = MOAT__CFG_LIST,
+        .def = "[]",
+        .check = moat__config_check_waf_exclude,
+        .allowed = "`\"PATH_PREFIX\"` or `\"PATH_PREFIX PARAMETER\"`",
+        .offset = AT(waf.exclude),
+        .doc = "Exclusions for what legitimately looks like an attack. `\"/admin/pages/ body\"` "
+               "stops every rule from inspecting the parameter `body` (query, form or top-level "
+               "JSON key) on paths that begin with `/admin/pages/`, say for a rich-text field "
+               "that holds HTML; everything else on those paths is still inspected. A prefix "
+               "alone (`\"/upload/raw\"`) turns the firewall off for those paths entirely. "
+               "Prefixes are compared with the normalised path.",
+    },
+    {
+        .key = "waf.inspect_bytes",
+        .type = MOAT__CFG_SIZE,
+        .def = "\"1MiB\"",
+        .min = 1024,
+        .max = 64 * MIB,
+        .offset = AT(waf.inspect_bytes),
+        .doc = "How much of a request body is inspected. The body is held by moat, up to this "
+               "size, until it has been inspected: nothing of it reaches the application "
+               "before. Bodies past this size are refused or passed, as `over_limit` says.",
+    },
+    {
+        .key = "waf.over_limit",
+        .type = MOAT__CFG_ENUM,
+        .def = "\"refuse\"",
+        .enum_values = waf_over_limit,
+        .offset = AT(waf.over_limit),
+        .doc = "A request body larger than `inspect_bytes`: `\"refuse\"` answers `413` (before "
+               "reading it when `Content-Length` says so) and logs `waf.blocked`; `\"pass\"` "
+               "inspects its first `inspect_bytes`, then sends the rest uninspected and logs "
+               "`waf.uninspected`.",
+    },
+    {
+        .key = "waf.crs",
+        .type = MOAT__CFG_STRING,
+        .def = "\"/usr/share/modsecurity-crs/rules\"",
+        .allowed = "a folder",
+        .offset = AT(waf.crs),
+        .doc = "Where the OWASP Core Rule Set's `REQUEST-*.conf` files are (the Debian "
+               "package's folder by default). moat writes its own CRS setup from these "
+               "settings; `crs-setup.conf` is not read.",
     },
 
     /* ---- [log] ---- */

@@ -221,8 +221,14 @@ static int on_body(void *ud, const char *data, size_t len)
 {
     moat_client *c = ud;
     moat_request *r = c->req;
-    if (moat__pipeline_request_body(r, data, len) != MOAT_PASS) return MOAT_ECLOSED;
+    int rc = moat__pipeline_request_body(r, data, len);
     if (c->closing || r->resp_done) return MOAT_ECLOSED;
+    if (rc == MOAT_AGAIN) {
+        /* a stage holds the body: read no more until it resumes us */
+        c->parse_paused = true;
+        return MOAT_EAGAIN;
+    }
+    if (rc != MOAT_PASS) return MOAT_ECLOSED;
     return 0;
 }
 

@@ -76,6 +76,8 @@ void moat__security_event(moat_request *r, int status, const char *reason)
         .stage = stage,
         .config_key = key,
         .status = status,
+        .fields = r->ev_fields,
+        .nfields = r->ev_nfields,
     };
     moat_seclog_record(moat__seclog, &ev);
 }

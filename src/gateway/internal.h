@@ -12,6 +12,7 @@
 #include "http/http.h"
 #include "net/net.h"
 #include "seclog/seclog.h"
+#include "waf/waf.h"
 
 /* A loaded config plus what is derived from it once (resolved upstreams,
  * parser limits, the access log fd). Shared read-only by all workers and
@@ -31,6 +32,7 @@ typedef struct moat_runtime {
     char *page_template; /* errors.page contents, or NULL for the built-in page */
     const char **hosts;  /* effective allow-list: 'hosts', else the certificate names */
     size_t nhosts;
+    moat_waf *waf; /* the WAF's rules; NULL when waf.mode = "off" */
 } moat_runtime;
 
 moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **err);
@@ -113,6 +115,15 @@ struct moat_request {
     size_t hold_limit; /* decide once this much body is held */
     moat_http_head *held_head;
     moat_buf held_body;
+    /* Request body a stage read ahead of the stages after it (the WAF holds
+     * it until inspected): pipeline.c gives it to those stages once every
+     * request-head stage has passed (head_done). */
+    bool head_done;
+    const moat_buf *body_held; /* borrowed from the holding stage */
+    unsigned body_hold_stage;
+    const moat_seclog_field *ev_fields; /* event-specific fields of moat's own answer */
+    size_t ev_nfields;
+    void *waf; /* stage_waf.c's state of this request */
 };
 
 /* Client connection. */
@@ -177,7 +188,10 @@ typedef struct moat_stage {
     /* The request head is parsed. PASS, DONE (answered), AGAIN (resumes by
      * moat__pipeline_resume), or a negative error (answered 500). */
     int (*on_request_head)(moat_request *r);
-    /* Body bytes (decoded); PASS or DONE (answered; the connection closes). */
+    /* Body bytes (decoded); PASS, DONE (answered; the connection closes) or
+     * AGAIN (stop reading the body until the stage resumes the pipeline).
+     * Until every request-head stage has passed, only the stages up to the
+     * one that went async see the body. */
     int (*on_request_body)(moat_request *r, const char *data, size_t len);
     /* The request is complete. */
     int (*on_request_end)(moat_request *r);
@@ -196,6 +210,7 @@ extern const moat_stage moat__stage_paths;
 extern const moat_stage moat__stage_auth; /* stage_auth.c */
 extern const moat_stage moat__stage_errors;
 extern const moat_stage moat__stage_headers;
+extern const moat_stage moat__stage_waf;
 
 /* privileges.c (main thread). Started as root: hands the files moat writes
  * to cfg->user, drops to cfg->user/cfg->group for good and checks that what

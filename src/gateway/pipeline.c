@@ -11,7 +11,9 @@ static const moat_stage *const pipeline[] = {
     &moat__stage_paths,          /* normalise the path; sensitive paths: 404 */
     &moat__stage_https_redirect, /* plain HTTP when TLS is on: 308 (normalised path) */
     &moat__stage_moat,           /* moat's own endpoints under /.moat/ */
-    &moat__stage_auth,           /* client-sent identity headers removed */
+    &moat__stage_waf,            /* ModSecurity + CRS + Python rules on what the client sent:
+                                    403 (holds the body until inspected) */
+    &moat__stage_auth,           /* authentication, access rules, identity headers */
     &moat__stage_forwarded,      /* X-Forwarded-*, X-Request-Id */
     &moat__stage_proxy,          /* to the upstream and back */
     &moat__stage_errors,         /* 5xx and debug pages replaced */
@@ -36,6 +38,24 @@ static void run_from(moat_request *r, unsigned first)
         moat__client_respond_error(r, 500, "internal error in a stage");
         return;
     }
+    r->head_done = true;
+    if (r->body_held) {
+        /* The body a stage held back (read while it waited) goes to the
+         * stages after it, with the end when the request was read whole. */
+        const moat_buf *b = r->body_held;
+        unsigned from = r->body_hold_stage + 1;
+        r->body_held = NULL;
+        for (unsigned i = from; i < NSTAGES && b->len; i++) {
+            if (!pipeline[i]->on_request_body) continue;
+            if (pipeline[i]->on_request_body(r, b->data, b->len) != MOAT_PASS) return;
+        }
+        if (r->state == REQ_DONE) {
+            for (unsigned i = from; i < NSTAGES; i++) {
+                if (!pipeline[i]->on_request_end) continue;
+                if (pipeline[i]->on_request_end(r) != MOAT_PASS) return;
+            }
+        }
+    }
     moat__client_continue(r->c);
 }
 
@@ -49,9 +69,18 @@ void moat__pipeline_resume(moat_request *r, int result)
     if (result == MOAT_PASS) run_from(r, r->stage + 1);
 }
 
+/* Until the head pipeline has passed every stage, the body goes only as far
+ * as the stage that is waiting (r->stage); computed once, because a stage
+ * may resume the pipeline from inside its callback. */
+static unsigned body_last(const moat_request *r)
+{
+    return r->head_done ? (unsigned)NSTAGES - 1 : r->stage;
+}
+
 int moat__pipeline_request_body(moat_request *r, const char *data, size_t len)
 {
-    for (unsigned i = 0; i < NSTAGES; i++) {
+    unsigned last = body_last(r);
+    for (unsigned i = 0; i <= last; i++) {
         if (!pipeline[i]->on_request_body) continue;
         int rc = pipeline[i]->on_request_body(r, data, len);
         if (rc != MOAT_PASS) return rc;
@@ -61,7 +90,8 @@ int moat__pipeline_request_body(moat_request *r, const char *data, size_t len)
 
 int moat__pipeline_request_end(moat_request *r)
 {
-    for (unsigned i = 0; i < NSTAGES; i++) {
+    unsigned last = body_last(r);
+    for (unsigned i = 0; i <= last; i++) {
         if (!pipeline[i]->on_request_end) continue;
         int rc = pipeline[i]->on_request_end(r);
         if (rc != MOAT_PASS) return rc;

@@ -1,7 +1,8 @@
 /* runtime.c - a loaded config with what is derived from it once: upstream
- * addresses resolved, parser limits, the access log opened. Reference
- * counted, so a reload can swap it in while old requests finish on the old
- * one; the last unref frees it (on whichever thread drops it). */
+ * addresses resolved, parser limits, the access log opened, the WAF's rules
+ * loaded. Reference counted, so a reload can swap it in while old requests
+ * finish on the old one; the last unref frees it (on whichever thread drops
+ * it). A config whose WAF rules do not load never becomes a runtime. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -70,6 +71,7 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
         rt->hosts = moat_xcalloc(64, sizeof(*rt->hosts));
         rt->nhosts = moat_tls_ctx_names(rt->tls, rt->hosts, 64);
     }
+    if (moat_waf_new(cfg, &rt->waf, err) < 0) goto fail;
     rt->access_json = !cfg->log.access_format || strcmp(cfg->log.access_format, "combined") != 0;
     const char *access = cfg->log.access;
     if (access && strcmp(access, "-") == 0) {
@@ -84,6 +86,7 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
     return rt;
 fail:
     rt->cfg = NULL; /* the caller still owns cfg on failure */
+    moat_waf_free(rt->waf);
     moat_tls_ctx_free(rt->tls);
     free(rt->page_template);
     free(rt->hosts);
@@ -102,6 +105,7 @@ void moat__runtime_unref(moat_runtime *rt)
 {
     if (!rt || atomic_fetch_sub(&rt->refs, 1) != 1) return;
     if (rt->access_fd >= 0) close(rt->access_fd);
+    moat_waf_free(rt->waf);
     moat_tls_ctx_free(rt->tls);
     free(rt->page_template);
     free(rt->hosts);

@@ -20,6 +20,9 @@ static const moat_seclog_event_info catalogue[] = {
     {"waf.detected", MOAT_SECLOG_NOTICE,
      "the web application firewall matched an attack pattern; in detect mode the request went "
      "through"},
+    {"waf.uninspected", MOAT_SECLOG_NOTICE,
+     "a request body was larger than waf.inspect_bytes: its first part was inspected and the "
+     "rest passed uninspected (waf.over_limit = \"pass\")"},
     {"auth.login.success", MOAT_SECLOG_INFO, "a user logged in"},
     {"auth.login.failure", MOAT_SECLOG_WARNING,
      "a login failed: unknown user or wrong password (the client is not told which)"},

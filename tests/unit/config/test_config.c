@@ -520,7 +520,10 @@ static void test_unknown_keys(void **state)
                "moat.toml:2:3: unknown setting 'log.url_bytes' (did you mean "
                "'limits.url_bytes'?)");
     expect_err("frobnicate = true\n", "moat.toml:1:1: unknown setting 'frobnicate'");
-    expect_err("[waf]\nmode = \"x\"\n", "moat.toml:1:2: unknown table 'waf'");
+    expect_err("[qqq]\nmode = \"x\"\n", "moat.toml:1:2: unknown table 'qqq'");
+    expect_err("[waf]\nmode = \"x\"\n",
+               "moat.toml:2:8: 'waf.mode' must be one of \"block\", \"detect\" or \"off\", found "
+               "\"x\"");
     /* rules across settings */
     expect_err("[tls]\ncert = \"x\"\n",
                "moat.toml: 'tls.cert' has 1 entries and 'tls.key' 0: each certificate needs its "
