@@ -1225,7 +1225,8 @@ const moat__config_setting moat__config_settings[] = {
         .check = check_rule_method,
         .allowed = "method names",
         .offset = AUTHRULE(methods),
-        .doc = "Only these methods; unset = any.",
+        .doc = "Only requests with one of these methods (`[\"POST\", \"DELETE\"]`); unset = any "
+               "method.",
     },
     {
         .key = "auth.rules.policy",
