@@ -39,6 +39,7 @@ test: build
 bench: build
 	@scripts/deps.sh deps/debian-bench.txt
 	bench/proxy/run.sh $(abspath $(BUILD)/src/moat)
+	bench/waf/run.sh $(abspath $(BUILD)/src/moat)
 
 docs: build
 	$(BUILD)/src/moat config docs > docs/configuration.md

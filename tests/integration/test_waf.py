@@ -310,6 +310,32 @@ def test_large_body_inspected_off_loop(blocking):
     assert r.json()["body_len"] > 900 * 1024
 
 
+def test_concurrent_large_inspections_on_one_worker(moat, echo):
+    # One worker: large bodies go to the thread pool while small requests
+    # keep being answered on the loop; every answer is the right one.
+    import concurrent.futures
+    m = moat(echo.url(), workers=1)
+    pad = "b" * (600 * 1024)
+
+    def big(i):
+        q = "<script>alert(%d)</script>" % i if i % 2 else "hello %d" % i
+        r = requests.post(m.url + "/echo", data={"pad": pad, "q": q}, timeout=60)
+        return i, r.status_code
+
+    def small(i):
+        r = requests.get(m.url + "/echo", params={"q": "x%d" % i}, timeout=60)
+        return i, r.status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as ex:
+        bigs = [ex.submit(big, i) for i in range(6)]
+        smalls = [ex.submit(small, i) for i in range(30)]
+        for f in bigs:
+            i, status = f.result()
+            assert status == (403 if i % 2 else 200), (i, status)
+        for f in smalls:
+            assert f.result()[1] == 200
+
+
 def test_chunked_body_inspected(blocking):
     def gen():
         yield b"comment=" + urllib.parse.quote("{{ cycler.__init__.__globals__ }}").encode()
