@@ -1435,8 +1435,7 @@ static int portal_head(moat_request *r, portal p)
     if (r->state != REQ_BODY) return portal_post_session(r, p, "", 0);
     auth_req *a = areq(r);
     a->p = p;
-    a->reading = true;
-    r->internal = true;
+    a->reading = true; /* not r->internal: that is stage_moat's CSP report */
     moat__client_continue(r->c);
     return MOAT_AGAIN;
 }

@@ -58,7 +58,7 @@ class Site:
         return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
 
 
-def start_site(moat_bin, factory, echo, tmp_path_factory, auth, users):
+def start_site(moat_bin, factory, echo, tmp_path_factory, auth, users, waf="block"):
     d = serving_dir(tmp_path_factory.mktemp("authsite"))
     store = d / "moat.db"
     cfg = d / "users.toml"
@@ -69,7 +69,7 @@ def start_site(moat_bin, factory, echo, tmp_path_factory, auth, users):
         assert r.returncode == 0, r.stderr
     m = factory(echo.url(), store={"url": "sqlite:%s" % store},
                 auth=dict(auth, rules=RULES),
-                log={"security": str(d / "security.log")})
+                log={"security": str(d / "security.log")}, waf={"mode": waf})
     return Site(moat_bin, m, cfg, d)
 
 
@@ -410,8 +410,10 @@ def test_security_events_redacted(site):
 def test_public_route_answers_while_logins_hash(moat_bin, moat, echo, tmp_path_factory):
     """50 logins at the default Argon2id parameters run on the thread pool;
     a public route must answer before they are all done."""
+    # With the WAF off the portal reads the body itself (with it on, the WAF
+    # holds it and hands it over).
     site = start_site(moat_bin, moat, echo, tmp_path_factory, {"address_failures": 100000},
-                      [("zoe", [])])
+                      [("zoe", [])], waf="off")
     done = []
     started = threading.Event()
 
@@ -432,3 +434,44 @@ def test_public_route_answers_while_logins_hash(moat_bin, moat, echo, tmp_path_f
         t.join(180)
     assert len(done) == 50 and all(code == 200 for _, code in done)
     assert public_at < max(t for t, _ in done), "the public route waited for every login"
+
+
+# ------------------------------------------------------------------ HTTPS
+def test_https_cookie_is_host_prefixed_and_secure(moat_bin, moat, echo, tmp_path_factory):
+    """Over TLS the session cookie is __Host-moat_session with Secure; the
+    plain-HTTP name is not accepted there."""
+    from helpers import free_port, port_accepts, wait_for
+    d = serving_dir(tmp_path_factory.mktemp("authtls"))
+    cert, key = d / "c.pem", d / "c.key"
+    r = subprocess.run([moat_bin, "cert", "selfsigned", "--cert", str(cert), "--key", str(key),
+                        "localhost", "127.0.0.1"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    store = d / "moat.db"
+    cfg = d / "users.toml"
+    cfg.write_text(toml_dumps({"store": {"url": "sqlite:%s" % store}, "auth": FAST}))
+    assert user_cmd(moat_bin, cfg, "add", "tess", stdin=PW + "\n").returncode == 0
+    tls_port = free_port()
+    m = moat(echo.url(), store={"url": "sqlite:%s" % store}, auth=dict(FAST, rules=RULES),
+             tls={"listen": ["127.0.0.1:%d" % tls_port], "cert": [str(cert)], "key": [str(key)]})
+    wait_for(lambda: port_accepts(tls_port), 10, what="moat's TLS listener")
+    base = "https://127.0.0.1:%d" % tls_port
+    s = requests.Session()
+    s.verify = False  # a self-signed leaf; what is tested here is the cookie
+    import urllib3
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    page = s.get(base + "/.moat/login", verify=False)
+    assert "__Host-moat_csrf=" in page.headers["Set-Cookie"]
+    r = s.post(base + "/.moat/login", allow_redirects=False, verify=False,
+               data={"username": "tess", "password": PW, "csrf": csrf_of(page.text)})
+    assert r.status_code == 303
+    sc = r.headers["Set-Cookie"]
+    assert "__Host-moat_session=" in sc and "Secure" in sc and "Path=/" in sc
+    assert "Domain" not in sc
+    assert s.get(base + "/echo/private", verify=False).status_code == 200
+    sid = s.cookies.get("__Host-moat_session")
+    r = requests.get(base + "/echo/private", verify=False, allow_redirects=False,
+                     headers={"Cookie": "moat_session=" + sid})
+    assert r.status_code == 302
+    # Plain HTTP is redirected to HTTPS before the portal sees it.
+    r = requests.get(m.url + "/.moat/login", allow_redirects=False)
+    assert r.status_code == 308
