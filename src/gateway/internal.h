@@ -32,8 +32,10 @@ typedef struct moat_runtime {
     char *page_template; /* errors.page contents, or NULL for the built-in page */
     const char **hosts;  /* effective allow-list: 'hosts', else the certificate names */
     size_t nhosts;
-    moat_waf *waf;            /* the WAF's rules; NULL when waf.mode = "off" */
-    struct moat_store *store; /* the auth store; NULL when no access rule needs it */
+    moat_waf *waf;                       /* the WAF's rules; NULL when waf.mode = "off" */
+    struct moat_store *store;            /* the auth store; NULL when no access rule needs it */
+    struct moat_store *store_watch;      /* second connection: sees every commit of the others */
+    struct moat__auth_cache *auth_cache; /* sessions recently read (stage_auth.c) */
 } moat_runtime;
 
 moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **err);
@@ -210,6 +212,11 @@ extern const moat_stage moat__stage_moat;
 #define MOAT_CSP_REPORT_PATH "/.moat/csp-report"
 extern const moat_stage moat__stage_paths;
 extern const moat_stage moat__stage_auth; /* stage_auth.c */
+/* The cache of sessions read from the store, shared by the workers of a
+ * runtime (stage_auth.c). */
+typedef struct moat__auth_cache moat__auth_cache;
+moat__auth_cache *moat__auth_cache_new(void);
+void moat__auth_cache_free(moat__auth_cache *c);
 /* True for the login portal's pages under /.moat/ (stage_auth.c). */
 bool moat__auth_portal_path(const char *path);
 extern const moat_stage moat__stage_errors;

@@ -81,6 +81,12 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
             free(why);
             goto fail;
         }
+        if (moat_store_open(cfg->store.url, &rt->store_watch, &why) < 0) {
+            *err = moat_xasprintf("store.url: %s", why ? why : "cannot open");
+            free(why);
+            goto fail;
+        }
+        rt->auth_cache = moat__auth_cache_new();
     }
     rt->access_json = !cfg->log.access_format || strcmp(cfg->log.access_format, "combined") != 0;
     const char *access = cfg->log.access;
@@ -98,6 +104,8 @@ fail:
     rt->cfg = NULL; /* the caller still owns cfg on failure */
     moat_waf_free(rt->waf);
     moat_store_close(rt->store);
+    moat_store_close(rt->store_watch);
+    moat__auth_cache_free(rt->auth_cache);
     moat_tls_ctx_free(rt->tls);
     free(rt->page_template);
     free(rt->hosts);
@@ -118,6 +126,8 @@ void moat__runtime_unref(moat_runtime *rt)
     if (rt->access_fd >= 0) close(rt->access_fd);
     moat_waf_free(rt->waf);
     moat_store_close(rt->store);
+    moat_store_close(rt->store_watch);
+    moat__auth_cache_free(rt->auth_cache);
     moat_tls_ctx_free(rt->tls);
     free(rt->page_template);
     free(rt->hosts);

@@ -11,6 +11,7 @@
 #include <http_parser.h>
 #include <jansson.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <qrencode.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,74 @@ static moat__form *form_of(moat_request *r)
     return &areq(r)->form;
 }
 
+/* ---- the session cache --------------------------------------------------
+ * Looking a session up on the thread pool for every request costs a round
+ * trip through the pool; a session read in the last CACHE_TTL_MS is answered
+ * from here instead, on the loop, as long as nothing was committed to the
+ * store since (PRAGMA data_version on a second connection, which changes
+ * with every commit of moat's own connection and of `moat user` alike: a
+ * logout, lock, role change or token revocation empties the cache at once).
+ * The touch that keeps a session's idle timer going happens on each refill. */
+#define CACHE_SLOTS 1024
+#define CACHE_TTL_MS 15000
+
+typedef struct cache_entry {
+    char id_hash[MOAT_SECRET_HASH_LEN + 1]; /* "" = empty slot */
+    uint64_t version, filled_ms;
+    moat_session sess;
+    int64_t user_id;
+    char *name;   /* owned */
+    char **roles; /* owned */
+    size_t nroles;
+    bool totp;
+} cache_entry;
+
+struct moat__auth_cache {
+    pthread_mutex_t mu;
+    cache_entry slots[CACHE_SLOTS];
+};
+
+moat__auth_cache *moat__auth_cache_new(void)
+{
+    moat__auth_cache *c = moat_xcalloc(1, sizeof(*c));
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+static void entry_clear(cache_entry *e)
+{
+    free(e->name);
+    for (size_t i = 0; i < e->nroles; i++)
+        free(e->roles[i]);
+    free(e->roles);
+    memset(e, 0, sizeof(*e));
+}
+
+void moat__auth_cache_free(moat__auth_cache *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        entry_clear(&c->slots[i]);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static size_t slot_of(const char *id_hash)
+{
+    size_t h = 0;
+    for (int i = 0; i < 8; i++)
+        h = h * 16 + (size_t)(id_hash[i] <= '9' ? id_hash[i] - '0' : id_hash[i] - 'a' + 10);
+    return h % CACHE_SLOTS;
+}
+
+static char **roles_dup(char *const *roles, size_t n)
+{
+    char **out = n ? moat_xcalloc(n, sizeof(char *)) : NULL;
+    for (size_t i = 0; i < n; i++)
+        out[i] = moat_xstrdup(roles[i]);
+    return out;
+}
+
 /* ---- the job run on the thread pool -------------------------------------- */
 
 typedef struct auth_job {
@@ -154,6 +223,10 @@ typedef struct auth_job {
     char *qr_svg;
     char recovery[MOAT_RECOVERY_CODES][MOAT_RECOVERY_CODE_LEN + 1];
     bool mfa_failed;
+    bool totp;        /* the user has a second factor */
+    uint64_t version; /* the store's data version before the lookup */
+    bool version_ok;
+    bool from_cache;
 } auth_job;
 
 static void wipe_free(char *s)
@@ -227,6 +300,7 @@ static void resolve(auth_job *job, moat_store *st, const moat_config *cfg)
             }
         }
         job->authed = true;
+        job->totp = job->user.totp_secret != NULL;
         return;
     }
     if (job->has_tok) {
@@ -248,6 +322,7 @@ static void resolve(auth_job *job, moat_store *st, const moat_config *cfg)
             return;
         }
         job->authed = job->token = true;
+        job->totp = job->user.totp_secret != NULL;
     }
 }
 
@@ -492,6 +567,8 @@ static void work_enroll_get(auth_job *job)
 static void work_entry(uv_work_t *w)
 {
     auth_job *job = w->data;
+    if (job->p == P_NONE && job->rt->store_watch)
+        job->version_ok = moat_store_data_version(job->rt->store_watch, &job->version) == 0;
     work_cb(w);
     if (job->p == P_ENROLL && !job->post && !job->err) work_enroll_get(job);
 }
@@ -1064,7 +1141,7 @@ static void deny(moat_request *r, auth_job *job, const char *policy, bool authed
         return;
     }
     const char *which = "/.moat/login";
-    if (authed) which = job->user.totp_secret ? "/.moat/mfa" : "/.moat/enroll";
+    if (authed) which = job->totp ? "/.moat/mfa" : "/.moat/enroll";
     redirect(r, r->head->method_id == HTTP_GET || r->head->method_id == HTTP_HEAD ? 302 : 303,
              login_location(r, which, moat__auth_rd_ok(target) ? target : NULL), &h);
 }
@@ -1106,7 +1183,9 @@ static void identity(moat_request *r, auth_job *job)
     moat_buf_free(&groups);
 }
 
-static void after_check(moat_request *r, auth_job *job)
+/* Applies the rule's policy to who the request is: MOAT_PASS (identity
+ * headers set) or MOAT_DONE (answered). */
+static int decide(moat_request *r, auth_job *job)
 {
     const char *policy = job->policy;
     if (job->expired)
@@ -1116,7 +1195,7 @@ static void after_check(moat_request *r, auth_job *job)
         pass = true;
     } else if (!job->authed) {
         deny(r, job, policy, false);
-        return;
+        return MOAT_DONE;
     } else if (strcmp(policy, "authenticated") == 0) {
         pass = true;
     } else if (strcmp(policy, "mfa") == 0) {
@@ -1126,14 +1205,63 @@ static void after_check(moat_request *r, auth_job *job)
     }
     if (!pass) {
         deny(r, job, policy, true);
-        return;
+        return MOAT_DONE;
     }
     if (job->authed) identity(r, job);
-    if (job->expired) {
-        /* The stale cookie is not worth an answer of its own: the app's
-         * response goes out as is. */
+    return MOAT_PASS;
+}
+
+static void cache_put(moat_runtime *rt, const auth_job *job)
+{
+    if (!rt->auth_cache || !job->version_ok || !job->authed || job->token || job->expired) return;
+    moat__auth_cache *c = rt->auth_cache;
+    pthread_mutex_lock(&c->mu);
+    cache_entry *e = &c->slots[slot_of(job->sid_hash)];
+    entry_clear(e);
+    memcpy(e->id_hash, job->sid_hash, sizeof(e->id_hash));
+    e->version = job->version;
+    e->filled_ms = moat_now_ms();
+    e->sess = job->sess;
+    e->user_id = job->user.id;
+    e->name = moat_xstrdup(job->user.name);
+    e->roles = roles_dup(job->user.roles, job->user.nroles);
+    e->nroles = job->user.nroles;
+    e->totp = job->totp;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Fills job from the cache: true on a hit. */
+static bool cache_get(moat_runtime *rt, auth_job *job)
+{
+    uint64_t version;
+    if (!rt->auth_cache || !job->has_sid || moat_store_data_version(rt->store_watch, &version) < 0)
+        return false;
+    moat__auth_cache *c = rt->auth_cache;
+    int64_t idle = (int64_t)(rt->cfg->auth.session_idle_ms / 1000);
+    bool hit = false;
+    pthread_mutex_lock(&c->mu);
+    cache_entry *e = &c->slots[slot_of(job->sid_hash)];
+    if (e->id_hash[0] && strcmp(e->id_hash, job->sid_hash) == 0 && e->version == version &&
+        moat_now_ms() - e->filled_ms < CACHE_TTL_MS && job->now < e->sess.expires &&
+        job->now - e->sess.last_seen < idle) {
+        job->sess = e->sess;
+        job->user.id = e->user_id;
+        job->user.name = moat_xstrdup(e->name);
+        job->user.roles = roles_dup(e->roles, e->nroles);
+        job->user.nroles = e->nroles;
+        job->totp = e->totp;
+        job->authed = true;
+        job->from_cache = true;
+        hit = true;
     }
-    moat__pipeline_resume(r, MOAT_PASS);
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+static void after_check(moat_request *r, auth_job *job)
+{
+    cache_put(r->rt, job);
+    if (decide(r, job) == MOAT_PASS) moat__pipeline_resume(r, MOAT_PASS);
 }
 
 static void after_work_cb(uv_work_t *w, int status)
@@ -1467,6 +1595,7 @@ static int auth_head(moat_request *r)
         deny(r, NULL, policy, false);
         return MOAT_DONE;
     }
+    if (cache_get(r->rt, job)) return decide(r, job);
     return queue(r, job);
 }
 
