@@ -580,6 +580,13 @@ static void event(moat_request *r, const char *name, const char *user, const cha
 {
     if (!moat__seclog) return;
     const moat_seclog_event_info *info = moat_seclog_event_lookup(name);
+    const char *key = NULL;
+    if (strcmp(name, "authz.denied") == 0)
+        key = "auth.rules";
+    else if (strncmp(name, "auth.", 5) == 0)
+        key = "auth.lockout_failures";
+    else if (strcmp(name, "session.expired") == 0)
+        key = "auth.session_idle";
     moat_seclog_event ev = {
         .event = name,
         .severity = info ? info->severity : MOAT_SECLOG_WARNING,
@@ -590,7 +597,7 @@ static void event(moat_request *r, const char *name, const char *user, const cha
         .path = r->path,
         .reason = reason,
         .stage = "auth",
-        .config_key = NULL,
+        .config_key = key,
         .status = status,
         .fields = f,
         .nfields = nf,
@@ -598,9 +605,15 @@ static void event(moat_request *r, const char *name, const char *user, const cha
     moat_seclog_record(moat__seclog, &ev);
 }
 
+/* The client used HTTPS: TLS to moat, or a trusted proxy that says so (the
+ * forwarded stage, which sets r->https for that case, runs after this one). */
 static bool tls_cookies(moat_request *r)
 {
-    return r->https;
+    if (r->https) return true;
+    const moat_config *cfg = r->rt->cfg;
+    moat_http_header *xfp = moat_http_head_find(r->head, "X-Forwarded-Proto");
+    return xfp && moat_strieq_lit(xfp->value, xfp->value_len, "https") && r->c->peer[0] &&
+           moat_ip_in_list(r->c->peer, cfg->trusted_proxies.items, cfg->trusted_proxies.len);
 }
 
 static const char *session_cookie_name(moat_request *r)
@@ -1230,12 +1243,33 @@ static void cache_put(moat_runtime *rt, const auth_job *job)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Fills job from the cache: true on a hit. */
-static bool cache_get(moat_runtime *rt, auth_job *job)
+/* The store's data version as this worker's loop last read it: read again
+ * whenever the loop's clock (uv_now, per iteration, in ms) moved, so a
+ * burst of requests within one millisecond shares one read. */
+static _Thread_local const moat_runtime *tl_rt;
+static _Thread_local uint64_t tl_version, tl_at;
+
+static int loop_version(moat_request *r, uint64_t *version)
 {
+    uint64_t now = uv_now(&r->c->w->loop);
+    if (tl_rt == r->rt && tl_at == now) {
+        *version = tl_version;
+        return 0;
+    }
+    int rc = moat_store_data_version(r->rt->store_watch, version);
+    if (rc < 0) return rc;
+    tl_rt = r->rt;
+    tl_at = now;
+    tl_version = *version;
+    return 0;
+}
+
+/* Fills job from the cache: true on a hit. */
+static bool cache_get(moat_request *r, auth_job *job)
+{
+    moat_runtime *rt = r->rt;
     uint64_t version;
-    if (!rt->auth_cache || !job->has_sid || moat_store_data_version(rt->store_watch, &version) < 0)
-        return false;
+    if (!rt->auth_cache || !job->has_sid || loop_version(r, &version) < 0) return false;
     moat__auth_cache *c = rt->auth_cache;
     int64_t idle = (int64_t)(rt->cfg->auth.session_idle_ms / 1000);
     bool hit = false;
@@ -1595,7 +1629,7 @@ static int auth_head(moat_request *r)
         deny(r, NULL, policy, false);
         return MOAT_DONE;
     }
-    if (cache_get(r->rt, job)) return decide(r, job);
+    if (cache_get(r, job)) return decide(r, job);
     return queue(r, job);
 }
 

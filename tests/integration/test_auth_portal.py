@@ -436,6 +436,28 @@ def test_public_route_answers_while_logins_hash(moat_bin, moat, echo, tmp_path_f
     assert public_at < max(t for t, _ in done), "the public route waited for every login"
 
 
+# ------------------------------------------------------------------ cancellation
+def test_client_gone_while_login_hashes(site):
+    """Clients that close while their login (or session lookup) is on the
+    thread pool: the job finishes without the request (ASan runs of this
+    test catch a use after free), and moat keeps serving."""
+    import socket
+    body = json.dumps({"username": "bob", "password": PW}).encode()
+    host, port = site.url.rsplit("/", 1)[1].split(":")
+    for i in range(30):
+        s = socket.create_connection((host, int(port)), timeout=10)
+        if i % 2:
+            req = (b"POST /.moat/api/login HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                   b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+        else:
+            req = (b"GET /echo/private HTTP/1.1\r\nHost: x\r\nCookie: moat_session=" +
+                   b"B" * 43 + b"\r\n\r\n")
+        s.sendall(req)
+        s.close()
+    assert api_login(site, "bob")[1].status_code == 200
+    assert requests.get(site.url + "/echo/public").status_code == 200
+
+
 # ------------------------------------------------------------------ HTTPS
 def test_https_cookie_is_host_prefixed_and_secure(moat_bin, moat, echo, tmp_path_factory):
     """Over TLS the session cookie is __Host-moat_session with Secure; the
