@@ -248,8 +248,8 @@ static void job_free(auth_job *job)
     wipe_free(job->secret_b32);
     free(job->qr_svg);
     moat_user_clear(&job->user);
-    explicit_bzero(job, sizeof(*job));
     moat__runtime_unref(job->rt);
+    explicit_bzero(job, sizeof(*job));
     free(job);
 }
 
