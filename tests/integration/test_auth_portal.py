@@ -497,3 +497,23 @@ def test_https_cookie_is_host_prefixed_and_secure(moat_bin, moat, echo, tmp_path
     # Plain HTTP is redirected to HTTPS before the portal sees it.
     r = requests.get(m.url + "/.moat/login", allow_redirects=False)
     assert r.status_code == 308
+
+
+# ------------------------------------------------------------------ fail closed
+def test_store_failure_refuses(moat_bin, moat, echo, tmp_path_factory):
+    """A store that fails under moat refuses requests (503), never passes
+    them: the database file is overwritten with garbage while moat runs."""
+    site = start_site(moat_bin, moat, echo, tmp_path_factory, FAST, [("uma", [])])
+    s, r = api_login(site, "uma")
+    assert r.status_code == 200
+    db = site.dir / "moat.db"
+    for side in ("moat.db-wal", "moat.db-shm"):
+        p = site.dir / side
+        if p.exists():
+            p.write_bytes(b"\0" * p.stat().st_size)
+    db.write_bytes(b"this is not an SQLite database" * 100)
+    r = requests.post(site.url + "/.moat/api/login", json={"username": "uma", "password": PW})
+    assert r.status_code == 503
+    r = s.get(site.url + "/echo/private", allow_redirects=False)
+    assert r.status_code == 503
+    assert requests.get(site.url + "/echo/public").status_code == 200
