@@ -335,6 +335,42 @@ def test_logout_everywhere_and_password_change(site):
     assert api_login(site, "erin")[1].status_code == 401
 
 
+def test_idle_and_absolute_timeouts(site):
+    """Sessions end after auth.session_idle without use and
+    auth.session_lifetime after the login. The clock is not waited for: the
+    session's times are moved back in the store, as if the time had passed
+    (moat sees the commit at once: its cache follows the store's data
+    version)."""
+    import hashlib
+    import sqlite3
+
+    def age(sid, column, seconds):
+        h = hashlib.sha256(sid.encode()).hexdigest()
+        db = sqlite3.connect(str(site.dir / "moat.db"), timeout=30)
+        with db:
+            n = db.execute("UPDATE sessions SET %s = %s - ? WHERE id_hash = ?" % (column, column),
+                           (seconds, h)).rowcount
+        db.close()
+        assert n == 1
+
+    s, _ = api_login(site, "bob")
+    assert s.get(site.url + "/echo/private").status_code == 200
+    age(s.cookies.get("moat_session"), "last_seen", 29 * 60)  # idle 29 min: still on
+    assert s.get(site.url + "/echo/private").status_code == 200
+    age(s.cookies.get("moat_session"), "last_seen", 31 * 60)
+    r = s.get(site.url + "/echo/private", allow_redirects=False)
+    assert r.status_code == 302
+    assert "Max-Age=0" in r.headers.get("Set-Cookie", "")
+    s, _ = api_login(site, "bob")
+    assert s.get(site.url + "/echo/private").status_code == 200
+    age(s.cookies.get("moat_session"), "expires", 12 * 3600 + 1)
+    assert s.get(site.url + "/echo/private", allow_redirects=False).status_code == 302
+    deadline = time.time() + 10  # the security log's writer thread
+    while "session.expired" not in {e.get("event") for e in site.events()}:
+        assert time.time() < deadline, "no session.expired event"
+        time.sleep(0.1)
+
+
 def test_admin_lock_ends_sessions(site):
     s, _ = form_login(site, "frank")
     assert s.get(site.url + "/echo/private").status_code == 200
