@@ -583,7 +583,7 @@ static void event(moat_request *r, const char *name, const char *user, const cha
     const char *key = NULL;
     if (strcmp(name, "authz.denied") == 0)
         key = "auth.rules";
-    else if (strncmp(name, "auth.", 5) == 0)
+    else if (strncmp(name, "auth.", 5) == 0 && strcmp(name, "auth.login.success") != 0)
         key = "auth.lockout_failures";
     else if (strcmp(name, "session.expired") == 0)
         key = "auth.session_idle";
