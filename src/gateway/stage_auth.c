@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <qrencode.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -503,6 +504,13 @@ static void work_cb(uv_work_t *w)
     moat_auth_settings st;
     moat_auth_settings_from_config(cfg, &st);
     if (job->p == P_LOGIN || job->p == P_API_LOGIN) {
+        /* Housekeeping rides on logins, at most once a minute per process:
+         * sessions past their limits and expired tokens leave the store
+         * (a session is also deleted when it is next presented). */
+        static _Atomic int64_t last_purge;
+        int64_t last = atomic_load(&last_purge);
+        if (job->now - last >= 60 && atomic_compare_exchange_strong(&last_purge, &last, job->now))
+            (void)moat_store_purge(s, job->now, (int64_t)(cfg->auth.session_idle_ms / 1000));
         /* The old session (if any) only matters for rotation. */
         if (job->has_sid) {
             moat_session old;
