@@ -2,9 +2,12 @@
  * tests and the fuzzer reach them without a running gateway: matching
  * [[auth.rules]] (prefixes and globs), reading a cookie from a Cookie header,
  * parsing application/x-www-form-urlencoded bodies and query strings,
- * checking a return address (rd) is a same-origin path, and escaping text for
- * HTML and URLs. No I/O, no store: stage_auth.c does the rest. */
+ * checking a return address (rd) is a same-origin path, escaping text for
+ * HTML and URLs, and the client's address behind trusted proxies. No I/O, no store: stage_auth.c
+ * does the rest. */
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -248,6 +251,49 @@ void moat__url_escape(moat_buf *b, const char *s)
             moat_buf_putc(b, '%');
             moat_buf_putc(b, hex[c >> 4]);
             moat_buf_putc(b, hex[c & 15]);
+        }
+    }
+}
+
+/* ---- the client's address ------------------------------------------------- */
+
+/* True when s[0..n) is an IPv4 or IPv6 address (copied into out). */
+static bool ip_text(const char *s, size_t n, char *out, size_t cap)
+{
+    if (n == 0 || n >= cap) return false;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    unsigned char buf[16];
+    return inet_pton(AF_INET, out, buf) == 1 || inet_pton(AF_INET6, out, buf) == 1;
+}
+
+void moat__auth_client_addr(const moat_config *cfg, const char *peer, moat_http_head *h, char *out,
+                            size_t cap)
+{
+    snprintf(out, cap, "%s", peer);
+    if (!peer[0] || !moat_ip_in_list(peer, cfg->trusted_proxies.items, cfg->trusted_proxies.len))
+        return;
+    /* Right to left through every X-Forwarded-For field: the first address
+     * that is not one of our proxies is the client. */
+    for (size_t k = h->nheaders; k-- > 0;) {
+        moat_http_header *f = &h->headers[k];
+        if (!moat_strieq_lit(f->name, f->name_len, "X-Forwarded-For")) continue;
+        const char *v = f->value;
+        size_t end = f->value_len;
+        while (end > 0) {
+            size_t start = end;
+            while (start > 0 && v[start - 1] != ',')
+                start--;
+            size_t a = start, b = end;
+            while (a < b && (v[a] == ' ' || v[a] == '\t'))
+                a++;
+            while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+                b--;
+            char ip[INET6_ADDRSTRLEN];
+            if (!ip_text(v + a, b - a, ip, sizeof(ip))) return; /* garbage: keep what we have */
+            snprintf(out, cap, "%s", ip);
+            if (!moat_ip_in_list(ip, cfg->trusted_proxies.items, cfg->trusted_proxies.len)) return;
+            end = start ? start - 1 : 0;
         }
     }
 }

@@ -330,6 +330,11 @@ const char *moat__form_get(const moat__form *f, const char *key);
 bool moat__auth_rd_ok(const char *rd);
 void moat__html_escape(moat_buf *b, const char *s);
 void moat__url_escape(moat_buf *b, const char *s);
+/* The client's address for login throttling: the peer, or, when the peer
+ * is in trusted_proxies, the right-most X-Forwarded-For address that is not
+ * one of them. */
+void moat__auth_client_addr(const moat_config *cfg, const char *peer, moat_http_head *h, char *out,
+                            size_t cap);
 
 /* accesslog.c */
 void moat__access_log(moat_request *r);

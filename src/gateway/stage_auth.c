@@ -1336,7 +1336,7 @@ static auth_job *job_new(moat_request *r, portal p)
     job->p = p;
     job->post = r->head->method_id == HTTP_POST;
     job->now = (int64_t)time(NULL);
-    snprintf(job->addr, sizeof(job->addr), "%s", r->c->peer);
+    moat__auth_client_addr(r->rt->cfg, r->c->peer, r->head, job->addr, sizeof(job->addr));
     moat_arena_defer(r->arena, job_release, job);
     const char *sid = cookie_value(r, session_cookie_name(r));
     if (sid && sid[0] && strlen(sid) == MOAT_SESSION_ID_LEN) {

@@ -198,13 +198,44 @@ static void test_escaping(void **state)
     moat_buf_free(&b);
 }
 
+static void test_client_addr(void **state)
+{
+    (void)state;
+    moat_config *c = load("trusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\"]\n");
+    moat_arena *a = moat_arena_new();
+    moat_http_head *h = moat_arena_calloc(a, sizeof(*h));
+    char out[64];
+    /* Not from a proxy: the peer, whatever the header says. */
+    moat_http_head_add(h, a, "X-Forwarded-For", "1.2.3.4");
+    moat__auth_client_addr(c, "192.0.2.7", h, out, sizeof(out));
+    assert_string_equal(out, "192.0.2.7");
+    /* From a proxy: the right-most address that is not a proxy. */
+    moat__auth_client_addr(c, "10.1.1.1", h, out, sizeof(out));
+    assert_string_equal(out, "1.2.3.4");
+    moat_http_head_remove(h, "X-Forwarded-For");
+    moat_http_head_add(h, a, "X-Forwarded-For", "6.6.6.6, 198.51.100.9 ,10.2.2.2");
+    moat_http_head_add(h, a, "X-Forwarded-For", "127.0.0.1");
+    moat__auth_client_addr(c, "10.1.1.1", h, out, sizeof(out));
+    assert_string_equal(out, "198.51.100.9");
+    /* Garbage stops the walk at the last good address. */
+    moat_http_head_remove(h, "X-Forwarded-For");
+    moat_http_head_add(h, a, "X-Forwarded-For", "not-an-ip, 10.3.3.3");
+    moat__auth_client_addr(c, "10.1.1.1", h, out, sizeof(out));
+    assert_string_equal(out, "10.3.3.3");
+    moat_http_head_remove(h, "X-Forwarded-For");
+    moat__auth_client_addr(c, "10.1.1.1", h, out, sizeof(out));
+    assert_string_equal(out, "10.1.1.1");
+    moat_arena_free(a);
+    moat_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_path_patterns), cmocka_unit_test(test_rules),
         cmocka_unit_test(test_bad_rules),     cmocka_unit_test(test_cookies),
         cmocka_unit_test(test_forms),         cmocka_unit_test(test_return_addresses),
-        cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_escaping),      cmocka_unit_test(test_client_addr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
