@@ -465,7 +465,16 @@ def test_brute_force_lock_holds_and_unlock(site):
         r = requests.post(site.url + "/.moat/api/login",
                           json={"username": "dave", "password": "guess %d" % i})
         assert r.status_code == 401
-    assert api_login(site, "dave")[1].status_code == 401  # locked: right password refused
+    _, locked = api_login(site, "dave")  # locked: the right password is refused
+    _, wrong = api_login(site, "bob", password="not it")
+    _, unknown = api_login(site, "nobody-at-all")
+    assert locked.status_code == wrong.status_code == unknown.status_code == 401
+    assert locked.content == wrong.content == unknown.content
+    _, locked_form = form_login(site, "dave")
+    _, wrong_form = form_login(site, "bob", password="not it")
+    strip = lambda t: re.sub(r'value="[0-9a-f]+"', "", t)  # noqa: E731
+    assert locked_form.status_code == wrong_form.status_code == 401
+    assert strip(locked_form.text) == strip(wrong_form.text)
     site.user("unlock", "dave")
     assert api_login(site, "dave")[1].status_code == 200
 
