@@ -1,8 +1,9 @@
 /* fuzz_auth_form.c - libFuzzer target for what the auth stage parses from
  * clients: the input is split at the first NUL byte into a form body (login,
  * MFA, enrollment forms; the query of a portal page) and the rest, used as a
- * Cookie header, a return address (rd) and a path matched against glob
- * patterns. Crashes, sanitizer reports and timeouts are the findings. */
+ * Cookie header, an X-Forwarded-For header from a trusted proxy, a return
+ * address (rd) and a path matched against glob patterns. Crashes, sanitizer reports and timeouts
+ * are the findings. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         MOAT_BUG_ON(v < rest || v + vlen > rest + rlen);
     char *s = moat_xstrndup(rest, rlen);
     (void)moat__auth_rd_ok(s);
+    /* The rest as an X-Forwarded-For header from a trusted proxy. */
+    static char *proxies[] = {"10.0.0.0/8", "127.0.0.1"};
+    static moat_config cfg; /* only trusted_proxies is read */
+    cfg.trusted_proxies.items = proxies;
+    cfg.trusted_proxies.len = 2;
+    moat_http_head *h = moat_arena_calloc(a, sizeof(*h));
+    moat_http_head_add(h, a, "X-Forwarded-For", moat_arena_strndup(a, rest, rlen));
+    char addr[64];
+    moat__auth_client_addr(&cfg, "10.9.9.9", h, addr, sizeof(addr));
+    MOAT_BUG_ON(strlen(addr) >= sizeof(addr));
     char *pat = moat_xstrndup(d, blen < 256 ? blen : 256);
     (void)moat__auth_path_match(pat, s);
     free(pat);
