@@ -41,6 +41,8 @@ bench: build
 	bench/proxy/run.sh $(abspath $(BUILD)/src/moat)
 	bench/audit/run.sh $(abspath $(BUILD)/src/moat)
 	bench/waf/run.sh $(abspath $(BUILD)/src/moat)
+	bench/auth/run.sh $(abspath $(BUILD)/tests/tools/auth_tool)
+	bench/auth/gateway.sh $(abspath $(BUILD)/src/moat)
 
 docs: build
 	$(BUILD)/src/moat config docs > docs/configuration.md

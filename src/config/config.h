@@ -34,6 +34,14 @@ typedef struct moat_audit_ignore {
     char *id, *reason;
     char *expires; /* "YYYY-MM-DD" or NULL */
 } moat_audit_ignore;
+/* [[auth.rules]]: who may reach which paths. NULL host = any host; NULL
+ * methods (len 0) = any method. */
+typedef struct moat_auth_rule {
+    char *host;           /* exact host name (case-insensitive), or NULL */
+    char *path;           /* a prefix, or a glob when it has '*' or '?' */
+    moat_strlist methods; /* upper-case method names */
+    char *policy;         /* public | authenticated | mfa | role:NAME | deny */
+} moat_auth_rule;
 
 typedef struct moat_limits {
     uint64_t url_bytes;            /* request target; over it: 414 */
@@ -123,6 +131,11 @@ typedef struct moat_config {
         uint64_t lockout_failures;                /* per account, within the window */
         uint64_t lockout_window_ms, lockout_duration_ms;
         uint64_t address_failures; /* per client address, within the window */
+        moat_config_array rules;   /* of moat_auth_rule, first match wins */
+        char *default_policy;      /* for paths no rule matches */
+        uint64_t session_idle_ms, session_lifetime_ms;
+        uint64_t remember_ms;  /* "remember me" cookie lifetime; 0 = not offered */
+        char *identity_secret; /* HMAC key of X-Moat-Identity; "" = not sent */
     } auth;
     struct {
         moat_strlist exclude;     /* globs: names, or paths relative to the audited folder */

@@ -5,6 +5,7 @@
  * add a setting, add a field to moat_config and a row here. */
 #include "settings.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #define KIB UINT64_C(1024)
@@ -16,6 +17,7 @@
 
 #define AT(field) offsetof(moat_config, field)
 #define RULE(field) offsetof(moat_header_rule, field)
+#define AUTHRULE(field) offsetof(moat_auth_rule, field)
 
 static const char *const access_formats[] = {"json", "combined", NULL};
 static const char *const log_flush_values[] = {"write", "fsync", NULL};
@@ -51,6 +53,61 @@ static const char *check_issuer(char *v)
 }
 static const char *const waf_modes[] = {"block", "detect", "off", NULL};
 static const char *const waf_over_limit[] = {"refuse", "pass", NULL};
+
+/* An access policy: public, authenticated, mfa, deny or role:NAME. */
+static const char *check_policy(char *v)
+{
+    if (!strcmp(v, "public") || !strcmp(v, "authenticated") || !strcmp(v, "mfa") ||
+        !strcmp(v, "deny"))
+        return NULL;
+    if (strncmp(v, "role:", 5) == 0 && v[5] && strlen(v + 5) <= 64) {
+        bool ok = true;
+        for (const char *p = v + 5; *p; p++)
+            if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-') ok = false;
+        if (ok) return NULL;
+    }
+    return "expected public, authenticated, mfa, deny or role:NAME (a role name: letters, "
+           "digits, . _ -)";
+}
+
+static const char *check_rule_path(char *v)
+{
+    if (v[0] != '/') return "expected a path starting with '/' (a prefix, or a glob with * ?)";
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return "spaces and control characters are not allowed";
+    return NULL;
+}
+
+static const char *check_rule_host(char *v)
+{
+    if (!v[0] || strlen(v) > 253) return "expected a host name";
+    for (char *p = v; *p; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != ':' && *p != '[' &&
+            *p != ']')
+            return "expected a host name (letters, digits, '.', '-', or an address)";
+        *p = (char)tolower((unsigned char)*p);
+    }
+    return NULL;
+}
+
+static const char *check_rule_method(char *v)
+{
+    if (!v[0] || strlen(v) > 20) return "expected a method name such as GET";
+    for (char *p = v; *p; p++) {
+        if (!isalpha((unsigned char)*p) && *p != '-') return "expected a method name such as GET";
+        *p = (char)toupper((unsigned char)*p);
+    }
+    return NULL;
+}
+
+static const char *check_identity_secret(char *v)
+{
+    if (v[0] && strlen(v) < 32)
+        return "expected at least 32 characters (use ${file:PATH} to read it from a file), or "
+               "\"\" for none";
+    return NULL;
+}
 
 const moat__config_table moat__config_tables[] = {
     {.name = "", .doc = "Where moat listens, where it forwards to, and which requests it accepts."},
@@ -121,7 +178,20 @@ const moat__config_table moat__config_tables[] = {
     {.name = "auth",
      .doc = "Authentication: the password policy (NIST SP 800-63B), Argon2id parameters for "
             "new hashes, TOTP second factors and lockout after failed logins. See docs/auth.md "
-            "and `moat user --help`."},
+            "and `moat user --help`. The gateway enforces `[[auth.rules]]` with sessions from its "
+            "login portal under `/.moat/` (docs/auth.md)."},
+    {.name = "auth.rules",
+     .doc = "Who may reach which requests. Each `[[auth.rules]]` entry names a `path` (a prefix, "
+            "or a glob when it has `*` or `?`), optionally a `host` and `methods`, and a "
+            "`policy`. The entries are tried in the order written against the normalised path; "
+            "the first that matches decides, and `auth.default` decides for requests no entry "
+            "matches:\n\n"
+            "```toml\n[[auth.rules]]\npath = \"/admin/\"\npolicy = \"role:admin\"\n\n"
+            "[[auth.rules]]\npath = \"/api/\"\nmethods = [\"POST\", \"DELETE\"]\n"
+            "policy = \"authenticated\"\n```",
+     .array = true,
+     .elem_size = sizeof(moat_auth_rule),
+     .array_offset = AT(auth.rules)},
     {.name = "audit",
      .doc = "`moat audit code` and `moat audit settings`: which files of the tree are "
             "analysed, which rules are skipped, and the lowest severity and confidence reported "
@@ -1180,6 +1250,99 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_DATE,
         .offset = offsetof(moat_audit_ignore, expires),
         .doc = "The last day the entry applies. Unset, it applies until it is removed.",
+    },
+    {
+        .key = "auth.default",
+        .type = MOAT__CFG_STRING,
+        .def = "\"public\"",
+        .check = check_policy,
+        .allowed = "`public`, `authenticated`, `mfa`, `deny` or `role:NAME`",
+        .offset = AT(auth.default_policy),
+        .doc = "The policy of requests no `[[auth.rules]]` entry matches. `public` (the default) "
+               "lets moat front an application that does its own authentication while it guards "
+               "`/admin`; anything else, or any rule, turns the login portal on (it needs the "
+               "store).",
+    },
+    {
+        .key = "auth.session_idle",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"30m\"",
+        .min = 60 * SEC,
+        .max = 30 * 24 * HOUR,
+        .offset = AT(auth.session_idle_ms),
+        .doc = "A session unused this long ends (whole seconds).",
+    },
+    {
+        .key = "auth.session_lifetime",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"12h\"",
+        .min = 60 * SEC,
+        .max = 365 * 24 * HOUR,
+        .offset = AT(auth.session_lifetime_ms),
+        .doc = "A session ends this long after the login whatever its use (whole seconds).",
+    },
+    {
+        .key = "auth.remember",
+        .type = MOAT__CFG_DURATION,
+        .def = "0",
+        .max = 365 * 24 * HOUR,
+        .offset = AT(auth.remember_ms),
+        .doc = "\"Remember me\": 0 (the default) offers no such box, and the session cookie ends "
+               "with the browser. Otherwise the login form has a \"remember me\" box; ticked, "
+               "the cookie persists and the session lasts this long (idle timeout aside, it "
+               "replaces `session_lifetime`).",
+    },
+    {
+        .key = "auth.identity_secret",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .check = check_identity_secret,
+        .allowed = "`\"\"`, or at least 32 characters",
+        .offset = AT(auth.identity_secret),
+        .doc = "When set, requests of logged-in users reach the application with an "
+               "`X-Moat-Identity` header signed with HMAC-SHA256 under this key, which the "
+               "application can verify (docs/auth.md shows how). Use `${file:PATH}`.",
+    },
+
+    /* ---- [[auth.rules]] ---- */
+    {
+        .key = "auth.rules.path",
+        .type = MOAT__CFG_STRING,
+        .required = true,
+        .check = check_rule_path,
+        .allowed = "a path starting with `/`: a prefix, or a glob with `*` (any characters but "
+                   "`/`), `**` (any characters) and `?`; required",
+        .offset = AUTHRULE(path),
+        .doc = "The normalised request paths this entry applies to (`\"/admin/\"`, "
+               "`\"/api/*/export\"`).",
+    },
+    {
+        .key = "auth.rules.host",
+        .type = MOAT__CFG_STRING,
+        .check = check_rule_host,
+        .allowed = "a host name",
+        .offset = AUTHRULE(host),
+        .doc = "Only requests for this host (the `Host` header, without the port); unset = any.",
+    },
+    {
+        .key = "auth.rules.methods",
+        .type = MOAT__CFG_LIST,
+        .check = check_rule_method,
+        .allowed = "method names",
+        .offset = AUTHRULE(methods),
+        .doc = "Only requests with one of these methods (`[\"POST\", \"DELETE\"]`); unset = any "
+               "method.",
+    },
+    {
+        .key = "auth.rules.policy",
+        .type = MOAT__CFG_STRING,
+        .required = true,
+        .check = check_policy,
+        .allowed = "`public`, `authenticated`, `mfa`, `deny` or `role:NAME`; required",
+        .offset = AUTHRULE(policy),
+        .doc = "`public`: anyone. `authenticated`: a session (one factor) or a bearer token. "
+               "`mfa`: a session that presented a second factor (tokens never qualify). "
+               "`role:NAME`: a session or token of a user with that role. `deny`: nobody.",
     },
 };
 const size_t moat__config_nsettings = MOAT_ARRAY_LEN(moat__config_settings);

@@ -613,7 +613,8 @@ static bool finish_request(moat_client *c)
     return true;
 }
 
-void moat__client_respond_error(moat_request *r, int status, const char *reason)
+void moat__client_respond(moat_request *r, int status, const char *reason, const char *ctype,
+                          const char *body, size_t len, const char *const *hdrs, size_t nhdrs)
 {
     moat_client *c = r->c;
     if (c->closing) return;
@@ -624,42 +625,58 @@ void moat__client_respond_error(moat_request *r, int status, const char *reason)
     }
     r->status = status;
     r->error_reason = reason;
-    moat__security_event(r, status, reason);
     if (!request_read(r)) c->close_after = true;
-    bool json = r->head && moat__wants_json(r->head);
-    moat_buf body, head;
-    moat_buf_init(&body);
+    moat_buf head;
     moat_buf_init(&head);
-    if (status != 204) moat__error_page(&body, r->rt->page_template, status, r->id, json);
     bool keep = keep_alive(r) && !c->close_after;
     if (!keep) c->close_after = true;
     moat_http_head *h = moat_arena_calloc(r->arena, sizeof(*h));
     h->status = status;
     h->reason = (char *)moat_http_reason(status);
     h->http_major = h->http_minor = 1;
-    char len[24];
-    snprintf(len, sizeof(len), "%zu", body.len);
-    if (status != 204) {
-        moat_http_head_add(h, r->arena, "Content-Type",
-                           json ? "application/json" : "text/html; charset=utf-8");
-        moat_http_head_add(h, r->arena, "Content-Length", len);
+    char lenbuf[24];
+    snprintf(lenbuf, sizeof(lenbuf), "%zu", len);
+    if (status != 204 && status != 304) {
+        if (ctype) moat_http_head_add(h, r->arena, "Content-Type", ctype);
+        moat_http_head_add(h, r->arena, "Content-Length", lenbuf);
     }
     moat_http_head_add(h, r->arena, "X-Request-Id", r->id);
     moat_http_head_add(h, r->arena, "Cache-Control", "no-store");
     moat_http_head_add(h, r->arena, "Connection", keep ? "keep-alive" : "close");
     if (r->location) moat_http_head_add(h, r->arena, "Location", r->location);
+    for (size_t i = 0; i + 1 < nhdrs * 2; i += 2)
+        moat_http_head_add(h, r->arena, hdrs[i], hdrs[i + 1]);
     moat__security_headers(r, h);
     moat_http_response_serialize(h, &head);
     bool head_only = r->head && r->head->method_id == HTTP_HEAD;
+    if (status == 204 || status == 304) len = 0;
     uv_buf_t b[2] = {uv_buf_init(head.data, (unsigned)head.len),
-                     uv_buf_init(body.data, (unsigned)body.len)};
+                     uv_buf_init((char *)body, (unsigned)len)};
     r->resp_head_sent = true;
-    r->bytes_out = head_only ? 0 : body.len;
-    client_write(c, b, head_only ? 1 : 2);
-    moat_buf_free(&body);
+    r->bytes_out = head_only ? 0 : len;
+    client_write(c, b, head_only || len == 0 ? 1 : 2);
     moat_buf_free(&head);
     r->resp_done = true;
     process(c);
+}
+
+void moat__client_respond_error(moat_request *r, int status, const char *reason)
+{
+    moat_client *c = r->c;
+    if (c->closing) return;
+    if (r->resp_head_sent) {
+        if (r->up) moat__upstream_detach(r);
+        moat__client_close(c);
+        return;
+    }
+    moat__security_event(r, status, reason);
+    bool json = r->head && moat__wants_json(r->head);
+    moat_buf body;
+    moat_buf_init(&body);
+    if (status != 204) moat__error_page(&body, r->rt->page_template, status, r->id, json);
+    moat__client_respond(r, status, reason, json ? "application/json" : "text/html; charset=utf-8",
+                         body.data, body.len, NULL, 0);
+    moat_buf_free(&body);
 }
 
 void moat__client_redirect(moat_request *r, const char *location)

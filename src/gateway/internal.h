@@ -32,7 +32,10 @@ typedef struct moat_runtime {
     char *page_template; /* errors.page contents, or NULL for the built-in page */
     const char **hosts;  /* effective allow-list: 'hosts', else the certificate names */
     size_t nhosts;
-    moat_waf *waf; /* the WAF's rules; NULL when waf.mode = "off" */
+    moat_waf *waf;                       /* the WAF's rules; NULL when waf.mode = "off" */
+    struct moat_store *store;            /* the auth store; NULL when no access rule needs it */
+    struct moat_store *store_watch;      /* second connection: sees every commit of the others */
+    struct moat__auth_cache *auth_cache; /* sessions recently read (stage_auth.c) */
 } moat_runtime;
 
 moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **err);
@@ -123,7 +126,8 @@ struct moat_request {
     unsigned body_hold_stage;
     const moat_seclog_field *ev_fields; /* event-specific fields of moat's own answer */
     size_t ev_nfields;
-    void *waf; /* stage_waf.c's state of this request */
+    void *waf;  /* stage_waf.c's state of this request */
+    void *auth; /* stage_auth.c's state of this request */
 };
 
 /* Client connection. */
@@ -208,6 +212,13 @@ extern const moat_stage moat__stage_moat;
 #define MOAT_CSP_REPORT_PATH "/.moat/csp-report"
 extern const moat_stage moat__stage_paths;
 extern const moat_stage moat__stage_auth; /* stage_auth.c */
+/* The cache of sessions read from the store, shared by the workers of a
+ * runtime (stage_auth.c). */
+typedef struct moat__auth_cache moat__auth_cache;
+moat__auth_cache *moat__auth_cache_new(void);
+void moat__auth_cache_free(moat__auth_cache *c);
+/* True for the login portal's pages under /.moat/ (stage_auth.c). */
+bool moat__auth_portal_path(const char *path);
 extern const moat_stage moat__stage_errors;
 extern const moat_stage moat__stage_headers;
 extern const moat_stage moat__stage_waf;
@@ -243,6 +254,11 @@ void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls);
 void moat__client_redirect(moat_request *r, const char *location);
 /* Answers the request with moat's generic page for status and ends it. */
 void moat__client_respond_error(moat_request *r, int status, const char *reason);
+/* Answers the request with moat's own response: body[0..len) (copied) of
+ * type ctype, plus nhdrs (name, value) pairs in hdrs, and ends it. Records
+ * no security event (the caller does, if any). */
+void moat__client_respond(moat_request *r, int status, const char *reason, const char *ctype,
+                          const char *body, size_t len, const char *const *hdrs, size_t nhdrs);
 /* Sends a response head/body from the upstream to the client. */
 int moat__client_send_head(moat_request *r, moat_http_head *resp);
 int moat__client_send_body(moat_request *r, const char *data, size_t len);
@@ -285,6 +301,40 @@ void moat__security_event(moat_request *r, int status, const char *reason);
 void moat__error_page(moat_buf *out, const char *tmpl, int status, const char *request_id,
                       bool json);
 bool moat__wants_json(moat_http_head *h);
+
+/* authutil.c: the pure helpers of the auth stage. */
+/* True when the path matches pattern: a prefix, or a glob with * (no '/'),
+ * ** (anything) and ?. */
+bool moat__auth_path_match(const char *pattern, const char *path);
+/* The policy of the first [[auth.rules]] entry matching the request, else
+ * auth.default (borrowed from cfg). host may be NULL. */
+const char *moat__auth_policy(const moat_config *cfg, const char *host, const char *path,
+                              const char *method);
+/* True when the config asks the gateway to authenticate anything. */
+bool moat__auth_enabled(const moat_config *cfg);
+/* Finds cookie name in a Cookie header value: 0 with val/vlen (pointing
+ * into header), MOAT_ENOENT, or MOAT_EINVAL when it is there twice. */
+int moat__cookie_get(const char *header, size_t hlen, const char *name, const char **val,
+                     size_t *vlen);
+#define MOAT__FORM_MAX 32
+typedef struct moat__form {
+    const char *keys[MOAT__FORM_MAX], *vals[MOAT__FORM_MAX]; /* arena strings */
+    size_t n;
+} moat__form;
+/* Parses an application/x-www-form-urlencoded body (or a query) into arena
+ * strings: 0, MOAT_EINVAL (bad escape, NUL byte, a key given twice) or
+ * MOAT_ETOOBIG (more than MOAT__FORM_MAX fields). */
+int moat__form_parse(moat_arena *a, const char *body, size_t len, moat__form *out);
+const char *moat__form_get(const moat__form *f, const char *key);
+/* True when rd is a path on this site to return to after a login. */
+bool moat__auth_rd_ok(const char *rd);
+void moat__html_escape(moat_buf *b, const char *s);
+void moat__url_escape(moat_buf *b, const char *s);
+/* The client's address for login throttling: the peer, or, when the peer
+ * is in trusted_proxies, the right-most X-Forwarded-For address that is not
+ * one of them. */
+void moat__auth_client_addr(const moat_config *cfg, const char *peer, moat_http_head *h, char *out,
+                            size_t cap);
 
 /* accesslog.c */
 void moat__access_log(moat_request *r);

@@ -13,7 +13,7 @@ static const moat_stage *const pipeline[] = {
     &moat__stage_moat,           /* moat's own endpoints under /.moat/ */
     &moat__stage_waf,            /* ModSecurity + CRS + Python rules on what the client sent:
                                     403 (holds the body until inspected) */
-    &moat__stage_auth,           /* client-sent identity headers removed */
+    &moat__stage_auth,           /* authentication, access rules, identity headers */
     &moat__stage_forwarded,      /* X-Forwarded-*, X-Request-Id */
     &moat__stage_proxy,          /* to the upstream and back */
     &moat__stage_errors,         /* 5xx and debug pages replaced */

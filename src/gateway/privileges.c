@@ -45,6 +45,14 @@ static void warn_mode(const char *what, const char *path, gid_t run_gid)
                   run_gid == (gid_t)-1 ? "600" : "640, with moat's group as its group,");
 }
 
+/* The SQLite file of the auth store when the gateway uses it, else NULL. */
+static const char *store_file(const moat_config *cfg)
+{
+    if (!moat__auth_enabled(cfg) || !cfg->store.url || strncmp(cfg->store.url, "sqlite:", 7) != 0)
+        return NULL;
+    return cfg->store.url + 7;
+}
+
 static gid_t serving_gid = (gid_t)-1; /* set once privileges are dropped */
 
 void moat__warn_file_modes(const moat_config *cfg)
@@ -67,6 +75,18 @@ static void give(const char *path, uid_t uid, gid_t gid)
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 && fchown(fd, uid, gid) < 0)
         moat_warn("cannot hand '%s' to the serving user: %s", path, strerror(errno));
     close(fd);
+}
+
+/* give() for files SQLite has open in this process: never open and close
+ * them here, since closing any descriptor of a file drops the process's
+ * POSIX locks on it, and SQLite's locks on the database and its -shm would
+ * go with them. lchown does not follow a symlink either. */
+static void give_by_path(const char *path, uid_t uid, gid_t gid)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+        lchown(path, uid, gid) < 0)
+        moat_warn("cannot hand '%s' to the serving user: %s", path, strerror(errno));
 }
 
 /* The folder of path must take new files from the serving user. */
@@ -126,6 +146,19 @@ int moat__privileges_drop(const moat_config *cfg, char **err)
     give(cfg->log.access, uid, gid);
     give(cfg->log.security, uid, gid);
     give(cfg->log.seal_key, uid, gid);
+    const char *db = store_file(cfg);
+    if (db) {
+        /* `moat user` run as root made these root's; SQLite creates the
+         * -wal and -shm files beside the database as the serving user. */
+        char *side = NULL;
+        give_by_path(db, uid, gid);
+        side = moat_xasprintf("%s-wal", db);
+        give_by_path(side, uid, gid);
+        free(side);
+        side = moat_xasprintf("%s-shm", db);
+        give_by_path(side, uid, gid);
+        free(side);
+    }
 
     if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
         *err = moat_xasprintf("cannot drop privileges to %s:%s: %s", cfg->user, cfg->group,
@@ -157,6 +190,13 @@ int moat__privileges_drop(const moat_config *cfg, char **err)
         *err = moat_xasprintf("access log '%s' is not writable by user %s (it is reopened on "
                               "reload)",
                               cfg->log.access, cfg->user);
+    if (!*err && db) {
+        *err = need_writable_dir(db, "the auth store's -wal and -shm files", cfg->user);
+        if (!*err && access(db, R_OK | W_OK) < 0)
+            *err = moat_xasprintf("auth store '%s' is not readable and writable by user %s "
+                                  "(chown %s it)",
+                                  db, cfg->user, cfg->user);
+    }
     if (*err) return MOAT_ECONFIG;
     warn_unreadable("configuration file", cfg->source, cfg->user);
     for (size_t i = 0; i < cfg->tls.cert.len; i++) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "store/store.h"
 
 moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **err)
 {
@@ -72,6 +73,21 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
         rt->nhosts = moat_tls_ctx_names(rt->tls, rt->hosts, 64);
     }
     if (moat_waf_new(cfg, &rt->waf, err) < 0) goto fail;
+    if (moat__auth_enabled(cfg)) {
+        char *why = NULL;
+        if (moat_store_open(cfg->store.url, &rt->store, &why) < 0) {
+            *err = moat_xasprintf("store.url (needed by [[auth.rules]] / auth.default): %s",
+                                  why ? why : "cannot open");
+            free(why);
+            goto fail;
+        }
+        if (moat_store_open(cfg->store.url, &rt->store_watch, &why) < 0) {
+            *err = moat_xasprintf("store.url: %s", why ? why : "cannot open");
+            free(why);
+            goto fail;
+        }
+        rt->auth_cache = moat__auth_cache_new();
+    }
     rt->access_json = !cfg->log.access_format || strcmp(cfg->log.access_format, "combined") != 0;
     const char *access = cfg->log.access;
     if (access && strcmp(access, "-") == 0) {
@@ -87,6 +103,9 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
 fail:
     rt->cfg = NULL; /* the caller still owns cfg on failure */
     moat_waf_free(rt->waf);
+    moat_store_close(rt->store);
+    moat_store_close(rt->store_watch);
+    moat__auth_cache_free(rt->auth_cache);
     moat_tls_ctx_free(rt->tls);
     free(rt->page_template);
     free(rt->hosts);
@@ -106,6 +125,9 @@ void moat__runtime_unref(moat_runtime *rt)
     if (!rt || atomic_fetch_sub(&rt->refs, 1) != 1) return;
     if (rt->access_fd >= 0) close(rt->access_fd);
     moat_waf_free(rt->waf);
+    moat_store_close(rt->store);
+    moat_store_close(rt->store_watch);
+    moat__auth_cache_free(rt->auth_cache);
     moat_tls_ctx_free(rt->tls);
     free(rt->page_template);
     free(rt->hosts);

@@ -19,6 +19,7 @@ static int moat_head(moat_request *r)
 {
     if (!r->path || strncmp(r->path, "/.moat/", 7) != 0) return MOAT_PASS;
     if (!is_report(r)) {
+        if (r->rt->store && moat__auth_portal_path(r->path)) return MOAT_PASS; /* stage_auth */
         moat__refusal(r, "path.denied", "moat-endpoints", NULL);
         moat__client_respond_error(r, 404, "unknown moat endpoint");
         return MOAT_DONE;

@@ -208,6 +208,10 @@ static int waf_head(moat_request *r)
 {
     const moat_config *cfg = r->rt->cfg;
     if (!r->rt->waf || moat_waf_path_excluded(cfg, r->path ? r->path : "/")) return MOAT_PASS;
+    /* The login portal's forms are moat's own, parsed strictly by the auth
+     * stage and never forwarded; a password is any text, which the rules
+     * would take for an attack ("' OR 1=1 --" is a fine passphrase). */
+    if (r->rt->store && moat__auth_portal_path(r->path)) return MOAT_PASS;
     moat_http_head *h = r->head;
     bool has_body = r->state == REQ_BODY;
     if (has_body && h->content_length > 0 && (uint64_t)h->content_length > cfg->waf.inspect_bytes &&

@@ -160,13 +160,22 @@ int moat_store_open(const char *url, moat_store **out, char **errmsg)
     }
     const char *path = url + 7;
     /* Create the file ourselves so that it is 0600 from the start; SQLite
-     * gives its -wal and -shm files the same mode. */
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        *errmsg = moat_xasprintf("%s: %s", path, strerror(errno));
+     * gives its -wal and -shm files the same mode. Only when it is missing:
+     * closing a descriptor of a file drops every POSIX lock this process
+     * holds on it, including those of another connection already open on
+     * the same file (the gateway opens two). */
+    struct stat sb;
+    if (lstat(path, &sb) < 0) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+            *errmsg = moat_xasprintf("%s: %s", path, strerror(errno));
+            return MOAT_EIO;
+        }
+        close(fd);
+    } else if (S_ISLNK(sb.st_mode)) {
+        *errmsg = moat_xasprintf("%s: is a symbolic link", path);
         return MOAT_EIO;
     }
-    close(fd);
     moat_store *s = moat_xcalloc(1, sizeof(*s));
     pthread_mutex_init(&s->mu, NULL);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
@@ -885,4 +894,21 @@ static int token_revoke(moat_store *s, int64_t token_id)
 int moat_store_token_revoke(moat_store *s, int64_t token_id)
 {
     LOCKED(s, token_revoke(s, token_id));
+}
+
+/* ---- change counter ---------------------------------------------------------- */
+
+static int data_version(moat_store *s, uint64_t *out)
+{
+    sqlite3_stmt *st = query(s, "PRAGMA data_version", "");
+    if (!st) return MOAT_EIO;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *out = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : MOAT_EIO;
+}
+
+int moat_store_data_version(moat_store *s, uint64_t *out)
+{
+    LOCKED(s, data_version(s, out));
 }

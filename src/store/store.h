@@ -165,4 +165,11 @@ int moat_store_token_list(moat_store *s, const char *user, moat_token_info **out
 /* Revokes a token by id (MOAT_ENOENT if none). */
 int moat_store_token_revoke(moat_store *s, int64_t token_id);
 
+/* ---- change counter ------------------------------------------------------- */
+
+/* A number that changes whenever another connection (another process, or
+ * another moat_store on the same file) commits a change: for caches of what
+ * the store holds. In WAL mode this reads shared memory, not the disk. */
+int moat_store_data_version(moat_store *s, uint64_t *out);
+
 #endif

@@ -1,0 +1,241 @@
+/* test_authutil.c - unit tests of the auth stage's pure helpers: path
+ * patterns (prefixes, * ** ? globs), [[auth.rules]] matching (first match,
+ * host, methods, the default) from a real config file, the Cookie header
+ * reader, the form parser, return-address checks and the escapers. The
+ * flows themselves are tested end to end in test_auth_portal.py. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gateway/internal.h"
+
+static void test_path_patterns(void **state)
+{
+    (void)state;
+    assert_true(moat__auth_path_match("/admin", "/admin"));
+    assert_true(moat__auth_path_match("/admin", "/admin/x"));
+    assert_true(moat__auth_path_match("/admin", "/administrator")); /* a prefix is a prefix */
+    assert_true(moat__auth_path_match("/admin/", "/admin/x"));
+    assert_false(moat__auth_path_match("/admin/", "/admin"));
+    assert_true(moat__auth_path_match("/api/*/export", "/api/v1/export"));
+    assert_false(moat__auth_path_match("/api/*/export", "/api/v1/x/export"));
+    assert_false(moat__auth_path_match("/api/*/export", "/api/v1/export/more"));
+    assert_true(moat__auth_path_match("/api/**/export", "/api/v1/x/export"));
+    assert_true(moat__auth_path_match("/f?o", "/foo"));
+    assert_false(moat__auth_path_match("/f?o", "/f/o"));
+    assert_true(moat__auth_path_match("/*.json", "/x.json"));
+    assert_false(moat__auth_path_match("/*.json", "/a/x.json"));
+    assert_true(moat__auth_path_match("/**", "/"));
+    /* A pathological pattern stays linear. */
+    char path[4096];
+    memset(path, 'a', sizeof(path) - 2);
+    path[0] = '/';
+    path[sizeof(path) - 2] = 'b';
+    path[sizeof(path) - 1] = '\0';
+    assert_false(moat__auth_path_match("/*a*a*a*a*a*a*a*a*a*c", path));
+}
+
+static moat_config *load(const char *text)
+{
+    char dir[] = "/tmp/moat-authutil-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *path = moat_xasprintf("%s/moat.toml", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    moat_config_source src = {.path = path};
+    moat_config *c = NULL;
+    char *err = NULL;
+    int rc = moat_config_load(&src, &c, &err);
+    if (rc) fail_msg("unexpected error: %s", err);
+    unlink(path);
+    rmdir(dir);
+    free(path);
+    return c;
+}
+
+static void test_rules(void **state)
+{
+    (void)state;
+    moat_config *c = load("[auth]\ndefault = \"authenticated\"\n"
+                          "[[auth.rules]]\npath = \"/admin/\"\npolicy = \"role:admin\"\n"
+                          "[[auth.rules]]\npath = \"/api/\"\nmethods = [\"post\", \"DELETE\"]\n"
+                          "policy = \"mfa\"\n"
+                          "[[auth.rules]]\nhost = \"Public.Example\"\npath = \"/\"\n"
+                          "policy = \"public\"\n"
+                          "[[auth.rules]]\npath = \"/\"\npolicy = \"deny\"\nmethods = [\"TRACE\"]\n"
+                          "[[auth.rules]]\npath = \"/static/**\"\npolicy = \"public\"\n");
+    assert_true(moat__auth_enabled(c));
+    assert_string_equal(moat__auth_policy(c, "a.example", "/admin/x", "GET"), "role:admin");
+    /* first match wins: /admin/ before the host rule */
+    assert_string_equal(moat__auth_policy(c, "public.example", "/admin/", "GET"), "role:admin");
+    assert_string_equal(moat__auth_policy(c, "a.example", "/api/x", "POST"), "mfa");
+    assert_string_equal(moat__auth_policy(c, "a.example", "/api/x", "GET"), "authenticated");
+    assert_string_equal(moat__auth_policy(c, "public.example:8443", "/x", "GET"), "public");
+    assert_string_equal(moat__auth_policy(c, "a.example", "/x", "TRACE"), "deny");
+    assert_string_equal(moat__auth_policy(c, "a.example", "/static/css/a.css", "GET"), "public");
+    assert_string_equal(moat__auth_policy(c, NULL, "/x", "GET"), "authenticated");
+    moat_config_free(c);
+    c = load("");
+    assert_false(moat__auth_enabled(c));
+    assert_string_equal(moat__auth_policy(c, NULL, "/x", "GET"), "public");
+    moat_config_free(c);
+}
+
+static void test_bad_rules(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "[[auth.rules]]\npath = \"/\"\npolicy = \"role:\"\n",
+        "[[auth.rules]]\npath = \"/\"\npolicy = \"admin\"\n",
+        "[[auth.rules]]\npath = \"x\"\npolicy = \"public\"\n",
+        "[[auth.rules]]\npolicy = \"public\"\n",
+        "[[auth.rules]]\npath = \"/\"\n",
+        "[[auth.rules]]\npath = \"/\"\npolicy = \"public\"\nmethods = [\"G T\"]\n",
+        "[auth]\nidentity_secret = \"short\"\n",
+        "[auth]\ndefault = \"nobody\"\n",
+    };
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(bad); i++) {
+        char dir[] = "/tmp/moat-authutil-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char *path = moat_xasprintf("%s/moat.toml", dir);
+        FILE *fp = fopen(path, "w");
+        fputs(bad[i], fp);
+        fclose(fp);
+        moat_config_source src = {.path = path};
+        moat_config *c = NULL;
+        char *err = NULL;
+        assert_int_equal(moat_config_load(&src, &c, &err), MOAT_ECONFIG);
+        assert_non_null(strstr(err, "moat.toml:"));
+        free(err);
+        unlink(path);
+        rmdir(dir);
+        free(path);
+    }
+}
+
+static void test_cookies(void **state)
+{
+    (void)state;
+    const char *v;
+    size_t n;
+    const char *h = "a=1; moat_session=abc; b=\"q\"";
+    assert_int_equal(moat__cookie_get(h, strlen(h), "moat_session", &v, &n), 0);
+    assert_int_equal(n, 3);
+    assert_memory_equal(v, "abc", 3);
+    assert_int_equal(moat__cookie_get(h, strlen(h), "b", &v, &n), 0);
+    assert_memory_equal(v, "q", 1);
+    assert_int_equal(moat__cookie_get(h, strlen(h), "session", &v, &n), MOAT_ENOENT);
+    assert_int_equal(moat__cookie_get(h, strlen(h), "moat", &v, &n), MOAT_ENOENT);
+    const char *twice = "moat_session=a;moat_session=b";
+    assert_int_equal(moat__cookie_get(twice, strlen(twice), "moat_session", &v, &n), MOAT_EINVAL);
+    assert_int_equal(moat__cookie_get("", 0, "x", &v, &n), MOAT_ENOENT);
+}
+
+static void test_forms(void **state)
+{
+    (void)state;
+    moat_arena *a = moat_arena_new();
+    moat__form f;
+    const char *body = "username=al%69ce&password=a+b%26c%3D&code=&rd=%2Fx%3Fy%3D1";
+    assert_int_equal(moat__form_parse(a, body, strlen(body), &f), 0);
+    assert_string_equal(moat__form_get(&f, "username"), "alice");
+    assert_string_equal(moat__form_get(&f, "password"), "a b&c=");
+    assert_string_equal(moat__form_get(&f, "code"), "");
+    assert_string_equal(moat__form_get(&f, "rd"), "/x?y=1");
+    assert_null(moat__form_get(&f, "csrf"));
+    assert_int_equal(moat__form_parse(a, "a=%zz", 5, &f), MOAT_EINVAL);
+    assert_int_equal(moat__form_parse(a, "a=%4", 4, &f), MOAT_EINVAL);
+    assert_int_equal(moat__form_parse(a, "a=%00", 5, &f), MOAT_EINVAL);
+    assert_int_equal(moat__form_parse(a, "a=1&a=2", 7, &f), MOAT_EINVAL); /* ambiguous */
+    assert_int_equal(moat__form_parse(a, "&&x&", 4, &f), 0);
+    assert_string_equal(moat__form_get(&f, "x"), "");
+    moat_buf many;
+    moat_buf_init(&many);
+    for (int i = 0; i < MOAT__FORM_MAX + 1; i++)
+        moat_buf_printf(&many, "k%d=v&", i);
+    assert_int_equal(moat__form_parse(a, many.data, many.len, &f), MOAT_ETOOBIG);
+    moat_buf_free(&many);
+    moat_arena_free(a);
+}
+
+static void test_return_addresses(void **state)
+{
+    (void)state;
+    assert_true(moat__auth_rd_ok("/"));
+    assert_true(moat__auth_rd_ok("/admin/x?y=1&z=%2F"));
+    assert_false(moat__auth_rd_ok(NULL));
+    assert_false(moat__auth_rd_ok(""));
+    assert_false(moat__auth_rd_ok("//evil.example"));
+    assert_false(moat__auth_rd_ok("/\\evil.example"));
+    assert_false(moat__auth_rd_ok("https://evil.example/"));
+    assert_false(moat__auth_rd_ok("javascript:alert(1)"));
+    assert_false(moat__auth_rd_ok("evil.example"));
+    assert_false(moat__auth_rd_ok("/ok\r\nSet-Cookie: x=1"));
+    assert_false(moat__auth_rd_ok("/a\\b"));
+    assert_false(moat__auth_rd_ok("/%2F%2Fevil.example"));
+    assert_false(moat__auth_rd_ok("/%5cevil.example"));
+    assert_false(moat__auth_rd_ok("/\t/evil.example"));
+}
+
+static void test_escaping(void **state)
+{
+    (void)state;
+    moat_buf b;
+    moat_buf_init(&b);
+    moat__html_escape(&b, "<a href=\"x\">'&'</a>");
+    assert_string_equal(b.data, "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    moat_buf_reset(&b);
+    moat__url_escape(&b, "/a b?c=d&e");
+    assert_string_equal(b.data, "/a%20b%3Fc%3Dd%26e");
+    moat_buf_free(&b);
+}
+
+static void test_client_addr(void **state)
+{
+    (void)state;
+    moat_config *c = load("trusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\"]\n");
+    moat_arena *a = moat_arena_new();
+    moat_http_head *h = moat_arena_calloc(a, sizeof(*h));
+    char out[64];
+    /* Not from a proxy: the peer, whatever the header says. */
+    moat_http_head_add(h, a, "X-Forwarded-For", "1.2.3.4");
+    moat__auth_client_addr(c, "192.0.2.7", h, out, sizeof(out));
+    assert_string_equal(out, "192.0.2.7");
+    /* From a proxy: the right-most address that is not a proxy. */
+    moat__auth_client_addr(c, "10.1.1.1", h, out, sizeof(out));
+    assert_string_equal(out, "1.2.3.4");
+    moat_http_head_remove(h, "X-Forwarded-For");
+    moat_http_head_add(h, a, "X-Forwarded-For", "6.6.6.6, 198.51.100.9 ,10.2.2.2");
+    moat_http_head_add(h, a, "X-Forwarded-For", "127.0.0.1");
+    moat__auth_client_addr(c, "10.1.1.1", h, out, sizeof(out));
+    assert_string_equal(out, "198.51.100.9");
+    /* Garbage stops the walk at the last good address. */
+    moat_http_head_remove(h, "X-Forwarded-For");
+    moat_http_head_add(h, a, "X-Forwarded-For", "not-an-ip, 10.3.3.3");
+    moat__auth_client_addr(c, "10.1.1.1", h, out, sizeof(out));
+    assert_string_equal(out, "10.3.3.3");
+    moat_http_head_remove(h, "X-Forwarded-For");
+    moat__auth_client_addr(c, "10.1.1.1", h, out, sizeof(out));
+    assert_string_equal(out, "10.1.1.1");
+    moat_arena_free(a);
+    moat_config_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_path_patterns), cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_bad_rules),     cmocka_unit_test(test_cookies),
+        cmocka_unit_test(test_forms),         cmocka_unit_test(test_return_addresses),
+        cmocka_unit_test(test_escaping),      cmocka_unit_test(test_client_addr),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
