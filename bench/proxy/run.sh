@@ -8,7 +8,8 @@
 # stderr). Everything listens on 127.0.0.1 and is stopped on exit.
 #
 # Environment (defaults in brackets):
-#   BENCH_DURATION [10s]  wrk -d for each measured run
+#   BENCH_DURATION [5s]   wrk -d for each measured run
+#   BENCH_ROUNDS   [5]    measured runs of each proxy (alternating); medians reported
 #   BENCH_WARMUP   [2s]   wrk -d for the unmeasured run before each one
 #   BENCH_THREADS  [2]    wrk -t
 #   BENCH_CONNS    [64]   wrk -c
@@ -17,7 +18,8 @@ set -euo pipefail
 
 MOAT=${1:?usage: bench/proxy/run.sh MOAT_BINARY}
 MOAT=$(cd "$(dirname "$MOAT")" && pwd)/$(basename "$MOAT") # absolute: the script cd-s
-DURATION=${BENCH_DURATION:-10s}
+DURATION=${BENCH_DURATION:-5s}
+ROUNDS=${BENCH_ROUNDS:-5}
 WARMUP=${BENCH_WARMUP:-2s}
 THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNS:-64}
@@ -166,24 +168,46 @@ to_ms() {
     }'
 }
 
-declare -A RPS P50 P99 ERRS
-measure() { # name port file
+# One wrk run; appends its numbers to the per-proxy lists.
+declare -A RPS P50 P99 ERRS ALL
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+measure() { # name port file round
     local out
     "$WRK" -t"$THREADS" -c"$CONNS" -d"$WARMUP" "http://127.0.0.1:$2/$3" >/dev/null
     out=$("$WRK" -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$2/$3")
-    echo "$out" > "$DIR/wrk-$1-$3.txt"
-    RPS[$1/$3]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
-    P50[$1/$3]=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
-    P99[$1/$3]=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
-    ERRS[$1/$3]=$(awk '/Non-2xx or 3xx responses:/ { n += $NF }
-                       /Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 }
-                       END { print n + 0 }' <<<"$out")
-    log "$1 $3: ${RPS[$1/$3]} req/s, p50 ${P50[$1/$3]} ms, p99 ${P99[$1/$3]} ms, errors ${ERRS[$1/$3]}"
+    echo "$out" > "$DIR/wrk-$1-$3-$4.txt"
+    local rps p50 p99 errs
+    rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+    p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
+    p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+    errs=$(awk '/Non-2xx or 3xx responses:/ { n += $NF }
+                /Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 }
+                END { print n + 0 }' <<<"$out")
+    ALL[$1/$3]="${ALL[$1/$3]:-} $rps"
+    P50[$1/$3]="${P50[$1/$3]:-} $p50"
+    P99[$1/$3]="${P99[$1/$3]:-} $p99"
+    ERRS[$1/$3]=$(( ${ERRS[$1/$3]:-0} + errs ))
+    log "round $4: $1 $3: $rps req/s, p50 $p50 ms, p99 $p99 ms, errors $errs"
 }
 
+# Rounds alternate the two proxies (nginx first in odd rounds, moat first in
+# even ones), and the report takes each one's median: on a small shared
+# machine one run of each swings by 20% or more.
 for file in 100.bin 64k.bin; do
-    measure nginx "$NGINX_PORT" "$file"
-    measure moat "$MOAT_PORT" "$file"
+    for round in $(seq 1 "$ROUNDS"); do
+        if [ $((round % 2)) -eq 1 ]; then
+            measure nginx "$NGINX_PORT" "$file" "$round"
+            measure moat "$MOAT_PORT" "$file" "$round"
+        else
+            measure moat "$MOAT_PORT" "$file" "$round"
+            measure nginx "$NGINX_PORT" "$file" "$round"
+        fi
+    done
+    for p in nginx moat; do
+        RPS[$p/$file]=$(median <<<"${ALL[$p/$file]}")
+        P50[$p/$file]=$(median <<<"${P50[$p/$file]}")
+        P99[$p/$file]=$(median <<<"${P99[$p/$file]}")
+    done
 done
 
 # ------------------------------------------------------------------ report
@@ -212,6 +236,14 @@ for file in 100.bin 64k.bin; do
     echo "| $label | **moat/nginx** | **$(ratio "${RPS[moat/$file]}" "${RPS[nginx/$file]}")** |" \
          "$(ratio "${P50[moat/$file]}" "${P50[nginx/$file]}") |" \
          "$(ratio "${P99[moat/$file]}" "${P99[nginx/$file]}") | |"
+done
+echo
+echo "Medians of $ROUNDS alternating rounds of $DURATION each. Every round's requests/s:"
+echo
+for file in 100.bin 64k.bin; do
+    for p in nginx moat; do
+        echo "- $file $p:${ALL[$p/$file]}"
+    done
 done
 
 cat <<EOF
