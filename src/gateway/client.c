@@ -356,6 +356,8 @@ static void process(moat_client *c)
         int rc = moat_http_parser_execute(c->parser, c->in.data, c->in.len, &used);
         c->in_parser = false;
         if (c->closing) return;
+        moat__upstream_flush(r);
+        if (c->closing) return;
         moat_buf_consume(&c->in, used);
         if (r->expect_continue && r->state == REQ_BODY && !c->parse_paused && r->body_in == 0 &&
             c->in.len == 0 && !r->resp_done) {

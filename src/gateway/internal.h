@@ -175,6 +175,7 @@ struct moat_upconn {
     moat_http_parser *parser;
     moat_arena *arena;
     moat_buf in;
+    moat_buf out;      /* written while the client's bytes are parsed; flushed after */
     moat_request *req; /* NULL while idle */
     size_t write_pending;
     int open_handles;
@@ -282,6 +283,10 @@ void moat__worker_check_drained(moat_worker *w);
 void moat__upstream_start(moat_request *r);
 int moat__upstream_send_body(moat_request *r, const char *data, size_t len);
 int moat__upstream_send_end(moat_request *r);
+/* Writes what the request's upstream side collected while the client's
+ * bytes were parsed (a head and the body bytes that came with it leave in
+ * one write). */
+void moat__upstream_flush(moat_request *r);
 /* The client went away or the request ended abnormally: drop the upstream
  * connection (never pooled). */
 void moat__upstream_detach(moat_request *r);

@@ -26,6 +26,7 @@ static void on_up_closed(uv_handle_t *h)
     moat_http_parser_free(u->parser);
     moat_arena_free(u->arena);
     moat_buf_free(&u->in);
+    moat_buf_free(&u->out);
     free(u);
 }
 
@@ -144,7 +145,8 @@ static void up_release(moat_upconn *u)
     if (r) r->up = NULL;
     u->req = NULL;
     const moat_runtime *rt = w->rt;
-    if (!u->reusable || u->in.len > 0 || w->draining || u->generation != rt->generation ||
+    if (!u->reusable || u->in.len > 0 || u->out.len > 0 || w->draining ||
+        u->generation != rt->generation ||
         w->nidle[u->upstream_index] >= rt->cfg->limits.upstream_keepalive) {
         up_close(u);
         return;
@@ -195,6 +197,23 @@ static void on_up_written(void *ud, int status)
 
 static int up_write(moat_upconn *u, const uv_buf_t *bufs, unsigned n)
 {
+    if ((u->req && u->req->c->in_parser) || u->out.len) {
+        /* Inside the client's parse: collect, moat__upstream_flush writes
+         * once after it. Bytes collected earlier keep their order. */
+        for (unsigned i = 0; i < n; i++)
+            moat_buf_append(&u->out, bufs[i].base, bufs[i].len);
+        if (u->req && u->req->c->in_parser) return 0;
+        uv_buf_t all = uv_buf_init(u->out.data, (unsigned)u->out.len);
+        int rc =
+            moat_stream_write((uv_stream_t *)&u->h, &all, 1, &u->write_pending, on_up_written, u);
+        moat_buf_reset(&u->out);
+        if (rc < 0) {
+            up_fail(u, 502, "writing to the upstream failed");
+            return rc;
+        }
+        if (u->req && u->write_pending > WRITE_HIGH) moat__client_backpressure(u->req->c, true);
+        return 0;
+    }
     int rc = moat_stream_write((uv_stream_t *)&u->h, bufs, n, &u->write_pending, on_up_written, u);
     if (rc < 0) {
         up_fail(u, 502, "writing to the upstream failed");
@@ -307,6 +326,7 @@ static moat_upconn *up_connect(moat_worker *w, moat_request *r, size_t idx)
     u->generation = r->rt->generation;
     u->arena = moat_arena_new();
     moat_buf_init(&u->in);
+    moat_buf_init(&u->out);
     u->parser =
         moat_http_parser_new(MOAT_HTTP_RESPONSE, &r->rt->resp_limits, &resp_cbs, u, u->arena);
     moat__list_init(&u->link);
@@ -379,6 +399,13 @@ int moat__upstream_send_body(moat_request *r, const char *data, size_t len)
     }
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
     return up_write(u, &b, 1);
+}
+
+void moat__upstream_flush(moat_request *r)
+{
+    moat_upconn *u = r->up;
+    if (!u || !u->out.len || u->closing) return;
+    up_write(u, NULL, 0);
 }
 
 int moat__upstream_send_end(moat_request *r)
