@@ -8,7 +8,7 @@ if [ ! -f build-asan/build.ninja ]; then
     CC=clang meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined \
         -Db_lundef=false >/dev/null
 fi
-ninja -C build-asan >/dev/null
+ninja -C build-asan >build-asan/ninja.log 2>&1 || { grep -E "error|FAILED" build-asan/ninja.log | head -40; exit 1; }
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 meson test -C build-asan --suite unit --print-errorlogs

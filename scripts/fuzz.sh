@@ -9,7 +9,7 @@ if [ ! -f build-fuzz/build.ninja ]; then
     CC=clang meson setup build-fuzz --buildtype=debugoptimized -Dfuzz=true -Dtests=true \
         -Db_lundef=false >/dev/null
 fi
-ninja -C build-fuzz >/dev/null
+ninja -C build-fuzz >build-fuzz/ninja.log 2>&1 || { grep -E "error|FAILED" build-fuzz/ninja.log | head -40; exit 1; }
 for exe in build-fuzz/tests/fuzz/fuzz_*; do
     [ -f "$exe" ] && [ -x "$exe" ] || continue
     name=${exe##*/fuzz_}

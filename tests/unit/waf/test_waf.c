@@ -215,8 +215,7 @@ static void test_header_and_cookie_commands(void **state)
     assert_true(header_refused(w, "Cookie", "pref=x`uname -a`", "1901210"));
     assert_true(header_refused(w, "Cookie", "pref=; cat /etc/passwd", "1901220"));
     const char *const benign_ua[] = {
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/120.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36",
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15",
         "curl/7.88.1",
         "python-requests/2.28.1",
