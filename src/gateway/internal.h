@@ -36,6 +36,11 @@ typedef struct moat_runtime {
     struct moat_store *store;            /* the auth store; NULL when no access rule needs it */
     struct moat_store *store_watch;      /* second connection: sees every commit of the others */
     struct moat__auth_cache *auth_cache; /* sessions recently read (stage_auth.c) */
+    /* Header values built once per config (stage_headers.c): the CSP sent
+     * for each [[headers.paths]] entry, then for [headers] (last), with the
+     * report-uri added; and Strict-Transport-Security. Owned. */
+    char **csp;
+    char *hsts;
 } moat_runtime;
 
 moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **err);
@@ -234,6 +239,9 @@ void moat__warn_file_modes(const moat_config *cfg);
 
 /* stage_headers.c: adds the configured security headers, removes banners. */
 void moat__security_headers(moat_request *r, moat_http_head *h);
+/* Builds / frees rt->csp and rt->hsts (runtime.c calls them). */
+void moat__headers_prepare(moat_runtime *rt);
+void moat__headers_release(moat_runtime *rt);
 /* stage_errors.c */
 bool moat__is_debug_page(const char *body, size_t len);
 bool moat__is_listing(const char *body, size_t len);

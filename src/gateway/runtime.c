@@ -99,6 +99,7 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
             goto fail;
         }
     }
+    moat__headers_prepare(rt);
     return rt;
 fail:
     rt->cfg = NULL; /* the caller still owns cfg on failure */
@@ -110,6 +111,7 @@ fail:
     free(rt->page_template);
     free(rt->hosts);
     free(rt->upstreams);
+    moat__headers_release(rt);
     free(rt);
     return NULL;
 }
@@ -132,6 +134,7 @@ void moat__runtime_unref(moat_runtime *rt)
     free(rt->page_template);
     free(rt->hosts);
     free(rt->upstreams);
+    moat__headers_release(rt);
     moat_config_free(rt->cfg);
     free(rt);
 }

@@ -4,6 +4,7 @@
  * hardened with HttpOnly, SameSite and, on HTTPS, Secure. A malformed
  * Set-Cookie is dropped, never passed on half-parsed. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -16,50 +17,75 @@ static void put(moat_request *r, moat_http_head *h, const char *name, const char
     moat_http_head_set(h, r->arena, name, value);
 }
 
-/* The first [[headers.paths]] entry whose prefix starts the normalised
- * path, or NULL. */
-static const moat_header_rule *path_rule(const moat_config *cfg, const char *path)
+/* The index of the first [[headers.paths]] entry whose prefix starts the
+ * normalised path, or the number of entries (= [headers]). */
+static size_t path_rule(const moat_config *cfg, const char *path)
 {
     const moat_header_rule *rules = cfg->headers.paths.items;
-    if (!path) return NULL;
-    for (size_t i = 0; i < cfg->headers.paths.len; i++)
-        if (strncmp(path, rules[i].path, strlen(rules[i].path)) == 0) return &rules[i];
-    return NULL;
+    size_t i = 0;
+    for (; path && i < cfg->headers.paths.len; i++)
+        if (strncmp(path, rules[i].path, strlen(rules[i].path)) == 0) break;
+    return path ? i : cfg->headers.paths.len;
 }
 
 /* The entry's value when it sets one, else [headers]'. */
 #define PICK(rule, cfg, f) ((rule) && (rule)->f ? (rule)->f : (cfg)->headers.f)
 
+static char *csp_value(const moat_config *cfg, const char *policy)
+{
+    if (cfg->headers.csp_report && policy[0] && !strstr(policy, "report-uri"))
+        return moat_xasprintf("%s; report-uri " MOAT_CSP_REPORT_PATH, policy);
+    return moat_xstrdup(policy);
+}
+
+void moat__headers_prepare(moat_runtime *rt)
+{
+    const moat_config *cfg = rt->cfg;
+    size_t n = cfg->headers.paths.len;
+    const moat_header_rule *rules = cfg->headers.paths.items;
+    rt->csp = moat_xcalloc(n + 1, sizeof(*rt->csp));
+    for (size_t i = 0; i < n; i++)
+        rt->csp[i] = csp_value(cfg, PICK(&rules[i], cfg, csp));
+    rt->csp[n] = csp_value(cfg, cfg->headers.csp);
+    rt->hsts = moat_xasprintf("max-age=%llu%s%s", (unsigned long long)cfg->headers.hsts_max_age,
+                              cfg->headers.hsts_include_subdomains ? "; includeSubDomains" : "",
+                              cfg->headers.hsts_preload ? "; preload" : "");
+}
+
+void moat__headers_release(moat_runtime *rt)
+{
+    if (!rt->cfg || !rt->csp) {
+        free(rt->hsts);
+        return;
+    }
+    for (size_t i = 0; i <= rt->cfg->headers.paths.len; i++)
+        free(rt->csp[i]);
+    free(rt->csp);
+    free(rt->hsts);
+}
+
 void moat__security_headers(moat_request *r, moat_http_head *h)
 {
     const moat_config *cfg = r->rt->cfg;
-    const moat_header_rule *rule = path_rule(cfg, r->path);
+    size_t idx = path_rule(cfg, r->path);
+    const moat_header_rule *rule = idx < cfg->headers.paths.len
+                                       ? &((const moat_header_rule *)cfg->headers.paths.items)[idx]
+                                       : NULL;
     bool ov = cfg->headers.override;
     for (size_t i = 0; i < cfg->headers.remove.len; i++)
         moat_http_head_remove(h, cfg->headers.remove.items[i]);
-    const char *csp_name = cfg->headers.csp_report_only ? "Content-Security-Policy-Report-Only"
-                                                        : "Content-Security-Policy";
-    const char *policy = PICK(rule, cfg, csp);
-    if (cfg->headers.csp_report && policy[0] && !strstr(policy, "report-uri")) {
-        char *csp = moat_arena_printf(r->arena, "%s; report-uri " MOAT_CSP_REPORT_PATH, policy);
-        put(r, h, csp_name, csp, ov);
-    } else {
-        put(r, h, csp_name, policy, ov);
-    }
+    put(r, h,
+        cfg->headers.csp_report_only ? "Content-Security-Policy-Report-Only"
+                                     : "Content-Security-Policy",
+        r->rt->csp[idx], ov);
     put(r, h, "X-Frame-Options", PICK(rule, cfg, frame_options), ov);
     if (cfg->headers.nosniff) put(r, h, "X-Content-Type-Options", "nosniff", ov);
     put(r, h, "Referrer-Policy", PICK(rule, cfg, referrer_policy), ov);
     put(r, h, "Permissions-Policy", PICK(rule, cfg, permissions_policy), ov);
     put(r, h, "Cross-Origin-Opener-Policy", PICK(rule, cfg, coop), ov);
     put(r, h, "Cross-Origin-Resource-Policy", PICK(rule, cfg, corp), ov);
-    if (r->https && r->c->tls && cfg->headers.hsts_max_age > 0) {
-        char hsts[96];
-        snprintf(hsts, sizeof(hsts), "max-age=%llu%s%s",
-                 (unsigned long long)cfg->headers.hsts_max_age,
-                 cfg->headers.hsts_include_subdomains ? "; includeSubDomains" : "",
-                 cfg->headers.hsts_preload ? "; preload" : "");
-        put(r, h, "Strict-Transport-Security", hsts, ov);
-    }
+    if (r->https && r->c->tls && cfg->headers.hsts_max_age > 0)
+        put(r, h, "Strict-Transport-Security", r->rt->hsts, ov);
 }
 
 /* ---- cookies ---- */
