@@ -140,7 +140,8 @@ void moat_log(moat_log_level lvl, const char *fmt, ...) __attribute__((format(pr
 uint64_t moat_now_ms(void);
 /* Fills buf with bytes from the OS CSPRNG (getrandom); aborts if it cannot. */
 void moat_random(void *buf, size_t n);
-/* Writes a fresh request id (22 chars of base64url, 128 bits) + NUL. */
+/* Writes a fresh request id (22 chars of base64url, 127 random bits, never
+ * starting with '-') + NUL. */
 #define MOAT_REQUEST_ID_LEN 22
 void moat_request_id(char out[MOAT_REQUEST_ID_LEN + 1]);
 

@@ -78,7 +78,11 @@ void moat_request_id(char out[MOAT_REQUEST_ID_LEN + 1])
         moat_random(pool, sizeof(pool));
         used = 0;
     }
-    for (size_t i = 0; i < MOAT_REQUEST_ID_LEN; i++)
+    /* The first character is a letter or digit, never '-': ids are passed
+     * as command arguments (moat log why ID), where "-x..." reads as an
+     * option. That leaves 127 random bits. */
+    out[0] = alphabet[(pool[used] & 63) % 62];
+    for (size_t i = 1; i < MOAT_REQUEST_ID_LEN; i++)
         out[i] = alphabet[pool[used + i] & 63];
     explicit_bzero(pool + used, MOAT_REQUEST_ID_LEN);
     used += MOAT_REQUEST_ID_LEN;

@@ -82,6 +82,14 @@ static void test_errors_and_ids(void **state)
     moat_request_id(b);
     assert_int_equal(strlen(a), MOAT_REQUEST_ID_LEN);
     assert_string_not_equal(a, b);
+    /* never an option-looking id: 1 in 64 would start with '-' otherwise */
+    for (int i = 0; i < 20000; i++) {
+        moat_request_id(a);
+        assert_true(a[0] != '-');
+        assert_int_equal(
+            strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+            MOAT_REQUEST_ID_LEN);
+    }
 }
 
 int main(void)
