@@ -60,6 +60,7 @@ typedef struct job {
     file_kind kind;
     moat_audit_findings findings;
     moat_audit_file_result res;
+    off_t size; /* from stat before the run, to take big files first */
     bool analysed;
     bool unreadable; /* could not be read: the audit is incomplete (exit 2) */
 } job;
@@ -69,7 +70,8 @@ typedef struct scan {
     moat_audit_code_opts opts;
     job *jobs;
     size_t njobs, cap;
-    atomic_size_t next; /* the next job a worker takes */
+    size_t *order;      /* job indexes, biggest file first (owned) */
+    atomic_size_t next; /* the next order[] entry a worker takes */
     moat_audit_findings findings;
     char **errors, **notes;
     size_t nerrors, nnotes;
@@ -149,15 +151,37 @@ static void *worker(void *arg)
     scan *s = arg;
     for (;;) {
         size_t i = atomic_fetch_add(&s->next, 1);
-        if (i >= s->njobs) return NULL;
-        analyse(s, &s->jobs[i]);
+        if (i >= s->njobs) {
+            moat_audit_code_thread_end();
+            return NULL;
+        }
+        analyse(s, &s->jobs[s->order[i]]);
     }
 }
 
+static const job *sort_jobs; /* for by_size_desc (run_jobs runs once at a time) */
+
+static int by_size_desc(const void *a, const void *b)
+{
+    off_t x = sort_jobs[*(const size_t *)a].size, y = sort_jobs[*(const size_t *)b].size;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
 /* Analyses every job on up to one thread per CPU (files are independent),
+ * biggest files first so that no thread is left with a big one at the end,
  * then gathers the results in walk order. */
 static void run_jobs(scan *s)
 {
+    s->order = moat_xcalloc(s->njobs ? s->njobs : 1, sizeof(*s->order));
+    for (size_t i = 0; i < s->njobs; i++) {
+        struct stat st;
+        s->jobs[i].size = stat(s->jobs[i].path, &st) == 0 ? st.st_size : 0;
+        s->order[i] = i;
+    }
+    sort_jobs = s->jobs;
+    qsort(s->order, s->njobs, sizeof(*s->order), by_size_desc);
+    sort_jobs = NULL;
+
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     size_t nthreads = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (size_t)ncpu;
     if (nthreads > s->njobs) nthreads = s->njobs ? s->njobs : 1;
@@ -413,6 +437,7 @@ out:
     for (size_t i = 0; i < s.njobs; i++)
         free(s.jobs[i].path);
     free(s.jobs);
+    free(s.order);
     for (size_t i = 0; i < s.nerrors; i++)
         free(s.errors[i]);
     free(s.errors);

@@ -3,8 +3,10 @@
 #
 # `moat audit code` against Bandit on the same large real tree (Django's own
 # source as Debian's python3-django installs it), with the same rule ids
-# enabled on both sides and nothing excluded: wall time and peak memory from
-# /usr/bin/time -v, one run each, and the number of findings per shared id.
+# enabled on both sides and nothing excluded: wall time, CPU time and peak
+# memory from /usr/bin/time -v (medians of MOAT_RUNS=7 and BANDIT_RUNS=3
+# runs, after the tree has been read once), and the number of findings per
+# shared id.
 # Prints a Markdown report on stdout (progress on stderr).
 #
 # Environment: TREE (default: the installed django package), BANDIT
@@ -49,13 +51,39 @@ measure() { # NAME CMD... -> "wall_s peak_kib cpu_s"
     echo "$wall $peak $cpu"
 }
 
-log "moat"
+# Both tools read the same files: read them once first, so that neither
+# pays for the disk (the first tool timed would otherwise pay alone).
+find "$TREE" -type f -name '*.py' -exec cat {} + >/dev/null
+
+# median FILE: the median of the numbers in FILE (one per line).
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# runs NAME COUNT CMD...: COUNT timed runs; sets NAME_wall, NAME_cpu and
+# NAME_peak to the medians (each measured on its own).
+runs() {
+    local name=$1 count=$2 i wall peak cpu
+    shift 2
+    : >"$DIR/$name.walls"; : >"$DIR/$name.peaks"; : >"$DIR/$name.cpus"
+    for i in $(seq 1 "$count"); do
+        read -r wall peak cpu < <(measure "$name" "$@")
+        echo "$wall" >>"$DIR/$name.walls"
+        echo "$peak" >>"$DIR/$name.peaks"
+        echo "$cpu" >>"$DIR/$name.cpus"
+    done
+    printf -v "${name}_wall" '%s' "$(median "$DIR/$name.walls")"
+    printf -v "${name}_peak" '%s' "$(median "$DIR/$name.peaks")"
+    printf -v "${name}_cpu" '%s' "$(median "$DIR/$name.cpus")"
+    printf -v "${name}_walls" '%s' "$(paste -sd' ' "$DIR/$name.walls")"
+}
+
+MOAT_RUNS=${MOAT_RUNS:-7}
+BANDIT_RUNS=${BANDIT_RUNS:-3}
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-read -r moat_wall moat_peak moat_cpu < <(measure moat "$MOAT" audit code "$TREE" --config "$DIR/moat.toml" \
-    --skip "$MOAT_ONLY" --format json --output "$DIR/moat.json")
-log "bandit (this takes a while)"
-read -r bandit_wall bandit_peak bandit_cpu < <(measure bandit "$BANDIT" -r "$TREE" -t "$SHARED" -f json -q \
-    -o "$DIR/bandit.json")
+log "moat ($MOAT_RUNS runs)"
+runs moat "$MOAT_RUNS" "$MOAT" audit code "$TREE" --config "$DIR/moat.toml" \
+    --skip "$MOAT_ONLY" --format json --output "$DIR/moat.json"
+log "bandit ($BANDIT_RUNS runs; this takes a while)"
+runs bandit "$BANDIT_RUNS" "$BANDIT" -r "$TREE" -t "$SHARED" -f json -q -o "$DIR/bandit.json"
 
 counts=$(/usr/bin/python3 - "$DIR/moat.json" "$DIR/bandit.json" <<'PY'
 import collections, json, sys
@@ -76,7 +104,10 @@ cat <<MD
 $(date -u +%Y-%m-%d). Machine: $(nproc) CPUs, $cpu, Linux $(uname -r).
 moat $("$MOAT" --version | cut -d' ' -f2); $("$BANDIT" --version 2>&1 | head -1);
 tree: Django $(/usr/bin/python3 -c 'import django; print(django.__version__)' 2>/dev/null || echo "?")
-as installed by python3-django, $files .py files. One run each, same rule ids.
+as installed by python3-django, $files .py files, same rule ids. Files read
+once before the runs (both tools then read them from the page cache); the
+medians of $MOAT_RUNS runs of moat and $BANDIT_RUNS of Bandit (wall, CPU and peak
+memory each a median of its own).
 
 | tool | wall s | CPU s (user+sys) | peak RSS MiB |
 |---|---:|---:|---:|
@@ -84,6 +115,7 @@ as installed by python3-django, $files .py files. One run each, same rule ids.
 | bandit | $bandit_wall | $bandit_cpu | $(awk "BEGIN { printf \"%.1f\", $bandit_peak / 1024 }") |
 | **bandit/moat** | **$(awk "BEGIN { printf \"%.1f\", $bandit_wall / $moat_wall }")×** | $(awk "BEGIN { printf \"%.1f\", $bandit_cpu / $moat_cpu }")× | $(awk "BEGIN { printf \"%.1f\", $bandit_peak / $moat_peak }")× |
 
+Wall times, s: moat $moat_walls; Bandit $bandit_walls.
 Load average before the runs: $load_before (other work on the machine slows
 both tools; moat analyses files on one thread per CPU, Bandit on one).
 Priority: ${NICE:-default}.

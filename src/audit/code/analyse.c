@@ -1123,6 +1123,15 @@ static TSNode first_error(TSNode n, int depth)
     return NONE;
 }
 
+void moat_audit_code_thread_end(void)
+{
+    moat__ts_arena_thread_end();
+}
+
+static void analyse_tree(const char *path, const char *src, size_t len,
+                         const moat_audit_code_opts *o, moat_audit_findings *out,
+                         moat_audit_file_result *res);
+
 void moat_audit_code_python(const char *path, const char *src, size_t len,
                             const moat_audit_code_opts *o, moat_audit_findings *out,
                             moat_audit_file_result *res)
@@ -1133,6 +1142,17 @@ void moat_audit_code_python(const char *path, const char *src, size_t len,
         res->error = moat_xasprintf("%s: too large to analyse", path);
         return;
     }
+    /* all that tree-sitter allocates for this file is let go at once */
+    moat__ts_arena_install();
+    moat__ts_arena_begin();
+    analyse_tree(path, src, len, o, out, res);
+    moat__ts_arena_end();
+}
+
+static void analyse_tree(const char *path, const char *src, size_t len,
+                         const moat_audit_code_opts *o, moat_audit_findings *out,
+                         moat_audit_file_result *res)
+{
     TSParser *parser = ts_parser_new();
     MOAT_BUG_ON(!ts_parser_set_language(parser, tree_sitter_python()));
     TSTree *tree = ts_parser_parse_string(parser, NULL, src, (uint32_t)len);

@@ -35,6 +35,10 @@ void moat_audit_code_python(const char *path, const char *src, size_t len,
                             const moat_audit_code_opts *o, moat_audit_findings *out,
                             moat_audit_file_result *res);
 
+/* Frees what moat_audit_code_python keeps per thread (its parser); a
+ * thread that analysed files calls it before it ends. */
+void moat_audit_code_thread_end(void);
+
 /* Whether path looks like a Jinja2/Django template (.html, .jinja, .j2, ...). */
 bool moat_audit_code_is_template(const char *path);
 

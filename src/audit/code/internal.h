@@ -54,6 +54,15 @@ typedef struct moat__py_ctx {
 } moat__py_ctx;
 
 /* ---- node helpers (py.c) ---- */
+/* arena.c: tree-sitter's allocations on this thread between begin() and
+ * end() come from a bump arena that end() releases at once (install() once
+ * per process, before any tree-sitter allocation; thread_end() frees the
+ * chunks a thread keeps for its next file). */
+void moat__ts_arena_install(void);
+void moat__ts_arena_begin(void);
+void moat__ts_arena_end(void);
+void moat__ts_arena_thread_end(void);
+
 bool moat__py_is(TSNode n, const char *type);
 TSNode moat__py_field(TSNode n, const char *name);
 const char *moat__py_text(const moat__py_ctx *c, TSNode n, size_t *len);

@@ -3,6 +3,8 @@
  * the taint state of one function, and turning a node into a finding (with
  * the statement's lines checked for suppression comments and secrets masked
  * in the snippet). The rules themselves are in analyse.c. */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,12 +12,27 @@
 
 bool moat__py_is(TSNode n, const char *type)
 {
-    return !ts_node_is_null(n) && strcmp(ts_node_type(n), type) == 0;
+    if (ts_node_is_null(n)) return false;
+    const char *t = ts_node_type(n);
+    return t[0] == type[0] && strcmp(t, type) == 0;
 }
 
+/* ts_node_child_by_field_name looks the name up among the grammar's field
+ * names with a string comparison each time; the rules pass string literals,
+ * so a small per-thread cache keyed by the name's address does it once. */
 TSNode moat__py_field(TSNode n, const char *name)
 {
-    return ts_node_child_by_field_name(n, name, (uint32_t)strlen(name));
+    static _Thread_local struct {
+        const char *name;
+        TSFieldId id;
+    } cache[64];
+    size_t slot = (size_t)(((uintptr_t)name ^ ((uintptr_t)name >> 6)) % 64);
+    if (cache[slot].name != name) {
+        cache[slot].id = ts_language_field_id_for_name(tree_sitter_python(), name,
+                                                       (uint32_t)strlen(name));
+        cache[slot].name = name;
+    }
+    return cache[slot].id ? ts_node_child_by_field_id(n, cache[slot].id) : (TSNode){0};
 }
 
 const char *moat__py_text(const moat__py_ctx *c, TSNode n, size_t *len)
@@ -112,8 +129,14 @@ static char *node_str(const moat__py_ctx *c, TSNode n)
     return moat_xstrndup(t, len);
 }
 
-/* Node types that hold statements: imports are looked for only in them. */
-static bool holds_statements(TSNode n)
+/* Node types that hold statements: imports are looked for only in them.
+ * A table by grammar symbol, built once (a string comparison per node and
+ * type was a visible share of the whole audit). */
+static unsigned char *holders; /* indexed by TSSymbol; lives as long as the process */
+static uint32_t nholders;
+static pthread_once_t holders_once = PTHREAD_ONCE_INIT;
+
+static void holders_init(void)
 {
     static const char *const types[] = {"module",
                                         "block",
@@ -132,10 +155,22 @@ static bool holds_statements(TSNode n)
                                         "match_statement",
                                         "case_clause",
                                         "ERROR"};
-    const char *t = ts_node_type(n);
-    for (size_t i = 0; i < MOAT_ARRAY_LEN(types); i++)
-        if (!strcmp(t, types[i])) return true;
-    return false;
+    const TSLanguage *lang = tree_sitter_python();
+    nholders = ts_language_symbol_count(lang);
+    holders = moat_xcalloc(nholders ? nholders : 1, 1);
+    for (uint32_t sym = 0; sym < nholders; sym++) {
+        const char *name = ts_language_symbol_name(lang, (TSSymbol)sym);
+        if (!name) continue;
+        for (size_t i = 0; i < MOAT_ARRAY_LEN(types); i++)
+            if (!strcmp(name, types[i])) holders[sym] = 1;
+    }
+}
+
+static bool holds_statements(TSNode n)
+{
+    pthread_once(&holders_once, holders_init);
+    TSSymbol sym = ts_node_symbol(n);
+    return sym == (TSSymbol)-1 /* ERROR */ || (sym < nholders && holders[sym]);
 }
 
 static void import_statement(moat__py_ctx *c, TSNode n)
