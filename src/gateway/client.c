@@ -81,7 +81,7 @@ void moat__client_close(moat_client *c)
     }
     moat__list_del(&c->link);
     c->w->nclients--;
-    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->timer.timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     moat__worker_check_drained(c->w);
 }
@@ -149,9 +149,9 @@ static int client_write(moat_client *c, const uv_buf_t *bufs, unsigned n)
 
 /* ---- timers ------------------------------------------------------------ */
 
-static void on_timer(uv_timer_t *t)
+static void on_timer(moat_deadline *d)
 {
-    moat_client *c = t->data;
+    moat_client *c = d->data;
     moat_request *r = c->req;
     if (c->closing) return;
     if (!r || (!c->got_bytes && r->state == REQ_HEAD)) {
@@ -166,10 +166,7 @@ static void on_timer(uv_timer_t *t)
 
 static void arm(moat_client *c, uint64_t ms)
 {
-    if (ms == 0)
-        uv_timer_stop(&c->timer);
-    else
-        uv_timer_start(&c->timer, on_timer, ms, 0);
+    moat_deadline_set(&c->timer, ms, on_timer);
 }
 
 /* ---- parser callbacks -------------------------------------------------- */
@@ -699,8 +696,7 @@ void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls)
         free(c);
         return;
     }
-    uv_timer_init(&w->loop, &c->timer);
-    c->timer.data = c;
+    moat_deadline_init(&w->loop, &c->timer, c);
     c->open_handles = 2;
     moat__list_add(&w->clients, &c->link);
     w->nclients++;

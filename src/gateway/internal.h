@@ -138,7 +138,7 @@ struct moat_request {
 /* Client connection. */
 struct moat_client {
     uv_tcp_t tcp; /* first: the handle's data points here */
-    uv_timer_t timer;
+    moat_deadline timer; /* header, body and keep-alive timeouts */
     moat_link link;
     moat_worker *w;
     moat_http_parser *parser;
@@ -172,7 +172,7 @@ struct moat_upconn {
         uv_pipe_t pipe;
     } h;
     uv_connect_t connect;
-    uv_timer_t timer;
+    moat_deadline timer; /* connect, response and idle timeouts */
     moat_link link; /* in the worker's idle list when pooled */
     moat_worker *w;
     size_t upstream_index;

@@ -200,9 +200,14 @@ static int forwarded_head(moat_request *r)
             moat_http_head_remove(h, "X-Forwarded-Host");
     }
     if (!trusted || !moat_http_head_find(h, "X-Forwarded-Port")) {
-        char port[8];
-        snprintf(port, sizeof(port), "%u", c->local_port);
-        moat_http_head_set(h, r->arena, "X-Forwarded-Port", port);
+        char port[8], *p = port + sizeof(port) - 1; /* digits written backwards */
+        unsigned v = c->local_port;
+        *p = '\0';
+        do {
+            *--p = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        moat_http_head_set(h, r->arena, "X-Forwarded-Port", p);
     }
     moat_http_head_set(h, r->arena, "X-Request-Id", r->id);
     return MOAT_PASS;

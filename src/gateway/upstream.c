@@ -43,7 +43,7 @@ static void up_close(moat_upconn *u)
         u->req->up = NULL;
         u->req = NULL;
     }
-    uv_close((uv_handle_t *)&u->timer, on_up_closed);
+    uv_close((uv_handle_t *)&u->timer.timer, on_up_closed);
     uv_close((uv_handle_t *)&u->h, on_up_closed);
 }
 
@@ -112,9 +112,9 @@ static const moat_http_parser_cbs resp_cbs = {on_resp_head, on_resp_body, on_res
 
 /* ---- pool ---------------------------------------------------------------- */
 
-static void on_idle_timer(uv_timer_t *t)
+static void on_idle_timer(moat_deadline *d)
 {
-    up_close(t->data);
+    up_close(d->data);
 }
 
 static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -158,7 +158,7 @@ static void up_release(moat_upconn *u)
     w->nidle[u->upstream_index]++;
     uint64_t idle_ms =
         rt->cfg->limits.keepalive_timeout_ms ? rt->cfg->limits.keepalive_timeout_ms : 1000;
-    uv_timer_start(&u->timer, on_idle_timer, idle_ms, 0);
+    moat_deadline_set(&u->timer, idle_ms, on_idle_timer);
     up_set_reading(u, true); /* to notice the upstream closing it */
 }
 
@@ -174,7 +174,7 @@ static moat_upconn *pool_take(moat_worker *w, size_t idx)
             up_close(u);
             continue;
         }
-        uv_timer_stop(&u->timer);
+        moat_deadline_stop(&u->timer);
         return u;
     }
     return NULL;
@@ -223,9 +223,9 @@ static int up_write(moat_upconn *u, const uv_buf_t *bufs, unsigned n)
     return 0;
 }
 
-static void on_up_timer(uv_timer_t *t)
+static void on_up_timer(moat_deadline *d)
 {
-    moat_upconn *u = t->data;
+    moat_upconn *u = d->data;
     if (!u->connected)
         up_fail(u, 504, "upstream connect timed out (limits.upstream_connect_timeout)");
     else
@@ -263,7 +263,7 @@ static void send_head(moat_upconn *u)
     moat_arena_reset(u->arena); /* the previous response's head, if pooled */
     moat_http_parser_reset(u->parser, u->arena);
     moat_http_parser_expect_no_body(u->parser, h->method_id == HTTP_HEAD);
-    uv_timer_start(&u->timer, on_up_timer, r->rt->cfg->limits.upstream_timeout_ms, 0);
+    moat_deadline_set(&u->timer, r->rt->cfg->limits.upstream_timeout_ms, on_up_timer);
     up_set_reading(u, true);
     int rc = up_write(u, &b, 1);
     moat_buf_free(&out);
@@ -309,7 +309,7 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     u->connected = true;
-    uv_timer_stop(&u->timer);
+    moat_deadline_stop(&u->timer);
     if (!u->req) {
         up_close(u);
         return;
@@ -338,8 +338,7 @@ static moat_upconn *up_connect(moat_worker *w, moat_request *r, size_t idx)
         uv_tcp_nodelay(&u->h.tcp, 1);
     }
     u->h.tcp.data = u;
-    uv_timer_init(&w->loop, &u->timer);
-    u->timer.data = u;
+    moat_deadline_init(&w->loop, &u->timer, u);
     u->open_handles = 2;
     u->connect.data = u;
     attach(u, r);
@@ -354,7 +353,7 @@ static moat_upconn *up_connect(moat_worker *w, moat_request *r, size_t idx)
         up_close(u);
         return NULL;
     }
-    uv_timer_start(&u->timer, on_up_timer, r->rt->cfg->limits.upstream_connect_timeout_ms, 0);
+    moat_deadline_set(&u->timer, r->rt->cfg->limits.upstream_connect_timeout_ms, on_up_timer);
     return u;
 }
 
@@ -435,7 +434,7 @@ static void up_fail(moat_upconn *u, int status, const char *reason)
 static void response_complete(moat_upconn *u)
 {
     moat_request *r = u->req;
-    uv_timer_stop(&u->timer);
+    moat_deadline_stop(&u->timer);
     if (r->state != REQ_DONE) u->reusable = false;
     up_release(u);
     moat__client_response_end(r);
@@ -523,7 +522,7 @@ static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     u->in.len += (size_t)nread;
     u->in.data[u->in.len] = '\0';
-    if (r) uv_timer_start(&u->timer, on_up_timer, r->rt->cfg->limits.upstream_timeout_ms, 0);
+    if (r) moat_deadline_set(&u->timer, r->rt->cfg->limits.upstream_timeout_ms, on_up_timer);
     if (!r) {
         up_close(u);
         return;

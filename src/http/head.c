@@ -9,18 +9,22 @@
 
 #define INITIAL_HEADERS 16
 
-/* Hot: every lookup compares each field. The first byte, case folded,
- * rules out almost every field without a call (if the folded bytes differ,
- * the names differ). */
+/* Hot: every lookup compares each field. The length rules out almost every
+ * field without touching its bytes; then the folded first byte. */
+static inline bool name_is_n(const moat_http_header *f, const char *name, size_t len)
+{
+    return f->name_len == len && len &&
+           ((unsigned char)f->name[0] | 0x20) == ((unsigned char)name[0] | 0x20) &&
+           moat_streq_nocase(f->name, len, name, len);
+}
+
 static inline bool name_is(const moat_http_header *f, const char *name)
 {
-    if (f->name_len == 0 || (((unsigned char)f->name[0] | 0x20) != ((unsigned char)name[0] | 0x20)))
-        return false;
-    return moat_strieq_lit(f->name, f->name_len, name);
+    return name_is_n(f, name, strlen(name));
 }
 
 void moat__http_head_push(moat_http_head *h, moat_arena *arena, const char *name, size_t name_len,
-                          const char *value, size_t value_len)
+                          const char *value, size_t value_len, bool name_is_token)
 {
     if (h->nheaders == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : INITIAL_HEADERS;
@@ -34,28 +38,29 @@ void moat__http_head_push(moat_http_head *h, moat_arena *arena, const char *name
     f->name_len = name_len;
     f->value = moat_arena_strndup(arena, value, value_len);
     f->value_len = value_len;
+    f->name_token = name_is_token || moat__http_is_token(name, name_len);
 }
 
-moat_http_header *moat_http_head_find(moat_http_head *h, const char *name)
+moat_http_header *moat_http_head_find_n(moat_http_head *h, const char *name, size_t len)
 {
     for (size_t i = 0; i < h->nheaders; i++)
-        if (name_is(&h->headers[i], name)) return &h->headers[i];
+        if (name_is_n(&h->headers[i], name, len)) return &h->headers[i];
     return NULL;
 }
 
-size_t moat_http_head_count(const moat_http_head *h, const char *name)
+size_t moat_http_head_count_n(const moat_http_head *h, const char *name, size_t len)
 {
     size_t n = 0;
     for (size_t i = 0; i < h->nheaders; i++)
-        if (name_is(&h->headers[i], name)) n++;
+        if (name_is_n(&h->headers[i], name, len)) n++;
     return n;
 }
 
-size_t moat_http_head_remove(moat_http_head *h, const char *name)
+size_t moat_http_head_remove_n(moat_http_head *h, const char *name, size_t len)
 {
     size_t w = 0;
     for (size_t r = 0; r < h->nheaders; r++) {
-        if (name_is(&h->headers[r], name)) continue;
+        if (name_is_n(&h->headers[r], name, len)) continue;
         h->headers[w++] = h->headers[r];
     }
     size_t removed = h->nheaders - w;
@@ -65,12 +70,13 @@ size_t moat_http_head_remove(moat_http_head *h, const char *name)
 
 void moat_http_head_add(moat_http_head *h, moat_arena *arena, const char *name, const char *value)
 {
-    moat__http_head_push(h, arena, name, strlen(name), value, strlen(value));
+    moat__http_head_push(h, arena, name, strlen(name), value, strlen(value), false);
 }
 
 void moat_http_head_set(moat_http_head *h, moat_arena *arena, const char *name, const char *value)
 {
-    moat_http_header *first = moat_http_head_find(h, name);
+    size_t len = strlen(name);
+    moat_http_header *first = moat_http_head_find_n(h, name, len);
     if (!first) {
         moat_http_head_add(h, arena, name, value);
         return;
@@ -79,12 +85,13 @@ void moat_http_head_set(moat_http_head *h, moat_arena *arena, const char *name, 
     size_t at = (size_t)(first - h->headers);
     size_t w = at + 1;
     for (size_t r = at + 1; r < h->nheaders; r++) {
-        if (name_is(&h->headers[r], name)) continue;
+        if (name_is_n(&h->headers[r], name, len)) continue;
         h->headers[w++] = h->headers[r];
     }
     h->nheaders = w;
-    first->name_len = strlen(name);
+    first->name_len = len;
     first->name = moat_arena_strndup(arena, name, first->name_len);
+    first->name_token = moat__http_is_token(name, len);
     first->value_len = strlen(value);
     first->value = moat_arena_strndup(arena, value, first->value_len);
 }

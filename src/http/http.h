@@ -9,6 +9,8 @@
 #ifndef MOAT_HTTP_H
 #define MOAT_HTTP_H
 
+#include <string.h>
+
 #include "core.h"
 
 typedef struct moat_http_header {
@@ -16,6 +18,8 @@ typedef struct moat_http_header {
     size_t name_len;
     char *value; /* arena-owned, NUL-terminated, leading/trailing OWS trimmed */
     size_t value_len;
+    bool name_token; /* the name is a token (checked when stored; names are
+                        only ever stored by head.c) */
 } moat_http_header;
 
 typedef struct moat_http_head {
@@ -113,13 +117,19 @@ const char *moat_http_parser_reason(const moat_http_parser *p);
 /* True once any byte of the current message has been consumed. */
 bool moat_http_parser_in_message(const moat_http_parser *p);
 
-/* ---- head edits -------------------------------------------------------- */
-/* Returns the first header with this name (case-insensitive) or NULL. */
-moat_http_header *moat_http_head_find(moat_http_head *h, const char *name);
+/* ---- head edits --------------------------------------------------------
+ * The name is matched case-insensitively. The functions are macros over the
+ * _n forms so that a literal name's length is known at compile time and a
+ * field of another length is passed over without a comparison. */
+/* Returns the first header with this name or NULL. */
+moat_http_header *moat_http_head_find_n(moat_http_head *h, const char *name, size_t len);
+#define moat_http_head_find(h, name) moat_http_head_find_n((h), (name), strlen(name))
 /* Number of headers with this name. */
-size_t moat_http_head_count(const moat_http_head *h, const char *name);
+size_t moat_http_head_count_n(const moat_http_head *h, const char *name, size_t len);
+#define moat_http_head_count(h, name) moat_http_head_count_n((h), (name), strlen(name))
 /* Removes every header with this name; returns how many were removed. */
-size_t moat_http_head_remove(moat_http_head *h, const char *name);
+size_t moat_http_head_remove_n(moat_http_head *h, const char *name, size_t len);
+#define moat_http_head_remove(h, name) moat_http_head_remove_n((h), (name), strlen(name))
 /* Appends a header (name and value copied into arena). */
 void moat_http_head_add(moat_http_head *h, moat_arena *arena, const char *name, const char *value);
 /* Replaces all headers with this name by one (copied into arena). */

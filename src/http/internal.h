@@ -88,8 +88,10 @@ int moat__http_check_response(moat_http_head *h, bool head_request, const moat_h
 moat__http_body moat__http_body_of(const moat_http_head *h, moat_http_kind kind);
 
 /* ---- head.c -------------------------------------------------------------- */
-/* Appends a header, copying name and value into arena. */
+/* Appends a header, copying name and value into arena. name_is_token: the
+ * caller has checked the name (the parser's scanner has); else it is
+ * checked here. */
 void moat__http_head_push(moat_http_head *h, moat_arena *arena, const char *name, size_t name_len,
-                          const char *value, size_t value_len);
+                          const char *value, size_t value_len, bool name_is_token);
 
 #endif

@@ -75,7 +75,8 @@ static void trim_ows(const char **s, size_t *n)
 static void push_field(moat_http_parser *p, const char *value, size_t value_len)
 {
     trim_ows(&value, &value_len);
-    moat__http_head_push(p->head, p->arena, p->field, p->field_len, value, value_len);
+    /* the scanner has refused any name that is not a token */
+    moat__http_head_push(p->head, p->arena, p->field, p->field_len, value, value_len, true);
     p->field = NULL;
     p->field_len = 0;
 }

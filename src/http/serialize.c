@@ -7,68 +7,131 @@
 #include "internal.h"
 
 #include <http_parser.h>
+#include <stdint.h>
 #include <string.h>
 
-static void put_sanitized(moat_buf *out, const char *s, size_t n)
+/* The writers below size the whole head first, reserve once, and then copy
+ * with a cursor: a head is a few hundred bytes in a couple of dozen pieces,
+ * and an append (with its capacity check) per piece cost more than the
+ * copying. */
+
+/* Copies n bytes of a value, any byte that is not a field byte as SP.
+ * Eight bytes at a time while none of them is a control byte (below 0x20,
+ * or 0x7f): those words are copied as they are; a word with one (HTAB
+ * included, which is allowed) goes byte by byte. */
+static char *put_sanitized(char *p, const char *s, size_t n)
 {
-    size_t run = 0; /* clean bytes are copied in runs */
-    for (size_t i = 0; i < n; i++) {
-        if (moat__http_is_field_char((unsigned char)s[i])) continue;
-        moat_buf_append(out, s + run, i - run);
-        moat_buf_putc(out, ' ');
-        run = i + 1;
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, del;
+        memcpy(&x, s + i, 8);
+        del = x ^ (0x7f * ones);
+        /* a byte below 0x20 (high bit clear), or a zero byte of del */
+        if (((x - 0x20 * ones) & ~x & highs) || ((del - ones) & ~del & highs)) {
+            for (size_t k = i; k < i + 8; k++) {
+                unsigned char c = (unsigned char)s[k];
+                *p++ = moat__http_is_field_char(c) ? (char)c : ' ';
+            }
+            continue;
+        }
+        memcpy(p, &x, 8);
+        p += 8;
     }
-    moat_buf_append(out, s + run, n - run);
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        *p++ = moat__http_is_field_char(c) ? (char)c : ' ';
+    }
+    return p;
 }
 
-static void put_headers(const moat_http_head *h, moat_buf *out)
+static char *put_bytes(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* Bytes put_headers writes at most. */
+static size_t headers_size(const moat_http_head *h)
+{
+    size_t n = 2;
+    for (size_t i = 0; i < h->nheaders; i++)
+        n += h->headers[i].name_len + h->headers[i].value_len + 4;
+    return n;
+}
+
+static char *put_headers(const moat_http_head *h, char *p)
 {
     for (size_t i = 0; i < h->nheaders; i++) {
         const moat_http_header *f = &h->headers[i];
-        if (!moat__http_is_token(f->name, f->name_len)) continue;
-        moat_buf_append(out, f->name, f->name_len);
-        moat_buf_append(out, ": ", 2);
-        put_sanitized(out, f->value, f->value_len);
-        moat_buf_append(out, "\r\n", 2);
+        if (!f->name_token) continue;
+        p = put_bytes(p, f->name, f->name_len);
+        p = put_bytes(p, ": ", 2);
+        p = put_sanitized(p, f->value, f->value_len);
+        p = put_bytes(p, "\r\n", 2);
     }
-    moat_buf_append(out, "\r\n", 2);
+    return put_bytes(p, "\r\n", 2);
+}
+
+/* Ends a write started at out->data + out->len that stopped at p. */
+static void finish(moat_buf *out, const char *p, size_t reserved)
+{
+    size_t n = (size_t)(p - (out->data + out->len));
+    MOAT_BUG_ON(n > reserved);
+    out->len += n;
+    out->data[out->len] = '\0';
 }
 
 void moat_http_request_serialize(const moat_http_head *h, moat_buf *out)
 {
     static const char hex[] = "0123456789ABCDEF";
     MOAT_BUG_ON(!h->method || !moat__http_is_token(h->method, strlen(h->method)));
-    moat_buf_puts(out, h->method);
-    moat_buf_putc(out, ' ');
     const char *t = h->target ? h->target : "/";
     size_t tl = h->target ? h->target_len : 1;
     if (tl == 0) {
         t = "/";
         tl = 1;
     }
+    size_t ml = strlen(h->method);
+    MOAT_BUG_ON(tl > SIZE_MAX / 4);
+    size_t need = ml + 1 + tl * 3 + 11 + headers_size(h);
+    moat_buf_reserve(out, need);
+    char *p = out->data + out->len;
+    p = put_bytes(p, h->method, ml);
+    *p++ = ' ';
     for (size_t i = 0; i < tl; i++) {
         unsigned char c = (unsigned char)t[i];
         if (moat__http_is_target_char(c)) {
-            moat_buf_putc(out, (char)c);
+            *p++ = (char)c;
         } else {
-            char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
-            moat_buf_append(out, enc, 3);
+            *p++ = '%';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
         }
     }
-    moat_buf_puts(out, " HTTP/1.1\r\n");
-    put_headers(h, out);
+    p = put_bytes(p, " HTTP/1.1\r\n", 11);
+    p = put_headers(h, p);
+    finish(out, p, need);
 }
 
 void moat_http_response_serialize(const moat_http_head *h, moat_buf *out)
 {
     MOAT_BUG_ON(h->status < 100 || h->status > 999);
-    moat_buf_printf(out, "HTTP/1.1 %d ", h->status);
-    if (h->reason && h->reason[0])
-        put_sanitized(out, h->reason, strlen(h->reason));
-    else
-        moat_buf_puts(out, moat_http_reason(h->status));
-    moat_buf_append(out, "\r\n", 2);
-    put_headers(h, out);
+    bool own = h->reason && h->reason[0];
+    const char *reason = own ? h->reason : moat_http_reason(h->status);
+    size_t rl = strlen(reason);
+    size_t need = 13 + rl + 2 + headers_size(h);
+    moat_buf_reserve(out, need);
+    char *p = out->data + out->len;
+    p = put_bytes(p, "HTTP/1.1 ", 9);
+    *p++ = (char)('0' + h->status / 100);
+    *p++ = (char)('0' + h->status / 10 % 10);
+    *p++ = (char)('0' + h->status % 10);
+    *p++ = ' ';
+    p = own ? put_sanitized(p, reason, rl) : put_bytes(p, reason, rl);
+    p = put_bytes(p, "\r\n", 2);
+    p = put_headers(h, p);
+    finish(out, p, need);
 }
 
 const char *moat_http_reason(int status)

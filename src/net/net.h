@@ -87,4 +87,22 @@ typedef void (*moat_write_cb)(void *ud, int status);
 int moat_stream_write(uv_stream_t *s, const uv_buf_t *bufs, unsigned nbufs, size_t *pending,
                       moat_write_cb cb, void *ud);
 
+/* ---- deadlines -------------------------------------------------------------
+ * A timeout that can be set and stopped on every event at the cost of a
+ * store (deadline.c). cb runs once the due time passes on the loop's clock.
+ * The timer handle is the caller's to close (uv_close(&d->timer)). */
+typedef struct moat_deadline moat_deadline;
+typedef void (*moat_deadline_cb)(moat_deadline *d);
+struct moat_deadline {
+    uv_timer_t timer; /* first; timer.data is the owner's, as data */
+    void *data;       /* the owner's (borrowed) */
+    uint64_t due;     /* loop time it is due; 0: not set */
+    uint64_t armed_at; /* loop time the uv timer fires; 0: not armed */
+    moat_deadline_cb cb;
+};
+void moat_deadline_init(uv_loop_t *loop, moat_deadline *d, void *data);
+/* Due ms from now (ms 0 stops it). */
+void moat_deadline_set(moat_deadline *d, uint64_t ms, moat_deadline_cb cb);
+void moat_deadline_stop(moat_deadline *d);
+
 #endif

@@ -1304,6 +1304,28 @@ static void test_serialize_never_splits(void **state)
     moat_arena_free(a);
 }
 
+/* Values are copied eight bytes at a time while no word holds a control
+ * byte: tabs and obs-text stay, DEL and other controls become SP wherever
+ * they fall in a word or in the tail. */
+static void test_serialize_value_bytes(void **state)
+{
+    (void)state;
+    moat_arena *a = moat_arena_new();
+    moat_http_head h = {0};
+    h.status = 204;
+    moat_http_head_add(&h, a, "X-Mix",
+                       "abcdefgh\tijklmno\x7fpqrstuv\xc3\xa9wxyz0123456789ab\x01" "c\x1f");
+    moat_http_head_add(&h, a, "X-Clean", "0123456789abcdef0123456789abcdef");
+    moat_buf out;
+    moat_buf_init(&out);
+    moat_http_response_serialize(&h, &out);
+    assert_string_equal(out.data, "HTTP/1.1 204 No Content\r\n"
+                                  "X-Mix: abcdefgh\tijklmno pqrstuv\xc3\xa9wxyz0123456789ab c \r\n"
+                                  "X-Clean: 0123456789abcdef0123456789abcdef\r\n\r\n");
+    moat_buf_free(&out);
+    moat_arena_free(a);
+}
+
 static void test_reason_phrases(void **state)
 {
     (void)state;
@@ -1364,6 +1386,7 @@ int main(void)
         cmocka_unit_test(test_serialize_request_roundtrip),
         cmocka_unit_test(test_serialize_response),
         cmocka_unit_test(test_serialize_never_splits),
+        cmocka_unit_test(test_serialize_value_bytes),
         cmocka_unit_test(test_reason_phrases),
         cmocka_unit_test(test_head_in_arena),
     };
