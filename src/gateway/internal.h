@@ -41,7 +41,15 @@ typedef struct moat_runtime {
      * report-uri added; and Strict-Transport-Security. Owned. */
     char **csp;
     char *hsts;
+    /* paths.deny taken apart once (stage_paths.c). Owned. */
+    struct moat__deny_pat *deny;
+    size_t ndeny;
 } moat_runtime;
+
+typedef struct moat__deny_pat moat__deny_pat;
+/* stage_paths.c: builds and frees rt->deny. */
+void moat__paths_prepare(moat_runtime *rt);
+void moat__paths_release(moat_runtime *rt);
 
 moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **err);
 moat_runtime *moat__runtime_ref(moat_runtime *rt);

@@ -100,6 +100,7 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
         }
     }
     moat__headers_prepare(rt);
+    moat__paths_prepare(rt);
     return rt;
 fail:
     rt->cfg = NULL; /* the caller still owns cfg on failure */
@@ -112,6 +113,7 @@ fail:
     free(rt->hosts);
     free(rt->upstreams);
     moat__headers_release(rt);
+    moat__paths_release(rt);
     free(rt);
     return NULL;
 }
@@ -135,6 +137,7 @@ void moat__runtime_unref(moat_runtime *rt)
     free(rt->hosts);
     free(rt->upstreams);
     moat__headers_release(rt);
+    moat__paths_release(rt);
     moat_config_free(rt->cfg);
     free(rt);
 }

@@ -3,31 +3,87 @@
  * folders (paths.deny, except paths.allow prefixes) and the Werkzeug
  * debugger's endpoints with 404, as if they did not exist. */
 #include <fnmatch.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* fnmatch(pat[0..pl), seg[0..n), FNM_CASEFOLD) == 0, with the shapes the
- * deny list is made of ("name", "*.ext", "prefix*") compared directly: this
- * runs for every pattern and segment of every request. */
-static bool glob_match(const char *pat, size_t pl, const char *seg, size_t n)
+/* The deny patterns, taken apart once per config: the shapes the list is
+ * made of ("name", "*.ext", "prefix*") are compared directly, anything else
+ * goes to fnmatch. This runs for every pattern and segment of every
+ * request. */
+typedef enum { PAT_EXACT, PAT_SUFFIX, PAT_PREFIX, PAT_GLOB } pat_kind;
+
+struct moat__deny_pat {
+    const char *text; /* the pattern as configured (borrowed from the config) */
+    const char *lit;  /* the literal part compared (points into text) */
+    size_t lit_len;
+    char *glob; /* PAT_GLOB: the pattern without its trailing '/' (owned) */
+    pat_kind kind;
+    bool dir; /* ends in '/': matches only segments followed by more path */
+};
+
+void moat__paths_prepare(moat_runtime *rt)
 {
-    size_t wild = strcspn(pat, "*?[\\");
-    if (wild >= pl) return moat_streq_nocase(pat, pl, seg, n);
-    if (wild == 0 && pat[0] == '*' && strcspn(pat + 1, "*?[\\") >= pl - 1)
-        return n >= pl - 1 && moat_streq_nocase(pat + 1, pl - 1, seg + n - (pl - 1), pl - 1);
-    if (wild == pl - 1 && pat[wild] == '*')
-        return n >= wild && moat_streq_nocase(pat, wild, seg, wild);
-    char p[256];
-    if (pl >= sizeof(p)) return false;
-    memcpy(p, pat, pl);
-    p[pl] = '\0';
-    return fnmatch(p, seg, FNM_CASEFOLD) == 0; /* seg is NUL-terminated at n */
+    const moat_strlist *deny = &rt->cfg->paths.deny;
+    rt->deny = moat_xcalloc(deny->len ? deny->len : 1, sizeof(*rt->deny));
+    rt->ndeny = deny->len;
+    for (size_t i = 0; i < deny->len; i++) {
+        moat__deny_pat *d = &rt->deny[i];
+        const char *pat = deny->items[i];
+        size_t pl = strlen(pat);
+        d->text = pat;
+        d->dir = pl && pat[pl - 1] == '/';
+        if (d->dir) pl--;
+        size_t wild = strcspn(pat, "*?[\\");
+        if (wild >= pl) {
+            d->kind = PAT_EXACT;
+            d->lit = pat;
+            d->lit_len = pl;
+        } else if (wild == 0 && pat[0] == '*' && strcspn(pat + 1, "*?[\\") >= pl - 1) {
+            d->kind = PAT_SUFFIX;
+            d->lit = pat + 1;
+            d->lit_len = pl - 1;
+        } else if (wild == pl - 1 && pat[wild] == '*') {
+            d->kind = PAT_PREFIX;
+            d->lit = pat;
+            d->lit_len = wild;
+        } else {
+            d->kind = PAT_GLOB;
+            d->glob = moat_xstrndup(pat, pl);
+        }
+    }
 }
 
-/* Does one of the patterns match a segment of path (case-insensitively)? A
- * pattern ending in '/' matches only segments followed by more path. */
-static const char *match_segment(moat_arena *a, const char *path, const moat_strlist *deny)
+void moat__paths_release(moat_runtime *rt)
+{
+    for (size_t i = 0; rt->deny && i < rt->ndeny; i++)
+        free(rt->deny[i].glob);
+    free(rt->deny);
+    rt->deny = NULL;
+    rt->ndeny = 0;
+}
+
+/* Whether d matches the segment seg[0..n) (case-insensitively); a is for
+ * the NUL-terminated copy fnmatch needs. */
+static bool pat_match(const moat__deny_pat *d, moat_arena *a, const char *seg, size_t n)
+{
+    switch (d->kind) {
+    case PAT_EXACT:
+        return moat_streq_nocase(d->lit, d->lit_len, seg, n);
+    case PAT_SUFFIX:
+        return n >= d->lit_len &&
+               moat_streq_nocase(d->lit, d->lit_len, seg + n - d->lit_len, d->lit_len);
+    case PAT_PREFIX:
+        return n >= d->lit_len && moat_streq_nocase(d->lit, d->lit_len, seg, d->lit_len);
+    case PAT_GLOB:
+        return fnmatch(d->glob, moat_arena_strndup(a, seg, n), FNM_CASEFOLD) == 0;
+    }
+    return false;
+}
+
+/* Does one of the patterns match a segment of path? Returns its text. */
+static const char *match_segment(moat_arena *a, const char *path, const moat_runtime *rt)
 {
     const char *p = path;
     while (*p) {
@@ -37,15 +93,10 @@ static const char *match_segment(moat_arena *a, const char *path, const moat_str
         size_t n = end ? (size_t)(end - p) : strlen(p);
         if (n == 0) break;
         bool more = end && end[1] != '\0';
-        char *seg = moat_arena_strndup(a, p, n);
-        for (size_t i = 0; i < deny->len; i++) {
-            const char *pat = deny->items[i];
-            size_t pl = strlen(pat);
-            if (pl && pat[pl - 1] == '/') {
-                if (more && glob_match(pat, pl - 1, seg, n)) return pat;
-            } else if (glob_match(pat, pl, seg, n)) {
-                return pat;
-            }
+        for (size_t i = 0; i < rt->ndeny; i++) {
+            const moat__deny_pat *d = &rt->deny[i];
+            if (d->dir && !more) continue;
+            if (pat_match(d, a, p, n)) return d->text;
         }
         p += n;
     }
@@ -115,7 +166,7 @@ static int paths_head(moat_request *r)
         return MOAT_DONE;
     }
     if (!allowed(decoded, &cfg->paths.allow)) {
-        const char *pat = match_segment(r->arena, decoded, &cfg->paths.deny);
+        const char *pat = match_segment(r->arena, decoded, r->rt);
         if (pat) {
             r->error_reason = moat_arena_printf(r->arena, "path matches paths.deny '%s'", pat);
             moat__refusal(r, "path.denied", "deny-paths", "paths.deny");

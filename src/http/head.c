@@ -18,6 +18,16 @@ static inline bool name_is_n(const moat_http_header *f, const char *name, size_t
            moat_streq_nocase(f->name, len, name, len);
 }
 
+/* The filter bit of a name: equal names (ignoring case) get the same bit,
+ * as | 0x20 folds the letters and leaves equal bytes equal. */
+static inline uint64_t name_bit(const char *name, size_t len)
+{
+    if (!len) return 1;
+    unsigned x = (unsigned)len * 31u + ((unsigned char)name[0] | 0x20u) * 7u +
+                 ((unsigned char)name[len - 1] | 0x20u);
+    return (uint64_t)1 << (x & 63);
+}
+
 static inline bool name_is(const moat_http_header *f, const char *name)
 {
     return name_is_n(f, name, strlen(name));
@@ -34,6 +44,7 @@ void moat__http_head_push(moat_http_head *h, moat_arena *arena, const char *name
         h->cap = cap;
     }
     moat_http_header *f = &h->headers[h->nheaders++];
+    h->names |= name_bit(name, name_len);
     f->name = moat_arena_strndup(arena, name, name_len);
     f->name_len = name_len;
     f->value = moat_arena_strndup(arena, value, value_len);
@@ -43,6 +54,7 @@ void moat__http_head_push(moat_http_head *h, moat_arena *arena, const char *name
 
 moat_http_header *moat_http_head_find_n(moat_http_head *h, const char *name, size_t len)
 {
+    if (!(h->names & name_bit(name, len))) return NULL;
     for (size_t i = 0; i < h->nheaders; i++)
         if (name_is_n(&h->headers[i], name, len)) return &h->headers[i];
     return NULL;
@@ -50,6 +62,7 @@ moat_http_header *moat_http_head_find_n(moat_http_head *h, const char *name, siz
 
 size_t moat_http_head_count_n(const moat_http_head *h, const char *name, size_t len)
 {
+    if (!(h->names & name_bit(name, len))) return 0;
     size_t n = 0;
     for (size_t i = 0; i < h->nheaders; i++)
         if (name_is_n(&h->headers[i], name, len)) n++;
@@ -58,6 +71,7 @@ size_t moat_http_head_count_n(const moat_http_head *h, const char *name, size_t 
 
 size_t moat_http_head_remove_n(moat_http_head *h, const char *name, size_t len)
 {
+    if (!(h->names & name_bit(name, len))) return 0;
     size_t w = 0;
     for (size_t r = 0; r < h->nheaders; r++) {
         if (name_is_n(&h->headers[r], name, len)) continue;
@@ -90,6 +104,7 @@ void moat_http_head_set(moat_http_head *h, moat_arena *arena, const char *name, 
     }
     h->nheaders = w;
     first->name_len = len;
+    h->names |= name_bit(name, len);
     first->name = moat_arena_strndup(arena, name, first->name_len);
     first->name_token = moat__http_is_token(name, len);
     first->value_len = strlen(value);
