@@ -464,7 +464,7 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
     moat_client *c = r->c;
     bool interim = resp->status >= 100 && resp->status < 200 && resp->status != 101;
     moat_http_head_strip_hop_by_hop(resp);
-    moat_http_head_set(resp, r->arena, "X-Request-Id", r->id);
+    moat_http_head_set_static(resp, r->arena, "X-Request-Id", r->id); /* r outlives resp */
     if (interim) {
         if (!r->head || r->head->http_minor == 0) return 0;
         moat_buf out;
@@ -502,13 +502,18 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
         c->close_after = true;
         moat_http_head_set(resp, r->arena, "Connection", "close");
     }
-    moat_buf out;
-    moat_buf_init(&out);
-    moat_http_response_serialize(resp, &out);
     r->resp_head_sent = true;
-    uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
-    int rc = client_write(c, &b, 1);
-    moat_buf_free(&out);
+    int rc = 0;
+    if (c->corked && !c->closing) {
+        moat_http_response_serialize(resp, &c->out); /* what client_write would do */
+    } else {
+        moat_buf out;
+        moat_buf_init(&out);
+        moat_http_response_serialize(resp, &out);
+        uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
+        rc = client_write(c, &b, 1);
+        moat_buf_free(&out);
+    }
     if (rc == 0 && r->tunnel) {
         arm(c, 0);
         c->parse_paused = false;

@@ -9,12 +9,16 @@
 
 #include "internal.h"
 
+/* name is a literal; value is the runtime's (or its config's), which
+ * outlives the request: neither is copied. */
 static void put(moat_request *r, moat_http_head *h, const char *name, const char *value,
                 bool override)
 {
     if (!value || !value[0] || strcmp(value, "off") == 0) return;
-    if (!override && moat_http_head_find(h, name)) return;
-    moat_http_head_set(h, r->arena, name, value);
+    if (override)
+        moat_http_head_set_static(h, r->arena, name, value);
+    else if (!moat_http_head_find(h, name))
+        moat_http_head_add_static(h, r->arena, name, value);
 }
 
 /* The index of the first [[headers.paths]] entry whose prefix starts the

@@ -168,20 +168,23 @@ static int forwarded_head(moat_request *r)
     bool trusted = c->peer[0] &&
                    moat_ip_in_list(c->peer, cfg->trusted_proxies.items, cfg->trusted_proxies.len);
     /* X-Forwarded-For: a trusted proxy's list is extended, anyone else's replaced. */
-    moat_buf xff;
-    moat_buf_init(&xff);
-    if (trusted) {
+    if (!trusted) {
+        /* the usual case: the peer alone (the client outlives the request) */
+        moat_http_head_set_static(h, r->arena, "X-Forwarded-For", c->peer);
+    } else {
+        moat_buf xff;
+        moat_buf_init(&xff);
         for (size_t i = 0; i < h->nheaders; i++) {
             moat_http_header *f = &h->headers[i];
             if (!moat_strieq_lit(f->name, f->name_len, "X-Forwarded-For")) continue;
             if (xff.len) moat_buf_puts(&xff, ", ");
             moat_buf_append(&xff, f->value, f->value_len);
         }
+        if (xff.len) moat_buf_puts(&xff, ", ");
+        moat_buf_puts(&xff, c->peer);
+        moat_http_head_set(h, r->arena, "X-Forwarded-For", xff.data);
+        moat_buf_free(&xff);
     }
-    if (xff.len) moat_buf_puts(&xff, ", ");
-    moat_buf_puts(&xff, c->peer);
-    moat_http_head_set(h, r->arena, "X-Forwarded-For", xff.data);
-    moat_buf_free(&xff);
 
     if (!trusted) {
         for (size_t i = 0; i < MOAT_ARRAY_LEN(spoofable); i++)
@@ -189,7 +192,7 @@ static int forwarded_head(moat_request *r)
     }
     moat_http_header *xfp = moat_http_head_find(h, "X-Forwarded-Proto");
     if (!trusted || !xfp)
-        moat_http_head_set(h, r->arena, "X-Forwarded-Proto", c->tls ? "https" : "http");
+        moat_http_head_set_static(h, r->arena, "X-Forwarded-Proto", c->tls ? "https" : "http");
     else
         r->https = moat_strieq_lit(xfp->value, xfp->value_len, "https");
     if (!trusted || !moat_http_head_find(h, "X-Forwarded-Host")) {
@@ -209,7 +212,7 @@ static int forwarded_head(moat_request *r)
         } while (v);
         moat_http_head_set(h, r->arena, "X-Forwarded-Port", p);
     }
-    moat_http_head_set(h, r->arena, "X-Request-Id", r->id);
+    moat_http_head_set_static(h, r->arena, "X-Request-Id", r->id); /* r outlives its head */
     return MOAT_PASS;
 }
 

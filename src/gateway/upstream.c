@@ -254,19 +254,24 @@ static void send_head(moat_upconn *u)
         moat_http_head_add(h, r->arena, "Connection", "upgrade");
         moat_http_head_add(h, r->arena, "Upgrade", r->upgrade_value);
     }
-    moat_buf out;
-    moat_buf_init(&out);
-    moat_http_request_serialize(h, &out);
-    /* The head's strings were edited in place: keep framing for retries. */
-    uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
     r->upstream_start_ms = moat_now_ms();
     moat_arena_reset(u->arena); /* the previous response's head, if pooled */
     moat_http_parser_reset(u->parser, u->arena);
     moat_http_parser_expect_no_body(u->parser, h->method_id == HTTP_HEAD);
     moat_deadline_set(&u->timer, r->rt->cfg->limits.upstream_timeout_ms, on_up_timer);
     up_set_reading(u, true);
-    int rc = up_write(u, &b, 1);
-    moat_buf_free(&out);
+    int rc = 0;
+    if (r->c->in_parser) {
+        /* up_write would collect it there: write it there at once */
+        moat_http_request_serialize(h, &u->out);
+    } else {
+        moat_buf out;
+        moat_buf_init(&out);
+        moat_http_request_serialize(h, &out);
+        uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
+        rc = up_write(u, &b, 1);
+        moat_buf_free(&out);
+    }
     if (rc < 0 || u->closing) return;
     moat__pipeline_resume(r, MOAT_PASS);
 }

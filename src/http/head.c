@@ -33,8 +33,9 @@ static inline bool name_is(const moat_http_header *f, const char *name)
     return name_is_n(f, name, strlen(name));
 }
 
-void moat__http_head_push(moat_http_head *h, moat_arena *arena, const char *name, size_t name_len,
-                          const char *value, size_t value_len, bool name_is_token)
+/* Appends a field holding these pointers (not copied). */
+static void push_ref(moat_http_head *h, moat_arena *arena, char *name, size_t name_len,
+                     char *value, size_t value_len, bool name_token)
 {
     if (h->nheaders == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : INITIAL_HEADERS;
@@ -45,11 +46,19 @@ void moat__http_head_push(moat_http_head *h, moat_arena *arena, const char *name
     }
     moat_http_header *f = &h->headers[h->nheaders++];
     h->names |= name_bit(name, name_len);
-    f->name = moat_arena_strndup(arena, name, name_len);
+    f->name = name;
     f->name_len = name_len;
-    f->value = moat_arena_strndup(arena, value, value_len);
+    f->value = value;
     f->value_len = value_len;
-    f->name_token = name_is_token || moat__http_is_token(name, name_len);
+    f->name_token = name_token;
+}
+
+void moat__http_head_push(moat_http_head *h, moat_arena *arena, const char *name, size_t name_len,
+                          const char *value, size_t value_len, bool name_is_token)
+{
+    push_ref(h, arena, moat_arena_strndup(arena, name, name_len), name_len,
+             moat_arena_strndup(arena, value, value_len), value_len,
+             name_is_token || moat__http_is_token(name, name_len));
 }
 
 moat_http_header *moat_http_head_find_n(moat_http_head *h, const char *name, size_t len)
@@ -85,6 +94,46 @@ size_t moat_http_head_remove_n(moat_http_head *h, const char *name, size_t len)
 void moat_http_head_add(moat_http_head *h, moat_arena *arena, const char *name, const char *value)
 {
     moat__http_head_push(h, arena, name, strlen(name), value, strlen(value), false);
+}
+
+/* Keeps the first field named name (returned, or NULL when there is none)
+ * and removes the others. */
+static moat_http_header *keep_first(moat_http_head *h, const char *name, size_t len)
+{
+    moat_http_header *first = moat_http_head_find_n(h, name, len);
+    if (!first) return NULL;
+    size_t at = (size_t)(first - h->headers);
+    size_t w = at + 1;
+    for (size_t r = at + 1; r < h->nheaders; r++) {
+        if (name_is_n(&h->headers[r], name, len)) continue;
+        h->headers[w++] = h->headers[r];
+    }
+    h->nheaders = w;
+    return first;
+}
+
+void moat_http_head_add_static(moat_http_head *h, moat_arena *arena, const char *name,
+                               const char *value)
+{
+    /* the strings are never written through a field: the casts only fit
+     * the struct, which also holds the parser's arena copies */
+    push_ref(h, arena, (char *)name, strlen(name), (char *)value, strlen(value), true);
+}
+
+void moat_http_head_set_static(moat_http_head *h, moat_arena *arena, const char *name,
+                               const char *value)
+{
+    size_t len = strlen(name);
+    moat_http_header *first = keep_first(h, name, len);
+    if (!first) {
+        moat_http_head_add_static(h, arena, name, value);
+        return;
+    }
+    first->name = (char *)name;
+    first->name_len = len;
+    first->name_token = true;
+    first->value = (char *)value;
+    first->value_len = strlen(value);
 }
 
 void moat_http_head_set(moat_http_head *h, moat_arena *arena, const char *name, const char *value)

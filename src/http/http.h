@@ -138,6 +138,13 @@ size_t moat_http_head_remove_n(moat_http_head *h, const char *name, size_t len);
 void moat_http_head_add(moat_http_head *h, moat_arena *arena, const char *name, const char *value);
 /* Replaces all headers with this name by one (copied into arena). */
 void moat_http_head_set(moat_http_head *h, moat_arena *arena, const char *name, const char *value);
+/* add and set without copies, for strings that outlive the head unchanged
+ * (literals, the runtime's values, the request's own id): name must be a
+ * literal token. The head's field then points at them (borrowed). */
+void moat_http_head_add_static(moat_http_head *h, moat_arena *arena, const char *name,
+                               const char *value);
+void moat_http_head_set_static(moat_http_head *h, moat_arena *arena, const char *name,
+                               const char *value);
 /* Removes the hop-by-hop headers of RFC 9110 7.6.1: Connection and every
  * name it lists, Keep-Alive, Proxy-Connection, TE, Trailer,
  * Transfer-Encoding, Upgrade, Proxy-Authorization, Proxy-Authenticate.
