@@ -107,9 +107,28 @@ char *moat_arena_printf(moat_arena *a, const char *fmt, ...) __attribute__((form
 void moat_arena_defer(moat_arena *a, void (*fn)(void *), void *arg);
 
 /* ---- strings --------------------------------------------------------------*/
-bool moat_streq_nocase(const char *a, size_t alen, const char *b, size_t blen);
+/* Case-insensitive (ASCII) equality. Inline: header handling calls these
+ * for nearly every field of every message. */
+static inline unsigned char moat__lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+static inline bool moat_streq_nocase(const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (alen != blen) return false;
+    for (size_t i = 0; i < alen; i++)
+        if (moat__lower((unsigned char)a[i]) != moat__lower((unsigned char)b[i])) return false;
+    return true;
+}
 /* Case-insensitive comparison against a NUL-terminated literal. */
-bool moat_strieq_lit(const char *a, size_t alen, const char *lit);
+static inline bool moat_strieq_lit(const char *a, size_t alen, const char *lit)
+{
+    size_t i = 0;
+    for (; i < alen; i++)
+        if (!lit[i] || moat__lower((unsigned char)a[i]) != moat__lower((unsigned char)lit[i]))
+            return false;
+    return lit[i] == '\0';
+}
 /* Constant-time equality for secrets: time depends only on the lengths. */
 bool moat_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 /* Levenshtein distance, for "did you mean" suggestions. */

@@ -5,28 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static inline unsigned char lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
-bool moat_streq_nocase(const char *a, size_t alen, const char *b, size_t blen)
-{
-    if (alen != blen) return false;
-    for (size_t i = 0; i < alen; i++)
-        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return false;
-    return true;
-}
-
-bool moat_strieq_lit(const char *a, size_t alen, const char *lit)
-{
-    /* One pass, no strlen: header lookups call this for every field. */
-    size_t i = 0;
-    for (; i < alen; i++)
-        if (!lit[i] || lower((unsigned char)a[i]) != lower((unsigned char)lit[i])) return false;
-    return lit[i] == '\0';
-}
-
 bool moat_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
 {
     const volatile unsigned char *x = a, *y = b;

@@ -277,7 +277,9 @@ void moat__auth_client_addr(const moat_config *cfg, const char *peer, moat_http_
      * that is not one of our proxies is the client. */
     for (size_t k = h->nheaders; k-- > 0;) {
         moat_http_header *f = &h->headers[k];
-        if (!moat_strieq_lit(f->name, f->name_len, "X-Forwarded-For")) continue;
+        if (f->name_len != sizeof("X-Forwarded-For") - 1 ||
+            !moat_strieq_lit(f->name, f->name_len, "X-Forwarded-For"))
+            continue;
         const char *v = f->value;
         size_t end = f->value_len;
         while (end > 0) {

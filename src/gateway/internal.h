@@ -145,7 +145,7 @@ struct moat_request {
 
 /* Client connection. */
 struct moat_client {
-    uv_tcp_t tcp; /* first: the handle's data points here */
+    uv_tcp_t tcp;        /* first: the handle's data points here */
     moat_deadline timer; /* header, body and keep-alive timeouts */
     moat_link link;
     moat_worker *w;
@@ -181,7 +181,7 @@ struct moat_upconn {
     } h;
     uv_connect_t connect;
     moat_deadline timer; /* connect, response and idle timeouts */
-    moat_link link; /* in the worker's idle list when pooled */
+    moat_link link;      /* in the worker's idle list when pooled */
     moat_worker *w;
     size_t upstream_index;
     uint64_t generation;

@@ -176,7 +176,8 @@ static int cookies_response(moat_request *r, moat_http_head *h)
     size_t w = 0;
     for (size_t i = 0; i < h->nheaders; i++) {
         moat_http_header *f = &h->headers[i];
-        if (!moat_strieq_lit(f->name, f->name_len, "Set-Cookie")) {
+        if (f->name_len != sizeof("Set-Cookie") - 1 ||
+            !moat_strieq_lit(f->name, f->name_len, "Set-Cookie")) {
             h->headers[w++] = *f;
             continue;
         }

@@ -176,7 +176,9 @@ static int forwarded_head(moat_request *r)
         moat_buf_init(&xff);
         for (size_t i = 0; i < h->nheaders; i++) {
             moat_http_header *f = &h->headers[i];
-            if (!moat_strieq_lit(f->name, f->name_len, "X-Forwarded-For")) continue;
+            if (f->name_len != sizeof("X-Forwarded-For") - 1 ||
+                !moat_strieq_lit(f->name, f->name_len, "X-Forwarded-For"))
+                continue;
             if (xff.len) moat_buf_puts(&xff, ", ");
             moat_buf_append(&xff, f->value, f->value_len);
         }

@@ -75,7 +75,9 @@ static int check_connection(moat_http_head *h, bool *conn_upgrade, int bad, int 
     *conn_upgrade = false;
     for (size_t i = 0; i < h->nheaders; i++) {
         const moat_http_header *f = &h->headers[i];
-        if (!moat_strieq_lit(f->name, f->name_len, "Connection")) continue;
+        if (f->name_len != sizeof("Connection") - 1 ||
+            !moat_strieq_lit(f->name, f->name_len, "Connection"))
+            continue;
         const char *pos = f->value, *el;
         size_t n;
         while (moat__http_list_next(&pos, f->value + f->value_len, &el, &n)) {

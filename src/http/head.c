@@ -34,8 +34,8 @@ static inline bool name_is(const moat_http_header *f, const char *name)
 }
 
 /* Appends a field holding these pointers (not copied). */
-static void push_ref(moat_http_head *h, moat_arena *arena, char *name, size_t name_len,
-                     char *value, size_t value_len, bool name_token)
+static void push_ref(moat_http_head *h, moat_arena *arena, char *name, size_t name_len, char *value,
+                     size_t value_len, bool name_token)
 {
     if (h->nheaders == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : INITIAL_HEADERS;

@@ -35,10 +35,10 @@ typedef struct moat_http_head {
     int http_major, http_minor;
     moat_http_header *headers; /* arena-owned array */
     size_t nheaders, cap;
-    uint64_t names; /* head.c's filter: a bit for each name stored (by
-                       length and folded first and last byte); a lookup
-                       whose bit is clear ends without a scan. Headers are
-                       added only through head.c. */
+    uint64_t names;         /* head.c's filter: a bit for each name stored (by
+                               length and folded first and last byte); a lookup
+                               whose bit is clear ends without a scan. Headers are
+                               added only through head.c. */
     int64_t content_length; /* -1 when absent */
     bool chunked;           /* Transfer-Encoding: chunked */
     bool keep_alive;        /* what the version and Connection header ask for */

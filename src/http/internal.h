@@ -25,6 +25,23 @@ static inline bool moat__http_is_target_char(unsigned char c)
 {
     return moat__http_class[c] & MOAT__HTTP_TARGET;
 }
+/* The number of field-value bytes s[0..n) starts with: eight at a time
+ * while a word holds no byte below 0x20 and no 0x7f (a word with a tab goes
+ * byte by byte, as tabs are allowed). */
+static inline size_t moat__http_field_run(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, del;
+        memcpy(&x, s + i, 8);
+        del = x ^ (0x7f * ones);
+        if (((x - 0x20 * ones) & ~x & highs) || ((del - ones) & ~del & highs)) break;
+    }
+    while (i < n && moat__http_is_field_char((unsigned char)s[i]))
+        i++;
+    return i;
+}
 bool moat__http_is_token(const char *s, size_t n);
 /* Iterates a comma-separated list (#rule): skips empty elements and OWS.
  * Returns false at the end; *el and *el_len is the trimmed element. */

@@ -475,22 +475,40 @@ size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int 
     }
     for (size_t i = 0; i < len; i++) {
         /* Runs of ordinary bytes in a field name or value (most of a head)
-         * are taken in a tight loop rather than a step each; the byte that
-         * ends the run, or the first one past the head limit, goes through
-         * step() as before, so errors and limits fall on the same byte. */
-        if (s->state == S_FIELD_VALUE || s->state == S_FIELD_NAME) {
+         * are taken in a tight loop rather than a step each, and so are the
+         * usual joints between them: the ':' after a name, and the CRLF
+         * after a value followed by the first byte of the next name. What
+         * each step would check is checked here: the head limit (the byte
+         * past it, and any other byte, goes through step() as before, so
+         * errors and limits fall on the same byte) and the field count. */
+        while (s->state == S_FIELD_VALUE || s->state == S_FIELD_NAME) {
             size_t budget = s->lim.header_bytes - s->section_bytes;
             size_t end = len - i < budget ? len : i + budget, j = i;
             if (s->state == S_FIELD_VALUE)
-                while (j < end && moat__http_is_field_char((unsigned char)data[j]))
-                    j++;
+                j += moat__http_field_run(data + i, end - i);
             else
                 while (j < end && moat__http_is_tchar((unsigned char)data[j]))
                     j++;
             s->section_bytes += j - i;
             i = j;
             if (i == len) break;
+            if (s->state == S_FIELD_NAME && data[i] == ':' &&
+                s->section_bytes < s->lim.header_bytes) {
+                s->section_bytes++;
+                s->state = S_FIELD_VALUE;
+                i++;
+            } else if (s->state == S_FIELD_VALUE && data[i] == '\r' && len - i > 2 &&
+                       data[i + 1] == '\n' && moat__http_is_tchar((unsigned char)data[i + 2]) &&
+                       s->lim.header_bytes - s->section_bytes >= 3 && s->nfields < s->lim.headers) {
+                s->section_bytes += 3;
+                s->nfields++;
+                s->state = S_FIELD_NAME;
+                i += 3;
+            } else {
+                break;
+            }
         }
+        if (i == len) break;
         switch (step(s, (unsigned char)data[i])) {
         case STEP_OK:
             break;

@@ -15,32 +15,19 @@
  * and an append (with its capacity check) per piece cost more than the
  * copying. */
 
-/* Copies n bytes of a value, any byte that is not a field byte as SP.
- * Eight bytes at a time while none of them is a control byte (below 0x20,
- * or 0x7f): those words are copied as they are; a word with one (HTAB
- * included, which is allowed) goes byte by byte. */
+/* Copies n bytes of a value, any byte that is not a field byte as SP. */
 static char *put_sanitized(char *p, const char *s, size_t n)
 {
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, del;
-        memcpy(&x, s + i, 8);
-        del = x ^ (0x7f * ones);
-        /* a byte below 0x20 (high bit clear), or a zero byte of del */
-        if (((x - 0x20 * ones) & ~x & highs) || ((del - ones) & ~del & highs)) {
-            for (size_t k = i; k < i + 8; k++) {
-                unsigned char c = (unsigned char)s[k];
-                *p++ = moat__http_is_field_char(c) ? (char)c : ' ';
-            }
-            continue;
+    while (i < n) {
+        size_t k = moat__http_field_run(s + i, n - i);
+        memcpy(p, s + i, k);
+        p += k;
+        i += k;
+        if (i < n) {
+            *p++ = ' ';
+            i++;
         }
-        memcpy(p, &x, 8);
-        p += 8;
-    }
-    for (; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        *p++ = moat__http_is_field_char(c) ? (char)c : ' ';
     }
     return p;
 }

@@ -94,9 +94,9 @@ int moat_stream_write(uv_stream_t *s, const uv_buf_t *bufs, unsigned nbufs, size
 typedef struct moat_deadline moat_deadline;
 typedef void (*moat_deadline_cb)(moat_deadline *d);
 struct moat_deadline {
-    uv_timer_t timer; /* first; timer.data is the owner's, as data */
-    void *data;       /* the owner's (borrowed) */
-    uint64_t due;     /* loop time it is due; 0: not set */
+    uv_timer_t timer;  /* first; timer.data is the owner's, as data */
+    void *data;        /* the owner's (borrowed) */
+    uint64_t due;      /* loop time it is due; 0: not set */
     uint64_t armed_at; /* loop time the uv timer fires; 0: not armed */
     moat_deadline_cb cb;
 };

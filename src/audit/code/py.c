@@ -28,8 +28,8 @@ TSNode moat__py_field(TSNode n, const char *name)
     } cache[64];
     size_t slot = (size_t)(((uintptr_t)name ^ ((uintptr_t)name >> 6)) % 64);
     if (cache[slot].name != name) {
-        cache[slot].id = ts_language_field_id_for_name(tree_sitter_python(), name,
-                                                       (uint32_t)strlen(name));
+        cache[slot].id =
+            ts_language_field_id_for_name(tree_sitter_python(), name, (uint32_t)strlen(name));
         cache[slot].name = name;
     }
     return cache[slot].id ? ts_node_child_by_field_id(n, cache[slot].id) : (TSNode){0};

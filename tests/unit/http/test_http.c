@@ -1314,7 +1314,8 @@ static void test_serialize_value_bytes(void **state)
     moat_http_head h = {0};
     h.status = 204;
     moat_http_head_add(&h, a, "X-Mix",
-                       "abcdefgh\tijklmno\x7fpqrstuv\xc3\xa9wxyz0123456789ab\x01" "c\x1f");
+                       "abcdefgh\tijklmno\x7fpqrstuv\xc3\xa9wxyz0123456789ab\x01"
+                       "c\x1f");
     moat_http_head_add(&h, a, "X-Clean", "0123456789abcdef0123456789abcdef");
     moat_buf out;
     moat_buf_init(&out);
