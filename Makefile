@@ -39,6 +39,9 @@ test: build
 bench: build
 	@scripts/deps.sh deps/debian-bench.txt
 	bench/proxy/run.sh $(abspath $(BUILD)/src/moat)
+	bench/proxy/instructions.sh $(abspath $(BUILD)/src/moat)
+	bench/tls/run.sh $(abspath $(BUILD)/src/moat)
+	bench/audit_code/run.sh $(abspath $(BUILD)/src/moat)
 	bench/audit/run.sh $(abspath $(BUILD)/src/moat)
 	bench/waf/run.sh $(abspath $(BUILD)/src/moat)
 	bench/auth/run.sh $(abspath $(BUILD)/tests/tools/auth_tool)

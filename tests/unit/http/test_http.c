@@ -1183,6 +1183,43 @@ static void test_head_add_set(void **state)
     moat_arena_free(a);
 }
 
+/* The name filter only ever shortens a lookup for a name that is absent:
+ * every name pushed, in any case, is found again (also names sharing the
+ * filter's inputs: length, first and last byte), and set/remove keep it
+ * right. The _static forms store the caller's strings. */
+static void test_head_name_filter(void **state)
+{
+    (void)state;
+    moat_arena *a = moat_arena_new();
+    moat_http_head h = {0};
+    char name[32], upper[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(name, sizeof(name), "x-%c%d-z", 'a' + i % 26, i);
+        moat_http_head_add(&h, a, name, "v");
+    }
+    for (int i = 0; i < 300; i++) {
+        snprintf(upper, sizeof(upper), "X-%c%d-Z", 'A' + i % 26, i);
+        assert_non_null(moat_http_head_find(&h, upper));
+        snprintf(upper, sizeof(upper), "X-%c%d-Y", 'A' + i % 26, i);
+        assert_null(moat_http_head_find(&h, upper));
+    }
+    assert_int_equal(moat_http_head_remove(&h, "X-A0-Z"), 1);
+    assert_null(moat_http_head_find(&h, "x-a0-z"));
+    static const char csp[] = "default-src 'self'";
+    moat_http_head_add_static(&h, a, "Content-Security-Policy", csp);
+    moat_http_header *f = moat_http_head_find(&h, "content-security-policy");
+    assert_non_null(f);
+    assert_ptr_equal(f->value, csp); /* not copied */
+    assert_true(f->name_token);
+    moat_http_head_add(&h, a, "content-security-policy", "x");
+    moat_http_head_set_static(&h, a, "Content-Security-Policy", "y");
+    assert_int_equal(moat_http_head_count(&h, "Content-Security-Policy"), 1);
+    assert_string_equal(moat_http_head_find(&h, "CONTENT-SECURITY-POLICY")->value, "y");
+    moat_http_head_set_static(&h, a, "X-Absent", "z");
+    assert_string_equal(moat_http_head_find(&h, "x-absent")->value, "z");
+    moat_arena_free(a);
+}
+
 static void test_head_add_to_empty(void **state)
 {
     (void)state;
@@ -1382,6 +1419,7 @@ int main(void)
         cmocka_unit_test(test_random_splits),
         cmocka_unit_test(test_head_find_count_remove),
         cmocka_unit_test(test_head_add_set),
+        cmocka_unit_test(test_head_name_filter),
         cmocka_unit_test(test_head_add_to_empty),
         cmocka_unit_test(test_strip_hop_by_hop),
         cmocka_unit_test(test_serialize_request_roundtrip),

@@ -2,6 +2,7 @@
  * parsing, trusted-proxy CIDR matching, listening sockets. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -98,13 +99,63 @@ static void test_listen_fd(void **state)
     close(fd2);
 }
 
+/* Deadlines: a deadline pushed back fires at the later time, once; a
+ * stopped one never fires; one brought forward fires at the earlier time.
+ * Only lower bounds on the loop's clock are asserted (a busy machine makes
+ * everything later, never earlier). */
+typedef struct fired {
+    int count;
+    uint64_t at;
+} fired;
+
+static void on_deadline(moat_deadline *d)
+{
+    fired *f = d->data;
+    f->count++;
+    f->at = uv_now(d->timer.loop);
+}
+
+static void run_deadline(uint64_t first, uint64_t second, bool stop, fired *f, uint64_t *start)
+{
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    moat_deadline d;
+    moat_deadline_init(&loop, &d, f);
+    *start = uv_now(&loop);
+    moat_deadline_set(&d, first, on_deadline);
+    if (stop)
+        moat_deadline_stop(&d);
+    else
+        moat_deadline_set(&d, second, on_deadline);
+    uv_run(&loop, UV_RUN_DEFAULT); /* returns once the timer is no longer armed */
+    uv_close((uv_handle_t *)&d.timer, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_deadline(void **state)
+{
+    (void)state;
+    fired f = {0};
+    uint64_t start;
+    run_deadline(20, 80, false, &f, &start); /* pushed back */
+    assert_int_equal(f.count, 1);
+    assert_true(f.at - start >= 80);
+    f = (fired){0};
+    run_deadline(20, 0, true, &f, &start); /* stopped */
+    assert_int_equal(f.count, 0);
+    f = (fired){0};
+    run_deadline(500, 30, false, &f, &start); /* brought forward */
+    assert_int_equal(f.count, 1);
+    assert_true(f.at - start >= 30);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_addr_parse),
-        cmocka_unit_test(test_upstream_parse),
-        cmocka_unit_test(test_cidr),
-        cmocka_unit_test(test_listen_fd),
+        cmocka_unit_test(test_addr_parse), cmocka_unit_test(test_upstream_parse),
+        cmocka_unit_test(test_cidr),       cmocka_unit_test(test_listen_fd),
+        cmocka_unit_test(test_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
