@@ -60,3 +60,30 @@ nginx_temp_paths() {
     scgi_temp_path $1/scgi_temp;
 EOF
 }
+
+# nginx_moat_location: the lines of an nginx `location /` that proxies to
+# `upstream app` doing what moat does by default for every request (the
+# X-Forwarded-* and X-Request-Id headers) and response (its security
+# headers), so that both proxies do the same work.
+MOAT_CSP="default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'; report-uri /.moat/csp-report"
+MOAT_PERMISSIONS="accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
+nginx_moat_location() {
+    cat <<EOF
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$remote_addr;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+            proxy_set_header X-Forwarded-Host \$host;
+            proxy_set_header X-Forwarded-Port \$server_port;
+            add_header X-Request-Id \$request_id always;
+            add_header Content-Security-Policy "$MOAT_CSP" always;
+            add_header X-Frame-Options "DENY" always;
+            add_header X-Content-Type-Options "nosniff" always;
+            add_header Referrer-Policy "strict-origin-when-cross-origin" always;
+            add_header Permissions-Policy "$MOAT_PERMISSIONS" always;
+            add_header Cross-Origin-Opener-Policy "same-origin" always;
+            add_header Cross-Origin-Resource-Policy "same-origin" always;
+EOF
+}

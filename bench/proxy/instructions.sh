@@ -27,8 +27,6 @@ done
 bench_init moat-instr
 chmod 777 "$DIR" # moat drops to nobody; callgrind writes its file as that user
 
-CSP="default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'; report-uri /.moat/csp-report"
-PERMISSIONS="accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
 UP_PORT=$(free_port)
 
 mkdir -p "$DIR/up/www"
@@ -64,22 +62,7 @@ $(nginx_temp_paths "$1")
     server {
         listen 127.0.0.1:$2;
         location / {
-            proxy_pass http://app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$host;
-            proxy_set_header X-Forwarded-For \$remote_addr;
-            proxy_set_header X-Forwarded-Proto \$scheme;
-            proxy_set_header X-Forwarded-Host \$host;
-            proxy_set_header X-Forwarded-Port \$server_port;
-            add_header X-Request-Id \$request_id always;
-            add_header Content-Security-Policy "$CSP" always;
-            add_header X-Frame-Options "DENY" always;
-            add_header X-Content-Type-Options "nosniff" always;
-            add_header Referrer-Policy "strict-origin-when-cross-origin" always;
-            add_header Permissions-Policy "$PERMISSIONS" always;
-            add_header Cross-Origin-Opener-Policy "same-origin" always;
-            add_header Cross-Origin-Resource-Policy "same-origin" always;
+$(nginx_moat_location)
         }
     }
 }

@@ -33,8 +33,6 @@ done
 [ -x "$MOAT" ] || { echo "not an executable: $MOAT" >&2; exit 1; }
 
 # moat's default response headers; nginx is given the same (add_header).
-CSP="default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'; report-uri /.moat/csp-report"
-PERMISSIONS="accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
 
 . "$(dirname "$0")/../lib.sh"
 bench_init moat-bench
@@ -88,24 +86,7 @@ $(nginx_temp_paths "$DIR/proxy")
     server {
         listen 127.0.0.1:$NGINX_PORT reuseport;
         location / {
-            proxy_pass http://app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$host;
-            # what moat does for every request, so both do the same work
-            proxy_set_header X-Forwarded-For \$remote_addr;
-            proxy_set_header X-Forwarded-Proto \$scheme;
-            proxy_set_header X-Forwarded-Host \$host;
-            proxy_set_header X-Forwarded-Port \$server_port;
-            add_header X-Request-Id \$request_id always;
-            # and the response headers moat adds by default
-            add_header Content-Security-Policy "$CSP" always;
-            add_header X-Frame-Options "DENY" always;
-            add_header X-Content-Type-Options "nosniff" always;
-            add_header Referrer-Policy "strict-origin-when-cross-origin" always;
-            add_header Permissions-Policy "$PERMISSIONS" always;
-            add_header Cross-Origin-Opener-Policy "same-origin" always;
-            add_header Cross-Origin-Resource-Policy "same-origin" always;
+$(nginx_moat_location)
         }
     }
 }
