@@ -105,6 +105,7 @@ static void test_listen_fd(void **state)
  * everything later, never earlier). */
 typedef struct fired {
     int count;
+    int before_marker; /* count when the 250 ms marker ran */
     uint64_t at;
 } fired;
 
@@ -115,20 +116,34 @@ static void on_deadline(moat_deadline *d)
     f->at = uv_now(d->timer.loop);
 }
 
+/* A plain libuv timer due at 250 ms notes whether the deadline had fired
+ * by then: libuv runs due timers in the order of their due times, so this
+ * does not depend on how busy the machine is. */
+static void on_marker(uv_timer_t *t)
+{
+    fired *f = t->data;
+    f->before_marker = f->count;
+}
+
 static void run_deadline(uint64_t first, uint64_t second, bool stop, fired *f, uint64_t *start)
 {
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
     moat_deadline d;
     moat_deadline_init(&loop, &d, f);
+    uv_timer_t marker;
+    uv_timer_init(&loop, &marker);
+    marker.data = f;
     *start = uv_now(&loop);
+    uv_timer_start(&marker, on_marker, 250, 0);
     moat_deadline_set(&d, first, on_deadline);
     if (stop)
         moat_deadline_stop(&d);
     else
         moat_deadline_set(&d, second, on_deadline);
-    uv_run(&loop, UV_RUN_DEFAULT); /* returns once the timer is no longer armed */
+    uv_run(&loop, UV_RUN_DEFAULT); /* returns once no timer is armed */
     uv_close((uv_handle_t *)&d.timer, NULL);
+    uv_close((uv_handle_t *)&marker, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -141,12 +156,18 @@ static void test_deadline(void **state)
     run_deadline(20, 80, false, &f, &start); /* pushed back */
     assert_int_equal(f.count, 1);
     assert_true(f.at - start >= 80);
+    assert_int_equal(f.before_marker, 1);
+    f = (fired){0};
+    run_deadline(20, 600, false, &f, &start); /* pushed past the marker */
+    assert_int_equal(f.count, 1);
+    assert_true(f.at - start >= 600); /* (a stalled loop may run both at once) */
     f = (fired){0};
     run_deadline(20, 0, true, &f, &start); /* stopped */
     assert_int_equal(f.count, 0);
     f = (fired){0};
     run_deadline(500, 30, false, &f, &start); /* brought forward */
     assert_int_equal(f.count, 1);
+    assert_int_equal(f.before_marker, 1); /* at 30 ms, not at 500 */
     assert_true(f.at - start >= 30);
 }
 
