@@ -1306,20 +1306,30 @@ static void after_check(moat_request *r, auth_job *job)
     if (decide(r, job) == MOAT_PASS) moat__pipeline_resume(r, MOAT_PASS);
 }
 
-static void after_work_cb(uv_work_t *w, int status)
+/* What every job's completion does first: a job whose request went away is
+ * freed, a failed one fails closed. Returns the request to go on with, or
+ * NULL when nothing is left to do. */
+static moat_request *job_landed(auth_job *job, int status)
 {
-    auth_job *job = w->data;
     job->queued = false;
     moat_request *r = job->r;
     if (!r) {
         job_free(job);
-        return;
+        return NULL;
     }
     if (status < 0 && !job->err) job->err = MOAT_EINTERNAL;
     if (job->err) {
         fail_closed(r, job->err);
-        return;
+        return NULL;
     }
+    return r;
+}
+
+static void after_work_cb(uv_work_t *w, int status)
+{
+    auth_job *job = w->data;
+    moat_request *r = job_landed(job, status);
+    if (!r) return;
     if (job->p == P_NONE)
         after_check(r, job);
     else
@@ -1359,16 +1369,23 @@ static auth_job *job_new(moat_request *r, portal p)
     return job;
 }
 
-static int queue(moat_request *r, auth_job *job)
+/* Runs fn(job) on the thread pool, then after on the loop; a job that
+ * cannot be queued fails closed (MOAT_DONE). */
+static int queue_fn(moat_request *r, auth_job *job, uv_work_cb fn, uv_after_work_cb after)
 {
     job->queued = true;
     job->work.data = job;
-    if (uv_queue_work(&r->c->w->loop, &job->work, work_entry, after_work_cb) < 0) {
+    if (uv_queue_work(&r->c->w->loop, &job->work, fn, after) < 0) {
         job->queued = false;
         fail_closed(r, MOAT_EINTERNAL);
         return MOAT_DONE;
     }
     return MOAT_AGAIN;
+}
+
+static int queue(moat_request *r, auth_job *job)
+{
+    return queue_fn(r, job, work_entry, after_work_cb);
 }
 
 static char *dup_field(const moat__form *f, const char *key, size_t max)
@@ -1499,17 +1516,8 @@ static void csrf_work(uv_work_t *w)
 static void after_csrf_check(uv_work_t *w, int status)
 {
     auth_job *job = w->data;
-    job->queued = false;
-    moat_request *r = job->r;
-    if (!r) {
-        job_free(job);
-        return;
-    }
-    if (status < 0 && !job->err) job->err = MOAT_EINTERNAL;
-    if (job->err) {
-        fail_closed(r, job->err);
-        return;
-    }
+    moat_request *r = job_landed(job, status);
+    if (!r) return;
     if (!job->authed || job->token) {
         after_portal(r, job);
         return;
@@ -1528,11 +1536,7 @@ static void after_csrf_check(uv_work_t *w, int status)
     /* The token matched: run the action (it reads the session again). */
     moat_user_clear(&job->user);
     job->authed = false;
-    job->queued = true;
-    if (uv_queue_work(&r->c->w->loop, &job->work, work_entry, after_work_cb) < 0) {
-        job->queued = false;
-        fail_closed(r, MOAT_EINTERNAL);
-    }
+    queue(r, job);
 }
 
 static int portal_post_session(moat_request *r, portal p, const char *body, size_t len)
@@ -1549,14 +1553,7 @@ static int portal_post_session(moat_request *r, portal p, const char *body, size
     }
     auth_job *job = job_new(r, p);
     job_inputs(job, f);
-    job->queued = true;
-    job->work.data = job;
-    if (uv_queue_work(&r->c->w->loop, &job->work, csrf_work, after_csrf_check) < 0) {
-        job->queued = false;
-        fail_closed(r, MOAT_EINTERNAL);
-        return MOAT_DONE;
-    }
-    return MOAT_AGAIN;
+    return queue_fn(r, job, csrf_work, after_csrf_check);
 }
 
 static int portal_head(moat_request *r, portal p)
