@@ -139,22 +139,14 @@ void moat_http_head_set_static(moat_http_head *h, moat_arena *arena, const char 
 void moat_http_head_set(moat_http_head *h, moat_arena *arena, const char *name, const char *value)
 {
     size_t len = strlen(name);
-    moat_http_header *first = moat_http_head_find_n(h, name, len);
+    moat_http_header *first = keep_first(h, name, len);
     if (!first) {
         moat_http_head_add(h, arena, name, value);
         return;
     }
-    /* Keep the position of the first one, drop the others. */
-    size_t at = (size_t)(first - h->headers);
-    size_t w = at + 1;
-    for (size_t r = at + 1; r < h->nheaders; r++) {
-        if (name_is_n(&h->headers[r], name, len)) continue;
-        h->headers[w++] = h->headers[r];
-    }
-    h->nheaders = w;
+    /* the same name (perhaps in another case): its filter bit is set */
+    first->name = moat_arena_strndup(arena, name, len);
     first->name_len = len;
-    h->names |= name_bit(name, len);
-    first->name = moat_arena_strndup(arena, name, first->name_len);
     first->name_token = moat__http_is_token(name, len);
     first->value_len = strlen(value);
     first->value = moat_arena_strndup(arena, value, first->value_len);
