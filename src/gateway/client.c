@@ -195,12 +195,9 @@ static int on_head(void *ud, moat_http_head *head)
         q ? moat_arena_strndup(r->arena, head->target, (size_t)(q - head->target)) : head->target;
     r->body_chunked = head->chunked;
     r->expect_continue = head->expect_continue;
-    r->upgrade = head->upgrade;
-    if (r->upgrade) {
-        moat_http_header *up = moat_http_head_find(head, "Upgrade");
-        r->upgrade_value = up ? up->value : NULL;
-        r->upgrade = r->upgrade_value != NULL;
-    }
+    r->upgrade = head->upgrade; /* a WebSocket handshake (http/check.c) */
+    r->upgrade_value = r->upgrade ? "websocket" : NULL;
+    if (head->upgrade_refused) moat__upgrade_refused(r);
     /* Hop-by-hop headers go before any stage runs, so a client cannot name
      * a header a stage sets (Connection: X-Forwarded-For) and have it
      * stripped on the way out. */

@@ -50,6 +50,9 @@ static void infer(moat_request *r, int status, const char *reason, const char **
         *stage = "proxy";
         *key = status == 504 ? "limits.upstream_timeout" : "upstream";
         return;
+    case 501: /* an unknown method, HTTP/2's "PRI *" preface */
+    case 505: /* an HTTP version other than 1.x */
+        return;
     default:
         if (status >= 500) {
             *event = "upstream.error";
@@ -78,6 +81,29 @@ void moat__security_event(moat_request *r, int status, const char *reason)
         .status = status,
         .fields = r->ev_fields,
         .nfields = r->ev_nfields,
+    };
+    moat_seclog_record(moat__seclog, &ev);
+}
+
+void moat__upgrade_refused(moat_request *r)
+{
+    if (!moat__seclog) return;
+    moat_http_header *up = moat_http_head_find(r->head, "Upgrade");
+    const char *token =
+        up ? moat_arena_strndup(r->arena, up->value, up->value_len < 64 ? up->value_len : 64) : "";
+    moat_seclog_field f[] = {{"upgrade", token}};
+    moat_seclog_event ev = {
+        .event = "http.upgrade_refused",
+        .severity = MOAT_SECLOG_NOTICE,
+        .request_id = r->id,
+        .client = r->c->peer,
+        .method = r->head->method,
+        .path = r->head->target,
+        .reason = "the Upgrade header was removed: moat tunnels only WebSocket handshakes, so the "
+                  "request went on as HTTP/1.1",
+        .stage = "http",
+        .fields = f,
+        .nfields = 1,
     };
     moat_seclog_record(moat__seclog, &ev);
 }

@@ -109,7 +109,7 @@ struct moat_request {
     bool body_chunked; /* forward the body re-chunked */
     bool expect_continue;
     bool upgrade;
-    const char *upgrade_value; /* the client's Upgrade header (arena) */
+    const char *upgrade_value; /* "websocket" when upgrade, else NULL (static) */
     moat_upconn *up;
     size_t upstream_index;
     unsigned tries;
@@ -315,6 +315,9 @@ void moat__pool_drop_all(moat_worker *w);
 extern moat_seclog *moat__seclog;
 /* Names the event, stage and setting of the refusal about to be answered. */
 void moat__refusal(moat_request *r, const char *event, const char *stage, const char *key);
+/* Records that the request's Upgrade (h2c, or anything but a well-formed
+ * WebSocket handshake) was removed and the request went on as HTTP/1.1. */
+void moat__upgrade_refused(moat_request *r);
 /* Records moat's own answer (called by moat__client_respond_error). */
 void moat__security_event(moat_request *r, int status, const char *reason);
 

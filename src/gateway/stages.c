@@ -45,28 +45,15 @@ const moat_stage moat__stage_limits = {
 
 /* ---- host allow-list ---- */
 
-/* Does the Host value (name[:port], lower-cased here) match the entry? An
- * entry without a port accepts any port; "*.example.com" stands for exactly
- * one more label. Config entries are stored lower-case. */
-static bool host_matches(const char *host, size_t hlen, const char *entry)
+/* Does the parsed Host (lower-case name without a trailing dot, port or -1)
+ * match the entry? An entry without a port accepts any port;
+ * "*.example.com" stands for exactly one more label. Config entries are
+ * stored lower-case; they are taken apart here, as the Host was, so the
+ * comparison is of names and ports, never of raw strings. */
+static bool host_matches(const char *name, size_t nlen, int port, const char *entry)
 {
-    const char *hport = NULL;
-    size_t hname = hlen;
-    if (hlen && host[0] == '[') {
-        const char *rb = memchr(host, ']', hlen);
-        if (!rb) return false;
-        hname = (size_t)(rb - host) + 1;
-    } else {
-        const char *colon = memchr(host, ':', hlen);
-        if (colon) hname = (size_t)(colon - host);
-    }
-    if (hname < hlen) {
-        if (host[hname] != ':') return false;
-        hport = host + hname + 1;
-    }
-    size_t elen = strlen(entry);
+    size_t elen = strlen(entry), ename = elen;
     const char *eport = NULL;
-    size_t ename = elen;
     if (entry[0] == '[') {
         const char *rb = strchr(entry, ']');
         ename = rb ? (size_t)(rb - entry) + 1 : elen;
@@ -75,28 +62,31 @@ static bool host_matches(const char *host, size_t hlen, const char *entry)
         if (colon) ename = (size_t)(colon - entry);
     }
     if (ename < elen) eport = entry + ename + 1;
-    if (eport &&
-        (!hport || strcmp(eport, hport) != 0 || strlen(hport) != hlen - (size_t)(hport - host)))
-        return false;
+    if (eport) {
+        char digits[12];
+        if (port < 0) return false;
+        snprintf(digits, sizeof(digits), "%d", port);
+        if (strcmp(eport, digits) != 0) return false;
+    }
+    if (ename > 1 && entry[ename - 1] == '.') ename--;
     if (ename > 2 && entry[0] == '*' && entry[1] == '.') {
         /* one label, then the suffix */
         size_t suffix = ename - 1; /* ".example.com" */
-        if (hname <= suffix) return false;
-        if (!moat_streq_nocase(host + hname - suffix, suffix, entry + 1, suffix)) return false;
-        size_t label = hname - suffix;
-        return memchr(host, '.', label) == NULL;
+        if (nlen <= suffix || memcmp(name + nlen - suffix, entry + 1, suffix) != 0) return false;
+        return memchr(name, '.', nlen - suffix) == NULL;
     }
-    return moat_streq_nocase(host, hname, entry, ename);
+    return nlen == ename && memcmp(name, entry, ename) == 0;
 }
 
 static int hosts_head(moat_request *r)
 {
     const moat_runtime *rt = r->rt;
     if (rt->nhosts == 0) return MOAT_PASS;
-    moat_http_header *h = moat_http_head_find(r->head, "Host");
-    if (h) {
+    const moat_http_head *h = r->head;
+    if (h->host_name) {
         for (size_t i = 0; i < rt->nhosts; i++)
-            if (host_matches(h->value, h->value_len, rt->hosts[i])) return MOAT_PASS;
+            if (host_matches(h->host_name, h->host_name_len, h->host_port, rt->hosts[i]))
+                return MOAT_PASS;
     }
     moat__client_respond_error(r, 421, "Host not in the 'hosts' allow-list");
     return MOAT_DONE;
@@ -126,24 +116,15 @@ static int https_redirect_head(moat_request *r)
         const char *p = cfg->tls.redirect_exempt.items[i];
         if (strncmp(r->head->target, p, strlen(p)) == 0) return MOAT_PASS;
     }
-    moat_http_header *h = moat_http_head_find(r->head, "Host");
-    if (!h || h->value_len == 0) {
+    const moat_http_head *h = r->head;
+    if (!h->host_name) {
         moat__client_respond_error(r, 400, "no Host to redirect to");
         return MOAT_DONE;
-    }
-    size_t name = h->value_len;
-    if (h->value[0] == '[') {
-        const char *rb = memchr(h->value, ']', h->value_len);
-        if (rb) name = (size_t)(rb - h->value) + 1;
-    } else {
-        const char *colon = memchr(h->value, ':', h->value_len);
-        if (colon) name = (size_t)(colon - h->value);
     }
     char port[8] = "";
     if (rt->https_port && rt->https_port != 443)
         snprintf(port, sizeof(port), ":%u", rt->https_port);
-    const char *loc =
-        moat_arena_printf(r->arena, "https://%.*s%s%s", (int)name, h->value, port, r->head->target);
+    const char *loc = moat_arena_printf(r->arena, "https://%s%s%s", h->host_name, port, h->target);
     moat__client_redirect(r, loc);
     return MOAT_DONE;
 }
@@ -198,11 +179,15 @@ static int forwarded_head(moat_request *r)
     else
         r->https = moat_strieq_lit(xfp->value, xfp->value_len, "https");
     if (!trusted || !moat_http_head_find(h, "X-Forwarded-Host")) {
-        moat_http_header *host = moat_http_head_find(h, "Host");
-        if (host)
-            moat_http_head_set(h, r->arena, "X-Forwarded-Host", host->value);
-        else
+        /* From the parsed Host the allow-list accepted, never the raw bytes. */
+        if (h->host_name) {
+            const char *xfh =
+                h->host_port < 0 ? h->host_name
+                                 : moat_arena_printf(r->arena, "%s:%d", h->host_name, h->host_port);
+            moat_http_head_set_static(h, r->arena, "X-Forwarded-Host", xfh);
+        } else {
             moat_http_head_remove(h, "X-Forwarded-Host");
+        }
     }
     if (!trusted || !moat_http_head_find(h, "X-Forwarded-Port")) {
         char port[8], *p = port + sizeof(port) - 1; /* digits written backwards */

@@ -77,6 +77,12 @@ static int on_resp_head(void *ud, moat_http_head *resp)
             up_fail(u, 502, "upstream switched protocols without an upgrade request");
             return MOAT_ECLOSED;
         }
+        /* A tunnel opens only on a complete WebSocket handshake: a 101 to
+         * anything else would carry bytes no stage can read. */
+        if (!moat_http_ws_accept_ok(r->head, resp)) {
+            up_fail(u, 502, "upstream's 101 is not a valid WebSocket handshake");
+            return MOAT_ECLOSED;
+        }
         interim = false;
     }
     u->interim = interim;

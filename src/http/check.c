@@ -145,10 +145,16 @@ static int check_target(moat_http_head *h, moat_arena *arena, const char **auth,
     return 0;
 }
 
-static int check_host(moat_http_head *h, const char *auth, size_t auth_len, int *status,
-                      const char **reason)
+/* Host is required in HTTP/1.1, at most once, and must be host[:port] as
+ * moat_http_authority_parse reads it; its parsed, lower-cased name and port
+ * are kept for the allow-list and the forwarded headers. */
+static int check_host(moat_http_head *h, moat_arena *arena, const char *auth, size_t auth_len,
+                      int *status, const char **reason)
 {
     size_t nhost = moat_http_head_count(h, "Host");
+    h->host_name = NULL;
+    h->host_name_len = 0;
+    h->host_port = -1;
     if (nhost > 1) FAIL(400, "more than one Host");
     if (nhost == 0) {
         if (h->http_minor >= 1) FAIL(400, "missing Host");
@@ -156,10 +162,23 @@ static int check_host(moat_http_head *h, const char *auth, size_t auth_len, int 
         return 0;
     }
     const moat_http_header *host = moat_http_head_find(h, "Host");
-    if (host->value_len == 0 || !valid_chars(host->value, host->value_len, true))
+    const char *name;
+    size_t nlen;
+    int port;
+    if (moat_http_authority_parse(host->value, host->value_len, &name, &nlen, &port) != 0)
         FAIL(400, "invalid Host");
     if (auth && !moat_streq_nocase(auth, auth_len, host->value, host->value_len))
         FAIL(400, "Host does not match the request target");
+    if (nlen > 1 && name[nlen - 1] == '.') nlen--; /* "example.com." is example.com */
+    char *lower = moat_arena_alloc(arena, nlen + 1);
+    for (size_t i = 0; i < nlen; i++) {
+        char c = name[i];
+        lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
+    }
+    lower[nlen] = '\0';
+    h->host_name = lower;
+    h->host_name_len = nlen;
+    h->host_port = port;
     return 0;
 }
 
@@ -173,19 +192,26 @@ int moat__http_check_request(moat_http_head *h, moat_arena *arena, const moat_ht
 
     h->no_body = false;
     h->upgrade = false;
+    h->upgrade_refused = false;
     h->expect_continue = false;
     if (h->method_id == HTTP_CONNECT) FAIL(405, "CONNECT not allowed");
     if ((rc = check_target(h, arena, &auth, &auth_len, status, reason))) return rc;
     if ((rc = check_framing(h, 400, status, reason))) return rc;
-    if ((rc = check_host(h, auth, auth_len, status, reason))) return rc;
+    if ((rc = check_host(h, arena, auth, auth_len, status, reason))) return rc;
     if ((rc = check_connection(h, &conn_upgrade, 400, status, reason))) return rc;
 
-    const moat_http_header *up = moat_http_head_find(h, "Upgrade");
-    if (conn_upgrade && up && up->value_len) {
-        /* The bytes after an upgrade request belong to the new protocol; a
-         * body in between would have to be framed twice. */
-        if (h->chunked || h->content_length > 0) FAIL(400, "Upgrade request with a body");
-        h->upgrade = true;
+    /* Only a WebSocket handshake may become a tunnel; any other Upgrade
+     * (h2c above all: a tunnel of HTTP/2 streams no stage would see) is
+     * removed with the hop-by-hop headers and the request stays HTTP/1.1. */
+    if (moat_http_head_count(h, "Upgrade")) {
+        if (conn_upgrade && moat__http_ws_request_ok(h)) {
+            /* The bytes after an upgrade request belong to the new protocol;
+             * a body in between would have to be framed twice. */
+            if (h->chunked || h->content_length > 0) FAIL(400, "Upgrade request with a body");
+            h->upgrade = true;
+        } else {
+            h->upgrade_refused = true;
+        }
     }
 
     size_t nexpect = moat_http_head_count(h, "Expect");

@@ -154,6 +154,7 @@ void moat_http_head_set(moat_http_head *h, moat_arena *arena, const char *name, 
 
 /* Hop-by-hop (RFC 9110 7.6.1, plus the proxy ones): Connection,
  * Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade,
+ * HTTP2-Settings,
  * Proxy-Authorization, Proxy-Authenticate; see is_hop_by_hop. */
 
 /* A client may name any header in Connection; these are never dropped that
@@ -184,6 +185,10 @@ static bool is_hop_by_hop(const moat_http_header *f)
     switch ((unsigned char)f->name[0] | 0x20) {
     case 'c':
         return f->name_len == 10 && moat_strieq_lit(f->name, 10, "Connection");
+    case 'h':
+        /* h2c's upgrade settings (RFC 7540 3.2.1): meaningful only to the hop
+         * that accepts the upgrade, which moat never does. */
+        return f->name_len == 14 && moat_strieq_lit(f->name, 14, "HTTP2-Settings");
     case 'k':
         return f->name_len == 10 && moat_strieq_lit(f->name, 10, "Keep-Alive");
     case 'p':

@@ -42,9 +42,19 @@ typedef struct moat_http_head {
     int64_t content_length; /* -1 when absent */
     bool chunked;           /* Transfer-Encoding: chunked */
     bool keep_alive;        /* what the version and Connection header ask for */
-    bool upgrade;           /* request: Connection: upgrade + Upgrade; response: 101 */
-    bool expect_continue;   /* request: Expect: 100-continue */
-    bool no_body;           /* response has no body (HEAD, 1xx, 204, 304); false for requests */
+    bool upgrade;           /* request: a WebSocket handshake moat may tunnel (GET, HTTP/1.1,
+                               Connection: upgrade, Upgrade: websocket, a valid
+                               Sec-WebSocket-Key and version 13); response: 101 */
+    bool upgrade_refused;   /* request: an Upgrade header moat will not honour (h2c, any
+                               other token, a malformed WebSocket handshake); the header
+                               is removed as hop-by-hop and the request goes on as an
+                               ordinary one */
+    const char *host_name;  /* request: the Host's name, lower-cased, brackets kept for an
+                               IPv6 literal (arena); NULL without Host */
+    size_t host_name_len;
+    int host_port;        /* request: the Host's port, or -1 when it names none */
+    bool expect_continue; /* request: Expect: 100-continue */
+    bool no_body;         /* response has no body (HEAD, 1xx, 204, 304); false for requests */
 } moat_http_head;
 
 /* Read at each moat_http_parser_reset(). A head limit left at 0 takes the
@@ -147,9 +157,26 @@ void moat_http_head_set_static(moat_http_head *h, moat_arena *arena, const char 
                                const char *value);
 /* Removes the hop-by-hop headers of RFC 9110 7.6.1: Connection and every
  * name it lists, Keep-Alive, Proxy-Connection, TE, Trailer,
- * Transfer-Encoding, Upgrade, Proxy-Authorization, Proxy-Authenticate.
- * Host and Content-Length are never removed because Connection lists them. */
+ * Transfer-Encoding, Upgrade, HTTP2-Settings, Proxy-Authorization,
+ * Proxy-Authenticate. Host and Content-Length are never removed because Connection lists them. */
 void moat_http_head_strip_hop_by_hop(moat_http_head *h);
+
+/* ---- authorities and upgrades ---------------------------------------------
+ * Parses a Host value (or an absolute-form target's authority) as RFC 3986's
+ * host [":" port], stricter than the RFC's reg-name: a DNS name (letters,
+ * digits, '-', '_', '.'; labels of 1..63 bytes), a dotted IPv4 address or an
+ * IP literal in brackets (IPv6; no zone id), then optionally ':' and 1..5
+ * digits naming a port 1..65535. On success *name and *name_len point into value
+ * (not lower-cased) and *port is the port or -1. Returns 0 or MOAT_EINVAL.
+ * Nothing a browser sends is refused; anything a reset-link builder could
+ * misread ("a:1,evil", "a@b", "a b") is. */
+int moat_http_authority_parse(const char *value, size_t len, const char **name, size_t *name_len,
+                              int *port);
+/* True when a 101 response (resp) completes the WebSocket handshake that req
+ * started: Upgrade is the single token websocket, Connection lists upgrade
+ * and Sec-WebSocket-Accept is the digest RFC 6455 4.2.2 derives from the
+ * request's Sec-WebSocket-Key. */
+bool moat_http_ws_accept_ok(moat_http_head *req, moat_http_head *resp);
 
 /* ---- paths --------------------------------------------------------------- */
 /* Normalises the path of an origin-form target (the query is kept as is):

@@ -45,6 +45,10 @@ static inline size_t moat__http_field_run(const char *s, size_t n)
 bool moat__http_is_token(const char *s, size_t n);
 /* Iterates a comma-separated list (#rule): skips empty elements and OWS.
  * Returns false at the end; *el and *el_len is the trimmed element. */
+/* authority.c: a WebSocket opening handshake (RFC 6455 4.1) moat may tunnel:
+ * GET over HTTP/1.1, one Upgrade: websocket, one well-formed
+ * Sec-WebSocket-Key, Sec-WebSocket-Version: 13. */
+bool moat__http_ws_request_ok(moat_http_head *h);
 bool moat__http_list_next(const char **pos, const char *end, const char **el, size_t *el_len);
 /* True if the comma list in value contains token (case-insensitive). */
 bool moat__http_list_has(const char *value, size_t len, const char *token);

@@ -10,6 +10,9 @@ static const moat_seclog_event_info catalogue[] = {
     {"http.rejected", MOAT_SECLOG_WARNING,
      "moat refused a request that was not clean HTTP/1.1 (ambiguous framing, bad syntax) or "
      "that crossed one of the limits"},
+    {"http.upgrade_refused", MOAT_SECLOG_NOTICE,
+     "a request asked to switch protocols to something other than WebSocket (h2c, ...): the "
+     "Upgrade was removed and the request went on as ordinary HTTP/1.1"},
     {"path.denied", MOAT_SECLOG_WARNING,
      "the path is one moat never lets through (version control, environment files, sources, "
      "backups, databases, debug consoles); the client got 404 as if it did not exist"},

@@ -1,0 +1,207 @@
+"""Runs the data-driven regression cases of tests/cases/ (format in its
+README): each sends its raw request to the real binary in front of the echo
+app (or a raw upstream the case gives) and checks the status, the
+connection, what reached the app, the response headers and body, and the
+security event recorded for the request."""
+
+import json
+import re
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, serving_dir
+from helpers import Conn, IncompleteResponse, deep_merge
+
+CASES = REPO / "tests" / "cases"
+SECTIONS = ("about", "config", "request", "upstream", "expect")
+EXPECT_KEYS = {"status", "closed", "forwarded", "app_headers_absent", "app_headers",
+               "headers_absent", "headers", "body_lacks", "event"}
+
+
+def unescape(text):
+    """Section text -> bytes: lines joined by CRLF, '\\' at a line's end joins
+    it to the next, escapes \\r \\n \\t \\xHH \\\\."""
+    lines = text.split("\n")
+    out = b""
+    for i, line in enumerate(lines):
+        join = line.endswith("\\") and not line.endswith("\\\\")
+        if join:
+            line = line[:-1]
+        out += _escapes(line)
+        if i < len(lines) - 1 and not join:
+            out += b"\r\n"
+    return out
+
+
+def _escapes(s):
+    out = bytearray()
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s):
+            n = s[i + 1]
+            if n in "rnt\\":
+                out += {"r": b"\r", "n": b"\n", "t": b"\t", "\\": b"\\"}[n]
+                i += 2
+                continue
+            if n == "x" and re.fullmatch(r"[0-9a-fA-F]{2}", s[i + 2:i + 4]):
+                out.append(int(s[i + 2:i + 4], 16))
+                i += 4
+                continue
+            raise ValueError("unknown escape \\%s" % n)
+        out += c.encode("utf-8")
+        i += 1
+    return bytes(out)
+
+
+class Case:
+    def __init__(self, path):
+        self.path = path
+        self.name = path.stem
+        text = path.read_text(encoding="utf-8")
+        parts = {}
+        cur = None
+        for line in text.split("\n"):
+            m = re.fullmatch(r"--- ([a-z]+)\s*", line)
+            if m:
+                cur = m.group(1)
+                if cur not in SECTIONS:
+                    raise ValueError("%s: unknown section %r" % (path.name, cur))
+                if cur in parts:
+                    raise ValueError("%s: section %r twice" % (path.name, cur))
+                parts[cur] = []
+            elif cur:
+                parts[cur].append(line)
+        for need in ("about", "request", "expect"):
+            if need not in parts:
+                raise ValueError("%s: no %r section" % (path.name, need))
+        # A file's final newline is not a line of the last section.
+        last = list(parts)[-1]
+        if parts[last] and parts[last][-1] == "":
+            parts[last].pop()
+        self.about = "\n".join(parts["about"]).strip()
+        self.config_text = "\n".join(parts.get("config", []))
+        self.config = tomllib.loads(self.config_text)
+        self.request = unescape("\n".join(parts["request"]))
+        self.upstream = unescape("\n".join(parts["upstream"])) if "upstream" in parts else None
+        self.expect = tomllib.loads("\n".join(parts["expect"]))
+        unknown = set(self.expect) - EXPECT_KEYS
+        if unknown:
+            raise ValueError("%s: unknown expect keys %s" % (path.name, sorted(unknown)))
+        if "status" not in self.expect:
+            raise ValueError("%s: expect needs a status" % path.name)
+
+
+ALL = [Case(p) for p in sorted(CASES.glob("*.case"))]
+
+
+def test_corpus_is_not_empty():
+    assert len(ALL) >= 30, "tests/cases/ lost its cases"
+    names = [c.name for c in ALL]
+    assert len(set(n[:4] for n in names)) == len(names), "two cases share a number"
+
+
+class Site:
+    """One moat (with a security log) per distinct config."""
+
+    def __init__(self, m, log):
+        self.m, self.log = m, log
+
+    def events_for(self, request_id, want, timeout=10):
+        """The names of the events recorded for request_id, once want is
+        among them or the (bounded) wait for the log's writer is over."""
+        deadline = time.time() + timeout
+        while True:
+            names = []
+            if self.log.exists():
+                for line in self.log.read_text().splitlines():
+                    if line.strip():
+                        ev = json.loads(line)
+                        if ev.get("request_id") == request_id:
+                            names.append(ev["event"])
+            if want in names or time.time() > deadline:
+                return names
+
+
+@pytest.fixture(scope="module")
+def sites(module_moat, echo, tmp_path_factory):
+    cache = {}
+
+    def get(case, upstream_url=None):
+        key = (case.config_text, upstream_url)
+        if upstream_url or key not in cache:
+            d = serving_dir(tmp_path_factory.mktemp("case"))
+            log = d / "security.log"
+            cfg = deep_merge({"log": {"security": str(log)}}, case.config)
+            m = module_moat(upstream_url or echo.url(), **cfg)
+            site = Site(m, log)
+            if upstream_url:
+                return site
+            cache[key] = site
+        return cache[key]
+    return get
+
+
+def stand_in(raw):
+    """A raw upstream handler answering every request with raw."""
+    def handler(conn, server):
+        from raw_upstreams import read_request
+        while True:
+            req = read_request(conn)
+            if req is None:
+                return
+            server.record(req)
+            conn.sendall(raw)
+    return handler
+
+
+def app_requests(echo):
+    """Requests that reached the echo app, less its own /seen look-ups."""
+    return len([s for s in echo.seen() if " /seen" not in s])
+
+
+@pytest.mark.parametrize("case", ALL, ids=[c.name for c in ALL])
+def test_case(case, sites, echo, raw_upstream):
+    exp = case.expect
+    up = raw_upstream(stand_in(case.upstream)) if case.upstream is not None else None
+    site = sites(case, up.url if up else None)
+    before = app_requests(echo) if up is None else 0
+    with Conn(site.m.port) as c:
+        c.send(case.request)
+        try:
+            r = c.read_response()
+        except IncompleteResponse as exc:
+            pytest.fail("%s: no complete response (%s)\n%s" % (case.name, exc, case.about))
+        closed = c.closed_within(5) if "closed" in exp else None
+    want = exp["status"] if isinstance(exp["status"], list) else [exp["status"]]
+    assert r.status in want, "%s: %s\n%r" % (case.name, case.about, r)
+    if "closed" in exp:
+        assert closed == exp["closed"], "%s: connection closed=%s" % (case.name, closed)
+    if "forwarded" in exp:
+        reached = (len(up.received) > 0) if up else (app_requests(echo) > before)
+        assert reached == exp["forwarded"], "%s: reached the app=%s" % (case.name, reached)
+    seen_headers = None
+    if "app_headers_absent" in exp or "app_headers" in exp:
+        assert up is None, "app_headers need the echo app"
+        seen_headers = {k.lower(): v for k, v in r.json()["headers"]}
+    for name in exp.get("app_headers_absent", []):
+        assert name.lower() not in seen_headers, "%s: the app saw %s: %r" % (
+            case.name, name, seen_headers[name.lower()])
+    for name, value in exp.get("app_headers", {}).items():
+        assert seen_headers.get(name.lower()) == value, "%s: the app saw %s=%r" % (
+            case.name, name, seen_headers.get(name.lower()))
+    for name in exp.get("headers_absent", []):
+        assert not r.header_all(name), "%s: response has %s" % (case.name, name)
+    for name, value in exp.get("headers", {}).items():
+        assert value in r.header_all(name), "%s: response %s=%r" % (
+            case.name, name, r.header_all(name))
+    for s in exp.get("body_lacks", []):
+        assert s.encode() not in r.body, "%s: body has %r" % (case.name, s)
+    if "event" in exp:
+        rid = r.header("X-Request-Id")
+        assert rid, "%s: no X-Request-Id" % case.name
+        names = site.events_for(rid, exp["event"])
+        assert exp["event"] in names, "%s: events %r" % (case.name, names)
