@@ -2,13 +2,75 @@
  * answered by moat and never forwarded: POST /.moat/csp-report takes the
  * browsers' Content-Security-Policy violation reports (report-uri, JSON,
  * bounded to 64 KiB) into the security log as csp.violation. Any other
- * /.moat/ path is 404 (the prefix is reserved for the login portal). */
+ * /.moat/ path is 404 (the prefix is reserved for the login portal).
+ * Anyone may post a report, so their logging is rate-limited per client
+ * address and overall: a flood cannot push real events out of the log. */
 #include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "internal.h"
 
 #define REPORT_MAX (64 * 1024)
+
+/* csp.violation events per minute: per client address, and in all. */
+#define REPORTS_PER_ADDR 20
+#define REPORTS_TOTAL 200
+#define WINDOW_MS 60000
+#define SLOTS 1024
+
+/* Fixed-size table of per-address counters (a collision shares a counter:
+ * that can only make the limit stricter). Shared by every worker thread. */
+static struct {
+    uv_once_t once;
+    uv_mutex_t lock;
+    uint64_t window; /* start of the current minute window */
+    unsigned total, suppressed;
+    unsigned count[SLOTS]; /* reports this window, by address hash */
+} limiter = {.once = UV_ONCE_INIT};
+
+static void limiter_init(void)
+{
+    if (uv_mutex_init(&limiter.lock) != 0) abort();
+}
+
+static uint64_t addr_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+typedef enum { REPORT_LOG, REPORT_FIRST_SUPPRESSED, REPORT_DROP } report_verdict;
+
+/* Whether this report is logged; *suppressed: how many the previous window
+ * left unlogged (to be told once). */
+static report_verdict report_admit(const char *peer, unsigned *suppressed)
+{
+    uv_once(&limiter.once, limiter_init);
+    uint64_t now = moat_now_ms(), h = addr_hash(peer);
+    report_verdict v;
+    *suppressed = 0;
+    uv_mutex_lock(&limiter.lock);
+    if (now - limiter.window >= WINDOW_MS) {
+        *suppressed = limiter.suppressed;
+        limiter.window = now;
+        limiter.total = limiter.suppressed = 0;
+        memset(limiter.count, 0, sizeof(limiter.count));
+    }
+    unsigned n = ++limiter.count[h % SLOTS];
+    if (n <= REPORTS_PER_ADDR && limiter.total < REPORTS_TOTAL) {
+        limiter.total++;
+        v = REPORT_LOG;
+    } else {
+        v = limiter.suppressed++ == 0 ? REPORT_FIRST_SUPPRESSED : REPORT_DROP;
+    }
+    uv_mutex_unlock(&limiter.lock);
+    return v;
+}
 
 static bool is_report(moat_request *r)
 {
@@ -71,9 +133,38 @@ static char *json_field(moat_arena *a, const char *json, size_t len, const char 
     return moat_arena_strndup(a, s, l > 512 ? 512 : l);
 }
 
+static void record_suppressed(moat_request *r, unsigned count, bool starting)
+{
+    char num[24];
+    snprintf(num, sizeof(num), "%u", count);
+    moat_seclog_field f[] = {{"suppressed", starting ? NULL : num}};
+    moat_seclog_event ev = {
+        .event = "csp.suppressed",
+        .severity = MOAT_SECLOG_NOTICE,
+        .request_id = r->id,
+        .client = r->c->peer,
+        .reason = starting ? "more CSP reports than the rate limit allows: the rest of this "
+                             "minute's reports are answered but not logged"
+                           : "CSP reports that the rate limit kept out of the log last minute",
+        .stage = "moat-endpoints",
+        .fields = f,
+        .nfields = starting ? 0 : 1,
+    };
+    moat_seclog_record(moat__seclog, &ev);
+}
+
 static int moat_end(moat_request *r)
 {
     if (!r->internal) return MOAT_PASS;
+    unsigned suppressed;
+    report_verdict v = report_admit(r->c->peer, &suppressed);
+    if (moat__seclog && suppressed) record_suppressed(r, suppressed, false);
+    if (v != REPORT_LOG) {
+        if (moat__seclog && v == REPORT_FIRST_SUPPRESSED) record_suppressed(r, 0, true);
+        moat_buf_free(&r->held_body);
+        moat__client_respond_error(r, 204, "CSP report not logged (rate limit)");
+        return MOAT_DONE;
+    }
     const char *b = r->held_body.data ? r->held_body.data : "";
     size_t n = r->held_body.len;
     moat_seclog_field fields[4] = {

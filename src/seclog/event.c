@@ -39,6 +39,9 @@ static const moat_seclog_event_info catalogue[] = {
      "the access rules do not allow this user (or an anonymous client) this path"},
     {"csp.violation", MOAT_SECLOG_NOTICE,
      "a browser reported that a page broke its Content-Security-Policy"},
+    {"csp.suppressed", MOAT_SECLOG_NOTICE,
+     "more CSP violation reports arrived than the rate limit logs (20 a minute per client "
+     "address, 200 in all): the rest were answered but not logged"},
     {"config.reloaded", MOAT_SECLOG_NOTICE,
      "the configuration was reloaded, or a reload was refused and the old one kept"},
     {"response.replaced", MOAT_SECLOG_NOTICE,

@@ -647,7 +647,7 @@ def test_hsts_settings(moat, echo, certs):
 @pytest.mark.parametrize("host,loc_host", [("localhost", "localhost"),
                                            ("localhost:%(plain)d", "localhost"),
                                            ("127.0.0.1:%(plain)d", "127.0.0.1"),
-                                           ("LocalHost", "LocalHost")])
+                                           ("LocalHost", "localhost")])
 def test_redirect_308_keeps_path_and_query(gw, echo, method, host, loc_host):
     host = host % {"plain": gw.port}
     target = "/echo/a%20b/c?x=1&y=%2F&z=%C3%A9&empty="
