@@ -150,7 +150,8 @@ void moat_term_escape(moat_buf *b, const char *s, size_t n, unsigned flags)
         } else if (c == '\t') {
             moat_buf_puts(b, text ? "\t" : "\\t");
         } else if (c == '\r') {
-            moat_buf_puts(b, "\\r");
+            /* CRLF line ends of a text are harmless; a lone CR rewrites the line */
+            moat_buf_puts(b, text && i < n && p[i] == '\n' ? "\r" : "\\r");
         } else if (c < 0x80) {
             moat_buf_printf(b, "\\x%02x", c); /* other C0, DEL */
         } else {

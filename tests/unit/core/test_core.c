@@ -180,9 +180,9 @@ static void test_term_escape_keeps_utf8(void **state)
 static void test_term_escape_text_mode(void **state)
 {
     (void)state;
-    const char *in = "line 1\tx = \"a\\n\"\nline 2\x1b[2J\r\xe2\x80\xae\n";
+    const char *in = "line 1\tx = \"a\\n\"\nline 2\x1b[2J\r\xe2\x80\xae\r\n";
     char *got = esc(in, strlen(in), MOAT_TERM_TEXT);
-    assert_string_equal(got, "line 1\tx = \"a\\n\"\nline 2\\x1b[2J\\r\\u202e\n");
+    assert_string_equal(got, "line 1\tx = \"a\\n\"\nline 2\\x1b[2J\\r\\u202e\r\n");
     free(got);
 }
 
