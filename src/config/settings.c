@@ -532,7 +532,7 @@ const moat__config_setting moat__config_settings[] = {
                "from the OS random source, are shared by all workers and rotate every "
                "`tls.ticket_rotation`. `false`: no ticket is encrypted with a key; clients "
                "resume from moat's in-memory session cache instead. Read at start: a reload "
-               "keeps the keys and this setting.",
+               "keeps the keys and this setting. See [tls.md](tls.md).",
     },
     {
         .key = "tls.ticket_rotation",
