@@ -160,13 +160,23 @@ static int cmd_config(int argc, char **argv)
     moat_config *cfg = NULL;
     char *err = NULL;
     if (moat_config_load(&src, &cfg, &err) < 0) {
-        fprintf(stderr, "%s\n", err);
+        /* the message quotes the file, which may be an untrusted repository's */
+        moat_buf e;
+        moat_buf_init(&e);
+        moat_term_escape(&e, err, strlen(err), MOAT_TERM_TEXT);
+        fprintf(stderr, "%s\n", e.data);
+        moat_buf_free(&e);
         free(err);
         return 1;
     }
-    moat_buf out;
+    moat_buf dump, out;
+    moat_buf_init(&dump);
     moat_buf_init(&out);
-    moat_config_dump(cfg, &out);
+    moat_config_dump(cfg, &dump);
+    /* The dump's strings are TOML basic strings, where \uXXXX means the same
+     * as the code point: C1 and bidi controls are shown escaped. */
+    moat_json_harden(&out, dump.data ? dump.data : "", dump.len);
+    moat_buf_free(&dump);
     fwrite(out.data, 1, out.len, stdout);
     fprintf(stderr, "moat: configuration OK (%s)\n", cfg->source ? cfg->source : "defaults");
     moat_buf_free(&out);

@@ -12,6 +12,7 @@ import json
 import sqlite3
 import subprocess
 import time
+import tomllib
 
 import pytest
 
@@ -237,3 +238,21 @@ def test_audit_secrets_text_and_sarif_escaped(moat_bin, hostile_tree):
     r = run_cli(moat_bin, "audit", "secrets", "--format", "sarif", hostile_tree)
     assert r.returncode == 1
     assert any(x.endswith("conf\u202e\u009b.py") for x in strings(json.loads(r.stdout)))
+
+
+def test_config_check_of_a_hostile_pyproject(moat_bin, tmp_path):
+    """`moat config check` may be run on a repository's pyproject.toml: its
+    error messages and its dump quote the file, escaped; the dump stays TOML
+    that means the same strings."""
+    p = tmp_path / "pyproject.toml"
+    p.write_text('[tool.moat]\nupstream = "http://127.0.0.1:1"\n'
+                 'hosts = ["a\u202eb\u009bc\\u001b[2J"]\n')  # TOML's escape: ESC
+    r = run_cli(moat_bin, "config", "check", p)
+    assert r.returncode == 1
+    assert b"a\\u202eb\\u009bc" in r.stderr, r.stderr
+    p.write_text('[tool.moat]\nupstream = "http://127.0.0.1:1"\n'
+                 '[tool.moat.errors]\npage = "/srv/x\u202ey\u2066.html"\n')
+    r = run_cli(moat_bin, "config", "check", p)
+    assert r.returncode == 0, r.stderr
+    assert b'page = "/srv/x\\u202ey\\u2066.html"' in r.stdout, r.stdout
+    assert tomllib.loads(r.stdout.decode())["errors"]["page"] == "/srv/x\u202ey\u2066.html"
