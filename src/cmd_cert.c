@@ -1,6 +1,7 @@
 /* cmd_cert.c - `moat cert selfsigned`: writes a development certificate and
  * key. The certificate work itself is in src/net/cert.c. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +68,15 @@ int moat_cmd_cert(int argc, char **argv)
     char **names = optind < argc ? argv + optind : defaults;
     size_t n = optind < argc ? (size_t)(argc - optind) : 3;
     for (size_t i = 0; i < n; i++) {
-        if (!names[i][0] || strlen(names[i]) > 253 || strpbrk(names[i], " ,/\\\"'")) {
-            fprintf(stderr, "moat cert: invalid name '%s'\n", names[i]);
+        bool printable = true; /* printable ASCII: no control, no UTF-8 */
+        for (const char *p = names[i]; *p; p++)
+            printable &= *p > 0x20 && *p < 0x7f;
+        if (!names[i][0] || strlen(names[i]) > 253 || !printable || strpbrk(names[i], " ,/\\\"'")) {
+            moat_buf e;
+            moat_buf_init(&e);
+            moat_term_escape(&e, names[i], strlen(names[i]), 0);
+            fprintf(stderr, "moat cert: invalid name '%s'\n", e.data);
+            moat_buf_free(&e);
             return 2;
         }
     }

@@ -988,6 +988,19 @@ def test_cert_selfsigned_days_bounds(moat_bin, tmp_path):
     assert abs((na - nb) - datetime.timedelta(days=825)) <= datetime.timedelta(minutes=10)
 
 
+def test_cert_selfsigned_refuses_control_and_non_ascii_names(moat_bin, tmp_path):
+    """A SAN is an A-label or an IP literal: no control bytes, no UTF-8;
+    the refusal shows the name escaped."""
+    for bad in ("a\x1b[2J.test", "x\u202e.test", "caf\u00e9.test", "a\tb"):
+        r = subprocess.run([moat_bin, "cert", "selfsigned", "--cert", str(tmp_path / "c.pem"),
+                            "--key", str(tmp_path / "k.pem"), bad], capture_output=True,
+                           timeout=30)
+        assert r.returncode == 2, bad
+        assert b"\x1b" not in r.stderr and "\u202e".encode() not in r.stderr
+        assert b"invalid name" in r.stderr
+        assert not (tmp_path / "c.pem").exists()
+
+
 def test_cert_selfsigned_tightens_existing_key_mode(moat_bin, tmp_path):
     key = tmp_path / "k.pem"
     key.write_text("old\n")
