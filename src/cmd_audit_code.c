@@ -283,6 +283,21 @@ static void print_rules(bool settings_mode)
     moat_buf_free(&b);
 }
 
+/* Reports quote the audited tree (file names, lines of code, package names)
+ * and advisory texts: a text report is escaped for the terminal, a JSON one
+ * has its unsafe code points escaped (see moat_term_escape). */
+static void make_safe(moat_buf *report, bool text)
+{
+    moat_buf safe;
+    moat_buf_init(&safe);
+    if (text)
+        moat_term_escape(&safe, report->data ? report->data : "", report->len, MOAT_TERM_TEXT);
+    else
+        moat_json_harden(&safe, report->data ? report->data : "", report->len);
+    moat_buf_free(report);
+    *report = safe;
+}
+
 int moat_cmd_audit_code(int argc, char **argv)
 {
     enum { OPT_SEVERITY = 1000, OPT_CONFIDENCE, OPT_SKIP, OPT_EXCLUDE, OPT_LIST };
@@ -417,6 +432,7 @@ int moat_cmd_audit_code(int argc, char **argv)
     moat_buf b;
     moat_buf_init(&b);
     moat_audit_render(&b, &r, fmt);
+    make_safe(&b, fmt == MOAT_AUDIT_TEXT);
     FILE *fp = output ? fopen(output, "w") : stdout;
     if (!fp) {
         fprintf(stderr, "moat audit: cannot write %s\n", output);

@@ -60,6 +60,21 @@ static char *config_for(const char *path)
     return NULL;
 }
 
+/* Reports quote the audited tree (file names, lines of code, package names)
+ * and advisory texts: a text report is escaped for the terminal, a JSON one
+ * has its unsafe code points escaped (see moat_term_escape). */
+static void make_safe(moat_buf *report, bool text)
+{
+    moat_buf safe;
+    moat_buf_init(&safe);
+    if (text)
+        moat_term_escape(&safe, report->data ? report->data : "", report->len, MOAT_TERM_TEXT);
+    else
+        moat_json_harden(&safe, report->data ? report->data : "", report->len);
+    moat_buf_free(report);
+    *report = safe;
+}
+
 int moat_cmd_audit_deps(int argc, char **argv)
 {
     enum { OPT_PYTHON = 1000 };
@@ -216,6 +231,7 @@ int moat_cmd_audit_deps(int argc, char **argv)
     moat_buf outb;
     moat_buf_init(&outb);
     moat_deps_report(&res, format, &outb);
+    make_safe(&outb, !strcmp(format, "table") || !strcmp(format, "markdown"));
     fwrite(outb.data, 1, outb.len, stdout);
     moat_buf_free(&outb);
     if (problems)

@@ -38,6 +38,21 @@ static const char usage[] =
     "Suppress one line with a comment on it: 'pragma: allowlist secret', or\n"
     "'# moat: ignore[MOAT-S-AWS]'; 'pragma: allowlist nextline secret' covers the next.\n";
 
+/* Reports quote the audited tree (file names, lines of code, package names)
+ * and advisory texts: a text report is escaped for the terminal, a JSON one
+ * has its unsafe code points escaped (see moat_term_escape). */
+static void make_safe(moat_buf *report, bool text)
+{
+    moat_buf safe;
+    moat_buf_init(&safe);
+    if (text)
+        moat_term_escape(&safe, report->data ? report->data : "", report->len, MOAT_TERM_TEXT);
+    else
+        moat_json_harden(&safe, report->data ? report->data : "", report->len);
+    moat_buf_free(report);
+    *report = safe;
+}
+
 int moat_cmd_audit_secrets(int argc, char **argv)
 {
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
@@ -167,6 +182,7 @@ int moat_cmd_audit_secrets(int argc, char **argv)
     moat_buf out;
     moat_buf_init(&out);
     moat_audit_render(&out, &report, fmt);
+    make_safe(&out, fmt == MOAT_AUDIT_TEXT);
     fwrite(out.data, 1, out.len, stdout);
     /* fail closed: a file that could not be read was not audited */
     int status = st.unreadable ? 2 : found.len ? 1 : 0;

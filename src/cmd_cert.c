@@ -1,6 +1,7 @@
 /* cmd_cert.c - `moat cert selfsigned`: writes a development certificate and
  * key. The certificate work itself is in src/net/cert.c. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@ static const char usage_cert[] =
     "\n"
     "  --cert FILE   where to write the certificate (default: cert.pem)\n"
     "  --key FILE    where to write the key (default: key.pem)\n"
-    "  --days N      validity in days (default: 30, at most 825)\n";
+    "  --days N      validity in days (default: 365, at most 825)\n";
 
 int moat_cmd_cert(int argc, char **argv)
 {
@@ -36,7 +37,9 @@ int moat_cmd_cert(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *cert = "cert.pem", *key = "key.pem";
-    uint64_t days = 30;
+    /* A year: a short default is flagged by scanners (testssl) as expiring,
+     * and 365 stays under the 398 days browsers allow a server certificate. */
+    uint64_t days = 365;
     int ch;
     optind = 2;
     while ((ch = getopt_long(argc, argv, "c:k:d:h", opts, NULL)) != -1) {
@@ -65,8 +68,15 @@ int moat_cmd_cert(int argc, char **argv)
     char **names = optind < argc ? argv + optind : defaults;
     size_t n = optind < argc ? (size_t)(argc - optind) : 3;
     for (size_t i = 0; i < n; i++) {
-        if (!names[i][0] || strlen(names[i]) > 253 || strpbrk(names[i], " ,/\\\"'")) {
-            fprintf(stderr, "moat cert: invalid name '%s'\n", names[i]);
+        bool printable = true; /* printable ASCII: no control, no UTF-8 */
+        for (const char *p = names[i]; *p; p++)
+            printable &= *p > 0x20 && *p < 0x7f;
+        if (!names[i][0] || strlen(names[i]) > 253 || !printable || strpbrk(names[i], " ,/\\\"'")) {
+            moat_buf e;
+            moat_buf_init(&e);
+            moat_term_escape(&e, names[i], strlen(names[i]), 0);
+            fprintf(stderr, "moat cert: invalid name '%s'\n", e.data);
+            moat_buf_free(&e);
             return 2;
         }
     }

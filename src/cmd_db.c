@@ -138,9 +138,14 @@ int moat_cmd_db(int argc, char **argv)
             printf("advisories:      %lld (%lld withdrawn)\n", info.vulns, info.withdrawn);
             printf("packages:        %lld\n", info.packages);
             printf("aliases:         %lld\n", info.aliases);
-            printf("last import:     %s\n", info.imported_at ? info.imported_at : "never");
-            printf("imported from:   %s\n", info.source ? info.source : "-");
-            printf("newest advisory: %s", info.newest_modified ? info.newest_modified : "-");
+            /* stored text from the imported files: shown escaped */
+            moat_arena *a = moat_arena_new();
+            printf("last import:     %s\n",
+                   info.imported_at ? moat_term_str(a, info.imported_at) : "never");
+            printf("imported from:   %s\n", info.source ? moat_term_str(a, info.source) : "-");
+            printf("newest advisory: %s",
+                   info.newest_modified ? moat_term_str(a, info.newest_modified) : "-");
+            moat_arena_free(a);
             if (info.age_days >= 0) printf(" (%lld days ago)", info.age_days);
             putchar('\n');
             if (info.age_days > MOAT_OSV_STALE_DAYS)

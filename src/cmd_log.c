@@ -74,6 +74,27 @@ static const char usage_why[] =
     "                     the configured log are read too)\n"
     "  -h, --help         this help\n";
 
+/* ---- output ------------------------------------------------------------------
+ * Log files hold what clients sent, and file names are whatever is on disk:
+ * nothing from either reaches the terminal unescaped (moat_term_escape). */
+
+static void put_term(FILE *f, const char *s, unsigned flags)
+{
+    moat_buf b;
+    moat_buf_init(&b);
+    moat_term_escape(&b, s, strlen(s), flags);
+    fwrite(b.data, 1, b.len, f);
+    moat_buf_free(&b);
+}
+
+/* "moat log: PATH: WHAT\n" on stderr. */
+static void path_error(const char *prefix, const char *path, const char *what)
+{
+    fprintf(stderr, "%s: ", prefix);
+    put_term(stderr, path, 0);
+    fprintf(stderr, ": %s\n", what);
+}
+
 /* ---- init ------------------------------------------------------------------- */
 
 static int load_config(const char *path, moat_config **cfg, const char *cmd)
@@ -172,12 +193,12 @@ static int map_file(mapped_list *l, const char *path, bool quiet_if_not_log)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        fprintf(stderr, "moat log: %s: %s\n", path, strerror(errno));
+        path_error("moat log", path, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        fprintf(stderr, "moat log: %s: not a regular file\n", path);
+        path_error("moat log", path, "not a regular file");
         close(fd);
         return -1;
     }
@@ -186,7 +207,7 @@ static int map_file(mapped_list *l, const char *path, bool quiet_if_not_log)
     if (len > 0) {
         map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map == MAP_FAILED) {
-            fprintf(stderr, "moat log: %s: %s\n", path, strerror(errno));
+            path_error("moat log", path, strerror(errno));
             close(fd);
             return -1;
         }
@@ -217,13 +238,13 @@ static int map_path(mapped_list *l, const char *path)
 {
     struct stat st;
     if (stat(path, &st) < 0) {
-        fprintf(stderr, "moat log: %s: %s\n", path, strerror(errno));
+        path_error("moat log", path, strerror(errno));
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) return map_file(l, path, false);
     DIR *d = opendir(path);
     if (!d) {
-        fprintf(stderr, "moat log: %s: %s\n", path, strerror(errno));
+        path_error("moat log", path, strerror(errno));
         return -1;
     }
     char **names = NULL;
@@ -249,7 +270,7 @@ static int map_path(mapped_list *l, const char *path)
     }
     free(names);
     if (rc == 0 && l->n == before) {
-        fprintf(stderr, "moat log: %s: no security log files in this folder\n", path);
+        path_error("moat log", path, "no security log files in this folder");
         return -1;
     }
     return rc;
@@ -342,14 +363,19 @@ static int cmd_verify(int argc, char **argv)
     moat_seclog_verdict v;
     int rc = moat_seclog_verify(in, files.n, &vo, &v);
     if (rc < 0) {
-        fprintf(stderr, "moat log verify: %s\n", v.message ? v.message : "cannot verify");
+        fputs("moat log verify: ", stderr);
+        put_term(stderr, v.message ? v.message : "cannot verify", 0);
+        fputc('\n', stderr);
         status = 2;
     } else if (v.ok) {
-        printf("%s\n", v.message);
-        if (!quiet && v.detail) fputs(v.detail, stdout);
+        put_term(stdout, v.message, 0);
+        putchar('\n');
+        if (!quiet && v.detail) put_term(stdout, v.detail, MOAT_TERM_TEXT);
         status = 0;
     } else {
-        printf("TAMPERED: %s\n", v.message);
+        fputs("TAMPERED: ", stdout);
+        put_term(stdout, v.message, 0);
+        putchar('\n');
         status = 1;
     }
     moat_seclog_verdict_free(&v);
@@ -428,22 +454,29 @@ typedef struct why_ctx {
     const moat_config *cfg;
     moat_config *defaults;
     size_t found;
+    size_t damaged; /* lines naming the request that do not parse */
 } why_ctx;
 
+/* Every value shown comes from the log, which holds what clients sent (user
+ * names, paths, reports): each is escaped for the terminal (T). */
 static void print_event(why_ctx *w, const moat_seclog_entry *e)
 {
-    const char *ev = moat_seclog_entry_get(e, "event");
-    const char *sev = moat_seclog_entry_get(e, "severity");
-    const char *time = moat_seclog_entry_get(e, "time");
-    const char *stage = moat_seclog_entry_get(e, "stage");
-    const char *reason = moat_seclog_entry_get(e, "reason");
-    const char *key = moat_seclog_entry_get(e, "config_key");
+    moat_arena *a = moat_arena_new();
+#define T(s) moat_term_str(a, (s))
+    const char *ev = T(moat_seclog_entry_get(e, "event"));
+    const char *sev = T(moat_seclog_entry_get(e, "severity"));
+    const char *time = T(moat_seclog_entry_get(e, "time"));
+    const char *stage = T(moat_seclog_entry_get(e, "stage"));
+    const char *reason = T(moat_seclog_entry_get(e, "reason"));
+    const char *rawkey = moat_seclog_entry_get(e, "config_key");
+    const char *key = T(rawkey);
     const char *status = moat_seclog_entry_get(e, "status");
-    const char *method = moat_seclog_entry_get(e, "method");
-    const char *path = moat_seclog_entry_get(e, "path");
-    const char *client = moat_seclog_entry_get(e, "client");
-    const char *user = moat_seclog_entry_get(e, "user");
-    const moat_seclog_event_info *info = moat_seclog_event_lookup(ev);
+    const char *method = T(moat_seclog_entry_get(e, "method"));
+    const char *path = T(moat_seclog_entry_get(e, "path"));
+    const char *client = T(moat_seclog_entry_get(e, "client"));
+    const char *user = T(moat_seclog_entry_get(e, "user"));
+    const moat_seclog_event_info *info =
+        moat_seclog_event_lookup(moat_seclog_entry_get(e, "event"));
     printf("\n%s  %s (%s)\n", time ? time : "?", ev ? ev : "?", sev ? sev : "?");
     if (info) printf("  what happened:  %s\n", info->summary);
     if (method || path || client || user) {
@@ -461,16 +494,16 @@ static void print_event(why_ctx *w, const moat_seclog_entry *e)
         printf("  stage:          %s\n", stage);
     if (reason) printf("  why:            %s\n", reason);
     if (key) {
-        char *cur = setting_value(w->cfg, key);
-        char *def = setting_value(w->defaults, key);
+        char *cur = setting_value(w->cfg, rawkey);
+        char *def = setting_value(w->defaults, rawkey);
         printf("  setting:        %s", key);
         if (cur) {
-            printf(" = %s", cur);
+            printf(" = %s", T(cur));
             if (def && strcmp(cur, def) == 0)
                 printf(" (the default)");
             else if (def)
-                printf(" (the default is %s)", def);
-            if (w->cfg && w->cfg->source) printf(" in %s", w->cfg->source);
+                printf(" (the default is %s)", T(def));
+            if (w->cfg && w->cfg->source) printf(" in %s", T(w->cfg->source));
         }
         printf("\n                  changing it changes this outcome; see docs/configuration.md"
                "\n");
@@ -488,10 +521,12 @@ static void print_event(why_ctx *w, const moat_seclog_entry *e)
         for (size_t k = 0; k < MOAT_ARRAY_LEN(shown); k++)
             skip |= strcmp(e->names[i], shown[k]) == 0;
         if (skip) continue;
-        printf("%s%s=%s", first ? "  details:        " : ", ", e->names[i], e->values[i]);
+        printf("%s%s=%s", first ? "  details:        " : ", ", T(e->names[i]), T(e->values[i]));
         first = false;
     }
     if (!first) printf("\n");
+#undef T
+    moat_arena_free(a);
 }
 
 static int why_file(why_ctx *w, const char *path)
@@ -501,7 +536,7 @@ static int why_file(why_ctx *w, const char *path)
     int rc = moat_read_file(path, &data, &len);
     if (rc < 0) {
         if (rc == MOAT_ENOENT) return 0;
-        fprintf(stderr, "moat log why: %s: %s\n", path, moat_strerror(rc));
+        path_error("moat log why", path, moat_strerror(rc));
         return -1;
     }
     char *needle = moat_xasprintf("\"request_id\":\"%s\"", w->id);
@@ -515,11 +550,18 @@ static int why_file(why_ctx *w, const char *path)
             if (moat_seclog_entry_parse(p, ll, &e) == 0) {
                 const char *rid = moat_seclog_entry_get(&e, "request_id");
                 if (rid && strcmp(rid, w->id) == 0) {
-                    if (w->found == 0) printf("Request %s:\n", w->id);
+                    if (w->found == 0) {
+                        fputs("Request ", stdout);
+                        put_term(stdout, w->id, 0);
+                        fputs(":\n", stdout);
+                    }
                     w->found++;
                     print_event(w, &e);
                 }
                 moat_seclog_entry_free(&e);
+            } else {
+                /* Never skip silently a line that names the request. */
+                w->damaged++;
             }
         }
         p = eol ? eol + 1 : end;
@@ -600,7 +642,9 @@ static int cmd_why(int argc, char **argv)
     why_ctx w = {.id = argv[optind]};
     for (const char *p = w.id; *p; p++) {
         if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) {
-            fprintf(stderr, "moat log why: '%s' is not a request id\n", w.id);
+            fputs("moat log why: '", stderr);
+            put_term(stderr, w.id, 0);
+            fputs("' is not a request id\n", stderr);
             return 2;
         }
     }
@@ -651,13 +695,21 @@ static int cmd_why(int argc, char **argv)
         if (status == 2) goto out;
         moat_buf_printf(&searched, "%s and its rotated files", sec);
     }
-    if (w.found == 0) {
-        printf("No security event for request %s in %s.\nA request moat let through without "
-               "incident leaves none; look for it in the access log.\n",
-               w.id, searched.data ? searched.data : "the log");
+    if (w.damaged)
+        printf("%s%zu line%s naming this request could not be read (damaged, or not a security "
+               "log entry): check the log with 'moat log verify'.\n",
+               w.found ? "\n" : "", w.damaged, w.damaged == 1 ? "" : "s");
+    if (w.found == 0 && w.damaged == 0) {
+        fputs("No security event for request ", stdout);
+        put_term(stdout, w.id, 0);
+        fputs(" in ", stdout);
+        put_term(stdout, searched.data ? searched.data : "the log", 0);
+        fputs(".\nA request moat let through without incident leaves none; look for it in the "
+              "access log.\n",
+              stdout);
         status = 1;
     } else {
-        status = 0;
+        status = w.found ? 0 : 1;
     }
 out:
     moat_buf_free(&searched);

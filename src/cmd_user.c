@@ -221,6 +221,17 @@ static int new_password(const ctx *c, const char *name, char **out, size_t *len)
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/* Names and roles come from argv, import files and a store other tools may
+ * write: every one shown is escaped for the terminal. The arena lives until
+ * the command returns (moat_cmd_user frees it). */
+static moat_arena *out_arena;
+
+static const char *T(const char *s)
+{
+    if (!out_arena) out_arena = moat_arena_new();
+    return moat_term_str(out_arena, s);
+}
+
 static int need_args(const opts *o, int min, int max, const char *what)
 {
     if (o->nargs < min || (max >= 0 && o->nargs > max)) {
@@ -234,7 +245,7 @@ static int get_user(ctx *c, const char *name, moat_user *u)
 {
     int rc = moat_store_user_get(c->store, name, u);
     if (rc == MOAT_ENOENT) {
-        fprintf(stderr, "moat user: no user '%s'\n", name);
+        fprintf(stderr, "moat user: no user '%s'\n", T(name));
         return 1;
     }
     if (rc < 0) {
@@ -256,7 +267,7 @@ static int check_roles(const char *const *roles, size_t n)
         if (!moat_role_name_valid(roles[i])) {
             fprintf(stderr,
                     "moat user: invalid role '%s' (1 to 64 letters, digits, '.', '_' or '-')\n",
-                    roles[i]);
+                    T(roles[i]));
             return 2;
         }
     return 0;
@@ -285,7 +296,7 @@ static int cmd_add(ctx *c, const opts *o)
         fprintf(stderr,
                 "moat user: invalid name '%s' (1 to 128 letters, digits, '.', '_', "
                 "'@', '+' or '-')\n",
-                name);
+                T(name));
         return 2;
     }
     int rc = check_roles(o->roles, o->nroles);
@@ -293,7 +304,7 @@ static int cmd_add(ctx *c, const opts *o)
     moat_user u;
     if (moat_store_user_get(c->store, name, &u) == 0) {
         moat_user_clear(&u);
-        fprintf(stderr, "moat user: '%s' exists already\n", name);
+        fprintf(stderr, "moat user: '%s' exists already\n", T(name));
         return 1;
     }
     char *pw = NULL, *hash = NULL;
@@ -308,11 +319,11 @@ static int cmd_add(ctx *c, const opts *o)
     rc = moat_store_user_add(c->store, name, hash, o->roles, o->nroles, (int64_t)time(NULL));
     free_secret(hash);
     if (rc == MOAT_EINVAL) {
-        fprintf(stderr, "moat user: '%s' exists already\n", name);
+        fprintf(stderr, "moat user: '%s' exists already\n", T(name));
         return 1;
     }
     if (rc < 0) return store_failed(rc);
-    printf("added user %s\n", name);
+    printf("added user %s\n", T(name));
     return 0;
 }
 
@@ -337,7 +348,7 @@ static int cmd_passwd(ctx *c, const opts *o)
         rc = store_failed(rc);
         goto out;
     }
-    printf("password of %s changed; their sessions ended\n", u.name);
+    printf("password of %s changed; their sessions ended\n", T(u.name));
 out:
     moat_user_clear(&u);
     return rc;
@@ -353,11 +364,16 @@ static int cmd_list(ctx *c)
     printf("%-24s %-24s %-4s %-8s %-14s %s\n", "NAME", "ROLES", "MFA", "RECOVERY", "HASH", "STATE");
     for (size_t i = 0; i < n; i++) {
         moat_user *u = &all[i];
-        moat_buf roles;
+        moat_buf roles, name;
         moat_buf_init(&roles);
-        for (size_t r = 0; r < u->nroles; r++)
-            moat_buf_printf(&roles, "%s%s", r ? "," : "", u->roles[r]);
-        printf("%-24s %-24s %-4s %-8zu %-14s ", u->name, roles.len ? roles.data : "-",
+        moat_buf_init(&name);
+        /* the store may hold names written by other tools or imports: escape */
+        for (size_t r = 0; r < u->nroles; r++) {
+            if (r) moat_buf_putc(&roles, ',');
+            moat_term_escape(&roles, u->roles[r], strlen(u->roles[r]), 0);
+        }
+        moat_term_escape(&name, u->name, strlen(u->name), 0);
+        printf("%-24s %-24s %-4s %-8zu %-14s ", name.data, roles.len ? roles.data : "-",
                u->totp_secret ? "yes" : "no", u->recovery_left,
                moat_password_format_name(moat_password_format(u->password_hash)));
         if (u->locked)
@@ -369,6 +385,7 @@ static int cmd_list(ctx *c)
             fputs("active", stdout);
         putchar('\n');
         moat_buf_free(&roles);
+        moat_buf_free(&name);
         moat_user_clear(u);
     }
     free(all);
@@ -379,11 +396,11 @@ static int cmd_del(ctx *c, const opts *o)
 {
     int rc = moat_store_user_del(c->store, o->args[0]);
     if (rc == MOAT_ENOENT) {
-        fprintf(stderr, "moat user: no user '%s'\n", o->args[0]);
+        fprintf(stderr, "moat user: no user '%s'\n", T(o->args[0]));
         return 1;
     }
     if (rc < 0) return store_failed(rc);
-    printf("deleted user %s\n", o->args[0]);
+    printf("deleted user %s\n", T(o->args[0]));
     return 0;
 }
 
@@ -396,7 +413,7 @@ static int cmd_lock(ctx *c, const opts *o, bool lock)
     if (rc < 0)
         rc = store_failed(rc);
     else
-        printf(lock ? "locked %s; their sessions ended\n" : "unlocked %s\n", u.name);
+        printf(lock ? "locked %s; their sessions ended\n" : "unlocked %s\n", T(u.name));
     moat_user_clear(&u);
     return rc;
 }
@@ -413,7 +430,7 @@ static int cmd_roles(ctx *c, const opts *o)
     if (rc < 0)
         rc = store_failed(rc);
     else
-        printf("roles of %s set\n", u.name);
+        printf("roles of %s set\n", T(u.name));
     moat_user_clear(&u);
     return rc;
 }
@@ -461,7 +478,7 @@ static int new_recovery_codes(ctx *c, const moat_user *u)
     int rc = moat_store_recovery_set(c->store, u->id, hp, MOAT_RECOVERY_CODES);
     if (rc == 0) {
         printf("Recovery codes for %s (each works once; shown only now, keep them safe):\n\n",
-               u->name);
+               T(u->name));
         for (size_t i = 0; i < MOAT_RECOVERY_CODES; i++)
             printf("    %s\n", codes[i]);
     }
@@ -480,13 +497,13 @@ static int cmd_mfa(ctx *c, const opts *o)
         if (rc < 0)
             rc = store_failed(rc);
         else
-            printf("second factor of %s removed, with their recovery codes\n", u.name);
+            printf("second factor of %s removed, with their recovery codes\n", T(u.name));
         goto out;
     }
     if (u.totp_secret) {
         fprintf(stderr,
                 "moat user: %s has a second factor already; 'moat user mfa reset %s' first\n",
-                u.name, u.name);
+                T(u.name), T(u.name));
         rc = 1;
         goto out;
     }
@@ -523,8 +540,8 @@ static int cmd_recovery(ctx *c, const opts *o)
     int rc = get_user(c, o->args[0], &u);
     if (rc) return rc;
     if (!u.totp_secret) {
-        fprintf(stderr, "moat user: %s has no second factor ('moat user mfa enroll %s')\n", u.name,
-                u.name);
+        fprintf(stderr, "moat user: %s has no second factor ('moat user mfa enroll %s')\n",
+                T(u.name), T(u.name));
         rc = 1;
     } else {
         rc = new_recovery_codes(c, &u);
@@ -551,7 +568,11 @@ static int cmd_import(ctx *c, const opts *o)
     /* Check everything before changing anything. */
     if (rc == 0) rc = moat_import_check(&im, path, &err);
     if (rc < 0) {
-        fprintf(stderr, "%s\nmoat user: nothing imported\n", err);
+        moat_buf e;
+        moat_buf_init(&e);
+        moat_term_escape(&e, err, strlen(err), MOAT_TERM_TEXT); /* may quote the file */
+        fprintf(stderr, "%s\nmoat user: nothing imported\n", e.data);
+        moat_buf_free(&e);
         free(err);
         moat_import_free(&im);
         return 2;
@@ -560,8 +581,11 @@ static int cmd_import(ctx *c, const opts *o)
         moat_user u;
         if (moat_store_user_get(c->store, im.rows[i].name, &u) == 0) {
             moat_user_clear(&u);
-            fprintf(stderr, "%s:%s%u: user %s exists already\nmoat user: nothing imported\n", path,
-                    im.json ? " user " : "", im.rows[i].line, im.rows[i].name);
+            moat_arena *a = moat_arena_new();
+            fprintf(stderr, "%s:%s%u: user %s exists already\nmoat user: nothing imported\n",
+                    moat_term_str(a, path), im.json ? " user " : "", im.rows[i].line,
+                    moat_term_str(a, im.rows[i].name));
+            moat_arena_free(a);
             moat_import_free(&im);
             return 1;
         }
@@ -612,7 +636,7 @@ static int cmd_token(ctx *c, const opts *o)
         } else {
             printf("Token %" PRId64 " for %s (shown only now; send it as 'Authorization: "
                    "Bearer TOKEN'):\n\n    %s\n\nexpires: ",
-                   id, u.name, tok);
+                   id, T(u.name), tok);
             put_time(stdout, expires);
             if (!expires) fputs(" (never)", stdout);
             putchar('\n');
@@ -629,8 +653,10 @@ static int cmd_token(ctx *c, const opts *o)
         if (rc < 0) return store_failed(rc);
         printf("%-6s %-24s %-16s %-21s %-21s %s\n", "ID", "USER", "TOKEN", "CREATED", "EXPIRES",
                "LAST USED");
+        moat_arena *a = moat_arena_new();
         for (size_t i = 0; i < n; i++) {
-            printf("%-6" PRId64 " %-24s %-13s... ", list[i].id, list[i].user, list[i].prefix);
+            printf("%-6" PRId64 " %-24s %-13s... ", list[i].id, moat_term_str(a, list[i].user),
+                   moat_term_str(a, list[i].prefix));
             put_time(stdout, list[i].created);
             fputs("  ", stdout);
             if (list[i].expires)
@@ -642,6 +668,7 @@ static int cmd_token(ctx *c, const opts *o)
             putchar('\n');
             free(list[i].user);
         }
+        moat_arena_free(a);
         free(list);
         return 0;
     }
@@ -662,7 +689,7 @@ static int cmd_token(ctx *c, const opts *o)
         printf("token %" PRIu64 " revoked\n", id);
         return 0;
     }
-    fprintf(stderr, "moat user: unknown token command '%s' (create, list, revoke)\n", sub);
+    fprintf(stderr, "moat user: unknown token command '%s' (create, list, revoke)\n", T(sub));
     return 2;
 }
 
@@ -676,7 +703,7 @@ static int cmd_logout(ctx *c, const opts *o)
     if (rc < 0)
         rc = store_failed(rc);
     else
-        printf("%zu session%s of %s ended\n", n, n == 1 ? "" : "s", u.name);
+        printf("%zu session%s of %s ended\n", n, n == 1 ? "" : "s", T(u.name));
     moat_user_clear(&u);
     return rc;
 }
@@ -716,7 +743,9 @@ int moat_cmd_user(int argc, char **argv)
     while (k < MOAT_ARRAY_LEN(cmds) && strcmp(cmds[k].name, cmd) != 0)
         k++;
     if (k == MOAT_ARRAY_LEN(cmds)) {
-        fprintf(stderr, "moat user: unknown command '%s'\n\n%s", cmd, usage_user);
+        fprintf(stderr, "moat user: unknown command '%s'\n\n%s", T(cmd), usage_user);
+        moat_arena_free(out_arena);
+        out_arena = NULL;
         return 2;
     }
     opts o;
@@ -760,5 +789,7 @@ int moat_cmd_user(int argc, char **argv)
     close_ctx(&c);
 done:
     free(o.roles);
+    moat_arena_free(out_arena);
+    out_arena = NULL;
     return rc;
 }

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "core.h"
 #include "gateway/gateway.h"
+#include "net/net.h"
 
 int moat_cmd_cert(int argc, char **argv); /* cmd_cert.c */
 
@@ -57,6 +58,21 @@ static const char usage_config[] =
     "       prints the effective settings as TOML; exit status 1 if invalid.\n"
     "docs   prints the reference of every setting (docs/configuration.md).\n";
 
+/* [tls] session_tickets and ticket_rotation, read once at start: ticket keys
+ * are process-wide and outlive reloads (src/net/tls.c). A config that does
+ * not load is left for moat_gateway_serve to report. */
+static void tls_tickets_from_config(const moat_config_source *src)
+{
+    moat_config *cfg = NULL;
+    char *err = NULL;
+    if (moat_config_load(src, &cfg, &err) < 0) {
+        free(err);
+        return;
+    }
+    moat_tls_tickets_configure(cfg->tls.session_tickets, cfg->tls.ticket_rotation_ms);
+    moat_config_free(cfg);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -91,6 +107,7 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "moat serve: unexpected argument '%s'\n%s", argv[optind], usage_serve);
         return 2;
     }
+    tls_tickets_from_config(&src);
     return moat_gateway_serve(&src);
 }
 
@@ -143,13 +160,23 @@ static int cmd_config(int argc, char **argv)
     moat_config *cfg = NULL;
     char *err = NULL;
     if (moat_config_load(&src, &cfg, &err) < 0) {
-        fprintf(stderr, "%s\n", err);
+        /* the message quotes the file, which may be an untrusted repository's */
+        moat_buf e;
+        moat_buf_init(&e);
+        moat_term_escape(&e, err, strlen(err), MOAT_TERM_TEXT);
+        fprintf(stderr, "%s\n", e.data);
+        moat_buf_free(&e);
         free(err);
         return 1;
     }
-    moat_buf out;
+    moat_buf dump, out;
+    moat_buf_init(&dump);
     moat_buf_init(&out);
-    moat_config_dump(cfg, &out);
+    moat_config_dump(cfg, &dump);
+    /* The dump's strings are TOML basic strings, where \uXXXX means the same
+     * as the code point: C1 and bidi controls are shown escaped. */
+    moat_json_harden(&out, dump.data ? dump.data : "", dump.len);
+    moat_buf_free(&dump);
     fwrite(out.data, 1, out.len, stdout);
     fprintf(stderr, "moat: configuration OK (%s)\n", cfg->source ? cfg->source : "defaults");
     moat_buf_free(&out);

@@ -73,6 +73,8 @@ typedef struct moat_config {
         char *profile;                /* "intermediate" | "modern" */
         bool redirect;                /* plain HTTP answers 308 to HTTPS */
         moat_strlist redirect_exempt; /* path prefixes served over plain HTTP */
+        bool session_tickets;         /* stateless resumption with rotating keys */
+        uint64_t ticket_rotation_ms;  /* a new ticket key this often */
     } tls;
     struct {
         moat_strlist deny;  /* segment globs refused with 404 */

@@ -522,6 +522,29 @@ const moat__config_setting moat__config_settings[] = {
         .offset = AT(tls.redirect_exempt),
         .doc = "Path prefixes still served over plain HTTP, for ACME HTTP-01 challenges.",
     },
+    {
+        .key = "tls.session_tickets",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(tls.session_tickets),
+        .doc = "Session tickets let a returning client resume without a full handshake (TLS "
+               "1.2 tickets and TLS 1.3 resumption). Their keys live in memory only, are made "
+               "from the OS random source, are shared by all workers and rotate every "
+               "`tls.ticket_rotation`. `false`: no ticket is encrypted with a key; clients "
+               "resume from moat's in-memory session cache instead. Read at start: a reload "
+               "keeps the keys and this setting. See [tls.md](tls.md).",
+    },
+    {
+        .key = "tls.ticket_rotation",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"12h\"",
+        .min = SEC,
+        .max = 24 * HOUR,
+        .offset = AT(tls.ticket_rotation_ms),
+        .doc = "How often a new session ticket key is made. The previous key still opens "
+               "tickets for one more period, so a ticket is accepted at most twice this long "
+               "after its key was made; older keys are erased. Read at start.",
+    },
 
     /* ---- [paths] ---- */
     {

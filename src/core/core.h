@@ -143,6 +143,27 @@ size_t moat_utf8_len(const unsigned char *s, size_t n);
 /* Appends s[0..n) as a JSON string: control bytes escaped, invalid UTF-8
  * replaced by U+FFFD, so the output is always valid JSON and UTF-8. */
 void moat_buf_put_json_string(moat_buf *b, const char *s, size_t n);
+/* True for code points no output of moat shows raw: C0, DEL, C1 (terminal
+ * controls), the bidi overrides, isolates and marks (U+202A-202E,
+ * U+2066-2069, U+200E/200F, U+061C) and the line and paragraph separators
+ * U+2028/2029. moat_buf_put_json_string escapes them as \uXXXX. */
+bool moat_unsafe_cp(unsigned cp);
+/* Appends the JSON text json[0..n) (from another encoder, e.g. jansson) with
+ * every unsafe code point inside its strings escaped as \uXXXX; the result
+ * means the same JSON. */
+void moat_json_harden(moat_buf *b, const char *json, size_t n);
+/* Appends s[0..n) for a terminal: every byte or code point a terminal would
+ * act on is shown as a visible escape instead -- C0 and DEL as \xNN (\n, \t,
+ * \r by name), C1, bidi controls and U+2028/2029 as \uXXXX, bytes that are not
+ * valid UTF-8 as \xNN -- and '\\' as '\\\\' so the escaping cannot be forged.
+ * Valid UTF-8 otherwise passes unchanged (é, emoji). NUL bytes inside s are
+ * escaped like the rest (n counts them). With MOAT_TERM_TEXT (whole reports:
+ * lines of source code) newlines and tabs pass and backslashes stay single. */
+#define MOAT_TERM_TEXT 1u
+void moat_term_escape(moat_buf *b, const char *s, size_t n, unsigned flags);
+/* The NUL-terminated s escaped as one field (flags 0), allocated in a: for
+ * printf arguments. NULL stays NULL. */
+const char *moat_term_str(moat_arena *a, const char *s);
 
 /* ---- process log (operator diagnostics on stderr) -------------------------
  * Not the security log and not the access log: startup, reload, fatal errors. */

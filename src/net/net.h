@@ -60,6 +60,14 @@ void moat_tls_ctx_free(moat_tls_ctx *t);
 /* Borrowed DNS names of all certificates (for the default Host allow-list). */
 size_t moat_tls_ctx_names(const moat_tls_ctx *t, const char **names, size_t max);
 
+/* Session tickets for the contexts made from now on: on or off, and how
+ * often their key rotates (ms > 0). Keys are process-wide, never on disk,
+ * shared by every context and thread; default on, 12 h. Call before the
+ * workers start (moat serve reads [tls] session_tickets/ticket_rotation). */
+void moat_tls_tickets_configure(bool enabled, uint64_t rotation_ms);
+/* The clock ticket rotation reads (moat_now_ms); unit tests replace it. */
+extern uint64_t (*moat_tls__ticket_clock)(void);
+
 moat_tls_conn *moat_tls_conn_new(moat_tls_ctx *t);
 void moat_tls_conn_free(moat_tls_conn *c);
 /* Ciphertext from the peer in; decrypted bytes appended to plain, bytes to

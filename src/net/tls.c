@@ -2,13 +2,23 @@
  * owns the sockets and OpenSSL only transforms bytes: ciphertext in,
  * plaintext out, and the other way. One SSL_CTX per certificate; SNI picks
  * the one whose names cover the requested host. Profiles follow Mozilla's
- * "intermediate" (TLS 1.2 + 1.3) and "modern" (TLS 1.3 only) settings. */
+ * "intermediate" (TLS 1.2 + 1.3) and "modern" (TLS 1.3 only) settings.
+ *
+ * Session ticket keys are process-wide, not per context: every worker and
+ * every certificate uses them, and a reload (a new context) keeps them, so
+ * tickets survive reloads. They live in one page kept out of core dumps and
+ * swap, are made with RAND_priv_bytes, rotate lazily when the ticket
+ * callback runs, and are erased two periods after they were made. */
 #include <arpa/inet.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "net.h"
 
@@ -125,6 +135,129 @@ static void collect_names(tls_cert *c, X509 *x)
     }
 }
 
+/* ---- session ticket keys ------------------------------------------------------ */
+
+typedef struct ticket_key {
+    unsigned char name[16]; /* sent in the clear in every ticket: picks the key */
+    unsigned char aes[32];  /* AES-256-CBC */
+    unsigned char hmac[32]; /* HMAC-SHA256 */
+    uint64_t born_ms;       /* moat_now_ms() when made; 0: no key */
+} ticket_key;
+
+typedef struct ticket_keys {
+    ticket_key cur, prev; /* cur encrypts; both decrypt */
+} ticket_keys;
+
+static pthread_mutex_t tickets_lock = PTHREAD_MUTEX_INITIALIZER;
+static ticket_keys *tickets;   /* one page, under tickets_lock */
+static bool tickets_on = true; /* set before the contexts are made */
+static uint64_t tickets_period_ms = 12 * 3600 * 1000;
+uint64_t (*moat_tls__ticket_clock)(void) = moat_now_ms;
+
+void moat_tls_tickets_configure(bool enabled, uint64_t rotation_ms)
+{
+    MOAT_BUG_ON(rotation_ms == 0);
+    pthread_mutex_lock(&tickets_lock);
+    tickets_on = enabled;
+    tickets_period_ms = rotation_ms;
+    pthread_mutex_unlock(&tickets_lock);
+}
+
+static void key_new(ticket_key *k, uint64_t now)
+{
+    /* A failing CSPRNG must not yield a guessable key: stop (fail closed). */
+    MOAT_BUG_ON(RAND_bytes(k->name, sizeof(k->name)) != 1);
+    MOAT_BUG_ON(RAND_priv_bytes(k->aes, sizeof(k->aes)) != 1);
+    MOAT_BUG_ON(RAND_priv_bytes(k->hmac, sizeof(k->hmac)) != 1);
+    k->born_ms = now ? now : 1;
+}
+
+static void key_erase(ticket_key *k)
+{
+    OPENSSL_cleanse(k, sizeof(*k));
+}
+
+/* Brings the keys up to date at time now; tickets_lock held. A key encrypts
+ * for one period after it was made and decrypts for two; whatever the gaps
+ * between calls, no key outlives that. */
+static void tickets_rotate(uint64_t now)
+{
+    if (!tickets) {
+        _Static_assert(sizeof(ticket_keys) <= 4096, "ticket keys fit one page");
+        void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        MOAT_BUG_ON(page == MAP_FAILED);
+        (void)madvise(page, 4096, MADV_DONTDUMP); /* best effort: not in core dumps */
+        (void)mlock(page, 4096);                  /* best effort: not in swap */
+        tickets = page;
+    }
+    uint64_t p = tickets_period_ms;
+    ticket_key *cur = &tickets->cur, *prev = &tickets->prev;
+    if (prev->born_ms && now - prev->born_ms >= 2 * p) key_erase(prev);
+    if (!cur->born_ms || now - cur->born_ms >= 2 * p) {
+        key_erase(prev);
+        key_erase(cur);
+        key_new(cur, now);
+    } else if (now - cur->born_ms >= p) {
+        *prev = *cur;
+        key_new(cur, now);
+    }
+}
+
+/* Encrypts a new ticket (enc = 1) or finds the key of a ticket (enc = 0):
+ * 1 ok, 2 ok but renew the ticket (made with the previous key), 0 unknown
+ * key (full handshake), -1 error. Called on any worker thread. */
+static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_MAX_IV_LENGTH],
+                     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+    (void)ssl;
+    ticket_key k;
+    int rc = 1;
+    pthread_mutex_lock(&tickets_lock);
+    tickets_rotate(moat_tls__ticket_clock());
+    if (enc) {
+        k = tickets->cur;
+    } else if (memcmp(key_name, tickets->cur.name, 16) == 0) {
+        k = tickets->cur;
+    } else if (tickets->prev.born_ms && memcmp(key_name, tickets->prev.name, 16) == 0) {
+        k = tickets->prev;
+        rc = 2;
+    } else {
+        rc = 0;
+    }
+    pthread_mutex_unlock(&tickets_lock);
+    if (rc == 0) return 0;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac, sizeof(k.hmac)),
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
+    const EVP_CIPHER *aes = EVP_aes_256_cbc();
+    if (enc) {
+        memcpy(key_name, k.name, 16);
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(aes)) != 1 ||
+            EVP_EncryptInit_ex(cctx, aes, NULL, k.aes, iv) != 1)
+            rc = -1;
+    } else if (EVP_DecryptInit_ex(cctx, aes, NULL, k.aes, iv) != 1) {
+        rc = -1;
+    }
+    if (rc > 0 && EVP_MAC_CTX_set_params(hctx, params) != 1) rc = -1;
+    OPENSSL_cleanse(&k, sizeof(k));
+    return rc;
+}
+
+static void tickets_setup(SSL_CTX *ctx)
+{
+    pthread_mutex_lock(&tickets_lock);
+    bool on = tickets_on;
+    pthread_mutex_unlock(&tickets_lock);
+    if (!on) {
+        /* TLS 1.2: no tickets, session ids from the cache; TLS 1.3: the
+         * tickets carry only a cache id ("stateful"), nothing encrypted. */
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        return;
+    }
+    MOAT_BUG_ON(SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1);
+}
+
 static int load_cert(moat_tls_ctx *t, tls_cert *c, const char *cert, const char *key, bool modern,
                      char *err, size_t errlen)
 {
@@ -151,6 +284,7 @@ static int load_cert(moat_tls_ctx *t, tls_cert *c, const char *cert, const char 
     SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
     SSL_CTX_set_tlsext_servername_arg(ctx, t);
     SSL_CTX_set_dh_auto(ctx, 1);
+    tickets_setup(ctx);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         ssl_error(err, errlen, "cannot load certificate", cert);
         return MOAT_EIO;

@@ -961,8 +961,44 @@ def test_cert_selfsigned_defaults(moat_bin, tmp_path):
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     text = x509_text(cert)
     assert "DNS:localhost" in text and "IP Address:127.0.0.1" in text
+    # A year by default (was 30 days, which scanners flag as expiring at once),
+    # and under the 398 days browsers accept for a server certificate.
     nb, na = x509_dates(cert)
-    assert abs((na - nb) - datetime.timedelta(days=30)) <= datetime.timedelta(minutes=10)
+    assert abs((na - nb) - datetime.timedelta(days=365)) <= datetime.timedelta(minutes=10)
+    assert na - nb <= datetime.timedelta(days=398)
+    now = datetime.datetime.utcnow()
+    assert na - now >= datetime.timedelta(days=364)
+    # openssl's own expiry check agrees: still valid in 364 days, not in 366
+    assert run([OPENSSL, "x509", "-in", str(cert), "-noout",
+                "-checkend", str(364 * 86400)]).returncode == 0
+    assert run([OPENSSL, "x509", "-in", str(cert), "-noout",
+                "-checkend", str(366 * 86400)]).returncode == 1
+    assert "365 days" in r.stdout
+
+
+def test_cert_selfsigned_days_bounds(moat_bin, tmp_path):
+    for bad in ("0", "826", "-1", "ten", ""):
+        r = run([moat_bin, "cert", "selfsigned", "--cert", str(tmp_path / "c.pem"),
+                 "--key", str(tmp_path / "k.pem"), "--days", bad])
+        assert r.returncode == 2, (bad, r.stdout, r.stderr)
+        assert not (tmp_path / "c.pem").exists()
+    cert, key = selfsigned(moat_bin, tmp_path / "c.pem", tmp_path / "k.pem", "localhost",
+                           days=825)
+    nb, na = x509_dates(cert)
+    assert abs((na - nb) - datetime.timedelta(days=825)) <= datetime.timedelta(minutes=10)
+
+
+def test_cert_selfsigned_refuses_control_and_non_ascii_names(moat_bin, tmp_path):
+    """A SAN is an A-label or an IP literal: no control bytes, no UTF-8;
+    the refusal shows the name escaped."""
+    for bad in ("a\x1b[2J.test", "x\u202e.test", "caf\u00e9.test", "a\tb"):
+        r = subprocess.run([moat_bin, "cert", "selfsigned", "--cert", str(tmp_path / "c.pem"),
+                            "--key", str(tmp_path / "k.pem"), bad], capture_output=True,
+                           timeout=30)
+        assert r.returncode == 2, bad
+        assert b"\x1b" not in r.stderr and "\u202e".encode() not in r.stderr
+        assert b"invalid name" in r.stderr
+        assert not (tmp_path / "c.pem").exists()
 
 
 def test_cert_selfsigned_tightens_existing_key_mode(moat_bin, tmp_path):
