@@ -143,6 +143,8 @@ def test_mfa_step_up_brute_force_bounded(site):
     assert len(fails) >= 31 and {"bad_code", "mfa_locked"} <= {e["cause"] for e in fails}
     locks = [e for e in evs if e["event"] == "auth.mfa.lockout" and e.get("user") == "mia"]
     assert len(locks) == 1 and locks[0]["config_key"] == "auth.mfa_failures"
+    listed = [ln for ln in site.user("list").stdout.splitlines() if ln.startswith("mia ")]
+    assert len(listed) == 1 and "active, second factor locked until" in listed[0], listed
     site.user("unlock", "mia")
     r = step_up(site, s, totp.now())
     assert r.status_code == 303
