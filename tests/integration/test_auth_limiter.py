@@ -151,6 +151,31 @@ def test_mfa_step_up_brute_force_bounded(site):
     assert s.get(site.url + "/echo/mfa").status_code == 200
 
 
+def test_parallel_step_up_guesses_bounded(site):
+    """30 wrong codes sent at once: a check reads the lock before it runs,
+    so only the checks already in flight on the thread pool (libuv's 4)
+    when the fifth failure locks can still be counted: at most 5 + 4 get
+    401, the others 429, and the right code after them is refused."""
+    import concurrent.futures
+    site.add("nell")
+    totp, _ = site.enroll("nell")
+    s = one_factor_session(site, "198.51.100.5", "nell")
+    cookie = s.cookies.get("moat_session")
+    csrf = csrf_of(s.get(site.url + "/.moat/mfa").text)
+
+    def guess(code):
+        c = client("198.51.100.5")
+        c.cookies.set("moat_session", cookie)
+        return c.post(site.url + "/.moat/mfa", data={"csrf": csrf, "code": code},
+                      allow_redirects=False, timeout=60).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(30) as pool:
+        statuses = list(pool.map(guess, wrong_codes(totp, 30)))
+    assert set(statuses) == {401, 429}, statuses
+    assert 5 <= statuses.count(401) <= 9, statuses
+    assert step_up(site, s, totp.now()).status_code == 429
+
+
 def test_locked_account_cannot_step_up(site):
     """A session opened before the account was locked (lockout_failures
     wrong passwords) cannot add the second factor while the lock lasts."""
