@@ -25,7 +25,8 @@ static const moat_seclog_event_info catalogue[] = {
      "rest passed uninspected (waf.over_limit = \"pass\")"},
     {"auth.login.success", MOAT_SECLOG_INFO, "a user logged in"},
     {"auth.login.failure", MOAT_SECLOG_WARNING,
-     "a login failed: unknown user or wrong password (the client is not told which)"},
+     "a login failed: unknown user, wrong password or code, locked account or throttled "
+     "address (the client is not told which)"},
     {"auth.lockout", MOAT_SECLOG_WARNING,
      "too many failed logins: the account or the client is locked out for a while"},
     {"auth.mfa.failure", MOAT_SECLOG_WARNING,
