@@ -383,6 +383,10 @@ static int cmd_list(ctx *c)
             put_time(stdout, u->locked_until);
         } else
             fputs("active", stdout);
+        if (!u->locked && u->mfa_locked_until > now) {
+            fputs(", second factor locked until ", stdout);
+            put_time(stdout, u->mfa_locked_until);
+        }
         putchar('\n');
         moat_buf_free(&roles);
         moat_buf_free(&name);

@@ -160,6 +160,13 @@ void moat_token_new(char out[MOAT_TOKEN_LEN + 1]);
 /* The stored form of a session id or token: SHA-256 in hex. */
 void moat_secret_hash(const char *secret, size_t n, char out[MOAT_SECRET_HASH_LEN + 1]);
 
+/* What the logs say for a login that names no user (perhaps a password
+ * typed into the wrong field): "unknown:" + 12 hex digits of an HMAC-SHA-256
+ * of the name (ASCII case folded) under a random per-process key, so that
+ * attempts with one name correlate and the name cannot be read back. */
+#define MOAT_NAME_TAG_LEN 20
+void moat_auth_name_tag(const char *name, char out[MOAT_NAME_TAG_LEN + 1]);
+
 /* ---- the login decision (login.c) ------------------------------------------ */
 
 /* The parameters of authentication, taken from the [auth] settings. */
@@ -183,34 +190,60 @@ typedef enum {
 typedef struct moat_login_result {
     moat_login_status status;
     /* For the security log only: "unknown_user", "bad_password", "bad_code",
-     * "locked", "admin_locked", "throttled"; NULL on success. */
+     * "locked", "admin_locked", "mfa_locked", "throttled", "unknown_token";
+     * NULL on success. */
     const char *reason;
-    int64_t user_id;      /* 0 for an unknown user */
-    bool mfa;             /* a second factor was verified */
-    bool mfa_enrolled;    /* the user has a second factor */
-    bool recovery_used;   /* the second factor was a recovery code */
-    bool rehashed;        /* the stored hash was replaced by a current Argon2id one */
-    int64_t locked_until; /* this failure locked the account or the address (else 0) */
+    int64_t user_id;         /* 0 for an unknown user */
+    bool mfa;                /* a second factor was verified */
+    bool mfa_enrolled;       /* the user has a second factor */
+    bool recovery_used;      /* the second factor was a recovery code */
+    bool rehashed;           /* the stored hash was replaced by a current Argon2id one */
+    int64_t locked_until;    /* this failure locked the account's counter of its kind (else 0) */
+    int64_t throttled_until; /* this failure throttled the client address (else 0) */
 } moat_login_result;
+
+/* Every check of a secret below goes through one limiter. Before the check:
+ * a client address throttled after auth.address_failures failures, a locked
+ * account (admin lock, or auth.lockout_failures password failures) and, for
+ * a code, a second factor locked after auth.mfa_failures wrong codes are
+ * refused (status THROTTLED or LOCKED, the secret not even compared). After
+ * a wrong secret: one failure on the account's counter of its kind
+ * (password or second factor; a token has no account) and one on the
+ * address's (any kind). After a right one the account's counter of its
+ * kind starts over. Locks last auth.lockout_duration, doubling with every
+ * repeat until a success (at most a day). addr may be NULL (no address
+ * counting, e.g. a local tool). Each returns 0 with *r filled, or a store
+ * error (the caller must then refuse: fail closed). */
 
 /* Decides a login: throttled address, unknown user, locked account, wrong
  * password and wrong code all cost one password verification (a dummy one
  * for an unknown user), so the answer's timing does not tell them apart.
- * Failures count towards the account's lockout and the address's throttle;
- * a success resets the account's counters and rehashes a password stored in
- * an older format or with other parameters. code (may be NULL) is a TOTP code
- * or a recovery code; each is accepted once. addr may be NULL (no address
- * throttling, e.g. a local tool). Returns 0 with *r filled, or a store error
- * (the caller must then refuse: fail closed). */
+ * Once the password is right, code (may be NULL) is a TOTP code or a
+ * recovery code, each accepted once, and counted on the second factor's
+ * counter; a success rehashes a password stored in an older format or with
+ * other parameters. */
 int moat_auth_login(moat_store *s, const moat_auth_settings *st, const char *name, const char *pw,
                     size_t n, const char *code, size_t codelen, const char *addr, int64_t now,
                     moat_login_result *r);
 
 /* Verifies a second factor of user id (a TOTP code or a recovery code) for a
- * session that already has the first: 0 when it is right (and now used),
- * MOAT_ENOENT when not (counted as a failure), or a store error. */
+ * session that already has the first (the MFA step-up): OK (the code is now
+ * used; r->recovery_used says which kind), BAD, LOCKED or THROTTLED. */
 int moat_auth_verify_code(moat_store *s, const moat_auth_settings *st, int64_t id, const char *code,
-                          size_t codelen, int64_t now, bool *recovery_used);
+                          size_t codelen, const char *addr, int64_t now, moat_login_result *r);
+
+/* Verifies the current password of user id (the password-change form): OK,
+ * BAD, LOCKED or THROTTLED, counted as a login's password would be. */
+int moat_auth_check_password(moat_store *s, const moat_auth_settings *st, int64_t id,
+                             const char *pw, size_t n, const char *addr, int64_t now,
+                             moat_login_result *r);
+
+/* Looks a bearer token up by its stored form (moat_secret_hash): OK with
+ * r->user_id (the token is live; whether its user may log in is the
+ * caller's to check), BAD (no such live token: counted against the
+ * address) or THROTTLED. */
+int moat_auth_token(moat_store *s, const moat_auth_settings *st, const char *hash, const char *addr,
+                    int64_t now, moat_login_result *r);
 
 /* ---- user import files (import.c) -------------------------------------- */
 

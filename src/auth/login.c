@@ -22,6 +22,7 @@ void moat_auth_settings_from_config(const moat_config *cfg, moat_auth_settings *
     out->lockout.window = (int64_t)(cfg->auth.lockout_window_ms / 1000);
     out->lockout.duration = (int64_t)(cfg->auth.lockout_duration_ms / 1000);
     out->lockout.addr_failures = (uint32_t)cfg->auth.address_failures;
+    out->lockout.mfa_failures = (uint32_t)cfg->auth.mfa_failures;
     out->issuer = cfg->auth.totp_issuer;
 }
 
@@ -54,21 +55,66 @@ static int check_code(moat_store *s, const moat_auth_settings *st, const moat_us
     return rc;
 }
 
-static int count_failure(moat_store *s, const moat_auth_settings *st, int64_t id, const char *addr,
-                         int64_t now, moat_login_result *r)
+/* ---- the limiter ------------------------------------------------------------
+ * Every check of a secret goes through these three: refused() before the
+ * check (a throttled address, a locked account, a locked second factor: the
+ * secret is then not even looked at), failed() after a wrong one (the
+ * account's counter of that kind, and the address's), succeeded() after a
+ * right one (the account's counter of that kind starts over). */
+
+typedef enum {
+    KIND_PASSWORD, /* the account's password counter (lockout_failures) */
+    KIND_CODE,     /* the account's second-factor counter (mfa_failures) */
+    KIND_TOKEN,    /* a bearer token: no account to count against */
+} secret_kind;
+
+/* 0 with r->status left alone when the check may go on; 0 with r->status
+ * THROTTLED or LOCKED (and r->reason) when not; or a store error. u may be
+ * NULL (unknown user, token). */
+static int refused(moat_store *s, const moat_user *u, secret_kind kind, const char *addr,
+                   int64_t now, moat_login_result *r)
+{
+    if (addr) {
+        int64_t blocked = 0;
+        int rc = moat_store_addr_blocked(s, addr, now, &blocked);
+        if (rc < 0) return rc;
+        if (blocked) {
+            r->status = MOAT_LOGIN_THROTTLED;
+            r->reason = "throttled";
+            return 0;
+        }
+    }
+    if (u && (u->locked || u->locked_until > now)) {
+        r->status = MOAT_LOGIN_LOCKED;
+        r->reason = u->locked ? "admin_locked" : "locked";
+    } else if (u && kind == KIND_CODE && u->mfa_locked_until > now) {
+        r->status = MOAT_LOGIN_LOCKED;
+        r->reason = "mfa_locked";
+    }
+    return 0;
+}
+
+static int failed(moat_store *s, const moat_auth_settings *st, int64_t id, secret_kind kind,
+                  const char *addr, int64_t now, moat_login_result *r)
 {
     int64_t until = 0;
-    if (id > 0) {
-        int rc = moat_store_login_failed(s, id, &st->lockout, now, &until);
+    if (id > 0 && kind != KIND_TOKEN) {
+        int rc = kind == KIND_CODE ? moat_store_mfa_failed(s, id, &st->lockout, now, &until)
+                                   : moat_store_login_failed(s, id, &st->lockout, now, &until);
         if (rc < 0) return rc;
         if (until) r->locked_until = until;
     }
     if (addr) {
         int rc = moat_store_addr_failed(s, addr, &st->lockout, now, &until);
         if (rc < 0) return rc;
-        if (until && !r->locked_until) r->locked_until = until;
+        if (until) r->throttled_until = until;
     }
     return 0;
+}
+
+static int succeeded(moat_store *s, int64_t id, secret_kind kind)
+{
+    return kind == KIND_CODE ? moat_store_mfa_ok(s, id) : moat_store_login_ok(s, id);
 }
 
 int moat_auth_login(moat_store *s, const moat_auth_settings *st, const char *name, const char *pw,
@@ -77,51 +123,58 @@ int moat_auth_login(moat_store *s, const moat_auth_settings *st, const char *nam
 {
     memset(r, 0, sizeof(*r));
     r->status = MOAT_LOGIN_BAD;
-    int64_t blocked = 0;
-    if (addr) {
-        int rc = moat_store_addr_blocked(s, addr, now, &blocked);
-        if (rc < 0) return rc;
-        if (blocked) {
-            moat_password_dummy_verify(&st->argon2, pw, n);
-            r->status = MOAT_LOGIN_THROTTLED;
-            r->reason = "throttled";
-            return 0;
-        }
+    int rc = refused(s, NULL, KIND_PASSWORD, addr, now, r);
+    if (rc < 0) return rc;
+    if (r->status == MOAT_LOGIN_THROTTLED) {
+        moat_password_dummy_verify(&st->argon2, pw, n);
+        return 0;
     }
     moat_user u;
-    int rc = moat_user_name_valid(name) ? moat_store_user_get(s, name, &u) : MOAT_ENOENT;
+    rc = moat_user_name_valid(name) ? moat_store_user_get(s, name, &u) : MOAT_ENOENT;
     if (rc == MOAT_ENOENT) {
         moat_password_dummy_verify(&st->argon2, pw, n);
         r->reason = "unknown_user";
-        return count_failure(s, st, 0, addr, now, r);
+        return failed(s, st, 0, KIND_PASSWORD, addr, now, r);
     }
     if (rc < 0) return rc;
     r->user_id = u.id;
     r->mfa_enrolled = u.totp_secret != NULL;
     int v = moat_password_verify(u.password_hash, pw, n);
     if (v == MOAT_EINVAL) moat_password_dummy_verify(&st->argon2, pw, n);
-    if (u.locked || u.locked_until > now) {
-        r->status = MOAT_LOGIN_LOCKED;
-        r->reason = u.locked ? "admin_locked" : "locked";
-        rc = count_failure(s, st, 0, addr, now, r);
+    /* The address was checked above; a locked account is refused after the
+     * same work as a wrong password, and only the address counts it. */
+    rc = refused(s, &u, KIND_PASSWORD, NULL, now, r);
+    if (rc < 0) goto out;
+    if (r->status == MOAT_LOGIN_LOCKED) {
+        rc = failed(s, st, 0, KIND_PASSWORD, addr, now, r);
         goto out;
     }
     if (v != 0) {
         r->reason = "bad_password";
-        rc = count_failure(s, st, u.id, addr, now, r);
+        rc = failed(s, st, u.id, KIND_PASSWORD, addr, now, r);
         goto out;
     }
     if (code && codelen > 0) {
+        /* The password was right: from here on it is the second factor's
+         * counter, and its lock refuses even the right code. */
+        rc = refused(s, &u, KIND_CODE, NULL, now, r);
+        if (rc < 0) goto out;
+        if (r->status == MOAT_LOGIN_LOCKED) {
+            rc = failed(s, st, 0, KIND_CODE, addr, now, r);
+            goto out;
+        }
         rc = check_code(s, st, &u, code, codelen, now, &r->recovery_used);
         if (rc == MOAT_ENOENT) {
             r->reason = "bad_code";
-            rc = count_failure(s, st, u.id, addr, now, r);
+            rc = failed(s, st, u.id, KIND_CODE, addr, now, r);
             goto out;
         }
         if (rc < 0) goto out;
         r->mfa = true;
+        rc = succeeded(s, u.id, KIND_CODE);
+        if (rc < 0) goto out;
     }
-    rc = moat_store_login_ok(s, u.id);
+    rc = succeeded(s, u.id, KIND_PASSWORD);
     if (rc < 0) goto out;
     r->status = MOAT_LOGIN_OK;
     if (moat_password_needs_rehash(u.password_hash, &st->argon2)) {
@@ -139,19 +192,74 @@ out:
 }
 
 int moat_auth_verify_code(moat_store *s, const moat_auth_settings *st, int64_t id, const char *code,
-                          size_t codelen, int64_t now, bool *recovery_used)
+                          size_t codelen, const char *addr, int64_t now, moat_login_result *r)
 {
-    *recovery_used = false;
+    memset(r, 0, sizeof(*r));
+    r->status = MOAT_LOGIN_BAD;
+    r->user_id = id;
     moat_user u;
     int rc = moat_store_user_get_id(s, id, &u);
     if (rc < 0) return rc;
-    rc = check_code(s, st, &u, code, codelen, now, recovery_used);
+    r->mfa_enrolled = u.totp_secret != NULL;
+    rc = refused(s, &u, KIND_CODE, addr, now, r);
+    if (rc < 0 || r->status != MOAT_LOGIN_BAD) goto out;
+    rc = check_code(s, st, &u, code, codelen, now, &r->recovery_used);
     if (rc == MOAT_ENOENT) {
-        moat_login_result r;
-        memset(&r, 0, sizeof(r));
-        int c = count_failure(s, st, id, NULL, now, &r);
-        if (c < 0) rc = c;
+        r->reason = "bad_code";
+        rc = failed(s, st, id, KIND_CODE, addr, now, r);
+        goto out;
     }
+    if (rc < 0) goto out;
+    rc = succeeded(s, id, KIND_CODE);
+    if (rc < 0) goto out;
+    r->status = MOAT_LOGIN_OK;
+    r->mfa = true;
+out:
     moat_user_clear(&u);
     return rc;
+}
+
+int moat_auth_check_password(moat_store *s, const moat_auth_settings *st, int64_t id,
+                             const char *pw, size_t n, const char *addr, int64_t now,
+                             moat_login_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->status = MOAT_LOGIN_BAD;
+    r->user_id = id;
+    moat_user u;
+    int rc = moat_store_user_get_id(s, id, &u);
+    if (rc < 0) return rc;
+    rc = refused(s, &u, KIND_PASSWORD, addr, now, r);
+    if (rc < 0 || r->status != MOAT_LOGIN_BAD) goto out;
+    int v = moat_password_verify(u.password_hash, pw, n);
+    if (v == MOAT_EINVAL) moat_password_dummy_verify(&st->argon2, pw, n);
+    if (v != 0) {
+        r->reason = "bad_password";
+        rc = failed(s, st, id, KIND_PASSWORD, addr, now, r);
+        goto out;
+    }
+    rc = succeeded(s, id, KIND_PASSWORD);
+    if (rc == 0) r->status = MOAT_LOGIN_OK;
+out:
+    moat_user_clear(&u);
+    return rc;
+}
+
+int moat_auth_token(moat_store *s, const moat_auth_settings *st, const char *hash, const char *addr,
+                    int64_t now, moat_login_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->status = MOAT_LOGIN_BAD;
+    int rc = refused(s, NULL, KIND_TOKEN, addr, now, r);
+    if (rc < 0 || r->status != MOAT_LOGIN_BAD) return rc;
+    int64_t uid = 0;
+    rc = moat_store_token_find(s, hash, now, &uid);
+    if (rc == MOAT_ENOENT) {
+        r->reason = "unknown_token";
+        return failed(s, st, 0, KIND_TOKEN, addr, now, r);
+    }
+    if (rc < 0) return rc;
+    r->user_id = uid;
+    r->status = MOAT_LOGIN_OK;
+    return 0;
 }

@@ -1,11 +1,15 @@
 /* secret.c - the random secrets of authentication: recovery codes, session
  * ids and bearer tokens, all from the OS CSPRNG, and the SHA-256 form in
  * which the store keeps them (the secret itself is shown once and never
- * stored). Looking a hash up is the store's job. */
+ * stored). Looking a hash up is the store's job. Also the tag under which a
+ * login naming no user is logged, keyed with a random key made once per
+ * process. */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "internal.h"
 
@@ -77,4 +81,39 @@ void moat_token_new(char out[MOAT_TOKEN_LEN + 1])
     size_t n = moat__b64_encode(MOAT__B64_URL, r, sizeof(r), out + 5);
     MOAT_BUG_ON(n + 5 != MOAT_TOKEN_LEN);
     OPENSSL_cleanse(r, sizeof(r));
+}
+
+/* The key of moat_auth_name_tag: random, made once per process, never
+ * stored or logged. */
+static uint8_t tag_key[32];
+static pthread_once_t tag_once = PTHREAD_ONCE_INIT;
+
+static void tag_key_init(void)
+{
+    moat_random(tag_key, sizeof(tag_key));
+}
+
+void moat_auth_name_tag(const char *name, char out[MOAT_NAME_TAG_LEN + 1])
+{
+    pthread_once(&tag_once, tag_key_init);
+    /* ASCII case folded, as the store compares names. */
+    size_t n = strlen(name);
+    char low[MOAT_USER_NAME_MAX + 1];
+    uint8_t mac[32];
+    unsigned ml = 0;
+    const char *msg = name;
+    if (n <= MOAT_USER_NAME_MAX) {
+        for (size_t i = 0; i < n; i++)
+            low[i] = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] - 'A' + 'a') : name[i];
+        msg = low;
+    }
+    MOAT_BUG_ON(
+        !HMAC(EVP_sha256(), tag_key, (int)sizeof(tag_key), (const uint8_t *)msg, n, mac, &ml));
+    explicit_bzero(low, sizeof(low));
+    memcpy(out, "unknown:", 8);
+    for (size_t i = 0; i < 6; i++) {
+        out[8 + 2 * i] = "0123456789abcdef"[mac[i] >> 4];
+        out[8 + 2 * i + 1] = "0123456789abcdef"[mac[i] & 15];
+    }
+    out[MOAT_NAME_TAG_LEN] = '\0';
 }

@@ -133,6 +133,7 @@ typedef struct moat_config {
         uint64_t lockout_failures;                /* per account, within the window */
         uint64_t lockout_window_ms, lockout_duration_ms;
         uint64_t address_failures; /* per client address, within the window */
+        uint64_t mfa_failures;     /* wrong second-factor codes per account, within the window */
         moat_config_array rules;   /* of moat_auth_rule, first match wins */
         char *default_policy;      /* for paths no rule matches */
         uint64_t session_idle_ms, session_lifetime_ms;

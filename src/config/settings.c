@@ -1195,6 +1195,20 @@ const moat__config_setting moat__config_settings[] = {
                "accounts) after which that address is refused for `lockout_duration`, growing "
                "the same way: spraying many accounts from one address does not work either.",
     },
+    {
+        .key = "auth.mfa_failures",
+        .type = MOAT__CFG_COUNT,
+        .def = "5",
+        .min = 1,
+        .max = 1000,
+        .offset = AT(auth.mfa_failures),
+        .doc = "Wrong second-factor codes (TOTP or recovery codes, at login or at the step-up) "
+               "of one account within `lockout_window` that lock its second factor for "
+               "`lockout_duration`, growing the same way. Counted apart from the password's "
+               "failures; while it is locked no code is accepted, the right one neither (a login "
+               "that gives one is refused; the password alone still gives a one-factor session). "
+               "Wrong codes also count towards `address_failures`.",
+    },
 
     /* ---- [audit] ---- */
     {

@@ -224,8 +224,10 @@ typedef struct auth_job {
     char *qr_svg;
     char recovery[MOAT_RECOVERY_CODES][MOAT_RECOVERY_CODE_LEN + 1];
     bool mfa_failed;
-    bool totp;        /* the user has a second factor */
-    uint64_t version; /* the store's data version before the lookup */
+    bool checked;          /* a secret was checked: job->login says how it went (MFA, password) */
+    moat_login_result tok; /* the bearer token's check (has_tok) */
+    bool totp;             /* the user has a second factor */
+    uint64_t version;      /* the store's data version before the lookup */
     bool version_ok;
     bool from_cache;
 } auth_job;
@@ -305,14 +307,16 @@ static void resolve(auth_job *job, moat_store *st, const moat_config *cfg)
         return;
     }
     if (job->has_tok) {
-        int64_t uid;
-        int rc = moat_store_token_find(st, job->tok_hash, job->now, &uid);
-        if (rc == MOAT_ENOENT) return;
+        /* Token guessing counts against the client address, like a login. */
+        moat_auth_settings as;
+        moat_auth_settings_from_config(cfg, &as);
+        int rc = moat_auth_token(st, &as, job->tok_hash, job->addr, job->now, &job->tok);
         if (rc < 0) {
             job->err = rc;
             return;
         }
-        rc = moat_store_user_get_id(st, uid, &job->user);
+        if (job->tok.status != MOAT_LOGIN_OK) return;
+        rc = moat_store_user_get_id(st, job->tok.user_id, &job->user);
         if (rc == MOAT_ENOENT) return;
         if (rc < 0) {
             job->err = rc;
@@ -467,13 +471,23 @@ static void do_login(auth_job *job, moat_store *s, const moat_config *cfg,
     make_session(job, s, cfg, job->login.user_id, job->login.mfa);
 }
 
+/* What a session form answers (429) when the limiter refused the check. */
+#define TOO_MANY "Too many failed attempts for this account or from this address. Try again later."
+
 static void do_password(auth_job *job, moat_store *s, const moat_config *cfg,
                         const moat_auth_settings *st)
 {
     const char *cur = job->pw ? job->pw : "";
-    int rc = moat_password_verify(job->user.password_hash, cur, strlen(cur));
-    if (rc == MOAT_ENOENT || rc == MOAT_EINVAL) {
-        job->why = "The current password is wrong.";
+    int rc = moat_auth_check_password(s, st, job->user.id, cur, strlen(cur), job->addr, job->now,
+                                      &job->login);
+    if (rc < 0) {
+        job->err = rc;
+        return;
+    }
+    job->checked = true;
+    if (job->login.status != MOAT_LOGIN_OK) {
+        job->why =
+            job->login.status == MOAT_LOGIN_BAD ? "The current password is wrong." : TOO_MANY;
         return;
     }
     const char *np = job->newpw ? job->newpw : "";
@@ -524,16 +538,19 @@ static void work_cb(uv_work_t *w)
     if (job->token) return; /* the portal's actions need a session */
     switch (job->p) {
     case P_MFA: {
-        bool rec = false;
         const char *code = job->code ? job->code : "";
-        int rc = moat_auth_verify_code(s, &st, job->user.id, code, strlen(code), job->now, &rec);
-        if (rc == MOAT_ENOENT) {
-            job->mfa_failed = true;
-            job->why = "That code is not right (or was used already).";
-            return;
-        }
+        int rc = moat_auth_verify_code(s, &st, job->user.id, code, strlen(code), job->addr,
+                                       job->now, &job->login);
         if (rc < 0) {
             job->err = rc;
+            return;
+        }
+        job->checked = true;
+        if (job->login.status != MOAT_LOGIN_OK) {
+            job->mfa_failed = true;
+            job->why = job->login.status == MOAT_LOGIN_BAD
+                           ? "That code is not right (or was used already)."
+                           : TOO_MANY;
             return;
         }
         job->ok = true;
@@ -591,6 +608,10 @@ static void event(moat_request *r, const char *name, const char *user, const cha
     const char *key = NULL;
     if (strcmp(name, "authz.denied") == 0)
         key = "auth.rules";
+    else if (strncmp(name, "auth.mfa.", 9) == 0)
+        key = "auth.mfa_failures";
+    else if (strcmp(name, "auth.token.failure") == 0)
+        key = "auth.address_failures";
     else if (strncmp(name, "auth.", 5) == 0 && strcmp(name, "auth.login.success") != 0)
         key = "auth.lockout_failures";
     else if (strcmp(name, "session.expired") == 0)
@@ -946,6 +967,36 @@ static const char *login_reason(const moat_login_result *lr)
     return lr->reason ? lr->reason : "login failed";
 }
 
+/* The user field of a failure's event: the name when it names a user, else
+ * a keyed tag of it (it may be a password typed into the wrong field). */
+static const char *logged_name(moat_request *r, const moat_login_result *lr, const char *name)
+{
+    if (!name) return NULL;
+    if (lr->user_id > 0) return name;
+    char *tag = moat_arena_alloc(r->arena, MOAT_NAME_TAG_LEN + 1);
+    moat_auth_name_tag(name, tag);
+    return tag;
+}
+
+/* The lockout events a failure caused: the account's counter of its kind
+ * (mfa: the second factor's) and the client address's. */
+static void record_locks(moat_request *r, const char *who, const moat_login_result *lr, bool mfa,
+                         const moat_seclog_field *f, size_t nf)
+{
+    if (lr->locked_until)
+        event(r, mfa ? "auth.mfa.lockout" : "auth.lockout", who,
+              mfa ? "second factor locked after wrong codes" : "account locked after failed logins",
+              0, f, nf);
+    if (lr->throttled_until)
+        event(r, "auth.lockout", who, "client address throttled after failures", 0, f, nf);
+}
+
+static bool code_failure(const moat_login_result *lr)
+{
+    return lr->reason &&
+           (strcmp(lr->reason, "bad_code") == 0 || strcmp(lr->reason, "mfa_locked") == 0);
+}
+
 static void record_login(moat_request *r, auth_job *job)
 {
     const moat_login_result *lr = &job->login;
@@ -956,16 +1007,25 @@ static void record_login(moat_request *r, auth_job *job)
         event(r, "session.created", job->user.name, "session started at login", 0, NULL, 0);
         return;
     }
-    const char *who = job->name;
-    moat_seclog_field f[1] = {{"cause", login_reason(lr)}};
-    if (lr->reason && strcmp(lr->reason, "bad_code") == 0)
-        event(r, "auth.mfa.failure", who, "wrong or reused code at login", 401, f, 1);
+    const char *who = logged_name(r, lr, job->name ? job->name : "");
+    moat_seclog_field f[2] = {{"cause", login_reason(lr)}, {"via", "login"}};
+    bool mfa = code_failure(lr);
+    if (mfa) event(r, "auth.mfa.failure", who, "wrong, reused or locked code at login", 401, f, 2);
     event(r, "auth.login.failure", who, "login refused", 401, f, 1);
-    if (lr->locked_until)
-        event(r, "auth.lockout", who,
-              lr->status == MOAT_LOGIN_THROTTLED ? "client address throttled"
-                                                 : "account locked after failed logins",
-              401, f, 1);
+    record_locks(r, who, lr, mfa, f, 1);
+}
+
+/* A bearer token that matched no live token, or came from a throttled
+ * address. */
+static void record_token(moat_request *r, auth_job *job)
+{
+    if (!job->has_tok || job->tok.status == MOAT_LOGIN_OK) return;
+    moat_seclog_field f[1] = {{"cause", login_reason(&job->tok)}};
+    event(r, "auth.token.failure", NULL,
+          job->tok.status == MOAT_LOGIN_THROTTLED ? "bearer token from a throttled address"
+                                                  : "unknown, revoked or expired bearer token",
+          0, f, 1);
+    record_locks(r, NULL, &job->tok, false, f, 1);
 }
 
 static void after_login(moat_request *r, auth_job *job, const char *rd)
@@ -1043,6 +1103,7 @@ static void after_portal(moat_request *r, auth_job *job)
         after_login(r, job, rd);
         return;
     }
+    record_token(r, job);
     if (!job->authed || (job->token && job->p != P_API_SESS)) {
         need_login(r, job, rd);
         return;
@@ -1091,8 +1152,15 @@ static void after_portal(moat_request *r, auth_job *job)
             session_cookie_hdrs(r, job, &h);
             redirect(r, 303, rd ? rd : "/", &h);
         } else {
-            event(r, "auth.mfa.failure", user, "wrong or reused code at step-up", 401, NULL, 0);
-            mfa_page(r, job, 401, job->why, rd);
+            const moat_login_result *lr = &job->login;
+            moat_seclog_field ff[2] = {{"cause", login_reason(lr)}, {"via", "step-up"}};
+            bool refused = job->checked && lr->status != MOAT_LOGIN_BAD;
+            event(r, "auth.mfa.failure", user,
+                  refused ? "code refused at step-up: locked or throttled"
+                          : "wrong or reused code at step-up",
+                  refused ? 429 : 401, ff, 2);
+            record_locks(r, user, lr, true, ff, 1);
+            mfa_page(r, job, refused ? 429 : 401, job->why, rd);
         }
         return;
     case P_ENROLL:
@@ -1121,7 +1189,18 @@ static void after_portal(moat_request *r, auth_job *job)
             session_cookie_hdrs(r, job, &h);
             redirect(r, 303, "/.moat/", &h);
         } else {
-            password_page(r, job, 400, job->why);
+            const moat_login_result *lr = &job->login;
+            bool refused =
+                job->checked && lr->status != MOAT_LOGIN_OK && lr->status != MOAT_LOGIN_BAD;
+            if (job->checked && lr->status != MOAT_LOGIN_OK) {
+                moat_seclog_field ff[2] = {{"cause", login_reason(lr)}, {"via", "password-change"}};
+                event(r, "auth.password.failure", user,
+                      refused ? "password change refused: locked or throttled"
+                              : "wrong current password at a password change",
+                      refused ? 429 : 400, ff, 2);
+                record_locks(r, user, lr, false, ff, 1);
+            }
+            password_page(r, job, refused ? 429 : 400, job->why);
         }
         return;
     default:
@@ -1302,6 +1381,7 @@ static bool cache_get(moat_request *r, auth_job *job)
 
 static void after_check(moat_request *r, auth_job *job)
 {
+    record_token(r, job);
     cache_put(r->rt, job);
     if (decide(r, job) == MOAT_PASS) moat__pipeline_resume(r, MOAT_PASS);
 }

@@ -28,10 +28,20 @@ static const moat_seclog_event_info catalogue[] = {
      "rest passed uninspected (waf.over_limit = \"pass\")"},
     {"auth.login.success", MOAT_SECLOG_INFO, "a user logged in"},
     {"auth.login.failure", MOAT_SECLOG_WARNING,
-     "a login failed: unknown user or wrong password (the client is not told which)"},
+     "a login failed: unknown user, wrong password or code, locked account or throttled "
+     "address (the client is not told which)"},
     {"auth.lockout", MOAT_SECLOG_WARNING,
      "too many failed logins: the account or the client is locked out for a while"},
-    {"auth.mfa.failure", MOAT_SECLOG_WARNING, "a second-factor (TOTP) code was wrong or reused"},
+    {"auth.mfa.failure", MOAT_SECLOG_WARNING,
+     "a second-factor code (TOTP or recovery code) was wrong or reused, or was refused unseen "
+     "because the second factor, the account or the client address is locked"},
+    {"auth.mfa.lockout", MOAT_SECLOG_WARNING,
+     "too many wrong second-factor codes: the account's second factor is locked for a while"},
+    {"auth.password.failure", MOAT_SECLOG_WARNING,
+     "the current password given to change the password was wrong, or the check was refused "
+     "because the account or the client address is locked"},
+    {"auth.token.failure", MOAT_SECLOG_WARNING,
+     "a bearer token matched no live token, or came from a throttled client address"},
     {"session.created", MOAT_SECLOG_INFO, "a session began"},
     {"session.ended", MOAT_SECLOG_INFO, "a session ended: logout, password change or revocation"},
     {"session.expired", MOAT_SECLOG_INFO, "a session expired (idle or absolute timeout)"},

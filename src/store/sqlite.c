@@ -17,7 +17,7 @@
 
 #include "store.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define MAX_LOCK_SECONDS (24 * 3600)
 
 struct moat_store {
@@ -37,7 +37,11 @@ static const char schema[] =
     " lock_count INTEGER NOT NULL DEFAULT 0,"
     " totp_secret BLOB,"
     " totp_last_step INTEGER NOT NULL DEFAULT 0,"
-    " created INTEGER NOT NULL);"
+    " created INTEGER NOT NULL,"
+    " mfa_failures INTEGER NOT NULL DEFAULT 0,"
+    " mfa_failure_start INTEGER NOT NULL DEFAULT 0,"
+    " mfa_lock_count INTEGER NOT NULL DEFAULT 0,"
+    " mfa_locked_until INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE roles("
     " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
     " role TEXT NOT NULL, PRIMARY KEY(user_id, role)) WITHOUT ROWID;"
@@ -60,7 +64,15 @@ static const char schema[] =
     " addr TEXT PRIMARY KEY, failures INTEGER NOT NULL, failure_start INTEGER NOT NULL,"
     " blocked_until INTEGER NOT NULL DEFAULT 0, block_count INTEGER NOT NULL DEFAULT 0)"
     " WITHOUT ROWID;"
-    "PRAGMA user_version = 1;";
+    "PRAGMA user_version = 2;";
+
+/* Version 1 to 2: the second factor's own failure counters. */
+static const char migrate_1_2[] =
+    "ALTER TABLE users ADD COLUMN mfa_failures INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE users ADD COLUMN mfa_failure_start INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE users ADD COLUMN mfa_lock_count INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE users ADD COLUMN mfa_locked_until INTEGER NOT NULL DEFAULT 0;"
+    "PRAGMA user_version = 2;";
 
 /* ---- statements ------------------------------------------------------------
  * run(s, sql, fmt, ...) prepares sql, binds the arguments fmt names ('i'
@@ -196,10 +208,11 @@ int moat_store_open(const char *url, moat_store **out, char **errmsg)
     }
     if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
-    if (version == 0) {
+    if (version == 0 || version == 1) {
         char *err = NULL;
         if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK ||
+            sqlite3_exec(s->db, version == 0 ? schema : migrate_1_2, NULL, NULL, &err) !=
+                SQLITE_OK ||
             sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             *errmsg = moat_xasprintf("%s: cannot create the schema: %s", path,
                                      err ? err : sqlite3_errmsg(s->db));
@@ -323,7 +336,8 @@ int moat_store_users_import(moat_store *s, const moat_user_import *rows, size_t 
 #define USER_COLS                                                                                  \
     "id, name, password_hash, locked, locked_until, failures, failure_start, lock_count, "         \
     "totp_secret, totp_last_step, created, "                                                       \
-    "(SELECT count(*) FROM recovery_codes r WHERE r.user_id = users.id AND r.used_at = 0)"
+    "(SELECT count(*) FROM recovery_codes r WHERE r.user_id = users.id AND r.used_at = 0), "       \
+    "mfa_locked_until"
 
 static char *col_text(sqlite3_stmt *st, int i)
 {
@@ -351,6 +365,7 @@ static int read_user(moat_store *s, sqlite3_stmt *st, moat_user *u)
     u->totp_last_step = (uint64_t)sqlite3_column_int64(st, 9);
     u->created = sqlite3_column_int64(st, 10);
     u->recovery_left = (size_t)sqlite3_column_int64(st, 11);
+    u->mfa_locked_until = sqlite3_column_int64(st, 12);
     sqlite3_stmt *r =
         query(s, "SELECT role FROM roles WHERE user_id = ? ORDER BY role", "i", u->id);
     if (!r) return MOAT_EIO;
@@ -473,7 +488,8 @@ static int set_locked(moat_store *s, int64_t id, bool locked)
     } else {
         rc = exec(s, &changes,
                   "UPDATE users SET locked = 0, locked_until = 0, failures = 0, failure_start = 0,"
-                  " lock_count = 0 WHERE id = ?",
+                  " lock_count = 0, mfa_failures = 0, mfa_failure_start = 0, mfa_lock_count = 0,"
+                  " mfa_locked_until = 0 WHERE id = ?",
                   "i", id);
         rc = changed_or_noent(rc, changes);
     }
@@ -596,15 +612,28 @@ static void count_failure(const moat_lockout_params *p, uint32_t limit, int64_t 
     }
 }
 
-static int login_failed(moat_store *s, int64_t id, const moat_lockout_params *p, int64_t now,
-                        int64_t *locked_until)
+/* The account's two counters: the password's and the second factor's. */
+static const struct {
+    const char *select, *update, *reset;
+} account_counter[] = {
+    {"SELECT failures, failure_start, lock_count, locked_until FROM users WHERE id = ?",
+     "UPDATE users SET failures = ?, failure_start = ?, lock_count = ?, locked_until = ?"
+     " WHERE id = ?",
+     "UPDATE users SET failures = 0, failure_start = 0, lock_count = 0 WHERE id = ?"},
+    {"SELECT mfa_failures, mfa_failure_start, mfa_lock_count, mfa_locked_until FROM users"
+     " WHERE id = ?",
+     "UPDATE users SET mfa_failures = ?, mfa_failure_start = ?, mfa_lock_count = ?,"
+     " mfa_locked_until = ? WHERE id = ?",
+     "UPDATE users SET mfa_failures = 0, mfa_failure_start = 0, mfa_lock_count = 0 WHERE id = ?"},
+};
+
+static int account_failed(moat_store *s, int which, int64_t id, uint32_t limit,
+                          const moat_lockout_params *p, int64_t now, int64_t *locked_until)
 {
     *locked_until = 0;
     int rc = begin(s);
     if (rc < 0) return rc;
-    sqlite3_stmt *st =
-        query(s, "SELECT failures, failure_start, lock_count, locked_until FROM users WHERE id = ?",
-              "i", id);
+    sqlite3_stmt *st = query(s, account_counter[which].select, "i", id);
     if (!st) return finish(s, MOAT_EIO);
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
@@ -614,31 +643,32 @@ static int login_failed(moat_store *s, int64_t id, const moat_lockout_params *p,
             count = sqlite3_column_int64(st, 2), until = sqlite3_column_int64(st, 3);
     sqlite3_finalize(st);
     int64_t old_until = until;
-    count_failure(p, p->failures, now, &failures, &start, &count, &until);
+    count_failure(p, limit, now, &failures, &start, &count, &until);
     if (until != old_until) *locked_until = until;
-    rc = exec(s, NULL,
-              "UPDATE users SET failures = ?, failure_start = ?, lock_count = ?, locked_until = ?"
-              " WHERE id = ?",
-              "iiiii", failures, start, count, until, id);
+    rc = exec(s, NULL, account_counter[which].update, "iiiii", failures, start, count, until, id);
     return finish(s, rc);
 }
 
 int moat_store_login_failed(moat_store *s, int64_t id, const moat_lockout_params *p, int64_t now,
                             int64_t *locked_until)
 {
-    LOCKED(s, login_failed(s, id, p, now, locked_until));
-}
-
-static int login_ok(moat_store *s, int64_t id)
-{
-    return exec(s, NULL,
-                "UPDATE users SET failures = 0, failure_start = 0, lock_count = 0 WHERE id = ?",
-                "i", id);
+    LOCKED(s, account_failed(s, 0, id, p->failures, p, now, locked_until));
 }
 
 int moat_store_login_ok(moat_store *s, int64_t id)
 {
-    LOCKED(s, login_ok(s, id));
+    LOCKED(s, exec(s, NULL, account_counter[0].reset, "i", id));
+}
+
+int moat_store_mfa_failed(moat_store *s, int64_t id, const moat_lockout_params *p, int64_t now,
+                          int64_t *locked_until)
+{
+    LOCKED(s, account_failed(s, 1, id, p->mfa_failures, p, now, locked_until));
+}
+
+int moat_store_mfa_ok(moat_store *s, int64_t id)
+{
+    LOCKED(s, exec(s, NULL, account_counter[1].reset, "i", id));
 }
 
 static int addr_failed(moat_store *s, const char *addr, const moat_lockout_params *p, int64_t now,

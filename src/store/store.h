@@ -46,6 +46,8 @@ typedef struct moat_user {
     size_t totp_len;
     uint64_t totp_last_step;
     size_t recovery_left; /* unused recovery codes */
+    /* lockout of the second factor after mfa_failures wrong codes (0 = not) */
+    int64_t mfa_locked_until;
     int64_t created;
 } moat_user;
 
@@ -111,6 +113,8 @@ typedef struct moat_lockout_params {
     int64_t window;         /* seconds */
     int64_t duration;       /* first lock, seconds; doubles on each repeat, at most a day */
     uint32_t addr_failures; /* failures from one address within window that throttle it */
+    uint32_t mfa_failures;  /* wrong second-factor codes within window that lock the second
+                             * factor (0 = never); counted apart from the password's */
 } moat_lockout_params;
 
 /* Counts a failed login of user id; *locked_until is set when this failure
@@ -119,6 +123,11 @@ int moat_store_login_failed(moat_store *s, int64_t id, const moat_lockout_params
                             int64_t *locked_until);
 /* A successful login: the counters start over. */
 int moat_store_login_ok(moat_store *s, int64_t id);
+/* The same two for the second factor's counter (mfa_failures; its lock is
+ * moat_user.mfa_locked_until). */
+int moat_store_mfa_failed(moat_store *s, int64_t id, const moat_lockout_params *p, int64_t now,
+                          int64_t *locked_until);
+int moat_store_mfa_ok(moat_store *s, int64_t id);
 /* Counts a failed login from addr; *blocked_until as above. */
 int moat_store_addr_failed(moat_store *s, const char *addr, const moat_lockout_params *p,
                            int64_t now, int64_t *blocked_until);

@@ -339,11 +339,71 @@ static void test_login(void **state)
     assert_int_equal(moat_recovery_code_hash(rc1, strlen(rc1), h), 0);
     const char *hs[] = {h};
     assert_int_equal(moat_store_recovery_set(s, r.user_id, hs, 1), 0);
-    bool used = false;
-    assert_int_equal(moat_auth_verify_code(s, &st, r.user_id, rc1, strlen(rc1), later, &used), 0);
-    assert_true(used);
-    assert_int_equal(moat_auth_verify_code(s, &st, r.user_id, rc1, strlen(rc1), later, &used),
-                     MOAT_ENOENT);
+    int64_t uid = r.user_id;
+    assert_int_equal(moat_auth_verify_code(s, &st, uid, rc1, strlen(rc1), NULL, later, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_OK);
+    assert_true(r.recovery_used);
+    assert_int_equal(moat_auth_verify_code(s, &st, uid, rc1, strlen(rc1), NULL, later, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_BAD);
+    /* the second factor has its own counter: mfa_failures wrong codes (the
+     * one above included) lock it, then the right code is refused too, at
+     * the step-up and at login; the password alone still logs in */
+    st.lockout.mfa_failures = 3;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(moat_auth_verify_code(s, &st, uid, "000000", 6, NULL, later, &r), 0);
+        assert_int_equal(r.status, MOAT_LOGIN_BAD);
+    }
+    assert_int_equal(r.locked_until, later + 900);
+    moat_totp_code(&st.totp, key, 20, (uint64_t)later / 30 + 1, code);
+    assert_int_equal(moat_auth_verify_code(s, &st, uid, code, 6, NULL, later, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_LOCKED);
+    assert_string_equal(r.reason, "mfa_locked");
+    assert_int_equal(moat_auth_login(s, &st, "imported", pw, 13, code, 6, NULL, later, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_LOCKED);
+    assert_int_equal(moat_auth_login(s, &st, "imported", pw, 13, NULL, 0, NULL, later, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_OK);
+    assert_false(r.mfa);
+    /* after the lock the code works, and the counter starts over */
+    int64_t t2 = later + 901;
+    moat_totp_code(&st.totp, key, 20, (uint64_t)t2 / 30, code);
+    assert_int_equal(moat_auth_verify_code(s, &st, uid, code, 6, NULL, t2, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_OK);
+    /* a locked account cannot step up, nor check its password */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(moat_auth_check_password(s, &st, uid, "nope", 4, NULL, t2, &r), 0);
+    assert_int_equal(r.locked_until, t2 + 900);
+    assert_int_equal(moat_auth_check_password(s, &st, uid, pw, 13, NULL, t2, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_LOCKED);
+    moat_totp_code(&st.totp, key, 20, (uint64_t)t2 / 30 + 1, code);
+    assert_int_equal(moat_auth_verify_code(s, &st, uid, code, 6, NULL, t2 + 1, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_LOCKED);
+    assert_string_equal(r.reason, "locked");
+    assert_int_equal(moat_store_user_set_locked(s, uid, false), 0);
+    /* wrong codes count against the address too, and tokens guessed from it */
+    st.lockout.addr_failures = 3;
+    assert_int_equal(moat_auth_verify_code(s, &st, uid, "111111", 6, "203.0.113.5", later, &r), 0);
+    char th[MOAT_SECRET_HASH_LEN + 1];
+    moat_secret_hash("moat_guess", 10, th);
+    assert_int_equal(moat_auth_token(s, &st, th, "203.0.113.5", later, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_BAD);
+    assert_int_equal(moat_auth_check_password(s, &st, uid, "nope", 4, "203.0.113.5", later, &r), 0);
+    assert_int_not_equal(r.throttled_until, 0);
+    assert_int_equal(moat_auth_token(s, &st, th, "203.0.113.5", later, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_THROTTLED);
+    assert_int_equal(moat_auth_check_password(s, &st, uid, pw, 13, "203.0.113.5", later, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_THROTTLED);
+    assert_int_equal(moat_auth_check_password(s, &st, uid, pw, 13, NULL, later, &r), 0);
+    assert_int_equal(r.status, MOAT_LOGIN_OK);
+    /* a name that is no user is logged as a keyed tag: stable, unreadable */
+    char t1[MOAT_NAME_TAG_LEN + 1], tg[MOAT_NAME_TAG_LEN + 1];
+    moat_auth_name_tag("Hunter2-password", t1);
+    moat_auth_name_tag("hunter2-PASSWORD", tg);
+    assert_string_equal(t1, tg);
+    assert_int_equal(strlen(t1), 20);
+    assert_int_equal(strncmp(t1, "unknown:", 8), 0);
+    assert_null(strstr(t1, "unter"));
+    moat_auth_name_tag("someone-else", tg);
+    assert_string_not_equal(t1, tg);
     /* an address with too many failures is throttled */
     st.lockout.addr_failures = 2;
     for (int i = 0; i < 2; i++)

@@ -1190,10 +1190,11 @@ static void test_catalogue(void **state)
 {
     (void)state;
     static const char *const required[] = {
-        "http.rejected",    "path.denied",        "host.denied",        "waf.blocked",
-        "waf.detected",     "auth.login.success", "auth.login.failure", "auth.lockout",
-        "auth.mfa.failure", "session.created",    "session.ended",      "session.expired",
-        "authz.denied",     "csp.violation",      "config.reloaded",    "upstream.error"};
+        "http.rejected",    "path.denied",        "host.denied",          "waf.blocked",
+        "waf.detected",     "auth.login.success", "auth.login.failure",   "auth.lockout",
+        "auth.mfa.failure", "session.created",    "session.ended",        "session.expired",
+        "authz.denied",     "csp.violation",      "config.reloaded",      "upstream.error",
+        "auth.mfa.lockout", "auth.token.failure", "auth.password.failure"};
     for (size_t i = 0; i < MOAT_ARRAY_LEN(required); i++)
         assert_non_null(moat_seclog_event_lookup(required[i]));
     assert_null(moat_seclog_event_lookup("nope"));

@@ -259,6 +259,73 @@ static void test_sessions_tokens(void **state)
     free(list);
 }
 
+/* The second factor's counter is the account's other one: it locks apart
+ * from the password's, grows the same way, and unlock clears both. */
+static void test_mfa_counter(void **state)
+{
+    fixture *f = *state;
+    int64_t id = add(f->s, "mona");
+    moat_lockout_params p = {.failures = 5, .window = 600, .duration = 900, .mfa_failures = 3};
+    int64_t until = 0, now = 20000;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(moat_store_mfa_failed(f->s, id, &p, now, &until), 0);
+        assert_int_equal(until, 0);
+    }
+    assert_int_equal(moat_store_mfa_failed(f->s, id, &p, now, &until), 0);
+    assert_int_equal(until, now + 900);
+    moat_user u;
+    assert_int_equal(moat_store_user_get(f->s, "mona", &u), 0);
+    assert_int_equal(u.mfa_locked_until, now + 900);
+    assert_int_equal(u.locked_until, 0);
+    assert_int_equal(u.failures, 0);
+    moat_user_clear(&u);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(moat_store_mfa_failed(f->s, id, &p, now + 1000, &until), 0);
+    assert_int_equal(until, now + 1000 + 1800);
+    /* a success starts the growth over; the lock itself stays until it ends */
+    assert_int_equal(moat_store_mfa_ok(f->s, id), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(moat_store_mfa_failed(f->s, id, &p, now + 5000, &until), 0);
+    assert_int_equal(until, now + 5000 + 900);
+    assert_int_equal(moat_store_user_set_locked(f->s, id, false), 0);
+    assert_int_equal(moat_store_user_get(f->s, "mona", &u), 0);
+    assert_int_equal(u.mfa_locked_until, 0);
+    moat_user_clear(&u);
+}
+
+/* A version 1 store (before the second factor's counter) is migrated. */
+static void test_migrate_v1(void **state)
+{
+    fixture *f = *state;
+    int64_t id = add(f->s, "vera");
+    moat_store_close(f->s);
+    f->s = NULL;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE users DROP COLUMN mfa_failures;"
+                                  "ALTER TABLE users DROP COLUMN mfa_failure_start;"
+                                  "ALTER TABLE users DROP COLUMN mfa_lock_count;"
+                                  "ALTER TABLE users DROP COLUMN mfa_locked_until;"
+                                  "PRAGMA user_version = 1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    char *err = NULL;
+    assert_int_equal(moat_store_open(f->url, &f->s, &err), 0);
+    moat_lockout_params p = {.failures = 5, .window = 600, .duration = 900, .mfa_failures = 1};
+    int64_t until = 0;
+    assert_int_equal(moat_store_mfa_failed(f->s, id, &p, 100, &until), 0);
+    assert_int_equal(until, 1000);
+    moat_user u;
+    assert_int_equal(moat_store_user_get(f->s, "vera", &u), 0);
+    assert_int_equal(u.mfa_locked_until, 1000);
+    moat_user_clear(&u);
+    moat_store *s2 = NULL;
+    assert_int_equal(moat_store_open(f->url, &s2, &err), 0); /* now version 2 */
+    moat_store_close(s2);
+}
+
 static void test_schema_version(void **state)
 {
     fixture *f = *state;
@@ -286,6 +353,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lockout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_factor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mfa_counter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
