@@ -25,6 +25,12 @@ static size_t ip_literal(const char *v, size_t len)
     size_t n = (size_t)(rb - v) - 1;
     char tmp[INET6_ADDRSTRLEN];
     if (n == 0 || n >= sizeof(tmp)) return 0;
+    /* inet_pton stops at a NUL: check every byte first ("[::\0\01]"). */
+    for (size_t i = 1; i <= n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        bool hex = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+        if (!hex && c != ':' && c != '.') return 0;
+    }
     memcpy(tmp, v + 1, n);
     tmp[n] = '\0';
     struct in6_addr a;

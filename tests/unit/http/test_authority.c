@@ -77,6 +77,18 @@ static void test_hosts(void **state)
     }
 }
 
+/* Found by fuzz_http_authority: inet_pton stopped at the NUL. */
+static void test_nul_in_literal(void **state)
+{
+    (void)state;
+    static const char v[] = "[::\0\0001]";
+    const char *name;
+    size_t nlen;
+    int port;
+    assert_int_equal(moat_http_authority_parse(v, sizeof(v) - 1, &name, &nlen, &port),
+                     MOAT_EINVAL);
+}
+
 static void test_long_label(void **state)
 {
     (void)state;
@@ -144,6 +156,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hosts),
         cmocka_unit_test(test_long_label),
+        cmocka_unit_test(test_nul_in_literal),
         cmocka_unit_test(test_ws_accept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
