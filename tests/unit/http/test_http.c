@@ -258,10 +258,18 @@ static const valid_row valid_rows[] = {
         "GET / HTTP/1.1\nHost: [a]\n"
         "cl=-1 chunked=0 ka=1 upgrade=0 expect=0 nobody=0\nbody=[]\nrc=again end=1 used=31"),
     REQ("WebSocket upgrade stops after the head",
-        "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+        "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         "\x81\x05hello",
         "GET /ws HTTP/1.1\nHost: [a]\nConnection: [Upgrade]\nUpgrade: [websocket]\n"
-        "cl=-1 chunked=0 ka=1 upgrade=1 expect=0 nobody=0\nbody=[]\nrc=again end=1 used=70"),
+        "Sec-WebSocket-Key: [dGhlIHNhbXBsZSBub25jZQ==]\nSec-WebSocket-Version: [13]\n"
+        "cl=-1 chunked=0 ka=1 upgrade=1 expect=0 nobody=0\nbody=[]\nrc=again end=1 used=142"),
+    REQ("an h2c upgrade is not an upgrade (moat tunnels only WebSocket)",
+        "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+        "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\nPRI",
+        "GET / HTTP/1.1\nHost: [a]\nConnection: [Upgrade, HTTP2-Settings]\nUpgrade: [h2c]\n"
+        "HTTP2-Settings: [AAMAAABkAARAAAAAAAIAAAAA]\n"
+        "cl=-1 chunked=0 ka=1 upgrade=0 expect=0 nobody=0\nbody=[]\nrc=again end=1 used=120"),
     REQ("an empty Upgrade is not an upgrade",
         "GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade:\r\n\r\n",
         "GET / HTTP/1.1\nHost: [a]\nConnection: [upgrade]\nUpgrade: []\n"
@@ -485,8 +493,9 @@ static const reject_row reject_rows[] = {
     BAD("Connection with a non-token", "GET / HTTP/1.1\r\n" H "Connection: a b\r\n\r\n", 400,
         "invalid Connection header"),
     BAD("Upgrade with a body",
-        "POST / HTTP/1.1\r\n" H
-        "Connection: upgrade\r\nUpgrade: h2c\r\nContent-Length: 3\r\n\r\nabc",
+        "GET / HTTP/1.1\r\n" H "Connection: upgrade\r\nUpgrade: websocket\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: "
+        "13\r\nContent-Length: 3\r\n\r\nabc",
         400, "Upgrade request with a body"),
     BAD("unsupported Expect", "GET / HTTP/1.1\r\n" H "Expect: something\r\n\r\n", 417,
         "unsupported Expect"),
@@ -939,7 +948,8 @@ static void test_upgrade_consumed(void **state)
 {
     (void)state;
     const char head[] = "GET /chat HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\n"
-                        "Upgrade: websocket\r\n\r\n";
+                        "Upgrade: websocket\r\nSec-WebSocket-Key: "
+                        "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     char msg[256];
     memcpy(msg, head, sizeof(head) - 1);
     memcpy(msg + sizeof(head) - 1, "\x81\x80rest", 6);
