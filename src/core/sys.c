@@ -38,9 +38,16 @@ void moat_log(moat_log_level lvl, const char *fmt, ...)
     va_end(ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof(line) - 2) len = sizeof(line) - 2;
-    line[len++] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, len);
+    /* Messages quote hosts, paths and file names: one line, escaped for the
+     * terminal or journal that shows it (no forged lines, no controls). */
+    moat_buf out;
+    moat_buf_init(&out);
+    moat_buf_append(&out, line, (size_t)n);
+    moat_term_escape(&out, line + n, len - (size_t)n, 0);
+    moat_buf_putc(&out, '\n');
+    ssize_t w = write(STDERR_FILENO, out.data, out.len);
     (void)w;
+    moat_buf_free(&out);
 }
 
 uint64_t moat_now_ms(void)
