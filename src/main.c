@@ -58,21 +58,6 @@ static const char usage_config[] =
     "       prints the effective settings as TOML; exit status 1 if invalid.\n"
     "docs   prints the reference of every setting (docs/configuration.md).\n";
 
-/* [tls] session_tickets and ticket_rotation, read once at start: ticket keys
- * are process-wide and outlive reloads (src/net/tls.c). A config that does
- * not load is left for moat_gateway_serve to report. */
-static void tls_tickets_from_config(const moat_config_source *src)
-{
-    moat_config *cfg = NULL;
-    char *err = NULL;
-    if (moat_config_load(src, &cfg, &err) < 0) {
-        free(err);
-        return;
-    }
-    moat_tls_tickets_configure(cfg->tls.session_tickets, cfg->tls.ticket_rotation_ms);
-    moat_config_free(cfg);
-}
-
 static int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -107,7 +92,6 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "moat serve: unexpected argument '%s'\n%s", argv[optind], usage_serve);
         return 2;
     }
-    tls_tickets_from_config(&src);
     return moat_gateway_serve(&src);
 }
 

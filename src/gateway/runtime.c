@@ -45,6 +45,9 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
         .url_bytes = 8192, .header_bytes = 64 * 1024, .headers = 1000, .body_bytes = 0};
     if (cfg->tls.cert.len) {
         char why[512];
+        /* Ticket keys are process-wide and outlive reloads; a reload may
+         * change whether tickets are issued and how often keys rotate. */
+        moat_tls_tickets_configure(cfg->tls.session_tickets, cfg->tls.ticket_rotation_ms);
         if (moat_tls_ctx_new(cfg->tls.cert.items, cfg->tls.key.items, cfg->tls.cert.len,
                              strcmp(cfg->tls.profile, "modern") == 0, &rt->tls, why,
                              sizeof(why)) < 0) {
