@@ -101,6 +101,17 @@ static const char *check_rule_method(char *v)
     return NULL;
 }
 
+static const char *check_strip_header(char *v)
+{
+    size_t n = strlen(v);
+    if (n && v[n - 1] == '*') n--;
+    if (n == 0) return "expected a header name, or a prefix ending in '*'";
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && !strchr("!#$%&'+-.^_`|~", v[i]))
+            return "expected a header name, or a prefix ending in '*'";
+    return NULL;
+}
+
 static const char *check_identity_secret(char *v)
 {
     if (v[0] && strlen(v) < 32)
@@ -1302,6 +1313,55 @@ const moat__config_setting moat__config_settings[] = {
         .doc = "When set, requests of logged-in users reach the application with an "
                "`X-Moat-Identity` header signed with HMAC-SHA256 under this key, which the "
                "application can verify (docs/auth.md shows how). Use `${file:PATH}`.",
+    },
+
+    {
+        .key = "auth.case_insensitive_paths",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(auth.case_insensitive_paths),
+        .doc = "`[[auth.rules]]` that guard (every policy but `public`) match paths whatever "
+               "the case of their letters: `/admin` also guards `/ADMIN/` and `/Admin`, as an "
+               "application with case-insensitive routes (Django's `(?i)` patterns, IIS-style "
+               "servers) serves them. Python's case folding is followed, so `/admın` (dotless "
+               "i) is guarded too. `public` rules always match the case as written. Turn off "
+               "only when the application's routes are case-sensitive and a guarding rule must "
+               "not cover another spelling.",
+    },
+    {
+        .key = "auth.keep_method_override",
+        .type = MOAT__CFG_BOOL,
+        .def = "false",
+        .offset = AT(auth.keep_method_override),
+        .doc = "`X-HTTP-Method-Override`, `X-HTTP-Method` and `X-Method-Override` are removed "
+               "from requests unless this is `true`: an application that honours them would "
+               "run another method than the one `[[auth.rules]]` matched (a POST that the "
+               "application runs as DELETE). Keep them only when no rule lists `methods`.",
+    },
+    {
+        .key = "auth.strip_headers",
+        .type = MOAT__CFG_LIST,
+        .def = "[]",
+        .check = check_strip_header,
+        .allowed = "header names, or prefixes ending in `*`",
+        .unique = true,
+        .offset = AT(auth.strip_headers),
+        .doc = "Headers removed from every request besides the built-in list of identity "
+               "headers (docs/auth.md lists it): names (`\"X-Tenant\"`) or prefixes ending in "
+               "`*` (`\"X-Corp-Auth-*\"`), any case. Name every header your application "
+               "takes an identity from.",
+    },
+    {
+        .key = "auth.cache_control",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(auth.cache_control),
+        .doc = "Responses to requests that carried a valid session or bearer token, and to "
+               "every request an `[[auth.rules]]` entry other than `public` decided, get "
+               "`Cache-Control: private, no-store` unless the application set its own. On "
+               "guarded paths an application's own `Cache-Control` without `private` or "
+               "`no-store` is kept and `Vary: Cookie, Authorization` added. `false` turns both "
+               "off.",
     },
 
     /* ---- [[auth.rules]] ---- */
