@@ -240,6 +240,7 @@ bool moat__auth_portal_path(const char *path);
 extern const moat_stage moat__stage_errors;
 extern const moat_stage moat__stage_headers;
 extern const moat_stage moat__stage_waf;
+extern const moat_stage moat__stage_waf_body; /* stage_waf.c: after auth */
 
 /* privileges.c (main thread). Started as root: hands the files moat writes
  * to cfg->user, drops to cfg->user/cfg->group for good and checks that what
