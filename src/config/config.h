@@ -38,7 +38,7 @@ typedef struct moat_audit_ignore {
  * methods (len 0) = any method. */
 typedef struct moat_auth_rule {
     char *host;           /* exact host name (case-insensitive), or NULL */
-    char *path;           /* a prefix, or a glob when it has '*' or '?' */
+    char *path;           /* a path, or a glob when it has '*' or '?'; '$' anchors */
     moat_strlist methods; /* upper-case method names */
     char *policy;         /* public | authenticated | mfa | role:NAME | deny */
 } moat_auth_rule;

@@ -72,7 +72,7 @@ static const char *check_policy(char *v)
 
 static const char *check_rule_path(char *v)
 {
-    if (v[0] != '/') return "expected a path starting with '/' (a prefix, or a glob with * ?)";
+    if (v[0] != '/') return "expected a path starting with '/' (a path, or a glob with * ?)";
     for (const char *p = v; *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
             return "spaces and control characters are not allowed";
@@ -192,11 +192,15 @@ const moat__config_table moat__config_tables[] = {
             "and `moat user --help`. The gateway enforces `[[auth.rules]]` with sessions from its "
             "login portal under `/.moat/` (docs/auth.md)."},
     {.name = "auth.rules",
-     .doc = "Who may reach which requests. Each `[[auth.rules]]` entry names a `path` (a prefix, "
-            "or a glob when it has `*` or `?`), optionally a `host` and `methods`, and a "
-            "`policy`. The entries are tried in the order written against the normalised path; "
-            "the first that matches decides, and `auth.default` decides for requests no entry "
-            "matches:\n\n"
+     .doc = "Who may reach which requests. Each `[[auth.rules]]` entry names a `path` (a path "
+            "and what is under it, or a glob when it has `*` or `?`), optionally a `host` and "
+            "`methods`, and a `policy`. The entries are tried in the order written against the "
+            "normalised path; the first that matches decides, and `auth.default` decides for "
+            "requests no entry matches. A rule that guards (any policy but `public`) also "
+            "covers the path with a trailing slash, what is under it, its extensions "
+            "(`/admin.json`) and, with `auth.case_insensitive_paths`, any case; a `public` rule "
+            "opens only the case written, and a `public` glob only what it matches whole "
+            "(docs/auth.md, \"Which paths a rule covers\"):\n\n"
             "```toml\n[[auth.rules]]\npath = \"/admin/\"\npolicy = \"role:admin\"\n\n"
             "[[auth.rules]]\npath = \"/api/\"\nmethods = [\"POST\", \"DELETE\"]\n"
             "policy = \"authenticated\"\n```",
@@ -1370,11 +1374,12 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_STRING,
         .required = true,
         .check = check_rule_path,
-        .allowed = "a path starting with `/`: a prefix, or a glob with `*` (any characters but "
-                   "`/`), `**` (any characters) and `?`; required",
+        .allowed = "a path starting with `/`, or a glob with `*` (any characters but `/`), `**` "
+                   "(any characters) and `?`; a final `$` for that path alone; required",
         .offset = AUTHRULE(path),
-        .doc = "The normalised request paths this entry applies to (`\"/admin/\"`, "
-               "`\"/api/*/export\"`).",
+        .doc = "The normalised request paths this entry applies to (`\"/admin\"`: `/admin`, "
+               "`/admin/` and what is under it, not `/administrator`; `\"/api/*/export\"`; "
+               "`\"/$\"`: the home page alone).",
     },
     {
         .key = "auth.rules.host",
@@ -1391,7 +1396,10 @@ const moat__config_setting moat__config_settings[] = {
         .allowed = "method names",
         .offset = AUTHRULE(methods),
         .doc = "Only requests with one of these methods (`[\"POST\", \"DELETE\"]`); unset = any "
-               "method.",
+               "method. `GET` covers `HEAD` (frameworks run the GET view for it); a guarding "
+               "rule with `methods` also covers every method outside GET, HEAD, POST, PUT, "
+               "PATCH, DELETE and OPTIONS (`PROPFIND`, ...), which Django's function views run "
+               "like any other.",
     },
     {
         .key = "auth.rules.policy",

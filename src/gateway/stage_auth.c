@@ -1650,15 +1650,21 @@ static bool header_listed(const char *entry, const char *name, size_t n)
     return moat_streq_nocase(entry, el, name, n);
 }
 
-/* Removes every header the client sent that claims an identity. */
+/* Removes every header the client sent that claims an identity. The
+ * portal's own X-Moat-Csrf stays on portal requests (never forwarded). */
 static void strip_identity(moat_request *r)
 {
     const moat_strlist *more = &r->rt->cfg->auth.strip_headers;
     moat_http_head *h = r->head;
+    bool on_portal = r->rt->store && portal_of(r->path) != P_NONE;
     size_t w = 0;
     for (size_t i = 0; i < h->nheaders; i++) {
         const moat_http_header *f = &h->headers[i];
         bool drop = false;
+        if (on_portal && moat_strieq_lit(f->name, f->name_len, "X-Moat-Csrf")) {
+            h->headers[w++] = *f;
+            continue;
+        }
         for (size_t k = 0; k < MOAT_ARRAY_LEN(identity_headers) && !drop; k++)
             drop = header_listed(identity_headers[k], f->name, f->name_len);
         for (size_t k = 0; k < more->len && !drop; k++)
