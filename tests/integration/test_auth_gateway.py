@@ -69,6 +69,18 @@ def test_client_identity_headers_stripped(proxy):
         assert h[name] == ["kept"], name
 
 
+def test_path_override_headers_dropped_unless_trusted(proxy, trusting_proxy):
+    # Symfony, Laravel and IIS-style apps route by X-Original-URL /
+    # X-Rewrite-URL: a client must not pick the path past the rules.
+    spoof = [("X-Original-URL", "/admin"), ("x-rewrite-url", "/admin")]
+    with Conn(proxy.port) as c:
+        h = headers_of(c.request("GET", "/echo", headers=spoof).json())
+    assert "x-original-url" not in h and "x-rewrite-url" not in h
+    with Conn(trusting_proxy.port) as c:
+        h = headers_of(c.request("GET", "/echo", headers=spoof).json())
+    assert h["x-original-url"] == ["/admin"]
+
+
 def test_identity_headers_from_trusted_proxy_kept(trusting_proxy):
     with Conn(trusting_proxy.port) as c:
         r = c.request("GET", "/echo", headers=[("Remote-User", "alice"),
