@@ -100,6 +100,82 @@ static void test_path_patterns(void **state)
     assert_true(moat__auth_path_match(pat, pat, G));
 }
 
+/* A plain recursive reading of the same patterns, to check the two-point
+ * backtracking of moat__auth_path_match on every small case. */
+static size_t ref_char(char pc, const char *s, bool nocase)
+{
+    if (pc == *s) return 1;
+    if (!nocase) return 0;
+    if ((pc | 0x20) == (*s | 0x20) && ((pc | 0x20) >= 'a' && (pc | 0x20) <= 'z')) return 1;
+    if ((pc | 0x20) == 'i' && strncmp(s, "\xc4\xb1", 2) == 0) return 2;
+    return 0;
+}
+
+static bool ref_match(const char *p, const char *s, bool guard, bool slash_end, bool nocase)
+{
+    if (*p == '\0') {
+        if (*s == '\0') return true;
+        return guard && (*s == '/' || *s == '.' || slash_end);
+    }
+    if (p[0] == '*' && p[1] == '*') {
+        while (*p == '*')
+            p++;
+        for (const char *t = s;; t++) {
+            if (ref_match(p, t, guard, slash_end, nocase)) return true;
+            if (!*t) return false;
+        }
+    }
+    if (*p == '*') {
+        for (const char *t = s;; t++) {
+            if (ref_match(p + 1, t, guard, slash_end, nocase)) return true;
+            if (!*t || *t == '/') return false;
+        }
+    }
+    if (*p == '?') return *s && *s != '/' && ref_match(p + 1, s + 1, guard, slash_end, nocase);
+    size_t n = *s ? ref_char(*p, s, nocase) : 0;
+    return n && ref_match(p + 1, s + n, guard, slash_end, nocase);
+}
+
+static void test_path_patterns_against_reference(void **state)
+{
+    (void)state;
+    static const char *const pat_tok[] = {"a", "b", "i", "/", ".", "*", "?"};
+    static const char *const path_tok[] = {"a", "A", "b", "/", ".", "\xc4\xb1", "I"};
+    uint32_t seed = 12345;
+    for (int round = 0; round < 200000; round++) {
+        char pat[32] = "/", path[32] = "/";
+        size_t pn = 1, sn = 1;
+        seed = seed * 1103515245u + 12345u;
+        int np = (int)(seed >> 16) % 7, ns = (int)(seed >> 8) % 8;
+        for (int i = 0; i < np; i++) {
+            seed = seed * 1103515245u + 12345u;
+            const char *t = pat_tok[(seed >> 16) % 7];
+            memcpy(pat + pn, t, strlen(t) + 1);
+            pn += strlen(t);
+        }
+        for (int i = 0; i < ns; i++) {
+            seed = seed * 1103515245u + 12345u;
+            const char *t = path_tok[(seed >> 16) % 7];
+            memcpy(path + sn, t, strlen(t) + 1);
+            sn += strlen(t);
+        }
+        size_t pl = strlen(pat);
+        bool glob = strpbrk(pat, "*?") != NULL;
+        /* guarding: the pattern without a trailing '/', read "below" */
+        char g[32];
+        memcpy(g, pat, pl + 1);
+        if (g[pl - 1] == '/') g[pl - 1] = '\0';
+        size_t gl = strlen(g);
+        bool want = ref_match(g, path, true, gl && g[gl - 1] == '/', true);
+        if (moat__auth_path_match(pat, path, GI) != want)
+            fail_msg("guard %s %s: want %d", pat, path, want);
+        /* public: a literal "below" (anything after a final '/'), a glob whole */
+        want = ref_match(pat, path, !glob, pat[pl - 1] == '/', false);
+        if (moat__auth_path_match(pat, path, OPEN) != want)
+            fail_msg("public %s %s: want %d", pat, path, want);
+    }
+}
+
 static moat_config *load(const char *text)
 {
     char dir[] = "/tmp/moat-authutil-XXXXXX";
@@ -322,10 +398,15 @@ static void test_client_addr(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_path_patterns), cmocka_unit_test(test_rules),
-        cmocka_unit_test(test_bad_rules),     cmocka_unit_test(test_cookies),
-        cmocka_unit_test(test_forms),         cmocka_unit_test(test_return_addresses),
-        cmocka_unit_test(test_escaping),      cmocka_unit_test(test_client_addr),
+        cmocka_unit_test(test_path_patterns),
+        cmocka_unit_test(test_path_patterns_against_reference),
+        cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_bad_rules),
+        cmocka_unit_test(test_cookies),
+        cmocka_unit_test(test_forms),
+        cmocka_unit_test(test_return_addresses),
+        cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_client_addr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
