@@ -38,7 +38,7 @@ typedef struct moat_audit_ignore {
  * methods (len 0) = any method. */
 typedef struct moat_auth_rule {
     char *host;           /* exact host name (case-insensitive), or NULL */
-    char *path;           /* a prefix, or a glob when it has '*' or '?' */
+    char *path;           /* a path, or a glob when it has '*' or '?'; '$' anchors */
     moat_strlist methods; /* upper-case method names */
     char *policy;         /* public | authenticated | mfa | role:NAME | deny */
 } moat_auth_rule;
@@ -137,8 +137,12 @@ typedef struct moat_config {
         moat_config_array rules;   /* of moat_auth_rule, first match wins */
         char *default_policy;      /* for paths no rule matches */
         uint64_t session_idle_ms, session_lifetime_ms;
-        uint64_t remember_ms;  /* "remember me" cookie lifetime; 0 = not offered */
-        char *identity_secret; /* HMAC key of X-Moat-Identity; "" = not sent */
+        uint64_t remember_ms;        /* "remember me" cookie lifetime; 0 = not offered */
+        char *identity_secret;       /* HMAC key of X-Moat-Identity; "" = not sent */
+        bool case_insensitive_paths; /* guarding rules ignore the case of letters */
+        bool keep_method_override;   /* forward X-HTTP-Method-Override and kin */
+        moat_strlist strip_headers;  /* more identity headers to strip ("Name", "Prefix-*") */
+        bool cache_control;          /* Cache-Control: private, no-store on per-user answers */
     } auth;
     struct {
         moat_strlist exclude;     /* globs: names, or paths relative to the audited folder */

@@ -72,7 +72,7 @@ static const char *check_policy(char *v)
 
 static const char *check_rule_path(char *v)
 {
-    if (v[0] != '/') return "expected a path starting with '/' (a prefix, or a glob with * ?)";
+    if (v[0] != '/') return "expected a path starting with '/' (a path, or a glob with * ?)";
     for (const char *p = v; *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
             return "spaces and control characters are not allowed";
@@ -98,6 +98,17 @@ static const char *check_rule_method(char *v)
         if (!isalpha((unsigned char)*p) && *p != '-') return "expected a method name such as GET";
         *p = (char)toupper((unsigned char)*p);
     }
+    return NULL;
+}
+
+static const char *check_strip_header(char *v)
+{
+    size_t n = strlen(v);
+    if (n && v[n - 1] == '*') n--;
+    if (n == 0) return "expected a header name, or a prefix ending in '*'";
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && !strchr("!#$%&'+-.^_`|~", v[i]))
+            return "expected a header name, or a prefix ending in '*'";
     return NULL;
 }
 
@@ -181,11 +192,15 @@ const moat__config_table moat__config_tables[] = {
             "and `moat user --help`. The gateway enforces `[[auth.rules]]` with sessions from its "
             "login portal under `/.moat/` (docs/auth.md)."},
     {.name = "auth.rules",
-     .doc = "Who may reach which requests. Each `[[auth.rules]]` entry names a `path` (a prefix, "
-            "or a glob when it has `*` or `?`), optionally a `host` and `methods`, and a "
-            "`policy`. The entries are tried in the order written against the normalised path; "
-            "the first that matches decides, and `auth.default` decides for requests no entry "
-            "matches:\n\n"
+     .doc = "Who may reach which requests. Each `[[auth.rules]]` entry names a `path` (a path "
+            "and what is under it, or a glob when it has `*` or `?`), optionally a `host` and "
+            "`methods`, and a `policy`. The entries are tried in the order written against the "
+            "normalised path; the first that matches decides, and `auth.default` decides for "
+            "requests no entry matches. A rule that guards (any policy but `public`) also "
+            "covers the path with a trailing slash, what is under it, its extensions "
+            "(`/admin.json`) and, with `auth.case_insensitive_paths`, any case; a `public` rule "
+            "opens only the case written, and a `public` glob only what it matches whole "
+            "(docs/auth.md, \"Which paths a rule covers\"):\n\n"
             "```toml\n[[auth.rules]]\npath = \"/admin/\"\npolicy = \"role:admin\"\n\n"
             "[[auth.rules]]\npath = \"/api/\"\nmethods = [\"POST\", \"DELETE\"]\n"
             "policy = \"authenticated\"\n```",
@@ -1341,17 +1356,67 @@ const moat__config_setting moat__config_settings[] = {
                "application can verify (docs/auth.md shows how). Use `${file:PATH}`.",
     },
 
+    {
+        .key = "auth.case_insensitive_paths",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(auth.case_insensitive_paths),
+        .doc = "`[[auth.rules]]` that guard (every policy but `public`) match paths whatever "
+               "the case of their letters: `/admin` also guards `/ADMIN/` and `/Admin`, as an "
+               "application with case-insensitive routes (Django's `(?i)` patterns, IIS-style "
+               "servers) serves them. Python's case folding is followed, so `/admın` (dotless "
+               "i) is guarded too. `public` rules always match the case as written. Turn off "
+               "only when the application's routes are case-sensitive and a guarding rule must "
+               "not cover another spelling.",
+    },
+    {
+        .key = "auth.keep_method_override",
+        .type = MOAT__CFG_BOOL,
+        .def = "false",
+        .offset = AT(auth.keep_method_override),
+        .doc = "`X-HTTP-Method-Override`, `X-HTTP-Method` and `X-Method-Override` are removed "
+               "from requests unless this is `true`: an application that honours them would "
+               "run another method than the one `[[auth.rules]]` matched (a POST that the "
+               "application runs as DELETE). Keep them only when no rule lists `methods`.",
+    },
+    {
+        .key = "auth.strip_headers",
+        .type = MOAT__CFG_LIST,
+        .def = "[]",
+        .check = check_strip_header,
+        .allowed = "header names, or prefixes ending in `*`",
+        .unique = true,
+        .offset = AT(auth.strip_headers),
+        .doc = "Headers removed from every request besides the built-in list of identity "
+               "headers (docs/auth.md lists it): names (`\"X-Tenant\"`) or prefixes ending in "
+               "`*` (`\"X-Corp-Auth-*\"`), any case. Name every header your application "
+               "takes an identity from.",
+    },
+    {
+        .key = "auth.cache_control",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(auth.cache_control),
+        .doc = "Responses to requests that carried a valid session or bearer token, and to "
+               "every request an `[[auth.rules]]` entry other than `public` decided, get "
+               "`Cache-Control: private, no-store` unless the application set its own. On "
+               "guarded paths an application's own `Cache-Control` without `private` or "
+               "`no-store` is kept and `Vary: Cookie, Authorization` added. `false` turns both "
+               "off.",
+    },
+
     /* ---- [[auth.rules]] ---- */
     {
         .key = "auth.rules.path",
         .type = MOAT__CFG_STRING,
         .required = true,
         .check = check_rule_path,
-        .allowed = "a path starting with `/`: a prefix, or a glob with `*` (any characters but "
-                   "`/`), `**` (any characters) and `?`; required",
+        .allowed = "a path starting with `/`, or a glob with `*` (any characters but `/`), `**` "
+                   "(any characters) and `?`; a final `$` for that path alone; required",
         .offset = AUTHRULE(path),
-        .doc = "The normalised request paths this entry applies to (`\"/admin/\"`, "
-               "`\"/api/*/export\"`).",
+        .doc = "The normalised request paths this entry applies to (`\"/admin\"`: `/admin`, "
+               "`/admin/` and what is under it, not `/administrator`; `\"/api/*/export\"`; "
+               "`\"/$\"`: the home page alone).",
     },
     {
         .key = "auth.rules.host",
@@ -1368,7 +1433,10 @@ const moat__config_setting moat__config_settings[] = {
         .allowed = "method names",
         .offset = AUTHRULE(methods),
         .doc = "Only requests with one of these methods (`[\"POST\", \"DELETE\"]`); unset = any "
-               "method.",
+               "method. `GET` covers `HEAD` (frameworks run the GET view for it); a guarding "
+               "rule with `methods` also covers every method outside GET, HEAD, POST, PUT, "
+               "PATCH, DELETE and OPTIONS (`PROPFIND`, ...), which Django's function views run "
+               "like any other.",
     },
     {
         .key = "auth.rules.policy",

@@ -1,6 +1,6 @@
 /* authutil.c - the pure helpers of the auth stage, kept apart so the unit
  * tests and the fuzzer reach them without a running gateway: matching
- * [[auth.rules]] (prefixes and globs), reading a cookie from a Cookie header,
+ * [[auth.rules]] (paths, globs and methods), reading a cookie from a Cookie header,
  * parsing application/x-www-form-urlencoded bodies and query strings,
  * checking a return address (rd) is a same-origin path, escaping text for
  * HTML and URLs, and the client's address behind trusted proxies. No I/O, no store: stage_auth.c
@@ -8,53 +8,141 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* '*' matches any run of characters but '/', '**' any run at all, '?' one
- * character other than '/'. Iterative with one backtrack point per star
- * kind, so a pattern cannot make matching exponential. */
-static bool glob_match(const char *p, const char *s)
+/* ---- [[auth.rules]] ------------------------------------------------------
+ * A rule that guards (any policy but public) is matched generously, a public
+ * rule narrowly, so that no reading of the rules ever opens a path one of
+ * them meant to guard (docs/auth.md, "Which paths a rule covers"). */
+
+/* Compares the pattern's character pc with the path at s; returns how many
+ * bytes of s it covers, 0 for no match. Without regard to case, an ASCII
+ * letter also covers the non-ASCII characters Python's re folds to it under
+ * IGNORECASE (Django's (?i) routes): U+0130 and U+0131 for i, U+017F for s,
+ * U+212A for k. */
+static size_t char_match(char pc, const char *s, bool nocase)
 {
-    const char *star_p = NULL, *star_s = NULL;
-    bool star_any = false;
-    while (*s) {
+    if (pc == *s) return 1;
+    if (!nocase) return 0;
+    int l = tolower((unsigned char)pc);
+    if (l == tolower((unsigned char)*s) && isalpha((unsigned char)*s)) return 1;
+    const unsigned char *u = (const unsigned char *)s;
+    if (l == 'i' && u[0] == 0xc4 && (u[1] == 0xb0 || u[1] == 0xb1)) return 2;
+    if (l == 's' && u[0] == 0xc5 && u[1] == 0xbf) return 2;
+    if (l == 'k' && u[0] == 0xe2 && u[1] == 0x84 && u[2] == 0xaa) return 3;
+    return 0;
+}
+
+enum { WHOLE, ANCHORED, BELOW };
+
+/* '*' matches any run of characters but '/', '**' any run at all, '?' one
+ * byte other than '/'. tail says what may follow the matched part: WHOLE
+ * nothing, ANCHORED at most one '/', BELOW a '/' or '.' and anything after
+ * it (the pattern's folder, or the same path with an extension: DRF's
+ * format suffixes), or anything when the pattern ends in '/'. Two
+ * backtrack points, the last '**' and the last '*' after it, keep matching
+ * at O(pattern x path) whatever the pattern. */
+static bool glob_match(const char *p, const char *s, int tail, bool nocase)
+{
+    const char *p0 = p;
+    const char *any_p = NULL, *any_s = NULL, *one_p = NULL, *one_s = NULL;
+    for (;;) {
+        if (*p == '\0' && tail == BELOW &&
+            (*s == '/' || *s == '.' || (*s && p > p0 && p[-1] == '/')))
+            return true;
+        if (*p == '\0' && tail == ANCHORED && s[0] == '/' && s[1] == '\0') return true;
+        if (*s == '\0') {
+            while (*p == '*')
+                p++;
+            if (*p == '\0') return true;
+        }
         if (p[0] == '*' && p[1] == '*') {
-            star_any = true;
-            p += 2;
-            star_p = p;
-            star_s = s;
+            while (*p == '*')
+                p++;
+            any_p = p;
+            any_s = s;
+            one_p = NULL;
             continue;
         }
         if (*p == '*') {
-            star_any = false;
             p++;
-            star_p = p;
-            star_s = s;
+            one_p = p;
+            one_s = s;
             continue;
         }
-        if ((*p == '?' && *s != '/') || (*p && *p != '?' && *p == *s)) {
+        size_t n = 0;
+        if (*s && *p == '?' && *s != '/')
+            n = 1;
+        else if (*s && *p && *p != '?')
+            n = char_match(*p, s, nocase);
+        if (n) {
             p++;
-            s++;
+            s += n;
             continue;
         }
-        if (star_p && (star_any || *star_s != '/')) {
-            p = star_p;
-            s = ++star_s;
+        if (one_p && *one_s && *one_s != '/') {
+            p = one_p;
+            s = ++one_s;
+            continue;
+        }
+        if (any_p && *any_s) {
+            one_p = NULL;
+            p = any_p;
+            s = ++any_s;
             continue;
         }
         return false;
     }
-    while (*p == '*')
-        p++;
-    return *p == '\0';
 }
 
-bool moat__auth_path_match(const char *pattern, const char *path)
+bool moat__auth_path_match(const char *pattern, const char *path, unsigned flags)
 {
-    if (!strpbrk(pattern, "*?")) return strncmp(path, pattern, strlen(pattern)) == 0;
-    return glob_match(pattern, path);
+    size_t n = strlen(pattern);
+    bool anchored = n > 1 && pattern[n - 1] == '$';
+    if (anchored) n--;
+    bool guard = flags & MOAT__MATCH_GUARD;
+    /* Guarding, "/admin/" is "/admin": the folder and the page before it. */
+    if (guard && n && pattern[n - 1] == '/') n--;
+    char buf[512];
+    char *p = n < sizeof(buf) ? buf : moat_xmalloc(n + 1);
+    memcpy(p, pattern, n);
+    p[n] = '\0';
+    int tail;
+    if (anchored)
+        tail = guard ? ANCHORED : WHOLE;
+    else if (guard || !strpbrk(p, "*?"))
+        tail = BELOW;
+    else
+        tail = WHOLE; /* a public glob opens only the paths it matches whole */
+    bool ok = glob_match(p, path, tail, guard && (flags & MOAT__MATCH_NOCASE));
+    if (p != buf) free(p);
+    return ok;
+}
+
+/* Methods every framework knows; any other method reaches a view the same
+ * way (Django runs a function view for any method), so a guarding rule that
+ * lists methods covers it too. */
+static bool standard_method(const char *m)
+{
+    static const char *const std[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(std); i++)
+        if (strcmp(std[i], m) == 0) return true;
+    return false;
+}
+
+static bool method_match(const moat_strlist *methods, const char *method, bool guard)
+{
+    if (!methods->len) return true;
+    if (guard && !standard_method(method)) return true;
+    bool head = strcmp(method, "HEAD") == 0; /* HEAD runs the GET view */
+    for (size_t k = 0; k < methods->len; k++) {
+        if (strcmp(methods->items[k], method) == 0) return true;
+        if (head && strcmp(methods->items[k], "GET") == 0) return true;
+    }
+    return false;
 }
 
 /* The Host header without its port, compared without regard to case. */
@@ -79,13 +167,11 @@ const char *moat__auth_policy(const moat_config *cfg, const char *host, const ch
     for (size_t i = 0; i < cfg->auth.rules.len; i++) {
         const moat_auth_rule *ru = &rules[i];
         if (ru->host && !host_match(ru->host, host)) continue;
-        if (ru->methods.len) {
-            bool any = false;
-            for (size_t k = 0; k < ru->methods.len && !any; k++)
-                any = strcmp(ru->methods.items[k], method) == 0;
-            if (!any) continue;
-        }
-        if (!moat__auth_path_match(ru->path, path)) continue;
+        bool guard = strcmp(ru->policy, "public") != 0;
+        if (!method_match(&ru->methods, method, guard)) continue;
+        unsigned flags = guard ? MOAT__MATCH_GUARD : 0;
+        if (cfg->auth.case_insensitive_paths) flags |= MOAT__MATCH_NOCASE;
+        if (!moat__auth_path_match(ru->path, path, flags)) continue;
         return ru->policy;
     }
     return cfg->auth.default_policy;

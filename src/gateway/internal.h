@@ -141,6 +141,10 @@ struct moat_request {
     size_t ev_nfields;
     void *waf;  /* stage_waf.c's state of this request */
     void *auth; /* stage_auth.c's state of this request */
+    /* stage_auth.c: the request carried a valid session or token; an
+     * [[auth.rules]] entry other than public decided it. Its response is
+     * then the user's own (Cache-Control). */
+    bool auth_user, auth_guarded;
 };
 
 /* Client connection. */
@@ -236,6 +240,7 @@ bool moat__auth_portal_path(const char *path);
 extern const moat_stage moat__stage_errors;
 extern const moat_stage moat__stage_headers;
 extern const moat_stage moat__stage_waf;
+extern const moat_stage moat__stage_waf_body; /* stage_waf.c: after auth */
 
 /* privileges.c (main thread). Started as root: hands the files moat writes
  * to cfg->user, drops to cfg->user/cfg->group for good and checks that what
@@ -327,9 +332,14 @@ void moat__error_page(moat_buf *out, const char *tmpl, int status, const char *r
 bool moat__wants_json(moat_http_head *h);
 
 /* authutil.c: the pure helpers of the auth stage. */
-/* True when the path matches pattern: a prefix, or a glob with * (no '/'),
- * ** (anything) and ?. */
-bool moat__auth_path_match(const char *pattern, const char *path);
+/* True when the path matches pattern, a path or a glob with * (no '/'), **
+ * (anything) and ?, ending in '$' for that path alone. MOAT__MATCH_GUARD
+ * reads it as a guarding rule does (a trailing '/' ignored; the path, what
+ * is under it and its extensions), else as a public rule does (a literal:
+ * the path and what is under it; a glob: only what it matches whole).
+ * MOAT__MATCH_NOCASE (with GUARD only) ignores the case of letters. */
+enum { MOAT__MATCH_GUARD = 1, MOAT__MATCH_NOCASE = 2 };
+bool moat__auth_path_match(const char *pattern, const char *path, unsigned flags);
 /* The policy of the first [[auth.rules]] entry matching the request, else
  * auth.default (borrowed from cfg). host may be NULL. */
 const char *moat__auth_policy(const moat_config *cfg, const char *host, const char *path,

@@ -12,8 +12,10 @@ static const moat_stage *const pipeline[] = {
     &moat__stage_https_redirect, /* plain HTTP when TLS is on: 308 (normalised path) */
     &moat__stage_moat,           /* moat's own endpoints under /.moat/ */
     &moat__stage_waf,            /* ModSecurity + CRS + Python rules on what the client sent:
-                                    403 (holds the body until inspected) */
+                                    403 */
     &moat__stage_auth,           /* authentication, access rules, identity headers */
+    &moat__stage_waf_body,       /* the body, read once auth passed (no 100 Continue before
+                                    a refusal), held until the WAF inspected it: 403 */
     &moat__stage_forwarded,      /* X-Forwarded-*, X-Request-Id */
     &moat__stage_proxy,          /* to the upstream and back */
     &moat__stage_errors,         /* 5xx and debug pages replaced */

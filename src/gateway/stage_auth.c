@@ -29,23 +29,53 @@
 #define CSRF_TLS "__Host-moat_csrf"
 #define CSRF_PLAIN "moat_csrf"
 
-/* The dashed spellings; underscore spellings are dropped for every header
- * by the client parser already (WSGI would merge them). */
+/* Headers through which a proxy in front of an application tells it who the
+ * user is (Authelia, oauth2-proxy, Apache's mod_auth, Grafana's and Kong's
+ * auth proxies, Cloudflare Access, Google IAP, AWS ALB, Azure App Service),
+ * and moat's own: a client's are removed before moat sets its own, in any
+ * case; a trailing '*' is a prefix. Underscore spellings are dropped for
+ * every header by the client parser already (WSGI would merge them).
+ * docs/auth.md lists them; auth.strip_headers adds more. */
 static const char *const identity_headers[] = {
-    "Remote-User",
-    "Remote-Groups",
-    "Remote-Email",
-    "Remote-Name",
+    "Remote-*",
     "X-Remote-User",
+    "X-Remote-Groups",
+    "X-Remote-Email",
+    "X-User",
+    "X-User-Id",
+    "X-User-Name",
+    "X-User-Email",
+    "X-User-Groups",
+    "X-User-Roles",
+    "X-Email",
+    "X-Groups",
+    "X-Auth-User",
+    "X-Webauth-*",
+    "X-Authenticated-*",
     "X-Forwarded-User",
-    "X-Forwarded-Groups",
     "X-Forwarded-Email",
+    "X-Forwarded-Groups",
     "X-Forwarded-Preferred-Username",
-    "X-Auth-Request-User",
-    "X-Auth-Request-Email",
-    "X-Auth-Request-Groups",
-    "X-Auth-Request-Preferred-Username",
-    "X-Moat-Identity",
+    "X-Forwarded-Access-Token",
+    "X-Auth-Request-*",
+    "Cf-Access-Authenticated-User-Email",
+    "Cf-Access-Jwt-Assertion",
+    "X-Goog-Authenticated-User-*",
+    "X-Goog-Iap-Jwt-Assertion",
+    "X-Amzn-Oidc-*",
+    "X-Ms-Client-Principal*",
+    "X-Moat-*",
+};
+
+/* Headers that make an application run another method than the request's
+ * (werkzeug's and Django's snippets, Symfony, Laravel, Express's
+ * method-override): the method [[auth.rules]] matched must be the one the
+ * application runs. A `_method` form or query field is the application's
+ * own business: moat does not rewrite bodies (docs/auth.md). */
+static const char *const method_override_headers[] = {
+    "X-HTTP-Method-Override",
+    "X-HTTP-Method",
+    "X-Method-Override",
 };
 
 typedef enum {
@@ -1258,6 +1288,7 @@ static void identity(moat_request *r, auth_job *job)
 {
     moat_buf groups;
     moat_buf_init(&groups);
+    r->auth_user = true;
     for (size_t i = 0; i < job->user.nroles; i++) {
         if (i) moat_buf_putc(&groups, ',');
         moat_buf_puts(&groups, job->user.roles[i]);
@@ -1687,21 +1718,109 @@ static int portal_head(moat_request *r, portal p)
     return MOAT_AGAIN;
 }
 
+/* ---- what the client may not send, what the response may not be -------- */
+
+/* Does the header name[0..n) match entry: a name, or a prefix ending in
+ * '*' (any case)? */
+static bool header_listed(const char *entry, const char *name, size_t n)
+{
+    size_t el = strlen(entry);
+    if (el && entry[el - 1] == '*')
+        return n >= el - 1 && moat_streq_nocase(entry, el - 1, name, el - 1);
+    return moat_streq_nocase(entry, el, name, n);
+}
+
+/* Removes every header the client sent that claims an identity. The
+ * portal's own X-Moat-Csrf stays on portal requests (never forwarded). */
+static void strip_identity(moat_request *r)
+{
+    const moat_strlist *more = &r->rt->cfg->auth.strip_headers;
+    moat_http_head *h = r->head;
+    bool on_portal = r->rt->store && portal_of(r->path) != P_NONE;
+    size_t w = 0;
+    for (size_t i = 0; i < h->nheaders; i++) {
+        const moat_http_header *f = &h->headers[i];
+        bool drop = false;
+        if (on_portal && moat_strieq_lit(f->name, f->name_len, "X-Moat-Csrf")) {
+            h->headers[w++] = *f;
+            continue;
+        }
+        for (size_t k = 0; k < MOAT_ARRAY_LEN(identity_headers) && !drop; k++)
+            drop = header_listed(identity_headers[k], f->name, f->name_len);
+        for (size_t k = 0; k < more->len && !drop; k++)
+            drop = header_listed(more->items[k], f->name, f->name_len);
+        if (!drop) h->headers[w++] = *f;
+    }
+    h->nheaders = w; /* head.c's name filter may keep stale bits: lookups only scan */
+}
+
+static void strip_method_override(moat_request *r)
+{
+    if (r->rt->cfg->auth.keep_method_override) return;
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(method_override_headers); i++)
+        moat_http_head_remove(r->head, method_override_headers[i]);
+}
+
+/* Is directive one of the Cache-Control value v[0..n)'s directives? */
+static bool cc_has(const char *v, size_t n, const char *directive)
+{
+    size_t dl = strlen(directive), i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < n && v[i] != ',' && v[i] != '=' && v[i] != ' ' && v[i] != '\t')
+            i++;
+        if (i - start == dl && moat_streq_nocase(v + start, dl, directive, dl)) return true;
+        while (i < n && v[i] != ',') /* skip a value, quoted commas aside: rare, and a miss
+                                        only adds a Vary */
+            i++;
+    }
+    return false;
+}
+
+/* The answer to a request with a user's credentials, or to one a guarding
+ * rule let through, is that user's: no cache may keep it for another. An
+ * application's own Cache-Control stays (its max-age, its no-cache); on a
+ * guarded path, one that lets shared caches store the response gets Vary:
+ * Cookie, Authorization, so a cache that stored it hands it only to a
+ * request with the same credentials, never to an anonymous one. */
+static int auth_response_head(moat_request *r, moat_http_head *resp)
+{
+    if (!(r->auth_user || r->auth_guarded) || !r->rt->cfg->auth.cache_control) return MOAT_PASS;
+    if (!moat_http_head_find(resp, "Cache-Control")) {
+        moat_http_head_set_static(resp, r->arena, "Cache-Control", "private, no-store");
+        return MOAT_PASS;
+    }
+    if (!r->auth_guarded) return MOAT_PASS;
+    bool shared = true;
+    for (size_t i = 0; i < resp->nheaders && shared; i++) {
+        const moat_http_header *f = &resp->headers[i];
+        if (moat_strieq_lit(f->name, f->name_len, "Cache-Control") &&
+            (cc_has(f->value, f->value_len, "private") ||
+             cc_has(f->value, f->value_len, "no-store")))
+            shared = false;
+    }
+    if (shared) moat_http_head_add_static(resp, r->arena, "Vary", "Cookie, Authorization");
+    return MOAT_PASS;
+}
+
 static int auth_head(moat_request *r)
 {
     const moat_config *cfg = r->rt->cfg;
     moat_client *c = r->c;
     bool trusted = c->peer[0] &&
                    moat_ip_in_list(c->peer, cfg->trusted_proxies.items, cfg->trusted_proxies.len);
+    strip_method_override(r);
     if (!r->rt->store && trusted) return MOAT_PASS;
-    for (size_t i = 0; i < MOAT_ARRAY_LEN(identity_headers); i++)
-        moat_http_head_remove(r->head, identity_headers[i]);
+    strip_identity(r);
     if (!r->rt->store) return MOAT_PASS;
     const char *path = r->path ? r->path : "/";
     portal p = portal_of(path);
     if (p != P_NONE) return portal_head(r, p);
     moat_http_header *host = moat_http_head_find(r->head, "Host");
     const char *policy = moat__auth_policy(cfg, host ? host->value : NULL, path, r->head->method);
+    r->auth_guarded = strcmp(policy, "public") != 0;
     if (strcmp(policy, "deny") == 0) {
         deny(r, NULL, policy, false);
         return MOAT_DONE;
@@ -1746,4 +1865,5 @@ const moat_stage moat__stage_auth = {
     .on_request_head = auth_head,
     .on_request_body = auth_body,
     .on_request_end = auth_end,
+    .on_response_head = auth_response_head,
 };

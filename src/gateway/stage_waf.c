@@ -3,7 +3,10 @@
  * inspected at once; a body is held here, up to waf.inspect_bytes, and
  * only handed on (pipeline.c replays it) once it passed. Bodies over the
  * inline size are inspected on the libuv thread pool so other connections
- * of the worker are not held up. Blocks answer 403 (or 400/413) with the
+ * of the worker are not held up. The body is read only once the stages
+ * between (auth) passed: its own stage, waf-body, sits after them, so a
+ * refused request is never asked for its body (no 100 Continue before a
+ * 401). Blocks answer 403 (or 400/413) with the
  * generic page; the rules that matched go to the security log only. Fail
  * closed: an engine error refuses the request unless waf.mode = "detect". */
 #include <stdio.h>
@@ -22,6 +25,7 @@ typedef struct waf_job {
     moat_runtime *rt; /* owned ref: the rules the transaction runs on */
     moat_waf_tx *tx;
     moat_buf body;  /* held body (owned) */
+    bool want_body; /* the head passed; waf-body reads and inspects the body */
     bool buffering; /* collecting the body */
     bool partial;   /* cut at waf.inspect_bytes; the rest passes uninspected */
     bool queued;    /* on the thread pool */
@@ -235,8 +239,17 @@ static int waf_head(moat_request *r)
         inspect(job);
         return decide(r, job);
     }
+    job->want_body = true;
+    return MOAT_PASS;
+}
+
+/* waf-body: the stages between passed; read the body into job->body. */
+static int waf_body_head(moat_request *r)
+{
+    waf_job *job = r->waf;
+    if (!job || !job->want_body) return MOAT_PASS;
     job->buffering = true;
-    moat__client_continue(r->c); /* read the body into job->body */
+    moat__client_continue(r->c);
     return MOAT_AGAIN;
 }
 
@@ -268,6 +281,11 @@ static int waf_end(moat_request *r)
 const moat_stage moat__stage_waf = {
     .name = "waf",
     .on_request_head = waf_head,
+};
+
+const moat_stage moat__stage_waf_body = {
+    .name = "waf-body",
+    .on_request_head = waf_body_head,
     .on_request_body = waf_body,
     .on_request_end = waf_end,
 };

@@ -136,10 +136,13 @@ const moat_stage moat__stage_https_redirect = {
 
 /* ---- forwarded ---- */
 
-/* Headers through which a client could claim another address, scheme or
- * host; dropped unless the peer is a trusted proxy. */
-static const char *const spoofable[] = {"Forwarded",          "X-Real-IP",   "X-Forwarded-Server",
-                                        "X-Forwarded-Prefix", "X-Client-IP", "True-Client-IP"};
+/* Headers through which a client could claim another address, scheme,
+ * host or path (X-Original-URL and X-Rewrite-URL: the path Symfony, Laravel
+ * and IIS-style apps route by, past [[auth.rules]]); dropped unless the
+ * peer is a trusted proxy. */
+static const char *const spoofable[] = {"Forwarded",          "X-Real-IP",    "X-Forwarded-Server",
+                                        "X-Forwarded-Prefix", "X-Client-IP",  "True-Client-IP",
+                                        "X-Original-URL",     "X-Rewrite-URL"};
 
 static int forwarded_head(moat_request *r)
 {

@@ -55,7 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     moat__auth_client_addr(&cfg, "10.9.9.9", h, addr, sizeof(addr));
     MOAT_BUG_ON(strlen(addr) >= sizeof(addr));
     char *pat = moat_xstrndup(d, blen < 256 ? blen : 256);
-    (void)moat__auth_path_match(pat, s);
+    (void)moat__auth_path_match(pat, s, 0);
+    (void)moat__auth_path_match(pat, s, MOAT__MATCH_GUARD | MOAT__MATCH_NOCASE);
     free(pat);
     free(s);
     moat_arena_free(a);

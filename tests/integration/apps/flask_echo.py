@@ -27,6 +27,11 @@ Endpoints (every one answers JSON unless said otherwise):
                          then sends "second\n" (proves response streaming)
     /gate/upload?key=K   reads the body in small pieces, publishing progress
     /gate/progress?key=K how many body bytes /gate/upload has read so far
+    /cached/<anything>?cc=V  /echo, with Cache-Control: V when cc is given
+    /override/<anything> /echo, behind a middleware that runs a POST as the
+                         method X-HTTP-Method-Override (or X-HTTP-Method,
+                         X-Method-Override) names, as the werkzeug snippet
+                         and Flask-MethodOverride do
 """
 
 import hashlib
@@ -76,7 +81,27 @@ class _Recorder:
         return self.wsgi_app(environ, start_response)
 
 
-app.wsgi_app = _Recorder(app.wsgi_app)
+class _MethodOverride:
+    """The HTTPMethodOverrideMiddleware of werkzeug's documentation, on
+    /override/ only: a POST runs as the method a header names."""
+
+    HEADERS = ("HTTP_X_HTTP_METHOD_OVERRIDE", "HTTP_X_HTTP_METHOD", "HTTP_X_METHOD_OVERRIDE")
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "").startswith("/override/") and \
+                environ.get("REQUEST_METHOD") == "POST":
+            for key in self.HEADERS:
+                method = environ.get(key, "").upper()
+                if method in ("GET", "PUT", "PATCH", "DELETE"):
+                    environ["REQUEST_METHOD"] = method
+                    break
+        return self.wsgi_app(environ, start_response)
+
+
+app.wsgi_app = _Recorder(_MethodOverride(app.wsgi_app))
 
 
 def _gate(key):
@@ -120,6 +145,7 @@ def _read_body():
 @app.route("/echo", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 @app.route("/echo/<path:rest>",
            methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+@app.route("/override/<path:rest>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
 def echo(rest=None):
     body_len, body_sha = _read_body()
     headers = [[k, v] for k, v in request.headers.items()]
@@ -155,6 +181,14 @@ def _proxyfix_view():
 
 
 _proxyfix_wsgi = ProxyFix(_proxyfix_app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
+
+
+@app.route("/cached/<path:rest>")
+def cached(rest):
+    resp = echo(rest)
+    if "cc" in request.args:
+        resp.headers["Cache-Control"] = request.args["cc"]
+    return resp
 
 
 @app.route("/proxyfix")

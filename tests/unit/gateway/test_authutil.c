@@ -1,6 +1,7 @@
 /* test_authutil.c - unit tests of the auth stage's pure helpers: path
- * patterns (prefixes, * ** ? globs), [[auth.rules]] matching (first match,
- * host, methods, the default) from a real config file, the Cookie header
+ * patterns (guarding and public readings, * ** ? globs, '$', case),
+ * [[auth.rules]] matching (first match, host, methods, HEAD, extension
+ * methods, the default) from a real config file, the Cookie header
  * reader, the form parser, return-address checks and the escapers. The
  * flows themselves are tested end to end in test_auth_portal.py. */
 #include <setjmp.h>
@@ -15,30 +16,164 @@
 
 #include "gateway/internal.h"
 
+#define G MOAT__MATCH_GUARD
+#define GI (MOAT__MATCH_GUARD | MOAT__MATCH_NOCASE)
+#define OPEN 0
+
 static void test_path_patterns(void **state)
 {
     (void)state;
-    assert_true(moat__auth_path_match("/admin", "/admin"));
-    assert_true(moat__auth_path_match("/admin", "/admin/x"));
-    assert_true(moat__auth_path_match("/admin", "/administrator")); /* a prefix is a prefix */
-    assert_true(moat__auth_path_match("/admin/", "/admin/x"));
-    assert_false(moat__auth_path_match("/admin/", "/admin"));
-    assert_true(moat__auth_path_match("/api/*/export", "/api/v1/export"));
-    assert_false(moat__auth_path_match("/api/*/export", "/api/v1/x/export"));
-    assert_false(moat__auth_path_match("/api/*/export", "/api/v1/export/more"));
-    assert_true(moat__auth_path_match("/api/**/export", "/api/v1/x/export"));
-    assert_true(moat__auth_path_match("/f?o", "/foo"));
-    assert_false(moat__auth_path_match("/f?o", "/f/o"));
-    assert_true(moat__auth_path_match("/*.json", "/x.json"));
-    assert_false(moat__auth_path_match("/*.json", "/a/x.json"));
-    assert_true(moat__auth_path_match("/**", "/"));
-    /* A pathological pattern stays linear. */
+    /* Guarding: the path, what is under it (a trailing slash included) and
+     * its extensions; not a longer name. */
+    assert_true(moat__auth_path_match("/admin", "/admin", G));
+    assert_true(moat__auth_path_match("/admin", "/admin/", G));
+    assert_true(moat__auth_path_match("/admin", "/admin/x", G));
+    assert_true(moat__auth_path_match("/admin", "/admin.json", G));
+    assert_false(moat__auth_path_match("/admin", "/administrator", G));
+    assert_false(moat__auth_path_match("/admin", "/admin-old", G));
+    assert_false(moat__auth_path_match("/admin", "/x/admin", G));
+    /* "/admin/" guards the page before the folder too */
+    assert_true(moat__auth_path_match("/admin/", "/admin", G));
+    assert_true(moat__auth_path_match("/admin/", "/admin/x", G));
+    assert_true(moat__auth_path_match("/", "/anything", G));
+    assert_true(moat__auth_path_match("/", "/", G));
+    /* globs guard the same way */
+    assert_true(moat__auth_path_match("/reports/*/export", "/reports/q1/export", G));
+    assert_true(moat__auth_path_match("/reports/*/export", "/reports/q1/export/", G));
+    assert_true(moat__auth_path_match("/reports/*/export", "/reports/q1/export/all", G));
+    assert_true(moat__auth_path_match("/reports/*/export", "/reports/q1/export.csv", G));
+    assert_false(moat__auth_path_match("/reports/*/export", "/reports/q1/exports", G));
+    assert_false(moat__auth_path_match("/reports/*/export", "/reports/q1/x/export", G));
+    assert_true(moat__auth_path_match("/api/**/export", "/api/v1/x/export", G));
+    assert_true(moat__auth_path_match("/**/b*", "/a/b/c/bd", G)); /* '*' gives way to '**' */
+    assert_true(moat__auth_path_match("/**/b*", "/a/b/c/bd", OPEN));
+    assert_true(moat__auth_path_match("/f?o", "/foo", G));
+    assert_false(moat__auth_path_match("/f?o", "/f/o", G));
+    assert_true(moat__auth_path_match("/*.json", "/x.json", G));
+    assert_false(moat__auth_path_match("/*.json", "/a/x.json", G));
+    assert_true(moat__auth_path_match("/**", "/", G));
+    /* '$': that path alone, with or without its trailing slash */
+    assert_true(moat__auth_path_match("/admin$", "/admin", G));
+    assert_true(moat__auth_path_match("/admin$", "/admin/", G));
+    assert_false(moat__auth_path_match("/admin$", "/admin/x", G));
+    assert_false(moat__auth_path_match("/admin$", "/admin.json", G));
+    assert_true(moat__auth_path_match("/$", "/", G));
+    assert_false(moat__auth_path_match("/$", "/x", G));
+    /* case: guarding with NOCASE, Python's folds included */
+    assert_true(moat__auth_path_match("/admin", "/ADMIN/", GI));
+    assert_true(moat__auth_path_match("/reports/*/export", "/Reports/Q1/EXPORT", GI));
+    assert_false(moat__auth_path_match("/admin", "/ADMIN/", G));
+    assert_true(moat__auth_path_match("/admin", "/adm\xc4\xb1n", GI));     /* dotless i */
+    assert_true(moat__auth_path_match("/admin", "/ADM\xc4\xb0N", GI));     /* dotted I */
+    assert_true(moat__auth_path_match("/reports", "/report\xc5\xbf", GI)); /* long s */
+    assert_true(moat__auth_path_match("/desk", "/des\xe2\x84\xaa", GI));   /* Kelvin sign */
+    assert_false(moat__auth_path_match("/admin", "/adm\xc4\xb2n", GI));
+    assert_false(moat__auth_path_match("/a-b", "/a\rb", GI));
+    /* Public: a literal opens the path and its folder, never a longer name
+     * or another case; a glob only what it matches whole. */
+    assert_true(moat__auth_path_match("/static", "/static", OPEN));
+    assert_true(moat__auth_path_match("/static", "/static/app.css", OPEN));
+    assert_false(moat__auth_path_match("/static", "/staticadmin", OPEN));
+    assert_false(moat__auth_path_match("/static", "/STATIC/app.css", OPEN));
+    assert_false(moat__auth_path_match("/static", "/STATIC/app.css", MOAT__MATCH_NOCASE));
+    assert_true(moat__auth_path_match("/static/", "/static/app.css", OPEN));
+    assert_false(moat__auth_path_match("/static/", "/static", OPEN));
+    assert_true(moat__auth_path_match("/users/*/avatar", "/users/1/avatar", OPEN));
+    assert_false(moat__auth_path_match("/users/*/avatar", "/users/1/avatar/", OPEN));
+    assert_false(moat__auth_path_match("/users/*/avatar", "/users/1/avatar/delete", OPEN));
+    assert_true(moat__auth_path_match("/static/**", "/static/a/b.css", OPEN));
+    assert_true(moat__auth_path_match("/login$", "/login", OPEN));
+    assert_false(moat__auth_path_match("/login$", "/login/", OPEN));
+    /* A pathological pattern stays polynomial. */
     char path[4096];
     memset(path, 'a', sizeof(path) - 2);
     path[0] = '/';
     path[sizeof(path) - 2] = 'b';
     path[sizeof(path) - 1] = '\0';
-    assert_false(moat__auth_path_match("/*a*a*a*a*a*a*a*a*a*c", path));
+    assert_false(moat__auth_path_match("/*a*a*a*a*a*a*a*a*a*c", path, GI));
+    assert_false(moat__auth_path_match("/**a**a**a**a**a**c", path, OPEN));
+    /* A long pattern is copied to the heap. */
+    char pat[1024];
+    memset(pat, 'x', sizeof(pat) - 1);
+    pat[0] = '/';
+    pat[sizeof(pat) - 1] = '\0';
+    assert_true(moat__auth_path_match(pat, pat, G));
+}
+
+/* A plain recursive reading of the same patterns, to check the two-point
+ * backtracking of moat__auth_path_match on every small case. */
+static size_t ref_char(char pc, const char *s, bool nocase)
+{
+    if (pc == *s) return 1;
+    if (!nocase) return 0;
+    if ((pc | 0x20) == (*s | 0x20) && ((pc | 0x20) >= 'a' && (pc | 0x20) <= 'z')) return 1;
+    if ((pc | 0x20) == 'i' && strncmp(s, "\xc4\xb1", 2) == 0) return 2;
+    return 0;
+}
+
+static bool ref_match(const char *p, const char *s, bool guard, bool slash_end, bool nocase)
+{
+    if (*p == '\0') {
+        if (*s == '\0') return true;
+        return guard && (*s == '/' || *s == '.' || slash_end);
+    }
+    if (p[0] == '*' && p[1] == '*') {
+        while (*p == '*')
+            p++;
+        for (const char *t = s;; t++) {
+            if (ref_match(p, t, guard, slash_end, nocase)) return true;
+            if (!*t) return false;
+        }
+    }
+    if (*p == '*') {
+        for (const char *t = s;; t++) {
+            if (ref_match(p + 1, t, guard, slash_end, nocase)) return true;
+            if (!*t || *t == '/') return false;
+        }
+    }
+    if (*p == '?') return *s && *s != '/' && ref_match(p + 1, s + 1, guard, slash_end, nocase);
+    size_t n = *s ? ref_char(*p, s, nocase) : 0;
+    return n && ref_match(p + 1, s + n, guard, slash_end, nocase);
+}
+
+static void test_path_patterns_against_reference(void **state)
+{
+    (void)state;
+    static const char *const pat_tok[] = {"a", "b", "i", "/", ".", "*", "?"};
+    static const char *const path_tok[] = {"a", "A", "b", "/", ".", "\xc4\xb1", "I"};
+    uint32_t seed = 12345;
+    for (int round = 0; round < 200000; round++) {
+        char pat[32] = "/", path[32] = "/";
+        size_t pn = 1, sn = 1;
+        seed = seed * 1103515245u + 12345u;
+        int np = (int)(seed >> 16) % 7, ns = (int)(seed >> 8) % 8;
+        for (int i = 0; i < np; i++) {
+            seed = seed * 1103515245u + 12345u;
+            const char *t = pat_tok[(seed >> 16) % 7];
+            memcpy(pat + pn, t, strlen(t) + 1);
+            pn += strlen(t);
+        }
+        for (int i = 0; i < ns; i++) {
+            seed = seed * 1103515245u + 12345u;
+            const char *t = path_tok[(seed >> 16) % 7];
+            memcpy(path + sn, t, strlen(t) + 1);
+            sn += strlen(t);
+        }
+        size_t pl = strlen(pat);
+        bool glob = strpbrk(pat, "*?") != NULL;
+        /* guarding: the pattern without a trailing '/', read "below" */
+        char g[32];
+        memcpy(g, pat, pl + 1);
+        if (g[pl - 1] == '/') g[pl - 1] = '\0';
+        size_t gl = strlen(g);
+        bool want = ref_match(g, path, true, gl && g[gl - 1] == '/', true);
+        if (moat__auth_path_match(pat, path, GI) != want)
+            fail_msg("guard %s %s: want %d", pat, path, want);
+        /* public: a literal "below" (anything after a final '/'), a glob whole */
+        want = ref_match(pat, path, !glob, pat[pl - 1] == '/', false);
+        if (moat__auth_path_match(pat, path, OPEN) != want)
+            fail_msg("public %s %s: want %d", pat, path, want);
+    }
 }
 
 static moat_config *load(const char *text)
@@ -82,6 +217,37 @@ static void test_rules(void **state)
     assert_string_equal(moat__auth_policy(c, "a.example", "/x", "TRACE"), "deny");
     assert_string_equal(moat__auth_policy(c, "a.example", "/static/css/a.css", "GET"), "public");
     assert_string_equal(moat__auth_policy(c, NULL, "/x", "GET"), "authenticated");
+    /* A method the rule does not list falls through; one no framework
+     * routes apart (PROPFIND, PURGE, ...) is covered by a guarding rule. */
+    assert_string_equal(moat__auth_policy(c, "a.example", "/api/x", "PROPFIND"), "mfa");
+    assert_string_equal(moat__auth_policy(c, "a.example", "/api/x", "PUT"), "authenticated");
+    /* /admin/ guards /admin, and any case of it */
+    assert_string_equal(moat__auth_policy(c, "public.example", "/admin", "GET"), "role:admin");
+    assert_string_equal(moat__auth_policy(c, "public.example", "/ADMIN/x", "GET"), "role:admin");
+    /* a public glob opens the case written, and only it */
+    assert_string_equal(moat__auth_policy(c, "a.example", "/STATIC/a.css", "GET"), "authenticated");
+    moat_config_free(c);
+    c = load("[[auth.rules]]\npath = \"/reports/*/export\"\nmethods = [\"GET\"]\n"
+             "policy = \"mfa\"\n"
+             "[[auth.rules]]\npath = \"/feed\"\nmethods = [\"GET\"]\npolicy = \"public\"\n"
+             "[auth]\ndefault = \"authenticated\"\n");
+    /* GET covers HEAD; a trailing slash, a sub-path or an extension changes nothing */
+    assert_string_equal(moat__auth_policy(c, NULL, "/reports/q1/export", "HEAD"), "mfa");
+    assert_string_equal(moat__auth_policy(c, NULL, "/reports/q1/export/", "GET"), "mfa");
+    assert_string_equal(moat__auth_policy(c, NULL, "/reports/q1/export/x", "HEAD"), "mfa");
+    assert_string_equal(moat__auth_policy(c, NULL, "/reports/q1/export.csv", "GET"), "mfa");
+    assert_string_equal(moat__auth_policy(c, NULL, "/REPORTS/q1/Export", "GET"), "mfa");
+    assert_string_equal(moat__auth_policy(c, NULL, "/reports/q1/export", "POST"), "authenticated");
+    assert_string_equal(moat__auth_policy(c, NULL, "/reports/q1/export", "MKCOL"), "mfa");
+    /* a public rule listing GET: HEAD too, but no extension method */
+    assert_string_equal(moat__auth_policy(c, NULL, "/feed", "HEAD"), "public");
+    assert_string_equal(moat__auth_policy(c, NULL, "/feed", "PROPFIND"), "authenticated");
+    assert_string_equal(moat__auth_policy(c, NULL, "/FEED", "GET"), "authenticated");
+    moat_config_free(c);
+    c = load("[auth]\ncase_insensitive_paths = false\n"
+             "[[auth.rules]]\npath = \"/admin\"\npolicy = \"deny\"\n");
+    assert_string_equal(moat__auth_policy(c, NULL, "/admin/", "GET"), "deny");
+    assert_string_equal(moat__auth_policy(c, NULL, "/ADMIN/", "GET"), "public");
     moat_config_free(c);
     c = load("");
     assert_false(moat__auth_enabled(c));
@@ -232,10 +398,15 @@ static void test_client_addr(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_path_patterns), cmocka_unit_test(test_rules),
-        cmocka_unit_test(test_bad_rules),     cmocka_unit_test(test_cookies),
-        cmocka_unit_test(test_forms),         cmocka_unit_test(test_return_addresses),
-        cmocka_unit_test(test_escaping),      cmocka_unit_test(test_client_addr),
+        cmocka_unit_test(test_path_patterns),
+        cmocka_unit_test(test_path_patterns_against_reference),
+        cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_bad_rules),
+        cmocka_unit_test(test_cookies),
+        cmocka_unit_test(test_forms),
+        cmocka_unit_test(test_return_addresses),
+        cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_client_addr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

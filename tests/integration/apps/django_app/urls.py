@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -11,4 +11,8 @@ urlpatterns = [
     path("cookies", views.cookies),
     path("echo", views.echo),
     path("form", views.form),
+    path("whoami", views.whoami),
+    # case-insensitive, optional trailing slash, any sub-path: as sloppy
+    # regex routes are written
+    re_path(r"(?i)^reports/(?P<q>[^/]+)/export(/.*)?$", views.whoami),
 ]

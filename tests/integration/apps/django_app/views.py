@@ -54,3 +54,15 @@ def form(request):
     # POST without a CSRF token: with DEBUG, Django's 403 page explains CSRF
     # and says "DEBUG = True" in your settings.
     return HttpResponse("posted\n" if request.method == "POST" else PAGE)
+
+
+@csrf_exempt
+def whoami(request, q=None, rest=None):
+    # A function view: Django runs it for any method (HEAD, PROPFIND, ...);
+    # it honours X-HTTP-Method-Override as hand-written API code does.
+    return JsonResponse({
+        "method": request.META.get("HTTP_X_HTTP_METHOD_OVERRIDE") or request.method,
+        "path": request.path,
+        "remote_user": request.META.get("HTTP_REMOTE_USER"),
+        "headers": [[k, v] for k, v in request.headers.items()],
+    })
