@@ -1818,8 +1818,9 @@ static int auth_head(moat_request *r)
     const char *path = r->path ? r->path : "/";
     portal p = portal_of(path);
     if (p != P_NONE) return portal_head(r, p);
-    moat_http_header *host = moat_http_head_find(r->head, "Host");
-    const char *policy = moat__auth_policy(cfg, host ? host->value : NULL, path, r->head->method);
+    /* The parsed Host (lower-case, no port, no trailing dot): a rule for
+     * "admin.example.com" must also hold for "Admin.Example.com.:443". */
+    const char *policy = moat__auth_policy(cfg, r->head->host_name, path, r->head->method);
     r->auth_guarded = strcmp(policy, "public") != 0;
     if (strcmp(policy, "deny") == 0) {
         deny(r, NULL, policy, false);

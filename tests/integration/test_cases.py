@@ -84,7 +84,7 @@ class Case:
             parts[last].pop()
         self.about = "\n".join(parts["about"]).strip()
         self.config_text = "\n".join(parts.get("config", []))
-        self.config = tomllib.loads(self.config_text)
+        self.config_for("/nowhere")  # a TOML error shows at collection
         self.request = unescape("\n".join(parts["request"]))
         self.upstream = unescape("\n".join(parts["upstream"])) if "upstream" in parts else None
         self.expect = tomllib.loads("\n".join(parts["expect"]))
@@ -93,6 +93,11 @@ class Case:
             raise ValueError("%s: unknown expect keys %s" % (path.name, sorted(unknown)))
         if "status" not in self.expect:
             raise ValueError("%s: expect needs a status" % path.name)
+
+    def config_for(self, workdir):
+        """The config with {dir} standing for a folder of the case's own
+        (a store file, say)."""
+        return tomllib.loads(self.config_text.replace("{dir}", str(workdir)))
 
 
 ALL = [Case(p) for p in sorted(CASES.glob("*.case"))]
@@ -135,7 +140,7 @@ def sites(module_moat, echo, tmp_path_factory):
         if upstream_url or key not in cache:
             d = serving_dir(tmp_path_factory.mktemp("case"))
             log = d / "security.log"
-            cfg = deep_merge({"log": {"security": str(log)}}, case.config)
+            cfg = deep_merge({"log": {"security": str(log)}}, case.config_for(d))
             m = module_moat(upstream_url or echo.url(), **cfg)
             site = Site(m, log)
             if upstream_url:
