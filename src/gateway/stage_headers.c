@@ -76,6 +76,8 @@ static bool off(const char *v)
 static const char *app_value(moat_request *r, moat_http_head *h, const char *name, size_t *count)
 {
     size_t nl = strlen(name), n = 0;
+    *count = 0;
+    if (!moat_http_head_find_n(h, name, nl)) return NULL; /* the head's name filter: no scan */
     moat_buf b;
     moat_buf_init(&b);
     for (size_t i = 0; i < h->nheaders; i++) {
@@ -225,6 +227,24 @@ typedef struct hsts {
     bool subdomains, preload;
 } hsts;
 
+/* max-age's value: digits, perhaps quoted; at most 12 of them (a value
+ * longer than any sensible max-age is refused rather than wrapped). */
+static bool parse_age(const char *d, size_t n, unsigned long long *out)
+{
+    if (n >= 2 && d[0] == '"' && d[n - 1] == '"') {
+        d++;
+        n -= 2;
+    }
+    if (n == 0 || n > 12) return false;
+    unsigned long long a = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (d[i] < '0' || d[i] > '9') return false;
+        a = a * 10 + (unsigned)(d[i] - '0');
+    }
+    *out = a;
+    return true;
+}
+
 /* Parses the first field's value as browsers do; false when they would
  * ignore it (no max-age, a directive twice, bad syntax). */
 static bool hsts_parse(const char *v, hsts *out)
@@ -250,18 +270,7 @@ static bool hsts_parse(const char *v, hsts *out)
                 const char *d = eq + 1;
                 while (d < end && (*d == ' ' || *d == '\t'))
                     d++;
-                const char *de = end;
-                if (de - d >= 2 && *d == '"' && de[-1] == '"') {
-                    d++;
-                    de--;
-                }
-                if (d == de || de - d > 12) return false;
-                unsigned long long a = 0;
-                for (const char *q = d; q < de; q++) {
-                    if (*q < '0' || *q > '9') return false;
-                    a = a * 10 + (unsigned)(*q - '0');
-                }
-                out->max_age = a;
+                if (!parse_age(d, (size_t)(end - d), &out->max_age)) return false;
                 have_age = true;
             } else if (moat_streq_nocase(s, nl, "includeSubDomains", 17)) {
                 if (out->subdomains || eq) return false;
@@ -554,10 +563,13 @@ static void cookie_event(moat_request *r, moat_http_head *h, bool dropped, const
                          size_t nlen, const moat_buf *why)
 {
     if (!moat__seclog) return;
-    moat_seclog_field fields[2] = {
-        {"name", moat_arena_strndup(r->arena, name, nlen > 64 ? 64 : nlen)},
-        {"change", moat_arena_strndup(r->arena, why->data ? why->data : "", why->len)},
-    };
+    moat_seclog_field fields[2];
+    size_t nf = 0;
+    if (nlen)
+        fields[nf++] =
+            (moat_seclog_field){"name", moat_arena_strndup(r->arena, name, nlen > 64 ? 64 : nlen)};
+    fields[nf++] = (moat_seclog_field){
+        "change", moat_arena_strndup(r->arena, why->data ? why->data : "", why->len)};
     const char *event = dropped ? "response.cookie_dropped" : "response.cookie_fixed";
     const moat_seclog_event_info *info = moat_seclog_event_lookup(event);
     moat_seclog_event ev = {
@@ -574,9 +586,8 @@ static void cookie_event(moat_request *r, moat_http_head *h, bool dropped, const
         .config_key = strstr(why->data ? why->data : "", "SameSite") ? "cookies.samesite" : NULL,
         .status = h->status,
         .fields = fields,
-        .nfields = nlen ? 2 : 1,
+        .nfields = nf,
     };
-    if (!nlen) fields[0] = fields[1];
     moat_seclog_record(moat__seclog, &ev);
 }
 
