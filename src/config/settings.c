@@ -158,8 +158,8 @@ const moat__config_table moat__config_tables[] = {
             "`SameSite=None` without `Secure` gets `Secure` over HTTPS and `cookies.samesite` "
             "(`Lax` if that is `None`) over HTTP; a `__Secure-` cookie without `Secure`, or a "
             "`__Host-` cookie without `Secure` or `Path=/` or with `Domain`, is fixed over "
-            "HTTPS and dropped over plain HTTP. Each mended cookie is a `response.cookie_fixed` "
-            "event, each dropped one a `response.cookie_dropped` event."},
+            "HTTPS and dropped over plain HTTP. Each mended cookie is a `response.cookie.fixed` "
+            "event, each dropped one a `response.cookie.dropped` event."},
     {.name = "errors",
      .doc = "What the client sees when the application fails: moat's generic page, with "
             "the status kept and a request id, instead of the application's error page."},

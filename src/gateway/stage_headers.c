@@ -570,7 +570,7 @@ static void cookie_event(moat_request *r, moat_http_head *h, bool dropped, const
             (moat_seclog_field){"name", moat_arena_strndup(r->arena, name, nlen > 64 ? 64 : nlen)};
     fields[nf++] = (moat_seclog_field){
         "change", moat_arena_strndup(r->arena, why->data ? why->data : "", why->len)};
-    const char *event = dropped ? "response.cookie_dropped" : "response.cookie_fixed";
+    const char *event = dropped ? "response.cookie.dropped" : "response.cookie.fixed";
     const moat_seclog_event_info *info = moat_seclog_event_lookup(event);
     moat_seclog_event ev = {
         .event = event,

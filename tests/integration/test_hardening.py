@@ -619,7 +619,7 @@ def test_cookie_settings(moat, flask_app):
 
 # Cookies browsers would refuse or misread: (id, what the app sets, what the
 # client gets over plain HTTP (None: dropped), over HTTPS, the event over
-# HTTP, over HTTPS (response.cookie_fixed / response.cookie_dropped / none)).
+# HTTP, over HTTPS (response.cookie.fixed / response.cookie.dropped / none)).
 HS, SS = "; HttpOnly; Secure", "; SameSite=Lax"
 COOKIE_CASES = [
     ("samesite-bogus", "a=1; SameSite=Bogus",
@@ -696,7 +696,7 @@ def test_invalid_cookie_attributes_mended_or_dropped(moat, flask_app, certs, tmp
             events.setdefault(e["request_id"], []).append(e)
     for rid, (case, ev) in want_events.items():
         got = [e["event"] for e in events.get(rid, [])]
-        assert got == (["response.cookie_" + ev] if ev else []), (case, got)
+        assert got == (["response.cookie." + ev] if ev else []), (case, got)
         for e in events.get(rid, []):
             assert e["stage"] == "headers" and e.get("change"), e
             assert "=1" not in json.dumps(e), "the cookie's value never reaches the log"
