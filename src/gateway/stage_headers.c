@@ -1,8 +1,10 @@
-/* stage_headers.c - response filters for headers and cookies: security
- * headers added (kept when the app set its own, unless headers.override),
- * banners removed, and every Set-Cookie checked (RFC 6265bis syntax) and
- * hardened with HttpOnly, SameSite and, on HTTPS, Secure. A malformed
- * Set-Cookie is dropped, never passed on half-parsed. */
+/* stage_headers.c - the response filter for headers and cookies: banners
+ * removed, security headers added, every Set-Cookie checked (cookies.c)
+ * and each one mended or dropped recorded as a security event. The app may
+ * make a security header stricter, never weaker: the stricter of moat's and
+ * the app's value goes out, in one field, and moat's CSP beside the app's
+ * (docs/hardening.md); headers.override sends moat's values only. The
+ * values built once per config live in the runtime (prepare/release). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
