@@ -156,7 +156,8 @@ const moat__config_table moat__config_tables[] = {
             "attribute browsers would reject or misread is mended: an invalid or repeated "
             "`SameSite` becomes the strictest valid one given, else `cookies.samesite`; "
             "`SameSite=None` without `Secure` gets `Secure` over HTTPS and `cookies.samesite` "
-            "(`Lax` if that is `None`) over HTTP; a `__Secure-` cookie without `Secure`, or a "
+            "(`Lax` if that is `None`) over HTTP; a `Partitioned` or `__Secure-` cookie without "
+            "`Secure`, or a "
             "`__Host-` cookie without `Secure` or `Path=/` or with `Domain`, is fixed over "
             "HTTPS and dropped over plain HTTP. Each mended cookie is a `response.cookie.fixed` "
             "event, each dropped one a `response.cookie.dropped` event."},

@@ -1,8 +1,9 @@
 /* cookies.c - the Set-Cookie validator the headers stage runs on every
  * cookie the application sets (RFC 6265bis). A value that is not a cookie
  * is dropped; an attribute browsers would reject or misread (a SameSite
- * that is no SameSite, two of them, SameSite=None without Secure, a
- * __Host- or __Secure- cookie that breaks its prefix's rules) is rewritten
+ * that is no SameSite, two of them, SameSite=None or Partitioned without
+ * Secure, a __Host- or __Secure- cookie that breaks its prefix's rules) is
+ * rewritten
  * to moat's policy, or the cookie dropped when it cannot be mended (over
  * plain HTTP). Pure: no request, no log; the stage records the events. */
 #include <string.h>
@@ -112,7 +113,7 @@ int moat__cookie_harden(const moat__cookie_policy *pol, const char *v, size_t le
 
     /* First pass: classify every attribute; the last Path is the one
      * browsers use, SameSite is decided from all of them. */
-    bool secure = false, httponly = false, domain = false;
+    bool secure = false, httponly = false, domain = false, partitioned = false;
     int nss = 0, ss = SS_ABSENT, ss_best = SS_ABSENT;
     bool ss_invalid = false;
     const char *last_path = NULL, *last_path_end = NULL;
@@ -136,6 +137,7 @@ int moat__cookie_harden(const moat__cookie_policy *pol, const char *v, size_t le
         if (moat_streq_nocase(tn, tl, "Secure", 6)) secure = true;
         if (moat_streq_nocase(tn, tl, "HttpOnly", 8)) httponly = true;
         if (moat_streq_nocase(tn, tl, "Domain", 6)) domain = true;
+        if (moat_streq_nocase(tn, tl, "Partitioned", 11)) partitioned = true;
         if (moat_streq_nocase(tn, tl, "Path", 4)) {
             last_path = av;
             last_path_end = av_end;
@@ -177,7 +179,19 @@ int moat__cookie_harden(const moat__cookie_policy *pol, const char *v, size_t le
         }
         fixed = broken;
     }
-    bool want_secure = secure || (pol->add_secure && https) || (prefixed && https);
+    /* A Partitioned cookie without Secure is refused too (CHIPS); without
+     * the attribute it would be shared across sites: never drop only that */
+    if (partitioned && !secure && !prefixed) {
+        if (!https) {
+            note(why, "Partitioned without Secure, over plain HTTP (cannot be mended)");
+            return MOAT__COOKIE_DROPPED;
+        }
+        if (!pol->add_secure) {
+            note(why, "Secure added (Partitioned)");
+            fixed = true;
+        }
+    }
+    bool want_secure = secure || (pol->add_secure && https) || ((prefixed || partitioned) && https);
 
     /* SameSite: one valid attribute stays as written; none gets moat's
      * default; an invalid or repeated one is replaced by the strictest

@@ -659,6 +659,8 @@ COOKIE_CASES = [
      "__Secure-ok=1; Secure; Domain=example.com; HttpOnly" + SS, None, None),
     ("valid-own-samesite", "ok=1; Path=/; samesite=strict",
      "ok=1; Path=/; samesite=strict; HttpOnly", "ok=1; Path=/; samesite=strict" + HS, None, None),
+    ("partitioned-no-secure", "p=1; Partitioned",
+     None, "p=1; Partitioned" + HS + SS, "dropped", None),
     ("malformed", "bad name=1", None, None, "dropped", "dropped"),
 ]
 
