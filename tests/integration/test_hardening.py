@@ -368,6 +368,7 @@ WEAK_HEADERS = [
     ("xfo-two", [("X-Frame-Options", "DENY"), ("X-Frame-Options", "SAMEORIGIN")],
      "X-Frame-Options", ["DENY"]),
     ("xfo-deny-lower", [("X-Frame-Options", "deny")], "X-Frame-Options", ["DENY"]),
+    ("xfo-name-lowercase", [("x-frame-options", "ALLOWALL")], "X-Frame-Options", ["DENY"]),
     ("referrer-unsafe-url", [("Referrer-Policy", "unsafe-url")],
      "Referrer-Policy", ["strict-origin-when-cross-origin"]),
     ("referrer-downgrade", [("Referrer-Policy", "no-referrer-when-downgrade")],
@@ -429,6 +430,7 @@ WEAK_HSTS = [
     ("invalid", ["max-age=soon"], [MOAT_HSTS]),
     ("twice-max-age", ["max-age=999999999; max-age=0"], [MOAT_HSTS]),
     ("two-fields", ["max-age=0", "max-age=999999999"], [MOAT_HSTS]),
+    ("case", ["MAX-AGE=0; INCLUDESUBDOMAINS"], [MOAT_HSTS]),
 ]
 
 
@@ -471,7 +473,7 @@ def test_stricter_app_values_kept(fgw, flask_app):
 @pytest.mark.parametrize("fields,want", [c[1:] for c in WEAK_HSTS], ids=[c[0] for c in WEAK_HSTS])
 def test_app_cannot_weaken_hsts(fgw, flask_app, certs, fields, want):
     status, got = tls_fields(fgw("tls"), certs,
-                             app_sets([("Strict-Transport-Security", v) for v in fields]))
+                             app_sets([("strict-transport-security", v) for v in fields]))
     assert status == 200
     assert all_of(got, "Strict-Transport-Security") == want, got
 
