@@ -65,7 +65,7 @@ EOF
 # `upstream app` doing what moat does by default for every request (the
 # X-Forwarded-* and X-Request-Id headers) and response (its security
 # headers), so that both proxies do the same work.
-MOAT_CSP="default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'; report-uri /.moat/csp-report"
+MOAT_CSP="default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; media-src 'self'; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; report-uri /.moat/csp-report"
 MOAT_PERMISSIONS="accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
 nginx_moat_location() {
     cat <<EOF

@@ -53,7 +53,7 @@ CIPHERS=$(sed -n '/intermediate_ciphers\[\] =/,/;/p' "$REPO/src/net/tls.c" |
 [ -n "$CIPHERS" ] || { echo "bench: cannot read intermediate_ciphers from src/net/tls.c" >&2; exit 1; }
 CURVES="X25519:prime256v1:secp384r1"
 
-CSP="default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
+CSP="default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; media-src 'self'; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
 PERMISSIONS="accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
 HSTS="max-age=63072000; includeSubDomains"
 

@@ -141,10 +141,13 @@ const moat__config_table moat__config_tables[] = {
          "gets `404 Not Found`, as if it did not exist. Requests for the Werkzeug debugger "
          "(`__debugger__` in the query, `/console`) are refused the same way."},
     {.name = "headers",
-     .doc = "Security headers added to every response, and banners removed from it. An "
-            "application's own value of a header is kept unless `headers.override` is true; a "
-            "header set to `\"\"` is not added. `[[headers.paths]]` entries change the values "
-            "for parts of the site."},
+     .doc = "Security headers added to every response, and banners removed from it. The "
+            "application may make a header stricter, never weaker: moat sends the stricter of "
+            "its own value and the application's (see [Hardening](hardening.md#the-applications-"
+            "own-headers) for how each header is compared), and its CSP beside the "
+            "application's. `headers.override = true` sends moat's values only; a header set "
+            "to `\"\"` is not added (the application's then passes as it is). "
+            "`[[headers.paths]]` entries change the values for parts of the site."},
     {.name = "headers.paths",
      .doc = "Header values for the paths under a prefix, for the parts of a site that need another "
             "policy (Django's admin loads inline scripts and styles; an embeddable widget needs "
@@ -160,7 +163,15 @@ const moat__config_table moat__config_tables[] = {
      .array_offset = AT(headers.paths)},
     {.name = "cookies",
      .doc = "Hardening of every `Set-Cookie` the application sends. A `Set-Cookie` that is "
-            "not a valid cookie (RFC 6265bis) is dropped, never passed on half-parsed."},
+            "not a valid cookie (RFC 6265bis) is dropped, never passed on half-parsed. An "
+            "attribute browsers would reject or misread is mended: an invalid or repeated "
+            "`SameSite` becomes the strictest valid one given, else `cookies.samesite`; "
+            "`SameSite=None` without `Secure` gets `Secure` over HTTPS and `cookies.samesite` "
+            "(`Lax` if that is `None`) over HTTP; a `Partitioned` or `__Secure-` cookie without "
+            "`Secure`, or a "
+            "`__Host-` cookie without `Secure` or `Path=/` or with `Domain`, is fixed over "
+            "HTTPS and dropped over plain HTTP. Each mended cookie is a `response.cookie.fixed` "
+            "event, each dropped one a `response.cookie.dropped` event."},
     {.name = "errors",
      .doc = "What the client sees when the application fails: moat's generic page, with "
             "the status kept and a request id, instead of the application's error page."},
@@ -595,12 +606,18 @@ const moat__config_setting moat__config_settings[] = {
         .key = "headers.csp",
         .type = MOAT__CFG_STRING,
         .check = moat__config_check_header_value,
-        .def = "\"default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
-               "form-action 'self'\"",
+        .def = "\"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "font-src 'self'; connect-src 'self'; media-src 'self'; manifest-src 'self'; "
+               "form-action 'self'; frame-ancestors 'none'; base-uri 'self'\"",
         .offset = AT(headers.csp),
-        .doc = "The Content-Security-Policy. The default allows scripts, styles and images "
-               "from the site itself only: an injected inline `<script>` does not run. "
-               "Loosen it for what your pages really load (a CDN, inline styles).",
+        .doc = "The Content-Security-Policy. The default denies everything, then allows "
+               "scripts, styles, images (and `data:` images), fonts, fetches, media and the "
+               "manifest from the site itself only: an injected inline `<script>` or "
+               "`<style>` does not run, no plug-in loads, no other site frames the page, and "
+               "forms post only to the site. Loosen it for what your pages really load (a "
+               "CDN, inline styles). The application's own `Content-Security-Policy` is sent "
+               "beside moat's, never instead of it: browsers enforce both, so the "
+               "application can only tighten moat's policy (unless `headers.override`).",
     },
     {
         .key = "headers.csp_report_only",
@@ -678,7 +695,9 @@ const moat__config_setting moat__config_settings[] = {
         .def = "false",
         .offset = AT(headers.override),
         .doc = "Replace the application's own values of these headers with moat's. By "
-               "default an application that sets, say, its own CSP keeps it.",
+               "default the stricter of the two is sent (and both CSPs): an application that "
+               "sets `Referrer-Policy: no-referrer` keeps it, one that sets `unsafe-url` gets "
+               "moat's.",
     },
     {
         .key = "headers.hsts_max_age",

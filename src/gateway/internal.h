@@ -250,6 +250,27 @@ int moat__privileges_drop(const moat_config *cfg, char **err);
 /* Warns about key and config files others (or another group) can read. */
 void moat__warn_file_modes(const moat_config *cfg);
 
+/* cookies.c: the Set-Cookie validator of the headers stage. */
+typedef struct moat__cookie_policy {
+    bool https;                          /* the client's scheme is https */
+    bool add_secure;                     /* cookies.secure */
+    bool httponly;                       /* cookies.httponly */
+    const moat_strlist *httponly_except; /* may be NULL */
+    const char *samesite;                /* cookies.samesite: Lax, Strict, None or off */
+} moat__cookie_policy;
+enum { MOAT__COOKIE_KEPT, MOAT__COOKIE_FIXED, MOAT__COOKIE_DROPPED };
+/* Checks one Set-Cookie value (v, len: no NUL required) and appends to out
+ * the value to send: as written, less the attributes it mends, plus
+ * HttpOnly, Secure and SameSite as pol says. Returns MOAT__COOKIE_KEPT
+ * (only moat's usual flags added), MOAT__COOKIE_FIXED (an attribute
+ * browsers would reject or misread was rewritten) or MOAT__COOKIE_DROPPED
+ * (not a cookie, or a broken prefix cookie over plain HTTP: send nothing;
+ * out is then unspecified). *name_len is the length of the cookie name at
+ * v (0 when there is none). When why is not NULL, plain words for each
+ * change are appended to it (never the cookie's value). */
+int moat__cookie_harden(const moat__cookie_policy *pol, const char *v, size_t len, moat_buf *out,
+                        size_t *name_len, moat_buf *why);
+
 /* stage_headers.c: adds the configured security headers, removes banners. */
 void moat__security_headers(moat_request *r, moat_http_head *h);
 /* Builds / frees rt->csp and rt->hsts (runtime.c calls them). */

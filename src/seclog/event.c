@@ -57,6 +57,13 @@ static const moat_seclog_event_info catalogue[] = {
     {"response.replaced", MOAT_SECLOG_NOTICE,
      "moat replaced the application's response with its generic page: a 5xx error page, a "
      "Python debug page or a directory listing"},
+    {"response.cookie.fixed", MOAT_SECLOG_NOTICE,
+     "the application set a cookie browsers would refuse or misread (an invalid or repeated "
+     "SameSite, SameSite=None without Secure, a __Host- or __Secure- cookie breaking its "
+     "prefix's rules); moat mended it"},
+    {"response.cookie.dropped", MOAT_SECLOG_WARNING,
+     "the application set a cookie that is not a valid cookie, or a __Host- or __Secure- "
+     "cookie that cannot be mended over plain HTTP; moat dropped it"},
     {"upstream.error", MOAT_SECLOG_ERROR,
      "the application could not be reached, timed out or answered with a broken response"},
     {"log.start", MOAT_SECLOG_NOTICE, "a new chain of security log entries began"},

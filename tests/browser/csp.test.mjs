@@ -11,6 +11,9 @@
 // moats and sets:
 //   MOAT_CSP_URL     the page through moat with the default headers
 //   MOAT_NOCSP_URL   the page through moat with headers.csp = "" (control)
+//   MOAT_APPCSP_URL  the page with the app's own loose CSP (default-src *
+//                    'unsafe-inline' 'unsafe-eval') through the default moat
+//   APPCSP_DIRECT_URL the same page straight from the app (control)
 //   CHROMIUM         the browser (default /usr/bin/chromium)
 //
 //   cd tests/browser && npm ci && MOAT_CSP_URL=... MOAT_NOCSP_URL=... node --test csp.test.mjs
@@ -25,6 +28,8 @@ import { chromium } from 'playwright-core';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const CSP_URL = process.env.MOAT_CSP_URL;
 const NOCSP_URL = process.env.MOAT_NOCSP_URL;
+const APPCSP_URL = process.env.MOAT_APPCSP_URL;
+const APPCSP_DIRECT_URL = process.env.APPCSP_DIRECT_URL;
 const TIMEOUT = 30000; // every browser wait is bounded
 
 let context;
@@ -88,7 +93,7 @@ async function load(url) {
 test('default CSP: the script from self runs, the inline one is blocked', async () => {
   const r = await load(CSP_URL);
   assert.equal(r.status, 200);
-  assert.match(r.headers['content-security-policy'] || '', /default-src 'self'/);
+  assert.match(r.headers['content-security-policy'] || '', /default-src 'none'; script-src 'self'/);
   assert.equal(r.selfRan, 'yes', 'the <script src="/static/app.js"> from self ran');
   assert.equal(r.inlineRan, null, 'the inline <script> must not run');
   assert.ok(
@@ -107,3 +112,25 @@ test('control: without a CSP the inline script runs', { skip: !NOCSP_URL }, asyn
   assert.equal(r.inlineRan, 'yes', 'the inline script runs when no CSP stops it');
   assert.deepEqual(r.violations, []);
 });
+
+// The app's own policy allows inline scripts; moat's goes beside it and the
+// browser enforces both: the inline script stays blocked.
+test('an app CSP allowing inline scripts does not lift moat\'s', { skip: !APPCSP_URL },
+  async () => {
+    const r = await load(APPCSP_URL);
+    assert.equal(r.status, 200);
+    const csp = r.headers['content-security-policy'] || '';
+    assert.match(csp, /'unsafe-inline'/, `the app's policy is sent, got: ${csp}`);
+    assert.match(csp, /default-src 'none'; script-src 'self'/, `moat's policy too, got: ${csp}`);
+    assert.equal(r.selfRan, 'yes');
+    assert.equal(r.inlineRan, null, 'moat\'s policy still blocks the inline <script>');
+    assert.ok(r.violations.some((v) => v.blocked === 'inline'),
+      `a securitypolicyviolation for the inline script, got: ${JSON.stringify(r.violations)}`);
+  });
+
+test('control: the app\'s CSP alone lets the inline script run', { skip: !APPCSP_DIRECT_URL },
+  async () => {
+    const r = await load(APPCSP_DIRECT_URL);
+    assert.equal(r.status, 200);
+    assert.equal(r.inlineRan, 'yes', 'without moat the app\'s loose policy allows it');
+  });

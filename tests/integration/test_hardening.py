@@ -10,7 +10,10 @@ malformed ones dropped; 5xx pages and Python debug pages replaced by moat's
 generic page (status kept, request id, JSON on request); Werkzeug debugger
 requests refused; moat's own error pages carry the same headers."""
 
+import http.client
+import json
 import re
+import ssl
 import subprocess
 
 import pytest
@@ -21,8 +24,10 @@ from helpers import HOST, Conn, free_port, port_accepts, wait_for
 from raw_upstreams import respond
 
 DEFAULTS = {
-    "Content-Security-Policy": "default-src 'self'; object-src 'none'; base-uri 'self'; "
-                               "frame-ancestors 'none'; form-action 'self'; "
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+                               "media-src 'self'; manifest-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'self'; "
                                "report-uri /.moat/csp-report",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -243,20 +248,23 @@ def test_flask_banners_removed(fgw, flask_app):
     assert r.header("X-Kept") == "yes"
 
 
-def test_apps_own_headers_kept(gw, app):
+def test_apps_own_headers_only_tighten(gw, app):
+    """The app's own CSP is kept and moat's is sent beside it; of the other
+    headers the stricter value goes out, once."""
     direct = requests.get(app.url() + app.paths["own_csp"], timeout=10)
     own = direct.headers["Content-Security-Policy"]
     r = raw_get(gw().port, app.paths["own_csp"])
-    assert r.header_all("Content-Security-Policy") == [own]
+    assert r.header_all("Content-Security-Policy") == [own, DEFAULTS["Content-Security-Policy"]]
     if app.name == "flask":
-        assert r.header("X-Frame-Options") == "SAMEORIGIN"
-        assert r.header("Referrer-Policy") == "no-referrer"
-        assert r.header("Permissions-Policy") == "camera=(self)"
-        assert r.header("Cross-Origin-Opener-Policy") == "unsafe-none"
-        assert r.header("Cross-Origin-Resource-Policy") == "cross-origin"
+        assert r.header_all("X-Frame-Options") == ["DENY"], "SAMEORIGIN is weaker"
+        assert r.header_all("Referrer-Policy") == ["no-referrer"], "stricter: kept"
+        assert r.header_all("Permissions-Policy") == [DEFAULTS["Permissions-Policy"]], \
+            "camera=(self) is weaker than moat's camera=()"
+        assert r.header_all("Cross-Origin-Opener-Policy") == ["same-origin"]
+        assert r.header_all("Cross-Origin-Resource-Policy") == ["same-origin"]
         assert r.header_all("X-Content-Type-Options") == ["nosniff"]
     else:
-        assert r.header("Referrer-Policy") == "same-origin"
+        assert r.header_all("Referrer-Policy") == ["same-origin"]
         assert r.header_all("X-Frame-Options") == ["DENY"]
 
 
@@ -328,6 +336,207 @@ def test_https_adds_hsts(gw, app, certs):
     assert r.status_code == 200
     assert r.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
     assert r.headers["Content-Security-Policy"] == DEFAULTS["Content-Security-Policy"]
+
+
+# ------------------------------- the app cannot weaken moat's headers
+# (issue 13). The Flask app's /set-headers sends each query pair as a
+# response field, repeated names as repeated fields: every field the client
+# gets is read off the wire (raw socket, http.client over TLS), not from a
+# merged dict.
+
+MOAT_HSTS = "max-age=63072000; includeSubDomains"
+MOAT_CSP = DEFAULTS["Content-Security-Policy"]
+MOAT_PP = DEFAULTS["Permissions-Policy"]
+
+# (case id, fields the app sends, header name, every field the client must get)
+WEAK_HEADERS = [
+    ("csp-loose", [("Content-Security-Policy", "default-src * 'unsafe-inline' 'unsafe-eval'")],
+     "Content-Security-Policy", ["default-src * 'unsafe-inline' 'unsafe-eval'", MOAT_CSP]),
+    ("csp-two", [("Content-Security-Policy", "script-src *"),
+                 ("Content-Security-Policy", "img-src *")],
+     "Content-Security-Policy", ["script-src *", "img-src *", MOAT_CSP]),
+    ("csp-report-only-kept", [("Content-Security-Policy-Report-Only", "default-src *")],
+     "Content-Security-Policy", [MOAT_CSP]),
+    ("nosniff-sniff", [("X-Content-Type-Options", "sniff")],
+     "X-Content-Type-Options", ["nosniff"]),
+    ("nosniff-twice", [("X-Content-Type-Options", "nosniff"), ("X-Content-Type-Options", "x")],
+     "X-Content-Type-Options", ["nosniff"]),
+    ("xfo-allow-from", [("X-Frame-Options", "ALLOW-FROM https://evil.example")],
+     "X-Frame-Options", ["DENY"]),
+    ("xfo-allowall", [("X-Frame-Options", "ALLOWALL")], "X-Frame-Options", ["DENY"]),
+    ("xfo-sameorigin", [("X-Frame-Options", "SAMEORIGIN")], "X-Frame-Options", ["DENY"]),
+    ("xfo-two", [("X-Frame-Options", "DENY"), ("X-Frame-Options", "SAMEORIGIN")],
+     "X-Frame-Options", ["DENY"]),
+    ("xfo-deny-lower", [("X-Frame-Options", "deny")], "X-Frame-Options", ["DENY"]),
+    ("xfo-name-lowercase", [("x-frame-options", "ALLOWALL")], "X-Frame-Options", ["DENY"]),
+    ("referrer-unsafe-url", [("Referrer-Policy", "unsafe-url")],
+     "Referrer-Policy", ["strict-origin-when-cross-origin"]),
+    ("referrer-downgrade", [("Referrer-Policy", "no-referrer-when-downgrade")],
+     "Referrer-Policy", ["strict-origin-when-cross-origin"]),
+    ("referrer-origin", [("Referrer-Policy", "origin")],
+     "Referrer-Policy", ["strict-origin-when-cross-origin"]),
+    # a list: browsers use the last token they know
+    ("referrer-list-last-weak", [("Referrer-Policy", "no-referrer, unsafe-url")],
+     "Referrer-Policy", ["strict-origin-when-cross-origin"]),
+    ("referrer-two-fields", [("Referrer-Policy", "no-referrer"), ("Referrer-Policy", "unsafe-url")],
+     "Referrer-Policy", ["strict-origin-when-cross-origin"]),
+    ("referrer-unknown", [("Referrer-Policy", "never-ever")],
+     "Referrer-Policy", ["strict-origin-when-cross-origin"]),
+    ("coop-unsafe-none", [("Cross-Origin-Opener-Policy", "unsafe-none")],
+     "Cross-Origin-Opener-Policy", ["same-origin"]),
+    ("coop-allow-popups", [("Cross-Origin-Opener-Policy", "same-origin-allow-popups")],
+     "Cross-Origin-Opener-Policy", ["same-origin"]),
+    ("corp-cross-origin", [("Cross-Origin-Resource-Policy", "cross-origin")],
+     "Cross-Origin-Resource-Policy", ["same-origin"]),
+    ("corp-same-site", [("Cross-Origin-Resource-Policy", "same-site")],
+     "Cross-Origin-Resource-Policy", ["same-origin"]),
+    # Permissions-Policy: a dictionary whose last duplicate key wins; a
+    # second field could override moat's members or break the parse, so one
+    # field goes out: moat's members, then the app's for other features
+    ("pp-loosen", [("Permissions-Policy", "camera=*, geolocation=(self \"https://x.example\")")],
+     "Permissions-Policy", [MOAT_PP]),
+    ("pp-add-feature", [("Permissions-Policy", "camera=*, fullscreen=()")],
+     "Permissions-Policy", [MOAT_PP + ", fullscreen=()"]),
+    ("pp-broken-members", [("Permissions-Policy", "usb=*, (bad, fullscreen=(self")],
+     "Permissions-Policy", [MOAT_PP]),
+    ("pp-two-fields", [("Permissions-Policy", "fullscreen=()"), ("Permissions-Policy", "camera=*")],
+     "Permissions-Policy", [MOAT_PP + ", fullscreen=()"]),
+    ("pp-last-duplicate", [("Permissions-Policy", "autoplay=(), autoplay=(self)")],
+     "Permissions-Policy", [MOAT_PP + ", autoplay=(self)"]),
+]
+
+# The app's value as strict as moat's or stricter: it goes out (once).
+STRICTER_KEPT = [
+    ("csp-same-as-moat", [("Content-Security-Policy", MOAT_CSP)],
+     "Content-Security-Policy", [MOAT_CSP]),
+    ("csp-report-only-kept-ro", [("Content-Security-Policy-Report-Only", "default-src *")],
+     "Content-Security-Policy-Report-Only", ["default-src *"]),
+    ("referrer-stricter", [("Referrer-Policy", "no-referrer")], "Referrer-Policy", ["no-referrer"]),
+    ("referrer-same-origin", [("Referrer-Policy", "same-origin")],
+     "Referrer-Policy", ["same-origin"]),
+    ("referrer-list-last-strict", [("Referrer-Policy", "unsafe-url, no-referrer, bogus")],
+     "Referrer-Policy", ["no-referrer"]),
+]
+
+# HSTS over HTTPS: (case id, the app's fields, what the client must get)
+WEAK_HSTS = [
+    ("off", ["max-age=0"], [MOAT_HSTS]),
+    ("shorter", ["max-age=31536000; includeSubDomains; preload"],
+     ["max-age=63072000; includeSubDomains; preload"]),
+    ("shorter-no-sub", ["max-age=300"], [MOAT_HSTS]),
+    ("longer", ["max-age=126144000"], ["max-age=126144000; includeSubDomains"]),
+    ("longer-preload", ['max-age="100000000"; preload'],
+     ["max-age=100000000; includeSubDomains; preload"]),
+    ("invalid", ["max-age=soon"], [MOAT_HSTS]),
+    ("twice-max-age", ["max-age=999999999; max-age=0"], [MOAT_HSTS]),
+    ("two-fields", ["max-age=0", "max-age=999999999"], [MOAT_HSTS]),
+    ("case", ["MAX-AGE=0; INCLUDESUBDOMAINS"], [MOAT_HSTS]),
+]
+
+
+def app_sets(fields):
+    return "/set-headers?h=" + json.dumps(fields).encode().hex()
+
+
+def tls_fields(m, certs, path):
+    """Every (name, value) field of the response, over TLS."""
+    ctx = ssl.create_default_context(cafile=str(certs[0]))
+    c = http.client.HTTPSConnection("127.0.0.1", m.tls_port, context=ctx, timeout=20)
+    try:
+        c.request("GET", path)
+        resp = c.getresponse()
+        resp.read()
+        return resp.status, resp.getheaders()
+    finally:
+        c.close()
+
+
+def all_of(fields, name):
+    return [v for k, v in fields if k.lower() == name.lower()]
+
+
+@pytest.mark.parametrize("fields,name,want", [c[1:] for c in WEAK_HEADERS],
+                         ids=[c[0] for c in WEAK_HEADERS])
+def test_app_cannot_weaken_header(fgw, flask_app, fields, name, want):
+    r = raw_get(fgw().port, app_sets(fields))
+    assert r.status == 200
+    assert r.header_all(name) == want, r.headers
+
+
+def test_stricter_app_values_kept(fgw, flask_app):
+    for case, fields, name, want in STRICTER_KEPT:
+        r = raw_get(fgw().port, app_sets(fields))
+        assert r.status == 200
+        assert r.header_all(name) == want, (case, r.headers)
+
+
+@pytest.mark.parametrize("fields,want", [c[1:] for c in WEAK_HSTS], ids=[c[0] for c in WEAK_HSTS])
+def test_app_cannot_weaken_hsts(fgw, flask_app, certs, fields, want):
+    status, got = tls_fields(fgw("tls"), certs,
+                             app_sets([("strict-transport-security", v) for v in fields]))
+    assert status == 200
+    assert all_of(got, "Strict-Transport-Security") == want, got
+
+
+def test_weak_headers_over_https(fgw, flask_app, certs):
+    """Every weak value at once, over TLS (where HSTS is sent too)."""
+    weak = [("Strict-Transport-Security", "max-age=0"),
+            ("Content-Security-Policy", "default-src * 'unsafe-inline' 'unsafe-eval'"),
+            ("Referrer-Policy", "unsafe-url"), ("X-Content-Type-Options", "sniff"),
+            ("X-Frame-Options", "ALLOW-FROM https://evil.example"),
+            ("Cross-Origin-Opener-Policy", "unsafe-none"),
+            ("Cross-Origin-Resource-Policy", "cross-origin"), ("Permissions-Policy", "camera=*")]
+    status, got = tls_fields(fgw("tls"), certs, app_sets(weak))
+    assert status == 200
+    assert all_of(got, "Strict-Transport-Security") == [MOAT_HSTS]
+    assert all_of(got, "Content-Security-Policy") == [weak[1][1], MOAT_CSP]
+    for name, value in DEFAULTS.items():
+        if name != "Content-Security-Policy":
+            assert all_of(got, name) == [value], (name, got)
+
+
+def test_stricter_app_values_kept_against_looser_settings(moat, flask_app):
+    """Where the operator chose a looser value than the app's, the app's
+    stricter one goes out (COOP with its parameters, as the app wrote it)."""
+    m = moat(flask_app.url(), headers={
+        "frame_options": "SAMEORIGIN", "referrer_policy": "origin",
+        "coop": "same-origin-allow-popups", "corp": "cross-origin",
+        "permissions_policy": "camera=(self), microphone=()"})
+    cases = [
+        ("X-Frame-Options", "DENY", ["DENY"]),
+        ("X-Frame-Options", "ALLOW-FROM https://evil.example", ["SAMEORIGIN"]),
+        ("Referrer-Policy", "strict-origin", ["strict-origin"]),
+        ("Referrer-Policy", "unsafe-url", ["origin"]),
+        ("Cross-Origin-Opener-Policy", 'same-origin; report-to="coop"',
+         ['same-origin; report-to="coop"']),
+        ("Cross-Origin-Opener-Policy", "Same-Origin", ["same-origin-allow-popups"]),
+        ("Cross-Origin-Opener-Policy", "same-origin, same-origin", ["same-origin-allow-popups"]),
+        ("Cross-Origin-Resource-Policy", "same-site", ["same-site"]),
+        ("Permissions-Policy", "camera=()", ["camera=(), microphone=()"]),
+        ("Permissions-Policy", "microphone=*", ["camera=(self), microphone=()"]),
+    ]
+    for name, value, want in cases:
+        r = raw_get(m.port, app_sets([(name, value)]))
+        assert r.header_all(name) == want, (name, value, r.header_all(name))
+
+
+def test_override_sends_moats_values_only(fgw, flask_app, certs):
+    weak = [("Content-Security-Policy", "default-src *"), ("Referrer-Policy", "no-referrer"),
+            ("X-Frame-Options", "SAMEORIGIN"), ("Permissions-Policy", "fullscreen=()")]
+    r = raw_get(fgw("override").port, app_sets(weak))
+    assert r.header_all("Content-Security-Policy") == [MOAT_CSP]
+    assert r.header_all("Referrer-Policy") == [DEFAULTS["Referrer-Policy"]], \
+        "override: moat's value even where the app's is stricter"
+    assert r.header_all("X-Frame-Options") == ["DENY"]
+    assert r.header_all("Permissions-Policy") == [MOAT_PP]
+
+
+def test_report_only_csp_beside_apps_enforced_one(fgw, flask_app):
+    r = raw_get(fgw("report_only").port,
+                app_sets([("Content-Security-Policy", "default-src *"),
+                          ("Content-Security-Policy-Report-Only", "img-src *")]))
+    assert r.header_all("Content-Security-Policy") == ["default-src *"]
+    assert r.header_all("Content-Security-Policy-Report-Only") == ["img-src *", MOAT_CSP]
 
 
 # ---------------------------------------------------------------- cookies
@@ -408,6 +617,93 @@ def test_cookie_settings(moat, flask_app):
     a = {n: attrs_lower(c[n][1]) for n in c}
     assert a["plain"] == ["path=/"]
     assert a["csrftoken"] == ["path=/", "httponly"]
+
+
+# Cookies browsers would refuse or misread: (id, what the app sets, what the
+# client gets over plain HTTP (None: dropped), over HTTPS, the event over
+# HTTP, over HTTPS (response.cookie.fixed / response.cookie.dropped / none)).
+HS, SS = "; HttpOnly; Secure", "; SameSite=Lax"
+COOKIE_CASES = [
+    ("samesite-bogus", "a=1; SameSite=Bogus",
+     "a=1; HttpOnly" + SS, "a=1" + HS + SS, "fixed", "fixed"),
+    ("samesite-bare", "a=1; SameSite",
+     "a=1; HttpOnly" + SS, "a=1" + HS + SS, "fixed", "fixed"),
+    ("samesite-empty", "a=1; SameSite=",
+     "a=1; HttpOnly" + SS, "a=1" + HS + SS, "fixed", "fixed"),
+    ("samesite-twice", "a=1; Path=/; SameSite=None; SameSite=Strict",
+     "a=1; Path=/; HttpOnly; SameSite=Strict", "a=1; Path=/" + HS + "; SameSite=Strict",
+     "fixed", "fixed"),
+    ("samesite-valid-and-bogus", "a=1; SameSite=Lax; SameSite=Bogus",
+     "a=1; HttpOnly" + SS, "a=1" + HS + SS, "fixed", "fixed"),
+    ("samesite-none-no-secure", "a=1; SameSite=None",
+     "a=1; HttpOnly" + SS, "a=1; SameSite=None" + HS, "fixed", None),
+    ("samesite-none-secure", "a=1; SameSite=None; Secure",
+     "a=1; SameSite=None; Secure; HttpOnly", "a=1; SameSite=None; Secure; HttpOnly", None, None),
+    ("host-domain", "__Host-id=1; Domain=example.com; Path=/; Secure",
+     None, "__Host-id=1; Path=/; Secure; HttpOnly" + SS, "dropped", "fixed"),
+    ("host-path", "__Host-id=1; Path=/app; Secure",
+     None, "__Host-id=1; Secure; Path=/; HttpOnly" + SS, "dropped", "fixed"),
+    ("host-no-path", "__Host-id=1; Secure",
+     None, "__Host-id=1; Secure; Path=/; HttpOnly" + SS, "dropped", "fixed"),
+    ("host-no-secure", "__Host-id=1; Path=/",
+     None, "__Host-id=1; Path=/" + HS + SS, "dropped", "fixed"),
+    ("host-all-wrong", "__Host-id=1; Domain=example.com; Path=/a; Path=/b",
+     None, "__Host-id=1; Path=/" + HS + SS, "dropped", "fixed"),
+    ("secure-no-secure", "__Secure-id=1; Path=/",
+     None, "__Secure-id=1; Path=/" + HS + SS, "dropped", "fixed"),
+    ("secure-lowercase-prefix", "__secure-id=1",
+     None, "__secure-id=1" + HS + SS, "dropped", "fixed"),
+    ("host-valid", "__Host-ok=1; Path=/; Secure",
+     "__Host-ok=1; Path=/; Secure; HttpOnly" + SS, "__Host-ok=1; Path=/; Secure; HttpOnly" + SS,
+     None, None),
+    ("secure-valid-domain", "__Secure-ok=1; Secure; Domain=example.com",
+     "__Secure-ok=1; Secure; Domain=example.com; HttpOnly" + SS,
+     "__Secure-ok=1; Secure; Domain=example.com; HttpOnly" + SS, None, None),
+    ("valid-own-samesite", "ok=1; Path=/; samesite=strict",
+     "ok=1; Path=/; samesite=strict; HttpOnly", "ok=1; Path=/; samesite=strict" + HS, None, None),
+    ("partitioned-no-secure", "p=1; Partitioned",
+     None, "p=1; Partitioned" + HS + SS, "dropped", None),
+    ("malformed", "bad name=1", None, None, "dropped", "dropped"),
+]
+
+
+def test_invalid_cookie_attributes_mended_or_dropped(moat, flask_app, certs, tmp_path):
+    """Every case of COOKIE_CASES through the Flask app, over plain HTTP and
+    over HTTPS: what the client gets, and the one security event (or none)
+    each request leaves."""
+    seclog, tls_seclog = tmp_path / "cookies-sec.log", tmp_path / "cookies-tls-sec.log"
+    m = moat(flask_app.url(), log={"security": str(seclog)})
+    tls_port = free_port()
+    t = moat(flask_app.url(), log={"security": str(tls_seclog)},
+             tls={"listen": ["%s:%d" % (HOST, tls_port)], "cert": [str(certs[0])],
+                  "key": [str(certs[1])]})
+    t.tls_port = tls_port
+    wait_for(lambda: port_accepts(tls_port), 15, what="moat's TLS listener")
+    want_events = {}
+    for case, value, want_http, want_https, ev_http, ev_https in COOKIE_CASES:
+        path = "/set-cookies?h=" + json.dumps([value]).encode().hex()
+        r = raw_get(m.port, path)
+        assert r.status == 200, (case, r.status)
+        got = r.header_all("Set-Cookie")
+        assert got == ([want_http] if want_http else []), ("http", case, got)
+        want_events[r.header("X-Request-Id")] = (case, ev_http)
+        status, fields = tls_fields(t, certs, path)
+        assert status == 200, (case, status)
+        got = all_of(fields, "Set-Cookie")
+        assert got == ([want_https] if want_https else []), ("https", case, got)
+        want_events[all_of(fields, "X-Request-Id")[0]] = (case, ev_https)
+    assert m.stop() == 0 and t.stop() == 0
+    events = {}
+    for line in (seclog.read_text() + tls_seclog.read_text()).splitlines():
+        e = json.loads(line)
+        if e.get("request_id") in want_events:
+            events.setdefault(e["request_id"], []).append(e)
+    for rid, (case, ev) in want_events.items():
+        got = [e["event"] for e in events.get(rid, [])]
+        assert got == (["response.cookie." + ev] if ev else []), (case, got)
+        for e in events.get(rid, []):
+            assert e["stage"] == "headers" and e.get("change"), e
+            assert "=1" not in json.dumps(e), "the cookie's value never reaches the log"
 
 
 RAW_COOKIES = [

@@ -32,9 +32,19 @@ Endpoints:
     /csp-test             the browser test page: an inline <script> (must be
                           blocked by the default CSP) and <script src=/static/app.js>
     /static/app.js        the 'self' script: sets a marker in the DOM
+    /csp-test-appcsp      the same page, with the app's own loose CSP
+                          (default-src * 'unsafe-inline' 'unsafe-eval'):
+                          moat's policy must still block the inline script
+    /set-headers?h=HEX    answers with each [name, value] pair of the JSON
+                          list HEX encodes as a response header field,
+                          repeated names as repeated fields, in order (an
+                          app that sets weak security headers; hex keeps the
+                          WAF out of the test)
+    /set-cookies?h=HEX    one Set-Cookie field per string of the JSON list
     /count?path=P, /seen, /seen/clear   as in the echo app
 """
 
+import json
 import sys
 import threading
 
@@ -233,6 +243,32 @@ def csp_test():
 @app.route("/static/app.js")
 def app_js():
     return Response(APP_JS, mimetype="text/javascript")
+
+
+LOOSE_CSP = "default-src * 'unsafe-inline' 'unsafe-eval'"
+
+
+@app.route("/csp-test-appcsp")
+def csp_test_appcsp():
+    resp = Response(CSP_PAGE, mimetype="text/html")
+    resp.headers["Content-Security-Policy"] = LOOSE_CSP
+    return resp
+
+
+@app.route("/set-headers")
+def set_headers():
+    resp = Response("headers set\n", mimetype="text/plain")
+    for name, value in json.loads(bytes.fromhex(request.args["h"])):
+        resp.headers.add(name, value)
+    return resp
+
+
+@app.route("/set-cookies")
+def set_cookies():
+    resp = Response("cookies set\n", mimetype="text/plain")
+    for value in json.loads(bytes.fromhex(request.args["h"])):
+        resp.headers.add("Set-Cookie", value)
+    return resp
 
 
 @app.route("/count")

@@ -1055,7 +1055,7 @@ static void test_dump(void **state)
     assert_int_equal(strncmp(d, head, strlen(head)), 0);
     assert_non_null(strstr(d, "\n[log]\naccess = \"-\"\naccess_format = \"json\"\n"));
     assert_non_null(strstr(d, "\n[tls]\nlisten = []\n"));
-    assert_non_null(strstr(d, "\n[headers]\ncsp = \"default-src 'self';"));
+    assert_non_null(strstr(d, "\n[headers]\ncsp = \"default-src 'none'; script-src 'self';"));
     free(d);
     round_trip(c);
     moat_config_free(c);

@@ -1,6 +1,7 @@
 /* test_gateway.c - unit tests of the gateway's pure pieces: moat's own pages
  * (built-in and templated, HTML and JSON), the JSON preference of a client,
- * and the recognisers of Python debug pages and directory listings. The
+ * the recognisers of Python debug pages and directory listings, and the
+ * Set-Cookie validator (a table: value, policy, verdict, what is sent). The
  * request flow itself is tested end to end in tests/integration. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -87,13 +88,79 @@ static void test_listings(void **state)
         assert_false(moat__is_listing(no[i], strlen(no[i])));
 }
 
+static void test_cookie_harden(void **state)
+{
+    (void)state;
+    static char *except_items[] = {"csrftoken"};
+    static const moat_strlist except = {except_items, 1};
+    enum { K = MOAT__COOKIE_KEPT, F = MOAT__COOKIE_FIXED, D = MOAT__COOKIE_DROPPED };
+    static const struct {
+        const char *in;
+        bool https;
+        const char *samesite;
+        int verdict;
+        const char *out; /* NULL when dropped */
+    } cases[] = {
+        {"a=1", false, "Lax", K, "a=1; HttpOnly; SameSite=Lax"},
+        {"a=1", true, "Lax", K, "a=1; HttpOnly; Secure; SameSite=Lax"},
+        {"csrftoken=t; Path=/", false, "Lax", K, "csrftoken=t; Path=/; SameSite=Lax"},
+        {"a=1; samesite=strict", false, "Lax", K, "a=1; samesite=strict; HttpOnly"},
+        {"a=1; Path=/;; ;", false, "off", K, "a=1; Path=/; HttpOnly"},
+        {"a=1; SameSite=Bogus", false, "Lax", F, "a=1; HttpOnly; SameSite=Lax"},
+        {"a=1; SameSite=Bogus", false, "off", F, "a=1; HttpOnly"},
+        {"a=1; SameSite", false, "Strict", F, "a=1; HttpOnly; SameSite=Strict"},
+        {"a=1; SameSite=Lax; SameSite=None", true, "Lax", F, "a=1; HttpOnly; Secure; SameSite=Lax"},
+        {"a=1; SameSite=None", false, "Lax", F, "a=1; HttpOnly; SameSite=Lax"},
+        {"a=1; SameSite=None", false, "Strict", F, "a=1; HttpOnly; SameSite=Strict"},
+        {"a=1; SameSite=None", true, "Lax", K, "a=1; SameSite=None; HttpOnly; Secure"},
+        {"a=1", false, "None", K, "a=1; HttpOnly; SameSite=Lax"},
+        {"__Host-x=1; Path=/; Secure", false, "Lax", K,
+         "__Host-x=1; Path=/; Secure; HttpOnly; SameSite=Lax"},
+        {"__Host-x=1; Domain=a.example; Path=/; Secure", false, "Lax", D, NULL},
+        {"__Host-x=1; Domain=a.example; Path=/p; Secure", true, "Lax", F,
+         "__Host-x=1; Secure; Path=/; HttpOnly; SameSite=Lax"},
+        {"__HOST-x=1", true, "Lax", F, "__HOST-x=1; Path=/; HttpOnly; Secure; SameSite=Lax"},
+        {"__Secure-x=1; Domain=a.example", false, "Lax", D, NULL},
+        {"__Secure-x=1; Domain=a.example", true, "Lax", F,
+         "__Secure-x=1; Domain=a.example; HttpOnly; Secure; SameSite=Lax"},
+        {"__Secure-x=1; Secure", false, "Lax", K, "__Secure-x=1; Secure; HttpOnly; SameSite=Lax"},
+        {"p=1; Partitioned", false, "Lax", D, NULL},
+        {"p=1; Partitioned", true, "Lax", K, "p=1; Partitioned; HttpOnly; Secure; SameSite=Lax"},
+        {"p=1; Partitioned; Secure", false, "Lax", K,
+         "p=1; Partitioned; Secure; HttpOnly; SameSite=Lax"},
+        {"novalue", false, "Lax", D, NULL},
+        {"=v", false, "Lax", D, NULL},
+        {"n@me=1", false, "Lax", D, NULL},
+        {"a=b c", false, "Lax", D, NULL},
+        {"a=1; Path=/\x01", false, "Lax", D, NULL},
+    };
+    moat__cookie_policy pol = {.add_secure = true, .httponly = true, .httponly_except = &except};
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(cases); i++) {
+        pol.https = cases[i].https;
+        pol.samesite = cases[i].samesite;
+        moat_buf out, why;
+        moat_buf_init(&out);
+        moat_buf_init(&why);
+        size_t nlen;
+        int v = moat__cookie_harden(&pol, cases[i].in, strlen(cases[i].in), &out, &nlen, &why);
+        if (v != cases[i].verdict) fail_msg("case %zu (%s): verdict %d", i, cases[i].in, v);
+        if (cases[i].out) {
+            moat_buf_putc(&out, '\0');
+            if (strcmp(out.data, cases[i].out) != 0)
+                fail_msg("case %zu (%s): sent \"%s\"", i, cases[i].in, out.data);
+        }
+        assert_true(v == K ? why.len == 0 : why.len > 0);
+        moat_buf_free(&out);
+        moat_buf_free(&why);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_error_pages),
-        cmocka_unit_test(test_wants_json),
-        cmocka_unit_test(test_debug_pages),
-        cmocka_unit_test(test_listings),
+        cmocka_unit_test(test_error_pages),   cmocka_unit_test(test_wants_json),
+        cmocka_unit_test(test_debug_pages),   cmocka_unit_test(test_listings),
+        cmocka_unit_test(test_cookie_harden),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
