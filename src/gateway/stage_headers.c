@@ -555,7 +555,13 @@ void moat__security_headers(moat_request *r, moat_http_head *h)
         stricter(r, h, "Cross-Origin-Resource-Policy", mine, item_rank(corp_levels, mine),
                  ov || !app ? -1 : item_rank(corp_levels, app), app);
 
-    if (r->https && r->c->tls && cfg->headers.hsts_max_age > 0) hsts_header(r, h, ov);
+    /* Behind a trusted TLS-terminating proxy (X-Forwarded-Proto: https) the
+     * proxy owns HSTS and moat adds none; but an HSTS the app sends there
+     * reaches the browser over HTTPS, so it too may only tighten moat's. */
+    bool own_tls = r->c->tls != NULL;
+    if (r->https && cfg->headers.hsts_max_age > 0 &&
+        (own_tls || moat_http_head_find(h, "Strict-Transport-Security")))
+        hsts_header(r, h, ov);
 }
 
 /* ---- cookies ---- */

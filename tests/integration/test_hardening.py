@@ -899,3 +899,20 @@ def test_moats_own_error_pages_carry_security_headers(moat, flask_app):
     dead = moat("http://127.0.0.1:%d" % port)
     r = raw_get(dead.port, "/page")
     assert_generic_page(r.status, H(r), r.body, 502)
+
+
+def test_app_cannot_weaken_hsts_behind_a_trusted_tls_proxy(moat, flask_app):
+    """Behind a TLS-terminating proxy moat trusts, moat adds no HSTS of its own
+    (the proxy's job), but an app's max-age=0 would still reach the browser
+    over HTTPS: it gets moat's value instead. An app's stricter one stays."""
+    m = moat(flask_app.url(), trusted_proxies=["127.0.0.1/32"])
+    xfp = {"X-Forwarded-Proto": "https"}
+    r = raw_get(m.port, app_sets([("Strict-Transport-Security", "max-age=0")]), headers=xfp)
+    assert r.status == 200
+    assert r.header_all("Strict-Transport-Security") == [MOAT_HSTS]
+    r = raw_get(m.port, app_sets([("Strict-Transport-Security", "max-age=126144000; preload")]),
+                headers=xfp)
+    assert r.header_all("Strict-Transport-Security") == [
+        "max-age=126144000; includeSubDomains; preload"]
+    r = raw_get(m.port, app_sets([]), headers=xfp)
+    assert r.header_all("Strict-Transport-Security") == []
