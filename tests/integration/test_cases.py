@@ -18,7 +18,7 @@ from helpers import Conn, IncompleteResponse, deep_merge
 CASES = REPO / "tests" / "cases"
 SECTIONS = ("about", "config", "request", "upstream", "expect")
 EXPECT_KEYS = {"status", "closed", "forwarded", "app_headers_absent", "app_headers",
-               "headers_absent", "headers", "body_lacks", "event"}
+               "headers_absent", "headers", "header_count", "body_lacks", "event"}
 
 
 def unescape(text):
@@ -202,6 +202,9 @@ def test_case(case, sites, echo, raw_upstream):
         assert not r.header_all(name), "%s: response has %s" % (case.name, name)
     for name, value in exp.get("headers", {}).items():
         assert value in r.header_all(name), "%s: response %s=%r" % (
+            case.name, name, r.header_all(name))
+    for name, n in exp.get("header_count", {}).items():
+        assert len(r.header_all(name)) == n, "%s: response %s=%r" % (
             case.name, name, r.header_all(name))
     for s in exp.get("body_lacks", []):
         assert s.encode() not in r.body, "%s: body has %r" % (case.name, s)
