@@ -11,4 +11,8 @@ urlpatterns = [
     path("cookies", views.cookies),
     path("echo", views.echo),
     path("form", views.form),
+    path("long-page", views.long_page),
+    path("clean404", views.clean404),
+    path("bad", views.bad),
+    path("bad-padded", views.bad_padded),
 ]
