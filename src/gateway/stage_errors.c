@@ -120,6 +120,8 @@ static int errors_response(moat_request *r, moat_http_head *h)
     bool error = h->status >= 400 && h->status < 500 && cfg->errors.debug_pages;
     bool page = h->status == 200 && cfg->errors.listings && is_html(h);
     if (h->no_body || (!error && !page)) return MOAT_PASS;
+    if (error && h->content_length > (int64_t)cfg->errors.inspect_bytes)
+        return replace_uninspectable(r, h->status, "larger than errors.inspect_bytes");
     errors_hold *st = moat_arena_calloc(r->arena, sizeof(*st));
     st->listing = !error;
     st->window = error ? (size_t)cfg->errors.inspect_bytes : LISTING_WINDOW;
