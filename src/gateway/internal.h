@@ -243,6 +243,7 @@ void moat__auth_cache_free(moat__auth_cache *c);
 /* True for the login portal's pages under /.moat/ (stage_auth.c). */
 bool moat__auth_portal_path(const char *path);
 extern const moat_stage moat__stage_errors;
+extern const moat_stage moat__stage_codings; /* stage_errors.c: Accept-Encoding */
 extern const moat_stage moat__stage_headers;
 extern const moat_stage moat__stage_waf;
 

@@ -16,6 +16,7 @@ static const moat_stage *const pipeline[] = {
                                     403 (holds the body until inspected) */
     &moat__stage_auth,           /* authentication, access rules, identity headers */
     &moat__stage_forwarded,      /* X-Forwarded-*, X-Request-Id */
+    &moat__stage_codings,        /* Accept-Encoding: only codings errors can inspect */
     &moat__stage_proxy,          /* to the upstream and back */
     &moat__stage_errors,         /* 5xx and debug pages replaced */
     &moat__stage_headers,        /* cookies hardened, security headers, banners */

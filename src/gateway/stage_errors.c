@@ -205,6 +205,71 @@ static int errors_response_end(moat_request *r)
     return rc == MOAT_AGAIN ? MOAT_PASS : rc;
 }
 
+/* ---- what the client may be sent ---------------------------------------
+ * Accept-Encoding keeps only the codings moat can decode, so an application
+ * that honours it never answers in one moat cannot inspect (zstd, which
+ * browsers offer, would pass a 200 listing unseen and get every 4xx
+ * replaced). An application that ignores it still meets the rules above. */
+
+static bool decodable(const char *s, size_t n)
+{
+    static const char *const ok[] = {"gzip", "x-gzip", "deflate", "br", "identity"};
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(ok); i++)
+        if (moat_strieq_lit(s, n, ok[i])) return true;
+    return false;
+}
+
+static int codings_request(moat_request *r)
+{
+    const moat_config *cfg = r->rt->cfg;
+    moat_http_head *h = r->head;
+    if ((!cfg->errors.debug_pages && !cfg->errors.listings) ||
+        !moat_http_head_find(h, "Accept-Encoding"))
+        return MOAT_PASS;
+    moat_buf b;
+    moat_buf_init(&b);
+    bool changed = false;
+    size_t fields = 0;
+    for (size_t i = 0; i < h->nheaders; i++) {
+        moat_http_header *f = &h->headers[i];
+        if (!moat_strieq_lit(f->name, f->name_len, "Accept-Encoding")) continue;
+        fields++;
+        const char *v = f->value, *end = f->value + f->value_len;
+        while (v < end) {
+            const char *comma = memchr(v, ',', (size_t)(end - v));
+            const char *e = comma ? comma : end;
+            const char *a = v, *z = e;
+            while (a < z && (*a == ' ' || *a == '\t'))
+                a++;
+            while (z > a && (z[-1] == ' ' || z[-1] == '\t'))
+                z--;
+            const char *semi = memchr(a, ';', (size_t)(z - a));
+            const char *t = semi ? semi : z;
+            while (t > a && (t[-1] == ' ' || t[-1] == '\t'))
+                t--;
+            if (a < z && decodable(a, (size_t)(t - a))) {
+                if (b.len) moat_buf_puts(&b, ", ");
+                moat_buf_append(&b, a, (size_t)(z - a));
+            } else if (a < z) {
+                changed = true; /* "*" too: it would let the app pick any */
+            }
+            v = comma ? comma + 1 : end;
+        }
+    }
+    if (changed || fields > 1) {
+        const char *value = b.len ? moat_arena_strndup(r->arena, b.data, b.len) : "identity";
+        moat_http_head_remove(h, "Accept-Encoding");
+        moat_http_head_add(h, r->arena, "Accept-Encoding", value);
+    }
+    moat_buf_free(&b);
+    return MOAT_PASS;
+}
+
+const moat_stage moat__stage_codings = {
+    .name = "errors",
+    .on_request_head = codings_request,
+};
+
 const moat_stage moat__stage_errors = {
     .name = "errors",
     .on_response_head = errors_response,

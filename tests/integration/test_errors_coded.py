@@ -420,3 +420,32 @@ def test_inspect_bytes_setting(moat, django_gzip):
     m = moat(django_gzip.url(), errors={"inspect_bytes": "2MiB"})
     for ae in [None, "gzip"]:
         assert_replaced(get(m.port, "/bad-padded", ae), 400)
+
+
+@pytest.mark.parametrize("sent,forwarded", [
+    ("zstd, br;q=0.9, gzip;q=0.8, compress, *;q=0.1", "br;q=0.9, gzip;q=0.8"),
+    ("zstd", "identity"),
+    ("gzip, deflate, br, zstd", "gzip, deflate, br"),
+    ("*", "identity"),
+    ("gzip, deflate, br", "gzip, deflate, br"),  # unchanged
+])
+def test_accept_encoding_only_decodable_codings(rz, upstream, sent, forwarded):
+    """The app is only offered codings moat can decode (browsers offer
+    zstd): an app that honours Accept-Encoding never answers in a coding
+    moat would have to pass unseen (a 200) or replace (a 4xx)."""
+    before = len(upstream.received)
+    assert get(rz.port, "/clean200/gzip", sent).status == 200
+    req = upstream.received[before]
+    values = [l.split(b":", 1)[1].strip() for l in req.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]
+              if l.lower().startswith(b"accept-encoding:")]
+    assert values == [forwarded.encode()], req
+
+
+def test_accept_encoding_fields_joined(rz, upstream):
+    before = len(upstream.received)
+    with Conn(rz.port) as c:
+        r = c.request("GET", "/clean200/gzip",
+                      headers=[("Accept-Encoding", "gzip"), ("Accept-Encoding", "zstd, br")])
+    assert r.status == 200
+    req = upstream.received[before]
+    assert b"\r\nAccept-Encoding: gzip, br\r\n" in req and req.lower().count(b"accept-encoding") == 1
