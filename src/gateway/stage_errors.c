@@ -54,6 +54,7 @@ typedef struct errors_hold {
     moat_http_decoder *dec; /* NULL: the body is not content-coded */
     bool stopped;           /* decoding ended early (window full, corrupt): decide now */
     const char *why;        /* why the body cannot be inspected, or NULL */
+    const char *codings;    /* every Content-Encoding value, joined (arena) */
 } errors_hold;
 
 static void hold_free(void *arg)
@@ -101,11 +102,18 @@ static int replace(moat_request *r, int status, const char *key, const char *rea
 }
 
 /* The setting that would change it: the window for a body too large, else
- * debug_pages itself. */
-static int replace_uninspectable(moat_request *r, int status, const char *why)
+ * debug_pages itself. The event names the codings (codings may be ""). */
+static int replace_uninspectable(moat_request *r, int status, const char *why, const char *codings)
 {
     const char *reason = moat_arena_printf(r->arena, "uninspectable body: %s", why);
     const char *key = strstr(why, "inspect_bytes") ? "errors.inspect_bytes" : "errors.debug_pages";
+    if (codings && *codings) {
+        moat_seclog_field *f = moat_arena_calloc(r->arena, sizeof(*f));
+        f->name = "content_encoding";
+        f->value = moat_arena_strndup(r->arena, codings, strnlen(codings, 256));
+        r->ev_fields = f;
+        r->ev_nfields = 1;
+    }
     return replace(r, status, key, reason);
 }
 
@@ -121,7 +129,7 @@ static int errors_response(moat_request *r, moat_http_head *h)
     bool page = h->status == 200 && cfg->errors.listings && is_html(h);
     if (h->no_body || (!error && !page)) return MOAT_PASS;
     if (error && h->content_length > (int64_t)cfg->errors.inspect_bytes)
-        return replace_uninspectable(r, h->status, "larger than errors.inspect_bytes");
+        return replace_uninspectable(r, h->status, "larger than errors.inspect_bytes", NULL);
     errors_hold *st = moat_arena_calloc(r->arena, sizeof(*st));
     st->listing = !error;
     st->window = error ? (size_t)cfg->errors.inspect_bytes : LISTING_WINDOW;
@@ -132,8 +140,9 @@ static int errors_response(moat_request *r, moat_http_head *h)
         /* A 200 page is not an error page: a coding moat cannot read passes
          * (breaking every such page would break the site). */
         if (st->listing) return MOAT_PASS;
-        return replace_uninspectable(r, h->status, why);
+        return replace_uninspectable(r, h->status, why, codings);
     }
+    st->codings = codings;
     moat_arena_defer(r->arena, hold_free, st);
     r->errors = st;
     r->hold = true;
@@ -144,7 +153,7 @@ static int errors_response(moat_request *r, moat_http_head *h)
 static int decide(moat_request *r, errors_hold *st)
 {
     int status = r->held_head->status;
-    if (st->why && !st->listing) return replace_uninspectable(r, status, st->why);
+    if (st->why && !st->listing) return replace_uninspectable(r, status, st->why, st->codings);
     const moat_buf *b = st->dec ? &st->plain : &st->raw;
     const char *p = b->data ? b->data : "";
     size_t n = b->len < st->window ? b->len : st->window;

@@ -411,6 +411,8 @@ def test_uninspectable_body_event(moat, upstream, tmp_path):
         assert e["event"] == "response.replaced" and e["stage"] == "errors", e
         assert e["reason"].startswith(reason) and e["config_key"] == key, e
         assert e["status"] == status
+    assert events[ids["/bad/zstd"][0]]["content_encoding"] == "zstd"
+    assert events[ids["/bad/gzip-corrupt"][0]]["content_encoding"] == "gzip"
 
 
 def test_inspect_bytes_setting(moat, django_gzip):
