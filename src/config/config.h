@@ -105,7 +105,8 @@ typedef struct moat_config {
         bool replace_5xx;
         bool debug_pages;
         bool listings;
-        char *page; /* HTML template file; "" = built in */
+        uint64_t inspect_bytes; /* 4xx body held for inspection; past it: replaced */
+        char *page;             /* HTML template file; "" = built in */
     } errors;
     struct {
         char *access;                /* path, "-" for stdout, "" = off */

@@ -845,7 +845,26 @@ const moat__config_setting moat__config_settings[] = {
         .offset = AT(errors.debug_pages),
         .doc = "Replace 4xx responses that are Python debug pages (Django's `DEBUG` technical "
                "404, the Werkzeug debugger, a Starlette traceback, any `Traceback (most recent "
-               "call last)`) with moat's generic page.",
+               "call last)`) with moat's generic page (the status is kept).\n\n"
+               "A 4xx body is held until it has been inspected whole, decoded when the "
+               "application compressed it (`gzip`, `x-gzip`, `deflate`, `br`, and lists of "
+               "them). A 4xx body moat cannot inspect is replaced too, never passed on: one "
+               "larger than `inspect_bytes` (decoded), one in another coding (`compress`, "
+               "`zstd`), or one that does not decode (corrupt or cut short).",
+    },
+    {
+        .key = "errors.inspect_bytes",
+        .type = MOAT__CFG_SIZE,
+        .def = "\"256KiB\"",
+        .min = 4 * KIB,
+        .max = 64 * MIB,
+        .offset = AT(errors.inspect_bytes),
+        .doc = "The largest 4xx body `debug_pages` inspects, counted decoded. The body is held "
+               "until inspected: a larger one is replaced by moat's generic page with its "
+               "status (a padded debug page must not slip past). Raise it when the "
+               "application answers 4xx with large bodies on purpose (a JSON API's big "
+               "validation report); each 4xx being inspected holds up to this much memory, "
+               "twice for a compressed body.",
     },
 
     {
@@ -855,7 +874,10 @@ const moat__config_setting moat__config_settings[] = {
         .offset = AT(errors.listings),
         .doc = "Answer `404` instead of a directory listing (\"Index of /\", \"Directory listing "
                "for /\") the application or a static-file server behind it produces. Only the "
-               "first 2 KiB of `200 text/html` responses are looked at.",
+               "first 2 KiB of `200 text/html` responses are looked at, decoded when "
+               "compressed. A `200` page in a coding moat does not decode, or one that stops "
+               "decoding, is passed on after what did decode was looked at: it is not an "
+               "error page, and breaking such pages would break sites.",
     },
     {
         .key = "errors.page",

@@ -521,17 +521,22 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
     return rc;
 }
 
-/* Sends a held response as it came: the inspection found nothing. */
-static int release_held(moat_request *r)
+int moat__client_release_held(moat_request *r, const char *body, size_t len)
 {
     moat_http_head *h = r->held_head;
     r->hold = false;
     r->held_head = NULL;
     int rc = moat__client_send_head(r, h);
-    if (rc == 0 && r->held_body.len)
-        rc = moat__client_send_body(r, r->held_body.data, r->held_body.len);
-    moat_buf_free(&r->held_body);
+    if (rc == 0 && len) rc = moat__client_send_body(r, body, len);
     return rc;
+}
+
+/* A stage held the response and did not release or answer it: fail closed. */
+static void held_unclaimed(moat_request *r)
+{
+    r->hold = false;
+    r->held_head = NULL;
+    moat__client_respond_error(r, 500, "internal error in a stage");
 }
 
 int moat__client_send_body(moat_request *r, const char *data, size_t len)
@@ -539,16 +544,16 @@ int moat__client_send_body(moat_request *r, const char *data, size_t len)
     moat_client *c = r->c;
     if (len == 0) return 0;
     if (r->hold && r->held_head) {
-        moat_buf_append(&r->held_body, data, len);
-        if (r->held_body.len < r->hold_limit) return 0;
-        if (r->hold_listing && moat__is_listing(r->held_body.data, r->held_body.len)) {
-            r->hold = false;
-            r->held_head = NULL;
-            moat__refusal(r, "response.replaced", "errors", "errors.listings");
-            moat__client_respond_error(r, 404, "directory listing replaced");
+        /* The holding stage takes the bytes; it releases or replaces the
+         * response (and r is gone after DONE). */
+        int rc = moat__pipeline_response_body(r, data, len);
+        if (rc == MOAT_AGAIN) return 0;
+        if (rc == MOAT_DONE) return MOAT_ECLOSED;
+        if (rc < 0) return rc;
+        if (r->hold) {
+            held_unclaimed(r);
             return MOAT_ECLOSED;
         }
-        return release_held(r); /* seen enough: not what we hold for */
     }
     r->bytes_out += len;
     int rc;
@@ -570,19 +575,12 @@ void moat__client_response_end(moat_request *r)
 {
     moat_client *c = r->c;
     if (r->hold && r->held_head) {
-        const char *b = r->held_body.data ? r->held_body.data : "";
-        bool listing = r->hold_listing && moat__is_listing(b, r->held_body.len);
-        if (listing || (!r->hold_listing && moat__is_debug_page(b, r->held_body.len))) {
-            int status = listing ? 404 : r->held_head->status;
-            r->hold = false;
-            r->held_head = NULL;
-            moat__refusal(r, "response.replaced", "errors",
-                          listing ? "errors.listings" : "errors.debug_pages");
-            moat__client_respond_error(
-                r, status, listing ? "directory listing replaced" : "Python debug page replaced");
+        int rc = moat__pipeline_response_end(r);
+        if (rc != MOAT_PASS) return; /* answered, or the client is gone */
+        if (r->hold) {
+            held_unclaimed(r);
             return;
         }
-        if (release_held(r) < 0) return;
     }
     if (r->resp_chunked_out && !c->closing) {
         uv_buf_t b = uv_buf_init((char *)"0\r\n\r\n", 5);

@@ -126,11 +126,9 @@ struct moat_request {
     const char *location;     /* Location of moat's own redirect */
     const char *ev_event, *ev_stage, *ev_key; /* security event of moat's own answer */
     bool internal;                            /* answered by moat itself (/.moat/ endpoints) */
-    bool hold;                                /* hold the response until its body is inspected */
-    bool hold_listing; /* looking for a directory listing, not a debug page */
-    size_t hold_limit; /* decide once this much body is held */
-    moat_http_head *held_head;
-    moat_buf held_body;
+    bool hold;                 /* a stage holds the response until it has inspected the body */
+    moat_http_head *held_head; /* the held head, once the response-head stages ran */
+    moat_buf held_body;        /* a request body read by moat itself (stage_moat.c) */
     /* Request body a stage read ahead of the stages after it (the WAF holds
      * it until inspected): pipeline.c gives it to those stages once every
      * request-head stage has passed (head_done). */
@@ -139,8 +137,9 @@ struct moat_request {
     unsigned body_hold_stage;
     const moat_seclog_field *ev_fields; /* event-specific fields of moat's own answer */
     size_t ev_nfields;
-    void *waf;  /* stage_waf.c's state of this request */
-    void *auth; /* stage_auth.c's state of this request */
+    void *waf;    /* stage_waf.c's state of this request */
+    void *auth;   /* stage_auth.c's state of this request */
+    void *errors; /* stage_errors.c's held response */
     /* stage_auth.c: the request carried a valid session or token; an
      * [[auth.rules]] entry other than public decided it. Its response is
      * then the user's own (Cache-Control). */
@@ -217,8 +216,18 @@ typedef struct moat_stage {
     int (*on_request_body)(moat_request *r, const char *data, size_t len);
     /* The request is complete. */
     int (*on_request_end)(moat_request *r);
-    /* The upstream's response head, before it is sent: filters edit it. */
+    /* The upstream's response head, before it is sent: filters edit it. A
+     * stage that must see the body first sets r->hold: the head then waits
+     * (r->held_head) until the stage releases it. */
     int (*on_response_head)(moat_request *r, moat_http_head *resp);
+    /* Body bytes of a held response (de-chunked, still content-coded); only
+     * walked while r->hold. AGAIN: the stage took them (it holds them, or it
+     * released the response with moat__client_release_held); DONE: it
+     * answered instead (r is gone); PASS: not its response; or an error. */
+    int (*on_response_body)(moat_request *r, const char *data, size_t len);
+    /* The held response's body is complete: PASS once the stage released
+     * it (the response then ends), DONE (answered; r is gone), or an error. */
+    int (*on_response_end)(moat_request *r);
     /* The exchange is over (success or not): logging. */
     void (*on_done)(moat_request *r);
 } moat_stage;
@@ -238,6 +247,7 @@ void moat__auth_cache_free(moat__auth_cache *c);
 /* True for the login portal's pages under /.moat/ (stage_auth.c). */
 bool moat__auth_portal_path(const char *path);
 extern const moat_stage moat__stage_errors;
+extern const moat_stage moat__stage_codings; /* stage_errors.c: Accept-Encoding */
 extern const moat_stage moat__stage_headers;
 extern const moat_stage moat__stage_waf;
 extern const moat_stage moat__stage_waf_body; /* stage_waf.c: after auth */
@@ -289,6 +299,8 @@ void moat__pipeline_resume(moat_request *r, int result);
 int moat__pipeline_request_body(moat_request *r, const char *data, size_t len);
 int moat__pipeline_request_end(moat_request *r);
 int moat__pipeline_response_head(moat_request *r, moat_http_head *resp);
+int moat__pipeline_response_body(moat_request *r, const char *data, size_t len);
+int moat__pipeline_response_end(moat_request *r);
 void moat__pipeline_done(moat_request *r);
 
 /* client.c */
@@ -306,6 +318,10 @@ void moat__client_respond(moat_request *r, int status, const char *reason, const
 int moat__client_send_head(moat_request *r, moat_http_head *resp);
 int moat__client_send_body(moat_request *r, const char *data, size_t len);
 void moat__client_response_end(moat_request *r);
+/* Sends the held response (r->held_head) as it came: its head, then
+ * body[0..len), the bytes the holding stage kept. 0 or an error (the client
+ * is then closed and r gone). */
+int moat__client_release_held(moat_request *r, const char *body, size_t len);
 /* The upstream failed after the response began: abort the client. */
 void moat__client_abort(moat_client *c);
 /* Continue reading/parsing the request body (upstream is ready). */

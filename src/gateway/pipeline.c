@@ -4,7 +4,8 @@
 #include "internal.h"
 
 /* Request callbacks run top to bottom until one answers; response callbacks
- * (errors, headers) run top to bottom on the upstream's response head. */
+ * (errors, headers) run top to bottom on the upstream's response head, and
+ * on the body of a response a stage holds (errors). */
 static const moat_stage *const pipeline[] = {
     &moat__stage_limits,         /* methods, body size */
     &moat__stage_hosts,          /* Host allow-list: 421 */
@@ -17,6 +18,7 @@ static const moat_stage *const pipeline[] = {
     &moat__stage_waf_body,       /* the body, read once auth passed (no 100 Continue before
                                     a refusal), held until the WAF inspected it: 403 */
     &moat__stage_forwarded,      /* X-Forwarded-*, X-Request-Id */
+    &moat__stage_codings,        /* Accept-Encoding: only codings errors can inspect */
     &moat__stage_proxy,          /* to the upstream and back */
     &moat__stage_errors,         /* 5xx and debug pages replaced */
     &moat__stage_headers,        /* cookies hardened, security headers, banners */
@@ -106,6 +108,27 @@ int moat__pipeline_response_head(moat_request *r, moat_http_head *resp)
     for (unsigned i = 0; i < NSTAGES; i++) {
         if (!pipeline[i]->on_response_head) continue;
         int rc = pipeline[i]->on_response_head(r, resp);
+        if (rc != MOAT_PASS) return rc;
+    }
+    return MOAT_PASS;
+}
+
+/* A stage that answers (DONE) has ended the request: r is not touched after. */
+int moat__pipeline_response_body(moat_request *r, const char *data, size_t len)
+{
+    for (unsigned i = 0; i < NSTAGES; i++) {
+        if (!pipeline[i]->on_response_body) continue;
+        int rc = pipeline[i]->on_response_body(r, data, len);
+        if (rc != MOAT_PASS) return rc;
+    }
+    return MOAT_PASS;
+}
+
+int moat__pipeline_response_end(moat_request *r)
+{
+    for (unsigned i = 0; i < NSTAGES; i++) {
+        if (!pipeline[i]->on_response_end) continue;
+        int rc = pipeline[i]->on_response_end(r);
         if (rc != MOAT_PASS) return rc;
     }
     return MOAT_PASS;

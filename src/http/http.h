@@ -189,6 +189,30 @@ bool moat_http_ws_accept_ok(moat_http_head *req, moat_http_head *resp);
 int moat_http_normalize_path(const char *target, size_t len, moat_arena *arena, char **decoded,
                              char **encoded, const char **why);
 
+/* ---- content codings ------------------------------------------------------
+ * A response body's Content-Encoding undone, for inspection (decode.c):
+ * gzip and x-gzip (every member), deflate (zlib-wrapped or raw), br, and
+ * lists of them ("gzip, br" is decoded br first). Bounded: at most cap
+ * decoded bytes come out, each inner layer of a list may produce at most
+ * 4 * cap + 64 KiB, and brotli's window allocation is capped (9 MiB). */
+typedef struct moat_http_decoder moat_http_decoder;
+#define MOAT_HTTP_CODINGS_MAX 4
+/* Reads a Content-Encoding list (every such header's value, joined with
+ * ","). 0 with *out NULL when there is nothing to undo ("", "identity"), 0
+ * with a decoder (free it), or MOAT_EINVAL with *why (static) for a coding
+ * moat does not decode or more than MOAT_HTTP_CODINGS_MAX of them. */
+int moat_http_decoder_new(const char *codings, size_t len, size_t cap, moat_http_decoder **out,
+                          const char **why);
+/* Decodes more of the body, appending to out. 0; MOAT_ETOOBIG when more
+ * than cap bytes would come out (out then got exactly the first cap) or a
+ * bound was hit; MOAT_EPARSE for a corrupt stream (out got what decoded
+ * before it); MOAT_ENOMEM. Once non-zero, every later call returns it. */
+int moat_http_decoder_feed(moat_http_decoder *d, const char *data, size_t len, moat_buf *out);
+/* The body ended: 0 when each coding's stream ended properly (or got no
+ * bytes at all), else MOAT_EPARSE (cut short) or the earlier error. */
+int moat_http_decoder_finish(moat_http_decoder *d, moat_buf *out);
+void moat_http_decoder_free(moat_http_decoder *d);
+
 /* ---- serialisation -----------------------------------------------------
  * Never writes a line break it was not asked for: control bytes in values and
  * reasons become SP, headers whose name is not a token are skipped, target

@@ -819,13 +819,28 @@ def test_plain_4xx_pass_through(gw, app):
             assert r.header("X-From-App") == "yes"
 
 
-@pytest.mark.parametrize("n", [100, 200 * 1024, 300 * 1024, 1024 * 1024])
-def test_large_plain_4xx_pass_through_intact(fgw, flask_app, n):
-    """Held (up to 256 KiB) and inspected, or streamed past the limit: the
-    body arrives whole either way."""
+@pytest.mark.parametrize("n", [100, 200 * 1024, 256 * 1024, 256 * 1024 + 1, 300 * 1024,
+                               1024 * 1024])
+def test_large_plain_4xx(fgw, flask_app, n):
+    """Held up to errors.inspect_bytes (256 KiB) and inspected whole: the
+    body arrives intact. A larger one cannot be inspected before it would
+    have to be sent: replaced with its status (fail closed; it used to be
+    streamed unchecked, and a padded debug page with it)."""
     r = raw_get(fgw().port, "/big404?n=%d" % n)
+    if n <= 256 * 1024:
+        assert r.status == 404
+        assert r.body == b"x" * n
+    else:
+        assert_generic_page(r.status, H(r), r.body, 404)
+
+
+def test_large_plain_4xx_with_larger_window(moat, flask_app):
+    """errors.inspect_bytes raised for an app with large 4xx bodies: they
+    are inspected whole and pass intact."""
+    m = moat(flask_app.url(), errors={"inspect_bytes": "2MiB"})
+    r = raw_get(m.port, "/big404?n=%d" % (1024 * 1024))
     assert r.status == 404
-    assert r.body == b"x" * n
+    assert r.body == b"x" * (1024 * 1024)
 
 
 def test_connection_usable_after_replaced_page(fgw, flask_app):

@@ -15,4 +15,8 @@ urlpatterns = [
     # case-insensitive, optional trailing slash, any sub-path: as sloppy
     # regex routes are written
     re_path(r"(?i)^reports/(?P<q>[^/]+)/export(/.*)?$", views.whoami),
+    path("long-page", views.long_page),
+    path("clean404", views.clean404),
+    path("bad", views.bad),
+    path("bad-padded", views.bad_padded),
 ]

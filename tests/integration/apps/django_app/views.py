@@ -1,5 +1,6 @@
 """Views of the test project."""
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.middleware.csrf import get_token
 from django.views.decorators.csrf import csrf_exempt
@@ -66,3 +67,29 @@ def whoami(request, q=None, rest=None):
         "remote_user": request.META.get("HTTP_REMOTE_USER"),
         "headers": [[k, v] for k, v in request.headers.items()],
     })
+
+
+# For the compressed / oversized error page tests (settings_gzip): pages of
+# 200 bytes or more, so that GZipMiddleware compresses them.
+LONG_PAGE = ("<!doctype html><html><head><title>django long page</title></head><body>"
+             + "<p>an ordinary paragraph of an ordinary page</p>" * 100 + "</body></html>")
+NOT_FOUND_PAGE = ("<!doctype html><html><head><title>Not found</title></head><body>"
+                  + "<p>We looked everywhere and found nothing.</p>" * 20 + "</body></html>")
+
+
+def long_page(request):
+    return HttpResponse(LONG_PAGE)
+
+
+def clean404(request):
+    return HttpResponseNotFound(NOT_FOUND_PAGE)
+
+
+def bad(request):
+    # DEBUG: Django answers 400 with its technical (traceback) page
+    raise SuspiciousOperation("secret detail: hunter2 in a suspicious request")
+
+
+def bad_padded(request):
+    # The same, past 256 KiB: the message is shown (twice) above the traceback.
+    raise SuspiciousOperation("secret detail: hunter2 " + "p" * int(request.GET.get("n", "300000")))
