@@ -85,8 +85,7 @@ static void test_nul_in_literal(void **state)
     const char *name;
     size_t nlen;
     int port;
-    assert_int_equal(moat_http_authority_parse(v, sizeof(v) - 1, &name, &nlen, &port),
-                     MOAT_EINVAL);
+    assert_int_equal(moat_http_authority_parse(v, sizeof(v) - 1, &name, &nlen, &port), MOAT_EINVAL);
 }
 
 static void test_long_label(void **state)
@@ -97,10 +96,10 @@ static void test_long_label(void **state)
     size_t nlen;
     int port;
     memset(host, 'a', 63);
-    strcpy(host + 63, ".com");
+    memcpy(host + 63, ".com", 5);
     assert_int_equal(moat_http_authority_parse(host, strlen(host), &name, &nlen, &port), 0);
     memset(host, 'a', 64);
-    strcpy(host + 64, ".com");
+    memcpy(host + 64, ".com", 5);
     assert_int_equal(moat_http_authority_parse(host, strlen(host), &name, &nlen, &port),
                      MOAT_EINVAL);
 }
