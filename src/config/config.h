@@ -6,6 +6,8 @@
 #ifndef MOAT_CONFIG_H
 #define MOAT_CONFIG_H
 
+#include <string.h>
+
 #include "core.h"
 
 typedef struct moat_strlist {
@@ -168,6 +170,27 @@ typedef struct moat_config {
      * or ${file:...} references (owned), else NULL. */
     char **refs;
 } moat_config;
+
+/* The enum settings the gateway acts on, as typed values: read once when a
+ * runtime is built from the config, never compared as strings per request. */
+typedef enum { MOAT_WAF_BLOCK, MOAT_WAF_DETECT, MOAT_WAF_OFF } moat_waf_mode;
+typedef enum { MOAT_TLS_INTERMEDIATE, MOAT_TLS_MODERN } moat_tls_profile;
+typedef enum { MOAT_OVER_LIMIT_PASS, MOAT_OVER_LIMIT_REFUSE } moat_over_limit;
+static inline moat_waf_mode moat_config_waf_mode(const moat_config *cfg)
+{
+    return strcmp(cfg->waf.mode, "detect") == 0 ? MOAT_WAF_DETECT
+           : strcmp(cfg->waf.mode, "off") == 0  ? MOAT_WAF_OFF
+                                                : MOAT_WAF_BLOCK;
+}
+static inline moat_tls_profile moat_config_tls_profile(const moat_config *cfg)
+{
+    return strcmp(cfg->tls.profile, "modern") == 0 ? MOAT_TLS_MODERN : MOAT_TLS_INTERMEDIATE;
+}
+static inline moat_over_limit moat_config_waf_over_limit(const moat_config *cfg)
+{
+    return strcmp(cfg->waf.over_limit, "refuse") == 0 ? MOAT_OVER_LIMIT_REFUSE
+                                                      : MOAT_OVER_LIMIT_PASS;
+}
 
 /* Where a config comes from. Any of the overrides may be NULL. */
 typedef struct moat_config_source {

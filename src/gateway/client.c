@@ -645,7 +645,7 @@ void moat__client_respond(moat_request *r, int status, const char *reason, const
     if (r->location) moat_http_head_add(h, r->arena, "Location", r->location);
     for (size_t i = 0; i + 1 < nhdrs * 2; i += 2)
         moat_http_head_add(h, r->arena, hdrs[i], hdrs[i + 1]);
-    moat__security_headers(r, h);
+    moat__pipeline_answer_head(r, h);
     moat_http_response_serialize(h, &head);
     bool head_only = r->head && r->head->method_id == HTTP_HEAD;
     if (status == 204 || status == 304) len = 0;
