@@ -30,10 +30,15 @@ static void request_free(moat_client *c)
     moat_arena_reset(c->arena);
 }
 
+static const moat_sink client_sink;
+
 static moat_request *request_new(moat_client *c)
 {
     moat_request *r = moat_arena_calloc(c->arena, sizeof(*r));
     r->c = c;
+    r->w = c->w;
+    r->sink = &client_sink;
+    r->sink_owner = c;
     r->arena = c->arena;
     r->rt = moat__runtime_ref(c->w->rt);
     r->start_ms = moat_now_ms();
@@ -683,6 +688,52 @@ void moat__client_redirect(moat_request *r, const char *location)
     r->location = location;
     moat__client_respond_error(r, 308, "plain HTTP redirected to HTTPS");
 }
+
+/* ---- the response sink of the upstream side ---- */
+
+static void sink_end(moat_request *r)
+{
+    moat__client_response_end(r);
+}
+
+static void sink_abort(moat_request *r, int status, const char *reason)
+{
+    moat__client_respond_error(r, status, reason); /* cuts the client once a head went out */
+}
+
+static void sink_pause(moat_request *r, bool on)
+{
+    if (on || r->c->backpressured) moat__client_backpressure(r->c, on);
+}
+
+static void sink_batch(void *owner, bool on)
+{
+    if (on)
+        moat__client_cork(owner);
+    else
+        moat__client_uncork(owner);
+}
+
+static void sink_tunnel(moat_request *r, const char *data, size_t len)
+{
+    moat__client_tunnel_data(r->c, data, len);
+}
+
+static bool sink_parsing(const moat_request *r)
+{
+    return r->c->in_parser;
+}
+
+static const moat_sink client_sink = {
+    .head = moat__client_send_head,
+    .body = moat__client_send_body,
+    .end = sink_end,
+    .abort = sink_abort,
+    .pause = sink_pause,
+    .batch = sink_batch,
+    .tunnel = sink_tunnel,
+    .parsing = sink_parsing,
+};
 
 /* ---- accept ------------------------------------------------------------ */
 

@@ -90,8 +90,36 @@ struct moat_worker {
 
 enum { REQ_HEAD, REQ_BODY, REQ_DONE };
 
+/* Where the upstream side delivers a response (h2o's generator seen from
+ * the other end): the client connection of HTTP/1 today, an HTTP/2 stream
+ * later. upstream.c reaches the client only through these. */
+typedef struct moat_sink {
+    /* A response head (an interim 1xx, or the final one once the
+     * response-head stages ran); 0 or an error (the client is gone). */
+    int (*head)(moat_request *r, moat_http_head *resp);
+    int (*body)(moat_request *r, const char *data, size_t len);
+    void (*end)(moat_request *r);
+    /* The exchange failed: moat's page for status when nothing was sent
+     * yet, else the client connection is cut. r is gone after. */
+    void (*abort)(moat_request *r, int status, const char *reason);
+    /* Flow control: stop/restart reading the request body (the upstream
+     * is slow to take it). */
+    void (*pause)(moat_request *r, bool on);
+    /* Collect writes and send them as one; owner is r->sink_owner, which
+     * outlives r (the request may end between on and off). */
+    void (*batch)(void *owner, bool on);
+    /* Bytes of a 101 tunnel. */
+    void (*tunnel)(moat_request *r, const char *data, size_t len);
+    /* True while the client's bytes are being parsed: writes to the
+     * upstream are collected and leave in one (moat__upstream_flush). */
+    bool (*parsing)(const moat_request *r);
+} moat_sink;
+
 struct moat_request {
     moat_client *c;
+    const moat_sink *sink; /* where the response goes */
+    void *sink_owner;      /* the connection behind the sink (batch) */
+    moat_worker *w;
     moat_runtime *rt;  /* owned ref for the request's lifetime */
     moat_arena *arena; /* borrowed from the client, reset when the request ends */
     moat_http_head *head;
