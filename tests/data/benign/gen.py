@@ -448,7 +448,7 @@ def browser_urls():
         ("/echo/shop?price=10..50&color=red,blue", "range and list"),
         ("/echo/api/v1/orders?created_at[gte]=2023-11-01T00:00:00Z", "bracket date filter"),
         ("/echo/wiki/Python_(programming_language)", "Wikipedia-style parentheses in a path"),
-        ("/echo/docs/api#section-2", "fragment sent by a broken client"),
+        ("/echo/api/items?sort=name:asc,created:desc", "colons and commas in a sort key"),
         ("/echo/files/report%202023%20(final).pdf", "encoded spaces and parentheses"),
         ("/echo/search?q=c%2B%2B&lang=en", "encoded plus signs"),
         ("/echo/search?q=a+b+c", "plus for space"),
@@ -479,7 +479,7 @@ def browser_urls():
         ("/echo/search?q=`code`", "backticks in a query"),
         ("/echo/search?q=\\n", "a backslash in a query"),
         ("/echo/a;jsessionid=1A2B3C4D5E?x=1", "matrix parameter"),
-        ("/echo/repos/ann/project/blob/main/src/app.py#L10-L20", "code link"),
+        ("/echo/repos/ann/project/blob/main/src/app.py?plain=1", "code link"),
         ("/echo/events?from=2023-12-01&to=2023-12-31&tz=Europe/Berlin", "slash in a value"),
         ("/echo/search?q=\"exact\"", "raw double quotes"),
         ("/echo/search?q=it's", "raw apostrophe"),
@@ -515,7 +515,13 @@ def browser_urls():
     ]
     for i, (t, note) in enumerate(raw):
         b = BROWSERS[i % len(BROWSERS)]
-        add("browser-url", note, "GET", t, nav_headers(b, cookie=cookie_jar() if i % 3 else None))
+        h = nav_headers(b, cookie=cookie_jar() if i % 3 else None)
+        if any(c in t for c in '"<>'):
+            # browsers percent-encode these three in a query (WHATWG URL);
+            # curl sends what it is given
+            h = script_headers("curl")
+            note += " (curl)"
+        add("browser-url", note, "GET", t, h)
     # the HEAD and OPTIONS a browser or monitor sends
     add("browser-url", "HEAD of a page (link checker)", "HEAD", "/echo/about",
         script_headers("curl"))
