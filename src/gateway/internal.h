@@ -229,7 +229,9 @@ struct moat_upconn {
 };
 
 /* ---- stages ------------------------------------------------------------- */
-enum { MOAT_PASS = 0, MOAT_DONE = 1, MOAT_AGAIN = 2 };
+/* MOAT_TAKEN, from on_request_body only: the stage kept the bytes and hands
+ * on what it will itself (moat__pipeline_body_after); reading goes on. */
+enum { MOAT_PASS = 0, MOAT_DONE = 1, MOAT_AGAIN = 2, MOAT_TAKEN = 3 };
 
 typedef struct moat_stage {
     const char *name;  /* in logs, and the stage of the events of its refusals */
@@ -367,6 +369,10 @@ void moat__pipeline_request_head(moat_request *r);
 void moat__pipeline_resume(moat_request *r, int result);
 int moat__pipeline_request_body(moat_request *r, const char *data, size_t len);
 int moat__pipeline_request_end(moat_request *r);
+/* Hands body bytes a stage kept (MOAT_TAKEN) to the stages after it, once
+ * every request-head stage passed. PASS, or what the stage that stopped
+ * them returned (DONE: answered). */
+int moat__pipeline_body_after(moat_request *r, const moat_stage *s, const char *data, size_t len);
 int moat__pipeline_response_head(moat_request *r, moat_http_head *resp);
 int moat__pipeline_response_body(moat_request *r, const char *data, size_t len);
 int moat__pipeline_response_end(moat_request *r);

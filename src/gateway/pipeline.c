@@ -118,8 +118,23 @@ int moat__pipeline_request_body(moat_request *r, const char *data, size_t len)
         if (!pipeline[i]->on_request_body) continue;
         r->running = i;
         int rc = pipeline[i]->on_request_body(r, data, len);
+        if (rc == MOAT_TAKEN) return MOAT_PASS;
         if (rc != MOAT_PASS) return rc;
     }
+    return MOAT_PASS;
+}
+
+int moat__pipeline_body_after(moat_request *r, const moat_stage *s, const char *data, size_t len)
+{
+    MOAT_BUG_ON(!r->head_done);
+    unsigned running = r->running;
+    for (unsigned i = moat__stage_index(s) + 1; i < NSTAGES && len; i++) {
+        if (!pipeline[i]->on_request_body) continue;
+        r->running = i;
+        int rc = pipeline[i]->on_request_body(r, data, len);
+        if (rc != MOAT_PASS) return rc;
+    }
+    r->running = running;
     return MOAT_PASS;
 }
 

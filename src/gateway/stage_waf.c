@@ -1,7 +1,13 @@
 /* stage_waf.c - the waf stage: runs each request through the WAF (src/waf)
  * before any stage after it, or the application, sees it. The head is
  * inspected at once; a body is held here, up to waf.inspect_bytes, and
- * only handed on (pipeline.c replays it) once it passed. Bodies over the
+ * only handed on (pipeline.c replays it) once it passed. A multipart/form-
+ * data body is ModSecurity's model made streaming: file content goes on to
+ * the application as it arrives, uninspected, while the rules see every
+ * part's head and the other parts' content (inspect_bytes counts those);
+ * before a file's content is let through, what came before it is inspected
+ * (a checkpoint), and the body's last bytes wait for the final verdict, so
+ * the application never holds a byte the rules have not passed. Bodies over the
  * inline size are inspected on the libuv thread pool so other connections
  * of the worker are not held up. The body is read only once the stages
  * between (auth) passed: its own stage, waf-body, sits after them, so a
@@ -57,12 +63,31 @@ typedef struct waf_job {
     bool buffering; /* collecting the body */
     bool partial;   /* cut at waf.inspect_bytes; the rest passes uninspected */
     moat_waf_verdict v;
+    /* multipart/form-data (mp != NULL): body holds the raw bytes not yet
+     * handed on, synth what the rules are given */
+    moat_multipart *mp;
+    moat_buf synth;      /* each part's head, non-file content, the delimiters */
+    moat_waf_tx *cp;     /* a checkpoint's transaction, while one runs */
+    bool touched;        /* the chunk being parsed held more than file content */
+    bool streaming;      /* in a file whose head passed: its content goes straight on */
+    bool sent;           /* body was lent to the pipeline (pass_on): empty it first */
+    bool final;          /* the inspection running is the last one */
+    bool decided;        /* the last inspection passed */
+    bool over;           /* the non-file data crossed inspect_bytes (refuse) */
+    moat_http_header *hdrs; /* the head as the waf stage saw it (arena), for checkpoints */
+    size_t nhdrs;
+    const char *method, *target;
+    int http_minor;
+    char boundary[MOAT_MULTIPART_BOUNDARY_MAX + 1];
 } waf_job;
 
 static void job_free(moat__job *base)
 {
     waf_job *job = (waf_job *)base;
     moat_waf_tx_free(job->tx);
+    moat_waf_tx_free(job->cp);
+    moat_multipart_free(job->mp);
+    moat_buf_free(&job->synth);
     moat_buf_free(&job->body);
     moat__runtime_unref(job->rt);
     free(job);
@@ -175,7 +200,8 @@ static void pass_on(moat_request *r, waf_job *job)
 
 static void inspect(waf_job *job)
 {
-    moat_waf_tx_body(job->tx, job->body.data, job->body.len, job->partial, &job->v);
+    const moat_buf *in = job->mp ? &job->synth : &job->body;
+    moat_waf_tx_body(job->cp ? job->cp : job->tx, in->data, in->len, job->partial, &job->v);
 }
 
 static void work_cb(moat__job *base)
@@ -217,6 +243,189 @@ static int start_body(moat_request *r, waf_job *job)
     return MOAT_PASS;
 }
 
+/* ---- multipart/form-data: file content streams, the rest is inspected ---- */
+
+static int mp_part(void *ud, const moat_multipart_part *p)
+{
+    waf_job *job = ud;
+    job->touched = true;
+    /* The head the rules see is rebuilt from what was parsed: a part with
+     * filename="" is a field to Django, so it is one to the rules too. */
+    moat_buf_printf(&job->synth, "--%s\r\nContent-Disposition: form-data; name=%.*s", job->boundary,
+                    (int)p->name_raw_len, p->name_raw);
+    if (p->is_file)
+        moat_buf_printf(&job->synth, "; filename=%.*s", (int)p->filename_raw_len, p->filename_raw);
+    moat_buf_puts(&job->synth, "\r\n");
+    if (p->content_type)
+        moat_buf_printf(&job->synth, "Content-Type: %.*s\r\n", (int)p->content_type_len,
+                        p->content_type);
+    moat_buf_puts(&job->synth, "\r\n");
+    return 0;
+}
+
+static int mp_data(void *ud, const char *data, size_t len)
+{
+    waf_job *job = ud;
+    if (moat_multipart_in_file(job->mp)) return 0; /* passes, as ModSecurity's defaults do */
+    job->touched = true;
+    uint64_t limit = job->rt->cfg->waf.inspect_bytes;
+    if (job->synth.len + len > limit) {
+        if (moat_config_waf_over_limit(job->rt->cfg) == MOAT_OVER_LIMIT_REFUSE) {
+            job->over = true;
+            return MOAT_ETOOBIG;
+        }
+        job->partial = true;
+        len = job->synth.len < limit ? (size_t)(limit - job->synth.len) : 0;
+    }
+    moat_buf_append(&job->synth, data, len);
+    return 0;
+}
+
+static int mp_part_end(void *ud)
+{
+    waf_job *job = ud;
+    job->touched = true;
+    moat_buf_puts(&job->synth, "\r\n");
+    return 0;
+}
+
+static int mp_end(void *ud)
+{
+    waf_job *job = ud;
+    job->touched = true;
+    moat_buf_printf(&job->synth, "--%s--\r\n", job->boundary);
+    return 0;
+}
+
+static const moat_multipart_cbs mp_cbs = {mp_part, mp_data, mp_part_end, mp_end};
+
+/* What a body callback answers for bytes it keeps. */
+static int kept(const moat_request *r)
+{
+    /* Until the head pipeline is done no stage after this one sees the body. */
+    return r->head_done ? MOAT_TAKEN : MOAT_PASS;
+}
+
+static int mp_refuse(moat_request *r, waf_job *job, int rc)
+{
+    job->buffering = false;
+    if (rc == MOAT_ETOOBIG)
+        moat__refuse(r, 413, "waf.blocked", "waf.over_limit",
+                     "form data (the non-file parts) over waf.inspect_bytes");
+    else
+        moat__refuse(r, 400, "waf.blocked", "waf.mode",
+                     "the multipart/form-data body is malformed or ambiguous");
+    return MOAT_DONE;
+}
+
+/* The held bytes passed: hand them on. async: from the pool's done callback,
+ * the reading paused. Returns what the body callback answers. */
+static int mp_release(moat_request *r, waf_job *job, bool async)
+{
+    if (!r->head_done) {
+        /* Only from the pool: the pipeline resumes, replays body and reads on. */
+        MOAT_BUG_ON(!async);
+        job->sent = true;
+        pass_on(r, job);
+        return MOAT_PASS;
+    }
+    int rc = MOAT_PASS;
+    if (job->body.len)
+        rc = moat__pipeline_body_after(r, &moat__stage_waf_body, job->body.data, job->body.len);
+    moat_buf_reset(&job->body);
+    if (rc != MOAT_PASS) return MOAT_DONE;
+    if (async) moat__client_continue(r->c);
+    return MOAT_TAKEN;
+}
+
+static int mp_finish(moat_request *r, waf_job *job, bool async)
+{
+    if (job->cp) {
+        moat_waf_tx_free(job->cp);
+        job->cp = NULL;
+        job->synth.len -= strlen(job->boundary) + 6; /* the closing delimiter lent */
+    }
+    if (decide(r, job) == MOAT_DONE) return MOAT_DONE;
+    if (job->final) {
+        job->decided = true;
+    } else {
+        memset(&job->v, 0, sizeof(job->v));
+        job->streaming = true;
+    }
+    return mp_release(r, job, async);
+}
+
+static void mp_work(moat__job *base)
+{
+    inspect((waf_job *)base);
+}
+
+static void mp_done(moat_request *r, moat__job *base, int status)
+{
+    waf_job *job = (waf_job *)base;
+    if (status < 0) job->v.engine_err = true;
+    (void)mp_finish(r, job, true);
+}
+
+/* Inspects what the rules have so far: a checkpoint before a file's content
+ * goes on (a transaction of its own, on the parts so far closed with the
+ * closing delimiter), or the last one. Returns what the body callback
+ * answers. */
+static int mp_inspect(moat_request *r, waf_job *job, bool final)
+{
+    job->final = final;
+    if (!final) {
+        job->cp = moat_waf_tx_new(r->rt->waf, r->c->peer, job->method, job->target,
+                                  job->http_minor);
+        for (size_t i = 0; i < job->nhdrs; i++)
+            moat_waf_tx_header(job->cp, job->hdrs[i].name, job->hdrs[i].name_len,
+                               job->hdrs[i].value, job->hdrs[i].value_len);
+        moat_buf_printf(&job->synth, "--%s--\r\n", job->boundary);
+        if (moat_waf_tx_head(job->cp, &job->v)) return mp_finish(r, job, false);
+    }
+    /* Before the pipeline went on, resuming it from a body callback would
+     * race the pause: the pool's callback does it. */
+    if (r->head_done && job->synth.len <= INLINE_BYTES) {
+        inspect(job);
+        return mp_finish(r, job, false);
+    }
+    if (moat__stage_offload(r, &job->base, mp_work, mp_done) < 0) {
+        moat__refuse(r, 403, "waf.blocked", "waf.mode",
+                     "the WAF engine could not inspect the request");
+        return MOAT_DONE;
+    }
+    return MOAT_AGAIN;
+}
+
+static int mp_body(moat_request *r, waf_job *job, const char *data, size_t len)
+{
+    if (job->sent) {
+        moat_buf_reset(&job->body); /* the pipeline replayed it */
+        job->sent = false;
+    }
+    job->touched = false;
+    int rc = moat_multipart_feed(job->mp, data, len);
+    if (rc) return mp_refuse(r, job, rc);
+    if (r->head_done && (job->decided || (job->streaming && !job->touched))) return MOAT_PASS;
+    moat_buf_append(&job->body, data, len);
+    job->streaming = false;
+    if (moat_multipart_done(job->mp)) return r->head_done ? mp_inspect(r, job, true) : MOAT_PASS;
+    if (moat_multipart_in_file(job->mp)) return mp_inspect(r, job, false);
+    return kept(r);
+}
+
+static int mp_end_of_body(moat_request *r, waf_job *job)
+{
+    int rc = moat_multipart_finish(job->mp);
+    if (rc) return mp_refuse(r, job, rc);
+    if (job->decided) return MOAT_PASS;
+    if (!r->head_done) return start_body(r, job); /* held whole: the usual way */
+    /* Unreachable: the closing delimiter started the last inspection, and
+     * the end is not read before it is over. Fail closed all the same. */
+    moat__refuse(r, 403, "waf.blocked", "waf.mode", "the WAF engine could not inspect the request");
+    return MOAT_DONE;
+}
+
 static int waf_head(moat_request *r)
 {
     const moat_config *cfg = r->rt->cfg;
@@ -227,7 +436,22 @@ static int waf_head(moat_request *r)
     if (r->rt->store && moat__auth_portal_path(r->path)) return MOAT_PASS;
     moat_http_head *h = r->head;
     bool has_body = r->state == REQ_BODY;
-    if (has_body && h->content_length > 0 && (uint64_t)h->content_length > cfg->waf.inspect_bytes &&
+    char boundary[MOAT_MULTIPART_BOUNDARY_MAX + 1];
+    int multipart = 0;
+    for (size_t i = 0; has_body && i < h->nheaders; i++) {
+        if (!moat_strieq_lit(h->headers[i].name, h->headers[i].name_len, "Content-Type")) continue;
+        /* Two Content-Types: the app and the rules could each take another. */
+        int rc = multipart ? MOAT_EPARSE
+                           : moat_multipart_boundary(h->headers[i].value, h->headers[i].value_len,
+                                                     boundary);
+        if (rc < 0) {
+            moat__refuse(r, 400, "waf.blocked", "waf.mode",
+                         "multipart/form-data without a valid boundary");
+            return MOAT_DONE;
+        }
+        multipart = rc ? 1 : -1;
+    }
+    if (has_body && multipart != 1 && h->content_length > 0 && (uint64_t)h->content_length > cfg->waf.inspect_bytes &&
         conf_of(r)->over_limit == MOAT_OVER_LIMIT_REFUSE) {
         moat__refuse(r, 413, "waf.blocked", "waf.over_limit",
                      "request body over waf.inspect_bytes");
@@ -239,6 +463,19 @@ static int waf_head(moat_request *r)
     moat__job_init(&job->base, r, job_free);
     MOAT__CTX(r, &moat__stage_waf) = job;
     job->tx = moat_waf_tx_new(r->rt->waf, r->c->peer, h->method, h->target, h->http_minor);
+    if (multipart == 1) {
+        memcpy(job->boundary, boundary, sizeof(boundary));
+        job->mp = moat_multipart_new(boundary, &mp_cbs, job);
+        moat_buf_init(&job->synth);
+        /* Checkpoints run the head again as the rules saw it here (later
+         * stages edit r->head). */
+        job->method = h->method;
+        job->target = h->target;
+        job->http_minor = h->http_minor;
+        job->nhdrs = h->nheaders;
+        job->hdrs = moat_arena_calloc(r->arena, (h->nheaders + 1) * sizeof(*job->hdrs));
+        memcpy(job->hdrs, h->headers, h->nheaders * sizeof(*job->hdrs));
+    }
     for (size_t i = 0; i < h->nheaders; i++)
         moat_waf_tx_header(job->tx, h->headers[i].name, h->headers[i].name_len, h->headers[i].value,
                            h->headers[i].value_len);
@@ -264,6 +501,7 @@ static int waf_body_head(moat_request *r)
 static int waf_body(moat_request *r, const char *data, size_t len)
 {
     waf_job *job = MOAT__CTX(r, &moat__stage_waf);
+    if (job && job->mp && job->want_body && job->buffering) return mp_body(r, job, data, len);
     if (!job || !job->buffering) return MOAT_PASS;
     moat_buf_append(&job->body, data, len);
     const moat_config *cfg = r->rt->cfg;
@@ -282,6 +520,7 @@ static int waf_body(moat_request *r, const char *data, size_t len)
 static int waf_end(moat_request *r)
 {
     waf_job *job = MOAT__CTX(r, &moat__stage_waf);
+    if (job && job->mp && job->want_body && job->buffering) return mp_end_of_body(r, job);
     if (!job || !job->buffering) return MOAT_PASS;
     return start_body(r, job);
 }

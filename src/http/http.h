@@ -213,6 +213,63 @@ int moat_http_decoder_feed(moat_http_decoder *d, const char *data, size_t len, m
 int moat_http_decoder_finish(moat_http_decoder *d, moat_buf *out);
 void moat_http_decoder_free(moat_http_decoder *d);
 
+/* ---- multipart/form-data (multipart.c) ---------------------------------
+ * An incremental parser for request bodies of multipart/form-data: the
+ * boundary is found across any split of the input, each part's headers are
+ * read and checked strictly (Content-Disposition form-data with a name and
+ * optionally a filename; Content-Type; nothing else), and the content is
+ * handed on as it comes, never held. Anything a framework could read two
+ * ways (a preamble, transport padding, Content-Transfer-Encoding, a charset
+ * other than UTF-8, filename*, duplicate parameters, bare CR or LF in the
+ * headers) is an error: the gateway refuses it rather than guess. */
+#define MOAT_MULTIPART_BOUNDARY_MAX 70
+#define MOAT_MULTIPART_HEADERS_MAX 8192
+
+/* Reads a request's Content-Type value. 1 when it is multipart/form-data
+ * with a valid boundary (copied, NUL-terminated, into out); 0 when it is
+ * another type; MOAT_EPARSE when it is multipart/form-data but the boundary
+ * is missing, repeated or not RFC 2046's. */
+int moat_multipart_boundary(const char *ctype, size_t len,
+                            char out[MOAT_MULTIPART_BOUNDARY_MAX + 1]);
+
+/* One part's head, valid during the part callback only. The parameter
+ * values are unescaped; the raw spans are the bytes as sent (with quotes). */
+typedef struct moat_multipart_part {
+    const char *name, *filename;   /* NUL-terminated; filename NULL when absent */
+    const char *name_raw;          /* name's value as sent, name_raw_len bytes */
+    size_t name_raw_len;
+    const char *filename_raw;      /* filename's value as sent, or NULL */
+    size_t filename_raw_len;
+    const char *content_type;      /* the part's Content-Type value, or NULL */
+    size_t content_type_len;
+    /* A file: a non-empty filename (what Django, Werkzeug and ModSecurity
+     * all take for a file). filename="" is an ordinary field to Django. */
+    bool is_file;
+} moat_multipart_part;
+
+/* Callbacks return 0, or an error that stops the parse (feed returns it). */
+typedef struct moat_multipart_cbs {
+    int (*part)(void *ud, const moat_multipart_part *p);
+    int (*data)(void *ud, const char *data, size_t len); /* the current part's content */
+    int (*part_end)(void *ud);
+    int (*end)(void *ud); /* the closing boundary */
+} moat_multipart_cbs;
+
+typedef struct moat_multipart moat_multipart;
+
+/* boundary: what moat_multipart_boundary returned (copied). */
+moat_multipart *moat_multipart_new(const char *boundary, const moat_multipart_cbs *cbs, void *ud);
+/* Parses more of the body. 0, MOAT_EPARSE for a malformed body, or a
+ * callback's error; once non-zero, every later call returns it. */
+int moat_multipart_feed(moat_multipart *m, const char *data, size_t len);
+/* The body ended: 0 when the closing boundary was seen, else MOAT_EPARSE. */
+int moat_multipart_finish(moat_multipart *m);
+/* True while the parser is inside a file part's content. */
+bool moat_multipart_in_file(const moat_multipart *m);
+/* True once the closing boundary was read (its CRLF may still come). */
+bool moat_multipart_done(const moat_multipart *m);
+void moat_multipart_free(moat_multipart *m);
+
 /* ---- serialisation -----------------------------------------------------
  * Never writes a line break it was not asked for: control bytes in values and
  * reasons become SP, headers whose name is not a token are skipped, target
