@@ -343,7 +343,7 @@ static int mp_finish(moat_request *r, waf_job *job, bool async)
     if (job->cp) {
         moat_waf_tx_free(job->cp);
         job->cp = NULL;
-        job->synth.len -= strlen(job->boundary) + 6; /* the closing delimiter lent */
+        job->synth.len -= strlen(job->boundary) + 8; /* the closing delimiter lent */
     }
     if (decide(r, job) == MOAT_DONE) return MOAT_DONE;
     if (job->final) {
@@ -380,7 +380,8 @@ static int mp_inspect(moat_request *r, waf_job *job, bool final)
         for (size_t i = 0; i < job->nhdrs; i++)
             moat_waf_tx_header(job->cp, job->hdrs[i].name, job->hdrs[i].name_len,
                                job->hdrs[i].value, job->hdrs[i].value_len);
-        moat_buf_printf(&job->synth, "--%s--\r\n", job->boundary);
+        /* in a file part's (empty) content: end it, then the body */
+        moat_buf_printf(&job->synth, "\r\n--%s--\r\n", job->boundary);
         if (moat_waf_tx_head(job->cp, &job->v)) return mp_finish(r, job, false);
     }
     /* Before the pipeline went on, resuming it from a body callback would

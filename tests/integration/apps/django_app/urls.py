@@ -19,4 +19,5 @@ urlpatterns = [
     path("clean404", views.clean404),
     path("bad", views.bad),
     path("bad-padded", views.bad_padded),
+    path("upload", views.upload),
 ]

@@ -93,3 +93,28 @@ def bad(request):
 def bad_padded(request):
     # The same, past 256 KiB: the message is shown (twice) above the traceback.
     raise SuspiciousOperation("secret detail: hunter2 " + "p" * int(request.GET.get("n", "300000")))
+
+
+@csrf_exempt
+def upload(request):
+    # Saves every uploaded file (Django spools those over 2.5 MiB to a
+    # temporary file) and answers what it saved: name, size, sha256, and the
+    # ordinary fields.
+    import hashlib
+    import os
+    import tempfile
+    from django.core.files.storage import FileSystemStorage
+
+    with tempfile.TemporaryDirectory(prefix="moat-upload-") as d:
+        storage = FileSystemStorage(location=d)
+        files = {}
+        for field, f in request.FILES.items():
+            saved = storage.save(os.path.basename(f.name) or "upload", f)
+            h = hashlib.sha256()
+            with open(storage.path(saved), "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 16), b""):
+                    h.update(block)
+            files[field] = {"name": f.name, "size": storage.size(saved),
+                            "sha256": h.hexdigest()}
+    return JsonResponse({"fields": {k: request.POST.getlist(k) for k in request.POST},
+                         "files": files})
