@@ -963,7 +963,11 @@ const moat__config_setting moat__config_settings[] = {
         .offset = AT(waf.inspect_bytes),
         .doc = "How much of a request body is inspected. The body is held by moat, up to this "
                "size, until it has been inspected: nothing of it reaches the application "
-               "before. Bodies past this size are refused or passed, as `over_limit` says.",
+               "before. Bodies past this size are refused or passed, as `over_limit` says. "
+               "In a `multipart/form-data` body only the form data counts (the part heads "
+               "and the content of the parts that are not files): file content streams to "
+               "the application uninspected, as in ModSecurity, so uploads up to "
+               "`limits.body_bytes` pass (docs/waf.md, Uploads).",
     },
     {
         .key = "waf.over_limit",
@@ -971,10 +975,10 @@ const moat__config_setting moat__config_settings[] = {
         .def = "\"refuse\"",
         .enum_values = waf_over_limit,
         .offset = AT(waf.over_limit),
-        .doc = "A request body larger than `inspect_bytes`: `\"refuse\"` answers `413` (before "
-               "reading it when `Content-Length` says so) and logs `waf.blocked`; `\"pass\"` "
-               "inspects its first `inspect_bytes`, then sends the rest uninspected and logs "
-               "`waf.uninspected`.",
+        .doc = "A request body (in multipart/form-data: its form data) larger than "
+               "`inspect_bytes`: `\"refuse\"` answers `413` (before reading it when "
+               "`Content-Length` says so) and logs `waf.blocked`; `\"pass\"` inspects its first "
+               "`inspect_bytes`, then sends the rest uninspected and logs `waf.uninspected`.",
     },
     {
         .key = "waf.crs",

@@ -66,14 +66,14 @@ typedef struct waf_job {
     /* multipart/form-data (mp != NULL): body holds the raw bytes not yet
      * handed on, synth what the rules are given */
     moat_multipart *mp;
-    moat_buf synth;      /* each part's head, non-file content, the delimiters */
-    moat_waf_tx *cp;     /* a checkpoint's transaction, while one runs */
-    bool touched;        /* the chunk being parsed held more than file content */
-    bool streaming;      /* in a file whose head passed: its content goes straight on */
-    bool sent;           /* body was lent to the pipeline (pass_on): empty it first */
-    bool final;          /* the inspection running is the last one */
-    bool decided;        /* the last inspection passed */
-    bool over;           /* the non-file data crossed inspect_bytes (refuse) */
+    moat_buf synth;         /* each part's head, non-file content, the delimiters */
+    moat_waf_tx *cp;        /* a checkpoint's transaction, while one runs */
+    bool touched;           /* the chunk being parsed held more than file content */
+    bool streaming;         /* in a file whose head passed: its content goes straight on */
+    bool sent;              /* body was lent to the pipeline (pass_on): empty it first */
+    bool final;             /* the inspection running is the last one */
+    bool decided;           /* the last inspection passed */
+    bool over;              /* the non-file data crossed inspect_bytes (refuse) */
     moat_http_header *hdrs; /* the head as the waf stage saw it (arena), for checkpoints */
     size_t nhdrs;
     const char *method, *target;
@@ -345,7 +345,16 @@ static int mp_finish(moat_request *r, waf_job *job, bool async)
         job->cp = NULL;
         job->synth.len -= strlen(job->boundary) + 8; /* the closing delimiter lent */
     }
-    if (decide(r, job) == MOAT_DONE) return MOAT_DONE;
+    /* A checkpoint's findings are the last inspection's too (it sees a
+     * superset): in detect mode only that one logs, and the cut is logged
+     * once. */
+    if (job->final || conf_of(r)->mode != MOAT_WAF_DETECT) {
+        bool partial = job->partial;
+        job->partial = partial && job->final;
+        int rc = decide(r, job);
+        job->partial = partial;
+        if (rc == MOAT_DONE) return MOAT_DONE;
+    }
     if (job->final) {
         job->decided = true;
     } else {
@@ -375,8 +384,8 @@ static int mp_inspect(moat_request *r, waf_job *job, bool final)
 {
     job->final = final;
     if (!final) {
-        job->cp = moat_waf_tx_new(r->rt->waf, r->c->peer, job->method, job->target,
-                                  job->http_minor);
+        job->cp =
+            moat_waf_tx_new(r->rt->waf, r->c->peer, job->method, job->target, job->http_minor);
         for (size_t i = 0; i < job->nhdrs; i++)
             moat_waf_tx_header(job->cp, job->hdrs[i].name, job->hdrs[i].name_len,
                                job->hdrs[i].value, job->hdrs[i].value_len);
@@ -452,7 +461,8 @@ static int waf_head(moat_request *r)
         }
         multipart = rc ? 1 : -1;
     }
-    if (has_body && multipart != 1 && h->content_length > 0 && (uint64_t)h->content_length > cfg->waf.inspect_bytes &&
+    if (has_body && multipart != 1 && h->content_length > 0 &&
+        (uint64_t)h->content_length > cfg->waf.inspect_bytes &&
         conf_of(r)->over_limit == MOAT_OVER_LIMIT_REFUSE) {
         moat__refuse(r, 413, "waf.blocked", "waf.over_limit",
                      "request body over waf.inspect_bytes");

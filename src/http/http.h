@@ -235,12 +235,12 @@ int moat_multipart_boundary(const char *ctype, size_t len,
 /* One part's head, valid during the part callback only. The parameter
  * values are unescaped; the raw spans are the bytes as sent (with quotes). */
 typedef struct moat_multipart_part {
-    const char *name, *filename;   /* NUL-terminated; filename NULL when absent */
-    const char *name_raw;          /* name's value as sent, name_raw_len bytes */
+    const char *name, *filename; /* NUL-terminated; filename NULL when absent */
+    const char *name_raw;        /* name's value as sent, name_raw_len bytes */
     size_t name_raw_len;
-    const char *filename_raw;      /* filename's value as sent, or NULL */
+    const char *filename_raw; /* filename's value as sent, or NULL */
     size_t filename_raw_len;
-    const char *content_type;      /* the part's Content-Type value, or NULL */
+    const char *content_type; /* the part's Content-Type value, or NULL */
     size_t content_type_len;
     /* A file: a non-empty filename (what Django, Werkzeug and ModSecurity
      * all take for a file). filename="" is an ordinary field to Django. */

@@ -245,8 +245,10 @@ static int part_head(moat_multipart *m)
         while (vl && (val[vl - 1] == ' ' || val[vl - 1] == '\t'))
             vl--;
         if (moat_strieq_lit(line, c, "content-disposition")) {
-            if (has_cd) rc = MOAT_EPARSE;
-            else rc = read_disposition(val, vl, &p, name, fname, n + 1);
+            if (has_cd)
+                rc = MOAT_EPARSE;
+            else
+                rc = read_disposition(val, vl, &p, name, fname, n + 1);
             has_cd = true;
         } else if (moat_strieq_lit(line, c, "content-type")) {
             if (p.content_type || vl == 0) rc = MOAT_EPARSE;
@@ -375,7 +377,8 @@ int moat_multipart_feed(moat_multipart *m, const char *d, size_t n)
             size_t from = old >= 3 ? old - 3 : 0;
             size_t end = 0;
             bool found = false;
-            if (hl >= 2 && h[0] == '\r' && h[1] == '\n') return fail(m, MOAT_EPARSE); /* no headers */
+            if (hl >= 2 && h[0] == '\r' && h[1] == '\n')
+                return fail(m, MOAT_EPARSE); /* no headers */
             for (size_t j = from; j + 4 <= hl; j++) {
                 if (memcmp(h + j, "\r\n\r\n", 4) == 0) {
                     end = j;

@@ -19,7 +19,9 @@ static const moat_seclog_event_info catalogue[] = {
     {"host.denied", MOAT_SECLOG_WARNING,
      "the Host header named a site that is not in the allow-list"},
     {"waf.blocked", MOAT_SECLOG_WARNING,
-     "the web application firewall matched an attack pattern and blocked the request"},
+     "the web application firewall refused the request: its rules matched an attack pattern, "
+     "or the body could not be inspected (it does not parse, or it is over waf.inspect_bytes); "
+     "'why' says which"},
     {"waf.detected", MOAT_SECLOG_NOTICE,
      "the web application firewall matched an attack pattern; in detect mode the request went "
      "through"},

@@ -20,8 +20,8 @@ static int on_part(void *ud, const moat_multipart_part *p)
 {
     moat_buf *b = ud;
     MOAT_BUG_ON(!p->name || (p->is_file && (!p->filename || !p->filename[0])));
-    moat_buf_printf(b, "P%zu:%s|%s|%d|", strlen(p->name), p->name,
-                    p->filename ? p->filename : "-", p->is_file);
+    moat_buf_printf(b, "P%zu:%s|%s|%d|", strlen(p->name), p->name, p->filename ? p->filename : "-",
+                    p->is_file);
     if (p->content_type) moat_buf_append(b, p->content_type, p->content_type_len);
     return 0;
 }

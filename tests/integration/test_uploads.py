@@ -182,7 +182,7 @@ def test_bad_boundary_refused(gw):
     assert r.status_code == 400
 
 
-def test_form_data_over_inspect_bytes(module_moat, django_up):
+def test_form_data_over_inspect_bytes(module_moat, django_up, run, tmp_path):
     m = module_moat(django_up.url(), waf={"inspect_bytes": 64 * 1024})
     # A 2 MiB file with little form data passes...
     content = file_bytes(2 * MIB, "small-limit")
@@ -197,3 +197,13 @@ def test_form_data_over_inspect_bytes(module_moat, django_up):
     ev = [json.loads(line) for line in m.stdout.text.splitlines()
           if line.startswith("{") and rid in line]
     assert ev and ev[0]["config_key"] == "waf.over_limit"
+    # `moat log why` tells the limit, not an attack.
+    log = tmp_path / "security.log"
+    log.write_text("".join(line + "\n" for line in m.stdout.text.splitlines()
+                           if line.startswith("{")))
+    r = run("log", "why", rid, "--file", str(log))
+    assert r.returncode == 0, r.stderr
+    out = r.stdout if isinstance(r.stdout, str) else r.stdout.decode()
+    assert "waf.inspect_bytes" in out and "waf.over_limit" in out
+    why = [line for line in out.splitlines() if line.strip().startswith("why:")]
+    assert why and "attack" not in why[0], out

@@ -77,7 +77,8 @@ static void test_boundary(void **state)
     assert_string_equal(b, "abc");
     assert_int_equal(BND("Multipart/Form-Data;boundary=\"a b'c\""), 1);
     assert_string_equal(b, "a b'c");
-    assert_int_equal(BND("multipart/form-data; charset=utf-8; boundary=----WebKitFormBoundaryx"), 1);
+    assert_int_equal(BND("multipart/form-data; charset=utf-8; boundary=----WebKitFormBoundaryx"),
+                     1);
     assert_string_equal(b, "----WebKitFormBoundaryx");
     assert_int_equal(BND("application/x-www-form-urlencoded"), 0);
     assert_int_equal(BND("multipart/form-datax; boundary=a"), 0);
@@ -142,8 +143,9 @@ static void test_every_split(void **state)
 static void test_in_file(void **state)
 {
     (void)state;
-    static const char body[] = "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n"
-                               "\r\nabc";
+    static const char body[] =
+        "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n"
+        "\r\nabc";
     rec r;
     moat_buf_init(&r.out);
     moat_multipart *m = moat_multipart_new("b", &cbs, &r);
@@ -216,7 +218,8 @@ static void test_refused(void **state)
         for (size_t piece = 1; piece <= 7; piece += 6) {
             rec r;
             int rc = parse("b", bad[i], strlen(bad[i]), piece, &r);
-            if (rc != MOAT_EPARSE) fail_msg("case %zu (piece %zu) parsed: %s", i, piece, r.out.data);
+            if (rc != MOAT_EPARSE)
+                fail_msg("case %zu (piece %zu) parsed: %s", i, piece, r.out.data);
             moat_buf_free(&r.out);
         }
     }
@@ -256,9 +259,9 @@ static void test_callback_error_sticks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_boundary),          cmocka_unit_test(test_every_split),
-        cmocka_unit_test(test_in_file),           cmocka_unit_test(test_quoted_and_tokens),
-        cmocka_unit_test(test_refused),           cmocka_unit_test(test_callback_error_sticks),
+        cmocka_unit_test(test_boundary), cmocka_unit_test(test_every_split),
+        cmocka_unit_test(test_in_file),  cmocka_unit_test(test_quoted_and_tokens),
+        cmocka_unit_test(test_refused),  cmocka_unit_test(test_callback_error_sticks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
