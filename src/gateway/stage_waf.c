@@ -329,10 +329,12 @@ static int mp_release(moat_request *r, waf_job *job, bool async)
         pass_on(r, job);
         return MOAT_PASS;
     }
-    int rc = MOAT_PASS;
-    if (job->body.len)
-        rc = moat__pipeline_body_after(r, &moat__stage_waf_body, job->body.data, job->body.len);
-    moat_buf_reset(&job->body);
+    /* Taken out first: a stage that answers ends r, and job with it. */
+    moat_buf held = job->body;
+    moat_buf_init(&job->body);
+    int rc = held.len ? moat__pipeline_body_after(r, &moat__stage_waf_body, held.data, held.len)
+                      : MOAT_PASS;
+    moat_buf_free(&held);
     if (rc != MOAT_PASS) return MOAT_DONE;
     if (async) moat__client_continue(r->c);
     return MOAT_TAKEN;
@@ -351,9 +353,8 @@ static int mp_finish(moat_request *r, waf_job *job, bool async)
     if (job->final || conf_of(r)->mode != MOAT_WAF_DETECT) {
         bool partial = job->partial;
         job->partial = partial && job->final;
-        int rc = decide(r, job);
+        if (decide(r, job) == MOAT_DONE) return MOAT_DONE; /* job is gone with r */
         job->partial = partial;
-        if (rc == MOAT_DONE) return MOAT_DONE;
     }
     if (job->final) {
         job->decided = true;
