@@ -19,6 +19,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import subprocess
 
 import pytest
 import requests
@@ -112,13 +113,25 @@ XSS = "<script>alert(document.cookie)</script>"
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
-def test_attack_in_field_refused(gw, where):
+def test_attack_in_field_refused(gw, django_up, where):
     content = file_bytes(2 * MIB, "attack-" + where)
     field = ("comment", (None, ATTACK))
     f = ("f", ("report.bin", content))
-    parts = [field, f] if where == "before" else [f, field]
+    parts = [("title", (None, "t")), field, f] if where == "before" else [f, field]
+    done = len(django_up.get("/upload").json()["done"])
     r = requests.post(gw.url + "/upload", files=parts, timeout=60)
     assert r.status_code == 403
+    # The field never reached the app. Before: the checkpoint refused
+    # before a byte went on. After: the app got the file's bytes and then a
+    # connection closed before the end of the body, as when a client goes
+    # away; Django drops the unfinished parts (its view runs with nothing).
+    r = upload(gw.url, b"after", name="after.txt", fields={"mark": where})
+    assert r.status_code == 200
+    done_now = django_up.get("/upload").json()["done"][done:]
+    assert done_now[-1] == ["f", "mark"]
+    assert all("comment" not in d for d in done_now), done_now
+    if where == "before":
+        assert len(done_now) == 1, done_now
 
 
 def test_attack_in_file_name_refused(gw):
@@ -211,3 +224,90 @@ def test_form_data_over_inspect_bytes(module_moat, django_up, run, tmp_path):
     assert "waf.inspect_bytes" in out and "waf.over_limit" in out
     why = [line for line in out.splitlines() if line.strip().startswith("why:")]
     assert why and "attack" not in why[0], out
+
+
+def test_body_reaches_app_byte_for_byte(module_moat, echo):
+    # The Flask echo app hashes the raw body it read: moat streams the
+    # client's bytes unchanged (the rules' copy is moat's own).
+    m = module_moat(echo.url())
+    content = file_bytes(3 * MIB + 17, "raw")
+    req = requests.Request("POST", m.url + "/echo",
+                           files=[("a", (None, "x")), ("f", ("r.bin", content)),
+                                  ("g", ("s.bin", b"\r\n--" + content[:1000])),
+                                  ("z", (None, "y"))]).prepare()
+    r = requests.Session().send(req, timeout=60)
+    assert r.status_code == 200
+    assert r.json()["body_len"] == len(req.body)
+    assert r.json()["body_sha256"] == hashlib.sha256(req.body).hexdigest()
+
+
+def test_chunked_upload(module_moat, echo):
+    # Django reads no form from a body without Content-Length; the Flask echo
+    # app hashes the raw (de-chunked) body instead.
+    m = module_moat(echo.url())
+    content = file_bytes(3 * MIB, "chunked")
+    req = requests.Request("POST", m.url + "/echo", files={"f": ("c.bin", content)}).prepare()
+    body = req.body
+
+    def gen():
+        for i in range(0, len(body), 100_000):
+            yield body[i:i + 100_000]
+    r = requests.post(m.url + "/echo", data=gen(), timeout=60,
+                      headers={"Content-Type": req.headers["Content-Type"]})
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+    # an attack in a field after the file, chunked: refused
+    req = requests.Request("POST", m.url + "/echo", files=[("f", ("c.bin", content)),
+                                                          ("q", (None, ATTACK))]).prepare()
+    body = req.body
+    r = requests.post(m.url + "/echo", data=gen(), timeout=60,
+                      headers={"Content-Type": req.headers["Content-Type"]})
+    assert r.status_code == 403
+
+
+def test_curl_upload_with_expect_continue(gw, tmp_path):
+    # curl sends Expect: 100-continue for a body this large, as browsers'
+    # and CLI clients' uploads do.
+    p = tmp_path / "big.bin"
+    content = file_bytes(5 * MIB, "curl")
+    p.write_bytes(content)
+    out = subprocess.run(["curl", "-sS", "--max-time", "60", "-F", "title=report",
+                          "-F", "f=@%s;filename=report.bin" % p, "-w", "\n%{http_code}",
+                          gw.url + "/upload"], capture_output=True, text=True, timeout=90)
+    body, code = out.stdout.rsplit("\n", 1)
+    assert code == "200", out.stdout[-500:] + out.stderr
+    got = json.loads(body)
+    assert got["files"]["f"]["sha256"] == hashlib.sha256(content).hexdigest()
+    assert got["fields"] == {"title": ["report"]}
+
+
+def test_many_files_one_request(gw):
+    files = [("f%d" % i, ("n%d.txt" % i, file_bytes(50_000 + i, "many%d" % i)))
+             for i in range(20)]
+    files.insert(10, ("note", (None, "between")))
+    r = requests.post(gw.url + "/upload", files=files, timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    got = r.json()
+    assert got["fields"] == {"note": ["between"]}
+    for name, (_, content) in files:
+        if name != "note":
+            assert got["files"][name]["sha256"] == hashlib.sha256(content).hexdigest()
+    # ...and the same with an attack in the file name of the 15th
+    files[15] = ("f14", ("<svg onload=alert(1)>.txt", b"x"))
+    r = requests.post(gw.url + "/upload", files=files, timeout=60)
+    assert r.status_code == 403
+
+
+def test_detect_mode_logs_once(module_moat, django_up):
+    m = module_moat(django_up.url(), waf={"mode": "detect"})
+    content = file_bytes(2 * MIB, "detect")
+    parts = [("comment", (None, ATTACK)), ("f", ("x.bin", content)), ("z", (None, "y"))]
+    r = requests.post(m.url + "/upload", files=parts, timeout=60)
+    assert r.status_code == 200
+    assert r.json()["files"]["f"]["sha256"] == hashlib.sha256(content).hexdigest()
+    rid = r.headers["X-Request-Id"]
+    # the access line is written after the security event of the request
+    assert m.stdout.wait_for('"request_id":"%s"' % rid, 15)
+    ev = [json.loads(line) for line in m.stdout.text.splitlines()
+          if line.startswith("{") and rid in line and '"event"' in line]
+    assert [e["event"] for e in ev] == ["waf.detected"], ev

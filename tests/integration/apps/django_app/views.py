@@ -95,11 +95,17 @@ def bad_padded(request):
     raise SuspiciousOperation("secret detail: hunter2 " + "p" * int(request.GET.get("n", "300000")))
 
 
+UPLOADS_DONE = []
+
+
 @csrf_exempt
 def upload(request):
     # Saves every uploaded file (Django spools those over 2.5 MiB to a
     # temporary file) and answers what it saved: name, size, sha256, and the
-    # ordinary fields.
+    # ordinary fields. GET: how many uploads the view completed, and their
+    # field names.
+    if request.method == "GET":
+        return JsonResponse({"done": UPLOADS_DONE})
     import hashlib
     import os
     import tempfile
@@ -116,5 +122,6 @@ def upload(request):
                     h.update(block)
             files[field] = {"name": f.name, "size": storage.size(saved),
                             "sha256": h.hexdigest()}
-    return JsonResponse({"fields": {k: request.POST.getlist(k) for k in request.POST},
-                         "files": files})
+    fields = {k: request.POST.getlist(k) for k in request.POST}
+    UPLOADS_DONE.append(sorted(list(fields) + list(files)))
+    return JsonResponse({"fields": fields, "files": files})
