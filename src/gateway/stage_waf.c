@@ -73,7 +73,9 @@ typedef struct waf_job {
     bool sent;              /* body was lent to the pipeline (pass_on): empty it first */
     bool final;             /* the inspection running is the last one */
     bool decided;           /* the last inspection passed */
-    bool over;              /* the non-file data crossed inspect_bytes (refuse) */
+    bool frozen;            /* form data crossed inspect_bytes (pass): synth was closed there */
+    bool in_content;        /* synth ends inside a part's content */
+    size_t lent;            /* bytes a checkpoint added to synth to close it */
     moat_http_header *hdrs; /* the head as the waf stage saw it (arena), for checkpoints */
     size_t nhdrs;
     const char *method, *target;
@@ -245,22 +247,65 @@ static int start_body(moat_request *r, waf_job *job)
 
 /* ---- multipart/form-data: file content streams, the rest is inspected ---- */
 
+/* synth never grows past inspect_bytes: libmodsecurity would cut it there,
+ * and a multipart body cut short yields no arguments at all. Room is kept
+ * for the closing delimiter; over_limit = "pass" closes synth where the
+ * room ends (frozen) and inspects that. */
+static size_t close_room(const waf_job *job)
+{
+    return strlen(job->boundary) + 8; /* "\r\n--" boundary "--\r\n" */
+}
+
+/* Room left in synth for n more bytes: 0 when they fit, else MOAT_ETOOBIG
+ * (refuse), or synth is frozen (pass) and *fit says how many still go in. */
+static int room(waf_job *job, size_t n, size_t *fit)
+{
+    uint64_t limit = job->rt->cfg->waf.inspect_bytes;
+    size_t used = job->synth.len + close_room(job);
+    *fit = n;
+    if (used + n <= limit) return 0;
+    if (moat_config_waf_over_limit(job->rt->cfg) == MOAT_OVER_LIMIT_REFUSE) {
+        return MOAT_ETOOBIG;
+    }
+    *fit = used < limit ? (size_t)(limit - used) : 0;
+    return 1;
+}
+
+static void freeze(waf_job *job)
+{
+    moat_buf_printf(&job->synth, "%s--%s--\r\n", job->in_content ? "\r\n" : "", job->boundary);
+    job->frozen = true;
+    job->partial = true;
+}
+
 static int mp_part(void *ud, const moat_multipart_part *p)
 {
     waf_job *job = ud;
     job->touched = true;
+    if (job->frozen) return 0;
     /* The head the rules see is rebuilt from what was parsed: a part with
      * filename="" is a field to Django, so it is one to the rules too. */
-    moat_buf_printf(&job->synth, "--%s\r\nContent-Disposition: form-data; name=%.*s", job->boundary,
+    moat_buf head;
+    moat_buf_init(&head);
+    moat_buf_printf(&head, "--%s\r\nContent-Disposition: form-data; name=%.*s", job->boundary,
                     (int)p->name_raw_len, p->name_raw);
     if (p->is_file)
-        moat_buf_printf(&job->synth, "; filename=%.*s", (int)p->filename_raw_len, p->filename_raw);
-    moat_buf_puts(&job->synth, "\r\n");
+        moat_buf_printf(&head, "; filename=%.*s", (int)p->filename_raw_len, p->filename_raw);
+    moat_buf_puts(&head, "\r\n");
     if (p->content_type)
-        moat_buf_printf(&job->synth, "Content-Type: %.*s\r\n", (int)p->content_type_len,
-                        p->content_type);
-    moat_buf_puts(&job->synth, "\r\n");
-    return 0;
+        moat_buf_printf(&head, "Content-Type: %.*s\r\n", (int)p->content_type_len, p->content_type);
+    moat_buf_puts(&head, "\r\n");
+    size_t fit;
+    int rc = room(job, head.len, &fit);
+    if (rc == 0) {
+        moat_buf_append(&job->synth, head.data, head.len);
+        job->in_content = true;
+    } else if (rc > 0) {
+        freeze(job); /* a head is not cut */
+        rc = 0;
+    }
+    moat_buf_free(&head);
+    return rc;
 }
 
 static int mp_data(void *ud, const char *data, size_t len)
@@ -268,16 +313,12 @@ static int mp_data(void *ud, const char *data, size_t len)
     waf_job *job = ud;
     if (moat_multipart_in_file(job->mp)) return 0; /* passes, as ModSecurity's defaults do */
     job->touched = true;
-    uint64_t limit = job->rt->cfg->waf.inspect_bytes;
-    if (job->synth.len + len > limit) {
-        if (moat_config_waf_over_limit(job->rt->cfg) == MOAT_OVER_LIMIT_REFUSE) {
-            job->over = true;
-            return MOAT_ETOOBIG;
-        }
-        job->partial = true;
-        len = job->synth.len < limit ? (size_t)(limit - job->synth.len) : 0;
-    }
-    moat_buf_append(&job->synth, data, len);
+    if (job->frozen) return 0;
+    size_t fit;
+    int rc = room(job, len, &fit);
+    if (rc < 0) return rc;
+    moat_buf_append(&job->synth, data, fit);
+    if (rc > 0) freeze(job);
     return 0;
 }
 
@@ -285,7 +326,8 @@ static int mp_part_end(void *ud)
 {
     waf_job *job = ud;
     job->touched = true;
-    moat_buf_puts(&job->synth, "\r\n");
+    job->in_content = false;
+    if (!job->frozen) moat_buf_puts(&job->synth, "\r\n");
     return 0;
 }
 
@@ -293,7 +335,7 @@ static int mp_end(void *ud)
 {
     waf_job *job = ud;
     job->touched = true;
-    moat_buf_printf(&job->synth, "--%s--\r\n", job->boundary);
+    if (!job->frozen) moat_buf_printf(&job->synth, "--%s--\r\n", job->boundary);
     return 0;
 }
 
@@ -311,7 +353,7 @@ static int mp_refuse(moat_request *r, waf_job *job, int rc)
     job->buffering = false;
     if (rc == MOAT_ETOOBIG)
         moat__refuse(r, 413, "waf.blocked", "waf.over_limit",
-                     "form data (the non-file parts) over waf.inspect_bytes");
+                     "form data (the part heads and non-file parts) over waf.inspect_bytes");
     else
         moat__refuse(r, 400, "waf.blocked", "waf.mode",
                      "the multipart/form-data body is malformed or ambiguous");
@@ -345,7 +387,7 @@ static int mp_finish(moat_request *r, waf_job *job, bool async)
     if (job->cp) {
         moat_waf_tx_free(job->cp);
         job->cp = NULL;
-        job->synth.len -= strlen(job->boundary) + 8; /* the closing delimiter lent */
+        job->synth.len -= job->lent; /* the closing delimiter lent */
     }
     /* A checkpoint's findings are the last inspection's too (it sees a
      * superset): in detect mode only that one logs, and the cut is logged
@@ -391,7 +433,9 @@ static int mp_inspect(moat_request *r, waf_job *job, bool final)
             moat_waf_tx_header(job->cp, job->hdrs[i].name, job->hdrs[i].name_len,
                                job->hdrs[i].value, job->hdrs[i].value_len);
         /* in a file part's (empty) content: end it, then the body */
-        moat_buf_printf(&job->synth, "\r\n--%s--\r\n", job->boundary);
+        size_t before = job->synth.len;
+        if (!job->frozen) moat_buf_printf(&job->synth, "\r\n--%s--\r\n", job->boundary);
+        job->lent = job->synth.len - before;
         if (moat_waf_tx_head(job->cp, &job->v)) return mp_finish(r, job, false);
     }
     /* Before the pipeline went on, resuming it from a body callback would
