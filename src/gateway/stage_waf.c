@@ -436,7 +436,10 @@ static int mp_inspect(moat_request *r, waf_job *job, bool final)
         size_t before = job->synth.len;
         if (!job->frozen) moat_buf_printf(&job->synth, "\r\n--%s--\r\n", job->boundary);
         job->lent = job->synth.len - before;
-        if (moat_waf_tx_head(job->cp, &job->v)) return mp_finish(r, job, false);
+        /* The head decided (block mode: refused; detect mode: a failed
+         * engine, which passes, so it goes the usual way below) */
+        if (moat_waf_tx_head(job->cp, &job->v) && conf_of(r)->mode != MOAT_WAF_DETECT)
+            return mp_finish(r, job, false);
     }
     /* Before the pipeline went on, resuming it from a body callback would
      * race the pause: the pool's callback does it. */
