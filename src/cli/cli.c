@@ -63,8 +63,15 @@ int moat_cli_run(const moat_cli_cmd *cmd, int argc, char **argv, const char *usa
     snprintf(prefix, sizeof(prefix), "moat %s", cmd->name);
     if (cmd->fn) {
         if (cmd->subs && !cmd->args_free && argc >= 2 && argv[1][0] != '-' && !is_help(argv[1]) &&
-            !moat_cli_find(cmd->subs, argv[1]))
-            return moat_cli_unknown(prefix, cmd->subs, argv[1], usage);
+            !moat_cli_find(cmd->subs, argv[1])) {
+            /* the command prints "unknown command" and its own usage; the
+             * hint comes last, where the eye lands */
+            if (usage) return moat_cli_unknown(prefix, cmd->subs, argv[1], usage);
+            cmd->fn(argc, argv);
+            const char *hint = moat_cli_suggest(cmd->subs, argv[1]);
+            if (hint) fprintf(stderr, "%s: did you mean '%s'?\n", prefix, hint);
+            return 2;
+        }
         return cmd->fn(argc, argv);
     }
     if (argc < 2) {
