@@ -266,8 +266,8 @@ static void main_usage(moat_buf *b)
                      "\n"
                      "commands:\n");
     for (const moat_cli_cmd *c = moat_cli_commands; c->name; c++) {
-        moat_buf_printf(b, "  %-14s %s\n", c->name, c->summary);
-        if (c->args_free || !c->fn) moat_cli_list(b, c->subs, c->name, 14);
+        moat_buf_printf(b, "  %-16s %s\n", c->name, c->summary);
+        if (c->args_free || !c->fn) moat_cli_list(b, c->subs, c->name, 16);
     }
     moat_buf_puts(b, "\nRun 'moat COMMAND --help' for the options of a command.\n");
 }
