@@ -20,19 +20,19 @@ struct moat_cli_cmd {
     const char *name;
     moat_cli_fn fn;           /* NULL: dispatch to subs[] by argv[1] */
     const char *summary;      /* one line, no newline */
-    const moat_cli_cmd *subs; /* sub-commands, ended by {NULL}; may be NULL */
+    const moat_cli_cmd *subs; /* sub-commands, ended by {0}; may be NULL */
     const char *flags;        /* options offered by completion, space-separated */
     /* A group with fn and subs: fn parses argv itself, and argv[1] need not
      * name a sub-command when args_free (`moat audit PATH`). */
     bool args_free;
 };
 
-/* The top-level table (main.c), ended by {NULL}. */
+/* The top-level table (main.c), ended by {0}. */
 extern const moat_cli_cmd moat_cli_commands[];
 
 /* The sub-command tables the command files define. */
 extern const moat_cli_cmd moat_cli_audit_subs[], moat_cli_user_subs[], moat_cli_log_subs[],
-    moat_cli_cert_subs[], moat_cli_db_subs[], moat_cli_config_subs[];
+    moat_cli_cert_subs[], moat_cli_db_subs[], moat_cli_config_subs[], moat_cli_completion_subs[];
 
 /* Finds name in the table; NULL when absent. */
 const moat_cli_cmd *moat_cli_find(const moat_cli_cmd *table, const char *name);

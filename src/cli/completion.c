@@ -37,7 +37,12 @@ void moat_cli_completion_bash(moat_buf *b)
                      "    '')\n        words='");
     words(b, moat_cli_commands);
     moat_buf_puts(b, " --help --version'\n        files=0 ;;\n");
+    /* `moat help COMMAND` completes the commands */
+    moat_buf_puts(b, "    'help') words='");
+    words(b, moat_cli_commands);
+    moat_buf_puts(b, "'; files=0 ;;\n");
     for (const moat_cli_cmd *c = moat_cli_commands; c->name; c++) {
+        if (strcmp(c->name, "help") == 0) continue;
         bash_case(b, c->name, c);
         for (const moat_cli_cmd *s = c->subs; s && s->name; s++) {
             char path[128];
@@ -45,11 +50,7 @@ void moat_cli_completion_bash(moat_buf *b)
             bash_case(b, path, s);
         }
     }
-    moat_buf_puts(b, "    'completion') words='bash zsh'; files=0 ;;\n"
-                     "    'help') words='");
-    words(b, moat_cli_commands);
-    moat_buf_puts(b, "'; files=0 ;;\n"
-                     "    *) words='--help' ;;\n"
+    moat_buf_puts(b, "    *) words='--help' ;;\n"
                      "    esac\n"
                      "    COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
                      "    if [ \"$files\" = 1 ] && [ \"${cur#-}\" = \"$cur\" ]; then\n"
@@ -92,13 +93,18 @@ void moat_cli_completion_zsh(moat_buf *b)
                         " else _files; fi ;;\n",
                         c->args_free ? "; _files" : "");
     }
-    moat_buf_puts(b, "    completion) compadd bash zsh ;;\n"
-                     "    *) _files ;;\n"
+    moat_buf_puts(b, "    *) _files ;;\n"
                      "    esac\n"
                      "}\n"
                      "if [[ $funcstack[1] == _moat ]]; then _moat \"$@\"; "
                      "else compdef _moat moat; fi\n");
 }
+
+const moat_cli_cmd moat_cli_completion_subs[] = {
+    {.name = "bash", .summary = "the bash script"},
+    {.name = "zsh", .summary = "the zsh script"},
+    {0},
+};
 
 int moat_cli_completion(int argc, char **argv)
 {

@@ -245,7 +245,8 @@ const moat_cli_cmd moat_cli_commands[] = {
      .subs = moat_cli_db_subs},
     {.name = "completion",
      .fn = moat_cli_completion,
-     .summary = "print a shell completion script: bash or zsh"},
+     .summary = "print a shell completion script: bash or zsh",
+     .subs = moat_cli_completion_subs},
     {.name = "help", .fn = cmd_help, .summary = "this list, or the help of one command"},
     {0},
 };
