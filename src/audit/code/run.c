@@ -78,7 +78,8 @@ static int on_file(void *arg, const char *path, const char *rel)
     if (has_ext(path, ".py") || has_ext(path, ".pyw"))
         kind = F_PY;
     else if (!s->settings_mode && moat_audit_code_is_template(path) &&
-             !(skipped(s, "MOAT-C102") && skipped(s, "MOAT-C103")))
+             !(skipped(s, moat_audit_code_rules[MOAT_CODE_MOAT_C102].id) &&
+               skipped(s, moat_audit_code_rules[MOAT_CODE_MOAT_C103].id)))
         kind = F_TEMPLATE;
     else if (s->settings_mode && moat_audit_settings_is_env(path))
         kind = F_ENV;
