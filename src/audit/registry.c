@@ -38,7 +38,7 @@ static bool deps_wants(const char *path)
     return !(stat(path, &st) == 0 && S_ISDIR(st.st_mode) && !moat_deps_dir_has_inputs(path));
 }
 
-const moat_audit_analyser moat_audit_analysers[MOAT_AUDIT_NANALYSERS] = {
+const moat_audit_analyser moat_audit_analysers[] = {
     {"deps", "known-vulnerable dependencies (offline, from the OSV database)", NULL, deps_wants,
      moat_audit_deps_run},
     {"code", "dangerous code in Python sources and templates", code_rules, wants_any,
@@ -48,6 +48,9 @@ const moat_audit_analyser moat_audit_analysers[MOAT_AUDIT_NANALYSERS] = {
     {"secrets", "hard-coded secrets in every text file", moat_secrets_rules, wants_any,
      moat_audit_secrets_run},
 };
+
+_Static_assert(MOAT_ARRAY_LEN(moat_audit_analysers) == MOAT_AUDIT_NANALYSERS,
+               "MOAT_AUDIT_NANALYSERS is the number of analysers");
 
 const moat_audit_analyser *moat_audit_analyser_find(const char *name)
 {

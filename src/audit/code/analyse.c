@@ -270,9 +270,6 @@ static const blacklist blacklists[] = {
 
 static void check_blacklist(moat__py_ctx *c, const callinfo *ci)
 {
-    if (!FAMILY_ENABLED(c, MOAT_CODE_B301, MOAT_CODE_B302, MOAT_CODE_B303, MOAT_CODE_B306,
-                        MOAT_CODE_B307, MOAT_CODE_B308, MOAT_CODE_B311))
-        return;
     if (!ci->qual) return;
     for (size_t b = 0; b < MOAT_ARRAY_LEN(blacklists); b++) {
         const blacklist *bl = &blacklists[b];
@@ -338,9 +335,6 @@ static bool partial_path(moat__py_ctx *c, TSNode v)
 
 static void check_shell(moat__py_ctx *c, const callinfo *ci)
 {
-    if (!FAMILY_ENABLED(c, MOAT_CODE_B602, MOAT_CODE_B603, MOAT_CODE_B604, MOAT_CODE_B605,
-                        MOAT_CODE_B606, MOAT_CODE_B607))
-        return;
     bool sub = qual_in(ci, sh_subprocess, MOAT_ARRAY_LEN(sh_subprocess));
     bool shell = qual_in(ci, sh_shell, MOAT_ARRAY_LEN(sh_shell));
     bool noshell = qual_in(ci, sh_noshell, MOAT_ARRAY_LEN(sh_noshell));
@@ -427,89 +421,117 @@ static const char *const weak_hashes[] = {"md4", "md5", "sha1", "md2"};
  * (B608 reports it; the SQL call then need not report the same flow). */
 static bool sql_built(moat__py_ctx *c, TSNode n);
 
-static void check_calls(moat__py_ctx *c, TSNode n)
+/* ---- the rule families of a call: each its own function, run only when one
+ * of its rules is enabled (check_calls) ---------------------------------- */
+
+static void call_http(moat__py_ctx *c, const callinfo *ci)
 {
-    callinfo ci;
-    call_init(c, n, &ci);
     moat__py_steps steps = {0};
-
-    check_blacklist(c, &ci);
-    check_shell(c, &ci);
-
     bool requests_lib =
-        ci.qual && (!strncmp(ci.qual, "requests.", 9) || !strncmp(ci.qual, "httpx.", 6));
-    bool verb = name_in(c, &ci, http_verbs, MOAT_ARRAY_LEN(http_verbs));
+        ci->qual && (!strncmp(ci->qual, "requests.", 9) || !strncmp(ci->qual, "httpx.", 6));
+    bool verb = name_in(c, ci, http_verbs, MOAT_ARRAY_LEN(http_verbs));
 
     /* B501 (Bandit: 'requests' anywhere in the qualname) */
-    if (ci.qual && (strstr(ci.qual, "requests") || strstr(ci.qual, "httpx")) && verb &&
-        is_false(kw_get(c, &ci, "verify")))
-        moat__py_report(c, MOAT_CODE_B501, n, 0, 0, NULL, NULL, NULL, NONE);
+    if (ci->qual && (strstr(ci->qual, "requests") || strstr(ci->qual, "httpx")) && verb &&
+        is_false(kw_get(c, ci, "verify")))
+        moat__py_report(c, MOAT_CODE_B501, ci->node, 0, 0, NULL, NULL, NULL, NONE);
     /* B113 */
-    if (requests_lib && verb && !strncmp(ci.qual, "requests.", 9) &&
-        ts_node_is_null(kw_get(c, &ci, "timeout")))
-        moat__py_report(c, MOAT_CODE_B113, n, 0, 0, NULL, NULL, NULL, NONE);
+    if (requests_lib && verb && !strncmp(ci->qual, "requests.", 9) &&
+        ts_node_is_null(kw_get(c, ci, "timeout")))
+        moat__py_report(c, MOAT_CODE_B113, ci->node, 0, 0, NULL, NULL, NULL, NONE);
     /* MOAT-C108: SSRF */
-    if ((requests_lib && verb) || qual_is(&ci, "urllib.request.urlopen") ||
-        qual_is(&ci, "urllib.request.Request") || qual_is(&ci, "urllib.urlopen") ||
-        qual_is(&ci, "urllib2.urlopen")) {
-        TSNode url = kw_get(c, &ci, "url");
+    if ((requests_lib && verb) || qual_is(ci, "urllib.request.urlopen") ||
+        qual_is(ci, "urllib.request.Request") || qual_is(ci, "urllib.urlopen") ||
+        qual_is(ci, "urllib2.urlopen")) {
+        TSNode url = kw_get(c, ci, "url");
         if (ts_node_is_null(url))
-            url = name_is(c, &ci, "request") ? (ci.npos > 1 ? ci.pos[1] : NONE)
-                                             : (ci.npos ? ci.pos[0] : NONE);
+            url = name_is(c, ci, "request") ? (ci->npos > 1 ? ci->pos[1] : NONE)
+                                            : (ci->npos ? ci->pos[0] : NONE);
         if (moat__py_tainted(c, url, &steps, 0))
-            report_flow(c, MOAT_CODE_MOAT_C108, &ci, 0, 0, NULL, &steps);
+            report_flow(c, MOAT_CODE_MOAT_C108, ci, 0, 0, NULL, &steps);
     }
+}
+
+static void call_flask_debug(moat__py_ctx *c, const callinfo *ci)
+{
     /* B201 */
-    if (ci.qual && name_is(c, &ci, "run") && moat__py_imported_like(c, "flask") &&
-        IS(ci.func, "attribute") && IS(kw_get(c, &ci, "debug"), "true"))
-        moat__py_report(c, MOAT_CODE_B201, n, 0, 0, NULL, NULL, NULL, NONE);
+    if (ci->qual && name_is(c, ci, "run") && moat__py_imported_like(c, "flask") &&
+        IS(ci->func, "attribute") && IS(kw_get(c, ci, "debug"), "true"))
+        moat__py_report(c, MOAT_CODE_B201, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+}
+
+static void call_tarfile(moat__py_ctx *c, const callinfo *ci)
+{
     /* B202 */
-    if (name_is(c, &ci, "extractall") && moat__py_imported_like(c, "tarfile") &&
-        ts_node_is_null(kw_get(c, &ci, "members")) && ts_node_is_null(kw_get(c, &ci, "filter")))
-        moat__py_report(c, MOAT_CODE_B202, n, 0, 0, NULL, NULL, NULL, NONE);
+    if (name_is(c, ci, "extractall") && moat__py_imported_like(c, "tarfile") &&
+        ts_node_is_null(kw_get(c, ci, "members")) && ts_node_is_null(kw_get(c, ci, "filter")))
+        moat__py_report(c, MOAT_CODE_B202, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+}
+
+static void call_weak_hash(moat__py_ctx *c, const callinfo *ci)
+{
     /* B324 */
-    if (qual_has_part(&ci, "hashlib") && name_is(c, &ci, "new")) {
-        TSNode a = ci.npos ? ci.pos[0] : kw_get(c, &ci, "name");
+    if (qual_has_part(ci, "hashlib") && name_is(c, ci, "new")) {
+        TSNode a = ci->npos ? ci->pos[0] : kw_get(c, ci, "name");
         if (str_value_in(c, a, weak_hashes, MOAT_ARRAY_LEN(weak_hashes)) &&
-            !is_false(kw_get(c, &ci, "usedforsecurity")))
-            moat__py_report(c, MOAT_CODE_B324, n, 0, 0, NULL, NULL, NULL, NONE);
+            !is_false(kw_get(c, ci, "usedforsecurity")))
+            moat__py_report(c, MOAT_CODE_B324, ci->node, 0, 0, NULL, NULL, NULL, NONE);
     }
+}
+
+static void call_tls(moat__py_ctx *c, const callinfo *ci)
+{
     /* B502 / B504 */
-    if (qual_is(&ci, "ssl.wrap_socket")) {
-        TSNode v = kw_get(c, &ci, "ssl_version");
+    if (qual_is(ci, "ssl.wrap_socket")) {
+        TSNode v = kw_get(c, ci, "ssl_version");
         if (ts_node_is_null(v))
-            moat__py_report(c, MOAT_CODE_B504, n, 0, 0, NULL, NULL, NULL, NONE);
+            moat__py_report(c, MOAT_CODE_B504, ci->node, 0, 0, NULL, NULL, NULL, NONE);
         else if (last_part_in(c, v, bad_ssl, MOAT_ARRAY_LEN(bad_ssl)))
-            moat__py_report(c, MOAT_CODE_B502, n, 0, 0, NULL, NULL, NULL, NONE);
-    } else if (qual_is(&ci, "pyOpenSSL.SSL.Context") || qual_is(&ci, "OpenSSL.SSL.Context")) {
-        TSNode v = kw_get(c, &ci, "method");
-        if (ts_node_is_null(v) && ci.npos) v = ci.pos[0];
+            moat__py_report(c, MOAT_CODE_B502, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+    } else if (qual_is(ci, "pyOpenSSL.SSL.Context") || qual_is(ci, "OpenSSL.SSL.Context")) {
+        TSNode v = kw_get(c, ci, "method");
+        if (ts_node_is_null(v) && ci->npos) v = ci->pos[0];
         if (last_part_in(c, v, bad_ssl, MOAT_ARRAY_LEN(bad_ssl)))
-            moat__py_report(c, MOAT_CODE_B502, n, 0, 0, NULL, NULL, NULL, NONE);
-    } else if (last_part_in(c, kw_get(c, &ci, "method"), bad_ssl, MOAT_ARRAY_LEN(bad_ssl)) ||
-               last_part_in(c, kw_get(c, &ci, "ssl_version"), bad_ssl, MOAT_ARRAY_LEN(bad_ssl))) {
-        moat__py_report(c, MOAT_CODE_B502, n, M, M,
+            moat__py_report(c, MOAT_CODE_B502, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+    } else if (last_part_in(c, kw_get(c, ci, "method"), bad_ssl, MOAT_ARRAY_LEN(bad_ssl)) ||
+               last_part_in(c, kw_get(c, ci, "ssl_version"), bad_ssl, MOAT_ARRAY_LEN(bad_ssl))) {
+        moat__py_report(c, MOAT_CODE_B502, ci->node, M, M,
                         "Function call with an insecure SSL/TLS protocol version.", NULL, NULL,
                         NONE);
     }
+}
+
+static void call_yaml(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* B506 */
-    if (qual_has_part(&ci, "yaml") && name_is(c, &ci, "load") &&
-        !last_part_in(c, kw_get(c, &ci, "Loader"), safe_loaders, MOAT_ARRAY_LEN(safe_loaders))) {
-        bool t = ci.npos && moat__py_tainted(c, ci.pos[0], &steps, 0);
-        report_flow(c, MOAT_CODE_B506, &ci, t ? H : 0, 0, NULL, &steps);
+    if (qual_has_part(ci, "yaml") && name_is(c, ci, "load") &&
+        !last_part_in(c, kw_get(c, ci, "Loader"), safe_loaders, MOAT_ARRAY_LEN(safe_loaders))) {
+        bool t = ci->npos && moat__py_tainted(c, ci->pos[0], &steps, 0);
+        report_flow(c, MOAT_CODE_B506, ci, t ? H : 0, 0, NULL, &steps);
     }
+}
+
+static void call_exec(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* B102 */
-    if (IS(ci.func, "identifier") && TEXT_IS(c, ci.func, "exec")) {
-        moat_audit_level conf = arg_conf(c, ci.npos ? ci.pos[0] : NONE, &steps);
-        report_flow(c, MOAT_CODE_B102, &ci, conf == H ? H : 0, conf, NULL, &steps);
+    if (IS(ci->func, "identifier") && TEXT_IS(c, ci->func, "exec")) {
+        moat_audit_level conf = arg_conf(c, ci->npos ? ci->pos[0] : NONE, &steps);
+        report_flow(c, MOAT_CODE_B102, ci, conf == H ? H : 0, conf, NULL, &steps);
     }
+}
+
+static void call_django_extra(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* B610: Bandit's django_extra_used */
-    if (name_is(c, &ci, "extra") && IS(ci.func, "attribute")) {
+    if (name_is(c, ci, "extra") && IS(ci->func, "attribute")) {
         static const char *const order[] = {"select", "where", "params", "tables"};
         TSNode v[4] = {0};
         for (size_t i = 0; i < 4; i++) {
-            v[i] = kw_get(c, &ci, order[i]);
-            if (i < ci.npos) v[i] = ci.pos[i];
+            v[i] = kw_get(c, ci, order[i]);
+            if (i < ci->npos) v[i] = ci->pos[i];
         }
         bool insecure = false;
         for (size_t k = 1; k < 4 && !insecure; k += 2) { /* where, tables */
@@ -536,36 +558,50 @@ static void check_calls(moat__py_ctx *c, TSNode n)
             }
         }
         if (insecure) {
-            bool t = moat__py_tainted(c, FIELD(n, "arguments"), &steps, 0);
-            report_flow(c, MOAT_CODE_B610, &ci, t ? H : 0, t ? H : 0, NULL, &steps);
+            bool t = moat__py_tainted(c, FIELD(ci->node, "arguments"), &steps, 0);
+            report_flow(c, MOAT_CODE_B610, ci, t ? H : 0, t ? H : 0, NULL, &steps);
         }
     }
+}
+
+static void call_rawsql(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* B611 */
-    if (name_is(c, &ci, "RawSQL") && moat__py_imported_like(c, "django.db.models") && ci.npos &&
-        !moat__py_is_str(ci.pos[0])) {
-        bool t = moat__py_tainted(c, ci.pos[0], &steps, 0);
-        report_flow(c, MOAT_CODE_B611, &ci, t ? H : 0, t ? H : 0, NULL, &steps);
+    if (name_is(c, ci, "RawSQL") && moat__py_imported_like(c, "django.db.models") && ci->npos &&
+        !moat__py_is_str(ci->pos[0])) {
+        bool t = moat__py_tainted(c, ci->pos[0], &steps, 0);
+        report_flow(c, MOAT_CODE_B611, ci, t ? H : 0, t ? H : 0, NULL, &steps);
     }
+}
+
+static void call_jinja2(moat__py_ctx *c, const callinfo *ci)
+{
     /* B701 */
-    if (qual_has_part(&ci, "jinja2") && name_is(c, &ci, "Environment")) {
-        TSNode v = kw_get(c, &ci, "autoescape");
+    if (qual_has_part(ci, "jinja2") && name_is(c, ci, "Environment")) {
+        TSNode v = kw_get(c, ci, "autoescape");
         if (ts_node_is_null(v))
-            moat__py_report(c, MOAT_CODE_B701, n, H, H,
+            moat__py_report(c, MOAT_CODE_B701, ci->node, H, H,
                             "Jinja2 Environment without autoescape: it is off by default.", NULL,
                             NULL, NONE);
         else if (IS(v, "false"))
-            moat__py_report(c, MOAT_CODE_B701, n, H, H, NULL, NULL, NULL, NONE);
+            moat__py_report(c, MOAT_CODE_B701, ci->node, H, H, NULL, NULL, NULL, NONE);
         else if (!IS(v, "true") &&
                  !(IS(v, "call") && TEXT_IS(c, FIELD(v, "function"), "select_autoescape")))
-            moat__py_report(c, MOAT_CODE_B701, n, H, M,
+            moat__py_report(c, MOAT_CODE_B701, ci->node, H, M,
                             "Jinja2 autoescape set to a value that may be false.", NULL, NULL,
                             NONE);
     }
+}
+
+static void call_mark_safe(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* B703 */
-    if (name_in(c, &ci, safe_types, MOAT_ARRAY_LEN(safe_types)) &&
-        moat__py_imported_like(c, "django.utils.safestring") && ci.npos &&
-        !moat__py_is_str(ci.pos[0])) {
-        TSNode a = ci.pos[0];
+    if (name_in(c, ci, safe_types, MOAT_ARRAY_LEN(safe_types)) &&
+        moat__py_imported_like(c, "django.utils.safestring") && ci->npos &&
+        !moat__py_is_str(ci->pos[0])) {
+        TSNode a = ci->pos[0];
         bool secure = false;
         if (IS(a, "identifier") && c->scope) {
             size_t len;
@@ -575,58 +611,140 @@ static void check_calls(moat__py_ctx *c, TSNode n)
         }
         if (!secure) {
             bool t = moat__py_tainted(c, a, &steps, 0);
-            report_flow(c, MOAT_CODE_B703, &ci, t ? H : 0, 0, NULL, &steps);
+            report_flow(c, MOAT_CODE_B703, ci, t ? H : 0, 0, NULL, &steps);
         }
     }
+}
+
+static void call_markup(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* B704 */
-    if ((qual_is(&ci, "markupsafe.Markup") || qual_is(&ci, "flask.Markup") ||
-         qual_is(&ci, "jinja2.Markup")) &&
-        ci.npos && !value_const(c, ci.pos[0])) {
-        bool t = moat__py_tainted(c, ci.pos[0], &steps, 0);
-        report_flow(c, MOAT_CODE_B704, &ci, t ? H : 0, 0, NULL, &steps);
+    if ((qual_is(ci, "markupsafe.Markup") || qual_is(ci, "flask.Markup") ||
+         qual_is(ci, "jinja2.Markup")) &&
+        ci->npos && !value_const(c, ci->pos[0])) {
+        bool t = moat__py_tainted(c, ci->pos[0], &steps, 0);
+        report_flow(c, MOAT_CODE_B704, ci, t ? H : 0, 0, NULL, &steps);
     }
+}
+
+static void call_keywords(moat__py_ctx *c, const callinfo *ci)
+{
     /* B106 (and the config-update forms of MOAT-C105 / MOAT-C109) */
-    for (size_t i = 0; i < ci.nkw; i++) {
-        TSNode k = ci.kw[i].name, v = ci.kw[i].value;
+    for (size_t i = 0; i < ci->nkw; i++) {
+        TSNode k = ci->kw[i].name, v = ci->kw[i].value;
         if (moat__py_is_str(v) && password_name(c, k))
-            moat__py_report(c, MOAT_CODE_B106, n, 0, 0, NULL, NULL, NULL, v);
+            moat__py_report(c, MOAT_CODE_B106, ci->node, 0, 0, NULL, NULL, NULL, v);
         if (TEXT_IS(c, k, "WTF_CSRF_ENABLED") && IS(v, "false"))
-            moat__py_report(c, MOAT_CODE_MOAT_C105, n, 0, 0, NULL, NULL, NULL, NONE);
+            moat__py_report(c, MOAT_CODE_MOAT_C105, ci->node, 0, 0, NULL, NULL, NULL, NONE);
         if (TEXT_IS(c, k, "SECRET_KEY") && moat__py_is_str(v) &&
             ts_node_end_byte(v) - ts_node_start_byte(v) > 2)
-            moat__py_report(c, MOAT_CODE_MOAT_C109, n, 0, 0, NULL, NULL, NULL, v);
+            moat__py_report(c, MOAT_CODE_MOAT_C109, ci->node, 0, 0, NULL, NULL, NULL, v);
     }
+}
+
+static void call_ssti(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* MOAT-C101: SSTI */
-    if (name_is(c, &ci, "render_template_string") && (ci.npos || ci.nkw)) {
-        TSNode a = ci.npos ? ci.pos[0] : kw_get(c, &ci, "source");
+    if (name_is(c, ci, "render_template_string") && (ci->npos || ci->nkw)) {
+        TSNode a = ci->npos ? ci->pos[0] : kw_get(c, ci, "source");
         if (!ts_node_is_null(a) && !value_const(c, a)) {
             moat_audit_level conf = arg_conf(c, a, &steps);
-            report_flow(c, MOAT_CODE_MOAT_C101, &ci, H, conf, NULL, &steps);
+            report_flow(c, MOAT_CODE_MOAT_C101, ci, H, conf, NULL, &steps);
         }
     }
+}
+
+static void call_csrf_call(moat__py_ctx *c, const callinfo *ci)
+{
     /* MOAT-C104 as a call: csrf_exempt(view) in urls.py */
-    if (name_is(c, &ci, "csrf_exempt"))
-        moat__py_report(c, MOAT_CODE_MOAT_C104, n, 0, 0, NULL, NULL, NULL, NONE);
+    if (name_is(c, ci, "csrf_exempt"))
+        moat__py_report(c, MOAT_CODE_MOAT_C104, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+}
+
+static void call_redirect(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* MOAT-C106: open redirect */
-    if (name_in(c, &ci, redirects, MOAT_ARRAY_LEN(redirects))) {
-        TSNode a = ci.npos ? ci.pos[0] : kw_get(c, &ci, "location");
-        if (ts_node_is_null(a)) a = kw_get(c, &ci, "redirect_to");
-        if (ts_node_is_null(a)) a = kw_get(c, &ci, "url");
+    if (name_in(c, ci, redirects, MOAT_ARRAY_LEN(redirects))) {
+        TSNode a = ci->npos ? ci->pos[0] : kw_get(c, ci, "location");
+        if (ts_node_is_null(a)) a = kw_get(c, ci, "redirect_to");
+        if (ts_node_is_null(a)) a = kw_get(c, ci, "url");
         if (moat__py_tainted(c, a, &steps, 0))
-            report_flow(c, MOAT_CODE_MOAT_C106, &ci, 0, 0, NULL, &steps);
+            report_flow(c, MOAT_CODE_MOAT_C106, ci, 0, 0, NULL, &steps);
     }
+}
+
+static void call_path(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* MOAT-C107: path traversal */
-    if (qual_in(&ci, file_sinks, MOAT_ARRAY_LEN(file_sinks)) && ci.npos &&
-        moat__py_tainted(c, ci.pos[0], &steps, 0))
-        report_flow(c, MOAT_CODE_MOAT_C107, &ci, 0, 0, NULL, &steps);
+    if (qual_in(ci, file_sinks, MOAT_ARRAY_LEN(file_sinks)) && ci->npos &&
+        moat__py_tainted(c, ci->pos[0], &steps, 0))
+        report_flow(c, MOAT_CODE_MOAT_C107, ci, 0, 0, NULL, &steps);
+}
+
+static void call_sql_call(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* MOAT-C110: SQL calls fed by request data (B608 covers SQL built in place) */
     bool sql_call =
-        (IS(ci.func, "attribute") && name_in(c, &ci, sql_calls, MOAT_ARRAY_LEN(sql_calls))) ||
-        ((name_is(c, &ci, "text") && moat__py_imported_like(c, "sqlalchemy")) ||
-         name_is(c, &ci, "RawSQL"));
-    if (sql_call && ci.npos && !sql_built(c, ci.pos[0]) &&
-        moat__py_tainted(c, ci.pos[0], &steps, 0))
-        report_flow(c, MOAT_CODE_MOAT_C110, &ci, 0, 0, NULL, &steps);
+        (IS(ci->func, "attribute") && name_in(c, ci, sql_calls, MOAT_ARRAY_LEN(sql_calls))) ||
+        ((name_is(c, ci, "text") && moat__py_imported_like(c, "sqlalchemy")) ||
+         name_is(c, ci, "RawSQL"));
+    if (sql_call && ci->npos && !sql_built(c, ci->pos[0]) &&
+        moat__py_tainted(c, ci->pos[0], &steps, 0))
+        report_flow(c, MOAT_CODE_MOAT_C110, ci, 0, 0, NULL, &steps);
+}
+
+typedef struct call_family {
+    void (*check)(moat__py_ctx *c, const callinfo *ci);
+    moat_code_rule rules[7];
+    size_t nrules;
+} call_family;
+
+#define FAMILY(fn, ...)                                                                            \
+    {                                                                                              \
+        fn, {__VA_ARGS__}, sizeof((moat_code_rule[]){__VA_ARGS__}) / sizeof(moat_code_rule)        \
+    }
+
+static const call_family call_families[] = {
+    FAMILY(check_blacklist, MOAT_CODE_B301, MOAT_CODE_B302, MOAT_CODE_B303, MOAT_CODE_B306,
+           MOAT_CODE_B307, MOAT_CODE_B308, MOAT_CODE_B311),
+    FAMILY(check_shell, MOAT_CODE_B602, MOAT_CODE_B603, MOAT_CODE_B604, MOAT_CODE_B605,
+           MOAT_CODE_B606, MOAT_CODE_B607),
+    FAMILY(call_http, MOAT_CODE_B501, MOAT_CODE_B113, MOAT_CODE_MOAT_C108),
+    FAMILY(call_flask_debug, MOAT_CODE_B201),
+    FAMILY(call_tarfile, MOAT_CODE_B202),
+    FAMILY(call_weak_hash, MOAT_CODE_B324),
+    FAMILY(call_tls, MOAT_CODE_B502, MOAT_CODE_B504),
+    FAMILY(call_yaml, MOAT_CODE_B506),
+    FAMILY(call_exec, MOAT_CODE_B102),
+    FAMILY(call_django_extra, MOAT_CODE_B610),
+    FAMILY(call_rawsql, MOAT_CODE_B611),
+    FAMILY(call_jinja2, MOAT_CODE_B701),
+    FAMILY(call_mark_safe, MOAT_CODE_B703),
+    FAMILY(call_markup, MOAT_CODE_B704),
+    FAMILY(call_keywords, MOAT_CODE_B106, MOAT_CODE_MOAT_C105, MOAT_CODE_MOAT_C109),
+    FAMILY(call_ssti, MOAT_CODE_MOAT_C101),
+    FAMILY(call_csrf_call, MOAT_CODE_MOAT_C104),
+    FAMILY(call_redirect, MOAT_CODE_MOAT_C106),
+    FAMILY(call_path, MOAT_CODE_MOAT_C107),
+    FAMILY(call_sql_call, MOAT_CODE_MOAT_C110),
+};
+#undef FAMILY
+
+/* Every call goes through the families of call rules; a family none of
+ * whose rules is enabled is not run (ruff's is_rule_enabled). */
+static void check_calls(moat__py_ctx *c, TSNode n)
+{
+    callinfo ci;
+    call_init(c, n, &ci);
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(call_families); i++) {
+        const call_family *f = &call_families[i];
+        if (any_enabled(c, f->rules, f->nrules)) f->check(c, &ci);
+    }
     free(ci.qual);
 }
 
