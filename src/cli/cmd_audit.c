@@ -1,13 +1,14 @@
-/* cmd_audit.c - `moat audit`: dispatches to the four auditors (deps, code,
- * settings, secrets) and, with no sub-command, runs all four on one tree,
- * each printing its own report, then one summary. The auditors themselves
- * live in src/cmd_audit_*.c and src/audit/; this file only sequences them. */
+/* cmd_audit.c - `moat audit`: dispatches to the sub-commands (deps, code,
+ * settings, secrets: src/cli/cmd_audit_*.c parse their options) and, with no
+ * sub-command, fills one moat_audit_job and runs every analyser of the
+ * registry (src/audit/engine.h) on one tree, each printing its own report,
+ * then one summary. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "audit/deps/deps.h"
+#include "audit/engine.h"
+#include "cli.h"
 #include "cmd.h"
 
 static const char usage[] =
@@ -25,10 +26,28 @@ static const char usage[] =
     "  --db PATH       advisory database for deps (default: see 'moat db --help')\n"
     "  --config FILE   moat.toml or pyproject.toml with [audit] settings\n";
 
-typedef struct part {
-    const char *name;
-    int (*run)(int argc, char **argv);
-} part;
+const moat_cli_cmd moat_cli_audit_subs[] = {
+    {.name = "deps",
+     .fn = moat_cmd_audit_deps,
+     .summary = "known-vulnerable dependencies of a Python project (offline)",
+     .flags = "--db --format --ignore --min-severity --python-version --python --config --quiet "
+              "--help"},
+    {.name = "code",
+     .fn = moat_cmd_audit_code,
+     .summary = "dangerous code in the app's Python sources and templates",
+     .flags = "--format --output --baseline --config --severity --confidence --skip --exclude "
+              "--list-rules --help"},
+    {.name = "settings",
+     .fn = moat_cmd_audit_code,
+     .summary = "insecure Django/Flask settings",
+     .flags = "--format --output --baseline --config --severity --confidence --skip --exclude "
+              "--list-rules --help"},
+    {.name = "secrets",
+     .fn = moat_cmd_audit_secrets,
+     .summary = "find hard-coded secrets in a source tree",
+     .flags = "--format --baseline --exclude --max-file-size --list-rules --help"},
+    {0},
+};
 
 enum { NONE = -1 }; /* a part with nothing to audit */
 
@@ -66,57 +85,35 @@ static int run_all(int argc, char **argv)
         fprintf(stderr, "moat audit: one PATH at most\n%s", usage);
         return 2;
     }
-    char *path = optind < argc ? argv[optind] : ".";
-    static const part parts[] = {
-        {"deps", moat_cmd_audit_deps},
-        {"code", moat_cmd_audit_code},
-        {"settings", moat_cmd_audit_code},
-        {"secrets", moat_cmd_audit_secrets},
-    };
-    int rcs[MOAT_AUDIT_PARTS], worst = 0;
-    for (size_t i = 0; i < MOAT_AUDIT_PARTS; i++) {
-        char *sub[6];
-        int n = 0;
-        sub[n++] = (char *)parts[i].name;
-        sub[n++] = path;
-        if (db && strcmp(parts[i].name, "deps") == 0) {
-            sub[n++] = "--db";
-            sub[n++] = (char *)db;
-        }
-        if (config && strcmp(parts[i].name, "secrets") != 0) {
-            sub[n++] = "--config";
-            sub[n++] = (char *)config;
-        }
-        sub[n] = NULL;
-        printf("%s== moat audit %s\n", i ? "\n" : "", parts[i].name);
+    const char *path = optind < argc ? argv[optind] : ".";
+    moat_audit_job job = {.paths = &path, .npaths = 1, .config = config, .db = db};
+    int rcs[MOAT_AUDIT_NANALYSERS], worst = 0;
+    for (size_t i = 0; i < MOAT_AUDIT_NANALYSERS; i++) {
+        const moat_audit_analyser *an = &moat_audit_analysers[i];
+        printf("%s== moat audit %s\n", i ? "\n" : "", an->name);
         fflush(stdout);
-        struct stat st;
-        if (strcmp(parts[i].name, "deps") == 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
-            !moat_deps_dir_has_inputs(path)) {
+        if (!an->wants(path)) {
             printf("no requirements*.txt, pyproject.toml, lock file or *.dist-info: nothing to "
                    "audit\n");
             rcs[i] = NONE;
             continue;
         }
-        rcs[i] = parts[i].run(n, sub);
+        /* secrets reads no configuration file */
+        job.config = strcmp(an->name, "secrets") == 0 ? NULL : config;
+        rcs[i] = an->run(&job);
         fflush(stdout);
         fflush(stderr);
         if (rcs[i] == 2 || (rcs[i] == 1 && worst == 0)) worst = rcs[i];
     }
     printf("\n== moat audit: summary for %s\n", path);
-    for (size_t i = 0; i < MOAT_AUDIT_PARTS; i++)
-        printf("  %-9s %s\n", parts[i].name, verdict(rcs[i]));
+    for (size_t i = 0; i < MOAT_AUDIT_NANALYSERS; i++)
+        printf("  %-9s %s\n", moat_audit_analysers[i].name, verdict(rcs[i]));
     return worst;
 }
 
 int moat_cmd_audit(int argc, char **argv)
 {
-    if (argc >= 2) {
-        const char *sub = argv[1];
-        if (strcmp(sub, "deps") == 0) return moat_cmd_audit_deps(argc - 1, argv + 1);
-        if (strcmp(sub, "code") == 0 || strcmp(sub, "settings") == 0)
-            return moat_cmd_audit_code(argc - 1, argv + 1);
-        if (strcmp(sub, "secrets") == 0) return moat_cmd_audit_secrets(argc - 1, argv + 1);
-    }
+    const moat_cli_cmd *sub = argc >= 2 ? moat_cli_find(moat_cli_audit_subs, argv[1]) : NULL;
+    if (sub) return sub->fn(argc - 1, argv + 1);
     return run_all(argc, argv);
 }

@@ -1,9 +1,6 @@
-/* cmd_audit_secrets.c - `moat audit secrets [PATH]`: walks the tree with the
- * secrets analyser (src/audit/secrets), drops what a --baseline already
- * knows, and prints the report (src/audit/report) as text, JSON or SARIF.
- * Exit status 0 clean, 1 findings, 2 usage or input error or a file that
- * could not be read. Files skipped for size or unreadable are listed in the
- * report, not findings. */
+/* cmd_audit_secrets.c - `moat audit secrets [PATH]`: the options, turned
+ * into a moat_audit_job for the secrets analyser's run
+ * (src/audit/secrets/run.c, via the registry in src/audit/engine.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +8,7 @@
 
 #include "audit/audit.h"
 #include "audit/code/code.h" /* moat_audit_rules_markdown */
+#include "audit/engine.h"
 #include "audit/secrets/secrets.h"
 #include "cmd.h"
 #include "core.h"
@@ -38,21 +36,6 @@ static const char usage[] =
     "Suppress one line with a comment on it: 'pragma: allowlist secret', or\n"
     "'# moat: ignore[MOAT-S-AWS]'; 'pragma: allowlist nextline secret' covers the next.\n";
 
-/* Reports quote the audited tree (file names, lines of code, package names)
- * and advisory texts: a text report is escaped for the terminal, a JSON one
- * has its unsafe code points escaped (see moat_term_escape). */
-static void make_safe(moat_buf *report, bool text)
-{
-    moat_buf safe;
-    moat_buf_init(&safe);
-    if (text)
-        moat_term_escape(&safe, report->data ? report->data : "", report->len, MOAT_TERM_TEXT);
-    else
-        moat_json_harden(&safe, report->data ? report->data : "", report->len);
-    moat_buf_free(report);
-    *report = safe;
-}
-
 int moat_cmd_audit_secrets(int argc, char **argv)
 {
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
@@ -62,8 +45,7 @@ int moat_cmd_audit_secrets(int argc, char **argv)
                                          {"list-rules", no_argument, NULL, 'L'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    moat_audit_format fmt = MOAT_AUDIT_TEXT;
-    const char *baseline_path = NULL;
+    moat_audit_job job = {0};
     uint64_t max_bytes = MOAT_SECRETS_MAX_FILE_BYTES;
     const char **exclude = NULL; /* borrowed from argv */
     size_t nexclude = 0;
@@ -72,14 +54,14 @@ int moat_cmd_audit_secrets(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "f:b:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'f':
-            if (moat_audit_format_parse(optarg, &fmt) < 0) {
+            if (moat_audit_format_parse(optarg, &job.format) < 0) {
                 fprintf(stderr, "moat audit secrets: unknown format '%s' (text, json, sarif)\n",
                         optarg);
                 return 2;
             }
             break;
         case 'b':
-            baseline_path = optarg;
+            job.baseline = optarg;
             break;
         case 'm':
             if (moat_parse_u64(optarg, strlen(optarg), &max_bytes) < 0 || max_bytes == 0 ||
@@ -121,76 +103,12 @@ int moat_cmd_audit_secrets(int argc, char **argv)
         return 2;
     }
 
-    moat_audit_baseline *baseline = NULL;
-    if (baseline_path) {
-        char *err = NULL;
-        if (moat_audit_baseline_load(baseline_path, &baseline, &err) < 0) {
-            fprintf(stderr, "moat audit secrets: %s\n", err);
-            free(err);
-            free(exclude);
-            return 2;
-        }
-    }
-    moat_secrets *s = NULL;
-    if (moat_secrets_new(&s) < 0) {
-        moat_audit_baseline_free(baseline);
-        free(exclude);
-        return 2;
-    }
-    moat_audit_findings found = {0};
-    moat_secrets_stats st = {0};
-    moat_buf notes;
-    moat_buf_init(&notes);
-    char *err = NULL;
-    int rc = moat_secrets_scan_tree(s, root, exclude, nexclude, (size_t)max_bytes, &found, &st,
-                                    &notes, &err);
-    moat_secrets_free(s);
+    job.paths = (const char *const *)&root;
+    job.npaths = 1;
+    job.max_file_bytes = (size_t)max_bytes;
+    job.exclude = (const char *const *)exclude;
+    job.nexclude = nexclude;
+    int rc = moat_audit_analyser_find("secrets")->run(&job);
     free(exclude);
-    if (rc < 0) {
-        fprintf(stderr, "moat audit secrets: %s\n", err ? err : moat_strerror(rc));
-        free(err);
-        moat_buf_free(&notes);
-        moat_audit_findings_free(&found);
-        moat_audit_baseline_free(baseline);
-        return 2;
-    }
-    moat_audit_findings_finish(&found);
-    size_t baselined = baseline ? moat_audit_findings_drop_baseline(&found, baseline) : 0;
-
-    /* One note per line becomes one report error ("path: why"). */
-    size_t nerrors = 0;
-    char **errors = NULL;
-    for (char *p = notes.data; p && *p;) {
-        char *nl = strchr(p, '\n');
-        if (nl) *nl = '\0';
-        errors = moat_xrealloc(errors, (nerrors + 1) * sizeof(*errors));
-        errors[nerrors++] = p;
-        p = nl ? nl + 1 : p + strlen(p);
-    }
-    size_t nrules;
-    const moat_audit_rule *rules = moat_secrets_rules(&nrules);
-    const moat_audit_rule *const tables[] = {rules};
-    moat_audit_report report = {.findings = &found,
-                                .rule_tables = tables,
-                                .rule_counts = &nrules,
-                                .ntables = 1,
-                                .errors = (const char *const *)errors,
-                                .nerrors = nerrors,
-                                .files = st.files,
-                                .suppressed = st.suppressed,
-                                .baselined = baselined};
-    moat_buf out;
-    moat_buf_init(&out);
-    moat_audit_render(&out, &report, fmt);
-    make_safe(&out, fmt == MOAT_AUDIT_TEXT);
-    fwrite(out.data, 1, out.len, stdout);
-    /* fail closed: a file that could not be read was not audited */
-    int status = st.unreadable ? 2 : found.len ? 1 : 0;
-    if (fflush(stdout) != 0) status = 2;
-    moat_buf_free(&out);
-    free(errors);
-    moat_buf_free(&notes);
-    moat_audit_findings_free(&found);
-    moat_audit_baseline_free(baseline);
-    return status;
+    return rc;
 }

@@ -1,41 +1,16 @@
-/* cmd_audit_deps.c - `moat audit deps [PATH...]`: the known-vulnerable
- * dependencies of a Python project, from the local OSV database. Options,
- * the ignore list's sources and the exit status live here; reading inputs,
- * matching and the report formats are src/audit/deps. */
-#include <getopt.h>
+/* run.c - the deps analyser's run (`moat audit deps`, and within
+ * `moat audit`): the known-vulnerable dependencies of a Python project, from
+ * the local OSV database. The ignore list's sources and the exit status live
+ * here; reading inputs, matching and the report formats are the rest of
+ * src/audit/deps; the options are src/cli/cmd_audit_deps.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "audit/deps/deps.h"
-#include "cmd.h"
+#include "audit/engine.h"
 #include "core.h"
-
-static const char usage[] =
-    "usage: moat audit deps [PATH...] [--db PATH] [--format FORMAT] [--ignore ID]...\n"
-    "                       [--min-severity LEVEL] [--python-version X.Y] [--config FILE]\n"
-    "\n"
-    "Reports the dependencies with known vulnerabilities, offline, from the local OSV\n"
-    "database ('moat db import' / 'moat db update' fill it). PATH is a project folder\n"
-    "(default: the current one), a requirements*.txt, pyproject.toml, poetry.lock,\n"
-    "Pipfile.lock, uv.lock, pdm.lock or pylock.toml file, or a site-packages folder.\n"
-    "Exit status: 0 none found, 1 vulnerable dependencies, 2 error (a file that could not\n"
-    "be read or parsed, no database).\n"
-    "\n"
-    "  -d, --db PATH            the advisory database (default: ~/.cache/moat/osv.db)\n"
-    "  -f, --format FORMAT      table (default), json (pip-audit's shape), sarif,\n"
-    "                           markdown or cyclonedx\n"
-    "  -i, --ignore ID          do not report this advisory (any of its ids or aliases)\n"
-    "  -s, --min-severity LEVEL report only advisories rated LEVEL or above (low, medium,\n"
-    "                           high, critical); advisories without a rating are reported\n"
-    "  -p, --python-version X.Y evaluate environment markers for this Python (default:\n"
-    "                           what /usr/bin/python3 says)\n"
-    "      --python PATH        ask this interpreter for the marker environment instead\n"
-    "  -c, --config FILE        read [tool.moat.audit] (pyproject.toml) or [audit]\n"
-    "                           (moat.toml) from FILE (default: the project's own)\n"
-    "  -q, --quiet              no warnings about old data or unknown markers\n"
-    "  -h, --help               this help\n";
 
 static char *config_for(const char *path)
 {
@@ -60,76 +35,22 @@ static char *config_for(const char *path)
     return NULL;
 }
 
-/* Reports quote the audited tree (file names, lines of code, package names)
- * and advisory texts: a text report is escaped for the terminal, a JSON one
- * has its unsafe code points escaped (see moat_term_escape). */
-static void make_safe(moat_buf *report, bool text)
+static const char *deps_format(const moat_audit_job *job)
 {
-    moat_buf safe;
-    moat_buf_init(&safe);
-    if (text)
-        moat_term_escape(&safe, report->data ? report->data : "", report->len, MOAT_TERM_TEXT);
-    else
-        moat_json_harden(&safe, report->data ? report->data : "", report->len);
-    moat_buf_free(report);
-    *report = safe;
+    if (job->deps_format) return job->deps_format;
+    return job->format == MOAT_AUDIT_JSON    ? "json"
+           : job->format == MOAT_AUDIT_SARIF ? "sarif"
+                                             : "table";
 }
 
-int moat_cmd_audit_deps(int argc, char **argv)
+int moat_audit_deps_run(const moat_audit_job *job)
 {
-    enum { OPT_PYTHON = 1000 };
-    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
-                                         {"format", required_argument, NULL, 'f'},
-                                         {"ignore", required_argument, NULL, 'i'},
-                                         {"min-severity", required_argument, NULL, 's'},
-                                         {"python-version", required_argument, NULL, 'p'},
-                                         {"python", required_argument, NULL, OPT_PYTHON},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *dbpath = NULL, *format = "table", *min_sev = NULL, *pyver = NULL, *python = NULL,
-               *config = NULL;
-    bool quiet = false;
+    const char *dbpath = job->db, *format = deps_format(job), *min_sev = job->min_severity,
+               *pyver = job->python_version, *python = job->python, *config = job->config;
+    bool quiet = job->quiet;
     moat_dep_ignores ignores = {0};
-    int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "d:f:i:s:p:c:qh", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'd':
-            dbpath = optarg;
-            break;
-        case 'f':
-            format = optarg;
-            break;
-        case 'i':
-            moat_dep_ignores_add(&ignores, optarg, NULL, NULL, NULL, 0);
-            break;
-        case 's':
-            min_sev = optarg;
-            break;
-        case 'p':
-            pyver = optarg;
-            break;
-        case OPT_PYTHON:
-            python = optarg;
-            break;
-        case 'c':
-            config = optarg;
-            break;
-        case 'q':
-            quiet = true;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            moat_dep_ignores_free(&ignores);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            moat_dep_ignores_free(&ignores);
-            return 2;
-        }
-    }
+    for (size_t i = 0; i < job->nignore; i++)
+        moat_dep_ignores_add(&ignores, job->ignore[i], NULL, NULL, NULL, 0);
     static const char *const formats[] = {"table", "json", "sarif", "markdown", "cyclonedx"};
     bool fmt_ok = false;
     for (size_t i = 0; i < MOAT_ARRAY_LEN(formats); i++)
@@ -149,7 +70,7 @@ int moat_cmd_audit_deps(int argc, char **argv)
     }
     FILE *diag = stderr;
     size_t problems = 0;
-    const char *first = optind < argc ? argv[optind] : ".";
+    const char *first = job->npaths ? job->paths[0] : ".";
     char *cfg = config ? moat_xstrdup(config) : config_for(first);
     const char *cfg_sev = NULL;
     if (cfg && moat_dep_ignores_load(&ignores, cfg, &cfg_sev, diag, &problems) == MOAT_ENOENT) {
@@ -178,11 +99,11 @@ int moat_cmd_audit_deps(int argc, char **argv)
         deps.lazy_python = python;
     }
     if (quiet) deps.env_warned = true;
-    if (optind >= argc) {
+    if (!job->npaths) {
         moat_deps_collect(&deps, ".");
     } else {
-        for (int i = optind; i < argc; i++)
-            moat_deps_collect(&deps, argv[i]);
+        for (size_t i = 0; i < job->npaths; i++)
+            moat_deps_collect(&deps, job->paths[i]);
     }
     problems += deps.problems;
 
@@ -231,7 +152,7 @@ int moat_cmd_audit_deps(int argc, char **argv)
     moat_buf outb;
     moat_buf_init(&outb);
     moat_deps_report(&res, format, &outb);
-    make_safe(&outb, !strcmp(format, "table") || !strcmp(format, "markdown"));
+    moat_audit_make_safe(&outb, !strcmp(format, "table") || !strcmp(format, "markdown"));
     fwrite(outb.data, 1, outb.len, stdout);
     moat_buf_free(&outb);
     if (problems)

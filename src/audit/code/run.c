@@ -1,10 +1,10 @@
-/* cmd_audit_code.c - `moat audit code` and `moat audit settings`: finds the
+/* run.c - the code and settings analysers' runs (`moat audit code`,
+ * `moat audit settings`, and both within `moat audit`): finds the
  * configuration ([audit] in moat.toml or [tool.moat.audit] in pyproject.toml
  * of the audited folder), walks the tree, hands each file to the code or
  * settings analyser, applies the thresholds and the baseline, and prints the
  * report. The rules live in src/audit/code and src/audit/settings; the
- * report formats in src/audit/report. */
-#include <getopt.h>
+ * report formats in src/audit/report; the options in src/cli/cmd_audit_code.c. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,45 +17,16 @@
 #include "audit/audit.h"
 #include "audit/code/code.h"
 #include "audit/settings/settings.h"
-#include "cmd.h"
+#include "audit/engine.h"
 #include "config/config.h"
 #include "core.h"
 
 #define MAX_FILE_BYTES (8u << 20)
 
-static const char usage[] =
-    "usage: moat audit code [PATH...] [options]\n"
-    "       moat audit settings [PATH...] [options]\n"
-    "\n"
-    "code      dangerous code in Python sources (Bandit-compatible ids, data flow from\n"
-    "          request data to SQL, shell, eval, files, redirects, outgoing requests) and\n"
-    "          escaping turned off in Jinja2/Django templates\n"
-    "settings  Django settings (the checks of manage.py check --deploy), Flask configs\n"
-    "          and .env files\n"
-    "\n"
-    "PATH is a folder (default: the current one) or a file. Exit status: 0 no findings,\n"
-    "1 findings, 2 usage or input error (also when a file could not be read; files\n"
-    "with syntax errors are reported and what parsed is analysed).\n"
-    "\n"
-    "  -f, --format FMT      text (default), json or sarif (SARIF 2.1.0)\n"
-    "  -o, --output FILE     write the report to FILE instead of standard output\n"
-    "  -b, --baseline FILE   report only findings not in FILE (an earlier --format json\n"
-    "                        report); findings are matched by fingerprint, not line\n"
-    "  -c, --config FILE     moat.toml or pyproject.toml (default: the one in PATH)\n"
-    "      --severity LEVEL  report only findings of at least LEVEL (low, medium, high)\n"
-    "      --confidence LEVEL  the same for confidence\n"
-    "      --skip IDS        rule ids not run, comma-separated (adds to audit.skip)\n"
-    "      --exclude GLOB    files and folders skipped (adds to audit.exclude)\n"
-    "      --list-rules      print the rules as a Markdown table and exit\n"
-    "  -h, --help            this help\n"
-    "\n"
-    "Silence one finding with '# nosec ID' or '# moat: ignore[ID]' on any line of its\n"
-    "statement. See docs/audit-code.md.\n";
-
 typedef enum { F_PY, F_TEMPLATE, F_ENV } file_kind;
 
 /* One file to analyse and, once analysed, what it gave. */
-typedef struct job {
+typedef struct file_job {
     char *path; /* owned */
     file_kind kind;
     moat_audit_findings findings;
@@ -63,12 +34,12 @@ typedef struct job {
     off_t size; /* from stat before the run, to take big files first */
     bool analysed;
     bool unreadable; /* could not be read: the audit is incomplete (exit 2) */
-} job;
+} file_job;
 
 typedef struct scan {
     bool settings_mode; /* `audit settings` (else `audit code`) */
     moat_audit_code_opts opts;
-    job *jobs;
+    file_job *jobs;
     size_t njobs, cap;
     size_t *order;      /* job indexes, biggest file first (owned) */
     atomic_size_t next; /* the next order[] entry a worker takes */
@@ -107,7 +78,8 @@ static int on_file(void *arg, const char *path, const char *rel)
     if (has_ext(path, ".py") || has_ext(path, ".pyw"))
         kind = F_PY;
     else if (!s->settings_mode && moat_audit_code_is_template(path) &&
-             !(skipped(s, "MOAT-C102") && skipped(s, "MOAT-C103")))
+             !(skipped(s, moat_audit_code_rules[MOAT_CODE_MOAT_C102].id) &&
+               skipped(s, moat_audit_code_rules[MOAT_CODE_MOAT_C103].id)))
         kind = F_TEMPLATE;
     else if (s->settings_mode && moat_audit_settings_is_env(path))
         kind = F_ENV;
@@ -117,11 +89,11 @@ static int on_file(void *arg, const char *path, const char *rel)
         s->cap = s->cap ? 2 * s->cap : 256;
         s->jobs = moat_xrealloc(s->jobs, s->cap * sizeof(*s->jobs));
     }
-    s->jobs[s->njobs++] = (job){.path = moat_xstrdup(path), .kind = kind};
+    s->jobs[s->njobs++] = (file_job){.path = moat_xstrdup(path), .kind = kind};
     return 0;
 }
 
-static void analyse(const scan *s, job *j)
+static void analyse(const scan *s, file_job *j)
 {
     struct stat st;
     if (stat(j->path, &st) == 0 && (size_t)st.st_size > MAX_FILE_BYTES) {
@@ -159,7 +131,7 @@ static void *worker(void *arg)
     }
 }
 
-static const job *sort_jobs; /* for by_size_desc (run_jobs runs once at a time) */
+static const file_job *sort_jobs; /* for by_size_desc (run_jobs runs once at a time) */
 
 static int by_size_desc(const void *a, const void *b)
 {
@@ -193,7 +165,7 @@ static void run_jobs(scan *s)
     for (size_t i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
     for (size_t i = 0; i < s->njobs; i++) {
-        job *j = &s->jobs[i];
+        file_job *j = &s->jobs[i];
         if (j->analysed) s->files++;
         if (j->unreadable) s->incomplete = true;
         s->suppressed += j->res.suppressed;
@@ -260,116 +232,26 @@ static int load_config(const char *explicit, const char *root, moat_config **cfg
     return rc;
 }
 
-static void split_ids(char ***v, size_t *n, const char *s)
+static int run(const moat_audit_job *job, bool settings_mode)
 {
-    while (*s) {
-        size_t k = strcspn(s, ", ");
-        if (k) add_str(v, n, moat_xstrndup(s, k));
-        s += k;
-        while (*s == ',' || *s == ' ')
-            s++;
-    }
-}
-
-static void print_rules(bool settings_mode)
-{
-    moat_buf b;
-    moat_buf_init(&b);
-    if (settings_mode)
-        moat_audit_rules_markdown(&b, moat_audit_settings_rules, moat_audit_settings_nrules);
-    else
-        moat_audit_rules_markdown(&b, moat_audit_code_rules, moat_audit_code_nrules);
-    fwrite(b.data, 1, b.len, stdout);
-    moat_buf_free(&b);
-}
-
-/* Reports quote the audited tree (file names, lines of code, package names)
- * and advisory texts: a text report is escaped for the terminal, a JSON one
- * has its unsafe code points escaped (see moat_term_escape). */
-static void make_safe(moat_buf *report, bool text)
-{
-    moat_buf safe;
-    moat_buf_init(&safe);
-    if (text)
-        moat_term_escape(&safe, report->data ? report->data : "", report->len, MOAT_TERM_TEXT);
-    else
-        moat_json_harden(&safe, report->data ? report->data : "", report->len);
-    moat_buf_free(report);
-    *report = safe;
-}
-
-int moat_cmd_audit_code(int argc, char **argv)
-{
-    enum { OPT_SEVERITY = 1000, OPT_CONFIDENCE, OPT_SKIP, OPT_EXCLUDE, OPT_LIST };
-    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"baseline", required_argument, NULL, 'b'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"severity", required_argument, NULL, OPT_SEVERITY},
-                                         {"confidence", required_argument, NULL, OPT_CONFIDENCE},
-                                         {"skip", required_argument, NULL, OPT_SKIP},
-                                         {"exclude", required_argument, NULL, OPT_EXCLUDE},
-                                         {"list-rules", no_argument, NULL, OPT_LIST},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    if (argc < 1) {
-        fputs(usage, stderr);
-        return 2;
-    }
     scan s = {0};
-    s.settings_mode = strcmp(argv[0], "settings") == 0;
+    s.settings_mode = settings_mode;
     s.opts.code = !s.settings_mode;
     s.opts.settings = s.settings_mode;
-    moat_audit_format fmt = MOAT_AUDIT_TEXT;
-    const char *output = NULL, *baseline_path = NULL, *config_path = NULL;
-    const char *sev_arg = NULL, *conf_arg = NULL;
+    moat_audit_format fmt = job->format;
+    const char *output = job->output, *baseline_path = job->baseline, *config_path = job->config;
+    const char *sev_arg = job->severity, *conf_arg = job->confidence;
     char **skip = NULL, **exclude = NULL;
     size_t nskip = 0, nexclude = 0;
-    int ch, rc = 2;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "f:o:b:c:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'f':
-            if (moat_audit_format_parse(optarg, &fmt) < 0) {
-                fprintf(stderr, "moat audit: unknown format '%s' (text, json or sarif)\n", optarg);
-                goto out;
-            }
-            break;
-        case 'o':
-            output = optarg;
-            break;
-        case 'b':
-            baseline_path = optarg;
-            break;
-        case 'c':
-            config_path = optarg;
-            break;
-        case OPT_SEVERITY:
-            sev_arg = optarg;
-            break;
-        case OPT_CONFIDENCE:
-            conf_arg = optarg;
-            break;
-        case OPT_SKIP:
-            split_ids(&skip, &nskip, optarg);
-            break;
-        case OPT_EXCLUDE:
-            add_str(&exclude, &nexclude, moat_xstrdup(optarg));
-            break;
-        case OPT_LIST:
-            print_rules(s.settings_mode);
-            rc = 0;
-            goto out;
-        case 'h':
-            fputs(usage, stdout);
-            rc = 0;
-            goto out;
-        default:
-            fputs(usage, stderr);
-            goto out;
-        }
-    }
-    const char *first = optind < argc ? argv[optind] : ".";
+    int rc = 2;
+    for (size_t i = 0; i < job->nskip; i++)
+        add_str(&skip, &nskip, moat_xstrdup(job->skip[i]));
+    for (size_t i = 0; i < job->nexclude; i++)
+        add_str(&exclude, &nexclude, moat_xstrdup(job->exclude[i]));
+    const char *const here[] = {"."};
+    const char *const *paths = job->npaths ? job->paths : here;
+    size_t npaths = job->npaths ? job->npaths : 1;
+    const char *first = paths[0];
     moat_config *cfg = NULL;
     if (load_config(config_path, first, &cfg) != 0) goto out;
     for (size_t i = 0; i < cfg->audit.skip.len; i++)
@@ -396,16 +278,15 @@ int moat_cmd_audit_code(int argc, char **argv)
             goto out;
         }
     }
-    for (int i = optind; i < argc || i == optind; i++) {
-        const char *root = i < argc ? argv[i] : ".";
+    for (size_t i = 0; i < npaths; i++) {
         char *err = NULL;
-        if (moat_audit_walk(root, (const char *const *)exclude, nexclude, on_file, &s, &err) < 0) {
+        if (moat_audit_walk(paths[i], (const char *const *)exclude, nexclude, on_file, &s, &err) <
+            0) {
             fprintf(stderr, "moat audit: %s\n", err);
             free(err);
             moat_audit_baseline_free(baseline);
             goto out;
         }
-        if (i >= argc) break;
     }
     run_jobs(&s);
 
@@ -432,7 +313,7 @@ int moat_cmd_audit_code(int argc, char **argv)
     moat_buf b;
     moat_buf_init(&b);
     moat_audit_render(&b, &r, fmt);
-    make_safe(&b, fmt == MOAT_AUDIT_TEXT);
+    moat_audit_make_safe(&b, fmt == MOAT_AUDIT_TEXT);
     FILE *fp = output ? fopen(output, "w") : stdout;
     if (!fp) {
         fprintf(stderr, "moat audit: cannot write %s\n", output);
@@ -467,4 +348,14 @@ out:
         free(exclude[i]);
     free(exclude);
     return rc;
+}
+
+int moat_audit_code_run(const moat_audit_job *job)
+{
+    return run(job, false);
+}
+
+int moat_audit_settings_run(const moat_audit_job *job)
+{
+    return run(job, true);
 }
