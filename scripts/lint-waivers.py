@@ -4,8 +4,10 @@
   lint-waivers.py check FILE       every waiver names a known tool, a file
                                    that exists and a reason
   lint-waivers.py cppcheck FILE    the cppcheck waivers as a suppressions list
-  lint-waivers.py clang-tidy FILE  reads clang-tidy's output on stdin, prints
+  lint-waivers.py clang-tidy FILE [BUILD]
+                                   reads clang-tidy's output on stdin, prints
                                    the findings no waiver covers; exit 1 if any
+                                   (relative paths in it are BUILD's)
 """
 import os
 import re
@@ -40,7 +42,7 @@ def waivers(path):
 DIAG = re.compile(r"^(\S+?):(\d+):(\d+): (warning|error): (.*?)(?: \[([^\]]+)\])?$")
 
 
-def clang_tidy(ws):
+def clang_tidy(ws, build):
     text = re.sub(r"\x1b\[[0-9;]*m", "", sys.stdin.read())
     seen, left = set(), []
     for line in text.splitlines():
@@ -48,6 +50,8 @@ def clang_tidy(ws):
         if not m:
             continue
         path, ln, _, kind, msg, checks = m.groups()
+        if not os.path.isabs(path):
+            path = os.path.join(build, path)
         rel = os.path.relpath(os.path.realpath(path), ROOT)
         key = (rel, ln, msg)
         if key in seen:
@@ -70,7 +74,7 @@ def clang_tidy(ws):
 
 
 def main(argv):
-    if len(argv) != 3:
+    if len(argv) not in (3, 4):
         sys.exit(__doc__)
     mode, path = argv[1], argv[2]
     ws, bad = waivers(path)
@@ -84,7 +88,7 @@ def main(argv):
                 print("%s:%s%s" % (w["check"], w["file"], ":%d" % w["line"] if w["line"] else ""))
         return 0
     if mode == "clang-tidy":
-        return clang_tidy(ws)
+        return clang_tidy(ws, os.path.join(ROOT, argv[3]) if len(argv) == 4 else ROOT)
     sys.exit(__doc__)
 
 

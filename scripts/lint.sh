@@ -63,7 +63,7 @@ if [ "${LINT_STATIC:-1}" != 0 ]; then
     else
         out=$(run-clang-tidy -quiet -j 2 -p "$BUILD" -checks="$TIDY_CHECKS" \
             "^$PWD/src/" 2>&1 || true)
-        if ! python3 scripts/lint-waivers.py clang-tidy "$WAIVERS" <<<"$out"; then
+        if ! python3 scripts/lint-waivers.py clang-tidy "$WAIVERS" "$BUILD" <<<"$out"; then
             echo "lint: clang-tidy found the above (fix it, or waive it in $WAIVERS with the reason)"
             status=1
         fi
