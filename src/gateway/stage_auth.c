@@ -76,74 +76,6 @@ bool moat__auth_portal_path(const char *path)
     return moat_portal_match(path) != MOAT_PORTAL_NONE;
 }
 
-/* ---- the session cache --------------------------------------------------
- * Looking a session up on the thread pool for every request costs a round
- * trip through the pool; a session read in the last CACHE_TTL_MS is answered
- * from here instead, on the loop, as long as nothing was committed to the
- * store since (PRAGMA data_version on a second connection, which changes
- * with every commit of moat's own connection and of `moat user` alike: a
- * logout, lock, role change or token revocation empties the cache at once).
- * The touch that keeps a session's idle timer going happens on each refill. */
-#define CACHE_SLOTS 1024
-#define CACHE_TTL_MS 15000
-
-typedef struct cache_entry {
-    char id_hash[MOAT_SECRET_HASH_LEN + 1]; /* "" = empty slot */
-    uint64_t version, filled_ms;
-    moat_session sess;
-    int64_t user_id;
-    char *name;   /* owned */
-    char **roles; /* owned */
-    size_t nroles;
-    bool totp;
-} cache_entry;
-
-struct moat__auth_cache {
-    pthread_mutex_t mu;
-    cache_entry slots[CACHE_SLOTS];
-};
-
-moat__auth_cache *moat__auth_cache_new(void)
-{
-    moat__auth_cache *c = moat_xcalloc(1, sizeof(*c));
-    pthread_mutex_init(&c->mu, NULL);
-    return c;
-}
-
-static void entry_clear(cache_entry *e)
-{
-    free(e->name);
-    for (size_t i = 0; i < e->nroles; i++)
-        free(e->roles[i]);
-    free(e->roles);
-    memset(e, 0, sizeof(*e));
-}
-
-void moat__auth_cache_free(moat__auth_cache *c)
-{
-    if (!c) return;
-    for (size_t i = 0; i < CACHE_SLOTS; i++)
-        entry_clear(&c->slots[i]);
-    pthread_mutex_destroy(&c->mu);
-    free(c);
-}
-
-static size_t slot_of(const char *id_hash)
-{
-    size_t h = 0;
-    for (int i = 0; i < 8; i++)
-        h = h * 16 + (size_t)(id_hash[i] <= '9' ? id_hash[i] - '0' : id_hash[i] - 'a' + 10);
-    return h % CACHE_SLOTS;
-}
-
-static char **roles_dup(char *const *roles, size_t n)
-{
-    char **out = n ? moat_xcalloc(n, sizeof(char *)) : NULL;
-    for (size_t i = 0; i < n; i++)
-        out[i] = moat_xstrdup(roles[i]);
-    return out;
-}
-
 /* ---- the job run on the thread pool --------------------------------------
  * One per request that needs the store: a rule check (who the session or
  * token is), or a portal request (its job, stepped by src/auth/portal). */
@@ -536,6 +468,74 @@ static int decide(moat_request *r, auth_job *job)
     return MOAT_PASS;
 }
 
+/* ---- the session cache --------------------------------------------------
+ * Looking a session up on the thread pool for every request costs a round
+ * trip through the pool; a session read in the last CACHE_TTL_MS is answered
+ * from here instead, on the loop, as long as nothing was committed to the
+ * store since (PRAGMA data_version on a second connection, which changes
+ * with every commit of moat's own connection and of `moat user` alike: a
+ * logout, lock, role change or token revocation empties the cache at once).
+ * The touch that keeps a session's idle timer going happens on each refill. */
+#define CACHE_SLOTS 1024
+#define CACHE_TTL_MS 15000
+
+typedef struct cache_entry {
+    char id_hash[MOAT_SECRET_HASH_LEN + 1]; /* "" = empty slot */
+    uint64_t version, filled_ms;
+    moat_session sess;
+    int64_t user_id;
+    char *name;   /* owned */
+    char **roles; /* owned */
+    size_t nroles;
+    bool totp;
+} cache_entry;
+
+struct moat__auth_cache {
+    pthread_mutex_t mu;
+    cache_entry slots[CACHE_SLOTS];
+};
+
+moat__auth_cache *moat__auth_cache_new(void)
+{
+    moat__auth_cache *c = moat_xcalloc(1, sizeof(*c));
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+static void entry_clear(cache_entry *e)
+{
+    free(e->name);
+    for (size_t i = 0; i < e->nroles; i++)
+        free(e->roles[i]);
+    free(e->roles);
+    memset(e, 0, sizeof(*e));
+}
+
+void moat__auth_cache_free(moat__auth_cache *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        entry_clear(&c->slots[i]);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static size_t slot_of(const char *id_hash)
+{
+    size_t h = 0;
+    for (int i = 0; i < 8; i++)
+        h = h * 16 + (size_t)(id_hash[i] <= '9' ? id_hash[i] - '0' : id_hash[i] - 'a' + 10);
+    return h % CACHE_SLOTS;
+}
+
+static char **roles_dup(char *const *roles, size_t n)
+{
+    char **out = n ? moat_xcalloc(n, sizeof(char *)) : NULL;
+    for (size_t i = 0; i < n; i++)
+        out[i] = moat_xstrdup(roles[i]);
+    return out;
+}
+
 static void cache_put(moat_runtime *rt, const auth_job *job)
 {
     const moat_session_who *w = &job->who;
@@ -605,6 +605,8 @@ static bool cache_get(moat_request *r, auth_job *job)
     pthread_mutex_unlock(&c->mu);
     return hit;
 }
+
+/* ---- back from the pool --------------------------------------------------- */
 
 static void after_check(moat_request *r, auth_job *job)
 {
