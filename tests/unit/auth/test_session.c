@@ -215,7 +215,7 @@ static void test_enrollment(void **state)
     char codes[MOAT_RECOVERY_CODES][MOAT_RECOVERY_CODE_LEN + 1];
     char code[9], wrong[9];
     moat_totp_code(&st.totp, e.key, sizeof(e.key), (uint64_t)now / st.totp.period, code);
-    snprintf(wrong, sizeof(wrong), "%06d", (atoi(code) + 1) % 1000000);
+    snprintf(wrong, sizeof(wrong), "%06d", (int)((strtol(code, NULL, 10) + 1) % 1000000));
     bool ok = true;
     assert_int_equal(moat_enrollment_finish(f->s, &st, &e, f->uid, wrong, now, &ok, codes), 0);
     assert_false(ok);
