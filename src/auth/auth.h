@@ -359,6 +359,33 @@ void moat_session_csrf_new(char *out, size_t nbytes);
 /* A CSRF token check in constant time: want non-empty and equal to got. */
 bool moat_session_csrf_ok(const char *want, const char *got);
 
+/* The setting an auth event's count or limit comes from (seclog's
+ * config_key), or NULL. */
+const char *moat_auth_event_key(const char *event);
+
+/* ---- identity headers (identity.c) ----------------------------------------
+ * Those a client may not send, and those moat sets for the application. */
+/* True when the header name[0..n) claims an identity: one of moat's list,
+ * or of more (auth.strip_headers: names, or prefixes ending in '*'). */
+bool moat_auth_identity_header(const char *name, size_t n, const moat_strlist *more);
+/* Removes every identity header from h; keep_csrf keeps X-Moat-Csrf (the
+ * portal's own, on its requests: never forwarded). */
+void moat_auth_identity_strip(moat_http_head *h, const moat_strlist *more, bool keep_csrf);
+/* Removes the headers that override the request's method. */
+void moat_auth_method_override_strip(moat_http_head *h);
+/* How the user came: for the signed X-Moat-Identity. */
+typedef struct moat_auth_identity {
+    const char *secret; /* auth.identity_secret: NULL or "" = no X-Moat-Identity */
+    bool mfa;           /* a second factor was presented */
+    bool token;         /* a bearer token, not a session */
+    int64_t now;
+} moat_auth_identity;
+/* Sets Remote-User, Remote-Groups (the roles, comma-separated) and, with a
+ * secret, X-Moat-Identity ("v1;user=..;groups=..;mfa=..;via=..;ts=..;sig="
+ * HMAC-SHA256 hex) on h, in a. */
+void moat_auth_identity_set(moat_http_head *h, moat_arena *a, const moat_user *u,
+                            const moat_auth_identity *id);
+
 /* ---- TOTP enrollment (enroll.c) -------------------------------------------
  * One path for the portal's enrollment page and `moat user mfa enroll`: a
  * secret, its base32 text and otpauth:// URI, the QR code of the URI (SVG

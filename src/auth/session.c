@@ -207,3 +207,14 @@ size_t moat_session_token_events(const moat_session_creds *c, const moat_session
                f, 1);
     return 1 + moat_auth_lock_events(NULL, tok, false, f, 1, out + 1);
 }
+
+const char *moat_auth_event_key(const char *event)
+{
+    if (strcmp(event, "authz.denied") == 0) return "auth.rules";
+    if (strncmp(event, "auth.mfa.", 9) == 0) return "auth.mfa_failures";
+    if (strcmp(event, "auth.token.failure") == 0) return "auth.address_failures";
+    if (strncmp(event, "auth.", 5) == 0 && strcmp(event, "auth.login.success") != 0)
+        return "auth.lockout_failures";
+    if (strcmp(event, "session.expired") == 0) return "auth.session_idle";
+    return NULL;
+}

@@ -334,16 +334,16 @@ static void after_login(const moat_portal_req *req, moat_portal_job *job, moat_p
     moat__portal_redirect(rep, 303, rd ? rd : "/");
 }
 
-static const char *login_location(const moat_portal_req *req, const char *which, const char *rd)
+const char *moat_portal_page_url(moat_arena *a, const char *page, const char *rd)
 {
     moat_buf b;
     moat_buf_init(&b);
-    moat_buf_puts(&b, which);
-    if (rd) {
+    moat_buf_puts(&b, page);
+    if (rd && moat_portal_rd_ok(rd)) {
         moat_buf_puts(&b, "?rd=");
         moat_http_url_escape(&b, rd);
     }
-    const char *loc = moat_arena_strdup(req->arena, b.data);
+    const char *loc = moat_arena_strdup(a, b.data);
     moat_buf_free(&b);
     return loc;
 }
@@ -359,7 +359,7 @@ static void need_login(const moat_portal_req *req, moat_portal_job *job, moat_po
         return;
     }
     moat__portal_redirect(rep, req->head->method_id == HTTP_POST ? 303 : 302,
-                          login_location(req, "/.moat/login", rd));
+                          moat_portal_page_url(req->arena, "/.moat/login", rd));
 }
 
 static void api_session(const moat_portal_req *req, moat_portal_job *job, moat_portal_reply *rep)
@@ -407,7 +407,8 @@ static void after_enroll(moat_portal_job *job, moat_portal_reply *rep, const cha
 {
     const char *user = job->who.user.name;
     if (job->who.user.totp_secret && !job->who.sess.mfa && !job->ok) {
-        moat__portal_redirect(rep, 303, login_location(req, "/.moat/mfa", "/.moat/enroll"));
+        moat__portal_redirect(rep, 303,
+                              moat_portal_page_url(req->arena, "/.moat/mfa", "/.moat/enroll"));
     } else if (!job->post) {
         moat__portal_enroll_page(job, rep, 200, NULL, rd);
     } else if (job->ok) {

@@ -87,6 +87,9 @@ void moat_portal_run(moat_portal_job *job, moat_store *s, const moat_config *cfg
 
 /* True when rd is a path on this site to return to after a login. */
 bool moat_portal_rd_ok(const char *rd);
+/* The URL of portal page (e.g. "/.moat/login") that returns to rd after it,
+ * when rd is one moat_portal_rd_ok takes (else just the page), in a. */
+const char *moat_portal_page_url(moat_arena *a, const char *page, const char *rd);
 /* Appends s escaped for HTML text and attribute values. */
 void moat_portal_html_escape(moat_buf *b, const char *s);
 
