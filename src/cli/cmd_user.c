@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <qrencode.h>
 
 #include "auth/auth.h"
 #include "cmd.h"
@@ -439,47 +438,24 @@ static int cmd_roles(ctx *c, const opts *o)
     return rc;
 }
 
-/* Prints the QR code with Unicode half blocks, two modules per character
- * height, light modules as blocks (right on dark and light terminals alike
- * as long as the quiet zone shows). */
+/* Prints the QR code for a terminal (src/auth/enroll.c draws it). */
 static void print_qr(const char *text)
 {
-    QRcode *qr = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-    if (!qr) {
+    moat_buf b;
+    moat_buf_init(&b);
+    if (moat_enrollment_qr_text(&b, text) < 0)
         fprintf(stderr, "moat user: could not make the QR code; type the secret instead\n");
-        return;
-    }
-    const int quiet = 2, w = qr->width, size = w + 2 * quiet;
-    for (int y = 0; y < size; y += 2) {
-        for (int x = 0; x < size; x++) {
-            bool top = false, bottom = false; /* dark? */
-            int mx = x - quiet, my = y - quiet;
-            if (mx >= 0 && mx < w && my >= 0 && my < w) top = qr->data[my * w + mx] & 1;
-            if (mx >= 0 && mx < w && my + 1 >= 0 && my + 1 < w)
-                bottom = qr->data[(my + 1) * w + mx] & 1;
-            fputs(!top && !bottom ? "\xe2\x96\x88" /* full block */
-                  : !top          ? "\xe2\x96\x80" /* upper half */
-                  : !bottom       ? "\xe2\x96\x84" /* lower half */
-                                  : " ",
-                  stdout);
-        }
-        putchar('\n');
-    }
-    QRcode_free(qr);
+    else
+        fputs(b.data, stdout);
+    if (b.data) OPENSSL_cleanse(b.data, b.len); /* it spells the secret */
+    moat_buf_free(&b);
 }
 
 /* New recovery codes for u: stored hashed, printed once. */
 static int new_recovery_codes(ctx *c, const moat_user *u)
 {
     char codes[MOAT_RECOVERY_CODES][MOAT_RECOVERY_CODE_LEN + 1];
-    char hashes[MOAT_RECOVERY_CODES][MOAT_SECRET_HASH_LEN + 1];
-    const char *hp[MOAT_RECOVERY_CODES];
-    for (size_t i = 0; i < MOAT_RECOVERY_CODES; i++) {
-        moat_recovery_code_new(codes[i]);
-        MOAT_BUG_ON(moat_recovery_code_hash(codes[i], strlen(codes[i]), hashes[i]) < 0);
-        hp[i] = hashes[i];
-    }
-    int rc = moat_store_recovery_set(c->store, u->id, hp, MOAT_RECOVERY_CODES);
+    int rc = moat_recovery_codes_replace(c->store, u->id, codes);
     if (rc == 0) {
         printf("Recovery codes for %s (each works once; shown only now, keep them safe):\n\n",
                T(u->name));
@@ -511,27 +487,18 @@ static int cmd_mfa(ctx *c, const opts *o)
         rc = 1;
         goto out;
     }
-    uint8_t secret[MOAT_TOTP_SECRET_LEN];
-    moat_random(secret, sizeof(secret));
-    rc = moat_store_totp_set(c->store, u.id, secret, sizeof(secret));
+    moat_enrollment e;
+    moat_enrollment_new(&e, &c->st, u.name);
+    rc = moat_store_totp_set(c->store, u.id, e.key, sizeof(e.key));
     if (rc < 0) {
-        OPENSSL_cleanse(secret, sizeof(secret));
+        moat_enrollment_clear(&e);
         rc = store_failed(rc);
         goto out;
     }
-    moat_buf uri, b32;
-    moat_buf_init(&uri);
-    moat_buf_init(&b32);
-    moat_totp_uri(&uri, &c->st.totp, c->st.issuer, u.name, secret, sizeof(secret));
-    moat_base32_encode(&b32, secret, sizeof(secret));
-    OPENSSL_cleanse(secret, sizeof(secret));
     printf("Scan this with an authenticator app, or enter the secret by hand.\n\n");
-    print_qr(uri.data);
-    printf("\n%s\n\nSecret: %s\n\n", uri.data, b32.data);
-    OPENSSL_cleanse(uri.data, uri.len);
-    OPENSSL_cleanse(b32.data, b32.len);
-    moat_buf_free(&uri);
-    moat_buf_free(&b32);
+    print_qr(e.uri);
+    printf("\n%s\n\nSecret: %s\n\n", e.uri, e.secret_b32);
+    moat_enrollment_clear(&e);
     rc = new_recovery_codes(c, &u);
 out:
     moat_user_clear(&u);
@@ -703,7 +670,7 @@ static int cmd_logout(ctx *c, const opts *o)
     int rc = get_user(c, o->args[0], &u);
     if (rc) return rc;
     size_t n = 0;
-    rc = moat_store_sessions_end_user(c->store, u.id, &n);
+    rc = moat_session_end_user(c->store, u.id, &n);
     if (rc < 0)
         rc = store_failed(rc);
     else

@@ -244,7 +244,7 @@ extern const moat_stage moat__stage_auth; /* stage_auth.c */
 typedef struct moat__auth_cache moat__auth_cache;
 moat__auth_cache *moat__auth_cache_new(void);
 void moat__auth_cache_free(moat__auth_cache *c);
-/* True for the login portal's pages under /.moat/ (stage_auth.c). */
+/* True for the login portal's pages under /.moat/ (auth_portal.c). */
 bool moat__auth_portal_path(const char *path);
 extern const moat_stage moat__stage_errors;
 extern const moat_stage moat__stage_codings; /* stage_errors.c: Accept-Encoding */
@@ -383,24 +383,6 @@ const char *moat__auth_policy(const moat_config *cfg, const char *host, const ch
                               const char *method);
 /* True when the config asks the gateway to authenticate anything. */
 bool moat__auth_enabled(const moat_config *cfg);
-/* Finds cookie name in a Cookie header value: 0 with val/vlen (pointing
- * into header), MOAT_ENOENT, or MOAT_EINVAL when it is there twice. */
-int moat__cookie_get(const char *header, size_t hlen, const char *name, const char **val,
-                     size_t *vlen);
-#define MOAT__FORM_MAX 32
-typedef struct moat__form {
-    const char *keys[MOAT__FORM_MAX], *vals[MOAT__FORM_MAX]; /* arena strings */
-    size_t n;
-} moat__form;
-/* Parses an application/x-www-form-urlencoded body (or a query) into arena
- * strings: 0, MOAT_EINVAL (bad escape, NUL byte, a key given twice) or
- * MOAT_ETOOBIG (more than MOAT__FORM_MAX fields). */
-int moat__form_parse(moat_arena *a, const char *body, size_t len, moat__form *out);
-const char *moat__form_get(const moat__form *f, const char *key);
-/* True when rd is a path on this site to return to after a login. */
-bool moat__auth_rd_ok(const char *rd);
-void moat__html_escape(moat_buf *b, const char *s);
-void moat__url_escape(moat_buf *b, const char *s);
 /* The client's address for login throttling: the peer, or, when the peer
  * is in trusted_proxies, the right-most X-Forwarded-For address that is not
  * one of them. */

@@ -224,4 +224,30 @@ void moat_http_response_serialize(const moat_http_head *h, moat_buf *out);
 /* Standard reason phrase for a status ("Not Found"), or "Unknown". */
 const char *moat_http_reason(int status);
 
+/* ---- cookies and forms (form.c) -----------------------------------------
+ * What a login portal reads from a client: one cookie of a Cookie header,
+ * application/x-www-form-urlencoded bodies and query strings. Strict: a
+ * name given twice is ambiguous and taken as neither. */
+/* Finds cookie name in a Cookie header value: 0 with val/vlen (pointing
+ * into header), MOAT_ENOENT, or MOAT_EINVAL when it is there twice. */
+int moat_http_cookie_get(const char *header, size_t hlen, const char *name, const char **val,
+                         size_t *vlen);
+/* Cookie name across every Cookie header of h, copied into a; NULL when it
+ * is absent, malformed or given more than once. */
+const char *moat_http_head_cookie(const moat_http_head *h, moat_arena *a, const char *name);
+#define MOAT_HTTP_FORM_MAX 32
+typedef struct moat_http_form {
+    const char *keys[MOAT_HTTP_FORM_MAX], *vals[MOAT_HTTP_FORM_MAX]; /* arena strings */
+    size_t n;
+} moat_http_form;
+/* Parses an application/x-www-form-urlencoded body (or a query) into arena
+ * strings: 0, MOAT_EINVAL (bad escape, NUL byte, a key given twice) or
+ * MOAT_ETOOBIG (more than MOAT_HTTP_FORM_MAX fields). */
+int moat_http_form_parse(moat_arena *a, const char *body, size_t len, moat_http_form *out);
+/* The value of key, or NULL. */
+const char *moat_http_form_get(const moat_http_form *f, const char *key);
+/* Appends s percent-encoded for a query value (unreserved bytes and '/'
+ * stay as they are). */
+void moat_http_url_escape(moat_buf *b, const char *s);
+
 #endif
