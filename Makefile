@@ -4,7 +4,7 @@
 PY      := /usr/bin/python3
 BUILD   := build
 
-.PHONY: all deps build run test unit integration fuzz asan bench docs format lint clean
+.PHONY: all deps build run test unit integration fuzz asan bench docs format lint clean deb install
 
 all: build
 
@@ -56,5 +56,15 @@ format:
 lint:
 	scripts/lint.sh $(BUILD)
 
+# make install [PREFIX=/usr/local] [DESTDIR=/some/root]
+PREFIX  ?= /usr/local
+install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX) >/dev/null
+	ninja -C $(BUILD)
+	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
+
+deb: deps
+	scripts/deb.sh
+
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-deb

@@ -16,6 +16,10 @@ meson test -C "$BUILD" --suite unit --print-errorlogs
 echo "== fuzz smoke"
 scripts/fuzz.sh
 
+echo "== Debian package (the install tests unpack it)"
+MOAT_DEB="$(pwd)/$(scripts/deb.sh | tail -1)"
+export MOAT_DEB
+
 echo "== ASan+UBSan: unit and integration"
 scripts/asan.sh
 
