@@ -71,6 +71,8 @@ const char *moat__config_check_upstream(char *v);
 const char *moat__config_check_host(char *v);
 const char *moat__config_check_proxy(char *v);
 const char *moat__config_check_waf_exclude(char *v);
+const char *moat__config_check_content_type(char *v);
+const char *moat__config_check_rule_set(char *v);
 const char *moat__config_check_path_prefix(char *v);
 const char *moat__config_check_account(char *v);
 const char *moat__config_check_header_value(char *v);

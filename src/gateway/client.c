@@ -205,7 +205,17 @@ static int on_head(void *ud, moat_http_head *head)
     if (head->upgrade_refused) moat__upgrade_refused(r);
     /* Hop-by-hop headers go before any stage runs, so a client cannot name
      * a header a stage sets (Connection: X-Forwarded-For) and have it
-     * stripped on the way out. */
+     * stripped on the way out. The WAF inspects them all the same (920210
+     * reads Connection, 920180 Transfer-Encoding): it gets the list as sent. */
+    r->nsent_headers = head->nheaders;
+    if (head->nheaders) {
+        moat_http_header *copy =
+            moat_arena_alloc(r->arena, head->nheaders * sizeof(moat_http_header));
+        memcpy(copy, head->headers, head->nheaders * sizeof(moat_http_header));
+        r->sent_headers = copy;
+    } else {
+        r->sent_headers = NULL;
+    }
     moat_http_head_strip_hop_by_hop(head);
     drop_underscore_headers(head);
     r->state = (head->chunked || head->content_length > 0) ? REQ_BODY : REQ_HEAD;

@@ -123,6 +123,11 @@ struct moat_request {
     moat_runtime *rt;  /* owned ref for the request's lifetime */
     moat_arena *arena; /* borrowed from the client, reset when the request ends */
     moat_http_head *head;
+    /* The headers as the client sent them, hop-by-hop and underscored ones
+     * included (arena copy taken before they were stripped): what the WAF
+     * inspects, as a proxy in front of moat would have. */
+    const moat_http_header *sent_headers;
+    size_t nsent_headers;
     char id[MOAT_REQUEST_ID_LEN + 1];
     char *path; /* for logs: target without query */
     uint64_t start_ms, upstream_start_ms, upstream_ms;

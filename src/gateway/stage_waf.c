@@ -238,10 +238,14 @@ static int waf_head(moat_request *r)
     moat_buf_init(&job->body);
     moat__job_init(&job->base, r, job_free);
     MOAT__CTX(r, &moat__stage_waf) = job;
-    job->tx = moat_waf_tx_new(r->rt->waf, r->c->peer, h->method, h->target, h->http_minor);
-    for (size_t i = 0; i < h->nheaders; i++)
-        moat_waf_tx_header(job->tx, h->headers[i].name, h->headers[i].name_len, h->headers[i].value,
-                           h->headers[i].value_len);
+    job->tx = moat_waf_tx_new(r->rt->waf, r->c->peer, h->method, h->target, r->path ? r->path : "/",
+                              h->http_minor);
+    /* as sent: hop-by-hop and underscored names included (client.c strips
+     * those from what is forwarded) */
+    const moat_http_header *hs = r->sent_headers ? r->sent_headers : h->headers;
+    size_t nh = r->sent_headers ? r->nsent_headers : h->nheaders;
+    for (size_t i = 0; i < nh; i++)
+        moat_waf_tx_header(job->tx, hs[i].name, hs[i].name_len, hs[i].value, hs[i].value_len);
     if (moat_waf_tx_head(job->tx, &job->v)) return decide(r, job);
     if (!has_body) {
         inspect(job);

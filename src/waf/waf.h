@@ -27,8 +27,9 @@ void moat_waf_free(moat_waf *w);
  * exclusions), for `moat config` users and the tests. Appends to out. */
 void moat_waf_base_config(const moat_config *cfg, moat_buf *out);
 
-/* True when a waf.exclude entry without a parameter covers path (the
- * normalised request path): such requests are not inspected at all. */
+/* True when a waf.exclude entry that is a route alone covers path (the
+ * normalised request path; moat_route_match, the matcher of [[auth.rules]]):
+ * such requests are not inspected at all. */
 bool moat_waf_path_excluded(const moat_config *cfg, const char *path);
 
 /* One rule that matched. Strings are bounded, NUL-terminated copies. */
@@ -56,9 +57,10 @@ typedef struct moat_waf_verdict {
  * threads (made on a loop, run on the thread pool). */
 typedef struct moat_waf_tx moat_waf_tx;
 
-/* client: the peer address; uri: the request target (path and query). */
+/* client: the peer address; uri: the request target (path and query);
+ * path: the normalised path, which waf.exclude routes are matched with. */
 moat_waf_tx *moat_waf_tx_new(const moat_waf *w, const char *client, const char *method,
-                             const char *uri, int http_minor);
+                             const char *uri, const char *path, int http_minor);
 /* Adds a request header (name and value need not be NUL-terminated). */
 void moat_waf_tx_header(moat_waf_tx *t, const char *name, size_t nlen, const char *value,
                         size_t vlen);
