@@ -25,6 +25,7 @@ static const char usage_main[] =
     "  config check   validate a configuration and print the effective settings\n"
     "  config docs    print the configuration reference (Markdown)\n"
     "  log            the security event log: init, verify, why\n"
+    "  waf            the web application firewall: tune (exclusions from a detect-mode log)\n"
     "  user           users, passwords, second factors and tokens for the gateway\n"
     "  audit          all four auditors below on one tree, with one summary\n"
     "  audit code     dangerous code in the app's Python sources and templates\n"
@@ -187,6 +188,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "cert") == 0) return moat_cmd_cert(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc - 1, argv + 1);
     if (strcmp(cmd, "log") == 0) return moat_cmd_log(argc - 1, argv + 1);
+    if (strcmp(cmd, "waf") == 0) return moat_cmd_waf(argc - 1, argv + 1);
     if (strcmp(cmd, "user") == 0) return moat_cmd_user(argc - 1, argv + 1);
     if (strcmp(cmd, "audit") == 0) return moat_cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "db") == 0) return moat_cmd_db(argc - 1, argv + 1);

@@ -94,6 +94,14 @@ static size_t verdict_fields(moat_request *r, const moat_waf_verdict *v, moat_se
         "data", first && first->data[0] ? moat_arena_strdup(r->arena, first->data) : NULL};
     f[n++] =
         (moat_seclog_field){"paranoia", fmt_int(r->arena, (long long)r->rt->cfg->waf.paranoia)};
+    /* every match as ID=VARIABLE: what `moat log why` and `moat waf tune`
+     * turn into the narrowest waf.exclude entry */
+    moat_buf t;
+    moat_buf_init(&t);
+    for (size_t i = 0; i < v->nmatches; i++)
+        moat_buf_printf(&t, "%s%s=%s", i ? "," : "", v->matches[i].id, v->matches[i].var);
+    f[n++] = (moat_seclog_field){"targets", t.len ? moat_arena_strdup(r->arena, t.data) : NULL};
+    moat_buf_free(&t);
     moat_buf_free(&ids);
     return n;
 }
@@ -125,7 +133,7 @@ static int decide(moat_request *r, waf_job *job)
 {
     const moat_waf_verdict *v = &job->v;
     bool detect = conf_of(r)->mode == MOAT_WAF_DETECT;
-    moat_seclog_field *f = moat_arena_calloc(r->arena, 8 * sizeof(*f));
+    moat_seclog_field *f = moat_arena_calloc(r->arena, 9 * sizeof(*f));
     if (v->engine_err) {
         if (detect) {
             record(r, "waf.detected",

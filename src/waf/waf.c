@@ -455,3 +455,112 @@ bool moat_waf_path_excluded(const moat_config *cfg, const char *path)
     }
     return false;
 }
+
+/* ---- suggesting exclusions ------------------------------------------------ */
+
+/* An id-like path segment: all digits, or 8+ characters of hex and '-'
+ * with a digit (UUIDs, hashes). */
+static bool id_segment(const char *s, size_t n)
+{
+    if (!n) return false;
+    size_t digits = 0, hex = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= '0' && c <= '9')
+            digits++;
+        else if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-')
+            hex++;
+        else
+            return false;
+    }
+    return digits == n || (n >= 8 && digits > 0);
+}
+
+static void suggest_route(const char *path, moat_buf *out)
+{
+    size_t len = strcspn(path, "?#");
+    bool glob = false;
+    const char *p = path, *end = path + len;
+    if (!len || *p != '/') {
+        moat_buf_putc(out, '/');
+        return;
+    }
+    while (p < end) {
+        const char *seg = p + 1;
+        const char *next = memchr(seg, '/', (size_t)(end - seg));
+        if (!next) next = end;
+        moat_buf_putc(out, '/');
+        if (id_segment(seg, (size_t)(next - seg))) {
+            moat_buf_putc(out, '*');
+            glob = true;
+        } else {
+            for (const char *q = seg; q < next; q++)
+                /* a '*' of the path would read as a glob: '?' covers it */
+                moat_buf_putc(out, (*q == '*' || *q <= ' ' || *q == 0x7f || *q == '#') ? '?' : *q);
+            if (memchr(seg, '*', (size_t)(next - seg))) glob = true;
+        }
+        p = next;
+    }
+    if (!glob && out->len > 1) moat_buf_putc(out, '$');
+}
+
+size_t moat_waf_suggest(const char *path, const char *rules, const char *targets, moat_buf *out)
+{
+    /* (target, ids) groups; a target that cannot be named becomes "" */
+    enum { MAXG = 8 };
+    char tg[MAXG][96];
+    moat_buf ids[MAXG];
+    size_t ng = 0;
+    char *list = moat_xstrdup(targets && *targets ? targets : (rules ? rules : ""));
+    bool with_targets = targets && *targets;
+    for (char *item = list, *next; item && *item; item = next) {
+        next = strchr(item, ',');
+        if (next) *next++ = '\0';
+        char *eq = with_targets ? strchr(item, '=') : NULL;
+        if (eq) *eq = '\0';
+        const char *id = item;
+        size_t idn = strlen(id);
+        if (!idn || idn > 9 || strspn(id, "0123456789") != idn) continue;
+        /* moat's body-parsing refusals and the CRS's evaluation rules are not
+         * matches an exclusion should switch off */
+        if (strncmp(id, "19000", 5) == 0 || strncmp(id, "949", 3) == 0 ||
+            strncmp(id, "901", 3) == 0)
+            continue;
+        char target[96] = "";
+        if (eq) {
+            snprintf(target, sizeof(target), "%s", eq + 1);
+            moat_waf_exclusion e;
+            char probe[128];
+            snprintf(probe, sizeof(probe), "/ %s", target);
+            if (!strchr(target, ':') || moat_waf_exclusion_parse(probe, &e) || e.ntargets != 1)
+                target[0] = '\0';
+            if (target[0]) moat_waf_exclusion_free(&e);
+        }
+        size_t g = 0;
+        while (g < ng && strcmp(tg[g], target) != 0)
+            g++;
+        if (g == ng) {
+            if (ng == MAXG) continue;
+            snprintf(tg[ng], sizeof(tg[ng]), "%s", target);
+            moat_buf_init(&ids[ng]);
+            ng++;
+        }
+        /* ids[g] is " ID ID ...": add id once */
+        char *have = moat_xasprintf("%s ", ids[g].data ? ids[g].data : "");
+        char *needle = moat_xasprintf(" %s ", id);
+        if (!strstr(have, needle)) moat_buf_printf(&ids[g], " %s", id);
+        free(have);
+        free(needle);
+    }
+    free(list);
+    moat_buf route;
+    moat_buf_init(&route);
+    suggest_route(path ? path : "/", &route);
+    for (size_t g = 0; g < ng; g++) {
+        moat_buf_printf(out, "%s%s%s%s\n", route.data, ids[g].data ? ids[g].data : "",
+                        tg[g][0] ? " " : "", tg[g]);
+        moat_buf_free(&ids[g]);
+    }
+    moat_buf_free(&route);
+    return ng;
+}

@@ -32,6 +32,16 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *out);
  * such requests are not inspected at all. */
 bool moat_waf_path_excluded(const moat_config *cfg, const char *path);
 
+/* The narrowest waf.exclude entries that would have let one refused
+ * request through, from its security event: path (the request target; the
+ * query is ignored), rules (the event's "rule": ids, comma-separated) and
+ * targets (its "targets": ID=VARIABLE, comma-separated; may be NULL).
+ * Segments of the path that are ids (digits, UUIDs, long hex) become '*';
+ * a path without any ends in '$'. Appends one entry per line to out and
+ * returns how many (0: nothing moat can exclude, such as an unparsable
+ * body). */
+size_t moat_waf_suggest(const char *path, const char *rules, const char *targets, moat_buf *out);
+
 /* One rule that matched. Strings are bounded, NUL-terminated copies. */
 typedef struct moat_waf_match {
     char id[16];
