@@ -466,6 +466,11 @@ const char *moat__config_check_content_type(char *v)
     return NULL;
 }
 
+const char *moat__config_check_route(char *v)
+{
+    return moat_route_check(v);
+}
+
 const char *moat__config_check_rule_set(char *v)
 {
     static const char *const sets[] = {"php", "932140", "932150", "920350"};

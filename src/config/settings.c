@@ -538,11 +538,13 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "tls.redirect_exempt",
         .type = MOAT__CFG_LIST,
-        .check = moat__config_check_path_prefix,
+        .check = moat__config_check_route,
         .def = "[\"/.well-known/acme-challenge/\"]",
-        .allowed = "path prefixes starting with `/`",
+        .allowed = "routes in the glob dialect of `[[auth.rules]]`",
         .offset = AT(tls.redirect_exempt),
-        .doc = "Path prefixes still served over plain HTTP, for ACME HTTP-01 challenges.",
+        .doc = "Routes still served over plain HTTP, for ACME HTTP-01 challenges, matched "
+               "with the normalised path like an `[[auth.rules]]` path (`\"/x/\"`: what is "
+               "under `/x/`; `\"/x\"`: `/x`, `/x/...`, `/x.ext`; `*`, `**`, `?`, a final `$`).",
     },
     {
         .key = "tls.session_tickets",
@@ -736,11 +738,13 @@ const moat__config_setting moat__config_settings[] = {
         .key = "headers.paths.path",
         .type = MOAT__CFG_STRING,
         .required = true,
-        .check = moat__config_check_path_prefix,
-        .allowed = "a path prefix starting with `/`; required",
+        .check = moat__config_check_route,
+        .allowed = "a route in the glob dialect of `[[auth.rules]]`; required",
         .offset = RULE(path),
-        .doc = "The prefix of the normalised request path this entry applies to "
-               "(`\"/admin/\"`).",
+        .doc = "The normalised request paths this entry applies to, matched like an "
+               "`[[auth.rules]]` path (`\"/admin\"`: `/admin`, what is under it and "
+               "`/admin.ext`, not `/administrator`; `\"/api/*/export\"`; a final `$` for "
+               "that path alone).",
     },
     {
         .key = "headers.paths.csp",
@@ -979,6 +983,19 @@ const moat__config_setting moat__config_settings[] = {
                "text and CSV, and raw uploads of common files (PDF, ZIP, gzip, images, "
                "audio, video, `application/octet-stream`). Bodies of these types are still "
                "inspected as their type says (forms and JSON parsed, others as raw bytes).",
+    },
+    {
+        .key = "waf.graphql",
+        .type = MOAT__CFG_LIST,
+        .def = "[\"/graphql\", \"/**/graphql\"]",
+        .check = moat__config_check_route,
+        .allowed = "routes in the glob dialect of `[[auth.rules]]`",
+        .offset = AT(waf.graphql),
+        .doc = "Routes of GraphQL endpoints. There, the three rules that read GraphQL's "
+               "selection syntax (`{ id title }`) as a shell command or SQL (932100, 932115, "
+               "942190) do not read the query document (the `query` parameter or JSON "
+               "member); every other rule still reads it, and every rule reads the "
+               "variables. `[]` turns this off.",
     },
     {
         .key = "waf.rule_sets",

@@ -16,14 +16,15 @@ static bool is_tchar(char c)
     return c > 0x20 && c < 0x7F && !strchr("()<>@,;:\\\"/[]?={}", c);
 }
 
-/* The index of the first [[headers.paths]] entry whose prefix starts the
- * normalised path, or the number of entries (= [headers]). */
+/* The index of the first [[headers.paths]] entry whose route matches the
+ * normalised path (moat_route_match, as [[auth.rules]]), or the number of
+ * entries (= [headers]). */
 static size_t path_rule(const moat_config *cfg, const char *path)
 {
     const moat_header_rule *rules = cfg->headers.paths.items;
     size_t i = 0;
     for (; path && i < cfg->headers.paths.len; i++)
-        if (strncmp(path, rules[i].path, strlen(rules[i].path)) == 0) break;
+        if (moat_route_match(rules[i].path, path, 0)) break;
     return path ? i : cfg->headers.paths.len;
 }
 

@@ -116,7 +116,7 @@ static int https_redirect_head(moat_request *r)
         return MOAT_PASS;
     for (size_t i = 0; i < cfg->tls.redirect_exempt.len; i++) {
         const char *p = cfg->tls.redirect_exempt.items[i];
-        if (strncmp(r->head->target, p, strlen(p)) == 0) return MOAT_PASS;
+        if (moat_route_match(p, r->path ? r->path : "/", 0)) return MOAT_PASS;
     }
     const moat_http_head *h = r->head;
     if (!h->host_name) {

@@ -55,6 +55,34 @@ static const char *const crs_files[] = {
 
 /* ---- the generated base configuration ------------------------------------ */
 
+/* The rules that read GraphQL's selection syntax ("{ id title }") as shell
+ * or SQL: on waf.graphql routes they do not read the query document (the
+ * variables, and every other rule, still do). */
+#define GRAPHQL_RULES "932100 932115 942190"
+
+/* The exclusion entries in force: waf.exclude, then one per waf.graphql
+ * route. Entry i of this list is "|i|" in SERVER_ADDR. Owned strings. */
+static char **exclusion_entries(const moat_config *cfg, size_t *n)
+{
+    size_t cap = cfg->waf.exclude.len + cfg->waf.graphql.len;
+    char **out = moat_xcalloc(cap + 1, sizeof(*out));
+    size_t k = 0;
+    for (size_t i = 0; i < cfg->waf.exclude.len; i++)
+        out[k++] = moat_xstrdup(cfg->waf.exclude.items[i]);
+    for (size_t i = 0; i < cfg->waf.graphql.len; i++)
+        out[k++] = moat_xasprintf("%s " GRAPHQL_RULES " ARGS:query ARGS:json.query",
+                                  cfg->waf.graphql.items[i]);
+    *n = k;
+    return out;
+}
+
+static void free_entries(char **e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(e[i]);
+    free(e);
+}
+
 void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
 {
     unsigned long long limit = (unsigned long long)cfg->waf.inspect_bytes;
@@ -115,9 +143,11 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
      * matcher of [[auth.rules]]) and names the entries that apply in the
      * transaction's SERVER_ADDR ("moat-exclude |0|3|"), which no rule of
      * the CRS reads and no client can set; entry i's rule acts on "|i|". */
-    for (size_t i = 0; i < cfg->waf.exclude.len; i++) {
+    size_t nent;
+    char **ent = exclusion_entries(cfg, &nent);
+    for (size_t i = 0; i < nent; i++) {
         moat_waf_exclusion e;
-        if (moat_waf_exclusion_parse(cfg->waf.exclude.items[i], &e)) continue; /* checked at load */
+        if (moat_waf_exclusion_parse(ent[i], &e)) continue; /* checked at load */
         if (!e.nids && !e.ntags && !e.ntargets) {
             moat_waf_exclusion_free(&e); /* a route alone: not inspected at all */
             continue;
@@ -150,6 +180,7 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
         moat_buf_puts(b, "\"\n");
         moat_waf_exclusion_free(&e);
     }
+    free_entries(ent, nent);
 }
 
 /* Rules removed after everything is loaded: the CRS's collection
@@ -292,10 +323,13 @@ int moat_waf_new(const moat_config *cfg, moat_waf **out, char **err)
         free(w);
         goto out;
     }
-    w->excl = moat_xcalloc(cfg->waf.exclude.len + 1, sizeof(*w->excl));
-    for (size_t i = 0; i < cfg->waf.exclude.len; i++)
-        (void)moat_waf_exclusion_parse(cfg->waf.exclude.items[i], &w->excl[i]);
-    w->nexcl = cfg->waf.exclude.len;
+    size_t nent;
+    char **ent = exclusion_entries(cfg, &nent);
+    w->excl = moat_xcalloc(nent + 1, sizeof(*w->excl));
+    for (size_t i = 0; i < nent; i++)
+        (void)moat_waf_exclusion_parse(ent[i], &w->excl[i]);
+    w->nexcl = nent;
+    free_entries(ent, nent);
     *out = w;
     rc = 0;
 out:

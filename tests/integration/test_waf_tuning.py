@@ -297,3 +297,39 @@ def test_rule_sets_put_back_left_out_rules(moat, echo):
     m3 = moat(echo.url(), waf={"inbound_threshold": 3})
     r = raw(m3, "GET /echo HTTP/1.1\nHost: 127.0.0.1\n\n")
     assert r.status == 200
+
+
+# ---------------------------------------------------------------- GraphQL
+
+def test_graphql_selection_syntax_passes_string_arguments_inspected(moat, echo):
+    m = moat(echo.url())
+    s = requests.Session()
+    queries = [
+        "query GetUser($id: ID!) {\n  user(id: $id) {\n    id\n    name\n    email\n  }\n}",
+        "query { posts(first: 5) { edges { node { id title author { name } } } } }",
+        "fragment F on Post { id title createdAt }\nquery { latest: posts(last: 5) { ...F } }",
+        "query S($q: String!) { search(query: $q) { ... on Post { id title } } }",
+    ]
+    for q in queries:
+        r = s.post(m.url + "/echo/api/graphql", json={"query": q, "variables": {"id": "42"}})
+        assert r.status_code == 200, (q, events(m))
+        r = s.get(m.url + "/echo/graphql", params={"query": q})
+        assert r.status_code == 200, (q, events(m))
+    # attacks in string arguments of the query, and in variables: still refused
+    attacks = [
+        {"query": '{ user(name: "1\' UNION SELECT password FROM users --") { id } }'},
+        {"query": '{ ping(host: "x; cat /etc/passwd") { ok } }'},
+        {"query": '{ post(body: "<script>alert(1)</script>") { id } }'},
+        {"query": "query($n: String) { user(name: $n) { id } }",
+         "variables": {"n": "x; cat /etc/passwd"}},
+        {"query": "query($n: String) { user(name: $n) { id } }",
+         "variables": {"n": "{{ config.items() }}"}},
+    ]
+    for a in attacks:
+        assert s.post(m.url + "/echo/graphql", json=a).status_code == 403, a
+    # elsewhere, or with waf.graphql = [], the selection syntax is read as before
+    assert s.post(m.url + "/echo/api/other", json={"query": queries[1]}).status_code == 403
+    s.close()
+    m2 = moat(echo.url(), waf={"graphql": []})
+    assert requests.post(m2.url + "/echo/graphql",
+                         json={"query": queries[1]}).status_code == 403
