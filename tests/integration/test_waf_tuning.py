@@ -63,7 +63,6 @@ def test_chunked_body_is_not_an_anomaly(moat, echo):
                       headers={"Content-Type": "application/json"})
     assert r.status_code == 200, events(m)
     assert r.json()["body_len"] == len(body)
-    assert "transfer-encoding" not in app_headers(r) or True  # gunicorn may re-add it
     # an attack in a chunked body is still refused
     r = requests.post(m.url + "/echo/api", data=iter([json.dumps({"q": SQLI}).encode()]),
                       headers={"Content-Type": "application/json"})

@@ -392,6 +392,33 @@ static void test_exclusions(void **state)
     assert_null(moat__config_check_waf_exclude(good3));
 }
 
+/* The narrowest exclusion of one refused request. */
+static void test_suggest(void **state)
+{
+    (void)state;
+    moat_buf b;
+    moat_buf_init(&b);
+    assert_int_equal(moat_waf_suggest("/posts/42/update?x=1", "932100,932115",
+                                      "932100=ARGS:body,932115=ARGS:body", &b),
+                     1);
+    assert_string_equal(b.data, "/posts/*/update 932100 932115 ARGS:body\n");
+    moat_buf_reset(&b);
+    /* ids without a nameable target; no id segment: that path alone */
+    assert_int_equal(moat_waf_suggest("/search", "942100", "942100=REQUEST_BODY", &b), 1);
+    assert_string_equal(b.data, "/search$ 942100\n");
+    moat_buf_reset(&b);
+    /* two targets, a UUID segment; the evaluation and parse rules are not proposed */
+    assert_int_equal(moat_waf_suggest("/a/0b8e6c3e-1f4a-4c5e-9d0a-3f2b1c4d5e6f/b",
+                                      "941100,942100,949110",
+                                      "941100=ARGS:json.html,942100=REQUEST_COOKIES:prefs", &b),
+                     2);
+    assert_string_equal(b.data, "/a/*/b 941100 ARGS:json.html\n/a/*/b 942100 "
+                                "REQUEST_COOKIES:prefs\n");
+    moat_buf_reset(&b);
+    assert_int_equal(moat_waf_suggest("/x", "1900002", "1900002=REQBODY_ERROR", &b), 0);
+    moat_buf_free(&b);
+}
+
 /* Routes in the glob dialect of [[auth.rules]], rule ids and tags. */
 static void test_exclusion_routes(void **state)
 {
@@ -534,7 +561,8 @@ int main(void)
         cmocka_unit_test(test_upload_file_name), cmocka_unit_test(test_crs_and_unparsable_body),
         cmocka_unit_test(test_partial_body),     cmocka_unit_test(test_modes),
         cmocka_unit_test(test_exclusions),       cmocka_unit_test(test_exclusion_routes),
-        cmocka_unit_test(test_bad_rule_files),   cmocka_unit_test(test_log_lines),
+        cmocka_unit_test(test_suggest),          cmocka_unit_test(test_bad_rule_files),
+        cmocka_unit_test(test_log_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
