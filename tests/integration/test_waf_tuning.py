@@ -43,10 +43,6 @@ def wait_events(m, pattern, name=None, timeout=15):
     return events(m, name)
 
 
-def app_headers(resp):
-    return {k.lower(): v for k, v in resp.json()["headers"]}
-
-
 def raw(m, text):
     with Conn(m.port) as c:
         c.send(text.replace("\n", "\r\n"))
