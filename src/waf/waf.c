@@ -132,6 +132,15 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
     for (size_t i = 0; i < cfg->waf.content_types.len; i++)
         moat_buf_printf(b, "%s|%s|", i ? " " : "", cfg->waf.content_types.items[i]);
     moat_buf_puts(b, "'\"\n");
+    /* NDJSON / JSON Lines: every record ends in a newline, so a record that
+     * ends in a verb and a word ("... lock budget"}\n) reads to 921110 as
+     * a request line smuggled in the body. moat's parser refuses every
+     * ambiguous framing and forwards the body re-framed, so in these
+     * line-based bodies 921110 does not read the raw body (it still reads
+     * the parameters and headers). */
+    moat_buf_puts(b, "SecRule REQUEST_HEADERS:Content-Type \"@rx ^application/(?:x-ndjson|"
+                     "jsonl|x-jsonlines)\\b\" \"id:1900011,phase:1,t:none,t:lowercase,pass,"
+                     "nolog,ctl:ruleRemoveTargetById=921110;REQUEST_BODY\"\n");
     /* After a payload in a URL, the browser's next request carries that URL
      * in Referer: at paranoia 1 no rule reads Referer (the URL itself was
      * inspected when it was requested). */
