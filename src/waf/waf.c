@@ -141,6 +141,21 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
     moat_buf_puts(b, "SecRule REQUEST_HEADERS:Content-Type \"@rx ^application/(?:x-ndjson|"
                      "jsonl|x-jsonlines)\\b\" \"id:1900011,phase:1,t:none,t:lowercase,pass,"
                      "nolog,ctl:ruleRemoveTargetById=921110;REQUEST_BODY\"\n");
+    /* application/graphql bodies have no body processor: the attack rules
+     * that read parameters never see them. libinjection reads the raw
+     * document for SQL injection and XSS (a GraphQL document is neither). */
+    static const char *const gql_ops[][3] = {{"1901300", "detectSQLi", "SQL injection"},
+                                             {"1901301", "detectXSS", "XSS"}};
+    for (size_t i = 0; i < 2; i++)
+        moat_buf_printf(b,
+                        "SecRule REQUEST_HEADERS:Content-Type \"@rx ^application/graphql\\b\" "
+                        "\"id:%s,phase:2,block,log,t:none,t:lowercase,"
+                        "msg:'%s in an application/graphql body (libinjection)',"
+                        "logdata:'Matched Data: %%{TX.0} found within REQUEST_BODY: x',"
+                        "tag:'moat-python',tag:'attack-%s',severity:'CRITICAL',chain\"\n"
+                        "  SecRule REQUEST_BODY \"@%s\" \"t:none,t:urlDecodeUni,"
+                        "setvar:'tx.anomaly_score_pl1=+%%{tx.critical_anomaly_score}'\"\n",
+                        gql_ops[i][0], gql_ops[i][2], i ? "xss" : "sqli", gql_ops[i][1]);
     /* After a payload in a URL, the browser's next request carries that URL
      * in Referer: at paranoia 1 no rule reads Referer (the URL itself was
      * inspected when it was requested). */

@@ -328,3 +328,25 @@ def test_graphql_selection_syntax_passes_string_arguments_inspected(moat, echo):
     m2 = moat(echo.url(), waf={"graphql": []})
     assert requests.post(m2.url + "/echo/graphql",
                          json={"query": queries[1]}).status_code == 403
+
+
+def test_graphql_bodies_are_inspected(moat, echo):
+    """application/graphql has no body processor: moat runs libinjection
+    over the raw document (otherwise accepting the type would pass it
+    uninspected by the parameter rules)."""
+    m = moat(echo.url())
+    s = requests.Session()
+    h = {"Content-Type": "application/graphql"}
+    for q in ["query { posts(first: 5) { edges { node { id title author { name } } } } }",
+              "{ me { name email } }",
+              "mutation { deletePost(id: 7) { ok } }",
+              'query { search(q: "O\'Reilly books") { ... on Book { id title } } }',
+              "fragment F on Post { id title }\nquery { latest: posts(last: 5) { ...F } }"]:
+        r = s.post(m.url + "/echo/graphql", data=q.encode(), headers=h)
+        assert r.status_code == 200, (q, events(m))
+    for q in ['{ user(name: "1\' UNION SELECT password FROM users --") { id } }',
+              '{ post(body: "<script>alert(1)</script>") { id } }']:
+        r = s.post(m.url + "/echo/graphql", data=q.encode(), headers=h)
+        assert r.status_code == 403, q
+    assert wait_events(m, r'"rule":"[^"]*190130[01]', "waf.blocked")
+    s.close()
