@@ -7,6 +7,9 @@
 /* moat log init | verify | why (src/cli/cmd_log.c). */
 int moat_cmd_log(int argc, char **argv);
 
+/* moat waf tune (src/cmd_waf.c). */
+int moat_cmd_waf(int argc, char **argv);
+
 /* moat user add | passwd | list | del | lock | unlock | roles | mfa | recovery |
  * import | token | logout (src/cli/cmd_user.c). */
 int moat_cmd_user(int argc, char **argv);

@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "core.h"
 #include "seclog/seclog.h"
+#include "waf/waf.h"
 
 static const char usage_log[] =
     "usage: moat log init [--config FILE] [--force]\n"
@@ -478,7 +479,16 @@ static void print_event(why_ctx *w, const moat_seclog_entry *e)
     const moat_seclog_event_info *info =
         moat_seclog_event_lookup(moat_seclog_entry_get(e, "event"));
     printf("\n%s  %s (%s)\n", time ? time : "?", ev ? ev : "?", sev ? sev : "?");
-    if (info) printf("  what happened:  %s\n", info->summary);
+    const char *rawev = moat_seclog_entry_get(e, "event");
+    bool waf_ev =
+        rawev && (strcmp(rawev, "waf.blocked") == 0 || strcmp(rawev, "waf.detected") == 0);
+    bool over_limit = waf_ev && rawkey && strcmp(rawkey, "waf.over_limit") == 0;
+    if (over_limit)
+        printf("  what happened:  the request body was larger than waf.inspect_bytes: the web "
+               "application\n                  firewall refused it uninspected (no rule "
+               "matched)\n");
+    else if (info)
+        printf("  what happened:  %s\n", info->summary);
     if (method || path || client || user) {
         printf("  the request:    %s %s", method ? method : "", path ? path : "");
         if (client) printf(" from %s", client);
@@ -525,6 +535,34 @@ static void print_event(why_ctx *w, const moat_seclog_entry *e)
         first = false;
     }
     if (!first) printf("\n");
+    const char *rules = moat_seclog_entry_get(e, "rule");
+    moat_buf fix;
+    moat_buf_init(&fix);
+    if (over_limit) {
+        printf("  narrowest fix:  if bodies this large are expected, inspect more of them, or "
+               "let the\n                  rest through uninspected (logged as "
+               "waf.uninspected):\n"
+               "                    [waf]\n"
+               "                    inspect_bytes = \"8MiB\"   # or: over_limit = \"pass\"\n");
+    } else if (waf_ev && rules &&
+               moat_waf_suggest(moat_seclog_entry_get(e, "path"), rules,
+                                moat_seclog_entry_get(e, "targets"), &fix) > 0) {
+        printf("  narrowest fix:  if the request was legitimate, paste into moat.toml (these "
+               "rules, this\n                  route, this parameter only):\n"
+               "                    [waf]\n                    exclude = [");
+        size_t k = 0;
+        for (char *l = fix.data, *nl; l && *l; l = nl, k++) {
+            nl = strchr(l, '\n');
+            if (nl) *nl++ = '\0';
+            moat_buf q;
+            moat_buf_init(&q);
+            moat_buf_put_json_string(&q, l, strlen(l));
+            printf("%s%s", k ? ", " : "", T(q.data));
+            moat_buf_free(&q);
+        }
+        printf("]\n");
+    }
+    moat_buf_free(&fix);
 #undef T
     moat_arena_free(a);
 }

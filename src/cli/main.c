@@ -209,6 +209,14 @@ const moat_cli_cmd moat_cli_db_subs[] = {
     {0},
 };
 
+static const moat_cli_cmd moat_cli_waf_subs[] = {
+    {.name = "tune",
+     .fn = NULL,
+     .summary = "propose waf.exclude entries from a security log written in detect mode",
+     .flags = "--help"},
+    {0},
+};
+
 static int cmd_help(int argc, char **argv);
 
 const moat_cli_cmd moat_cli_commands[] = {
@@ -228,6 +236,10 @@ const moat_cli_cmd moat_cli_commands[] = {
      .fn = moat_cmd_log,
      .summary = "the security event log: init, verify, why",
      .subs = moat_cli_log_subs},
+    {.name = "waf",
+     .fn = moat_cmd_waf,
+     .summary = "the web application firewall: tune (exclusions from a detect-mode log)",
+     .subs = moat_cli_waf_subs},
     {.name = "user",
      .fn = moat_cmd_user,
      .summary = "users, passwords, second factors and tokens for the gateway",

@@ -30,10 +30,15 @@ static void request_free(moat_client *c)
     moat_arena_reset(c->arena);
 }
 
+static const moat_sink client_sink;
+
 static moat_request *request_new(moat_client *c)
 {
     moat_request *r = moat_arena_calloc(c->arena, sizeof(*r));
     r->c = c;
+    r->w = c->w;
+    r->sink = &client_sink;
+    r->sink_owner = c;
     r->arena = c->arena;
     r->rt = moat__runtime_ref(c->w->rt);
     r->start_ms = moat_now_ms();
@@ -200,7 +205,17 @@ static int on_head(void *ud, moat_http_head *head)
     if (head->upgrade_refused) moat__upgrade_refused(r);
     /* Hop-by-hop headers go before any stage runs, so a client cannot name
      * a header a stage sets (Connection: X-Forwarded-For) and have it
-     * stripped on the way out. */
+     * stripped on the way out. The WAF inspects them all the same (920210
+     * reads Connection, 920180 Transfer-Encoding): it gets the list as sent. */
+    r->nsent_headers = head->nheaders;
+    if (head->nheaders) {
+        moat_http_header *copy =
+            moat_arena_alloc(r->arena, head->nheaders * sizeof(moat_http_header));
+        memcpy(copy, head->headers, head->nheaders * sizeof(moat_http_header));
+        r->sent_headers = copy;
+    } else {
+        r->sent_headers = NULL;
+    }
     moat_http_head_strip_hop_by_hop(head);
     drop_underscore_headers(head);
     r->state = (head->chunked || head->content_length > 0) ? REQ_BODY : REQ_HEAD;
@@ -645,7 +660,7 @@ void moat__client_respond(moat_request *r, int status, const char *reason, const
     if (r->location) moat_http_head_add(h, r->arena, "Location", r->location);
     for (size_t i = 0; i + 1 < nhdrs * 2; i += 2)
         moat_http_head_add(h, r->arena, hdrs[i], hdrs[i + 1]);
-    moat__security_headers(r, h);
+    moat__pipeline_answer_head(r, h);
     moat_http_response_serialize(h, &head);
     bool head_only = r->head && r->head->method_id == HTTP_HEAD;
     if (status == 204 || status == 304) len = 0;
@@ -683,6 +698,52 @@ void moat__client_redirect(moat_request *r, const char *location)
     r->location = location;
     moat__client_respond_error(r, 308, "plain HTTP redirected to HTTPS");
 }
+
+/* ---- the response sink of the upstream side ---- */
+
+static void sink_end(moat_request *r)
+{
+    moat__client_response_end(r);
+}
+
+static void sink_abort(moat_request *r, int status, const char *reason)
+{
+    moat__client_respond_error(r, status, reason); /* cuts the client once a head went out */
+}
+
+static void sink_pause(moat_request *r, bool on)
+{
+    if (on || r->c->backpressured) moat__client_backpressure(r->c, on);
+}
+
+static void sink_batch(void *owner, bool on)
+{
+    if (on)
+        moat__client_cork(owner);
+    else
+        moat__client_uncork(owner);
+}
+
+static void sink_tunnel(moat_request *r, const char *data, size_t len)
+{
+    moat__client_tunnel_data(r->c, data, len);
+}
+
+static bool sink_parsing(const moat_request *r)
+{
+    return r->c->in_parser;
+}
+
+static const moat_sink client_sink = {
+    .head = moat__client_send_head,
+    .body = moat__client_send_body,
+    .end = sink_end,
+    .abort = sink_abort,
+    .pause = sink_pause,
+    .batch = sink_batch,
+    .tunnel = sink_tunnel,
+    .parsing = sink_parsing,
+};
 
 /* ---- accept ------------------------------------------------------------ */
 

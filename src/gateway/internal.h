@@ -14,6 +14,10 @@
 #include "seclog/seclog.h"
 #include "waf/waf.h"
 
+/* Room for the stages of pipeline.c (checked there at compile time): the
+ * size of rt->conf and r->ctx. */
+#define MOAT_MAX_STAGES 24
+
 /* A loaded config plus what is derived from it once (resolved upstreams,
  * parser limits, the access log fd). Shared read-only by all workers and
  * reference counted: each worker and each in-flight request holds a ref. */
@@ -36,20 +40,11 @@ typedef struct moat_runtime {
     struct moat_store *store;            /* the auth store; NULL when no access rule needs it */
     struct moat_store *store_watch;      /* second connection: sees every commit of the others */
     struct moat__auth_cache *auth_cache; /* sessions recently read (stage_auth.c) */
-    /* Header values built once per config (stage_headers.c): the CSP sent
-     * for each [[headers.paths]] entry, then for [headers] (last), with the
-     * report-uri added; and Strict-Transport-Security. Owned. */
-    char **csp;
-    char *hsts;
-    /* paths.deny taken apart once (stage_paths.c). Owned. */
-    struct moat__deny_pat *deny;
-    size_t ndeny;
+    /* What each stage built from the config once (its prepare), by the
+     * stage's index in the pipeline: nginx's module main conf. Owned by
+     * the stage (its release frees it). */
+    void *conf[MOAT_MAX_STAGES];
 } moat_runtime;
-
-typedef struct moat__deny_pat moat__deny_pat;
-/* stage_paths.c: builds and frees rt->deny. */
-void moat__paths_prepare(moat_runtime *rt);
-void moat__paths_release(moat_runtime *rt);
 
 moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **err);
 moat_runtime *moat__runtime_ref(moat_runtime *rt);
@@ -95,11 +90,44 @@ struct moat_worker {
 
 enum { REQ_HEAD, REQ_BODY, REQ_DONE };
 
+/* Where the upstream side delivers a response (h2o's generator seen from
+ * the other end): the client connection of HTTP/1 today, an HTTP/2 stream
+ * later. upstream.c reaches the client only through these. */
+typedef struct moat_sink {
+    /* A response head (an interim 1xx, or the final one once the
+     * response-head stages ran); 0 or an error (the client is gone). */
+    int (*head)(moat_request *r, moat_http_head *resp);
+    int (*body)(moat_request *r, const char *data, size_t len);
+    void (*end)(moat_request *r);
+    /* The exchange failed: moat's page for status when nothing was sent
+     * yet, else the client connection is cut. r is gone after. */
+    void (*abort)(moat_request *r, int status, const char *reason);
+    /* Flow control: stop/restart reading the request body (the upstream
+     * is slow to take it). */
+    void (*pause)(moat_request *r, bool on);
+    /* Collect writes and send them as one; owner is r->sink_owner, which
+     * outlives r (the request may end between on and off). */
+    void (*batch)(void *owner, bool on);
+    /* Bytes of a 101 tunnel. */
+    void (*tunnel)(moat_request *r, const char *data, size_t len);
+    /* True while the client's bytes are being parsed: writes to the
+     * upstream are collected and leave in one (moat__upstream_flush). */
+    bool (*parsing)(const moat_request *r);
+} moat_sink;
+
 struct moat_request {
     moat_client *c;
+    const moat_sink *sink; /* where the response goes */
+    void *sink_owner;      /* the connection behind the sink (batch) */
+    moat_worker *w;
     moat_runtime *rt;  /* owned ref for the request's lifetime */
     moat_arena *arena; /* borrowed from the client, reset when the request ends */
     moat_http_head *head;
+    /* The headers as the client sent them, hop-by-hop and underscored ones
+     * included (arena copy taken before they were stripped): what the WAF
+     * inspects, as a proxy in front of moat would have. */
+    const moat_http_header *sent_headers;
+    size_t nsent_headers;
     char id[MOAT_REQUEST_ID_LEN + 1];
     char *path; /* for logs: target without query */
     uint64_t start_ms, upstream_start_ms, upstream_ms;
@@ -137,9 +165,13 @@ struct moat_request {
     unsigned body_hold_stage;
     const moat_seclog_field *ev_fields; /* event-specific fields of moat's own answer */
     size_t ev_nfields;
-    void *waf;    /* stage_waf.c's state of this request */
-    void *auth;   /* stage_auth.c's state of this request */
-    void *errors; /* stage_errors.c's held response */
+    unsigned running; /* index of the stage whose callback runs (moat__refuse) */
+    bool answering;   /* moat's own answer is passing the response-head stages */
+    /* Each stage's state of this request, by its index in the pipeline
+     * (nginx's r->ctx[module.ctx_index]); arena memory or freed by an
+     * arena defer of the stage. */
+    void *ctx[MOAT_MAX_STAGES];
+    void *auth; /* stage_auth.c's state of this request (moves to ctx with src/auth) */
     /* stage_auth.c: the request carried a valid session or token; an
      * [[auth.rules]] entry other than public decided it. Its response is
      * then the user's own (Cache-Control). */
@@ -205,7 +237,13 @@ struct moat_upconn {
 enum { MOAT_PASS = 0, MOAT_DONE = 1, MOAT_AGAIN = 2 };
 
 typedef struct moat_stage {
-    const char *name;
+    const char *name;  /* in logs, and the stage of the events of its refusals */
+    const char *event; /* the stage events name when not name (waf-body is the waf's) */
+    /* Builds what the stage needs of a new config, once (runtime.c), into
+     * *conf: 0, or a negative error with *err owned (the config is then
+     * refused). release frees it (conf may be NULL). */
+    int (*prepare)(moat_runtime *rt, void **conf, char **err);
+    void (*release)(moat_runtime *rt, void *conf);
     /* The request head is parsed. PASS, DONE (answered), AGAIN (resumes by
      * moat__pipeline_resume), or a negative error (answered 500). */
     int (*on_request_head)(moat_request *r);
@@ -218,7 +256,9 @@ typedef struct moat_stage {
     int (*on_request_end)(moat_request *r);
     /* The upstream's response head, before it is sent: filters edit it. A
      * stage that must see the body first sets r->hold: the head then waits
-     * (r->held_head) until the stage releases it. */
+     * (r->held_head) until the stage releases it. Moat's own answers pass
+     * here too, with r->answering set: a stage must then only edit the
+     * head (no hold, no answer). */
     int (*on_response_head)(moat_request *r, moat_http_head *resp);
     /* Body bytes of a held response (de-chunked, still content-coded); only
      * walked while r->hold. AGAIN: the stage took them (it holds them, or it
@@ -281,11 +321,6 @@ enum { MOAT__COOKIE_KEPT, MOAT__COOKIE_FIXED, MOAT__COOKIE_DROPPED };
 int moat__cookie_harden(const moat__cookie_policy *pol, const char *v, size_t len, moat_buf *out,
                         size_t *name_len, moat_buf *why);
 
-/* stage_headers.c: adds the configured security headers, removes banners. */
-void moat__security_headers(moat_request *r, moat_http_head *h);
-/* Builds / frees rt->csp and rt->hsts (runtime.c calls them). */
-void moat__headers_prepare(moat_runtime *rt);
-void moat__headers_release(moat_runtime *rt);
 /* stage_errors.c */
 bool moat__is_debug_page(const char *body, size_t len);
 bool moat__is_listing(const char *body, size_t len);
@@ -294,6 +329,45 @@ extern const moat_stage moat__stage_proxy;
 extern const moat_stage moat__stage_access_log;
 
 /* pipeline.c */
+/* The stage's index in the pipeline: its slot in rt->conf and r->ctx. */
+unsigned moat__stage_index(const moat_stage *s);
+static inline void *moat__conf(const moat_runtime *rt, const moat_stage *s)
+{
+    return rt->conf[moat__stage_index(s)];
+}
+#define MOAT__CTX(r, s) ((r)->ctx[moat__stage_index(s)])
+/* Every stage's prepare / release of rt->conf (runtime.c). */
+int moat__pipeline_prepare(moat_runtime *rt, char **err);
+void moat__pipeline_release(moat_runtime *rt);
+/* Runs the response-head callbacks on moat's own answer (client.c). */
+void moat__pipeline_answer_head(moat_request *r, moat_http_head *h);
+/* Refuses the request with moat's page for status: the security event
+ * names the running stage (r->running), the setting key (may be NULL) and
+ * reason. The request is answered and ended. */
+void moat__refuse(moat_request *r, int status, const char *event, const char *key,
+                  const char *reason);
+
+/* The thread-pool protocol of a stage (pipeline.c): a job embeds a
+ * moat__job first. moat__job_init ties it to the request: when the request
+ * ends, the job is freed (free_fn), at once or, while its work runs on the
+ * pool, once the work is over, its results dropped. moat__stage_offload
+ * runs work(job) on the libuv thread pool, then done(r, job, status) on the
+ * loop if the request is still there, with r->running set to the stage that
+ * offloaded (status < 0: the work did not run). Returns 0 or a negative
+ * error (not queued: the caller decides). */
+typedef struct moat__job moat__job;
+struct moat__job {
+    uv_work_t work;
+    moat_request *r; /* NULL once the request is gone */
+    void (*free_fn)(moat__job *job);
+    void (*fn)(moat__job *job);
+    void (*done)(moat_request *r, moat__job *job, int status);
+    unsigned stage;
+    bool queued;
+};
+void moat__job_init(moat__job *job, moat_request *r, void (*free_fn)(moat__job *job));
+int moat__stage_offload(moat_request *r, moat__job *job, void (*work)(moat__job *job),
+                        void (*done)(moat_request *r, moat__job *job, int status));
 void moat__pipeline_request_head(moat_request *r);
 void moat__pipeline_resume(moat_request *r, int result);
 int moat__pipeline_request_body(moat_request *r, const char *data, size_t len);

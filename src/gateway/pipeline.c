@@ -26,6 +26,34 @@ static const moat_stage *const pipeline[] = {
 };
 
 #define NSTAGES MOAT_ARRAY_LEN(pipeline)
+_Static_assert(MOAT_ARRAY_LEN(pipeline) <= MOAT_MAX_STAGES, "raise MOAT_MAX_STAGES");
+
+unsigned moat__stage_index(const moat_stage *s)
+{
+    unsigned i = 0;
+    while (i < NSTAGES && pipeline[i] != s)
+        i++;
+    MOAT_BUG_ON(i >= NSTAGES);
+    return i;
+}
+
+int moat__pipeline_prepare(moat_runtime *rt, char **err)
+{
+    for (unsigned i = 0; i < NSTAGES; i++) {
+        if (!pipeline[i]->prepare) continue;
+        int rc = pipeline[i]->prepare(rt, &rt->conf[i], err);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+void moat__pipeline_release(moat_runtime *rt)
+{
+    for (unsigned i = 0; i < NSTAGES; i++) {
+        if (pipeline[i]->release) pipeline[i]->release(rt, rt->conf[i]);
+        rt->conf[i] = NULL;
+    }
+}
 
 static void run_from(moat_request *r, unsigned first)
 {
@@ -33,7 +61,7 @@ static void run_from(moat_request *r, unsigned first)
         if (!pipeline[i]->on_request_head) continue;
         /* Set before the call: a stage may resume synchronously (a pooled
          * upstream connection) before it returns MOAT_AGAIN. */
-        r->stage = i;
+        r->stage = r->running = i;
         int rc = pipeline[i]->on_request_head(r);
         if (rc == MOAT_PASS) continue;
         if (rc == MOAT_AGAIN) return;
@@ -51,11 +79,13 @@ static void run_from(moat_request *r, unsigned first)
         r->body_held = NULL;
         for (unsigned i = from; i < NSTAGES && b->len; i++) {
             if (!pipeline[i]->on_request_body) continue;
+            r->running = i;
             if (pipeline[i]->on_request_body(r, b->data, b->len) != MOAT_PASS) return;
         }
         if (r->state == REQ_DONE) {
             for (unsigned i = from; i < NSTAGES; i++) {
                 if (!pipeline[i]->on_request_end) continue;
+                r->running = i;
                 if (pipeline[i]->on_request_end(r) != MOAT_PASS) return;
             }
         }
@@ -86,6 +116,7 @@ int moat__pipeline_request_body(moat_request *r, const char *data, size_t len)
     unsigned last = body_last(r);
     for (unsigned i = 0; i <= last; i++) {
         if (!pipeline[i]->on_request_body) continue;
+        r->running = i;
         int rc = pipeline[i]->on_request_body(r, data, len);
         if (rc != MOAT_PASS) return rc;
     }
@@ -97,6 +128,7 @@ int moat__pipeline_request_end(moat_request *r)
     unsigned last = body_last(r);
     for (unsigned i = 0; i <= last; i++) {
         if (!pipeline[i]->on_request_end) continue;
+        r->running = i;
         int rc = pipeline[i]->on_request_end(r);
         if (rc != MOAT_PASS) return rc;
     }
@@ -107,6 +139,7 @@ int moat__pipeline_response_head(moat_request *r, moat_http_head *resp)
 {
     for (unsigned i = 0; i < NSTAGES; i++) {
         if (!pipeline[i]->on_response_head) continue;
+        r->running = i;
         int rc = pipeline[i]->on_response_head(r, resp);
         if (rc != MOAT_PASS) return rc;
     }
@@ -118,6 +151,7 @@ int moat__pipeline_response_body(moat_request *r, const char *data, size_t len)
 {
     for (unsigned i = 0; i < NSTAGES; i++) {
         if (!pipeline[i]->on_response_body) continue;
+        r->running = i;
         int rc = pipeline[i]->on_response_body(r, data, len);
         if (rc != MOAT_PASS) return rc;
     }
@@ -128,10 +162,81 @@ int moat__pipeline_response_end(moat_request *r)
 {
     for (unsigned i = 0; i < NSTAGES; i++) {
         if (!pipeline[i]->on_response_end) continue;
+        r->running = i;
         int rc = pipeline[i]->on_response_end(r);
         if (rc != MOAT_PASS) return rc;
     }
     return MOAT_PASS;
+}
+
+void moat__pipeline_answer_head(moat_request *r, moat_http_head *h)
+{
+    unsigned running = r->running;
+    r->answering = true;
+    for (unsigned i = 0; i < NSTAGES; i++)
+        if (pipeline[i]->on_response_head) pipeline[i]->on_response_head(r, h);
+    r->answering = false;
+    r->running = running;
+}
+
+void moat__refuse(moat_request *r, int status, const char *event, const char *key,
+                  const char *reason)
+{
+    MOAT_BUG_ON(r->running >= NSTAGES);
+    const moat_stage *s = pipeline[r->running];
+    moat__refusal(r, event, s->event ? s->event : s->name, key);
+    moat__client_respond_error(r, status, reason);
+}
+
+/* ---- the thread-pool protocol of the stages ---- */
+
+/* The request ends (arena reset): a queued job outlives it and frees itself
+ * once its work is over. */
+static void job_request_gone(void *arg)
+{
+    moat__job *job = arg;
+    job->r = NULL;
+    if (!job->queued) job->free_fn(job);
+}
+
+void moat__job_init(moat__job *job, moat_request *r, void (*free_fn)(moat__job *job))
+{
+    job->r = r;
+    job->free_fn = free_fn;
+    moat_arena_defer(r->arena, job_request_gone, job);
+}
+
+static void job_work(uv_work_t *w)
+{
+    moat__job *job = w->data;
+    job->fn(job);
+}
+
+static void job_after(uv_work_t *w, int status)
+{
+    moat__job *job = w->data;
+    job->queued = false;
+    moat_request *r = job->r;
+    if (!r) {
+        job->free_fn(job); /* the request went away: the results are dropped */
+        return;
+    }
+    r->running = job->stage;
+    job->done(r, job, status);
+}
+
+int moat__stage_offload(moat_request *r, moat__job *job, void (*work)(moat__job *job),
+                        void (*done)(moat_request *r, moat__job *job, int status))
+{
+    MOAT_BUG_ON(job->r != r || job->queued);
+    job->fn = work;
+    job->done = done;
+    job->stage = r->running;
+    job->work.data = job;
+    job->queued = true;
+    int rc = uv_queue_work(&r->c->w->loop, &job->work, job_work, job_after);
+    if (rc < 0) job->queued = false;
+    return rc;
 }
 
 void moat__pipeline_done(moat_request *r)

@@ -49,7 +49,7 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
          * change whether tickets are issued and how often keys rotate. */
         moat_tls_tickets_configure(cfg->tls.session_tickets, cfg->tls.ticket_rotation_ms);
         if (moat_tls_ctx_new(cfg->tls.cert.items, cfg->tls.key.items, cfg->tls.cert.len,
-                             strcmp(cfg->tls.profile, "modern") == 0, &rt->tls, why,
+                             moat_config_tls_profile(cfg) == MOAT_TLS_MODERN, &rt->tls, why,
                              sizeof(why)) < 0) {
             *err = moat_xstrdup(why);
             goto fail;
@@ -102,11 +102,9 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
             goto fail;
         }
     }
-    moat__headers_prepare(rt);
-    moat__paths_prepare(rt);
+    if (moat__pipeline_prepare(rt, err) < 0) goto fail;
     return rt;
 fail:
-    rt->cfg = NULL; /* the caller still owns cfg on failure */
     moat_waf_free(rt->waf);
     moat_store_close(rt->store);
     moat_store_close(rt->store_watch);
@@ -115,8 +113,8 @@ fail:
     free(rt->page_template);
     free(rt->hosts);
     free(rt->upstreams);
-    moat__headers_release(rt);
-    moat__paths_release(rt);
+    moat__pipeline_release(rt);
+    rt->cfg = NULL; /* the caller still owns cfg on failure */
     free(rt);
     return NULL;
 }
@@ -139,8 +137,7 @@ void moat__runtime_unref(moat_runtime *rt)
     free(rt->page_template);
     free(rt->hosts);
     free(rt->upstreams);
-    moat__headers_release(rt);
-    moat__paths_release(rt);
+    moat__pipeline_release(rt);
     moat_config_free(rt->cfg);
     free(rt);
 }

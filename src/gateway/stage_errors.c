@@ -45,7 +45,7 @@ bool moat__is_listing(const char *body, size_t len)
 /* A listing names itself in its first bytes: only those are held. */
 #define LISTING_WINDOW 2048
 
-/* A response being held (r->errors). */
+/* A response being held (the stage's ctx). */
 typedef struct errors_hold {
     bool listing;           /* a 200 page: looking for a listing, not a debug page */
     size_t window;          /* decoded bytes inspected */
@@ -95,9 +95,8 @@ static int replace(moat_request *r, int status, const char *key, const char *rea
 {
     r->hold = false;
     r->held_head = NULL;
-    r->errors = NULL;
-    moat__refusal(r, "response.replaced", "errors", key);
-    moat__client_respond_error(r, status, reason);
+    MOAT__CTX(r, &moat__stage_errors) = NULL;
+    moat__refuse(r, status, "response.replaced", key, reason);
     return MOAT_DONE;
 }
 
@@ -120,9 +119,10 @@ static int replace_uninspectable(moat_request *r, int status, const char *why, c
 static int errors_response(moat_request *r, moat_http_head *h)
 {
     const moat_config *cfg = r->rt->cfg;
+    if (r->answering) return MOAT_PASS; /* moat's own page */
     if (h->status >= 500 && cfg->errors.replace_5xx) {
-        moat__refusal(r, "response.replaced", "errors", "errors.replace_5xx");
-        moat__client_respond_error(r, h->status, "application error page replaced");
+        moat__refuse(r, h->status, "response.replaced", "errors.replace_5xx",
+                     "application error page replaced");
         return MOAT_DONE;
     }
     bool error = h->status >= 400 && h->status < 500 && cfg->errors.debug_pages;
@@ -144,7 +144,7 @@ static int errors_response(moat_request *r, moat_http_head *h)
     }
     st->codings = codings;
     moat_arena_defer(r->arena, hold_free, st);
-    r->errors = st;
+    MOAT__CTX(r, &moat__stage_errors) = st;
     r->hold = true;
     return MOAT_PASS;
 }
@@ -166,7 +166,7 @@ static int decide(moat_request *r, errors_hold *st)
     moat_buf raw = st->raw;
     moat_buf_init(&st->raw);
     hold_free(st);
-    r->errors = NULL;
+    MOAT__CTX(r, &moat__stage_errors) = NULL;
     int rc = moat__client_release_held(r, raw.data, raw.len);
     moat_buf_free(&raw);
     return rc < 0 ? rc : MOAT_AGAIN;
@@ -174,7 +174,7 @@ static int decide(moat_request *r, errors_hold *st)
 
 static int errors_response_body(moat_request *r, const char *data, size_t len)
 {
-    errors_hold *st = r->errors;
+    errors_hold *st = MOAT__CTX(r, &moat__stage_errors);
     if (!st) return MOAT_PASS;
     moat_buf_append(&st->raw, data, len);
     if (st->dec && !st->stopped) {
@@ -205,7 +205,7 @@ static int errors_response_body(moat_request *r, const char *data, size_t len)
 
 static int errors_response_end(moat_request *r)
 {
-    errors_hold *st = r->errors;
+    errors_hold *st = MOAT__CTX(r, &moat__stage_errors);
     if (!st) return MOAT_PASS;
     if (st->dec && !st->stopped && moat_http_decoder_finish(st->dec, &st->plain) != 0) {
         st->why = "it does not decode as its Content-Encoding says (cut short)";

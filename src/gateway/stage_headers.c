@@ -16,14 +16,15 @@ static bool is_tchar(char c)
     return c > 0x20 && c < 0x7F && !strchr("()<>@,;:\\\"/[]?={}", c);
 }
 
-/* The index of the first [[headers.paths]] entry whose prefix starts the
- * normalised path, or the number of entries (= [headers]). */
+/* The index of the first [[headers.paths]] entry whose route matches the
+ * normalised path (moat_route_match, as [[auth.rules]]), or the number of
+ * entries (= [headers]). */
 static size_t path_rule(const moat_config *cfg, const char *path)
 {
     const moat_header_rule *rules = cfg->headers.paths.items;
     size_t i = 0;
     for (; path && i < cfg->headers.paths.len; i++)
-        if (strncmp(path, rules[i].path, strlen(rules[i].path)) == 0) break;
+        if (moat_route_match(rules[i].path, path, 0)) break;
     return path ? i : cfg->headers.paths.len;
 }
 
@@ -37,30 +38,49 @@ static char *csp_value(const moat_config *cfg, const char *policy)
     return moat_xstrdup(policy);
 }
 
-void moat__headers_prepare(moat_runtime *rt)
+/* The header values built once per config: the CSP sent for each
+ * [[headers.paths]] entry, then for [headers] (last), with the report-uri
+ * added; and Strict-Transport-Security. */
+typedef struct headers_conf {
+    size_t ncsp;
+    char **csp;
+    char *hsts;
+} headers_conf;
+
+static int headers_prepare(moat_runtime *rt, void **conf, char **err)
 {
+    (void)err;
     const moat_config *cfg = rt->cfg;
     size_t n = cfg->headers.paths.len;
     const moat_header_rule *rules = cfg->headers.paths.items;
-    rt->csp = moat_xcalloc(n + 1, sizeof(*rt->csp));
+    headers_conf *hc = moat_xcalloc(1, sizeof(*hc));
+    hc->ncsp = n + 1;
+    hc->csp = moat_xcalloc(n + 1, sizeof(*hc->csp));
     for (size_t i = 0; i < n; i++)
-        rt->csp[i] = csp_value(cfg, PICK(&rules[i], cfg, csp));
-    rt->csp[n] = csp_value(cfg, cfg->headers.csp);
-    rt->hsts = moat_xasprintf("max-age=%llu%s%s", (unsigned long long)cfg->headers.hsts_max_age,
+        hc->csp[i] = csp_value(cfg, PICK(&rules[i], cfg, csp));
+    hc->csp[n] = csp_value(cfg, cfg->headers.csp);
+    hc->hsts = moat_xasprintf("max-age=%llu%s%s", (unsigned long long)cfg->headers.hsts_max_age,
                               cfg->headers.hsts_include_subdomains ? "; includeSubDomains" : "",
                               cfg->headers.hsts_preload ? "; preload" : "");
+    *conf = hc;
+    return 0;
 }
 
-void moat__headers_release(moat_runtime *rt)
+static void headers_release(moat_runtime *rt, void *conf)
 {
-    if (!rt->cfg || !rt->csp) {
-        free(rt->hsts);
-        return;
-    }
-    for (size_t i = 0; i <= rt->cfg->headers.paths.len; i++)
-        free(rt->csp[i]);
-    free(rt->csp);
-    free(rt->hsts);
+    (void)rt;
+    headers_conf *hc = conf;
+    if (!hc) return;
+    for (size_t i = 0; i < hc->ncsp; i++)
+        free(hc->csp[i]);
+    free(hc->csp);
+    free(hc->hsts);
+    free(hc);
+}
+
+static const headers_conf *conf_of(const moat_request *r)
+{
+    return moat__conf(r->rt, &moat__stage_headers);
 }
 
 /* ---- the app's values against moat's ----
@@ -294,7 +314,7 @@ static void hsts_header(moat_request *r, moat_http_head *h, bool ov)
     moat_http_header *f = ov ? NULL : moat_http_head_find(h, "Strict-Transport-Security");
     hsts app;
     if (!f || !hsts_parse(f->value, &app)) {
-        set(r, h, "Strict-Transport-Security", r->rt->hsts);
+        set(r, h, "Strict-Transport-Security", conf_of(r)->hsts);
         return;
     }
     /* RFC 6797 8.1: browsers read the first field only; the one sent holds
@@ -303,7 +323,7 @@ static void hsts_header(moat_request *r, moat_http_head *h, bool ov)
               cfg->headers.hsts_preload};
     if (app.max_age <= m.max_age && (!app.subdomains || m.subdomains) &&
         (!app.preload || m.preload)) {
-        set(r, h, "Strict-Transport-Security", r->rt->hsts);
+        set(r, h, "Strict-Transport-Security", conf_of(r)->hsts);
         return;
     }
     char buf[96];
@@ -497,7 +517,7 @@ static void csp_header(moat_request *r, moat_http_head *h, const char *name, con
     moat_http_head_add_static(h, r->arena, name, mine);
 }
 
-void moat__security_headers(moat_request *r, moat_http_head *h)
+static void security_headers(moat_request *r, moat_http_head *h)
 {
     const moat_config *cfg = r->rt->cfg;
     size_t idx = path_rule(cfg, r->path);
@@ -508,7 +528,7 @@ void moat__security_headers(moat_request *r, moat_http_head *h)
     for (size_t i = 0; i < cfg->headers.remove.len; i++)
         moat_http_head_remove(h, cfg->headers.remove.items[i]);
 
-    const char *csp = r->rt->csp[idx];
+    const char *csp = conf_of(r)->csp[idx];
     if (!off(csp))
         csp_header(r, h,
                    cfg->headers.csp_report_only ? "Content-Security-Policy-Report-Only"
@@ -639,14 +659,18 @@ static int cookies_response(moat_request *r, moat_http_head *h)
     return MOAT_PASS;
 }
 
+/* Moat's own answers (r->answering) get the security headers only: their
+ * cookies are moat's, set as they must be. */
 static int headers_response(moat_request *r, moat_http_head *h)
 {
-    cookies_response(r, h);
-    moat__security_headers(r, h);
+    if (!r->answering) cookies_response(r, h);
+    security_headers(r, h);
     return MOAT_PASS;
 }
 
 const moat_stage moat__stage_headers = {
     .name = "headers",
+    .prepare = headers_prepare,
+    .release = headers_release,
     .on_response_head = headers_response,
 };

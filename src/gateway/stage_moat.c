@@ -82,18 +82,15 @@ static int moat_head(moat_request *r)
     if (!r->path || strncmp(r->path, "/.moat/", 7) != 0) return MOAT_PASS;
     if (!is_report(r)) {
         if (r->rt->store && moat__auth_portal_path(r->path)) return MOAT_PASS; /* stage_auth */
-        moat__refusal(r, "path.denied", "moat-endpoints", NULL);
-        moat__client_respond_error(r, 404, "unknown moat endpoint");
+        moat__refuse(r, 404, "path.denied", NULL, "unknown moat endpoint");
         return MOAT_DONE;
     }
     if (r->head->method_id != HTTP_POST) {
-        moat__refusal(r, "http.rejected", "moat-endpoints", NULL);
-        moat__client_respond_error(r, 405, "CSP reports are POSTed");
+        moat__refuse(r, 405, "http.rejected", NULL, "CSP reports are POSTed");
         return MOAT_DONE;
     }
     if (r->head->content_length > REPORT_MAX) {
-        moat__refusal(r, "http.rejected", "moat-endpoints", NULL);
-        moat__client_respond_error(r, 413, "CSP report over 64 KiB");
+        moat__refuse(r, 413, "http.rejected", NULL, "CSP report over 64 KiB");
         return MOAT_DONE;
     }
     r->internal = true;
@@ -105,8 +102,7 @@ static int moat_body(moat_request *r, const char *data, size_t len)
 {
     if (!r->internal) return MOAT_PASS;
     if (r->held_body.len + len > REPORT_MAX) {
-        moat__refusal(r, "http.rejected", "moat-endpoints", NULL);
-        moat__client_respond_error(r, 413, "CSP report over 64 KiB");
+        moat__refuse(r, 413, "http.rejected", NULL, "CSP report over 64 KiB");
         return MOAT_DONE;
     }
     moat_buf_append(&r->held_body, data, len);

@@ -14,22 +14,31 @@
  * request. */
 typedef enum { PAT_EXACT, PAT_SUFFIX, PAT_PREFIX, PAT_GLOB } pat_kind;
 
-struct moat__deny_pat {
+typedef struct deny_pat {
     const char *text; /* the pattern as configured (borrowed from the config) */
     const char *lit;  /* the literal part compared (points into text) */
     size_t lit_len;
     char *glob; /* PAT_GLOB: the pattern without its trailing '/' (owned) */
     pat_kind kind;
     bool dir; /* ends in '/': matches only segments followed by more path */
-};
+} deny_pat;
 
-void moat__paths_prepare(moat_runtime *rt)
+/* paths.deny taken apart once per config. */
+typedef struct paths_conf {
+    deny_pat *deny;
+    size_t ndeny;
+} paths_conf;
+
+static int paths_prepare(moat_runtime *rt, void **conf, char **err)
 {
+    (void)err;
     const moat_strlist *deny = &rt->cfg->paths.deny;
-    rt->deny = moat_xcalloc(deny->len ? deny->len : 1, sizeof(*rt->deny));
-    rt->ndeny = deny->len;
+    paths_conf *pc = moat_xcalloc(1, sizeof(*pc));
+    pc->deny = moat_xcalloc(deny->len ? deny->len : 1, sizeof(*pc->deny));
+    pc->ndeny = deny->len;
+    *conf = pc;
     for (size_t i = 0; i < deny->len; i++) {
-        moat__deny_pat *d = &rt->deny[i];
+        deny_pat *d = &pc->deny[i];
         const char *pat = deny->items[i];
         size_t pl = strlen(pat);
         d->text = pat;
@@ -53,20 +62,23 @@ void moat__paths_prepare(moat_runtime *rt)
             d->glob = moat_xstrndup(pat, pl);
         }
     }
+    return 0;
 }
 
-void moat__paths_release(moat_runtime *rt)
+static void paths_release(moat_runtime *rt, void *conf)
 {
-    for (size_t i = 0; rt->deny && i < rt->ndeny; i++)
-        free(rt->deny[i].glob);
-    free(rt->deny);
-    rt->deny = NULL;
-    rt->ndeny = 0;
+    (void)rt;
+    paths_conf *pc = conf;
+    if (!pc) return;
+    for (size_t i = 0; i < pc->ndeny; i++)
+        free(pc->deny[i].glob);
+    free(pc->deny);
+    free(pc);
 }
 
 /* Whether d matches the segment seg[0..n) (case-insensitively); a is for
  * the NUL-terminated copy fnmatch needs. */
-static bool pat_match(const moat__deny_pat *d, moat_arena *a, const char *seg, size_t n)
+static bool pat_match(const deny_pat *d, moat_arena *a, const char *seg, size_t n)
 {
     switch (d->kind) {
     case PAT_EXACT:
@@ -83,7 +95,7 @@ static bool pat_match(const moat__deny_pat *d, moat_arena *a, const char *seg, s
 }
 
 /* Does one of the patterns match a segment of path? Returns its text. */
-static const char *match_segment(moat_arena *a, const char *path, const moat_runtime *rt)
+static const char *match_segment(moat_arena *a, const char *path, const paths_conf *pc)
 {
     const char *p = path;
     while (*p) {
@@ -93,8 +105,8 @@ static const char *match_segment(moat_arena *a, const char *path, const moat_run
         size_t n = end ? (size_t)(end - p) : strlen(p);
         if (n == 0) break;
         bool more = end && end[1] != '\0';
-        for (size_t i = 0; i < rt->ndeny; i++) {
-            const moat__deny_pat *d = &rt->deny[i];
+        for (size_t i = 0; i < pc->ndeny; i++) {
+            const deny_pat *d = &pc->deny[i];
             if (d->dir && !more) continue;
             if (pat_match(d, a, p, n)) return d->text;
         }
@@ -155,22 +167,19 @@ static int paths_head(moat_request *r)
     const char *why;
     if (moat_http_normalize_path(h->target, h->target_len, r->arena, &decoded, &encoded, &why) <
         0) {
-        moat__refusal(r, "http.rejected", "deny-paths", NULL);
-        moat__client_respond_error(r, 400, why);
+        moat__refuse(r, 400, "http.rejected", NULL, why);
         return MOAT_DONE;
     }
     const char *q = memchr(h->target, '?', h->target_len);
     if (is_debugger(r->arena, decoded, q)) {
-        moat__refusal(r, "path.denied", "deny-paths", NULL);
-        moat__client_respond_error(r, 404, "Werkzeug debugger endpoint refused");
+        moat__refuse(r, 404, "path.denied", NULL, "Werkzeug debugger endpoint refused");
         return MOAT_DONE;
     }
     if (!allowed(decoded, &cfg->paths.allow)) {
-        const char *pat = match_segment(r->arena, decoded, r->rt);
+        const char *pat = match_segment(r->arena, decoded, moat__conf(r->rt, &moat__stage_paths));
         if (pat) {
             r->error_reason = moat_arena_printf(r->arena, "path matches paths.deny '%s'", pat);
-            moat__refusal(r, "path.denied", "deny-paths", "paths.deny");
-            moat__client_respond_error(r, 404, r->error_reason);
+            moat__refuse(r, 404, "path.denied", "paths.deny", r->error_reason);
             return MOAT_DONE;
         }
     }
@@ -182,5 +191,7 @@ static int paths_head(moat_request *r)
 
 const moat_stage moat__stage_paths = {
     .name = "deny-paths",
+    .prepare = paths_prepare,
+    .release = paths_release,
     .on_request_head = paths_head,
 };

@@ -19,33 +19,53 @@
  * microseconds); larger ones on the thread pool. */
 #define INLINE_BYTES (16 * 1024)
 
+/* The WAF's settings, compiled once per config. */
+typedef struct waf_conf {
+    moat_waf_mode mode;
+    moat_over_limit over_limit;
+} waf_conf;
+
+static int waf_prepare(moat_runtime *rt, void **conf, char **err)
+{
+    (void)err;
+    waf_conf *wc = moat_xcalloc(1, sizeof(*wc));
+    wc->mode = moat_config_waf_mode(rt->cfg);
+    wc->over_limit = moat_config_waf_over_limit(rt->cfg);
+    *conf = wc;
+    return 0;
+}
+
+static void waf_release(moat_runtime *rt, void *conf)
+{
+    (void)rt;
+    free(conf);
+}
+
+static const waf_conf *conf_of(const moat_request *r)
+{
+    return moat__conf(r->rt, &moat__stage_waf);
+}
+
+/* The request's inspection (its ctx); freed with the request, or after its
+ * work on the thread pool is over (moat__job). */
 typedef struct waf_job {
-    uv_work_t work;
-    moat_request *r;  /* NULL once the request is gone (the job frees itself) */
+    moat__job base;   /* first */
     moat_runtime *rt; /* owned ref: the rules the transaction runs on */
     moat_waf_tx *tx;
     moat_buf body;  /* held body (owned) */
     bool want_body; /* the head passed; waf-body reads and inspects the body */
     bool buffering; /* collecting the body */
     bool partial;   /* cut at waf.inspect_bytes; the rest passes uninspected */
-    bool queued;    /* on the thread pool */
     moat_waf_verdict v;
 } waf_job;
 
-static void job_free(waf_job *job)
+static void job_free(moat__job *base)
 {
+    waf_job *job = (waf_job *)base;
     moat_waf_tx_free(job->tx);
     moat_buf_free(&job->body);
     moat__runtime_unref(job->rt);
     free(job);
-}
-
-/* The request ends (arena reset): a queued job outlives it and frees itself. */
-static void job_release(void *arg)
-{
-    waf_job *job = arg;
-    job->r = NULL;
-    if (!job->queued) job_free(job);
 }
 
 static const char *fmt_int(moat_arena *a, long long v)
@@ -74,6 +94,14 @@ static size_t verdict_fields(moat_request *r, const moat_waf_verdict *v, moat_se
         "data", first && first->data[0] ? moat_arena_strdup(r->arena, first->data) : NULL};
     f[n++] =
         (moat_seclog_field){"paranoia", fmt_int(r->arena, (long long)r->rt->cfg->waf.paranoia)};
+    /* every match as ID=VARIABLE: what `moat log why` and `moat waf tune`
+     * turn into the narrowest waf.exclude entry */
+    moat_buf t;
+    moat_buf_init(&t);
+    for (size_t i = 0; i < v->nmatches; i++)
+        moat_buf_printf(&t, "%s%s=%s", i ? "," : "", v->matches[i].id, v->matches[i].var);
+    f[n++] = (moat_seclog_field){"targets", t.len ? moat_arena_strdup(r->arena, t.data) : NULL};
+    moat_buf_free(&t);
     moat_buf_free(&ids);
     return n;
 }
@@ -104,8 +132,8 @@ static void record(moat_request *r, const char *event, const char *reason, const
 static int decide(moat_request *r, waf_job *job)
 {
     const moat_waf_verdict *v = &job->v;
-    bool detect = strcmp(r->rt->cfg->waf.mode, "detect") == 0;
-    moat_seclog_field *f = moat_arena_calloc(r->arena, 8 * sizeof(*f));
+    bool detect = conf_of(r)->mode == MOAT_WAF_DETECT;
+    moat_seclog_field *f = moat_arena_calloc(r->arena, 9 * sizeof(*f));
     if (v->engine_err) {
         if (detect) {
             record(r, "waf.detected",
@@ -114,8 +142,8 @@ static int decide(moat_request *r, waf_job *job)
                    "waf.mode", NULL, 0);
             return MOAT_PASS;
         }
-        moat__refusal(r, "waf.blocked", "waf", "waf.mode");
-        moat__client_respond_error(r, 403, "the WAF engine could not inspect the request");
+        moat__refuse(r, 403, "waf.blocked", "waf.mode",
+                     "the WAF engine could not inspect the request");
         return MOAT_DONE;
     }
     if (v->attack) {
@@ -126,13 +154,11 @@ static int decide(moat_request *r, waf_job *job)
                    "passed)",
                    "waf.mode", f, nf);
         } else {
-            moat__refusal(r, "waf.blocked", "waf", "waf.mode");
             r->ev_fields = f;
             r->ev_nfields = nf;
-            moat__client_respond_error(r, v->status ? v->status : 403,
-                                       v->status == 400
-                                           ? "the request body does not parse as its type says"
-                                           : "the WAF rules matched an attack pattern");
+            moat__refuse(r, v->status ? v->status : 403, "waf.blocked", "waf.mode",
+                         v->status == 400 ? "the request body does not parse as its type says"
+                                          : "the WAF rules matched an attack pattern");
             return MOAT_DONE;
         }
     }
@@ -160,20 +186,14 @@ static void inspect(waf_job *job)
     moat_waf_tx_body(job->tx, job->body.data, job->body.len, job->partial, &job->v);
 }
 
-static void work_cb(uv_work_t *w)
+static void work_cb(moat__job *base)
 {
-    inspect(w->data);
+    inspect((waf_job *)base);
 }
 
-static void after_work_cb(uv_work_t *w, int status)
+static void done_cb(moat_request *r, moat__job *base, int status)
 {
-    waf_job *job = w->data;
-    job->queued = false;
-    moat_request *r = job->r;
-    if (!r) {
-        job_free(job);
-        return;
-    }
+    waf_job *job = (waf_job *)base;
     if (status < 0) job->v.engine_err = true;
     if (decide(r, job) == MOAT_PASS) pass_on(r, job);
 }
@@ -189,16 +209,13 @@ static int start_body(moat_request *r, waf_job *job)
         if (rc == MOAT_PASS) pass_on(r, job);
         return rc;
     }
-    job->queued = true;
-    job->work.data = job;
-    if (uv_queue_work(&r->c->w->loop, &job->work, work_cb, after_work_cb) < 0) {
-        job->queued = false;
+    if (moat__stage_offload(r, &job->base, work_cb, done_cb) < 0) {
         job->v.engine_err = true;
         if (job->partial) {
             /* Called from a body callback that is about to pause the reading:
              * resuming the pipeline from here would race it. Refuse. */
-            moat__refusal(r, "waf.blocked", "waf", "waf.mode");
-            moat__client_respond_error(r, 403, "the WAF engine could not inspect the request");
+            moat__refuse(r, 403, "waf.blocked", "waf.mode",
+                         "the WAF engine could not inspect the request");
             return MOAT_DONE;
         }
         int rc = decide(r, job);
@@ -219,21 +236,24 @@ static int waf_head(moat_request *r)
     moat_http_head *h = r->head;
     bool has_body = r->state == REQ_BODY;
     if (has_body && h->content_length > 0 && (uint64_t)h->content_length > cfg->waf.inspect_bytes &&
-        strcmp(cfg->waf.over_limit, "refuse") == 0) {
-        moat__refusal(r, "waf.blocked", "waf", "waf.over_limit");
-        moat__client_respond_error(r, 413, "request body over waf.inspect_bytes");
+        conf_of(r)->over_limit == MOAT_OVER_LIMIT_REFUSE) {
+        moat__refuse(r, 413, "waf.blocked", "waf.over_limit",
+                     "request body over waf.inspect_bytes");
         return MOAT_DONE;
     }
     waf_job *job = moat_xcalloc(1, sizeof(*job));
     job->rt = moat__runtime_ref(r->rt);
-    job->r = r;
     moat_buf_init(&job->body);
-    moat_arena_defer(r->arena, job_release, job);
-    r->waf = job;
-    job->tx = moat_waf_tx_new(r->rt->waf, r->c->peer, h->method, h->target, h->http_minor);
-    for (size_t i = 0; i < h->nheaders; i++)
-        moat_waf_tx_header(job->tx, h->headers[i].name, h->headers[i].name_len, h->headers[i].value,
-                           h->headers[i].value_len);
+    moat__job_init(&job->base, r, job_free);
+    MOAT__CTX(r, &moat__stage_waf) = job;
+    job->tx = moat_waf_tx_new(r->rt->waf, r->c->peer, h->method, h->target, r->path ? r->path : "/",
+                              h->http_minor);
+    /* as sent: hop-by-hop and underscored names included (client.c strips
+     * those from what is forwarded) */
+    const moat_http_header *hs = r->sent_headers ? r->sent_headers : h->headers;
+    size_t nh = r->sent_headers ? r->nsent_headers : h->nheaders;
+    for (size_t i = 0; i < nh; i++)
+        moat_waf_tx_header(job->tx, hs[i].name, hs[i].name_len, hs[i].value, hs[i].value_len);
     if (moat_waf_tx_head(job->tx, &job->v)) return decide(r, job);
     if (!has_body) {
         inspect(job);
@@ -246,7 +266,7 @@ static int waf_head(moat_request *r)
 /* waf-body: the stages between passed; read the body into job->body. */
 static int waf_body_head(moat_request *r)
 {
-    waf_job *job = r->waf;
+    waf_job *job = MOAT__CTX(r, &moat__stage_waf);
     if (!job || !job->want_body) return MOAT_PASS;
     job->buffering = true;
     moat__client_continue(r->c);
@@ -255,15 +275,15 @@ static int waf_body_head(moat_request *r)
 
 static int waf_body(moat_request *r, const char *data, size_t len)
 {
-    waf_job *job = r->waf;
+    waf_job *job = MOAT__CTX(r, &moat__stage_waf);
     if (!job || !job->buffering) return MOAT_PASS;
     moat_buf_append(&job->body, data, len);
     const moat_config *cfg = r->rt->cfg;
     if (job->body.len <= cfg->waf.inspect_bytes) return MOAT_PASS;
-    if (strcmp(cfg->waf.over_limit, "refuse") == 0) {
+    if (conf_of(r)->over_limit == MOAT_OVER_LIMIT_REFUSE) {
         job->buffering = false;
-        moat__refusal(r, "waf.blocked", "waf", "waf.over_limit");
-        moat__client_respond_error(r, 413, "request body over waf.inspect_bytes");
+        moat__refuse(r, 413, "waf.blocked", "waf.over_limit",
+                     "request body over waf.inspect_bytes");
         return MOAT_DONE;
     }
     job->partial = true;
@@ -273,18 +293,21 @@ static int waf_body(moat_request *r, const char *data, size_t len)
 
 static int waf_end(moat_request *r)
 {
-    waf_job *job = r->waf;
+    waf_job *job = MOAT__CTX(r, &moat__stage_waf);
     if (!job || !job->buffering) return MOAT_PASS;
     return start_body(r, job);
 }
 
 const moat_stage moat__stage_waf = {
     .name = "waf",
+    .prepare = waf_prepare,
+    .release = waf_release,
     .on_request_head = waf_head,
 };
 
 const moat_stage moat__stage_waf_body = {
     .name = "waf-body",
+    .event = "waf",
     .on_request_head = waf_body_head,
     .on_request_body = waf_body,
     .on_request_end = waf_end,

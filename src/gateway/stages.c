@@ -15,12 +15,12 @@ static int limits_head(moat_request *r)
 {
     const moat_config *cfg = r->rt->cfg;
     if (r->head->method_id == HTTP_TRACE || r->head->method_id == HTTP_CONNECT) {
-        moat__refusal(r, "http.rejected", "limits", NULL);
-        moat__client_respond_error(r, 405, "method not allowed through the gateway");
+        moat__refuse(r, 405, "http.rejected", NULL, "method not allowed through the gateway");
         return MOAT_DONE;
     }
     if (r->head->content_length > 0 && (uint64_t)r->head->content_length > cfg->limits.body_bytes) {
-        moat__client_respond_error(r, 413, "Content-Length over limits.body_bytes");
+        moat__refuse(r, 413, "http.rejected", "limits.body_bytes",
+                     "Content-Length over limits.body_bytes");
         return MOAT_DONE;
     }
     return MOAT_PASS;
@@ -31,7 +31,8 @@ static int limits_body(moat_request *r, const char *data, size_t len)
     (void)data;
     r->body_in += len;
     if (r->body_in > r->rt->cfg->limits.body_bytes) {
-        moat__client_respond_error(r, 413, "request body over limits.body_bytes");
+        moat__refuse(r, 413, "http.rejected", "limits.body_bytes",
+                     "request body over limits.body_bytes");
         return MOAT_DONE;
     }
     return MOAT_PASS;
@@ -88,12 +89,13 @@ static int hosts_head(moat_request *r)
             if (host_matches(h->host_name, h->host_name_len, h->host_port, rt->hosts[i]))
                 return MOAT_PASS;
     }
-    moat__client_respond_error(r, 421, "Host not in the 'hosts' allow-list");
+    moat__refuse(r, 421, "host.denied", "hosts", "Host not in the 'hosts' allow-list");
     return MOAT_DONE;
 }
 
 const moat_stage moat__stage_hosts = {
     .name = "host-allowlist",
+    .event = "hosts",
     .on_request_head = hosts_head,
 };
 
@@ -114,11 +116,11 @@ static int https_redirect_head(moat_request *r)
         return MOAT_PASS;
     for (size_t i = 0; i < cfg->tls.redirect_exempt.len; i++) {
         const char *p = cfg->tls.redirect_exempt.items[i];
-        if (strncmp(r->head->target, p, strlen(p)) == 0) return MOAT_PASS;
+        if (moat_route_match(p, r->path ? r->path : "/", 0)) return MOAT_PASS;
     }
     const moat_http_head *h = r->head;
     if (!h->host_name) {
-        moat__client_respond_error(r, 400, "no Host to redirect to");
+        moat__refuse(r, 400, "http.rejected", NULL, "no Host to redirect to");
         return MOAT_DONE;
     }
     char port[8] = "";

@@ -88,14 +88,14 @@ static int on_resp_head(void *ud, moat_http_head *resp)
     u->interim = interim;
     if (interim) {
         /* moat answers Expect: 100-continue itself; other 1xx (103) pass. */
-        if (resp->status != 100) moat__client_send_head(r, resp);
+        if (resp->status != 100) r->sink->head(r, resp);
         return u->closing ? MOAT_ECLOSED : 0;
     }
     r->upstream_ms = moat_now_ms() - r->upstream_start_ms;
     u->reusable = resp->keep_alive && resp->status != 101;
     if (moat__pipeline_response_head(r, resp) != MOAT_PASS) return MOAT_ECLOSED;
     if (!u->req || u->closing) return MOAT_ECLOSED;
-    if (moat__client_send_head(r, resp) < 0) return MOAT_ECLOSED;
+    if (r->sink->head(r, resp) < 0) return MOAT_ECLOSED;
     return u->closing ? MOAT_ECLOSED : 0;
 }
 
@@ -103,7 +103,7 @@ static int on_resp_body(void *ud, const char *data, size_t len)
 {
     moat_upconn *u = ud;
     if (!u->req) return MOAT_ECLOSED;
-    if (moat__client_send_body(u->req, data, len) < 0) return MOAT_ECLOSED;
+    if (u->req->sink->body(u->req, data, len) < 0) return MOAT_ECLOSED;
     return u->closing ? MOAT_ECLOSED : 0;
 }
 
@@ -197,18 +197,18 @@ static void on_up_written(void *ud, int status)
         return;
     }
     moat_request *r = u->req;
-    if (r && r->c->backpressured && u->write_pending < WRITE_HIGH / 2)
-        moat__client_backpressure(r->c, false);
+    if (r && u->write_pending < WRITE_HIGH / 2) r->sink->pause(r, false);
 }
 
 static int up_write(moat_upconn *u, const uv_buf_t *bufs, unsigned n)
 {
-    if ((u->req && u->req->c->in_parser) || u->out.len) {
+    bool parsing = u->req && u->req->sink->parsing(u->req);
+    if (parsing || u->out.len) {
         /* Inside the client's parse: collect, moat__upstream_flush writes
          * once after it. Bytes collected earlier keep their order. */
         for (unsigned i = 0; i < n; i++)
             moat_buf_append(&u->out, bufs[i].base, bufs[i].len);
-        if (u->req && u->req->c->in_parser) return 0;
+        if (parsing) return 0;
         uv_buf_t all = uv_buf_init(u->out.data, (unsigned)u->out.len);
         int rc =
             moat_stream_write((uv_stream_t *)&u->h, &all, 1, &u->write_pending, on_up_written, u);
@@ -217,7 +217,7 @@ static int up_write(moat_upconn *u, const uv_buf_t *bufs, unsigned n)
             up_fail(u, 502, "writing to the upstream failed");
             return rc;
         }
-        if (u->req && u->write_pending > WRITE_HIGH) moat__client_backpressure(u->req->c, true);
+        if (u->req && u->write_pending > WRITE_HIGH) u->req->sink->pause(u->req, true);
         return 0;
     }
     int rc = moat_stream_write((uv_stream_t *)&u->h, bufs, n, &u->write_pending, on_up_written, u);
@@ -225,7 +225,7 @@ static int up_write(moat_upconn *u, const uv_buf_t *bufs, unsigned n)
         up_fail(u, 502, "writing to the upstream failed");
         return rc;
     }
-    if (u->req && u->write_pending > WRITE_HIGH) moat__client_backpressure(u->req->c, true);
+    if (u->req && u->write_pending > WRITE_HIGH) u->req->sink->pause(u->req, true);
     return 0;
 }
 
@@ -267,7 +267,7 @@ static void send_head(moat_upconn *u)
     moat_deadline_set(&u->timer, r->rt->cfg->limits.upstream_timeout_ms, on_up_timer);
     up_set_reading(u, true);
     int rc = 0;
-    if (r->c->in_parser) {
+    if (r->sink->parsing(r)) {
         /* up_write would collect it there: write it there at once */
         moat_http_request_serialize(h, &u->out);
     } else {
@@ -316,7 +316,7 @@ static void on_connect(uv_connect_t *req, int status)
             start_attempt(r); /* passive failover to the next upstream */
             return;
         }
-        moat__client_respond_error(r, 502, "no upstream accepted the connection");
+        r->sink->abort(r, 502, "no upstream accepted the connection");
         return;
     }
     u->connected = true;
@@ -370,7 +370,7 @@ static moat_upconn *up_connect(moat_worker *w, moat_request *r, size_t idx)
 
 static void start_attempt(moat_request *r)
 {
-    moat_worker *w = r->c->w;
+    moat_worker *w = r->w;
     size_t n = r->rt->nupstreams;
     for (;;) {
         size_t idx = r->tries == 0 ? (w->rr++ % n) : (r->upstream_index + 1) % n;
@@ -386,7 +386,7 @@ static void start_attempt(moat_request *r)
         if (up_connect(w, r, idx)) return;
         if (r->tries >= n) break;
     }
-    moat__client_respond_error(r, 502, "cannot connect to any upstream");
+    r->sink->abort(r, 502, "cannot connect to any upstream");
 }
 
 void moat__upstream_start(moat_request *r)
@@ -436,10 +436,7 @@ static void up_fail(moat_upconn *u, int status, const char *reason)
     up_close(u);
     if (!r) return;
     moat_debug("request %s: %s", r->id, reason); /* also an upstream.error event */
-    if (r->resp_head_sent)
-        moat__client_abort(r->c);
-    else
-        moat__client_respond_error(r, status, reason);
+    r->sink->abort(r, status, reason);
 }
 
 static void response_complete(moat_upconn *u)
@@ -448,7 +445,7 @@ static void response_complete(moat_upconn *u)
     moat_deadline_stop(&u->timer);
     if (r->state != REQ_DONE) u->reusable = false;
     up_release(u);
-    moat__client_response_end(r);
+    r->sink->end(r);
 }
 
 static void up_process(moat_upconn *u)
@@ -456,7 +453,7 @@ static void up_process(moat_upconn *u)
     while (!u->closing && u->req && u->in.len > 0) {
         moat_request *r = u->req;
         if (r->tunnel) {
-            moat__client_tunnel_data(r->c, u->in.data, u->in.len);
+            r->sink->tunnel(r, u->in.data, u->in.len);
             moat_buf_reset(&u->in);
             return;
         }
@@ -505,9 +502,8 @@ static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             return;
         }
         if (r->tunnel) {
-            moat_client *c = r->c;
             up_close(u);
-            moat__client_close(c);
+            r->sink->abort(r, 502, "upstream closed the tunnel");
             return;
         }
         if (nread == UV_EOF && u->response_started) {
@@ -523,8 +519,8 @@ static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             /* A pooled connection the upstream had already closed: retry the
              * (bodiless) request once on a fresh connection. */
             up_close(u);
-            moat_upconn *nu = up_connect(r->c->w, r, r->upstream_index);
-            if (!nu) moat__client_respond_error(r, 502, "cannot reconnect to the upstream");
+            moat_upconn *nu = up_connect(r->w, r, r->upstream_index);
+            if (!nu) r->sink->abort(r, 502, "cannot reconnect to the upstream");
             return;
         }
         up_fail(u, 502,
@@ -538,10 +534,11 @@ static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         up_close(u);
         return;
     }
-    moat_client *c = r->c;
-    moat__client_cork(c);
+    const moat_sink *sink = r->sink;
+    void *owner = r->sink_owner; /* r may be gone after up_process */
+    sink->batch(owner, true);
     up_process(u);
-    moat__client_uncork(c);
+    sink->batch(owner, false);
     if (!u->closing && u->req && u->backpressured) up_set_reading(u, false);
 }
 

@@ -1120,8 +1120,9 @@ static void test_header_paths(void **state)
     expect_err("[[headers.paths]]\ncsp = \"x\"\n",
                "moat.toml:1:1: this [[headers.paths]] entry needs 'path'");
     expect_err("[[headers.paths]]\npath = \"admin\"\n",
-               "moat.toml:2:8: invalid 'headers.paths.path' value \"admin\": must be a path "
-               "prefix starting with '/'");
+               "moat.toml:2:8: invalid 'headers.paths.path' value \"admin\": expected a path "
+               "starting with '/' (a path, or a glob with * ** ?, a final $ for that path "
+               "alone)");
     expect_err("[[headers.paths]]\npath = \"/a\"\ncsq = \"x\"\n",
                "moat.toml:3:1: unknown setting 'headers.paths.csq' (did you mean "
                "'headers.paths.csp'?)");
