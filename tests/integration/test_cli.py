@@ -350,7 +350,7 @@ def test_serve_fails_when_port_is_taken(moat_bin, echo, tmp):
 
 # ---------------------------------------------------------- the command table
 
-COMMANDS = ("serve", "cert", "config", "log", "user", "audit", "db", "completion", "help")
+COMMANDS = ("serve", "cert", "config", "log", "waf", "user", "audit", "db", "completion", "help")
 SUBS = {
     "audit": ("deps", "code", "settings", "secrets"),
     "user": ("add", "passwd", "list", "del", "lock", "unlock", "roles", "mfa", "recovery",
@@ -359,6 +359,7 @@ SUBS = {
     "cert": ("selfsigned",),
     "db": ("import", "update", "info"),
     "config": ("check", "docs"),
+    "waf": ("tune",),
 }
 
 
