@@ -1,12 +1,17 @@
-/* scan.c - the strict byte scanner that runs ahead of http-parser. The
- * Debian http-parser is built with HTTP_PARSER_STRICT=0: it takes a bare LF
- * for CRLF, folds obs-fold lines, reads "Name :" as another header, accepts
- * HTTP/0.9 and ignores whatever follows a chunk size. Every byte therefore
- * passes this state machine first, which refuses all of that and counts the
- * limits as bytes arrive (one byte at a time works: nothing is buffered here).
- * It extracts nothing: field values come from http-parser, and the two must
- * agree on where the head, each chunk and the message end. */
+/* scan.c - the strict byte scanner: the one reader of every message byte.
+ * It refuses whatever is not exactly HTTP/1.1 (bare CR or LF, obs-fold,
+ * control bytes, "Name :", HTTP/0.9, loose chunk lines), counts the limits as
+ * bytes arrive, builds the head (method, target, version, status, reason,
+ * fields) into the parser's moat_http_head as it checks it, and after the
+ * head frames the body: Content-Length runs, chunks with their extensions and
+ * trailers (scanned and limited, then dropped), or read-until-close. One byte
+ * at a time works: a token cut by the end of the input is kept in the
+ * parser's buffer until its end arrives; a token inside one input is copied
+ * once, straight into the arena. (http-parser, which once parsed every byte a
+ * second time, is now only the tests' and fuzzers' differential oracle.) */
 #include "internal.h"
+
+#include <http_parser.h> /* HTTP_METHOD_MAP: method ids as http.h promises them */
 
 enum {
     S_REQ_START,
@@ -63,12 +68,48 @@ enum { STEP_OK, STEP_ERR, STEP_HEAD, STEP_END, STEP_DATA };
 #define DEFAULT_HEADERS 100
 /* Longer than any method http-parser knows; a longer token is unknown. */
 #define MAX_METHOD_BYTES 32
-/* Chunk sizes at or above 2^56 are refused (http-parser overflows at 2^60). */
+/* Chunk sizes at or above 2^56 are refused. */
 #define MAX_CHUNK_SIZE ((uint64_t)1 << 56)
 
-void moat__http_scan_init(moat__http_scanner *s, moat_http_kind kind, const moat_http_limits *lim)
+/* The methods moat knows, with the ids of http_parser.h's enum (which the
+ * gateway compares against); any other token is answered 501. */
+static const struct {
+    const char *name;
+    unsigned char len;
+    signed char id;
+} methods[] = {
+#define MOAT__METHOD(num, name, string) {#string, sizeof(#string) - 1, num},
+    HTTP_METHOD_MAP(MOAT__METHOD)
+#undef MOAT__METHOD
+};
+
+static int method_id(const char *m, size_t n)
+{
+    /* the usual ones first, without a loop */
+    if (n == 3 && !memcmp(m, "GET", 3)) return HTTP_GET;
+    if (n == 4 && !memcmp(m, "POST", 4)) return HTTP_POST;
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(methods); i++)
+        if (methods[i].len == n && !memcmp(methods[i].name, m, n)) return methods[i].id;
+    return -1;
+}
+
+/* True when m[0..n) begins some known method: a byte after such a prefix is
+ * judged as a byte, any other method is unknown (501) at once. */
+static bool method_prefix(const char *m, size_t n)
+{
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(methods); i++)
+        if (methods[i].len >= n && !memcmp(methods[i].name, m, n)) return true;
+    return false;
+}
+
+void moat__http_scan_init(moat__http_scanner *s, moat_http_kind kind, const moat_http_limits *lim,
+                          moat_http_head *head, moat_arena *arena, moat_buf *tok)
 {
     *s = (moat__http_scanner){0};
+    s->head = head;
+    s->arena = arena;
+    s->tok = tok;
+    moat_buf_reset(tok);
     s->request = kind == MOAT_HTTP_REQUEST;
     s->state = s->request ? S_REQ_START : S_RES_VER_NAME;
     s->lim = *lim;
@@ -83,6 +124,67 @@ static int fail(moat__http_scanner *s, int status, const char *reason)
     s->err_status = status;
     s->err_reason = reason;
     return STEP_ERR;
+}
+
+/* ---- the head, built as it is checked --------------------------------------
+ * A capture is a token being read: tok holds its bytes from earlier inputs,
+ * cap where the rest starts in the current one. */
+static void cap_begin(moat__http_scanner *s, const char *at)
+{
+    s->capturing = true;
+    s->cap = at;
+    moat_buf_reset(s->tok);
+}
+
+/* The captured bytes before at: in place when they all came in this input. */
+static void cap_get(moat__http_scanner *s, const char *at, const char **ptr, size_t *len)
+{
+    if (s->tok->len == 0) {
+        *ptr = s->cap;
+        *len = (size_t)(at - s->cap);
+        return;
+    }
+    moat_buf_append(s->tok, s->cap, (size_t)(at - s->cap));
+    s->cap = at;
+    *ptr = s->tok->data;
+    *len = s->tok->len;
+}
+
+static char *cap_end(moat__http_scanner *s, const char *at, size_t *len)
+{
+    const char *p;
+    cap_get(s, at, &p, len);
+    s->capturing = false;
+    return moat_arena_strndup(s->arena, p, *len);
+}
+
+/* A field line "name:value" captured whole ends at at (its CR). */
+static void push_field(moat__http_scanner *s, const char *at)
+{
+    const char *line;
+    size_t n;
+    cap_get(s, at, &line, &n);
+    s->capturing = false;
+    const char *v = line + s->name_len + 1;
+    size_t vn = n - s->name_len - 1;
+    bool tab = false;
+    while (vn && (v[0] == ' ' || v[0] == '\t')) {
+        v++;
+        vn--;
+    }
+    while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t')) {
+        tab |= v[vn - 1] == '\t';
+        vn--;
+    }
+    /* "chunked" then HTAB: a reader that stops at the tab sees another coding */
+    if (tab && s->name_len == 17 && moat_strieq_lit(line, 17, "Transfer-Encoding"))
+        s->te_tab = true;
+    moat__http_head_push(s->head, s->arena, line, s->name_len, v, vn, true);
+}
+
+static void field_colon(moat__http_scanner *s, const char *at)
+{
+    s->name_len = s->tok->len + (size_t)(at - s->cap);
 }
 
 static bool in_start_line(int state)
@@ -107,7 +209,7 @@ static int bad_line_byte(moat__http_scanner *s, unsigned char c, const char *oth
     return fail(s, 400, otherwise);
 }
 
-static int step_request_line(moat__http_scanner *s, unsigned char c)
+static int step_request_line(moat__http_scanner *s, unsigned char c, const char *at)
 {
     switch (s->state) {
     case S_REQ_START:
@@ -121,22 +223,39 @@ static int step_request_line(moat__http_scanner *s, unsigned char c)
         s->started = true;
         s->method_bytes = 1;
         s->state = S_METHOD;
+        cap_begin(s, at);
         return STEP_OK;
     case S_REQ_LEAD_LF:
         if (c != '\n') return fail(s, 400, "bare CR");
         s->state = S_REQ_START;
         return STEP_OK;
-    case S_METHOD:
+    case S_METHOD: {
+        const char *m;
+        size_t n;
         if (c == ' ') {
+            cap_get(s, at, &m, &n);
+            s->capturing = false;
+            int id = method_id(m, n);
+            if (id < 0) return fail(s, 501, "unknown method");
+            s->head->method_id = id;
+            s->head->method = (char *)methods[id].name; /* static, never written */
             s->state = S_TARGET_START;
             return STEP_OK;
         }
-        if (!moat__http_is_tchar(c)) return bad_line_byte(s, c, "invalid method");
+        if (!moat__http_is_tchar(c)) {
+            /* the earliest bad byte decides: a token no method begins with
+             * was already unknown */
+            cap_get(s, at, &m, &n);
+            if (!method_prefix(m, n)) return fail(s, 501, "unknown method");
+            return bad_line_byte(s, c, "invalid method");
+        }
         if (++s->method_bytes > MAX_METHOD_BYTES) return fail(s, 501, "unknown method");
         return STEP_OK;
+    }
     case S_TARGET_START:
     case S_TARGET:
         if (c == ' ' && s->state == S_TARGET) {
+            s->head->target = cap_end(s, at, &s->head->target_len);
             s->state = S_VER_NAME;
             s->idx = 0;
             return STEP_OK;
@@ -148,6 +267,7 @@ static int step_request_line(moat__http_scanner *s, unsigned char c)
         if (c == ' ') return fail(s, 400, "invalid request line");
         if (!moat__http_is_target_char(c)) return bad_line_byte(s, c, "invalid request target");
         if (++s->target_bytes > s->lim.url_bytes) return fail(s, 414, "request target too long");
+        if (s->state == S_TARGET_START) cap_begin(s, at);
         s->state = S_TARGET;
         return STEP_OK;
     case S_VER_NAME:
@@ -178,7 +298,7 @@ static int step_request_line(moat__http_scanner *s, unsigned char c)
     }
 }
 
-static int step_status_line(moat__http_scanner *s, unsigned char c)
+static int step_status_line(moat__http_scanner *s, unsigned char c, const char *at)
 {
     s->started = true;
     switch (s->state) {
@@ -216,15 +336,19 @@ static int step_status_line(moat__http_scanner *s, unsigned char c)
         /* RFC 9112 4: the SP before an empty reason is often left out. */
         if (c == ' ') {
             s->state = S_RES_REASON;
+            cap_begin(s, at + 1);
             return STEP_OK;
         }
         if (c == '\r') {
+            s->head->reason = moat_arena_strndup(s->arena, "", 0);
             s->state = S_START_LINE_LF;
             return STEP_OK;
         }
         return bad_line_byte(s, c, "invalid status code");
     case S_RES_REASON:
         if (c == '\r') {
+            size_t n;
+            s->head->reason = cap_end(s, at, &n);
             s->state = S_START_LINE_LF;
             return STEP_OK;
         }
@@ -235,7 +359,7 @@ static int step_status_line(moat__http_scanner *s, unsigned char c)
     }
 }
 
-static int step_field(moat__http_scanner *s, unsigned char c)
+static int step_field(moat__http_scanner *s, unsigned char c, const char *at)
 {
     switch (s->state) {
     case S_START_LINE_LF:
@@ -256,10 +380,12 @@ static int step_field(moat__http_scanner *s, unsigned char c)
         if (!moat__http_is_tchar(c)) return bad_line_byte(s, c, "invalid header name");
         if (++s->nfields > s->lim.headers)
             return fail(s, 431, s->trailers ? "too many trailer fields" : "too many header fields");
+        if (!s->trailers) cap_begin(s, at);
         s->state = S_FIELD_NAME;
         return STEP_OK;
     case S_FIELD_NAME:
         if (c == ':') {
+            if (!s->trailers) field_colon(s, at);
             s->state = S_FIELD_VALUE;
             return STEP_OK;
         }
@@ -269,6 +395,7 @@ static int step_field(moat__http_scanner *s, unsigned char c)
         return STEP_OK;
     case S_FIELD_VALUE:
         if (c == '\r') {
+            if (!s->trailers) push_field(s, at);
             s->state = S_FIELD_LF;
             return STEP_OK;
         }
@@ -425,33 +552,43 @@ static int step_chunk_line(moat__http_scanner *s, unsigned char c)
     return STEP_OK;
 }
 
-static int step(moat__http_scanner *s, unsigned char c)
+static int step(moat__http_scanner *s, const char *at)
 {
+    unsigned char c = (unsigned char)*at;
     if (s->state >= S_START_LINE_LF && s->state <= S_END_LF) {
         if (++s->section_bytes > s->lim.header_bytes) {
             if (s->trailers) return fail(s, 431, "trailer section too large");
             return fail(s, 431, "header section too large");
         }
-        return step_field(s, c);
+        return step_field(s, c, at);
     }
     if (in_start_line(s->state)) {
         /* The head limit covers the start line too; running over it there
          * means the request line itself is too long. */
         if (++s->section_bytes > s->lim.header_bytes)
             return fail(s, s->request && s->started ? 414 : 431, "request line too long");
-        return s->request ? step_request_line(s, c) : step_status_line(s, c);
+        return s->request ? step_request_line(s, c, at) : step_status_line(s, c, at);
     }
     if (s->state >= S_CHUNK_SIZE_START && s->state <= S_CHUNK_DATA_LF) return step_chunk_line(s, c);
     MOAT_BUG_ON(true);
 }
 
+/* The bytes of a capture still open at the end of an input are kept. */
+static size_t keep(moat__http_scanner *s, const char *end, size_t n)
+{
+    if (s->capturing) moat_buf_append(s->tok, s->cap, (size_t)(end - s->cap));
+    return n;
+}
+
 size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int *result)
 {
     *result = MOAT__SCAN_MORE;
+    s->body_run = false;
     if (len == 0) return 0;
     switch (s->state) {
     case S_BODY_LENGTH:
     case S_CHUNK_DATA: {
+        s->body_run = true;
         uint64_t n = s->remaining < len ? s->remaining : len;
         s->remaining -= n;
         if (s->remaining == 0) {
@@ -465,6 +602,7 @@ size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int 
         return (size_t)n;
     }
     case S_BODY_EOF:
+        s->body_run = true;
         return len;
     case S_HEAD_DONE:
     case S_DONE:
@@ -473,6 +611,7 @@ size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int 
     default:
         break;
     }
+    if (s->capturing) s->cap = data;
     for (size_t i = 0; i < len; i++) {
         /* Runs of ordinary bytes in a field name or value (most of a head)
          * are taken in a tight loop rather than a step each, and so are the
@@ -494,12 +633,17 @@ size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int 
             if (i == len) break;
             if (s->state == S_FIELD_NAME && data[i] == ':' &&
                 s->section_bytes < s->lim.header_bytes) {
+                if (!s->trailers) field_colon(s, data + i);
                 s->section_bytes++;
                 s->state = S_FIELD_VALUE;
                 i++;
             } else if (s->state == S_FIELD_VALUE && data[i] == '\r' && len - i > 2 &&
                        data[i + 1] == '\n' && moat__http_is_tchar((unsigned char)data[i + 2]) &&
                        s->lim.header_bytes - s->section_bytes >= 3 && s->nfields < s->lim.headers) {
+                if (!s->trailers) {
+                    push_field(s, data + i);
+                    cap_begin(s, data + i + 2);
+                }
                 s->section_bytes += 3;
                 s->nfields++;
                 s->state = S_FIELD_NAME;
@@ -509,7 +653,7 @@ size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int 
             }
         }
         if (i == len) break;
-        switch (step(s, (unsigned char)data[i])) {
+        switch (step(s, data + i)) {
         case STEP_OK:
             break;
         case STEP_ERR:
@@ -525,7 +669,7 @@ size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int 
             return i + 1;
         }
     }
-    return len;
+    return keep(s, data + len, len);
 }
 
 void moat__http_scan_body(moat__http_scanner *s, moat__http_body body, uint64_t length)
