@@ -89,16 +89,17 @@ typedef struct moat__http_scanner {
      * dropped) */
     moat_http_head *head;
     moat_arena *arena;
-    moat_buf *tok;   /* a capture's bytes from earlier inputs (the parser's) */
-    const char *cap; /* where the open capture goes on in the current input */
-    size_t name_len; /* the name's bytes in a captured field line */
-    bool capturing;  /* a method, target, reason or field line is open */
-    bool te_tab;     /* a Transfer-Encoding value ended in OWS with HTAB */
-    bool body_run;   /* the bytes the last scan returned are body bytes */
+    moat_buf *tok;   /* the head's bytes from earlier inputs (the parser's) */
+    const char *cap; /* where the head goes on in the current input */
+    size_t target_off, target_len, reason_off, reason_len; /* offsets in the head */
+    size_t name_off, name_len;                             /* the field line being read */
+    bool capturing;                                        /* the head is being read */
+    bool te_tab;   /* a Transfer-Encoding value ended in OWS with HTAB */
+    bool body_run; /* the bytes the last scan returned are body bytes */
 } moat__http_scanner;
 
-/* Starts a message: the head's strings go into arena, a token cut by the end
- * of an input waits in tok (owned by the caller, reused across messages). */
+/* Starts a message: the head's strings go into arena, the head's bytes from
+ * earlier inputs wait in tok (owned by the caller, reused across messages). */
 void moat__http_scan_init(moat__http_scanner *s, moat_http_kind kind, const moat_http_limits *lim,
                           moat_http_head *head, moat_arena *arena, moat_buf *tok);
 /* Scans up to len bytes and returns how many are valid (consumed).
@@ -125,6 +126,10 @@ int moat__http_check_response(moat_http_head *h, bool head_request, const moat_h
 moat__http_body moat__http_body_of(const moat_http_head *h, moat_http_kind kind);
 
 /* ---- head.c -------------------------------------------------------------- */
+/* A new field at the end of the list (the array grows in arena), for the
+ * scanner to fill; then moat__http_head_index adds its name to the filter. */
+moat_http_header *moat__http_head_slot(moat_http_head *h, moat_arena *arena);
+void moat__http_head_index(moat_http_head *h, const moat_http_header *f);
 /* Appends a header, copying name and value into arena. name_is_token: the
  * caller has checked the name (the parser's scanner has); else it is
  * checked here. */

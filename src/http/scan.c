@@ -127,13 +127,25 @@ static int fail(moat__http_scanner *s, int status, const char *reason)
 }
 
 /* ---- the head, built as it is checked --------------------------------------
- * A capture is a token being read: tok holds its bytes from earlier inputs,
- * cap where the rest starts in the current one. */
+ * The head is captured whole, from the first byte of the start line to the
+ * empty line: tok holds its bytes from earlier inputs, cap where the rest
+ * starts in the current one. While it is read, the target, the reason and
+ * each field are recorded as offsets into it (a field's name and value
+ * pointers hold offsets until then); at its end it is copied into the arena
+ * at once and the offsets become NUL-terminated strings in that copy (each
+ * token is followed by a byte of its line that the copy can spare: the SP
+ * after the target, the ':' after a name, the OWS or CR after a value). */
 static void cap_begin(moat__http_scanner *s, const char *at)
 {
     s->capturing = true;
     s->cap = at;
     moat_buf_reset(s->tok);
+}
+
+/* The offset in the head of the byte at at. */
+static inline size_t cap_off(const moat__http_scanner *s, const char *at)
+{
+    return s->tok->len + (size_t)(at - s->cap);
 }
 
 /* The captured bytes before at: in place when they all came in this input. */
@@ -150,41 +162,64 @@ static void cap_get(moat__http_scanner *s, const char *at, const char **ptr, siz
     *len = s->tok->len;
 }
 
-static char *cap_end(moat__http_scanner *s, const char *at, size_t *len)
+/* A field line ends at at (its CR): recorded by offsets. */
+static void end_field(moat__http_scanner *s, const char *at)
 {
+    moat_http_header *f = moat__http_head_slot(s->head, s->arena);
+    size_t value_off = s->name_off + s->name_len + 1;
+    f->name = (char *)(uintptr_t)s->name_off;
+    f->name_len = s->name_len;
+    f->value = (char *)(uintptr_t)value_off;
+    f->value_len = cap_off(s, at) - value_off;
+    f->name_token = true; /* the scanner took nothing else */
+}
+
+static void trim_ows(char **v, size_t *n, bool *tab)
+{
+    while (*n && ((*v)[0] == ' ' || (*v)[0] == '\t')) {
+        (*v)++;
+        (*n)--;
+    }
+    while (*n && ((*v)[*n - 1] == ' ' || (*v)[*n - 1] == '\t')) {
+        *tab |= (*v)[*n - 1] == '\t';
+        (*n)--;
+    }
+}
+
+/* The head ends at at (the LF of the empty line): one copy, then the
+ * recorded offsets become strings in it. */
+static void build_head(moat__http_scanner *s, const char *at)
+{
+    moat_http_head *h = s->head;
     const char *p;
-    cap_get(s, at, &p, len);
-    s->capturing = false;
-    return moat_arena_strndup(s->arena, p, *len);
-}
-
-/* A field line "name:value" captured whole ends at at (its CR). */
-static void push_field(moat__http_scanner *s, const char *at)
-{
-    const char *line;
     size_t n;
-    cap_get(s, at, &line, &n);
+    cap_get(s, at, &p, &n);
     s->capturing = false;
-    const char *v = line + s->name_len + 1;
-    size_t vn = n - s->name_len - 1;
-    bool tab = false;
-    while (vn && (v[0] == ' ' || v[0] == '\t')) {
-        v++;
-        vn--;
+    char *b = moat_arena_alloc(s->arena, n + 1);
+    memcpy(b, p, n);
+    b[n] = '\0';
+    if (s->request) {
+        h->target = b + s->target_off;
+        h->target_len = s->target_len;
+        b[s->target_off + s->target_len] = '\0';
+    } else {
+        h->reason = b + s->reason_off;
+        b[s->reason_off + s->reason_len] = '\0';
     }
-    while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t')) {
-        tab |= v[vn - 1] == '\t';
-        vn--;
+    for (size_t i = 0; i < h->nheaders; i++) {
+        moat_http_header *f = &h->headers[i];
+        bool tab = false;
+        f->name = b + (uintptr_t)f->name;
+        f->name[f->name_len] = '\0';
+        f->value = b + (uintptr_t)f->value;
+        trim_ows(&f->value, &f->value_len, &tab);
+        f->value[f->value_len] = '\0';
+        /* "chunked" then HTAB: a reader that stops at the tab sees another
+         * coding; parser.c refuses such a value */
+        if (tab && f->name_len == 17 && moat_strieq_lit(f->name, 17, "Transfer-Encoding"))
+            s->te_tab = true;
+        moat__http_head_index(h, f);
     }
-    /* "chunked" then HTAB: a reader that stops at the tab sees another coding */
-    if (tab && s->name_len == 17 && moat_strieq_lit(line, 17, "Transfer-Encoding"))
-        s->te_tab = true;
-    moat__http_head_push(s->head, s->arena, line, s->name_len, v, vn, true);
-}
-
-static void field_colon(moat__http_scanner *s, const char *at)
-{
-    s->name_len = s->tok->len + (size_t)(at - s->cap);
 }
 
 static bool in_start_line(int state)
@@ -234,7 +269,6 @@ static int step_request_line(moat__http_scanner *s, unsigned char c, const char 
         size_t n;
         if (c == ' ') {
             cap_get(s, at, &m, &n);
-            s->capturing = false;
             int id = method_id(m, n);
             if (id < 0) return fail(s, 501, "unknown method");
             s->head->method_id = id;
@@ -255,7 +289,7 @@ static int step_request_line(moat__http_scanner *s, unsigned char c, const char 
     case S_TARGET_START:
     case S_TARGET:
         if (c == ' ' && s->state == S_TARGET) {
-            s->head->target = cap_end(s, at, &s->head->target_len);
+            s->target_len = cap_off(s, at) - s->target_off;
             s->state = S_VER_NAME;
             s->idx = 0;
             return STEP_OK;
@@ -267,7 +301,7 @@ static int step_request_line(moat__http_scanner *s, unsigned char c, const char 
         if (c == ' ') return fail(s, 400, "invalid request line");
         if (!moat__http_is_target_char(c)) return bad_line_byte(s, c, "invalid request target");
         if (++s->target_bytes > s->lim.url_bytes) return fail(s, 414, "request target too long");
-        if (s->state == S_TARGET_START) cap_begin(s, at);
+        if (s->state == S_TARGET_START) s->target_off = cap_off(s, at);
         s->state = S_TARGET;
         return STEP_OK;
     case S_VER_NAME:
@@ -300,6 +334,7 @@ static int step_request_line(moat__http_scanner *s, unsigned char c, const char 
 
 static int step_status_line(moat__http_scanner *s, unsigned char c, const char *at)
 {
+    if (!s->started) cap_begin(s, at);
     s->started = true;
     switch (s->state) {
     case S_RES_VER_NAME:
@@ -336,19 +371,18 @@ static int step_status_line(moat__http_scanner *s, unsigned char c, const char *
         /* RFC 9112 4: the SP before an empty reason is often left out. */
         if (c == ' ') {
             s->state = S_RES_REASON;
-            cap_begin(s, at + 1);
+            s->reason_off = cap_off(s, at) + 1;
             return STEP_OK;
         }
         if (c == '\r') {
-            s->head->reason = moat_arena_strndup(s->arena, "", 0);
+            s->reason_off = cap_off(s, at); /* empty: the CR becomes its NUL */
             s->state = S_START_LINE_LF;
             return STEP_OK;
         }
         return bad_line_byte(s, c, "invalid status code");
     case S_RES_REASON:
         if (c == '\r') {
-            size_t n;
-            s->head->reason = cap_end(s, at, &n);
+            s->reason_len = cap_off(s, at) - s->reason_off;
             s->state = S_START_LINE_LF;
             return STEP_OK;
         }
@@ -380,12 +414,12 @@ static int step_field(moat__http_scanner *s, unsigned char c, const char *at)
         if (!moat__http_is_tchar(c)) return bad_line_byte(s, c, "invalid header name");
         if (++s->nfields > s->lim.headers)
             return fail(s, 431, s->trailers ? "too many trailer fields" : "too many header fields");
-        if (!s->trailers) cap_begin(s, at);
+        if (!s->trailers) s->name_off = cap_off(s, at);
         s->state = S_FIELD_NAME;
         return STEP_OK;
     case S_FIELD_NAME:
         if (c == ':') {
-            if (!s->trailers) field_colon(s, at);
+            if (!s->trailers) s->name_len = cap_off(s, at) - s->name_off;
             s->state = S_FIELD_VALUE;
             return STEP_OK;
         }
@@ -395,7 +429,7 @@ static int step_field(moat__http_scanner *s, unsigned char c, const char *at)
         return STEP_OK;
     case S_FIELD_VALUE:
         if (c == '\r') {
-            if (!s->trailers) push_field(s, at);
+            if (!s->trailers) end_field(s, at);
             s->state = S_FIELD_LF;
             return STEP_OK;
         }
@@ -412,6 +446,7 @@ static int step_field(moat__http_scanner *s, unsigned char c, const char *at)
             return STEP_END;
         }
         s->head_fields = s->nfields;
+        build_head(s, at);
         s->state = S_HEAD_DONE;
         return STEP_HEAD;
     default:
@@ -633,7 +668,7 @@ size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int 
             if (i == len) break;
             if (s->state == S_FIELD_NAME && data[i] == ':' &&
                 s->section_bytes < s->lim.header_bytes) {
-                if (!s->trailers) field_colon(s, data + i);
+                if (!s->trailers) s->name_len = cap_off(s, data + i) - s->name_off;
                 s->section_bytes++;
                 s->state = S_FIELD_VALUE;
                 i++;
@@ -641,8 +676,8 @@ size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int 
                        data[i + 1] == '\n' && moat__http_is_tchar((unsigned char)data[i + 2]) &&
                        s->lim.header_bytes - s->section_bytes >= 3 && s->nfields < s->lim.headers) {
                 if (!s->trailers) {
-                    push_field(s, data + i);
-                    cap_begin(s, data + i + 2);
+                    end_field(s, data + i);
+                    s->name_off = cap_off(s, data + i + 2);
                 }
                 s->section_bytes += 3;
                 s->nfields++;

@@ -18,7 +18,8 @@ from helpers import Conn, IncompleteResponse, deep_merge
 CASES = REPO / "tests" / "cases"
 SECTIONS = ("about", "config", "request", "upstream", "expect")
 EXPECT_KEYS = {"status", "closed", "forwarded", "app_headers_absent", "app_headers",
-               "headers_absent", "headers", "header_count", "body_lacks", "event"}
+               "headers_absent", "headers", "header_count", "body_lacks", "event",
+               "app_path", "app_query"}
 
 
 def unescape(text):
@@ -198,6 +199,11 @@ def test_case(case, sites, echo, raw_upstream):
     for name, value in exp.get("app_headers", {}).items():
         assert seen_headers.get(name.lower()) == value, "%s: the app saw %s=%r" % (
             case.name, name, seen_headers.get(name.lower()))
+    for key, field in (("app_path", "path"), ("app_query", "query")):
+        if key in exp:
+            assert up is None, "%s needs the echo app" % key
+            seen = r.json()[field]
+            assert seen == exp[key], "%s: the app saw %s=%r" % (case.name, field, seen)
     for name in exp.get("headers_absent", []):
         assert not r.header_all(name), "%s: response has %s" % (case.name, name)
     for name, value in exp.get("headers", {}).items():
