@@ -19,7 +19,7 @@ CASES = REPO / "tests" / "cases"
 SECTIONS = ("about", "config", "request", "upstream", "expect")
 EXPECT_KEYS = {"status", "closed", "forwarded", "app_headers_absent", "app_headers",
                "headers_absent", "headers", "header_count", "body_lacks", "event",
-               "app_path", "app_query"}
+               "app_path", "app_query", "app_target"}
 
 
 def unescape(text):
@@ -199,7 +199,7 @@ def test_case(case, sites, echo, raw_upstream):
     for name, value in exp.get("app_headers", {}).items():
         assert seen_headers.get(name.lower()) == value, "%s: the app saw %s=%r" % (
             case.name, name, seen_headers.get(name.lower()))
-    for key, field in (("app_path", "path"), ("app_query", "query")):
+    for key, field in (("app_path", "path"), ("app_query", "query"), ("app_target", "raw_uri")):
         if key in exp:
             assert up is None, "%s needs the echo app" % key
             seen = r.json()[field]
