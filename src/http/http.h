@@ -1,5 +1,5 @@
-/* http.h - HTTP/1.1 messages: a strict incremental parser on top of
- * http-parser (requests from clients, responses from upstreams), the parsed
+/* http.h - HTTP/1.1 messages: a strict incremental parser that reads every
+ * byte once (requests from clients, responses from upstreams), the parsed
  * head with its header list, header edits, and serialisation. Everything that
  * is ambiguous (CL+TE, duplicate CL, TE other than a single final "chunked",
  * whitespace before a colon, bare CR or LF, obs-fold, control bytes, HTTP/0.9,
@@ -24,9 +24,11 @@ typedef struct moat_http_header {
 
 typedef struct moat_http_head {
     /* request */
-    char *method;  /* arena-owned, e.g. "GET" */
-    int method_id; /* enum http_method from http_parser.h */
-    char *target;  /* arena-owned origin-form "/path?query" (absolute-form is converted) */
+    char *method;  /* e.g. "GET" (static or arena-owned: never written) */
+    int method_id; /* enum http_method from http_parser.h (its ids only) */
+    char *target;  /* arena-owned origin-form "/path?query" (absolute-form is
+                      converted, a "#fragment" dropped); any VCHAR, a '%' in
+                      the path followed by two hex digits */
     size_t target_len;
     /* response */
     int status;
@@ -216,7 +218,7 @@ void moat_http_decoder_free(moat_http_decoder *d);
 /* ---- serialisation -----------------------------------------------------
  * Never writes a line break it was not asked for: control bytes in values and
  * reasons become SP, headers whose name is not a token are skipped, target
- * bytes outside RFC 3986 are percent-encoded. */
+ * bytes that are not VCHAR, and '#', are percent-encoded. */
 /* Appends "METHOD TARGET HTTP/1.1\r\n" + headers + "\r\n". */
 void moat_http_request_serialize(const moat_http_head *h, moat_buf *out);
 /* Appends "HTTP/1.1 STATUS REASON\r\n" + headers + "\r\n". */

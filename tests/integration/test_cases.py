@@ -22,7 +22,7 @@ SECTIONS = ("about", "config", "request", "upstream", "upstream_request", "expec
 EXPECT_KEYS = {"status", "statuses", "closed", "forwarded", "reached", "not_reached",
                "upstream_count", "app_headers_absent", "app_headers", "headers_absent",
                "headers_present", "headers", "header_count", "body_lacks", "event",
-               "event_fields"}
+               "event_fields", "app_path", "app_query", "app_target"}
 # Every not_reached marker of the run, checked once more at the end.
 NOT_REACHED = []
 
@@ -286,6 +286,11 @@ def test_case(case, sites, echo, raw_upstream):
     for name, value in exp.get("app_headers", {}).items():
         assert seen_headers.get(name.lower()) == value, "%s: the app saw %s=%r" % (
             case.name, name, seen_headers.get(name.lower()))
+    for key, field in (("app_path", "path"), ("app_query", "query"), ("app_target", "raw_uri")):
+        if key in exp:
+            assert up is None, "%s needs the echo app" % key
+            seen = r.json()[field]
+            assert seen == exp[key], "%s: the app saw %s=%r" % (case.name, field, seen)
     for name in exp.get("headers_absent", []):
         assert not r.header_all(name), "%s: response has %s" % (case.name, name)
     for name in exp.get("headers_present", []):
