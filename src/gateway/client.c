@@ -10,8 +10,7 @@
 
 #include "internal.h"
 
-#define WRITE_HIGH (256 * 1024)
-#define READ_CHUNK 65536
+#define READ_CHUNK 65536 /* what update_reading lets wait in conn.in beyond a head */
 
 static void process(moat_client *c);
 static void update_reading(moat_client *c);
@@ -43,51 +42,33 @@ static moat_request *request_new(moat_client *c)
     r->rt = moat__runtime_ref(c->w->rt);
     r->start_ms = moat_now_ms();
     r->state = REQ_HEAD;
-    r->https = c->tls != NULL;
+    r->https = c->conn.tp->secure;
     moat_request_id(r->id);
     c->req = r;
     return r;
 }
 
-static void on_handle_closed(uv_handle_t *h)
+static void on_conn_closed(moat_conn *conn)
 {
-    moat_client *c = h->data;
-    if (--c->open_handles > 0) return;
+    moat_client *c = conn->owner;
     moat_http_parser_free(c->parser);
     moat_arena_free(c->arena);
-    moat_buf_free(&c->in);
-    moat_buf_free(&c->cipher);
     moat_buf_free(&c->out);
-    moat_tls_conn_free(c->tls);
     moat__runtime_unref(c->rt);
     free(c);
 }
 
 void moat__client_close(moat_client *c)
 {
-    if (c->closing && c->open_handles < 2) return;
-    if (!c->closing) c->closing = true;
+    if (c->closing) return;
+    c->closing = true;
     if (c->req) {
         if (c->req->resp_head_sent || c->req->head) moat__pipeline_done(c->req);
         request_free(c);
     }
-    if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
-    if (c->tls && c->write_pending == 0) {
-        /* close_notify, so the client can tell a complete response from a
-         * cut one; best effort (the socket may already be gone). */
-        moat_buf alert;
-        moat_buf_init(&alert);
-        moat_tls_conn_shutdown(c->tls, &alert);
-        if (alert.len) {
-            uv_buf_t b = uv_buf_init(alert.data, (unsigned)alert.len);
-            (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        }
-        moat_buf_free(&alert);
-    }
     moat__list_del(&c->link);
     c->w->nclients--;
-    uv_close((uv_handle_t *)&c->timer.timer, on_handle_closed);
-    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    moat_conn_close(&c->conn);
     moat__worker_check_drained(c->w);
 }
 
@@ -95,7 +76,8 @@ void moat__client_close(moat_client *c)
 static void close_when_flushed(moat_client *c)
 {
     c->close_after = true;
-    if (c->write_pending == 0 && !c->corked) moat__client_close(c); /* else: at uncork/written */
+    if (c->conn.write_pending == 0 && !c->corked)
+        moat__client_close(c); /* else: at uncork/written */
 }
 
 void moat__client_abort(moat_client *c)
@@ -107,15 +89,15 @@ static void on_client_written(void *ud, int status)
 {
     moat_client *c = ud;
     if (status < 0) {
-        if (!uv_is_closing((uv_handle_t *)&c->tcp)) moat__client_close(c);
-        return;
-    }
-    if (c->closing) return;
-    if (c->close_after && c->write_pending == 0 && !c->req) {
         moat__client_close(c);
         return;
     }
-    if (c->req && c->req->up && c->write_pending < WRITE_HIGH / 2)
+    if (c->closing) return;
+    if (c->close_after && c->conn.write_pending == 0 && !c->req) {
+        moat__client_close(c);
+        return;
+    }
+    if (c->req && c->req->up && moat_conn_drained(&c->conn))
         moat__upstream_resume_reading(c->req->up);
 }
 
@@ -130,24 +112,7 @@ static int client_write(moat_client *c, const uv_buf_t *bufs, unsigned n)
             moat_buf_append(&c->out, bufs[i].base, bufs[i].len);
         return 0;
     }
-    if (c->tls) {
-        /* Encrypt into one buffer of records; moat_stream_write copies what
-         * the kernel does not take at once. */
-        moat_buf rec;
-        moat_buf_init(&rec);
-        rc = 0;
-        for (unsigned i = 0; i < n && rc == 0; i++)
-            rc = moat_tls_conn_write(c->tls, bufs[i].base, bufs[i].len, &rec);
-        if (rc == 0) {
-            uv_buf_t b = uv_buf_init(rec.data, (unsigned)rec.len);
-            rc = moat_stream_write((uv_stream_t *)&c->tcp, &b, 1, &c->write_pending,
-                                   on_client_written, c);
-        }
-        moat_buf_free(&rec);
-    } else {
-        rc = moat_stream_write((uv_stream_t *)&c->tcp, bufs, n, &c->write_pending,
-                               on_client_written, c);
-    }
+    rc = moat_conn_write(&c->conn, bufs, n);
     if (rc < 0) moat__client_close(c);
     return rc;
 }
@@ -171,7 +136,7 @@ static void on_timer(moat_deadline *d)
 
 static void arm(moat_client *c, uint64_t ms)
 {
-    moat_deadline_set(&c->timer, ms, on_timer);
+    moat_deadline_set(&c->conn.timer, ms, on_timer);
 }
 
 /* ---- parser callbacks -------------------------------------------------- */
@@ -246,66 +211,19 @@ static const moat_http_parser_cbs parser_cbs = {on_head, on_body, on_end};
 
 /* ---- reading ----------------------------------------------------------- */
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void on_conn_read(moat_conn *conn, int status)
 {
-    (void)suggested;
-    moat_client *c = h->data;
-    if (c->tls) {
-        moat_buf_reserve(&c->cipher, READ_CHUNK);
-        buf->base = c->cipher.data + c->cipher.len;
-        buf->len = c->cipher.cap - c->cipher.len - 1;
-        return;
-    }
-    moat_buf_reserve(&c->in, READ_CHUNK);
-    buf->base = c->in.data + c->in.len;
-    buf->len = c->in.cap - c->in.len - 1;
-}
-
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    (void)buf;
-    moat_client *c = s->data;
-    if (nread == 0) return;
-    if (nread < 0) {
-        moat_request *r = c->req;
-        if (r && r->tunnel && r->up) {
-            moat__client_close(c);
-            return;
-        }
-        if (r && r->state != REQ_DONE && r->head && !r->resp_head_sent && nread == UV_EOF &&
-            moat_http_parser_in_message(c->parser)) {
-            /* Client closed mid-body: nothing to answer, drop the upstream. */
-        }
+    moat_client *c = conn->owner;
+    if (status < 0) {
+        /* EOF, a reset, a bad TLS record or close_notify: nothing to answer
+         * (a request cut mid-body drops its upstream with the client). */
         moat__client_close(c);
         return;
     }
-    if (c->tls) {
-        c->cipher.len += (size_t)nread;
-        moat_buf send;
-        moat_buf_init(&send);
-        int rc = moat_tls_conn_feed(c->tls, c->cipher.data, c->cipher.len, &c->in, &send);
-        moat_buf_reset(&c->cipher);
-        if (send.len) {
-            uv_buf_t b = uv_buf_init(send.data, (unsigned)send.len);
-            if (moat_stream_write((uv_stream_t *)&c->tcp, &b, 1, &c->write_pending,
-                                  on_client_written, c) < 0)
-                rc = MOAT_EIO;
-        }
-        moat_buf_free(&send);
-        if (rc < 0) {
-            /* handshake failure, bad record, or close_notify */
-            moat__client_close(c);
-            return;
-        }
-        if (c->in.len == 0) return;
-    } else {
-        c->in.len += (size_t)nread;
-        c->in.data[c->in.len] = '\0';
-    }
     moat_request *r = c->req;
     if (r && r->tunnel) {
-        if (r->up) moat__upstream_tunnel_data(r->up, c->in.data, c->in.len);
-        moat_buf_reset(&c->in);
+        if (r->up) moat__upstream_tunnel_data(r->up, c->conn.in.data, c->conn.in.len);
+        moat_buf_reset(&c->conn.in);
         return;
     }
     process(c);
@@ -316,17 +234,12 @@ static void update_reading(moat_client *c)
     if (c->closing) return;
     moat_request *r = c->req;
     /* Keep reading while a request waits (no epoll change per request, and a
-     * client that goes away is noticed); what arrives early waits in c->in,
+     * client that goes away is noticed); what arrives early waits in c->conn.in,
      * bounded by in_cap. */
     size_t in_cap = (size_t)c->rt->cfg->limits.header_bytes + READ_CHUNK;
-    bool want = !c->backpressured && !c->close_after && c->in.len < in_cap;
+    bool want = !c->backpressured && !c->close_after && c->conn.in.len < in_cap;
     if (r && r->tunnel) want = !c->backpressured;
-    if (want && !c->reading) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
-    } else if (!want && c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = false;
-    }
+    moat_conn_read(&c->conn, want);
 }
 
 static void process(moat_client *c)
@@ -342,7 +255,7 @@ static void process(moat_client *c)
         }
         /* After a pause the parser may hold events (a bodiless request's end)
          * that it delivers on an empty execute: the kick. */
-        if ((c->in.len == 0 && !c->kick) || c->parse_paused) break;
+        if ((c->conn.in.len == 0 && !c->kick) || c->parse_paused) break;
         c->kick = false;
         if (r && (r->tunnel || r->state == REQ_DONE)) break;
         if (!r) r = request_new(c);
@@ -352,14 +265,14 @@ static void process(moat_client *c)
         }
         size_t used = 0;
         c->in_parser = true;
-        int rc = moat_http_parser_execute(c->parser, c->in.data, c->in.len, &used);
+        int rc = moat_http_parser_execute(c->parser, c->conn.in.data, c->conn.in.len, &used);
         c->in_parser = false;
         if (c->closing) return;
         moat__upstream_flush(r);
         if (c->closing) return;
-        moat_buf_consume(&c->in, used);
+        moat_buf_consume(&c->conn.in, used);
         if (r->expect_continue && r->state == REQ_BODY && !c->parse_paused && r->body_in == 0 &&
-            c->in.len == 0 && !r->resp_done) {
+            c->conn.in.len == 0 && !r->resp_done) {
             /* Every stage passed and the upstream is ready: ask for the body. */
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
@@ -408,27 +321,13 @@ void moat__client_uncork(moat_client *c)
         return;
     }
     if (c->out.len == 0) {
-        if (c->close_after && !c->req && c->write_pending == 0) moat__client_close(c);
+        if (c->close_after && !c->req && c->conn.write_pending == 0) moat__client_close(c);
         return;
     }
-    int rc;
-    if (c->tls) {
-        moat_buf rec;
-        moat_buf_init(&rec);
-        rc = moat_tls_conn_write(c->tls, c->out.data, c->out.len, &rec);
-        if (rc == 0) {
-            uv_buf_t b = uv_buf_init(rec.data, (unsigned)rec.len);
-            rc = moat_stream_write((uv_stream_t *)&c->tcp, &b, 1, &c->write_pending,
-                                   on_client_written, c);
-        }
-        moat_buf_free(&rec);
-    } else {
-        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-        rc = moat_stream_write((uv_stream_t *)&c->tcp, &b, 1, &c->write_pending, on_client_written,
-                               c);
-    }
+    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    int rc = moat_conn_write(&c->conn, &b, 1);
     moat_buf_reset(&c->out);
-    if (rc < 0 || (c->close_after && !c->req && c->write_pending == 0)) moat__client_close(c);
+    if (rc < 0 || (c->close_after && !c->req && c->conn.write_pending == 0)) moat__client_close(c);
 }
 
 void moat__client_backpressure(moat_client *c, bool on)
@@ -441,7 +340,7 @@ void moat__client_tunnel_data(moat_client *c, const char *data, size_t len)
 {
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
     client_write(c, &b, 1);
-    if (!c->closing && c->write_pending > WRITE_HIGH && c->req && c->req->up)
+    if (!c->closing && moat_conn_congested(&c->conn) && c->req && c->req->up)
         c->req->up->backpressured = true;
 }
 
@@ -519,8 +418,9 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
     if (rc == 0 && r->tunnel) {
         arm(c, 0);
         c->parse_paused = false;
-        if (c->in.len && r->up) moat__upstream_tunnel_data(r->up, c->in.data, c->in.len);
-        moat_buf_reset(&c->in);
+        if (c->conn.in.len && r->up)
+            moat__upstream_tunnel_data(r->up, c->conn.in.data, c->conn.in.len);
+        moat_buf_reset(&c->conn.in);
         update_reading(c);
     }
     return rc;
@@ -572,7 +472,7 @@ int moat__client_send_body(moat_request *r, const char *data, size_t len)
         uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
         rc = client_write(c, &b, 1);
     }
-    if (rc == 0 && c->write_pending > WRITE_HIGH && r->up) r->up->backpressured = true;
+    if (rc == 0 && moat_conn_congested(&c->conn) && r->up) r->up->backpressured = true;
     return rc;
 }
 
@@ -740,33 +640,26 @@ static const moat_sink client_sink = {
 void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls)
 {
     moat_client *c = moat_xcalloc(1, sizeof(*c));
-    uv_tcp_init(&w->loop, &c->tcp);
-    c->tcp.data = c;
     c->w = w;
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
-        free(c);
-        return;
-    }
-    moat_deadline_init(&w->loop, &c->timer, c);
-    c->open_handles = 2;
     moat__list_add(&w->clients, &c->link);
     w->nclients++;
     c->rt = moat__runtime_ref(w->rt);
     c->arena = moat_arena_new();
-    moat_buf_init(&c->in);
     c->parser =
         moat_http_parser_new(MOAT_HTTP_REQUEST, &c->rt->req_limits, &parser_cbs, c, c->arena);
-    moat_buf_init(&c->cipher);
-    if (tls && c->rt->tls) c->tls = moat_tls_conn_new(c->rt->tls);
-    if (w->draining || w->nclients > w->rt->cfg->limits.connections || (tls && !c->tls)) {
+    /* A TLS listener without a certificate (a reload removed it) refuses. */
+    void *tls_conn = tls && c->rt->tls ? moat_tls_conn_new(c->rt->tls) : NULL;
+    int rc = moat_conn_accept(&c->conn, &w->loop, listener, c,
+                              tls ? &moat_transport_tls : &moat_transport_plain, tls_conn,
+                              on_conn_read, on_client_written, on_conn_closed);
+    if (rc < 0 || w->draining || w->nclients > w->rt->cfg->limits.connections) {
         moat__client_close(c);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    moat_peer_ip(&c->tcp, c->peer, sizeof(c->peer));
+    moat_peer_ip(&c->conn.tcp, c->peer, sizeof(c->peer));
     struct sockaddr_storage ss;
     int len = sizeof(ss);
-    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+    if (uv_tcp_getsockname(&c->conn.tcp, (struct sockaddr *)&ss, &len) == 0)
         c->local_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
                                                       : ((struct sockaddr_in6 *)&ss)->sin6_port);
     arm(c, w->rt->cfg->limits.header_timeout_ms);

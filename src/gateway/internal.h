@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "gateway.h"
 #include "http/http.h"
+#include "net/conn.h"
 #include "net/net.h"
 #include "seclog/seclog.h"
 #include "waf/waf.h"
@@ -175,24 +176,17 @@ struct moat_request {
 
 /* Client connection. */
 struct moat_client {
-    uv_tcp_t tcp;        /* first: the handle's data points here */
-    moat_deadline timer; /* header, body and keep-alive timeouts */
+    moat_conn conn; /* socket, deadline, bytes in (conn.in), transport */
     moat_link link;
     moat_worker *w;
     moat_http_parser *parser;
     moat_arena *arena;
-    moat_buf in;       /* received, not yet parsed */
     moat_request *req; /* current request or NULL */
     moat_runtime *rt;  /* config this connection's parser limits come from */
-    size_t write_pending;
-    int open_handles;
     char peer[INET6_ADDRSTRLEN];
     uint16_t local_port;
-    moat_tls_conn *tls; /* NULL on plain connections */
-    moat_buf cipher;    /* TLS: records read, not yet decrypted */
-    moat_buf out;       /* corked output, plaintext (encrypted at uncork) */
+    moat_buf out;       /* corked output, plaintext (through the transport at uncork) */
     bool corked;        /* collect writes, one write at uncork */
-    bool reading;       /* uv_read_start active */
     bool parse_paused;  /* the parser waits for the pipeline */
     bool backpressured; /* upstream is slow to take the body */
     bool closing;
