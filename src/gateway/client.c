@@ -128,10 +128,13 @@ static void on_timer(moat_deadline *d)
         moat__client_close(c); /* idle keep-alive connection: close quietly */
         return;
     }
-    if (r->state == REQ_HEAD)
+    if (r->state == REQ_HEAD) {
+        moat__refusal(r, "http.rejected", "limits", "limits.header_timeout");
         moat__client_respond_error(r, 408, "request head not received in limits.header_timeout");
-    else if (r->state == REQ_BODY)
+    } else if (r->state == REQ_BODY) {
+        moat__refusal(r, "http.rejected", "limits", "limits.body_timeout");
         moat__client_respond_error(r, 408, "request body idle over limits.body_timeout");
+    }
 }
 
 static void arm(moat_client *c, uint64_t ms)
@@ -229,6 +232,31 @@ static void on_conn_read(moat_conn *conn, int status)
     process(c);
 }
 
+/* The parser refused the request: a limit it enforces, or bytes that are
+ * not clean HTTP/1.1. */
+static void parser_refused(moat_request *r)
+{
+    const moat_http_parser *p = r->c->parser;
+    int status = moat_http_parser_status(p);
+    const char *reason = moat_http_parser_reason(p), *key = NULL;
+    switch (status) {
+    case 413:
+        key = "limits.body_bytes";
+        break;
+    case 414:
+        key = "limits.url_bytes";
+        break;
+    case 431:
+        /* The parser says which of its two head limits this was only in
+         * words (scan.c: "too many header fields"). */
+        key = reason && strncmp(reason, "too many", 8) == 0 ? "limits.headers"
+                                                            : "limits.header_bytes";
+        break;
+    }
+    moat__refusal(r, "http.rejected", key ? "limits" : "http", key);
+    moat__client_respond_error(r, status, reason);
+}
+
 static void update_reading(moat_client *c)
 {
     if (c->closing) return;
@@ -286,8 +314,7 @@ static void process(moat_client *c)
         }
         if (rc == MOAT_EHTTP && !r->resp_done) {
             c->close_after = true;
-            moat__client_respond_error(r, moat_http_parser_status(c->parser),
-                                       moat_http_parser_reason(c->parser));
+            parser_refused(r);
         }
         /* MOAT_EAGAIN: paused by the pipeline or after the message; any
          * other code: a callback answered. The loop head sorts it out. */
@@ -376,10 +403,7 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
         moat_buf_free(&out);
         return rc;
     }
-    if (r->hold && !r->held_head) {
-        r->held_head = resp; /* sent by release_held() or replaced */
-        return 0;
-    }
+    MOAT_BUG_ON(r->hold); /* a held head waits in pipeline.c */
     r->status = resp->status;
     if (resp->status == 101) {
         moat_http_head_set(resp, r->arena, "Connection", "upgrade");
@@ -426,40 +450,10 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
     return rc;
 }
 
-int moat__client_release_held(moat_request *r, const char *body, size_t len)
-{
-    moat_http_head *h = r->held_head;
-    r->hold = false;
-    r->held_head = NULL;
-    int rc = moat__client_send_head(r, h);
-    if (rc == 0 && len) rc = moat__client_send_body(r, body, len);
-    return rc;
-}
-
-/* A stage held the response and did not release or answer it: fail closed. */
-static void held_unclaimed(moat_request *r)
-{
-    r->hold = false;
-    r->held_head = NULL;
-    moat__client_respond_error(r, 500, "internal error in a stage");
-}
-
 int moat__client_send_body(moat_request *r, const char *data, size_t len)
 {
     moat_client *c = r->c;
     if (len == 0) return 0;
-    if (r->hold && r->held_head) {
-        /* The holding stage takes the bytes; it releases or replaces the
-         * response (and r is gone after DONE). */
-        int rc = moat__pipeline_response_body(r, data, len);
-        if (rc == MOAT_AGAIN) return 0;
-        if (rc == MOAT_DONE) return MOAT_ECLOSED;
-        if (rc < 0) return rc;
-        if (r->hold) {
-            held_unclaimed(r);
-            return MOAT_ECLOSED;
-        }
-    }
     r->bytes_out += len;
     int rc;
     if (r->resp_chunked_out) {
@@ -479,14 +473,6 @@ int moat__client_send_body(moat_request *r, const char *data, size_t len)
 void moat__client_response_end(moat_request *r)
 {
     moat_client *c = r->c;
-    if (r->hold && r->held_head) {
-        int rc = moat__pipeline_response_end(r);
-        if (rc != MOAT_PASS) return; /* answered, or the client is gone */
-        if (r->hold) {
-            held_unclaimed(r);
-            return;
-        }
-    }
     if (r->resp_chunked_out && !c->closing) {
         uv_buf_t b = uv_buf_init((char *)"0\r\n\r\n", 5);
         client_write(c, &b, 1);

@@ -251,7 +251,7 @@ typedef struct moat_stage {
     int (*on_response_head)(moat_request *r, moat_http_head *resp);
     /* Body bytes of a held response (de-chunked, still content-coded); only
      * walked while r->hold. AGAIN: the stage took them (it holds them, or it
-     * released the response with moat__client_release_held); DONE: it
+     * released the response with moat__response_release); DONE: it
      * answered instead (r is gone); PASS: not its response; or an error. */
     int (*on_response_body)(moat_request *r, const char *data, size_t len);
     /* The held response's body is complete: PASS once the stage released
@@ -357,13 +357,23 @@ struct moat__job {
 void moat__job_init(moat__job *job, moat_request *r, void (*free_fn)(moat__job *job));
 int moat__stage_offload(moat_request *r, moat__job *job, void (*work)(moat__job *job),
                         void (*done)(moat_request *r, moat__job *job, int status));
+/* The name of the stage at index i of the pipeline ("http" past it). */
+const char *moat__stage_name(unsigned i);
 void moat__pipeline_request_head(moat_request *r);
 void moat__pipeline_resume(moat_request *r, int result);
 int moat__pipeline_request_body(moat_request *r, const char *data, size_t len);
 int moat__pipeline_request_end(moat_request *r);
 int moat__pipeline_response_head(moat_request *r, moat_http_head *resp);
-int moat__pipeline_response_body(moat_request *r, const char *data, size_t len);
-int moat__pipeline_response_end(moat_request *r);
+/* The upstream's response on its way to r->sink, held while a stage
+ * inspects its body (pipeline.c): a head (interim, or the final one once
+ * the response-head stages passed), body bytes, the end. */
+int moat__response_head(moat_request *r, moat_http_head *resp);
+int moat__response_body(moat_request *r, const char *data, size_t len);
+void moat__response_end(moat_request *r);
+/* Sends the held response (r->held_head) as it came: its head, then
+ * body[0..len), the bytes the holding stage kept. 0 or an error (the client
+ * is then closed and r gone). */
+int moat__response_release(moat_request *r, const char *body, size_t len);
 void moat__pipeline_done(moat_request *r);
 
 /* client.c */
@@ -381,10 +391,6 @@ void moat__client_respond(moat_request *r, int status, const char *reason, const
 int moat__client_send_head(moat_request *r, moat_http_head *resp);
 int moat__client_send_body(moat_request *r, const char *data, size_t len);
 void moat__client_response_end(moat_request *r);
-/* Sends the held response (r->held_head) as it came: its head, then
- * body[0..len), the bytes the holding stage kept. 0 or an error (the client
- * is then closed and r gone). */
-int moat__client_release_held(moat_request *r, const char *body, size_t len);
 /* The upstream failed after the response began: abort the client. */
 void moat__client_abort(moat_client *c);
 /* Continue reading/parsing the request body (upstream is ready). */

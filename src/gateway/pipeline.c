@@ -37,6 +37,11 @@ unsigned moat__stage_index(const moat_stage *s)
     return i;
 }
 
+const char *moat__stage_name(unsigned i)
+{
+    return i < NSTAGES ? pipeline[i]->name : "http";
+}
+
 int moat__pipeline_prepare(moat_runtime *rt, char **err)
 {
     for (unsigned i = 0; i < NSTAGES; i++) {
@@ -67,6 +72,7 @@ static void run_from(moat_request *r, unsigned first)
         if (rc == MOAT_AGAIN) return;
         if (rc == MOAT_DONE) return;
         moat_error("stage %s failed: %s", pipeline[i]->name, moat_strerror(rc));
+        moat__refusal(r, "upstream.error", pipeline[i]->name, NULL);
         moat__client_respond_error(r, 500, "internal error in a stage");
         return;
     }
@@ -147,7 +153,7 @@ int moat__pipeline_response_head(moat_request *r, moat_http_head *resp)
 }
 
 /* A stage that answers (DONE) has ended the request: r is not touched after. */
-int moat__pipeline_response_body(moat_request *r, const char *data, size_t len)
+static int response_body_stages(moat_request *r, const char *data, size_t len)
 {
     for (unsigned i = 0; i < NSTAGES; i++) {
         if (!pipeline[i]->on_response_body) continue;
@@ -158,7 +164,7 @@ int moat__pipeline_response_body(moat_request *r, const char *data, size_t len)
     return MOAT_PASS;
 }
 
-int moat__pipeline_response_end(moat_request *r)
+static int response_end_stages(moat_request *r)
 {
     for (unsigned i = 0; i < NSTAGES; i++) {
         if (!pipeline[i]->on_response_end) continue;
@@ -167,6 +173,73 @@ int moat__pipeline_response_end(moat_request *r)
         if (rc != MOAT_PASS) return rc;
     }
     return MOAT_PASS;
+}
+
+/* ---- the response on its way to the sink ----
+ * A response-head stage that must see the body first sets r->hold: the
+ * head then waits in r->held_head and the body goes to the response-body
+ * stages until one releases the response (moat__response_release) or
+ * answers instead. The sink sees only what was let through. */
+
+int moat__response_head(moat_request *r, moat_http_head *resp)
+{
+    if (resp->status >= 100 && resp->status < 200 && resp->status != 101)
+        return r->sink->head(r, resp); /* interim: no stage holds it */
+    if (r->hold && !r->held_head) {
+        r->held_head = resp;
+        return 0;
+    }
+    return r->sink->head(r, resp);
+}
+
+int moat__response_release(moat_request *r, const char *body, size_t len)
+{
+    MOAT_BUG_ON(!r->hold || !r->held_head);
+    moat_http_head *h = r->held_head;
+    r->hold = false;
+    r->held_head = NULL;
+    int rc = r->sink->head(r, h);
+    if (rc == 0 && len) rc = r->sink->body(r, body, len);
+    return rc;
+}
+
+/* A stage held the response and did not release or answer it: fail closed. */
+static void held_unclaimed(moat_request *r)
+{
+    r->hold = false;
+    r->held_head = NULL;
+    moat__refusal(r, "upstream.error", "proxy", NULL);
+    moat__client_respond_error(r, 500, "internal error in a stage");
+}
+
+int moat__response_body(moat_request *r, const char *data, size_t len)
+{
+    if (len == 0) return 0;
+    if (r->hold && r->held_head) {
+        /* The holding stage takes the bytes; it releases or replaces the
+         * response (and r is gone after DONE). */
+        int rc = response_body_stages(r, data, len);
+        if (rc == MOAT_AGAIN) return 0;
+        if (rc == MOAT_DONE) return MOAT_ECLOSED;
+        if (rc < 0) return rc;
+        if (r->hold) {
+            held_unclaimed(r);
+            return MOAT_ECLOSED;
+        }
+    }
+    return r->sink->body(r, data, len);
+}
+
+void moat__response_end(moat_request *r)
+{
+    if (r->hold && r->held_head) {
+        if (response_end_stages(r) != MOAT_PASS) return; /* answered, or the client is gone */
+        if (r->hold) {
+            held_unclaimed(r);
+            return;
+        }
+    }
+    r->sink->end(r);
 }
 
 void moat__pipeline_answer_head(moat_request *r, moat_http_head *h)

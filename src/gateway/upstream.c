@@ -15,9 +15,17 @@
 #define READ_CHUNK 65536
 
 static void up_process(moat_upconn *u);
-static void up_fail(moat_upconn *u, int status, const char *reason);
+static void up_fail(moat_upconn *u, int status, const char *key, const char *reason);
 
 /* ---- lifetime ---------------------------------------------------------- */
+
+/* The exchange failed: the proxy names its upstream.error event (key: the
+ * setting that would change it), then the sink answers or cuts the client. */
+static void proxy_abort(moat_request *r, int status, const char *key, const char *reason)
+{
+    moat__refusal(r, "upstream.error", "proxy", key);
+    r->sink->abort(r, status, reason);
+}
 
 static void on_up_closed(uv_handle_t *h)
 {
@@ -74,13 +82,13 @@ static int on_resp_head(void *ud, moat_http_head *resp)
     bool interim = resp->status >= 100 && resp->status < 200;
     if (interim && resp->status == 101) {
         if (!r->upgrade) {
-            up_fail(u, 502, "upstream switched protocols without an upgrade request");
+            up_fail(u, 502, "upstream", "upstream switched protocols without an upgrade request");
             return MOAT_ECLOSED;
         }
         /* A tunnel opens only on a complete WebSocket handshake: a 101 to
          * anything else would carry bytes no stage can read. */
         if (!moat_http_ws_accept_ok(r->head, resp)) {
-            up_fail(u, 502, "upstream's 101 is not a valid WebSocket handshake");
+            up_fail(u, 502, "upstream", "upstream's 101 is not a valid WebSocket handshake");
             return MOAT_ECLOSED;
         }
         interim = false;
@@ -88,14 +96,14 @@ static int on_resp_head(void *ud, moat_http_head *resp)
     u->interim = interim;
     if (interim) {
         /* moat answers Expect: 100-continue itself; other 1xx (103) pass. */
-        if (resp->status != 100) r->sink->head(r, resp);
+        if (resp->status != 100) moat__response_head(r, resp);
         return u->closing ? MOAT_ECLOSED : 0;
     }
     r->upstream_ms = moat_now_ms() - r->upstream_start_ms;
     u->reusable = resp->keep_alive && resp->status != 101;
     if (moat__pipeline_response_head(r, resp) != MOAT_PASS) return MOAT_ECLOSED;
     if (!u->req || u->closing) return MOAT_ECLOSED;
-    if (r->sink->head(r, resp) < 0) return MOAT_ECLOSED;
+    if (moat__response_head(r, resp) < 0) return MOAT_ECLOSED;
     return u->closing ? MOAT_ECLOSED : 0;
 }
 
@@ -103,7 +111,7 @@ static int on_resp_body(void *ud, const char *data, size_t len)
 {
     moat_upconn *u = ud;
     if (!u->req) return MOAT_ECLOSED;
-    if (u->req->sink->body(u->req, data, len) < 0) return MOAT_ECLOSED;
+    if (moat__response_body(u->req, data, len) < 0) return MOAT_ECLOSED;
     return u->closing ? MOAT_ECLOSED : 0;
 }
 
@@ -193,7 +201,7 @@ static void on_up_written(void *ud, int status)
     moat_upconn *u = ud;
     if (u->closing) return;
     if (status < 0) {
-        up_fail(u, 502, "writing to the upstream failed");
+        up_fail(u, 502, "upstream", "writing to the upstream failed");
         return;
     }
     moat_request *r = u->req;
@@ -214,7 +222,7 @@ static int up_write(moat_upconn *u, const uv_buf_t *bufs, unsigned n)
             moat_stream_write((uv_stream_t *)&u->h, &all, 1, &u->write_pending, on_up_written, u);
         moat_buf_reset(&u->out);
         if (rc < 0) {
-            up_fail(u, 502, "writing to the upstream failed");
+            up_fail(u, 502, "upstream", "writing to the upstream failed");
             return rc;
         }
         if (u->req && u->write_pending > WRITE_HIGH) u->req->sink->pause(u->req, true);
@@ -222,7 +230,7 @@ static int up_write(moat_upconn *u, const uv_buf_t *bufs, unsigned n)
     }
     int rc = moat_stream_write((uv_stream_t *)&u->h, bufs, n, &u->write_pending, on_up_written, u);
     if (rc < 0) {
-        up_fail(u, 502, "writing to the upstream failed");
+        up_fail(u, 502, "upstream", "writing to the upstream failed");
         return rc;
     }
     if (u->req && u->write_pending > WRITE_HIGH) u->req->sink->pause(u->req, true);
@@ -233,9 +241,11 @@ static void on_up_timer(moat_deadline *d)
 {
     moat_upconn *u = d->data;
     if (!u->connected)
-        up_fail(u, 504, "upstream connect timed out (limits.upstream_connect_timeout)");
+        up_fail(u, 504, "limits.upstream_connect_timeout",
+                "upstream connect timed out (limits.upstream_connect_timeout)");
     else
-        up_fail(u, 504, "upstream did not answer in limits.upstream_timeout");
+        up_fail(u, 504, "limits.upstream_timeout",
+                "upstream did not answer in limits.upstream_timeout");
 }
 
 static void send_head(moat_upconn *u)
@@ -316,7 +326,7 @@ static void on_connect(uv_connect_t *req, int status)
             start_attempt(r); /* passive failover to the next upstream */
             return;
         }
-        r->sink->abort(r, 502, "no upstream accepted the connection");
+        proxy_abort(r, 502, "upstream", "no upstream accepted the connection");
         return;
     }
     u->connected = true;
@@ -386,7 +396,7 @@ static void start_attempt(moat_request *r)
         if (up_connect(w, r, idx)) return;
         if (r->tries >= n) break;
     }
-    r->sink->abort(r, 502, "cannot connect to any upstream");
+    proxy_abort(r, 502, "upstream", "cannot connect to any upstream");
 }
 
 void moat__upstream_start(moat_request *r)
@@ -430,13 +440,13 @@ int moat__upstream_send_end(moat_request *r)
 
 /* Fails the exchange: 502/504 when the client has seen nothing yet,
  * otherwise the client connection is cut (its response is incomplete). */
-static void up_fail(moat_upconn *u, int status, const char *reason)
+static void up_fail(moat_upconn *u, int status, const char *key, const char *reason)
 {
     moat_request *r = u->req;
     up_close(u);
     if (!r) return;
     moat_debug("request %s: %s", r->id, reason); /* also an upstream.error event */
-    r->sink->abort(r, status, reason);
+    proxy_abort(r, status, key, reason);
 }
 
 static void response_complete(moat_upconn *u)
@@ -445,7 +455,7 @@ static void response_complete(moat_upconn *u)
     moat_deadline_stop(&u->timer);
     if (r->state != REQ_DONE) u->reusable = false;
     up_release(u);
-    r->sink->end(r);
+    moat__response_end(r);
 }
 
 static void up_process(moat_upconn *u)
@@ -479,7 +489,7 @@ static void up_process(moat_upconn *u)
             char why[160];
             snprintf(why, sizeof(why), "invalid upstream response: %s",
                      moat_http_parser_reason(u->parser));
-            up_fail(u, 502, why);
+            up_fail(u, 502, "upstream", why);
             return;
         }
         return; /* a callback stopped it (client gone) */
@@ -503,7 +513,7 @@ static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         }
         if (r->tunnel) {
             up_close(u);
-            r->sink->abort(r, 502, "upstream closed the tunnel");
+            proxy_abort(r, 502, "upstream", "upstream closed the tunnel");
             return;
         }
         if (nread == UV_EOF && u->response_started) {
@@ -520,10 +530,10 @@ static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
              * (bodiless) request once on a fresh connection. */
             up_close(u);
             moat_upconn *nu = up_connect(r->w, r, r->upstream_index);
-            if (!nu) r->sink->abort(r, 502, "cannot reconnect to the upstream");
+            if (!nu) proxy_abort(r, 502, "upstream", "cannot reconnect to the upstream");
             return;
         }
-        up_fail(u, 502,
+        up_fail(u, 502, "upstream",
                 nread == UV_EOF ? "upstream closed the connection" : "upstream connection reset");
         return;
     }
