@@ -53,7 +53,6 @@ static void on_conn_closed(moat_conn *conn)
     moat_client *c = conn->owner;
     moat_http_parser_free(c->parser);
     moat_arena_free(c->arena);
-    moat_buf_free(&c->out);
     moat__runtime_unref(c->rt);
     free(c);
 }
@@ -76,7 +75,7 @@ void moat__client_close(moat_client *c)
 static void close_when_flushed(moat_client *c)
 {
     c->close_after = true;
-    if (c->conn.write_pending == 0 && !c->corked)
+    if (c->conn.write_pending == 0 && !c->conn.corked)
         moat__client_close(c); /* else: at uncork/written */
 }
 
@@ -104,15 +103,7 @@ static void on_client_written(void *ud, int status)
 static int client_write(moat_client *c, const uv_buf_t *bufs, unsigned n)
 {
     if (c->closing) return MOAT_ECLOSED;
-    int rc;
-    if (c->corked) {
-        /* Plaintext, also with TLS: encrypted at uncork in one go, so a head
-         * and a small body leave in one record, not one each. */
-        for (unsigned i = 0; i < n; i++)
-            moat_buf_append(&c->out, bufs[i].base, bufs[i].len);
-        return 0;
-    }
-    rc = moat_conn_write(&c->conn, bufs, n);
+    int rc = moat_conn_write(&c->conn, bufs, n); /* collected while corked */
     if (rc < 0) moat__client_close(c);
     return rc;
 }
@@ -337,23 +328,13 @@ void moat__client_continue(moat_client *c)
 
 void moat__client_cork(moat_client *c)
 {
-    c->corked = true;
+    moat_conn_cork(&c->conn);
 }
 
 void moat__client_uncork(moat_client *c)
 {
-    c->corked = false;
-    if (c->closing) {
-        moat_buf_reset(&c->out);
-        return;
-    }
-    if (c->out.len == 0) {
-        if (c->close_after && !c->req && c->conn.write_pending == 0) moat__client_close(c);
-        return;
-    }
-    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-    int rc = moat_conn_write(&c->conn, &b, 1);
-    moat_buf_reset(&c->out);
+    int rc = moat_conn_uncork(&c->conn);
+    if (c->closing) return;
     if (rc < 0 || (c->close_after && !c->req && c->conn.write_pending == 0)) moat__client_close(c);
 }
 
@@ -428,17 +409,12 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
         moat_http_head_set(resp, r->arena, "Connection", "close");
     }
     r->resp_head_sent = true;
-    int rc = 0;
-    if (c->corked && !c->closing) {
-        moat_http_response_serialize(resp, &c->out); /* what client_write would do */
-    } else {
-        moat_buf out;
-        moat_buf_init(&out);
-        moat_http_response_serialize(resp, &out);
-        uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
-        rc = client_write(c, &b, 1);
-        moat_buf_free(&out);
-    }
+    moat_buf out;
+    moat_buf_init(&out);
+    moat_http_response_serialize(resp, &out);
+    uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
+    int rc = client_write(c, &b, 1);
+    moat_buf_free(&out);
     if (rc == 0 && r->tunnel) {
         arm(c, 0);
         c->parse_paused = false;
@@ -642,12 +618,8 @@ void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls)
         moat__client_close(c);
         return;
     }
-    moat_peer_ip(&c->conn.tcp, c->peer, sizeof(c->peer));
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    if (uv_tcp_getsockname(&c->conn.tcp, (struct sockaddr *)&ss, &len) == 0)
-        c->local_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-                                                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    moat_conn_peer(&c->conn, c->peer, sizeof(c->peer));
+    c->local_port = moat_conn_local_port(&c->conn);
     arm(c, w->rt->cfg->limits.header_timeout_ms);
     update_reading(c);
 }

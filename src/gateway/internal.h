@@ -185,8 +185,6 @@ struct moat_client {
     moat_runtime *rt;  /* config this connection's parser limits come from */
     char peer[INET6_ADDRSTRLEN];
     uint16_t local_port;
-    moat_buf out;       /* corked output, plaintext (through the transport at uncork) */
-    bool corked;        /* collect writes, one write at uncork */
     bool parse_paused;  /* the parser waits for the pipeline */
     bool backpressured; /* upstream is slow to take the body */
     bool closing;

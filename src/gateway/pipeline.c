@@ -5,25 +5,29 @@
 
 /* Request callbacks run top to bottom until one answers; response callbacks
  * (errors, headers) run top to bottom on the upstream's response head, and
- * on the body of a response a stage holds (errors). */
-static const moat_stage *const pipeline[] = {
-    &moat__stage_limits,         /* methods, body size */
-    &moat__stage_hosts,          /* Host allow-list: 421 */
-    &moat__stage_paths,          /* normalise the path; sensitive paths: 404 */
-    &moat__stage_https_redirect, /* plain HTTP when TLS is on: 308 (normalised path) */
-    &moat__stage_moat,           /* moat's own endpoints under /.moat/ */
-    &moat__stage_waf,            /* ModSecurity + CRS + Python rules on what the client sent:
-                                    403 */
-    &moat__stage_auth,           /* authentication, access rules, identity headers */
-    &moat__stage_waf_body,       /* the body, read once auth passed (no 100 Continue before
-                                    a refusal), held until the WAF inspected it: 403 */
-    &moat__stage_forwarded,      /* X-Forwarded-*, X-Request-Id */
-    &moat__stage_codings,        /* Accept-Encoding: only codings errors can inspect */
-    &moat__stage_proxy,          /* to the upstream and back */
-    &moat__stage_errors,         /* 5xx and debug pages replaced */
-    &moat__stage_headers,        /* cookies hardened, security headers, banners */
-    &moat__stage_access_log,
-};
+ * on the body of a response a stage holds (errors). A stage is its own
+ * file defining moat__stage_NAME, and one line here (which declares it). */
+#define PIPELINE(X)                                                                                \
+    X(limits)         /* methods, body size */                                                     \
+    X(hosts)          /* Host allow-list: 421 */                                                   \
+    X(paths)          /* normalise the path; sensitive paths: 404 */                               \
+    X(https_redirect) /* plain HTTP when TLS is on: 308 (normalised path) */                       \
+    X(moat)           /* moat's own endpoints under /.moat/ */                                     \
+    X(waf)            /* ModSecurity + CRS + Python rules on what the client sent: 403 */          \
+    X(auth)           /* authentication, access rules, identity headers */                         \
+    X(waf_body)       /* the body, read once auth passed (no 100 Continue before a refusal),       \
+                         held until the WAF inspected it: 403 */                                   \
+    X(forwarded)      /* X-Forwarded-*, X-Request-Id */                                            \
+    X(codings)        /* Accept-Encoding: only codings errors can inspect */                       \
+    X(proxy)          /* to the upstream and back */                                               \
+    X(errors)         /* 5xx and debug pages replaced */                                           \
+    X(headers)        /* cookies hardened, security headers, banners */                            \
+    X(access_log)
+
+#define DECLARE(name) extern const moat_stage moat__stage_##name;
+#define ENTRY(name) &moat__stage_##name,
+PIPELINE(DECLARE)
+static const moat_stage *const pipeline[] = {PIPELINE(ENTRY)};
 
 #define NSTAGES MOAT_ARRAY_LEN(pipeline)
 _Static_assert(MOAT_ARRAY_LEN(pipeline) <= MOAT_MAX_STAGES, "raise MOAT_MAX_STAGES");

@@ -133,7 +133,44 @@ void moat_conn_read(moat_conn *c, bool on)
 int moat_conn_write(moat_conn *c, const uv_buf_t *bufs, unsigned n)
 {
     if (c->closing) return MOAT_ECLOSED;
+    if (c->corked) {
+        for (unsigned i = 0; i < n; i++)
+            moat_buf_append(&c->out, bufs[i].base, bufs[i].len);
+        return 0;
+    }
     return c->tp->write(c, bufs, n);
+}
+
+void moat_conn_cork(moat_conn *c)
+{
+    c->corked = true;
+}
+
+int moat_conn_uncork(moat_conn *c)
+{
+    c->corked = false;
+    if (c->closing || c->out.len == 0) {
+        moat_buf_reset(&c->out);
+        return c->closing ? MOAT_ECLOSED : 0;
+    }
+    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    int rc = c->tp->write(c, &b, 1);
+    moat_buf_reset(&c->out);
+    return rc;
+}
+
+void moat_conn_peer(moat_conn *c, char *ip, size_t len)
+{
+    moat_peer_ip(&c->tcp, ip, len);
+}
+
+uint16_t moat_conn_local_port(const moat_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) != 0) return 0;
+    return ntohs(ss.ss_family == AF_INET ? ((const struct sockaddr_in *)&ss)->sin_port
+                                         : ((const struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
 /* ---- lifetime ---- */
@@ -144,6 +181,7 @@ static void on_handle_closed(uv_handle_t *h)
     if (--c->open_handles > 0) return;
     moat_buf_free(&c->in);
     moat_buf_free(&c->raw);
+    moat_buf_free(&c->out);
     if (c->tp->free) c->tp->free(c->tp_state);
     c->tp_state = NULL;
     c->on_closed(c);
@@ -171,6 +209,7 @@ int moat_conn_accept(moat_conn *c, uv_loop_t *loop, uv_stream_t *listener, void 
     c->on_closed = on_closed;
     moat_buf_init(&c->in);
     moat_buf_init(&c->raw);
+    moat_buf_init(&c->out);
     uv_tcp_init(loop, &c->tcp);
     c->tcp.data = c;
     moat_deadline_init(loop, &c->timer, owner);

@@ -50,13 +50,14 @@ struct moat_conn {
     void *tp_state;       /* owned, freed by tp->free */
     moat_buf in;          /* received plaintext, not yet consumed by the owner */
     moat_buf raw;         /* transport bytes read, not yet fed */
+    moat_buf out;         /* plaintext written while corked */
     size_t write_pending; /* bytes queued for the kernel */
     size_t read_limit;    /* reading stops while in holds this many bytes (0: no limit) */
     moat_conn_read_cb on_read;
     moat_write_cb on_written; /* a queued write completed (owner as ud) */
     moat_conn_closed_cb on_closed;
     int open_handles;
-    bool reading, closing;
+    bool reading, closing, corked;
 };
 
 /* Accepts a connection from listener onto c, over tp with state (owned by
@@ -65,11 +66,20 @@ struct moat_conn {
 int moat_conn_accept(moat_conn *c, uv_loop_t *loop, uv_stream_t *listener, void *owner,
                      const moat_transport *tp, void *tp_state, moat_conn_read_cb on_read,
                      moat_write_cb on_written, moat_conn_closed_cb on_closed);
+/* The peer's address without port ("" when unknown) and the local port
+ * the connection came in on (0 when unknown). */
+void moat_conn_peer(moat_conn *c, char *ip, size_t len);
+uint16_t moat_conn_local_port(const moat_conn *c);
 /* Starts or stops reading. */
 void moat_conn_read(moat_conn *c, bool on);
 /* Writes plaintext through the transport: 0 or a negative error (the
- * owner closes). */
+ * owner closes). While corked the bytes are only collected. */
 int moat_conn_write(moat_conn *c, const uv_buf_t *bufs, unsigned n);
+/* Writes between cork and uncork go through the transport as one (a head
+ * and a small body in one segment and one TLS record). uncork: 0 or the
+ * write's error; on a closing connection the bytes are dropped. */
+void moat_conn_cork(moat_conn *c);
+int moat_conn_uncork(moat_conn *c);
 /* The transport's last words (when nothing is queued), then both handles
  * close; on_closed runs once they have, after the buffers and the
  * transport state are freed. Calling it again does nothing. */
