@@ -84,9 +84,9 @@ void moat__client_abort(moat_client *c)
     moat__client_close(c);
 }
 
-static void on_client_written(void *ud, int status)
+static void on_client_written(moat_conn *conn, int status)
 {
-    moat_client *c = ud;
+    moat_client *c = conn->owner;
     if (status < 0) {
         moat__client_close(c);
         return;
@@ -599,6 +599,12 @@ static const moat_sink client_sink = {
 
 /* ---- accept ------------------------------------------------------------ */
 
+static const moat_conn_cbs conn_cbs = {
+    .read = on_conn_read,
+    .written = on_client_written,
+    .closed = on_conn_closed,
+};
+
 void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls)
 {
     moat_client *c = moat_xcalloc(1, sizeof(*c));
@@ -611,9 +617,8 @@ void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls)
         moat_http_parser_new(MOAT_HTTP_REQUEST, &c->rt->req_limits, &parser_cbs, c, c->arena);
     /* A TLS listener without a certificate (a reload removed it) refuses. */
     void *tls_conn = tls && c->rt->tls ? moat_tls_conn_new(c->rt->tls) : NULL;
-    int rc = moat_conn_accept(&c->conn, &w->loop, listener, c,
-                              tls ? &moat_transport_tls : &moat_transport_plain, tls_conn,
-                              on_conn_read, on_client_written, on_conn_closed);
+    int rc = moat_conn_accept(&c->conn, &w->loop, listener, c, &conn_cbs,
+                              tls ? &moat_transport_tls : &moat_transport_plain, tls_conn);
     if (rc < 0 || w->draining || w->nclients > w->rt->cfg->limits.connections) {
         moat__client_close(c);
         return;

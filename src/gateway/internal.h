@@ -197,24 +197,15 @@ struct moat_client {
 
 /* Upstream connection. */
 struct moat_upconn {
-    union {
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } h;
-    uv_connect_t connect;
-    moat_deadline timer; /* connect, response and idle timeouts */
-    moat_link link;      /* in the worker's idle list when pooled */
+    moat_conn conn; /* socket, deadline (connect, response, idle), bytes in (conn.in) */
+    moat_link link; /* in the worker's idle list when pooled */
     moat_worker *w;
     size_t upstream_index;
     uint64_t generation;
     moat_http_parser *parser;
     moat_arena *arena;
-    moat_buf in;
-    moat_buf out;      /* written while the client's bytes are parsed; flushed after */
     moat_request *req; /* NULL while idle */
-    size_t write_pending;
-    int open_handles;
-    bool connected, reused, closing, idle, reading, backpressured;
+    bool connected, reused, closing, idle, backpressured;
     bool response_started; /* any response byte received for req */
     bool interim;          /* the response just parsed was a 1xx */
     bool reusable;         /* keep-alive allowed after this response */

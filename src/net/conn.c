@@ -1,7 +1,8 @@
 /* conn.c - a connection over a transport (conn.h): the plain one hands the
  * bytes read to the owner where they landed; the TLS one feeds them to
- * OpenSSL's memory BIOs and hands on the plaintext. Reading, writing,
- * the write watermarks and closing are the same for both. */
+ * OpenSSL's memory BIOs and hands on the plaintext. Accepting, connecting,
+ * reading, writing, corking, the write watermarks and closing are the same
+ * for both. Leaves to the owner what the bytes mean and when to close. */
 #include "conn.h"
 
 #include <stdlib.h>
@@ -13,12 +14,12 @@
 static void written_cb(void *ud, int status)
 {
     moat_conn *c = ud;
-    if (c->on_written) c->on_written(c->owner, status);
+    c->cbs->written(c, status);
 }
 
 static int plain_write(moat_conn *c, const uv_buf_t *bufs, unsigned n)
 {
-    return moat_stream_write((uv_stream_t *)&c->tcp, bufs, n, &c->write_pending, written_cb, c);
+    return moat_stream_write(&c->h.stream, bufs, n, &c->write_pending, written_cb, c);
 }
 
 const moat_transport moat_transport_plain = {
@@ -63,7 +64,7 @@ static void tls_shutdown(moat_conn *c)
     moat_tls_conn_shutdown(c->tp_state, &alert);
     if (alert.len) {
         uv_buf_t b = uv_buf_init(alert.data, (unsigned)alert.len);
-        (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        (void)uv_try_write(&c->h.stream, &b, 1);
     }
     moat_buf_free(&alert);
 }
@@ -100,7 +101,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     moat_conn *c = s->data;
     if (nread == 0 || c->closing) return;
     if (nread < 0) {
-        c->on_read(c, (int)nread);
+        c->cbs->read(c, (int)nread);
         return;
     }
     if (c->tp->feed) {
@@ -108,7 +109,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         int rc = c->tp->feed(c, c->raw.data, c->raw.len);
         moat_buf_reset(&c->raw);
         if (rc < 0) {
-            c->on_read(c, rc);
+            c->cbs->read(c, rc);
             return;
         }
         if (c->in.len == 0) return; /* handshake bytes only */
@@ -116,19 +117,21 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         c->in.len += (size_t)nread;
         c->in.data[c->in.len] = '\0';
     }
-    c->on_read(c, 0);
+    c->cbs->read(c, 0);
 }
 
 void moat_conn_read(moat_conn *c, bool on)
 {
     if (c->closing || on == c->reading) return;
     if (on) {
-        c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, read_cb) == 0;
+        c->reading = uv_read_start(&c->h.stream, on_alloc, read_cb) == 0;
     } else {
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        uv_read_stop(&c->h.stream);
         c->reading = false;
     }
 }
+
+/* ---- writing ---- */
 
 int moat_conn_write(moat_conn *c, const uv_buf_t *bufs, unsigned n)
 {
@@ -159,16 +162,18 @@ int moat_conn_uncork(moat_conn *c)
     return rc;
 }
 
+/* ---- addresses ---- */
+
 void moat_conn_peer(moat_conn *c, char *ip, size_t len)
 {
-    moat_peer_ip(&c->tcp, ip, len);
+    moat_peer_ip(&c->h.tcp, ip, len);
 }
 
 uint16_t moat_conn_local_port(const moat_conn *c)
 {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
-    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) != 0) return 0;
+    if (uv_tcp_getsockname(&c->h.tcp, (struct sockaddr *)&ss, &len) != 0) return 0;
     return ntohs(ss.ss_family == AF_INET ? ((const struct sockaddr_in *)&ss)->sin_port
                                          : ((const struct sockaddr_in6 *)&ss)->sin6_port);
 }
@@ -184,7 +189,7 @@ static void on_handle_closed(uv_handle_t *h)
     moat_buf_free(&c->out);
     if (c->tp->free) c->tp->free(c->tp_state);
     c->tp_state = NULL;
-    c->on_closed(c);
+    c->cbs->closed(c);
 }
 
 void moat_conn_close(moat_conn *c)
@@ -194,32 +199,63 @@ void moat_conn_close(moat_conn *c)
     c->reading = false;
     if (c->tp->shutdown && c->tp_state && c->write_pending == 0) c->tp->shutdown(c);
     uv_close((uv_handle_t *)&c->timer.timer, on_handle_closed);
-    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    uv_close(&c->h.handle, on_handle_closed);
 }
 
-int moat_conn_accept(moat_conn *c, uv_loop_t *loop, uv_stream_t *listener, void *owner,
-                     const moat_transport *tp, void *tp_state, moat_conn_read_cb on_read,
-                     moat_write_cb on_written, moat_conn_closed_cb on_closed)
+/* After the handle's init: the rest of c, and its deadline. */
+static void conn_init(moat_conn *c, uv_loop_t *loop, void *owner, const moat_conn_cbs *cbs,
+                      const moat_transport *tp, void *tp_state)
 {
     c->owner = owner;
+    c->cbs = cbs;
     c->tp = tp;
     c->tp_state = tp_state;
-    c->on_read = on_read;
-    c->on_written = on_written;
-    c->on_closed = on_closed;
     moat_buf_init(&c->in);
     moat_buf_init(&c->raw);
     moat_buf_init(&c->out);
-    uv_tcp_init(loop, &c->tcp);
-    c->tcp.data = c;
+    c->h.handle.data = c;
     moat_deadline_init(loop, &c->timer, owner);
     c->timer.timer.data = c; /* for on_handle_closed; the deadline keeps owner in data */
     c->open_handles = 2;
-    int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+}
+
+int moat_conn_accept(moat_conn *c, uv_loop_t *loop, uv_stream_t *listener, void *owner,
+                     const moat_conn_cbs *cbs, const moat_transport *tp, void *tp_state)
+{
+    uv_tcp_init(loop, &c->h.tcp);
+    conn_init(c, loop, owner, cbs, tp, tp_state);
+    int rc = uv_accept(listener, &c->h.stream);
     if (rc < 0 || (tp->free && !tp_state)) {
         moat_conn_close(c);
         return rc < 0 ? rc : MOAT_ENOMEM;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
+    uv_tcp_nodelay(&c->h.tcp, 1);
     return 0;
+}
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+    moat_conn *c = req->data;
+    c->cbs->connected(c, status);
+}
+
+int moat_conn_connect(moat_conn *c, uv_loop_t *loop, const moat_upstream_target *target,
+                      void *owner, const moat_conn_cbs *cbs)
+{
+    if (target->is_unix) {
+        uv_pipe_init(loop, &c->h.pipe, 0);
+    } else {
+        uv_tcp_init(loop, &c->h.tcp);
+        uv_tcp_nodelay(&c->h.tcp, 1);
+    }
+    conn_init(c, loop, owner, cbs, &moat_transport_plain, NULL);
+    c->connect.data = c;
+    int rc = 0;
+    if (target->is_unix)
+        uv_pipe_connect(&c->connect, &c->h.pipe, target->path, connect_cb); /* fails in the cb */
+    else
+        rc = uv_tcp_connect(&c->connect, &c->h.tcp, (const struct sockaddr *)&target->addr.ss,
+                            connect_cb);
+    if (rc < 0) moat_conn_close(c);
+    return rc;
 }

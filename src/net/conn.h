@@ -1,9 +1,11 @@
 /* conn.h - a connection of the gateway: the socket handle, its deadline,
  * the bytes received and not yet consumed, the bytes queued for the kernel
- * (watermarks), reading on and off, and closing, over a transport: plain
- * TCP, or TLS over memory BIOs (Redis' ConnectionType, curl's connection
- * filters). The owner (client.c) sees only plaintext in c->in and writes
- * plaintext; a third transport (HTTP/2 framing) slots in the same way. */
+ * (watermarks), corking, reading on and off, and closing, over a
+ * transport: plain TCP (or a unix socket), or TLS over memory BIOs (Redis'
+ * ConnectionType, curl's connection filters). The owner (client.c for a
+ * client, upstream.c for an app connection) sees only plaintext in c->in
+ * and writes plaintext; it never touches the handle. The rules it keeps
+ * are docs/internals/gateway.md's. */
 #ifndef MOAT_NET_CONN_H
 #define MOAT_NET_CONN_H
 
@@ -11,7 +13,11 @@
 
 typedef struct moat_conn moat_conn;
 
-/* How bytes cross the wire. All three are called on the loop. */
+/* How bytes cross the wire. All are called on the loop. HTTP/2 is to be
+ * a third entry, chosen by ALPN and stacked on TLS's plaintext: its feed
+ * runs the frame layer, its write frames, its shutdown sends GOAWAY, and
+ * its owner is a session with one request (and sink) per stream
+ * (docs/internals/gateway.md). */
 typedef struct moat_transport {
     const char *name;
     bool secure; /* the peer's bytes are encrypted (the client's scheme is https) */
@@ -26,46 +32,63 @@ typedef struct moat_transport {
     /* Last words before the handle closes, with nothing queued
      * (close_notify); best effort. NULL: none. */
     void (*shutdown)(moat_conn *c);
-    /* Frees c->tp_state. */
+    /* Frees c->tp_state. NULL: the transport has no state. */
     void (*free)(void *state);
 } moat_transport;
 
 extern const moat_transport moat_transport_plain;
 extern const moat_transport moat_transport_tls; /* tp_state: a moat_tls_conn */
 
-/* Called with 0 when new bytes are in c->in, or a negative error / UV_EOF
- * when the connection is over (the owner closes it). */
-typedef void (*moat_conn_read_cb)(moat_conn *c, int status);
-typedef void (*moat_conn_closed_cb)(moat_conn *c);
+/* What the connection tells its owner (c->owner). */
+typedef struct moat_conn_cbs {
+    /* 0: new bytes are in c->in; or a negative error / UV_EOF: the
+     * connection is over (the owner closes it). */
+    void (*read)(moat_conn *c, int status);
+    /* A queued write completed (write_pending is already lower): status 0,
+     * or a negative error (the owner closes). */
+    void (*written)(moat_conn *c, int status);
+    /* moat_conn_connect's outcome: 0 or a negative error. */
+    void (*connected)(moat_conn *c, int status);
+    /* Both handles are closed and the connection's buffers freed: the
+     * owner may free c now. */
+    void (*closed)(moat_conn *c);
+} moat_conn_cbs;
 
-/* Queued bytes over this: the producer stops (WRITE_HIGH); under half of
- * it: it starts again. */
+/* Queued bytes over this: the producer stops; under half of it: it
+ * starts again. */
 #define MOAT_CONN_WRITE_HIGH (256 * 1024)
 
 struct moat_conn {
-    uv_tcp_t tcp;        /* tcp.data points to the conn */
+    union {
+        uv_handle_t handle; /* handle.data points to the conn */
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } h;
     moat_deadline timer; /* timer.data: the owner */
-    void *owner;         /* borrowed */
+    uv_connect_t connect;
+    void *owner; /* borrowed */
+    const moat_conn_cbs *cbs;
     const moat_transport *tp;
     void *tp_state;       /* owned, freed by tp->free */
     moat_buf in;          /* received plaintext, not yet consumed by the owner */
     moat_buf raw;         /* transport bytes read, not yet fed */
     moat_buf out;         /* plaintext written while corked */
     size_t write_pending; /* bytes queued for the kernel */
-    size_t read_limit;    /* reading stops while in holds this many bytes (0: no limit) */
-    moat_conn_read_cb on_read;
-    moat_write_cb on_written; /* a queued write completed (owner as ud) */
-    moat_conn_closed_cb on_closed;
     int open_handles;
     bool reading, closing, corked;
 };
 
-/* Accepts a connection from listener onto c, over tp with state (owned by
- * c from here, even on failure). 0, or a negative error: the handles are
- * then closing and on_closed runs (set them before). */
+/* Accepts a connection from listener onto c, over tp with tp_state
+ * (owned by c from here, even on failure). 0, or a negative error: the
+ * handles are then closing and cbs->closed runs. */
 int moat_conn_accept(moat_conn *c, uv_loop_t *loop, uv_stream_t *listener, void *owner,
-                     const moat_transport *tp, void *tp_state, moat_conn_read_cb on_read,
-                     moat_write_cb on_written, moat_conn_closed_cb on_closed);
+                     const moat_conn_cbs *cbs, const moat_transport *tp, void *tp_state);
+/* Connects c to target (TCP or a unix socket, plain): cbs->connected runs
+ * with the outcome. A negative error: it failed before starting, the
+ * handles are closing, cbs->connected never runs and cbs->closed will. */
+int moat_conn_connect(moat_conn *c, uv_loop_t *loop, const moat_upstream_target *target,
+                      void *owner, const moat_conn_cbs *cbs);
 /* The peer's address without port ("" when unknown) and the local port
  * the connection came in on (0 when unknown). */
 void moat_conn_peer(moat_conn *c, char *ip, size_t len);
@@ -81,7 +104,7 @@ int moat_conn_write(moat_conn *c, const uv_buf_t *bufs, unsigned n);
 void moat_conn_cork(moat_conn *c);
 int moat_conn_uncork(moat_conn *c);
 /* The transport's last words (when nothing is queued), then both handles
- * close; on_closed runs once they have, after the buffers and the
+ * close; cbs->closed runs once they have, after the buffers and the
  * transport state are freed. Calling it again does nothing. */
 void moat_conn_close(moat_conn *c);
 static inline bool moat_conn_congested(const moat_conn *c)
