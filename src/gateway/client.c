@@ -33,6 +33,7 @@ static const moat_sink client_sink;
 
 static moat_request *request_new(moat_client *c)
 {
+    MOAT_BUG_ON(c->req || c->closing); /* C3: one request at a time */
     moat_request *r = moat_arena_calloc(c->arena, sizeof(*r));
     r->c = c;
     r->w = c->w;
@@ -68,6 +69,7 @@ void moat__client_close(moat_client *c)
     moat__list_del(&c->link);
     c->w->nclients--;
     moat_conn_close(&c->conn);
+    MOAT_BUG_ON(c->req); /* C7 */
     moat__worker_check_drained(c->w);
 }
 
@@ -384,7 +386,7 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
         moat_buf_free(&out);
         return rc;
     }
-    MOAT_BUG_ON(r->hold); /* a held head waits in pipeline.c */
+    MOAT_BUG_ON(r->hold || r->resp_head_sent); /* R6, R8: held heads wait in pipeline.c */
     r->status = resp->status;
     if (resp->status == 101) {
         moat_http_head_set(resp, r->arena, "Connection", "upgrade");
@@ -462,6 +464,7 @@ void moat__client_response_end(moat_request *r)
 static bool finish_request(moat_client *c)
 {
     moat_request *r = c->req;
+    MOAT_BUG_ON(!r->resp_done); /* R8 */
     bool keep = keep_alive(r) && !c->close_after;
     moat__pipeline_done(r);
     request_free(c);

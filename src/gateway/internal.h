@@ -163,6 +163,7 @@ struct moat_request {
     size_t ev_nfields;
     unsigned running; /* index of the stage whose callback runs (moat__refuse) */
     bool answering;   /* moat's own answer is passing the response-head stages */
+    bool ended;       /* the on_done stages ran (moat__pipeline_done) */
     /* Each stage's state of this request, by its index in the pipeline
      * (nginx's r->ctx[module.ctx_index]); arena memory or freed by an
      * arena defer of the stage. */

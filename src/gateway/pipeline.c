@@ -189,7 +189,8 @@ int moat__response_head(moat_request *r, moat_http_head *resp)
 {
     if (resp->status >= 100 && resp->status < 200 && resp->status != 101)
         return r->sink->head(r, resp); /* interim: no stage holds it */
-    if (r->hold && !r->held_head) {
+    if (r->hold) {
+        MOAT_BUG_ON(r->held_head); /* one final head */
         r->held_head = resp;
         return 0;
     }
@@ -318,6 +319,8 @@ int moat__stage_offload(moat_request *r, moat__job *job, void (*work)(moat__job 
 
 void moat__pipeline_done(moat_request *r)
 {
+    MOAT_BUG_ON(r->ended); /* R9: once */
+    r->ended = true;
     for (unsigned i = 0; i < NSTAGES; i++)
         if (pipeline[i]->on_done) pipeline[i]->on_done(r);
 }

@@ -99,6 +99,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
     moat_conn *c = s->data;
+    MOAT_BUG_ON(!c->reading); /* K3 */
     if (nread == 0 || c->closing) return;
     if (nread < 0) {
         c->cbs->read(c, (int)nread);
@@ -135,7 +136,7 @@ void moat_conn_read(moat_conn *c, bool on)
 
 int moat_conn_write(moat_conn *c, const uv_buf_t *bufs, unsigned n)
 {
-    if (c->closing) return MOAT_ECLOSED;
+    if (c->closing) return MOAT_ECLOSED; /* K5 */
     if (c->corked) {
         for (unsigned i = 0; i < n; i++)
             moat_buf_append(&c->out, bufs[i].base, bufs[i].len);
@@ -183,6 +184,7 @@ uint16_t moat_conn_local_port(const moat_conn *c)
 static void on_handle_closed(uv_handle_t *h)
 {
     moat_conn *c = h->data;
+    MOAT_BUG_ON(!c->closing || c->open_handles <= 0);
     if (--c->open_handles > 0) return;
     moat_buf_free(&c->in);
     moat_buf_free(&c->raw);
