@@ -319,7 +319,7 @@ int moat__stage_offload(moat_request *r, moat__job *job, void (*work)(moat__job 
 
 void moat__pipeline_done(moat_request *r)
 {
-    MOAT_BUG_ON(r->ended); /* R9: once */
+    MOAT_BUG_ON(r->ended); /* R10: once */
     r->ended = true;
     for (unsigned i = 0; i < NSTAGES; i++)
         if (pipeline[i]->on_done) pipeline[i]->on_done(r);
