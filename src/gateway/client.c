@@ -1,8 +1,10 @@
 /* client.c - a client connection: reading and parsing requests, the timers
  * (head, body idle, keep-alive), writing responses with the right framing,
- * moat's own error answers, keep-alive and pipelining, and WebSocket tunnels.
+ * moat's own error answers, keep-alive and pipelining, and WebSocket tunnels,
+ * over the connection layer (src/net/conn.c: the socket, TLS, buffers).
  * Parsing and pipeline work never re-enter: anything that ends a request
- * while the parser runs is finished after the parser returns. */
+ * while the parser runs is finished after the parser returns. The rules it
+ * keeps are docs/internals/gateway.md's C and R rules. */
 #include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>

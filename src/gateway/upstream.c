@@ -2,8 +2,9 @@
  * configured upstreams with passive failover on connect errors, a per-worker
  * pool of idle keep-alive connections (TCP or unix socket), sending the
  * request (re-chunked when it came chunked), parsing the response strictly
- * and handing it to the client side. Ambiguous responses become 502, silence
- * becomes 504; nothing half-parsed reaches the client. */
+ * and pushing it into the request's sink (it calls no client function).
+ * Ambiguous responses become 502, silence becomes 504; nothing half-parsed
+ * reaches the client. Sockets are the connection layer's (src/net/conn.c). */
 #include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
