@@ -578,7 +578,7 @@ static void security_headers(moat_request *r, moat_http_head *h)
     /* Behind a trusted TLS-terminating proxy (X-Forwarded-Proto: https) the
      * proxy owns HSTS and moat adds none; but an HSTS the app sends there
      * reaches the browser over HTTPS, so it too may only tighten moat's. */
-    bool own_tls = r->c->tls != NULL;
+    bool own_tls = r->c->conn.tp->secure;
     if (r->https && cfg->headers.hsts_max_age > 0 &&
         (own_tls || moat_http_head_find(h, "Strict-Transport-Security")))
         hsts_header(r, h, ov);

@@ -180,7 +180,8 @@ static int forwarded_head(moat_request *r)
     }
     moat_http_header *xfp = moat_http_head_find(h, "X-Forwarded-Proto");
     if (!trusted || !xfp)
-        moat_http_head_set_static(h, r->arena, "X-Forwarded-Proto", c->tls ? "https" : "http");
+        moat_http_head_set_static(h, r->arena, "X-Forwarded-Proto",
+                                  c->conn.tp->secure ? "https" : "http");
     else
         r->https = moat_strieq_lit(xfp->value, xfp->value_len, "https");
     if (!trusted || !moat_http_head_find(h, "X-Forwarded-Host")) {
