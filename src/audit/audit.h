@@ -139,11 +139,17 @@ typedef struct moat_audit_report {
     size_t files;      /* files analysed */
     size_t suppressed; /* findings dropped by comments */
     size_t baselined;  /* findings dropped by the baseline */
+    /* Optional, for rules made at run time (deps: one per advisory): */
+    const char *help_uri_prefix;   /* SARIF helpUri: this followed by the rule id */
+    const char *const *extra_tags; /* added to every rule's SARIF tags */
+    size_t nextra_tags;
+    const double *scores; /* table 0's security-severity (CVSS), per rule; < 0: from the level */
 } moat_audit_report;
 
 /* Appends the report to out in the given format. Text is grouped by file,
  * with the offending line and a caret under the column, the data-flow path,
- * and a summary line. */
+ * and a summary line. This is the one findings writer: every analyser's
+ * SARIF comes from here (deps converts its advisories to findings). */
 void moat_audit_render(moat_buf *out, const moat_audit_report *r, moat_audit_format fmt);
 
 #endif

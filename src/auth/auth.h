@@ -14,6 +14,8 @@
 
 #include "config/config.h"
 #include "core.h"
+#include "http/http.h"
+#include "seclog/seclog.h"
 #include "store/store.h"
 
 /* ---- passwords (password.c) -------------------------------------------- */
@@ -270,5 +272,151 @@ int moat_import_parse(const char *path, const char *text, size_t len, moat_impor
  * twice (ignoring case). MOAT_EINVAL with *errmsg owning the first problem. */
 int moat_import_check(const moat_import *im, const char *path, char **errmsg);
 void moat_import_free(moat_import *im);
+
+/* ---- sessions (session.c) -----------------------------------------------
+ * The session lifecycle over the store: who a request's cookie or bearer
+ * token is (expiry, idle limit, locked users), a new session at login or
+ * step-up (rotation: a fresh id, the old one deleted), the end of one or of
+ * all of a user's sessions, and the CSRF token each session carries. Only
+ * this file calls the store's session functions. Synchronous (thread pool). */
+/* The cookie that carries the session id: __Host- when the client uses
+ * HTTPS (tls), else the plain name. */
+#define MOAT_SESSION_COOKIE_TLS "__Host-moat_session"
+#define MOAT_SESSION_COOKIE_PLAIN "moat_session"
+/* Touched at most every this many seconds: the idle limit is that coarse,
+ * the store is written that much less. */
+#define MOAT_SESSION_TOUCH_S 15
+/* What a request presents: the stored forms of its session id and bearer
+ * token (a session cookie wins), the client address for throttling, now. */
+typedef struct moat_session_creds {
+    char sid_hash[MOAT_SECRET_HASH_LEN + 1];
+    char tok_hash[MOAT_SECRET_HASH_LEN + 1];
+    bool has_sid, has_tok;
+    char addr[46]; /* INET6_ADDRSTRLEN */
+    int64_t now;
+} moat_session_creds;
+/* Reads the session cookie (named by tls) and an "Authorization: Bearer"
+ * token of head into c, hashed; c->addr and c->now are the caller's. a
+ * holds the cookie's copy. Malformed values are ignored (anonymous). */
+void moat_session_creds_read(moat_session_creds *c, const moat_http_head *head, moat_arena *a,
+                             bool tls);
+/* Who a request is. */
+typedef struct moat_session_who {
+    bool authed;           /* a live session or token of an unlocked user */
+    bool token;            /* ... and it was a bearer token */
+    bool expired;          /* the cookie named a session past its limits (now deleted) */
+    bool totp;             /* the user has a second factor */
+    moat_session sess;     /* the session (not for a token) */
+    moat_user user;        /* when authed (clear with moat_user_clear) */
+    moat_login_result tok; /* the bearer token's check (has_tok) */
+} moat_session_who;
+/* Resolves c into *w (zeroed first): 0, or a store error (refuse). An
+ * expired session, or one of a deleted or locked user, is deleted; a live
+ * one is touched (MOAT_SESSION_TOUCH_S). A token is checked through the
+ * limiter (moat_auth_token). */
+int moat_session_resolve(moat_store *s, const moat_config *cfg, const moat_session_creds *c,
+                         moat_session_who *w);
+/* A new session for user uid: a fresh id into new_sid (never the one the
+ * client sent: no fixation) and its record into *made, the session c
+ * presented (if any) deleted. Its lifetime: auth.remember when remember
+ * (and remembering is on), else that of keep (a step-up keeps the login's
+ * expiry; NULL for none), else auth.session_lifetime. 0 or a store error. */
+int moat_session_start(moat_store *s, const moat_config *cfg, const moat_session_creds *c,
+                       const moat_session *keep, int64_t uid, bool mfa, bool remember,
+                       char new_sid[MOAT_SESSION_ID_LEN + 1], moat_session *made);
+/* Ends the session whose stored id is id_hash (logout). */
+int moat_session_end(moat_store *s, const char *id_hash);
+/* Ends every session of user uid; *n (may be NULL) = how many. */
+int moat_session_end_user(moat_store *s, int64_t uid, size_t *n);
+/* True when the session id_hash is in the store (rotation needs it). */
+bool moat_session_exists(moat_store *s, const char *id_hash);
+/* Removes sessions past their limits and expired tokens, at most once a
+ * minute per process (housekeeping that rides on logins). */
+void moat_session_purge(moat_store *s, const moat_config *cfg, int64_t now);
+/* The Set-Cookie value of cookie name (Path=/, HttpOnly; Secure when tls;
+ * Max-Age when max_age >= 0), in a. */
+const char *moat_session_set_cookie(moat_arena *a, bool tls, const char *name, const char *value,
+                                    int64_t max_age, const char *samesite);
+/* A security event for the caller to record (strings borrowed: they live as
+ * long as what they were taken from). */
+typedef struct moat_auth_event {
+    const char *name, *user, *reason;
+    int status;
+    moat_seclog_field fields[2];
+    size_t nfields;
+} moat_auth_event;
+/* The lockout events a failed check lr caused (the account's counter of
+ * its kind, mfa: the second factor's; the client address's), for user who,
+ * with fields f[0..nf) (nf <= 2): how many of out[0..2) were filled. */
+size_t moat_auth_lock_events(const char *who, const moat_login_result *lr, bool mfa,
+                             const moat_seclog_field *f, size_t nf, moat_auth_event out[2]);
+/* The events of a bearer token that matched no live token or came from a
+ * throttled address (none for another request): how many of out[0..3). */
+size_t moat_session_token_events(const moat_session_creds *c, const moat_session_who *w,
+                                 moat_auth_event out[3]);
+/* A fresh CSRF token of nbytes random bytes as hex into out (2 * nbytes + 1). */
+void moat_session_csrf_new(char *out, size_t nbytes);
+/* A CSRF token check in constant time: want non-empty and equal to got. */
+bool moat_session_csrf_ok(const char *want, const char *got);
+
+/* The setting an auth event's count or limit comes from (seclog's
+ * config_key), or NULL. */
+const char *moat_auth_event_key(const char *event);
+
+/* ---- identity headers (identity.c) ----------------------------------------
+ * Those a client may not send, and those moat sets for the application. */
+/* True when the header name[0..n) claims an identity: one of moat's list,
+ * or of more (auth.strip_headers: names, or prefixes ending in '*'). */
+bool moat_auth_identity_header(const char *name, size_t n, const moat_strlist *more);
+/* Removes every identity header from h; keep_csrf keeps X-Moat-Csrf (the
+ * portal's own, on its requests: never forwarded). */
+void moat_auth_identity_strip(moat_http_head *h, const moat_strlist *more, bool keep_csrf);
+/* Removes the headers that override the request's method. */
+void moat_auth_method_override_strip(moat_http_head *h);
+/* How the user came: for the signed X-Moat-Identity. */
+typedef struct moat_auth_identity {
+    const char *secret; /* auth.identity_secret: NULL or "" = no X-Moat-Identity */
+    bool mfa;           /* a second factor was presented */
+    bool token;         /* a bearer token, not a session */
+    int64_t now;
+} moat_auth_identity;
+/* Sets Remote-User, Remote-Groups (the roles, comma-separated) and, with a
+ * secret, X-Moat-Identity ("v1;user=..;groups=..;mfa=..;via=..;ts=..;sig="
+ * HMAC-SHA256 hex) on h, in a. */
+void moat_auth_identity_set(moat_http_head *h, moat_arena *a, const moat_user *u,
+                            const moat_auth_identity *id);
+
+/* ---- TOTP enrollment (enroll.c) -------------------------------------------
+ * One path for the portal's enrollment page and `moat user mfa enroll`: a
+ * secret, its base32 text and otpauth:// URI, the QR code of the URI (SVG
+ * for a page, Unicode half blocks for a terminal), and recovery codes. */
+typedef struct moat_enrollment {
+    uint8_t key[MOAT_TOTP_SECRET_LEN];
+    char *secret_b32; /* owned, wiped by moat_enrollment_clear */
+    char *uri;        /* owned, wiped by moat_enrollment_clear */
+} moat_enrollment;
+/* A fresh secret for user name. */
+void moat_enrollment_new(moat_enrollment *e, const moat_auth_settings *st, const char *name);
+/* The secret b32 shown before (the form sent it back): 0, or MOAT_EINVAL
+ * when it is not a secret moat made (e is then empty). */
+int moat_enrollment_from_b32(moat_enrollment *e, const moat_auth_settings *st, const char *name,
+                             const char *b32);
+void moat_enrollment_clear(moat_enrollment *e);
+/* The QR code of text as an SVG image, or NULL when it cannot be made.
+ * Owned. */
+char *moat_enrollment_qr_svg(const char *text);
+/* Appends the QR code of text for a terminal (two modules per line, light
+ * modules as blocks): 0, or MOAT_EINVAL when it cannot be made. */
+int moat_enrollment_qr_text(moat_buf *out, const char *text);
+/* Checks code against e's secret (at now) and, when right, stores the
+ * secret as user uid's second factor (the code's step used) with fresh
+ * recovery codes, returned in codes. 0 with *ok, or a store error. */
+int moat_enrollment_finish(moat_store *s, const moat_auth_settings *st, const moat_enrollment *e,
+                           int64_t uid, const char *code, int64_t now, bool *ok,
+                           char codes[MOAT_RECOVERY_CODES][MOAT_RECOVERY_CODE_LEN + 1]);
+/* New recovery codes for user uid, stored hashed (the old ones gone) and
+ * returned in codes, shown once. 0 or a store error. */
+int moat_recovery_codes_replace(moat_store *s, int64_t uid,
+                                char codes[MOAT_RECOVERY_CODES][MOAT_RECOVERY_CODE_LEN + 1]);
 
 #endif

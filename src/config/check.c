@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define KIB UINT64_C(1024)
@@ -343,26 +344,139 @@ const char *moat__config_check_proxy(char *v)
 /* waf.exclude: "PATH_PREFIX" or "PATH_PREFIX PARAM". Both go into generated
  * SecLang, so only characters that cannot end a quoted string or an action
  * list are allowed. */
+/* ---- waf.exclude ------------------------------------------------------ */
+
+/* Rule tags an exclusion may name: the CRS's and moat's families. */
+static const char *const tag_prefixes[] = {"attack-",      "language-",       "platform-",
+                                           "application-", "paranoia-level/", "moat-python"};
+/* Tags (and ids) the blocking evaluation carries: removing them would turn
+ * the WAF off on the route while reading as a narrow exclusion. */
+static const char *const blocking_tags[] = {"attack-generic", "language-multi", "platform-multi",
+                                            "application-multi"};
+static const char *const target_collections[] = {
+    "ARGS:", "ARGS_NAMES:", "REQUEST_HEADERS:", "REQUEST_COOKIES:", "REQUEST_COOKIES_NAMES:"};
+
+/* Letters, digits and _ - . [ ] (and / in tags): what goes into generated
+ * SecLang unquoted. */
+static bool name_chars(const char *p, bool slash)
+{
+    if (!*p) return false;
+    for (; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (!(isalnum(ch) || ch == '_' || ch == '-' || ch == '.' || ch == '[' || ch == ']' ||
+              (slash && ch == '/')))
+            return false;
+    }
+    return true;
+}
+
+void moat_waf_exclusion_free(moat_waf_exclusion *e)
+{
+    free(e->buf);
+    memset(e, 0, sizeof(*e));
+}
+
+const char *moat_waf_exclusion_parse(const char *entry, moat_waf_exclusion *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->buf = moat_xstrdup(entry);
+    char *p = out->buf;
+    const char *why = NULL;
+    char *sp = strchr(p, ' ');
+    if (sp) *sp = '\0';
+    out->route = p;
+    why = moat_route_check(p);
+    p = sp ? sp + 1 : NULL;
+    while (!why && p) {
+        while (*p == ' ')
+            p++;
+        if (!*p) break;
+        char *tok = p;
+        sp = strchr(p, ' ');
+        if (sp) *sp = '\0';
+        p = sp ? sp + 1 : NULL;
+        size_t n = strlen(tok);
+        bool digits = n && n <= 9 && strspn(tok, "0123456789") == n;
+        bool tag = false;
+        for (size_t i = 0; i < MOAT_ARRAY_LEN(tag_prefixes); i++)
+            tag = tag || strncmp(tok, tag_prefixes[i], strlen(tag_prefixes[i])) == 0;
+        const char *colon = strchr(tok, ':');
+        if (out->nids + out->ntags + out->ntargets >= MOAT_WAF_EXCL_MAX) {
+            why = "too many rule ids, tags and targets in one entry (at most 16): split it";
+        } else if (digits) {
+            out->ids[out->nids++] = tok;
+        } else if (tag) {
+            if (!name_chars(tok, true)) why = "a rule tag is letters, digits, '-', '_' and '/'";
+            out->tags[out->ntags++] = tok;
+        } else if (colon) {
+            bool known = false;
+            size_t cl = (size_t)(colon - tok) + 1; /* the collection and its ':' */
+            for (size_t i = 0; i < MOAT_ARRAY_LEN(target_collections); i++)
+                if (strlen(target_collections[i]) == cl &&
+                    strncmp(tok, target_collections[i], cl) == 0)
+                    known = true;
+            if (!known)
+                why = "a target is ARGS:NAME, ARGS_NAMES:NAME, REQUEST_HEADERS:NAME, "
+                      "REQUEST_COOKIES:NAME or REQUEST_COOKIES_NAMES:NAME";
+            else if (!name_chars(colon + 1, false))
+                why = "the name in a target is letters, digits and '_', '-', '.', '[', ']'";
+            out->targets[out->ntargets++] = tok;
+        } else if (name_chars(tok, false)) {
+            out->bare[out->ntargets] = true;
+            out->targets[out->ntargets++] = tok;
+        } else {
+            why = "after the route (one space), each item is a rule id (942100), a rule tag "
+                  "(attack-rce), a target (ARGS:body, REQUEST_HEADERS:Referer) or a parameter "
+                  "name (body)";
+        }
+    }
+    if (!why && !out->ntargets) {
+        for (size_t i = 0; i < out->nids && !why; i++)
+            if (strncmp(out->ids[i], "949", 3) == 0 || strncmp(out->ids[i], "901", 3) == 0)
+                why = "rules 901xxx and 949xxx set up and decide the anomaly score: removing them "
+                      "turns the WAF off; write the route alone for that";
+        for (size_t i = 0; i < out->ntags && !why; i++)
+            for (size_t k = 0; k < MOAT_ARRAY_LEN(blocking_tags); k++)
+                if (strcmp(out->tags[i], blocking_tags[k]) == 0)
+                    why = "the blocking evaluation (949110) carries this tag: removing it turns "
+                          "the WAF off; name a narrower tag (attack-rce) or write the route alone";
+    }
+    if (why) moat_waf_exclusion_free(out);
+    return why;
+}
+
 const char *moat__config_check_waf_exclude(char *v)
 {
-    if (v[0] != '/') return "must start with a path prefix beginning with '/'";
-    const char *sp = strchr(v, ' ');
-    for (const char *p = v; *p && p != sp; p++) {
+    moat_waf_exclusion e;
+    const char *why = moat_waf_exclusion_parse(v, &e);
+    moat_waf_exclusion_free(&e);
+    return why;
+}
+
+const char *moat__config_check_content_type(char *v)
+{
+    const char *slash = strchr(v, '/');
+    if (!slash || slash == v || !slash[1]) return "expected a media type such as \"text/csv\"";
+    for (char *p = v; *p; p++) {
         unsigned char ch = (unsigned char)*p;
-        if (ch <= ' ' || ch >= 0x7f || strchr("\"'\\,;|", ch))
-            return "the path prefix may not hold spaces, quotes, backslashes, ',', ';' or '|'";
-    }
-    if (!sp) return NULL;
-    const char *param = sp + 1;
-    if (!*param) return "a parameter name must follow the space";
-    for (const char *p = param; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (!(ch == '_' || ch == '-' || ch == '.' || ch == '[' || ch == ']' ||
-              (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')))
-            return "a parameter name is letters, digits and '_', '-', '.', '[', ']' (one space "
-                   "separates it from the path prefix)";
+        if (!(islower(ch) || isdigit(ch) || strchr("/.+-_", ch)))
+            return "a media type is lower-case letters, digits and '/', '.', '+', '-', '_' "
+                   "(no parameters such as charset)";
     }
     return NULL;
+}
+
+const char *moat__config_check_route(char *v)
+{
+    return moat_route_check(v);
+}
+
+const char *moat__config_check_rule_set(char *v)
+{
+    static const char *const sets[] = {"php", "932140", "932150", "920350"};
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(sets); i++)
+        if (strcmp(v, sets[i]) == 0) return NULL;
+    return "expected \"php\", \"932140\", \"932150\" or \"920350\" (the rules moat leaves out)";
 }
 
 const char *moat__config_check_path_prefix(char *v)

@@ -160,7 +160,10 @@ typedef struct moat_config {
         uint64_t paranoia;          /* CRS paranoia level, 1-4 */
         uint64_t inbound_threshold; /* CRS inbound anomaly score that blocks */
         moat_strlist rules;         /* extra SecLang rule files, loaded in order */
-        moat_strlist exclude;       /* "PATH_PREFIX" or "PATH_PREFIX PARAM" */
+        moat_strlist exclude;       /* "ROUTE [RULE_ID|TAG|TARGET|PARAM ...]" */
+        moat_strlist content_types; /* request body types the CRS allows (920420) */
+        moat_strlist rule_sets;     /* rules moat leaves out, put back */
+        moat_strlist graphql;       /* routes of GraphQL endpoints */
         uint64_t inspect_bytes;     /* request body bytes inspected */
         char *over_limit;           /* "refuse" | "pass": bodies over inspect_bytes */
         char *crs;                  /* folder of the Core Rule Set's REQUEST-*.conf files */
@@ -203,6 +206,25 @@ typedef struct moat_config_source {
  * for moat.toml, then pyproject.toml with a [tool.moat] table, else uses the
  * defaults. On failure returns MOAT_ECONFIG and *errmsg owns a message of the
  * form "FILE:LINE:COL: what is wrong (expected ...)"; *out is left NULL. */
+/* One waf.exclude entry taken apart: "ROUTE [ITEM ...]" where an item is a
+ * rule id (942100), a rule tag (attack-rce), a target (ARGS:body,
+ * REQUEST_HEADERS:Referer, REQUEST_COOKIES:x) or a bare parameter name
+ * (body: ARGS:body and its top-level JSON key ARGS:json.body). */
+#define MOAT_WAF_EXCL_MAX 16
+typedef struct moat_waf_exclusion {
+    char *buf; /* owned copy of the entry; every pointer below points into it */
+    const char *route;
+    const char *ids[MOAT_WAF_EXCL_MAX];
+    const char *tags[MOAT_WAF_EXCL_MAX];
+    const char *targets[MOAT_WAF_EXCL_MAX];
+    bool bare[MOAT_WAF_EXCL_MAX]; /* the target was a bare parameter name */
+    size_t nids, ntags, ntargets;
+} moat_waf_exclusion;
+/* Parses entry into *out (free with moat_waf_exclusion_free). Returns NULL,
+ * or why the entry is not valid (static text; *out is then empty). */
+const char *moat_waf_exclusion_parse(const char *entry, moat_waf_exclusion *out);
+void moat_waf_exclusion_free(moat_waf_exclusion *e);
+
 int moat_config_load(const moat_config_source *src, moat_config **out, char **errmsg);
 
 /* A config with every default and no file. */

@@ -72,11 +72,7 @@ static const char *check_policy(char *v)
 
 static const char *check_rule_path(char *v)
 {
-    if (v[0] != '/') return "expected a path starting with '/' (a path, or a glob with * ?)";
-    for (const char *p = v; *p; p++)
-        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-            return "spaces and control characters are not allowed";
-    return NULL;
+    return moat_route_check(v);
 }
 
 static const char *check_rule_host(char *v)
@@ -542,11 +538,13 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "tls.redirect_exempt",
         .type = MOAT__CFG_LIST,
-        .check = moat__config_check_path_prefix,
+        .check = moat__config_check_route,
         .def = "[\"/.well-known/acme-challenge/\"]",
-        .allowed = "path prefixes starting with `/`",
+        .allowed = "routes in the glob dialect of `[[auth.rules]]`",
         .offset = AT(tls.redirect_exempt),
-        .doc = "Path prefixes still served over plain HTTP, for ACME HTTP-01 challenges.",
+        .doc = "Routes still served over plain HTTP, for ACME HTTP-01 challenges, matched "
+               "with the normalised path like an `[[auth.rules]]` path (`\"/x/\"`: what is "
+               "under `/x/`; `\"/x\"`: `/x`, `/x/...`, `/x.ext`; `*`, `**`, `?`, a final `$`).",
     },
     {
         .key = "tls.session_tickets",
@@ -740,11 +738,13 @@ const moat__config_setting moat__config_settings[] = {
         .key = "headers.paths.path",
         .type = MOAT__CFG_STRING,
         .required = true,
-        .check = moat__config_check_path_prefix,
-        .allowed = "a path prefix starting with `/`; required",
+        .check = moat__config_check_route,
+        .allowed = "a route in the glob dialect of `[[auth.rules]]`; required",
         .offset = RULE(path),
-        .doc = "The prefix of the normalised request path this entry applies to "
-               "(`\"/admin/\"`).",
+        .doc = "The normalised request paths this entry applies to, matched like an "
+               "`[[auth.rules]]` path (`\"/admin\"`: `/admin`, what is under it and "
+               "`/admin.ext`, not `/administrator`; `\"/api/*/export\"`; a final `$` for "
+               "that path alone).",
     },
     {
         .key = "headers.paths.csp",
@@ -945,14 +945,69 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_LIST,
         .def = "[]",
         .check = moat__config_check_waf_exclude,
-        .allowed = "`\"PATH_PREFIX\"` or `\"PATH_PREFIX PARAMETER\"`",
+        .allowed = "`\"ROUTE\"` or `\"ROUTE ITEM ...\"`: a route in the glob dialect of "
+                   "`[[auth.rules]]`, then rule ids, rule tags, targets or parameter names",
         .offset = AT(waf.exclude),
-        .doc = "Exclusions for what legitimately looks like an attack. `\"/admin/pages/ body\"` "
-               "stops every rule from inspecting the parameter `body` (query, form or top-level "
-               "JSON key) on paths that begin with `/admin/pages/`, say for a rich-text field "
-               "that holds HTML; everything else on those paths is still inspected. A prefix "
-               "alone (`\"/upload/raw\"`) turns the firewall off for those paths entirely. "
-               "Prefixes are compared with the normalised path.",
+        .doc = "Exclusions for what legitimately looks like an attack, narrowest first. The "
+               "route is matched like an `[[auth.rules]]` path (`\"/posts\"`: the path and what "
+               "is under it; `\"/*/update\"`: `*` any characters but `/`, `**` anything, a final "
+               "`$` for that path alone). Then, separated by spaces: rule ids (`932100`), rule "
+               "tags (`attack-rce`, `attack-sqli`, `language-shell`), targets (`ARGS:body`, "
+               "`REQUEST_HEADERS:X-Sig`, `REQUEST_COOKIES:prefs`) or a bare parameter name "
+               "(`body`: the query/form field and the top-level JSON key). `\"/*/update 932100 "
+               "ARGS:body\"` stops rule 932100 reading `body` there; `\"/*/update body\"` stops "
+               "every rule reading it; `\"/snippets attack-rce\"` removes the command-injection "
+               "rules there. A route alone turns the firewall off for it. `moat log why ID` and "
+               "`moat waf tune LOG` print such entries. Invalid entries are a config error.",
+    },
+    {
+        .key = "waf.content_types",
+        .type = MOAT__CFG_LIST,
+        .def = "[\"application/x-www-form-urlencoded\", \"multipart/form-data\", "
+               "\"multipart/related\", \"application/json\", \"application/ld+json\", "
+               "\"application/vnd.api+json\", \"application/problem+json\", "
+               "\"application/json-patch+json\", \"application/merge-patch+json\", "
+               "\"application/x-ndjson\", \"application/cloudevents+json\", "
+               "\"application/cloudevents-batch+json\", \"application/csp-report\", "
+               "\"application/reports+json\", \"application/graphql\", \"text/xml\", "
+               "\"application/xml\", \"application/soap+xml\", \"text/plain\", \"text/csv\", "
+               "\"text/markdown\", \"application/octet-stream\", \"application/pdf\", "
+               "\"application/zip\", \"application/gzip\", \"image/png\", \"image/jpeg\", "
+               "\"image/gif\", \"image/webp\", \"image/avif\", \"audio/mpeg\", \"video/mp4\"]",
+        .check = moat__config_check_content_type,
+        .allowed = "media types (`type/subtype`, lower case, no parameters)",
+        .offset = AT(waf.content_types),
+        .doc = "Request body types the Core Rule Set accepts (rule 920420 refuses any other "
+               "`Content-Type` with a critical score). The default covers forms, JSON and its "
+               "REST variants (JSON Patch, Merge Patch, JSON:API, NDJSON), GraphQL, XML, "
+               "text and CSV, and raw uploads of common files (PDF, ZIP, gzip, images, "
+               "audio, video, `application/octet-stream`). Bodies of these types are still "
+               "inspected as their type says (forms and JSON parsed, others as raw bytes).",
+    },
+    {
+        .key = "waf.graphql",
+        .type = MOAT__CFG_LIST,
+        .def = "[\"/graphql\", \"/**/graphql\"]",
+        .check = moat__config_check_route,
+        .allowed = "routes in the glob dialect of `[[auth.rules]]`",
+        .offset = AT(waf.graphql),
+        .doc = "Routes of GraphQL endpoints. There, the three rules that read GraphQL's "
+               "selection syntax (`{ id title }`) as a shell command or SQL (932100, 932115, "
+               "942190) do not read the query document (the `query` parameter or JSON "
+               "member); every other rule still reads it, and every rule reads the "
+               "variables. `[]` turns this off.",
+    },
+    {
+        .key = "waf.rule_sets",
+        .type = MOAT__CFG_LIST,
+        .def = "[]",
+        .check = moat__config_check_rule_set,
+        .allowed = "`\"php\"`, `\"932140\"`, `\"932150\"`, `\"920350\"`",
+        .offset = AT(waf.rule_sets),
+        .doc = "Core Rule Set rules moat leaves out on purpose, put back: `\"php\"` (the PHP "
+               "injection rules, REQUEST-933), `\"932140\"` (Windows cmd.exe FOR/IF), "
+               "`\"932150\"` (a Unix command name with an argument), `\"920350\"` (Host is a "
+               "numeric address). docs/waf.md says why each is left out.",
     },
     {
         .key = "waf.inspect_bytes",

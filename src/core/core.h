@@ -187,6 +187,19 @@ void moat_request_id(char out[MOAT_REQUEST_ID_LEN + 1]);
 
 /* ---- files ----------------------------------------------------------------*/
 /* Reads a whole file into an owned buffer (NUL-terminated). */
+/* ---- routes (route.c): the glob dialect of every path setting ---- */
+/* True when the normalised path matches pattern: a path, or a glob with *
+ * (no '/'), ** (anything) and ?, ending in '$' for that path alone.
+ * MOAT_ROUTE_GUARD reads it generously, as a guarding [[auth.rules]] entry
+ * does (a trailing '/' ignored; the path, what is under it and its
+ * extensions); without it narrowly (a literal: the path and what is under
+ * it, '/' or '.' after it; a glob: only what it matches whole).
+ * MOAT_ROUTE_NOCASE (with GUARD only) ignores the case of letters. */
+enum { MOAT_ROUTE_GUARD = 1, MOAT_ROUTE_NOCASE = 2 };
+bool moat_route_match(const char *pattern, const char *path, unsigned flags);
+/* NULL when pattern is a valid route pattern, else why not (static text). */
+const char *moat_route_check(const char *pattern);
+
 int moat_read_file(const char *path, char **out, size_t *len);
 
 #endif

@@ -1,8 +1,10 @@
 /* client.c - a client connection: reading and parsing requests, the timers
  * (head, body idle, keep-alive), writing responses with the right framing,
- * moat's own error answers, keep-alive and pipelining, and WebSocket tunnels.
+ * moat's own error answers, keep-alive and pipelining, and WebSocket tunnels,
+ * over the connection layer (src/net/conn.c: the socket, TLS, buffers).
  * Parsing and pipeline work never re-enter: anything that ends a request
- * while the parser runs is finished after the parser returns. */
+ * while the parser runs is finished after the parser returns. The rules it
+ * keeps are docs/internals/gateway.md's C and R rules. */
 #include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +12,7 @@
 
 #include "internal.h"
 
-#define WRITE_HIGH (256 * 1024)
-#define READ_CHUNK 65536
+#define READ_CHUNK 65536 /* what update_reading lets wait in conn.in beyond a head */
 
 static void process(moat_client *c);
 static void update_reading(moat_client *c);
@@ -34,6 +35,7 @@ static const moat_sink client_sink;
 
 static moat_request *request_new(moat_client *c)
 {
+    MOAT_BUG_ON(c->req || c->closing); /* C3: one request at a time */
     moat_request *r = moat_arena_calloc(c->arena, sizeof(*r));
     r->c = c;
     r->w = c->w;
@@ -43,51 +45,33 @@ static moat_request *request_new(moat_client *c)
     r->rt = moat__runtime_ref(c->w->rt);
     r->start_ms = moat_now_ms();
     r->state = REQ_HEAD;
-    r->https = c->tls != NULL;
+    r->https = c->conn.tp->secure;
     moat_request_id(r->id);
     c->req = r;
     return r;
 }
 
-static void on_handle_closed(uv_handle_t *h)
+static void on_conn_closed(moat_conn *conn)
 {
-    moat_client *c = h->data;
-    if (--c->open_handles > 0) return;
+    moat_client *c = conn->owner;
     moat_http_parser_free(c->parser);
     moat_arena_free(c->arena);
-    moat_buf_free(&c->in);
-    moat_buf_free(&c->cipher);
-    moat_buf_free(&c->out);
-    moat_tls_conn_free(c->tls);
     moat__runtime_unref(c->rt);
     free(c);
 }
 
 void moat__client_close(moat_client *c)
 {
-    if (c->closing && c->open_handles < 2) return;
-    if (!c->closing) c->closing = true;
+    if (c->closing) return;
+    c->closing = true;
     if (c->req) {
         if (c->req->resp_head_sent || c->req->head) moat__pipeline_done(c->req);
         request_free(c);
     }
-    if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
-    if (c->tls && c->write_pending == 0) {
-        /* close_notify, so the client can tell a complete response from a
-         * cut one; best effort (the socket may already be gone). */
-        moat_buf alert;
-        moat_buf_init(&alert);
-        moat_tls_conn_shutdown(c->tls, &alert);
-        if (alert.len) {
-            uv_buf_t b = uv_buf_init(alert.data, (unsigned)alert.len);
-            (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        }
-        moat_buf_free(&alert);
-    }
     moat__list_del(&c->link);
     c->w->nclients--;
-    uv_close((uv_handle_t *)&c->timer.timer, on_handle_closed);
-    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    moat_conn_close(&c->conn);
+    MOAT_BUG_ON(c->req); /* C7 */
     moat__worker_check_drained(c->w);
 }
 
@@ -95,7 +79,8 @@ void moat__client_close(moat_client *c)
 static void close_when_flushed(moat_client *c)
 {
     c->close_after = true;
-    if (c->write_pending == 0 && !c->corked) moat__client_close(c); /* else: at uncork/written */
+    if (c->conn.write_pending == 0 && !c->conn.corked)
+        moat__client_close(c); /* else: at uncork/written */
 }
 
 void moat__client_abort(moat_client *c)
@@ -103,51 +88,26 @@ void moat__client_abort(moat_client *c)
     moat__client_close(c);
 }
 
-static void on_client_written(void *ud, int status)
+static void on_client_written(moat_conn *conn, int status)
 {
-    moat_client *c = ud;
+    moat_client *c = conn->owner;
     if (status < 0) {
-        if (!uv_is_closing((uv_handle_t *)&c->tcp)) moat__client_close(c);
-        return;
-    }
-    if (c->closing) return;
-    if (c->close_after && c->write_pending == 0 && !c->req) {
         moat__client_close(c);
         return;
     }
-    if (c->req && c->req->up && c->write_pending < WRITE_HIGH / 2)
+    if (c->closing) return;
+    if (c->close_after && c->conn.write_pending == 0 && !c->req) {
+        moat__client_close(c);
+        return;
+    }
+    if (c->req && c->req->up && moat_conn_drained(&c->conn))
         moat__upstream_resume_reading(c->req->up);
 }
 
 static int client_write(moat_client *c, const uv_buf_t *bufs, unsigned n)
 {
     if (c->closing) return MOAT_ECLOSED;
-    int rc;
-    if (c->corked) {
-        /* Plaintext, also with TLS: encrypted at uncork in one go, so a head
-         * and a small body leave in one record, not one each. */
-        for (unsigned i = 0; i < n; i++)
-            moat_buf_append(&c->out, bufs[i].base, bufs[i].len);
-        return 0;
-    }
-    if (c->tls) {
-        /* Encrypt into one buffer of records; moat_stream_write copies what
-         * the kernel does not take at once. */
-        moat_buf rec;
-        moat_buf_init(&rec);
-        rc = 0;
-        for (unsigned i = 0; i < n && rc == 0; i++)
-            rc = moat_tls_conn_write(c->tls, bufs[i].base, bufs[i].len, &rec);
-        if (rc == 0) {
-            uv_buf_t b = uv_buf_init(rec.data, (unsigned)rec.len);
-            rc = moat_stream_write((uv_stream_t *)&c->tcp, &b, 1, &c->write_pending,
-                                   on_client_written, c);
-        }
-        moat_buf_free(&rec);
-    } else {
-        rc = moat_stream_write((uv_stream_t *)&c->tcp, bufs, n, &c->write_pending,
-                               on_client_written, c);
-    }
+    int rc = moat_conn_write(&c->conn, bufs, n); /* collected while corked */
     if (rc < 0) moat__client_close(c);
     return rc;
 }
@@ -163,15 +123,18 @@ static void on_timer(moat_deadline *d)
         moat__client_close(c); /* idle keep-alive connection: close quietly */
         return;
     }
-    if (r->state == REQ_HEAD)
+    if (r->state == REQ_HEAD) {
+        moat__refusal(r, "http.rejected", "limits", "limits.header_timeout");
         moat__client_respond_error(r, 408, "request head not received in limits.header_timeout");
-    else if (r->state == REQ_BODY)
+    } else if (r->state == REQ_BODY) {
+        moat__refusal(r, "http.rejected", "limits", "limits.body_timeout");
         moat__client_respond_error(r, 408, "request body idle over limits.body_timeout");
+    }
 }
 
 static void arm(moat_client *c, uint64_t ms)
 {
-    moat_deadline_set(&c->timer, ms, on_timer);
+    moat_deadline_set(&c->conn.timer, ms, on_timer);
 }
 
 /* ---- parser callbacks -------------------------------------------------- */
@@ -205,7 +168,17 @@ static int on_head(void *ud, moat_http_head *head)
     if (head->upgrade_refused) moat__upgrade_refused(r);
     /* Hop-by-hop headers go before any stage runs, so a client cannot name
      * a header a stage sets (Connection: X-Forwarded-For) and have it
-     * stripped on the way out. */
+     * stripped on the way out. The WAF inspects them all the same (920210
+     * reads Connection, 920180 Transfer-Encoding): it gets the list as sent. */
+    r->nsent_headers = head->nheaders;
+    if (head->nheaders) {
+        moat_http_header *copy =
+            moat_arena_alloc(r->arena, head->nheaders * sizeof(moat_http_header));
+        memcpy(copy, head->headers, head->nheaders * sizeof(moat_http_header));
+        r->sent_headers = copy;
+    } else {
+        r->sent_headers = NULL;
+    }
     moat_http_head_strip_hop_by_hop(head);
     drop_underscore_headers(head);
     r->state = (head->chunked || head->content_length > 0) ? REQ_BODY : REQ_HEAD;
@@ -246,69 +219,47 @@ static const moat_http_parser_cbs parser_cbs = {on_head, on_body, on_end};
 
 /* ---- reading ----------------------------------------------------------- */
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void on_conn_read(moat_conn *conn, int status)
 {
-    (void)suggested;
-    moat_client *c = h->data;
-    if (c->tls) {
-        moat_buf_reserve(&c->cipher, READ_CHUNK);
-        buf->base = c->cipher.data + c->cipher.len;
-        buf->len = c->cipher.cap - c->cipher.len - 1;
-        return;
-    }
-    moat_buf_reserve(&c->in, READ_CHUNK);
-    buf->base = c->in.data + c->in.len;
-    buf->len = c->in.cap - c->in.len - 1;
-}
-
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    (void)buf;
-    moat_client *c = s->data;
-    if (nread == 0) return;
-    if (nread < 0) {
-        moat_request *r = c->req;
-        if (r && r->tunnel && r->up) {
-            moat__client_close(c);
-            return;
-        }
-        if (r && r->state != REQ_DONE && r->head && !r->resp_head_sent && nread == UV_EOF &&
-            moat_http_parser_in_message(c->parser)) {
-            /* Client closed mid-body: nothing to answer, drop the upstream. */
-        }
+    moat_client *c = conn->owner;
+    if (status < 0) {
+        /* EOF, a reset, a bad TLS record or close_notify: nothing to answer
+         * (a request cut mid-body drops its upstream with the client). */
         moat__client_close(c);
         return;
     }
-    if (c->tls) {
-        c->cipher.len += (size_t)nread;
-        moat_buf send;
-        moat_buf_init(&send);
-        int rc = moat_tls_conn_feed(c->tls, c->cipher.data, c->cipher.len, &c->in, &send);
-        moat_buf_reset(&c->cipher);
-        if (send.len) {
-            uv_buf_t b = uv_buf_init(send.data, (unsigned)send.len);
-            if (moat_stream_write((uv_stream_t *)&c->tcp, &b, 1, &c->write_pending,
-                                  on_client_written, c) < 0)
-                rc = MOAT_EIO;
-        }
-        moat_buf_free(&send);
-        if (rc < 0) {
-            /* handshake failure, bad record, or close_notify */
-            moat__client_close(c);
-            return;
-        }
-        if (c->in.len == 0) return;
-    } else {
-        c->in.len += (size_t)nread;
-        c->in.data[c->in.len] = '\0';
-    }
     moat_request *r = c->req;
     if (r && r->tunnel) {
-        if (r->up) moat__upstream_tunnel_data(r->up, c->in.data, c->in.len);
-        moat_buf_reset(&c->in);
+        if (r->up) moat__upstream_tunnel_data(r->up, c->conn.in.data, c->conn.in.len);
+        moat_buf_reset(&c->conn.in);
         return;
     }
     process(c);
+}
+
+/* The parser refused the request: a limit it enforces, or bytes that are
+ * not clean HTTP/1.1. */
+static void parser_refused(moat_request *r)
+{
+    const moat_http_parser *p = r->c->parser;
+    int status = moat_http_parser_status(p);
+    const char *reason = moat_http_parser_reason(p), *key = NULL;
+    switch (status) {
+    case 413:
+        key = "limits.body_bytes";
+        break;
+    case 414:
+        key = "limits.url_bytes";
+        break;
+    case 431:
+        /* The parser says which of its two head limits this was only in
+         * words (scan.c: "too many header fields"). */
+        key = reason && strncmp(reason, "too many", 8) == 0 ? "limits.headers"
+                                                            : "limits.header_bytes";
+        break;
+    }
+    moat__refusal(r, "http.rejected", key ? "limits" : "http", key);
+    moat__client_respond_error(r, status, reason);
 }
 
 static void update_reading(moat_client *c)
@@ -316,17 +267,12 @@ static void update_reading(moat_client *c)
     if (c->closing) return;
     moat_request *r = c->req;
     /* Keep reading while a request waits (no epoll change per request, and a
-     * client that goes away is noticed); what arrives early waits in c->in,
+     * client that goes away is noticed); what arrives early waits in c->conn.in,
      * bounded by in_cap. */
     size_t in_cap = (size_t)c->rt->cfg->limits.header_bytes + READ_CHUNK;
-    bool want = !c->backpressured && !c->close_after && c->in.len < in_cap;
+    bool want = !c->backpressured && !c->close_after && c->conn.in.len < in_cap;
     if (r && r->tunnel) want = !c->backpressured;
-    if (want && !c->reading) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
-    } else if (!want && c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = false;
-    }
+    moat_conn_read(&c->conn, want);
 }
 
 static void process(moat_client *c)
@@ -342,7 +288,7 @@ static void process(moat_client *c)
         }
         /* After a pause the parser may hold events (a bodiless request's end)
          * that it delivers on an empty execute: the kick. */
-        if ((c->in.len == 0 && !c->kick) || c->parse_paused) break;
+        if ((c->conn.in.len == 0 && !c->kick) || c->parse_paused) break;
         c->kick = false;
         if (r && (r->tunnel || r->state == REQ_DONE)) break;
         if (!r) r = request_new(c);
@@ -352,14 +298,14 @@ static void process(moat_client *c)
         }
         size_t used = 0;
         c->in_parser = true;
-        int rc = moat_http_parser_execute(c->parser, c->in.data, c->in.len, &used);
+        int rc = moat_http_parser_execute(c->parser, c->conn.in.data, c->conn.in.len, &used);
         c->in_parser = false;
         if (c->closing) return;
         moat__upstream_flush(r);
         if (c->closing) return;
-        moat_buf_consume(&c->in, used);
+        moat_buf_consume(&c->conn.in, used);
         if (r->expect_continue && r->state == REQ_BODY && !c->parse_paused && r->body_in == 0 &&
-            c->in.len == 0 && !r->resp_done) {
+            c->conn.in.len == 0 && !r->resp_done) {
             /* Every stage passed and the upstream is ready: ask for the body. */
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
@@ -373,8 +319,7 @@ static void process(moat_client *c)
         }
         if (rc == MOAT_EHTTP && !r->resp_done) {
             c->close_after = true;
-            moat__client_respond_error(r, moat_http_parser_status(c->parser),
-                                       moat_http_parser_reason(c->parser));
+            parser_refused(r);
         }
         /* MOAT_EAGAIN: paused by the pipeline or after the message; any
          * other code: a callback answered. The loop head sorts it out. */
@@ -397,38 +342,14 @@ void moat__client_continue(moat_client *c)
 
 void moat__client_cork(moat_client *c)
 {
-    c->corked = true;
+    moat_conn_cork(&c->conn);
 }
 
 void moat__client_uncork(moat_client *c)
 {
-    c->corked = false;
-    if (c->closing) {
-        moat_buf_reset(&c->out);
-        return;
-    }
-    if (c->out.len == 0) {
-        if (c->close_after && !c->req && c->write_pending == 0) moat__client_close(c);
-        return;
-    }
-    int rc;
-    if (c->tls) {
-        moat_buf rec;
-        moat_buf_init(&rec);
-        rc = moat_tls_conn_write(c->tls, c->out.data, c->out.len, &rec);
-        if (rc == 0) {
-            uv_buf_t b = uv_buf_init(rec.data, (unsigned)rec.len);
-            rc = moat_stream_write((uv_stream_t *)&c->tcp, &b, 1, &c->write_pending,
-                                   on_client_written, c);
-        }
-        moat_buf_free(&rec);
-    } else {
-        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-        rc = moat_stream_write((uv_stream_t *)&c->tcp, &b, 1, &c->write_pending, on_client_written,
-                               c);
-    }
-    moat_buf_reset(&c->out);
-    if (rc < 0 || (c->close_after && !c->req && c->write_pending == 0)) moat__client_close(c);
+    int rc = moat_conn_uncork(&c->conn);
+    if (c->closing) return;
+    if (rc < 0 || (c->close_after && !c->req && c->conn.write_pending == 0)) moat__client_close(c);
 }
 
 void moat__client_backpressure(moat_client *c, bool on)
@@ -441,7 +362,7 @@ void moat__client_tunnel_data(moat_client *c, const char *data, size_t len)
 {
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
     client_write(c, &b, 1);
-    if (!c->closing && c->write_pending > WRITE_HIGH && c->req && c->req->up)
+    if (!c->closing && moat_conn_congested(&c->conn) && c->req && c->req->up)
         c->req->up->backpressured = true;
 }
 
@@ -477,10 +398,7 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
         moat_buf_free(&out);
         return rc;
     }
-    if (r->hold && !r->held_head) {
-        r->held_head = resp; /* sent by release_held() or replaced */
-        return 0;
-    }
+    MOAT_BUG_ON(r->hold || r->resp_head_sent); /* R6, R8: held heads wait in pipeline.c */
     r->status = resp->status;
     if (resp->status == 101) {
         moat_http_head_set(resp, r->arena, "Connection", "upgrade");
@@ -505,61 +423,27 @@ int moat__client_send_head(moat_request *r, moat_http_head *resp)
         moat_http_head_set(resp, r->arena, "Connection", "close");
     }
     r->resp_head_sent = true;
-    int rc = 0;
-    if (c->corked && !c->closing) {
-        moat_http_response_serialize(resp, &c->out); /* what client_write would do */
-    } else {
-        moat_buf out;
-        moat_buf_init(&out);
-        moat_http_response_serialize(resp, &out);
-        uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
-        rc = client_write(c, &b, 1);
-        moat_buf_free(&out);
-    }
+    moat_buf out;
+    moat_buf_init(&out);
+    moat_http_response_serialize(resp, &out);
+    uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
+    int rc = client_write(c, &b, 1);
+    moat_buf_free(&out);
     if (rc == 0 && r->tunnel) {
         arm(c, 0);
         c->parse_paused = false;
-        if (c->in.len && r->up) moat__upstream_tunnel_data(r->up, c->in.data, c->in.len);
-        moat_buf_reset(&c->in);
+        if (c->conn.in.len && r->up)
+            moat__upstream_tunnel_data(r->up, c->conn.in.data, c->conn.in.len);
+        moat_buf_reset(&c->conn.in);
         update_reading(c);
     }
     return rc;
-}
-
-int moat__client_release_held(moat_request *r, const char *body, size_t len)
-{
-    moat_http_head *h = r->held_head;
-    r->hold = false;
-    r->held_head = NULL;
-    int rc = moat__client_send_head(r, h);
-    if (rc == 0 && len) rc = moat__client_send_body(r, body, len);
-    return rc;
-}
-
-/* A stage held the response and did not release or answer it: fail closed. */
-static void held_unclaimed(moat_request *r)
-{
-    r->hold = false;
-    r->held_head = NULL;
-    moat__client_respond_error(r, 500, "internal error in a stage");
 }
 
 int moat__client_send_body(moat_request *r, const char *data, size_t len)
 {
     moat_client *c = r->c;
     if (len == 0) return 0;
-    if (r->hold && r->held_head) {
-        /* The holding stage takes the bytes; it releases or replaces the
-         * response (and r is gone after DONE). */
-        int rc = moat__pipeline_response_body(r, data, len);
-        if (rc == MOAT_AGAIN) return 0;
-        if (rc == MOAT_DONE) return MOAT_ECLOSED;
-        if (rc < 0) return rc;
-        if (r->hold) {
-            held_unclaimed(r);
-            return MOAT_ECLOSED;
-        }
-    }
     r->bytes_out += len;
     int rc;
     if (r->resp_chunked_out) {
@@ -572,21 +456,13 @@ int moat__client_send_body(moat_request *r, const char *data, size_t len)
         uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
         rc = client_write(c, &b, 1);
     }
-    if (rc == 0 && c->write_pending > WRITE_HIGH && r->up) r->up->backpressured = true;
+    if (rc == 0 && moat_conn_congested(&c->conn) && r->up) r->up->backpressured = true;
     return rc;
 }
 
 void moat__client_response_end(moat_request *r)
 {
     moat_client *c = r->c;
-    if (r->hold && r->held_head) {
-        int rc = moat__pipeline_response_end(r);
-        if (rc != MOAT_PASS) return; /* answered, or the client is gone */
-        if (r->hold) {
-            held_unclaimed(r);
-            return;
-        }
-    }
     if (r->resp_chunked_out && !c->closing) {
         uv_buf_t b = uv_buf_init((char *)"0\r\n\r\n", 5);
         client_write(c, &b, 1);
@@ -600,6 +476,7 @@ void moat__client_response_end(moat_request *r)
 static bool finish_request(moat_client *c)
 {
     moat_request *r = c->req;
+    MOAT_BUG_ON(!r->resp_done); /* R8 */
     bool keep = keep_alive(r) && !c->close_after;
     moat__pipeline_done(r);
     request_free(c);
@@ -737,38 +614,32 @@ static const moat_sink client_sink = {
 
 /* ---- accept ------------------------------------------------------------ */
 
+static const moat_conn_cbs conn_cbs = {
+    .read = on_conn_read,
+    .written = on_client_written,
+    .closed = on_conn_closed,
+};
+
 void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls)
 {
     moat_client *c = moat_xcalloc(1, sizeof(*c));
-    uv_tcp_init(&w->loop, &c->tcp);
-    c->tcp.data = c;
     c->w = w;
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
-        free(c);
-        return;
-    }
-    moat_deadline_init(&w->loop, &c->timer, c);
-    c->open_handles = 2;
     moat__list_add(&w->clients, &c->link);
     w->nclients++;
     c->rt = moat__runtime_ref(w->rt);
     c->arena = moat_arena_new();
-    moat_buf_init(&c->in);
     c->parser =
         moat_http_parser_new(MOAT_HTTP_REQUEST, &c->rt->req_limits, &parser_cbs, c, c->arena);
-    moat_buf_init(&c->cipher);
-    if (tls && c->rt->tls) c->tls = moat_tls_conn_new(c->rt->tls);
-    if (w->draining || w->nclients > w->rt->cfg->limits.connections || (tls && !c->tls)) {
+    /* A TLS listener without a certificate (a reload removed it) refuses. */
+    void *tls_conn = tls && c->rt->tls ? moat_tls_conn_new(c->rt->tls) : NULL;
+    int rc = moat_conn_accept(&c->conn, &w->loop, listener, c, &conn_cbs,
+                              tls ? &moat_transport_tls : &moat_transport_plain, tls_conn);
+    if (rc < 0 || w->draining || w->nclients > w->rt->cfg->limits.connections) {
         moat__client_close(c);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    moat_peer_ip(&c->tcp, c->peer, sizeof(c->peer));
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-        c->local_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-                                                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    moat_conn_peer(&c->conn, c->peer, sizeof(c->peer));
+    c->local_port = moat_conn_local_port(&c->conn);
     arm(c, w->rt->cfg->limits.header_timeout_ms);
     update_reading(c);
 }

@@ -1,8 +1,9 @@
 /* events.c - what the gateway tells the security log: every answer moat
  * makes itself (a refusal, a replaced page, an unreachable app) becomes one
  * event naming the stage that acted and the setting that would change it, so
- * `moat log why REQUEST_ID` can explain it. Stages may name the event; else
- * it follows from the status. */
+ * `moat log why REQUEST_ID` can explain it. Whoever answers names the
+ * event (a stage through moat__refuse, the client and the proxy through
+ * moat__refusal): nothing is inferred from the status. */
 #include <string.h>
 
 #include "internal.h"
@@ -16,57 +17,16 @@ void moat__refusal(moat_request *r, const char *event, const char *stage, const 
     r->ev_key = key;
 }
 
-static void infer(moat_request *r, int status, const char *reason, const char **event,
-                  const char **stage, const char **key)
-{
-    *event = "http.rejected";
-    *stage = "http";
-    *key = NULL;
-    switch (status) {
-    case 408:
-        *stage = "limits";
-        *key = r->state == REQ_BODY ? "limits.body_timeout" : "limits.header_timeout";
-        return;
-    case 413:
-        *stage = "limits";
-        *key = "limits.body_bytes";
-        return;
-    case 414:
-        *stage = "limits";
-        *key = "limits.url_bytes";
-        return;
-    case 431:
-        *stage = "limits";
-        *key = reason && strstr(reason, "too many") ? "limits.headers" : "limits.header_bytes";
-        return;
-    case 421:
-        *event = "host.denied";
-        *stage = "hosts";
-        *key = "hosts";
-        return;
-    case 502:
-    case 504:
-        *event = "upstream.error";
-        *stage = "proxy";
-        *key = status == 504 ? "limits.upstream_timeout" : "upstream";
-        return;
-    case 501: /* an unknown method, HTTP/2's "PRI *" preface */
-    case 505: /* an HTTP version other than 1.x */
-        return;
-    default:
-        if (status >= 500) {
-            *event = "upstream.error";
-            *stage = "proxy";
-        }
-        return;
-    }
-}
-
 void moat__security_event(moat_request *r, int status, const char *reason)
 {
     if (!moat__seclog || status == 308 || status == 204) return;
     const char *event = r->ev_event, *stage = r->ev_stage, *key = r->ev_key;
-    if (!event) infer(r, status, reason, &event, &stage, &key);
+    if (!event) {
+        /* Every answer names its event (moat__refuse, moat__refusal): one
+         * that does not is the running stage's own rejection. */
+        event = "http.rejected";
+        stage = moat__stage_name(r->running);
+    }
     const moat_seclog_event_info *info = moat_seclog_event_lookup(event);
     moat_seclog_event ev = {
         .event = event,

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "gateway.h"
 #include "http/http.h"
+#include "net/conn.h"
 #include "net/net.h"
 #include "seclog/seclog.h"
 #include "waf/waf.h"
@@ -123,6 +124,11 @@ struct moat_request {
     moat_runtime *rt;  /* owned ref for the request's lifetime */
     moat_arena *arena; /* borrowed from the client, reset when the request ends */
     moat_http_head *head;
+    /* The headers as the client sent them, hop-by-hop and underscored ones
+     * included (arena copy taken before they were stripped): what the WAF
+     * inspects, as a proxy in front of moat would have. */
+    const moat_http_header *sent_headers;
+    size_t nsent_headers;
     char id[MOAT_REQUEST_ID_LEN + 1];
     char *path; /* for logs: target without query */
     uint64_t start_ms, upstream_start_ms, upstream_ms;
@@ -162,6 +168,7 @@ struct moat_request {
     size_t ev_nfields;
     unsigned running; /* index of the stage whose callback runs (moat__refuse) */
     bool answering;   /* moat's own answer is passing the response-head stages */
+    bool ended;       /* the on_done stages ran (moat__pipeline_done) */
     /* Each stage's state of this request, by its index in the pipeline
      * (nginx's r->ctx[module.ctx_index]); arena memory or freed by an
      * arena defer of the stage. */
@@ -175,24 +182,15 @@ struct moat_request {
 
 /* Client connection. */
 struct moat_client {
-    uv_tcp_t tcp;        /* first: the handle's data points here */
-    moat_deadline timer; /* header, body and keep-alive timeouts */
+    moat_conn conn; /* socket, deadline, bytes in (conn.in), transport */
     moat_link link;
     moat_worker *w;
     moat_http_parser *parser;
     moat_arena *arena;
-    moat_buf in;       /* received, not yet parsed */
     moat_request *req; /* current request or NULL */
     moat_runtime *rt;  /* config this connection's parser limits come from */
-    size_t write_pending;
-    int open_handles;
     char peer[INET6_ADDRSTRLEN];
     uint16_t local_port;
-    moat_tls_conn *tls; /* NULL on plain connections */
-    moat_buf cipher;    /* TLS: records read, not yet decrypted */
-    moat_buf out;       /* corked output, plaintext (encrypted at uncork) */
-    bool corked;        /* collect writes, one write at uncork */
-    bool reading;       /* uv_read_start active */
     bool parse_paused;  /* the parser waits for the pipeline */
     bool backpressured; /* upstream is slow to take the body */
     bool closing;
@@ -205,24 +203,15 @@ struct moat_client {
 
 /* Upstream connection. */
 struct moat_upconn {
-    union {
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } h;
-    uv_connect_t connect;
-    moat_deadline timer; /* connect, response and idle timeouts */
-    moat_link link;      /* in the worker's idle list when pooled */
+    moat_conn conn; /* socket, deadline (connect, response, idle), bytes in (conn.in) */
+    moat_link link; /* in the worker's idle list when pooled */
     moat_worker *w;
     size_t upstream_index;
     uint64_t generation;
     moat_http_parser *parser;
     moat_arena *arena;
-    moat_buf in;
-    moat_buf out;      /* written while the client's bytes are parsed; flushed after */
     moat_request *req; /* NULL while idle */
-    size_t write_pending;
-    int open_handles;
-    bool connected, reused, closing, idle, reading, backpressured;
+    bool connected, reused, closing, idle, backpressured;
     bool response_started; /* any response byte received for req */
     bool interim;          /* the response just parsed was a 1xx */
     bool reusable;         /* keep-alive allowed after this response */
@@ -259,7 +248,7 @@ typedef struct moat_stage {
     int (*on_response_head)(moat_request *r, moat_http_head *resp);
     /* Body bytes of a held response (de-chunked, still content-coded); only
      * walked while r->hold. AGAIN: the stage took them (it holds them, or it
-     * released the response with moat__client_release_held); DONE: it
+     * released the response with moat__response_release); DONE: it
      * answered instead (r is gone); PASS: not its response; or an error. */
     int (*on_response_body)(moat_request *r, const char *data, size_t len);
     /* The held response's body is complete: PASS once the stage released
@@ -281,7 +270,7 @@ extern const moat_stage moat__stage_auth; /* stage_auth.c */
 typedef struct moat__auth_cache moat__auth_cache;
 moat__auth_cache *moat__auth_cache_new(void);
 void moat__auth_cache_free(moat__auth_cache *c);
-/* True for the login portal's pages under /.moat/ (stage_auth.c). */
+/* True for the login portal's pages under /.moat/ (auth_portal.c). */
 bool moat__auth_portal_path(const char *path);
 extern const moat_stage moat__stage_errors;
 extern const moat_stage moat__stage_codings; /* stage_errors.c: Accept-Encoding */
@@ -365,6 +354,8 @@ struct moat__job {
 void moat__job_init(moat__job *job, moat_request *r, void (*free_fn)(moat__job *job));
 int moat__stage_offload(moat_request *r, moat__job *job, void (*work)(moat__job *job),
                         void (*done)(moat_request *r, moat__job *job, int status));
+/* The name of the stage at index i of the pipeline ("http" past it). */
+const char *moat__stage_name(unsigned i);
 void moat__pipeline_request_head(moat_request *r);
 void moat__pipeline_resume(moat_request *r, int result);
 int moat__pipeline_request_body(moat_request *r, const char *data, size_t len);
@@ -374,8 +365,16 @@ int moat__pipeline_request_end(moat_request *r);
  * them returned (DONE: answered). */
 int moat__pipeline_body_after(moat_request *r, const moat_stage *s, const char *data, size_t len);
 int moat__pipeline_response_head(moat_request *r, moat_http_head *resp);
-int moat__pipeline_response_body(moat_request *r, const char *data, size_t len);
-int moat__pipeline_response_end(moat_request *r);
+/* The upstream's response on its way to r->sink, held while a stage
+ * inspects its body (pipeline.c): a head (interim, or the final one once
+ * the response-head stages passed), body bytes, the end. */
+int moat__response_head(moat_request *r, moat_http_head *resp);
+int moat__response_body(moat_request *r, const char *data, size_t len);
+void moat__response_end(moat_request *r);
+/* Sends the held response (r->held_head) as it came: its head, then
+ * body[0..len), the bytes the holding stage kept. 0 or an error (the client
+ * is then closed and r gone). */
+int moat__response_release(moat_request *r, const char *body, size_t len);
 void moat__pipeline_done(moat_request *r);
 
 /* client.c */
@@ -393,10 +392,6 @@ void moat__client_respond(moat_request *r, int status, const char *reason, const
 int moat__client_send_head(moat_request *r, moat_http_head *resp);
 int moat__client_send_body(moat_request *r, const char *data, size_t len);
 void moat__client_response_end(moat_request *r);
-/* Sends the held response (r->held_head) as it came: its head, then
- * body[0..len), the bytes the holding stage kept. 0 or an error (the client
- * is then closed and r gone). */
-int moat__client_release_held(moat_request *r, const char *body, size_t len);
 /* The upstream failed after the response began: abort the client. */
 void moat__client_abort(moat_client *c);
 /* Continue reading/parsing the request body (upstream is ready). */
@@ -458,24 +453,6 @@ const char *moat__auth_policy(const moat_config *cfg, const char *host, const ch
                               const char *method);
 /* True when the config asks the gateway to authenticate anything. */
 bool moat__auth_enabled(const moat_config *cfg);
-/* Finds cookie name in a Cookie header value: 0 with val/vlen (pointing
- * into header), MOAT_ENOENT, or MOAT_EINVAL when it is there twice. */
-int moat__cookie_get(const char *header, size_t hlen, const char *name, const char **val,
-                     size_t *vlen);
-#define MOAT__FORM_MAX 32
-typedef struct moat__form {
-    const char *keys[MOAT__FORM_MAX], *vals[MOAT__FORM_MAX]; /* arena strings */
-    size_t n;
-} moat__form;
-/* Parses an application/x-www-form-urlencoded body (or a query) into arena
- * strings: 0, MOAT_EINVAL (bad escape, NUL byte, a key given twice) or
- * MOAT_ETOOBIG (more than MOAT__FORM_MAX fields). */
-int moat__form_parse(moat_arena *a, const char *body, size_t len, moat__form *out);
-const char *moat__form_get(const moat__form *f, const char *key);
-/* True when rd is a path on this site to return to after a login. */
-bool moat__auth_rd_ok(const char *rd);
-void moat__html_escape(moat_buf *b, const char *s);
-void moat__url_escape(moat_buf *b, const char *s);
 /* The client's address for login throttling: the peer, or, when the peer
  * is in trusted_proxies, the right-most X-Forwarded-For address that is not
  * one of them. */

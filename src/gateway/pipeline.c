@@ -5,25 +5,29 @@
 
 /* Request callbacks run top to bottom until one answers; response callbacks
  * (errors, headers) run top to bottom on the upstream's response head, and
- * on the body of a response a stage holds (errors). */
-static const moat_stage *const pipeline[] = {
-    &moat__stage_limits,         /* methods, body size */
-    &moat__stage_hosts,          /* Host allow-list: 421 */
-    &moat__stage_paths,          /* normalise the path; sensitive paths: 404 */
-    &moat__stage_https_redirect, /* plain HTTP when TLS is on: 308 (normalised path) */
-    &moat__stage_moat,           /* moat's own endpoints under /.moat/ */
-    &moat__stage_waf,            /* ModSecurity + CRS + Python rules on what the client sent:
-                                    403 */
-    &moat__stage_auth,           /* authentication, access rules, identity headers */
-    &moat__stage_waf_body,       /* the body, read once auth passed (no 100 Continue before
-                                    a refusal), held until the WAF inspected it: 403 */
-    &moat__stage_forwarded,      /* X-Forwarded-*, X-Request-Id */
-    &moat__stage_codings,        /* Accept-Encoding: only codings errors can inspect */
-    &moat__stage_proxy,          /* to the upstream and back */
-    &moat__stage_errors,         /* 5xx and debug pages replaced */
-    &moat__stage_headers,        /* cookies hardened, security headers, banners */
-    &moat__stage_access_log,
-};
+ * on the body of a response a stage holds (errors). A stage is its own
+ * file defining moat__stage_NAME, and one line here (which declares it). */
+#define PIPELINE(X)                                                                                \
+    X(limits)         /* methods, body size */                                                     \
+    X(hosts)          /* Host allow-list: 421 */                                                   \
+    X(paths)          /* normalise the path; sensitive paths: 404 */                               \
+    X(https_redirect) /* plain HTTP when TLS is on: 308 (normalised path) */                       \
+    X(moat)           /* moat's own endpoints under /.moat/ */                                     \
+    X(waf)            /* ModSecurity + CRS + Python rules on what the client sent: 403 */          \
+    X(auth)           /* authentication, access rules, identity headers */                         \
+    X(waf_body)       /* the body, read once auth passed (no 100 Continue before a refusal),       \
+                         held until the WAF inspected it: 403 */                                   \
+    X(forwarded)      /* X-Forwarded-*, X-Request-Id */                                            \
+    X(codings)        /* Accept-Encoding: only codings errors can inspect */                       \
+    X(proxy)          /* to the upstream and back */                                               \
+    X(errors)         /* 5xx and debug pages replaced */                                           \
+    X(headers)        /* cookies hardened, security headers, banners */                            \
+    X(access_log)
+
+#define DECLARE(name) extern const moat_stage moat__stage_##name;
+#define ENTRY(name) &moat__stage_##name,
+PIPELINE(DECLARE)
+static const moat_stage *const pipeline[] = {PIPELINE(ENTRY)};
 
 #define NSTAGES MOAT_ARRAY_LEN(pipeline)
 _Static_assert(MOAT_ARRAY_LEN(pipeline) <= MOAT_MAX_STAGES, "raise MOAT_MAX_STAGES");
@@ -35,6 +39,11 @@ unsigned moat__stage_index(const moat_stage *s)
         i++;
     MOAT_BUG_ON(i >= NSTAGES);
     return i;
+}
+
+const char *moat__stage_name(unsigned i)
+{
+    return i < NSTAGES ? pipeline[i]->name : "http";
 }
 
 int moat__pipeline_prepare(moat_runtime *rt, char **err)
@@ -67,6 +76,7 @@ static void run_from(moat_request *r, unsigned first)
         if (rc == MOAT_AGAIN) return;
         if (rc == MOAT_DONE) return;
         moat_error("stage %s failed: %s", pipeline[i]->name, moat_strerror(rc));
+        moat__refusal(r, "upstream.error", pipeline[i]->name, NULL);
         moat__client_respond_error(r, 500, "internal error in a stage");
         return;
     }
@@ -162,7 +172,7 @@ int moat__pipeline_response_head(moat_request *r, moat_http_head *resp)
 }
 
 /* A stage that answers (DONE) has ended the request: r is not touched after. */
-int moat__pipeline_response_body(moat_request *r, const char *data, size_t len)
+static int response_body_stages(moat_request *r, const char *data, size_t len)
 {
     for (unsigned i = 0; i < NSTAGES; i++) {
         if (!pipeline[i]->on_response_body) continue;
@@ -173,7 +183,7 @@ int moat__pipeline_response_body(moat_request *r, const char *data, size_t len)
     return MOAT_PASS;
 }
 
-int moat__pipeline_response_end(moat_request *r)
+static int response_end_stages(moat_request *r)
 {
     for (unsigned i = 0; i < NSTAGES; i++) {
         if (!pipeline[i]->on_response_end) continue;
@@ -182,6 +192,74 @@ int moat__pipeline_response_end(moat_request *r)
         if (rc != MOAT_PASS) return rc;
     }
     return MOAT_PASS;
+}
+
+/* ---- the response on its way to the sink ----
+ * A response-head stage that must see the body first sets r->hold: the
+ * head then waits in r->held_head and the body goes to the response-body
+ * stages until one releases the response (moat__response_release) or
+ * answers instead. The sink sees only what was let through. */
+
+int moat__response_head(moat_request *r, moat_http_head *resp)
+{
+    if (resp->status >= 100 && resp->status < 200 && resp->status != 101)
+        return r->sink->head(r, resp); /* interim: no stage holds it */
+    if (r->hold) {
+        MOAT_BUG_ON(r->held_head); /* one final head */
+        r->held_head = resp;
+        return 0;
+    }
+    return r->sink->head(r, resp);
+}
+
+int moat__response_release(moat_request *r, const char *body, size_t len)
+{
+    MOAT_BUG_ON(!r->hold || !r->held_head);
+    moat_http_head *h = r->held_head;
+    r->hold = false;
+    r->held_head = NULL;
+    int rc = r->sink->head(r, h);
+    if (rc == 0 && len) rc = r->sink->body(r, body, len);
+    return rc;
+}
+
+/* A stage held the response and did not release or answer it: fail closed. */
+static void held_unclaimed(moat_request *r)
+{
+    r->hold = false;
+    r->held_head = NULL;
+    moat__refusal(r, "upstream.error", "proxy", NULL);
+    moat__client_respond_error(r, 500, "internal error in a stage");
+}
+
+int moat__response_body(moat_request *r, const char *data, size_t len)
+{
+    if (len == 0) return 0;
+    if (r->hold && r->held_head) {
+        /* The holding stage takes the bytes; it releases or replaces the
+         * response (and r is gone after DONE). */
+        int rc = response_body_stages(r, data, len);
+        if (rc == MOAT_AGAIN) return 0;
+        if (rc == MOAT_DONE) return MOAT_ECLOSED;
+        if (rc < 0) return rc;
+        if (r->hold) {
+            held_unclaimed(r);
+            return MOAT_ECLOSED;
+        }
+    }
+    return r->sink->body(r, data, len);
+}
+
+void moat__response_end(moat_request *r)
+{
+    if (r->hold && r->held_head) {
+        if (response_end_stages(r) != MOAT_PASS) return; /* answered, or the client is gone */
+        if (r->hold) {
+            held_unclaimed(r);
+            return;
+        }
+    }
+    r->sink->end(r);
 }
 
 void moat__pipeline_answer_head(moat_request *r, moat_http_head *h)
@@ -256,6 +334,8 @@ int moat__stage_offload(moat_request *r, moat__job *job, void (*work)(moat__job 
 
 void moat__pipeline_done(moat_request *r)
 {
+    MOAT_BUG_ON(r->ended); /* R10: once */
+    r->ended = true;
     for (unsigned i = 0; i < NSTAGES; i++)
         if (pipeline[i]->on_done) pipeline[i]->on_done(r);
 }

@@ -5,7 +5,7 @@
  * answered 404. What is inspected is inspected decoded (src/http/decode.c);
  * a clean response is released as it came, compressed bytes unchanged.
  * Fail closed: a 4xx body that cannot be inspected (too large, a coding
- * moat does not decode, corrupt) is replaced, never passed. client.c keeps
+ * moat does not decode, corrupt) is replaced, never passed. pipeline.c keeps
  * the held head (r->held_head) and sends what this stage releases. */
 #include <string.h>
 
@@ -54,6 +54,7 @@ typedef struct errors_hold {
     moat_http_decoder *dec; /* NULL: the body is not content-coded */
     bool stopped;           /* decoding ended early (window full, corrupt): decide now */
     const char *why;        /* why the body cannot be inspected, or NULL */
+    const char *why_key;    /* the setting that would change why */
     const char *codings;    /* every Content-Encoding value, joined (arena) */
 } errors_hold;
 
@@ -100,12 +101,12 @@ static int replace(moat_request *r, int status, const char *key, const char *rea
     return MOAT_DONE;
 }
 
-/* The setting that would change it: the window for a body too large, else
- * debug_pages itself. The event names the codings (codings may be ""). */
-static int replace_uninspectable(moat_request *r, int status, const char *why, const char *codings)
+/* key: the setting that would change it (the window for a body too large,
+ * else debug_pages itself). The event names the codings (may be ""). */
+static int replace_uninspectable(moat_request *r, int status, const char *key, const char *why,
+                                 const char *codings)
 {
     const char *reason = moat_arena_printf(r->arena, "uninspectable body: %s", why);
-    const char *key = strstr(why, "inspect_bytes") ? "errors.inspect_bytes" : "errors.debug_pages";
     if (codings && *codings) {
         moat_seclog_field *f = moat_arena_calloc(r->arena, sizeof(*f));
         f->name = "content_encoding";
@@ -129,7 +130,8 @@ static int errors_response(moat_request *r, moat_http_head *h)
     bool page = h->status == 200 && cfg->errors.listings && is_html(h);
     if (h->no_body || (!error && !page)) return MOAT_PASS;
     if (error && h->content_length > (int64_t)cfg->errors.inspect_bytes)
-        return replace_uninspectable(r, h->status, "larger than errors.inspect_bytes", NULL);
+        return replace_uninspectable(r, h->status, "errors.inspect_bytes",
+                                     "larger than errors.inspect_bytes", NULL);
     errors_hold *st = moat_arena_calloc(r->arena, sizeof(*st));
     st->listing = !error;
     st->window = error ? (size_t)cfg->errors.inspect_bytes : LISTING_WINDOW;
@@ -140,7 +142,7 @@ static int errors_response(moat_request *r, moat_http_head *h)
         /* A 200 page is not an error page: a coding moat cannot read passes
          * (breaking every such page would break the site). */
         if (st->listing) return MOAT_PASS;
-        return replace_uninspectable(r, h->status, why, codings);
+        return replace_uninspectable(r, h->status, "errors.debug_pages", why, codings);
     }
     st->codings = codings;
     moat_arena_defer(r->arena, hold_free, st);
@@ -153,7 +155,8 @@ static int errors_response(moat_request *r, moat_http_head *h)
 static int decide(moat_request *r, errors_hold *st)
 {
     int status = r->held_head->status;
-    if (st->why && !st->listing) return replace_uninspectable(r, status, st->why, st->codings);
+    if (st->why && !st->listing)
+        return replace_uninspectable(r, status, st->why_key, st->why, st->codings);
     const moat_buf *b = st->dec ? &st->plain : &st->raw;
     const char *p = b->data ? b->data : "";
     size_t n = b->len < st->window ? b->len : st->window;
@@ -167,9 +170,15 @@ static int decide(moat_request *r, errors_hold *st)
     moat_buf_init(&st->raw);
     hold_free(st);
     MOAT__CTX(r, &moat__stage_errors) = NULL;
-    int rc = moat__client_release_held(r, raw.data, raw.len);
+    int rc = moat__response_release(r, raw.data, raw.len);
     moat_buf_free(&raw);
     return rc < 0 ? rc : MOAT_AGAIN;
+}
+
+static void uninspectable(errors_hold *st, const char *key, const char *why)
+{
+    st->why = why;
+    st->why_key = key;
 }
 
 static int errors_response_body(moat_request *r, const char *data, size_t len)
@@ -181,10 +190,11 @@ static int errors_response_body(moat_request *r, const char *data, size_t len)
         int rc = moat_http_decoder_feed(st->dec, data, len, &st->plain);
         if (rc == MOAT_ETOOBIG) {
             st->stopped = true;
-            st->why = "larger than errors.inspect_bytes decoded";
+            uninspectable(st, "errors.inspect_bytes", "larger than errors.inspect_bytes decoded");
         } else if (rc != 0) {
             st->stopped = true;
-            st->why = "it does not decode as its Content-Encoding says";
+            uninspectable(st, "errors.debug_pages",
+                          "it does not decode as its Content-Encoding says");
         }
     }
     size_t seen = st->dec ? st->plain.len : st->raw.len;
@@ -195,10 +205,11 @@ static int errors_response_body(moat_request *r, const char *data, size_t len)
             return decide(r, st);
         return MOAT_AGAIN;
     }
-    if (!st->dec && st->raw.len > st->window) st->why = "larger than errors.inspect_bytes";
+    if (!st->dec && st->raw.len > st->window)
+        uninspectable(st, "errors.inspect_bytes", "larger than errors.inspect_bytes");
     /* The held (encoded) bytes are bounded by the window too. */
     if (st->dec && !st->why && st->raw.len > st->window)
-        st->why = "larger than errors.inspect_bytes encoded";
+        uninspectable(st, "errors.inspect_bytes", "larger than errors.inspect_bytes encoded");
     if (st->why) return decide(r, st);
     return MOAT_AGAIN;
 }
@@ -208,7 +219,8 @@ static int errors_response_end(moat_request *r)
     errors_hold *st = MOAT__CTX(r, &moat__stage_errors);
     if (!st) return MOAT_PASS;
     if (st->dec && !st->stopped && moat_http_decoder_finish(st->dec, &st->plain) != 0) {
-        st->why = "it does not decode as its Content-Encoding says (cut short)";
+        uninspectable(st, "errors.debug_pages",
+                      "it does not decode as its Content-Encoding says (cut short)");
     }
     int rc = decide(r, st);
     return rc == MOAT_AGAIN ? MOAT_PASS : rc;

@@ -16,14 +16,15 @@ static bool is_tchar(char c)
     return c > 0x20 && c < 0x7F && !strchr("()<>@,;:\\\"/[]?={}", c);
 }
 
-/* The index of the first [[headers.paths]] entry whose prefix starts the
- * normalised path, or the number of entries (= [headers]). */
+/* The index of the first [[headers.paths]] entry whose route matches the
+ * normalised path (moat_route_match, as [[auth.rules]]), or the number of
+ * entries (= [headers]). */
 static size_t path_rule(const moat_config *cfg, const char *path)
 {
     const moat_header_rule *rules = cfg->headers.paths.items;
     size_t i = 0;
     for (; path && i < cfg->headers.paths.len; i++)
-        if (strncmp(path, rules[i].path, strlen(rules[i].path)) == 0) break;
+        if (moat_route_match(rules[i].path, path, 0)) break;
     return path ? i : cfg->headers.paths.len;
 }
 
@@ -577,7 +578,7 @@ static void security_headers(moat_request *r, moat_http_head *h)
     /* Behind a trusted TLS-terminating proxy (X-Forwarded-Proto: https) the
      * proxy owns HSTS and moat adds none; but an HSTS the app sends there
      * reaches the browser over HTTPS, so it too may only tighten moat's. */
-    bool own_tls = r->c->tls != NULL;
+    bool own_tls = r->c->conn.tp->secure;
     if (r->https && cfg->headers.hsts_max_age > 0 &&
         (own_tls || moat_http_head_find(h, "Strict-Transport-Security")))
         hsts_header(r, h, ov);

@@ -78,7 +78,7 @@ typedef struct waf_job {
     size_t lent;            /* bytes a checkpoint added to synth to close it */
     moat_http_header *hdrs; /* the head as the waf stage saw it (arena), for checkpoints */
     size_t nhdrs;
-    const char *method, *target;
+    const char *method, *target, *path;
     int http_minor;
     char boundary[MOAT_MULTIPART_BOUNDARY_MAX + 1];
 } waf_job;
@@ -121,6 +121,14 @@ static size_t verdict_fields(moat_request *r, const moat_waf_verdict *v, moat_se
         "data", first && first->data[0] ? moat_arena_strdup(r->arena, first->data) : NULL};
     f[n++] =
         (moat_seclog_field){"paranoia", fmt_int(r->arena, (long long)r->rt->cfg->waf.paranoia)};
+    /* every match as ID=VARIABLE: what `moat log why` and `moat waf tune`
+     * turn into the narrowest waf.exclude entry */
+    moat_buf t;
+    moat_buf_init(&t);
+    for (size_t i = 0; i < v->nmatches; i++)
+        moat_buf_printf(&t, "%s%s=%s", i ? "," : "", v->matches[i].id, v->matches[i].var);
+    f[n++] = (moat_seclog_field){"targets", t.len ? moat_arena_strdup(r->arena, t.data) : NULL};
+    moat_buf_free(&t);
     moat_buf_free(&ids);
     return n;
 }
@@ -152,7 +160,7 @@ static int decide(moat_request *r, waf_job *job)
 {
     const moat_waf_verdict *v = &job->v;
     bool detect = conf_of(r)->mode == MOAT_WAF_DETECT;
-    moat_seclog_field *f = moat_arena_calloc(r->arena, 8 * sizeof(*f));
+    moat_seclog_field *f = moat_arena_calloc(r->arena, 9 * sizeof(*f));
     if (v->engine_err) {
         if (detect) {
             record(r, "waf.detected",
@@ -427,8 +435,8 @@ static int mp_inspect(moat_request *r, waf_job *job, bool final)
 {
     job->final = final;
     if (!final) {
-        job->cp =
-            moat_waf_tx_new(r->rt->waf, r->c->peer, job->method, job->target, job->http_minor);
+        job->cp = moat_waf_tx_new(r->rt->waf, r->c->peer, job->method, job->target, job->path,
+                                  job->http_minor);
         for (size_t i = 0; i < job->nhdrs; i++)
             moat_waf_tx_header(job->cp, job->hdrs[i].name, job->hdrs[i].name_len,
                                job->hdrs[i].value, job->hdrs[i].value_len);
@@ -521,7 +529,12 @@ static int waf_head(moat_request *r)
     moat_buf_init(&job->body);
     moat__job_init(&job->base, r, job_free);
     MOAT__CTX(r, &moat__stage_waf) = job;
-    job->tx = moat_waf_tx_new(r->rt->waf, r->c->peer, h->method, h->target, h->http_minor);
+    job->tx = moat_waf_tx_new(r->rt->waf, r->c->peer, h->method, h->target, r->path ? r->path : "/",
+                              h->http_minor);
+    /* as sent: hop-by-hop and underscored names included (client.c strips
+     * those from what is forwarded) */
+    const moat_http_header *hs = r->sent_headers ? r->sent_headers : h->headers;
+    size_t nh = r->sent_headers ? r->nsent_headers : h->nheaders;
     if (multipart == 1) {
         memcpy(job->boundary, boundary, sizeof(boundary));
         job->mp = moat_multipart_new(boundary, &mp_cbs, job);
@@ -530,14 +543,14 @@ static int waf_head(moat_request *r)
          * stages edit r->head). */
         job->method = h->method;
         job->target = h->target;
+        job->path = r->path ? r->path : "/";
         job->http_minor = h->http_minor;
-        job->nhdrs = h->nheaders;
-        job->hdrs = moat_arena_calloc(r->arena, (h->nheaders + 1) * sizeof(*job->hdrs));
-        memcpy(job->hdrs, h->headers, h->nheaders * sizeof(*job->hdrs));
+        job->nhdrs = nh;
+        job->hdrs = moat_arena_calloc(r->arena, (nh + 1) * sizeof(*job->hdrs));
+        memcpy(job->hdrs, hs, nh * sizeof(*job->hdrs));
     }
-    for (size_t i = 0; i < h->nheaders; i++)
-        moat_waf_tx_header(job->tx, h->headers[i].name, h->headers[i].name_len, h->headers[i].value,
-                           h->headers[i].value_len);
+    for (size_t i = 0; i < nh; i++)
+        moat_waf_tx_header(job->tx, hs[i].name, hs[i].name_len, hs[i].value, hs[i].value_len);
     if (moat_waf_tx_head(job->tx, &job->v)) return decide(r, job);
     if (!has_body) {
         inspect(job);

@@ -116,7 +116,7 @@ static int https_redirect_head(moat_request *r)
         return MOAT_PASS;
     for (size_t i = 0; i < cfg->tls.redirect_exempt.len; i++) {
         const char *p = cfg->tls.redirect_exempt.items[i];
-        if (strncmp(r->head->target, p, strlen(p)) == 0) return MOAT_PASS;
+        if (moat_route_match(p, r->path ? r->path : "/", 0)) return MOAT_PASS;
     }
     const moat_http_head *h = r->head;
     if (!h->host_name) {
@@ -180,7 +180,8 @@ static int forwarded_head(moat_request *r)
     }
     moat_http_header *xfp = moat_http_head_find(h, "X-Forwarded-Proto");
     if (!trusted || !xfp)
-        moat_http_head_set_static(h, r->arena, "X-Forwarded-Proto", c->tls ? "https" : "http");
+        moat_http_head_set_static(h, r->arena, "X-Forwarded-Proto",
+                                  c->conn.tp->secure ? "https" : "http");
     else
         r->https = moat_strieq_lit(xfp->value, xfp->value_len, "https");
     if (!trusted || !moat_http_head_find(h, "X-Forwarded-Host")) {

@@ -2,8 +2,9 @@
  * configured upstreams with passive failover on connect errors, a per-worker
  * pool of idle keep-alive connections (TCP or unix socket), sending the
  * request (re-chunked when it came chunked), parsing the response strictly
- * and handing it to the client side. Ambiguous responses become 502, silence
- * becomes 504; nothing half-parsed reaches the client. */
+ * and pushing it into the request's sink (it calls no client function).
+ * Ambiguous responses become 502, silence becomes 504; nothing half-parsed
+ * reaches the client. Sockets are the connection layer's (src/net/conn.c). */
 #include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,22 +12,24 @@
 
 #include "internal.h"
 
-#define WRITE_HIGH (256 * 1024)
-#define READ_CHUNK 65536
-
 static void up_process(moat_upconn *u);
-static void up_fail(moat_upconn *u, int status, const char *reason);
+static void up_fail(moat_upconn *u, int status, const char *key, const char *reason);
 
 /* ---- lifetime ---------------------------------------------------------- */
 
-static void on_up_closed(uv_handle_t *h)
+/* The exchange failed: the proxy names its upstream.error event (key: the
+ * setting that would change it), then the sink answers or cuts the client. */
+static void proxy_abort(moat_request *r, int status, const char *key, const char *reason)
 {
-    moat_upconn *u = h->data;
-    if (--u->open_handles > 0) return;
+    moat__refusal(r, "upstream.error", "proxy", key);
+    r->sink->abort(r, status, reason);
+}
+
+static void on_up_closed(moat_conn *conn)
+{
+    moat_upconn *u = conn->owner;
     moat_http_parser_free(u->parser);
     moat_arena_free(u->arena);
-    moat_buf_free(&u->in);
-    moat_buf_free(&u->out);
     free(u);
 }
 
@@ -43,8 +46,7 @@ static void up_close(moat_upconn *u)
         u->req->up = NULL;
         u->req = NULL;
     }
-    uv_close((uv_handle_t *)&u->timer.timer, on_up_closed);
-    uv_close((uv_handle_t *)&u->h, on_up_closed);
+    moat_conn_close(&u->conn);
 }
 
 void moat__upstream_detach(moat_request *r)
@@ -74,13 +76,13 @@ static int on_resp_head(void *ud, moat_http_head *resp)
     bool interim = resp->status >= 100 && resp->status < 200;
     if (interim && resp->status == 101) {
         if (!r->upgrade) {
-            up_fail(u, 502, "upstream switched protocols without an upgrade request");
+            up_fail(u, 502, "upstream", "upstream switched protocols without an upgrade request");
             return MOAT_ECLOSED;
         }
         /* A tunnel opens only on a complete WebSocket handshake: a 101 to
          * anything else would carry bytes no stage can read. */
         if (!moat_http_ws_accept_ok(r->head, resp)) {
-            up_fail(u, 502, "upstream's 101 is not a valid WebSocket handshake");
+            up_fail(u, 502, "upstream", "upstream's 101 is not a valid WebSocket handshake");
             return MOAT_ECLOSED;
         }
         interim = false;
@@ -88,14 +90,14 @@ static int on_resp_head(void *ud, moat_http_head *resp)
     u->interim = interim;
     if (interim) {
         /* moat answers Expect: 100-continue itself; other 1xx (103) pass. */
-        if (resp->status != 100) r->sink->head(r, resp);
+        if (resp->status != 100) moat__response_head(r, resp);
         return u->closing ? MOAT_ECLOSED : 0;
     }
     r->upstream_ms = moat_now_ms() - r->upstream_start_ms;
     u->reusable = resp->keep_alive && resp->status != 101;
     if (moat__pipeline_response_head(r, resp) != MOAT_PASS) return MOAT_ECLOSED;
     if (!u->req || u->closing) return MOAT_ECLOSED;
-    if (r->sink->head(r, resp) < 0) return MOAT_ECLOSED;
+    if (moat__response_head(r, resp) < 0) return MOAT_ECLOSED;
     return u->closing ? MOAT_ECLOSED : 0;
 }
 
@@ -103,7 +105,7 @@ static int on_resp_body(void *ud, const char *data, size_t len)
 {
     moat_upconn *u = ud;
     if (!u->req) return MOAT_ECLOSED;
-    if (u->req->sink->body(u->req, data, len) < 0) return MOAT_ECLOSED;
+    if (moat__response_body(u->req, data, len) < 0) return MOAT_ECLOSED;
     return u->closing ? MOAT_ECLOSED : 0;
 }
 
@@ -116,6 +118,17 @@ static int on_resp_end(void *ud)
 
 static const moat_http_parser_cbs resp_cbs = {on_resp_head, on_resp_body, on_resp_end};
 
+static void on_up_read(moat_conn *conn, int status);
+static void on_up_written(moat_conn *conn, int status);
+static void on_connect(moat_conn *conn, int status);
+static void on_up_closed(moat_conn *conn);
+static const moat_conn_cbs conn_cbs = {
+    .read = on_up_read,
+    .written = on_up_written,
+    .connected = on_connect,
+    .closed = on_up_closed,
+};
+
 /* ---- pool ---------------------------------------------------------------- */
 
 static void on_idle_timer(moat_deadline *d)
@@ -123,25 +136,9 @@ static void on_idle_timer(moat_deadline *d)
     up_close(d->data);
 }
 
-static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-static void on_up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)suggested;
-    moat_upconn *u = h->data;
-    moat_buf_reserve(&u->in, READ_CHUNK);
-    buf->base = u->in.data + u->in.len;
-    buf->len = u->in.cap - u->in.len - 1;
-}
-
 static void up_set_reading(moat_upconn *u, bool on)
 {
-    if (u->closing || on == u->reading) return;
-    if (on)
-        u->reading = uv_read_start((uv_stream_t *)&u->h, on_up_alloc, on_up_read) == 0;
-    else {
-        uv_read_stop((uv_stream_t *)&u->h);
-        u->reading = false;
-    }
+    if (!u->closing) moat_conn_read(&u->conn, on);
 }
 
 static void up_release(moat_upconn *u)
@@ -151,7 +148,7 @@ static void up_release(moat_upconn *u)
     if (r) r->up = NULL;
     u->req = NULL;
     const moat_runtime *rt = w->rt;
-    if (!u->reusable || u->in.len > 0 || u->out.len > 0 || w->draining ||
+    if (!u->reusable || u->conn.in.len > 0 || u->conn.out.len > 0 || w->draining ||
         u->generation != rt->generation ||
         w->nidle[u->upstream_index] >= rt->cfg->limits.upstream_keepalive) {
         up_close(u);
@@ -164,7 +161,7 @@ static void up_release(moat_upconn *u)
     w->nidle[u->upstream_index]++;
     uint64_t idle_ms =
         rt->cfg->limits.keepalive_timeout_ms ? rt->cfg->limits.keepalive_timeout_ms : 1000;
-    moat_deadline_set(&u->timer, idle_ms, on_idle_timer);
+    moat_deadline_set(&u->conn.timer, idle_ms, on_idle_timer);
     up_set_reading(u, true); /* to notice the upstream closing it */
 }
 
@@ -180,7 +177,7 @@ static moat_upconn *pool_take(moat_worker *w, size_t idx)
             up_close(u);
             continue;
         }
-        moat_deadline_stop(&u->timer);
+        moat_deadline_stop(&u->conn.timer);
         return u;
     }
     return NULL;
@@ -188,44 +185,33 @@ static moat_upconn *pool_take(moat_worker *w, size_t idx)
 
 /* ---- sending the request ------------------------------------------------- */
 
-static void on_up_written(void *ud, int status)
+static void on_up_written(moat_conn *conn, int status)
 {
-    moat_upconn *u = ud;
+    moat_upconn *u = conn->owner;
     if (u->closing) return;
     if (status < 0) {
-        up_fail(u, 502, "writing to the upstream failed");
+        up_fail(u, 502, "upstream", "writing to the upstream failed");
         return;
     }
     moat_request *r = u->req;
-    if (r && u->write_pending < WRITE_HIGH / 2) r->sink->pause(r, false);
+    if (r && moat_conn_drained(&u->conn)) r->sink->pause(r, false);
 }
 
 static int up_write(moat_upconn *u, const uv_buf_t *bufs, unsigned n)
 {
-    bool parsing = u->req && u->req->sink->parsing(u->req);
-    if (parsing || u->out.len) {
-        /* Inside the client's parse: collect, moat__upstream_flush writes
-         * once after it. Bytes collected earlier keep their order. */
-        for (unsigned i = 0; i < n; i++)
-            moat_buf_append(&u->out, bufs[i].base, bufs[i].len);
-        if (parsing) return 0;
-        uv_buf_t all = uv_buf_init(u->out.data, (unsigned)u->out.len);
-        int rc =
-            moat_stream_write((uv_stream_t *)&u->h, &all, 1, &u->write_pending, on_up_written, u);
-        moat_buf_reset(&u->out);
-        if (rc < 0) {
-            up_fail(u, 502, "writing to the upstream failed");
-            return rc;
-        }
-        if (u->req && u->write_pending > WRITE_HIGH) u->req->sink->pause(u->req, true);
-        return 0;
+    if (u->req && u->req->sink->parsing(u->req)) {
+        /* Inside the client's parse: collected, moat__upstream_flush writes
+         * them once after it. Bytes collected earlier keep their order. */
+        moat_conn_cork(&u->conn);
+        return moat_conn_write(&u->conn, bufs, n);
     }
-    int rc = moat_stream_write((uv_stream_t *)&u->h, bufs, n, &u->write_pending, on_up_written, u);
+    int rc = moat_conn_write(&u->conn, bufs, n);
+    if (rc == 0 && u->conn.corked) rc = moat_conn_uncork(&u->conn);
     if (rc < 0) {
-        up_fail(u, 502, "writing to the upstream failed");
+        up_fail(u, 502, "upstream", "writing to the upstream failed");
         return rc;
     }
-    if (u->req && u->write_pending > WRITE_HIGH) u->req->sink->pause(u->req, true);
+    if (u->req && moat_conn_congested(&u->conn)) u->req->sink->pause(u->req, true);
     return 0;
 }
 
@@ -233,9 +219,11 @@ static void on_up_timer(moat_deadline *d)
 {
     moat_upconn *u = d->data;
     if (!u->connected)
-        up_fail(u, 504, "upstream connect timed out (limits.upstream_connect_timeout)");
+        up_fail(u, 504, "limits.upstream_connect_timeout",
+                "upstream connect timed out (limits.upstream_connect_timeout)");
     else
-        up_fail(u, 504, "upstream did not answer in limits.upstream_timeout");
+        up_fail(u, 504, "limits.upstream_timeout",
+                "upstream did not answer in limits.upstream_timeout");
 }
 
 static void send_head(moat_upconn *u)
@@ -264,20 +252,14 @@ static void send_head(moat_upconn *u)
     moat_arena_reset(u->arena); /* the previous response's head, if pooled */
     moat_http_parser_reset(u->parser, u->arena);
     moat_http_parser_expect_no_body(u->parser, h->method_id == HTTP_HEAD);
-    moat_deadline_set(&u->timer, r->rt->cfg->limits.upstream_timeout_ms, on_up_timer);
+    moat_deadline_set(&u->conn.timer, r->rt->cfg->limits.upstream_timeout_ms, on_up_timer);
     up_set_reading(u, true);
-    int rc = 0;
-    if (r->sink->parsing(r)) {
-        /* up_write would collect it there: write it there at once */
-        moat_http_request_serialize(h, &u->out);
-    } else {
-        moat_buf out;
-        moat_buf_init(&out);
-        moat_http_request_serialize(h, &out);
-        uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
-        rc = up_write(u, &b, 1);
-        moat_buf_free(&out);
-    }
+    moat_buf out;
+    moat_buf_init(&out);
+    moat_http_request_serialize(h, &out);
+    uv_buf_t b = uv_buf_init(out.data, (unsigned)out.len);
+    int rc = up_write(u, &b, 1);
+    moat_buf_free(&out);
     if (rc < 0 || u->closing) return;
     moat__pipeline_resume(r, MOAT_PASS);
 }
@@ -291,14 +273,14 @@ static void attach(moat_upconn *u, moat_request *r)
     u->response_started = false;
     u->reusable = false;
     u->backpressured = false; /* a pooled connection's last client may have been slow */
-    moat_buf_reset(&u->in);
+    moat_buf_reset(&u->conn.in);
 }
 
 static void start_attempt(moat_request *r);
 
-static void on_connect(uv_connect_t *req, int status)
+static void on_connect(moat_conn *conn, int status)
 {
-    moat_upconn *u = req->data;
+    moat_upconn *u = conn->owner;
     if (u->closing) return;
     if (status < 0) {
         moat_request *r = u->req;
@@ -316,11 +298,11 @@ static void on_connect(uv_connect_t *req, int status)
             start_attempt(r); /* passive failover to the next upstream */
             return;
         }
-        r->sink->abort(r, 502, "no upstream accepted the connection");
+        proxy_abort(r, 502, "upstream", "no upstream accepted the connection");
         return;
     }
     u->connected = true;
-    moat_deadline_stop(&u->timer);
+    moat_deadline_stop(&u->conn.timer);
     if (!u->req) {
         up_close(u);
         return;
@@ -336,35 +318,16 @@ static moat_upconn *up_connect(moat_worker *w, moat_request *r, size_t idx)
     u->upstream_index = idx;
     u->generation = r->rt->generation;
     u->arena = moat_arena_new();
-    moat_buf_init(&u->in);
-    moat_buf_init(&u->out);
     u->parser =
         moat_http_parser_new(MOAT_HTTP_RESPONSE, &r->rt->resp_limits, &resp_cbs, u, u->arena);
     moat__list_init(&u->link);
-    int rc;
-    if (t->is_unix) {
-        uv_pipe_init(&w->loop, &u->h.pipe, 0);
-    } else {
-        uv_tcp_init(&w->loop, &u->h.tcp);
-        uv_tcp_nodelay(&u->h.tcp, 1);
-    }
-    u->h.tcp.data = u;
-    moat_deadline_init(&w->loop, &u->timer, u);
-    u->open_handles = 2;
-    u->connect.data = u;
+    int rc = moat_conn_connect(&u->conn, &w->loop, t, u, &conn_cbs);
     attach(u, r);
-    if (t->is_unix) {
-        uv_pipe_connect(&u->connect, &u->h.pipe, t->path, on_connect);
-        rc = 0;
-    } else {
-        rc = uv_tcp_connect(&u->connect, &u->h.tcp, (const struct sockaddr *)&t->addr.ss,
-                            on_connect);
-    }
     if (rc < 0) {
         up_close(u);
         return NULL;
     }
-    moat_deadline_set(&u->timer, r->rt->cfg->limits.upstream_connect_timeout_ms, on_up_timer);
+    moat_deadline_set(&u->conn.timer, r->rt->cfg->limits.upstream_connect_timeout_ms, on_up_timer);
     return u;
 }
 
@@ -386,7 +349,7 @@ static void start_attempt(moat_request *r)
         if (up_connect(w, r, idx)) return;
         if (r->tries >= n) break;
     }
-    r->sink->abort(r, 502, "cannot connect to any upstream");
+    proxy_abort(r, 502, "upstream", "cannot connect to any upstream");
 }
 
 void moat__upstream_start(moat_request *r)
@@ -414,7 +377,7 @@ int moat__upstream_send_body(moat_request *r, const char *data, size_t len)
 void moat__upstream_flush(moat_request *r)
 {
     moat_upconn *u = r->up;
-    if (!u || !u->out.len || u->closing) return;
+    if (!u || !u->conn.corked || u->closing) return;
     up_write(u, NULL, 0);
 }
 
@@ -430,38 +393,38 @@ int moat__upstream_send_end(moat_request *r)
 
 /* Fails the exchange: 502/504 when the client has seen nothing yet,
  * otherwise the client connection is cut (its response is incomplete). */
-static void up_fail(moat_upconn *u, int status, const char *reason)
+static void up_fail(moat_upconn *u, int status, const char *key, const char *reason)
 {
     moat_request *r = u->req;
     up_close(u);
     if (!r) return;
     moat_debug("request %s: %s", r->id, reason); /* also an upstream.error event */
-    r->sink->abort(r, status, reason);
+    proxy_abort(r, status, key, reason);
 }
 
 static void response_complete(moat_upconn *u)
 {
     moat_request *r = u->req;
-    moat_deadline_stop(&u->timer);
+    moat_deadline_stop(&u->conn.timer);
     if (r->state != REQ_DONE) u->reusable = false;
     up_release(u);
-    r->sink->end(r);
+    moat__response_end(r);
 }
 
 static void up_process(moat_upconn *u)
 {
-    while (!u->closing && u->req && u->in.len > 0) {
+    while (!u->closing && u->req && u->conn.in.len > 0) {
         moat_request *r = u->req;
         if (r->tunnel) {
-            r->sink->tunnel(r, u->in.data, u->in.len);
-            moat_buf_reset(&u->in);
+            r->sink->tunnel(r, u->conn.in.data, u->conn.in.len);
+            moat_buf_reset(&u->conn.in);
             return;
         }
         size_t used = 0;
         u->response_started = true;
-        int rc = moat_http_parser_execute(u->parser, u->in.data, u->in.len, &used);
+        int rc = moat_http_parser_execute(u->parser, u->conn.in.data, u->conn.in.len, &used);
         if (u->closing) return;
-        moat_buf_consume(&u->in, used);
+        moat_buf_consume(&u->conn.in, used);
         if (rc == 0) break;
         if (rc == MOAT_EAGAIN) {
             if (!u->req) return;
@@ -479,18 +442,17 @@ static void up_process(moat_upconn *u)
             char why[160];
             snprintf(why, sizeof(why), "invalid upstream response: %s",
                      moat_http_parser_reason(u->parser));
-            up_fail(u, 502, why);
+            up_fail(u, 502, "upstream", why);
             return;
         }
         return; /* a callback stopped it (client gone) */
     }
 }
 
-static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void on_up_read(moat_conn *conn, int nread)
 {
-    (void)buf;
-    moat_upconn *u = s->data;
-    if (nread == 0 || u->closing) return;
+    moat_upconn *u = conn->owner;
+    if (u->closing) return;
     if (u->idle) {
         up_close(u); /* closed by the upstream, or bytes nobody asked for */
         return;
@@ -503,7 +465,7 @@ static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         }
         if (r->tunnel) {
             up_close(u);
-            r->sink->abort(r, 502, "upstream closed the tunnel");
+            proxy_abort(r, 502, "upstream", "upstream closed the tunnel");
             return;
         }
         if (nread == UV_EOF && u->response_started) {
@@ -520,16 +482,14 @@ static void on_up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
              * (bodiless) request once on a fresh connection. */
             up_close(u);
             moat_upconn *nu = up_connect(r->w, r, r->upstream_index);
-            if (!nu) r->sink->abort(r, 502, "cannot reconnect to the upstream");
+            if (!nu) proxy_abort(r, 502, "upstream", "cannot reconnect to the upstream");
             return;
         }
-        up_fail(u, 502,
+        up_fail(u, 502, "upstream",
                 nread == UV_EOF ? "upstream closed the connection" : "upstream connection reset");
         return;
     }
-    u->in.len += (size_t)nread;
-    u->in.data[u->in.len] = '\0';
-    if (r) moat_deadline_set(&u->timer, r->rt->cfg->limits.upstream_timeout_ms, on_up_timer);
+    if (r) moat_deadline_set(&u->conn.timer, r->rt->cfg->limits.upstream_timeout_ms, on_up_timer);
     if (!r) {
         up_close(u);
         return;

@@ -21,22 +21,53 @@ static bool is_hex(char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* Target bytes are already restricted by the scanner; here: '%' HEXDIG
- * HEXDIG, and '[' ']' only inside an authority. */
-static bool valid_chars(const char *s, size_t n, bool authority)
+/* '%' HEXDIG HEXDIG at s[i]. */
+static bool escape_at(const char *s, size_t n, size_t i)
+{
+    return i + 2 < n && is_hex(s[i + 1]) && is_hex(s[i + 2]);
+}
+
+/* An absolute-form authority: RFC 3986 bytes only ('[' ']' for an IP
+ * literal), no '/', '?', '@', escapes well-formed. moat_http_authority_parse
+ * judges it again against Host. */
+static bool valid_authority(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (!moat__http_is_target_char(c)) return false;
-        if ((c == '[' || c == ']') && !authority) return false;
-        if ((c == '/' || c == '?' || c == '@') && authority) return false;
+        if (!moat__http_is_target_char(c) || strchr("/?@\"<>\\^`{|}", c)) return false;
         if (c == '%') {
-            if (i + 2 >= n) return false;
-            if (!is_hex(s[i + 1]) || !is_hex(s[i + 2])) return false;
+            if (!escape_at(s, n, i)) return false;
             i += 2;
         }
     }
     return true;
+}
+
+/* A path and query as browsers send them: any VCHAR (the scanner took
+ * nothing else). The path is percent-decoded for the rules
+ * (moat_http_normalize_path), so an escape there must be well-formed: a
+ * '%' that is not one is refused rather than guessed at. The query is the
+ * app's to decode; a lone '%' there ("?discount=50%") is passed on. */
+static bool valid_path_query(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && s[i] != '?'; i++) {
+        if (s[i] != '%') continue;
+        if (!escape_at(s, n, i)) return false;
+        i += 2;
+    }
+    return true;
+}
+
+/* RFC 9110 4.2.4: a fragment is the client's; one sent anyway (browsers
+ * never do) is dropped, as nginx and the app's own server (gunicorn, via
+ * urlsplit) drop it: every stage, the WAF and the app then see the same
+ * path and query, and no '#' is forwarded. */
+static void drop_fragment(moat_http_head *h)
+{
+    const char *hash = memchr(h->target, '#', h->target_len);
+    if (!hash) return;
+    h->target_len = (size_t)(hash - h->target);
+    h->target[h->target_len] = '\0';
 }
 
 static int check_framing(moat_http_head *h, int bad, int *status, const char **reason)
@@ -109,13 +140,16 @@ static int check_target(moat_http_head *h, moat_arena *arena, const char **auth,
     size_t n = h->target_len, skip;
     *auth = NULL;
     *auth_len = 0;
+    drop_fragment(h);
+    t = h->target;
+    n = h->target_len;
     if (n == 0) FAIL(400, "missing request target");
     if (n == 1 && t[0] == '*') {
         if (h->method_id != HTTP_OPTIONS) FAIL(400, "asterisk-form target without OPTIONS");
         return 0;
     }
     if (t[0] == '/') {
-        if (!valid_chars(t, n, false)) FAIL(400, "invalid request target");
+        if (!valid_path_query(t, n)) FAIL(400, "invalid request target");
         return 0;
     }
     if (!scheme_is(t, n, "http", &skip) && !scheme_is(t, n, "https", &skip))
@@ -125,9 +159,9 @@ static int check_target(moat_http_head *h, moat_arena *arena, const char **auth,
         if (*rest == '@') FAIL(400, "userinfo in request target");
         rest++;
     }
-    if (rest == a || !valid_chars(a, (size_t)(rest - a), true))
+    if (rest == a || !valid_authority(a, (size_t)(rest - a)))
         FAIL(400, "invalid authority in request target");
-    if (!valid_chars(rest, (size_t)(end - rest), false)) FAIL(400, "invalid request target");
+    if (!valid_path_query(rest, (size_t)(end - rest))) FAIL(400, "invalid request target");
     *auth = a;
     *auth_len = (size_t)(rest - a);
     if (rest == end || *rest == '?') {

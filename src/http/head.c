@@ -33,9 +33,7 @@ static inline bool name_is(const moat_http_header *f, const char *name)
     return name_is_n(f, name, strlen(name));
 }
 
-/* Appends a field holding these pointers (not copied). */
-static void push_ref(moat_http_head *h, moat_arena *arena, char *name, size_t name_len, char *value,
-                     size_t value_len, bool name_token)
+moat_http_header *moat__http_head_slot(moat_http_head *h, moat_arena *arena)
 {
     if (h->nheaders == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : INITIAL_HEADERS;
@@ -44,7 +42,19 @@ static void push_ref(moat_http_head *h, moat_arena *arena, char *name, size_t na
         h->headers = a;
         h->cap = cap;
     }
-    moat_http_header *f = &h->headers[h->nheaders++];
+    return &h->headers[h->nheaders++];
+}
+
+void moat__http_head_index(moat_http_head *h, const moat_http_header *f)
+{
+    h->names |= name_bit(f->name, f->name_len);
+}
+
+/* Appends a field holding these pointers (not copied). */
+static void push_ref(moat_http_head *h, moat_arena *arena, char *name, size_t name_len, char *value,
+                     size_t value_len, bool name_token)
+{
+    moat_http_header *f = moat__http_head_slot(h, arena);
     h->names |= name_bit(name, name_len);
     f->name = name;
     f->name_len = name_len;

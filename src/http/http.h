@@ -1,5 +1,5 @@
-/* http.h - HTTP/1.1 messages: a strict incremental parser on top of
- * http-parser (requests from clients, responses from upstreams), the parsed
+/* http.h - HTTP/1.1 messages: a strict incremental parser that reads every
+ * byte once (requests from clients, responses from upstreams), the parsed
  * head with its header list, header edits, and serialisation. Everything that
  * is ambiguous (CL+TE, duplicate CL, TE other than a single final "chunked",
  * whitespace before a colon, bare CR or LF, obs-fold, control bytes, HTTP/0.9,
@@ -24,9 +24,11 @@ typedef struct moat_http_header {
 
 typedef struct moat_http_head {
     /* request */
-    char *method;  /* arena-owned, e.g. "GET" */
-    int method_id; /* enum http_method from http_parser.h */
-    char *target;  /* arena-owned origin-form "/path?query" (absolute-form is converted) */
+    char *method;  /* e.g. "GET" (static or arena-owned: never written) */
+    int method_id; /* enum http_method from http_parser.h (its ids only) */
+    char *target;  /* arena-owned origin-form "/path?query" (absolute-form is
+                      converted, a "#fragment" dropped); any VCHAR, a '%' in
+                      the path followed by two hex digits */
     size_t target_len;
     /* response */
     int status;
@@ -273,12 +275,38 @@ void moat_multipart_free(moat_multipart *m);
 /* ---- serialisation -----------------------------------------------------
  * Never writes a line break it was not asked for: control bytes in values and
  * reasons become SP, headers whose name is not a token are skipped, target
- * bytes outside RFC 3986 are percent-encoded. */
+ * bytes that are not VCHAR, and '#', are percent-encoded. */
 /* Appends "METHOD TARGET HTTP/1.1\r\n" + headers + "\r\n". */
 void moat_http_request_serialize(const moat_http_head *h, moat_buf *out);
 /* Appends "HTTP/1.1 STATUS REASON\r\n" + headers + "\r\n". */
 void moat_http_response_serialize(const moat_http_head *h, moat_buf *out);
 /* Standard reason phrase for a status ("Not Found"), or "Unknown". */
 const char *moat_http_reason(int status);
+
+/* ---- cookies and forms (form.c) -----------------------------------------
+ * What a login portal reads from a client: one cookie of a Cookie header,
+ * application/x-www-form-urlencoded bodies and query strings. Strict: a
+ * name given twice is ambiguous and taken as neither. */
+/* Finds cookie name in a Cookie header value: 0 with val/vlen (pointing
+ * into header), MOAT_ENOENT, or MOAT_EINVAL when it is there twice. */
+int moat_http_cookie_get(const char *header, size_t hlen, const char *name, const char **val,
+                         size_t *vlen);
+/* Cookie name across every Cookie header of h, copied into a; NULL when it
+ * is absent, malformed or given more than once. */
+const char *moat_http_head_cookie(const moat_http_head *h, moat_arena *a, const char *name);
+#define MOAT_HTTP_FORM_MAX 32
+typedef struct moat_http_form {
+    const char *keys[MOAT_HTTP_FORM_MAX], *vals[MOAT_HTTP_FORM_MAX]; /* arena strings */
+    size_t n;
+} moat_http_form;
+/* Parses an application/x-www-form-urlencoded body (or a query) into arena
+ * strings: 0, MOAT_EINVAL (bad escape, NUL byte, a key given twice) or
+ * MOAT_ETOOBIG (more than MOAT_HTTP_FORM_MAX fields). */
+int moat_http_form_parse(moat_arena *a, const char *body, size_t len, moat_http_form *out);
+/* The value of key, or NULL. */
+const char *moat_http_form_get(const moat_http_form *f, const char *key);
+/* Appends s percent-encoded for a query value (unreserved bytes and '/'
+ * stay as they are). */
+void moat_http_url_escape(moat_buf *b, const char *s);
 
 #endif

@@ -1,6 +1,6 @@
 /* internal.h - what the files of the http module share and nobody else sees:
- * character classes, the strict byte scanner that runs ahead of http-parser,
- * the semantic head checks and the header-array growth. */
+ * character classes, the strict byte scanner that reads every byte and builds
+ * the head, the semantic head checks and the header-array growth. */
 #ifndef MOAT_HTTP_INTERNAL_H
 #define MOAT_HTTP_INTERNAL_H
 
@@ -20,7 +20,9 @@ static inline bool moat__http_is_field_char(unsigned char c)
 {
     return moat__http_class[c] & MOAT__HTTP_FIELD;
 }
-/* Bytes allowed in a request target before its structure is checked. */
+/* Bytes allowed in a request target before its structure is checked: every
+ * VCHAR (0x21-0x7e), as browsers send raw what RFC 3986 would have encoded
+ * ('[', '|', '{', '"', '^' ...); '#' starts a fragment, which check.c drops. */
 static inline bool moat__http_is_target_char(unsigned char c)
 {
     return moat__http_class[c] & MOAT__HTTP_TARGET;
@@ -54,9 +56,9 @@ bool moat__http_list_next(const char **pos, const char *end, const char **el, si
 bool moat__http_list_has(const char *value, size_t len, const char *token);
 
 /* ---- scan.c: the strict scanner --------------------------------------------
- * It sees every byte before http-parser does and refuses whatever http-parser
- * would tolerate (bare CR/LF, obs-fold, control bytes, "Name :", HTTP/0.9,
- * loose chunk lines). It also counts the limits as bytes arrive. */
+ * The one reader of every byte: refuses what is not exactly HTTP/1.1 (bare
+ * CR/LF, obs-fold, control bytes, "Name :", HTTP/0.9, loose chunk lines),
+ * counts the limits as bytes arrive, builds the head and frames the body. */
 enum { MOAT__SCAN_MORE, MOAT__SCAN_HEAD, MOAT__SCAN_END, MOAT__SCAN_ERR };
 
 typedef enum {
@@ -83,14 +85,29 @@ typedef struct moat__http_scanner {
     uint64_t body_total; /* decoded bytes of a chunked body so far */
     int err_status;
     const char *err_reason;
+    /* the head being built (method, target, reason, fields; trailers are
+     * dropped) */
+    moat_http_head *head;
+    moat_arena *arena;
+    moat_buf *tok;   /* the head's bytes from earlier inputs (the parser's) */
+    const char *cap; /* where the head goes on in the current input */
+    size_t target_off, target_len, reason_off, reason_len; /* offsets in the head */
+    size_t name_off, name_len;                             /* the field line being read */
+    bool capturing;                                        /* the head is being read */
+    bool te_tab;   /* a Transfer-Encoding value ended in OWS with HTAB */
+    bool body_run; /* the bytes the last scan returned are body bytes */
 } moat__http_scanner;
 
-void moat__http_scan_init(moat__http_scanner *s, moat_http_kind kind, const moat_http_limits *lim);
-/* Scans up to len bytes and returns how many are valid and may be handed to
- * http-parser. *result: MORE (want more), HEAD (the head ends at the last
- * byte returned), END (the message ends there) or ERR (data[return] is bad;
- * err_status and err_reason say why). A run of body bytes is always returned
- * on its own, so a caller sees at most one run per call. */
+/* Starts a message: the head's strings go into arena, the head's bytes from
+ * earlier inputs wait in tok (owned by the caller, reused across messages). */
+void moat__http_scan_init(moat__http_scanner *s, moat_http_kind kind, const moat_http_limits *lim,
+                          moat_http_head *head, moat_arena *arena, moat_buf *tok);
+/* Scans up to len bytes and returns how many are valid (consumed).
+ * *result: MORE (want more), HEAD (the head ends at the last byte returned:
+ * method, target, reason and fields are in the head), END (the message ends
+ * there) or ERR (data[return] is bad; err_status and err_reason say why). A
+ * run of body bytes is always returned on its own (body_run is then set),
+ * so a caller sees at most one run per call. */
 size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int *result);
 /* After MOAT__SCAN_HEAD, once the head is checked: how its body is framed. */
 void moat__http_scan_body(moat__http_scanner *s, moat__http_body body, uint64_t length);
@@ -109,6 +126,10 @@ int moat__http_check_response(moat_http_head *h, bool head_request, const moat_h
 moat__http_body moat__http_body_of(const moat_http_head *h, moat_http_kind kind);
 
 /* ---- head.c -------------------------------------------------------------- */
+/* A new field at the end of the list (the array grows in arena), for the
+ * scanner to fill; then moat__http_head_index adds its name to the filter. */
+moat_http_header *moat__http_head_slot(moat_http_head *h, moat_arena *arena);
+void moat__http_head_index(moat_http_head *h, const moat_http_header *f);
 /* Appends a header, copying name and value into arena. name_is_token: the
  * caller has checked the name (the parser's scanner has); else it is
  * checked here. */

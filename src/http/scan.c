@@ -1,12 +1,17 @@
-/* scan.c - the strict byte scanner that runs ahead of http-parser. The
- * Debian http-parser is built with HTTP_PARSER_STRICT=0: it takes a bare LF
- * for CRLF, folds obs-fold lines, reads "Name :" as another header, accepts
- * HTTP/0.9 and ignores whatever follows a chunk size. Every byte therefore
- * passes this state machine first, which refuses all of that and counts the
- * limits as bytes arrive (one byte at a time works: nothing is buffered here).
- * It extracts nothing: field values come from http-parser, and the two must
- * agree on where the head, each chunk and the message end. */
+/* scan.c - the strict byte scanner: the one reader of every message byte.
+ * It refuses whatever is not exactly HTTP/1.1 (bare CR or LF, obs-fold,
+ * control bytes, "Name :", HTTP/0.9, loose chunk lines), counts the limits as
+ * bytes arrive, builds the head (method, target, version, status, reason,
+ * fields) into the parser's moat_http_head as it checks it, and after the
+ * head frames the body: Content-Length runs, chunks with their extensions and
+ * trailers (scanned and limited, then dropped), or read-until-close. One byte
+ * at a time works: a token cut by the end of the input is kept in the
+ * parser's buffer until its end arrives; a token inside one input is copied
+ * once, straight into the arena. (http-parser, which once parsed every byte a
+ * second time, is now only the tests' and fuzzers' differential oracle.) */
 #include "internal.h"
+
+#include <http_parser.h> /* HTTP_METHOD_MAP: method ids as http.h promises them */
 
 enum {
     S_REQ_START,
@@ -63,12 +68,48 @@ enum { STEP_OK, STEP_ERR, STEP_HEAD, STEP_END, STEP_DATA };
 #define DEFAULT_HEADERS 100
 /* Longer than any method http-parser knows; a longer token is unknown. */
 #define MAX_METHOD_BYTES 32
-/* Chunk sizes at or above 2^56 are refused (http-parser overflows at 2^60). */
+/* Chunk sizes at or above 2^56 are refused. */
 #define MAX_CHUNK_SIZE ((uint64_t)1 << 56)
 
-void moat__http_scan_init(moat__http_scanner *s, moat_http_kind kind, const moat_http_limits *lim)
+/* The methods moat knows, with the ids of http_parser.h's enum (which the
+ * gateway compares against); any other token is answered 501. */
+static const struct {
+    const char *name;
+    unsigned char len;
+    signed char id;
+} methods[] = {
+#define MOAT__METHOD(num, name, string) {#string, sizeof(#string) - 1, num},
+    HTTP_METHOD_MAP(MOAT__METHOD)
+#undef MOAT__METHOD
+};
+
+static int method_id(const char *m, size_t n)
+{
+    /* the usual ones first, without a loop */
+    if (n == 3 && !memcmp(m, "GET", 3)) return HTTP_GET;
+    if (n == 4 && !memcmp(m, "POST", 4)) return HTTP_POST;
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(methods); i++)
+        if (methods[i].len == n && !memcmp(methods[i].name, m, n)) return methods[i].id;
+    return -1;
+}
+
+/* True when m[0..n) begins some known method: a byte after such a prefix is
+ * judged as a byte, any other method is unknown (501) at once. */
+static bool method_prefix(const char *m, size_t n)
+{
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(methods); i++)
+        if (methods[i].len >= n && !memcmp(methods[i].name, m, n)) return true;
+    return false;
+}
+
+void moat__http_scan_init(moat__http_scanner *s, moat_http_kind kind, const moat_http_limits *lim,
+                          moat_http_head *head, moat_arena *arena, moat_buf *tok)
 {
     *s = (moat__http_scanner){0};
+    s->head = head;
+    s->arena = arena;
+    s->tok = tok;
+    moat_buf_reset(tok);
     s->request = kind == MOAT_HTTP_REQUEST;
     s->state = s->request ? S_REQ_START : S_RES_VER_NAME;
     s->lim = *lim;
@@ -83,6 +124,102 @@ static int fail(moat__http_scanner *s, int status, const char *reason)
     s->err_status = status;
     s->err_reason = reason;
     return STEP_ERR;
+}
+
+/* ---- the head, built as it is checked --------------------------------------
+ * The head is captured whole, from the first byte of the start line to the
+ * empty line: tok holds its bytes from earlier inputs, cap where the rest
+ * starts in the current one. While it is read, the target, the reason and
+ * each field are recorded as offsets into it (a field's name and value
+ * pointers hold offsets until then); at its end it is copied into the arena
+ * at once and the offsets become NUL-terminated strings in that copy (each
+ * token is followed by a byte of its line that the copy can spare: the SP
+ * after the target, the ':' after a name, the OWS or CR after a value). */
+static void cap_begin(moat__http_scanner *s, const char *at)
+{
+    s->capturing = true;
+    s->cap = at;
+    moat_buf_reset(s->tok);
+}
+
+/* The offset in the head of the byte at at. */
+static inline size_t cap_off(const moat__http_scanner *s, const char *at)
+{
+    return s->tok->len + (size_t)(at - s->cap);
+}
+
+/* The captured bytes before at: in place when they all came in this input. */
+static void cap_get(moat__http_scanner *s, const char *at, const char **ptr, size_t *len)
+{
+    if (s->tok->len == 0) {
+        *ptr = s->cap;
+        *len = (size_t)(at - s->cap);
+        return;
+    }
+    moat_buf_append(s->tok, s->cap, (size_t)(at - s->cap));
+    s->cap = at;
+    *ptr = s->tok->data;
+    *len = s->tok->len;
+}
+
+/* A field line ends at at (its CR): recorded by offsets. */
+static void end_field(moat__http_scanner *s, const char *at)
+{
+    moat_http_header *f = moat__http_head_slot(s->head, s->arena);
+    size_t value_off = s->name_off + s->name_len + 1;
+    f->name = (char *)(uintptr_t)s->name_off;
+    f->name_len = s->name_len;
+    f->value = (char *)(uintptr_t)value_off;
+    f->value_len = cap_off(s, at) - value_off;
+    f->name_token = true; /* the scanner took nothing else */
+}
+
+static void trim_ows(char **v, size_t *n, bool *tab)
+{
+    while (*n && ((*v)[0] == ' ' || (*v)[0] == '\t')) {
+        (*v)++;
+        (*n)--;
+    }
+    while (*n && ((*v)[*n - 1] == ' ' || (*v)[*n - 1] == '\t')) {
+        *tab |= (*v)[*n - 1] == '\t';
+        (*n)--;
+    }
+}
+
+/* The head ends at at (the LF of the empty line): one copy, then the
+ * recorded offsets become strings in it. */
+static void build_head(moat__http_scanner *s, const char *at)
+{
+    moat_http_head *h = s->head;
+    const char *p;
+    size_t n;
+    cap_get(s, at, &p, &n);
+    s->capturing = false;
+    char *b = moat_arena_alloc(s->arena, n + 1);
+    memcpy(b, p, n);
+    b[n] = '\0';
+    if (s->request) {
+        h->target = b + s->target_off;
+        h->target_len = s->target_len;
+        b[s->target_off + s->target_len] = '\0';
+    } else {
+        h->reason = b + s->reason_off;
+        b[s->reason_off + s->reason_len] = '\0';
+    }
+    for (size_t i = 0; i < h->nheaders; i++) {
+        moat_http_header *f = &h->headers[i];
+        bool tab = false;
+        f->name = b + (uintptr_t)f->name;
+        f->name[f->name_len] = '\0';
+        f->value = b + (uintptr_t)f->value;
+        trim_ows(&f->value, &f->value_len, &tab);
+        f->value[f->value_len] = '\0';
+        /* "chunked" then HTAB: a reader that stops at the tab sees another
+         * coding; parser.c refuses such a value */
+        if (tab && f->name_len == 17 && moat_strieq_lit(f->name, 17, "Transfer-Encoding"))
+            s->te_tab = true;
+        moat__http_head_index(h, f);
+    }
 }
 
 static bool in_start_line(int state)
@@ -107,7 +244,7 @@ static int bad_line_byte(moat__http_scanner *s, unsigned char c, const char *oth
     return fail(s, 400, otherwise);
 }
 
-static int step_request_line(moat__http_scanner *s, unsigned char c)
+static int step_request_line(moat__http_scanner *s, unsigned char c, const char *at)
 {
     switch (s->state) {
     case S_REQ_START:
@@ -121,22 +258,38 @@ static int step_request_line(moat__http_scanner *s, unsigned char c)
         s->started = true;
         s->method_bytes = 1;
         s->state = S_METHOD;
+        cap_begin(s, at);
         return STEP_OK;
     case S_REQ_LEAD_LF:
         if (c != '\n') return fail(s, 400, "bare CR");
         s->state = S_REQ_START;
         return STEP_OK;
-    case S_METHOD:
+    case S_METHOD: {
+        const char *m;
+        size_t n;
         if (c == ' ') {
+            cap_get(s, at, &m, &n);
+            int id = method_id(m, n);
+            if (id < 0) return fail(s, 501, "unknown method");
+            s->head->method_id = id;
+            s->head->method = (char *)methods[id].name; /* static, never written */
             s->state = S_TARGET_START;
             return STEP_OK;
         }
-        if (!moat__http_is_tchar(c)) return bad_line_byte(s, c, "invalid method");
+        if (!moat__http_is_tchar(c)) {
+            /* the earliest bad byte decides: a token no method begins with
+             * was already unknown */
+            cap_get(s, at, &m, &n);
+            if (!method_prefix(m, n)) return fail(s, 501, "unknown method");
+            return bad_line_byte(s, c, "invalid method");
+        }
         if (++s->method_bytes > MAX_METHOD_BYTES) return fail(s, 501, "unknown method");
         return STEP_OK;
+    }
     case S_TARGET_START:
     case S_TARGET:
         if (c == ' ' && s->state == S_TARGET) {
+            s->target_len = cap_off(s, at) - s->target_off;
             s->state = S_VER_NAME;
             s->idx = 0;
             return STEP_OK;
@@ -148,6 +301,7 @@ static int step_request_line(moat__http_scanner *s, unsigned char c)
         if (c == ' ') return fail(s, 400, "invalid request line");
         if (!moat__http_is_target_char(c)) return bad_line_byte(s, c, "invalid request target");
         if (++s->target_bytes > s->lim.url_bytes) return fail(s, 414, "request target too long");
+        if (s->state == S_TARGET_START) s->target_off = cap_off(s, at);
         s->state = S_TARGET;
         return STEP_OK;
     case S_VER_NAME:
@@ -178,8 +332,9 @@ static int step_request_line(moat__http_scanner *s, unsigned char c)
     }
 }
 
-static int step_status_line(moat__http_scanner *s, unsigned char c)
+static int step_status_line(moat__http_scanner *s, unsigned char c, const char *at)
 {
+    if (!s->started) cap_begin(s, at);
     s->started = true;
     switch (s->state) {
     case S_RES_VER_NAME:
@@ -216,15 +371,18 @@ static int step_status_line(moat__http_scanner *s, unsigned char c)
         /* RFC 9112 4: the SP before an empty reason is often left out. */
         if (c == ' ') {
             s->state = S_RES_REASON;
+            s->reason_off = cap_off(s, at) + 1;
             return STEP_OK;
         }
         if (c == '\r') {
+            s->reason_off = cap_off(s, at); /* empty: the CR becomes its NUL */
             s->state = S_START_LINE_LF;
             return STEP_OK;
         }
         return bad_line_byte(s, c, "invalid status code");
     case S_RES_REASON:
         if (c == '\r') {
+            s->reason_len = cap_off(s, at) - s->reason_off;
             s->state = S_START_LINE_LF;
             return STEP_OK;
         }
@@ -235,7 +393,7 @@ static int step_status_line(moat__http_scanner *s, unsigned char c)
     }
 }
 
-static int step_field(moat__http_scanner *s, unsigned char c)
+static int step_field(moat__http_scanner *s, unsigned char c, const char *at)
 {
     switch (s->state) {
     case S_START_LINE_LF:
@@ -256,10 +414,12 @@ static int step_field(moat__http_scanner *s, unsigned char c)
         if (!moat__http_is_tchar(c)) return bad_line_byte(s, c, "invalid header name");
         if (++s->nfields > s->lim.headers)
             return fail(s, 431, s->trailers ? "too many trailer fields" : "too many header fields");
+        if (!s->trailers) s->name_off = cap_off(s, at);
         s->state = S_FIELD_NAME;
         return STEP_OK;
     case S_FIELD_NAME:
         if (c == ':') {
+            if (!s->trailers) s->name_len = cap_off(s, at) - s->name_off;
             s->state = S_FIELD_VALUE;
             return STEP_OK;
         }
@@ -269,6 +429,7 @@ static int step_field(moat__http_scanner *s, unsigned char c)
         return STEP_OK;
     case S_FIELD_VALUE:
         if (c == '\r') {
+            if (!s->trailers) end_field(s, at);
             s->state = S_FIELD_LF;
             return STEP_OK;
         }
@@ -285,6 +446,7 @@ static int step_field(moat__http_scanner *s, unsigned char c)
             return STEP_END;
         }
         s->head_fields = s->nfields;
+        build_head(s, at);
         s->state = S_HEAD_DONE;
         return STEP_HEAD;
     default:
@@ -425,33 +587,43 @@ static int step_chunk_line(moat__http_scanner *s, unsigned char c)
     return STEP_OK;
 }
 
-static int step(moat__http_scanner *s, unsigned char c)
+static int step(moat__http_scanner *s, const char *at)
 {
+    unsigned char c = (unsigned char)*at;
     if (s->state >= S_START_LINE_LF && s->state <= S_END_LF) {
         if (++s->section_bytes > s->lim.header_bytes) {
             if (s->trailers) return fail(s, 431, "trailer section too large");
             return fail(s, 431, "header section too large");
         }
-        return step_field(s, c);
+        return step_field(s, c, at);
     }
     if (in_start_line(s->state)) {
         /* The head limit covers the start line too; running over it there
          * means the request line itself is too long. */
         if (++s->section_bytes > s->lim.header_bytes)
             return fail(s, s->request && s->started ? 414 : 431, "request line too long");
-        return s->request ? step_request_line(s, c) : step_status_line(s, c);
+        return s->request ? step_request_line(s, c, at) : step_status_line(s, c, at);
     }
     if (s->state >= S_CHUNK_SIZE_START && s->state <= S_CHUNK_DATA_LF) return step_chunk_line(s, c);
     MOAT_BUG_ON(true);
 }
 
+/* The bytes of a capture still open at the end of an input are kept. */
+static size_t keep(moat__http_scanner *s, const char *end, size_t n)
+{
+    if (s->capturing) moat_buf_append(s->tok, s->cap, (size_t)(end - s->cap));
+    return n;
+}
+
 size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int *result)
 {
     *result = MOAT__SCAN_MORE;
+    s->body_run = false;
     if (len == 0) return 0;
     switch (s->state) {
     case S_BODY_LENGTH:
     case S_CHUNK_DATA: {
+        s->body_run = true;
         uint64_t n = s->remaining < len ? s->remaining : len;
         s->remaining -= n;
         if (s->remaining == 0) {
@@ -465,6 +637,7 @@ size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int 
         return (size_t)n;
     }
     case S_BODY_EOF:
+        s->body_run = true;
         return len;
     case S_HEAD_DONE:
     case S_DONE:
@@ -473,6 +646,7 @@ size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int 
     default:
         break;
     }
+    if (s->capturing) s->cap = data;
     for (size_t i = 0; i < len; i++) {
         /* Runs of ordinary bytes in a field name or value (most of a head)
          * are taken in a tight loop rather than a step each, and so are the
@@ -494,12 +668,17 @@ size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int 
             if (i == len) break;
             if (s->state == S_FIELD_NAME && data[i] == ':' &&
                 s->section_bytes < s->lim.header_bytes) {
+                if (!s->trailers) s->name_len = cap_off(s, data + i) - s->name_off;
                 s->section_bytes++;
                 s->state = S_FIELD_VALUE;
                 i++;
             } else if (s->state == S_FIELD_VALUE && data[i] == '\r' && len - i > 2 &&
                        data[i + 1] == '\n' && moat__http_is_tchar((unsigned char)data[i + 2]) &&
                        s->lim.header_bytes - s->section_bytes >= 3 && s->nfields < s->lim.headers) {
+                if (!s->trailers) {
+                    end_field(s, data + i);
+                    s->name_off = cap_off(s, data + i + 2);
+                }
                 s->section_bytes += 3;
                 s->nfields++;
                 s->state = S_FIELD_NAME;
@@ -509,7 +688,7 @@ size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int 
             }
         }
         if (i == len) break;
-        switch (step(s, (unsigned char)data[i])) {
+        switch (step(s, data + i)) {
         case STEP_OK:
             break;
         case STEP_ERR:
@@ -525,7 +704,7 @@ size_t moat__http_scan(moat__http_scanner *s, const char *data, size_t len, int 
             return i + 1;
         }
     }
-    return len;
+    return keep(s, data + len, len);
 }
 
 void moat__http_scan_body(moat__http_scanner *s, moat__http_body body, uint64_t length)

@@ -2,8 +2,9 @@
  * names as received. A head that came from the parser is already clean; one
  * edited by a stage might not be, so the writer never emits a line break it
  * was not asked for: control bytes in values and reasons become SP (as Go's
- * net/http does), headers whose name is not a token are skipped, and unsafe
- * target bytes are percent-encoded. No body framing is added here. */
+ * net/http does), headers whose name is not a token are skipped, and target
+ * bytes that would break the request line (controls, SP, non-ASCII) or start
+ * a fragment ('#') are percent-encoded. No body framing is added here. */
 #include "internal.h"
 
 #include <http_parser.h>
@@ -88,7 +89,7 @@ void moat_http_request_serialize(const moat_http_head *h, moat_buf *out)
     *p++ = ' ';
     for (size_t i = 0; i < tl; i++) {
         unsigned char c = (unsigned char)t[i];
-        if (moat__http_is_target_char(c)) {
+        if (moat__http_is_target_char(c) && c != '#') {
             *p++ = (char)c;
         } else {
             *p++ = '%';

@@ -16,12 +16,13 @@
      (c) == '_' || (c) == '`' || (c) == '|' || (c) == '~')
 /* HTAB, SP, VCHAR, obs-text */
 #define FIELD(c) ((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f))
-/* unreserved, sub-delims, and what pchar, query and authority add */
-#define TARGET(c)                                                                                  \
-    (ALNUM(c) || (c) == '-' || (c) == '.' || (c) == '_' || (c) == '~' || (c) == '!' ||             \
-     (c) == '$' || (c) == '&' || (c) == '\'' || (c) == '(' || (c) == ')' || (c) == '*' ||          \
-     (c) == '+' || (c) == ',' || (c) == ';' || (c) == '=' || (c) == ':' || (c) == '@' ||           \
-     (c) == '/' || (c) == '?' || (c) == '%' || (c) == '[' || (c) == ']')
+/* VCHAR: RFC 3986's unreserved, sub-delims, ':' '@' '/' '?' '%', and what
+ * browsers send raw although RFC 3986 would encode it (WHATWG URL leaves
+ * '[' ']' '^' '|' and the backslash raw in paths, and all but '"' '#' '<'
+ * '>' raw in queries; scripts send the rest): " # < > [ ] ^ ` { | } and the
+ * backslash. Only SP and controls break a request line; check.c drops a
+ * '#' fragment and judges '%'. */
+#define TARGET(c) ((c) > 0x20 && (c) < 0x7f)
 #define ENTRY(c)                                                                                   \
     (unsigned char)((TCHAR(c) ? MOAT__HTTP_TCHAR : 0) | (FIELD(c) ? MOAT__HTTP_FIELD : 0) |        \
                     (TARGET(c) ? MOAT__HTTP_TARGET : 0))

@@ -241,12 +241,12 @@ static bool seq_mismatch(walker *w, size_t fi, size_t li, uint64_t seq)
             const vline *l = &w->files[fi].lines[0];
             raw_member(l->p, l->len, "prev_file", link, sizeof(link));
             return fail(w, name, ln,
-                        "this file continues the chain at seq %" PRIu64 "%s%s%s, but %s ends at "
+                        "this file continues the chain at seq %" PRIu64 "%s%s, but %s ends at "
                         "seq %" PRIu64 ": %" PRIu64 " entries are missing in between (a rotated "
                         "file was not given or was deleted, or lines were cut from the end of "
                         "%s)",
-                        seq, link[0] ? " from " : "", link, link[0] ? "" : "", prevname,
-                        w->expect - 1, seq - w->expect, prevname);
+                        seq, link[0] ? " from " : "", link, prevname, w->expect - 1,
+                        seq - w->expect, prevname);
         }
         return fail(w, name, ln,
                     "this file starts at seq %" PRIu64 ", which %s already covers (up to seq "

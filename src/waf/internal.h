@@ -19,8 +19,10 @@ typedef struct moat__waf_engine {
      * failure returns MOAT_ECONFIG with *err owning "FILE:LINE: why". */
     int (*load)(const moat__waf_source *src, size_t n, void **rules, char **err);
     void (*unload)(void *rules);
-    void *(*tx_new)(void *rules, const char *client, const char *method, const char *uri,
-                    int http_minor);
+    /* server: what the rules read as SERVER_ADDR (NULL: 127.0.0.1); moat
+     * names the waf.exclude entries that apply there. */
+    void *(*tx_new)(void *rules, const char *client, const char *server, const char *method,
+                    const char *uri, int http_minor);
     void (*tx_header)(void *tx, const char *name, size_t nlen, const char *value, size_t vlen);
     /* Phase 1; returns true when the verdict is already decided. */
     bool (*tx_head)(void *tx, moat_waf_verdict *v);

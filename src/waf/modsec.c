@@ -94,8 +94,8 @@ static void unload(void *rules)
     if (rules) msc_rules_cleanup(rules);
 }
 
-static void *tx_new(void *rules, const char *client, const char *method, const char *uri,
-                    int http_minor)
+static void *tx_new(void *rules, const char *client, const char *server, const char *method,
+                    const char *uri, int http_minor)
 {
     mtx *m = moat_xcalloc(1, sizeof(*m));
     m->t = msc_new_transaction(msc, rules, m);
@@ -103,8 +103,8 @@ static void *tx_new(void *rules, const char *client, const char *method, const c
         m->failed = true;
         return m;
     }
-    if (msc_process_connection(m->t, client && client[0] ? client : "0.0.0.0", 0, "127.0.0.1", 0) !=
-            1 ||
+    if (msc_process_connection(m->t, client && client[0] ? client : "0.0.0.0", 0,
+                               server ? server : "127.0.0.1", 0) != 1 ||
         msc_process_uri(m->t, uri, method, http_minor == 0 ? "1.0" : "1.1") != 1)
         m->failed = true;
     return m;

@@ -18,6 +18,8 @@ struct moat_waf {
     const moat__waf_engine *engine;
     void *rules;
     bool detect;
+    moat_waf_exclusion *excl; /* waf.exclude, parsed */
+    size_t nexcl;
 };
 
 struct moat_waf_tx {
@@ -42,6 +44,7 @@ static const char *const crs_files[] = {
     "REQUEST-930-APPLICATION-ATTACK-LFI.conf",
     "REQUEST-931-APPLICATION-ATTACK-RFI.conf",
     "REQUEST-932-APPLICATION-ATTACK-RCE.conf",
+    "REQUEST-933-APPLICATION-ATTACK-PHP.conf", /* only with rule_sets = ["php"] */
     "REQUEST-934-APPLICATION-ATTACK-NODEJS.conf",
     "REQUEST-941-APPLICATION-ATTACK-XSS.conf",
     "REQUEST-942-APPLICATION-ATTACK-SQLI.conf",
@@ -51,6 +54,34 @@ static const char *const crs_files[] = {
 };
 
 /* ---- the generated base configuration ------------------------------------ */
+
+/* The rules that read GraphQL's selection syntax ("{ id title }") as shell
+ * or SQL: on waf.graphql routes they do not read the query document (the
+ * variables, and every other rule, still do). */
+#define GRAPHQL_RULES "932100 932115 942190"
+
+/* The exclusion entries in force: waf.exclude, then one per waf.graphql
+ * route. Entry i of this list is "|i|" in SERVER_ADDR. Owned strings. */
+static char **exclusion_entries(const moat_config *cfg, size_t *n)
+{
+    size_t cap = cfg->waf.exclude.len + cfg->waf.graphql.len;
+    char **out = moat_xcalloc(cap + 1, sizeof(*out));
+    size_t k = 0;
+    for (size_t i = 0; i < cfg->waf.exclude.len; i++)
+        out[k++] = moat_xstrdup(cfg->waf.exclude.items[i]);
+    for (size_t i = 0; i < cfg->waf.graphql.len; i++)
+        out[k++] = moat_xasprintf("%s " GRAPHQL_RULES " ARGS:query ARGS:json.query",
+                                  cfg->waf.graphql.items[i]);
+    *n = k;
+    return out;
+}
+
+static void free_entries(char **e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(e[i]);
+    free(e);
+}
 
 void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
 {
@@ -83,44 +114,97 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
     moat_buf_puts(b, "SecRule MULTIPART_UNMATCHED_BOUNDARY \"@eq 1\" \"id:1900004,phase:2,t:none,"
                      "log,deny,status:400,msg:'Multipart body with an unmatched boundary'\"\n");
     /* The CRS setup moat writes instead of crs-setup.conf. */
-    moat_buf_printf(
-        b,
-        "SecAction \"id:900000,phase:1,pass,t:none,nolog,"
-        "setvar:tx.paranoia_level=%llu\"\n"
-        "SecAction \"id:900110,phase:1,pass,t:none,nolog,"
-        "setvar:tx.inbound_anomaly_score_threshold=%llu,"
-        "setvar:tx.outbound_anomaly_score_threshold=4\"\n"
-        "SecAction \"id:900200,phase:1,pass,t:none,nolog,"
-        "setvar:'tx.allowed_methods=GET HEAD POST OPTIONS PUT PATCH DELETE'\"\n"
-        "SecAction \"id:900220,phase:1,pass,t:none,nolog,"
-        "setvar:'tx.allowed_request_content_type=|application/x-www-form-urlencoded| "
-        "|multipart/form-data| |multipart/related| |text/xml| |application/xml| "
-        "|application/soap+xml| |application/json| |application/cloudevents+json| "
-        "|application/cloudevents-batch+json| |application/octet-stream| "
-        "|text/plain| |text/csv| |application/csp-report| |application/reports+json| "
-        "|application/problem+json| |application/vnd.api+json| |application/x-ndjson|'\"\n"
-        "SecAction \"id:900990,phase:1,pass,t:none,nolog,"
-        "setvar:tx.crs_setup_version=334\"\n",
-        (unsigned long long)cfg->waf.paranoia, (unsigned long long)cfg->waf.inbound_threshold);
-    /* Exclusions of a parameter on a path prefix (whole-path exclusions are
-     * the gateway's: the request is not inspected at all). */
-    unsigned id = 1900100;
-    for (size_t i = 0; i < cfg->waf.exclude.len; i++) {
-        const char *e = cfg->waf.exclude.items[i];
-        const char *sp = strchr(e, ' ');
-        if (!sp) continue;
+    moat_buf_printf(b,
+                    "SecAction \"id:900000,phase:1,pass,t:none,nolog,"
+                    "setvar:tx.paranoia_level=%llu\"\n"
+                    "SecAction \"id:900110,phase:1,pass,t:none,nolog,"
+                    "setvar:tx.inbound_anomaly_score_threshold=%llu,"
+                    "setvar:tx.outbound_anomaly_score_threshold=4\"\n"
+                    "SecAction \"id:900200,phase:1,pass,t:none,nolog,"
+                    "setvar:'tx.allowed_methods=GET HEAD POST OPTIONS PUT PATCH DELETE'\"\n"
+                    "SecAction \"id:900990,phase:1,pass,t:none,nolog,"
+                    "setvar:tx.crs_setup_version=334\"\n",
+                    (unsigned long long)cfg->waf.paranoia,
+                    (unsigned long long)cfg->waf.inbound_threshold);
+    /* The body types 920420 accepts (waf.content_types), |type| each. */
+    moat_buf_puts(b, "SecAction \"id:900220,phase:1,pass,t:none,nolog,"
+                     "setvar:'tx.allowed_request_content_type=");
+    for (size_t i = 0; i < cfg->waf.content_types.len; i++)
+        moat_buf_printf(b, "%s|%s|", i ? " " : "", cfg->waf.content_types.items[i]);
+    moat_buf_puts(b, "'\"\n");
+    /* NDJSON / JSON Lines: every record ends in a newline, so a record that
+     * ends in a verb and a word ("... lock budget"}\n) reads to 921110 as
+     * a request line smuggled in the body. moat's parser refuses every
+     * ambiguous framing and forwards the body re-framed, so in these
+     * line-based bodies 921110 does not read the raw body (it still reads
+     * the parameters and headers). */
+    moat_buf_puts(b, "SecRule REQUEST_HEADERS:Content-Type \"@rx ^application/(?:x-ndjson|"
+                     "jsonl|x-jsonlines)\\b\" \"id:1900011,phase:1,t:none,t:lowercase,pass,"
+                     "nolog,ctl:ruleRemoveTargetById=921110;REQUEST_BODY\"\n");
+    /* application/graphql bodies have no body processor: the attack rules
+     * that read parameters never see them. libinjection reads the raw
+     * document for SQL injection and XSS (a GraphQL document is neither). */
+    static const char *const gql_ops[][3] = {{"1901300", "detectSQLi", "SQL injection"},
+                                             {"1901301", "detectXSS", "XSS"}};
+    for (size_t i = 0; i < 2; i++)
         moat_buf_printf(b,
-                        "SecRule REQUEST_FILENAME \"@beginsWith %.*s\" \"id:%u,phase:1,pass,"
-                        "nolog,t:none",
-                        (int)(sp - e), e, id++);
-        static const char *const tags[] = {"OWASP_CRS", "moat-python"};
-        for (size_t t = 0; t < 2; t++)
-            moat_buf_printf(b,
-                            ",ctl:ruleRemoveTargetByTag=%s;ARGS:%s"
-                            ",ctl:ruleRemoveTargetByTag=%s;ARGS:json.%s",
-                            tags[t], sp + 1, tags[t], sp + 1);
+                        "SecRule REQUEST_HEADERS:Content-Type \"@rx ^application/graphql\\b\" "
+                        "\"id:%s,phase:2,block,log,t:none,t:lowercase,"
+                        "msg:'%s in an application/graphql body (libinjection)',"
+                        "logdata:'Matched Data: %%{TX.0} found within REQUEST_BODY: x',"
+                        "tag:'moat-python',tag:'attack-%s',severity:'CRITICAL',chain\"\n"
+                        "  SecRule REQUEST_BODY \"@%s\" \"t:none,t:urlDecodeUni,"
+                        "setvar:'tx.anomaly_score_pl1=+%%{tx.critical_anomaly_score}'\"\n",
+                        gql_ops[i][0], gql_ops[i][2], i ? "xss" : "sqli", gql_ops[i][1]);
+    /* After a payload in a URL, the browser's next request carries that URL
+     * in Referer: at paranoia 1 no rule reads Referer (the URL itself was
+     * inspected when it was requested). */
+    if (cfg->waf.paranoia <= 1)
+        moat_buf_puts(b, "SecAction \"id:1900010,phase:1,pass,t:none,nolog,"
+                         "ctl:ruleRemoveTargetByTag=OWASP_CRS;REQUEST_HEADERS:Referer,"
+                         "ctl:ruleRemoveTargetByTag=moat-python;REQUEST_HEADERS:Referer\"\n");
+    /* waf.exclude: the gateway matches the routes (moat_route_match, the
+     * matcher of [[auth.rules]]) and names the entries that apply in the
+     * transaction's SERVER_ADDR ("moat-exclude |0|3|"), which no rule of
+     * the CRS reads and no client can set; entry i's rule acts on "|i|". */
+    size_t nent;
+    char **ent = exclusion_entries(cfg, &nent);
+    for (size_t i = 0; i < nent; i++) {
+        moat_waf_exclusion e;
+        if (moat_waf_exclusion_parse(ent[i], &e)) continue; /* checked at load */
+        if (!e.nids && !e.ntags && !e.ntargets) {
+            moat_waf_exclusion_free(&e); /* a route alone: not inspected at all */
+            continue;
+        }
+        moat_buf_printf(b,
+                        "SecRule SERVER_ADDR \"@contains |%zu|\" \"id:%zu,phase:1,pass,nolog,"
+                        "t:none,msg:'waf.exclude %zu'",
+                        i, 1900100 + i, i);
+        static const char *const all_tags[] = {"OWASP_CRS", "moat-python"};
+        for (size_t t = 0; t < e.ntargets; t++) {
+            const char *tg = e.targets[t];
+            for (int json = 0; json < (e.bare[t] ? 2 : 1); json++) {
+                const char *pre = e.bare[t] ? (json ? "ARGS:json." : "ARGS:") : "";
+                for (size_t k = 0; k < e.nids; k++)
+                    moat_buf_printf(b, ",ctl:ruleRemoveTargetById=%s;%s%s", e.ids[k], pre, tg);
+                for (size_t k = 0; k < e.ntags; k++)
+                    moat_buf_printf(b, ",ctl:ruleRemoveTargetByTag=%s;%s%s", e.tags[k], pre, tg);
+                if (!e.nids && !e.ntags)
+                    for (size_t k = 0; k < 2; k++)
+                        moat_buf_printf(b, ",ctl:ruleRemoveTargetByTag=%s;%s%s", all_tags[k], pre,
+                                        tg);
+            }
+        }
+        if (!e.ntargets) {
+            for (size_t k = 0; k < e.nids; k++)
+                moat_buf_printf(b, ",ctl:ruleRemoveById=%s", e.ids[k]);
+            for (size_t k = 0; k < e.ntags; k++)
+                moat_buf_printf(b, ",ctl:ruleRemoveByTag=%s", e.tags[k]);
+        }
         moat_buf_puts(b, "\"\n");
+        moat_waf_exclusion_free(&e);
     }
+    free_entries(ent, nent);
 }
 
 /* Rules removed after everything is loaded: the CRS's collection
@@ -134,8 +218,21 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
  * command and an argument, which is what search boxes hold ("zip code",
  * "python 3.12", "ping pong", "time zone"); commands chained after a
  * separator (; | && `...` $(...)) are still caught by 932100/932105. */
-static const char tail_rules[] = "SecRuleRemoveById 901321 920350\n"
-                                 "SecRuleRemoveById 932140 932150\n";
+static bool rule_set_on(const moat_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->waf.rule_sets.len; i++)
+        if (strcmp(cfg->waf.rule_sets.items[i], name) == 0) return true;
+    return false;
+}
+
+static void tail_rules(const moat_config *cfg, moat_buf *b)
+{
+    moat_buf_puts(b, "SecRuleRemoveById 901321\n");
+    static const char *const left_out[] = {"920350", "932140", "932150"};
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(left_out); i++)
+        if (!rule_set_on(cfg, left_out[i]))
+            moat_buf_printf(b, "SecRuleRemoveById %s\n", left_out[i]);
+}
 
 static bool exists(const char *path)
 {
@@ -209,9 +306,11 @@ int moat_waf_new(const moat_config *cfg, moat_waf **out, char **err)
     size_t n = 0, cap = 4 + MOAT_ARRAY_LEN(crs_files) + cfg->waf.rules.len;
     moat__waf_source *src = moat_xcalloc(cap, sizeof(*src));
     char **paths = moat_xcalloc(cap, sizeof(*paths));
-    moat_buf base;
+    moat_buf base, tail;
     moat_buf_init(&base);
+    moat_buf_init(&tail);
     moat_waf_base_config(cfg, &base);
+    tail_rules(cfg, &tail);
     int rc = MOAT_ECONFIG;
     src[n++] = (moat__waf_source){"moat base configuration ([waf])", base.data};
     paths[n] = moat_xasprintf("%s/%s", dir, crs_init);
@@ -230,6 +329,7 @@ int moat_waf_new(const moat_config *cfg, moat_waf **out, char **err)
         src[n++] = (moat__waf_source){f, NULL};
     }
     for (size_t i = 0; i < MOAT_ARRAY_LEN(crs_files); i++) {
+        if (strstr(crs_files[i], "-PHP.") && !rule_set_on(cfg, "php")) continue;
         paths[n] = moat_xasprintf("%s/%s", dir, crs_files[i]);
         if (!exists(paths[n])) {
             *err = moat_xasprintf("waf.crs: '%s' is missing from '%s'", crs_files[i], dir);
@@ -238,7 +338,7 @@ int moat_waf_new(const moat_config *cfg, moat_waf **out, char **err)
         src[n] = (moat__waf_source){paths[n], NULL};
         n++;
     }
-    src[n++] = (moat__waf_source){"moat base configuration (tail)", tail_rules};
+    src[n++] = (moat__waf_source){"moat base configuration (tail)", tail.data};
     moat_waf *w = moat_xcalloc(1, sizeof(*w));
     w->engine = &moat__waf_modsec;
     w->detect = strcmp(cfg->waf.mode, "detect") == 0;
@@ -247,6 +347,13 @@ int moat_waf_new(const moat_config *cfg, moat_waf **out, char **err)
         free(w);
         goto out;
     }
+    size_t nent;
+    char **ent = exclusion_entries(cfg, &nent);
+    w->excl = moat_xcalloc(nent + 1, sizeof(*w->excl));
+    for (size_t i = 0; i < nent; i++)
+        (void)moat_waf_exclusion_parse(ent[i], &w->excl[i]);
+    w->nexcl = nent;
+    free_entries(ent, nent);
     *out = w;
     rc = 0;
 out:
@@ -255,6 +362,7 @@ out:
     free(paths);
     free(src);
     moat_buf_free(&base);
+    moat_buf_free(&tail);
     return rc;
 }
 
@@ -262,17 +370,31 @@ void moat_waf_free(moat_waf *w)
 {
     if (!w) return;
     w->engine->unload(w->rules);
+    for (size_t i = 0; i < w->nexcl; i++)
+        moat_waf_exclusion_free(&w->excl[i]);
+    free(w->excl);
     free(w);
 }
 
 /* ---- transactions ----------------------------------------------------------- */
 
 moat_waf_tx *moat_waf_tx_new(const moat_waf *w, const char *client, const char *method,
-                             const char *uri, int http_minor)
+                             const char *uri, const char *path, int http_minor)
 {
     moat_waf_tx *t = moat_xcalloc(1, sizeof(*t));
     t->w = w;
-    t->tx = w->engine->tx_new(w->rules, client, method, uri, http_minor);
+    /* the waf.exclude entries whose route matches (see moat_waf_base_config) */
+    moat_buf server;
+    moat_buf_init(&server);
+    for (size_t i = 0; i < w->nexcl; i++) {
+        const moat_waf_exclusion *e = &w->excl[i];
+        if (!e->route || !(e->nids || e->ntags || e->ntargets)) continue;
+        if (!moat_route_match(e->route, path, 0)) continue;
+        moat_buf_printf(&server, "%s|%zu|", server.len ? "" : "moat-exclude ", i);
+    }
+    t->tx = w->engine->tx_new(w->rules, client, server.len ? server.data : NULL, method, uri,
+                              http_minor);
+    moat_buf_free(&server);
     return t;
 }
 
@@ -387,7 +509,116 @@ bool moat_waf_path_excluded(const moat_config *cfg, const char *path)
     for (size_t i = 0; i < cfg->waf.exclude.len; i++) {
         const char *e = cfg->waf.exclude.items[i];
         if (strchr(e, ' ')) continue;
-        if (strncmp(path, e, strlen(e)) == 0) return true;
+        if (moat_route_match(e, path, 0)) return true;
     }
     return false;
+}
+
+/* ---- suggesting exclusions ------------------------------------------------ */
+
+/* An id-like path segment: all digits, or 8+ characters of hex and '-'
+ * with a digit (UUIDs, hashes). */
+static bool id_segment(const char *s, size_t n)
+{
+    if (!n) return false;
+    size_t digits = 0, hex = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= '0' && c <= '9')
+            digits++;
+        else if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-')
+            hex++;
+        else
+            return false;
+    }
+    return digits == n || (n >= 8 && digits > 0);
+}
+
+static void suggest_route(const char *path, moat_buf *out)
+{
+    size_t len = strcspn(path, "?#");
+    bool glob = false;
+    const char *p = path, *end = path + len;
+    if (!len || *p != '/') {
+        moat_buf_putc(out, '/');
+        return;
+    }
+    while (p < end) {
+        const char *seg = p + 1;
+        const char *next = memchr(seg, '/', (size_t)(end - seg));
+        if (!next) next = end;
+        moat_buf_putc(out, '/');
+        if (id_segment(seg, (size_t)(next - seg))) {
+            moat_buf_putc(out, '*');
+            glob = true;
+        } else {
+            for (const char *q = seg; q < next; q++)
+                /* a '*' of the path would read as a glob: '?' covers it */
+                moat_buf_putc(out, (*q == '*' || *q <= ' ' || *q == 0x7f || *q == '#') ? '?' : *q);
+            if (memchr(seg, '*', (size_t)(next - seg))) glob = true;
+        }
+        p = next;
+    }
+    if (!glob && out->len > 1) moat_buf_putc(out, '$');
+}
+
+size_t moat_waf_suggest(const char *path, const char *rules, const char *targets, moat_buf *out)
+{
+    /* (target, ids) groups; a target that cannot be named becomes "" */
+    enum { MAXG = 8 };
+    char tg[MAXG][96];
+    moat_buf ids[MAXG];
+    size_t ng = 0;
+    char *list = moat_xstrdup(targets && *targets ? targets : (rules ? rules : ""));
+    bool with_targets = targets && *targets;
+    for (char *item = list, *next; item && *item; item = next) {
+        next = strchr(item, ',');
+        if (next) *next++ = '\0';
+        char *eq = with_targets ? strchr(item, '=') : NULL;
+        if (eq) *eq = '\0';
+        const char *id = item;
+        size_t idn = strlen(id);
+        if (!idn || idn > 9 || strspn(id, "0123456789") != idn) continue;
+        /* moat's body-parsing refusals and the CRS's evaluation rules are not
+         * matches an exclusion should switch off */
+        if (strncmp(id, "19000", 5) == 0 || strncmp(id, "949", 3) == 0 ||
+            strncmp(id, "901", 3) == 0)
+            continue;
+        char target[96] = "";
+        if (eq) {
+            snprintf(target, sizeof(target), "%s", eq + 1);
+            moat_waf_exclusion e;
+            char probe[128];
+            snprintf(probe, sizeof(probe), "/ %s", target);
+            if (!strchr(target, ':') || moat_waf_exclusion_parse(probe, &e) || e.ntargets != 1)
+                target[0] = '\0';
+            if (target[0]) moat_waf_exclusion_free(&e);
+        }
+        size_t g = 0;
+        while (g < ng && strcmp(tg[g], target) != 0)
+            g++;
+        if (g == ng) {
+            if (ng == MAXG) continue;
+            snprintf(tg[ng], sizeof(tg[ng]), "%s", target);
+            moat_buf_init(&ids[ng]);
+            ng++;
+        }
+        /* ids[g] is " ID ID ...": add id once */
+        char *have = moat_xasprintf("%s ", ids[g].data ? ids[g].data : "");
+        char *needle = moat_xasprintf(" %s ", id);
+        if (!strstr(have, needle)) moat_buf_printf(&ids[g], " %s", id);
+        free(have);
+        free(needle);
+    }
+    free(list);
+    moat_buf route;
+    moat_buf_init(&route);
+    suggest_route(path ? path : "/", &route);
+    for (size_t g = 0; g < ng; g++) {
+        moat_buf_printf(out, "%s%s%s%s\n", route.data, ids[g].data ? ids[g].data : "",
+                        tg[g][0] ? " " : "", tg[g]);
+        moat_buf_free(&ids[g]);
+    }
+    moat_buf_free(&route);
+    return ng;
 }

@@ -27,9 +27,20 @@ void moat_waf_free(moat_waf *w);
  * exclusions), for `moat config` users and the tests. Appends to out. */
 void moat_waf_base_config(const moat_config *cfg, moat_buf *out);
 
-/* True when a waf.exclude entry without a parameter covers path (the
- * normalised request path): such requests are not inspected at all. */
+/* True when a waf.exclude entry that is a route alone covers path (the
+ * normalised request path; moat_route_match, the matcher of [[auth.rules]]):
+ * such requests are not inspected at all. */
 bool moat_waf_path_excluded(const moat_config *cfg, const char *path);
+
+/* The narrowest waf.exclude entries that would have let one refused
+ * request through, from its security event: path (the request target; the
+ * query is ignored), rules (the event's "rule": ids, comma-separated) and
+ * targets (its "targets": ID=VARIABLE, comma-separated; may be NULL).
+ * Segments of the path that are ids (digits, UUIDs, long hex) become '*';
+ * a path without any ends in '$'. Appends one entry per line to out and
+ * returns how many (0: nothing moat can exclude, such as an unparsable
+ * body). */
+size_t moat_waf_suggest(const char *path, const char *rules, const char *targets, moat_buf *out);
 
 /* One rule that matched. Strings are bounded, NUL-terminated copies. */
 typedef struct moat_waf_match {
@@ -56,9 +67,10 @@ typedef struct moat_waf_verdict {
  * threads (made on a loop, run on the thread pool). */
 typedef struct moat_waf_tx moat_waf_tx;
 
-/* client: the peer address; uri: the request target (path and query). */
+/* client: the peer address; uri: the request target (path and query);
+ * path: the normalised path, which waf.exclude routes are matched with. */
 moat_waf_tx *moat_waf_tx_new(const moat_waf *w, const char *client, const char *method,
-                             const char *uri, int http_minor);
+                             const char *uri, const char *path, int http_minor);
 /* Adds a request header (name and value need not be NUL-terminated). */
 void moat_waf_tx_header(moat_waf_tx *t, const char *name, size_t nlen, const char *value,
                         size_t vlen);

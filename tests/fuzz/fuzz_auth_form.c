@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/portal/portal.h"
 #include "gateway/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -21,29 +22,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t rlen = nul ? size - blen - 1 : 0;
 
     moat_arena *a = moat_arena_new();
-    moat__form f;
-    int rc = moat__form_parse(a, d, blen, &f);
+    moat_http_form f;
+    int rc = moat_http_form_parse(a, d, blen, &f);
     MOAT_BUG_ON(rc != 0 && rc != MOAT_EINVAL && rc != MOAT_ETOOBIG);
     if (rc == 0) {
-        MOAT_BUG_ON(f.n > MOAT__FORM_MAX);
+        MOAT_BUG_ON(f.n > MOAT_HTTP_FORM_MAX);
         for (size_t i = 0; i < f.n; i++) {
-            MOAT_BUG_ON(moat__form_get(&f, f.keys[i]) != f.vals[i]);
+            MOAT_BUG_ON(moat_http_form_get(&f, f.keys[i]) != f.vals[i]);
             moat_buf b;
             moat_buf_init(&b);
-            moat__html_escape(&b, f.vals[i]);
+            moat_portal_html_escape(&b, f.vals[i]);
             MOAT_BUG_ON(b.len && memchr(b.data, '<', b.len));
-            moat__url_escape(&b, f.vals[i]);
+            moat_http_url_escape(&b, f.vals[i]);
             moat_buf_free(&b);
         }
-        const char *rd = moat__form_get(&f, "rd");
-        if (rd && moat__auth_rd_ok(rd)) MOAT_BUG_ON(rd[0] != '/' || rd[1] == '/');
+        const char *rd = moat_http_form_get(&f, "rd");
+        if (rd && moat_portal_rd_ok(rd)) MOAT_BUG_ON(rd[0] != '/' || rd[1] == '/');
     }
     const char *v;
     size_t vlen;
-    if (moat__cookie_get(rest, rlen, "moat_session", &v, &vlen) == 0)
+    if (moat_http_cookie_get(rest, rlen, "moat_session", &v, &vlen) == 0)
         MOAT_BUG_ON(v < rest || v + vlen > rest + rlen);
     char *s = moat_xstrndup(rest, rlen);
-    (void)moat__auth_rd_ok(s);
+    (void)moat_portal_rd_ok(s);
     /* The rest as an X-Forwarded-For header from a trusted proxy. */
     static char *proxies[] = {"10.0.0.0/8", "127.0.0.1"};
     static moat_config cfg; /* only trusted_proxies is read */

@@ -4,6 +4,7 @@ ${env:NAME} references, [tool.moat] in pyproject.toml, and `moat serve`
 with flags and no config file."""
 
 import re
+import shutil
 import socket
 import subprocess
 import tomllib
@@ -345,3 +346,115 @@ def test_serve_fails_when_port_is_taken(moat_bin, echo, tmp):
                            text=True, timeout=15, stdin=subprocess.DEVNULL)
     assert r.returncode == 1, r.stderr  # an error, cleanly: not a crash or a leak report
     assert str(port) in r.stderr
+
+
+# ---------------------------------------------------------- the command table
+
+COMMANDS = ("serve", "cert", "config", "log", "waf", "user", "audit", "db", "completion", "help")
+SUBS = {
+    "audit": ("deps", "code", "settings", "secrets"),
+    "user": ("add", "passwd", "list", "del", "lock", "unlock", "roles", "mfa", "recovery",
+             "import", "token", "logout"),
+    "log": ("init", "verify", "why"),
+    "cert": ("selfsigned",),
+    "db": ("import", "update", "info"),
+    "config": ("check", "docs"),
+    "waf": ("tune",),
+}
+
+
+def test_help_lists_every_command_from_the_table(run):
+    for args in (("--help",), ("help",)):
+        r = run(*args)
+        assert r.returncode == 0, r.stderr
+        listed = re.findall(r"(?m)^  (\w+)(?: (\w+))?\s{2,}\S", r.stdout)
+        assert {c for c, _ in listed} == set(COMMANDS)
+        assert {s for c, s in listed if c == "audit" and s} == set(SUBS["audit"])
+    bare = run()
+    assert bare.returncode == 2 and "commands:" in bare.stderr
+
+
+@pytest.mark.parametrize("cmd", [c for c in COMMANDS if c != "help"])
+def test_every_command_has_help(run, cmd):
+    for args in ((cmd, "--help"), ("help", cmd)):
+        r = run(*args)
+        assert r.returncode == 0, (args, r.stderr)
+        assert r.stdout.startswith("usage: moat %s" % cmd), r.stdout
+
+
+@pytest.mark.parametrize("args, hint", [
+    (("adit",), "audit"),
+    (("serv",), "serve"),
+    (("usr",), "user"),
+    (("log", "verfy"), "verify"),
+    (("user", "paswd"), "passwd"),
+    (("db", "inf"), "info"),
+    (("config", "chek"), "check"),
+    (("cert", "selfsign"), "selfsigned"),
+    (("help", "audt"), "audit"),
+])
+def test_unknown_command_did_you_mean(run, args, hint):
+    r = run(*args)
+    assert r.returncode == 2
+    assert "did you mean '%s'?" % hint in r.stderr, r.stderr
+    assert r.stdout == ""
+
+
+def test_unknown_command_far_from_any_has_no_hint(run):
+    r = run("xyzzy-plugh")
+    assert r.returncode == 2
+    assert "unknown command 'xyzzy-plugh'" in r.stderr
+    assert "did you mean" not in r.stderr
+
+
+def test_unknown_command_is_escaped(run):
+    r = run("\x1b[31mred")
+    assert r.returncode == 2
+    assert "\x1b" not in r.stderr
+
+
+def bash_complete(moat_bin, *words):
+    """COMPREPLY of _moat with the cursor on the last word."""
+    script = ('source <("$MOAT" completion bash) && complete -p moat && '
+              'COMP_WORDS=(moat "$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); _moat; '
+              'printf "%s\\n" "${COMPREPLY[@]}"')
+    r = subprocess.run(["bash", "-c", script, "bash", *words], capture_output=True, text=True,
+                       timeout=30, env={"MOAT": moat_bin, "PATH": "/usr/bin:/bin"},
+                       stdin=subprocess.DEVNULL, cwd="/")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "complete -F _moat moat"
+    return set(lines[1:])
+
+
+def test_bash_completion_loads_and_completes(moat_bin):
+    assert bash_complete(moat_bin, "") >= set(COMMANDS)
+    assert bash_complete(moat_bin, "a") == {"audit"}
+    for cmd, subs in SUBS.items():
+        assert bash_complete(moat_bin, cmd, "") >= set(subs), cmd
+    assert bash_complete(moat_bin, "audit", "se") == {"settings", "secrets"}
+    assert bash_complete(moat_bin, "user", "lo") == {"lock", "logout"}
+    assert "--list-rules" in bash_complete(moat_bin, "audit", "code", "--l")
+    assert bash_complete(moat_bin, "serve", "--li") == {"--listen"}
+    assert bash_complete(moat_bin, "completion", "") == {"bash", "zsh"}
+
+
+def test_zsh_completion_lists_the_table(run):
+    r = run("completion", "zsh")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("#compdef moat\n")
+    for cmd in COMMANDS:
+        assert "'%s:" % cmd in r.stdout
+    for cmd, subs in SUBS.items():
+        assert "    %s)\n" % cmd in r.stdout
+        for sub in subs:
+            assert "'%s:" % sub in r.stdout
+    if shutil.which("zsh"):
+        p = subprocess.run(["zsh", "-n"], input=r.stdout, capture_output=True, text=True,
+                           timeout=30)
+        assert p.returncode == 0, p.stderr
+
+
+def test_completion_wants_a_shell(run):
+    assert run("completion").returncode == 2
+    assert run("completion", "fish").returncode == 2

@@ -204,8 +204,9 @@ static char *sink_name(const moat__py_ctx *c, const callinfo *ci)
 }
 
 /* Reports rule with the data-flow path when steps has one. */
-static void report_flow(moat__py_ctx *c, const char *rule, const callinfo *ci, moat_audit_level sev,
-                        moat_audit_level conf, const char *msg, moat__py_steps *steps)
+static void report_flow(moat__py_ctx *c, moat_code_rule rule, const callinfo *ci,
+                        moat_audit_level sev, moat_audit_level conf, const char *msg,
+                        moat__py_steps *steps)
 {
     char *sink = steps->len ? sink_name(c, ci) : NULL;
     moat__py_report(c, rule, ci->node, sev, conf, msg, steps, sink, NONE);
@@ -213,10 +214,22 @@ static void report_flow(moat__py_ctx *c, const char *rule, const callinfo *ci, m
     moat__py_steps_free(steps);
 }
 
+/* Whether any rule of a family runs: the family's check returns at once
+ * when none does. */
+static bool any_enabled(const moat__py_ctx *c, const moat_code_rule *rules, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (moat__py_enabled(c, rules[i])) return true;
+    return false;
+}
+#define FAMILY_ENABLED(c, ...)                                                                     \
+    any_enabled((c), (const moat_code_rule[]){__VA_ARGS__},                                        \
+                sizeof((const moat_code_rule[]){__VA_ARGS__}) / sizeof(moat_code_rule))
+
 /* ---- Bandit's blacklisted calls (B3xx): one finding per call ---------- */
 
 typedef struct blacklist {
-    const char *id;
+    moat_code_rule id;
     const char *const *quals;
     size_t n;
 } blacklist;
@@ -246,13 +259,13 @@ static const char *const bl_random[] = {"random.random",  "random.randrange", "r
                                         "random.choices", "random.sample",    "random.getrandbits"};
 
 static const blacklist blacklists[] = {
-    {"B301", bl_pickle, MOAT_ARRAY_LEN(bl_pickle)},
-    {"B302", bl_marshal, MOAT_ARRAY_LEN(bl_marshal)},
-    {"B303", bl_md5, MOAT_ARRAY_LEN(bl_md5)},
-    {"B306", bl_mktemp, MOAT_ARRAY_LEN(bl_mktemp)},
-    {"B307", bl_eval, MOAT_ARRAY_LEN(bl_eval)},
-    {"B308", bl_mark_safe, MOAT_ARRAY_LEN(bl_mark_safe)},
-    {"B311", bl_random, MOAT_ARRAY_LEN(bl_random)},
+    {MOAT_CODE_B301, bl_pickle, MOAT_ARRAY_LEN(bl_pickle)},
+    {MOAT_CODE_B302, bl_marshal, MOAT_ARRAY_LEN(bl_marshal)},
+    {MOAT_CODE_B303, bl_md5, MOAT_ARRAY_LEN(bl_md5)},
+    {MOAT_CODE_B306, bl_mktemp, MOAT_ARRAY_LEN(bl_mktemp)},
+    {MOAT_CODE_B307, bl_eval, MOAT_ARRAY_LEN(bl_eval)},
+    {MOAT_CODE_B308, bl_mark_safe, MOAT_ARRAY_LEN(bl_mark_safe)},
+    {MOAT_CODE_B311, bl_random, MOAT_ARRAY_LEN(bl_random)},
 };
 
 static void check_blacklist(moat__py_ctx *c, const callinfo *ci)
@@ -265,17 +278,17 @@ static void check_blacklist(moat__py_ctx *c, const callinfo *ci)
             if (q[0] != ci->qual[0]) continue;
             if (strpbrk(q, "*?[") ? fnmatch(q, ci->qual, 0) != 0 : strcmp(q, ci->qual) != 0)
                 continue;
-            const char *id = bl->id;
+            moat_code_rule id = bl->id;
             moat__py_steps steps = {0};
             moat_audit_level sev = 0, conf = 0;
             TSNode arg = ci->npos ? ci->pos[0] : NONE;
-            if (!strcmp(id, "B303")) {
+            if (id == MOAT_CODE_B303) {
                 /* hashlib.md5(..., usedforsecurity=False) says it is no security control */
                 if (is_false(kw_get(c, ci, "usedforsecurity"))) return;
-            } else if (!strcmp(id, "B307")) {
+            } else if (id == MOAT_CODE_B307) {
                 conf = arg_conf(c, arg, &steps);
                 if (conf == H) sev = H;
-            } else if (!strcmp(id, "B301") || !strcmp(id, "B302")) {
+            } else if (id == MOAT_CODE_B301 || id == MOAT_CODE_B302) {
                 if (moat__py_tainted(c, arg, &steps, 0)) sev = H;
             }
             report_flow(c, id, ci, sev, conf, NULL, &steps);
@@ -331,33 +344,33 @@ static void check_shell(moat__py_ctx *c, const callinfo *ci)
     if (sub && withshell && !ts_node_is_null(arg)) {
         moat_audit_level conf = arg_conf(c, arg, &steps);
         if (conf == L)
-            report_flow(c, "B602", ci, L, H,
+            report_flow(c, MOAT_CODE_B602, ci, L, H,
                         "subprocess call with shell=True seems safe, but may be changed in the "
                         "future; consider rewriting without shell",
                         &steps);
         else
-            report_flow(c, "B602", ci, H, conf,
+            report_flow(c, MOAT_CODE_B602, ci, H, conf,
                         conf == H ? "subprocess call with shell=True runs request data in a shell."
                                   : NULL,
                         &steps);
     } else if (sub && !withshell) {
         bool t = !ts_node_is_null(arg) && moat__py_tainted(c, arg, &steps, 0);
-        report_flow(c, "B603", ci, t ? H : 0, 0,
+        report_flow(c, MOAT_CODE_B603, ci, t ? H : 0, 0,
                     t ? "subprocess call runs a program or arguments taken from the request."
                       : NULL,
                     &steps);
     } else if (!sub && withshell) {
-        report_flow(c, "B604", ci, 0, 0, NULL, &steps);
+        report_flow(c, MOAT_CODE_B604, ci, 0, 0, NULL, &steps);
     }
     if (shell && ci->npos) {
         moat_audit_level conf = arg_conf(c, ci->pos[0], &steps);
         if (conf == L)
-            report_flow(c, "B605", ci, L, H,
+            report_flow(c, MOAT_CODE_B605, ci, L, H,
                         "Starting a process with a shell: seems safe, but may be changed in the "
                         "future; consider rewriting without shell",
                         &steps);
         else
-            report_flow(c, "B605", ci, H, conf,
+            report_flow(c, MOAT_CODE_B605, ci, H, conf,
                         conf == H ? "A shell runs a command built from request data." : NULL,
                         &steps);
     }
@@ -365,11 +378,11 @@ static void check_shell(moat__py_ctx *c, const callinfo *ci)
         bool t = false;
         for (size_t i = 0; i < ci->npos && !t; i++)
             t = moat__py_tainted(c, ci->pos[i], &steps, 0);
-        report_flow(c, "B606", ci, t ? H : 0, t ? H : 0,
+        report_flow(c, MOAT_CODE_B606, ci, t ? H : 0, t ? H : 0,
                     t ? "Starting a process with request data in its arguments." : NULL, &steps);
     }
     if ((sub || shell || noshell) && ci->npos && partial_path(c, ci->pos[0]))
-        moat__py_report(c, "B607", ci->node, 0, 0, NULL, NULL, NULL, NONE);
+        moat__py_report(c, MOAT_CODE_B607, ci->node, 0, 0, NULL, NULL, NULL, NONE);
 }
 
 /* ---- the other call rules ------------------------------------------------ */
@@ -408,89 +421,117 @@ static const char *const weak_hashes[] = {"md4", "md5", "sha1", "md2"};
  * (B608 reports it; the SQL call then need not report the same flow). */
 static bool sql_built(moat__py_ctx *c, TSNode n);
 
-static void check_calls(moat__py_ctx *c, TSNode n)
+/* ---- the rule families of a call: each its own function, run only when one
+ * of its rules is enabled (check_calls) ---------------------------------- */
+
+static void call_http(moat__py_ctx *c, const callinfo *ci)
 {
-    callinfo ci;
-    call_init(c, n, &ci);
     moat__py_steps steps = {0};
-
-    check_blacklist(c, &ci);
-    check_shell(c, &ci);
-
     bool requests_lib =
-        ci.qual && (!strncmp(ci.qual, "requests.", 9) || !strncmp(ci.qual, "httpx.", 6));
-    bool verb = name_in(c, &ci, http_verbs, MOAT_ARRAY_LEN(http_verbs));
+        ci->qual && (!strncmp(ci->qual, "requests.", 9) || !strncmp(ci->qual, "httpx.", 6));
+    bool verb = name_in(c, ci, http_verbs, MOAT_ARRAY_LEN(http_verbs));
 
     /* B501 (Bandit: 'requests' anywhere in the qualname) */
-    if (ci.qual && (strstr(ci.qual, "requests") || strstr(ci.qual, "httpx")) && verb &&
-        is_false(kw_get(c, &ci, "verify")))
-        moat__py_report(c, "B501", n, 0, 0, NULL, NULL, NULL, NONE);
+    if (ci->qual && (strstr(ci->qual, "requests") || strstr(ci->qual, "httpx")) && verb &&
+        is_false(kw_get(c, ci, "verify")))
+        moat__py_report(c, MOAT_CODE_B501, ci->node, 0, 0, NULL, NULL, NULL, NONE);
     /* B113 */
-    if (requests_lib && verb && !strncmp(ci.qual, "requests.", 9) &&
-        ts_node_is_null(kw_get(c, &ci, "timeout")))
-        moat__py_report(c, "B113", n, 0, 0, NULL, NULL, NULL, NONE);
+    if (requests_lib && verb && !strncmp(ci->qual, "requests.", 9) &&
+        ts_node_is_null(kw_get(c, ci, "timeout")))
+        moat__py_report(c, MOAT_CODE_B113, ci->node, 0, 0, NULL, NULL, NULL, NONE);
     /* MOAT-C108: SSRF */
-    if ((requests_lib && verb) || qual_is(&ci, "urllib.request.urlopen") ||
-        qual_is(&ci, "urllib.request.Request") || qual_is(&ci, "urllib.urlopen") ||
-        qual_is(&ci, "urllib2.urlopen")) {
-        TSNode url = kw_get(c, &ci, "url");
+    if ((requests_lib && verb) || qual_is(ci, "urllib.request.urlopen") ||
+        qual_is(ci, "urllib.request.Request") || qual_is(ci, "urllib.urlopen") ||
+        qual_is(ci, "urllib2.urlopen")) {
+        TSNode url = kw_get(c, ci, "url");
         if (ts_node_is_null(url))
-            url = name_is(c, &ci, "request") ? (ci.npos > 1 ? ci.pos[1] : NONE)
-                                             : (ci.npos ? ci.pos[0] : NONE);
+            url = name_is(c, ci, "request") ? (ci->npos > 1 ? ci->pos[1] : NONE)
+                                            : (ci->npos ? ci->pos[0] : NONE);
         if (moat__py_tainted(c, url, &steps, 0))
-            report_flow(c, "MOAT-C108", &ci, 0, 0, NULL, &steps);
+            report_flow(c, MOAT_CODE_MOAT_C108, ci, 0, 0, NULL, &steps);
     }
+}
+
+static void call_flask_debug(moat__py_ctx *c, const callinfo *ci)
+{
     /* B201 */
-    if (ci.qual && name_is(c, &ci, "run") && moat__py_imported_like(c, "flask") &&
-        IS(ci.func, "attribute") && IS(kw_get(c, &ci, "debug"), "true"))
-        moat__py_report(c, "B201", n, 0, 0, NULL, NULL, NULL, NONE);
+    if (ci->qual && name_is(c, ci, "run") && moat__py_imported_like(c, "flask") &&
+        IS(ci->func, "attribute") && IS(kw_get(c, ci, "debug"), "true"))
+        moat__py_report(c, MOAT_CODE_B201, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+}
+
+static void call_tarfile(moat__py_ctx *c, const callinfo *ci)
+{
     /* B202 */
-    if (name_is(c, &ci, "extractall") && moat__py_imported_like(c, "tarfile") &&
-        ts_node_is_null(kw_get(c, &ci, "members")) && ts_node_is_null(kw_get(c, &ci, "filter")))
-        moat__py_report(c, "B202", n, 0, 0, NULL, NULL, NULL, NONE);
+    if (name_is(c, ci, "extractall") && moat__py_imported_like(c, "tarfile") &&
+        ts_node_is_null(kw_get(c, ci, "members")) && ts_node_is_null(kw_get(c, ci, "filter")))
+        moat__py_report(c, MOAT_CODE_B202, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+}
+
+static void call_weak_hash(moat__py_ctx *c, const callinfo *ci)
+{
     /* B324 */
-    if (qual_has_part(&ci, "hashlib") && name_is(c, &ci, "new")) {
-        TSNode a = ci.npos ? ci.pos[0] : kw_get(c, &ci, "name");
+    if (qual_has_part(ci, "hashlib") && name_is(c, ci, "new")) {
+        TSNode a = ci->npos ? ci->pos[0] : kw_get(c, ci, "name");
         if (str_value_in(c, a, weak_hashes, MOAT_ARRAY_LEN(weak_hashes)) &&
-            !is_false(kw_get(c, &ci, "usedforsecurity")))
-            moat__py_report(c, "B324", n, 0, 0, NULL, NULL, NULL, NONE);
+            !is_false(kw_get(c, ci, "usedforsecurity")))
+            moat__py_report(c, MOAT_CODE_B324, ci->node, 0, 0, NULL, NULL, NULL, NONE);
     }
+}
+
+static void call_tls(moat__py_ctx *c, const callinfo *ci)
+{
     /* B502 / B504 */
-    if (qual_is(&ci, "ssl.wrap_socket")) {
-        TSNode v = kw_get(c, &ci, "ssl_version");
+    if (qual_is(ci, "ssl.wrap_socket")) {
+        TSNode v = kw_get(c, ci, "ssl_version");
         if (ts_node_is_null(v))
-            moat__py_report(c, "B504", n, 0, 0, NULL, NULL, NULL, NONE);
+            moat__py_report(c, MOAT_CODE_B504, ci->node, 0, 0, NULL, NULL, NULL, NONE);
         else if (last_part_in(c, v, bad_ssl, MOAT_ARRAY_LEN(bad_ssl)))
-            moat__py_report(c, "B502", n, 0, 0, NULL, NULL, NULL, NONE);
-    } else if (qual_is(&ci, "pyOpenSSL.SSL.Context") || qual_is(&ci, "OpenSSL.SSL.Context")) {
-        TSNode v = kw_get(c, &ci, "method");
-        if (ts_node_is_null(v) && ci.npos) v = ci.pos[0];
+            moat__py_report(c, MOAT_CODE_B502, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+    } else if (qual_is(ci, "pyOpenSSL.SSL.Context") || qual_is(ci, "OpenSSL.SSL.Context")) {
+        TSNode v = kw_get(c, ci, "method");
+        if (ts_node_is_null(v) && ci->npos) v = ci->pos[0];
         if (last_part_in(c, v, bad_ssl, MOAT_ARRAY_LEN(bad_ssl)))
-            moat__py_report(c, "B502", n, 0, 0, NULL, NULL, NULL, NONE);
-    } else if (last_part_in(c, kw_get(c, &ci, "method"), bad_ssl, MOAT_ARRAY_LEN(bad_ssl)) ||
-               last_part_in(c, kw_get(c, &ci, "ssl_version"), bad_ssl, MOAT_ARRAY_LEN(bad_ssl))) {
-        moat__py_report(c, "B502", n, M, M,
+            moat__py_report(c, MOAT_CODE_B502, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+    } else if (last_part_in(c, kw_get(c, ci, "method"), bad_ssl, MOAT_ARRAY_LEN(bad_ssl)) ||
+               last_part_in(c, kw_get(c, ci, "ssl_version"), bad_ssl, MOAT_ARRAY_LEN(bad_ssl))) {
+        moat__py_report(c, MOAT_CODE_B502, ci->node, M, M,
                         "Function call with an insecure SSL/TLS protocol version.", NULL, NULL,
                         NONE);
     }
+}
+
+static void call_yaml(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* B506 */
-    if (qual_has_part(&ci, "yaml") && name_is(c, &ci, "load") &&
-        !last_part_in(c, kw_get(c, &ci, "Loader"), safe_loaders, MOAT_ARRAY_LEN(safe_loaders))) {
-        bool t = ci.npos && moat__py_tainted(c, ci.pos[0], &steps, 0);
-        report_flow(c, "B506", &ci, t ? H : 0, 0, NULL, &steps);
+    if (qual_has_part(ci, "yaml") && name_is(c, ci, "load") &&
+        !last_part_in(c, kw_get(c, ci, "Loader"), safe_loaders, MOAT_ARRAY_LEN(safe_loaders))) {
+        bool t = ci->npos && moat__py_tainted(c, ci->pos[0], &steps, 0);
+        report_flow(c, MOAT_CODE_B506, ci, t ? H : 0, 0, NULL, &steps);
     }
+}
+
+static void call_exec(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* B102 */
-    if (IS(ci.func, "identifier") && TEXT_IS(c, ci.func, "exec")) {
-        moat_audit_level conf = arg_conf(c, ci.npos ? ci.pos[0] : NONE, &steps);
-        report_flow(c, "B102", &ci, conf == H ? H : 0, conf, NULL, &steps);
+    if (IS(ci->func, "identifier") && TEXT_IS(c, ci->func, "exec")) {
+        moat_audit_level conf = arg_conf(c, ci->npos ? ci->pos[0] : NONE, &steps);
+        report_flow(c, MOAT_CODE_B102, ci, conf == H ? H : 0, conf, NULL, &steps);
     }
+}
+
+static void call_django_extra(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* B610: Bandit's django_extra_used */
-    if (name_is(c, &ci, "extra") && IS(ci.func, "attribute")) {
+    if (name_is(c, ci, "extra") && IS(ci->func, "attribute")) {
         static const char *const order[] = {"select", "where", "params", "tables"};
         TSNode v[4] = {0};
         for (size_t i = 0; i < 4; i++) {
-            v[i] = kw_get(c, &ci, order[i]);
-            if (i < ci.npos) v[i] = ci.pos[i];
+            v[i] = kw_get(c, ci, order[i]);
+            if (i < ci->npos) v[i] = ci->pos[i];
         }
         bool insecure = false;
         for (size_t k = 1; k < 4 && !insecure; k += 2) { /* where, tables */
@@ -517,36 +558,50 @@ static void check_calls(moat__py_ctx *c, TSNode n)
             }
         }
         if (insecure) {
-            bool t = moat__py_tainted(c, FIELD(n, "arguments"), &steps, 0);
-            report_flow(c, "B610", &ci, t ? H : 0, t ? H : 0, NULL, &steps);
+            bool t = moat__py_tainted(c, FIELD(ci->node, "arguments"), &steps, 0);
+            report_flow(c, MOAT_CODE_B610, ci, t ? H : 0, t ? H : 0, NULL, &steps);
         }
     }
+}
+
+static void call_rawsql(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* B611 */
-    if (name_is(c, &ci, "RawSQL") && moat__py_imported_like(c, "django.db.models") && ci.npos &&
-        !moat__py_is_str(ci.pos[0])) {
-        bool t = moat__py_tainted(c, ci.pos[0], &steps, 0);
-        report_flow(c, "B611", &ci, t ? H : 0, t ? H : 0, NULL, &steps);
+    if (name_is(c, ci, "RawSQL") && moat__py_imported_like(c, "django.db.models") && ci->npos &&
+        !moat__py_is_str(ci->pos[0])) {
+        bool t = moat__py_tainted(c, ci->pos[0], &steps, 0);
+        report_flow(c, MOAT_CODE_B611, ci, t ? H : 0, t ? H : 0, NULL, &steps);
     }
+}
+
+static void call_jinja2(moat__py_ctx *c, const callinfo *ci)
+{
     /* B701 */
-    if (qual_has_part(&ci, "jinja2") && name_is(c, &ci, "Environment")) {
-        TSNode v = kw_get(c, &ci, "autoescape");
+    if (qual_has_part(ci, "jinja2") && name_is(c, ci, "Environment")) {
+        TSNode v = kw_get(c, ci, "autoescape");
         if (ts_node_is_null(v))
-            moat__py_report(c, "B701", n, H, H,
+            moat__py_report(c, MOAT_CODE_B701, ci->node, H, H,
                             "Jinja2 Environment without autoescape: it is off by default.", NULL,
                             NULL, NONE);
         else if (IS(v, "false"))
-            moat__py_report(c, "B701", n, H, H, NULL, NULL, NULL, NONE);
+            moat__py_report(c, MOAT_CODE_B701, ci->node, H, H, NULL, NULL, NULL, NONE);
         else if (!IS(v, "true") &&
                  !(IS(v, "call") && TEXT_IS(c, FIELD(v, "function"), "select_autoescape")))
-            moat__py_report(c, "B701", n, H, M,
+            moat__py_report(c, MOAT_CODE_B701, ci->node, H, M,
                             "Jinja2 autoescape set to a value that may be false.", NULL, NULL,
                             NONE);
     }
+}
+
+static void call_mark_safe(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* B703 */
-    if (name_in(c, &ci, safe_types, MOAT_ARRAY_LEN(safe_types)) &&
-        moat__py_imported_like(c, "django.utils.safestring") && ci.npos &&
-        !moat__py_is_str(ci.pos[0])) {
-        TSNode a = ci.pos[0];
+    if (name_in(c, ci, safe_types, MOAT_ARRAY_LEN(safe_types)) &&
+        moat__py_imported_like(c, "django.utils.safestring") && ci->npos &&
+        !moat__py_is_str(ci->pos[0])) {
+        TSNode a = ci->pos[0];
         bool secure = false;
         if (IS(a, "identifier") && c->scope) {
             size_t len;
@@ -556,57 +611,140 @@ static void check_calls(moat__py_ctx *c, TSNode n)
         }
         if (!secure) {
             bool t = moat__py_tainted(c, a, &steps, 0);
-            report_flow(c, "B703", &ci, t ? H : 0, 0, NULL, &steps);
+            report_flow(c, MOAT_CODE_B703, ci, t ? H : 0, 0, NULL, &steps);
         }
     }
+}
+
+static void call_markup(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* B704 */
-    if ((qual_is(&ci, "markupsafe.Markup") || qual_is(&ci, "flask.Markup") ||
-         qual_is(&ci, "jinja2.Markup")) &&
-        ci.npos && !value_const(c, ci.pos[0])) {
-        bool t = moat__py_tainted(c, ci.pos[0], &steps, 0);
-        report_flow(c, "B704", &ci, t ? H : 0, 0, NULL, &steps);
+    if ((qual_is(ci, "markupsafe.Markup") || qual_is(ci, "flask.Markup") ||
+         qual_is(ci, "jinja2.Markup")) &&
+        ci->npos && !value_const(c, ci->pos[0])) {
+        bool t = moat__py_tainted(c, ci->pos[0], &steps, 0);
+        report_flow(c, MOAT_CODE_B704, ci, t ? H : 0, 0, NULL, &steps);
     }
+}
+
+static void call_keywords(moat__py_ctx *c, const callinfo *ci)
+{
     /* B106 (and the config-update forms of MOAT-C105 / MOAT-C109) */
-    for (size_t i = 0; i < ci.nkw; i++) {
-        TSNode k = ci.kw[i].name, v = ci.kw[i].value;
+    for (size_t i = 0; i < ci->nkw; i++) {
+        TSNode k = ci->kw[i].name, v = ci->kw[i].value;
         if (moat__py_is_str(v) && password_name(c, k))
-            moat__py_report(c, "B106", n, 0, 0, NULL, NULL, NULL, v);
+            moat__py_report(c, MOAT_CODE_B106, ci->node, 0, 0, NULL, NULL, NULL, v);
         if (TEXT_IS(c, k, "WTF_CSRF_ENABLED") && IS(v, "false"))
-            moat__py_report(c, "MOAT-C105", n, 0, 0, NULL, NULL, NULL, NONE);
+            moat__py_report(c, MOAT_CODE_MOAT_C105, ci->node, 0, 0, NULL, NULL, NULL, NONE);
         if (TEXT_IS(c, k, "SECRET_KEY") && moat__py_is_str(v) &&
             ts_node_end_byte(v) - ts_node_start_byte(v) > 2)
-            moat__py_report(c, "MOAT-C109", n, 0, 0, NULL, NULL, NULL, v);
+            moat__py_report(c, MOAT_CODE_MOAT_C109, ci->node, 0, 0, NULL, NULL, NULL, v);
     }
+}
+
+static void call_ssti(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* MOAT-C101: SSTI */
-    if (name_is(c, &ci, "render_template_string") && (ci.npos || ci.nkw)) {
-        TSNode a = ci.npos ? ci.pos[0] : kw_get(c, &ci, "source");
+    if (name_is(c, ci, "render_template_string") && (ci->npos || ci->nkw)) {
+        TSNode a = ci->npos ? ci->pos[0] : kw_get(c, ci, "source");
         if (!ts_node_is_null(a) && !value_const(c, a)) {
             moat_audit_level conf = arg_conf(c, a, &steps);
-            report_flow(c, "MOAT-C101", &ci, H, conf, NULL, &steps);
+            report_flow(c, MOAT_CODE_MOAT_C101, ci, H, conf, NULL, &steps);
         }
     }
+}
+
+static void call_csrf_call(moat__py_ctx *c, const callinfo *ci)
+{
     /* MOAT-C104 as a call: csrf_exempt(view) in urls.py */
-    if (name_is(c, &ci, "csrf_exempt"))
-        moat__py_report(c, "MOAT-C104", n, 0, 0, NULL, NULL, NULL, NONE);
+    if (name_is(c, ci, "csrf_exempt"))
+        moat__py_report(c, MOAT_CODE_MOAT_C104, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+}
+
+static void call_redirect(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* MOAT-C106: open redirect */
-    if (name_in(c, &ci, redirects, MOAT_ARRAY_LEN(redirects))) {
-        TSNode a = ci.npos ? ci.pos[0] : kw_get(c, &ci, "location");
-        if (ts_node_is_null(a)) a = kw_get(c, &ci, "redirect_to");
-        if (ts_node_is_null(a)) a = kw_get(c, &ci, "url");
-        if (moat__py_tainted(c, a, &steps, 0)) report_flow(c, "MOAT-C106", &ci, 0, 0, NULL, &steps);
+    if (name_in(c, ci, redirects, MOAT_ARRAY_LEN(redirects))) {
+        TSNode a = ci->npos ? ci->pos[0] : kw_get(c, ci, "location");
+        if (ts_node_is_null(a)) a = kw_get(c, ci, "redirect_to");
+        if (ts_node_is_null(a)) a = kw_get(c, ci, "url");
+        if (moat__py_tainted(c, a, &steps, 0))
+            report_flow(c, MOAT_CODE_MOAT_C106, ci, 0, 0, NULL, &steps);
     }
+}
+
+static void call_path(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* MOAT-C107: path traversal */
-    if (qual_in(&ci, file_sinks, MOAT_ARRAY_LEN(file_sinks)) && ci.npos &&
-        moat__py_tainted(c, ci.pos[0], &steps, 0))
-        report_flow(c, "MOAT-C107", &ci, 0, 0, NULL, &steps);
+    if (qual_in(ci, file_sinks, MOAT_ARRAY_LEN(file_sinks)) && ci->npos &&
+        moat__py_tainted(c, ci->pos[0], &steps, 0))
+        report_flow(c, MOAT_CODE_MOAT_C107, ci, 0, 0, NULL, &steps);
+}
+
+static void call_sql_call(moat__py_ctx *c, const callinfo *ci)
+{
+    moat__py_steps steps = {0};
     /* MOAT-C110: SQL calls fed by request data (B608 covers SQL built in place) */
     bool sql_call =
-        (IS(ci.func, "attribute") && name_in(c, &ci, sql_calls, MOAT_ARRAY_LEN(sql_calls))) ||
-        ((name_is(c, &ci, "text") && moat__py_imported_like(c, "sqlalchemy")) ||
-         name_is(c, &ci, "RawSQL"));
-    if (sql_call && ci.npos && !sql_built(c, ci.pos[0]) &&
-        moat__py_tainted(c, ci.pos[0], &steps, 0))
-        report_flow(c, "MOAT-C110", &ci, 0, 0, NULL, &steps);
+        (IS(ci->func, "attribute") && name_in(c, ci, sql_calls, MOAT_ARRAY_LEN(sql_calls))) ||
+        ((name_is(c, ci, "text") && moat__py_imported_like(c, "sqlalchemy")) ||
+         name_is(c, ci, "RawSQL"));
+    if (sql_call && ci->npos && !sql_built(c, ci->pos[0]) &&
+        moat__py_tainted(c, ci->pos[0], &steps, 0))
+        report_flow(c, MOAT_CODE_MOAT_C110, ci, 0, 0, NULL, &steps);
+}
+
+typedef struct call_family {
+    void (*check)(moat__py_ctx *c, const callinfo *ci);
+    moat_code_rule rules[7];
+    size_t nrules;
+} call_family;
+
+#define FAMILY(fn, ...)                                                                            \
+    {                                                                                              \
+        fn, {__VA_ARGS__}, sizeof((moat_code_rule[]){__VA_ARGS__}) / sizeof(moat_code_rule)        \
+    }
+
+static const call_family call_families[] = {
+    FAMILY(check_blacklist, MOAT_CODE_B301, MOAT_CODE_B302, MOAT_CODE_B303, MOAT_CODE_B306,
+           MOAT_CODE_B307, MOAT_CODE_B308, MOAT_CODE_B311),
+    FAMILY(check_shell, MOAT_CODE_B602, MOAT_CODE_B603, MOAT_CODE_B604, MOAT_CODE_B605,
+           MOAT_CODE_B606, MOAT_CODE_B607),
+    FAMILY(call_http, MOAT_CODE_B501, MOAT_CODE_B113, MOAT_CODE_MOAT_C108),
+    FAMILY(call_flask_debug, MOAT_CODE_B201),
+    FAMILY(call_tarfile, MOAT_CODE_B202),
+    FAMILY(call_weak_hash, MOAT_CODE_B324),
+    FAMILY(call_tls, MOAT_CODE_B502, MOAT_CODE_B504),
+    FAMILY(call_yaml, MOAT_CODE_B506),
+    FAMILY(call_exec, MOAT_CODE_B102),
+    FAMILY(call_django_extra, MOAT_CODE_B610),
+    FAMILY(call_rawsql, MOAT_CODE_B611),
+    FAMILY(call_jinja2, MOAT_CODE_B701),
+    FAMILY(call_mark_safe, MOAT_CODE_B703),
+    FAMILY(call_markup, MOAT_CODE_B704),
+    FAMILY(call_keywords, MOAT_CODE_B106, MOAT_CODE_MOAT_C105, MOAT_CODE_MOAT_C109),
+    FAMILY(call_ssti, MOAT_CODE_MOAT_C101),
+    FAMILY(call_csrf_call, MOAT_CODE_MOAT_C104),
+    FAMILY(call_redirect, MOAT_CODE_MOAT_C106),
+    FAMILY(call_path, MOAT_CODE_MOAT_C107),
+    FAMILY(call_sql_call, MOAT_CODE_MOAT_C110),
+};
+#undef FAMILY
+
+/* Every call goes through the families of call rules; a family none of
+ * whose rules is enabled is not run (ruff's is_rule_enabled). */
+static void check_calls(moat__py_ctx *c, TSNode n)
+{
+    callinfo ci;
+    call_init(c, n, &ci);
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(call_families); i++) {
+        const call_family *f = &call_families[i];
+        if (any_enabled(c, f->rules, f->nrules)) f->check(c, &ci);
+    }
     free(ci.qual);
 }
 
@@ -663,6 +801,7 @@ static bool sql_built(moat__py_ctx *c, TSNode n)
 
 static void check_sql_string(moat__py_ctx *c, TSNode n)
 {
+    if (!moat__py_enabled(c, MOAT_CODE_B608)) return;
     /* Only the outermost node of a chain of + / % reports (the stack's top
      * is n itself). */
     TSNode parent = c->depth > 1 ? c->stack[c->depth - 2] : NONE;
@@ -681,13 +820,13 @@ static void check_sql_string(moat__py_ctx *c, TSNode n)
     }
     moat__py_steps steps = {0};
     if (moat__py_tainted(c, n, &steps, 0)) {
-        moat__py_report(c, "B608", n, H, H,
+        moat__py_report(c, MOAT_CODE_B608, n, H, H,
                         "SQL injection: request data is built into the query text.", &steps,
                         "the query", NONE);
         moat__py_steps_free(&steps);
         return;
     }
-    moat__py_report(c, "B608", n, 0, conf, NULL, NULL, NULL, NONE);
+    moat__py_report(c, MOAT_CODE_B608, n, 0, conf, NULL, NULL, NULL, NONE);
 }
 
 /* ---- assignments ------------------------------------------------------- */
@@ -756,19 +895,19 @@ static void check_assignment(moat__py_ctx *c, TSNode n)
     bool str = moat__py_is_str(right);
     /* B105: password = "..." and d["password"] = "..." */
     if (str && IS(left, "identifier") && password_name(c, left))
-        moat__py_report(c, "B105", right, 0, 0, NULL, NULL, NULL, right);
+        moat__py_report(c, MOAT_CODE_B105, right, 0, 0, NULL, NULL, NULL, right);
     if (str && IS(left, "subscript") && moat__py_is_str(FIELD(left, "subscript"))) {
         TSNode k = FIELD(left, "subscript");
         char *ks = moat__py_str_value(c, k);
         regex_init();
         bool m = regexec(&password_re, ks, 0, NULL, 0) == 0;
         free(ks);
-        if (m) moat__py_report(c, "B105", right, 0, 0, NULL, NULL, NULL, right);
+        if (m) moat__py_report(c, MOAT_CODE_B105, right, 0, 0, NULL, NULL, NULL, right);
     }
     /* MOAT-C109 */
     if (secret_key_target(c, left)) {
         if (str && ts_node_end_byte(right) - ts_node_start_byte(right) > 2) {
-            moat__py_report(c, "MOAT-C109", right, 0, 0, NULL, NULL, NULL, right);
+            moat__py_report(c, MOAT_CODE_MOAT_C109, right, 0, 0, NULL, NULL, NULL, right);
         } else if (IS(right, "call")) {
             /* os.environ.get("SECRET_KEY", "fallback"): the fallback is in the repository */
             char *q = moat__py_qualname(c, FIELD(right, "function"));
@@ -777,7 +916,7 @@ static void check_assignment(moat__py_ctx *c, TSNode n)
                 ts_node_named_child_count(args) >= 2) {
                 TSNode fb = ts_node_named_child(args, 1);
                 if (moat__py_is_str(fb) && ts_node_end_byte(fb) - ts_node_start_byte(fb) > 2)
-                    moat__py_report(c, "MOAT-C109", fb, H, M,
+                    moat__py_report(c, MOAT_CODE_MOAT_C109, fb, H, M,
                                     "Hard-coded SECRET_KEY fallback: used whenever the "
                                     "environment variable is missing.",
                                     NULL, NULL, fb);
@@ -788,7 +927,7 @@ static void check_assignment(moat__py_ctx *c, TSNode n)
     /* MOAT-C105 */
     if (IS(right, "false") && ((IS(left, "identifier") && TEXT_IS(c, left, "WTF_CSRF_ENABLED")) ||
                                subscript_key_is(c, left, "WTF_CSRF_ENABLED")))
-        moat__py_report(c, "MOAT-C105", n, 0, 0, NULL, NULL, NULL, NONE);
+        moat__py_report(c, MOAT_CODE_MOAT_C105, n, 0, 0, NULL, NULL, NULL, NONE);
 }
 
 /* ---- functions ------------------------------------------------------------ */
@@ -877,6 +1016,7 @@ static void taint_route_params(moat__py_ctx *c, TSNode fn, TSNode path)
 
 static void check_function(moat__py_ctx *c, TSNode fn)
 {
+    if (!FAMILY_ENABLED(c, MOAT_CODE_B107, MOAT_CODE_B503)) return;
     TSNode params = FIELD(fn, "parameters");
     uint32_t cnt = ts_node_named_child_count(params);
     regex_init();
@@ -885,14 +1025,15 @@ static void check_function(moat__py_ctx *c, TSNode fn)
         if (!IS(p, "default_parameter") && !IS(p, "typed_default_parameter")) continue;
         TSNode name = FIELD(p, "name"), v = FIELD(p, "value");
         if (moat__py_is_str(v) && password_name(c, name))
-            moat__py_report(c, "B107", fn, 0, 0, NULL, NULL, NULL, v);
+            moat__py_report(c, MOAT_CODE_B107, fn, 0, 0, NULL, NULL, NULL, v);
         if (last_part_in(c, v, bad_ssl, MOAT_ARRAY_LEN(bad_ssl)))
-            moat__py_report(c, "B503", fn, 0, 0, NULL, NULL, NULL, NONE);
+            moat__py_report(c, MOAT_CODE_B503, fn, 0, 0, NULL, NULL, NULL, NONE);
     }
 }
 
 static void check_decorators(moat__py_ctx *c, TSNode decorated)
 {
+    if (!moat__py_enabled(c, MOAT_CODE_MOAT_C104)) return;
     uint32_t cnt = ts_node_named_child_count(decorated);
     for (uint32_t i = 0; i < cnt; i++) {
         TSNode d = ts_node_named_child(decorated, i);
@@ -904,7 +1045,7 @@ static void check_decorators(moat__py_ctx *c, TSNode decorated)
                                                 TEXT_IS(c, FIELD(e, "object"), "csrf"));
         if (exempt) {
             c->stack[c->depth++] = d;
-            moat__py_report(c, "MOAT-C104", d, 0, 0, NULL, NULL, NULL, NONE);
+            moat__py_report(c, MOAT_CODE_MOAT_C104, d, 0, 0, NULL, NULL, NULL, NONE);
             c->depth--;
         }
     }
@@ -914,6 +1055,7 @@ static void check_decorators(moat__py_ctx *c, TSNode decorated)
  * `continue` (Bandit's default: other exception types are deliberate). */
 static void check_except(moat__py_ctx *c, TSNode n)
 {
+    if (!FAMILY_ENABLED(c, MOAT_CODE_B110, MOAT_CODE_B112)) return;
     TSNode kids[4];
     uint32_t nk = 0, cnt = ts_node_named_child_count(n);
     for (uint32_t i = 0; i < cnt && nk < 4; i++) {
@@ -938,9 +1080,9 @@ static void check_except(moat__py_ctx *c, TSNode n)
     }
     if (nstmt != 1) return;
     if (IS(only, "pass_statement"))
-        moat__py_report(c, "B110", n, 0, 0, NULL, NULL, NULL, NONE);
+        moat__py_report(c, MOAT_CODE_B110, n, 0, 0, NULL, NULL, NULL, NONE);
     else if (IS(only, "continue_statement"))
-        moat__py_report(c, "B112", n, 0, 0, NULL, NULL, NULL, NONE);
+        moat__py_report(c, MOAT_CODE_B112, n, 0, 0, NULL, NULL, NULL, NONE);
 }
 
 /* ---- the walk ------------------------------------------------------------- */
@@ -1050,7 +1192,7 @@ static void visit(moat__py_ctx *c, TSNode n)
         }
         moat__py_steps_free(&ret.steps);
     } else if (k == K_ASSERT) {
-        moat__py_report(c, "B101", n, 0, 0, NULL, NULL, NULL, NONE);
+        moat__py_report(c, MOAT_CODE_B101, n, 0, 0, NULL, NULL, NULL, NONE);
         visit_children(c, n);
     } else if (k == K_EXCEPT) {
         check_except(c, n);
@@ -1089,7 +1231,7 @@ static void visit(moat__py_ctx *c, TSNode n)
             if (len >= 9 && len <= 12) { /* "0.0.0.0" with quotes and a prefix */
                 char *s = moat__py_str_value(c, n);
                 if (!strcmp(s, "0.0.0.0"))
-                    moat__py_report(c, "B104", n, 0, 0, NULL, NULL, NULL, NONE);
+                    moat__py_report(c, MOAT_CODE_B104, n, 0, 0, NULL, NULL, NULL, NONE);
                 free(s);
             }
         } else {
@@ -1101,7 +1243,7 @@ static void visit(moat__py_ctx *c, TSNode n)
         TSNode a = ts_node_named_child(n, 0), b = ts_node_named_child(n, 1);
         regex_init();
         if (IS(a, "identifier") && moat__py_is_str(b) && password_name(c, a))
-            moat__py_report(c, "B105", b, 0, 0, NULL, NULL, NULL, b);
+            moat__py_report(c, MOAT_CODE_B105, b, 0, 0, NULL, NULL, NULL, b);
         visit_children(c, n);
     } else {
         visit_children(c, n);
@@ -1169,6 +1311,8 @@ static void analyse_tree(const char *path, const char *src, size_t len,
                                     path, p.row + 1, p.column + 1);
     }
     moat__py_ctx c = {.path = path, .src = src, .len = len, .o = o, .out = out, .res = res};
+    for (size_t r = 0; r < MOAT_CODE__COUNT; r++)
+        c.disabled[r] = moat__py_skipped(&c, moat_audit_code_rules[r].id);
     moat__py_collect_imports(&c, root, 0);
     moat__py_scope module = {0};
     c.scope = c.module = &module;

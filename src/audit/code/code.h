@@ -6,8 +6,15 @@
 #define MOAT_AUDIT_CODE_H
 
 #include "audit/audit.h"
+#include "audit/code/rules.h"
 
-extern const moat_audit_rule moat_audit_code_rules[];
+/* The code rules' ids as an enum, from the same list as the table: the
+ * checks report MOAT_CODE_B608, never a string, so a typo fails the build. */
+#define MOAT_CODE_RULE_ENUM(sym, ...) MOAT_CODE_##sym,
+typedef enum { MOAT_CODE_RULES(MOAT_CODE_RULE_ENUM) MOAT_CODE__COUNT } moat_code_rule;
+#undef MOAT_CODE_RULE_ENUM
+
+extern const moat_audit_rule moat_audit_code_rules[MOAT_CODE__COUNT];
 extern const size_t moat_audit_code_nrules;
 
 typedef struct moat_audit_code_opts {

@@ -51,7 +51,15 @@ typedef struct moat__py_ctx {
     TSNode stack[MOAT__PY_MAX_DEPTH + 1]; /* ancestors of the node being visited */
     TSTreeCursor cur;                     /* the walk's position (analyse.c) */
     size_t depth;
+    bool disabled[MOAT_CODE__COUNT]; /* rules in audit.skip / --skip (set once per file) */
 } moat__py_ctx;
+
+/* Whether rule r runs (ruff's is_rule_enabled): each rule family's check asks
+ * before doing any work, so a skipped family costs nothing. */
+static inline bool moat__py_enabled(const moat__py_ctx *c, moat_code_rule r)
+{
+    return !c->disabled[r];
+}
 
 /* ---- node helpers (py.c) ---- */
 /* arena.c: tree-sitter's allocations on this thread between begin() and
@@ -97,7 +105,7 @@ bool moat__py_tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int dept
  * rule's defaults; msg NULL takes its message; steps (may be NULL) are copied
  * with a last step "reaches NAME" added when sink is not NULL; mask (may be a
  * null node) is a string literal whose contents are masked in the snippet. */
-void moat__py_report(moat__py_ctx *c, const char *rule, TSNode at, moat_audit_level sev,
+void moat__py_report(moat__py_ctx *c, moat_code_rule rule, TSNode at, moat_audit_level sev,
                      moat_audit_level conf, const char *msg, const moat__py_steps *steps,
                      const char *sink, TSNode mask);
 /* The same for any rule table and kind ("settings"). */

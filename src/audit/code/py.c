@@ -589,14 +589,14 @@ void moat_audit_file_result_free(moat_audit_file_result *res)
     memset(res, 0, sizeof(*res));
 }
 
-void moat__py_report(moat__py_ctx *c, const char *rule, TSNode at, moat_audit_level sev,
+void moat__py_report(moat__py_ctx *c, moat_code_rule rule, TSNode at, moat_audit_level sev,
                      moat_audit_level conf, const char *msg, const moat__py_steps *steps,
                      const char *sink, TSNode mask)
 {
-    const moat_audit_rule *r =
-        moat_audit_rule_find(moat_audit_code_rules, moat_audit_code_nrules, rule);
-    MOAT_BUG_ON(!r);
-    moat__py_report_rule(c, r, "code", at, sev, conf, msg, steps, sink, mask);
+    MOAT_BUG_ON(rule >= MOAT_CODE__COUNT);
+    if (!moat__py_enabled(c, rule)) return;
+    moat__py_report_rule(c, &moat_audit_code_rules[rule], "code", at, sev, conf, msg, steps, sink,
+                         mask);
 }
 
 void moat__py_report_rule(moat__py_ctx *c, const moat_audit_rule *r, const char *kind, TSNode at,

@@ -36,9 +36,10 @@ static unsigned line_of(const char *src, size_t at)
 }
 
 static void report(const char *path, const char *src, size_t len, size_t at, size_t tag_end,
-                   const char *rule, const moat_audit_code_opts *o, moat_audit_findings *out,
+                   moat_code_rule id, const moat_audit_code_opts *o, moat_audit_findings *out,
                    moat_audit_file_result *res)
 {
+    const char *rule = moat_audit_code_rules[id].id;
     for (size_t i = 0; o && i < o->nskip; i++)
         if (!strcmp(o->skip[i], rule)) return;
     unsigned first = line_of(src, at), last = line_of(src, tag_end);
@@ -46,9 +47,8 @@ static void report(const char *path, const char *src, size_t len, size_t at, siz
         res->suppressed++;
         return;
     }
-    const moat_audit_rule *r =
-        moat_audit_rule_find(moat_audit_code_rules, moat_audit_code_nrules, rule);
-    moat__audit_line_finding(out, r, "code", path, src, len, at, 0, 0, NULL);
+    moat__audit_line_finding(out, &moat_audit_code_rules[id], "code", path, src, len, at, 0, 0,
+                             NULL);
 }
 
 void moat_audit_code_template(const char *path, const char *src, size_t len,
@@ -76,8 +76,8 @@ void moat_audit_code_template(const char *path, const char *src, size_t len,
                 while (w < tag_end && isspace((unsigned char)*w))
                     w++;
                 if (word_at(w, tag_end, "false") || word_at(w, tag_end, "off"))
-                    report(path, src, len, (size_t)(p - src), (size_t)(tag_end - src), "MOAT-C103",
-                           o, out, res);
+                    report(path, src, len, (size_t)(p - src), (size_t)(tag_end - src),
+                           MOAT_CODE_MOAT_C103, o, out, res);
             }
         }
         for (const char *f = p + 2; f < tag_end; f++) {
@@ -92,8 +92,8 @@ void moat_audit_code_template(const char *path, const char *src, size_t len,
             while (w < tag_end && isspace((unsigned char)*w))
                 w++;
             if (word_at(w, tag_end, "safe"))
-                report(path, src, len, (size_t)(f - src), (size_t)(tag_end - src), "MOAT-C102", o,
-                       out, res);
+                report(path, src, len, (size_t)(f - src), (size_t)(tag_end - src),
+                       MOAT_CODE_MOAT_C102, o, out, res);
         }
         p = tag_end + 1;
     }

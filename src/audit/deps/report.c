@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "deps_int.h"
 
 static void put_list(moat_buf *b, char *const *v, size_t n, const char *none)
@@ -192,49 +193,46 @@ static void pip_audit_json(const moat_deps_result *r, moat_buf *b)
     json_decref(doc);
 }
 
-static const char *sarif_level(const moat_vuln *v)
-{
-    if (!v->severity) return "warning";
-    if (strcmp(v->severity, "critical") == 0 || strcmp(v->severity, "high") == 0) return "error";
-    if (strcmp(v->severity, "medium") == 0) return "warning";
-    return "note";
-}
-
 static char *osv_url(const char *id)
 {
     return moat_xasprintf("https://osv.dev/vulnerability/%s", id);
 }
 
+/* The advisory's rating as a finding's level: critical and high are high,
+ * medium and unrated medium, low and none low. */
+static moat_audit_level level_of(const moat_vuln *v)
+{
+    if (!v->severity) return MOAT_AUDIT_MEDIUM;
+    if (strcmp(v->severity, "critical") == 0 || strcmp(v->severity, "high") == 0)
+        return MOAT_AUDIT_HIGH;
+    return strcmp(v->severity, "medium") == 0 ? MOAT_AUDIT_MEDIUM : MOAT_AUDIT_LOW;
+}
+
+/* SARIF through the auditor's one findings writer (src/audit/report): each
+ * advisory is a rule (made here, borrowing the advisory's strings), each
+ * affected dependency a finding at the line that pins it. */
 static void sarif(const moat_deps_result *r, moat_buf *b)
 {
-    json_t *rules = json_array(), *results = json_array();
-    json_t *seen = json_object();
+    moat_audit_rule *rules = NULL;
+    double *scores = NULL;
+    size_t nrules = 0;
+    moat_audit_findings found = {0};
     for (size_t i = 0; i < r->len; i++) {
         const moat_dep_result *x = &r->v[i];
         for (size_t k = 0; k < x->nvulns; k++) {
             const moat_vuln *v = &x->vulns[k];
-            if (!json_object_get(seen, v->id)) {
-                json_object_set_new(seen, v->id, json_true());
-                json_t *rule = json_object();
-                json_object_set_new(rule, "id", jstr(v->id));
-                json_object_set_new(rule, "shortDescription",
-                                    json_pack("{s:o}", "text", jstr(v->summary)));
-                json_object_set_new(
-                    rule, "fullDescription",
-                    json_pack("{s:o}", "text", jstr(*v->details ? v->details : v->summary)));
-                char *url = osv_url(v->id);
-                json_object_set_new(rule, "helpUri", jstr(url));
-                free(url);
-                json_t *props = json_object();
-                json_object_set_new(
-                    props, "tags", json_pack("[s,s,s]", "security", "vulnerability", "dependency"));
-                if (v->score >= 0) {
-                    char s[16];
-                    snprintf(s, sizeof(s), "%.1f", v->score);
-                    json_object_set_new(props, "security-severity", json_string(s));
-                }
-                json_object_set_new(rule, "properties", props);
-                json_array_append_new(rules, rule);
+            if (!moat_audit_rule_find(rules, nrules, v->id)) {
+                rules = moat_xrealloc(rules, (nrules + 1) * sizeof(*rules));
+                scores = moat_xrealloc(scores, (nrules + 1) * sizeof(*scores));
+                rules[nrules] = (moat_audit_rule){
+                    .id = v->id,
+                    .name = v->id,
+                    .severity = level_of(v),
+                    .confidence = MOAT_AUDIT_HIGH,
+                    .message = v->summary,
+                    .doc = *v->details ? v->details : v->summary,
+                };
+                scores[nrules++] = v->score;
             }
             moat_buf msg;
             moat_buf_init(&msg);
@@ -246,37 +244,31 @@ static void sarif(const moat_deps_result *r, moat_buf *b)
             }
             moat_buf_printf(&msg, ": %s", v->summary);
             if (x->fix) moat_buf_printf(&msg, " Upgrade to %s or later.", x->fix);
-            json_t *loc = json_object();
-            json_t *phys = json_object();
-            json_object_set_new(phys, "artifactLocation",
-                                json_pack("{s:o}", "uri", jstr(x->dep->file)));
-            if (x->dep->line)
-                json_object_set_new(phys, "region",
-                                    json_pack("{s:i}", "startLine", (json_int_t)x->dep->line));
-            json_object_set_new(loc, "physicalLocation", phys);
-            json_t *res = json_object();
-            json_object_set_new(res, "ruleId", jstr(v->id));
-            json_object_set_new(res, "level", json_string(sarif_level(v)));
-            json_object_set_new(res, "message", json_pack("{s:o}", "text", jstr(msg.data)));
-            json_object_set_new(res, "locations", json_pack("[o]", loc));
-            json_array_append_new(results, res);
-            moat_buf_free(&msg);
+            moat_audit_finding *f = moat_audit_findings_push(&found);
+            f->rule = moat_xstrdup(v->id);
+            f->kind = moat_xstrdup("deps");
+            f->severity = level_of(v);
+            f->confidence = MOAT_AUDIT_HIGH;
+            f->path = moat_xstrdup(x->dep->file);
+            f->line = x->dep->line;
+            f->message = moat_buf_steal(&msg);
         }
     }
-    json_decref(seen);
-    json_t *driver = json_object();
-    json_object_set_new(driver, "name", json_string("moat"));
-    json_object_set_new(driver, "version", json_string(MOAT_VERSION));
-    json_object_set_new(driver, "rules", rules);
-    json_t *run = json_object();
-    json_object_set_new(run, "tool", json_pack("{s:o}", "driver", driver));
-    json_object_set_new(run, "results", results);
-    json_t *doc = json_object();
-    json_object_set_new(doc, "$schema",
-                        json_string("https://json.schemastore.org/sarif-2.1.0.json"));
-    json_object_set_new(doc, "version", json_string("2.1.0"));
-    json_object_set_new(doc, "runs", json_pack("[o]", run));
-    dump(doc, b);
+    moat_audit_findings_finish(&found);
+    static const char *const tags[] = {"vulnerability", "dependency"};
+    const moat_audit_rule *const tables[] = {rules};
+    moat_audit_report rep = {.findings = &found,
+                             .rule_tables = tables,
+                             .rule_counts = &nrules,
+                             .ntables = 1,
+                             .help_uri_prefix = "https://osv.dev/vulnerability/",
+                             .extra_tags = tags,
+                             .nextra_tags = MOAT_ARRAY_LEN(tags),
+                             .scores = scores};
+    moat_audit_render(b, &rep, MOAT_AUDIT_SARIF);
+    moat_audit_findings_free(&found);
+    free(rules);
+    free(scores);
 }
 
 /* Markdown table cells: no newlines, '|' escaped. */

@@ -174,8 +174,9 @@ static const char *precision(moat_audit_level c)
     return c == MOAT_AUDIT_HIGH ? "high" : c == MOAT_AUDIT_MEDIUM ? "medium" : "low";
 }
 
-static void sarif_rule(moat_buf *b, const moat_audit_rule *x, bool first)
+static void sarif_rule(moat_buf *b, const moat_audit_report *r, size_t t, size_t i, bool first)
 {
+    const moat_audit_rule *x = &r->rule_tables[t][i];
     moat_buf_puts(b, first ? "\n            {\"id\": " : ",\n            {\"id\": ");
     json_str(b, x->id);
     moat_buf_puts(b, ", \"name\": ");
@@ -188,10 +189,24 @@ static void sarif_rule(moat_buf *b, const moat_audit_rule *x, bool first)
     json_str(b, x->doc ? x->doc : x->message);
     moat_buf_printf(b, "}, \"defaultConfiguration\": {\"level\": \"%s\"}",
                     sarif_level(x->severity));
+    if (r->help_uri_prefix) {
+        char *uri = moat_xasprintf("%s%s", r->help_uri_prefix, x->id);
+        moat_buf_puts(b, ", \"helpUri\": ");
+        json_str(b, uri);
+        free(uri);
+    }
     moat_buf_printf(b, ", \"properties\": {\"tags\": [\"security\"%s", x->cwe ? ", " : "");
     if (x->cwe) moat_buf_printf(b, "\"external/cwe/cwe-%u\"", x->cwe);
-    moat_buf_printf(b, "], \"precision\": \"%s\", \"security-severity\": \"%s\"}}",
-                    precision(x->confidence), security_severity(x->severity));
+    for (size_t k = 0; k < r->nextra_tags; k++) {
+        moat_buf_puts(b, ", ");
+        json_str(b, r->extra_tags[k]);
+    }
+    moat_buf_printf(b, "], \"precision\": \"%s\", \"security-severity\": \"",
+                    precision(x->confidence));
+    if (t == 0 && r->scores && r->scores[i] >= 0)
+        moat_buf_printf(b, "%.1f\"}}", r->scores[i]);
+    else
+        moat_buf_printf(b, "%s\"}}", security_severity(x->severity));
 }
 
 static void sarif_location(moat_buf *b, const char *path, unsigned line, unsigned col,
@@ -231,7 +246,7 @@ static void render_sarif(moat_buf *b, const moat_audit_report *r)
     bool first = true;
     for (size_t t = 0; t < r->ntables; t++)
         for (size_t i = 0; i < r->rule_counts[t]; i++) {
-            sarif_rule(b, &r->rule_tables[t][i], first);
+            sarif_rule(b, r, t, i, first);
             first = false;
         }
     moat_buf_puts(b, "\n          ]\n        }\n      },\n      \"results\": [");

@@ -58,7 +58,7 @@ static int walk_dir(walk *w, const char *path, const char *rel, int depth)
     }
     closedir(d);
     int rc = 0;
-    if (!venv) qsort(names, n, sizeof(*names), cmp_names);
+    if (!venv && n > 1) qsort(names, n, sizeof(*names), cmp_names);
     for (size_t i = 0; i < n && rc == 0 && !venv; i++) {
         bool dot = path[0] == '.' && path[1] == '\0';
         char *p = dot ? moat_xstrdup(names[i])

@@ -16,6 +16,7 @@
 #include "audit/audit.h"
 #include "audit/code/code.h"
 #include "audit/settings/settings.h"
+#include "../test_helpers.h"
 
 static const moat_audit_code_opts code_opts = {.code = true};
 
@@ -198,9 +199,7 @@ static void test_walk(void **state)
     assert_true(moat_audit_walk("/nonexistent/moat", NULL, 0, count_file, &b, &err) < 0);
     assert_non_null(strstr(err, "/nonexistent/moat"));
     free(err);
-    char *cmd = moat_xasprintf("rm -rf '%s'", root);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
+    moat_test_rmtree(root);
     free(lnk);
     free(sub);
     free(venv);

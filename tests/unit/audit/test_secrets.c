@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 
 #include "audit/secrets/internal.h"
 #include "audit/secrets/secrets.h"
+#include "../test_helpers.h"
 
 static moat_secrets *S;
 
@@ -592,22 +592,11 @@ static void test_rules_table(void **state)
 
 /* ---- the tree walk --------------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void write_file(const char *dir, const char *name, const char *text, size_t n)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(text, 1, n, fp), n);
-    fclose(fp);
+    moat_test_write(path, text, n);
 }
 
 static void test_walk(void **state)
@@ -674,7 +663,7 @@ static void test_walk(void **state)
     assert_non_null(strstr(err, "nope"));
     free(err);
     moat_buf_free(&notes);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    moat_test_rmtree(dir);
 }
 
 int main(void)

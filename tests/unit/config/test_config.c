@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include "config/config.h"
 #include "config/settings.h"
+#include "../test_helpers.h"
 
 #define KIB UINT64_C(1024)
 #define MIB (KIB * 1024)
@@ -25,50 +25,32 @@
 
 /* ---- fixtures ------------------------------------------------------------- */
 
-typedef struct fixture {
-    char oldcwd[4096];
-    char dir[64];
-} fixture;
+typedef moat_test_dir fixture;
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    if (!f || !getcwd(f->oldcwd, sizeof(f->oldcwd))) return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/moat-config-XXXXXX");
-    if (!mkdtemp(f->dir) || chdir(f->dir) != 0) return -1;
+    if (!f) return -1;
+    if (moat_test_dir_make(f, "config", true) < 0) {
+        free(f);
+        return -1;
+    }
     *state = f;
     return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static int teardown(void **state)
 {
     fixture *f = *state;
-    int rc = chdir(f->oldcwd);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = moat_test_dir_remove(f);
     free(f);
     return rc;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    assert_int_equal(fputs(text, fp) >= 0, 1);
-    assert_int_equal(fclose(fp), 0);
 }
 
 /* Loads text written to ./moat.toml (found by the cwd search). */
 static moat_config *load_ok(const char *text)
 {
-    write_file("moat.toml", text);
+    moat_test_write_text("moat.toml", text);
     moat_config *c = NULL;
     char *err = NULL;
     int rc = moat_config_load(NULL, &c, &err);
@@ -81,7 +63,7 @@ static moat_config *load_ok(const char *text)
 /* Loads text written to ./moat.toml, expects failure, returns the message. */
 static char *load_err(const char *text)
 {
-    write_file("moat.toml", text);
+    moat_test_write_text("moat.toml", text);
     moat_config *c = (moat_config *)1;
     char *err = NULL;
     assert_int_equal(moat_config_load(NULL, &c, &err), MOAT_ECONFIG);
@@ -762,15 +744,15 @@ static void test_file_references(void **state)
 {
     (void)state;
     assert_int_equal(mkdir("conf", 0700), 0);
-    write_file("conf/upstream.txt", "unix:/run/from-file.sock\n");
-    write_file("conf/crlf.txt", "/var/log/crlf.log\r\n");
-    write_file("conf/two.txt", "/var/log/two\n\n");
-    write_file("conf/moat.toml", "upstream = \"${file:upstream.txt}\"\n"
-                                 "listen = [\"${file:listen.txt}\"]\n"
-                                 "[log]\naccess = \"${file:crlf.txt}\"\n");
+    moat_test_write_text("conf/upstream.txt", "unix:/run/from-file.sock\n");
+    moat_test_write_text("conf/crlf.txt", "/var/log/crlf.log\r\n");
+    moat_test_write_text("conf/two.txt", "/var/log/two\n\n");
+    moat_test_write_text("conf/moat.toml", "upstream = \"${file:upstream.txt}\"\n"
+                                           "listen = [\"${file:listen.txt}\"]\n"
+                                           "[log]\naccess = \"${file:crlf.txt}\"\n");
     char cwd[4096];
     assert_non_null(getcwd(cwd, sizeof(cwd)));
-    write_file("conf/listen.txt", "[::1]:9999");
+    moat_test_write_text("conf/listen.txt", "[::1]:9999");
 
     moat_config_source src = {.path = "conf/moat.toml"};
     moat_config *c = NULL;
@@ -795,12 +777,12 @@ static void test_file_references(void **state)
     assert_string_equal(c->log.access, "/var/log/two\n");
     moat_config_free(c);
 
-    write_file("conf/moat.toml", "[log]\naccess = \"${file:missing.txt}\"\n");
+    moat_test_write_text("conf/moat.toml", "[log]\naccess = \"${file:missing.txt}\"\n");
     assert_int_equal(moat_config_load(&src, &c, &err), MOAT_ECONFIG);
     assert_string_equal(err, "conf/moat.toml:2:10: 'log.access' refers to file "
                              "conf/missing.txt, which cannot be read: No such file or directory");
     free(err);
-    write_file("conf/moat.toml", "[log]\naccess = \"${file:}\"\n");
+    moat_test_write_text("conf/moat.toml", "[log]\naccess = \"${file:}\"\n");
     assert_int_equal(moat_config_load(&src, &c, &err), MOAT_ECONFIG);
     assert_string_equal(err, "conf/moat.toml:2:10: 'log.access' refers to a file but gives no "
                              "path: write \"${file:PATH}\"");
@@ -810,7 +792,7 @@ static void test_file_references(void **state)
     assert_non_null(fp);
     assert_int_equal(fwrite("a\0b", 1, 3, fp), 3);
     fclose(fp);
-    write_file("conf/moat.toml", "[log]\naccess = \"${file:nul.txt}\"\n");
+    moat_test_write_text("conf/moat.toml", "[log]\naccess = \"${file:nul.txt}\"\n");
     assert_int_equal(moat_config_load(&src, &c, &err), MOAT_ECONFIG);
     assert_string_equal(err, "conf/moat.toml:2:10: 'log.access' refers to file conf/nul.txt, "
                              "which contains a NUL byte");
@@ -824,7 +806,7 @@ static void test_file_references(void **state)
         fwrite(block, 1, sizeof(block), fp);
     }
     fclose(fp);
-    write_file("conf/moat.toml", "[log]\naccess = \"${file:big.txt}\"\n");
+    moat_test_write_text("conf/moat.toml", "[log]\naccess = \"${file:big.txt}\"\n");
     assert_int_equal(moat_config_load(&src, &c, &err), MOAT_ECONFIG);
     assert_string_equal(err, "conf/moat.toml:2:10: 'log.access' refers to file conf/big.txt, "
                              "which is larger than 1MiB");
@@ -838,10 +820,10 @@ static void test_pyproject(void **state)
     (void)state;
     moat_config *c = NULL;
     char *err = NULL;
-    write_file("pyproject.toml", "[project]\nname = \"app\"\n\n"
-                                 "[tool.black]\nline-length = 100\n\n"
-                                 "[tool.moat]\nupstream = \"unix:/run/app.sock\"\n\n"
-                                 "[tool.moat.limits]\nheaders = 20\n");
+    moat_test_write_text("pyproject.toml", "[project]\nname = \"app\"\n\n"
+                                           "[tool.black]\nline-length = 100\n\n"
+                                           "[tool.moat]\nupstream = \"unix:/run/app.sock\"\n\n"
+                                           "[tool.moat.limits]\nheaders = 20\n");
     /* found by the cwd search */
     assert_int_equal(moat_config_load(NULL, &c, &err), 0);
     assert_string_equal(c->source, "pyproject.toml");
@@ -859,8 +841,9 @@ static void test_pyproject(void **state)
     moat_config_free(c);
 
     /* errors use the short names and the pyproject's lines */
-    write_file("sub/pyproject.toml", "[project]\nname = \"app\"\n\n"
-                                     "[tool.moat.limits]\nheaderz = 20\nbody_bytes = -1\n");
+    moat_test_write_text("sub/pyproject.toml",
+                         "[project]\nname = \"app\"\n\n"
+                         "[tool.moat.limits]\nheaderz = 20\nbody_bytes = -1\n");
     assert_int_equal(moat_config_load(&src, &c, &err), MOAT_ECONFIG);
     assert_string_equal(err, "sub/pyproject.toml:5:1: unknown setting 'limits.headerz' (did you "
                              "mean 'limits.headers'?)\n"
@@ -869,7 +852,7 @@ static void test_pyproject(void **state)
     free(err);
 
     /* no [tool.moat]: an error when named, the defaults when searched */
-    write_file("sub/pyproject.toml", "[project]\nname = \"app\"\n[tool.black]\nx = 1\n");
+    moat_test_write_text("sub/pyproject.toml", "[project]\nname = \"app\"\n[tool.black]\nx = 1\n");
     assert_int_equal(moat_config_load(&src, &c, &err), MOAT_ECONFIG);
     assert_string_equal(err, "no [tool.moat] table in sub/pyproject.toml");
     free(err);
@@ -879,21 +862,21 @@ static void test_pyproject(void **state)
     check_defaults(c);
     moat_config_free(c);
 
-    write_file("pyproject.toml", "[tool]\nmoat = \"yes\"\n");
+    moat_test_write_text("pyproject.toml", "[tool]\nmoat = \"yes\"\n");
     assert_int_equal(moat_config_load(NULL, &c, &err), MOAT_ECONFIG);
     assert_string_equal(err, "pyproject.toml:2:8: 'tool.moat' must be a table, found a string");
     free(err);
 
     /* moat.toml wins over pyproject.toml */
-    write_file("pyproject.toml", "[tool.moat]\nworkers = 2\n");
-    write_file("moat.toml", "workers = 3\n");
+    moat_test_write_text("pyproject.toml", "[tool.moat]\nworkers = 2\n");
+    moat_test_write_text("moat.toml", "workers = 3\n");
     assert_int_equal(moat_config_load(NULL, &c, &err), 0);
     assert_string_equal(c->source, "moat.toml");
     assert_int_equal(c->workers, 3);
     moat_config_free(c);
 
     /* a file named otherwise is moat's as a whole, even with a [tool] table */
-    write_file("other.toml", "[tool.moat]\nworkers = 2\n");
+    moat_test_write_text("other.toml", "[tool.moat]\nworkers = 2\n");
     src.path = "other.toml";
     assert_int_equal(moat_config_load(&src, &c, &err), MOAT_ECONFIG);
     assert_string_equal(err, "other.toml:1:2: unknown table 'tool'");
@@ -904,8 +887,9 @@ static void test_overrides(void **state)
 {
     (void)state;
     setenv("MOAT_TEST_UP", "http://10.0.0.1:9000", 1);
-    write_file("moat.toml", "upstream = [\"${env:MOAT_TEST_UP}\", \"http://10.0.0.2:9000\"]\n"
-                            "listen = [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n");
+    moat_test_write_text("moat.toml",
+                         "upstream = [\"${env:MOAT_TEST_UP}\", \"http://10.0.0.2:9000\"]\n"
+                         "listen = [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n");
     moat_config_source src = {.upstream = "unix:/run/cli.sock", .listen = "[::]:8443"};
     moat_config *c = NULL;
     char *err = NULL;
@@ -1009,7 +993,7 @@ static void round_trip(const moat_config *c)
 {
     char *d1 = dump(c);
     mkdir("round", 0700);
-    write_file("round/moat.toml", d1);
+    moat_test_write_text("round/moat.toml", d1);
     moat_config_source src = {.path = "round/moat.toml"};
     moat_config *c2 = NULL;
     char *err = NULL;
@@ -1062,7 +1046,7 @@ static void test_dump(void **state)
 
     setenv("MOAT_TEST_UP", "http://10.0.0.1:9000", 1);
     setenv("MOAT_TEST_CONN", "77", 1);
-    write_file("secret.txt", "/var/log/x.log\n");
+    moat_test_write_text("secret.txt", "/var/log/x.log\n");
     c = load_ok("listen = [\"0.0.0.0:80\", \"[::]:80\"]\n"
                 "upstream = [\"${env:MOAT_TEST_UP}\", \"unix:/run/a \\\"b\\\".sock\"]\n"
                 "hosts = [\"example.com\", \"*.example.org:8443\"]\n"
@@ -1092,7 +1076,7 @@ static void test_dump(void **state)
     free(d);
     /* the ${file:} path is relative to round/moat.toml now */
     mkdir("round", 0700);
-    write_file("round/secret.txt", "/var/log/x.log\n");
+    moat_test_write_text("round/secret.txt", "/var/log/x.log\n");
     round_trip(c);
     moat_config_free(c);
     unsetenv("MOAT_TEST_UP");
@@ -1136,8 +1120,9 @@ static void test_header_paths(void **state)
     expect_err("[[headers.paths]]\ncsp = \"x\"\n",
                "moat.toml:1:1: this [[headers.paths]] entry needs 'path'");
     expect_err("[[headers.paths]]\npath = \"admin\"\n",
-               "moat.toml:2:8: invalid 'headers.paths.path' value \"admin\": must be a path "
-               "prefix starting with '/'");
+               "moat.toml:2:8: invalid 'headers.paths.path' value \"admin\": expected a path "
+               "starting with '/' (a path, or a glob with * ** ?, a final $ for that path "
+               "alone)");
     expect_err("[[headers.paths]]\npath = \"/a\"\ncsq = \"x\"\n",
                "moat.toml:3:1: unknown setting 'headers.paths.csq' (did you mean "
                "'headers.paths.csp'?)");

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/portal/portal.h"
 #include "gateway/internal.h"
 
 #define G MOAT__MATCH_GUARD
@@ -293,41 +294,42 @@ static void test_cookies(void **state)
     const char *v;
     size_t n;
     const char *h = "a=1; moat_session=abc; b=\"q\"";
-    assert_int_equal(moat__cookie_get(h, strlen(h), "moat_session", &v, &n), 0);
+    assert_int_equal(moat_http_cookie_get(h, strlen(h), "moat_session", &v, &n), 0);
     assert_int_equal(n, 3);
     assert_memory_equal(v, "abc", 3);
-    assert_int_equal(moat__cookie_get(h, strlen(h), "b", &v, &n), 0);
+    assert_int_equal(moat_http_cookie_get(h, strlen(h), "b", &v, &n), 0);
     assert_memory_equal(v, "q", 1);
-    assert_int_equal(moat__cookie_get(h, strlen(h), "session", &v, &n), MOAT_ENOENT);
-    assert_int_equal(moat__cookie_get(h, strlen(h), "moat", &v, &n), MOAT_ENOENT);
+    assert_int_equal(moat_http_cookie_get(h, strlen(h), "session", &v, &n), MOAT_ENOENT);
+    assert_int_equal(moat_http_cookie_get(h, strlen(h), "moat", &v, &n), MOAT_ENOENT);
     const char *twice = "moat_session=a;moat_session=b";
-    assert_int_equal(moat__cookie_get(twice, strlen(twice), "moat_session", &v, &n), MOAT_EINVAL);
-    assert_int_equal(moat__cookie_get("", 0, "x", &v, &n), MOAT_ENOENT);
+    assert_int_equal(moat_http_cookie_get(twice, strlen(twice), "moat_session", &v, &n),
+                     MOAT_EINVAL);
+    assert_int_equal(moat_http_cookie_get("", 0, "x", &v, &n), MOAT_ENOENT);
 }
 
 static void test_forms(void **state)
 {
     (void)state;
     moat_arena *a = moat_arena_new();
-    moat__form f;
+    moat_http_form f;
     const char *body = "username=al%69ce&password=a+b%26c%3D&code=&rd=%2Fx%3Fy%3D1";
-    assert_int_equal(moat__form_parse(a, body, strlen(body), &f), 0);
-    assert_string_equal(moat__form_get(&f, "username"), "alice");
-    assert_string_equal(moat__form_get(&f, "password"), "a b&c=");
-    assert_string_equal(moat__form_get(&f, "code"), "");
-    assert_string_equal(moat__form_get(&f, "rd"), "/x?y=1");
-    assert_null(moat__form_get(&f, "csrf"));
-    assert_int_equal(moat__form_parse(a, "a=%zz", 5, &f), MOAT_EINVAL);
-    assert_int_equal(moat__form_parse(a, "a=%4", 4, &f), MOAT_EINVAL);
-    assert_int_equal(moat__form_parse(a, "a=%00", 5, &f), MOAT_EINVAL);
-    assert_int_equal(moat__form_parse(a, "a=1&a=2", 7, &f), MOAT_EINVAL); /* ambiguous */
-    assert_int_equal(moat__form_parse(a, "&&x&", 4, &f), 0);
-    assert_string_equal(moat__form_get(&f, "x"), "");
+    assert_int_equal(moat_http_form_parse(a, body, strlen(body), &f), 0);
+    assert_string_equal(moat_http_form_get(&f, "username"), "alice");
+    assert_string_equal(moat_http_form_get(&f, "password"), "a b&c=");
+    assert_string_equal(moat_http_form_get(&f, "code"), "");
+    assert_string_equal(moat_http_form_get(&f, "rd"), "/x?y=1");
+    assert_null(moat_http_form_get(&f, "csrf"));
+    assert_int_equal(moat_http_form_parse(a, "a=%zz", 5, &f), MOAT_EINVAL);
+    assert_int_equal(moat_http_form_parse(a, "a=%4", 4, &f), MOAT_EINVAL);
+    assert_int_equal(moat_http_form_parse(a, "a=%00", 5, &f), MOAT_EINVAL);
+    assert_int_equal(moat_http_form_parse(a, "a=1&a=2", 7, &f), MOAT_EINVAL); /* ambiguous */
+    assert_int_equal(moat_http_form_parse(a, "&&x&", 4, &f), 0);
+    assert_string_equal(moat_http_form_get(&f, "x"), "");
     moat_buf many;
     moat_buf_init(&many);
-    for (int i = 0; i < MOAT__FORM_MAX + 1; i++)
+    for (int i = 0; i < MOAT_HTTP_FORM_MAX + 1; i++)
         moat_buf_printf(&many, "k%d=v&", i);
-    assert_int_equal(moat__form_parse(a, many.data, many.len, &f), MOAT_ETOOBIG);
+    assert_int_equal(moat_http_form_parse(a, many.data, many.len, &f), MOAT_ETOOBIG);
     moat_buf_free(&many);
     moat_arena_free(a);
 }
@@ -335,20 +337,20 @@ static void test_forms(void **state)
 static void test_return_addresses(void **state)
 {
     (void)state;
-    assert_true(moat__auth_rd_ok("/"));
-    assert_true(moat__auth_rd_ok("/admin/x?y=1&z=%2F"));
-    assert_false(moat__auth_rd_ok(NULL));
-    assert_false(moat__auth_rd_ok(""));
-    assert_false(moat__auth_rd_ok("//evil.example"));
-    assert_false(moat__auth_rd_ok("/\\evil.example"));
-    assert_false(moat__auth_rd_ok("https://evil.example/"));
-    assert_false(moat__auth_rd_ok("javascript:alert(1)"));
-    assert_false(moat__auth_rd_ok("evil.example"));
-    assert_false(moat__auth_rd_ok("/ok\r\nSet-Cookie: x=1"));
-    assert_false(moat__auth_rd_ok("/a\\b"));
-    assert_false(moat__auth_rd_ok("/%2F%2Fevil.example"));
-    assert_false(moat__auth_rd_ok("/%5cevil.example"));
-    assert_false(moat__auth_rd_ok("/\t/evil.example"));
+    assert_true(moat_portal_rd_ok("/"));
+    assert_true(moat_portal_rd_ok("/admin/x?y=1&z=%2F"));
+    assert_false(moat_portal_rd_ok(NULL));
+    assert_false(moat_portal_rd_ok(""));
+    assert_false(moat_portal_rd_ok("//evil.example"));
+    assert_false(moat_portal_rd_ok("/\\evil.example"));
+    assert_false(moat_portal_rd_ok("https://evil.example/"));
+    assert_false(moat_portal_rd_ok("javascript:alert(1)"));
+    assert_false(moat_portal_rd_ok("evil.example"));
+    assert_false(moat_portal_rd_ok("/ok\r\nSet-Cookie: x=1"));
+    assert_false(moat_portal_rd_ok("/a\\b"));
+    assert_false(moat_portal_rd_ok("/%2F%2Fevil.example"));
+    assert_false(moat_portal_rd_ok("/%5cevil.example"));
+    assert_false(moat_portal_rd_ok("/\t/evil.example"));
 }
 
 static void test_escaping(void **state)
@@ -356,10 +358,10 @@ static void test_escaping(void **state)
     (void)state;
     moat_buf b;
     moat_buf_init(&b);
-    moat__html_escape(&b, "<a href=\"x\">'&'</a>");
+    moat_portal_html_escape(&b, "<a href=\"x\">'&'</a>");
     assert_string_equal(b.data, "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
     moat_buf_reset(&b);
-    moat__url_escape(&b, "/a b?c=d&e");
+    moat_http_url_escape(&b, "/a b?c=d&e");
     assert_string_equal(b.data, "/a%20b%3Fc%3Dd%26e");
     moat_buf_free(&b);
 }

@@ -39,6 +39,11 @@ static const norm_case good[] = {
     {"/./", "/", "/"},
     {"/a/b/../../c/", "/c/", "/c/"},
     {"*", "*", "*"},
+    /* issue 14: browser bytes in the path are decoded as themselves and
+     * forwarded encoded; the query goes on as the browser sent it */
+    {"/a[0]/b|c/^d/{e}", "/a[0]/b|c/^d/{e}", "/a%5B0%5D/b%7Cc/%5Ed/%7Be%7D"},
+    {"/q\"<>`", "/q\"<>`", "/q%22%3C%3E%60"},
+    {"/s?q={a|b}&f[x]=1&d=50%&e=%zz", "/s", "/s?q={a|b}&f[x]=1&d=50%&e=%zz"},
 };
 
 static const char *const bad[] = {

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../test_helpers.h"
 #include "net/net.h"
 
 #define PERIOD 10000u /* ms */
@@ -26,7 +27,7 @@ static uint64_t fake_clock(void)
 }
 
 typedef struct fixture {
-    char dir[64];
+    moat_test_dir tmp;
     char cert[96], key[96];
     moat_tls_ctx *server;
     SSL_CTX *client;
@@ -35,10 +36,12 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/moat-tls-test-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
-    snprintf(f->cert, sizeof(f->cert), "%s/c.pem", f->dir);
-    snprintf(f->key, sizeof(f->key), "%s/k.pem", f->dir);
+    if (!f || moat_test_dir_make(&f->tmp, "tls-test", false) < 0) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->cert, sizeof(f->cert), "%s/c.pem", f->tmp.dir);
+    snprintf(f->key, sizeof(f->key), "%s/k.pem", f->tmp.dir);
     char *names[] = {"localhost"};
     char err[256];
     if (moat_cert_selfsigned(f->cert, f->key, names, 1, 1, err, sizeof(err)) < 0) return -1;
@@ -57,9 +60,7 @@ static int teardown(void **state)
     fixture *f = *state;
     moat_tls_ctx_free(f->server);
     SSL_CTX_free(f->client);
-    unlink(f->cert);
-    unlink(f->key);
-    rmdir(f->dir);
+    moat_test_dir_remove(&f->tmp);
     free(f);
     return 0;
 }

@@ -12,7 +12,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,38 +26,29 @@
 
 #include "seclog/internal.h"
 #include "seclog/seclog.h"
+#include "../test_helpers.h"
 
 /* ---- fixtures ------------------------------------------------------------- */
 
-typedef struct fixture {
-    char oldcwd[4096];
-    char dir[64];
-} fixture;
+typedef moat_test_dir fixture;
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    if (!f || !getcwd(f->oldcwd, sizeof(f->oldcwd))) return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/moat-seclog-XXXXXX");
-    if (!mkdtemp(f->dir) || chdir(f->dir) != 0) return -1;
+    if (!f) return -1;
+    if (moat_test_dir_make(f, "seclog", true) < 0) {
+        free(f);
+        return -1;
+    }
     moat__seclog_queue_capacity = 16384;
     *state = f;
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     fixture *f = *state;
-    int rc = chdir(f->oldcwd);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = moat_test_dir_remove(f);
     free(f);
     return rc;
 }
@@ -69,14 +59,6 @@ static char *slurp(const char *path)
     size_t len = 0;
     if (moat_read_file(path, &data, &len) < 0) return NULL;
     return data;
-}
-
-static void spit(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
 }
 
 static moat_config *make_cfg(const char *security, const char *seal_key)
@@ -567,7 +549,7 @@ static void test_keyfile(void **state)
     moat__seclog_evolve(kf.key, kf.key);
     assert_int_equal(moat__seclog_keyfile_write("seal.key", &kf, &err), 0);
     assert_int_equal(rename("seal.key", "seal.key.tmp"), 0);
-    spit("seal.key", "");
+    moat_test_write_text("seal.key", "");
     chmod("seal.key", 0600);
     moat__seclog_keyfile back;
     assert_int_equal(moat__seclog_keyfile_read("seal.key", &back, &err), 0);
@@ -581,7 +563,7 @@ static void test_keyfile(void **state)
     assert_int_equal(moat__seclog_keyfile_read("k2", &back, &err), MOAT_EINVAL);
     assert_non_null(strstr(err, "chmod 600"));
     free(err);
-    spit("k3", "moat-seal-key v1\nepoch x\n");
+    moat_test_write_text("k3", "moat-seal-key v1\nepoch x\n");
     chmod("k3", 0600);
     assert_int_equal(moat__seclog_keyfile_read("k3", &back, &err), MOAT_EPARSE);
     free(err);
@@ -1002,7 +984,8 @@ static void test_crash_repair(void **state)
     assert_ok(paths, vkey);
 
     /* The log file replaced by another chain's: moved aside, not appended to. */
-    spit("sec.log", "{\"seq\":0,\"epoch\":0,\"time\":\"x\",\"event\":\"log.start\"}\n");
+    moat_test_write_text("sec.log",
+                         "{\"seq\":0,\"epoch\":0,\"time\":\"x\",\"event\":\"log.start\"}\n");
     write_events(cfg, 2, "e");
     text = slurp("sec.log");
     assert_non_null(strstr(text, "\"event\":\"log.continued\""));

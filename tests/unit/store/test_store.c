@@ -16,10 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../test_helpers.h"
 #include "store/store.h"
 
 typedef struct fixture {
-    char dir[64];
+    moat_test_dir tmp;
     char path[128];
     char url[160];
     moat_store *s;
@@ -28,9 +29,11 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/moat-store-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
-    snprintf(f->path, sizeof(f->path), "%s/moat.db", f->dir);
+    if (!f || moat_test_dir_make(&f->tmp, "store", false) < 0) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->path, sizeof(f->path), "%s/moat.db", f->tmp.dir);
     snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
     char *err = NULL;
     if (moat_store_open(f->url, &f->s, &err) < 0) {
@@ -45,13 +48,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     moat_store_close(f->s);
-    char p[200];
-    const char *const sfx[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    moat_test_dir_remove(&f->tmp);
     free(f);
     return 0;
 }

@@ -84,7 +84,7 @@ static void run(moat_waf *w, place where, const char *value, const char *path, c
         moat_buf_puts(&body, ", \"n\": 1}");
         ctype = "application/json";
     }
-    moat_waf_tx *t = moat_waf_tx_new(w, "127.0.0.1", body.len ? "POST" : "GET", uri.data, 1);
+    moat_waf_tx *t = moat_waf_tx_new(w, "127.0.0.1", body.len ? "POST" : "GET", uri.data, path, 1);
     moat_waf_tx_header(t, "Host", 4, "app.example", 11);
     moat_waf_tx_header(t, "User-Agent", 10, "test/1.0", 8);
     moat_waf_tx_header(t, "Accept", 6, "*/*", 3);
@@ -194,7 +194,7 @@ static bool header_refused(moat_waf *w, const char *name, const char *value, con
 {
     moat_waf_verdict v;
     memset(&v, 0, sizeof(v));
-    moat_waf_tx *t = moat_waf_tx_new(w, "127.0.0.1", "GET", "/page", 1);
+    moat_waf_tx *t = moat_waf_tx_new(w, "127.0.0.1", "GET", "/page", "/page", 1);
     moat_waf_tx_header(t, "Host", 4, "app.example", 11);
     moat_waf_tx_header(t, "Accept", 6, "*/*", 3);
     moat_waf_tx_header(t, name, strlen(name), value, strlen(value));
@@ -245,7 +245,7 @@ static void test_upload_file_name(void **state)
                         "Content-Type: text/plain\r\n\r\nhello\r\n--XyZ--\r\n",
                         names[i]);
         moat_waf_verdict v = {0};
-        moat_waf_tx *t = moat_waf_tx_new(w, "127.0.0.1", "POST", "/upload", 1);
+        moat_waf_tx *t = moat_waf_tx_new(w, "127.0.0.1", "POST", "/upload", "/upload", 1);
         char cl[24];
         int n = snprintf(cl, sizeof(cl), "%zu", body.len);
         moat_waf_tx_header(t, "Host", 4, "a.example", 9);
@@ -276,7 +276,7 @@ static void test_crs_and_unparsable_body(void **state)
     run(w, IN_QUERY, "O'Brien", "/", "q", &v);
     assert_false(v.attack);
     /* a JSON body that does not parse: 400 */
-    moat_waf_tx *t = moat_waf_tx_new(w, "127.0.0.1", "POST", "/api", 1);
+    moat_waf_tx *t = moat_waf_tx_new(w, "127.0.0.1", "POST", "/api", "/api", 1);
     moat_waf_tx_header(t, "Host", 4, "a.example", 9);
     moat_waf_tx_header(t, "Content-Type", 12, "application/json", 16);
     moat_waf_tx_header(t, "Content-Length", 14, "7", 1);
@@ -306,7 +306,7 @@ static void test_partial_body(void **state)
             moat_buf_putc(&body, 'a');
         moat_buf_puts(&body, "\"}");
         moat_waf_verdict v = {0};
-        moat_waf_tx *t = moat_waf_tx_new(w, "127.0.0.1", "POST", "/api", 1);
+        moat_waf_tx *t = moat_waf_tx_new(w, "127.0.0.1", "POST", "/api", "/api", 1);
         moat_waf_tx_header(t, "Host", 4, "a.example", 9);
         moat_waf_tx_header(t, "Content-Type", 12, "application/json", 16);
         assert_false(moat_waf_tx_head(t, &v));
@@ -373,12 +373,84 @@ static void test_exclusions(void **state)
     assert_false(moat_waf_path_excluded(c, "/cms/page"));
     moat_waf_free(w);
     moat_config_free(c);
-    /* the check refuses what would break out of the generated SecLang */
-    char bad1[] = "/x\" y", bad2[] = "/x y;z", bad3[] = "x", good[] = "/a/b c_d.e";
+    /* the check refuses what would break out of the generated SecLang, and
+     * what would never match */
+    char bad1[] = "/x y\"", bad2[] = "/x y;z", bad3[] = "x", good[] = "/a/b c_d.e";
     assert_non_null(moat__config_check_waf_exclude(bad1));
     assert_non_null(moat__config_check_waf_exclude(bad2));
     assert_non_null(moat__config_check_waf_exclude(bad3));
     assert_null(moat__config_check_waf_exclude(good));
+    char bad4[] = "/x FOO:y", bad5[] = "/x 949110", bad6[] = "/x attack-generic", bad7[] = "/x$y",
+         bad8[] = "/x attack-rce;", good2[] = "/*/update 932100 ARGS:body",
+         good3[] = "/**/snippets attack-rce REQUEST_HEADERS:X-Code";
+    assert_non_null(moat__config_check_waf_exclude(bad4));
+    assert_non_null(moat__config_check_waf_exclude(bad5));
+    assert_non_null(moat__config_check_waf_exclude(bad6));
+    assert_non_null(moat__config_check_waf_exclude(bad7));
+    assert_non_null(moat__config_check_waf_exclude(bad8));
+    assert_null(moat__config_check_waf_exclude(good2));
+    assert_null(moat__config_check_waf_exclude(good3));
+}
+
+/* The narrowest exclusion of one refused request. */
+static void test_suggest(void **state)
+{
+    (void)state;
+    moat_buf b;
+    moat_buf_init(&b);
+    assert_int_equal(moat_waf_suggest("/posts/42/update?x=1", "932100,932115",
+                                      "932100=ARGS:body,932115=ARGS:body", &b),
+                     1);
+    assert_string_equal(b.data, "/posts/*/update 932100 932115 ARGS:body\n");
+    moat_buf_reset(&b);
+    /* ids without a nameable target; no id segment: that path alone */
+    assert_int_equal(moat_waf_suggest("/search", "942100", "942100=REQUEST_BODY", &b), 1);
+    assert_string_equal(b.data, "/search$ 942100\n");
+    moat_buf_reset(&b);
+    /* two targets, a UUID segment; the evaluation and parse rules are not proposed */
+    assert_int_equal(moat_waf_suggest("/a/0b8e6c3e-1f4a-4c5e-9d0a-3f2b1c4d5e6f/b",
+                                      "941100,942100,949110",
+                                      "941100=ARGS:json.html,942100=REQUEST_COOKIES:prefs", &b),
+                     2);
+    assert_string_equal(b.data, "/a/*/b 941100 ARGS:json.html\n/a/*/b 942100 "
+                                "REQUEST_COOKIES:prefs\n");
+    moat_buf_reset(&b);
+    assert_int_equal(moat_waf_suggest("/x", "1900002", "1900002=REQBODY_ERROR", &b), 0);
+    moat_buf_free(&b);
+}
+
+/* Routes in the glob dialect of [[auth.rules]], rule ids and tags. */
+static void test_exclusion_routes(void **state)
+{
+    (void)state;
+    moat_config *c = config_with("waf.exclude", "[\"/*/update body\", \"/notes 941100 941110 "
+                                                "941160 941180 ARGS:text\", \"/shell attack-rce\", "
+                                                "\"/off/**/raw$\"]");
+    moat_waf *w = load(c);
+    moat_waf_verdict v;
+    const char *html = "<script>alert(1)</script>";
+    run(w, IN_FORM, html, "/posts/update", "body", &v);
+    assert_false(v.attack);
+    run(w, IN_FORM, html, "/posts/x/update", "body", &v); /* '*' is one segment */
+    assert_true(v.attack);
+    run(w, IN_FORM, html, "/posts/updater", "body", &v);
+    assert_true(v.attack);
+    /* rule ids: only those rules stop reading the field */
+    run(w, IN_FORM, html, "/notes/1", "text", &v);
+    assert_false(v.attack);
+    run(w, IN_FORM, "1' UNION SELECT password FROM users --", "/notes/1", "text", &v);
+    assert_true(v.attack);
+    /* a tag: the command-injection rules, on every field of the route */
+    run(w, IN_FORM, "build; ls -la /home", "/shell", "cmd", &v);
+    assert_false(v.attack);
+    run(w, IN_FORM, html, "/shell", "cmd", &v);
+    assert_true(v.attack);
+    run(w, IN_FORM, "build; ls -la /home", "/other", "cmd", &v);
+    assert_true(v.attack);
+    assert_true(moat_waf_path_excluded(c, "/off/a/b/raw"));
+    assert_false(moat_waf_path_excluded(c, "/off/a/b/raw/x"));
+    moat_waf_free(w);
+    moat_config_free(c);
 }
 
 static void test_bad_rule_files(void **state)
@@ -488,7 +560,8 @@ int main(void)
         cmocka_unit_test(test_python_rules),     cmocka_unit_test(test_header_and_cookie_commands),
         cmocka_unit_test(test_upload_file_name), cmocka_unit_test(test_crs_and_unparsable_body),
         cmocka_unit_test(test_partial_body),     cmocka_unit_test(test_modes),
-        cmocka_unit_test(test_exclusions),       cmocka_unit_test(test_bad_rule_files),
+        cmocka_unit_test(test_exclusions),       cmocka_unit_test(test_exclusion_routes),
+        cmocka_unit_test(test_suggest),          cmocka_unit_test(test_bad_rule_files),
         cmocka_unit_test(test_log_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,181 @@
+/* rules.h - the code rules as one X-macro list: rules.c expands it into the
+ * table (id, name, default severity and confidence, CWE, message, doc) and
+ * code.h into the enum moat_code_rule (MOAT_CODE_B608, MOAT_CODE_MOAT_C101,
+ * ...) that the checks report with, so a mistyped rule id fails the build.
+ * Adding a rule is one X(...) line here, its check in analyse.c or
+ * templates.c, and its doc entry (docs/audit-code.md).
+ * X(symbol, "id", "name", severity, confidence, cwe, "message", "doc"),
+ * severity and confidence as L, M, H. */
+#ifndef MOAT_AUDIT_CODE_RULES_H
+#define MOAT_AUDIT_CODE_RULES_H
+
+/* clang-format off */
+#define MOAT_CODE_RULES(X) \
+    X(B101, "B101", "assert_used", L, H, 703, \
+      "Use of assert.", \
+      "assert statements are removed when Python runs with -O: a check written as assert " \
+      "does not run in production. Raise an exception instead.") \
+    X(B102, "B102", "exec_used", M, H, 78, \
+      "Use of exec.", \
+      "exec() runs any Python it is given; with request data it is remote code execution. " \
+      "Dispatch through a table of allowed functions instead.") \
+    X(B104, "B104", "hardcoded_bind_all_interfaces", M, M, 605, \
+      "Possible binding to all interfaces.", \
+      "'0.0.0.0' makes a server reachable from every network the machine is on. Bind to " \
+      "127.0.0.1 behind the gateway and let moat serve the outside.") \
+    X(B105, "B105", "hardcoded_password_string", L, M, 259, \
+      "Possible hardcoded password.", \
+      "A string assigned to or compared with a password-like name. Read secrets from the " \
+      "environment or a secrets manager.") \
+    X(B106, "B106", "hardcoded_password_funcarg", L, M, 259, \
+      "Possible hardcoded password passed as a keyword argument.", \
+      "A string literal passed to a password-like keyword argument. Read it from the " \
+      "environment.") \
+    X(B107, "B107", "hardcoded_password_default", L, M, 259, \
+      "Possible hardcoded password as a parameter default.", \
+      "A password-like parameter with a string default. Require the caller to pass it.") \
+    X(B110, "B110", "try_except_pass", L, H, 703, \
+      "try/except/pass.", \
+      "A bare or catch-all except that passes hides every error, attacks included. Catch " \
+      "the exceptions you expect and log the rest.") \
+    X(B112, "B112", "try_except_continue", L, H, 703, \
+      "try/except/continue.", \
+      "As B110, inside a loop: errors are skipped silently.") \
+    X(B113, "B113", "request_without_timeout", M, L, 400, \
+      "Requests call without a timeout.", \
+      "requests waits forever by default: one slow server ties up a worker. Pass timeout=.") \
+    X(B201, "B201", "flask_debug_true", H, M, 94, \
+      "Flask app run with debug=True.", \
+      "The Werkzeug debugger lets anyone who reaches it run code. Never enable it outside a " \
+      "developer's machine; read the flag from the environment.") \
+    X(B202, "B202", "tarfile_unsafe_members", H, M, 22, \
+      "tarfile extractall without a members filter.", \
+      "Archive members named '../x' or absolute paths are written outside the target folder. " \
+      "Pass filter='data' (Python 3.12+) or a members list you checked.") \
+    X(B301, "B301", "pickle", M, H, 502, \
+      "Pickle can run code when loading untrusted data.", \
+      "Unpickling runs constructors chosen by the data. Use JSON for anything that crosses a " \
+      "trust boundary.") \
+    X(B302, "B302", "marshal", M, H, 502, \
+      "Deserialization with marshal is possibly dangerous.", \
+      "marshal is not meant for untrusted data. Use JSON.") \
+    X(B303, "B303", "md5", M, H, 327, \
+      "Use of insecure MD2, MD4, MD5 or SHA1 hash function.", \
+      "These hashes are broken for collision resistance and far too fast for passwords. Use " \
+      "SHA-256 for integrity and Argon2/bcrypt/scrypt for passwords; pass " \
+      "usedforsecurity=False where the hash is not a security control.") \
+    X(B306, "B306", "mktemp_q", M, H, 377, \
+      "Use of insecure and deprecated function (mktemp).", \
+      "The name mktemp returns can be taken by someone else before it is opened. Use " \
+      "tempfile.mkstemp or NamedTemporaryFile.") \
+    X(B307, "B307", "eval", M, H, 78, \
+      "Use of possibly insecure function eval.", \
+      "eval() runs any expression. Use ast.literal_eval for literals, json for data.") \
+    X(B308, "B308", "mark_safe", M, H, 79, \
+      "Use of mark_safe() may expose cross-site scripting.", \
+      "mark_safe turns off Django's escaping for the value. Build HTML with format_html.") \
+    X(B311, "B311", "random", L, H, 330, \
+      "Standard pseudo-random generators are not for security.", \
+      "random is predictable. Use the secrets module for tokens, passwords and keys.") \
+    X(B324, "B324", "hashlib_new_insecure_functions", M, H, 327, \
+      "Use of insecure MD4, MD5 or SHA1 hash function via hashlib.new.", \
+      "As B303, through hashlib.new(name).") \
+    X(B501, "B501", "request_with_no_cert_validation", H, H, 295, \
+      "Requests call with verify=False disabling certificate checks.", \
+      "Without certificate checks anyone on the path can read and change the traffic. Fix " \
+      "the trust store or pass verify='/path/ca.pem'.") \
+    X(B502, "B502", "ssl_with_bad_version", H, H, 327, \
+      "Call with an insecure SSL/TLS protocol version.", \
+      "SSLv2, SSLv3, TLS 1.0 and 1.1 are broken or deprecated. Use " \
+      "ssl.create_default_context().") \
+    X(B503, "B503", "ssl_with_bad_defaults", M, M, 327, \
+      "Function definition with an insecure SSL/TLS protocol version by default.", \
+      "A default of an insecure protocol version is used whenever the caller omits it.") \
+    X(B504, "B504", "ssl_with_no_version", L, M, 327, \
+      "ssl.wrap_socket call with no protocol version.", \
+      "ssl.wrap_socket is deprecated and its defaults are weak. Use an SSLContext from " \
+      "ssl.create_default_context().") \
+    X(B506, "B506", "yaml_load", M, H, 20, \
+      "Use of unsafe yaml.load.", \
+      "yaml.load with the default or full Loader builds arbitrary Python objects. Use " \
+      "yaml.safe_load.") \
+    X(B602, "B602", "subprocess_popen_with_shell_equals_true", H, H, 78, \
+      "subprocess call with shell=True.", \
+      "With shell=True the command line is parsed by /bin/sh: any request data in it is " \
+      "command injection. Pass a list of arguments without a shell.") \
+    X(B603, "B603", "subprocess_without_shell_equals_true", L, H, 78, \
+      "subprocess call: check for execution of untrusted input.", \
+      "No shell is involved, but the program and its arguments must not come from the request.") \
+    X(B604, "B604", "any_other_function_with_shell_equals_true", M, L, 78, \
+      "Function call with shell=True.", \
+      "A wrapper given shell=True probably runs a shell.") \
+    X(B605, "B605", "start_process_with_a_shell", H, H, 78, \
+      "Starting a process with a shell.", \
+      "os.system and os.popen run /bin/sh -c. Use subprocess with a list of arguments.") \
+    X(B606, "B606", "start_process_with_no_shell", L, M, 78, \
+      "Starting a process without a shell.", \
+      "os.exec*/spawn* run a program: check that it and its arguments are not from the request.") \
+    X(B607, "B607", "start_process_with_partial_path", L, H, 78, \
+      "Starting a process with a partial executable path.", \
+      "A program found through PATH can be replaced by whoever controls PATH. Use an absolute " \
+      "path.") \
+    X(B608, "B608", "hardcoded_sql_expressions", M, L, 89, \
+      "Possible SQL injection through string-based query construction.", \
+      "SQL built with +, %, .format or f-strings is injectable. Pass values as query " \
+      "parameters: cursor.execute('... WHERE id = %s', (id,)).") \
+    X(B610, "B610", "django_extra_used", M, M, 89, \
+      "Use of extra() with non-literal SQL.", \
+      "QuerySet.extra() pastes its where/tables/select into SQL. Use the ORM or params=.") \
+    X(B611, "B611", "django_rawsql_used", M, M, 89, \
+      "Use of RawSQL with non-literal SQL.", \
+      "RawSQL pastes its first argument into SQL. Keep it literal and pass params.") \
+    X(B701, "B701", "jinja2_autoescape_false", H, H, 94, \
+      "Jinja2 Environment with autoescape off.", \
+      "Without autoescape every {{ value }} is raw HTML: cross-site scripting. Use " \
+      "autoescape=select_autoescape() or True.") \
+    X(B703, "B703", "django_mark_safe", M, H, 80, \
+      "Potential XSS on mark_safe with non-literal input.", \
+      "mark_safe on anything built from variables trusts it as HTML. Use format_html().") \
+    X(B704, "B704", "markupsafe_markup_xss", M, H, 79, \
+      "Markup() on non-literal input.", \
+      "markupsafe.Markup marks its argument as safe HTML. Use Markup.format / escape().") \
+    X(MOAT_C101, "MOAT-C101", "flask_ssti", H, M, 1336, \
+      "render_template_string with non-constant input.", \
+      "A template built from data is server-side template injection: {{ ... }} in it runs " \
+      "in the template engine. Render a fixed template and pass the data as variables.") \
+    X(MOAT_C102, "MOAT-C102", "template_safe_filter", M, M, 79, \
+      "|safe filter turns off escaping.", \
+      "The value is inserted as raw HTML. Escape it, or mark only HTML you built yourself.") \
+    X(MOAT_C103, "MOAT-C103", "template_autoescape_off", H, H, 79, \
+      "Template turns autoescaping off.", \
+      "{% autoescape false %} (Jinja2) or {% autoescape off %} (Django) inserts every " \
+      "value in the block as raw HTML.") \
+    X(MOAT_C104, "MOAT-C104", "csrf_exempt", M, H, 352, \
+      "View exempt from CSRF protection.", \
+      "@csrf_exempt removes Django's (or Flask-WTF's) CSRF check from the view. Keep the " \
+      "check; for APIs use token authentication instead of cookies.") \
+    X(MOAT_C105, "MOAT-C105", "wtf_csrf_disabled", H, H, 352, \
+      "WTF_CSRF_ENABLED = False turns off CSRF.", \
+      "Flask-WTF then accepts forms posted from any site.") \
+    X(MOAT_C106, "MOAT-C106", "open_redirect", M, H, 601, \
+      "Redirect to a URL taken from the request.", \
+      "An attacker's link through your site lands on their page. Redirect only to paths of " \
+      "this site (check with url_has_allowed_host_and_scheme).") \
+    X(MOAT_C107, "MOAT-C107", "path_traversal", H, H, 22, \
+      "File path taken from the request.", \
+      "'../' in the value reads or writes any file. Use send_from_directory / safe_join and " \
+      "secure_filename.") \
+    X(MOAT_C108, "MOAT-C108", "ssrf", H, H, 918, \
+      "Outgoing request to a URL taken from the request.", \
+      "Server-side request forgery: the server fetches internal addresses (metadata " \
+      "services, admin ports) for the attacker. Allow-list the hosts.") \
+    X(MOAT_C109, "MOAT-C109", "hardcoded_secret_key", H, H, 798, \
+      "Hard-coded SECRET_KEY.", \
+      "Whoever has the repository can forge sessions, password-reset links and signed " \
+      "cookies. Read the key from the environment.") \
+    X(MOAT_C110, "MOAT-C110", "sql_injection_taint", H, H, 89, \
+      "Request data reaches a SQL call.", \
+      "The query text comes from the request. Pass values as query parameters.")
+/* clang-format on */
+
+#endif

@@ -1,0 +1,66 @@
+/* internal.h - the portal's job, shared by its files (private to
+ * src/auth/portal): portal.c steps it on the loop, run.c on the pool,
+ * pages.c renders what it found. */
+#ifndef MOAT_AUTH_PORTAL_INTERNAL_H
+#define MOAT_AUTH_PORTAL_INTERNAL_H
+
+#include "portal.h"
+
+enum { ST_START, ST_BODY, ST_CSRF, ST_RAN };
+
+struct moat_portal_job {
+    moat_portal_route p;
+    int state;
+    bool post;
+    bool csrf_phase;     /* the run only reads the session (its CSRF token) */
+    moat_http_form form; /* the form or query (arena strings) */
+    moat_session_creds creds;
+    /* in: owned copies, wiped when freed */
+    char *name, *pw, *code, *newpw, *newpw2, *secret;
+    bool remember, everywhere;
+    /* out */
+    int err; /* a store error: refuse (503) */
+    moat_session_who who;
+    moat_login_result login;
+    bool ok;          /* the action succeeded */
+    const char *why;  /* why it did not (static, safe to show) */
+    bool new_session; /* a session was started: set its cookie */
+    char new_sid[MOAT_SESSION_ID_LEN + 1];
+    moat_session made;
+    bool ended; /* the session ended (logout): clear the cookie */
+    size_t ended_n;
+    moat_enrollment enr; /* enrollment page: enr.secret_b32 set */
+    char *qr_svg;
+    char recovery[MOAT_RECOVERY_CODES][MOAT_RECOVERY_CODE_LEN + 1];
+    bool checked; /* a secret was checked: login says how it went (MFA, password) */
+};
+
+/* pages.c */
+void moat__portal_event(moat_portal_reply *rep, const char *name, const char *user,
+                        const char *reason, int status, const moat_seclog_field *f, size_t nf);
+void moat__portal_hdr(moat_portal_reply *rep, const char *name, const char *value);
+const char *moat__portal_set_cookie(const moat_portal_req *req, const char *name, const char *value,
+                                    int64_t max_age, const char *samesite);
+const char *moat__portal_csrf_cookie(const moat_portal_req *req);
+void moat__portal_session_cookie(const moat_portal_req *req, moat_portal_job *job,
+                                 moat_portal_reply *rep);
+void moat__portal_page(moat_portal_reply *rep, int status, const char *reason, const char *ctype);
+void moat__portal_redirect(moat_portal_reply *rep, int status, const char *location);
+void moat__portal_refuse(moat_portal_reply *rep, int status, const char *reason, const char *event);
+const char *moat__portal_login_csrf(const moat_portal_req *req, moat_portal_reply *rep);
+void moat__portal_login_page(const moat_portal_req *req, moat_portal_reply *rep, int status,
+                             const char *msg, const char *rd, const char *csrf);
+void moat__portal_account_page(const moat_portal_req *req, moat_portal_job *job,
+                               moat_portal_reply *rep);
+void moat__portal_mfa_page(moat_portal_job *job, moat_portal_reply *rep, int status,
+                           const char *msg, const char *rd);
+void moat__portal_enroll_page(moat_portal_job *job, moat_portal_reply *rep, int status,
+                              const char *msg, const char *rd);
+void moat__portal_recovery_page(const moat_portal_req *req, moat_portal_job *job,
+                                moat_portal_reply *rep, const char *rd);
+void moat__portal_password_page(moat_portal_job *job, moat_portal_reply *rep, int status,
+                                const char *msg);
+void moat__portal_json_user(moat_buf *b, const moat_user *u, bool mfa);
+void moat__portal_json_error(moat_portal_reply *rep, int status, const char *msg);
+
+#endif

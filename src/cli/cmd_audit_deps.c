@@ -1,0 +1,100 @@
+/* cmd_audit_deps.c - `moat audit deps [PATH...]`: the options, turned into
+ * a moat_audit_job for the deps analyser's run (src/audit/deps/run.c, via the
+ * registry in src/audit/engine.h). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/engine.h"
+#include "cmd.h"
+#include "core.h"
+
+static const char usage[] =
+    "usage: moat audit deps [PATH...] [--db PATH] [--format FORMAT] [--ignore ID]...\n"
+    "                       [--min-severity LEVEL] [--python-version X.Y] [--config FILE]\n"
+    "\n"
+    "Reports the dependencies with known vulnerabilities, offline, from the local OSV\n"
+    "database ('moat db import' / 'moat db update' fill it). PATH is a project folder\n"
+    "(default: the current one), a requirements*.txt, pyproject.toml, poetry.lock,\n"
+    "Pipfile.lock, uv.lock, pdm.lock or pylock.toml file, or a site-packages folder.\n"
+    "Exit status: 0 none found, 1 vulnerable dependencies, 2 error (a file that could not\n"
+    "be read or parsed, no database).\n"
+    "\n"
+    "  -d, --db PATH            the advisory database (default: ~/.cache/moat/osv.db)\n"
+    "  -f, --format FORMAT      table (default), json (pip-audit's shape), sarif,\n"
+    "                           markdown or cyclonedx\n"
+    "  -i, --ignore ID          do not report this advisory (any of its ids or aliases)\n"
+    "  -s, --min-severity LEVEL report only advisories rated LEVEL or above (low, medium,\n"
+    "                           high, critical); advisories without a rating are reported\n"
+    "  -p, --python-version X.Y evaluate environment markers for this Python (default:\n"
+    "                           what /usr/bin/python3 says)\n"
+    "      --python PATH        ask this interpreter for the marker environment instead\n"
+    "  -c, --config FILE        read [tool.moat.audit] (pyproject.toml) or [audit]\n"
+    "                           (moat.toml) from FILE (default: the project's own)\n"
+    "  -q, --quiet              no warnings about old data or unknown markers\n"
+    "  -h, --help               this help\n";
+
+int moat_cmd_audit_deps(int argc, char **argv)
+{
+    enum { OPT_PYTHON = 1000 };
+    static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"ignore", required_argument, NULL, 'i'},
+                                         {"min-severity", required_argument, NULL, 's'},
+                                         {"python-version", required_argument, NULL, 'p'},
+                                         {"python", required_argument, NULL, OPT_PYTHON},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    moat_audit_job job = {.deps_format = "table"};
+    const char **ignore = NULL;
+    size_t nignore = 0;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "d:f:i:s:p:c:qh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'd':
+            job.db = optarg;
+            break;
+        case 'f':
+            job.deps_format = optarg;
+            break;
+        case 'i':
+            ignore = moat_xrealloc(ignore, (nignore + 1) * sizeof(*ignore));
+            ignore[nignore++] = optarg;
+            break;
+        case 's':
+            job.min_severity = optarg;
+            break;
+        case 'p':
+            job.python_version = optarg;
+            break;
+        case OPT_PYTHON:
+            job.python = optarg;
+            break;
+        case 'c':
+            job.config = optarg;
+            break;
+        case 'q':
+            job.quiet = true;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            free(ignore);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            free(ignore);
+            return 2;
+        }
+    }
+    job.paths = (const char *const *)argv + optind;
+    job.npaths = (size_t)(argc - optind);
+    job.ignore = (const char *const *)ignore;
+    job.nignore = nignore;
+    int rc = moat_audit_analyser_find("deps")->run(&job);
+    free(ignore);
+    return rc;
+}

@@ -1,0 +1,150 @@
+/* auth_job.c - the auth stage's work on the libuv thread pool and its
+ * answers. Every store call of the stage (a rule check's session lookup, a
+ * portal request's login) runs as a job: queued with uv_queue_work, back on
+ * the loop through the job's own callback. A request that ends while its
+ * job runs leaves the job to free itself (arena defer); a job that cannot
+ * be queued or did not run fails closed (503). The answers (moat's 403
+ * page, a 503, moat's own responses) and the events are recorded as the
+ * stage "auth". */
+#include <stdlib.h>
+#include <string.h>
+
+#include "stage_auth.h"
+
+static void job_free(moat__auth_job *job)
+{
+    moat_portal_job_free(job->portal);
+    if (job->body.data) explicit_bzero(job->body.data, job->body.len);
+    moat_buf_free(&job->body);
+    moat_user_clear(&job->who.user);
+    moat__runtime_unref(job->rt);
+    explicit_bzero(job, sizeof(*job));
+    free(job);
+}
+
+static void job_release(void *arg)
+{
+    moat__auth_job *job = arg;
+    job->r = NULL;
+    if (!job->queued) job_free(job);
+}
+
+moat__auth_job *moat__auth_job_new(moat_request *r)
+{
+    moat__auth_job *job = moat_xcalloc(1, sizeof(*job));
+    job->r = r;
+    job->rt = moat__runtime_ref(r->rt);
+    moat_buf_init(&job->body);
+    moat_arena_defer(r->arena, job_release, job);
+    return job;
+}
+
+static void work_cb(uv_work_t *w)
+{
+    moat__auth_job *job = w->data;
+    job->run(job);
+}
+
+static void after_work_cb(uv_work_t *w, int status)
+{
+    moat__auth_job *job = w->data;
+    job->queued = false;
+    moat_request *r = job->r;
+    if (!r) {
+        job_free(job);
+        return;
+    }
+    if (status < 0) {
+        moat__auth_fail_closed(r, MOAT_EINTERNAL);
+        return;
+    }
+    job->back(r, job);
+}
+
+int moat__auth_job_queue(moat_request *r, moat__auth_job *job)
+{
+    job->queued = true;
+    job->work.data = job;
+    if (uv_queue_work(&r->c->w->loop, &job->work, work_cb, after_work_cb) < 0) {
+        job->queued = false;
+        moat__auth_fail_closed(r, MOAT_EINTERNAL);
+        return MOAT_DONE;
+    }
+    return MOAT_AGAIN;
+}
+
+/* ---- answers and events -------------------------------------------------- */
+
+void moat__auth_event(moat_request *r, const char *name, const char *user, const char *reason,
+                      int status, const moat_seclog_field *f, size_t nf)
+{
+    if (!moat__seclog) return;
+    const moat_seclog_event_info *info = moat_seclog_event_lookup(name);
+    moat_seclog_event ev = {
+        .event = name,
+        .severity = info ? info->severity : MOAT_SECLOG_WARNING,
+        .request_id = r->id,
+        .client = r->c->peer,
+        .user = user,
+        .method = r->head->method,
+        .path = r->path,
+        .reason = reason,
+        .stage = "auth",
+        .config_key = moat_auth_event_key(name),
+        .status = status,
+        .fields = f,
+        .nfields = nf,
+    };
+    moat_seclog_record(moat__seclog, &ev);
+}
+
+void moat__auth_events(moat_request *r, const moat_auth_event *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        moat__auth_event(r, e[i].name, e[i].user, e[i].reason, e[i].status, e[i].fields,
+                         e[i].nfields);
+}
+
+/* The forwarded stage, which sets r->https for a trusted proxy's
+ * X-Forwarded-Proto, runs after this one: read it here too. */
+bool moat__auth_tls(moat_request *r)
+{
+    if (r->https) return true;
+    const moat_config *cfg = r->rt->cfg;
+    moat_http_header *xfp = moat_http_head_find(r->head, "X-Forwarded-Proto");
+    return xfp && moat_strieq_lit(xfp->value, xfp->value_len, "https") && r->c->peer[0] &&
+           moat_ip_in_list(r->c->peer, cfg->trusted_proxies.items, cfg->trusted_proxies.len);
+}
+
+bool moat__auth_wants_json(moat_request *r)
+{
+    moat_http_header *x = moat_http_head_find(r->head, "X-Requested-With");
+    if (x && moat_strieq_lit(x->value, x->value_len, "XMLHttpRequest")) return true;
+    return moat__wants_json(r->head);
+}
+
+void moat__auth_answer(moat_request *r, int status, const char *reason, const char *ctype,
+                       const moat_buf *body, const char *const *hdrs, size_t nhdrs)
+{
+    r->internal = true;
+    moat__client_respond(r, status, reason, ctype, body ? body->data : "", body ? body->len : 0,
+                         hdrs, nhdrs);
+}
+
+void moat__auth_forbid(moat_request *r, const char *reason, bool json, const char *const *hdrs,
+                       size_t nhdrs)
+{
+    moat_buf b;
+    moat_buf_init(&b);
+    moat__error_page(&b, r->rt->page_template, 403, r->id, json);
+    moat__auth_answer(r, 403, reason, json ? "application/json" : "text/html; charset=utf-8", &b,
+                      hdrs, nhdrs);
+    moat_buf_free(&b);
+}
+
+void moat__auth_fail_closed(moat_request *r, int err)
+{
+    moat_error("auth store: %s", moat_strerror(err));
+    moat__refusal(r, "authz.denied", "auth", "store.url");
+    moat__client_respond_error(r, 503, "the auth store failed: refused (fail closed)");
+}
