@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cmd.h"
@@ -210,6 +212,8 @@ const moat_cli_cmd moat_cli_db_subs[] = {
 };
 
 static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+static int cmd_manpages(int argc, char **argv);
 
 const moat_cli_cmd moat_cli_commands[] = {
     {.name = "serve",
@@ -247,7 +251,12 @@ const moat_cli_cmd moat_cli_commands[] = {
      .fn = moat_cli_completion,
      .summary = "print a shell completion script: bash or zsh",
      .subs = moat_cli_completion_subs},
+    {.name = "version", .fn = cmd_version, .summary = "print moat's version (also -V, --version)"},
     {.name = "help", .fn = cmd_help, .summary = "this list, or the help of one command"},
+    {.name = "manpages",
+     .fn = cmd_manpages,
+     .summary = "write the manual pages into a folder (run by the build)",
+     .hidden = true},
     {0},
 };
 
@@ -267,6 +276,7 @@ static void main_usage(moat_buf *b)
                      "\n"
                      "commands:\n");
     for (const moat_cli_cmd *c = moat_cli_commands; c->name; c++) {
+        if (c->hidden) continue;
         moat_buf_printf(b, "  %-16s %s\n", c->name, c->summary);
         if (c->args_free || !c->fn) moat_cli_list(b, c->subs, c->name, 16);
     }
@@ -308,6 +318,68 @@ static int cmd_help(int argc, char **argv)
         return moat_cli_unknown("moat help", moat_cli_commands, argv[1], NULL);
     char *sub[] = {argv[1], "--help", NULL};
     return run(c, 2, sub);
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs("usage: moat version\n\nPrints moat's version; the same as 'moat --version' "
+              "and 'moat -V'.\n",
+              stdout);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "usage: moat version\n");
+        return 2;
+    }
+    printf("moat %s\n", MOAT_VERSION);
+    return 0;
+}
+
+/* The --help text of `moat c [sub]`, read from a child process: commands
+ * print their help to stdout, and a child keeps the getopt state and any
+ * exit path of the command away from this process. */
+static int help_text(const moat_cli_cmd *c, const moat_cli_cmd *sub, moat_buf *out)
+{
+    int fds[2];
+    if (pipe(fds) != 0) return 1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return 1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        if (dup2(fds[1], STDOUT_FILENO) < 0) _exit(1);
+        close(fds[1]);
+        if (!freopen("/dev/null", "w", stderr)) _exit(1);
+        char *argv[] = {(char *)c->name, sub ? (char *)sub->name : "--help", "--help", NULL};
+        int rc = run(c, sub ? 3 : 2, argv);
+        fflush(stdout);
+        _exit(rc);
+    }
+    close(fds[1]);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof(buf))) > 0)
+        moat_buf_append(out, buf, (size_t)n);
+    close(fds[0]);
+    int st = 0;
+    if (waitpid(pid, &st, 0) < 0) return 1;
+    moat_buf_putc(out, '\0');
+    out->len--;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+static int cmd_manpages(int argc, char **argv)
+{
+    if (argc != 2) {
+        fputs("usage: moat manpages DIR\n", stderr);
+        return 2;
+    }
+    return moat_cli_manpages(argv[1], help_text);
 }
 
 int main(int argc, char **argv)

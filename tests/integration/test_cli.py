@@ -350,7 +350,8 @@ def test_serve_fails_when_port_is_taken(moat_bin, echo, tmp):
 
 # ---------------------------------------------------------- the command table
 
-COMMANDS = ("serve", "cert", "config", "log", "user", "audit", "db", "completion", "help")
+COMMANDS = ("serve", "cert", "config", "log", "user", "audit", "db", "completion", "version",
+            "help")
 SUBS = {
     "audit": ("deps", "code", "settings", "secrets"),
     "user": ("add", "passwd", "list", "del", "lock", "unlock", "roles", "mfa", "recovery",
