@@ -505,6 +505,7 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_LIST,
         .def = "[]",
         .allowed = "paths of PEM files: the certificate first, then its chain",
+        .path = true,
         .offset = AT(tls.cert),
         .doc = "Certificate chain files, one per certificate. With several, moat picks for "
                "each connection the certificate whose names (subjectAltName) cover the name "
@@ -516,6 +517,7 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_LIST,
         .def = "[]",
         .allowed = "paths of PEM private keys, in the order of `tls.cert`",
+        .path = true,
         .offset = AT(tls.key),
         .doc = "The private key of each certificate of `tls.cert`, in the same order. Keep "
                "them readable by moat's user only: moat warns about keys others can read.",
@@ -582,6 +584,7 @@ const moat__config_setting moat__config_settings[] = {
                "\".DS_Store\", \"*.pem\", \"*.key\"]",
         .allowed = "glob patterns (`*`, `?`, `[...]`), each matched against every segment of the "
                    "path; a trailing `/` matches folders only",
+        .check = moat__config_check_glob,
         .offset = AT(paths.deny),
         .doc = "Patterns of path segments that are refused. Each pattern is matched, without "
                "regard to case, against every segment of the normalised path: `\".git\"` "
@@ -713,9 +716,13 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "headers.hsts_include_subdomains",
         .type = MOAT__CFG_BOOL,
-        .def = "true",
+        .def = "false",
         .offset = AT(headers.hsts_include_subdomains),
-        .doc = "Add `includeSubDomains` to HSTS, so every subdomain is HTTPS-only too.",
+        .doc = "Add `includeSubDomains` to HSTS, so every subdomain is HTTPS-only too. Off "
+               "until you opt in: once a browser has seen it, every subdomain (an intranet "
+               "site, a plain-HTTP test host) is refused over HTTP for `hsts_max_age`. Never "
+               "sent for `localhost`, names under `.localhost` or IP addresses, where it would "
+               "pin every other development site of the machine to HTTPS.",
     },
     {
         .key = "headers.hsts_preload",
@@ -884,6 +891,7 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_STRING,
         .def = "\"\"",
         .allowed = "a path to an HTML file, or `\"\"` for the built-in page",
+        .path = true,
         .offset = AT(errors.page),
         .doc = "An HTML template for every page moat answers itself (errors, refusals, "
                "redirects). `{status}`, `{reason}`, `{message}` and `{request_id}` are "
@@ -932,6 +940,7 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_LIST,
         .def = "[]",
         .allowed = "paths of SecLang rule files",
+        .path = true,
         .offset = AT(waf.rules),
         .doc = "Your own ModSecurity rule files (SecLang), loaded after the Core Rule Set's "
                "initialisation and before its attack rules, so `ctl:` exclusions and "
@@ -981,6 +990,7 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_STRING,
         .def = "\"/usr/share/modsecurity-crs/rules\"",
         .allowed = "a folder",
+        .path = true,
         .offset = AT(waf.crs),
         .doc = "Where the OWASP Core Rule Set's `REQUEST-*.conf` files are (the Debian "
                "package's folder by default). moat writes its own CRS setup from these "
@@ -993,9 +1003,10 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_STRING,
         .def = "\"-\"",
         .allowed = "a file path, `\"-\"` or `\"\"`",
+        .path = true,
         .offset = AT(log.access),
-        .doc = "Where the access log goes: a file path (appended to; a relative path is "
-               "relative to the directory moat was started in), `\"-\"` for standard output, "
+        .doc = "Where the access log goes: a file path (appended to; a relative path "
+               "starts from the configuration file's folder), `\"-\"` for standard output, "
                "or `\"\"` to turn the access log off.",
     },
     {
@@ -1013,9 +1024,10 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_STRING,
         .def = "\"-\"",
         .allowed = "a file path, `\"-\"` or `\"\"`",
+        .path = true,
         .offset = AT(log.security),
         .doc = "Where the security event log goes: a file path (appended to; a relative path "
-               "is relative to the directory moat was started in), `\"-\"` for standard output "
+               "starts from the configuration file's folder), `\"-\"` for standard output "
                "(containers), or `\"\"` to turn it off. One JSON object per line, one line per "
                "event; the events and their fields are listed in docs/events.md. Passwords, "
                "tokens, cookies, session ids, `Authorization` values and form fields or query "
@@ -1032,6 +1044,7 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_STRING,
         .def = "\"\"",
         .allowed = "a file path or `\"\"`",
+        .path = true,
         .offset = AT(log.seal_key),
         .doc = "The sealing key file, created by `moat log init` (mode 0600), which also prints "
                "the verification key once: keep that off this machine. Every entry then carries "
@@ -1141,9 +1154,11 @@ const moat__config_setting moat__config_settings[] = {
         .def = "\"sqlite:moat.db\"",
         .check = check_store_url,
         .allowed = "`\"sqlite:PATH\"`",
+        .path = true,
         .offset = AT(store.url),
-        .doc = "The store: `\"sqlite:PATH\"` names an SQLite database file (a relative path is "
-               "relative to the directory moat or `moat user` runs in), created with mode 0600 "
+        .doc = "The store: `\"sqlite:PATH\"` names an SQLite database file (a relative path "
+               "starts from the configuration file's folder, so `moat serve` and `moat user` "
+               "use the same file wherever they run), created with mode 0600 "
                "on first use. It holds TOTP secrets, so keep it readable by moat's user only.",
     },
 
@@ -1275,6 +1290,7 @@ const moat__config_setting moat__config_settings[] = {
                "\"site-packages\", \"test_*.py\", \"*_test.py\", \"conftest.py\"]",
         .allowed = "shell globs (`*`, `?`, `[...]`) matched against each file or folder name "
                    "and against its path relative to the audited folder",
+        .check = moat__config_check_glob,
         .offset = AT(audit.exclude),
         .doc = "Files and folders the code and settings audits skip. A glob without `/` is "
                "matched against every file and folder name (`migrations` skips every folder of "

@@ -16,7 +16,7 @@ from helpers import Conn, free_port, parse_duration_ms, parse_size
 
 
 def check(run, path=None, cwd=None, env=None):
-    args = ["config", "check"] + ([str(path)] if path else [])
+    args = ["config", "check", "--print"] + ([str(path)] if path else [])
     return run(*args, cwd=cwd, env=env)
 
 

@@ -257,7 +257,7 @@ def test_config_check_of_a_hostile_pyproject(moat_bin, tmp_path):
     assert b"a\\u202eb\\u009bc" in r.stderr, r.stderr
     p.write_text('[tool.moat]\nupstream = "http://127.0.0.1:1"\n'
                  '[tool.moat.errors]\npage = "/srv/x\u202ey\u2066.html"\n')
-    r = run_cli(moat_bin, "config", "check", p)
+    r = run_cli(moat_bin, "config", "check", "--print", p)
     assert r.returncode == 0, r.stderr
     assert b'page = "/srv/x\\u202ey\\u2066.html"' in r.stdout, r.stdout
     assert tomllib.loads(r.stdout.decode())["errors"]["page"] == "/srv/x\u202ey\u2066.html"
