@@ -195,6 +195,11 @@ void moat_config_dump(const moat_config *c, moat_buf *out);
 /* Appends docs/configuration.md (Markdown generated from the settings table). */
 void moat_config_docs(moat_buf *out);
 
+/* True when the file c was read from writes a secret out (a setting marked
+ * secret in the table, set, and not through a ${env:...}/${file:...}
+ * reference): only then do the file's permissions matter. */
+bool moat_config_holds_secret(const moat_config *c);
+
 /* Number of workers to start: c->workers, or the CPU count when it is 0. */
 unsigned moat_config_workers(const moat_config *c);
 

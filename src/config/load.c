@@ -1095,6 +1095,18 @@ void moat_config_free(moat_config *c)
     free(c);
 }
 
+bool moat_config_holds_secret(const moat_config *c)
+{
+    if (!c->source) return false;
+    for (size_t i = 0; i < moat__config_nsettings; i++) {
+        const moat__config_setting *s = &moat__config_settings[i];
+        if (!s->secret || s->type != MOAT__CFG_STRING || moat__config_in_array(s)) continue;
+        char *const *v = field(s, (void *)c);
+        if (*v && **v && !(c->refs && c->refs[i])) return true;
+    }
+    return false;
+}
+
 unsigned moat_config_workers(const moat_config *c)
 {
     if (c->workers) return (unsigned)c->workers;

@@ -1407,6 +1407,7 @@ const moat__config_setting moat__config_settings[] = {
         .def = "\"\"",
         .check = check_identity_secret,
         .allowed = "`\"\"`, or at least 32 characters",
+        .secret = true,
         .offset = AT(auth.identity_secret),
         .doc = "When set, requests of logged-in users reach the application with an "
                "`X-Moat-Identity` header signed with HMAC-SHA256 under this key, which the "

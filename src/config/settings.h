@@ -37,6 +37,8 @@ typedef struct moat__config_setting {
     const char *allowed; /* docs: what values are accepted, when min/max/enum don't say it */
     bool unique;         /* LIST: an item listed twice is an error */
     bool required;       /* array-of-tables entries: must be given (def is NULL) */
+    bool secret;         /* STRING: a secret; written literally in the file, the file's
+                            permissions matter (moat_config_holds_secret) */
     bool path;           /* STRING, LIST items: a file path ("sqlite:PATH" too); a relative one
                             starts from the configuration file's folder ("-" and "" are not
                             paths) */
