@@ -64,6 +64,15 @@ int moat_cli_run(const moat_cli_cmd *cmd, int argc, char **argv, const char *usa
 typedef int (*moat_cli_help_fn)(const moat_cli_cmd *c, const moat_cli_cmd *sub, moat_buf *out);
 int moat_cli_manpages(const char *dir, moat_cli_help_fn help);
 
+/* Started as root, hands the regular files a command just wrote (paths,
+ * NULL-terminated; missing ones skipped) to the account moat serves as
+ * (`user`, `group` of cfg), so `moat serve` and its SIGHUP reloads can read
+ * and rewrite them; prints what it did. Not root, cfg NULL or read from no
+ * file: nothing.
+ * Symlinks and files root does not own are left alone. (owner.c) */
+struct moat_config;
+void moat_cli_give(const struct moat_config *cfg, const char *const *paths);
+
 /* `moat completion bash|zsh` (completion.c). */
 int moat_cli_completion(int argc, char **argv);
 void moat_cli_completion_bash(moat_buf *out);

@@ -20,6 +20,7 @@
 #include <qrencode.h>
 
 #include "auth/auth.h"
+#include "cli.h"
 #include "cmd.h"
 #include "config/config.h"
 #include "core.h"
@@ -149,6 +150,13 @@ static int open_ctx(const opts *o, ctx *c)
         free(err);
         moat_config_free(c->cfg);
         return 1;
+    }
+    if (missing) {
+        char *wal = moat_xasprintf("%s-wal", url + 7), *shm = moat_xasprintf("%s-shm", url + 7);
+        const char *mine[] = {url + 7, wal, shm, NULL};
+        moat_cli_give(c->cfg, mine);
+        free(wal);
+        free(shm);
     }
     moat_auth_settings_from_config(c->cfg, &c->st);
     return 0;

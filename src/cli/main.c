@@ -29,7 +29,9 @@ static const char usage_serve[] =
     "  -q, --quiet            log only warnings and errors\n"
     "  -h, --help             this help\n"
     "\n"
-    "Signals: SIGHUP reloads the configuration; SIGTERM drains and stops.\n";
+    "Signals: SIGHUP reloads the configuration ('moat reload' sends it and reports\n"
+    "the outcome); SIGUSR1 reopens the access and security logs (after logrotate);\n"
+    "SIGTERM drains and stops.\n";
 
 static const char usage_config[] =
     "usage: moat config check [FILE] [--print] [--upstream URL] [--listen ADDR:PORT]\n"
@@ -243,7 +245,7 @@ const moat_cli_cmd moat_cli_cert_subs[] = {
     {.name = "selfsigned",
      .fn = NULL,
      .summary = "write a self-signed development certificate",
-     .flags = "--cert --key --days --help"},
+     .flags = "--cert --key --days --config --help"},
     {0},
 };
 
@@ -269,6 +271,10 @@ const moat_cli_cmd moat_cli_commands[] = {
      .fn = cmd_serve,
      .summary = "run the security gateway in front of the app",
      .flags = "--config --upstream --listen --quiet --help"},
+    {.name = "reload",
+     .fn = moat_cmd_reload,
+     .summary = "reload the running gateway's configuration and report the outcome",
+     .flags = "--config --pid-file --timeout --help"},
     {.name = "cert",
      .fn = moat_cmd_cert,
      .summary = "write a self-signed development certificate",

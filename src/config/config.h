@@ -66,6 +66,7 @@ typedef struct moat_config {
     uint64_t workers;             /* 0 = auto (one per CPU) */
     moat_strlist trusted_proxies; /* CIDRs whose X-Forwarded-* are kept */
     char *user, *group;           /* started as root: serve as these */
+    char *pid_file;               /* "" = none; `moat reload` signals the pid in it */
     moat_limits limits;
     struct {
         moat_strlist listen;          /* HTTPS listeners; empty = no TLS */

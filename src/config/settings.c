@@ -355,6 +355,20 @@ const moat__config_setting moat__config_settings[] = {
                "once privileges are dropped. Key and configuration files readable by this group "
                "are not warned about; readable by any other group or by others, they are.",
     },
+    {
+        .key = "pid_file",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .allowed = "a file path, or `\"\"` for none",
+        .path = true,
+        .offset = AT(pid_file),
+        .doc = "Where `moat serve` writes its process id at start (and removes it when it "
+               "stops), for `moat reload` and `kill -HUP $(cat FILE)`. Beside it, "
+               "`FILE.status` holds the outcome of the last reload, which `moat reload` "
+               "waits for and reports. `\"\"` (the default): no pid file. Read at start: a "
+               "reload keeps the file it started with. The packaged configuration uses "
+               "`/run/moat/moat.pid` (the unit's `RuntimeDirectory`).",
+    },
 
     /* ---- [limits] ---- */
     {

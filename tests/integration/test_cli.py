@@ -350,7 +350,7 @@ def test_serve_fails_when_port_is_taken(moat_bin, echo, tmp):
 
 # ---------------------------------------------------------- the command table
 
-COMMANDS = ("serve", "cert", "config", "log", "user", "audit", "db", "completion", "version",
+COMMANDS = ("serve", "reload", "cert", "config", "log", "user", "audit", "db", "completion", "version",
             "help")
 SUBS = {
     "audit": ("deps", "code", "settings", "secrets"),
