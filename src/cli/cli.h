@@ -73,6 +73,15 @@ int moat_cli_manpages(const char *dir, moat_cli_help_fn help);
 struct moat_config;
 void moat_cli_give(const struct moat_config *cfg, const char *const *paths);
 
+/* `-o FILE` for commands whose report goes to stdout: points stdout at
+ * path (created mode 0600: reports may quote what they found) and returns
+ * the saved descriptor to give moat_cli_stdout_restore, or -1 with a
+ * message printed. (owner.c) */
+int moat_cli_stdout_to(const char *prefix, const char *path);
+/* Flushes stdout into the file and points it back at saved; returns 0, or
+ * 1 when the report could not be written. */
+int moat_cli_stdout_restore(const char *prefix, const char *path, int saved);
+
 /* `moat completion bash|zsh` (completion.c). */
 int moat_cli_completion(int argc, char **argv);
 void moat_cli_completion_bash(moat_buf *out);

@@ -1,7 +1,8 @@
-/* owner.c - files moat's own commands create as root (`moat cert
- * selfsigned`, `moat log init`, `moat user --create`) go to the serving
- * account, or the next SIGHUP reload, which runs as that account, could not
- * read them. Only regular files root owns, never through a symlink. */
+/* owner.c - the files moat's own commands write. Those created as root
+ * (`moat cert selfsigned`, `moat log init`, `moat user --create`) go to the
+ * serving account, or the next SIGHUP reload, which runs as that account,
+ * could not read them (only regular files root owns, never through a
+ * symlink). And `-o FILE` for the commands that print their report. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -39,4 +40,32 @@ void moat_cli_give(const moat_config *cfg, const char *const *paths)
         }
         close(fd);
     }
+}
+
+int moat_cli_stdout_to(const char *prefix, const char *path)
+{
+    fflush(stdout);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", prefix, path, strerror(errno));
+        return -1;
+    }
+    int saved = dup(STDOUT_FILENO);
+    if (saved < 0 || dup2(fd, STDOUT_FILENO) < 0) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", prefix, path, strerror(errno));
+        if (saved >= 0) close(saved);
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return saved;
+}
+
+int moat_cli_stdout_restore(const char *prefix, const char *path, int saved)
+{
+    int rc = fflush(stdout) == 0 && fsync(STDOUT_FILENO) == 0 ? 0 : 1;
+    if (rc) fprintf(stderr, "%s: cannot write %s: %s\n", prefix, path, strerror(errno));
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    return rc;
 }
