@@ -87,8 +87,14 @@ static int cmd_serve(int argc, char **argv)
 
 static int cmd_config_docs(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage_config, stdout);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "moat config docs: unexpected argument '%s'\n%s", argv[1], usage_config);
+        return 2;
+    }
     moat_buf out;
     moat_buf_init(&out);
     moat_config_docs(&out);

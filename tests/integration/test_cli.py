@@ -455,6 +455,35 @@ def test_zsh_completion_lists_the_table(run):
         assert p.returncode == 0, p.stderr
 
 
+# every command and sub-command: an unknown option is a usage error, exit 2,
+# with nothing on stdout
+USAGE_ERRORS = [("serve",), ("reload",), ("cert", "selfsigned"), ("config", "check"),
+                ("config", "docs"), ("log", "init"), ("log", "verify"), ("log", "why"),
+                ("user", "list"), ("audit",), ("audit", "deps"), ("audit", "code"),
+                ("audit", "settings"), ("audit", "secrets"), ("db", "import"), ("db", "update"),
+                ("db", "info"), ("completion",), ("version",), ("help",), ()]
+
+
+@pytest.mark.parametrize("args", USAGE_ERRORS, ids=[" ".join(a) or "moat" for a in USAGE_ERRORS])
+def test_unknown_option_exits_2(run, args):
+    r = run(*args, "--no-such-option")
+    assert r.returncode == 2, (args, r.stdout, r.stderr)
+    assert r.stdout == "" and r.stderr.strip(), (args, r.stdout, r.stderr)
+
+
+def test_version_three_ways(run):
+    outs = {run(*a).stdout for a in (("version",), ("--version",), ("-V",))}
+    assert len(outs) == 1 and re.match(r"moat \d+\.\d+\.\d+\n$", outs.pop())
+
+
+def test_no_colour_codes_in_output(run):
+    """moat prints no colour: NO_COLOR or not, on a pipe the bytes are plain."""
+    for env in ({}, {"NO_COLOR": "1"}):
+        for args in (("--help",), ("audit", "--help"), ("config", "check")):
+            r = run(*args, env=env)
+            assert "\x1b[" not in r.stdout + r.stderr, args
+
+
 def test_completion_wants_a_shell(run):
     assert run("completion").returncode == 2
     assert run("completion", "fish").returncode == 2
