@@ -348,7 +348,8 @@ static void bare_word_hint(parser *P, size_t start)
         if (P->s[end] == ':' || P->s[end] == '/') other = true;
         end++;
     }
-    if (end - start >= 80 || (!other && dots < 2)) return;
+    /* "1.5." is a float with a stray dot, "1.2.3" a version */
+    if (end - start >= 80 || (!other && (dots < 2 || P->s[end - 1] == '.'))) return;
     int n = (int)(end - start);
     const char *w = (const char *)P->s + start;
     moat__toml_fail(P, start,
