@@ -80,7 +80,7 @@ policy = "public"
 path = "/"
 policy = "authenticated"
 EOF2
-echo "$PW" | "$MOAT" user add bench --config "$DIR/moat.toml" >/dev/null
+echo "$PW" | "$MOAT" user add bench --create --config "$DIR/moat.toml" >/dev/null
 [ "$(id -u)" = 0 ] && chown nobody:nogroup "$DIR/moat.db"
 
 log "starting the upstream and moat"

@@ -17,6 +17,7 @@ const char *moat_cli_suggest(const moat_cli_cmd *table, const char *name)
     const char *best = NULL;
     size_t best_d = 3, n = strlen(name);
     for (const moat_cli_cmd *c = table; c && c->name; c++) {
+        if (c->hidden) continue;
         size_t d = moat_edit_distance(name, c->name);
         if (n >= 2 && strncmp(c->name, name, n) == 0) d = 1; /* a prefix */
         if (d < best_d) {
@@ -46,6 +47,7 @@ int moat_cli_unknown(const char *prefix, const moat_cli_cmd *table, const char *
 void moat_cli_list(moat_buf *out, const moat_cli_cmd *table, const char *prefix, int width)
 {
     for (const moat_cli_cmd *c = table; c && c->name; c++) {
+        if (c->hidden) continue;
         char name[64];
         snprintf(name, sizeof(name), "%s%s%s", prefix ? prefix : "", prefix ? " " : "", c->name);
         moat_buf_printf(out, "  %-*s %s\n", width, name, c->summary);

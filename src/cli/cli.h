@@ -25,6 +25,9 @@ struct moat_cli_cmd {
     /* A group with fn and subs: fn parses argv itself, and argv[1] need not
      * name a sub-command when args_free (`moat audit PATH`). */
     bool args_free;
+    /* Not listed in usage or completion, never suggested: build-time tools
+     * (`moat manpages DIR`). */
+    bool hidden;
 };
 
 /* The top-level table (main.c), ended by {0}. */
@@ -54,6 +57,30 @@ void moat_cli_list(moat_buf *out, const moat_cli_cmd *table, const char *prefix,
  * did-you-mean); a group with fn checks argv[1] against subs[] unless it is
  * an option or cmd->args_free, then calls fn. usage is the group's text. */
 int moat_cli_run(const moat_cli_cmd *cmd, int argc, char **argv, const char *usage);
+
+/* Writes the manual pages (man.c): moat.1, moat-CMD.1 for every listed
+ * command and moat.toml.5, into dir. help(c, sub, out) appends the --help
+ * text of `moat c [sub]` (sub may be NULL) and returns its exit status. */
+typedef int (*moat_cli_help_fn)(const moat_cli_cmd *c, const moat_cli_cmd *sub, moat_buf *out);
+int moat_cli_manpages(const char *dir, moat_cli_help_fn help);
+
+/* Started as root, hands the regular files a command just wrote (paths,
+ * NULL-terminated; missing ones skipped) to the account moat serves as
+ * (`user`, `group` of cfg), so `moat serve` and its SIGHUP reloads can read
+ * and rewrite them; prints what it did. Not root, cfg NULL or read from no
+ * file: nothing.
+ * Symlinks and files root does not own are left alone. (owner.c) */
+struct moat_config;
+void moat_cli_give(const struct moat_config *cfg, const char *const *paths);
+
+/* `-o FILE` for commands whose report goes to stdout: points stdout at
+ * path (created mode 0600: reports may quote what they found) and returns
+ * the saved descriptor to give moat_cli_stdout_restore, or -1 with a
+ * message printed. (owner.c) */
+int moat_cli_stdout_to(const char *prefix, const char *path);
+/* Flushes stdout into the file and points it back at saved; returns 0, or
+ * 1 when the report could not be written. */
+int moat_cli_stdout_restore(const char *prefix, const char *path, int saved);
 
 /* `moat completion bash|zsh` (completion.c). */
 int moat_cli_completion(int argc, char **argv);

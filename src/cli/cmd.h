@@ -32,4 +32,7 @@ int moat_cmd_db(int argc, char **argv);
 /* moat audit deps (src/cli/cmd_audit_deps.c). */
 int moat_cmd_audit_deps(int argc, char **argv);
 
+/* moat reload (src/cli/cmd_reload.c): SIGHUP to the running moat, and its outcome. */
+int moat_cmd_reload(int argc, char **argv);
+
 #endif

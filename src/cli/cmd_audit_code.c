@@ -32,10 +32,11 @@ static const char usage[] =
     "  -b, --baseline FILE   report only findings not in FILE (an earlier --format json\n"
     "                        report); findings are matched by fingerprint, not line\n"
     "  -c, --config FILE     moat.toml or pyproject.toml (default: the one in PATH)\n"
-    "      --severity LEVEL  report only findings of at least LEVEL (low, medium, high)\n"
-    "      --confidence LEVEL  the same for confidence\n"
+    "      --severity LEVEL  report only findings of at least LEVEL (low, medium, high);\n"
+    "                        also --severity-level, as Bandit spells it\n"
+    "      --confidence LEVEL  the same for confidence (also --confidence-level)\n"
     "      --skip IDS        rule ids not run, comma-separated (adds to audit.skip)\n"
-    "      --exclude GLOB    files and folders skipped (adds to audit.exclude)\n"
+    "  -x, --exclude GLOB    files and folders skipped (adds to audit.exclude)\n"
     "      --list-rules      print the rules as a Markdown table and exit\n"
     "  -h, --help            this help\n"
     "\n"
@@ -75,17 +76,20 @@ static void print_rules(bool settings_mode)
 int moat_cmd_audit_code(int argc, char **argv)
 {
     enum { OPT_SEVERITY = 1000, OPT_CONFIDENCE, OPT_SKIP, OPT_EXCLUDE, OPT_LIST };
-    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"baseline", required_argument, NULL, 'b'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"severity", required_argument, NULL, OPT_SEVERITY},
-                                         {"confidence", required_argument, NULL, OPT_CONFIDENCE},
-                                         {"skip", required_argument, NULL, OPT_SKIP},
-                                         {"exclude", required_argument, NULL, OPT_EXCLUDE},
-                                         {"list-rules", no_argument, NULL, OPT_LIST},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"baseline", required_argument, NULL, 'b'},
+        {"config", required_argument, NULL, 'c'},
+        {"severity", required_argument, NULL, OPT_SEVERITY},
+        {"severity-level", required_argument, NULL, OPT_SEVERITY},
+        {"confidence-level", required_argument, NULL, OPT_CONFIDENCE},
+        {"confidence", required_argument, NULL, OPT_CONFIDENCE},
+        {"skip", required_argument, NULL, OPT_SKIP},
+        {"exclude", required_argument, NULL, OPT_EXCLUDE},
+        {"list-rules", no_argument, NULL, OPT_LIST},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     if (argc < 1) {
         fputs(usage, stderr);
         return 2;
@@ -96,7 +100,7 @@ int moat_cmd_audit_code(int argc, char **argv)
     size_t nskip = 0, nexclude = 0;
     int ch, rc = 2;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "f:o:b:c:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "f:o:b:c:x:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'f':
             if (moat_audit_format_parse(optarg, &job.format) < 0) {
@@ -122,6 +126,7 @@ int moat_cmd_audit_code(int argc, char **argv)
         case OPT_SKIP:
             split_ids(&skip, &nskip, optarg);
             break;
+        case 'x':
         case OPT_EXCLUDE:
             add_str(&exclude, &nexclude, moat_xstrdup(optarg));
             break;

@@ -7,12 +7,14 @@
 #include <string.h>
 
 #include "audit/engine.h"
+#include "cli.h"
 #include "cmd.h"
 #include "core.h"
 
 static const char usage[] =
-    "usage: moat audit deps [PATH...] [--db PATH] [--format FORMAT] [--ignore ID]...\n"
-    "                       [--min-severity LEVEL] [--python-version X.Y] [--config FILE]\n"
+    "usage: moat audit deps [PATH...] [-r FILE]... [--db PATH] [--format FORMAT] [-o FILE]\n"
+    "                       [--ignore ID]... [--severity LEVEL] [--python-version X.Y]\n"
+    "                       [--config FILE]\n"
     "\n"
     "Reports the dependencies with known vulnerabilities, offline, from the local OSV\n"
     "database ('moat db import' / 'moat db update' fill it). PATH is a project folder\n"
@@ -21,12 +23,16 @@ static const char usage[] =
     "Exit status: 0 none found, 1 vulnerable dependencies, 2 error (a file that could not\n"
     "be read or parsed, no database).\n"
     "\n"
+    "  -r, --requirement FILE   audit this requirements file (as PATH; pip-audit's -r)\n"
     "  -d, --db PATH            the advisory database (default: ~/.cache/moat/osv.db)\n"
-    "  -f, --format FORMAT      table (default), json (pip-audit's shape), sarif,\n"
-    "                           markdown or cyclonedx\n"
-    "  -i, --ignore ID          do not report this advisory (any of its ids or aliases)\n"
-    "  -s, --min-severity LEVEL report only advisories rated LEVEL or above (low, medium,\n"
-    "                           high, critical); advisories without a rating are reported\n"
+    "  -f, --format FORMAT      text (or table, the default), json (pip-audit's shape),\n"
+    "                           sarif, markdown or cyclonedx\n"
+    "  -o, --output FILE        write the report to FILE instead of standard output\n"
+    "  -i, --ignore ID          do not report this advisory (any of its ids or aliases);\n"
+    "                           also --ignore-vuln ID, as pip-audit spells it\n"
+    "  -s, --severity LEVEL     report only advisories rated LEVEL or above (low, medium,\n"
+    "                           high, critical); advisories without a rating are reported;\n"
+    "                           also --min-severity\n"
     "  -p, --python-version X.Y evaluate environment markers for this Python (default:\n"
     "                           what /usr/bin/python3 says)\n"
     "      --python PATH        ask this interpreter for the marker environment instead\n"
@@ -40,7 +46,11 @@ int moat_cmd_audit_deps(int argc, char **argv)
     enum { OPT_PYTHON = 1000 };
     static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
                                          {"format", required_argument, NULL, 'f'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"requirement", required_argument, NULL, 'r'},
                                          {"ignore", required_argument, NULL, 'i'},
+                                         {"ignore-vuln", required_argument, NULL, 'i'},
+                                         {"severity", required_argument, NULL, 's'},
                                          {"min-severity", required_argument, NULL, 's'},
                                          {"python-version", required_argument, NULL, 'p'},
                                          {"python", required_argument, NULL, OPT_PYTHON},
@@ -49,17 +59,25 @@ int moat_cmd_audit_deps(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     moat_audit_job job = {.deps_format = "table"};
-    const char **ignore = NULL;
-    size_t nignore = 0;
+    const char **ignore = NULL, **paths = moat_xcalloc((size_t)argc + 1, sizeof(char *));
+    const char *output = NULL;
+    size_t nignore = 0, npaths = 0;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "d:f:i:s:p:c:qh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "d:f:o:r:i:s:p:c:qh", opts, NULL)) != -1) {
         switch (ch) {
         case 'd':
             job.db = optarg;
             break;
         case 'f':
-            job.deps_format = optarg;
+            /* "text", as every other auditor says, is the table */
+            job.deps_format = strcmp(optarg, "text") == 0 ? "table" : optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'r':
+            paths[npaths++] = optarg;
             break;
         case 'i':
             ignore = moat_xrealloc(ignore, (nignore + 1) * sizeof(*ignore));
@@ -83,18 +101,28 @@ int moat_cmd_audit_deps(int argc, char **argv)
         case 'h':
             fputs(usage, stdout);
             free(ignore);
+            free(paths);
             return 0;
         default:
             fputs(usage, stderr);
             free(ignore);
+            free(paths);
             return 2;
         }
     }
-    job.paths = (const char *const *)argv + optind;
-    job.npaths = (size_t)(argc - optind);
+    for (int i = optind; i < argc; i++)
+        paths[npaths++] = argv[i];
+    job.paths = paths;
+    job.npaths = npaths;
     job.ignore = (const char *const *)ignore;
     job.nignore = nignore;
-    int rc = moat_audit_analyser_find("deps")->run(&job);
+    int saved = output ? moat_cli_stdout_to("moat audit deps", output) : -1;
+    int rc = 2;
+    if (!output || saved >= 0) {
+        rc = moat_audit_analyser_find("deps")->run(&job);
+        if (output && moat_cli_stdout_restore("moat audit deps", output, saved)) rc = 2;
+    }
     free(ignore);
+    free(paths);
     return rc;
 }

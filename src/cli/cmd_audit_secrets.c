@@ -10,11 +10,12 @@
 #include "audit/code/code.h" /* moat_audit_rules_markdown */
 #include "audit/engine.h"
 #include "audit/secrets/secrets.h"
+#include "cli.h"
 #include "cmd.h"
 #include "core.h"
 
 static const char usage[] =
-    "usage: moat audit secrets [PATH] [--format text|json|sarif] [--baseline FILE]\n"
+    "usage: moat audit secrets [PATH] [--format text|json|sarif] [-o FILE] [--baseline FILE]\n"
     "                          [--exclude GLOB]... [--max-file-size BYTES]\n"
     "\n"
     "Finds hard-coded secrets (cloud keys, service tokens, private keys, JWTs,\n"
@@ -24,9 +25,10 @@ static const char usage[] =
     "file could not be read; files over the size limit are only listed).\n"
     "\n"
     "  -f, --format FMT        text (default), json or sarif (SARIF 2.1.0)\n"
+    "  -o, --output FILE       write the report to FILE instead of standard output\n"
     "  -b, --baseline FILE     ignore findings recorded in FILE (an earlier --format json\n"
     "                          report): only new secrets fail\n"
-    "      --exclude GLOB      skip files and folders matching GLOB (a glob without '/' is\n"
+    "  -x, --exclude GLOB      skip files and folders matching GLOB (a glob without '/' is\n"
     "                          matched against names, one with '/' against the path from\n"
     "                          PATH); .git, node_modules, caches and virtualenvs always are\n"
     "      --max-file-size N   skip (and list) files larger than N bytes (default 4194304)\n"
@@ -38,20 +40,19 @@ static const char usage[] =
 
 int moat_cmd_audit_secrets(int argc, char **argv)
 {
-    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                         {"baseline", required_argument, NULL, 'b'},
-                                         {"max-file-size", required_argument, NULL, 'm'},
-                                         {"exclude", required_argument, NULL, 'x'},
-                                         {"list-rules", no_argument, NULL, 'L'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},   {"output", required_argument, NULL, 'o'},
+        {"baseline", required_argument, NULL, 'b'}, {"max-file-size", required_argument, NULL, 'm'},
+        {"exclude", required_argument, NULL, 'x'},  {"list-rules", no_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     moat_audit_job job = {0};
     uint64_t max_bytes = MOAT_SECRETS_MAX_FILE_BYTES;
     const char **exclude = NULL; /* borrowed from argv */
+    const char *output = NULL;
     size_t nexclude = 0;
     int ch;
     optind = 0;
-    while ((ch = getopt_long(argc, argv, "f:b:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "f:o:b:x:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'f':
             if (moat_audit_format_parse(optarg, &job.format) < 0) {
@@ -62,6 +63,9 @@ int moat_cmd_audit_secrets(int argc, char **argv)
             break;
         case 'b':
             job.baseline = optarg;
+            break;
+        case 'o':
+            output = optarg;
             break;
         case 'm':
             if (moat_parse_u64(optarg, strlen(optarg), &max_bytes) < 0 || max_bytes == 0 ||
@@ -108,7 +112,12 @@ int moat_cmd_audit_secrets(int argc, char **argv)
     job.max_file_bytes = (size_t)max_bytes;
     job.exclude = (const char *const *)exclude;
     job.nexclude = nexclude;
-    int rc = moat_audit_analyser_find("secrets")->run(&job);
+    int saved = output ? moat_cli_stdout_to("moat audit secrets", output) : -1;
+    int rc = 2;
+    if (!output || saved >= 0) {
+        rc = moat_audit_analyser_find("secrets")->run(&job);
+        if (output && moat_cli_stdout_restore("moat audit secrets", output, saved)) rc = 2;
+    }
     free(exclude);
     return rc;
 }

@@ -5,7 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli.h"
+#include "config/config.h"
+#include "core.h"
 #include "net/net.h"
 
 int moat_cmd_cert(int argc, char **argv);
@@ -19,7 +23,9 @@ static const char usage_cert[] =
     "\n"
     "  --cert FILE   where to write the certificate (default: cert.pem)\n"
     "  --key FILE    where to write the key (default: key.pem)\n"
-    "  --days N      validity in days (default: 365, at most 825)\n";
+    "  --days N      validity in days (default: 365, at most 825)\n"
+    "  --config FILE run as root: the files go to the account of its 'user' and\n"
+    "                'group' settings (default: the configuration found here)\n";
 
 int moat_cmd_cert(int argc, char **argv)
 {
@@ -31,12 +37,12 @@ int moat_cmd_cert(int argc, char **argv)
         fprintf(stderr, "moat cert: unknown command '%s'\n%s", argv[1], usage_cert);
         return 2;
     }
-    static const struct option opts[] = {{"cert", required_argument, NULL, 'c'},
-                                         {"key", required_argument, NULL, 'k'},
-                                         {"days", required_argument, NULL, 'd'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"cert", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'},
+        {"days", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
     const char *cert = "cert.pem", *key = "key.pem";
+    moat_config_source src = {0};
     /* A year: a short default is flagged by scanners (testssl) as expiring,
      * and 365 stays under the 398 days browsers allow a server certificate. */
     uint64_t days = 365;
@@ -49,6 +55,9 @@ int moat_cmd_cert(int argc, char **argv)
             break;
         case 'k':
             key = optarg;
+            break;
+        case 'C':
+            src.path = optarg;
             break;
         case 'd':
             if (moat_parse_u64(optarg, strlen(optarg), &days) < 0 || days == 0 || days > 825) {
@@ -89,5 +98,24 @@ int moat_cmd_cert(int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         printf(" %s", names[i]);
     printf("\n");
+    fflush(stdout);
+    if (geteuid() == 0) {
+        /* root: the files are for `moat serve`, which reads them as its user */
+        moat_config *cfg = NULL;
+        char *why = NULL;
+        if (moat_config_load(&src, &cfg, &why) == 0) {
+            const char *mine[] = {cert, key, NULL};
+            moat_cli_give(cfg, mine);
+            moat_config_free(cfg);
+        } else {
+            fprintf(stderr, "moat cert: the files stay root's (no valid configuration):\n");
+            moat_buf e;
+            moat_buf_init(&e);
+            moat_term_escape(&e, why, strlen(why), MOAT_TERM_TEXT);
+            fprintf(stderr, "%s\n", e.data);
+            moat_buf_free(&e);
+            free(why);
+        }
+    }
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "config/config.h"
 #include "core.h"
@@ -173,6 +174,8 @@ static int cmd_init(int argc, char **argv)
     fflush(stdout);
     memset(vkey, 0, strlen(vkey));
     free(vkey);
+    const char *mine[] = {cfg->log.seal_key, NULL};
+    moat_cli_give(cfg, mine);
     moat_config_free(cfg);
     return 0;
 }

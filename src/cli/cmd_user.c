@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "auth/auth.h"
+#include "cli.h"
 #include "cmd.h"
 #include "config/config.h"
 #include "core.h"
@@ -45,7 +47,11 @@ static const char usage_user[] =
     "  logout NAME                   end every session of the user\n"
     "\n"
     "  -c, --config FILE  moat.toml, or pyproject.toml with [tool.moat] ([store] url)\n"
+    "      --create       create the store when it does not exist yet (else refused)\n"
     "  -h, --help         this help\n"
+    "\n"
+    "Every command names the store it uses (on stderr). A relative sqlite: path\n"
+    "starts from the configuration file's folder, as for 'moat serve'.\n"
     "\n"
     "Exit status: 0 done, 1 failed (no such user, refused password, ...), 2 usage or\n"
     "input error. See docs/auth.md.\n";
@@ -55,6 +61,7 @@ typedef struct opts {
     const char **roles;
     size_t nroles;
     int64_t expires_days; /* -1 = not given */
+    bool create;          /* --create: a missing store may be created */
     char **args;          /* positional arguments after the command (borrowed) */
     int nargs;
 } opts;
@@ -67,11 +74,10 @@ typedef struct ctx {
 
 static int parse_opts(int argc, char **argv, opts *o)
 {
-    static const struct option lopts[] = {{"config", required_argument, NULL, 'c'},
-                                          {"role", required_argument, NULL, 'r'},
-                                          {"expires", required_argument, NULL, 'e'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
+    static const struct option lopts[] = {
+        {"config", required_argument, NULL, 'c'},  {"role", required_argument, NULL, 'r'},
+        {"expires", required_argument, NULL, 'e'}, {"create", no_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
     o->expires_days = -1;
     o->roles = moat_xcalloc((size_t)argc + 1, sizeof(char *));
@@ -84,6 +90,9 @@ static int parse_opts(int argc, char **argv, opts *o)
             break;
         case 'r':
             o->roles[o->nroles++] = optarg;
+            break;
+        case 'C':
+            o->create = true;
             break;
         case 'e': {
             uint64_t d = 0;
@@ -107,6 +116,8 @@ static int parse_opts(int argc, char **argv, opts *o)
     return -1;
 }
 
+static const char *T(const char *s);
+
 static int open_ctx(const opts *o, ctx *c)
 {
     memset(c, 0, sizeof(*c));
@@ -117,11 +128,34 @@ static int open_ctx(const opts *o, ctx *c)
         free(err);
         return 2;
     }
-    if (moat_store_open(c->cfg->store.url, &c->store, &err) < 0) {
+    /* Name the store, and never create one by surprise: a typo in --config
+     * or running from another folder would otherwise start an empty one. */
+    const char *url = c->cfg->store.url;
+    const char *from = c->cfg->source ? c->cfg->source : "the default, no configuration file";
+    struct stat st;
+    bool missing = strncmp(url, "sqlite:", 7) == 0 && lstat(url + 7, &st) < 0 && errno == ENOENT;
+    fprintf(stderr, "moat user: store %s (%s)%s\n", T(url), T(from),
+            missing && o->create ? ", created" : "");
+    if (missing && !o->create) {
+        fprintf(stderr,
+                "moat user: the store %s does not exist: check [store] url and --config, or "
+                "run again with --create to start a new one\n",
+                T(url + 7));
+        moat_config_free(c->cfg);
+        return 1;
+    }
+    if (moat_store_open(url, &c->store, &err) < 0) {
         fprintf(stderr, "moat user: store: %s\n", err);
         free(err);
         moat_config_free(c->cfg);
         return 1;
+    }
+    if (missing) {
+        char *wal = moat_xasprintf("%s-wal", url + 7), *shm = moat_xasprintf("%s-shm", url + 7);
+        const char *mine[] = {url + 7, wal, shm, NULL};
+        moat_cli_give(c->cfg, mine);
+        free(wal);
+        free(shm);
     }
     moat_auth_settings_from_config(c->cfg, &c->st);
     return 0;

@@ -11,7 +11,7 @@
 static void words(moat_buf *b, const moat_cli_cmd *table)
 {
     for (const moat_cli_cmd *c = table; c && c->name; c++)
-        moat_buf_printf(b, "%s%s", c == table ? "" : " ", c->name);
+        if (!c->hidden) moat_buf_printf(b, "%s%s", c == table ? "" : " ", c->name);
 }
 
 static void bash_case(moat_buf *b, const char *path, const moat_cli_cmd *c)
@@ -42,7 +42,7 @@ void moat_cli_completion_bash(moat_buf *b)
     words(b, moat_cli_commands);
     moat_buf_puts(b, "'; files=0 ;;\n");
     for (const moat_cli_cmd *c = moat_cli_commands; c->name; c++) {
-        if (strcmp(c->name, "help") == 0) continue;
+        if (strcmp(c->name, "help") == 0 || c->hidden) continue;
         bash_case(b, c->name, c);
         for (const moat_cli_cmd *s = c->subs; s && s->name; s++) {
             char path[128];
@@ -72,7 +72,7 @@ static void zsh_list(moat_buf *b, const char *var, const moat_cli_cmd *table)
 {
     moat_buf_printf(b, "    local -a %s=(", var);
     for (const moat_cli_cmd *c = table; c->name; c++)
-        zsh_item(b, c);
+        if (!c->hidden) zsh_item(b, c);
     moat_buf_puts(b, ")\n");
 }
 
@@ -85,7 +85,7 @@ void moat_cli_completion_zsh(moat_buf *b)
     moat_buf_puts(b, "    if (( CURRENT == 2 )); then _describe 'command' cmds; return; fi\n"
                      "    case $words[2] in\n");
     for (const moat_cli_cmd *c = moat_cli_commands; c->name; c++) {
-        if (!c->subs) continue;
+        if (!c->subs || c->hidden) continue;
         moat_buf_printf(b, "    %s)\n", c->name);
         zsh_list(b, "subs", c->subs);
         moat_buf_printf(b,

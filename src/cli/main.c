@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cmd.h"
@@ -27,15 +29,24 @@ static const char usage_serve[] =
     "  -q, --quiet            log only warnings and errors\n"
     "  -h, --help             this help\n"
     "\n"
-    "Signals: SIGHUP reloads the configuration; SIGTERM drains and stops.\n";
+    "Signals: SIGHUP reloads the configuration ('moat reload' sends it and reports\n"
+    "the outcome); SIGUSR1 reopens the access and security logs (after logrotate);\n"
+    "SIGTERM drains and stops.\n";
 
 static const char usage_config[] =
-    "usage: moat config check [FILE] [--upstream URL] [--listen ADDR:PORT]\n"
+    "usage: moat config check [FILE] [--print] [--upstream URL] [--listen ADDR:PORT]\n"
     "       moat config docs\n"
     "\n"
-    "check  validates FILE (or the config found in the current directory) and\n"
-    "       prints the effective settings as TOML; exit status 1 if invalid.\n"
-    "docs   prints the reference of every setting (docs/configuration.md).\n";
+    "check  validates FILE (or the config found in the current directory): every\n"
+    "       setting, every glob, and that the TLS certificates and keys load and\n"
+    "       match. Prints one line when it is valid; exit status 1 if invalid.\n"
+    "docs   prints the reference of every setting (docs/configuration.md).\n"
+    "\n"
+    "  -p, --print            print the effective settings as TOML (relative paths\n"
+    "                         resolved, references as written)\n"
+    "  -u, --upstream URL     as 'moat serve --upstream'\n"
+    "  -l, --listen ADDR:PORT as 'moat serve --listen'\n"
+    "  -h, --help             this help\n";
 
 static int cmd_serve(int argc, char **argv)
 {
@@ -76,8 +87,14 @@ static int cmd_serve(int argc, char **argv)
 
 static int cmd_config_docs(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage_config, stdout);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "moat config docs: unexpected argument '%s'\n%s", argv[1], usage_config);
+        return 2;
+    }
     moat_buf out;
     moat_buf_init(&out);
     moat_config_docs(&out);
@@ -86,22 +103,59 @@ static int cmd_config_docs(int argc, char **argv)
     return 0;
 }
 
+/* Prints a message that may quote the file (an untrusted repository's)
+ * escaped for the terminal. */
+static void print_escaped(FILE *fp, const char *msg)
+{
+    moat_buf e;
+    moat_buf_init(&e);
+    moat_term_escape(&e, msg, strlen(msg), MOAT_TERM_TEXT);
+    fprintf(fp, "%s\n", e.data ? e.data : "");
+    moat_buf_free(&e);
+}
+
+/* What loading the config does not prove: that the certificates and keys
+ * load as `moat serve` will load them, and match. */
+static int check_tls(const moat_config *cfg)
+{
+    if (!cfg->tls.cert.len) return 0;
+    moat_tls_ctx *t = NULL;
+    char err[512] = "";
+    size_t n = cfg->tls.cert.len < cfg->tls.key.len ? cfg->tls.cert.len : cfg->tls.key.len;
+    int rc = moat_tls_ctx_new(cfg->tls.cert.items, cfg->tls.key.items, n,
+                              strcmp(cfg->tls.profile, "modern") == 0, &t, err, sizeof(err));
+    if (rc < 0) {
+        char *msg = moat_xasprintf("%s: tls: %s", cfg->source ? cfg->source : "configuration",
+                                   err[0] ? err : moat_strerror(rc));
+        print_escaped(stderr, msg);
+        free(msg);
+        return 1;
+    }
+    moat_tls_ctx_free(t);
+    return 0;
+}
+
 static int cmd_config_check(int argc, char **argv)
 {
     static const struct option opts[] = {{"upstream", required_argument, NULL, 'u'},
                                          {"listen", required_argument, NULL, 'l'},
+                                         {"print", no_argument, NULL, 'p'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     moat_config_source src = {0};
+    bool print = false;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "u:l:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "u:l:ph", opts, NULL)) != -1) {
         switch (ch) {
         case 'u':
             src.upstream = optarg;
             break;
         case 'l':
             src.listen = optarg;
+            break;
+        case 'p':
+            print = true;
             break;
         case 'h':
             fputs(usage_config, stdout);
@@ -119,28 +173,33 @@ static int cmd_config_check(int argc, char **argv)
     moat_config *cfg = NULL;
     char *err = NULL;
     if (moat_config_load(&src, &cfg, &err) < 0) {
-        /* the message quotes the file, which may be an untrusted repository's */
-        moat_buf e;
-        moat_buf_init(&e);
-        moat_term_escape(&e, err, strlen(err), MOAT_TERM_TEXT);
-        fprintf(stderr, "%s\n", e.data);
-        moat_buf_free(&e);
+        print_escaped(stderr, err);
         free(err);
         return 1;
     }
-    moat_buf dump, out;
-    moat_buf_init(&dump);
-    moat_buf_init(&out);
-    moat_config_dump(cfg, &dump);
-    /* The dump's strings are TOML basic strings, where \uXXXX means the same
-     * as the code point: C1 and bidi controls are shown escaped. */
-    moat_json_harden(&out, dump.data ? dump.data : "", dump.len);
-    moat_buf_free(&dump);
-    fwrite(out.data, 1, out.len, stdout);
-    fprintf(stderr, "moat: configuration OK (%s)\n", cfg->source ? cfg->source : "defaults");
-    moat_buf_free(&out);
+    if (check_tls(cfg)) {
+        moat_config_free(cfg);
+        return 1;
+    }
+    if (print) {
+        moat_buf dump, out;
+        moat_buf_init(&dump);
+        moat_buf_init(&out);
+        moat_config_dump(cfg, &dump);
+        /* The dump's strings are TOML basic strings, where \uXXXX means the
+         * same as the code point: C1 and bidi controls are shown escaped. */
+        moat_json_harden(&out, dump.data ? dump.data : "", dump.len);
+        moat_buf_free(&dump);
+        fwrite(out.data, 1, out.len, stdout);
+        moat_buf_free(&out);
+    }
+    /* one line, on stderr like nginx -t: stdout is the dump's alone */
+    char *line =
+        moat_xasprintf("moat: configuration OK (%s)", cfg->source ? cfg->source : "defaults");
+    print_escaped(stderr, line);
+    free(line);
     moat_config_free(cfg);
-    return 0;
+    return fflush(stdout) == 0 ? 0 : 1;
 }
 
 /* ---- the command table ---------------------------------------------------- */
@@ -148,8 +207,8 @@ static int cmd_config_check(int argc, char **argv)
 const moat_cli_cmd moat_cli_config_subs[] = {
     {.name = "check",
      .fn = cmd_config_check,
-     .summary = "validate a configuration and print the effective settings",
-     .flags = "--upstream --listen --help"},
+     .summary = "validate a configuration (--print: the effective settings)",
+     .flags = "--print --upstream --listen --help"},
     {.name = "docs",
      .fn = cmd_config_docs,
      .summary = "print the configuration reference (Markdown)"},
@@ -192,7 +251,7 @@ const moat_cli_cmd moat_cli_cert_subs[] = {
     {.name = "selfsigned",
      .fn = NULL,
      .summary = "write a self-signed development certificate",
-     .flags = "--cert --key --days --help"},
+     .flags = "--cert --key --days --config --help"},
     {0},
 };
 
@@ -218,12 +277,18 @@ static const moat_cli_cmd moat_cli_waf_subs[] = {
 };
 
 static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+static int cmd_manpages(int argc, char **argv);
 
 const moat_cli_cmd moat_cli_commands[] = {
     {.name = "serve",
      .fn = cmd_serve,
      .summary = "run the security gateway in front of the app",
      .flags = "--config --upstream --listen --quiet --help"},
+    {.name = "reload",
+     .fn = moat_cmd_reload,
+     .summary = "reload the running gateway's configuration and report the outcome",
+     .flags = "--config --pid-file --timeout --help"},
     {.name = "cert",
      .fn = moat_cmd_cert,
      .summary = "write a self-signed development certificate",
@@ -244,7 +309,7 @@ const moat_cli_cmd moat_cli_commands[] = {
      .fn = moat_cmd_user,
      .summary = "users, passwords, second factors and tokens for the gateway",
      .subs = moat_cli_user_subs,
-     .flags = "--config --role --expires --help"},
+     .flags = "--config --create --role --expires --help"},
     {.name = "audit",
      .fn = moat_cmd_audit,
      .summary = "all four auditors on one tree, with one summary",
@@ -259,7 +324,12 @@ const moat_cli_cmd moat_cli_commands[] = {
      .fn = moat_cli_completion,
      .summary = "print a shell completion script: bash or zsh",
      .subs = moat_cli_completion_subs},
+    {.name = "version", .fn = cmd_version, .summary = "print moat's version (also -V, --version)"},
     {.name = "help", .fn = cmd_help, .summary = "this list, or the help of one command"},
+    {.name = "manpages",
+     .fn = cmd_manpages,
+     .summary = "write the manual pages into a folder (run by the build)",
+     .hidden = true},
     {0},
 };
 
@@ -279,6 +349,7 @@ static void main_usage(moat_buf *b)
                      "\n"
                      "commands:\n");
     for (const moat_cli_cmd *c = moat_cli_commands; c->name; c++) {
+        if (c->hidden) continue;
         moat_buf_printf(b, "  %-16s %s\n", c->name, c->summary);
         if (c->args_free || !c->fn) moat_cli_list(b, c->subs, c->name, 16);
     }
@@ -320,6 +391,68 @@ static int cmd_help(int argc, char **argv)
         return moat_cli_unknown("moat help", moat_cli_commands, argv[1], NULL);
     char *sub[] = {argv[1], "--help", NULL};
     return run(c, 2, sub);
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs("usage: moat version\n\nPrints moat's version; the same as 'moat --version' "
+              "and 'moat -V'.\n",
+              stdout);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "usage: moat version\n");
+        return 2;
+    }
+    printf("moat %s\n", MOAT_VERSION);
+    return 0;
+}
+
+/* The --help text of `moat c [sub]`, read from a child process: commands
+ * print their help to stdout, and a child keeps the getopt state and any
+ * exit path of the command away from this process. */
+static int help_text(const moat_cli_cmd *c, const moat_cli_cmd *sub, moat_buf *out)
+{
+    int fds[2];
+    if (pipe(fds) != 0) return 1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return 1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        if (dup2(fds[1], STDOUT_FILENO) < 0) _exit(1);
+        close(fds[1]);
+        if (!freopen("/dev/null", "w", stderr)) _exit(1);
+        char *argv[] = {(char *)c->name, sub ? (char *)sub->name : "--help", "--help", NULL};
+        int rc = run(c, sub ? 3 : 2, argv);
+        fflush(stdout);
+        _exit(rc);
+    }
+    close(fds[1]);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof(buf))) > 0)
+        moat_buf_append(out, buf, (size_t)n);
+    close(fds[0]);
+    int st = 0;
+    if (waitpid(pid, &st, 0) < 0) return 1;
+    moat_buf_putc(out, '\0');
+    out->len--;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+static int cmd_manpages(int argc, char **argv)
+{
+    if (argc != 2) {
+        fputs("usage: moat manpages DIR\n", stderr);
+        return 2;
+    }
+    return moat_cli_manpages(argv[1], help_text);
 }
 
 int main(int argc, char **argv)

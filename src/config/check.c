@@ -488,6 +488,27 @@ const char *moat__config_check_path_prefix(char *v)
     return NULL;
 }
 
+const char *moat__config_check_glob(char *v)
+{
+    if (!*v) return "must not be empty (an empty glob matches nothing)";
+    for (const char *p = v; *p; p++) {
+        if (*p == '\\') {
+            if (!p[1]) return "ends with a lone '\\' (escape nothing, or write '\\\\')";
+            p++;
+        } else if (*p == '[') {
+            /* a class: '!' or '^' and a first ']' are members, then up to ']' */
+            const char *q = p + 1;
+            if (*q == '!' || *q == '^') q++;
+            if (*q == ']') q++;
+            while (*q && *q != ']')
+                q++;
+            if (!*q) return "has a '[' without its ']' (write '[[]' for a literal '[')";
+            p = q;
+        }
+    }
+    return NULL;
+}
+
 const char *moat__config_check_header_value(char *v)
 {
     /* A header value reaches the wire as written: a line break would start

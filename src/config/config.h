@@ -68,6 +68,7 @@ typedef struct moat_config {
     uint64_t workers;             /* 0 = auto (one per CPU) */
     moat_strlist trusted_proxies; /* CIDRs whose X-Forwarded-* are kept */
     char *user, *group;           /* started as root: serve as these */
+    char *pid_file;               /* "" = none; `moat reload` signals the pid in it */
     moat_limits limits;
     struct {
         moat_strlist listen;          /* HTTPS listeners; empty = no TLS */
@@ -239,6 +240,11 @@ void moat_config_dump(const moat_config *c, moat_buf *out);
 
 /* Appends docs/configuration.md (Markdown generated from the settings table). */
 void moat_config_docs(moat_buf *out);
+
+/* True when the file c was read from writes a secret out (a setting marked
+ * secret in the table, set, and not through a ${env:...}/${file:...}
+ * reference): only then do the file's permissions matter. */
+bool moat_config_holds_secret(const moat_config *c);
 
 /* Number of workers to start: c->workers, or the CPU count when it is 0. */
 unsigned moat_config_workers(const moat_config *c);

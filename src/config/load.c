@@ -889,6 +889,54 @@ static char *dir_of(const char *path)
     return moat_xstrndup(path, (size_t)(slash - path));
 }
 
+/* A path setting's value made absolute against dir (owned), or NULL when it
+ * is absolute already or not a path ("-", "", a URL). */
+static char *absolute(const char *dir, const char *v)
+{
+    const char *p = v, *scheme = "";
+    if (strncmp(v, "sqlite:", 7) == 0) {
+        p = v + 7;
+        scheme = "sqlite:";
+    } else if (strstr(v, "://")) {
+        return NULL;
+    }
+    if (!*p || p[0] == '/' || strcmp(p, "-") == 0) return NULL;
+    if (p[0] == '.' && p[1] == '/') p += 2;
+    return moat_xasprintf("%s%s%s%s", scheme, dir, strcmp(dir, "/") == 0 ? "" : "/", p);
+}
+
+/* Relative paths in the settings marked path (given or default) start from
+ * the configuration file's folder, like ${file:...}: the same file then
+ * means the same path to `moat serve`, `moat user` and `moat log`, wherever
+ * they are started. */
+static void resolve_paths(moat_config *c, const char *dir)
+{
+    char *abs_dir = realpath(dir, NULL);
+    const char *base = abs_dir ? abs_dir : dir;
+    for (size_t i = 0; i < moat__config_nsettings; i++) {
+        const moat__config_setting *s = &moat__config_settings[i];
+        if (!s->path || moat__config_in_array(s)) continue;
+        if (s->type == MOAT__CFG_STRING) {
+            char **v = field(s, c);
+            char *a = *v ? absolute(base, *v) : NULL;
+            if (a) {
+                free(*v);
+                *v = a;
+            }
+        } else if (s->type == MOAT__CFG_LIST) {
+            moat_strlist *l = field(s, c);
+            for (size_t k = 0; k < l->len; k++) {
+                char *a = absolute(base, l->items[k]);
+                if (a) {
+                    free(l->items[k]);
+                    l->items[k] = a;
+                }
+            }
+        }
+    }
+    free(abs_dir);
+}
+
 /* --upstream / --listen: one value that replaces the list. */
 static void apply_override(loader *ld, moat_config *c, const char *key, const char *opt,
                            const char *value)
@@ -939,6 +987,7 @@ int moat_config_load(const moat_config_source *src, moat_config **out, char **er
     if (tbl) {
         c->source = moat_xstrdup(path);
         walk(&ld, tbl, "", c);
+        if (!ld.nerrs) resolve_paths(c, dir);
     }
     if (src->upstream) apply_override(&ld, c, "upstream", "--upstream", src->upstream);
     if (src->listen) apply_override(&ld, c, "listen", "--listen", src->listen);
@@ -1044,6 +1093,18 @@ void moat_config_free(moat_config *c)
     free(c->refs);
     free(c->source);
     free(c);
+}
+
+bool moat_config_holds_secret(const moat_config *c)
+{
+    if (!c->source) return false;
+    for (size_t i = 0; i < moat__config_nsettings; i++) {
+        const moat__config_setting *s = &moat__config_settings[i];
+        if (!s->secret || s->type != MOAT__CFG_STRING || moat__config_in_array(s)) continue;
+        char *const *v = field(s, (void *)c);
+        if (*v && **v && !(c->refs && c->refs[i])) return true;
+    }
+    return false;
 }
 
 unsigned moat_config_workers(const moat_config *c)

@@ -351,6 +351,20 @@ const moat__config_setting moat__config_settings[] = {
                "once privileges are dropped. Key and configuration files readable by this group "
                "are not warned about; readable by any other group or by others, they are.",
     },
+    {
+        .key = "pid_file",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .allowed = "a file path, or `\"\"` for none",
+        .path = true,
+        .offset = AT(pid_file),
+        .doc = "Where `moat serve` writes its process id at start (and removes it when it "
+               "stops), for `moat reload` and `kill -HUP $(cat FILE)`. Beside it, "
+               "`FILE.status` holds the outcome of the last reload, which `moat reload` "
+               "waits for and reports. `\"\"` (the default): no pid file. Read at start: a "
+               "reload keeps the file it started with. The packaged configuration uses "
+               "`/run/moat/moat.pid` (the unit's `RuntimeDirectory`).",
+    },
 
     /* ---- [limits] ---- */
     {
@@ -501,6 +515,7 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_LIST,
         .def = "[]",
         .allowed = "paths of PEM files: the certificate first, then its chain",
+        .path = true,
         .offset = AT(tls.cert),
         .doc = "Certificate chain files, one per certificate. With several, moat picks for "
                "each connection the certificate whose names (subjectAltName) cover the name "
@@ -512,6 +527,7 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_LIST,
         .def = "[]",
         .allowed = "paths of PEM private keys, in the order of `tls.cert`",
+        .path = true,
         .offset = AT(tls.key),
         .doc = "The private key of each certificate of `tls.cert`, in the same order. Keep "
                "them readable by moat's user only: moat warns about keys others can read.",
@@ -580,6 +596,7 @@ const moat__config_setting moat__config_settings[] = {
                "\".DS_Store\", \"*.pem\", \"*.key\"]",
         .allowed = "glob patterns (`*`, `?`, `[...]`), each matched against every segment of the "
                    "path; a trailing `/` matches folders only",
+        .check = moat__config_check_glob,
         .offset = AT(paths.deny),
         .doc = "Patterns of path segments that are refused. Each pattern is matched, without "
                "regard to case, against every segment of the normalised path: `\".git\"` "
@@ -711,9 +728,13 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "headers.hsts_include_subdomains",
         .type = MOAT__CFG_BOOL,
-        .def = "true",
+        .def = "false",
         .offset = AT(headers.hsts_include_subdomains),
-        .doc = "Add `includeSubDomains` to HSTS, so every subdomain is HTTPS-only too.",
+        .doc = "Add `includeSubDomains` to HSTS, so every subdomain is HTTPS-only too. Off "
+               "until you opt in: once a browser has seen it, every subdomain (an intranet "
+               "site, a plain-HTTP test host) is refused over HTTP for `hsts_max_age`. Never "
+               "sent for `localhost`, names under `.localhost` or IP addresses, where it would "
+               "pin every other development site of the machine to HTTPS.",
     },
     {
         .key = "headers.hsts_preload",
@@ -884,6 +905,7 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_STRING,
         .def = "\"\"",
         .allowed = "a path to an HTML file, or `\"\"` for the built-in page",
+        .path = true,
         .offset = AT(errors.page),
         .doc = "An HTML template for every page moat answers itself (errors, refusals, "
                "redirects). `{status}`, `{reason}`, `{message}` and `{request_id}` are "
@@ -932,6 +954,7 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_LIST,
         .def = "[]",
         .allowed = "paths of SecLang rule files",
+        .path = true,
         .offset = AT(waf.rules),
         .doc = "Your own ModSecurity rule files (SecLang), loaded after the Core Rule Set's "
                "initialisation and before its attack rules, so `ctl:` exclusions and "
@@ -1040,6 +1063,7 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_STRING,
         .def = "\"/usr/share/modsecurity-crs/rules\"",
         .allowed = "a folder",
+        .path = true,
         .offset = AT(waf.crs),
         .doc = "Where the OWASP Core Rule Set's `REQUEST-*.conf` files are (the Debian "
                "package's folder by default). moat writes its own CRS setup from these "
@@ -1052,9 +1076,10 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_STRING,
         .def = "\"-\"",
         .allowed = "a file path, `\"-\"` or `\"\"`",
+        .path = true,
         .offset = AT(log.access),
-        .doc = "Where the access log goes: a file path (appended to; a relative path is "
-               "relative to the directory moat was started in), `\"-\"` for standard output, "
+        .doc = "Where the access log goes: a file path (appended to; a relative path "
+               "starts from the configuration file's folder), `\"-\"` for standard output, "
                "or `\"\"` to turn the access log off.",
     },
     {
@@ -1072,9 +1097,10 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_STRING,
         .def = "\"-\"",
         .allowed = "a file path, `\"-\"` or `\"\"`",
+        .path = true,
         .offset = AT(log.security),
         .doc = "Where the security event log goes: a file path (appended to; a relative path "
-               "is relative to the directory moat was started in), `\"-\"` for standard output "
+               "starts from the configuration file's folder), `\"-\"` for standard output "
                "(containers), or `\"\"` to turn it off. One JSON object per line, one line per "
                "event; the events and their fields are listed in docs/events.md. Passwords, "
                "tokens, cookies, session ids, `Authorization` values and form fields or query "
@@ -1091,6 +1117,7 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_STRING,
         .def = "\"\"",
         .allowed = "a file path or `\"\"`",
+        .path = true,
         .offset = AT(log.seal_key),
         .doc = "The sealing key file, created by `moat log init` (mode 0600), which also prints "
                "the verification key once: keep that off this machine. Every entry then carries "
@@ -1200,9 +1227,11 @@ const moat__config_setting moat__config_settings[] = {
         .def = "\"sqlite:moat.db\"",
         .check = check_store_url,
         .allowed = "`\"sqlite:PATH\"`",
+        .path = true,
         .offset = AT(store.url),
-        .doc = "The store: `\"sqlite:PATH\"` names an SQLite database file (a relative path is "
-               "relative to the directory moat or `moat user` runs in), created with mode 0600 "
+        .doc = "The store: `\"sqlite:PATH\"` names an SQLite database file (a relative path "
+               "starts from the configuration file's folder, so `moat serve` and `moat user` "
+               "use the same file wherever they run), created with mode 0600 "
                "on first use. It holds TOTP secrets, so keep it readable by moat's user only.",
     },
 
@@ -1334,6 +1363,7 @@ const moat__config_setting moat__config_settings[] = {
                "\"site-packages\", \"test_*.py\", \"*_test.py\", \"conftest.py\"]",
         .allowed = "shell globs (`*`, `?`, `[...]`) matched against each file or folder name "
                    "and against its path relative to the audited folder",
+        .check = moat__config_check_glob,
         .offset = AT(audit.exclude),
         .doc = "Files and folders the code and settings audits skip. A glob without `/` is "
                "matched against every file and folder name (`migrations` skips every folder of "
@@ -1450,6 +1480,7 @@ const moat__config_setting moat__config_settings[] = {
         .def = "\"\"",
         .check = check_identity_secret,
         .allowed = "`\"\"`, or at least 32 characters",
+        .secret = true,
         .offset = AT(auth.identity_secret),
         .doc = "When set, requests of logged-in users reach the application with an "
                "`X-Moat-Identity` header signed with HMAC-SHA256 under this key, which the "

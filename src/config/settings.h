@@ -37,6 +37,11 @@ typedef struct moat__config_setting {
     const char *allowed; /* docs: what values are accepted, when min/max/enum don't say it */
     bool unique;         /* LIST: an item listed twice is an error */
     bool required;       /* array-of-tables entries: must be given (def is NULL) */
+    bool secret;         /* STRING: a secret; written literally in the file, the file's
+                            permissions matter (moat_config_holds_secret) */
+    bool path;           /* STRING, LIST items: a file path ("sqlite:PATH" too); a relative one
+                            starts from the configuration file's folder ("-" and "" are not
+                            paths) */
     size_t offset;       /* into the struct the value is stored in: moat_config, or the
                             element struct of an array of tables */
     const char *doc;     /* Markdown paragraph(s) for docs/configuration.md */
@@ -77,6 +82,7 @@ const char *moat__config_check_route(char *v);
 const char *moat__config_check_path_prefix(char *v);
 const char *moat__config_check_account(char *v);
 const char *moat__config_check_header_value(char *v);
+const char *moat__config_check_glob(char *v);
 
 /* ---- checks across settings (crosscheck.c) -------------------------------
  * Returns an owned message for the first inconsistency, or NULL. */

@@ -336,6 +336,27 @@ static int to_int64(parser *P, size_t start, const char *text, int base, bool ne
     return 0;
 }
 
+/* When a number failed to parse and the bare word at start holds ':', '/'
+ * or two '.' (an address, a URL, a version), the user meant a string: say
+ * so instead of "expected a digit". */
+static void bare_word_hint(parser *P, size_t start)
+{
+    size_t end = start, dots = 0;
+    bool other = false;
+    while (end < P->len && end - start < 80 && !strchr(" \t\r\n,]}#", P->s[end])) {
+        if (P->s[end] == '.') dots++;
+        if (P->s[end] == ':' || P->s[end] == '/') other = true;
+        end++;
+    }
+    /* "1.5." is a float with a stray dot, "1.2.3" a version */
+    if (end - start >= 80 || (!other && (dots < 2 || P->s[end - 1] == '.'))) return;
+    int n = (int)(end - start);
+    const char *w = (const char *)P->s + start;
+    moat__toml_fail(P, start,
+                    "expected a value, found '%.*s' (strings need quotes: write \"%.*s\")", n, w, n,
+                    w);
+}
+
 static int number(parser *P, moat_toml_value *v)
 {
     size_t start = P->pos, end = P->pos;
@@ -433,6 +454,7 @@ static int number(parser *P, moat_toml_value *v)
     v->u.fp = d;
     rc = 0;
 out:
+    if (rc) bare_word_hint(P, start);
     moat_buf_free(&text);
     return rc;
 }

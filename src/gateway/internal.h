@@ -484,6 +484,13 @@ static inline bool moat__list_empty(const moat_link *l)
 {
     return l->next == l;
 }
+/* control.c: the pid file and reload status file (pid_file), and the
+ * access log's reopening on SIGUSR1. Main thread only. */
+int moat__control_open(const moat_config *cfg, char **err);
+void moat__control_status(bool ok, const char *message);
+void moat__control_close(void);
+void moat__control_reopen_access(moat_runtime *rt);
+
 #define MOAT_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #endif

@@ -3,8 +3,8 @@
  * configured user and group for good, before any worker serves a request.
  * Files moat must write later (logs, the sealing key) are handed to that
  * user; folders it must create files in are checked, not changed: their
- * ownership is the operator's call. Also warns about key and config files
- * that other accounts can read. Runs on the main thread only. */
+ * ownership is the operator's call. Also warns about key files, and config
+ * files that write a secret out, that other accounts can read. Runs on the main thread only. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -58,7 +58,8 @@ static gid_t serving_gid = (gid_t)-1; /* set once privileges are dropped */
 void moat__warn_file_modes(const moat_config *cfg)
 {
     gid_t run_gid = serving_gid;
-    warn_mode("configuration file", cfg->source, run_gid);
+    /* a file without secrets may be readable (a git-tracked pyproject.toml) */
+    if (moat_config_holds_secret(cfg)) warn_mode("configuration file", cfg->source, run_gid);
     for (size_t i = 0; i < cfg->tls.key.len; i++)
         warn_mode("private key", cfg->tls.key.items[i], run_gid);
     warn_mode("sealing key", cfg->log.seal_key, run_gid);

@@ -1,7 +1,8 @@
 /* server.c - `moat serve`: the main thread loads the config, binds every
  * listener once per worker (SO_REUSEPORT), starts the worker threads (one
  * libuv loop each) and then only handles signals: SIGHUP reloads the config
- * and posts it to the workers, SIGTERM/SIGINT drain and stop them. */
+ * and posts it to the workers, SIGUSR1 reopens the logs, SIGTERM/SIGINT
+ * drain and stop them. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,7 @@ static void reload(server *s)
         moat_error("reload failed, keeping the running config: %s", err);
         reload_event("the new configuration is invalid; the running one was kept",
                      MOAT_SECLOG_ERROR);
+        moat__control_status(false, err);
         free(err);
         return;
     }
@@ -230,6 +232,7 @@ static void reload(server *s)
         moat_error("reload failed, keeping the running config: %s", err);
         reload_event("the new configuration could not be applied; the running one was kept",
                      MOAT_SECLOG_ERROR);
+        moat__control_status(false, err);
         free(err);
         moat_config_free(cfg);
         return;
@@ -243,6 +246,7 @@ static void reload(server *s)
         reload_event("listen addresses changed, which needs a restart; the running "
                      "configuration was kept",
                      MOAT_SECLOG_ERROR);
+        moat__control_status(false, "'listen' and 'tls.listen' changes need a restart");
         moat__runtime_unref(rt);
         return;
     }
@@ -262,6 +266,7 @@ static void reload(server *s)
     moat_info("config reloaded%s%s", rt->cfg->source ? " from " : "",
               rt->cfg->source ? rt->cfg->source : "");
     reload_event("the configuration was reloaded", MOAT_SECLOG_NOTICE);
+    moat__control_status(true, rt->cfg->source ? rt->cfg->source : "defaults");
 }
 
 static void on_drain_timeout(uv_timer_t *t)
@@ -280,7 +285,9 @@ static void on_signal(uv_signal_t *sig, int signum)
         return;
     }
     if (signum == SIGUSR1) {
-        moat_seclog_reopen(moat__seclog); /* after logrotate moved the files */
+        /* after logrotate moved the files */
+        moat_seclog_reopen(moat__seclog);
+        moat__control_reopen_access(s->rt);
         return;
     }
     if (s->draining) return;
@@ -345,8 +352,12 @@ int moat_gateway_serve(const moat_config_source *src)
     s.workers = moat_xcalloc(s.nworkers, sizeof(*s.workers));
     for (unsigned i = 0; i < s.nworkers; i++)
         if (worker_init(&s, &s.workers[i], i, &err) < 0) return fail_start(&s, err);
+    if (moat__control_open(cfg, &err) < 0) return fail_start(&s, err);
     /* Ports bound, keys read, logs open: nothing more needs root. */
-    if (moat__privileges_drop(cfg, &err) < 0) return fail_start(&s, err);
+    if (moat__privileges_drop(cfg, &err) < 0) {
+        moat__control_close();
+        return fail_start(&s, err);
+    }
     uv_signal_init(s.loop, &s.sigterm);
     uv_signal_init(s.loop, &s.sigint);
     uv_signal_init(s.loop, &s.sighup);
@@ -394,6 +405,7 @@ int moat_gateway_serve(const moat_config_source *src)
     moat__runtime_unref(s.rt);
     moat_seclog_close(moat__seclog); /* everything queued is written and sealed */
     moat__seclog = NULL;
+    moat__control_close();
     uv_loop_close(s.loop);
     moat_info("stopped");
     return 0;

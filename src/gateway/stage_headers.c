@@ -5,6 +5,7 @@
  * the app's value goes out, in one field, and moat's CSP beside the app's
  * (docs/hardening.md); headers.override sends moat's values only. The
  * values built once per config live in the runtime (prepare/release). */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,21 +309,34 @@ static bool hsts_parse(const char *v, hsts *out)
     return have_age;
 }
 
+/* localhost, a name under .localhost, or an IP literal: includeSubDomains
+ * there would pin every other development site on the machine to HTTPS
+ * (browsers treat *.localhost as localhost), and means nothing for an IP. */
+static bool local_host(const char *host)
+{
+    if (!host || host[0] == '[') return host != NULL;
+    size_t n = strlen(host);
+    if (strcmp(host, "localhost") == 0 || (n > 10 && strcmp(host + n - 10, ".localhost") == 0))
+        return true;
+    unsigned char addr[16];
+    return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
 static void hsts_header(moat_request *r, moat_http_head *h, bool ov)
 {
     const moat_config *cfg = r->rt->cfg;
     moat_http_header *f = ov ? NULL : moat_http_head_find(h, "Strict-Transport-Security");
-    hsts app;
-    if (!f || !hsts_parse(f->value, &app)) {
-        set(r, h, "Strict-Transport-Security", conf_of(r)->hsts);
-        return;
-    }
+    /* moat's own value: includeSubDomains only where the operator asked for
+     * it and the host is a real name */
+    hsts m = {cfg->headers.hsts_max_age,
+              cfg->headers.hsts_include_subdomains && !local_host(r->head->host_name),
+              cfg->headers.hsts_preload};
+    hsts app = {0, false, false};
+    if (f && !hsts_parse(f->value, &app)) app = (hsts){0, false, false};
     /* RFC 6797 8.1: browsers read the first field only; the one sent holds
      * the longer max-age and every directive either side asked for */
-    hsts m = {cfg->headers.hsts_max_age, cfg->headers.hsts_include_subdomains,
-              cfg->headers.hsts_preload};
-    if (app.max_age <= m.max_age && (!app.subdomains || m.subdomains) &&
-        (!app.preload || m.preload)) {
+    if (m.subdomains == cfg->headers.hsts_include_subdomains && app.max_age <= m.max_age &&
+        (!app.subdomains || m.subdomains) && (!app.preload || m.preload)) {
         set(r, h, "Strict-Transport-Security", conf_of(r)->hsts);
         return;
     }

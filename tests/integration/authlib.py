@@ -40,7 +40,10 @@ class Users:
         self.cfg = str(cfg)
 
     def __call__(self, *args, stdin=""):
-        return run([self.bin, "user", *args, "--config", self.cfg], stdin=stdin)
+        # the first add or import starts the store (moat user refuses a
+        # missing store without --create)
+        create = ["--create"] if args and args[0] in ("add", "import") else []
+        return run([self.bin, "user", *args, *create, "--config", self.cfg], stdin=stdin)
 
     def login(self, name, password, code=None, addr=None):
         args = ["login", self.cfg, name]

@@ -114,7 +114,7 @@ def store_with_user(moat_bin, tmp_path_factory):
     store = d / "moat.db"
     cfg = d / "users.toml"
     cfg.write_text(toml_dumps({"store": {"url": "sqlite:%s" % store}, "auth": FAST}))
-    r = subprocess.run([moat_bin, "user", "add", "alice", "--config", str(cfg)],
+    r = subprocess.run([moat_bin, "user", "add", "alice", "--create", "--config", str(cfg)],
                        input=PW + "\n", capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return {"url": "sqlite:%s" % store}

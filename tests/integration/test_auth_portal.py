@@ -37,7 +37,10 @@ RULES = [
 
 
 def user_cmd(moat_bin, cfg, *args, stdin=""):
-    return subprocess.run([moat_bin, "user", *args, "--config", str(cfg)], input=stdin,
+    # an add starts the store when the gateway has not (moat user refuses a
+    # missing store without --create)
+    create = ["--create"] if args and args[0] == "add" else []
+    return subprocess.run([moat_bin, "user", *args, *create, "--config", str(cfg)], input=stdin,
                           capture_output=True, text=True, timeout=60)
 
 

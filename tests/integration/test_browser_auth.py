@@ -38,7 +38,8 @@ def test_portal_in_chromium(moat_bin, moat, echo, tmp_path):
     auth = {"argon2_memory": "1MiB", "argon2_time": 1}
     cfg = d / "users.toml"
     cfg.write_text(toml_dumps({"store": {"url": "sqlite:%s" % store}, "auth": auth}))
-    r = subprocess.run([moat_bin, "user", "add", "alice", "--role", "admin", "--config", str(cfg)],
+    r = subprocess.run([moat_bin, "user", "add", "alice", "--role", "admin", "--create",
+                        "--config", str(cfg)],
                        input=PW + "\n", capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     rules = [{"path": "/echo/admin", "policy": "role:admin"},

@@ -16,7 +16,7 @@ from helpers import Conn, free_port, parse_duration_ms, parse_size
 
 
 def check(run, path=None, cwd=None, env=None):
-    args = ["config", "check"] + ([str(path)] if path else [])
+    args = ["config", "check", "--print"] + ([str(path)] if path else [])
     return run(*args, cwd=cwd, env=env)
 
 
@@ -350,7 +350,8 @@ def test_serve_fails_when_port_is_taken(moat_bin, echo, tmp):
 
 # ---------------------------------------------------------- the command table
 
-COMMANDS = ("serve", "cert", "config", "log", "waf", "user", "audit", "db", "completion", "help")
+COMMANDS = ("serve", "reload", "cert", "config", "log", "waf", "user", "audit", "db", "completion", "version",
+            "help")
 SUBS = {
     "audit": ("deps", "code", "settings", "secrets"),
     "user": ("add", "passwd", "list", "del", "lock", "unlock", "roles", "mfa", "recovery",
@@ -453,6 +454,35 @@ def test_zsh_completion_lists_the_table(run):
         p = subprocess.run(["zsh", "-n"], input=r.stdout, capture_output=True, text=True,
                            timeout=30)
         assert p.returncode == 0, p.stderr
+
+
+# every command and sub-command: an unknown option is a usage error, exit 2,
+# with nothing on stdout
+USAGE_ERRORS = [("serve",), ("reload",), ("cert", "selfsigned"), ("config", "check"),
+                ("config", "docs"), ("log", "init"), ("log", "verify"), ("log", "why"),
+                ("user", "list"), ("audit",), ("audit", "deps"), ("audit", "code"),
+                ("audit", "settings"), ("audit", "secrets"), ("db", "import"), ("db", "update"),
+                ("db", "info"), ("completion",), ("version",), ("help",), ()]
+
+
+@pytest.mark.parametrize("args", USAGE_ERRORS, ids=[" ".join(a) or "moat" for a in USAGE_ERRORS])
+def test_unknown_option_exits_2(run, args):
+    r = run(*args, "--no-such-option")
+    assert r.returncode == 2, (args, r.stdout, r.stderr)
+    assert r.stdout == "" and r.stderr.strip(), (args, r.stdout, r.stderr)
+
+
+def test_version_three_ways(run):
+    outs = {run(*a).stdout for a in (("version",), ("--version",), ("-V",))}
+    assert len(outs) == 1 and re.match(r"moat \d+\.\d+\.\d+\n$", outs.pop())
+
+
+def test_no_colour_codes_in_output(run):
+    """moat prints no colour: NO_COLOR or not, on a pipe the bytes are plain."""
+    for env in ({}, {"NO_COLOR": "1"}):
+        for args in (("--help",), ("audit", "--help"), ("config", "check")):
+            r = run(*args, env=env)
+            assert "\x1b[" not in r.stdout + r.stderr, args
 
 
 def test_completion_wants_a_shell(run):

@@ -52,7 +52,7 @@ def gateway_log(moat_bin, module_moat, echo, tmp_path_factory):
     store = d / "moat.db"
     cfg = d / "users.toml"
     cfg.write_text(toml_dumps({"store": {"url": "sqlite:%s" % store}}))
-    r = subprocess.run([moat_bin, "user", "add", "alice", "--config", str(cfg)],
+    r = subprocess.run([moat_bin, "user", "add", "alice", "--create", "--config", str(cfg)],
                        input=PW + "\n", capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     seclog = d / "security.log"
@@ -257,7 +257,7 @@ def test_config_check_of_a_hostile_pyproject(moat_bin, tmp_path):
     assert b"a\\u202eb\\u009bc" in r.stderr, r.stderr
     p.write_text('[tool.moat]\nupstream = "http://127.0.0.1:1"\n'
                  '[tool.moat.errors]\npage = "/srv/x\u202ey\u2066.html"\n')
-    r = run_cli(moat_bin, "config", "check", p)
+    r = run_cli(moat_bin, "config", "check", "--print", p)
     assert r.returncode == 0, r.stderr
     assert b'page = "/srv/x\\u202ey\\u2066.html"' in r.stdout, r.stdout
     assert tomllib.loads(r.stdout.decode())["errors"]["page"] == "/srv/x\u202ey\u2066.html"

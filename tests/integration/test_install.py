@@ -71,6 +71,71 @@ def test_unit_verifies_and_is_hardened(installed, tmp_path):
     assert level and float(level.group(1)) <= 2.5, r.stdout[-500:]
 
 
+def listed_commands(moat):
+    """The commands `moat --help` lists (the command table), but help."""
+    out = subprocess.run([str(moat), "--help"], capture_output=True, text=True,
+                         timeout=30).stdout
+    return {c for c in re.findall(r"(?m)^  (\w+)\s{2,}\S", out) if c != "help"}
+
+
+def test_install_puts_a_man_page_per_command(installed):
+    _, files = installed
+    moat = one(files, "bin/moat")
+    cmds = listed_commands(moat)
+    assert {"serve", "audit", "config", "version"} <= cmds
+    pages = {Path(n).name for n in files if "/man/man" in n}
+    want = {"moat.1", "moat.toml.5"} | {"moat-%s.1" % c for c in cmds}
+    assert pages == want, sorted(pages ^ want)
+    for name in want:
+        sect = name.rsplit(".", 1)[1]
+        assert one(files, "share/man/man%s/%s" % (sect, name))
+
+
+@pytest.mark.skipif(not shutil.which("man") or not shutil.which("groff"),
+                    reason="man-db and groff are not installed")
+def test_man_pages_render_without_warnings(installed):
+    _, files = installed
+    pages = [p for n, p in files.items() if "/man/man" in n]
+    assert len(pages) >= 10
+    env = dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8")
+    for page in pages:
+        r = subprocess.run(["groff", "-man", "-ww", "-z", str(page)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0 and not r.stderr, (page.name, r.stderr)
+        r = subprocess.run(["man", "--warnings", "-l", str(page)], capture_output=True,
+                           text=True, timeout=60, env=env)
+        assert r.returncode == 0 and not r.stderr, (page.name, r.stderr)
+        name = page.name.rsplit(".", 1)[0]
+        assert r.stdout.startswith(name.upper() + "("), r.stdout[:80]
+        assert "NAME" in r.stdout and "SEE ALSO" in r.stdout
+    serve = subprocess.run(["man", "-l", str(one(files, "man1/moat-serve.1"))],
+                           capture_output=True, text=True, timeout=60, env=env).stdout
+    assert "--upstream" in serve.replace("\u2010", "-") and "SIGHUP" in serve
+    toml = subprocess.run(["man", "-l", str(one(files, "man5/moat.toml.5"))],
+                          capture_output=True, text=True, timeout=60, env=env).stdout
+    # every setting of the reference is in the page
+    keys = subprocess.run([str(one(files, "bin/moat")), "config", "docs"], capture_output=True,
+                          text=True, timeout=30).stdout
+    for key in re.findall(r"(?m)^### `([a-z_.]+)`$", keys):
+        assert re.search(r"(?m)^   %s$" % re.escape(key), toml), key
+
+
+def test_installed_completion_loads_in_bash(installed):
+    _, files = installed
+    bash = one(files, "bash-completion/completions/moat")
+    script = ('source "$1" && complete -p moat && COMP_WORDS=(moat au); COMP_CWORD=1; _moat; '
+              'printf "%s\\n" "${COMPREPLY[@]}"')
+    r = subprocess.run(["bash", "-c", script, "bash", str(bash)], capture_output=True,
+                       text=True, timeout=30, cwd="/", env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["complete -F _moat moat", "audit"], r.stdout
+    zsh = one(files, "site-functions/_moat")
+    assert zsh.read_text().startswith("#compdef moat\n")
+    if shutil.which("zsh"):
+        r = subprocess.run(["zsh", "-n", str(zsh)], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+
+
 @pytest.mark.skipif(not shutil.which("logrotate"), reason="logrotate is not installed")
 def test_logrotate_snippet_parses(installed, tmp_path):
     _, files = installed

@@ -130,10 +130,24 @@ def test_readable_config_and_key_are_warned_about(moat_bin, moat, echo, tmp_path
     p = tmp_path / "moat.toml"
     p.write_text(toml_dumps(cfg))
     os.chmod(p, 0o644)
+    # a config that holds no secret (a git-tracked pyproject.toml) may be
+    # readable by anyone; the key may not
     m = moat(config=False, port=port, args=["--config", str(p)])
     err = m.stderr.text
-    assert "configuration file '%s' is readable by others (mode 644)" % p in err
+    assert "configuration file" not in err, err
     assert "private key '%s' is readable by others (mode 644)" % key in err
+    m.stop()
+    # a secret written into the file: now its mode matters; through a
+    # ${file:...} reference it does not
+    (tmp_path / "id.key").write_text("k" * 40)
+    for secret, warned in (("k" * 40, True), ("${file:id.key}", False)):
+        p.write_text(toml_dumps(dict(cfg, auth={"identity_secret": secret})))
+        m = moat(config=False, port=port, args=["--config", str(p)])
+        err = m.stderr.text
+        assert (("configuration file '%s' is readable by others (mode 644)" % p) in err) == \
+            warned, (secret, err)
+        m.stop()
+    p.write_text(toml_dumps(dict(cfg, auth={"identity_secret": "k" * 40})))
     # readable by moat's own group only: fine
     m.stop()
     shutil.chown(key, group="nogroup")

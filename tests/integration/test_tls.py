@@ -589,7 +589,7 @@ def test_hsts_on_https(gw, certs):
     r = requests.get("https://127.0.0.1:%d/echo/hsts" % gw.tls_port, verify=str(certs.bundle),
                      timeout=10)
     assert r.status_code == 200
-    assert r.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+    assert r.headers["Strict-Transport-Security"] == "max-age=63072000"
 
 
 def test_hsts_on_moats_own_https_pages(gw, certs):
@@ -597,11 +597,11 @@ def test_hsts_on_moats_own_https_pages(gw, certs):
     with TLSConn(gw.tls_port, ctx) as c:
         r = c.request("GET", "/.git/config", host="localhost")
     assert r.status == 404
-    assert r.header("Strict-Transport-Security") == "max-age=63072000; includeSubDomains"
+    assert r.header("Strict-Transport-Security") == "max-age=63072000"
     with TLSConn(gw.tls_port, ctx) as c:
         r = c.request("GET", "/echo/x", host="evil.example")
     assert r.status == 421
-    assert r.header("Strict-Transport-Security") == "max-age=63072000; includeSubDomains"
+    assert r.header("Strict-Transport-Security") == "max-age=63072000"
 
 
 def test_no_hsts_on_plain_http(gw):
@@ -639,6 +639,25 @@ def test_hsts_settings(moat, echo, certs):
                      timeout=10)
     assert r.status_code == 200
     assert "Strict-Transport-Security" not in r.headers
+
+
+@pytest.mark.parametrize("sni, host, want", [
+    ("rsa.test", "rsa.test", "max-age=63072000; includeSubDomains"),
+    ("localhost", "localhost", "max-age=63072000"),
+    ("localhost", "dev.localhost", "max-age=63072000"),
+    ("localhost", "127.0.0.1", "max-age=63072000"),
+])
+def test_hsts_include_subdomains_never_on_local_hosts(moat, echo, certs, sni, host, want):
+    """Opted in, includeSubDomains goes to real names only: on localhost it
+    would pin every other development site of the machine to HTTPS."""
+    m = start_tls_moat(moat, echo.url(), [(certs.ecdsa, certs.ecdsa_key),
+                                          (certs.rsa, certs.rsa_key)],
+                       headers={"hsts_include_subdomains": True},
+                       hosts=["rsa.test", "localhost", "dev.localhost", "127.0.0.1"])
+    with TLSConn(m.tls_port, client_ctx(certs), server_hostname=sni) as c:
+        r = c.request("GET", "/echo/x", host=host)
+    assert r.status == 200, r.status
+    assert r.header("Strict-Transport-Security") == want
 
 
 # --------------------------------------------------------------- redirect

@@ -125,8 +125,8 @@ def test_rotation_setting_is_checked(moat_bin, tmp_path):
         assert r.returncode != 0, (bad, r.stdout)
         assert "ticket_rotation" in r.stdout + r.stderr
     cfg.write_text("[tls]\nticket_rotation = \"24h\"\nsession_tickets = false\n")
-    r = subprocess.run([moat_bin, "config", "check", str(cfg)], capture_output=True, text=True,
-                       timeout=20)
+    r = subprocess.run([moat_bin, "config", "check", "--print", str(cfg)], capture_output=True,
+                       text=True, timeout=20)
     assert r.returncode == 0, r.stdout + r.stderr
     assert re.search(r'ticket_rotation = "24h"', r.stdout), r.stdout
     assert re.search(r"session_tickets = false", r.stdout), r.stdout

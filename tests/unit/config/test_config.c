@@ -730,8 +730,9 @@ static void test_env_references(void **state)
     assert_non_null(strstr(d, "\naccess = \"/logs/$${env:X}/a$b$$c\"\n"));
     free(d);
     moat_config_free(c);
-    c = load_ok("[log]\naccess = \"$${env:X}\"\n");
-    assert_string_equal(c->log.access, "${env:X}");
+    /* (absolute: a relative path would start from the file's folder) */
+    c = load_ok("[log]\naccess = \"/$${env:X}\"\n");
+    assert_string_equal(c->log.access, "/${env:X}");
     moat_config_free(c);
 
     unsetenv("MOAT_TEST_UP");
@@ -1021,6 +1022,7 @@ static void test_dump(void **state)
                        "trusted_proxies = []\n"
                        "user = \"nobody\"\n"
                        "group = \"nogroup\"\n"
+                       "pid_file = \"\"\n"
                        "\n"
                        "[limits]\n"
                        "url_bytes = \"8KiB\"\n"
@@ -1041,6 +1043,10 @@ static void test_dump(void **state)
     assert_non_null(strstr(d, "\n[tls]\nlisten = []\n"));
     assert_non_null(strstr(d, "\n[headers]\ncsp = \"default-src 'none'; script-src 'self';"));
     free(d);
+    moat_config_free(c);
+    /* every default, from a file: its relative paths resolved against the
+     * file's folder, so the dump reloads the same from any other folder */
+    c = load_ok("");
     round_trip(c);
     moat_config_free(c);
 
