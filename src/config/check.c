@@ -466,6 +466,20 @@ const char *moat__config_check_content_type(char *v)
     return NULL;
 }
 
+/* "type/subtype" as above, or a range ("image/" and a star) for every subtype. */
+const char *moat__config_check_media_range(char *v)
+{
+    size_t n = strlen(v);
+    if (n > 2 && strcmp(v + n - 2, "/*") == 0) {
+        v[n - 1] = 'x';
+        const char *err = moat__config_check_content_type(v);
+        v[n - 1] = '*';
+        return err ? "expected a media type (\"application/pdf\") or a type's range (\"image/*\")"
+                   : NULL;
+    }
+    return moat__config_check_content_type(v);
+}
+
 const char *moat__config_check_route(char *v)
 {
     return moat_route_check(v);

@@ -163,6 +163,7 @@ typedef struct moat_config {
         moat_strlist rules;         /* extra SecLang rule files, loaded in order */
         moat_strlist exclude;       /* "ROUTE [RULE_ID|TAG|TARGET|PARAM ...]" */
         moat_strlist content_types; /* request body types the CRS allows (920420) */
+        moat_strlist stream_types;  /* media ranges streamed past inspect_bytes (files) */
         moat_strlist rule_sets;     /* rules moat leaves out, put back */
         moat_strlist graphql;       /* routes of GraphQL endpoints */
         uint64_t inspect_bytes;     /* request body bytes inspected */

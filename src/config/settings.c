@@ -1008,6 +1008,24 @@ const moat__config_setting moat__config_settings[] = {
                "inspected as their type says (forms and JSON parsed, others as raw bytes).",
     },
     {
+        .key = "waf.stream_types",
+        .type = MOAT__CFG_LIST,
+        .def = "[\"application/octet-stream\", \"application/pdf\", \"application/zip\", "
+               "\"application/gzip\", \"application/x-tar\", \"image/*\", \"audio/*\", "
+               "\"video/*\", \"font/*\"]",
+        .check = moat__config_check_media_range,
+        .allowed = "media types (`type/subtype`) or ranges (`type/*`), lower case",
+        .offset = AT(waf.stream_types),
+        .doc = "Raw request bodies of these types are files, handled like the file parts of "
+               "a multipart upload: their first `inspect_bytes` are inspected (the rules that "
+               "read the raw body, and the head in full), the rest streams to the app "
+               "uninspected (`waf.uninspected` is logged) instead of the `waf.over_limit` "
+               "answer, up to `limits.body_bytes`. The app does not parse such a body into "
+               "parameters, so nothing past the window reaches it as form or JSON data; "
+               "form, JSON, XML and text bodies stay under `waf.over_limit`. `[]` puts every "
+               "type under `waf.over_limit`.",
+    },
+    {
         .key = "waf.graphql",
         .type = MOAT__CFG_LIST,
         .def = "[\"/graphql\", \"/**/graphql\"]",

@@ -77,6 +77,7 @@ const char *moat__config_check_host(char *v);
 const char *moat__config_check_proxy(char *v);
 const char *moat__config_check_waf_exclude(char *v);
 const char *moat__config_check_content_type(char *v);
+const char *moat__config_check_media_range(char *v);
 const char *moat__config_check_rule_set(char *v);
 const char *moat__config_check_route(char *v);
 const char *moat__config_check_path_prefix(char *v);

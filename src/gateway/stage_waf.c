@@ -62,6 +62,7 @@ typedef struct waf_job {
     bool want_body; /* the head passed; waf-body reads and inspects the body */
     bool buffering; /* collecting the body */
     bool partial;   /* cut at waf.inspect_bytes; the rest passes uninspected */
+    bool stream;    /* a raw file body (waf.stream_types): past the window it streams */
     moat_waf_verdict v;
     /* multipart/form-data (mp != NULL): body holds the raw bytes not yet
      * handed on, synth what the rules are given */
@@ -492,6 +493,31 @@ static int mp_end_of_body(moat_request *r, waf_job *job)
     return MOAT_DONE;
 }
 
+/* The media type of a Content-Type value (before any ';', trimmed) is in
+ * waf.stream_types: "type/subtype" exactly or a "type/" range, any case. */
+static bool stream_type(const moat_config *cfg, const char *v, size_t n)
+{
+    while (n && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    const char *semi = memchr(v, ';', n);
+    if (semi) n = (size_t)(semi - v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    const char *slash = memchr(v, '/', n);
+    if (!slash) return false;
+    for (size_t i = 0; i < cfg->waf.stream_types.len; i++) {
+        const char *t = cfg->waf.stream_types.items[i];
+        size_t tn = strlen(t);
+        if (tn > 2 && strcmp(t + tn - 2, "/*") == 0) {
+            if ((size_t)(slash - v) == tn - 2 && moat_streq_nocase(v, tn - 2, t, tn - 2))
+                return true;
+        } else if (moat_streq_nocase(v, n, t, tn)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int waf_head(moat_request *r)
 {
     const moat_config *cfg = r->rt->cfg;
@@ -504,6 +530,7 @@ static int waf_head(moat_request *r)
     bool has_body = r->state == REQ_BODY;
     char boundary[MOAT_MULTIPART_BOUNDARY_MAX + 1];
     int multipart = 0;
+    bool stream = false;
     for (size_t i = 0; has_body && i < h->nheaders; i++) {
         if (!moat_strieq_lit(h->headers[i].name, h->headers[i].name_len, "Content-Type")) continue;
         /* Two Content-Types: the app and the rules could each take another. */
@@ -516,9 +543,10 @@ static int waf_head(moat_request *r)
             return MOAT_DONE;
         }
         multipart = rc ? 1 : -1;
+        stream = !rc && stream_type(cfg, h->headers[i].value, h->headers[i].value_len);
     }
     if (has_body && multipart != 1 && h->content_length > 0 &&
-        (uint64_t)h->content_length > cfg->waf.inspect_bytes &&
+        (uint64_t)h->content_length > cfg->waf.inspect_bytes && !stream &&
         conf_of(r)->over_limit == MOAT_OVER_LIMIT_REFUSE) {
         moat__refuse(r, 413, "waf.blocked", "waf.over_limit",
                      "request body over waf.inspect_bytes");
@@ -527,6 +555,7 @@ static int waf_head(moat_request *r)
     waf_job *job = moat_xcalloc(1, sizeof(*job));
     job->rt = moat__runtime_ref(r->rt);
     moat_buf_init(&job->body);
+    job->stream = stream;
     moat__job_init(&job->base, r, job_free);
     MOAT__CTX(r, &moat__stage_waf) = job;
     job->tx = moat_waf_tx_new(r->rt->waf, r->c->peer, h->method, h->target, r->path ? r->path : "/",
@@ -578,7 +607,7 @@ static int waf_body(moat_request *r, const char *data, size_t len)
     moat_buf_append(&job->body, data, len);
     const moat_config *cfg = r->rt->cfg;
     if (job->body.len <= cfg->waf.inspect_bytes) return MOAT_PASS;
-    if (conf_of(r)->over_limit == MOAT_OVER_LIMIT_REFUSE) {
+    if (conf_of(r)->over_limit == MOAT_OVER_LIMIT_REFUSE && !job->stream) {
         job->buffering = false;
         moat__refuse(r, 413, "waf.blocked", "waf.over_limit",
                      "request body over waf.inspect_bytes");
