@@ -83,7 +83,10 @@ void moat_audit_fingerprint(moat_audit_finding *f, unsigned occurrence);
 size_t moat_audit_findings_filter(moat_audit_findings *f, moat_audit_level min_severity,
                                   moat_audit_level min_confidence);
 
-/* Sorts by path, line, column, rule and fingerprints every finding. */
+/* Masks every secret the secrets detectors find in each snippet, message and
+ * step (moat_secrets_mask: the last guard against a leak, whatever the
+ * analyser), sorts by path, line, column, rule and fingerprints every
+ * finding. */
 void moat_audit_findings_finish(moat_audit_findings *f);
 
 /* Whether a suppression comment on any of lines first..last of text (1-based,

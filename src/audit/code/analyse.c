@@ -1310,7 +1310,13 @@ static void analyse_tree(const char *path, const char *src, size_t len,
         res->error = moat_xasprintf("%s:%u:%u: syntax error (the rest of the file was analysed)",
                                     path, p.row + 1, p.column + 1);
     }
-    moat__py_ctx c = {.path = path, .src = src, .len = len, .o = o, .out = out, .res = res};
+    moat__py_ctx c = {.path = path,
+                      .src = src,
+                      .len = len,
+                      .o = o,
+                      .out = out,
+                      .res = res,
+                      .first_finding = out->len};
     for (size_t r = 0; r < MOAT_CODE__COUNT; r++)
         c.disabled[r] = moat__py_skipped(&c, moat_audit_code_rules[r].id);
     moat__py_collect_imports(&c, root, 0);
@@ -1326,6 +1332,7 @@ static void analyse_tree(const char *path, const char *src, size_t len,
         c.depth = 0;
         moat__audit_settings_check(&c, root);
     }
+    moat__py_finish_snippets(&c);
     moat__py_scope_free(&module);
     moat__py_scope_free(&c.returns);
     moat__py_imports_free(&c);

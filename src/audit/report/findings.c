@@ -9,6 +9,7 @@
 
 #include "audit/audit.h"
 #include "audit/report/internal.h"
+#include "audit/secrets/secrets.h"
 
 moat_audit_finding *moat_audit_findings_push(moat_audit_findings *f)
 {
@@ -151,8 +152,24 @@ static int cmp_finding(const void *pa, const void *pb)
     return strcmp0(a->message, b->message);
 }
 
+/* Whatever an analyser put in a finding, no secret the detectors know is
+ * printed: each snippet, message and step is masked here, once, before the
+ * fingerprints (which then never depend on a secret either). */
+static void mask_secrets(moat_audit_findings *f)
+{
+    const moat_secrets *s = f->len ? moat_secrets_shared() : NULL;
+    for (size_t i = 0; i < f->len; i++) {
+        moat_audit_finding *x = &f->v[i];
+        if (x->snippet) moat_secrets_mask(s, x->path, x->snippet);
+        if (x->message) moat_secrets_mask(s, NULL, x->message);
+        for (size_t k = 0; k < x->nsteps; k++)
+            if (x->steps[k].what) moat_secrets_mask(s, NULL, x->steps[k].what);
+    }
+}
+
 void moat_audit_findings_finish(moat_audit_findings *f)
 {
+    mask_secrets(f);
     if (f->len > 1) qsort(f->v, f->len, sizeof(*f->v), cmp_finding);
     /* Occurrence numbers count earlier findings (same file) with the same
      * occurrence-0 fingerprint: identical lines stay distinguishable. */

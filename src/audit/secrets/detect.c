@@ -7,6 +7,7 @@
  * secret on the line masked. Notebooks are scanned string by string through
  * notebook.c's decoder. Walking trees and printing are left to others. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,6 +421,7 @@ static bool innocent_name(const char *s, size_t n)
 
 static size_t raw_at(const moat__secrets_segment *sg, size_t i);
 static bool overlaps(const moat__secrets_scan *c, size_t start, size_t end);
+static bool mask_overlaps(const moat__secrets_scan *c, size_t start, size_t end);
 
 /* NAME = "value" and its spellings (NAME: value, "NAME": "value", NAME=value
  * in .env files). Group 1 the name, 4 the value's quote, 5 the value. */
@@ -451,7 +453,8 @@ static bool check_keyword(moat__secrets_scan *c, const moat__secrets_segment *sg
     /* The name goes in the message, unless a secret found earlier is in it. */
     const char *label = name;
     int shown = (int)(nn > 64 ? 64 : nn);
-    if (overlaps(c, raw_at(sg, ov[2]), raw_at(sg, ov[3]))) {
+    if (overlaps(c, raw_at(sg, ov[2]), raw_at(sg, ov[3])) ||
+        mask_overlaps(c, raw_at(sg, ov[2]), raw_at(sg, ov[3]))) {
         label = "?";
         shown = 1;
     }
@@ -463,7 +466,15 @@ static bool check_keyword(moat__secrets_scan *c, const moat__secrets_segment *sg
         return true;
     }
     bool password = icontains(name, nn, "passw") || icontains(name, nn, "pwd");
-    if (password && sg->kind == MOAT__SECRETS_CONFIG) {
+    if (c->masking && !password) {
+        /* Snippets: any literal a secret-looking name holds is hidden, not
+         * only the ones worth a finding ("key" alone is too common). */
+        static const char *const secretish[] = {"secret", "token",   "credential",
+                                                "apikey", "api_key", "private"};
+        for (size_t i = 0; i < MOAT_ARRAY_LEN(secretish) && !password; i++)
+            password = icontains(name, nn, secretish[i]);
+    }
+    if (password && (sg->kind == MOAT__SECRETS_CONFIG || c->masking)) {
         h->rule = R_PASSWORD;
         snprintf(h->detail, sizeof(h->detail), " '%.*s'", shown, label);
         return true;
@@ -633,6 +644,68 @@ static void add_span(moat__secrets_scan *c, const moat__secrets_span *sp)
     c->len++;
 }
 
+/* Index of the first mask that may reach offset off (masks are sorted by
+ * start and none is longer than c->maxmask). */
+static size_t mask_index(const moat__secrets_scan *c, size_t off)
+{
+    size_t from = off > c->maxmask ? off - c->maxmask : 0, lo = 0, hi = c->nmasks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->masks[mid].start < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool mask_overlaps(const moat__secrets_scan *c, size_t start, size_t end)
+{
+    for (size_t i = mask_index(c, start); i < c->nmasks && c->masks[i].start < end; i++)
+        if (c->masks[i].end > start) return true;
+    return false;
+}
+
+/* Records bytes to mask; kept sorted by start. */
+static void add_mask(moat__secrets_scan *c, size_t start, size_t end)
+{
+    if (end <= start) return;
+    size_t lo = 0, hi = c->nmasks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->masks[mid].start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < c->nmasks && c->masks[lo].start == start) {
+        if (c->masks[lo].end < end) c->masks[lo].end = end;
+    } else {
+        if (c->nmasks == c->capmasks) {
+            c->capmasks = c->capmasks ? c->capmasks * 2 : 16;
+            c->masks = moat_xrealloc(c->masks, c->capmasks * sizeof(*c->masks));
+        }
+        memmove(c->masks + lo + 1, c->masks + lo, (c->nmasks - lo) * sizeof(*c->masks));
+        c->masks[lo] = (moat__secrets_mask){start, end};
+        c->nmasks++;
+    }
+    if (end - start > c->maxmask) c->maxmask = end - start;
+}
+
+/* Masks [start, end) but for the spans already found there: they mask their
+ * own secret and keep their public prefix ("ghp_") visible. */
+static void add_mask_around_spans(moat__secrets_scan *c, size_t start, size_t end)
+{
+    size_t i = span_index(c, start);
+    if (i > 0 && c->v[i - 1].end > start) i--;
+    size_t at = start;
+    for (; i < c->len && c->v[i].start < end; i++) {
+        if (c->v[i].start > at) add_mask(c, at, c->v[i].start);
+        if (c->v[i].end > at) at = c->v[i].end;
+    }
+    if (at < end) add_mask(c, at, end);
+}
+
 static void run_detector(moat__secrets_scan *c, const moat__secrets_segment *sg, size_t di)
 {
     const detector *d = &detectors[di];
@@ -657,6 +730,7 @@ static void run_detector(moat__secrets_scan *c, const moat__secrets_segment *sg,
                                      .rule = h.rule,
                                      .confidence = h.confidence};
             memcpy(sp.detail, h.detail, sizeof(sp.detail));
+            add_mask_around_spans(c, sp.mask, sp.end);
             add_span(c, &sp);
         }
         off = next;
@@ -767,11 +841,9 @@ static char *masked_line(const moat__secrets_scan *c, const lines *li, size_t l,
     size_t b, e;
     line_bounds(li, c->raw, c->rawlen, l, &b, &e);
     char *m = moat_xstrndup(c->raw + b, e - b);
-    size_t first = i;
-    while (first > 0 && c->v[first - 1].end > b)
-        first--;
-    for (size_t j = first; j < c->len && c->v[j].start < e; j++)
-        for (size_t k = c->v[j].mask > b ? c->v[j].mask : b; k < c->v[j].end && k < e; k++)
+    for (size_t j = mask_index(c, b); j < c->nmasks && c->masks[j].start < e; j++)
+        for (size_t k = c->masks[j].start > b ? c->masks[j].start : b; k < c->masks[j].end && k < e;
+             k++)
             m[k - b] = '*';
     if (e - b <= SNIPPET_MAX) return m;
     size_t from = c->v[i].start - b > 80 ? c->v[i].start - b - 80 : 0;
@@ -826,6 +898,52 @@ int moat_secrets_scan(const moat_secrets *s, const char *path, const char *data,
     }
     free(li.start);
     free(c.v);
+    free(c.masks);
     pcre2_match_data_free(c.md);
     return 0;
+}
+
+void moat_secrets_mask(const moat_secrets *s, const char *path, char *text)
+{
+    size_t len = strlen(text);
+    if (len == 0) return;
+    moat__secrets_scan c = {.s = s, .raw = text, .rawlen = len, .masking = true};
+    c.md = pcre2_match_data_create(16, NULL);
+    if (!c.md) moat__bug(__FILE__, __LINE__, "pcre2_match_data_create");
+    int kind = path ? file_kind(path) : MOAT__SECRETS_OTHER;
+    if (kind == MOAT__SECRETS_NOTEBOOK) kind = MOAT__SECRETS_OTHER; /* a raw JSON line */
+    c.twilio = icontains(text, len, "twilio");
+    if (c.twilio)
+        c.twilio_token = pcre2_match(s->code[TWILIO_TOKEN_DETECTOR], (PCRE2_SPTR)text, len, 0, 0,
+                                     c.md, s->mctx) >= 0;
+    moat__secrets_segment sg = {.p = text, .n = len, .kind = kind};
+    moat__secrets_scan_segment(&c, &sg);
+    for (size_t j = 0; j < c.nmasks; j++)
+        for (size_t k = c.masks[j].start; k < c.masks[j].end && k < len; k++)
+            if (text[k] != '\n') text[k] = '*';
+    free(c.v);
+    free(c.masks);
+    pcre2_match_data_free(c.md);
+}
+
+static moat_secrets *shared;
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+
+static void shared_free(void)
+{
+    moat_secrets_free(shared);
+    shared = NULL;
+}
+
+static void shared_init(void)
+{
+    /* The patterns are constants: failing to compile them is a bug. */
+    MOAT_BUG_ON(moat_secrets_new(&shared) != 0);
+    atexit(shared_free);
+}
+
+const moat_secrets *moat_secrets_shared(void)
+{
+    pthread_once(&shared_once, shared_init);
+    return shared;
 }
