@@ -916,8 +916,20 @@ void moat_secrets_mask(const moat_secrets *s, const char *path, char *text)
     if (c.twilio)
         c.twilio_token = pcre2_match(s->code[TWILIO_TOKEN_DETECTOR], (PCRE2_SPTR)text, len, 0, 0,
                                      c.md, s->mctx) >= 0;
-    moat__secrets_segment sg = {.p = text, .n = len, .kind = kind};
+    /* Escaped quotes (a notebook's raw JSON line, a string in a string)
+     * are scanned as quotes; map gives each scanned byte's offset in text. */
+    char *plain = moat_xmalloc(len + 1);
+    size_t *map = moat_xmalloc((len + 1) * sizeof(*map)), pn = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\\' && i + 1 < len && (text[i + 1] == '"' || text[i + 1] == '\'')) i++;
+        map[pn] = i;
+        plain[pn++] = text[i];
+    }
+    map[pn] = len;
+    moat__secrets_segment sg = {.p = plain, .n = pn, .map = map, .kind = kind};
     moat__secrets_scan_segment(&c, &sg);
+    free(plain);
+    free(map);
     for (size_t j = 0; j < c.nmasks; j++)
         for (size_t k = c.masks[j].start; k < c.masks[j].end && k < len; k++)
             if (text[k] != '\n') text[k] = '*';

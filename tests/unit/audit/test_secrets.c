@@ -666,6 +666,51 @@ static void test_walk(void **state)
     moat_test_rmtree(dir);
 }
 
+/* Several secrets on one line, overlapping detectors (a generic assignment
+ * whose value holds an AWS key id and its secret): every snippet masks every
+ * secret of its line, and moat_secrets_mask does the same to any text. */
+static void test_mask_every_secret_of_a_line(void **state)
+{
+    (void)state;
+    char g1[64], g2[64], aws[32], sec[64], gen[64], text[512];
+    fake(g1, "ghp_", ALNUM, 36, 181);
+    fake(g2, "ghp_", ALNUM, 36, 182);
+    fake(aws, "AKIA", UPNUM, 16, 183);
+    fake(sec, "", B64, 40, 184);
+    fake(gen, "", ALNUM, 32, 185);
+    snprintf(text, sizeof(text),
+             "API_KEY = \"%s:%s\"; a = \"%s\"; b = \"%s\"\nSECRET_TOKEN = \"%s,%s\"\n", aws, sec,
+             g1, g2, gen, g1);
+    moat_audit_findings f = {0};
+    scan("app.py", text, &f);
+    assert_true(f.len >= 4);
+    for (size_t i = 0; i < f.len; i++) {
+        const char *sn = f.v[i].snippet;
+        assert_null(strstr(sn, g1 + 4));
+        assert_null(strstr(sn, g2 + 4));
+        assert_null(strstr(sn, aws + 4));
+        assert_null(strstr(sn, sec));
+        assert_null(strstr(sn, gen));
+    }
+    moat_audit_findings_free(&f);
+
+    char line[512];
+    snprintf(line, sizeof(line),
+             "x = eval(y); password = \"Hunter12Blue\"; k = \"%s\"; s = \"{\\\"token\\\": "
+             "\\\"%s\\\"}\"",
+             g1, gen);
+    moat_secrets_mask(moat_secrets_shared(), "app.py", line);
+    assert_null(strstr(line, "Hunter12Blue"));
+    assert_null(strstr(line, g1 + 4));
+    assert_null(strstr(line, gen));
+    assert_non_null(strstr(line, "x = eval(y); password = \"*"));
+    assert_non_null(strstr(line, "ghp_*"));
+    /* nothing to hide: the text is left alone */
+    snprintf(line, sizeof(line), "sorted(x, key=\"name\"); timeout = 30");
+    moat_secrets_mask(moat_secrets_shared(), "app.py", line);
+    assert_string_equal(line, "sorted(x, key=\"name\"); timeout = 30");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -688,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_entropy_numbers),
         cmocka_unit_test(test_rules_table),
         cmocka_unit_test(test_walk),
+        cmocka_unit_test(test_mask_every_secret_of_a_line),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
