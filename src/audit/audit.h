@@ -92,10 +92,19 @@ void moat_audit_findings_finish(moat_audit_findings *f);
 /* Whether a suppression comment on any of lines first..last of text (1-based,
  * inclusive: the whole statement) covers a finding of rule (kind "code",
  * "settings" or "secrets"): `# nosec` (all rules), `# nosec B608 B602` /
- * `# nosec: B608,B602` (those), `# moat: ignore` / `# moat: ignore[ID,...]`,
+ * `# nosec: B608,B602` / `# nosec: md5` (those: ids or Bandit's test names;
+ * other words are the reason), `# moat: ignore` / `# moat: ignore[ID,...]`,
  * and `# pragma: allowlist secret` (secrets only). */
 bool moat_audit_suppressed(const char *text, size_t len, unsigned first, unsigned last,
                            const char *rule, const char *kind);
+/* The offsets of the '#' that open comments in Python source text (not the
+ * ones inside string literals), ascending; *n of them (owned array). */
+size_t *moat_audit_py_comments(const char *text, size_t len, size_t *n);
+/* moat_audit_suppressed for Python source: only markers in the comments
+ * found by moat_audit_py_comments count. */
+bool moat_audit_suppressed_py(const char *text, size_t len, const size_t *comments,
+                              size_t ncomments, unsigned first, unsigned last, const char *rule,
+                              const char *kind);
 
 /* A set of fingerprints read from an earlier `--format json` report. */
 typedef struct moat_audit_baseline moat_audit_baseline;

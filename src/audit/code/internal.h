@@ -58,6 +58,8 @@ typedef struct moat__py_ctx {
     size_t (*masks)[2];
     size_t nmasks, capmasks;
     size_t first_finding; /* out->len when the file's analysis began */
+    size_t *comments;     /* moat_audit_py_comments, made on first use */
+    size_t ncomments;
 } moat__py_ctx;
 
 /* Whether rule r runs (ruff's is_rule_enabled): each rule family's check asks
@@ -121,6 +123,10 @@ void moat__py_report_rule(moat__py_ctx *c, const moat_audit_rule *r, const char 
 /* Masks every recorded literal and every secret in the snippets of the
  * file's findings, then cuts long lines; frees the masks. */
 void moat__py_finish_snippets(moat__py_ctx *c);
+/* Whether a comment on lines first..last suppresses rule id (real comments
+ * only: moat_audit_suppressed_py). */
+bool moat__py_suppressed(moat__py_ctx *c, unsigned first, unsigned last, const char *id,
+                         const char *kind);
 /* Adds a "not checkable here" note to the file's result. */
 void moat__py_note(moat__py_ctx *c, TSNode at, char *text_owned);
 /* The settings rules over a parsed file (src/audit/settings/settings.c). */

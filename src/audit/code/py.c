@@ -632,7 +632,7 @@ void moat__py_report_rule(moat__py_ctx *c, const moat_audit_rule *r, const char 
     if (moat__py_skipped(c, r->id)) return;
     unsigned first, last;
     stmt_range(c, at, &first, &last);
-    if (moat_audit_suppressed(c->src, c->len, first, last, r->id, kind)) {
+    if (moat__py_suppressed(c, first, last, r->id, kind)) {
         c->res->suppressed++;
         return;
     }
@@ -708,7 +708,17 @@ void moat__py_finish_snippets(moat__py_ctx *c)
         cut_snippet(f->snippet);
     }
     free(starts);
+    free(c->comments);
+    c->comments = NULL;
     free(c->masks);
     c->masks = NULL;
     c->nmasks = c->capmasks = 0;
+}
+
+bool moat__py_suppressed(moat__py_ctx *c, unsigned first, unsigned last, const char *id,
+                         const char *kind)
+{
+    if (!c->comments) c->comments = moat_audit_py_comments(c->src, c->len, &c->ncomments);
+    return moat_audit_suppressed_py(c->src, c->len, c->comments, c->ncomments, first, last, id,
+                                    kind);
 }

@@ -826,7 +826,13 @@ static bool suppressed(const moat__secrets_scan *c, const lines *li, size_t l, c
     size_t b, e;
     line_bounds(li, c->raw, c->rawlen, l, &b, &e);
     if (line_has(c->raw, b, e, "pragma: allowlist secret")) return true;
-    if (moat_audit_suppressed(c->raw + b, e - b, 1, 1, rule, "secrets")) return true;
+    if (c->python) {
+        if (moat_audit_suppressed_py(c->raw, c->rawlen, c->comments, c->ncomments, (unsigned)l + 1,
+                                     (unsigned)l + 1, rule, "secrets"))
+            return true;
+    } else if (moat_audit_suppressed(c->raw + b, e - b, 1, 1, rule, "secrets")) {
+        return true;
+    }
     if (l == 0) return false;
     line_bounds(li, c->raw, c->rawlen, l - 1, &b, &e);
     return line_has(c->raw, b, e, "pragma: allowlist nextline secret");
@@ -876,6 +882,11 @@ int moat_secrets_scan(const moat_secrets *s, const char *path, const char *data,
     }
     lines li;
     lines_index(&li, data, len);
+    const char *dot = strrchr(path, '.');
+    c.python = kind == MOAT__SECRETS_CODE && dot &&
+               (iequals(dot, strlen(dot), ".py") || iequals(dot, strlen(dot), ".pyi") ||
+                iequals(dot, strlen(dot), ".pyw"));
+    if (c.python && c.len) c.comments = moat_audit_py_comments(data, len, &c.ncomments);
     for (size_t i = 0; i < c.len; i++) {
         const moat__secrets_span *sp = &c.v[i];
         size_t l = line_of(&li, sp->start);
@@ -899,6 +910,7 @@ int moat_secrets_scan(const moat_secrets *s, const char *path, const char *data,
     free(li.start);
     free(c.v);
     free(c.masks);
+    free(c.comments);
     pcre2_match_data_free(c.md);
     return 0;
 }

@@ -319,7 +319,7 @@ static void settings_free(module_settings *m)
 static void missing(moat__py_ctx *c, const char *id, const char *msg)
 {
     if (moat__py_skipped(c, id)) return;
-    if (moat_audit_suppressed(c->src, c->len, 1, 1, id, "settings")) {
+    if (moat__py_suppressed(c, 1, 1, id, "settings")) {
         c->res->suppressed++;
         return;
     }

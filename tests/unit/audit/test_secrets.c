@@ -711,6 +711,24 @@ static void test_mask_every_secret_of_a_line(void **state)
     assert_string_equal(line, "sorted(x, key=\"name\"); timeout = 30");
 }
 
+/* In Python files only real comments suppress: "# nosec" in a string does
+ * not; in other files the marker is text after any '#'. */
+static void test_nosec_in_a_string(void **state)
+{
+    (void)state;
+    char g[64], text[256];
+    fake(g, "ghp_", ALNUM, 36, 191);
+    snprintf(text, sizeof(text), "k = \"%s\"; s = \"# nosec\"\nj = \"%s\"  # nosec\n", g, g);
+    moat_audit_findings f = {0};
+    assert_int_equal(scan("app.py", text, &f), 1);
+    assert_int_equal(f.len, 1);
+    assert_int_equal(f.v[0].line, 1);
+    moat_audit_findings_free(&f);
+    assert_int_equal(scan("notes.txt", text, &f), 2);
+    assert_int_equal(f.len, 0);
+    moat_audit_findings_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -734,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_rules_table),
         cmocka_unit_test(test_walk),
         cmocka_unit_test(test_mask_every_secret_of_a_line),
+        cmocka_unit_test(test_nosec_in_a_string),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
