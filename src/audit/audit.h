@@ -37,6 +37,9 @@ typedef struct moat_audit_finding {
     char *snippet;                /* the offending source line, masked; may be NULL */
     moat_audit_step *steps;       /* data-flow path, may be NULL */
     size_t nsteps;
+    /* Other rules' ids for the same problem, comma-separated ("B105"), or
+     * NULL: one finding per problem, suppressed by any of its ids. */
+    char *aliases;
     /* Stable across line moves: hash of rule, path and the normalised
      * snippet (see moat_audit_fingerprint), 64 hex chars + NUL. */
     char fingerprint[65];
@@ -88,6 +91,17 @@ size_t moat_audit_findings_filter(moat_audit_findings *f, moat_audit_level min_s
  * analyser), sorts by path, line, column, rule and fingerprints every
  * finding. */
 void moat_audit_findings_finish(moat_audit_findings *f);
+
+/* The ids that name the same problem as rule (another analyser's or
+ * Bandit's), comma-separated, or NULL (static storage). A finding of rule
+ * carries those its own analyser also found (moat_audit_findings_merge),
+ * and a suppression comment naming any of them suppresses it. */
+const char *moat_audit_aliases_of(const char *rule);
+
+/* Merges findings of the same file and line whose rules are aliases of each
+ * other into the first (the most severe is kept as the finding, the others'
+ * ids go in its aliases). */
+void moat_audit_findings_merge(moat_audit_findings *f, size_t from);
 
 /* Whether a suppression comment on any of lines first..last of text (1-based,
  * inclusive: the whole statement) covers a finding of rule (kind "code",

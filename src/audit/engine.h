@@ -35,6 +35,10 @@ typedef struct moat_audit_job {
     size_t nignore;
     const char *min_severity, *python_version, *python;
     bool quiet;
+    /* `moat audit PATH`: every analyser runs on the same tree, so a problem
+     * one reports (a literal SECRET_KEY: code's MOAT-C109) is left out of
+     * the others' reports (settings' security.W009 on the same value). */
+    bool combined;
 } moat_audit_job;
 
 typedef struct moat_audit_analyser {

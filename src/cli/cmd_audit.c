@@ -86,7 +86,8 @@ static int run_all(int argc, char **argv)
         return 2;
     }
     const char *path = optind < argc ? argv[optind] : ".";
-    moat_audit_job job = {.paths = &path, .npaths = 1, .config = config, .db = db};
+    moat_audit_job job = {
+        .paths = &path, .npaths = 1, .config = config, .db = db, .combined = true};
     int rcs[MOAT_AUDIT_NANALYSERS], worst = 0;
     for (size_t i = 0; i < MOAT_AUDIT_NANALYSERS; i++) {
         const moat_audit_analyser *an = &moat_audit_analysers[i];

@@ -842,6 +842,23 @@ static bool subscript_key_is(moat__py_ctx *c, TSNode n, const char *key)
     return m;
 }
 
+/* Django's security.W009 test: shorter than 50, fewer than 5 distinct
+ * characters, or django-insecure-. */
+static bool weak_literal_key(moat__py_ctx *c, TSNode v)
+{
+    char *s = moat__py_str_value(c, v);
+    size_t n = strlen(s), uniq = 0;
+    bool seen[256] = {0};
+    for (size_t i = 0; i < n; i++)
+        if (!seen[(unsigned char)s[i]]) {
+            seen[(unsigned char)s[i]] = true;
+            uniq++;
+        }
+    bool weak = n < 50 || uniq < 5 || strncmp(s, "django-insecure", 15) == 0;
+    free(s);
+    return weak;
+}
+
 static bool secret_key_target(moat__py_ctx *c, TSNode t)
 {
     if (IS(t, "identifier")) return TEXT_IS(c, t, "SECRET_KEY");
@@ -907,7 +924,14 @@ static void check_assignment(moat__py_ctx *c, TSNode n)
     /* MOAT-C109 */
     if (secret_key_target(c, left)) {
         if (str && ts_node_end_byte(right) - ts_node_start_byte(right) > 2) {
+            size_t before = c->out->len;
             moat__py_report(c, MOAT_CODE_MOAT_C109, right, 0, 0, NULL, NULL, NULL, right);
+            if (c->out->len > before && weak_literal_key(c, right)) {
+                /* what Django's check --deploy calls it; settings leaves it
+                 * to this finding in a combined run */
+                moat_audit_finding *f = &c->out->v[before];
+                f->aliases = moat_xstrdup("security.W009");
+            }
         } else if (IS(right, "call")) {
             /* os.environ.get("SECRET_KEY", "fallback"): the fallback is in the repository */
             char *q = moat__py_qualname(c, FIELD(right, "function"));

@@ -708,6 +708,7 @@ void moat__py_finish_snippets(moat__py_ctx *c)
         cut_snippet(f->snippet);
     }
     free(starts);
+    moat_audit_findings_merge(c->out, c->first_finding);
     free(c->comments);
     c->comments = NULL;
     free(c->masks);

@@ -233,6 +233,18 @@ static bool suppressed_in(const char *text, size_t len, const size_t *comments, 
             from = lo < ncomments && comments[lo] < (size_t)(le - text) ? text + comments[lo] : le;
         }
         if (line_covers(from, le, rule, kind)) return true;
+        /* a comment naming another id of the same problem */
+        const char *al = moat_audit_aliases_of(rule);
+        for (const char *a = al; a && *a;) {
+            size_t m = strcspn(a, ",");
+            char id[32];
+            if (m < sizeof(id)) {
+                memcpy(id, a, m);
+                id[m] = '\0';
+                if (strcmp(id, rule) != 0 && line_covers(from, le, id, kind)) return true;
+            }
+            a += m + (a[m] == ',');
+        }
         if (!nl) break;
         p = nl + 1;
     }

@@ -199,7 +199,10 @@ static void check_value(moat__py_ctx *c, const char *name, TSNode at, TSNode v)
     if (!strcmp(name, "SECRET_KEY")) {
         if (k == V_STR) {
             char *s = moat__py_str_value(c, v);
-            if (weak_key(s)) report(c, "security.W009", at, NULL, v);
+            /* a non-empty literal is code's MOAT-C109 (alias security.W009)
+             * in the same `moat audit PATH` run: one finding per problem */
+            bool code_has = c->o && c->o->combined && s[0];
+            if (weak_key(s) && !code_has) report(c, "security.W009", at, NULL, v);
             free(s);
         } else if (k == V_ENV || k == V_OTHER) {
             not_checkable(c, name, at, k, "security.W009");
