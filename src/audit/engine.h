@@ -41,6 +41,11 @@ typedef struct moat_audit_job {
     bool combined;
 } moat_audit_job;
 
+/* What an analyser's run returns in a combined run (job.combined) when it
+ * could not check anything for want of data it says how to get (deps with no
+ * advisory database): not an error, not clean. */
+#define MOAT_AUDIT_NOT_CHECKED 3
+
 typedef struct moat_audit_analyser {
     const char *name;    /* the sub-command: "deps", "code", "settings", "secrets" */
     const char *summary; /* one line for usage and completion */

@@ -21,7 +21,8 @@ static const char usage[] =
     "  settings   insecure Django/Flask settings\n"
     "  secrets    hard-coded secrets in every text file\n"
     "each prints its report, then one summary. For JSON or SARIF, run the\n"
-    "sub-commands one by one. Exit status: 0 clean, 1 findings, 2 error.\n"
+    "sub-commands one by one. Exit status: 0 clean, 1 findings, 2 error. Without\n"
+    "an advisory database deps says how to get it and the rest is audited.\n"
     "\n"
     "  --db PATH       advisory database for deps (default: see 'moat db --help')\n"
     "  --config FILE   moat.toml or pyproject.toml with [audit] settings\n";
@@ -53,7 +54,11 @@ enum { NONE = -1 }; /* a part with nothing to audit */
 
 static const char *verdict(int rc)
 {
-    return rc == NONE ? "nothing to audit" : rc == 0 ? "clean" : rc == 1 ? "findings" : "error";
+    return rc == NONE                     ? "nothing to audit"
+           : rc == 0                      ? "clean"
+           : rc == 1                      ? "findings"
+           : rc == MOAT_AUDIT_NOT_CHECKED ? "not checked (no advisory database: moat db update)"
+                                          : "error";
 }
 
 static int run_all(int argc, char **argv)

@@ -111,7 +111,18 @@ int moat_audit_deps_run(const moat_audit_job *job)
     moat_osvdb *db = NULL;
     char *err = NULL;
     int status = 0;
-    if (moat_osvdb_open(dbpath ? dbpath : defpath, false, &db, &err) < 0) {
+    int orc = moat_osvdb_open(dbpath ? dbpath : defpath, false, &db, &err);
+    if (orc == MOAT_ENOENT && job->combined) {
+        /* moat audit PATH: the other analysers still run; say how to get it */
+        fprintf(stderr,
+                "moat audit deps: %s: no advisory database, dependencies not checked; get it "
+                "with 'moat db update' (OSV's PyPI advisories) or 'moat db import FILE'\n",
+                dbpath ? dbpath : defpath);
+        free(err);
+        status = MOAT_AUDIT_NOT_CHECKED;
+        goto out;
+    }
+    if (orc < 0) {
         fprintf(stderr, "moat audit deps: %s\n", err);
         free(err);
         status = 2;
@@ -121,10 +132,10 @@ int moat_audit_deps_run(const moat_audit_job *job)
     if (moat_osvdb_info_get(db, true, &info) == 0) {
         if (info.vulns == 0) {
             fprintf(stderr,
-                    "moat audit deps: %s holds no advisories (run 'moat db import' or "
+                    "moat audit deps: %s holds no advisories%s (run 'moat db import' or "
                     "'moat db update')\n",
-                    dbpath ? dbpath : defpath);
-            status = 2;
+                    dbpath ? dbpath : defpath, job->combined ? ", dependencies not checked" : "");
+            status = job->combined ? MOAT_AUDIT_NOT_CHECKED : 2;
         } else if (!quiet && info.age_days > MOAT_OSV_STALE_DAYS) {
             fprintf(stderr,
                     "moat audit deps: warning: the advisory data is old (newest advisory %s, "
