@@ -274,6 +274,31 @@ def test_osv_evaluation_rules(moat_bin, tmp_path):
             assert v["fix_versions"] == ["7.1", "7.2"]
 
 
+def test_fixing_upgrade_is_clean_and_final(moat_bin, tmp_path):
+    """The advised upgrade is clean against every known advisory, not only
+    the reported ones (waitress 1.4.0 -> 2.1.1 was hit by PYSEC-2022-205),
+    and never a pre-release unless the pin is one (issue 18)."""
+    recs = [
+        osv("T-FIRST", [{"introduced": "0"}, {"fixed": "2.1.1"}]),
+        osv("T-LATER", [{"introduced": "2.0"}, {"fixed": "2.1.2"}]),
+        osv("T-LATER-2", [{"introduced": "2.1.2"}, {"fixed": "2.2"}]),
+        osv("T-RC", [{"introduced": "0"}, {"fixed": "24.7.0rc1"}], name="rc-pkg"),
+    ]
+    src = tmp_path / "recs.ndjson"
+    src.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    db = tmp_path / "osv.db"
+    assert run(moat_bin, "db", "import", str(src), "--db", str(db)).returncode == 0
+    req = tmp_path / "requirements.txt"
+    cases = [("demo-pkg==1.4.0", "demo-pkg 1.4.0 -> 2.2"),
+             ("rc-pkg==24.3.0", "rc-pkg 24.3.0 -> 24.7.0\n"),
+             ("rc-pkg==24.7.0rc0", "rc-pkg 24.7.0rc0 -> 24.7.0rc1\n")]
+    for line, want in cases:
+        req.write_text(line + "\n")
+        p = run(moat_bin, "audit", "deps", str(req), "--db", str(db), "-q")
+        assert p.returncode == 1, p.stderr
+        assert want in p.stdout, (line, p.stdout)
+
+
 def test_malformed_records_are_skipped(moat_bin, tmp_path):
     good = osv("T-GOOD", [{"introduced": "0"}, {"fixed": "1.0"}])
     src = tmp_path / "mixed.ndjson"
