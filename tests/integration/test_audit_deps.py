@@ -447,6 +447,44 @@ def test_sarif_points_at_the_pinning_line(moat_bin, shared_db):
         assert res["level"] in ("error", "warning", "note")
 
 
+SCHEMAS = HERE / "fixtures" / "schemas"
+
+
+def validate_cyclonedx(bom):
+    """Against the official CycloneDX 1.5 JSON schema (with the SPDX and JSF
+    schemas it refers to), as python3-jsonschema reads them."""
+    import jsonschema
+    store = {}
+    for name in ("bom-1.5.schema.json", "spdx.schema.json", "jsf-0.82.schema.json"):
+        doc = json.loads((SCHEMAS / name).read_text())
+        store[doc["$id"]] = doc
+    schema = store["http://cyclonedx.org/schema/bom-1.5.schema.json"]
+    resolver = jsonschema.RefResolver.from_schema(schema, store=store)
+    jsonschema.Draft7Validator(schema, resolver=resolver).validate(bom)
+
+
+def test_cyclonedx_schema_catches_old_output():
+    """The validation can fail: the 1.4-era output (a tool without type)."""
+    import jsonschema
+    bad = {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+           "metadata": {"tools": {"components": [{"name": "moat", "version": "1"}]}}}
+    with pytest.raises(jsonschema.ValidationError):
+        validate_cyclonedx(bad)
+
+
+@needs_data
+def test_cyclonedx_many_advisories_validate(moat_bin, shared_db, tmp_path):
+    req = tmp_path / "requirements.txt"
+    req.write_text("flask==0.12\ndjango==2.2\npyyaml==5.3\nrequests==2.19.0\n"
+                   "urllib3==1.24\njinja2==2.10\nwaitress==1.4.0\nnot-a-known-pkg==1.0\n")
+    p = run(moat_bin, "audit", "deps", str(req), "--db", str(shared_db), "-f", "cyclonedx", "-q")
+    assert p.returncode == 1, p.stderr
+    bom = json.loads(p.stdout)
+    validate_cyclonedx(bom)
+    ids = [v["id"] for v in bom["vulnerabilities"]]
+    assert len(ids) == len(set(ids)) and len(ids) > 20
+
+
 @needs_data
 def test_markdown_and_cyclonedx(moat_bin, shared_db):
     lock = FIX / "pdm" / "pdm.lock"
@@ -458,7 +496,13 @@ def test_markdown_and_cyclonedx(moat_bin, shared_db):
     p = run(moat_bin, "audit", "deps", str(lock), "--db", str(shared_db), "-f", "cyclonedx", "-q")
     assert p.returncode == 1
     bom = json.loads(p.stdout)
+    validate_cyclonedx(bom)
     assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.5"
+    assert bom["serialNumber"].startswith("urn:uuid:") and bom["metadata"]["timestamp"]
+    assert all(v["ratings"] for v in bom["vulnerabilities"])
+    # a new serial number per BOM
+    p2 = run(moat_bin, "audit", "deps", str(lock), "--db", str(shared_db), "-f", "cyclonedx", "-q")
+    assert json.loads(p2.stdout)["serialNumber"] != bom["serialNumber"]
     refs = {c["bom-ref"] for c in bom["components"]}
     assert refs == {"pkg:pypi/requests@2.19.0", "pkg:pypi/urllib3@1.24"}
     assert bom["vulnerabilities"]
