@@ -38,7 +38,7 @@ static void regex_compile(void)
 #undef W
     MOAT_BUG_ON(regcomp(&sql_re,
                         "(select[[:space:]].*from[[:space:]]|delete[[:space:]]+from[[:space:]]|"
-                        "insert[[:space:]]+into[[:space:]].*values[[:space:]]|update[[:space:]].*"
+                        "insert[[:space:]]+into[[:space:]].*values|update[[:space:]].*"
                         "set[[:space:]])",
                         REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0);
 }
@@ -862,26 +862,39 @@ static void literal_parts(moat__py_ctx *c, TSNode n, moat_buf *b, int depth)
     }
 }
 
-/* The SQL-looking literal text of a string-building node, or NULL. */
-static bool sql_text(moat__py_ctx *c, TSNode n)
+/* Whether a string-building node's literal text reads as SQL (Bandit's
+ * SIMPLE_SQL_RE: "VALUES(" with no space counts); *replace (may be NULL) is
+ * set for "...".replace(...), which Bandit reports with low confidence. */
+static bool sql_text_ex(moat__py_ctx *c, TSNode n, bool *replace)
 {
     moat_buf b;
     moat_buf_init(&b);
     moat_buf_puts(&b, "");
+    if (replace) *replace = false;
     if (is_concat(c, n)) {
         literal_parts(c, n, &b, 0);
     } else if (IS(n, "call")) {
         TSNode fn = FIELD(n, "function");
-        if (IS(fn, "attribute") && TEXT_IS(c, FIELD(fn, "attribute"), "format") &&
-            (IS(FIELD(fn, "object"), "string") || IS(FIELD(fn, "object"), "concatenated_string")))
+        bool fmt = IS(fn, "attribute") && TEXT_IS(c, FIELD(fn, "attribute"), "format");
+        bool rep = IS(fn, "attribute") && TEXT_IS(c, FIELD(fn, "attribute"), "replace");
+        if ((fmt || rep) &&
+            (IS(FIELD(fn, "object"), "string") || IS(FIELD(fn, "object"), "concatenated_string"))) {
             literal_parts(c, FIELD(fn, "object"), &b, 0);
-    } else if (IS(n, "string") && !moat__py_is_str(n)) {
+            if (replace) *replace = rep;
+        }
+    } else if ((IS(n, "string") || IS(n, "concatenated_string")) && !moat__py_is_str(n)) {
+        /* f-strings, alone or with plain literals ("SELECT * " f"FROM {t}") */
         literal_parts(c, n, &b, 0);
     }
     regex_init();
     bool m = b.len && regexec(&sql_re, b.data, 0, NULL, 0) == 0;
     moat_buf_free(&b);
     return m;
+}
+
+static bool sql_text(moat__py_ctx *c, TSNode n)
+{
+    return sql_text_ex(c, n, NULL);
 }
 
 static bool sql_built(moat__py_ctx *c, TSNode n)
@@ -899,10 +912,13 @@ static void check_sql_string(moat__py_ctx *c, TSNode n)
     if (IS(parent, "parenthesized_expression") && c->depth > 2 &&
         is_concat(c, c->stack[c->depth - 3]))
         return;
-    if (!sql_text(c, n)) return;
-    /* Inside execute()/executemany(): Bandit's medium confidence. */
+    if (IS(parent, "concatenated_string")) return; /* the whole literal reports */
+    bool replace = false;
+    if (!sql_text_ex(c, n, &replace)) return;
+    /* Inside execute()/executemany(): Bandit's medium confidence (not for
+     * .replace(), low). */
     moat_audit_level conf = L;
-    if (IS(parent, "argument_list") && c->depth > 2) {
+    if (IS(parent, "argument_list") && c->depth > 2 && !replace) {
         TSNode call = c->stack[c->depth - 3];
         TSNode fn = FIELD(call, "function");
         TSNode name = IS(fn, "attribute") ? FIELD(fn, "attribute") : fn;
@@ -1239,6 +1255,7 @@ static void kinds_init(void)
                {"for_statement", K_FOR},
                {"binary_operator", K_BINARY},
                {"string", K_STRING},
+               {"concatenated_string", K_STRING},
                {"comparison_operator", K_COMPARISON},
                {"return_statement", K_RETURN},
                {"assert_statement", K_ASSERT},
