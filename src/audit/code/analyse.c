@@ -177,6 +177,47 @@ static bool value_const(moat__py_ctx *c, TSNode v)
 
 /* Confidence for a call whose dangerous argument is v: literal LOW, other
  * MEDIUM, request data HIGH (with its path in steps). */
+/* Bandit's B703 "secure" values: literals, names of this function (or the
+ * module) only ever assigned secure values, and str.format, %, + and
+ * containers built from them ('<b>{}</b>'.format(name), (a, '')). */
+static bool secure_value(moat__py_ctx *c, TSNode n, int depth)
+{
+    if (ts_node_is_null(n) || depth > 16) return false;
+    if (moat__py_is_const(n, 0)) return true;
+    if (IS(n, "identifier")) {
+        if (!c->scope) return false;
+        size_t len;
+        const char *t = moat__py_text(c, n, &len);
+        moat__py_var *v = moat__py_var_get(c->scope, t, len, false);
+        if (!v && c->module && c->scope != c->module)
+            v = moat__py_var_get(c->module, t, len, false);
+        return v && !v->nonconst && !v->tainted;
+    }
+    if (IS(n, "call")) {
+        TSNode fn = FIELD(n, "function");
+        if (!IS(fn, "attribute") || !TEXT_IS(c, FIELD(fn, "attribute"), "format") ||
+            !secure_value(c, FIELD(fn, "object"), depth + 1))
+            return false;
+        return secure_value(c, FIELD(n, "arguments"), depth + 1);
+    }
+    if (IS(n, "binary_operator"))
+        return secure_value(c, FIELD(n, "left"), depth + 1) &&
+               secure_value(c, FIELD(n, "right"), depth + 1);
+    if (IS(n, "keyword_argument")) return secure_value(c, FIELD(n, "value"), depth + 1);
+    if (IS(n, "parenthesized_expression") || IS(n, "tuple") || IS(n, "list") || IS(n, "set") ||
+        IS(n, "list_splat") || IS(n, "dictionary") || IS(n, "pair") || IS(n, "dictionary_splat") ||
+        IS(n, "argument_list") || IS(n, "expression_list")) {
+        uint32_t cnt = ts_node_named_child_count(n);
+        for (uint32_t i = 0; i < cnt; i++) {
+            TSNode e = ts_node_named_child(n, i);
+            if (IS(e, "comment")) continue;
+            if (!secure_value(c, e, depth + 1)) return false;
+        }
+        return true;
+    }
+    return false;
+}
+
 static moat_audit_level arg_conf(moat__py_ctx *c, TSNode v, moat__py_steps *steps)
 {
     if (moat__py_tainted(c, v, steps, 0)) return H;
@@ -692,14 +733,7 @@ static void call_mark_safe(moat__py_ctx *c, const callinfo *ci)
         moat__py_imported_like(c, "django.utils.safestring") && ci->npos &&
         !moat__py_is_str(ci->pos[0])) {
         TSNode a = ci->pos[0];
-        bool secure = false;
-        if (IS(a, "identifier") && c->scope) {
-            size_t len;
-            const char *t = moat__py_text(c, a, &len);
-            moat__py_var *v = moat__py_var_get(c->scope, t, len, false);
-            secure = v && !v->nonconst && !v->tainted;
-        }
-        if (!secure) {
+        if (!secure_value(c, a, 0)) {
             bool t = moat__py_tainted(c, a, &steps, 0);
             report_flow(c, MOAT_CODE_B703, ci, t ? H : 0, 0, NULL, &steps);
         }
@@ -1011,7 +1045,8 @@ static void check_assignment(moat__py_ctx *c, TSNode n)
     moat__py_steps steps = {0};
     bool tainted = moat__py_tainted(c, right, &steps, 0);
     bool augmented = IS(n, "augmented_assignment");
-    taint_target(c, left, tainted, augmented || !moat__py_is_const(right, 0), &steps, 0);
+    /* a constant, or built only from constants (secure_value): x += " y" keeps x constant */
+    taint_target(c, left, tainted, !secure_value(c, right, 0), &steps, 0);
     moat__py_steps_free(&steps);
     if (augmented) return;
 
