@@ -71,11 +71,14 @@ static const moat_audit_rule rules[R__COUNT] = {
     [R_GITLAB] = {"MOAT-S-GITLAB", "gitlab-token", H, H, 798, "GitLab personal access token",
                   "A GitLab personal access token (glpat-). Revoke it in GitLab."},
     [R_SLACK] = {"MOAT-S-SLACK", "slack-token", H, H, 798, "Slack token",
-                 "A Slack bot, user, app or refresh token (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-). "
-                 "Revoke it in the Slack app settings."},
+                 "A Slack bot, user, workspace, legacy, configuration or app token (xoxb-, "
+                 "xoxp-, xoxa-, xoxr-, xoxs-, xoxo-, xoxe-, xapp-). Revoke it in the Slack app "
+                 "settings."},
     [R_SLACK_WEBHOOK] = {"MOAT-S-SLACK-WEBHOOK", "slack-webhook", M, H, 798,
-                         "Slack incoming webhook URL",
-                         "Anyone with the URL can post to the channel. Regenerate the webhook."},
+                         "Slack webhook URL",
+                         "An incoming webhook (hooks.slack.com/services/...) or a workflow "
+                         "trigger (/workflows/, /triggers/): anyone with the URL can post. "
+                         "Regenerate it."},
     [R_STRIPE] = {"MOAT-S-STRIPE", "stripe-live-key", H, H, 798,
                   "Stripe live secret or restricted key",
                   "A live-mode Stripe key (sk_live_, rk_live_). Roll it in the Stripe dashboard. "
@@ -281,7 +284,23 @@ static bool check_token(moat__secrets_scan *c, const moat__secrets_segment *sg,
 static bool check_slack(moat__secrets_scan *c, const moat__secrets_segment *sg,
                         const PCRE2_SIZE *ov, hit *h)
 {
-    return h->e - h->s >= 20 && check_token(c, sg, ov, h);
+    return h->e - h->s >= 15 && check_token(c, sg, ov, h);
+}
+
+/* The URL up to its kind (.../services/, .../workflows/) stays visible. */
+static bool check_slack_webhook(moat__secrets_scan *c, const moat__secrets_segment *sg,
+                                const PCRE2_SIZE *ov, hit *h)
+{
+    const char *p = sg->p + h->s;
+    size_t n = h->e - h->s;
+    const char *com = memchr(p, 'm', n); /* the m of slack.com */
+    while (com && (size_t)(com - p) + 2 <= n && com[1] != '/')
+        com = memchr(com + 1, 'm', n - (size_t)(com + 1 - p));
+    if (!com) return false;
+    const char *kind_end = memchr(com + 2, '/', n - (size_t)(com + 2 - p));
+    if (!kind_end) return false;
+    h->keep = (size_t)(kind_end + 1 - p);
+    return check_token(c, sg, ov, h);
 }
 
 static bool check_gcp_sa(moat__secrets_scan *c, const moat__secrets_segment *sg,
@@ -484,6 +503,7 @@ static bool check_keyword(moat__secrets_scan *c, const moat__secrets_segment *sg
 
 #define NAMECH "[A-Za-z0-9_.\\-]"
 #define ASSIGN "['\"]?\\]?[ \\t]*(?::=|=>|=|:)(?![=:])[ \\t]*"
+#define KEYNAME NAMECH "{0,60}(?i:secret|token|passw|pwd|credential|key)" NAMECH "{0,60}"
 static const detector detectors[] = {
     {R_GCP_SA,
      "\"private_key\"[ \\t]*:[ \\t]*\"(-----BEGIN[A-Z ]{0,30}PRIVATE KEY-----[^\"\\n]{0,8000})\"",
@@ -506,11 +526,19 @@ static const detector detectors[] = {
      0, 4, check_token},
     {R_GITLAB, "(?<![A-Za-z0-9_\\-])glpat-[A-Za-z0-9_\\-]{20}(?![A-Za-z0-9_\\-])", 0, 6,
      check_token},
-    {R_SLACK, "(?<![A-Za-z0-9])xox[baprs]-(?:[0-9]+-)+[0-9A-Za-z]+(?![A-Za-z0-9\\-])", 0, 5,
-     check_slack},
+    /* gitleaks' Slack families: bot/user/legacy (xoxb-, xoxp-, xoxe-, xoxs-, xoxo-
+     * with numeric groups), workspace tokens (xoxa-, xoxr-: optionally one
+     * digit group), configuration tokens (xoxe.xoxb-, xoxe-) and app tokens
+     * (xapp-). */
+    {R_SLACK,
+     "(?<![A-Za-z0-9])(?:xox[baprseo]-(?:[0-9]+-)+[0-9A-Za-z]+|xox[ar]-(?:[0-9]-)?[0-9A-Za-z]{8,48}"
+     "|xoxe\\.xox[bp]-[0-9]-[A-Za-z0-9]{100,170}|xoxe-[0-9]-[A-Za-z0-9]{100,150}"
+     "|xapp-[0-9]-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]+)(?![A-Za-z0-9\\-])",
+     0, 5, check_slack},
     {R_SLACK_WEBHOOK,
-     "https://hooks\\.slack\\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{20,}(?![A-Za-z0-9])",
-     0, 33, check_token},
+     "(?:https?://)?hooks\\.slack\\.com/(?:services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{20,}|"
+     "(?:workflows|triggers)/[A-Za-z0-9+/]{20,})(?![A-Za-z0-9+/])",
+     0, 0, check_slack_webhook},
     {R_STRIPE, "(?<![A-Za-z0-9_])[sr]k_live_[0-9A-Za-z]{24,99}(?![0-9A-Za-z])", 0, 8, check_token},
     {R_SENDGRID,
      "(?<![A-Za-z0-9_\\-])SG\\.[A-Za-z0-9_\\-]{22}\\.[A-Za-z0-9_\\-]{43}(?![A-Za-z0-9_\\-])", 0, 3,
@@ -529,14 +557,23 @@ static const detector detectors[] = {
      "(?<![A-Za-z0-9+.\\-])[A-Za-z][A-Za-z0-9+.\\-]{1,15}://([^\\s:@/?#'\"`]{0,100}):"
      "([^\\s@/?#'\"`]{1,200})@[A-Za-z0-9\\[]",
      2, 0, check_url},
+    /* NAME = "v" and its spellings: a type between name and = (Go's var x
+     * string = "v", TS/Kotlin x: string = "v"), .= += ?= ::= := =>, a quoted
+     * name and its value as a call's arguments (System.setProperty("x.token",
+     * "v")), and XML elements (<apiKey>v</apiKey>); branch reset keeps the
+     * groups' numbers (1 name, 2 its closing quote, 3 the operator, 4 the
+     * value's quote, 5 the value). */
     {R_ENTROPY,
-     "(?<![A-Za-z0-9_.\\-])(" NAMECH "{0,60}(?i:secret|token|passw|pwd|credential|key)" NAMECH
-     "{0,60})(?![A-Za-z0-9_.\\-])(['\"]?)\\]?[ \\t]*(:=|=>|=|:)(?![=:])[ \\t]*"
-     "(?:[rbuRBU]{1,2}(?=['\"]))?(['\"`]?)([^'\"`\\s]{0,400})",
+     "(?|(?<![A-Za-z0-9_.\\-])(" KEYNAME ")(?![A-Za-z0-9_.\\-])(['\"]?)\\]?"
+     "(?:[ \\t]*:?[ \\t]+[A-Za-z_][A-Za-z0-9_.]*(?:\\[\\])?(?=[ \\t]*=[^=]))?[ \\t]*"
+     "(\\?=|::=|:=|\\.=|\\+=|=>|=|:|(?<=['\"]),)(?![=:])[ \\t]*"
+     "(?:[rbuRBU]{1,2}(?=['\"]))?(['\"`]?)([^'\"`\\s]{0,400})"
+     "|<(" KEYNAME ")>()()()([^<\\s]{1,400})(?=</\\1>))",
      5, 0, check_keyword},
 };
 #undef NAMECH
 #undef ASSIGN
+#undef KEYNAME
 
 /* The Twilio auth-token pattern is also run over the whole file first: an
  * account SID is only a finding next to one. */

@@ -212,6 +212,20 @@ static void test_slack(void **state)
     snprintf(text, sizeof(text), "HOOK = \"%s\"\n", hook);
     expect_one("notify.py", text, "MOAT-S-SLACK-WEBHOOK", 1, 9, hook, 33);
     expect_none("notify.py", "prefix = 'xoxb-'\nalso = 'xoxp-1-2'\n");
+    /* gitleaks' other Slack families */
+    fake(tok, "xoxo-1234567890-1234567890-", ALNUM, 20, 111);
+    snprintf(text, sizeof(text), "t = '%s'\n", tok);
+    expect_one("slack.py", text, "MOAT-S-SLACK", 1, 6, tok, 5);
+    fake(tok, "xoxr-", ALNUM, 20, 112);
+    snprintf(text, sizeof(text), "t = '%s'\n", tok);
+    expect_one("slack.py", text, "MOAT-S-SLACK", 1, 6, tok, 5);
+    fake(tok, "xoxa-2-", ALNUM, 30, 113);
+    snprintf(text, sizeof(text), "t = '%s'\n", tok);
+    expect_one("slack.py", text, "MOAT-S-SLACK", 1, 6, tok, 5);
+    fake(tok, "", ALNUM, 40, 114);
+    snprintf(hook, sizeof(hook), "https://hooks.slack.com/workflows/T0MOAT0FAKE/%s", tok);
+    snprintf(text, sizeof(text), "HOOK = \"%s\"\n", hook);
+    expect_one("notify.py", text, "MOAT-S-SLACK-WEBHOOK", 1, 9, hook, 34);
     expect_none(
         "notify.py",
         "HOOK = 'https://hooks.slack.com/services/TXXXXXXXX/BXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXXXX'\n");
@@ -729,6 +743,34 @@ static void test_nosec_in_a_string(void **state)
     moat_audit_findings_free(&f);
 }
 
+/* Assignment shapes of other languages: Go and TypeScript types, PHP .=,
+ * make ?= and ::=, a setter's (name, value) arguments, XML elements. */
+static void test_assignment_shapes(void **state)
+{
+    (void)state;
+    char v[64], text[256];
+    static const struct {
+        const char *path, *fmt;
+        unsigned col;
+    } shapes[] = {
+        {"main.go", "var apiToken string = \"%s\"\n", 24},
+        {"app.ts", "const apiKey: string = \"%s\";\n", 25},
+        {"a.php", "$secret_key .= \"%s\";\n", 17},
+        {"Makefile", "API_TOKEN ?= %s\n", 14},
+        {"Makefile", "SECRET_KEY ::= %s\n", 16},
+        {"App.java", "System.setProperty(\"svc.api.token\", \"%s\");\n", 38},
+        {"conf.xml", "<cfg><apiKey>%s</apiKey></cfg>\n", 14},
+    };
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(shapes); i++) {
+        fake(v, "", ALNUM, 36, (unsigned)(i == 5 ? 306 : 300 + i)); /* entropy > 4.5 */
+        snprintf(text, sizeof(text), shapes[i].fmt, v);
+        expect_one(shapes[i].path, text, "MOAT-S-ENTROPY", 1, shapes[i].col, v, 0);
+    }
+    /* comparisons and low-entropy values are not assignments of secrets */
+    expect_none("main.go", "if apiToken == \"abc\" {}\nvar apiToken string = \"dev\"\n");
+    expect_none("conf.xml", "<apiKey>${API_KEY}</apiKey>\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -753,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_walk),
         cmocka_unit_test(test_mask_every_secret_of_a_line),
         cmocka_unit_test(test_nosec_in_a_string),
+        cmocka_unit_test(test_assignment_shapes),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
