@@ -259,11 +259,12 @@ void moat_audit_findings_merge(moat_audit_findings *f, size_t from)
                 *b = t;
             }
             add_alias(a, b->rule);
-            if (b->aliases) {
-                char *copy = moat_xstrdup(b->aliases);
-                for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ","))
-                    add_alias(a, tok);
-                free(copy);
+            for (const char *p = b->aliases; p && *p;) {
+                size_t m = strcspn(p, ",");
+                char *id = moat_xstrndup(p, m);
+                add_alias(a, id);
+                free(id);
+                p += m + (p[m] == ',');
             }
             if (b->severity > a->severity) a->severity = b->severity;
             if (b->confidence > a->confidence) a->confidence = b->confidence;

@@ -74,8 +74,7 @@ static const moat_audit_rule rules[R__COUNT] = {
                  "A Slack bot, user, workspace, legacy, configuration or app token (xoxb-, "
                  "xoxp-, xoxa-, xoxr-, xoxs-, xoxo-, xoxe-, xapp-). Revoke it in the Slack app "
                  "settings."},
-    [R_SLACK_WEBHOOK] = {"MOAT-S-SLACK-WEBHOOK", "slack-webhook", M, H, 798,
-                         "Slack webhook URL",
+    [R_SLACK_WEBHOOK] = {"MOAT-S-SLACK-WEBHOOK", "slack-webhook", M, H, 798, "Slack webhook URL",
                          "An incoming webhook (hooks.slack.com/services/...) or a workflow "
                          "trigger (/workflows/, /triggers/): anyone with the URL can post. "
                          "Regenerate it."},
