@@ -196,3 +196,37 @@ def test_masking_keeps_suppressed_secrets_hidden(moat_bin, tree):
     b307 = [f for f in doc["findings"] if f["rule"] == "B307"]
     assert len(b307) == 1 and 'secret = "****' in b307[0]["snippet"]
     assert_no_leak(private, r.stdout, "audit code")
+
+
+DEPS_FORMATS = ("table", "json", "sarif", "markdown", "cyclonedx")
+
+
+@pytest.mark.parametrize("fmt", DEPS_FORMATS)
+def test_no_secret_in_deps_output(moat_bin, tmp_path, fmt):
+    """Requirement URLs with credentials (a token as the user, user:password)
+    are printed without them, in every deps format."""
+    s = Secrets()
+    token, password = s.github(), s.password()
+    rec = {"id": "T-ONE", "modified": "2026-01-01T00:00:00Z", "aliases": [],
+           "details": "A test advisory.",
+           "affected": [{"package": {"ecosystem": "PyPI", "name": "demo-pkg"},
+                         "ranges": [{"type": "ECOSYSTEM",
+                                     "events": [{"introduced": "0"}, {"fixed": "2.0"}]}]}]}
+    src = tmp_path / "recs.ndjson"
+    src.write_text(json.dumps(rec) + "\n")
+    db = tmp_path / "osv.db"
+    r = subprocess.run([moat_bin, "db", "import", str(src), "--db", str(db)],
+                       capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text(
+        "demo-pkg==1.0\n"
+        "private-pkg @ git+https://%s@github.com/org/private.git\n" % token
+        + "other-pkg @ https://deploy:%s@files.example.com/other-1.0.tar.gz\n" % password)
+    r = subprocess.run([moat_bin, "audit", "deps", ".", "--db", str(db), "-f", fmt, "-q"],
+                       cwd=app, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert_no_leak(s.private, r.stdout + r.stderr, "moat audit deps -f " + fmt)
+    if fmt == "table":
+        assert "git+https://***@github.com/org/private.git" in r.stdout

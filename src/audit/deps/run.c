@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "audit/deps/deps.h"
+#include "audit/secrets/secrets.h"
 #include "audit/engine.h"
 #include "core.h"
 
@@ -164,6 +165,9 @@ int moat_audit_deps_run(const moat_audit_job *job)
     moat_buf_init(&outb);
     moat_deps_report(&res, format, &outb);
     moat_audit_make_safe(&outb, !strcmp(format, "table") || !strcmp(format, "markdown"));
+    /* the human formats echo input lines and URLs: no secret in them */
+    if ((!strcmp(format, "table") || !strcmp(format, "markdown")) && outb.data)
+        moat_secrets_mask(moat_secrets_shared(), NULL, outb.data);
     fwrite(outb.data, 1, outb.len, stdout);
     moat_buf_free(&outb);
     if (problems)

@@ -978,9 +978,12 @@ void moat_secrets_mask(const moat_secrets *s, const char *path, char *text)
     moat__secrets_scan_segment(&c, &sg);
     free(plain);
     free(map);
+    /* a backslash that escapes a quote stays: the text may be JSON or code */
     for (size_t j = 0; j < c.nmasks; j++)
         for (size_t k = c.masks[j].start; k < c.masks[j].end && k < len; k++)
-            if (text[k] != '\n') text[k] = '*';
+            if (text[k] != '\n' &&
+                !(text[k] == '\\' && k + 1 < len && (text[k + 1] == '"' || text[k + 1] == '\'')))
+                text[k] = '*';
     free(c.v);
     free(c.masks);
     pcre2_match_data_free(c.md);
