@@ -35,6 +35,7 @@ typedef struct moat_audit_job {
     size_t nignore;
     const char *min_severity, *python_version, *python;
     bool quiet;
+    bool strict; /* deps: an unpinned range allowing affected versions exits 1 */
     /* `moat audit PATH`: every analyser runs on the same tree, so a problem
      * one reports (a literal SECRET_KEY: code's MOAT-C109) is left out of
      * the others' reports (settings' security.W009 on the same value). */

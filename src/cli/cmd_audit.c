@@ -32,7 +32,7 @@ const moat_cli_cmd moat_cli_audit_subs[] = {
      .fn = moat_cmd_audit_deps,
      .summary = "known-vulnerable dependencies of a Python project (offline)",
      .flags = "--db --format --ignore --min-severity --python-version --python --config --quiet "
-              "--help"},
+              "--strict --help"},
     {.name = "code",
      .fn = moat_cmd_audit_code,
      .summary = "dangerous code in the app's Python sources and templates",

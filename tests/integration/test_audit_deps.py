@@ -299,6 +299,31 @@ def test_fixing_upgrade_is_clean_and_final(moat_bin, tmp_path):
         assert want in p.stdout, (line, p.stdout)
 
 
+def test_unpinned_safe_floor_and_strict(moat_bin, tmp_path):
+    """An unpinned requirement whose range allows affected versions gets the
+    safe floor (the smallest clean version above every affected one) and,
+    with --strict, a failing exit (issue 18)."""
+    recs = [osv("T-OLD", [{"introduced": "0"}, {"fixed": "2.0"}], versions=["1.0", "1.5"]),
+            osv("T-NEW", [{"introduced": "2.0"}, {"fixed": "2.2"}], versions=["2.0", "2.1"])]
+    src = tmp_path / "recs.ndjson"
+    src.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    db = tmp_path / "osv.db"
+    assert run(moat_bin, "db", "import", str(src), "--db", str(db)).returncode == 0
+    req = tmp_path / "requirements.txt"
+    req.write_text("demo-pkg>=1.0\n")
+    p = run(moat_bin, "audit", "deps", str(req), "--db", str(db), "-q")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "demo-pkg >=1.0" in p.stdout and "safe floor: >=2.2" in p.stdout
+    p = run(moat_bin, "audit", "deps", str(req), "--db", str(db), "-q", "--strict")
+    assert p.returncode == 1, p.stdout + p.stderr
+    p, doc = audit_json(moat_bin, db, req)
+    assert "safe floor: >=2.2" in doc["dependencies"][0]["skip_reason"]
+    # a range above the floor is clean, even with --strict
+    req.write_text("demo-pkg>=2.2\n")
+    p = run(moat_bin, "audit", "deps", str(req), "--db", str(db), "-q", "--strict")
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
 def test_malformed_records_are_skipped(moat_bin, tmp_path):
     good = osv("T-GOOD", [{"introduced": "0"}, {"fixed": "1.0"}])
     src = tmp_path / "mixed.ndjson"

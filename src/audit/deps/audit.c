@@ -319,6 +319,8 @@ static void audit_range(moat_osvdb *db, const moat_dep *dep, moat_dep_result *r)
     if (moat_pep440_specset_parse(dep->spec, strlen(dep->spec), &set, NULL) < 0) return;
     char **known = NULL;
     size_t nk = 0;
+    moat_pep440 *newest = NULL; /* the newest affected version in the range */
+    const char *newest_text = NULL;
     if (moat_osvdb_known_versions(db, dep->name, &known, &nk) == 0) {
         for (size_t i = 0; i < nk; i++) {
             moat_pep440 *v = NULL;
@@ -331,11 +333,27 @@ static void audit_range(moat_osvdb *db, const moat_dep *dep, moat_dep_result *r)
                     r->range_affected =
                         moat_xrealloc(r->range_affected, (r->nrange_affected + 1) * sizeof(char *));
                     r->range_affected[r->nrange_affected++] = moat_xstrdup(known[i]);
+                    if (!newest || moat_pep440_cmp(v, newest) > 0) {
+                        moat_pep440_free(newest);
+                        newest = v;
+                        newest_text = known[i];
+                        v = NULL;
+                    }
                 }
                 moat_vulns_free(vs, nv);
             }
             moat_pep440_free(v);
         }
+    }
+    /* the safe floor: the smallest clean version above the newest affected
+     * one (as a pinned upgrade from it) */
+    if (newest) {
+        moat_vuln *vs = NULL;
+        size_t nv = 0;
+        if (moat_osvdb_query(db, dep->name, newest, newest_text, &vs, &nv) == 0 && nv)
+            r->range_floor = smallest_fix(db, dep, newest, vs, nv);
+        moat_vulns_free(vs, nv);
+        moat_pep440_free(newest);
     }
     moat_deps_strv_free(known, nk);
     moat_pep440_specset_free(set);
@@ -396,6 +414,7 @@ void moat_deps_result_free(moat_deps_result *r)
         moat_vulns_free(r->v[i].vulns, r->v[i].nvulns);
         free(r->v[i].fix);
         moat_deps_strv_free(r->v[i].range_affected, r->v[i].nrange_affected);
+        free(r->v[i].range_floor);
     }
     free(r->v);
     memset(r, 0, sizeof(*r));

@@ -94,6 +94,7 @@ static void table(const moat_deps_result *r, moat_buf *b)
         moat_buf_printf(b, "): %zu of %zu known versions in the range are affected: ",
                         x->nrange_affected, x->range_known);
         put_range_versions(b, x);
+        if (x->range_floor) moat_buf_printf(b, "; safe floor: >=%s", x->range_floor);
         moat_buf_putc(b, '\n');
     }
     if (any_range) moat_buf_putc(b, '\n');
@@ -176,9 +177,10 @@ static void pip_audit_json(const moat_deps_result *r, moat_buf *b)
                 why = moat_xstrdup(x->dep->note);
             else if (x->nrange_affected)
                 why = moat_xasprintf("not pinned (%s): %zu of the %zu versions in the range that "
-                                     "the advisory data knows are affected",
+                                     "the advisory data knows are affected%s%s",
                                      x->dep->spec[0] ? x->dep->spec : "any", x->nrange_affected,
-                                     x->range_known);
+                                     x->range_known, x->range_floor ? "; safe floor: >=" : "",
+                                     x->range_floor ? x->range_floor : "");
             else
                 why = moat_xasprintf("not pinned (%s)", x->dep->spec[0] ? x->dep->spec : "any");
             json_object_set_new(d, "skip_reason", jstr(why));
@@ -328,6 +330,7 @@ static void markdown(const moat_deps_result *r, moat_buf *b)
         moat_buf_printf(b, "- `%s %s` allows %zu affected versions of %zu known: ", x->dep->name,
                         x->dep->spec, x->nrange_affected, x->range_known);
         put_range_versions(b, x);
+        if (x->range_floor) moat_buf_printf(b, "; safe floor: `>=%s`", x->range_floor);
         moat_buf_putc(b, '\n');
     }
     moat_buf_putc(b, '\n');

@@ -175,7 +175,7 @@ int moat_audit_deps_run(const moat_audit_job *job)
                 "moat audit deps: %zu input problem%s reported above; the rest was "
                 "audited\n",
                 problems, problems == 1 ? "" : "s");
-    status = res.vulnerable ? 1 : problems ? 2 : 0;
+    status = res.vulnerable || (job->strict && res.ranges_affected) ? 1 : problems ? 2 : 0;
     moat_deps_result_free(&res);
 out:
     moat_osvdb_close(db);
