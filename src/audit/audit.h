@@ -37,6 +37,9 @@ typedef struct moat_audit_finding {
     char *snippet;                /* the offending source line, masked; may be NULL */
     moat_audit_step *steps;       /* data-flow path, may be NULL */
     size_t nsteps;
+    /* Other rules' ids for the same problem, comma-separated ("B105"), or
+     * NULL: one finding per problem, suppressed by any of its ids. */
+    char *aliases;
     /* Stable across line moves: hash of rule, path and the normalised
      * snippet (see moat_audit_fingerprint), 64 hex chars + NUL. */
     char fingerprint[65];
@@ -83,16 +86,39 @@ void moat_audit_fingerprint(moat_audit_finding *f, unsigned occurrence);
 size_t moat_audit_findings_filter(moat_audit_findings *f, moat_audit_level min_severity,
                                   moat_audit_level min_confidence);
 
-/* Sorts by path, line, column, rule and fingerprints every finding. */
+/* Masks every secret the secrets detectors find in each snippet, message and
+ * step (moat_secrets_mask: the last guard against a leak, whatever the
+ * analyser), sorts by path, line, column, rule and fingerprints every
+ * finding. */
 void moat_audit_findings_finish(moat_audit_findings *f);
+
+/* The ids that name the same problem as rule (another analyser's or
+ * Bandit's), comma-separated, or NULL (static storage). A finding of rule
+ * carries those its own analyser also found (moat_audit_findings_merge),
+ * and a suppression comment naming any of them suppresses it. */
+const char *moat_audit_aliases_of(const char *rule);
+
+/* Merges findings of the same file and line whose rules are aliases of each
+ * other into the first (the most severe is kept as the finding, the others'
+ * ids go in its aliases). */
+void moat_audit_findings_merge(moat_audit_findings *f, size_t from);
 
 /* Whether a suppression comment on any of lines first..last of text (1-based,
  * inclusive: the whole statement) covers a finding of rule (kind "code",
  * "settings" or "secrets"): `# nosec` (all rules), `# nosec B608 B602` /
- * `# nosec: B608,B602` (those), `# moat: ignore` / `# moat: ignore[ID,...]`,
+ * `# nosec: B608,B602` / `# nosec: md5` (those: ids or Bandit's test names;
+ * other words are the reason), `# moat: ignore` / `# moat: ignore[ID,...]`,
  * and `# pragma: allowlist secret` (secrets only). */
 bool moat_audit_suppressed(const char *text, size_t len, unsigned first, unsigned last,
                            const char *rule, const char *kind);
+/* The offsets of the '#' that open comments in Python source text (not the
+ * ones inside string literals), ascending; *n of them (owned array). */
+size_t *moat_audit_py_comments(const char *text, size_t len, size_t *n);
+/* moat_audit_suppressed for Python source: only markers in the comments
+ * found by moat_audit_py_comments count. */
+bool moat_audit_suppressed_py(const char *text, size_t len, const size_t *comments,
+                              size_t ncomments, unsigned first, unsigned last, const char *rule,
+                              const char *kind);
 
 /* A set of fingerprints read from an earlier `--format json` report. */
 typedef struct moat_audit_baseline moat_audit_baseline;

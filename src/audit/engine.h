@@ -35,7 +35,17 @@ typedef struct moat_audit_job {
     size_t nignore;
     const char *min_severity, *python_version, *python;
     bool quiet;
+    bool strict; /* deps: an unpinned range allowing affected versions exits 1 */
+    /* `moat audit PATH`: every analyser runs on the same tree, so a problem
+     * one reports (a literal SECRET_KEY: code's MOAT-C109) is left out of
+     * the others' reports (settings' security.W009 on the same value). */
+    bool combined;
 } moat_audit_job;
+
+/* What an analyser's run returns in a combined run (job.combined) when it
+ * could not check anything for want of data it says how to get (deps with no
+ * advisory database): not an error, not clean. */
+#define MOAT_AUDIT_NOT_CHECKED 3
 
 typedef struct moat_audit_analyser {
     const char *name;    /* the sub-command: "deps", "code", "settings", "secrets" */

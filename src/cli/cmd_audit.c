@@ -29,7 +29,8 @@ static const char usage[] =
     "each prints its report, then one summary. With --format json or sarif, one\n"
     "report of them all: a SARIF log with one run per auditor (one upload for code\n"
     "scanning), or one JSON object with each auditor's report and verdict.\n"
-    "Exit status: 0 clean, 1 findings, 2 error.\n"
+    "Exit status: 0 clean, 1 findings, 2 error. Without an advisory database deps\n"
+    "says how to get it and the rest is audited.\n"
     "\n"
     "  -f, --format FMT  text (default), json or sarif (SARIF 2.1.0)\n"
     "  -o, --output FILE write the report to FILE instead of standard output\n"
@@ -42,7 +43,7 @@ const moat_cli_cmd moat_cli_audit_subs[] = {
      .fn = moat_cmd_audit_deps,
      .summary = "known-vulnerable dependencies of a Python project (offline)",
      .flags = "--requirement --db --format --output --ignore --ignore-vuln --severity "
-              "--min-severity --python-version --python --config --quiet --help"},
+              "--min-severity --python-version --python --config --quiet --strict --help"},
     {.name = "code",
      .fn = moat_cmd_audit_code,
      .summary = "dangerous code in the app's Python sources and templates",
@@ -64,7 +65,11 @@ enum { NONE = -1 }; /* a part with nothing to audit */
 
 static const char *verdict(int rc)
 {
-    return rc == NONE ? "nothing to audit" : rc == 0 ? "clean" : rc == 1 ? "findings" : "error";
+    return rc == NONE                     ? "nothing to audit"
+           : rc == 0                      ? "clean"
+           : rc == 1                      ? "findings"
+           : rc == MOAT_AUDIT_NOT_CHECKED ? "not checked (no advisory database: moat db update)"
+                                          : "error";
 }
 
 /* Runs an analyser with its report (stdout) captured into *out. */
@@ -118,7 +123,7 @@ static int run_combined(const char *path, moat_audit_job *job, moat_audit_format
             json_error_t jerr;
             report = out.len ? json_loadb(out.data, out.len, 0, &jerr) : NULL;
             moat_buf_free(&out);
-            if (!report && rc != 2) {
+            if (!report && rc != 2 && rc != MOAT_AUDIT_NOT_CHECKED) {
                 fprintf(stderr, "moat audit: the %s report is not valid JSON\n", an->name);
                 rc = 2;
             }
@@ -205,7 +210,8 @@ static int run_all(int argc, char **argv)
         return 2;
     }
     const char *path = optind < argc ? argv[optind] : ".";
-    moat_audit_job job = {.paths = &path, .npaths = 1, .config = config, .db = db};
+    moat_audit_job job = {
+        .paths = &path, .npaths = 1, .config = config, .db = db, .combined = true};
     int saved = output ? moat_cli_stdout_to("moat audit", output) : -1;
     if (output && saved < 0) return 2;
     int worst = 0;

@@ -39,11 +39,13 @@ static const char usage[] =
     "  -c, --config FILE        read [tool.moat.audit] (pyproject.toml) or [audit]\n"
     "                           (moat.toml) from FILE (default: the project's own)\n"
     "  -q, --quiet              no warnings about old data or unknown markers\n"
+    "      --strict             also exit 1 when an unpinned requirement's range allows\n"
+    "                           affected versions (the report gives the safe floor)\n"
     "  -h, --help               this help\n";
 
 int moat_cmd_audit_deps(int argc, char **argv)
 {
-    enum { OPT_PYTHON = 1000 };
+    enum { OPT_PYTHON = 1000, OPT_STRICT };
     static const struct option opts[] = {{"db", required_argument, NULL, 'd'},
                                          {"format", required_argument, NULL, 'f'},
                                          {"output", required_argument, NULL, 'o'},
@@ -56,6 +58,7 @@ int moat_cmd_audit_deps(int argc, char **argv)
                                          {"python", required_argument, NULL, OPT_PYTHON},
                                          {"config", required_argument, NULL, 'c'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"strict", no_argument, NULL, OPT_STRICT},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     moat_audit_job job = {.deps_format = "table"};
@@ -94,6 +97,9 @@ int moat_cmd_audit_deps(int argc, char **argv)
             break;
         case 'c':
             job.config = optarg;
+            break;
+        case OPT_STRICT:
+            job.strict = true;
             break;
         case 'q':
             job.quiet = true;

@@ -36,6 +36,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         MOAT_BUG_ON(any);
     }
+    /* Python comments: ascending offsets of '#' bytes; the Python form
+     * only ever suppresses what the text form does */
+    size_t nc = 0;
+    size_t *cm = moat_audit_py_comments(text, len, &nc);
+    for (size_t i = 0; i < nc; i++) {
+        MOAT_BUG_ON(cm[i] >= len || text[cm[i]] != '#');
+        MOAT_BUG_ON(i > 0 && cm[i] <= cm[i - 1]);
+    }
+    bool py = moat_audit_suppressed_py(text, len, cm, nc, first, last, rule, kind);
+    MOAT_BUG_ON(py && !any);
+    free(cm);
     free(text);
     return 0;
 }

@@ -40,6 +40,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     moat_audit_findings_finish(&f);
     moat_audit_findings_free(&f);
+    /* moat_secrets_mask: only '*' replaces bytes, never a line ending, and
+     * the length stays */
+    char *text = malloc(size + 1);
+    if (text) {
+        memcpy(text, src, size);
+        text[size] = '\0';
+        size_t n = strlen(text);
+        char *orig = malloc(n + 1);
+        if (orig) {
+            memcpy(orig, text, n + 1);
+            moat_secrets_mask(S, path, text);
+            MOAT_BUG_ON(strlen(text) != n);
+            for (size_t i = 0; i < n; i++)
+                MOAT_BUG_ON(text[i] != orig[i] && (text[i] != '*' || orig[i] == '\n'));
+            free(orig);
+        }
+        free(text);
+    }
     free(src);
     return 0;
 }

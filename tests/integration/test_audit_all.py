@@ -60,11 +60,31 @@ def test_clean_tree_without_dependency_files(moat_bin, db, tmp_path):
                                  "settings": "clean", "secrets": "clean"}
 
 
-def test_an_error_wins(moat_bin, tmp_path):
-    """No advisory database: deps fails, the others still run, exit 2."""
+def test_no_database_audits_the_rest(moat_bin, tmp_path):
+    """No advisory database (a first run): deps says how to get it, the
+    others run, and the exit status is theirs (issue 18; it was 2)."""
     (tmp_path / "requirements.txt").write_text("flask==2.3.3\n")
     (tmp_path / "main.py").write_text("print('hello')\n")
     p = run(moat_bin, "audit", str(tmp_path), "--db", str(tmp_path / "missing.db"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    s = summary(p.stdout)
+    assert s["deps"].startswith("not checked") and s["code"] == "clean" and s["secrets"] == "clean"
+    assert "moat db update" in p.stderr and "dependencies not checked" in p.stderr
+    assert not (tmp_path / "missing.db").exists()
+    (tmp_path / "main.py").write_text("eval(input())\n")
+    p = run(moat_bin, "audit", str(tmp_path), "--db", str(tmp_path / "missing.db"))
+    assert p.returncode == 1, p.stdout + p.stderr
+    # on its own, deps cannot do its one job: that stays an error
+    p = run(moat_bin, "audit", "deps", str(tmp_path), "--db", str(tmp_path / "missing.db"))
+    assert p.returncode == 2, p.stdout + p.stderr
+
+
+def test_an_error_wins(moat_bin, tmp_path):
+    """A database that cannot be read is a real error: exit 2, the others run."""
+    (tmp_path / "requirements.txt").write_text("flask==2.3.3\n")
+    (tmp_path / "main.py").write_text("print('hello')\n")
+    (tmp_path / "broken.db").write_text("not a database\n" * 100)
+    p = run(moat_bin, "audit", str(tmp_path), "--db", str(tmp_path / "broken.db"))
     assert p.returncode == 2, p.stdout + p.stderr
     s = summary(p.stdout)
     assert s["deps"] == "error" and s["code"] == "clean" and s["secrets"] == "clean"

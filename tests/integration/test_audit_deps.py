@@ -274,6 +274,56 @@ def test_osv_evaluation_rules(moat_bin, tmp_path):
             assert v["fix_versions"] == ["7.1", "7.2"]
 
 
+def test_fixing_upgrade_is_clean_and_final(moat_bin, tmp_path):
+    """The advised upgrade is clean against every known advisory, not only
+    the reported ones (waitress 1.4.0 -> 2.1.1 was hit by PYSEC-2022-205),
+    and never a pre-release unless the pin is one (issue 18)."""
+    recs = [
+        osv("T-FIRST", [{"introduced": "0"}, {"fixed": "2.1.1"}]),
+        osv("T-LATER", [{"introduced": "2.0"}, {"fixed": "2.1.2"}]),
+        osv("T-LATER-2", [{"introduced": "2.1.2"}, {"fixed": "2.2"}]),
+        osv("T-RC", [{"introduced": "0"}, {"fixed": "24.7.0rc1"}], name="rc-pkg"),
+    ]
+    src = tmp_path / "recs.ndjson"
+    src.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    db = tmp_path / "osv.db"
+    assert run(moat_bin, "db", "import", str(src), "--db", str(db)).returncode == 0
+    req = tmp_path / "requirements.txt"
+    cases = [("demo-pkg==1.4.0", "demo-pkg 1.4.0 -> 2.2"),
+             ("rc-pkg==24.3.0", "rc-pkg 24.3.0 -> 24.7.0\n"),
+             ("rc-pkg==24.7.0rc0", "rc-pkg 24.7.0rc0 -> 24.7.0rc1\n")]
+    for line, want in cases:
+        req.write_text(line + "\n")
+        p = run(moat_bin, "audit", "deps", str(req), "--db", str(db), "-q")
+        assert p.returncode == 1, p.stderr
+        assert want in p.stdout, (line, p.stdout)
+
+
+def test_unpinned_safe_floor_and_strict(moat_bin, tmp_path):
+    """An unpinned requirement whose range allows affected versions gets the
+    safe floor (the smallest clean version above every affected one) and,
+    with --strict, a failing exit (issue 18)."""
+    recs = [osv("T-OLD", [{"introduced": "0"}, {"fixed": "2.0"}], versions=["1.0", "1.5"]),
+            osv("T-NEW", [{"introduced": "2.0"}, {"fixed": "2.2"}], versions=["2.0", "2.1"])]
+    src = tmp_path / "recs.ndjson"
+    src.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    db = tmp_path / "osv.db"
+    assert run(moat_bin, "db", "import", str(src), "--db", str(db)).returncode == 0
+    req = tmp_path / "requirements.txt"
+    req.write_text("demo-pkg>=1.0\n")
+    p = run(moat_bin, "audit", "deps", str(req), "--db", str(db), "-q")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "demo-pkg >=1.0" in p.stdout and "safe floor: >=2.2" in p.stdout
+    p = run(moat_bin, "audit", "deps", str(req), "--db", str(db), "-q", "--strict")
+    assert p.returncode == 1, p.stdout + p.stderr
+    p, doc = audit_json(moat_bin, db, req)
+    assert "safe floor: >=2.2" in doc["dependencies"][0]["skip_reason"]
+    # a range above the floor is clean, even with --strict
+    req.write_text("demo-pkg>=2.2\n")
+    p = run(moat_bin, "audit", "deps", str(req), "--db", str(db), "-q", "--strict")
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
 def test_malformed_records_are_skipped(moat_bin, tmp_path):
     good = osv("T-GOOD", [{"introduced": "0"}, {"fixed": "1.0"}])
     src = tmp_path / "mixed.ndjson"
@@ -422,6 +472,44 @@ def test_sarif_points_at_the_pinning_line(moat_bin, shared_db):
         assert res["level"] in ("error", "warning", "note")
 
 
+SCHEMAS = HERE / "fixtures" / "schemas"
+
+
+def validate_cyclonedx(bom):
+    """Against the official CycloneDX 1.5 JSON schema (with the SPDX and JSF
+    schemas it refers to), as python3-jsonschema reads them."""
+    import jsonschema
+    store = {}
+    for name in ("bom-1.5.schema.json", "spdx.schema.json", "jsf-0.82.schema.json"):
+        doc = json.loads((SCHEMAS / name).read_text())
+        store[doc["$id"]] = doc
+    schema = store["http://cyclonedx.org/schema/bom-1.5.schema.json"]
+    resolver = jsonschema.RefResolver.from_schema(schema, store=store)
+    jsonschema.Draft7Validator(schema, resolver=resolver).validate(bom)
+
+
+def test_cyclonedx_schema_catches_old_output():
+    """The validation can fail: the 1.4-era output (a tool without type)."""
+    import jsonschema
+    bad = {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+           "metadata": {"tools": {"components": [{"name": "moat", "version": "1"}]}}}
+    with pytest.raises(jsonschema.ValidationError):
+        validate_cyclonedx(bad)
+
+
+@needs_data
+def test_cyclonedx_many_advisories_validate(moat_bin, shared_db, tmp_path):
+    req = tmp_path / "requirements.txt"
+    req.write_text("flask==0.12\ndjango==2.2\npyyaml==5.3\nrequests==2.19.0\n"
+                   "urllib3==1.24\njinja2==2.10\nwaitress==1.4.0\nnot-a-known-pkg==1.0\n")
+    p = run(moat_bin, "audit", "deps", str(req), "--db", str(shared_db), "-f", "cyclonedx", "-q")
+    assert p.returncode == 1, p.stderr
+    bom = json.loads(p.stdout)
+    validate_cyclonedx(bom)
+    ids = [v["id"] for v in bom["vulnerabilities"]]
+    assert len(ids) == len(set(ids)) and len(ids) > 20
+
+
 @needs_data
 def test_markdown_and_cyclonedx(moat_bin, shared_db):
     lock = FIX / "pdm" / "pdm.lock"
@@ -433,7 +521,13 @@ def test_markdown_and_cyclonedx(moat_bin, shared_db):
     p = run(moat_bin, "audit", "deps", str(lock), "--db", str(shared_db), "-f", "cyclonedx", "-q")
     assert p.returncode == 1
     bom = json.loads(p.stdout)
+    validate_cyclonedx(bom)
     assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.5"
+    assert bom["serialNumber"].startswith("urn:uuid:") and bom["metadata"]["timestamp"]
+    assert all(v["ratings"] for v in bom["vulnerabilities"])
+    # a new serial number per BOM
+    p2 = run(moat_bin, "audit", "deps", str(lock), "--db", str(shared_db), "-f", "cyclonedx", "-q")
+    assert json.loads(p2.stdout)["serialNumber"] != bom["serialNumber"]
     refs = {c["bom-ref"] for c in bom["components"]}
     assert refs == {"pkg:pypi/requests@2.19.0", "pkg:pypi/urllib3@1.24"}
     assert bom["vulnerabilities"]

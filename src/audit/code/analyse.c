@@ -4,6 +4,7 @@
  * checks keep Bandit's ids and trigger conditions (docs/audit-code.md lists
  * where moat differs on purpose). Parsing errors do not stop the walk: what
  * tree-sitter recovered is analysed and the file is reported. */
+#include <ctype.h>
 #include <fnmatch.h>
 #include <pthread.h>
 #include <regex.h>
@@ -37,7 +38,7 @@ static void regex_compile(void)
 #undef W
     MOAT_BUG_ON(regcomp(&sql_re,
                         "(select[[:space:]].*from[[:space:]]|delete[[:space:]]+from[[:space:]]|"
-                        "insert[[:space:]]+into[[:space:]].*values[[:space:]]|update[[:space:]].*"
+                        "insert[[:space:]]+into[[:space:]].*values|update[[:space:]].*"
                         "set[[:space:]])",
                         REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0);
 }
@@ -156,17 +157,6 @@ static bool last_part_in(const moat__py_ctx *c, TSNode v, const char *const *nam
     return false;
 }
 
-static bool str_value_in(const moat__py_ctx *c, TSNode v, const char *const *vals, size_t n)
-{
-    if (!moat__py_is_str(v)) return false;
-    char *s = moat__py_str_value(c, v);
-    bool hit = false;
-    for (size_t i = 0; i < n && !hit; i++)
-        hit = strcasecmp(s, vals[i]) == 0;
-    free(s);
-    return hit;
-}
-
 static bool is_false(TSNode v)
 {
     return IS(v, "false") || IS(v, "none");
@@ -187,6 +177,47 @@ static bool value_const(moat__py_ctx *c, TSNode v)
 
 /* Confidence for a call whose dangerous argument is v: literal LOW, other
  * MEDIUM, request data HIGH (with its path in steps). */
+/* Bandit's B703 "secure" values: literals, names of this function (or the
+ * module) only ever assigned secure values, and str.format, %, + and
+ * containers built from them ('<b>{}</b>'.format(name), (a, '')). */
+static bool secure_value(moat__py_ctx *c, TSNode n, int depth)
+{
+    if (ts_node_is_null(n) || depth > 16) return false;
+    if (moat__py_is_const(n, 0)) return true;
+    if (IS(n, "identifier")) {
+        if (!c->scope) return false;
+        size_t len;
+        const char *t = moat__py_text(c, n, &len);
+        moat__py_var *v = moat__py_var_get(c->scope, t, len, false);
+        if (!v && c->module && c->scope != c->module)
+            v = moat__py_var_get(c->module, t, len, false);
+        return v && !v->nonconst && !v->tainted;
+    }
+    if (IS(n, "call")) {
+        TSNode fn = FIELD(n, "function");
+        if (!IS(fn, "attribute") || !TEXT_IS(c, FIELD(fn, "attribute"), "format") ||
+            !secure_value(c, FIELD(fn, "object"), depth + 1))
+            return false;
+        return secure_value(c, FIELD(n, "arguments"), depth + 1);
+    }
+    if (IS(n, "binary_operator"))
+        return secure_value(c, FIELD(n, "left"), depth + 1) &&
+               secure_value(c, FIELD(n, "right"), depth + 1);
+    if (IS(n, "keyword_argument")) return secure_value(c, FIELD(n, "value"), depth + 1);
+    if (IS(n, "parenthesized_expression") || IS(n, "tuple") || IS(n, "list") || IS(n, "set") ||
+        IS(n, "list_splat") || IS(n, "dictionary") || IS(n, "pair") || IS(n, "dictionary_splat") ||
+        IS(n, "argument_list") || IS(n, "expression_list")) {
+        uint32_t cnt = ts_node_named_child_count(n);
+        for (uint32_t i = 0; i < cnt; i++) {
+            TSNode e = ts_node_named_child(n, i);
+            if (IS(e, "comment")) continue;
+            if (!secure_value(c, e, depth + 1)) return false;
+        }
+        return true;
+    }
+    return false;
+}
+
 static moat_audit_level arg_conf(moat__py_ctx *c, TSNode v, moat__py_steps *steps)
 {
     if (moat__py_tainted(c, v, steps, 0)) return H;
@@ -239,9 +270,8 @@ static const char *const bl_pickle[] = {"pickle.loads",  "pickle.load",      "pi
                                         "dill.loads",    "dill.load",        "dill.Unpickler",
                                         "shelve.open",   "jsonpickle.decode"};
 static const char *const bl_marshal[] = {"marshal.load", "marshal.loads"};
-static const char *const bl_md5[] = {"hashlib.md5",
-                                     "hashlib.sha1",
-                                     "Crypto.Hash.MD2.new",
+/* hashlib's own constructors are B324 now (today's Bandit; 1.6 said B303) */
+static const char *const bl_md5[] = {"Crypto.Hash.MD2.new",
                                      "Crypto.Hash.MD4.new",
                                      "Crypto.Hash.MD5.new",
                                      "Crypto.Hash.SHA.new",
@@ -299,14 +329,24 @@ static void check_blacklist(moat__py_ctx *c, const callinfo *ci)
 
 /* ---- shell (B602-B607, Bandit's injection_shell) ---------------------- */
 
-static const char *const sh_subprocess[] = {
-    "subprocess.Popen",          "subprocess.call", "subprocess.check_call",
-    "subprocess.check_output",   "subprocess.run",  "subprocess.getoutput",
-    "subprocess.getstatusoutput"};
-static const char *const sh_shell[] = {
-    "os.system",     "os.popen",      "os.popen2",          "os.popen3",
-    "os.popen4",     "popen2.popen2", "popen2.popen3",      "popen2.popen4",
-    "popen2.Popen3", "popen2.Popen4", "commands.getoutput", "commands.getstatusoutput"};
+static const char *const sh_subprocess[] = {"subprocess.Popen", "subprocess.call",
+                                            "subprocess.check_call", "subprocess.check_output",
+                                            "subprocess.run"};
+/* subprocess.getoutput runs its string in a shell: Bandit's B605 list */
+static const char *const sh_shell[] = {"os.system",
+                                       "os.popen",
+                                       "os.popen2",
+                                       "os.popen3",
+                                       "os.popen4",
+                                       "popen2.popen2",
+                                       "popen2.popen3",
+                                       "popen2.popen4",
+                                       "popen2.Popen3",
+                                       "popen2.Popen4",
+                                       "commands.getoutput",
+                                       "commands.getstatusoutput",
+                                       "subprocess.getoutput",
+                                       "subprocess.getstatusoutput"};
 static const char *const sh_noshell[] = {
     "os.execl",  "os.execle",  "os.execlp",  "os.execlpe",  "os.execv",    "os.execve",
     "os.execvp", "os.execvpe", "os.spawnl",  "os.spawnle",  "os.spawnlp",  "os.spawnlpe",
@@ -415,7 +455,11 @@ static const char *const file_sinks[] = {"open",
                                          "os.listdir"};
 static const char *const sql_calls[] = {"execute", "executemany", "executescript", "raw",
                                         "mogrify"};
-static const char *const weak_hashes[] = {"md4", "md5", "sha1", "md2"};
+static const char *const weak_hashes[] = {"md4", "md5", "sha", "sha1"};
+static const char *const weak_crypt[] = {"METHOD_CRYPT", "METHOD_MD5", "METHOD_BLOWFISH"};
+static const char *const httpx_attrs[] = {"get",    "options", "head",       "post",
+                                          "put",    "patch",   "delete",     "request",
+                                          "stream", "Client",  "AsyncClient"};
 
 /* Whether n is a string-building expression whose literal parts read as SQL
  * (B608 reports it; the SQL call then need not report the same flow). */
@@ -431,14 +475,25 @@ static void call_http(moat__py_ctx *c, const callinfo *ci)
         ci->qual && (!strncmp(ci->qual, "requests.", 9) || !strncmp(ci->qual, "httpx.", 6));
     bool verb = name_in(c, ci, http_verbs, MOAT_ARRAY_LEN(http_verbs));
 
-    /* B501 (Bandit: 'requests' anywhere in the qualname) */
-    if (ci->qual && (strstr(ci->qual, "requests") || strstr(ci->qual, "httpx")) && verb &&
+    bool httpx = ci->qual && !strncmp(ci->qual, "httpx.", 6) &&
+                 name_in(c, ci, httpx_attrs, MOAT_ARRAY_LEN(httpx_attrs));
+    /* B501 (Bandit: 'requests' anywhere in the qualname; httpx's clients too) */
+    if (((ci->qual && strstr(ci->qual, "requests") && verb) || httpx) &&
         is_false(kw_get(c, ci, "verify")))
         moat__py_report(c, MOAT_CODE_B501, ci->node, 0, 0, NULL, NULL, NULL, NONE);
-    /* B113 */
-    if (requests_lib && verb && !strncmp(ci->qual, "requests.", 9) &&
-        ts_node_is_null(kw_get(c, ci, "timeout")))
-        moat__py_report(c, MOAT_CODE_B113, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+    /* B113: requests waits forever without a timeout or with timeout=None;
+     * httpx has a default, so only its timeout=None */
+    TSNode timeout = kw_get(c, ci, "timeout");
+    if (requests_lib && verb && !strncmp(ci->qual, "requests.", 9) && !name_is(c, ci, "request")) {
+        if (ts_node_is_null(timeout))
+            moat__py_report(c, MOAT_CODE_B113, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+        else if (IS(timeout, "none"))
+            moat__py_report(c, MOAT_CODE_B113, ci->node, 0, 0,
+                            "Requests call with timeout set to None.", NULL, NULL, NONE);
+    }
+    if (httpx && IS(timeout, "none"))
+        moat__py_report(c, MOAT_CODE_B113, ci->node, 0, 0,
+                        "Call to httpx with timeout set to None.", NULL, NULL, NONE);
     /* MOAT-C108: SSRF */
     if ((requests_lib && verb) || qual_is(ci, "urllib.request.urlopen") ||
         qual_is(ci, "urllib.request.Request") || qual_is(ci, "urllib.urlopen") ||
@@ -462,20 +517,95 @@ static void call_flask_debug(moat__py_ctx *c, const callinfo *ci)
 
 static void call_tarfile(moat__py_ctx *c, const callinfo *ci)
 {
-    /* B202 */
-    if (name_is(c, ci, "extractall") && moat__py_imported_like(c, "tarfile") &&
-        ts_node_is_null(kw_get(c, ci, "members")) && ts_node_is_null(kw_get(c, ci, "filter")))
-        moat__py_report(c, MOAT_CODE_B202, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+    /* B202, as today's Bandit: only filter="data" makes extractall safe
+     * ("fully_trusted", "tar" or a callable do not); a members= list is
+     * MEDIUM, members=a_function(...) LOW (it may well filter) */
+    if (!name_is(c, ci, "extractall") || !moat__py_imported_like(c, "tarfile")) return;
+    TSNode filter = kw_get(c, ci, "filter"), members = kw_get(c, ci, "members");
+    if (moat__py_is_str(filter)) {
+        char *f = moat__py_str_value(c, filter);
+        bool data = !strcmp(f, "data");
+        free(f);
+        if (data) return;
+    }
+    if (IS(members, "call"))
+        moat__py_report(c, MOAT_CODE_B202, ci->node, L, L,
+                        "tarfile extractall(members=function(...)): make sure the function "
+                        "discards dangerous members.",
+                        NULL, NULL, NONE);
+    else if (!ts_node_is_null(members))
+        moat__py_report(c, MOAT_CODE_B202, ci->node, M, M,
+                        "tarfile extractall(members=...): check that the members were validated.",
+                        NULL, NULL, NONE);
+    else
+        moat__py_report(c, MOAT_CODE_B202, ci->node, H, H, NULL, NULL, NULL, NONE);
+}
+
+/* The text of a literal string, or an attribute's last name (crypt.METHOD_MD5),
+ * as Bandit's call_args reads arguments (owned, or NULL). */
+static char *arg_word(moat__py_ctx *c, TSNode v)
+{
+    if (moat__py_is_str(v)) return moat__py_str_value(c, v);
+    if (IS(v, "attribute")) v = FIELD(v, "attribute");
+    if (!IS(v, "identifier")) return NULL;
+    size_t n;
+    const char *t = moat__py_text(c, v, &n);
+    return moat_xstrndup(t, n);
+}
+
+static bool word_in(const char *w, const char *const *set, size_t n, bool nocase)
+{
+    for (size_t i = 0; w && i < n; i++)
+        if (nocase ? !strcasecmp(w, set[i]) : !strcmp(w, set[i])) return true;
+    return false;
 }
 
 static void call_weak_hash(moat__py_ctx *c, const callinfo *ci)
 {
-    /* B324 */
-    if (qual_has_part(ci, "hashlib") && name_is(c, ci, "new")) {
-        TSNode a = ci->npos ? ci->pos[0] : kw_get(c, ci, "name");
-        if (str_value_in(c, a, weak_hashes, MOAT_ARRAY_LEN(weak_hashes)) &&
-            !is_false(kw_get(c, ci, "usedforsecurity")))
-            moat__py_report(c, MOAT_CODE_B324, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+    /* B324, as today's Bandit: hashlib.md4/md5/sha/sha1(...) and
+     * hashlib.new(<one of them>) unless usedforsecurity is given and not
+     * True; crypt.crypt(pw, METHOD_CRYPT/MD5/BLOWFISH) and crypt.mksalt(...). */
+    if (!ci->qual) return;
+    const char *last = strrchr(ci->qual, '.');
+    last = last ? last + 1 : ci->qual;
+    if (qual_has_part(ci, "hashlib")) {
+        TSNode ufs = kw_get(c, ci, "usedforsecurity");
+        if (!ts_node_is_null(ufs) && !IS(ufs, "true")) return;
+        char *name = NULL;
+        if (word_in(last, weak_hashes, MOAT_ARRAY_LEN(weak_hashes), false))
+            name = moat_xstrdup(last);
+        else if (!strcmp(last, "new")) {
+            name = arg_word(c, ci->npos ? ci->pos[0] : kw_get(c, ci, "name"));
+            if (!moat__py_is_str(ci->npos ? ci->pos[0] : kw_get(c, ci, "name")) ||
+                !word_in(name, weak_hashes, MOAT_ARRAY_LEN(weak_hashes), true)) {
+                free(name);
+                name = NULL;
+            }
+        }
+        if (!name) return;
+        for (char *p = name; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        char *msg = moat_xasprintf("Use of weak %s hash for security. Consider "
+                                   "usedforsecurity=False.",
+                                   name);
+        size_t before = c->out->len;
+        moat__py_report(c, MOAT_CODE_B324, ci->node, H, H, msg, NULL, NULL, NONE);
+        /* Bandit 1.6 called hashlib.md5/sha1 B303 */
+        if (c->out->len > before && strcmp(last, "new") != 0)
+            c->out->v[before].aliases = moat_xstrdup("B303");
+        free(msg);
+        free(name);
+    } else if (qual_has_part(ci, "crypt") && (!strcmp(last, "crypt") || !strcmp(last, "mksalt"))) {
+        bool crypt = !strcmp(last, "crypt");
+        TSNode a = crypt ? (ci->npos > 1 ? ci->pos[1] : kw_get(c, ci, "salt"))
+                         : (ci->npos ? ci->pos[0] : kw_get(c, ci, "method"));
+        char *w = arg_word(c, a);
+        if (word_in(w, weak_crypt, MOAT_ARRAY_LEN(weak_crypt), false)) {
+            char *msg = moat_xasprintf("Use of insecure crypt.%s hash function.", w);
+            moat__py_report(c, MOAT_CODE_B324, ci->node, M, H, msg, NULL, NULL, NONE);
+            free(msg);
+        }
+        free(w);
     }
 }
 
@@ -568,9 +698,10 @@ static void call_rawsql(moat__py_ctx *c, const callinfo *ci)
 {
     moat__py_steps steps = {0};
     /* B611 */
-    if (name_is(c, ci, "RawSQL") && moat__py_imported_like(c, "django.db.models") && ci->npos &&
-        !moat__py_is_str(ci->pos[0])) {
-        bool t = moat__py_tainted(c, ci->pos[0], &steps, 0);
+    TSNode sql = ci->npos ? ci->pos[0] : kw_get(c, ci, "sql");
+    if (name_is(c, ci, "RawSQL") && moat__py_imported_like(c, "django.db.models") &&
+        !ts_node_is_null(sql) && !moat__py_is_str(sql)) {
+        bool t = moat__py_tainted(c, sql, &steps, 0);
         report_flow(c, MOAT_CODE_B611, ci, t ? H : 0, t ? H : 0, NULL, &steps);
     }
 }
@@ -602,14 +733,7 @@ static void call_mark_safe(moat__py_ctx *c, const callinfo *ci)
         moat__py_imported_like(c, "django.utils.safestring") && ci->npos &&
         !moat__py_is_str(ci->pos[0])) {
         TSNode a = ci->pos[0];
-        bool secure = false;
-        if (IS(a, "identifier") && c->scope) {
-            size_t len;
-            const char *t = moat__py_text(c, a, &len);
-            moat__py_var *v = moat__py_var_get(c->scope, t, len, false);
-            secure = v && !v->nonconst && !v->tainted;
-        }
-        if (!secure) {
+        if (!secure_value(c, a, 0)) {
             bool t = moat__py_tainted(c, a, &steps, 0);
             report_flow(c, MOAT_CODE_B703, ci, t ? H : 0, 0, NULL, &steps);
         }
@@ -772,26 +896,39 @@ static void literal_parts(moat__py_ctx *c, TSNode n, moat_buf *b, int depth)
     }
 }
 
-/* The SQL-looking literal text of a string-building node, or NULL. */
-static bool sql_text(moat__py_ctx *c, TSNode n)
+/* Whether a string-building node's literal text reads as SQL (Bandit's
+ * SIMPLE_SQL_RE: "VALUES(" with no space counts); *replace (may be NULL) is
+ * set for "...".replace(...), which Bandit reports with low confidence. */
+static bool sql_text_ex(moat__py_ctx *c, TSNode n, bool *replace)
 {
     moat_buf b;
     moat_buf_init(&b);
     moat_buf_puts(&b, "");
+    if (replace) *replace = false;
     if (is_concat(c, n)) {
         literal_parts(c, n, &b, 0);
     } else if (IS(n, "call")) {
         TSNode fn = FIELD(n, "function");
-        if (IS(fn, "attribute") && TEXT_IS(c, FIELD(fn, "attribute"), "format") &&
-            (IS(FIELD(fn, "object"), "string") || IS(FIELD(fn, "object"), "concatenated_string")))
+        bool fmt = IS(fn, "attribute") && TEXT_IS(c, FIELD(fn, "attribute"), "format");
+        bool rep = IS(fn, "attribute") && TEXT_IS(c, FIELD(fn, "attribute"), "replace");
+        if ((fmt || rep) &&
+            (IS(FIELD(fn, "object"), "string") || IS(FIELD(fn, "object"), "concatenated_string"))) {
             literal_parts(c, FIELD(fn, "object"), &b, 0);
-    } else if (IS(n, "string") && !moat__py_is_str(n)) {
+            if (replace) *replace = rep;
+        }
+    } else if ((IS(n, "string") || IS(n, "concatenated_string")) && !moat__py_is_str(n)) {
+        /* f-strings, alone or with plain literals ("SELECT * " f"FROM {t}") */
         literal_parts(c, n, &b, 0);
     }
     regex_init();
     bool m = b.len && regexec(&sql_re, b.data, 0, NULL, 0) == 0;
     moat_buf_free(&b);
     return m;
+}
+
+static bool sql_text(moat__py_ctx *c, TSNode n)
+{
+    return sql_text_ex(c, n, NULL);
 }
 
 static bool sql_built(moat__py_ctx *c, TSNode n)
@@ -809,10 +946,13 @@ static void check_sql_string(moat__py_ctx *c, TSNode n)
     if (IS(parent, "parenthesized_expression") && c->depth > 2 &&
         is_concat(c, c->stack[c->depth - 3]))
         return;
-    if (!sql_text(c, n)) return;
-    /* Inside execute()/executemany(): Bandit's medium confidence. */
+    if (IS(parent, "concatenated_string")) return; /* the whole literal reports */
+    bool replace = false;
+    if (!sql_text_ex(c, n, &replace)) return;
+    /* Inside execute()/executemany(): Bandit's medium confidence (not for
+     * .replace(), low). */
     moat_audit_level conf = L;
-    if (IS(parent, "argument_list") && c->depth > 2) {
+    if (IS(parent, "argument_list") && c->depth > 2 && !replace) {
         TSNode call = c->stack[c->depth - 3];
         TSNode fn = FIELD(call, "function");
         TSNode name = IS(fn, "attribute") ? FIELD(fn, "attribute") : fn;
@@ -840,6 +980,23 @@ static bool subscript_key_is(moat__py_ctx *c, TSNode n, const char *key)
     bool m = strcmp(s, key) == 0;
     free(s);
     return m;
+}
+
+/* Django's security.W009 test: shorter than 50, fewer than 5 distinct
+ * characters, or django-insecure-. */
+static bool weak_literal_key(moat__py_ctx *c, TSNode v)
+{
+    char *s = moat__py_str_value(c, v);
+    size_t n = strlen(s), uniq = 0;
+    bool seen[256] = {0};
+    for (size_t i = 0; i < n; i++)
+        if (!seen[(unsigned char)s[i]]) {
+            seen[(unsigned char)s[i]] = true;
+            uniq++;
+        }
+    bool weak = n < 50 || uniq < 5 || strncmp(s, "django-insecure", 15) == 0;
+    free(s);
+    return weak;
 }
 
 static bool secret_key_target(moat__py_ctx *c, TSNode t)
@@ -888,7 +1045,8 @@ static void check_assignment(moat__py_ctx *c, TSNode n)
     moat__py_steps steps = {0};
     bool tainted = moat__py_tainted(c, right, &steps, 0);
     bool augmented = IS(n, "augmented_assignment");
-    taint_target(c, left, tainted, augmented || !moat__py_is_const(right, 0), &steps, 0);
+    /* a constant, or built only from constants (secure_value): x += " y" keeps x constant */
+    taint_target(c, left, tainted, !secure_value(c, right, 0), &steps, 0);
     moat__py_steps_free(&steps);
     if (augmented) return;
 
@@ -907,7 +1065,14 @@ static void check_assignment(moat__py_ctx *c, TSNode n)
     /* MOAT-C109 */
     if (secret_key_target(c, left)) {
         if (str && ts_node_end_byte(right) - ts_node_start_byte(right) > 2) {
+            size_t before = c->out->len;
             moat__py_report(c, MOAT_CODE_MOAT_C109, right, 0, 0, NULL, NULL, NULL, right);
+            if (c->out->len > before && weak_literal_key(c, right)) {
+                /* what Django's check --deploy calls it; settings leaves it
+                 * to this finding in a combined run */
+                moat_audit_finding *f = &c->out->v[before];
+                f->aliases = moat_xstrdup("security.W009");
+            }
         } else if (IS(right, "call")) {
             /* os.environ.get("SECRET_KEY", "fallback"): the fallback is in the repository */
             char *q = moat__py_qualname(c, FIELD(right, "function"));
@@ -1125,6 +1290,7 @@ static void kinds_init(void)
                {"for_statement", K_FOR},
                {"binary_operator", K_BINARY},
                {"string", K_STRING},
+               {"concatenated_string", K_STRING},
                {"comparison_operator", K_COMPARISON},
                {"return_statement", K_RETURN},
                {"assert_statement", K_ASSERT},
@@ -1310,7 +1476,13 @@ static void analyse_tree(const char *path, const char *src, size_t len,
         res->error = moat_xasprintf("%s:%u:%u: syntax error (the rest of the file was analysed)",
                                     path, p.row + 1, p.column + 1);
     }
-    moat__py_ctx c = {.path = path, .src = src, .len = len, .o = o, .out = out, .res = res};
+    moat__py_ctx c = {.path = path,
+                      .src = src,
+                      .len = len,
+                      .o = o,
+                      .out = out,
+                      .res = res,
+                      .first_finding = out->len};
     for (size_t r = 0; r < MOAT_CODE__COUNT; r++)
         c.disabled[r] = moat__py_skipped(&c, moat_audit_code_rules[r].id);
     moat__py_collect_imports(&c, root, 0);
@@ -1326,6 +1498,7 @@ static void analyse_tree(const char *path, const char *src, size_t len,
         c.depth = 0;
         moat__audit_settings_check(&c, root);
     }
+    moat__py_finish_snippets(&c);
     moat__py_scope_free(&module);
     moat__py_scope_free(&c.returns);
     moat__py_imports_free(&c);

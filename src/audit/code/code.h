@@ -22,6 +22,8 @@ typedef struct moat_audit_code_opts {
     size_t nskip;
     bool code;     /* run the code rules (this header's table) */
     bool settings; /* run the settings rules (audit/settings/settings.h) */
+    bool combined; /* the code rules run on the same tree in the same report
+                      set (moat audit PATH): settings leaves what they report */
 } moat_audit_code_opts;
 
 /* What one analysed file gave besides its findings. */

@@ -52,6 +52,14 @@ typedef struct moat__py_ctx {
     TSTreeCursor cur;                     /* the walk's position (analyse.c) */
     size_t depth;
     bool disabled[MOAT_CODE__COUNT]; /* rules in audit.skip / --skip (set once per file) */
+    /* Literals any rule wanted masked (skipped and suppressed findings
+     * included), byte ranges of src: every snippet of the file masks them
+     * all (moat__py_finish_snippets), not only its own finding's. */
+    size_t (*masks)[2];
+    size_t nmasks, capmasks;
+    size_t first_finding; /* out->len when the file's analysis began */
+    size_t *comments;     /* moat_audit_py_comments, made on first use */
+    size_t ncomments;
 } moat__py_ctx;
 
 /* Whether rule r runs (ruff's is_rule_enabled): each rule family's check asks
@@ -112,6 +120,13 @@ void moat__py_report(moat__py_ctx *c, moat_code_rule rule, TSNode at, moat_audit
 void moat__py_report_rule(moat__py_ctx *c, const moat_audit_rule *r, const char *kind, TSNode at,
                           moat_audit_level sev, moat_audit_level conf, const char *msg,
                           const moat__py_steps *steps, const char *sink, TSNode mask);
+/* Masks every recorded literal and every secret in the snippets of the
+ * file's findings, then cuts long lines; frees the masks. */
+void moat__py_finish_snippets(moat__py_ctx *c);
+/* Whether a comment on lines first..last suppresses rule id (real comments
+ * only: moat_audit_suppressed_py). */
+bool moat__py_suppressed(moat__py_ctx *c, unsigned first, unsigned last, const char *id,
+                         const char *kind);
 /* Adds a "not checkable here" note to the file's result. */
 void moat__py_note(moat__py_ctx *c, TSNode at, char *text_owned);
 /* The settings rules over a parsed file (src/audit/settings/settings.c). */

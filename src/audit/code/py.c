@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "audit/code/internal.h"
+#include "audit/secrets/secrets.h"
 
 bool moat__py_is(TSNode n, const char *type)
 {
@@ -540,14 +541,21 @@ static void line_bounds(const char *src, size_t len, size_t at, size_t *start, s
     *end = b;
 }
 
+#define SNIPPET_MAX 400
+
+/* The whole line (cut only after masking: a cut secret is not recognised). */
 static char *snippet_at(const char *src, size_t len, size_t at, size_t *line_start)
 {
     size_t a, b;
     line_bounds(src, len, at, &a, &b);
     if (b > a && src[b - 1] == '\r') b--;
-    if (b - a > 400) b = a + 400;
     *line_start = a;
     return moat_xstrndup(src + a, b - a);
+}
+
+static void cut_snippet(char *snippet)
+{
+    if (strlen(snippet) > SNIPPET_MAX) snippet[SNIPPET_MAX] = '\0';
 }
 
 void moat__audit_line_finding(moat_audit_findings *out, const moat_audit_rule *r, const char *kind,
@@ -567,6 +575,10 @@ void moat__audit_line_finding(moat_audit_findings *out, const moat_audit_rule *r
     size_t ls;
     f->snippet = len ? snippet_at(src, len, at, &ls) : NULL;
     if (!len) ls = 0;
+    if (f->snippet) {
+        moat_secrets_mask(moat_secrets_shared(), path, f->snippet);
+        cut_snippet(f->snippet);
+    }
     f->line = f->end_line = line;
     f->col = (unsigned)(at - ls) + 1;
     f->message = moat_xstrdup(msg ? msg : r->message);
@@ -603,10 +615,24 @@ void moat__py_report_rule(moat__py_ctx *c, const moat_audit_rule *r, const char 
                           moat_audit_level sev, moat_audit_level conf, const char *msg,
                           const moat__py_steps *steps, const char *sink, TSNode mask)
 {
+    if (!ts_node_is_null(mask)) {
+        /* Recorded before any skip or suppression: another finding on the
+         * same line must not print what this one would have hidden. */
+        size_t a = ts_node_start_byte(mask), b = ts_node_end_byte(mask);
+        while (a < b && c->src[a] != '"' && c->src[a] != '\'')
+            a++; /* r, b, u prefixes */
+        if (c->nmasks == c->capmasks) {
+            c->capmasks = c->capmasks ? c->capmasks * 2 : 8;
+            c->masks = moat_xrealloc(c->masks, c->capmasks * sizeof(*c->masks));
+        }
+        c->masks[c->nmasks][0] = a;
+        c->masks[c->nmasks][1] = b;
+        c->nmasks++;
+    }
     if (moat__py_skipped(c, r->id)) return;
     unsigned first, last;
     stmt_range(c, at, &first, &last);
-    if (moat_audit_suppressed(c->src, c->len, first, last, r->id, kind)) {
+    if (moat__py_suppressed(c, first, last, r->id, kind)) {
         c->res->suppressed++;
         return;
     }
@@ -624,18 +650,6 @@ void moat__py_report_rule(moat__py_ctx *c, const moat_audit_rule *r, const char 
     f->message = moat_xstrdup(msg ? msg : r->message);
     size_t ls;
     f->snippet = snippet_at(c->src, c->len, ts_node_start_byte(at), &ls);
-    if (!ts_node_is_null(mask)) {
-        /* Mask the literal's characters on this line: secrets never reach output. */
-        size_t sl = strlen(f->snippet);
-        size_t a = ts_node_start_byte(mask), b = ts_node_end_byte(mask);
-        while (a < b && c->src[a] != '"' && c->src[a] != '\'')
-            a++; /* r, b, u prefixes */
-        for (size_t i = a; i < b; i++) {
-            if (i < ls || i - ls >= sl) continue;
-            char ch = f->snippet[i - ls];
-            if (ch != '"' && ch != '\'') f->snippet[i - ls] = '*';
-        }
-    }
     if (steps && steps->len) {
         size_t n = steps->len + (sink ? 1 : 0);
         f->steps = moat_xcalloc(n, sizeof(*f->steps));
@@ -645,4 +659,67 @@ void moat__py_report_rule(moat__py_ctx *c, const moat_audit_rule *r, const char 
             f->steps[steps->len] = (moat_audit_step){f->line, moat_xasprintf("reaches %s", sink)};
         f->nsteps = n;
     }
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const size_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+void moat__py_finish_snippets(moat__py_ctx *c)
+{
+    size_t *starts = NULL, nlines = 0, maxmask = 0;
+    if (c->out->len > c->first_finding) {
+        /* line starts, once: the snippet is line f->line of src, whole */
+        nlines = 1;
+        for (size_t i = 0; i < c->len; i++)
+            nlines += c->src[i] == '\n';
+        starts = moat_xmalloc(nlines * sizeof(*starts));
+        size_t l = 0;
+        starts[l++] = 0;
+        for (size_t i = 0; i < c->len; i++)
+            if (c->src[i] == '\n') starts[l++] = i + 1;
+        if (c->nmasks > 1) qsort(c->masks, c->nmasks, sizeof(*c->masks), by_start);
+        for (size_t m = 0; m < c->nmasks; m++)
+            if (c->masks[m][1] - c->masks[m][0] > maxmask)
+                maxmask = c->masks[m][1] - c->masks[m][0];
+    }
+    for (size_t i = c->first_finding; i < c->out->len; i++) {
+        moat_audit_finding *f = &c->out->v[i];
+        if (!f->snippet) continue;
+        size_t ls = f->line >= 1 && f->line <= nlines ? starts[f->line - 1] : 0;
+        size_t sl = strlen(f->snippet);
+        size_t from = ls > maxmask ? ls - maxmask : 0, lo = 0, hi = c->nmasks;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (c->masks[mid][0] < from)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t m = lo; m < c->nmasks && c->masks[m][0] < ls + sl; m++)
+            for (size_t k = c->masks[m][0]; k < c->masks[m][1]; k++) {
+                if (k < ls || k - ls >= sl) continue;
+                char ch = f->snippet[k - ls];
+                if (ch != '"' && ch != '\'' && ch != '\n') f->snippet[k - ls] = '*';
+            }
+        moat_secrets_mask(moat_secrets_shared(), c->path, f->snippet);
+        cut_snippet(f->snippet);
+    }
+    free(starts);
+    moat_audit_findings_merge(c->out, c->first_finding);
+    free(c->comments);
+    c->comments = NULL;
+    free(c->masks);
+    c->masks = NULL;
+    c->nmasks = c->capmasks = 0;
+}
+
+bool moat__py_suppressed(moat__py_ctx *c, unsigned first, unsigned last, const char *id,
+                         const char *kind)
+{
+    if (!c->comments) c->comments = moat_audit_py_comments(c->src, c->len, &c->ncomments);
+    return moat_audit_suppressed_py(c->src, c->len, c->comments, c->ncomments, first, last, id,
+                                    kind);
 }

@@ -43,15 +43,17 @@
       "As B110, inside a loop: errors are skipped silently.") \
     X(B113, "B113", "request_without_timeout", M, L, 400, \
       "Requests call without a timeout.", \
-      "requests waits forever by default: one slow server ties up a worker. Pass timeout=.") \
+      "requests waits forever by default (and with timeout=None): one slow server ties up a " \
+      "worker. Pass timeout=. httpx has a default timeout: only its timeout=None is reported.") \
     X(B201, "B201", "flask_debug_true", H, M, 94, \
       "Flask app run with debug=True.", \
       "The Werkzeug debugger lets anyone who reaches it run code. Never enable it outside a " \
       "developer's machine; read the flag from the environment.") \
-    X(B202, "B202", "tarfile_unsafe_members", H, M, 22, \
-      "tarfile extractall without a members filter.", \
+    X(B202, "B202", "tarfile_unsafe_members", H, H, 22, \
+      "tarfile extractall used without any validation.", \
       "Archive members named '../x' or absolute paths are written outside the target folder. " \
-      "Pass filter='data' (Python 3.12+) or a members list you checked.") \
+      "Only filter='data' (Python 3.12+) makes it safe (not 'fully_trusted' or 'tar'); " \
+      "members= a list is medium, members=function(...) low: check what it discards.") \
     X(B301, "B301", "pickle", M, H, 502, \
       "Pickle can run code when loading untrusted data.", \
       "Unpickling runs constructors chosen by the data. Use JSON for anything that crosses a " \
@@ -77,9 +79,12 @@
     X(B311, "B311", "random", L, H, 330, \
       "Standard pseudo-random generators are not for security.", \
       "random is predictable. Use the secrets module for tokens, passwords and keys.") \
-    X(B324, "B324", "hashlib_new_insecure_functions", M, H, 327, \
-      "Use of insecure MD4, MD5 or SHA1 hash function via hashlib.new.", \
-      "As B303, through hashlib.new(name).") \
+    X(B324, "B324", "hashlib", H, H, 327, \
+      "Use of weak MD4, MD5 or SHA1 hash for security.", \
+      "hashlib.md4/md5/sha/sha1(...) and hashlib.new('md5'...) unless usedforsecurity=False " \
+      "says the hash is no security control; crypt.crypt/mksalt with METHOD_CRYPT, METHOD_MD5 " \
+      "or METHOD_BLOWFISH (medium). Bandit 1.6 reported hashlib.md5/sha1 as B303: that id is " \
+      "an alias.") \
     X(B501, "B501", "request_with_no_cert_validation", H, H, 295, \
       "Requests call with verify=False disabling certificate checks.", \
       "Without certificate checks anyone on the path can read and change the traffic. Fix " \

@@ -238,6 +238,7 @@ static int run(const moat_audit_job *job, bool settings_mode)
     s.settings_mode = settings_mode;
     s.opts.code = !s.settings_mode;
     s.opts.settings = s.settings_mode;
+    s.opts.combined = job->combined;
     moat_audit_format fmt = job->format;
     const char *output = job->output, *baseline_path = job->baseline, *config_path = job->config;
     const char *sev_arg = job->severity, *conf_arg = job->confidence;

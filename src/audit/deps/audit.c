@@ -227,7 +227,8 @@ static void filter(moat_dep_result *r, const moat_deps_opts *o, const char *toda
 
 typedef struct cand {
     moat_pep440 *v; /* owned */
-    const char *text;
+    char *text;     /* owned */
+    bool tried;
 } cand;
 
 static int cand_cmp(const void *a, const void *b)
@@ -235,35 +236,79 @@ static int cand_cmp(const void *a, const void *b)
     return moat_pep440_cmp(((const cand *)a)->v, ((const cand *)b)->v);
 }
 
-/* The lowest fixed version above the current one that none of the
- * reported advisories affects: candidates in ascending order, the first
- * that passes wins. */
+#define MAX_FIX_CANDIDATES 256
+
+/* Adds version t as a candidate when it is above cur and not there yet. A
+ * pre-release (a fix first shipped in 24.7.0rc1) is not advised unless cur is
+ * one: its final release (24.7.0) is the candidate instead. */
+static void add_cand(cand **cs, size_t *nc, const char *t, const moat_pep440 *cur)
+{
+    if (*nc >= MAX_FIX_CANDIDATES) return;
+    moat_pep440 *c = NULL;
+    if (moat_pep440_parse(t, strlen(t), &c) < 0) return;
+    char *text = NULL;
+    if (moat_pep440_is_prerelease(c) && !moat_pep440_is_prerelease(cur)) {
+        /* the release part: digits and dots up to the pre/dev label */
+        size_t n = strspn(t, "0123456789.");
+        while (n && t[n - 1] == '.')
+            n--;
+        moat_pep440_free(c);
+        c = NULL;
+        if (n == 0 || t[n] == '!' || moat_pep440_parse(t, n, &c) < 0) return;
+        text = moat_xstrndup(t, n);
+    }
+    bool dup = moat_pep440_cmp(c, cur) <= 0;
+    for (size_t i = 0; i < *nc && !dup; i++)
+        dup = moat_pep440_cmp((*cs)[i].v, c) == 0;
+    if (dup) {
+        moat_pep440_free(c);
+        free(text);
+        return;
+    }
+    *cs = moat_xrealloc(*cs, (*nc + 1) * sizeof(**cs));
+    (*cs)[(*nc)++] = (cand){c, text ? text : moat_xstrdup(t), false};
+}
+
+/* The lowest version above the current one that no known advisory affects
+ * (not only the ones reported: waitress 1.4.0's first fix, 2.1.1, is hit by
+ * PYSEC-2022-205). Candidates are the advisories' fixed versions; each one
+ * tried that is still affected adds its own advisories' fixes. */
 static char *smallest_fix(moat_osvdb *db, const moat_dep *dep, const moat_pep440 *cur,
                           const moat_vuln *vulns, size_t n)
 {
     cand *cs = NULL;
     size_t nc = 0;
     for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < vulns[i].nfixed; k++) {
-            moat_pep440 *c = NULL;
-            const char *t = vulns[i].fixed[k];
-            if (moat_pep440_parse(t, strlen(t), &c) < 0) continue;
-            if (moat_pep440_cmp(c, cur) <= 0) {
-                moat_pep440_free(c);
-                continue;
-            }
-            cs = moat_xrealloc(cs, (nc + 1) * sizeof(*cs));
-            cs[nc++] = (cand){c, t};
-        }
-    if (nc) qsort(cs, nc, sizeof(*cs), cand_cmp);
+        for (size_t k = 0; k < vulns[i].nfixed; k++)
+            add_cand(&cs, &nc, vulns[i].fixed[k], cur);
     char *res = NULL;
-    for (size_t i = 0; i < nc && !res; i++) {
-        if (i && moat_pep440_cmp(cs[i].v, cs[i - 1].v) == 0) continue;
-        if (!moat__osvdb_affects_any(db, dep->name, cs[i].v, vulns, n))
+    for (size_t round = 0; round < MAX_FIX_CANDIDATES && !res; round++) {
+        if (nc) qsort(cs, nc, sizeof(*cs), cand_cmp);
+        size_t i = 0;
+        while (i < nc && cs[i].tried)
+            i++;
+        if (i == nc) break;
+        cs[i].tried = true;
+        if (moat__osvdb_affects_any(db, dep->name, cs[i].v, vulns, n)) continue;
+        moat_vuln *vs = NULL;
+        size_t nv = 0;
+        if (moat_osvdb_query(db, dep->name, cs[i].v, cs[i].text, &vs, &nv) < 0) {
+            moat_vulns_free(vs, nv);
+            break;
+        }
+        if (nv == 0) {
             res = moat_xstrdup(cs[i].text);
+        } else {
+            for (size_t j = 0; j < nv; j++)
+                for (size_t k = 0; k < vs[j].nfixed; k++)
+                    add_cand(&cs, &nc, vs[j].fixed[k], cur);
+        }
+        moat_vulns_free(vs, nv);
     }
-    for (size_t i = 0; i < nc; i++)
+    for (size_t i = 0; i < nc; i++) {
         moat_pep440_free(cs[i].v);
+        free(cs[i].text);
+    }
     free(cs);
     return res;
 }
@@ -274,6 +319,8 @@ static void audit_range(moat_osvdb *db, const moat_dep *dep, moat_dep_result *r)
     if (moat_pep440_specset_parse(dep->spec, strlen(dep->spec), &set, NULL) < 0) return;
     char **known = NULL;
     size_t nk = 0;
+    moat_pep440 *newest = NULL; /* the newest affected version in the range */
+    const char *newest_text = NULL;
     if (moat_osvdb_known_versions(db, dep->name, &known, &nk) == 0) {
         for (size_t i = 0; i < nk; i++) {
             moat_pep440 *v = NULL;
@@ -286,11 +333,27 @@ static void audit_range(moat_osvdb *db, const moat_dep *dep, moat_dep_result *r)
                     r->range_affected =
                         moat_xrealloc(r->range_affected, (r->nrange_affected + 1) * sizeof(char *));
                     r->range_affected[r->nrange_affected++] = moat_xstrdup(known[i]);
+                    if (!newest || moat_pep440_cmp(v, newest) > 0) {
+                        moat_pep440_free(newest);
+                        newest = v;
+                        newest_text = known[i];
+                        v = NULL;
+                    }
                 }
                 moat_vulns_free(vs, nv);
             }
             moat_pep440_free(v);
         }
+    }
+    /* the safe floor: the smallest clean version above the newest affected
+     * one (as a pinned upgrade from it) */
+    if (newest) {
+        moat_vuln *vs = NULL;
+        size_t nv = 0;
+        if (moat_osvdb_query(db, dep->name, newest, newest_text, &vs, &nv) == 0 && nv)
+            r->range_floor = smallest_fix(db, dep, newest, vs, nv);
+        moat_vulns_free(vs, nv);
+        moat_pep440_free(newest);
     }
     moat_deps_strv_free(known, nk);
     moat_pep440_specset_free(set);
@@ -351,6 +414,7 @@ void moat_deps_result_free(moat_deps_result *r)
         moat_vulns_free(r->v[i].vulns, r->v[i].nvulns);
         free(r->v[i].fix);
         moat_deps_strv_free(r->v[i].range_affected, r->v[i].nrange_affected);
+        free(r->v[i].range_floor);
     }
     free(r->v);
     memset(r, 0, sizeof(*r));

@@ -264,6 +264,7 @@ typedef struct moat_dep_result {
     size_t range_known;
     char **range_affected;
     size_t nrange_affected;
+    char *range_floor; /* owned: the smallest clean version above every affected one, or NULL */
 } moat_dep_result;
 
 typedef struct moat_deps_result {

@@ -3,8 +3,11 @@
  * the file and line that pins the package), Markdown, and a CycloneDX 1.5
  * SBOM with its vulnerabilities. JSON goes through jansson so escaping is
  * never hand-made. The audit itself is audit.c's. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "audit/audit.h"
 #include "deps_int.h"
@@ -91,6 +94,7 @@ static void table(const moat_deps_result *r, moat_buf *b)
         moat_buf_printf(b, "): %zu of %zu known versions in the range are affected: ",
                         x->nrange_affected, x->range_known);
         put_range_versions(b, x);
+        if (x->range_floor) moat_buf_printf(b, "; safe floor: >=%s", x->range_floor);
         moat_buf_putc(b, '\n');
     }
     if (any_range) moat_buf_putc(b, '\n');
@@ -173,9 +177,10 @@ static void pip_audit_json(const moat_deps_result *r, moat_buf *b)
                 why = moat_xstrdup(x->dep->note);
             else if (x->nrange_affected)
                 why = moat_xasprintf("not pinned (%s): %zu of the %zu versions in the range that "
-                                     "the advisory data knows are affected",
+                                     "the advisory data knows are affected%s%s",
                                      x->dep->spec[0] ? x->dep->spec : "any", x->nrange_affected,
-                                     x->range_known);
+                                     x->range_known, x->range_floor ? "; safe floor: >=" : "",
+                                     x->range_floor ? x->range_floor : "");
             else
                 why = moat_xasprintf("not pinned (%s)", x->dep->spec[0] ? x->dep->spec : "any");
             json_object_set_new(d, "skip_reason", jstr(why));
@@ -325,6 +330,7 @@ static void markdown(const moat_deps_result *r, moat_buf *b)
         moat_buf_printf(b, "- `%s %s` allows %zu affected versions of %zu known: ", x->dep->name,
                         x->dep->spec, x->nrange_affected, x->range_known);
         put_range_versions(b, x);
+        if (x->range_floor) moat_buf_printf(b, "; safe floor: `>=%s`", x->range_floor);
         moat_buf_putc(b, '\n');
     }
     moat_buf_putc(b, '\n');
@@ -336,6 +342,29 @@ static char *purl(const moat_dep *d)
     return moat_xasprintf("pkg:pypi/%s@%s", d->name, d->version);
 }
 
+/* urn:uuid: of a random (version 4) UUID: a BOM's serialNumber. */
+static char *serial_number(void)
+{
+    unsigned char u[16] = {0};
+    size_t got = 0;
+    while (got < sizeof(u)) {
+        ssize_t n = getrandom(u + got, sizeof(u) - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) moat__bug(__FILE__, __LINE__, "getrandom");
+        got += (size_t)n;
+    }
+    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+    return moat_xasprintf("urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                          "%02x%02x%02x%02x%02x%02x",
+                          u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
+                          u[12], u[13], u[14], u[15]);
+}
+
+/* CycloneDX 1.5 JSON (validated against bom-1.5.schema.json in the tests):
+ * one component per pinned dependency, one vulnerability per advisory with
+ * every component it affects, a rating on each (severity "unknown" when the
+ * record has none). */
 static void cyclonedx(const moat_deps_result *r, moat_buf *b)
 {
     json_t *comps = json_array(), *vulns = json_array();
@@ -343,37 +372,63 @@ static void cyclonedx(const moat_deps_result *r, moat_buf *b)
         const moat_dep_result *x = &r->v[i];
         if (!x->dep->version) continue;
         char *ref = purl(x->dep);
-        json_t *c = json_object();
-        json_object_set_new(c, "type", json_string("library"));
-        json_object_set_new(c, "bom-ref", jstr(ref));
-        json_object_set_new(c, "name", jstr(x->dep->name));
-        json_object_set_new(c, "version", jstr(x->dep->version));
-        json_object_set_new(c, "purl", jstr(ref));
-        json_array_append_new(comps, c);
+        bool seen = false;
+        for (size_t k = 0; k < json_array_size(comps) && !seen; k++)
+            seen = !strcmp(json_string_value(json_object_get(json_array_get(comps, k), "bom-ref")),
+                           ref);
+        if (!seen) {
+            json_t *c = json_object();
+            json_object_set_new(c, "type", json_string("library"));
+            json_object_set_new(c, "bom-ref", jstr(ref));
+            json_object_set_new(c, "name", jstr(x->dep->name));
+            json_object_set_new(c, "version", jstr(x->dep->version));
+            json_object_set_new(c, "purl", jstr(ref));
+            json_array_append_new(comps, c);
+        }
         for (size_t k = 0; k < x->nvulns; k++) {
             const moat_vuln *v = &x->vulns[k];
+            json_t *same = NULL;
+            for (size_t j = 0; j < json_array_size(vulns) && !same; j++) {
+                json_t *e = json_array_get(vulns, j);
+                if (!strcmp(json_string_value(json_object_get(e, "id")), v->id)) same = e;
+            }
+            if (same) {
+                json_t *aff = json_object_get(same, "affects");
+                bool has = false;
+                for (size_t j = 0; j < json_array_size(aff) && !has; j++)
+                    has = !strcmp(json_string_value(json_object_get(json_array_get(aff, j), "ref")),
+                                  ref);
+                if (!has) json_array_append_new(aff, json_pack("{s:o}", "ref", jstr(ref)));
+                continue;
+            }
             json_t *o = json_object();
+            json_object_set_new(o, "bom-ref", jstr(v->id));
             json_object_set_new(o, "id", jstr(v->id));
             char *url = osv_url(v->id);
             json_object_set_new(o, "source",
                                 json_pack("{s:s,s:o}", "name", "OSV", "url", jstr(url)));
             free(url);
             json_t *refs = json_array();
-            for (size_t a = 0; a < v->naliases; a++)
-                json_array_append_new(refs, json_pack("{s:o,s:{s:s}}", "id", jstr(v->aliases[a]),
-                                                      "source", "name", "OSV"));
-            json_object_set_new(o, "references", refs);
-            if (v->severity) {
-                json_t *rating = json_object();
-                if (v->score >= 0) {
-                    json_object_set_new(rating, "score", json_real(v->score));
-                    json_object_set_new(rating, "method", json_string("CVSSv31"));
-                }
-                json_object_set_new(rating, "severity", json_string(v->severity));
-                json_object_set_new(o, "ratings", json_pack("[o]", rating));
+            for (size_t a = 0; a < v->naliases; a++) {
+                char *aurl = osv_url(v->aliases[a]);
+                json_array_append_new(refs,
+                                      json_pack("{s:o,s:{s:s,s:o}}", "id", jstr(v->aliases[a]),
+                                                "source", "name", "OSV", "url", jstr(aurl)));
+                free(aurl);
             }
-            json_object_set_new(o, "description", jstr(v->summary));
-            json_object_set_new(o, "detail", jstr(v->details));
+            json_object_set_new(o, "references", refs);
+            json_t *rating = json_object();
+            json_object_set_new(rating, "source", json_pack("{s:s}", "name", "OSV"));
+            if (v->score >= 0) {
+                json_object_set_new(rating, "score", json_real(v->score));
+                json_object_set_new(rating, "method", json_string("CVSSv31"));
+            }
+            json_object_set_new(rating, "severity",
+                                json_string(v->severity ? v->severity : "unknown"));
+            json_object_set_new(o, "ratings", json_pack("[o]", rating));
+            if (v->summary && v->summary[0])
+                json_object_set_new(o, "description", jstr(v->summary));
+            if (v->details && v->details[0]) json_object_set_new(o, "detail", jstr(v->details));
             if (x->fix) {
                 char *rec = moat_xasprintf("Upgrade %s to %s or later.", x->dep->name, x->fix);
                 json_object_set_new(o, "recommendation", jstr(rec));
@@ -385,12 +440,23 @@ static void cyclonedx(const moat_deps_result *r, moat_buf *b)
         free(ref);
     }
     json_t *doc = json_object();
+    json_object_set_new(doc, "$schema",
+                        json_string("http://cyclonedx.org/schema/bom-1.5.schema.json"));
     json_object_set_new(doc, "bomFormat", json_string("CycloneDX"));
     json_object_set_new(doc, "specVersion", json_string("1.5"));
+    char *serial = serial_number();
+    json_object_set_new(doc, "serialNumber", jstr(serial));
+    free(serial);
     json_object_set_new(doc, "version", json_integer(1));
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_object_set_new(doc, "metadata",
-                        json_pack("{s:{s:[{s:s,s:s}]}}", "tools", "components", "name", "moat",
-                                  "version", MOAT_VERSION));
+                        json_pack("{s:s,s:{s:[{s:s,s:s,s:s}]}}", "timestamp", ts, "tools",
+                                  "components", "type", "application", "name", "moat", "version",
+                                  MOAT_VERSION));
     json_object_set_new(doc, "components", comps);
     json_object_set_new(doc, "vulnerabilities", vulns);
     dump(doc, b);

@@ -117,7 +117,23 @@ void moat__deps_add_req(moat_deps *d, const moat_pep508_req *r, const char *file
 {
     if (!marker_applies(d, r->marker, file, line)) return;
     if (r->url) {
-        char *note = moat_xasprintf("direct reference %s: not audited (no version)", r->url);
+        /* git+https://TOKEN@host/... or user:password@: the credentials
+         * never reach the report */
+        char *url = moat_xstrdup(r->url);
+        char *scheme = strstr(url, "://");
+        if (scheme) {
+            char *host = scheme + 3, *end = host + strcspn(host, "/?#");
+            char *at = NULL;
+            for (char *p = host; p < end; p++)
+                if (*p == '@') at = p;
+            if (at) {
+                char *red = moat_xasprintf("%.*s***%s", (int)(host - url), url, at);
+                free(url);
+                url = red;
+            }
+        }
+        char *note = moat_xasprintf("direct reference %s: not audited (no version)", url);
+        free(url);
         moat_deps_add(d, r->name, NULL, NULL, note, file, line);
         free(note);
         return;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "audit/deps/deps.h"
+#include "audit/secrets/secrets.h"
 #include "audit/engine.h"
 #include "core.h"
 
@@ -111,7 +112,18 @@ int moat_audit_deps_run(const moat_audit_job *job)
     moat_osvdb *db = NULL;
     char *err = NULL;
     int status = 0;
-    if (moat_osvdb_open(dbpath ? dbpath : defpath, false, &db, &err) < 0) {
+    int orc = moat_osvdb_open(dbpath ? dbpath : defpath, false, &db, &err);
+    if (orc == MOAT_ENOENT && job->combined) {
+        /* moat audit PATH: the other analysers still run; say how to get it */
+        fprintf(stderr,
+                "moat audit deps: %s: no advisory database, dependencies not checked; get it "
+                "with 'moat db update' (OSV's PyPI advisories) or 'moat db import FILE'\n",
+                dbpath ? dbpath : defpath);
+        free(err);
+        status = MOAT_AUDIT_NOT_CHECKED;
+        goto out;
+    }
+    if (orc < 0) {
         fprintf(stderr, "moat audit deps: %s\n", err);
         free(err);
         status = 2;
@@ -121,10 +133,10 @@ int moat_audit_deps_run(const moat_audit_job *job)
     if (moat_osvdb_info_get(db, true, &info) == 0) {
         if (info.vulns == 0) {
             fprintf(stderr,
-                    "moat audit deps: %s holds no advisories (run 'moat db import' or "
+                    "moat audit deps: %s holds no advisories%s (run 'moat db import' or "
                     "'moat db update')\n",
-                    dbpath ? dbpath : defpath);
-            status = 2;
+                    dbpath ? dbpath : defpath, job->combined ? ", dependencies not checked" : "");
+            status = job->combined ? MOAT_AUDIT_NOT_CHECKED : 2;
         } else if (!quiet && info.age_days > MOAT_OSV_STALE_DAYS) {
             fprintf(stderr,
                     "moat audit deps: warning: the advisory data is old (newest advisory %s, "
@@ -153,6 +165,9 @@ int moat_audit_deps_run(const moat_audit_job *job)
     moat_buf_init(&outb);
     moat_deps_report(&res, format, &outb);
     moat_audit_make_safe(&outb, !strcmp(format, "table") || !strcmp(format, "markdown"));
+    /* the human formats echo input lines and URLs: no secret in them */
+    if ((!strcmp(format, "table") || !strcmp(format, "markdown")) && outb.data)
+        moat_secrets_mask(moat_secrets_shared(), NULL, outb.data);
     fwrite(outb.data, 1, outb.len, stdout);
     moat_buf_free(&outb);
     if (problems)
@@ -160,7 +175,7 @@ int moat_audit_deps_run(const moat_audit_job *job)
                 "moat audit deps: %zu input problem%s reported above; the rest was "
                 "audited\n",
                 problems, problems == 1 ? "" : "s");
-    status = res.vulnerable ? 1 : problems ? 2 : 0;
+    status = res.vulnerable || (job->strict && res.ranges_affected) ? 1 : problems ? 2 : 0;
     moat_deps_result_free(&res);
 out:
     moat_osvdb_close(db);

@@ -9,6 +9,7 @@
 
 #include "audit/audit.h"
 #include "audit/report/internal.h"
+#include "audit/secrets/secrets.h"
 
 moat_audit_finding *moat_audit_findings_push(moat_audit_findings *f)
 {
@@ -28,6 +29,7 @@ void moat__audit_finding_free(moat_audit_finding *x)
     free(x->path);
     free(x->message);
     free(x->snippet);
+    free(x->aliases);
     for (size_t i = 0; i < x->nsteps; i++)
         free(x->steps[i].what);
     free(x->steps);
@@ -151,8 +153,24 @@ static int cmp_finding(const void *pa, const void *pb)
     return strcmp0(a->message, b->message);
 }
 
+/* Whatever an analyser put in a finding, no secret the detectors know is
+ * printed: each snippet, message and step is masked here, once, before the
+ * fingerprints (which then never depend on a secret either). */
+static void mask_secrets(moat_audit_findings *f)
+{
+    const moat_secrets *s = f->len ? moat_secrets_shared() : NULL;
+    for (size_t i = 0; i < f->len; i++) {
+        moat_audit_finding *x = &f->v[i];
+        if (x->snippet) moat_secrets_mask(s, x->path, x->snippet);
+        if (x->message) moat_secrets_mask(s, NULL, x->message);
+        for (size_t k = 0; k < x->nsteps; k++)
+            if (x->steps[k].what) moat_secrets_mask(s, NULL, x->steps[k].what);
+    }
+}
+
 void moat_audit_findings_finish(moat_audit_findings *f)
 {
+    mask_secrets(f);
     if (f->len > 1) qsort(f->v, f->len, sizeof(*f->v), cmp_finding);
     /* Occurrence numbers count earlier findings (same file) with the same
      * occurrence-0 fingerprint: identical lines stay distinguishable. */
@@ -168,4 +186,91 @@ void moat_audit_findings_finish(moat_audit_findings *f)
         if (occ) moat_audit_fingerprint(&f->v[i], occ);
     }
     free(base);
+}
+
+/* Rules that state one fact about one node: "SECRET_KEY is a literal" is
+ * MOAT-C109 (code), Bandit's B105/B106 (a secret-looking name) and, for a
+ * weak key, Django's security.W009 (settings). The first id of a group is
+ * the one a merged finding keeps. */
+static const char *const alias_groups[][4] = {
+    {"MOAT-C109", "B105", "B106", "security.W009"},
+    {"B324", "B303", NULL, NULL},
+};
+
+static bool in_group(size_t g, const char *rule)
+{
+    for (size_t k = 0; k < 4 && alias_groups[g][k]; k++)
+        if (strcmp(alias_groups[g][k], rule) == 0) return true;
+    return false;
+}
+
+const char *moat_audit_aliases_of(const char *rule)
+{
+    static const char *const joined[] = {"MOAT-C109,B105,B106,security.W009", "B324,B303"};
+    _Static_assert(MOAT_ARRAY_LEN(joined) == MOAT_ARRAY_LEN(alias_groups), "one per group");
+    for (size_t g = 0; g < MOAT_ARRAY_LEN(alias_groups); g++)
+        if (rule && in_group(g, rule)) return joined[g];
+    return NULL;
+}
+
+static void add_alias(moat_audit_finding *x, const char *id)
+{
+    if (strcmp(x->rule, id) == 0) return;
+    if (x->aliases) {
+        /* already listed? */
+        size_t n = strlen(id);
+        for (const char *p = x->aliases; *p;) {
+            size_t m = strcspn(p, ",");
+            if (m == n && strncmp(p, id, n) == 0) return;
+            p += m + (p[m] == ',');
+        }
+        char *j = moat_xasprintf("%s,%s", x->aliases, id);
+        free(x->aliases);
+        x->aliases = j;
+    } else {
+        x->aliases = moat_xstrdup(id);
+    }
+}
+
+void moat_audit_findings_merge(moat_audit_findings *f, size_t from)
+{
+    for (size_t i = from; i < f->len; i++) {
+        moat_audit_finding *a = &f->v[i];
+        size_t g = 0;
+        while (g < MOAT_ARRAY_LEN(alias_groups) && !in_group(g, a->rule))
+            g++;
+        if (g == MOAT_ARRAY_LEN(alias_groups)) continue;
+        for (size_t j = i + 1; j < f->len;) {
+            moat_audit_finding *b = &f->v[j];
+            if (b->line != a->line || strcmp(b->path ? b->path : "", a->path ? a->path : "") ||
+                !in_group(g, b->rule)) {
+                j++;
+                continue;
+            }
+            /* keep the group's first id (and the higher levels) */
+            size_t ka = 0, kb = 0;
+            while (ka < 4 && alias_groups[g][ka] && strcmp(alias_groups[g][ka], a->rule))
+                ka++;
+            while (kb < 4 && alias_groups[g][kb] && strcmp(alias_groups[g][kb], b->rule))
+                kb++;
+            if (kb < ka) {
+                moat_audit_finding t = *a;
+                *a = *b;
+                *b = t;
+            }
+            add_alias(a, b->rule);
+            for (const char *p = b->aliases; p && *p;) {
+                size_t m = strcspn(p, ",");
+                char *id = moat_xstrndup(p, m);
+                add_alias(a, id);
+                free(id);
+                p += m + (p[m] == ',');
+            }
+            if (b->severity > a->severity) a->severity = b->severity;
+            if (b->confidence > a->confidence) a->confidence = b->confidence;
+            moat__audit_finding_free(b);
+            memmove(b, b + 1, (f->len - j - 1) * sizeof(*b));
+            f->len--;
+        }
+    }
 }

@@ -53,6 +53,21 @@ static void count_levels(const moat_audit_findings *f, size_t counts[4])
         counts[f->v[i].severity & 3]++;
 }
 
+/* "B105,B106" as a JSON array of strings. */
+static void aliases_json(moat_buf *b, const char *aliases)
+{
+    moat_buf_putc(b, '[');
+    for (const char *p = aliases; p && *p;) {
+        size_t m = strcspn(p, ",");
+        char *id = moat_xstrndup(p, m);
+        if (p != aliases) moat_buf_puts(b, ", ");
+        json_str(b, id);
+        free(id);
+        p += m + (p[m] == ',');
+    }
+    moat_buf_putc(b, ']');
+}
+
 static void render_text(moat_buf *b, const moat_audit_report *r)
 {
     const moat_audit_findings *f = r->findings;
@@ -68,6 +83,7 @@ static void render_text(moat_buf *b, const moat_audit_report *r)
         moat_buf_printf(b, "  %u:%u  %s  %s severity, %s confidence", x->line, x->col, x->rule,
                         moat_audit_level_name(x->severity), moat_audit_level_name(x->confidence));
         if (x->cwe) moat_buf_printf(b, "  CWE-%u", x->cwe);
+        if (x->aliases) moat_buf_printf(b, "  (also %s)", x->aliases);
         moat_buf_printf(b, "\n    %s\n", x->message ? x->message : "");
         if (x->snippet) {
             char num[16];
@@ -135,7 +151,9 @@ static void render_json(moat_buf *b, const moat_audit_report *r)
             json_str(b, x->steps[s].what);
             moat_buf_puts(b, "}");
         }
-        moat_buf_printf(b, "], \"fingerprint\": \"%s\"}", x->fingerprint);
+        moat_buf_puts(b, "], \"aliases\": ");
+        aliases_json(b, x->aliases);
+        moat_buf_printf(b, ", \"fingerprint\": \"%s\"}", x->fingerprint);
     }
     moat_buf_puts(b, f->len ? "\n  ],\n  \"errors\": [" : "],\n  \"errors\": [");
     for (size_t i = 0; i < r->nerrors; i++) {
@@ -280,6 +298,10 @@ static void render_sarif(moat_buf *b, const moat_audit_report *r)
         moat_buf_printf(b, ", \"properties\": {\"confidence\": \"%s\", \"kind\": ",
                         moat_audit_level_name(x->confidence));
         json_str(b, x->kind);
+        if (x->aliases) {
+            moat_buf_puts(b, ", \"aliases\": ");
+            aliases_json(b, x->aliases);
+        }
         moat_buf_puts(b, "}}");
     }
     moat_buf_puts(b, f->len ? "\n      ]" : "]");

@@ -1,13 +1,56 @@
 /* suppress.c - suppression comments: `# nosec [IDS]`, `# moat: ignore[IDS]`
  * and `# pragma: allowlist secret`, looked for on every line of the
  * statement a finding belongs to (the analyser says which lines those are).
- * The markers are plain text after a '#', so they also work in templates
- * (`{# nosec #}`) and in .env/.ini files. */
+ * In Python source only real comments count (moat_audit_py_comments: a
+ * "#nosec" inside a string literal is text); elsewhere the markers are plain
+ * text after a '#', so they also work in templates (`{# nosec #}`) and in
+ * .env/.ini files. A list names rules by id or by Bandit's test name
+ * (`# nosec: md5`, `# nosec B303,hashlib`). */
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
 #include "audit/audit.h"
+#include "audit/code/code.h"
+#include "audit/secrets/secrets.h"
+#include "audit/settings/settings.h"
+
+/* Bandit's test names that are not a moat rule's name (its blacklist
+ * entries, and the names today's Bandit gives checks moat files under
+ * another id), with the moat ids they stand for. */
+static const struct {
+    const char *name, *id;
+} bandit_names[] = {
+    {"md5", "B324"},
+    {"hashlib", "B324"},
+    {"hashlib", "B303"},
+};
+
+/* Whether token t[0..n) is a rule's test name (Bandit's or moat's). With
+ * rule non-NULL: whether it names that rule. */
+static bool names_rule(const char *t, size_t n, const char *rule)
+{
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(bandit_names); i++)
+        if (strlen(bandit_names[i].name) == n && strncasecmp(t, bandit_names[i].name, n) == 0 &&
+            (!rule || strcasecmp(rule, bandit_names[i].id) == 0))
+            return true;
+    size_t ns;
+    const moat_audit_rule *sec = moat_secrets_rules(&ns);
+    const struct {
+        const moat_audit_rule *v;
+        size_t n;
+    } tables[] = {{moat_audit_code_rules, moat_audit_code_nrules},
+                  {moat_audit_settings_rules, moat_audit_settings_nrules},
+                  {sec, ns}};
+    for (size_t k = 0; k < MOAT_ARRAY_LEN(tables); k++)
+        for (size_t i = 0; i < tables[k].n; i++) {
+            const moat_audit_rule *r = &tables[k].v[i];
+            if (r->name && strlen(r->name) == n && strncasecmp(t, r->name, n) == 0 &&
+                (!rule || strcasecmp(rule, r->id) == 0))
+                return true;
+        }
+    return false;
+}
 
 /* An id-like token: starts with a letter, has a digit (B608, MOAT-C101,
  * security.W004); words such as "safe" or "reviewed" are the reason. */
@@ -46,9 +89,12 @@ static bool list_covers(const char *p, const char *end, bool bracketed, const ch
         /* In brackets every token is an id; after "nosec", prose may follow,
          * so only id-shaped words count (moat's ids may have no digit:
          * MOAT-S-JWT). */
-        if (!bracketed && !id_like(t, n) && !(n > 5 && strncasecmp(t, "MOAT-", 5) == 0)) continue;
+        bool name = names_rule(t, n, NULL);
+        if (!bracketed && !name && !id_like(t, n) && !(n > 5 && strncasecmp(t, "MOAT-", 5) == 0))
+            continue;
         any = true;
         if (n == rlen && strncasecmp(t, rule, n) == 0) return true;
+        if (name && names_rule(t, n, rule)) return true;
     }
     return !any;
 }
@@ -61,6 +107,7 @@ static const char *find_ci(const char *p, const char *end, const char *lit)
     return NULL;
 }
 
+/* From comment on (p: the line's start, or its comment's '#'). */
 static bool line_covers(const char *p, const char *end, const char *rule, const char *kind)
 {
     for (const char *h = memchr(p, '#', (size_t)(end - p)); h;
@@ -96,8 +143,68 @@ static bool line_covers(const char *p, const char *end, const char *rule, const 
     return false;
 }
 
+size_t *moat_audit_py_comments(const char *text, size_t len, size_t *n)
+{
+    size_t cap = 16, k = 0;
+    size_t *v = moat_xmalloc(cap * sizeof(*v));
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (ch == '#') {
+            if (k == cap) {
+                cap *= 2;
+                v = moat_xrealloc(v, cap * sizeof(*v));
+            }
+            v[k++] = i;
+            while (i < len && text[i] != '\n')
+                i++;
+            continue;
+        }
+        if (ch != '"' && ch != '\'') continue;
+        /* A string: triple-quoted ones run across lines; a backslash
+         * always takes the next byte along (in raw strings too, where \"
+         * does not end the string either); single-quoted ones end at a
+         * line end even when unterminated, so one stray quote costs a
+         * line, not the file. */
+        bool triple = i + 2 < len && text[i + 1] == ch && text[i + 2] == ch;
+        i += triple ? 3 : 1;
+        for (; i < len; i++) {
+            if (text[i] == '\\') {
+                i++;
+                continue;
+            }
+            if (!triple && text[i] == '\n') break;
+            if (text[i] != ch) continue;
+            if (!triple) break;
+            if (i + 2 < len && text[i + 1] == ch && text[i + 2] == ch) {
+                i += 2;
+                break;
+            }
+        }
+    }
+    *n = k;
+    return v;
+}
+
+static bool suppressed_in(const char *text, size_t len, const size_t *comments, size_t ncomments,
+                          bool py, unsigned first, unsigned last, const char *rule,
+                          const char *kind);
+
 bool moat_audit_suppressed(const char *text, size_t len, unsigned first, unsigned last,
                            const char *rule, const char *kind)
+{
+    return suppressed_in(text, len, NULL, 0, false, first, last, rule, kind);
+}
+
+bool moat_audit_suppressed_py(const char *text, size_t len, const size_t *comments,
+                              size_t ncomments, unsigned first, unsigned last, const char *rule,
+                              const char *kind)
+{
+    return suppressed_in(text, len, comments, ncomments, true, first, last, rule, kind);
+}
+
+static bool suppressed_in(const char *text, size_t len, const size_t *comments, size_t ncomments,
+                          bool py, unsigned first, unsigned last, const char *rule,
+                          const char *kind)
 {
     if (!text || first == 0) return false;
     if (last < first) last = first;
@@ -112,7 +219,32 @@ bool moat_audit_suppressed(const char *text, size_t len, unsigned first, unsigne
     for (; line <= last && p < end; line++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
-        if (line_covers(p, le, rule, kind)) return true;
+        const char *from = p;
+        if (py) {
+            /* the line's comment, if it has one */
+            size_t at = (size_t)(p - text), lo = 0, hi = ncomments;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (comments[mid] < at)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            from = lo < ncomments && comments[lo] < (size_t)(le - text) ? text + comments[lo] : le;
+        }
+        if (line_covers(from, le, rule, kind)) return true;
+        /* a comment naming another id of the same problem */
+        const char *al = moat_audit_aliases_of(rule);
+        for (const char *a = al; a && *a;) {
+            size_t m = strcspn(a, ",");
+            char id[32];
+            if (m < sizeof(id)) {
+                memcpy(id, a, m);
+                id[m] = '\0';
+                if (strcmp(id, rule) != 0 && line_covers(from, le, id, kind)) return true;
+            }
+            a += m + (a[m] == ',');
+        }
         if (!nl) break;
         p = nl + 1;
     }

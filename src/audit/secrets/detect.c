@@ -7,6 +7,7 @@
  * secret on the line masked. Notebooks are scanned string by string through
  * notebook.c's decoder. Walking trees and printing are left to others. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,11 +71,13 @@ static const moat_audit_rule rules[R__COUNT] = {
     [R_GITLAB] = {"MOAT-S-GITLAB", "gitlab-token", H, H, 798, "GitLab personal access token",
                   "A GitLab personal access token (glpat-). Revoke it in GitLab."},
     [R_SLACK] = {"MOAT-S-SLACK", "slack-token", H, H, 798, "Slack token",
-                 "A Slack bot, user, app or refresh token (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-). "
-                 "Revoke it in the Slack app settings."},
-    [R_SLACK_WEBHOOK] = {"MOAT-S-SLACK-WEBHOOK", "slack-webhook", M, H, 798,
-                         "Slack incoming webhook URL",
-                         "Anyone with the URL can post to the channel. Regenerate the webhook."},
+                 "A Slack bot, user, workspace, legacy, configuration or app token (xoxb-, "
+                 "xoxp-, xoxa-, xoxr-, xoxs-, xoxo-, xoxe-, xapp-). Revoke it in the Slack app "
+                 "settings."},
+    [R_SLACK_WEBHOOK] = {"MOAT-S-SLACK-WEBHOOK", "slack-webhook", M, H, 798, "Slack webhook URL",
+                         "An incoming webhook (hooks.slack.com/services/...) or a workflow "
+                         "trigger (/workflows/, /triggers/): anyone with the URL can post. "
+                         "Regenerate it."},
     [R_STRIPE] = {"MOAT-S-STRIPE", "stripe-live-key", H, H, 798,
                   "Stripe live secret or restricted key",
                   "A live-mode Stripe key (sk_live_, rk_live_). Roll it in the Stripe dashboard. "
@@ -280,7 +283,23 @@ static bool check_token(moat__secrets_scan *c, const moat__secrets_segment *sg,
 static bool check_slack(moat__secrets_scan *c, const moat__secrets_segment *sg,
                         const PCRE2_SIZE *ov, hit *h)
 {
-    return h->e - h->s >= 20 && check_token(c, sg, ov, h);
+    return h->e - h->s >= 15 && check_token(c, sg, ov, h);
+}
+
+/* The URL up to its kind (.../services/, .../workflows/) stays visible. */
+static bool check_slack_webhook(moat__secrets_scan *c, const moat__secrets_segment *sg,
+                                const PCRE2_SIZE *ov, hit *h)
+{
+    const char *p = sg->p + h->s;
+    size_t n = h->e - h->s;
+    const char *com = memchr(p, 'm', n); /* the m of slack.com */
+    while (com && (size_t)(com - p) + 2 <= n && com[1] != '/')
+        com = memchr(com + 1, 'm', n - (size_t)(com + 1 - p));
+    if (!com) return false;
+    const char *kind_end = memchr(com + 2, '/', n - (size_t)(com + 2 - p));
+    if (!kind_end) return false;
+    h->keep = (size_t)(kind_end + 1 - p);
+    return check_token(c, sg, ov, h);
 }
 
 static bool check_gcp_sa(moat__secrets_scan *c, const moat__secrets_segment *sg,
@@ -420,6 +439,7 @@ static bool innocent_name(const char *s, size_t n)
 
 static size_t raw_at(const moat__secrets_segment *sg, size_t i);
 static bool overlaps(const moat__secrets_scan *c, size_t start, size_t end);
+static bool mask_overlaps(const moat__secrets_scan *c, size_t start, size_t end);
 
 /* NAME = "value" and its spellings (NAME: value, "NAME": "value", NAME=value
  * in .env files). Group 1 the name, 4 the value's quote, 5 the value. */
@@ -451,7 +471,8 @@ static bool check_keyword(moat__secrets_scan *c, const moat__secrets_segment *sg
     /* The name goes in the message, unless a secret found earlier is in it. */
     const char *label = name;
     int shown = (int)(nn > 64 ? 64 : nn);
-    if (overlaps(c, raw_at(sg, ov[2]), raw_at(sg, ov[3]))) {
+    if (overlaps(c, raw_at(sg, ov[2]), raw_at(sg, ov[3])) ||
+        mask_overlaps(c, raw_at(sg, ov[2]), raw_at(sg, ov[3]))) {
         label = "?";
         shown = 1;
     }
@@ -463,7 +484,15 @@ static bool check_keyword(moat__secrets_scan *c, const moat__secrets_segment *sg
         return true;
     }
     bool password = icontains(name, nn, "passw") || icontains(name, nn, "pwd");
-    if (password && sg->kind == MOAT__SECRETS_CONFIG) {
+    if (c->masking && !password) {
+        /* Snippets: any literal a secret-looking name holds is hidden, not
+         * only the ones worth a finding ("key" alone is too common). */
+        static const char *const secretish[] = {"secret", "token",   "credential",
+                                                "apikey", "api_key", "private"};
+        for (size_t i = 0; i < MOAT_ARRAY_LEN(secretish) && !password; i++)
+            password = icontains(name, nn, secretish[i]);
+    }
+    if (password && (sg->kind == MOAT__SECRETS_CONFIG || c->masking)) {
         h->rule = R_PASSWORD;
         snprintf(h->detail, sizeof(h->detail), " '%.*s'", shown, label);
         return true;
@@ -473,6 +502,7 @@ static bool check_keyword(moat__secrets_scan *c, const moat__secrets_segment *sg
 
 #define NAMECH "[A-Za-z0-9_.\\-]"
 #define ASSIGN "['\"]?\\]?[ \\t]*(?::=|=>|=|:)(?![=:])[ \\t]*"
+#define KEYNAME NAMECH "{0,60}(?i:secret|token|passw|pwd|credential|key)" NAMECH "{0,60}"
 static const detector detectors[] = {
     {R_GCP_SA,
      "\"private_key\"[ \\t]*:[ \\t]*\"(-----BEGIN[A-Z ]{0,30}PRIVATE KEY-----[^\"\\n]{0,8000})\"",
@@ -495,11 +525,19 @@ static const detector detectors[] = {
      0, 4, check_token},
     {R_GITLAB, "(?<![A-Za-z0-9_\\-])glpat-[A-Za-z0-9_\\-]{20}(?![A-Za-z0-9_\\-])", 0, 6,
      check_token},
-    {R_SLACK, "(?<![A-Za-z0-9])xox[baprs]-(?:[0-9]+-)+[0-9A-Za-z]+(?![A-Za-z0-9\\-])", 0, 5,
-     check_slack},
+    /* gitleaks' Slack families: bot/user/legacy (xoxb-, xoxp-, xoxe-, xoxs-, xoxo-
+     * with numeric groups), workspace tokens (xoxa-, xoxr-: optionally one
+     * digit group), configuration tokens (xoxe.xoxb-, xoxe-) and app tokens
+     * (xapp-). */
+    {R_SLACK,
+     "(?<![A-Za-z0-9])(?:xox[baprseo]-(?:[0-9]+-)+[0-9A-Za-z]+|xox[ar]-(?:[0-9]-)?[0-9A-Za-z]{8,48}"
+     "|xoxe\\.xox[bp]-[0-9]-[A-Za-z0-9]{100,170}|xoxe-[0-9]-[A-Za-z0-9]{100,150}"
+     "|xapp-[0-9]-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]+)(?![A-Za-z0-9\\-])",
+     0, 5, check_slack},
     {R_SLACK_WEBHOOK,
-     "https://hooks\\.slack\\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{20,}(?![A-Za-z0-9])",
-     0, 33, check_token},
+     "(?:https?://)?hooks\\.slack\\.com/(?:services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{20,}|"
+     "(?:workflows|triggers)/[A-Za-z0-9+/]{20,})(?![A-Za-z0-9+/])",
+     0, 0, check_slack_webhook},
     {R_STRIPE, "(?<![A-Za-z0-9_])[sr]k_live_[0-9A-Za-z]{24,99}(?![0-9A-Za-z])", 0, 8, check_token},
     {R_SENDGRID,
      "(?<![A-Za-z0-9_\\-])SG\\.[A-Za-z0-9_\\-]{22}\\.[A-Za-z0-9_\\-]{43}(?![A-Za-z0-9_\\-])", 0, 3,
@@ -518,14 +556,23 @@ static const detector detectors[] = {
      "(?<![A-Za-z0-9+.\\-])[A-Za-z][A-Za-z0-9+.\\-]{1,15}://([^\\s:@/?#'\"`]{0,100}):"
      "([^\\s@/?#'\"`]{1,200})@[A-Za-z0-9\\[]",
      2, 0, check_url},
+    /* NAME = "v" and its spellings: a type between name and = (Go's var x
+     * string = "v", TS/Kotlin x: string = "v"), .= += ?= ::= := =>, a quoted
+     * name and its value as a call's arguments (System.setProperty("x.token",
+     * "v")), and XML elements (<apiKey>v</apiKey>); branch reset keeps the
+     * groups' numbers (1 name, 2 its closing quote, 3 the operator, 4 the
+     * value's quote, 5 the value). */
     {R_ENTROPY,
-     "(?<![A-Za-z0-9_.\\-])(" NAMECH "{0,60}(?i:secret|token|passw|pwd|credential|key)" NAMECH
-     "{0,60})(?![A-Za-z0-9_.\\-])(['\"]?)\\]?[ \\t]*(:=|=>|=|:)(?![=:])[ \\t]*"
-     "(?:[rbuRBU]{1,2}(?=['\"]))?(['\"`]?)([^'\"`\\s]{0,400})",
+     "(?|(?<![A-Za-z0-9_.\\-])(" KEYNAME ")(?![A-Za-z0-9_.\\-])(['\"]?)\\]?"
+     "(?:[ \\t]*:?[ \\t]+[A-Za-z_][A-Za-z0-9_.]*(?:\\[\\])?(?=[ \\t]*=[^=]))?[ \\t]*"
+     "(\\?=|::=|:=|\\.=|\\+=|=>|=|:|(?<=['\"]),)(?![=:])[ \\t]*"
+     "(?:[rbuRBU]{1,2}(?=['\"]))?(['\"`]?)([^'\"`\\s]{0,400})"
+     "|<(" KEYNAME ")>()()()([^<\\s]{1,400})(?=</\\1>))",
      5, 0, check_keyword},
 };
 #undef NAMECH
 #undef ASSIGN
+#undef KEYNAME
 
 /* The Twilio auth-token pattern is also run over the whole file first: an
  * account SID is only a finding next to one. */
@@ -633,6 +680,68 @@ static void add_span(moat__secrets_scan *c, const moat__secrets_span *sp)
     c->len++;
 }
 
+/* Index of the first mask that may reach offset off (masks are sorted by
+ * start and none is longer than c->maxmask). */
+static size_t mask_index(const moat__secrets_scan *c, size_t off)
+{
+    size_t from = off > c->maxmask ? off - c->maxmask : 0, lo = 0, hi = c->nmasks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->masks[mid].start < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool mask_overlaps(const moat__secrets_scan *c, size_t start, size_t end)
+{
+    for (size_t i = mask_index(c, start); i < c->nmasks && c->masks[i].start < end; i++)
+        if (c->masks[i].end > start) return true;
+    return false;
+}
+
+/* Records bytes to mask; kept sorted by start. */
+static void add_mask(moat__secrets_scan *c, size_t start, size_t end)
+{
+    if (end <= start) return;
+    size_t lo = 0, hi = c->nmasks;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->masks[mid].start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < c->nmasks && c->masks[lo].start == start) {
+        if (c->masks[lo].end < end) c->masks[lo].end = end;
+    } else {
+        if (c->nmasks == c->capmasks) {
+            c->capmasks = c->capmasks ? c->capmasks * 2 : 16;
+            c->masks = moat_xrealloc(c->masks, c->capmasks * sizeof(*c->masks));
+        }
+        memmove(c->masks + lo + 1, c->masks + lo, (c->nmasks - lo) * sizeof(*c->masks));
+        c->masks[lo] = (moat__secrets_mask){start, end};
+        c->nmasks++;
+    }
+    if (end - start > c->maxmask) c->maxmask = end - start;
+}
+
+/* Masks [start, end) but for the spans already found there: they mask their
+ * own secret and keep their public prefix ("ghp_") visible. */
+static void add_mask_around_spans(moat__secrets_scan *c, size_t start, size_t end)
+{
+    size_t i = span_index(c, start);
+    if (i > 0 && c->v[i - 1].end > start) i--;
+    size_t at = start;
+    for (; i < c->len && c->v[i].start < end; i++) {
+        if (c->v[i].start > at) add_mask(c, at, c->v[i].start);
+        if (c->v[i].end > at) at = c->v[i].end;
+    }
+    if (at < end) add_mask(c, at, end);
+}
+
 static void run_detector(moat__secrets_scan *c, const moat__secrets_segment *sg, size_t di)
 {
     const detector *d = &detectors[di];
@@ -657,6 +766,7 @@ static void run_detector(moat__secrets_scan *c, const moat__secrets_segment *sg,
                                      .rule = h.rule,
                                      .confidence = h.confidence};
             memcpy(sp.detail, h.detail, sizeof(sp.detail));
+            add_mask_around_spans(c, sp.mask, sp.end);
             add_span(c, &sp);
         }
         off = next;
@@ -752,7 +862,13 @@ static bool suppressed(const moat__secrets_scan *c, const lines *li, size_t l, c
     size_t b, e;
     line_bounds(li, c->raw, c->rawlen, l, &b, &e);
     if (line_has(c->raw, b, e, "pragma: allowlist secret")) return true;
-    if (moat_audit_suppressed(c->raw + b, e - b, 1, 1, rule, "secrets")) return true;
+    if (c->python) {
+        if (moat_audit_suppressed_py(c->raw, c->rawlen, c->comments, c->ncomments, (unsigned)l + 1,
+                                     (unsigned)l + 1, rule, "secrets"))
+            return true;
+    } else if (moat_audit_suppressed(c->raw + b, e - b, 1, 1, rule, "secrets")) {
+        return true;
+    }
     if (l == 0) return false;
     line_bounds(li, c->raw, c->rawlen, l - 1, &b, &e);
     return line_has(c->raw, b, e, "pragma: allowlist nextline secret");
@@ -767,11 +883,9 @@ static char *masked_line(const moat__secrets_scan *c, const lines *li, size_t l,
     size_t b, e;
     line_bounds(li, c->raw, c->rawlen, l, &b, &e);
     char *m = moat_xstrndup(c->raw + b, e - b);
-    size_t first = i;
-    while (first > 0 && c->v[first - 1].end > b)
-        first--;
-    for (size_t j = first; j < c->len && c->v[j].start < e; j++)
-        for (size_t k = c->v[j].mask > b ? c->v[j].mask : b; k < c->v[j].end && k < e; k++)
+    for (size_t j = mask_index(c, b); j < c->nmasks && c->masks[j].start < e; j++)
+        for (size_t k = c->masks[j].start > b ? c->masks[j].start : b; k < c->masks[j].end && k < e;
+             k++)
             m[k - b] = '*';
     if (e - b <= SNIPPET_MAX) return m;
     size_t from = c->v[i].start - b > 80 ? c->v[i].start - b - 80 : 0;
@@ -804,6 +918,11 @@ int moat_secrets_scan(const moat_secrets *s, const char *path, const char *data,
     }
     lines li;
     lines_index(&li, data, len);
+    const char *dot = strrchr(path, '.');
+    c.python = kind == MOAT__SECRETS_CODE && dot &&
+               (iequals(dot, strlen(dot), ".py") || iequals(dot, strlen(dot), ".pyi") ||
+                iequals(dot, strlen(dot), ".pyw"));
+    if (c.python && c.len) c.comments = moat_audit_py_comments(data, len, &c.ncomments);
     for (size_t i = 0; i < c.len; i++) {
         const moat__secrets_span *sp = &c.v[i];
         size_t l = line_of(&li, sp->start);
@@ -826,6 +945,68 @@ int moat_secrets_scan(const moat_secrets *s, const char *path, const char *data,
     }
     free(li.start);
     free(c.v);
+    free(c.masks);
+    free(c.comments);
     pcre2_match_data_free(c.md);
     return 0;
+}
+
+void moat_secrets_mask(const moat_secrets *s, const char *path, char *text)
+{
+    size_t len = strlen(text);
+    if (len == 0) return;
+    moat__secrets_scan c = {.s = s, .raw = text, .rawlen = len, .masking = true};
+    c.md = pcre2_match_data_create(16, NULL);
+    if (!c.md) moat__bug(__FILE__, __LINE__, "pcre2_match_data_create");
+    int kind = path ? file_kind(path) : MOAT__SECRETS_OTHER;
+    if (kind == MOAT__SECRETS_NOTEBOOK) kind = MOAT__SECRETS_OTHER; /* a raw JSON line */
+    c.twilio = icontains(text, len, "twilio");
+    if (c.twilio)
+        c.twilio_token = pcre2_match(s->code[TWILIO_TOKEN_DETECTOR], (PCRE2_SPTR)text, len, 0, 0,
+                                     c.md, s->mctx) >= 0;
+    /* Escaped quotes (a notebook's raw JSON line, a string in a string)
+     * are scanned as quotes; map gives each scanned byte's offset in text. */
+    char *plain = moat_xmalloc(len + 1);
+    size_t *map = moat_xmalloc((len + 1) * sizeof(*map)), pn = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\\' && i + 1 < len && (text[i + 1] == '"' || text[i + 1] == '\'')) i++;
+        map[pn] = i;
+        plain[pn++] = text[i];
+    }
+    map[pn] = len;
+    moat__secrets_segment sg = {.p = plain, .n = pn, .map = map, .kind = kind};
+    moat__secrets_scan_segment(&c, &sg);
+    free(plain);
+    free(map);
+    /* a backslash that escapes a quote stays: the text may be JSON or code */
+    for (size_t j = 0; j < c.nmasks; j++)
+        for (size_t k = c.masks[j].start; k < c.masks[j].end && k < len; k++)
+            if (text[k] != '\n' &&
+                !(text[k] == '\\' && k + 1 < len && (text[k + 1] == '"' || text[k + 1] == '\'')))
+                text[k] = '*';
+    free(c.v);
+    free(c.masks);
+    pcre2_match_data_free(c.md);
+}
+
+static moat_secrets *shared;
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+
+static void shared_free(void)
+{
+    moat_secrets_free(shared);
+    shared = NULL;
+}
+
+static void shared_init(void)
+{
+    /* The patterns are constants: failing to compile them is a bug. */
+    MOAT_BUG_ON(moat_secrets_new(&shared) != 0);
+    atexit(shared_free);
+}
+
+const moat_secrets *moat_secrets_shared(void)
+{
+    pthread_once(&shared_once, shared_init);
+    return shared;
 }

@@ -38,13 +38,26 @@ typedef struct moat__secrets_segment {
     int kind;
 } moat__secrets_segment;
 
+/* Raw bytes [start, end) to mask in every snippet. */
+typedef struct moat__secrets_mask {
+    size_t start, end;
+} moat__secrets_mask;
+
 typedef struct moat__secrets_scan {
     const moat_secrets *s;
     const char *raw;
     size_t rawlen;
-    bool twilio, twilio_token; /* the file mentions Twilio / has an auth token */
-    moat__secrets_span *v;     /* sorted by start, never overlapping */
+    bool twilio, twilio_token;   /* the file mentions Twilio / has an auth token */
+    bool masking;                /* moat_secrets_mask: literal passwords in code count too */
+    bool python;                 /* a .py file: only real comments suppress */
+    size_t *comments, ncomments; /* moat_audit_py_comments, when python */
+    moat__secrets_span *v;       /* sorted by start, never overlapping */
     size_t len, cap;
+    /* Every secret any detector accepted, overlapping ones included: a
+     * finding reports one detector's span, but snippets mask them all (two
+     * secrets on one line, or a value holding a token, never leak). */
+    moat__secrets_mask *masks; /* sorted by start once the scan is done */
+    size_t nmasks, capmasks, maxmask;
     pcre2_match_data *md;
 } moat__secrets_scan;
 

@@ -43,6 +43,17 @@ bool moat_secrets_is_binary(const char *data, size_t len);
 int moat_secrets_scan(const moat_secrets *s, const char *path, const char *data, size_t len,
                       moat_audit_findings *out, size_t *nsuppressed);
 
+/* Masks in place, with '*', every secret the detectors find in text (NUL
+ * terminated, one line or more; path picks the file kind as above, literal
+ * passwords count in code too). Every analyser's snippets go through it
+ * before they are printed (moat_audit_findings_finish), so a line holding
+ * several secrets never shows one of them. Prefixes that name a token's
+ * kind ("ghp_") stay visible. */
+void moat_secrets_mask(const moat_secrets *s, const char *path, char *text);
+
+/* A process-wide detector set, compiled on first use (thread-safe). */
+const moat_secrets *moat_secrets_shared(void);
+
 typedef struct moat_secrets_stats {
     size_t files;          /* text files scanned */
     size_t skipped_binary; /* binary files not scanned */

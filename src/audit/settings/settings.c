@@ -73,6 +73,10 @@ const moat_audit_rule moat_audit_settings_rules[] = {
      "Flask-Login remember cookie without Secure or HttpOnly.",
      "REMEMBER_COOKIE_SECURE / REMEMBER_COOKIE_HTTPONLY are False: the long-lived login "
      "cookie can be read by scripts or sent over plain HTTP."},
+    {"MOAT-S104", "settings_password_literal", H, M, 798, "Password written in the settings.",
+     "A literal PASSWORD in DATABASES or CACHES (or a password in a cache LOCATION URL), or "
+     "EMAIL_HOST_PASSWORD: whoever reads the repository can log in. Read it from the "
+     "environment. Empty strings (SQLite, local servers without one) are not reported."},
 };
 const size_t moat_audit_settings_nrules = MOAT_ARRAY_LEN(moat_audit_settings_rules);
 
@@ -115,6 +119,219 @@ static vkind kind_of(moat__py_ctx *c, TSNode v)
     if (IS(v, "list") || IS(v, "tuple")) return V_LIST;
     if (from_env(c, v, 0)) return V_ENV;
     return V_OTHER;
+}
+
+/* ---- constant folding of environment reads ---------------------------------
+ * DEBUG = bool(os.environ.get("DJANGO_DEBUG", True)) is True wherever the
+ * variable is unset, which is what the repository says: the value is folded
+ * with the environment empty (os.environ.get/os.getenv's default,
+ * django-environ's env.bool(..., default=), python-decouple's config(...,
+ * default=, cast=bool)), through bool(), int(), str.lower(), == and in. */
+
+typedef enum { F_UNKNOWN, F_NONE, F_BOOL, F_INT, F_STR } fkind;
+
+typedef struct folded {
+    fkind k;
+    bool b;       /* F_BOOL */
+    long i;       /* F_INT */
+    char *s;      /* F_STR, owned */
+    char env[64]; /* the variable whose default this is ("" when none) */
+} folded;
+
+static void folded_free(folded *f)
+{
+    free(f->s);
+    f->s = NULL;
+}
+
+static bool truth(const folded *f)
+{
+    switch (f->k) {
+    case F_BOOL:
+        return f->b;
+    case F_INT:
+        return f->i != 0;
+    case F_STR:
+        return f->s[0] != '\0';
+    default:
+        return false;
+    }
+}
+
+/* python-decouple's and django-environ's string-to-bool. */
+static int str_bool(const char *s)
+{
+    static const char *const yes[] = {"1", "yes", "true", "on", "y", "t"};
+    static const char *const no[] = {"0", "no", "false", "off", "n", "f", ""};
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(yes); i++)
+        if (!strcasecmp(s, yes[i])) return 1;
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(no); i++)
+        if (!strcasecmp(s, no[i])) return 0;
+    return -1;
+}
+
+static TSNode call_arg(TSNode args, uint32_t pos, moat__py_ctx *c, const char *kw)
+{
+    uint32_t cnt = ts_node_named_child_count(args), p = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode a = ts_node_named_child(args, i);
+        if (IS(a, "keyword_argument")) {
+            if (kw && TEXT_IS(c, FIELD(a, "name"), kw)) return FIELD(a, "value");
+        } else if (!IS(a, "comment") && p++ == pos) {
+            return a;
+        }
+    }
+    return (TSNode){0};
+}
+
+static void fold(moat__py_ctx *c, TSNode v, folded *out, int depth);
+
+/* An environment read with the variable unset: its default, or F_UNKNOWN
+ * for reads that fail without one. Returns false when n is no such read. */
+static bool fold_env_read(moat__py_ctx *c, TSNode n, folded *out, int depth)
+{
+    TSNode fn = FIELD(n, "function"), args = FIELD(n, "arguments");
+    if (ts_node_is_null(fn) || !IS(args, "argument_list")) return false;
+    char *q = moat__py_qualname(c, fn);
+    if (!q) return false;
+    /* os.environ.get / os.getenv / environ.get: None without a default */
+    bool osenv = !strcmp(q, "os.environ.get") || !strcmp(q, "os.getenv") ||
+                 !strcmp(q, "environ.get") || !strcmp(q, "getenv");
+    /* env.bool(...), env(...), env.str(...): django-environ (fails without a default) */
+    bool djenv = (!strncmp(q, "env.", 4) && !strchr(q + 4, '.')) || !strcmp(q, "env") ||
+                 (!strncmp(q, "environ.Env", 11));
+    /* config(...) from decouple (fails without a default) */
+    bool decouple = (!strcmp(q, "config") && moat__py_imported_like(c, "decouple")) ||
+                    !strcmp(q, "decouple.config");
+    if (!osenv && !djenv && !decouple) {
+        free(q);
+        return false;
+    }
+    TSNode name = call_arg(args, 0, c, NULL);
+    if (moat__py_is_str(name)) {
+        char *e = moat__py_str_value(c, name);
+        snprintf(out->env, sizeof(out->env), "%s", e);
+        free(e);
+    }
+    TSNode def = call_arg(args, 1, c, "default");
+    if (ts_node_is_null(def)) {
+        out->k = osenv ? F_NONE : F_UNKNOWN;
+        free(q);
+        return true;
+    }
+    char env[64];
+    memcpy(env, out->env, sizeof(env));
+    fold(c, def, out, depth + 1);
+    memcpy(out->env, env, sizeof(env));
+    TSNode cast = call_arg(args, 2, c, "cast");
+    /* decouple casts the default too; django-environ returns it as given */
+    bool to_bool = decouple && IS(cast, "identifier") && TEXT_IS(c, cast, "bool");
+    if (to_bool && out->k == F_STR) {
+        int b = str_bool(out->s);
+        folded_free(out);
+        out->k = b < 0 ? F_UNKNOWN : F_BOOL;
+        out->b = b == 1;
+    } else if (to_bool && out->k != F_UNKNOWN) {
+        bool t = truth(out);
+        folded_free(out);
+        out->k = F_BOOL;
+        out->b = t;
+    }
+    free(q);
+    return true;
+}
+
+static void fold(moat__py_ctx *c, TSNode v, folded *out, int depth)
+{
+    out->k = F_UNKNOWN;
+    if (ts_node_is_null(v) || depth > 16) return;
+    while (IS(v, "parenthesized_expression"))
+        v = ts_node_named_child(v, 0);
+    if (IS(v, "true") || IS(v, "false")) {
+        out->k = F_BOOL;
+        out->b = IS(v, "true");
+    } else if (IS(v, "none")) {
+        out->k = F_NONE;
+    } else if (IS(v, "integer")) {
+        size_t n;
+        const char *t = moat__py_text(c, v, &n);
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%.*s", (int)(n < 31 ? n : 31), t);
+        out->k = F_INT;
+        out->i = strtol(buf, NULL, 0);
+    } else if (moat__py_is_str(v)) {
+        out->k = F_STR;
+        out->s = moat__py_str_value(c, v);
+    } else if (IS(v, "call")) {
+        if (fold_env_read(c, v, out, depth)) return;
+        TSNode fn = FIELD(v, "function"), args = FIELD(v, "arguments");
+        if (IS(fn, "identifier") && ts_node_named_child_count(args) == 1) {
+            folded a = {0};
+            fold(c, ts_node_named_child(args, 0), &a, depth + 1);
+            memcpy(out->env, a.env, sizeof(out->env));
+            if (a.k == F_UNKNOWN) {
+            } else if (TEXT_IS(c, fn, "bool")) {
+                out->k = F_BOOL;
+                out->b = truth(&a);
+            } else if (TEXT_IS(c, fn, "int") && (a.k == F_INT || a.k == F_BOOL)) {
+                out->k = F_INT;
+                out->i = a.k == F_INT ? a.i : a.b;
+            } else if (TEXT_IS(c, fn, "int") && a.k == F_STR) {
+                char *end;
+                long i = strtol(a.s, &end, 10);
+                if (a.s[0] && *end == '\0') {
+                    out->k = F_INT;
+                    out->i = i;
+                }
+            }
+            folded_free(&a);
+        } else if (IS(fn, "attribute") && ts_node_named_child_count(args) == 0 &&
+                   (TEXT_IS(c, FIELD(fn, "attribute"), "lower") ||
+                    TEXT_IS(c, FIELD(fn, "attribute"), "strip") ||
+                    TEXT_IS(c, FIELD(fn, "attribute"), "upper"))) {
+            fold(c, FIELD(fn, "object"), out, depth + 1);
+            if (out->k == F_STR) {
+                bool up = TEXT_IS(c, FIELD(fn, "attribute"), "upper");
+                bool strip = TEXT_IS(c, FIELD(fn, "attribute"), "strip");
+                for (char *p = out->s; *p && !strip; p++)
+                    *p = (char)(up ? toupper((unsigned char)*p) : tolower((unsigned char)*p));
+            } else if (out->k != F_UNKNOWN) {
+                folded_free(out);
+                out->k = F_UNKNOWN;
+            }
+        }
+    } else if (IS(v, "comparison_operator") && ts_node_named_child_count(v) == 2) {
+        folded a = {0}, b = {0};
+        fold(c, ts_node_named_child(v, 0), &a, depth + 1);
+        TSNode rhs = ts_node_named_child(v, 1);
+        /* the operator is the anonymous child between the operands */
+        const char *op = ts_node_type(ts_node_child(v, 1));
+        if ((a.k == F_STR || a.k == F_NONE) && (!strcmp(op, "==") || !strcmp(op, "!="))) {
+            fold(c, rhs, &b, depth + 1);
+            if (b.k == F_STR) { /* None == "1" is False */
+                out->k = F_BOOL;
+                out->b = (a.k == F_STR && strcmp(a.s, b.s) == 0) == (op[0] == '=');
+            }
+        } else if (a.k == F_STR && (!strcmp(op, "in") || !strcmp(op, "not in")) &&
+                   (IS(rhs, "tuple") || IS(rhs, "list") || IS(rhs, "set"))) {
+            bool all = true, hit = false;
+            uint32_t cnt = ts_node_named_child_count(rhs);
+            for (uint32_t i = 0; i < cnt && all; i++) {
+                folded e = {0};
+                fold(c, ts_node_named_child(rhs, i), &e, depth + 1);
+                all = e.k == F_STR;
+                hit = hit || (all && strcmp(e.s, a.s) == 0);
+                folded_free(&e);
+            }
+            if (all) {
+                out->k = F_BOOL;
+                out->b = hit == (op[0] == 'i');
+            }
+        }
+        memcpy(out->env, a.env, sizeof(out->env));
+        folded_free(&a);
+        folded_free(&b);
+    }
 }
 
 static void not_checkable(moat__py_ctx *c, const char *name, TSNode at, vkind k, const char *id)
@@ -182,7 +399,18 @@ static void check_value(moat__py_ctx *c, const char *name, TSNode at, TSNode v)
     for (size_t i = 0; i < MOAT_ARRAY_LEN(flags); i++) {
         if (strcmp(name, flags[i].name) != 0) continue;
         if (k == V_ENV || k == V_OTHER) {
-            not_checkable(c, name, at, k, flags[i].id);
+            folded f = {0};
+            fold(c, v, &f, 0);
+            if (f.k == F_UNKNOWN || !f.env[0]) {
+                not_checkable(c, name, at, k, flags[i].id);
+            } else if (truth(&f) != flags[i].want) {
+                /* what the app runs with when the variable is not set */
+                char *msg = moat_xasprintf("%s is %s when %s is not set (the default in the code).",
+                                           name, truth(&f) ? "True" : "False", f.env);
+                report(c, flags[i].id, at, msg, (TSNode){0});
+                free(msg);
+            }
+            folded_free(&f);
         } else {
             bool truthy = k == V_TRUE || (k == V_INT && !TEXT_IS(c, v, "0")) ||
                           (k == V_STR && ts_node_end_byte(v) - ts_node_start_byte(v) > 2);
@@ -199,11 +427,19 @@ static void check_value(moat__py_ctx *c, const char *name, TSNode at, TSNode v)
     if (!strcmp(name, "SECRET_KEY")) {
         if (k == V_STR) {
             char *s = moat__py_str_value(c, v);
-            if (weak_key(s)) report(c, "security.W009", at, NULL, v);
+            /* a non-empty literal is code's MOAT-C109 (alias security.W009)
+             * in the same `moat audit PATH` run: one finding per problem */
+            bool code_has = c->o && c->o->combined && s[0];
+            if (weak_key(s) && !code_has) report(c, "security.W009", at, NULL, v);
             free(s);
         } else if (k == V_ENV || k == V_OTHER) {
             not_checkable(c, name, at, k, "security.W009");
         }
+    } else if (!strcmp(name, "EMAIL_HOST_PASSWORD")) {
+        /* in a combined run code's B105 reports it (a password-like name) */
+        if (k == V_STR && ts_node_end_byte(v) - ts_node_start_byte(v) > 2 &&
+            !(c->o && c->o->combined))
+            report(c, "MOAT-S104", at, NULL, v);
     } else if (!strcmp(name, "ALLOWED_HOSTS")) {
         if (k == V_LIST) {
             if (ts_node_named_child_count(v) == 0)
@@ -319,7 +555,7 @@ static void settings_free(module_settings *m)
 static void missing(moat__py_ctx *c, const char *id, const char *msg)
 {
     if (moat__py_skipped(c, id)) return;
-    if (moat_audit_suppressed(c->src, c->len, 1, 1, id, "settings")) {
+    if (moat__py_suppressed(c, 1, 1, id, "settings")) {
         c->res->suppressed++;
         return;
     }
@@ -343,8 +579,47 @@ static bool middleware_has(moat__py_ctx *c, const setting *s, const char *name)
     return false;
 }
 
+/* MOAT-S104: "PASSWORD": "literal" anywhere in a DATABASES/CACHES value,
+ * and a cache LOCATION "redis://:pw@host". */
+static void check_passwords(moat__py_ctx *c, TSNode v, int depth)
+{
+    if (ts_node_is_null(v) || depth > 8) return;
+    uint32_t cnt = ts_node_named_child_count(v);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode p = ts_node_named_child(v, i);
+        if (IS(p, "pair") && moat__py_is_str(FIELD(p, "key"))) {
+            TSNode val = FIELD(p, "value");
+            char *k = moat__py_str_value(c, FIELD(p, "key"));
+            if (moat__py_is_str(val)) {
+                char *sv = moat__py_str_value(c, val);
+                bool hit = false;
+                if (!strcasecmp(k, "PASSWORD"))
+                    hit = sv[0] != '\0';
+                else if (!strcasecmp(k, "LOCATION")) {
+                    /* scheme://[user]:password@host */
+                    const char *at = strchr(sv, '@'), *sch = strstr(sv, "://");
+                    const char *colon = sch ? strchr(sch + 3, ':') : NULL;
+                    hit = at && colon && colon < at && colon + 1 < at;
+                }
+                if (hit) report(c, "MOAT-S104", p, NULL, val);
+                free(sv);
+            } else {
+                check_passwords(c, val, depth + 1);
+            }
+            free(k);
+        } else if (IS(p, "dictionary") || IS(p, "pair")) {
+            check_passwords(c, p, depth + 1);
+        }
+    }
+}
+
 static void check_django(moat__py_ctx *c, module_settings *m)
 {
+    static const char *const with_passwords[] = {"DATABASES", "CACHES"};
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(with_passwords); i++) {
+        setting *s = find(m, with_passwords[i]);
+        if (s && IS(s->v, "dictionary")) check_passwords(c, s->v, 0);
+    }
     static const char *const checked[] = {"DEBUG",
                                           "SECRET_KEY",
                                           "ALLOWED_HOSTS",
@@ -358,7 +633,8 @@ static void check_django(moat__py_ctx *c, module_settings *m)
                                           "SECURE_HSTS_PRELOAD",
                                           "X_FRAME_OPTIONS",
                                           "SECURE_REFERRER_POLICY",
-                                          "SESSION_COOKIE_SAMESITE"};
+                                          "SESSION_COOKIE_SAMESITE",
+                                          "EMAIL_HOST_PASSWORD"};
     for (size_t i = 0; i < MOAT_ARRAY_LEN(checked); i++) {
         setting *s = find(m, checked[i]);
         if (s && !ts_node_is_null(s->v)) check_value(c, s->name, s->at, s->v);

@@ -148,8 +148,18 @@ static void test_settings_not_checkable(void **state)
     moat_audit_file_result res;
     moat_audit_code_python("settings.py", src, strlen(src), &o, &f, &res);
     assert_int_equal(f.len, 0);
-    assert_int_equal(res.nnotes, 2);
-    assert_non_null(strstr(res.notes[0], "settings.py:3: DEBUG comes from the environment"));
+    /* DEBUG folds to False with D unset (None == '1'): checked, no note */
+    assert_int_equal(res.nnotes, 1);
+    assert_non_null(strstr(res.notes[0], "settings.py:4: SECRET_KEY comes from the environment"));
+    moat_audit_file_result_free(&res);
+    moat_audit_findings_free(&f);
+
+    /* the default decides: True with D unset is reported on the default */
+    const char *src2 = "import os\nINSTALLED_APPS = []\nDEBUG = os.getenv('D', '1') == '1'\n";
+    moat_audit_code_python("settings.py", src2, strlen(src2), &o, &f, &res);
+    const moat_audit_finding *d = find(&f, "security.W018", 3);
+    assert_non_null(d);
+    assert_string_equal(d->message, "DEBUG is True when D is not set (the default in the code).");
     moat_audit_file_result_free(&res);
     moat_audit_findings_free(&f);
 }

@@ -212,6 +212,20 @@ static void test_slack(void **state)
     snprintf(text, sizeof(text), "HOOK = \"%s\"\n", hook);
     expect_one("notify.py", text, "MOAT-S-SLACK-WEBHOOK", 1, 9, hook, 33);
     expect_none("notify.py", "prefix = 'xoxb-'\nalso = 'xoxp-1-2'\n");
+    /* gitleaks' other Slack families */
+    fake(tok, "xoxo-1234567890-1234567890-", ALNUM, 20, 111);
+    snprintf(text, sizeof(text), "t = '%s'\n", tok);
+    expect_one("slack.py", text, "MOAT-S-SLACK", 1, 6, tok, 5);
+    fake(tok, "xoxr-", ALNUM, 20, 112);
+    snprintf(text, sizeof(text), "t = '%s'\n", tok);
+    expect_one("slack.py", text, "MOAT-S-SLACK", 1, 6, tok, 5);
+    fake(tok, "xoxa-2-", ALNUM, 30, 113);
+    snprintf(text, sizeof(text), "t = '%s'\n", tok);
+    expect_one("slack.py", text, "MOAT-S-SLACK", 1, 6, tok, 5);
+    fake(tok, "", ALNUM, 40, 114);
+    snprintf(hook, sizeof(hook), "https://hooks.slack.com/workflows/T0MOAT0FAKE/%s", tok);
+    snprintf(text, sizeof(text), "HOOK = \"%s\"\n", hook);
+    expect_one("notify.py", text, "MOAT-S-SLACK-WEBHOOK", 1, 9, hook, 34);
     expect_none(
         "notify.py",
         "HOOK = 'https://hooks.slack.com/services/TXXXXXXXX/BXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXXXX'\n");
@@ -666,6 +680,97 @@ static void test_walk(void **state)
     moat_test_rmtree(dir);
 }
 
+/* Several secrets on one line, overlapping detectors (a generic assignment
+ * whose value holds an AWS key id and its secret): every snippet masks every
+ * secret of its line, and moat_secrets_mask does the same to any text. */
+static void test_mask_every_secret_of_a_line(void **state)
+{
+    (void)state;
+    char g1[64], g2[64], aws[32], sec[64], gen[64], text[512];
+    fake(g1, "ghp_", ALNUM, 36, 181);
+    fake(g2, "ghp_", ALNUM, 36, 182);
+    fake(aws, "AKIA", UPNUM, 16, 183);
+    fake(sec, "", B64, 40, 184);
+    fake(gen, "", ALNUM, 32, 185);
+    snprintf(text, sizeof(text),
+             "API_KEY = \"%s:%s\"; a = \"%s\"; b = \"%s\"\nSECRET_TOKEN = \"%s,%s\"\n", aws, sec,
+             g1, g2, gen, g1);
+    moat_audit_findings f = {0};
+    scan("app.py", text, &f);
+    assert_true(f.len >= 4);
+    for (size_t i = 0; i < f.len; i++) {
+        const char *sn = f.v[i].snippet;
+        assert_null(strstr(sn, g1 + 4));
+        assert_null(strstr(sn, g2 + 4));
+        assert_null(strstr(sn, aws + 4));
+        assert_null(strstr(sn, sec));
+        assert_null(strstr(sn, gen));
+    }
+    moat_audit_findings_free(&f);
+
+    char line[512];
+    snprintf(line, sizeof(line),
+             "x = eval(y); password = \"Hunter12Blue\"; k = \"%s\"; s = \"{\\\"token\\\": "
+             "\\\"%s\\\"}\"",
+             g1, gen);
+    moat_secrets_mask(moat_secrets_shared(), "app.py", line);
+    assert_null(strstr(line, "Hunter12Blue"));
+    assert_null(strstr(line, g1 + 4));
+    assert_null(strstr(line, gen));
+    assert_non_null(strstr(line, "x = eval(y); password = \"*"));
+    assert_non_null(strstr(line, "ghp_*"));
+    /* nothing to hide: the text is left alone */
+    snprintf(line, sizeof(line), "sorted(x, key=\"name\"); timeout = 30");
+    moat_secrets_mask(moat_secrets_shared(), "app.py", line);
+    assert_string_equal(line, "sorted(x, key=\"name\"); timeout = 30");
+}
+
+/* In Python files only real comments suppress: "# nosec" in a string does
+ * not; in other files the marker is text after any '#'. */
+static void test_nosec_in_a_string(void **state)
+{
+    (void)state;
+    char g[64], text[256];
+    fake(g, "ghp_", ALNUM, 36, 191);
+    snprintf(text, sizeof(text), "k = \"%s\"; s = \"# nosec\"\nj = \"%s\"  # nosec\n", g, g);
+    moat_audit_findings f = {0};
+    assert_int_equal(scan("app.py", text, &f), 1);
+    assert_int_equal(f.len, 1);
+    assert_int_equal(f.v[0].line, 1);
+    moat_audit_findings_free(&f);
+    assert_int_equal(scan("notes.txt", text, &f), 2);
+    assert_int_equal(f.len, 0);
+    moat_audit_findings_free(&f);
+}
+
+/* Assignment shapes of other languages: Go and TypeScript types, PHP .=,
+ * make ?= and ::=, a setter's (name, value) arguments, XML elements. */
+static void test_assignment_shapes(void **state)
+{
+    (void)state;
+    char v[64], text[256];
+    static const struct {
+        const char *path, *fmt;
+        unsigned col;
+    } shapes[] = {
+        {"main.go", "var apiToken string = \"%s\"\n", 24},
+        {"app.ts", "const apiKey: string = \"%s\";\n", 25},
+        {"a.php", "$secret_key .= \"%s\";\n", 17},
+        {"Makefile", "API_TOKEN ?= %s\n", 14},
+        {"Makefile", "SECRET_KEY ::= %s\n", 16},
+        {"App.java", "System.setProperty(\"svc.api.token\", \"%s\");\n", 38},
+        {"conf.xml", "<cfg><apiKey>%s</apiKey></cfg>\n", 14},
+    };
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(shapes); i++) {
+        fake(v, "", ALNUM, 36, (unsigned)(i == 5 ? 306 : 300 + i)); /* entropy > 4.5 */
+        snprintf(text, sizeof(text), shapes[i].fmt, v);
+        expect_one(shapes[i].path, text, "MOAT-S-ENTROPY", 1, shapes[i].col, v, 0);
+    }
+    /* comparisons and low-entropy values are not assignments of secrets */
+    expect_none("main.go", "if apiToken == \"abc\" {}\nvar apiToken string = \"dev\"\n");
+    expect_none("conf.xml", "<apiKey>${API_KEY}</apiKey>\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -688,6 +793,9 @@ int main(void)
         cmocka_unit_test(test_entropy_numbers),
         cmocka_unit_test(test_rules_table),
         cmocka_unit_test(test_walk),
+        cmocka_unit_test(test_mask_every_secret_of_a_line),
+        cmocka_unit_test(test_nosec_in_a_string),
+        cmocka_unit_test(test_assignment_shapes),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
