@@ -141,6 +141,14 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
     moat_buf_puts(b, "SecRule REQUEST_HEADERS:Content-Type \"@rx ^application/(?:x-ndjson|"
                      "jsonl|x-jsonlines)\\b\" \"id:1900011,phase:1,t:none,t:lowercase,pass,"
                      "nolog,ctl:ruleRemoveTargetById=921110;REQUEST_BODY\"\n");
+    /* JSON bodies: ModSecurity names each member by its path joined with
+     * dots ("json.profile.bio"), so a member named like a dot-file in the
+     * OS-file list (profile, bashrc, htaccess, ...) reads to 930120 as
+     * ".profile". In JSON bodies 930120 reads the values, not those joined
+     * names (930100/930110, path traversal, still read the names). */
+    moat_buf_puts(b, "SecRule REQUEST_HEADERS:Content-Type \"@rx ^application/(?:[a-z0-9.-]+\\+)?"
+                     "json\\b\" \"id:1900012,phase:1,t:none,t:lowercase,pass,nolog,"
+                     "ctl:ruleRemoveTargetById=930120;ARGS_NAMES\"\n");
     /* application/graphql bodies have no body processor: the attack rules
      * that read parameters never see them. libinjection reads the raw
      * document for SQL injection and XSS (a GraphQL document is neither). */
