@@ -132,14 +132,15 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
     for (size_t i = 0; i < cfg->waf.content_types.len; i++)
         moat_buf_printf(b, "%s|%s|", i ? " " : "", cfg->waf.content_types.items[i]);
     moat_buf_puts(b, "'\"\n");
-    /* NDJSON / JSON Lines: every record ends in a newline, so a record that
-     * ends in a verb and a word ("... lock budget"}\n) reads to 921110 as
-     * a request line smuggled in the body. moat's parser refuses every
-     * ambiguous framing and forwards the body re-framed, so in these
-     * line-based bodies 921110 does not read the raw body (it still reads
-     * the parameters and headers). */
+    /* JSON, NDJSON / JSON Lines: a newline followed by a verb and a word
+     * ("... lock budget"}\n, pretty-printed JSON's '\n  "lock a"') reads to
+     * 921110 as a request line smuggled in the body. moat's parser refuses
+     * every ambiguous framing and forwards the body re-framed, so in JSON
+     * bodies 921110 does not read the raw body (it still reads the decoded
+     * values, the parameters and the headers). */
     moat_buf_puts(b, "SecRule REQUEST_HEADERS:Content-Type \"@rx ^application/(?:x-ndjson|"
-                     "jsonl|x-jsonlines)\\b\" \"id:1900011,phase:1,t:none,t:lowercase,pass,"
+                     "jsonl|x-jsonlines|json|[a-z0-9.-]+\\+json)\\b\" \"id:1900011,phase:1,"
+                     "t:none,t:lowercase,pass,"
                      "nolog,ctl:ruleRemoveTargetById=921110;REQUEST_BODY\"\n");
     /* JSON bodies: ModSecurity names each member by its path joined with
      * dots ("json.profile.bio"), so a member named like a dot-file in the
