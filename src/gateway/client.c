@@ -171,7 +171,7 @@ static int on_head(void *ud, moat_http_head *head)
      * stripped on the way out. The WAF inspects them all the same (920210
      * reads Connection, 920180 Transfer-Encoding): it gets the list as sent. */
     r->nsent_headers = head->nheaders;
-    if (head->nheaders) {
+    if (head->nheaders && r->rt->waf) { /* only the WAF reads them */
         moat_http_header *copy =
             moat_arena_alloc(r->arena, head->nheaders * sizeof(moat_http_header));
         memcpy(copy, head->headers, head->nheaders * sizeof(moat_http_header));
