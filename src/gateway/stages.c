@@ -146,6 +146,24 @@ static const char *const spoofable[] = {"Forwarded",          "X-Real-IP",    "X
                                         "X-Forwarded-Prefix", "X-Client-IP",  "True-Client-IP",
                                         "X-Original-URL",     "X-Rewrite-URL"};
 
+/* "NAME:PORT" in the arena (printf costs ~2,000 instructions here, a
+ * sixteenth of a proxied request). */
+static const char *host_port(moat_request *r, const moat_http_head *h)
+{
+    size_t n = strlen(h->host_name);
+    char *out = moat_arena_alloc(r->arena, n + 8), *p = out + n + 7;
+    unsigned v = (unsigned)h->host_port; /* 0..65535: five digits at most */
+    *p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    *--p = ':';
+    memmove(out, h->host_name, n);
+    memmove(out + n, p, (size_t)(out + n + 7 - p) + 1);
+    return out;
+}
+
 static int forwarded_head(moat_request *r)
 {
     moat_http_head *h = r->head;
@@ -187,9 +205,7 @@ static int forwarded_head(moat_request *r)
     if (!trusted || !moat_http_head_find(h, "X-Forwarded-Host")) {
         /* From the parsed Host the allow-list accepted, never the raw bytes. */
         if (h->host_name) {
-            const char *xfh =
-                h->host_port < 0 ? h->host_name
-                                 : moat_arena_printf(r->arena, "%s:%d", h->host_name, h->host_port);
+            const char *xfh = h->host_port < 0 ? h->host_name : host_port(r, h);
             moat_http_head_set_static(h, r->arena, "X-Forwarded-Host", xfh);
         } else {
             moat_http_head_remove(h, "X-Forwarded-Host");
