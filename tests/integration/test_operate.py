@@ -5,6 +5,7 @@ explains unquoted strings; `moat reload` signals the running gateway through
 its pid file and reports the outcome; SIGUSR1 reopens the access log; files
 moat's commands write as root go to the serving account."""
 
+import json
 import os
 import signal
 import subprocess
@@ -229,3 +230,89 @@ def test_files_written_as_root_go_to_the_serving_account(moat_bin, tmp_path):
     r = run(moat_bin, "cert", "selfsigned", cwd=bare)
     assert r.returncode == 0, r.stderr
     assert os.stat(bare / "key.pem").st_uid == 0
+
+
+# --------------------------------------------------------------- status
+
+def test_status_reports_pid_uptime_listeners_and_last_reload(moat_bin, moat, echo):
+    m = moat(echo.url(), pid_file="moat.pid")
+    pid_file = m.workdir / "moat.pid"
+    r = run(moat_bin, "status", "--config", m.config_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("moat is running (process %d, up " % m.proc.pid), r.stdout
+    assert "  listening on http://127.0.0.1:%d" % m.port in lines
+    assert "  last reload: none since start" in lines
+    # JSON, after a failed reload and then a good one
+    good = m.config
+    m.write_config(dict(good, workers="many"))
+    assert run(moat_bin, "reload", "--pid-file", pid_file).returncode == 1
+    r = run(moat_bin, "status", "--pid-file", pid_file, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)
+    assert st["running"] is True and st["pid"] == m.proc.pid
+    assert st["listen"] == ["http://127.0.0.1:%d" % m.port]
+    assert st["uptime_seconds"] >= 0 and st["started"].endswith("Z")
+    assert st["reloads"] == 1 and st["last_reload"]["ok"] is False
+    assert "'workers'" in st["last_reload"]["message"]
+    r = run(moat_bin, "status", "--pid-file", pid_file)
+    assert "last reload: FAILED, the previous configuration kept" in r.stdout, r.stdout
+    m.write_config(good)
+    assert run(moat_bin, "reload", "--pid-file", pid_file).returncode == 0
+    st = json.loads(run(moat_bin, "status", "-p", pid_file, "-f", "json").stdout)
+    assert st["reloads"] == 2 and st["last_reload"]["ok"] is True
+    # stopped cleanly: the pid file is gone, exit 3
+    m.stop()
+    r = run(moat_bin, "status", "--pid-file", pid_file)
+    assert r.returncode == 3 and r.stdout.startswith("moat is not running: no pid file"), r.stdout
+    st = json.loads(run(moat_bin, "status", "-p", pid_file, "-f", "json").stdout)
+    assert st == {"running": False, "state": "stopped", "pid_file": str(pid_file),
+                  "reason": "no pid file '%s'" % pid_file}
+
+
+def test_status_after_a_crash_leaves_the_pid_file(moat_bin, moat, echo):
+    m = moat(echo.url(), pid_file="moat.pid")
+    pid_file = m.workdir / "moat.pid"
+    m.kill()  # SIGKILL: no chance to remove the pid file
+    m.expected_exit = None
+    assert pid_file.exists()
+    r = run(moat_bin, "status", "--pid-file", pid_file)
+    assert r.returncode == 1, r.stdout
+    assert "is gone, but its pid file" in r.stdout, r.stdout
+    # the number now names another process: still not moat
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        pid_file.write_text("%d\n" % other.pid)
+        r = run(moat_bin, "status", "--pid-file", pid_file)
+        assert r.returncode == 1, r.stdout
+        assert "is not the moat that wrote" in r.stdout, r.stdout
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_status_exit_codes(moat_bin, tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / "stale.pid").write_text("%d\n" % dead.pid)
+    (tmp_path / "junk.pid").write_text("hello\n")
+    (tmp_path / "alive.pid").write_text("%d\n" % os.getpid())  # not moat: no status file
+    (tmp_path / "none.toml").write_text('upstream = "http://127.0.0.1:9000"\n')
+    (tmp_path / "bad.toml").write_text('workers = "many"\n')
+    (tmp_path / "gone.toml").write_text('pid_file = "run/moat.pid"\n')
+    cases = [  # (args, exit status, what the output says)
+        (("--pid-file", tmp_path / "stale.pid"), 1, "is gone, but its pid file"),
+        (("--config", tmp_path / "gone.toml"), 3,
+         "not running: no pid file '%s'" % (tmp_path / "run" / "moat.pid")),
+        (("--pid-file", tmp_path / "junk.pid"), 4, "holds no process id"),
+        (("--pid-file", tmp_path / "alive.pid"), 4, "cannot be read"),
+        (("--config", tmp_path / "none.toml"), 4, "no pid_file in"),
+        (("--config", tmp_path / "bad.toml"), 4, "the configuration (which names the pid file)"),
+        (("--bogus",), 2, "usage: moat status"),
+        (("extra",), 2, "unexpected argument 'extra'"),
+        (("--format", "sarif", "-p", tmp_path / "stale.pid"), 2, "--format takes text or json"),
+    ]
+    for args, status, says in cases:
+        r = run(moat_bin, "status", *args, cwd=tmp_path)
+        assert r.returncode == status, (args, r.stdout, r.stderr)
+        assert says in r.stdout + r.stderr, (args, r.stdout, r.stderr)
