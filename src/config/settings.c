@@ -1095,13 +1095,18 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "log.security",
         .type = MOAT__CFG_STRING,
-        .def = "\"-\"",
+        .def = "\"security.log\"",
         .allowed = "a file path, `\"-\"` or `\"\"`",
         .path = true,
         .offset = AT(log.security),
         .doc = "Where the security event log goes: a file path (appended to; a relative path "
                "starts from the configuration file's folder), `\"-\"` for standard output "
-               "(containers), or `\"\"` to turn it off. One JSON object per line, one line per "
+               "(containers), or `\"\"` to turn it off. Left out, it is `security.log` in "
+               "moat's state folder, beside the store's database (`store.url`; with the default "
+               "store, the configuration file's folder, or the working directory without one): "
+               "that folder is writable by moat's user already, which rotation needs, and the "
+               "log never mixes with the access log on standard output. One JSON object per "
+               "line, one line per "
                "event; the events and their fields are listed in docs/events.md. Passwords, "
                "tokens, cookies, session ids, `Authorization` values and form fields or query "
                "parameters named like secrets never reach it.\n\n"
