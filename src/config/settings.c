@@ -620,7 +620,7 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "headers.csp",
         .type = MOAT__CFG_STRING,
-        .check = moat__config_check_header_value,
+        .check = moat__config_check_csp,
         .def = "\"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                "font-src 'self'; connect-src 'self'; media-src 'self'; manifest-src 'self'; "
                "form-action 'self'; frame-ancestors 'none'; base-uri 'self'\"",
@@ -770,7 +770,7 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "headers.paths.csp",
         .type = MOAT__CFG_STRING,
-        .check = moat__config_check_header_value,
+        .check = moat__config_check_csp,
         .offset = RULE(csp),
         .doc = "`Content-Security-Policy` (or its report-only form, as `headers.csp_report_only` "
                "says) for these paths; `\"\"` sends none.",

@@ -114,6 +114,41 @@ def test_config_check_refuses_invalid_globs(moat_bin, tmp_path, text, says):
     assert says in r.stderr and "moat.toml:2:" in r.stderr, r.stderr
 
 
+# every setting that takes globs, and the policies: what `moat serve` would
+# refuse (or a browser drop in silence), `moat config check` names
+@pytest.mark.parametrize("text, line, says", [
+    ('[tls]\nredirect_exempt = ["health"]\n', 2, "expected a path starting with '/'"),
+    ('[waf]\ngraphql = ["/api/$x"]\n', 2, "'$' may only end a path pattern"),
+    ('[waf]\nexclude = ["admin body"]\n', 2, "expected a path starting with '/'"),
+    ('[[headers.paths]]\npath = "/a#b"\n', 2, "'#' never reaches a server"),
+    ('[[auth.rules]]\npath = "admin/*"\npolicy = "deny"\n', 2, "expected a path starting"),
+    ('[headers]\ncsp = "default-src self"\n', 2, "keywords need single quotes"),
+    ('[headers]\ncsp = "default-src \'self\' img-src data:"\n', 2,
+     "'img-src' in default-src is a directive name: end each directive with ';'"),
+    ('[headers]\ncsp = "scirpt-src \'self\'"\n', 2, "(did you mean 'script-src'?)"),
+    ('[[headers.paths]]\npath = "/admin/"\ncsp = "default-src \'none\' \'self\'"\n', 3,
+     "'none' in default-src beside other sources"),
+])
+def test_config_check_refuses_bad_globs_and_policies(moat_bin, tmp_path, text, line, says):
+    cfg = tmp_path / "moat.toml"
+    cfg.write_text(text)
+    r = run(moat_bin, "config", "check", cfg)
+    assert r.returncode == 1, r.stderr
+    assert "moat.toml:%d:" % line in r.stderr and says in r.stderr, r.stderr
+
+
+def test_config_check_accepts_real_policies(moat_bin, tmp_path):
+    cfg = tmp_path / "moat.toml"
+    cfg.write_text(
+        '[headers]\ncsp = "default-src \'none\'; script-src \'self\' \'nonce-r4nd0m==\' '
+        'https://cdn.example.com; style-src \'self\' \'unsafe-inline\'; img-src \'self\' '
+        'data: *.example.com; connect-src \'self\' wss://example.com:8443; '
+        'frame-ancestors \'none\'; upgrade-insecure-requests"\n'
+        '[[headers.paths]]\npath = "/embed/**"\ncsp = "frame-ancestors https://partner.example"\n')
+    r = run(moat_bin, "config", "check", cfg)
+    assert r.returncode == 0, r.stderr
+
+
 @pytest.mark.parametrize("text, col, word", [
     ("listen = [127.0.0.1:8080]\n", 11, "127.0.0.1:8080"),
     ("listen = 127.0.0.1:8080\n", 10, "127.0.0.1:8080"),
