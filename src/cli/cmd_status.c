@@ -172,7 +172,7 @@ static void find_out(status *st)
         st->rc = ST_UNKNOWN;
         st->why = moat_xasprintf("process %llu runs, but '%s' is not moat's status file",
                                  (unsigned long long)st->pid, status_path);
-    } else if (spid != st->pid) {
+    } else if (spid && spid != st->pid) {
         /* the process in the pid file is not the one that wrote the status:
          * moat died and the number went to another process */
         st->rc = ST_DEAD;

@@ -359,9 +359,10 @@ const moat__config_setting moat__config_settings[] = {
         .path = true,
         .offset = AT(pid_file),
         .doc = "Where `moat serve` writes its process id at start (and removes it when it "
-               "stops), for `moat reload` and `kill -HUP $(cat FILE)`. Beside it, "
-               "`FILE.status` holds the outcome of the last reload, which `moat reload` "
-               "waits for and reports. `\"\"` (the default): no pid file. Read at start: a "
+               "stops), for `moat reload`, `moat status` and `kill -HUP $(cat FILE)`. Beside "
+               "it, `FILE.status` holds the outcome of the last reload, which `moat reload` "
+               "waits for and reports, and the start time and listeners `moat status` shows. "
+               "`\"\"` (the default): no pid file. Read at start: a "
                "reload keeps the file it started with. The packaged configuration uses "
                "`/run/moat/moat.pid` (the unit's `RuntimeDirectory`).",
     },
