@@ -34,5 +34,7 @@ int moat_cmd_audit_deps(int argc, char **argv);
 
 /* moat reload (src/cli/cmd_reload.c): SIGHUP to the running moat, and its outcome. */
 int moat_cmd_reload(int argc, char **argv);
+/* moat status (src/cli/cmd_status.c): the running moat's pid file and status file. */
+int moat_cmd_status(int argc, char **argv);
 
 #endif

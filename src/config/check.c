@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -541,5 +542,269 @@ const char *moat__config_check_account(char *v)
         if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
             return "must be a user or group name (letters, digits, '_', '-', '.')";
     if (strlen(v) > 32) return "must be a user or group name of at most 32 characters";
+    return NULL;
+}
+
+/* ---- Content-Security-Policy ------------------------------------------------ */
+
+/* CSP Level 3 (and the directives browsers still act on). */
+static const char *const csp_directives[] = {"default-src",
+                                             "script-src",
+                                             "script-src-elem",
+                                             "script-src-attr",
+                                             "style-src",
+                                             "style-src-elem",
+                                             "style-src-attr",
+                                             "img-src",
+                                             "font-src",
+                                             "connect-src",
+                                             "media-src",
+                                             "object-src",
+                                             "frame-src",
+                                             "child-src",
+                                             "worker-src",
+                                             "manifest-src",
+                                             "prefetch-src",
+                                             "fenced-frame-src",
+                                             "base-uri",
+                                             "form-action",
+                                             "frame-ancestors",
+                                             "navigate-to",
+                                             "sandbox",
+                                             "plugin-types",
+                                             "report-uri",
+                                             "report-to",
+                                             "upgrade-insecure-requests",
+                                             "block-all-mixed-content",
+                                             "require-trusted-types-for",
+                                             "trusted-types",
+                                             "require-sri-for",
+                                             "webrtc"};
+
+static const char *const csp_keywords[] = {"'self'",
+                                           "'none'",
+                                           "'unsafe-inline'",
+                                           "'unsafe-eval'",
+                                           "'strict-dynamic'",
+                                           "'unsafe-hashes'",
+                                           "'report-sample'",
+                                           "'unsafe-allow-redirects'",
+                                           "'wasm-unsafe-eval'",
+                                           "'inline-speculation-rules'"};
+
+static _Thread_local char csp_why[320];
+
+static const char *csp_fail(const char *fmt, const char *a, size_t alen, const char *b)
+{
+    snprintf(csp_why, sizeof(csp_why), fmt, (int)(alen > 60 ? 60 : alen), a, b ? b : "");
+    return csp_why;
+}
+
+static bool is_source_directive(const char *name, size_t n)
+{
+    return (n > 4 && memcmp(name + n - 4, "-src", 4) == 0) ||
+           (n > 9 && memcmp(name + n - 9, "-src-elem", 9) == 0) ||
+           (n > 9 && memcmp(name + n - 9, "-src-attr", 9) == 0) ||
+           (n == 8 && memcmp(name, "base-uri", 8) == 0) ||
+           (n == 11 && memcmp(name, "form-action", 11) == 0) ||
+           (n == 15 && memcmp(name, "frame-ancestors", 15) == 0);
+}
+
+static bool b64_token(const char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i < n && (isalnum((unsigned char)p[i]) || strchr("+/-_", p[i])); i++) {
+    }
+    if (i == 0) return false;
+    for (; i < n && p[i] == '='; i++) {
+    }
+    return i == n;
+}
+
+/* One source expression: a quoted keyword, nonce or hash, a scheme
+ * ("https:"), or a host source ("*.example.com:443/path", "*"). */
+static const char *csp_source(const char *t, size_t n, const char *dir, size_t dn)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "%.*s", (int)(dn < 63 ? dn : 63), dir);
+    if (t[0] == '\'') {
+        if (n < 3 || t[n - 1] != '\'')
+            return csp_fail("%.*s in %s: a quoted keyword needs its closing quote", t, n, name);
+        for (size_t i = 0; i < MOAT_ARRAY_LEN(csp_keywords); i++)
+            if (strlen(csp_keywords[i]) == n && strncasecmp(t, csp_keywords[i], n) == 0)
+                return NULL;
+        if (n > 8 && strncasecmp(t, "'nonce-", 7) == 0 && b64_token(t + 7, n - 8)) return NULL;
+        if (n > 9 &&
+            (strncasecmp(t, "'sha256-", 8) == 0 || strncasecmp(t, "'sha384-", 8) == 0 ||
+             strncasecmp(t, "'sha512-", 8) == 0) &&
+            b64_token(t + 8, n - 9))
+            return NULL;
+        return csp_fail("unknown keyword %.*s in %s (expected 'self', 'none', 'unsafe-inline', "
+                        "'strict-dynamic', 'nonce-...', 'sha256-...', ...)",
+                        t, n, name);
+    }
+    static const char *const bare[] = {
+        "self",           "none",          "unsafe-inline", "unsafe-eval",
+        "strict-dynamic", "unsafe-hashes", "report-sample", "wasm-unsafe-eval"};
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(bare); i++)
+        if (strlen(bare[i]) == n && strncasecmp(t, bare[i], n) == 0)
+            return csp_fail("'%.*s' in %s is a host name without quotes: keywords need single "
+                            "quotes, as in 'self'",
+                            t, n, name);
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(csp_directives); i++)
+        if (strlen(csp_directives[i]) == n && strncasecmp(t, csp_directives[i], n) == 0)
+            return csp_fail("'%.*s' in %s is a directive name: end each directive with ';', as "
+                            "in \"default-src 'self'; img-src data:\"",
+                            t, n, name);
+    /* scheme-source: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":" */
+    size_t i = 0;
+    if (isalpha((unsigned char)t[0])) {
+        for (i = 1; i < n && (isalnum((unsigned char)t[i]) || strchr("+-.", t[i])); i++) {
+        }
+        if (i == n - 1 && t[i] == ':') return NULL;
+        if (i + 2 < n && t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/')
+            i += 3; /* scheme:// host... */
+        else
+            i = 0;
+    }
+    /* host-source: host-part [ ":" port ] [ path ] */
+    size_t h = i;
+    if (i < n && t[i] == '*') {
+        i++;
+        if (i < n && t[i] == '.')
+            i++;
+        else if (i < n && t[i] != ':' && t[i] != '/')
+            return csp_fail("'%.*s' in %s: a wildcard host is '*' or '*.example.com'", t, n, name);
+    }
+    for (; i < n && (isalnum((unsigned char)t[i]) || t[i] == '-' || t[i] == '.'); i++) {
+    }
+    if (i == h || (i > h && t[i - 1] == '.' && t[h] != '*'))
+        return csp_fail("'%.*s' in %s is not a source: expected a host (example.com, "
+                        "*.example.com), a scheme (https:) or a quoted keyword ('self')",
+                        t, n, name);
+    if (i < n && t[i] == ':') {
+        size_t p = ++i;
+        if (i < n && t[i] == '*')
+            i++;
+        else
+            for (; i < n && isdigit((unsigned char)t[i]); i++) {
+            }
+        if (i == p) return csp_fail("'%.*s' in %s: the port after ':' is missing", t, n, name);
+    }
+    if (i < n && t[i] != '/')
+        return csp_fail("'%.*s' in %s is not a source: expected a host (example.com, "
+                        "*.example.com), a scheme (https:) or a quoted keyword ('self')",
+                        t, n, name);
+    for (; i < n; i++)
+        if (t[i] == '\'' || t[i] == '"' || t[i] == '\\')
+            return csp_fail("'%.*s' in %s: quotes and backslashes do not belong in a path", t, n,
+                            name);
+    return NULL;
+}
+
+/* A policy as browsers parse it (CSP Level 3, "parse a serialized CSP"),
+ * stricter where a browser would silently drop part of it: an unknown or
+ * repeated directive, a source expression no browser understands, 'none'
+ * beside other sources, a value where none is allowed. "" and "off" turn the
+ * header off. A comma separates policies that are all enforced. */
+const char *moat__config_check_csp(char *v)
+{
+    const char *bad = moat__config_check_header_value(v);
+    if (bad) return bad;
+    if (!v[0] || strcmp(v, "off") == 0) return NULL;
+    const char *p = v;
+    bool any = false;
+    while (*p) {
+        /* one policy, up to ',' */
+        const char *end = p + strcspn(p, ",");
+        char seen[MOAT_ARRAY_LEN(csp_directives)] = {0};
+        const char *d = p;
+        while (d < end) {
+            const char *dend = d;
+            while (dend < end && *dend != ';')
+                dend++;
+            while (d < dend && (*d == ' ' || *d == '\t'))
+                d++;
+            const char *name = d;
+            while (d < dend && *d != ' ' && *d != '\t')
+                d++;
+            size_t nn = (size_t)(d - name);
+            if (nn) {
+                any = true;
+                for (size_t i = 0; i < nn; i++)
+                    if (!isalnum((unsigned char)name[i]) && name[i] != '-')
+                        return csp_fail("'%.*s' is not a directive name (directives are separated "
+                                        "by ';', as in \"default-src 'self'; img-src data:\")%s",
+                                        name, nn, NULL);
+                size_t k = 0;
+                for (; k < MOAT_ARRAY_LEN(csp_directives); k++)
+                    if (strlen(csp_directives[k]) == nn &&
+                        strncasecmp(name, csp_directives[k], nn) == 0)
+                        break;
+                if (k == MOAT_ARRAY_LEN(csp_directives)) {
+                    char got[64];
+                    snprintf(got, sizeof(got), "%.*s", (int)(nn < 63 ? nn : 63), name);
+                    const char *best = NULL;
+                    size_t bestd = 3;
+                    for (size_t j = 0; j < MOAT_ARRAY_LEN(csp_directives); j++) {
+                        size_t dist = moat_edit_distance(got, csp_directives[j]);
+                        if (dist < bestd) {
+                            bestd = dist;
+                            best = csp_directives[j];
+                        }
+                    }
+                    if (best) {
+                        char hint[96];
+                        snprintf(hint, sizeof(hint), " (did you mean '%s'?)", best);
+                        return csp_fail("unknown directive '%.*s'%s", name, nn, hint);
+                    }
+                    return csp_fail("unknown directive '%.*s'%s", name, nn, NULL);
+                }
+                if (seen[k])
+                    return csp_fail("'%.*s' is given twice: browsers ignore the second "
+                                    "(join the sources into one directive)%s",
+                                    name, nn, NULL);
+                seen[k] = 1;
+                /* the value: whitespace-separated tokens */
+                size_t ntok = 0;
+                bool none = false;
+                const char *t = d;
+                while (t < dend) {
+                    while (t < dend && (*t == ' ' || *t == '\t'))
+                        t++;
+                    const char *te = t;
+                    while (te < dend && *te != ' ' && *te != '\t')
+                        te++;
+                    if (te == t) break;
+                    size_t tn = (size_t)(te - t);
+                    ntok++;
+                    if (tn == 6 && strncasecmp(t, "'none'", 6) == 0) none = true;
+                    if (is_source_directive(name, nn)) {
+                        const char *why = csp_source(t, tn, name, nn);
+                        if (why) return why;
+                    } else if (strncasecmp(name, "upgrade-insecure-requests", nn) == 0 ||
+                               strncasecmp(name, "block-all-mixed-content", nn) == 0) {
+                        return csp_fail("'%.*s' takes no value%s", name, nn, NULL);
+                    } else if (strncasecmp(name, "sandbox", nn) == 0 &&
+                               (tn < 7 || strncasecmp(t, "allow-", 6) != 0)) {
+                        return csp_fail("'%.*s' in sandbox: expected a flag such as "
+                                        "allow-scripts or allow-forms%s",
+                                        t, tn, NULL);
+                    }
+                    t = te;
+                }
+                if (none && ntok > 1)
+                    return csp_fail("'none' in %.*s beside other sources: browsers ignore it "
+                                    "there; write 'none' alone, or only the sources%s",
+                                    name, nn, NULL);
+                if (ntok == 0 && (strncasecmp(name, "report-uri", nn) == 0 ||
+                                  strncasecmp(name, "report-to", nn) == 0))
+                    return csp_fail("'%.*s' needs a value%s", name, nn, NULL);
+            }
+            d = dend < end ? dend + 1 : dend;
+        }
+        p = *end ? end + 1 : end;
+    }
+    if (!any) return "has no directive (\"\" turns the header off)";
     return NULL;
 }

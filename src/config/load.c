@@ -937,6 +937,26 @@ static void resolve_paths(moat_config *c, const char *dir)
     free(abs_dir);
 }
 
+/* log.security left out: the security log goes beside the store's
+ * database ("sqlite:/var/lib/moat/moat.db" -> /var/lib/moat/security.log),
+ * in moat's state folder: that folder is writable by moat's user already
+ * (SQLite writes its journal there), which the log needs for rotation, and
+ * the log stays off standard output, where the access log goes. */
+static void default_security_log(moat_config *c, const moat_toml_value *tbl)
+{
+    const moat_toml_value *log = tbl ? moat_toml_get(tbl, "log") : NULL;
+    if (log && log->type == MOAT_TOML_TABLE && moat_toml_get(log, "security")) return;
+    const char *db =
+        c->store.url && strncmp(c->store.url, "sqlite:", 7) == 0 ? c->store.url + 7 : "";
+    const char *slash = strrchr(db, '/');
+    free(c->log.security);
+    if (!slash)
+        c->log.security = moat_xstrdup("security.log");
+    else
+        c->log.security =
+            moat_xasprintf("%.*s/security.log", slash == db ? 0 : (int)(slash - db), db);
+}
+
 /* --upstream / --listen: one value that replaces the list. */
 static void apply_override(loader *ld, moat_config *c, const char *key, const char *opt,
                            const char *value)
@@ -989,6 +1009,7 @@ int moat_config_load(const moat_config_source *src, moat_config **out, char **er
         walk(&ld, tbl, "", c);
         if (!ld.nerrs) resolve_paths(c, dir);
     }
+    if (!ld.nerrs) default_security_log(c, tbl);
     if (src->upstream) apply_override(&ld, c, "upstream", "--upstream", src->upstream);
     if (src->listen) apply_override(&ld, c, "listen", "--listen", src->listen);
     if (!ld.nerrs) {

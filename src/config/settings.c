@@ -359,9 +359,10 @@ const moat__config_setting moat__config_settings[] = {
         .path = true,
         .offset = AT(pid_file),
         .doc = "Where `moat serve` writes its process id at start (and removes it when it "
-               "stops), for `moat reload` and `kill -HUP $(cat FILE)`. Beside it, "
-               "`FILE.status` holds the outcome of the last reload, which `moat reload` "
-               "waits for and reports. `\"\"` (the default): no pid file. Read at start: a "
+               "stops), for `moat reload`, `moat status` and `kill -HUP $(cat FILE)`. Beside "
+               "it, `FILE.status` holds the outcome of the last reload, which `moat reload` "
+               "waits for and reports, and the start time and listeners `moat status` shows. "
+               "`\"\"` (the default): no pid file. Read at start: a "
                "reload keeps the file it started with. The packaged configuration uses "
                "`/run/moat/moat.pid` (the unit's `RuntimeDirectory`).",
     },
@@ -620,7 +621,7 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "headers.csp",
         .type = MOAT__CFG_STRING,
-        .check = moat__config_check_header_value,
+        .check = moat__config_check_csp,
         .def = "\"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                "font-src 'self'; connect-src 'self'; media-src 'self'; manifest-src 'self'; "
                "form-action 'self'; frame-ancestors 'none'; base-uri 'self'\"",
@@ -770,7 +771,7 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "headers.paths.csp",
         .type = MOAT__CFG_STRING,
-        .check = moat__config_check_header_value,
+        .check = moat__config_check_csp,
         .offset = RULE(csp),
         .doc = "`Content-Security-Policy` (or its report-only form, as `headers.csp_report_only` "
                "says) for these paths; `\"\"` sends none.",
@@ -1113,13 +1114,18 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "log.security",
         .type = MOAT__CFG_STRING,
-        .def = "\"-\"",
+        .def = "\"security.log\"",
         .allowed = "a file path, `\"-\"` or `\"\"`",
         .path = true,
         .offset = AT(log.security),
         .doc = "Where the security event log goes: a file path (appended to; a relative path "
                "starts from the configuration file's folder), `\"-\"` for standard output "
-               "(containers), or `\"\"` to turn it off. One JSON object per line, one line per "
+               "(containers), or `\"\"` to turn it off. Left out, it is `security.log` in "
+               "moat's state folder, beside the store's database (`store.url`; with the default "
+               "store, the configuration file's folder, or the working directory without one): "
+               "that folder is writable by moat's user already, which rotation needs, and the "
+               "log never mixes with the access log on standard output. One JSON object per "
+               "line, one line per "
                "event; the events and their fields are listed in docs/events.md. Passwords, "
                "tokens, cookies, session ids, `Authorization` values and form fields or query "
                "parameters named like secrets never reach it.\n\n"

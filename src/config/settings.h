@@ -83,6 +83,7 @@ const char *moat__config_check_route(char *v);
 const char *moat__config_check_path_prefix(char *v);
 const char *moat__config_check_account(char *v);
 const char *moat__config_check_header_value(char *v);
+const char *moat__config_check_csp(char *v);
 const char *moat__config_check_glob(char *v);
 
 /* ---- checks across settings (crosscheck.c) -------------------------------

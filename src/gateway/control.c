@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -16,6 +17,7 @@
 static char *pid_path;
 static int status_fd = -1;
 static unsigned long long attempts;
+static moat_buf facts; /* the status file's lines after the first (`moat status`) */
 
 int moat__control_open(const moat_config *cfg, char **err)
 {
@@ -48,6 +50,14 @@ int moat__control_open(const moat_config *cfg, char **err)
     }
     free(status);
     pid_path = moat_xstrdup(cfg->pid_file);
+    /* what `moat status` shows: the start time and the listeners, fixed
+     * for the life of the process (changing them needs a restart) */
+    moat_buf_init(&facts);
+    moat_buf_printf(&facts, "pid %ld\nstarted %lld\n", (long)getpid(), (long long)time(NULL));
+    for (size_t i = 0; i < cfg->listen.len; i++)
+        moat_buf_printf(&facts, "listen http://%s\n", cfg->listen.items[i]);
+    for (size_t i = 0; i < cfg->tls.listen.len; i++)
+        moat_buf_printf(&facts, "listen https://%s\n", cfg->tls.listen.items[i]);
     moat__control_status(true, "started");
     return 0;
 }
@@ -55,14 +65,16 @@ int moat__control_open(const moat_config *cfg, char **err)
 void moat__control_status(bool ok, const char *message)
 {
     if (status_fd < 0) return;
-    /* one line, rewritten in place: "ATTEMPT ok|failed MESSAGE"; the
-     * message on one line whatever the error said */
+    /* rewritten in place: first "ATTEMPT ok|failed MESSAGE" (the message
+     * on one line whatever the error said; `moat reload` reads this line),
+     * then "at TIME" of that outcome and the fixed facts */
     moat_buf b;
     moat_buf_init(&b);
     moat_buf_printf(&b, "%llu %s ", attempts++, ok ? "ok" : "failed");
     for (const char *p = message; *p; p++)
         moat_buf_putc(&b, *p == '\n' || *p == '\r' ? ' ' : *p);
-    moat_buf_putc(&b, '\n');
+    moat_buf_printf(&b, "\nat %lld\n", (long long)time(NULL));
+    if (facts.len) moat_buf_append(&b, facts.data, facts.len);
     if (ftruncate(status_fd, 0) != 0 || pwrite(status_fd, b.data, b.len, 0) != (ssize_t)b.len)
         moat_warn("cannot write the reload status beside '%s': %s", pid_path, strerror(errno));
     moat_buf_free(&b);
@@ -72,6 +84,7 @@ void moat__control_close(void)
 {
     if (status_fd >= 0) close(status_fd);
     status_fd = -1;
+    moat_buf_free(&facts);
     if (!pid_path) return;
     /* remove the pid file only while it still names this process */
     char buf[32] = "";

@@ -242,7 +242,11 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
-/* A free name PATH.YYYYMMDDTHHMMSSZ[-NNN] for the file being rotated out. */
+/* A free name PATH.YYYYMMDDTHHMMSSZ[-NNN] for the file being rotated out,
+ * one that sorts after every rotated sibling: pruning deletes by name, oldest
+ * first, so a name that sorted earlier (the first free one, after the
+ * oldest of the same second was pruned; a clock set back) would get the
+ * newest file deleted and leave a hole in the chain. */
 static char *rotated_name(const char *path)
 {
     struct timespec ts;
@@ -252,10 +256,27 @@ static char *rotated_name(const char *path)
     char stamp[32];
     strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
     char *name = moat_xasprintf("%s.%s", path, stamp);
+    size_t n;
+    char **names = list_rotated(path, &n);
+    /* every rotated sibling sorts before it, so no file has this name */
+    const char *last = n ? base_name(names[n - 1]) : NULL;
+    if (last && strcmp(base_name(name), last) <= 0) {
+        /* the newest one's stamp, with the next number */
+        const char *at = last + strlen(base_name(path)) + 1;
+        const char *dash = strchr(at, '-');
+        unsigned next = dash ? (unsigned)strtoul(dash + 1, NULL, 10) + 1 : 1;
+        int len = (int)(dash ? (size_t)(dash - at) : strlen(at));
+        free(name);
+        name = moat_xasprintf("%s.%.*s-%03u", path, len, at, next);
+    }
+    free_names(names, n);
+    /* past -999 the order breaks (and -1000 may exist): never rename over
+     * a file */
     struct stat st;
     for (unsigned i = 1; lstat(name, &st) == 0 && i < 100000; i++) {
+        char *again = moat_xasprintf("%s.%s-%u", path, stamp, 1000 + i);
         free(name);
-        name = moat_xasprintf("%s.%s-%03u", path, stamp, i);
+        name = again;
     }
     return name;
 }

@@ -360,13 +360,17 @@ class Moat:
 
 def base_config(port, upstream, workdir, **overrides):
     """The config the tests start from: one listener, the given upstream(s),
-    two workers, a short drain, a JSON access log in the work dir."""
+    two workers, a short drain, a JSON access log in the work dir, the
+    security log on stdout."""
     cfg = {
         "listen": ["%s:%d" % (HOST, port)],
         "upstream": upstream if isinstance(upstream, list) else [upstream],
         "workers": 2,
         "limits": {"drain_timeout": "5s"},
-        "log": {"access": str(Path(workdir) / "access.log"), "access_format": "json"},
+        # the security log on stdout, where the tests read it (the default
+        # is a file beside the store)
+        "log": {"access": str(Path(workdir) / "access.log"), "access_format": "json",
+                "security": "-"},
     }
     return deep_merge(cfg, overrides)
 

@@ -350,7 +350,7 @@ def test_serve_fails_when_port_is_taken(moat_bin, echo, tmp):
 
 # ---------------------------------------------------------- the command table
 
-COMMANDS = ("serve", "reload", "cert", "config", "log", "waf", "user", "audit", "db", "completion", "version",
+COMMANDS = ("serve", "reload", "status", "cert", "config", "log", "waf", "user", "audit", "db", "completion", "version",
             "help")
 SUBS = {
     "audit": ("deps", "code", "settings", "secrets"),
@@ -458,7 +458,7 @@ def test_zsh_completion_lists_the_table(run):
 
 # every command and sub-command: an unknown option is a usage error, exit 2,
 # with nothing on stdout
-USAGE_ERRORS = [("serve",), ("reload",), ("cert", "selfsigned"), ("config", "check"),
+USAGE_ERRORS = [("serve",), ("reload",), ("status",), ("cert", "selfsigned"), ("config", "check"),
                 ("config", "docs"), ("log", "init"), ("log", "verify"), ("log", "why"),
                 ("user", "list"), ("audit",), ("audit", "deps"), ("audit", "code"),
                 ("audit", "settings"), ("audit", "secrets"), ("db", "import"), ("db", "update"),

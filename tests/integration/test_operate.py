@@ -5,6 +5,7 @@ explains unquoted strings; `moat reload` signals the running gateway through
 its pid file and reports the outcome; SIGUSR1 reopens the access log; files
 moat's commands write as root go to the serving account."""
 
+import json
 import os
 import signal
 import subprocess
@@ -111,6 +112,41 @@ def test_config_check_refuses_invalid_globs(moat_bin, tmp_path, text, says):
     r = run(moat_bin, "config", "check", cfg)
     assert r.returncode == 1, r.stderr
     assert says in r.stderr and "moat.toml:2:" in r.stderr, r.stderr
+
+
+# every setting that takes globs, and the policies: what `moat serve` would
+# refuse (or a browser drop in silence), `moat config check` names
+@pytest.mark.parametrize("text, line, says", [
+    ('[tls]\nredirect_exempt = ["health"]\n', 2, "expected a path starting with '/'"),
+    ('[waf]\ngraphql = ["/api/$x"]\n', 2, "'$' may only end a path pattern"),
+    ('[waf]\nexclude = ["admin body"]\n', 2, "expected a path starting with '/'"),
+    ('[[headers.paths]]\npath = "/a#b"\n', 2, "'#' never reaches a server"),
+    ('[[auth.rules]]\npath = "admin/*"\npolicy = "deny"\n', 2, "expected a path starting"),
+    ('[headers]\ncsp = "default-src self"\n', 2, "keywords need single quotes"),
+    ('[headers]\ncsp = "default-src \'self\' img-src data:"\n', 2,
+     "'img-src' in default-src is a directive name: end each directive with ';'"),
+    ('[headers]\ncsp = "scirpt-src \'self\'"\n', 2, "(did you mean 'script-src'?)"),
+    ('[[headers.paths]]\npath = "/admin/"\ncsp = "default-src \'none\' \'self\'"\n', 3,
+     "'none' in default-src beside other sources"),
+])
+def test_config_check_refuses_bad_globs_and_policies(moat_bin, tmp_path, text, line, says):
+    cfg = tmp_path / "moat.toml"
+    cfg.write_text(text)
+    r = run(moat_bin, "config", "check", cfg)
+    assert r.returncode == 1, r.stderr
+    assert "moat.toml:%d:" % line in r.stderr and says in r.stderr, r.stderr
+
+
+def test_config_check_accepts_real_policies(moat_bin, tmp_path):
+    cfg = tmp_path / "moat.toml"
+    cfg.write_text(
+        '[headers]\ncsp = "default-src \'none\'; script-src \'self\' \'nonce-r4nd0m==\' '
+        'https://cdn.example.com; style-src \'self\' \'unsafe-inline\'; img-src \'self\' '
+        'data: *.example.com; connect-src \'self\' wss://example.com:8443; '
+        'frame-ancestors \'none\'; upgrade-insecure-requests"\n'
+        '[[headers.paths]]\npath = "/embed/**"\ncsp = "frame-ancestors https://partner.example"\n')
+    r = run(moat_bin, "config", "check", cfg)
+    assert r.returncode == 0, r.stderr
 
 
 @pytest.mark.parametrize("text, col, word", [
@@ -229,3 +265,89 @@ def test_files_written_as_root_go_to_the_serving_account(moat_bin, tmp_path):
     r = run(moat_bin, "cert", "selfsigned", cwd=bare)
     assert r.returncode == 0, r.stderr
     assert os.stat(bare / "key.pem").st_uid == 0
+
+
+# --------------------------------------------------------------- status
+
+def test_status_reports_pid_uptime_listeners_and_last_reload(moat_bin, moat, echo):
+    m = moat(echo.url(), pid_file="moat.pid")
+    pid_file = m.workdir / "moat.pid"
+    r = run(moat_bin, "status", "--config", m.config_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("moat is running (process %d, up " % m.proc.pid), r.stdout
+    assert "  listening on http://127.0.0.1:%d" % m.port in lines
+    assert "  last reload: none since start" in lines
+    # JSON, after a failed reload and then a good one
+    good = m.config
+    m.write_config(dict(good, workers="many"))
+    assert run(moat_bin, "reload", "--pid-file", pid_file).returncode == 1
+    r = run(moat_bin, "status", "--pid-file", pid_file, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)
+    assert st["running"] is True and st["pid"] == m.proc.pid
+    assert st["listen"] == ["http://127.0.0.1:%d" % m.port]
+    assert st["uptime_seconds"] >= 0 and st["started"].endswith("Z")
+    assert st["reloads"] == 1 and st["last_reload"]["ok"] is False
+    assert "'workers'" in st["last_reload"]["message"]
+    r = run(moat_bin, "status", "--pid-file", pid_file)
+    assert "last reload: FAILED, the previous configuration kept" in r.stdout, r.stdout
+    m.write_config(good)
+    assert run(moat_bin, "reload", "--pid-file", pid_file).returncode == 0
+    st = json.loads(run(moat_bin, "status", "-p", pid_file, "-f", "json").stdout)
+    assert st["reloads"] == 2 and st["last_reload"]["ok"] is True
+    # stopped cleanly: the pid file is gone, exit 3
+    m.stop()
+    r = run(moat_bin, "status", "--pid-file", pid_file)
+    assert r.returncode == 3 and r.stdout.startswith("moat is not running: no pid file"), r.stdout
+    st = json.loads(run(moat_bin, "status", "-p", pid_file, "-f", "json").stdout)
+    assert st == {"running": False, "state": "stopped", "pid_file": str(pid_file),
+                  "reason": "no pid file '%s'" % pid_file}
+
+
+def test_status_after_a_crash_leaves_the_pid_file(moat_bin, moat, echo):
+    m = moat(echo.url(), pid_file="moat.pid")
+    pid_file = m.workdir / "moat.pid"
+    m.kill()  # SIGKILL: no chance to remove the pid file
+    m.expected_exit = None
+    assert pid_file.exists()
+    r = run(moat_bin, "status", "--pid-file", pid_file)
+    assert r.returncode == 1, r.stdout
+    assert "is gone, but its pid file" in r.stdout, r.stdout
+    # the number now names another process: still not moat
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        pid_file.write_text("%d\n" % other.pid)
+        r = run(moat_bin, "status", "--pid-file", pid_file)
+        assert r.returncode == 1, r.stdout
+        assert "is not the moat that wrote" in r.stdout, r.stdout
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_status_exit_codes(moat_bin, tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / "stale.pid").write_text("%d\n" % dead.pid)
+    (tmp_path / "junk.pid").write_text("hello\n")
+    (tmp_path / "alive.pid").write_text("%d\n" % os.getpid())  # not moat: no status file
+    (tmp_path / "none.toml").write_text('upstream = "http://127.0.0.1:9000"\n')
+    (tmp_path / "bad.toml").write_text('workers = "many"\n')
+    (tmp_path / "gone.toml").write_text('pid_file = "run/moat.pid"\n')
+    cases = [  # (args, exit status, what the output says)
+        (("--pid-file", tmp_path / "stale.pid"), 1, "is gone, but its pid file"),
+        (("--config", tmp_path / "gone.toml"), 3,
+         "not running: no pid file '%s'" % (tmp_path / "run" / "moat.pid")),
+        (("--pid-file", tmp_path / "junk.pid"), 4, "holds no process id"),
+        (("--pid-file", tmp_path / "alive.pid"), 4, "cannot be read"),
+        (("--config", tmp_path / "none.toml"), 4, "no pid_file in"),
+        (("--config", tmp_path / "bad.toml"), 4, "the configuration (which names the pid file)"),
+        (("--bogus",), 2, "usage: moat status"),
+        (("extra",), 2, "unexpected argument 'extra'"),
+        (("--format", "sarif", "-p", tmp_path / "stale.pid"), 2, "--format takes text or json"),
+    ]
+    for args, status, says in cases:
+        r = run(moat_bin, "status", *args, cwd=tmp_path)
+        assert r.returncode == status, (args, r.stdout, r.stderr)
+        assert says in r.stdout + r.stderr, (args, r.stdout, r.stderr)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, moat_binary
+from conftest import REPO, base_config, moat_binary
+from helpers import free_port
 from helpers import Conn, toml_dumps, wait_for
 
 VKEY = re.compile(r"mvk1-[0-9a-f]{64}-[0-9a-f]{8}")
@@ -259,6 +260,28 @@ def test_rotate_keep_prunes_old_files(tmp_path, run, writer):
     assert len(rotated) == 2, rotated
 
 
+def test_rotation_names_sort_after_every_rotated_file(tmp_path, run, writer):
+    """Pruning deletes by name, oldest first: a rotated file's name must sort
+    after all the others even when the clock was set back (a file stamped in
+    the future) or an older name of the same second is free again, or moat
+    would delete its newest rotated file and cut a hole in the chain."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    cfg = write_config(tmp_path, security=str(logs / "sec.log"),
+                       seal_key=str(tmp_path / "seal.key"), rotate_bytes=1200, rotate_keep=2)
+    key = init(run, cfg)
+    future = logs / "sec.log.20991231T235959Z"    # rotated before the clock went back
+    future.write_text("from another time\n")
+    for i in range(4):
+        produce(writer, cfg, 8, "--id", "r%d-" % i, "--batch", "1")
+    rotated = sorted(f.name for f in logs.iterdir() if f.name.startswith("sec.log."))
+    assert not future.exists(), rotated              # the oldest by name went first
+    assert len(rotated) == 2, rotated
+    assert all(n.startswith("sec.log.20991231T235959Z-") for n in rotated), rotated
+    r = verify(run, logs, "--key", key)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_sighup_reopen_after_external_rotation(tmp_path, run, writer):
     cfg = write_config(tmp_path, seal_key=str(tmp_path / "seal.key"))
     key = init(run, cfg)
@@ -449,3 +472,72 @@ def test_csp_reports_are_recorded_never_forwarded(tmp_path, moat, echo):
     assert len(events) == 1 and events[0]["event"] == "csp.violation"
     line = seclog.read_text()
     assert "script-src-elem" in line and "s3cret" not in line
+
+
+# ------------------------------------------------- the default log file
+
+def foreign_hosts(m, n):
+    """n requests with a Host moat does not serve: one host.denied each."""
+    for _ in range(n):
+        with Conn(m.port) as c:
+            assert c.request("GET", "/x", host="evil.example").status == 421
+
+
+def logged_event(m):
+    """One host.denied, once the writer wrote it (so each line may rotate)."""
+    def files():
+        return sorted((p.name, p.stat().st_size) for p in m.workdir.glob("security.log*"))
+    before = files()
+    foreign_hosts(m, 1)
+    wait_for(lambda: files() != before, 10, what="the event in the log")
+
+
+def test_default_log_beside_the_store_survives_every_rotation(tmp_path, run, moat, echo):
+    """Left out of the configuration, the security log is security.log beside
+    the store (here the configuration's folder), not standard output. moat's
+    own rotation (rotate_bytes, pruned by rotate_keep) and logrotate's rename
+    followed by SIGUSR1 leave a folder that `moat log verify DIR` passes."""
+    port = free_port()
+    cfg = base_config(port, echo.url(), tmp_path, hosts=["example.com"],
+                      log={"rotate_bytes": "2KiB", "rotate_keep": 3})
+    del cfg["log"]["security"]
+    m = moat(config=cfg)
+    log = m.workdir / "security.log"
+    # until moat rotated more files than it keeps (the oldest pruned)
+    seen = set()
+    for _ in range(200):
+        logged_event(m)
+        seen |= {p.name for p in m.workdir.glob("security.log.2*")}
+        if len(seen) > 3:
+            break
+    assert len(seen) > 3, sorted(seen)
+    assert '"event":"host.denied"' not in m.stdout.text    # not on stdout
+    # logrotate without copytruncate: rename, then SIGUSR1
+    for _ in range(50):
+        if log.exists() and log.stat().st_size > 0:
+            break
+        logged_event(m)
+    assert log.stat().st_size > 0
+    os.rename(log, str(log) + ".1")
+    m.signal(signal.SIGUSR1)
+    # the new file's first entry (written with the next event) links it
+    # to the renamed one
+    for _ in range(50):
+        logged_event(m)
+        if log.exists() and '"reason":"reopen"' in log.read_text():
+            break
+    assert '"reason":"reopen"' in log.read_text()
+    assert '"reason":"reopen"' not in open(str(log) + ".1").read()
+    assert m.stop() == 0
+    kept = sorted(p.name for p in m.workdir.glob("security.log.2*"))
+    assert 1 <= len(kept) <= 3, kept          # rotate_keep pruned the oldest
+    r = verify(run, m.workdir)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "OK" in r.stdout
+    # and tampering in that folder is still found
+    newest = m.workdir / kept[-1]
+    lines = lines_of(newest)
+    del lines[1]
+    newest.write_text("".join(lines))
+    r = verify(run, m.workdir)
+    assert r.returncode == 1, r.stdout

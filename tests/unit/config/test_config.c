@@ -146,6 +146,11 @@ static void test_table_is_consistent(void **state)
         const moat__config_setting *s = &moat__config_settings[i];
         assert_non_null(s->doc);
         assert_true(strlen(s->doc) > 40);
+        /* a setting that takes globs (or a Content-Security-Policy) has
+         * them checked when the configuration loads (`moat config check`) */
+        if ((s->allowed && strstr(s->allowed, "glob")) ||
+            strstr(s->key, "csp") == s->key + strlen(s->key) - 3)
+            if (!s->check) fail_msg("%s takes globs or a policy but has no check", s->key);
         /* every key belongs to a declared table and is unique */
         bool table_found = false;
         for (size_t t = 0; t < moat__config_ntables; t++)
@@ -1091,6 +1096,65 @@ static void test_dump(void **state)
 
 /* ---- arrays of tables ([[headers.paths]]) --------------------------------- */
 
+/* headers.csp and headers.paths.csp parse as policies: what a browser would
+ * drop in silence is an error that says why. */
+static void test_csp_values(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "",
+        "off",
+        "default-src 'self'",
+        "default-src 'none'; script-src 'self' 'nonce-abc123==' 'sha256-AbC+/=' "
+        "'strict-dynamic'; img-src 'self' data: https://cdn.example.com *.example.com:443/x/ "
+        "ws://127.0.0.1:*; upgrade-insecure-requests; report-uri /.moat/csp-report",
+        "Default-Src 'SELF' ; ; sandbox allow-scripts allow-forms",
+        "default-src 'self', img-src data:", /* two policies, both enforced */
+    };
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(good); i++) {
+        char *text = moat_xasprintf("[headers]\ncsp = \"%s\"\n", good[i]);
+        moat_config *c = load_ok(text);
+        assert_string_equal(c->headers.csp, good[i]);
+        moat_config_free(c);
+        free(text);
+    }
+    static const struct {
+        const char *csp, *says;
+    } bad[] = {
+        {"default-src self", "'self' in default-src is a host name without quotes: keywords "
+                             "need single quotes, as in 'self'"},
+        {"scirpt-src 'self'", "unknown directive 'scirpt-src' (did you mean 'script-src'?)"},
+        {"default-src 'self'; default-src 'none'",
+         "'default-src' is given twice: browsers ignore the second (join the sources into one "
+         "directive)"},
+        {"default-src 'none' 'self'", "'none' in default-src beside other sources"},
+        {"default-src 'self' img-src data:",
+         "'img-src' in default-src is a directive name: end each directive with ';'"},
+        {"default-src 'slef'", "unknown keyword 'slef' in default-src"},
+        {"default-src 'self", "'self in default-src: a quoted keyword needs its closing quote"},
+        {"default-src https://", "'https://' in default-src is not a source"},
+        {"default-src example.com:x", "the port after ':' is missing"},
+        {"upgrade-insecure-requests 1", "'upgrade-insecure-requests' takes no value"},
+        {"sandbox allow-scripts foo", "'foo' in sandbox: expected a flag"},
+        {"report-uri", "'report-uri' needs a value"},
+        {"default-src=self", "'default-src=self' is not a directive name"},
+        {" ; ", "has no directive"},
+    };
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(bad); i++) {
+        char *text = moat_xasprintf("[headers]\ncsp = \"%s\"\n", bad[i].csp);
+        char *err = load_err(text);
+        if (!strstr(err, bad[i].says)) fail_msg("%s: %s", bad[i].csp, err);
+        assert_non_null(strstr(err, "moat.toml:2:7: invalid 'headers.csp' value"));
+        free(err);
+        free(text);
+        text = moat_xasprintf("[[headers.paths]]\npath = \"/a/\"\ncsp = \"%s\"\n", bad[i].csp);
+        err = load_err(text);
+        if (!strstr(err, bad[i].says)) fail_msg("paths %s: %s", bad[i].csp, err);
+        free(err);
+        free(text);
+    }
+}
+
 static void test_header_paths(void **state)
 {
     (void)state;
@@ -1123,7 +1187,7 @@ static void test_header_paths(void **state)
     moat_config_free(c);
     unsetenv("MOAT_TEST_CORP");
 
-    expect_err("[[headers.paths]]\ncsp = \"x\"\n",
+    expect_err("[[headers.paths]]\ncsp = \"default-src 'none'\"\n",
                "moat.toml:1:1: this [[headers.paths]] entry needs 'path'");
     expect_err("[[headers.paths]]\npath = \"admin\"\n",
                "moat.toml:2:8: invalid 'headers.paths.path' value \"admin\": expected a path "
@@ -1231,6 +1295,7 @@ int main(void)
         T(test_overrides),
         T(test_dump),
         T(test_header_paths),
+        T(test_csp_values),
         T(test_audit_ignore_dates),
         T(test_docs),
     };
