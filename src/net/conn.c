@@ -8,6 +8,16 @@
 #include <stdlib.h>
 
 #define READ_CHUNK 65536
+/* An empty buffer larger than this is given back after each read or
+ * uncork: an idle or slow connection keeps no read chunk (K9). */
+#define KEEP_BYTES 4096
+
+static void buf_release(moat_buf *b)
+{
+    if (b->len || b->cap <= KEEP_BYTES) return;
+    moat_buf_free(b);
+    moat_buf_reserve(b, 0); /* data stays a string */
+}
 
 /* ---- transports ---- */
 
@@ -90,7 +100,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     moat_conn *c = h->data;
     moat_buf *b = c->tp->feed ? &c->raw : &c->in;
-    moat_buf_reserve(b, READ_CHUNK);
+    moat_buf_reserve(b, READ_CHUNK - 1); /* one chunk with its NUL, not two */
     buf->base = b->data + b->len;
     buf->len = b->cap - b->len - 1;
 }
@@ -109,6 +119,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         c->raw.len += (size_t)nread;
         int rc = c->tp->feed(c, c->raw.data, c->raw.len);
         moat_buf_reset(&c->raw);
+        buf_release(&c->raw);
         if (rc < 0) {
             c->cbs->read(c, rc);
             return;
@@ -119,6 +130,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         c->in.data[c->in.len] = '\0';
     }
     c->cbs->read(c, 0);
+    buf_release(&c->in); /* the owner consumed it all: K9 */
 }
 
 void moat_conn_read(moat_conn *c, bool on)
@@ -160,6 +172,7 @@ int moat_conn_uncork(moat_conn *c)
     uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
     int rc = c->tp->write(c, &b, 1);
     moat_buf_reset(&c->out);
+    buf_release(&c->out);
     return rc;
 }
 
@@ -218,6 +231,7 @@ static void conn_init(moat_conn *c, uv_loop_t *loop, void *owner, const moat_con
     c->h.handle.data = c;
     moat_deadline_init(loop, &c->timer, owner);
     c->timer.timer.data = c; /* for on_handle_closed; the deadline keeps owner in data */
+    c->write_high = MOAT_CONN_WRITE_HIGH;
     c->open_handles = 2;
 }
 
