@@ -11,12 +11,26 @@
 /* An empty buffer larger than this is given back after each read or
  * uncork: an idle or slow connection keeps no read chunk (K9). */
 #define KEEP_BYTES 4096
+/* Writes collected while corked up to this; a larger one goes out at once. */
+#define CORK_BYTES 16384
 
 static void buf_release(moat_buf *b)
 {
-    if (b->len || b->cap <= KEEP_BYTES) return;
-    moat_buf_free(b);
-    moat_buf_reserve(b, 0); /* data stays a string */
+    if (b->cap <= KEEP_BYTES) return;
+    if (b->len == 0) {
+        moat_buf_free(b);
+        moat_buf_reserve(b, 0); /* data stays a string */
+        return;
+    }
+    /* A few bytes waiting (a pipelined request) keep no 64 KiB chunk
+     * either. Nobody holds pointers into it across reads (on_alloc moves
+     * it too). */
+    size_t cap = KEEP_BYTES;
+    while (cap < b->len + 1)
+        cap *= 2;
+    if (cap * 2 > b->cap) return;
+    b->data = moat_xrealloc(b->data, cap);
+    b->cap = cap;
 }
 
 /* ---- transports ---- */
@@ -150,9 +164,26 @@ int moat_conn_write(moat_conn *c, const uv_buf_t *bufs, unsigned n)
 {
     if (c->closing) return MOAT_ECLOSED; /* K5 */
     if (c->corked) {
+        size_t total = c->out.len;
         for (unsigned i = 0; i < n; i++)
-            moat_buf_append(&c->out, bufs[i].base, bufs[i].len);
-        return 0;
+            total += bufs[i].len;
+        if (total <= CORK_BYTES || (c->out.len && n >= 8)) {
+            for (unsigned i = 0; i < n; i++)
+                moat_buf_append(&c->out, bufs[i].base, bufs[i].len);
+            return 0;
+        }
+        /* Large: what was collected and these go out together now, not
+         * copied into one more buffer first (K6 is for heads and small
+         * bodies). Still corked for what follows. */
+        if (c->out.len == 0) return c->tp->write(c, bufs, n);
+        uv_buf_t all[8];
+        all[0] = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        for (unsigned i = 0; i < n; i++)
+            all[i + 1] = bufs[i];
+        int rc = c->tp->write(c, all, n + 1);
+        moat_buf_reset(&c->out);
+        buf_release(&c->out);
+        return rc;
     }
     return c->tp->write(c, bufs, n);
 }
