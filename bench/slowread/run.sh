@@ -109,7 +109,16 @@ rss_kib() {
     echo "$total"
 }
 
-declare -A IDLE PEAK AFTERRSS SERVED
+# fds PID: open file descriptors (sockets), children's included.
+fds() {
+    local total=0 p
+    for p in "$1" $(pgrep -P "$1" || true); do
+        total=$((total + $(ls "/proc/$p/fd" 2>/dev/null | wc -l)))
+    done
+    echo "$total"
+}
+
+declare -A IDLE PEAK AFTERRSS SERVED FDS
 attack() { # name pid port
     IDLE[$1]=$(rss_kib "$2")
     log "$1: idle ${IDLE[$1]} KiB; slow-read attack, $CONNS connections, ${LENGTH}s"
@@ -127,6 +136,7 @@ attack() { # name pid port
     log "$1: peak $peak KiB; waiting ${AFTER}s"
     sleep "$AFTER"
     AFTERRSS[$1]=$(rss_kib "$2")
+    FDS[$1]=$(fds "$2")
     log "$1: ${AFTERRSS[$1]} KiB a minute after"
 }
 attack nginx "$NGINX_PID" "$NGINX_PORT"
@@ -142,8 +152,8 @@ $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'); $("$SLOW" -h 2>&1 | grep -m1 -
 4 MiB file behind each proxy ($WORKERS workers each; nginx with its defaults, moat
 with \`limits.client_buffer_bytes\` = 32 KiB, \`send_timeout\` = 60 s).
 
-| proxy | RSS idle MiB | RSS peak MiB | RSS ${AFTER} s after MiB |
-|---|---:|---:|---:|
-| nginx | $(mib "${IDLE[nginx]}") | $(mib "${PEAK[nginx]}") | $(mib "${AFTERRSS[nginx]}") |
-| moat | $(mib "${IDLE[moat]}") | $(mib "${PEAK[moat]}") | $(mib "${AFTERRSS[moat]}") |
+| proxy | RSS idle MiB | RSS peak MiB | RSS ${AFTER} s after MiB | open fds ${AFTER} s after |
+|---|---:|---:|---:|---:|
+| nginx | $(mib "${IDLE[nginx]}") | $(mib "${PEAK[nginx]}") | $(mib "${AFTERRSS[nginx]}") | ${FDS[nginx]} |
+| moat | $(mib "${IDLE[moat]}") | $(mib "${PEAK[moat]}") | $(mib "${AFTERRSS[moat]}") | ${FDS[moat]} |
 EOF

@@ -59,7 +59,8 @@ static moat_request *request_new(moat_client *c)
 /* After a burst of connections (slow readers, a flood) glibc keeps the
  * freed memory in its arenas: give it back to the system once the worker's
  * clients fall to a quarter of their peak (at most once a second) or to
- * none. */
+ * none. Asked here, done at the worker's next wakeup, after the close
+ * callbacks of this turn of the loop freed the upstream connections too. */
 static void trim_memory(moat_worker *w)
 {
 #ifdef __GLIBC__
@@ -69,9 +70,20 @@ static void trim_memory(moat_worker *w)
     if (w->nclients > 0 && now - w->trim_ms < 1000) return;
     w->trim_ms = now;
     w->trim_peak = w->nclients;
-    malloc_trim(0);
+    if (w->draining || uv_is_closing((uv_handle_t *)&w->wakeup)) return;
+    w->trim_due = true;
+    uv_async_send(&w->wakeup);
 #else
     (void)w;
+#endif
+}
+
+void moat__worker_trim(moat_worker *w)
+{
+    if (!w->trim_due) return;
+    w->trim_due = false;
+#ifdef __GLIBC__
+    malloc_trim(0);
 #endif
 }
 

@@ -82,6 +82,7 @@ struct moat_worker {
     size_t nclients;
     size_t trim_peak; /* most clients since memory was last given back */
     uint64_t trim_ms; /* when it was */
+    bool trim_due;    /* give it back at the next wakeup (client.c) */
     moat_link *idle;  /* per upstream index: idle pooled connections */
     size_t *nidle;
     size_t nidle_lists;
@@ -414,6 +415,8 @@ void moat__client_tunnel_data(moat_client *c, const char *data, size_t len);
 
 /* server.c */
 void moat__worker_check_drained(moat_worker *w);
+/* Gives freed memory back to the system if client.c asked for it. */
+void moat__worker_trim(moat_worker *w);
 
 /* upstream.c */
 void moat__upstream_start(moat_request *r);
