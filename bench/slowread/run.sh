@@ -147,7 +147,7 @@ cat <<EOF
 ## Slow readers (bench/slowread)
 
 $(date -u +%Y-%m-%d). Machine: $(nproc) CPUs, Linux $(uname -r). $("$MOAT" --version 2>&1 | head -1);
-$("$NGINX" -v 2>&1 | sed 's/^nginx version: //'); $("$SLOW" -h 2>&1 | grep -m1 -o 'slowhttptest, version [0-9.]*' || echo slowhttptest).
+$("$NGINX" -v 2>&1 | sed 's/^nginx version: //'); slowhttptest $("$SLOW" -h 2>&1 | grep -m1 -o 'version [0-9.]*' || true).
 \`slowhttptest -X -c $CONNS -r 500 -w 512 -y 1024 -n 5 -z 32 -k 3 -l $LENGTH\` against a
 4 MiB file behind each proxy ($WORKERS workers each; nginx with its defaults, moat
 with \`limits.client_buffer_bytes\` = 32 KiB, \`send_timeout\` = 60 s).
