@@ -109,7 +109,7 @@ def test_slow_readers_bounded_memory_and_given_back(moat, raw_upstream):
         steady(lambda: up.sent)  # moat (and the kernels' buffers) took what they will
         peak = max(rss_kib(pid) for _ in range(5))
         # Each slow client may hold its buffer (32 KiB) and one read from the
-        # app, not its 4 MiB response. Measured: ~190 KiB a client; before
+        # app, not its 4 MiB response. Measured: ~120 KiB a client; before
         # the high-water mark and the buffers given back, ~770 KiB.
         grown = peak - idle
         assert grown < CLIENTS * 320, "RSS grew by %d KiB for %d slow clients" % (grown, CLIENTS)
