@@ -58,6 +58,8 @@ typedef struct moat_limits {
     uint64_t upstream_timeout_ms; /* waiting for upstream bytes: 504 */
     uint64_t upstream_keepalive;  /* idle pooled upstream connections per worker */
     uint64_t drain_timeout_ms;    /* SIGTERM: time given to in-flight requests */
+    uint64_t client_buffer_bytes; /* response bytes queued per client: backpressure above */
+    uint64_t send_timeout_ms;     /* a client that reads nothing this long is dropped */
 } moat_limits;
 
 typedef struct moat_config {
@@ -124,6 +126,7 @@ typedef struct moat_config {
         bool syslog;                 /* also send each entry to /dev/log (RFC 5424) */
         char *flush;                 /* "write" | "fsync" */
         bool query;                  /* log query strings (redacted) */
+        char *on_failure;            /* "serve" | "refuse": the log cannot be written */
     } log;
     struct {
         char *url; /* "sqlite:PATH" */

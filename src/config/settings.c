@@ -21,6 +21,7 @@
 
 static const char *const access_formats[] = {"json", "combined", NULL};
 static const char *const log_flush_values[] = {"write", "fsync", NULL};
+static const char *const log_on_failure_values[] = {"serve", "refuse", NULL};
 static const char *const tls_profiles[] = {"intermediate", "modern", NULL};
 static const char *const frame_options[] = {"DENY", "SAMEORIGIN", "off", NULL};
 static const char *const samesite_values[] = {"Lax", "Strict", "None", "off", NULL};
@@ -455,6 +456,31 @@ const moat__config_setting moat__config_settings[] = {
                "are closed as soon as they are accepted. The whole gateway holds up to this "
                "times `workers`. Each proxied request also uses a socket to the upstream, so "
                "keep twice this times `workers` under the open-file limit (`ulimit -n`).",
+    },
+    {
+        .key = "limits.client_buffer_bytes",
+        .type = MOAT__CFG_SIZE,
+        .def = "32768",
+        .min = 4096,
+        .max = 16 * MIB,
+        .offset = AT(limits.client_buffer_bytes),
+        .doc = "Most response bytes moat keeps queued for one client connection beyond what "
+               "the kernel's socket buffer took. Past it moat stops reading the response from "
+               "the upstream until the client has read half of it (backpressure), so a client "
+               "that reads slowly holds this much of moat's memory, not the whole response.",
+    },
+    {
+        .key = "limits.send_timeout",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"60s\"",
+        .min = 100,
+        .max = HOUR,
+        .offset = AT(limits.send_timeout_ms),
+        .doc = "Longest a client may leave a response unread: when nothing queued for it has "
+               "been taken by its connection for this long, the connection is closed and an "
+               "`http.rejected` event names this setting. While a slow client holds the "
+               "response back, the upstream's silence is not counted against "
+               "`upstream_timeout`.",
     },
     {
         .key = "limits.upstream_connect_timeout",
@@ -1232,6 +1258,20 @@ const moat__config_setting moat__config_settings[] = {
                "`\"fsync\"` also waits for the disk after each batch: entries survive a power "
                "loss, at some cost in throughput (bench/RESULTS.md). Either way the writer "
                "thread batches entries and requests never wait for it.",
+    },
+    {
+        .key = "log.on_failure",
+        .type = MOAT__CFG_ENUM,
+        .def = "\"serve\"",
+        .enum_values = log_on_failure_values,
+        .offset = AT(log.on_failure),
+        .doc = "What moat does while the security log cannot be written (the disk is full, the "
+               "file system refuses it). `\"serve\"` keeps serving and counts the entries it "
+               "lost in a `log.dropped` event. `\"refuse\"` is for deployments that must not "
+               "serve what they cannot log (auditd's `disk_full_action`): once a write has "
+               "failed, every request that would produce a security event (a refusal, a login, "
+               "a WAF match, an upstream error) is answered `503 Service Unavailable` instead, "
+               "until a write succeeds again. Requests that produce no event are served.",
     },
     {
         .key = "log.query",

@@ -6,6 +6,9 @@
  * while the parser runs is finished after the parser returns. The rules it
  * keeps are docs/internals/gateway.md's C and R rules. */
 #include <http_parser.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,7 @@
 
 static void process(moat_client *c);
 static void update_reading(moat_client *c);
+static void watch_send(moat_client *c);
 static bool finish_request(moat_client *c);
 
 /* ---- lifetime ---------------------------------------------------------- */
@@ -46,18 +50,52 @@ static moat_request *request_new(moat_client *c)
     r->start_ms = moat_now_ms();
     r->state = REQ_HEAD;
     r->https = c->conn.tp->secure;
+    r->log_mark = moat_seclog_recorded_here();
     moat_request_id(r->id);
     c->req = r;
     return r;
 }
 
+/* After a burst of connections (slow readers, a flood) glibc keeps the
+ * freed memory in its arenas: give it back to the system once the worker's
+ * clients fall to a quarter of their peak (at most once a second) or to
+ * none. Asked here, done at the worker's next wakeup, after the close
+ * callbacks of this turn of the loop freed the upstream connections too. */
+static void trim_memory(moat_worker *w)
+{
+#ifdef __GLIBC__
+    if (w->nclients > w->trim_peak) w->trim_peak = w->nclients;
+    if (w->trim_peak < 16 || w->nclients > w->trim_peak / 4) return;
+    uint64_t now = moat_now_ms();
+    if (w->nclients > 0 && now - w->trim_ms < 1000) return;
+    w->trim_ms = now;
+    w->trim_peak = w->nclients;
+    if (w->draining || uv_is_closing((uv_handle_t *)&w->wakeup)) return;
+    w->trim_due = true;
+    uv_async_send(&w->wakeup);
+#else
+    (void)w;
+#endif
+}
+
+void moat__worker_trim(moat_worker *w)
+{
+    if (!w->trim_due) return;
+    w->trim_due = false;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 static void on_conn_closed(moat_conn *conn)
 {
     moat_client *c = conn->owner;
+    moat_worker *w = c->w;
     moat_http_parser_free(c->parser);
     moat_arena_free(c->arena);
     moat__runtime_unref(c->rt);
     free(c);
+    trim_memory(w);
 }
 
 void moat__client_close(moat_client *c)
@@ -100,6 +138,7 @@ static void on_client_written(moat_conn *conn, int status)
         moat__client_close(c);
         return;
     }
+    watch_send(c); /* progress */
     if (c->req && c->req->up && moat_conn_drained(&c->conn))
         moat__upstream_resume_reading(c->req->up);
 }
@@ -108,7 +147,10 @@ static int client_write(moat_client *c, const uv_buf_t *bufs, unsigned n)
 {
     if (c->closing) return MOAT_ECLOSED;
     int rc = moat_conn_write(&c->conn, bufs, n); /* collected while corked */
-    if (rc < 0) moat__client_close(c);
+    if (rc < 0)
+        moat__client_close(c);
+    else if (!c->send_wait && c->conn.write_pending)
+        watch_send(c);
     return rc;
 }
 
@@ -134,7 +176,40 @@ static void on_timer(moat_deadline *d)
 
 static void arm(moat_client *c, uint64_t ms)
 {
+    c->send_wait = false;
     moat_deadline_set(&c->conn.timer, ms, on_timer);
+}
+
+/* The client left what is queued for it unread for limits.send_timeout. */
+static void on_send_timer(moat_deadline *d)
+{
+    moat_client *c = d->data;
+    if (c->closing) return;
+    moat_request *r = c->req;
+    if (r) {
+        moat__refusal(r, "http.rejected", "limits", "limits.send_timeout");
+        moat__security_event(r, r->resp_head_sent ? r->status : 408,
+                             "client did not read the response in limits.send_timeout");
+    }
+    moat__client_close(c);
+}
+
+/* While bytes wait for the client and the deadline is not counting
+ * anything else (C2: the app works, or the response is going out), it
+ * counts limits.send_timeout from the last progress. */
+static void watch_send(moat_client *c)
+{
+    if (c->closing) return;
+    if (c->conn.write_pending == 0) {
+        if (c->send_wait) {
+            c->send_wait = false;
+            moat_deadline_stop(&c->conn.timer);
+        }
+        return;
+    }
+    if (!c->send_wait && c->conn.timer.due != 0) return;
+    c->send_wait = true;
+    moat_deadline_set(&c->conn.timer, c->rt->cfg->limits.send_timeout_ms, on_send_timer);
 }
 
 /* ---- parser callbacks -------------------------------------------------- */
@@ -349,6 +424,7 @@ void moat__client_uncork(moat_client *c)
 {
     int rc = moat_conn_uncork(&c->conn);
     if (c->closing) return;
+    if (!c->send_wait && c->conn.write_pending) watch_send(c);
     if (rc < 0 || (c->close_after && !c->req && c->conn.write_pending == 0)) moat__client_close(c);
 }
 
@@ -499,6 +575,10 @@ void moat__client_respond(moat_request *r, int status, const char *reason, const
 {
     moat_client *c = r->c;
     if (c->closing) return;
+    if (status != 503 && !r->resp_head_sent && moat__log_refuses(r, false)) {
+        moat__client_respond_error(r, 503, MOAT__LOG_REFUSED); /* its event was not logged */
+        return;
+    }
     if (r->up) moat__upstream_detach(r);
     if (r->resp_head_sent) {
         moat__client_close(c);
@@ -549,6 +629,11 @@ void moat__client_respond_error(moat_request *r, int status, const char *reason)
         if (r->up) moat__upstream_detach(r);
         moat__client_close(c);
         return;
+    }
+    if (status != 503 && status != 308 && status != 204 && moat__log_refuses(r, true)) {
+        moat__refusal(r, "http.rejected", "log", "log.on_failure");
+        status = 503;
+        reason = MOAT__LOG_REFUSED;
     }
     moat__security_event(r, status, reason);
     bool json = r->head && moat__wants_json(r->head);
@@ -626,6 +711,7 @@ void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls)
     c->w = w;
     moat__list_add(&w->clients, &c->link);
     w->nclients++;
+    if (w->nclients > w->trim_peak) w->trim_peak = w->nclients;
     c->rt = moat__runtime_ref(w->rt);
     c->arena = moat_arena_new();
     c->parser =
@@ -638,6 +724,7 @@ void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls)
         moat__client_close(c);
         return;
     }
+    c->conn.write_high = (size_t)c->rt->cfg->limits.client_buffer_bytes; /* K4 */
     moat_conn_peer(&c->conn, c->peer, sizeof(c->peer));
     c->local_port = moat_conn_local_port(&c->conn);
     arm(c, w->rt->cfg->limits.header_timeout_ms);

@@ -80,7 +80,10 @@ struct moat_worker {
     size_t nlisteners;
     moat_link clients; /* all open client connections */
     size_t nclients;
-    moat_link *idle; /* per upstream index: idle pooled connections */
+    size_t trim_peak; /* most clients since memory was last given back */
+    uint64_t trim_ms; /* when it was */
+    bool trim_due;    /* give it back at the next wakeup (client.c) */
+    moat_link *idle;  /* per upstream index: idle pooled connections */
     size_t *nidle;
     size_t nidle_lists;
     uint64_t idle_generation;
@@ -166,9 +169,10 @@ struct moat_request {
     unsigned body_hold_stage;
     const moat_seclog_field *ev_fields; /* event-specific fields of moat's own answer */
     size_t ev_nfields;
-    unsigned running; /* index of the stage whose callback runs (moat__refuse) */
-    bool answering;   /* moat's own answer is passing the response-head stages */
-    bool ended;       /* the on_done stages ran (moat__pipeline_done) */
+    uint64_t log_mark; /* moat_seclog_recorded_here() when it began (log.on_failure) */
+    unsigned running;  /* index of the stage whose callback runs (moat__refuse) */
+    bool answering;    /* moat's own answer is passing the response-head stages */
+    bool ended;        /* the on_done stages ran (moat__pipeline_done) */
     /* Each stage's state of this request, by its index in the pipeline
      * (nginx's r->ctx[module.ctx_index]); arena memory or freed by an
      * arena defer of the stage. */
@@ -192,6 +196,7 @@ struct moat_client {
     char peer[INET6_ADDRSTRLEN];
     uint16_t local_port;
     bool parse_paused;  /* the parser waits for the pipeline */
+    bool send_wait;     /* the deadline counts limits.send_timeout */
     bool backpressured; /* upstream is slow to take the body */
     bool closing;
     bool close_after;  /* close once the current response is written */
@@ -330,6 +335,10 @@ void moat__pipeline_answer_head(moat_request *r, moat_http_head *h);
 /* Refuses the request with moat's page for status: the security event
  * names the running stage (r->running), the setting key (may be NULL) and
  * reason. The request is answered and ended. */
+/* log.on_failure = "refuse" and the security log cannot be written: true
+ * when r produced an event (any: whatever it did, as a refusal always does). */
+bool moat__log_refuses(const moat_request *r, bool any);
+#define MOAT__LOG_REFUSED "the security log cannot be written (log.on_failure = \"refuse\")"
 void moat__refuse(moat_request *r, int status, const char *event, const char *key,
                   const char *reason);
 
@@ -406,6 +415,8 @@ void moat__client_tunnel_data(moat_client *c, const char *data, size_t len);
 
 /* server.c */
 void moat__worker_check_drained(moat_worker *w);
+/* Gives freed memory back to the system if client.c asked for it. */
+void moat__worker_trim(moat_worker *w);
 
 /* upstream.c */
 void moat__upstream_start(moat_request *r);

@@ -272,6 +272,15 @@ void moat__pipeline_answer_head(moat_request *r, moat_http_head *h)
     r->running = running;
 }
 
+bool moat__log_refuses(const moat_request *r, bool any)
+{
+    if (!moat__seclog || strcmp(r->rt->cfg->log.on_failure, "refuse") != 0) return false;
+    if (!moat_seclog_failing(moat__seclog)) return false;
+    /* Counted per worker thread: an event of another request on the same
+     * worker in between also counts, which errs on the side of refusing. */
+    return any || moat_seclog_recorded_here() != r->log_mark;
+}
+
 void moat__refuse(moat_request *r, int status, const char *event, const char *key,
                   const char *reason)
 {

@@ -55,6 +55,7 @@ static void close_idle_clients(moat_worker *w, bool all)
 static void on_wakeup(uv_async_t *a)
 {
     moat_worker *w = a->data;
+    moat__worker_trim(w);
     uv_mutex_lock(&w->lock);
     moat_runtime *rt = w->pending_rt;
     bool drain = w->pending_drain, kill = w->pending_kill;

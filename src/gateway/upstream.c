@@ -97,6 +97,13 @@ static int on_resp_head(void *ud, moat_http_head *resp)
     u->reusable = resp->keep_alive && resp->status != 101;
     if (moat__pipeline_response_head(r, resp) != MOAT_PASS) return MOAT_ECLOSED;
     if (!u->req || u->closing) return MOAT_ECLOSED;
+    if (moat__log_refuses(r, false)) {
+        /* An event of this request could not be logged: not served. */
+        up_close(u);
+        moat__refusal(r, "http.rejected", "log", "log.on_failure");
+        r->sink->abort(r, 503, MOAT__LOG_REFUSED);
+        return MOAT_ECLOSED;
+    }
     if (moat__response_head(r, resp) < 0) return MOAT_ECLOSED;
     return u->closing ? MOAT_ECLOSED : 0;
 }
@@ -499,7 +506,12 @@ static void on_up_read(moat_conn *conn, int nread)
     sink->batch(owner, true);
     up_process(u);
     sink->batch(owner, false);
-    if (!u->closing && u->req && u->backpressured) up_set_reading(u, false);
+    if (!u->closing && u->req && u->backpressured) {
+        /* The client is slow to read (C5): the app is not silent, it waits
+         * for us. The client's limits.send_timeout counts meanwhile. */
+        up_set_reading(u, false);
+        moat_deadline_stop(&u->conn.timer);
+    }
 }
 
 void moat__upstream_resume_reading(moat_upconn *u)
@@ -507,6 +519,8 @@ void moat__upstream_resume_reading(moat_upconn *u)
     if (u->closing || !u->backpressured) return;
     u->backpressured = false;
     up_set_reading(u, true);
+    if (u->req)
+        moat_deadline_set(&u->conn.timer, u->req->rt->cfg->limits.upstream_timeout_ms, on_up_timer);
 }
 
 void moat__upstream_tunnel_data(moat_upconn *u, const char *data, size_t len)

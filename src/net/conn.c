@@ -8,6 +8,30 @@
 #include <stdlib.h>
 
 #define READ_CHUNK 65536
+/* An empty buffer larger than this is given back after each read or
+ * uncork: an idle or slow connection keeps no read chunk (K9). */
+#define KEEP_BYTES 4096
+/* Writes collected while corked up to this; a larger one goes out at once. */
+#define CORK_BYTES 16384
+
+static void buf_release(moat_buf *b)
+{
+    if (b->cap <= KEEP_BYTES) return;
+    if (b->len == 0) {
+        moat_buf_free(b);
+        moat_buf_reserve(b, 0); /* data stays a string */
+        return;
+    }
+    /* A few bytes waiting (a pipelined request) keep no 64 KiB chunk
+     * either. Nobody holds pointers into it across reads (on_alloc moves
+     * it too). */
+    size_t cap = KEEP_BYTES;
+    while (cap < b->len + 1)
+        cap *= 2;
+    if (cap * 2 > b->cap) return;
+    b->data = moat_xrealloc(b->data, cap);
+    b->cap = cap;
+}
 
 /* ---- transports ---- */
 
@@ -90,7 +114,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     moat_conn *c = h->data;
     moat_buf *b = c->tp->feed ? &c->raw : &c->in;
-    moat_buf_reserve(b, READ_CHUNK);
+    moat_buf_reserve(b, READ_CHUNK - 1); /* one chunk with its NUL, not two */
     buf->base = b->data + b->len;
     buf->len = b->cap - b->len - 1;
 }
@@ -109,6 +133,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         c->raw.len += (size_t)nread;
         int rc = c->tp->feed(c, c->raw.data, c->raw.len);
         moat_buf_reset(&c->raw);
+        buf_release(&c->raw);
         if (rc < 0) {
             c->cbs->read(c, rc);
             return;
@@ -119,6 +144,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         c->in.data[c->in.len] = '\0';
     }
     c->cbs->read(c, 0);
+    buf_release(&c->in); /* the owner consumed it all: K9 */
 }
 
 void moat_conn_read(moat_conn *c, bool on)
@@ -138,9 +164,26 @@ int moat_conn_write(moat_conn *c, const uv_buf_t *bufs, unsigned n)
 {
     if (c->closing) return MOAT_ECLOSED; /* K5 */
     if (c->corked) {
+        size_t total = c->out.len;
         for (unsigned i = 0; i < n; i++)
-            moat_buf_append(&c->out, bufs[i].base, bufs[i].len);
-        return 0;
+            total += bufs[i].len;
+        if (total <= CORK_BYTES || (c->out.len && n >= 8)) {
+            for (unsigned i = 0; i < n; i++)
+                moat_buf_append(&c->out, bufs[i].base, bufs[i].len);
+            return 0;
+        }
+        /* Large: what was collected and these go out together now, not
+         * copied into one more buffer first (K6 is for heads and small
+         * bodies). Still corked for what follows. */
+        if (c->out.len == 0) return c->tp->write(c, bufs, n);
+        uv_buf_t all[8];
+        all[0] = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        for (unsigned i = 0; i < n; i++)
+            all[i + 1] = bufs[i];
+        int rc = c->tp->write(c, all, n + 1);
+        moat_buf_reset(&c->out);
+        buf_release(&c->out);
+        return rc;
     }
     return c->tp->write(c, bufs, n);
 }
@@ -160,6 +203,7 @@ int moat_conn_uncork(moat_conn *c)
     uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
     int rc = c->tp->write(c, &b, 1);
     moat_buf_reset(&c->out);
+    buf_release(&c->out);
     return rc;
 }
 
@@ -218,6 +262,7 @@ static void conn_init(moat_conn *c, uv_loop_t *loop, void *owner, const moat_con
     c->h.handle.data = c;
     moat_deadline_init(loop, &c->timer, owner);
     c->timer.timer.data = c; /* for on_handle_closed; the deadline keeps owner in data */
+    c->write_high = MOAT_CONN_WRITE_HIGH;
     c->open_handles = 2;
 }
 

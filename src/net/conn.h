@@ -54,7 +54,8 @@ typedef struct moat_conn_cbs {
     void (*closed)(moat_conn *c);
 } moat_conn_cbs;
 
-/* Queued bytes over this: the producer stops; under half of it: it
+/* Queued bytes over the connection's high-water mark (write_high, this
+ * unless the owner sets another): the producer stops; under half of it: it
  * starts again. */
 #define MOAT_CONN_WRITE_HIGH (256 * 1024)
 
@@ -75,6 +76,7 @@ struct moat_conn {
     moat_buf raw;         /* transport bytes read, not yet fed */
     moat_buf out;         /* plaintext written while corked */
     size_t write_pending; /* bytes queued for the kernel */
+    size_t write_high;    /* the high-water mark of write_pending (K4) */
     int open_handles;
     bool reading, closing, corked;
 };
@@ -109,11 +111,11 @@ int moat_conn_uncork(moat_conn *c);
 void moat_conn_close(moat_conn *c);
 static inline bool moat_conn_congested(const moat_conn *c)
 {
-    return c->write_pending > MOAT_CONN_WRITE_HIGH;
+    return c->write_pending > c->write_high;
 }
 static inline bool moat_conn_drained(const moat_conn *c)
 {
-    return c->write_pending < MOAT_CONN_WRITE_HIGH / 2;
+    return c->write_pending < c->write_high / 2;
 }
 
 #endif

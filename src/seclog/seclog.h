@@ -67,6 +67,12 @@ int moat_seclog_open(const moat_config *cfg, moat_seclog **out, char **err);
  * for the writer: when the queue is full the event is dropped and counted,
  * and a `log.dropped` entry with the count is written as soon as possible. */
 void moat_seclog_record(moat_seclog *log, const moat_seclog_event *ev);
+/* Events recorded on the calling thread so far (a request compares it with
+ * its mark to tell whether it produced one: log.on_failure). */
+uint64_t moat_seclog_recorded_here(void);
+/* The last batch could not be written (disk full, no file open); false
+ * again once a write succeeds (the writer retries each second). */
+bool moat_seclog_failing(moat_seclog *log);
 
 /* Asks the writer to reopen the file (after an external rotation: SIGHUP,
  * SIGUSR1) and returns at once. Not async-signal-safe: call it from a libuv

@@ -69,6 +69,7 @@ struct moat_seclog {
     int pending_fd;
     pthread_t thread;
     atomic_bool off, query;
+    atomic_bool failing; /* the last write failed (log.on_failure) */
     atomic_uint_fast64_t qdropped, recorded, written, dropped, epoch_now;
 
     /* ---- the writer thread's own (and open/close's, before and after it) */
@@ -505,8 +506,10 @@ static int flush_batch(moat_seclog *log)
         syslog_send(log);
         if (rc < 0) warn_limited(log, "fsync", err);
         log->batch_lost_queue = log->batch_lost_write = 0;
+        atomic_store(&log->failing, false);
         rc = 0;
     } else {
+        atomic_store(&log->failing, true);
         if (done > 0 && !log->is_stdout && ftruncate(log->fd, (off_t)log->offset) < 0)
             warn_limited(log, "cannot cut off a partly written line", errno);
         log->lost_queue += log->batch_lost_queue;
@@ -1136,8 +1139,21 @@ fail:
     return rc;
 }
 
+static _Thread_local uint64_t recorded_here;
+
+uint64_t moat_seclog_recorded_here(void)
+{
+    return recorded_here;
+}
+
+bool moat_seclog_failing(moat_seclog *log)
+{
+    return log && atomic_load_explicit(&log->failing, memory_order_relaxed);
+}
+
 void moat_seclog_record(moat_seclog *log, const moat_seclog_event *ev)
 {
+    recorded_here++;
     if (!log || !ev || atomic_load_explicit(&log->off, memory_order_relaxed)) return;
     struct timespec ts;
     now_real(&ts);
