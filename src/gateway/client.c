@@ -16,6 +16,7 @@
 #include "internal.h"
 
 #define READ_CHUNK 65536 /* what update_reading lets wait in conn.in beyond a head */
+#define LINGER_MS 5000   /* a lingering close reads and drops the client's bytes this long */
 
 static void process(moat_client *c);
 static void update_reading(moat_client *c);
@@ -108,7 +109,10 @@ void moat__client_close(moat_client *c)
     }
     moat__list_del(&c->link);
     c->w->nclients--;
-    moat_conn_close(&c->conn);
+    if (c->linger)
+        moat_conn_close_lingering(&c->conn, LINGER_MS);
+    else
+        moat_conn_close(&c->conn);
     MOAT_BUG_ON(c->req); /* C7 */
     moat__worker_check_drained(c->w);
 }
@@ -123,6 +127,7 @@ static void close_when_flushed(moat_client *c)
 
 void moat__client_abort(moat_client *c)
 {
+    c->linger = false;
     moat__client_close(c);
 }
 
@@ -165,6 +170,7 @@ static void on_timer(moat_deadline *d)
         moat__client_close(c); /* idle keep-alive connection: close quietly */
         return;
     }
+    c->timed_out = true; /* a client too slow to send gets no lingering close */
     if (r->state == REQ_HEAD) {
         moat__refusal(r, "http.rejected", "limits", "limits.header_timeout");
         moat__client_respond_error(r, 408, "request head not received in limits.header_timeout");
@@ -554,6 +560,9 @@ static bool finish_request(moat_client *c)
     moat_request *r = c->req;
     MOAT_BUG_ON(!r->resp_done); /* R8 */
     bool keep = keep_alive(r) && !c->close_after;
+    /* answered before its body was read (a refused upload): the client
+     * is still sending, and must get to read the answer */
+    if (!keep && !request_read(r) && !c->timed_out) c->linger = true;
     moat__pipeline_done(r);
     request_free(c);
     if (!keep) {

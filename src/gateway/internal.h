@@ -200,6 +200,8 @@ struct moat_client {
     bool backpressured; /* upstream is slow to take the body */
     bool closing;
     bool close_after;  /* close once the current response is written */
+    bool linger;       /* a request was answered before it was read whole: lingering close */
+    bool timed_out;    /* a request deadline passed (no lingering close) */
     bool got_bytes;    /* any byte of the current request seen */
     bool in_parser;    /* inside moat_http_parser_execute */
     bool kick;         /* execute once even with no new bytes */

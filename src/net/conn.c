@@ -5,6 +5,7 @@
  * for both. Leaves to the owner what the bytes mean and when to close. */
 #include "conn.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 #define READ_CHUNK 65536
@@ -238,14 +239,67 @@ static void on_handle_closed(uv_handle_t *h)
     c->cbs->closed(c);
 }
 
+static void close_handles(moat_conn *c)
+{
+    if (c->handles_closing) return;
+    c->handles_closing = true;
+    uv_close((uv_handle_t *)&c->timer.timer, on_handle_closed);
+    uv_close(&c->h.handle, on_handle_closed);
+}
+
 void moat_conn_close(moat_conn *c)
 {
     if (c->closing) return;
     c->closing = true;
     c->reading = false;
     if (c->tp->shutdown && c->tp_state && c->write_pending == 0) c->tp->shutdown(c);
-    uv_close((uv_handle_t *)&c->timer.timer, on_handle_closed);
-    uv_close(&c->h.handle, on_handle_closed);
+    close_handles(c);
+}
+
+/* ---- lingering close ---- */
+
+static _Thread_local char linger_sink[16384]; /* what is read is dropped */
+
+static void linger_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    buf->base = linger_sink;
+    buf->len = sizeof(linger_sink);
+}
+
+static void linger_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    if (nread < 0) close_handles(s->data); /* the peer closed its side, or an error */
+}
+
+static void linger_shut(uv_shutdown_t *req, int status)
+{
+    if (status < 0) close_handles(req->data);
+}
+
+static void linger_over(moat_deadline *d)
+{
+    close_handles((moat_conn *)(void *)((char *)d - offsetof(moat_conn, timer)));
+}
+
+void moat_conn_close_lingering(moat_conn *c, uint64_t ms)
+{
+    if (c->closing) return;
+    if (c->tp->shutdown && c->tp_state && c->write_pending == 0) c->tp->shutdown(c);
+    c->closing = c->lingering = true;
+    if (c->reading) uv_read_stop(&c->h.stream);
+    c->reading = false;
+    moat_buf_free(&c->in); /* nothing more is the owner's */
+    moat_buf_free(&c->raw);
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, &c->h.stream, linger_shut) < 0 ||
+        uv_read_start(&c->h.stream, linger_alloc, linger_read) < 0) {
+        close_handles(c);
+        return;
+    }
+    moat_deadline_set(&c->timer, ms, linger_over);
 }
 
 /* After the handle's init: the rest of c, and its deadline. */

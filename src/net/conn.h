@@ -68,7 +68,8 @@ struct moat_conn {
     } h;
     moat_deadline timer; /* timer.data: the owner */
     uv_connect_t connect;
-    void *owner; /* borrowed */
+    uv_shutdown_t shutdown; /* the FIN of a lingering close */
+    void *owner;            /* borrowed */
     const moat_conn_cbs *cbs;
     const moat_transport *tp;
     void *tp_state;       /* owned, freed by tp->free */
@@ -79,6 +80,7 @@ struct moat_conn {
     size_t write_high;    /* the high-water mark of write_pending (K4) */
     int open_handles;
     bool reading, closing, corked;
+    bool lingering, handles_closing;
 };
 
 /* Accepts a connection from listener onto c, over tp with tp_state
@@ -109,6 +111,14 @@ int moat_conn_uncork(moat_conn *c);
  * close; cbs->closed runs once they have, after the buffers and the
  * transport state are freed. Calling it again does nothing. */
 void moat_conn_close(moat_conn *c);
+/* Closes the way a client that is still sending expects (nginx's
+ * lingering close): the transport's last words and a FIN once what is
+ * queued is written, then whatever the peer still sends is read and
+ * dropped until it closes its side or ms pass, then both handles close.
+ * Without it, unread bytes make the kernel answer with a reset that can
+ * destroy the response before the client reads it (a refused upload). The
+ * owner sees nothing more but cbs->closed, as after moat_conn_close. */
+void moat_conn_close_lingering(moat_conn *c, uint64_t ms);
 static inline bool moat_conn_congested(const moat_conn *c)
 {
     return c->write_pending > c->write_high;

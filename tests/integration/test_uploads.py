@@ -387,3 +387,33 @@ def test_stream_types_checked(run, tmp_path, bad):
     cfg.write_text('upstream = "http://127.0.0.1:9"\n[waf]\nstream_types = ["%s"]\n' % bad)
     r = run("config", "check", str(cfg))
     assert r.returncode != 0 and "waf.stream_types" in r.stderr, r.stderr
+
+
+def test_refused_upload_answer_reaches_a_client_still_sending(module_moat, echo):
+    # The attack in the first field is refused before the 9 MiB file is
+    # read. moat must not close on the client while it is still sending:
+    # unread bytes would make the kernel reset the connection, and the
+    # client would get "connection reset" instead of the 403 page. A
+    # lingering close reads and drops the rest, so the whole body goes out
+    # (more than the kernels' buffers hold) and the answer is read after it.
+    m = module_moat(echo.url())
+    boundary = "b0undary"
+    content = file_bytes(9 * MIB, "linger")
+    body = ("--%s\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n%s\r\n"
+            "--%s\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.bin\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n"
+            % (boundary, ATTACK, boundary)).encode() + content + (
+            "\r\n--%s--\r\n" % boundary).encode()
+    head = ("POST /echo/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+            "boundary=%s\r\nContent-Length: %d\r\n\r\n" % (boundary, len(body))).encode()
+    with socket.create_connection(("127.0.0.1", m.port), timeout=60) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        s.sendall(head + body)  # a reset here fails the test
+        data = b""
+        while True:
+            piece = s.recv(65536)
+            if not piece:
+                break
+            data += piece
+    assert data.startswith(b"HTTP/1.1 403 "), data[:200]
+    assert b"Connection: close" in data.split(b"\r\n\r\n", 1)[0]
