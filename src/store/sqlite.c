@@ -332,22 +332,30 @@ void moat_store_close(moat_store *s)
     free(s);
 }
 
-/* Why the file at the path is no longer the one open (false: it is). */
-static bool moved(moat_store *s, char *why, size_t n)
+/* Why the file at the path cannot be opened, as far as stat and access
+ * tell (false: they see nothing wrong); *sb gets its identity. */
+static bool unusable(moat_store *s, struct stat *sb, char *why, size_t n)
 {
-    struct stat sb;
-    if (stat(s->path, &sb) < 0) {
+    if (stat(s->path, sb) < 0) {
         snprintf(why, n, "%s: %s", s->path,
                  errno == ENOENT ? "the store file was deleted" : strerror(errno));
-        return true;
-    }
-    if (sb.st_dev != s->dev || sb.st_ino != s->ino) {
-        snprintf(why, n, "%s: the store file was replaced", s->path);
         return true;
     }
     if (access(s->path, R_OK | W_OK) < 0) {
         snprintf(why, n, "%s: the store file is not readable and writable: %s", s->path,
                  strerror(errno));
+        return true;
+    }
+    return false;
+}
+
+/* Why the file at the path is no longer the one open (false: it is). */
+static bool moved(moat_store *s, char *why, size_t n)
+{
+    struct stat sb;
+    if (unusable(s, &sb, why, n)) return true;
+    if (sb.st_dev != s->dev || sb.st_ino != s->ino) {
+        snprintf(why, n, "%s: the store file was replaced", s->path);
         return true;
     }
     return false;
@@ -380,6 +388,8 @@ static int ready(moat_store *s)
     if (s->db) return 0;
     if (s->retry_ms && now - s->retry_ms < 1000) return MOAT_EIO;
     s->retry_ms = now;
+    struct stat sb;
+    if (unusable(s, &sb, s->problem, sizeof(s->problem))) return MOAT_EIO;
     char *err = NULL;
     if (connect_db(s, false, !s->watch, &err) < 0) {
         snprintf(s->problem, sizeof(s->problem), "%s", err ? err : "cannot open");
