@@ -183,6 +183,119 @@ static int finish(moat_store *s, int rc)
         return rc_;                                                                                \
     } while (0)
 
+/* ---- a VFS without shared memory -----------------------------------------
+ * "moat-noshm" wraps the default VFS with version 1 file methods: no xShm*
+ * (so SQLite can never map a -shm wal-index, whose truncation by anyone is
+ * a SIGBUS) and no xFetch (no mmap I/O). A -wal file beside the store, or a
+ * file whose header asks for WAL, cannot be opened through it
+ * (SQLITE_CANTOPEN): an error, never a signal. */
+
+typedef struct shim_file {
+    sqlite3_file base;
+    sqlite3_file *real; /* follows this struct */
+} shim_file;
+
+#define REAL(f) (((shim_file *)(f))->real)
+
+static int shim_close(sqlite3_file *f)
+{
+    int rc = REAL(f)->pMethods ? REAL(f)->pMethods->xClose(REAL(f)) : SQLITE_OK;
+    return rc;
+}
+static int shim_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
+{
+    return REAL(f)->pMethods->xRead(REAL(f), p, n, off);
+}
+static int shim_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
+{
+    return REAL(f)->pMethods->xWrite(REAL(f), p, n, off);
+}
+static int shim_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int shim_sync(sqlite3_file *f, int flags)
+{
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int shim_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+static int shim_lock(sqlite3_file *f, int lock)
+{
+    return REAL(f)->pMethods->xLock(REAL(f), lock);
+}
+static int shim_unlock(sqlite3_file *f, int lock)
+{
+    return REAL(f)->pMethods->xUnlock(REAL(f), lock);
+}
+static int shim_reserved(sqlite3_file *f, int *out)
+{
+    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int shim_control(sqlite3_file *f, int op, void *arg)
+{
+    if (op == SQLITE_FCNTL_MMAP_SIZE) { /* mmap I/O stays off */
+        if (arg) *(sqlite3_int64 *)arg = 0;
+        return SQLITE_OK;
+    }
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int shim_sector(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int shim_device(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+
+static const sqlite3_io_methods shim_methods = {
+    .iVersion = 1,
+    .xClose = shim_close,
+    .xRead = shim_read,
+    .xWrite = shim_write,
+    .xTruncate = shim_truncate,
+    .xSync = shim_sync,
+    .xFileSize = shim_size,
+    .xLock = shim_lock,
+    .xUnlock = shim_unlock,
+    .xCheckReservedLock = shim_reserved,
+    .xFileControl = shim_control,
+    .xSectorSize = shim_sector,
+    .xDeviceCharacteristics = shim_device,
+};
+
+static sqlite3_vfs shim_vfs;
+static sqlite3_vfs *shim_orig;
+
+static int shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+    (void)vfs;
+    shim_file *sf = (shim_file *)f;
+    sf->real = (sqlite3_file *)(sf + 1);
+    int rc = shim_orig->xOpen(shim_orig, name, sf->real, flags, out);
+    f->pMethods = sf->real->pMethods ? &shim_methods : NULL;
+    return rc;
+}
+
+static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
+static bool shim_ok;
+
+static void shim_register(void)
+{
+    shim_orig = sqlite3_vfs_find(NULL);
+    if (!shim_orig) return;
+    shim_vfs = *shim_orig;
+    shim_vfs.iVersion = shim_orig->iVersion < 2 ? shim_orig->iVersion : 2;
+    shim_vfs.szOsFile = (int)sizeof(shim_file) + shim_orig->szOsFile;
+    shim_vfs.zName = "moat-noshm";
+    shim_vfs.pNext = NULL;
+    shim_vfs.xOpen = shim_open;
+    shim_ok = sqlite3_vfs_register(&shim_vfs, 0) == SQLITE_OK;
+}
+
 /* ---- open / close ------------------------------------------------------------ */
 
 static void close_db(moat_store *s)
@@ -197,8 +310,13 @@ static void close_db(moat_store *s)
 static int connect_db(moat_store *s, bool create, bool check, char **errmsg)
 {
     const char *path = s->path;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-        SQLITE_OK) {
+    pthread_once(&shim_once, shim_register);
+    if (!shim_ok) {
+        *errmsg = moat_xasprintf("%s: cannot register SQLite's moat-noshm VFS", path);
+        return MOAT_EIO;
+    }
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                        "moat-noshm") != SQLITE_OK) {
         *errmsg = moat_xasprintf("%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
         goto fail;
     }
