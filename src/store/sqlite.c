@@ -17,6 +17,7 @@
  * the path opens again as a sound moat store (PRAGMA quick_check): it is
  * tried at most once a second, and never created. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -310,11 +311,13 @@ static void close_db(moat_store *s)
 static int connect_db(moat_store *s, bool create, bool check, char **errmsg)
 {
     const char *path = s->path;
+    bool converted = false;
     pthread_once(&shim_once, shim_register);
     if (!shim_ok) {
         *errmsg = moat_xasprintf("%s: cannot register SQLite's moat-noshm VFS", path);
         return MOAT_EIO;
     }
+again:
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
                         "moat-noshm") != SQLITE_OK) {
         *errmsg = moat_xasprintf("%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
@@ -334,6 +337,19 @@ static int connect_db(moat_store *s, bool create, bool check, char **errmsg)
     }
     sqlite3_finalize(st);
     st = NULL;
+    if (!journal_ok && create && !converted) {
+        /* A store an older moat kept in WAL mode: converted once, through
+         * the default VFS (which can read its WAL), then opened again. */
+        converted = true;
+        close_db(s);
+        sqlite3 *db = NULL;
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+            sqlite3_busy_timeout(db, 5000);
+            sqlite3_exec(db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+        }
+        sqlite3_close(db);
+        goto again;
+    }
     if (!journal_ok) {
         *errmsg = moat_xasprintf("%s: cannot use a rollback journal (%s): is an older moat "
                                  "still using the store in WAL mode?",
@@ -464,6 +480,16 @@ static bool unusable(moat_store *s, struct stat *sb, char *why, size_t n)
                  strerror(errno));
         return true;
     }
+    char wal[PATH_MAX];
+    struct stat wb;
+    if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", s->path) < sizeof(wal) &&
+        stat(wal, &wb) == 0) {
+        snprintf(why, n,
+                 "%s-wal: a WAL file lies beside the store (moat keeps a rollback "
+                 "journal and does not read it)",
+                 s->path);
+        return true;
+    }
     return false;
 }
 
@@ -525,7 +551,9 @@ static int ready(moat_store *s)
 static void note_fail(moat_store *s)
 {
     if (s->db && !s->bad) {
-        snprintf(s->problem, sizeof(s->problem), "%s: %s", s->path, sqlite3_errmsg(s->db));
+        struct stat sb;
+        if (!unusable(s, &sb, s->problem, sizeof(s->problem)))
+            snprintf(s->problem, sizeof(s->problem), "%s: %s", s->path, sqlite3_errmsg(s->db));
         s->bad = true;
     }
 }

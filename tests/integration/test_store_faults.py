@@ -216,3 +216,43 @@ def test_cli_lock_reaches_the_server(site):
     site.user("unlock", "alice")
     s = logged_in(site)
     assert private(site, s)() == 200
+
+
+def test_stray_wal_file_fails_closed(site):
+    """A -wal file beside the store (moat keeps a rollback journal) would
+    make SQLite map a -shm wal-index: moat refuses it instead, says so, and
+    goes on once it is removed."""
+    s = logged_in(site)
+    wal = site.dir / "moat.db-wal"
+
+    def damage():
+        wal.write_bytes(b"garbage" * 100)
+
+    broken_then_repaired(site, s, damage, wal.unlink, reason="WAL file")
+    assert not (site.dir / "moat.db-shm").exists()
+
+
+def test_store_left_in_wal_mode_is_converted(moat_bin, moat, echo, tmp_path_factory):
+    """A store an older moat kept in WAL mode (with a WAL to replay) opens,
+    and is a rollback-journal store from then on."""
+    import sqlite3
+    site = start_site(moat_bin, moat, echo, tmp_path_factory, FAST, [("alice", [])])
+    db = site.dir / "moat.db"
+    site.m.stop()
+    con = sqlite3.connect(str(db))
+    assert con.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    con.execute("PRAGMA wal_autocheckpoint=0")
+    con.execute("UPDATE users SET created = 12345")
+    con.commit()
+    # what a crash leaves: the file and a WAL holding the last commit
+    left = {p: (site.dir / p).read_bytes() for p in ("moat.db", "moat.db-wal")}
+    con.close()
+    for p, data in left.items():
+        (site.dir / p).write_bytes(data)
+    r = site.user("list")  # converts (reading the WAL first)
+    assert "alice" in r.stdout
+    assert not (site.dir / "moat.db-wal").exists()
+    con = sqlite3.connect(str(db))
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert con.execute("SELECT created FROM users").fetchone()[0] == 12345
+    con.close()
