@@ -5,12 +5,11 @@
  * memory or mmap I/O, schema versioned with PRAGMA user_version). A store
  * whose file is deleted, replaced, made unreadable or damaged answers
  * MOAT_EIO to every call (never a crash) until the file at its path opens
- * again as a sound store (checked at most once a second). Every call is synchronous and may block on disk: the
- * gateway calls them from the libuv thread pool, the CLI directly. A store
- * may be shared by threads (calls are serialised inside). Secrets arrive
- * here already hashed (session ids, tokens, recovery codes); the TOTP secret
- * is the one secret stored as is, which is why the file is created 0600.
- * Times are unix seconds. */
+ * again as a sound store (checked at most once a second). Every call is synchronous and may block
+ * on disk: the gateway calls them from the libuv thread pool, the CLI directly. A store may be
+ * shared by threads (calls are serialised inside). Secrets arrive here already hashed (session ids,
+ * tokens, recovery codes); the TOTP secret is the one secret stored as is, which is why the file is
+ * created 0600. Times are unix seconds. */
 #ifndef MOAT_STORE_H
 #define MOAT_STORE_H
 
