@@ -323,7 +323,8 @@ again:
         *errmsg = moat_xasprintf("%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, 5000);
+    /* The watch (data version) runs on the event loop: it never waits. */
+    sqlite3_busy_timeout(s->db, s->watch ? 0 : 5000);
     sqlite3_stmt *st = NULL;
     int version = -1;
     bool journal_ok = false;
@@ -1257,15 +1258,14 @@ int moat_store_token_revoke(moat_store *s, int64_t token_id)
 static int data_version(moat_store *s, uint64_t *out)
 {
     /* Called on the event loop: never wait for a writer's lock. */
+    if (!s->watch) sqlite3_busy_timeout(s->db, 0);
     s->watch = true;
-    sqlite3_busy_timeout(s->db, 0);
     sqlite3_stmt *st = query(s, "PRAGMA data_version", "");
     int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
     if (rc == SQLITE_ROW)
         *out =
             (uint64_t)s->generation << 32 | ((uint64_t)sqlite3_column_int64(st, 0) & 0xffffffffu);
     sqlite3_finalize(st);
-    sqlite3_busy_timeout(s->db, 5000);
     if (rc == SQLITE_ROW) return 0;
     return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? MOAT_EAGAIN : MOAT_EIO;
 }
