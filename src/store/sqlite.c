@@ -518,10 +518,7 @@ static void drop(moat_store *s, const char *why)
 static int ready(moat_store *s)
 {
     uint64_t now = moat_now_ms();
-    if (s->db && s->bad) {
-        drop(s, NULL);
-        s->retry_ms = 0;
-    }
+    if (s->db && s->bad) drop(s, NULL); /* reopened at most once a second */
     if (s->db && now - s->check_ms >= 1000) {
         char why[sizeof(s->problem)];
         s->check_ms = now;
