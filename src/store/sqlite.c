@@ -305,6 +305,19 @@ static void close_db(moat_store *s)
     s->db = NULL;
 }
 
+/* Does the file's header (bytes 18 and 19, the read and write versions)
+ * ask for WAL? Read through the connection's own file, without a lock: a
+ * stray -wal beside a rollback-journal file is refused, not replayed. */
+static bool header_says_wal(sqlite3 *db)
+{
+    sqlite3_file *f = NULL;
+    unsigned char h[20];
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
+        !f->pMethods || f->pMethods->xRead(f, h, (int)sizeof(h), 0) != SQLITE_OK)
+        return false;
+    return h[18] == 2 || h[19] == 2;
+}
+
 /* Opens s->path (never creating it) into s->db: the settings above, then a
  * schema check. create: an empty file gets the schema (a first open);
  * otherwise an empty file is refused, as is one that fails quick_check. */
@@ -338,9 +351,10 @@ again:
     }
     sqlite3_finalize(st);
     st = NULL;
-    if (!journal_ok && create && !converted) {
+    if (!journal_ok && create && !converted && header_says_wal(s->db)) {
         /* A store an older moat kept in WAL mode: converted once, through
-         * the default VFS (which can read its WAL), then opened again. */
+         * the default VFS (which can read its WAL), then opened again. The
+         * one moment a -shm is mapped: at an open, for an old file. */
         converted = true;
         close_db(s);
         sqlite3 *db = NULL;

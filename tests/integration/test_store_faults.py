@@ -228,7 +228,14 @@ def test_stray_wal_file_fails_closed(site):
     def damage():
         wal.write_bytes(b"garbage" * 100)
 
-    broken_then_repaired(site, s, damage, wal.unlink, reason="WAL file")
+    def repair():
+        # moat user does not replay it either (the file is not in WAL mode)
+        from test_auth_portal import user_cmd
+        r = user_cmd(site.bin, site.cfg, "list")
+        assert r.returncode != 0 and "WAL" in r.stderr
+        wal.unlink()
+
+    broken_then_repaired(site, s, damage, repair, reason="WAL file")
     assert not (site.dir / "moat.db-shm").exists()
 
 
