@@ -216,5 +216,6 @@ const char *moat_auth_event_key(const char *event)
     if (strncmp(event, "auth.", 5) == 0 && strcmp(event, "auth.login.success") != 0)
         return "auth.lockout_failures";
     if (strcmp(event, "session.expired") == 0) return "auth.session_idle";
+    if (strcmp(event, "store.unavailable") == 0) return "store.url";
     return NULL;
 }

@@ -192,7 +192,8 @@ const moat__config_table moat__config_tables[] = {
     {.name = "store",
      .doc = "Where moat keeps its state: users, password hashes, roles, second factors, "
             "recovery codes, sessions, tokens and login-failure counters. Only SQLite exists "
-            "today (one file, WAL mode, created mode 0600); Redis and PostgreSQL backends are "
+            "today (one file with a rollback journal, created mode 0600); Redis and PostgreSQL "
+            "backends are "
             "planned, not built."},
     {.name = "auth",
      .doc = "Authentication: the password policy (NIST SP 800-63B), Argon2id parameters for "

@@ -6,6 +6,8 @@
  * be queued or did not run fails closed (503). The answers (moat's 403
  * page, a 503, moat's own responses) and the events are recorded as the
  * stage "auth". */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,9 +144,33 @@ void moat__auth_forbid(moat_request *r, const char *reason, bool json, const cha
     moat_buf_free(&b);
 }
 
+/* store.unavailable says why the store cannot be used: when the reason
+ * changes, else at most every 10 s (a refusal per request is recorded
+ * anyway, as authz.denied). */
+static pthread_mutex_t unavailable_mu = PTHREAD_MUTEX_INITIALIZER;
+static char unavailable_last[256];
+static uint64_t unavailable_ms;
+
+void moat__auth_store_unavailable(moat_request *r)
+{
+    char why[256];
+    if (!r->rt->store || !moat_store_problem(r->rt->store, why, sizeof(why))) return;
+    if (!why[0]) snprintf(why, sizeof(why), "the auth store failed");
+    uint64_t now = moat_now_ms();
+    pthread_mutex_lock(&unavailable_mu);
+    bool say = strcmp(why, unavailable_last) != 0 || now - unavailable_ms >= 10000;
+    if (say) {
+        memcpy(unavailable_last, why, sizeof(why));
+        unavailable_ms = now;
+    }
+    pthread_mutex_unlock(&unavailable_mu);
+    if (say) moat__auth_event(r, "store.unavailable", NULL, why, 503, NULL, 0);
+}
+
 void moat__auth_fail_closed(moat_request *r, int err)
 {
     moat_error("auth store: %s", moat_strerror(err));
+    moat__auth_store_unavailable(r);
     moat__refusal(r, "authz.denied", "auth", "store.url");
     moat__client_respond_error(r, 503, "the auth store failed: refused (fail closed)");
 }

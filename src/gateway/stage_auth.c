@@ -273,6 +273,12 @@ static void check_run(moat__auth_job *job)
 
 static void check_back(moat_request *r, moat__auth_job *job)
 {
+    if (job->err && strcmp(job->policy, "public") == 0) {
+        /* A public path needs no one: it goes on, anonymous. */
+        moat__auth_store_unavailable(r);
+        moat__pipeline_resume(r, MOAT_PASS);
+        return;
+    }
     if (job->err) {
         moat__auth_fail_closed(r, job->err);
         return;

@@ -56,6 +56,8 @@ void moat__auth_answer(moat_request *r, int status, const char *reason, const ch
 /* Answers with moat's 403 page (HTML or JSON). */
 void moat__auth_forbid(moat_request *r, const char *reason, bool json, const char *const *hdrs,
                        size_t nhdrs);
+/* Records store.unavailable (rate-limited) when the store is down. */
+void moat__auth_store_unavailable(moat_request *r);
 /* Answers 503 after a store error err (fail closed). */
 void moat__auth_fail_closed(moat_request *r, int err);
 

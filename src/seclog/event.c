@@ -49,6 +49,9 @@ static const moat_seclog_event_info catalogue[] = {
     {"session.expired", MOAT_SECLOG_INFO, "a session expired (idle or absolute timeout)"},
     {"authz.denied", MOAT_SECLOG_WARNING,
      "the access rules do not allow this user (or an anonymous client) this path"},
+    {"store.unavailable", MOAT_SECLOG_ERROR,
+     "the auth store cannot be used (deleted, replaced, unreadable or damaged): protected "
+     "paths answer 503 until it opens again"},
     {"csp.violation", MOAT_SECLOG_NOTICE,
      "a browser reported that a page broke its Content-Security-Policy"},
     {"csp.suppressed", MOAT_SECLOG_NOTICE,

@@ -1,13 +1,26 @@
-/* sqlite.c - the SQLite store: one file in WAL mode holding users, roles,
+/* sqlite.c - the SQLite store: one file (rollback journal) holding users, roles,
  * second factors, recovery codes, sessions, tokens and login-failure
  * counters. The schema is created on first open and versioned with
  * PRAGMA user_version; a file from a newer moat is refused rather than
  * misread. One connection per store, every call under the store's mutex, so
  * a multi-statement change (a transaction) never interleaves with another
- * thread's. Read-modify-write counters are done in one transaction. */
+ * thread's. Read-modify-write counters are done in one transaction.
+ *
+ * A damaged file never takes the process down: the journal is a rollback
+ * journal (no -shm wal-index mapped into memory, whose truncation is a
+ * SIGBUS) and memory-mapped I/O is off, so every read is a read(2) whose
+ * failure SQLite reports as an error. The store keeps its path and checks,
+ * at most once a second, that the file there is still the one it opened
+ * (device and inode), readable, and no shorter than its header says; a
+ * call that failed, or a file that was deleted, replaced or damaged, closes
+ * the connection and every later call answers MOAT_EIO until the file at
+ * the path opens again as a sound moat store (PRAGMA quick_check): it is
+ * tried at most once a second, and never created. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,8 +34,17 @@
 #define MAX_LOCK_SECONDS (24 * 3600)
 
 struct moat_store {
-    sqlite3 *db;
+    sqlite3 *db; /* NULL while the store is unavailable */
     pthread_mutex_t mu;
+    char *path;
+    dev_t dev; /* the file opened */
+    ino_t ino;
+    bool bad;          /* a call failed: reopen before the next */
+    bool watch;        /* used only for its data version: no quick_check */
+    uint64_t check_ms; /* last identity check */
+    uint64_t retry_ms; /* last attempt to reopen (0 = try at once) */
+    uint32_t generation;
+    char problem[256]; /* why it is unavailable ("" = it is not) */
 };
 
 static const char schema[] =
@@ -155,59 +177,219 @@ static int finish(moat_store *s, int rc)
 #define LOCKED(s, call)                                                                            \
     do {                                                                                           \
         pthread_mutex_lock(&(s)->mu);                                                              \
-        int rc_ = (call);                                                                          \
+        int rc_ = ready(s);                                                                        \
+        if (rc_ == 0) rc_ = (call);                                                                \
+        if (rc_ == MOAT_EIO) note_fail(s);                                                         \
         pthread_mutex_unlock(&(s)->mu);                                                            \
         return rc_;                                                                                \
     } while (0)
 
+/* ---- a VFS without shared memory -----------------------------------------
+ * "moat-noshm" wraps the default VFS with version 1 file methods: no xShm*
+ * (so SQLite can never map a -shm wal-index, whose truncation by anyone is
+ * a SIGBUS) and no xFetch (no mmap I/O). A -wal file beside the store, or a
+ * file whose header asks for WAL, cannot be opened through it
+ * (SQLITE_CANTOPEN): an error, never a signal. */
+
+typedef struct shim_file {
+    sqlite3_file base;
+    sqlite3_file *real; /* follows this struct */
+} shim_file;
+
+#define REAL(f) (((shim_file *)(f))->real)
+
+static int shim_close(sqlite3_file *f)
+{
+    int rc = REAL(f)->pMethods ? REAL(f)->pMethods->xClose(REAL(f)) : SQLITE_OK;
+    return rc;
+}
+static int shim_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
+{
+    return REAL(f)->pMethods->xRead(REAL(f), p, n, off);
+}
+static int shim_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
+{
+    return REAL(f)->pMethods->xWrite(REAL(f), p, n, off);
+}
+static int shim_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int shim_sync(sqlite3_file *f, int flags)
+{
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int shim_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+static int shim_lock(sqlite3_file *f, int lock)
+{
+    return REAL(f)->pMethods->xLock(REAL(f), lock);
+}
+static int shim_unlock(sqlite3_file *f, int lock)
+{
+    return REAL(f)->pMethods->xUnlock(REAL(f), lock);
+}
+static int shim_reserved(sqlite3_file *f, int *out)
+{
+    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int shim_control(sqlite3_file *f, int op, void *arg)
+{
+    if (op == SQLITE_FCNTL_MMAP_SIZE) { /* mmap I/O stays off */
+        if (arg) *(sqlite3_int64 *)arg = 0;
+        return SQLITE_OK;
+    }
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int shim_sector(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int shim_device(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+
+static const sqlite3_io_methods shim_methods = {
+    .iVersion = 1,
+    .xClose = shim_close,
+    .xRead = shim_read,
+    .xWrite = shim_write,
+    .xTruncate = shim_truncate,
+    .xSync = shim_sync,
+    .xFileSize = shim_size,
+    .xLock = shim_lock,
+    .xUnlock = shim_unlock,
+    .xCheckReservedLock = shim_reserved,
+    .xFileControl = shim_control,
+    .xSectorSize = shim_sector,
+    .xDeviceCharacteristics = shim_device,
+};
+
+static sqlite3_vfs shim_vfs;
+static sqlite3_vfs *shim_orig;
+
+static int shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+    (void)vfs;
+    shim_file *sf = (shim_file *)f;
+    sf->real = (sqlite3_file *)(sf + 1);
+    int rc = shim_orig->xOpen(shim_orig, name, sf->real, flags, out);
+    f->pMethods = sf->real->pMethods ? &shim_methods : NULL;
+    return rc;
+}
+
+static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
+static bool shim_ok;
+
+static void shim_register(void)
+{
+    shim_orig = sqlite3_vfs_find(NULL);
+    if (!shim_orig) return;
+    shim_vfs = *shim_orig;
+    shim_vfs.iVersion = shim_orig->iVersion < 2 ? shim_orig->iVersion : 2;
+    shim_vfs.szOsFile = (int)sizeof(shim_file) + shim_orig->szOsFile;
+    shim_vfs.zName = "moat-noshm";
+    shim_vfs.pNext = NULL;
+    shim_vfs.xOpen = shim_open;
+    shim_ok = sqlite3_vfs_register(&shim_vfs, 0) == SQLITE_OK;
+}
+
 /* ---- open / close ------------------------------------------------------------ */
 
-int moat_store_open(const char *url, moat_store **out, char **errmsg)
+static void close_db(moat_store *s)
 {
-    *out = NULL;
-    *errmsg = NULL;
-    if (strncmp(url, "sqlite:", 7) != 0 || !url[7]) {
-        *errmsg = moat_xasprintf("store url '%s': only \"sqlite:PATH\" is supported", url);
-        return MOAT_EINVAL;
-    }
-    const char *path = url + 7;
-    /* Create the file ourselves so that it is 0600 from the start; SQLite
-     * gives its -wal and -shm files the same mode. Only when it is missing:
-     * closing a descriptor of a file drops every POSIX lock this process
-     * holds on it, including those of another connection already open on
-     * the same file (the gateway opens two). */
-    struct stat sb;
-    if (lstat(path, &sb) < 0) {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-            *errmsg = moat_xasprintf("%s: %s", path, strerror(errno));
-            return MOAT_EIO;
-        }
-        close(fd);
-    } else if (S_ISLNK(sb.st_mode)) {
-        *errmsg = moat_xasprintf("%s: is a symbolic link", path);
+    sqlite3_close_v2(s->db);
+    s->db = NULL;
+}
+
+/* Does the file's header (bytes 18 and 19, the read and write versions)
+ * ask for WAL? Read through the connection's own file, without a lock: a
+ * stray -wal beside a rollback-journal file is refused, not replayed. */
+static bool header_says_wal(sqlite3 *db)
+{
+    sqlite3_file *f = NULL;
+    unsigned char h[20];
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
+        !f->pMethods || f->pMethods->xRead(f, h, (int)sizeof(h), 0) != SQLITE_OK)
+        return false;
+    return h[18] == 2 || h[19] == 2;
+}
+
+/* Opens s->path (never creating it) into s->db: the settings above, then a
+ * schema check. create: an empty file gets the schema (a first open);
+ * otherwise an empty file is refused, as is one that fails quick_check. */
+static int connect_db(moat_store *s, bool create, bool check, char **errmsg)
+{
+    const char *path = s->path;
+    bool converted = false;
+    pthread_once(&shim_once, shim_register);
+    if (!shim_ok) {
+        *errmsg = moat_xasprintf("%s: cannot register SQLite's moat-noshm VFS", path);
         return MOAT_EIO;
     }
-    moat_store *s = moat_xcalloc(1, sizeof(*s));
-    pthread_mutex_init(&s->mu, NULL);
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-        SQLITE_OK) {
+again:
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                        "moat-noshm") != SQLITE_OK) {
         *errmsg = moat_xasprintf("%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, 5000);
+    /* The watch (data version) runs on the event loop: it never waits. */
+    sqlite3_busy_timeout(s->db, s->watch ? 0 : 5000);
     sqlite3_stmt *st = NULL;
     int version = -1;
+    bool journal_ok = false;
+    /* No shared-memory wal-index (a truncated -shm is a SIGBUS in every
+     * process mapping it) and no mmap I/O: a damaged file is an error
+     * code, never a signal. Checked cells catch more corruption. */
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=DELETE", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        const char *m = (const char *)sqlite3_column_text(st, 0);
+        journal_ok = m && strcmp(m, "delete") == 0;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!journal_ok && create && !converted && header_says_wal(s->db)) {
+        /* A store an older moat kept in WAL mode: converted once, through
+         * the default VFS (which can read its WAL), then opened again. The
+         * one moment a -shm is mapped: at an open, for an old file. */
+        converted = true;
+        close_db(s);
+        sqlite3 *db = NULL;
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+            sqlite3_busy_timeout(db, 5000);
+            sqlite3_exec(db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+        }
+        sqlite3_close(db);
+        goto again;
+    }
+    if (!journal_ok) {
+        *errmsg = moat_xasprintf("%s: cannot use a rollback journal (%s): is an older moat "
+                                 "still using the store in WAL mode?",
+                                 path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
     if (sqlite3_exec(s->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     "PRAGMA mmap_size=0; PRAGMA synchronous=FULL; PRAGMA cell_size_check=ON;"
                      "PRAGMA foreign_keys=ON;",
                      NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
         *errmsg = moat_xasprintf("%s: not a moat store (%s)", path, sqlite3_errmsg(s->db));
         goto fail;
     }
-    if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) {
+        *errmsg = moat_xasprintf("%s: not a moat store (%s)", path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    if (version == 0 && !create) {
+        *errmsg = moat_xasprintf("%s: the store file is empty (truncated?)", path);
+        goto fail;
+    }
     if (version == 0 || version == 1) {
         char *err = NULL;
         if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
@@ -224,21 +406,177 @@ int moat_store_open(const char *url, moat_store **out, char **errmsg)
                                  version, SCHEMA_VERSION);
         goto fail;
     }
-    *out = s;
+    if (check) {
+        bool ok = false;
+        st = NULL;
+        if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW) {
+            const char *m = (const char *)sqlite3_column_text(st, 0);
+            ok = m && strcmp(m, "ok") == 0;
+        }
+        sqlite3_finalize(st);
+        if (!ok) {
+            *errmsg = moat_xasprintf("%s: the store file is damaged (quick_check failed)", path);
+            goto fail;
+        }
+    }
+    struct stat sb;
+    if (stat(path, &sb) < 0) {
+        *errmsg = moat_xasprintf("%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    s->dev = sb.st_dev;
+    s->ino = sb.st_ino;
     return 0;
 fail:
-    sqlite3_close(s->db);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
+    close_db(s);
     return MOAT_EIO;
+}
+
+int moat_store_open(const char *url, moat_store **out, char **errmsg)
+{
+    *out = NULL;
+    *errmsg = NULL;
+    if (strncmp(url, "sqlite:", 7) != 0 || !url[7]) {
+        *errmsg = moat_xasprintf("store url '%s': only \"sqlite:PATH\" is supported", url);
+        return MOAT_EINVAL;
+    }
+    const char *path = url + 7;
+    /* Create the file ourselves so that it is 0600 from the start; SQLite
+     * gives its journal the same mode. Only when it is missing: closing a
+     * descriptor of a file drops every POSIX lock this process holds on it,
+     * including those of another connection already open on the same file
+     * (the gateway opens two). */
+    struct stat sb;
+    if (lstat(path, &sb) < 0) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+            *errmsg = moat_xasprintf("%s: %s", path, strerror(errno));
+            return MOAT_EIO;
+        }
+        close(fd);
+    } else if (S_ISLNK(sb.st_mode)) {
+        *errmsg = moat_xasprintf("%s: is a symbolic link", path);
+        return MOAT_EIO;
+    }
+    moat_store *s = moat_xcalloc(1, sizeof(*s));
+    pthread_mutex_init(&s->mu, NULL);
+    s->path = moat_xstrdup(path);
+    s->generation = 1;
+    if (connect_db(s, true, false, errmsg) < 0) {
+        moat_store_close(s);
+        return MOAT_EIO;
+    }
+    s->check_ms = moat_now_ms();
+    *out = s;
+    return 0;
 }
 
 void moat_store_close(moat_store *s)
 {
     if (!s) return;
-    sqlite3_close(s->db);
+    close_db(s);
     pthread_mutex_destroy(&s->mu);
+    free(s->path);
     free(s);
+}
+
+/* Why the file at the path cannot be opened, as far as stat and access
+ * tell (false: they see nothing wrong); *sb gets its identity. */
+static bool unusable(moat_store *s, struct stat *sb, char *why, size_t n)
+{
+    if (stat(s->path, sb) < 0) {
+        snprintf(why, n, "%s: %s", s->path,
+                 errno == ENOENT ? "the store file was deleted" : strerror(errno));
+        return true;
+    }
+    if (access(s->path, R_OK | W_OK) < 0) {
+        snprintf(why, n, "%s: the store file is not readable and writable: %s", s->path,
+                 strerror(errno));
+        return true;
+    }
+    char wal[PATH_MAX];
+    struct stat wb;
+    if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", s->path) < sizeof(wal) &&
+        stat(wal, &wb) == 0) {
+        snprintf(why, n,
+                 "%s-wal: a WAL file lies beside the store (moat keeps a rollback "
+                 "journal and does not read it)",
+                 s->path);
+        return true;
+    }
+    return false;
+}
+
+/* Why the file at the path is no longer the one open (false: it is). */
+static bool moved(moat_store *s, char *why, size_t n)
+{
+    struct stat sb;
+    if (unusable(s, &sb, why, n)) return true;
+    if (sb.st_dev != s->dev || sb.st_ino != s->ino) {
+        snprintf(why, n, "%s: the store file was replaced", s->path);
+        return true;
+    }
+    return false;
+}
+
+static void drop(moat_store *s, const char *why)
+{
+    if (why) snprintf(s->problem, sizeof(s->problem), "%s", why);
+    if (s->db) moat_error("auth store unavailable: %s", s->problem);
+    close_db(s);
+    s->bad = false;
+}
+
+/* Before every call, under the mutex: 0 when s->db may be used. */
+static int ready(moat_store *s)
+{
+    uint64_t now = moat_now_ms();
+    if (s->db && s->bad) drop(s, NULL); /* reopened at most once a second */
+    if (s->db && now - s->check_ms >= 1000) {
+        char why[sizeof(s->problem)];
+        s->check_ms = now;
+        if (moved(s, why, sizeof(why))) {
+            drop(s, why);
+            s->retry_ms = 0;
+        }
+    }
+    if (s->db) return 0;
+    if (s->retry_ms && now - s->retry_ms < 1000) return MOAT_EIO;
+    s->retry_ms = now;
+    struct stat sb;
+    if (unusable(s, &sb, s->problem, sizeof(s->problem))) return MOAT_EIO;
+    char *err = NULL;
+    if (connect_db(s, false, !s->watch, &err) < 0) {
+        snprintf(s->problem, sizeof(s->problem), "%s", err ? err : "cannot open");
+        free(err);
+        return MOAT_EIO;
+    }
+    moat_warn("auth store %s: open again", s->path);
+    s->generation++;
+    s->problem[0] = '\0';
+    s->check_ms = now;
+    return 0;
+}
+
+/* A call failed: remember why, and reopen before the next. */
+static void note_fail(moat_store *s)
+{
+    if (s->db && !s->bad) {
+        struct stat sb;
+        if (!unusable(s, &sb, s->problem, sizeof(s->problem)))
+            snprintf(s->problem, sizeof(s->problem), "%s: %s", s->path, sqlite3_errmsg(s->db));
+        s->bad = true;
+    }
+}
+
+bool moat_store_problem(moat_store *s, char *buf, size_t n)
+{
+    pthread_mutex_lock(&s->mu);
+    bool down = !s->db || s->bad;
+    if (n) snprintf(buf, n, "%s", down ? s->problem : "");
+    pthread_mutex_unlock(&s->mu);
+    return down;
 }
 
 /* ---- users ------------------------------------------------------------------- */
@@ -930,12 +1268,17 @@ int moat_store_token_revoke(moat_store *s, int64_t token_id)
 
 static int data_version(moat_store *s, uint64_t *out)
 {
+    /* Called on the event loop: never wait for a writer's lock. */
+    if (!s->watch) sqlite3_busy_timeout(s->db, 0);
+    s->watch = true;
     sqlite3_stmt *st = query(s, "PRAGMA data_version", "");
-    if (!st) return MOAT_EIO;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *out = (uint64_t)sqlite3_column_int64(st, 0);
+    int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+    if (rc == SQLITE_ROW)
+        *out =
+            (uint64_t)s->generation << 32 | ((uint64_t)sqlite3_column_int64(st, 0) & 0xffffffffu);
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : MOAT_EIO;
+    if (rc == SQLITE_ROW) return 0;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? MOAT_EAGAIN : MOAT_EIO;
 }
 
 int moat_store_data_version(moat_store *s, uint64_t *out)

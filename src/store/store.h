@@ -1,13 +1,15 @@
 /* store.h - the public header of moat's state store: users (password hash,
  * roles, admin lock, lockout counters, TOTP secret and last used step,
  * recovery codes), sessions, bearer tokens and per-address login failures.
- * Only SQLite exists today (one file, WAL mode, schema versioned with
- * PRAGMA user_version). Every call is synchronous and may block on disk: the
- * gateway calls them from the libuv thread pool, the CLI directly. A store
- * may be shared by threads (calls are serialised inside). Secrets arrive
- * here already hashed (session ids, tokens, recovery codes); the TOTP secret
- * is the one secret stored as is, which is why the file is created 0600.
- * Times are unix seconds. */
+ * Only SQLite exists today (one file with a rollback journal, no shared
+ * memory or mmap I/O, schema versioned with PRAGMA user_version). A store
+ * whose file is deleted, replaced, made unreadable or damaged answers
+ * MOAT_EIO to every call (never a crash) until the file at its path opens
+ * again as a sound store (checked at most once a second). Every call is synchronous and may block
+ * on disk: the gateway calls them from the libuv thread pool, the CLI directly. A store may be
+ * shared by threads (calls are serialised inside). Secrets arrive here already hashed (session ids,
+ * tokens, recovery codes); the TOTP secret is the one secret stored as is, which is why the file is
+ * created 0600. Times are unix seconds. */
 #ifndef MOAT_STORE_H
 #define MOAT_STORE_H
 
@@ -24,6 +26,9 @@ typedef struct moat_store moat_store;
  * a message (unknown scheme, unreadable file, schema from a newer moat). */
 int moat_store_open(const char *url, moat_store **out, char **errmsg);
 void moat_store_close(moat_store *s);
+/* True while the store is unavailable (the last call failed, or the file
+ * was deleted, replaced or damaged): buf (n bytes) gets why, no secret in it. */
+bool moat_store_problem(moat_store *s, char *buf, size_t n);
 
 /* ---- users ---------------------------------------------------------------- */
 
@@ -177,8 +182,10 @@ int moat_store_token_revoke(moat_store *s, int64_t token_id);
 /* ---- change counter ------------------------------------------------------- */
 
 /* A number that changes whenever another connection (another process, or
- * another moat_store on the same file) commits a change: for caches of what
- * the store holds. In WAL mode this reads shared memory, not the disk. */
+ * another moat_store on the same file) commits a change, and whenever the
+ * store reopens its file: for caches of what the store holds. It reads the
+ * file's header (a cached page, one small read) and never waits for a
+ * writer: MOAT_EAGAIN while one holds the lock. */
 int moat_store_data_version(moat_store *s, uint64_t *out);
 
 #endif

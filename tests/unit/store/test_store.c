@@ -2,7 +2,8 @@
  * temporary directory: users and roles, name rules, the admin lock and the
  * lockout counters (growth, unlock), TOTP replay refusal, single-use recovery
  * codes, sessions (ended by a password change and a lock), tokens (expiry,
- * revocation), the file's mode, and refusal of a newer schema. */
+ * revocation), the file's mode, refusal of a newer schema, and a file
+ * deleted, replaced or emptied under an open store. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -343,6 +344,63 @@ static void test_schema_version(void **state)
     free(err);
 }
 
+/* Calls until get(name) answers want, for at most 10 s (the store checks
+ * its file at most once a second). */
+static int poll_get(moat_store *s, const char *name, int want)
+{
+    moat_user u;
+    int rc = 0;
+    for (int i = 0; i < 100; i++) {
+        rc = moat_store_user_get(s, name, &u);
+        if (rc == 0) moat_user_clear(&u);
+        if (rc == want) break;
+        usleep(100 * 1000);
+    }
+    return rc;
+}
+
+static void test_reopen(void **state)
+{
+    fixture *f = *state;
+    add(f->s, "nina");
+    moat_store *watch = NULL;
+    char *err = NULL;
+    assert_int_equal(moat_store_open(f->url, &watch, &err), 0);
+    uint64_t v1 = 0, v2 = 0;
+    assert_int_equal(moat_store_data_version(watch, &v1), 0);
+    char why[256];
+    assert_false(moat_store_problem(f->s, why, sizeof(why)));
+    /* deleted: every call fails, and says why; nothing is created */
+    assert_int_equal(unlink(f->path), 0);
+    assert_int_equal(poll_get(f->s, "nina", MOAT_EIO), MOAT_EIO);
+    assert_true(moat_store_problem(f->s, why, sizeof(why)));
+    assert_non_null(strstr(why, "deleted"));
+    assert_int_equal(access(f->path, F_OK), -1);
+    /* another store put at the path is the one used from then on */
+    moat_store *other = NULL;
+    assert_int_equal(moat_store_open(f->url, &other, &err), 0);
+    add(other, "zed");
+    moat_store_close(other);
+    assert_int_equal(poll_get(f->s, "zed", 0), 0);
+    assert_int_equal(moat_store_user_get(f->s, "nina", &(moat_user){0}), MOAT_ENOENT);
+    assert_false(moat_store_problem(f->s, why, sizeof(why)));
+    for (int i = 0; i < 100 && moat_store_data_version(watch, &v2) != 0; i++)
+        usleep(100 * 1000);
+    for (int i = 0; i < 100 && (v2 >> 32) == (v1 >> 32); i++) {
+        usleep(100 * 1000);
+        moat_store_data_version(watch, &v2);
+    }
+    assert_int_not_equal(v2 >> 32, v1 >> 32); /* a new generation: no stale cache */
+    /* an emptied file is refused, not given a new schema */
+    assert_int_equal(truncate(f->path, 0), 0);
+    assert_int_equal(poll_get(f->s, "zed", MOAT_EIO), MOAT_EIO);
+    assert_int_equal(poll_get(f->s, "zed", MOAT_EIO), MOAT_EIO);
+    struct stat sb;
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    moat_store_close(watch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +411,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mfa_counter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
