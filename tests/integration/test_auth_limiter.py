@@ -351,3 +351,34 @@ def test_retry_after_tells_no_account(site):
     assert set(known.headers) - {"Date"} == set(nobody.headers) - {"Date"}
     fa, fb = form_login(site, c, "ulla"), form_login(site, c, "ghost-y")
     assert abs(retry_after(fa) - retry_after(fb)) <= 5
+
+
+def test_admin_lock_ends_live_sessions(site):
+    """`moat user lock` ends the user's sessions, also one the gateway's
+    session cache holds: the next requests of a live cookie are refused
+    (bounded poll, no timing asserted); the cookie stays dead after
+    `moat user unlock`, and a new login works again. A bearer token of
+    the locked user is refused as well."""
+    site.add("vera")
+    s = client("198.51.100.80")
+    assert form_login(site, s, "vera").status_code == 303
+    tok = re.search(r"moat_[A-Za-z0-9_-]{43}", site.user("token", "create", "vera").stdout).group(0)
+    bearer = {"Authorization": "Bearer " + tok, "Accept": "application/json"}
+    for _ in range(3):  # warm the session cache
+        assert s.get(site.url + "/echo/private").status_code == 200
+    assert s.get(site.url + "/echo/private", headers=bearer).status_code == 200
+    site.user("lock", "vera")
+    deadline = time.time() + 30
+    while True:
+        r = s.get(site.url + "/echo/private", allow_redirects=False)
+        if r.status_code == 302:
+            break
+        assert r.status_code == 200 and time.time() < deadline, r.status_code
+        time.sleep(0.2)
+    assert "/.moat/login" in r.headers["Location"]
+    assert s.get(site.url + "/.moat/api/session").status_code == 401
+    assert requests.get(site.url + "/echo/private", headers=bearer).status_code == 401
+    site.user("unlock", "vera")
+    assert s.get(site.url + "/echo/private", allow_redirects=False).status_code == 302
+    assert form_login(site, s, "vera").status_code == 303
+    assert s.get(site.url + "/echo/private").status_code == 200
