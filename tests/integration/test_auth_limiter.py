@@ -351,6 +351,11 @@ def test_retry_after_tells_no_account(site):
     assert set(known.headers) - {"Date"} == set(nobody.headers) - {"Date"}
     fa, fb = form_login(site, c, "ulla"), form_login(site, c, "ghost-y")
     assert abs(retry_after(fa) - retry_after(fb)) <= 5
+    evs = site.wait_events(
+        lambda e: sum(x["event"] == "auth.login.failure" and x.get("cause") == "throttled"
+                      and x.get("status") == 429 for x in e) >= 4, "throttled login failures")
+    assert all(e.get("status") == 429 for e in evs
+               if e["event"] == "auth.login.failure" and e.get("cause") == "throttled")
 
 
 def test_admin_lock_ends_live_sessions(site):

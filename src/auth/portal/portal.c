@@ -293,7 +293,8 @@ static void record_login(const moat_portal_req *req, moat_portal_job *job, moat_
     if (mfa)
         moat__portal_event(rep, "auth.mfa.failure", who, "wrong, reused or locked code at login",
                            401, f, 2);
-    moat__portal_event(rep, "auth.login.failure", who, "login refused", 401, f, 1);
+    moat__portal_event(rep, "auth.login.failure", who, "login refused",
+                       lr->status == MOAT_LOGIN_THROTTLED ? 429 : 401, f, 1);
     record_locks(rep, who, lr, mfa, f, 1);
 }
 
