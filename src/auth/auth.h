@@ -202,7 +202,15 @@ typedef struct moat_login_result {
     bool rehashed;           /* the stored hash was replaced by a current Argon2id one */
     int64_t locked_until;    /* this failure locked the account's counter of its kind (else 0) */
     int64_t throttled_until; /* this failure throttled the client address (else 0) */
+    /* THROTTLED or LOCKED: when the limiter would let the next attempt be
+     * checked (the latest of the locks that refused this one; an admin lock,
+     * which has no end, counts as auth.lockout_duration from now). */
+    int64_t retry_at;
 } moat_login_result;
+
+/* The Retry-After (seconds, rounded up, at least 1) of a refused check
+ * (THROTTLED or LOCKED), else 0. */
+int64_t moat_login_retry_after(const moat_login_result *r, int64_t now);
 
 /* Every check of a secret below goes through one limiter. Before the check:
  * a client address throttled after auth.address_failures failures, a locked

@@ -71,8 +71,8 @@ typedef enum {
 /* 0 with r->status left alone when the check may go on; 0 with r->status
  * THROTTLED or LOCKED (and r->reason) when not; or a store error. u may be
  * NULL (unknown user, token). */
-static int refused(moat_store *s, const moat_user *u, secret_kind kind, const char *addr,
-                   int64_t now, moat_login_result *r)
+static int refused(moat_store *s, const moat_auth_settings *st, const moat_user *u,
+                   secret_kind kind, const char *addr, int64_t now, moat_login_result *r)
 {
     if (addr) {
         int64_t blocked = 0;
@@ -81,17 +81,33 @@ static int refused(moat_store *s, const moat_user *u, secret_kind kind, const ch
         if (blocked) {
             r->status = MOAT_LOGIN_THROTTLED;
             r->reason = "throttled";
-            return 0;
+            r->retry_at = blocked;
         }
     }
-    if (u && (u->locked || u->locked_until > now)) {
-        r->status = MOAT_LOGIN_LOCKED;
-        r->reason = u->locked ? "admin_locked" : "locked";
+    int64_t until = 0;
+    const char *why = NULL;
+    if (u && u->locked) {
+        why = "admin_locked";
+        until = now + (st->lockout.duration > 0 ? st->lockout.duration : 1);
+    } else if (u && u->locked_until > now) {
+        why = "locked";
+        until = u->locked_until;
     } else if (u && kind == KIND_CODE && u->mfa_locked_until > now) {
-        r->status = MOAT_LOGIN_LOCKED;
-        r->reason = "mfa_locked";
+        why = "mfa_locked";
+        until = u->mfa_locked_until;
     }
+    if (why && r->status != MOAT_LOGIN_THROTTLED) {
+        r->status = MOAT_LOGIN_LOCKED;
+        r->reason = why;
+    }
+    if (until > r->retry_at) r->retry_at = until;
     return 0;
+}
+
+int64_t moat_login_retry_after(const moat_login_result *r, int64_t now)
+{
+    if (r->status != MOAT_LOGIN_THROTTLED && r->status != MOAT_LOGIN_LOCKED) return 0;
+    return r->retry_at > now ? r->retry_at - now : 1;
 }
 
 static int failed(moat_store *s, const moat_auth_settings *st, int64_t id, secret_kind kind,
@@ -123,7 +139,7 @@ int moat_auth_login(moat_store *s, const moat_auth_settings *st, const char *nam
 {
     memset(r, 0, sizeof(*r));
     r->status = MOAT_LOGIN_BAD;
-    int rc = refused(s, NULL, KIND_PASSWORD, addr, now, r);
+    int rc = refused(s, st, NULL, KIND_PASSWORD, addr, now, r);
     if (rc < 0) return rc;
     if (r->status == MOAT_LOGIN_THROTTLED) {
         moat_password_dummy_verify(&st->argon2, pw, n);
@@ -143,7 +159,7 @@ int moat_auth_login(moat_store *s, const moat_auth_settings *st, const char *nam
     if (v == MOAT_EINVAL) moat_password_dummy_verify(&st->argon2, pw, n);
     /* The address was checked above; a locked account is refused after the
      * same work as a wrong password, and only the address counts it. */
-    rc = refused(s, &u, KIND_PASSWORD, NULL, now, r);
+    rc = refused(s, st, &u, KIND_PASSWORD, NULL, now, r);
     if (rc < 0) goto out;
     if (r->status == MOAT_LOGIN_LOCKED) {
         rc = failed(s, st, 0, KIND_PASSWORD, addr, now, r);
@@ -157,7 +173,7 @@ int moat_auth_login(moat_store *s, const moat_auth_settings *st, const char *nam
     if (code && codelen > 0) {
         /* The password was right: from here on it is the second factor's
          * counter, and its lock refuses even the right code. */
-        rc = refused(s, &u, KIND_CODE, NULL, now, r);
+        rc = refused(s, st, &u, KIND_CODE, NULL, now, r);
         if (rc < 0) goto out;
         if (r->status == MOAT_LOGIN_LOCKED) {
             rc = failed(s, st, 0, KIND_CODE, addr, now, r);
@@ -201,7 +217,7 @@ int moat_auth_verify_code(moat_store *s, const moat_auth_settings *st, int64_t i
     int rc = moat_store_user_get_id(s, id, &u);
     if (rc < 0) return rc;
     r->mfa_enrolled = u.totp_secret != NULL;
-    rc = refused(s, &u, KIND_CODE, addr, now, r);
+    rc = refused(s, st, &u, KIND_CODE, addr, now, r);
     if (rc < 0 || r->status != MOAT_LOGIN_BAD) goto out;
     rc = check_code(s, st, &u, code, codelen, now, &r->recovery_used);
     if (rc == MOAT_ENOENT) {
@@ -229,7 +245,7 @@ int moat_auth_check_password(moat_store *s, const moat_auth_settings *st, int64_
     moat_user u;
     int rc = moat_store_user_get_id(s, id, &u);
     if (rc < 0) return rc;
-    rc = refused(s, &u, KIND_PASSWORD, addr, now, r);
+    rc = refused(s, st, &u, KIND_PASSWORD, addr, now, r);
     if (rc < 0 || r->status != MOAT_LOGIN_BAD) goto out;
     int v = moat_password_verify(u.password_hash, pw, n);
     if (v == MOAT_EINVAL) moat_password_dummy_verify(&st->argon2, pw, n);
@@ -250,7 +266,7 @@ int moat_auth_token(moat_store *s, const moat_auth_settings *st, const char *has
 {
     memset(r, 0, sizeof(*r));
     r->status = MOAT_LOGIN_BAD;
-    int rc = refused(s, NULL, KIND_TOKEN, addr, now, r);
+    int rc = refused(s, st, NULL, KIND_TOKEN, addr, now, r);
     if (rc < 0 || r->status != MOAT_LOGIN_BAD) return rc;
     int64_t uid = 0;
     rc = moat_store_token_find(s, hash, now, &uid);

@@ -46,6 +46,22 @@ static void deny(moat_request *r, moat__auth_job *job, const char *policy, bool 
         moat__auth_forbid(r, "access rules", json, h, nh);
         return;
     }
+    if (!authed && job && job->creds.has_tok && job->who.tok.status == MOAT_LOGIN_THROTTLED) {
+        /* A bearer token from a throttled client address (not even looked
+         * at): 429 with when the limiter would check one again. */
+        moat__auth_event(r, "authz.denied", NULL, "bearer token from a throttled address", 429, f,
+                         1);
+        h[2 * nh] = "Retry-After";
+        h[2 * nh + 1] = moat_arena_printf(
+            r->arena, "%lld", (long long)moat_login_retry_after(&job->who.tok, job->creds.now));
+        nh++;
+        moat_buf b;
+        moat_buf_init(&b);
+        moat_buf_puts(&b, "{\"error\":\"too many failed attempts\"}");
+        moat__auth_answer(r, 429, "too many failed attempts", "application/json", &b, h, nh);
+        moat_buf_free(&b);
+        return;
+    }
     moat__auth_event(r, "authz.denied", user,
                      authed ? "a second factor is needed for this path"
                             : "login needed for this path",

@@ -113,6 +113,16 @@ def wrong_codes(totp, n):
             if c not in right][:n]
 
 
+def retry_after(r):
+    """The Retry-After of a 429: present, an integer of seconds, at least
+    one, at most a day (the longest lock)."""
+    assert r.status_code == 429, (r.status_code, r.text)
+    v = r.headers.get("Retry-After")
+    assert v is not None and re.fullmatch(r"[0-9]+", v), r.headers
+    assert 1 <= int(v) <= 86400, v
+    return int(v)
+
+
 def one_factor_session(site, addr, user):
     s = client(addr)
     r = api_login(site, s, user)
@@ -130,7 +140,7 @@ def test_mfa_step_up_brute_force_bounded(site):
     statuses = [step_up(site, s, c).status_code for c in wrong_codes(totp, 30)]
     assert statuses == [401] * 5 + [429] * 25, statuses
     r = step_up(site, s, totp.now())
-    assert r.status_code == 429
+    retry_after(r)
     assert s.get(site.url + "/echo/mfa", allow_redirects=False).status_code == 302
     # A login that gives the right code is refused too (same answer as any
     # failed login); the password alone still gives one factor.
@@ -185,8 +195,8 @@ def test_locked_account_cannot_step_up(site):
     attacker = client("198.51.100.11")
     for i in range(5):
         assert api_login(site, attacker, "noah", password="guess %d" % i).status_code == 401
-    assert step_up(site, s, totp.now()).status_code == 429
-    assert step_up(site, s, codes[0]).status_code == 429
+    retry_after(step_up(site, s, totp.now()))
+    retry_after(step_up(site, s, codes[0]))
     assert s.get(site.url + "/echo/mfa", allow_redirects=False).status_code == 302
     site.user("unlock", "noah")
     assert step_up(site, s, codes[0]).status_code == 303  # the recovery code was not spent
@@ -202,7 +212,7 @@ def test_recovery_codes_throttled(site):
     guesses = ["aaaa-bbbb-cccc-dd%02d" % i for i in range(22, 30)]
     statuses = [step_up(site, s, g).status_code for g in guesses]
     assert statuses == [401] * 5 + [429] * 3, statuses
-    assert step_up(site, s, codes[0]).status_code == 429
+    retry_after(step_up(site, s, codes[0]))
     assert api_login(site, client("198.51.100.21"), "olga", code=codes[1]).status_code == 401
     assert form_login(site, client("198.51.100.21"), "olga", code=codes[1]).status_code == 401
     site.user("unlock", "olga")
@@ -228,7 +238,7 @@ def test_password_change_guessing_throttled(site):
     page = s.get(site.url + "/.moat/password")
     r = s.post(site.url + "/.moat/password", allow_redirects=False,
                data={"csrf": csrf_of(page.text), "password": PW, "new": new, "new2": new})
-    assert r.status_code == 429
+    retry_after(r)
     other = client("198.51.100.31")
     assert api_login(site, other, "pete").status_code == 401  # locked
     site.user("unlock", "pete")
@@ -256,9 +266,11 @@ def test_one_address_counter_for_forms_json_and_codes(site):
         assert form_login(site, c, "nobody%d" % i, password="x").status_code == 401
     for code in wrong_codes(totp, 4):
         assert step_up(site, s, code).status_code == 401
-    assert api_login(site, c, "quin").status_code == 401
-    assert form_login(site, c, "quin").status_code == 401
-    assert step_up(site, s, totp.now()).status_code == 429
+    # the address is throttled: 429 with Retry-After (the name is not even
+    # looked up), for the form, the JSON API and the step-up alike
+    retry_after(api_login(site, c, "quin"))
+    retry_after(form_login(site, c, "quin"))
+    retry_after(step_up(site, s, totp.now()))
     assert api_login(site, client("198.51.100.41"), "quin").status_code == 200
 
 
@@ -276,9 +288,13 @@ def test_bearer_token_guessing_throttled(site):
         r = c.get(site.url + "/echo/private", headers={"Authorization": "Bearer " + guess})
         assert r.status_code == 401
     r = c.get(site.url + "/echo/private", headers={"Authorization": "Bearer " + tok})
-    assert r.status_code == 401
+    retry_after(r)
+    assert r.json() == {"error": "too many failed attempts"}
     r = c.get(site.url + "/.moat/api/session", headers={"Authorization": "Bearer " + tok})
-    assert r.status_code == 401
+    retry_after(r)
+    # a public path still serves the client, anonymously
+    r = c.get(site.url + "/echo/public", headers={"Authorization": "Bearer " + tok})
+    assert r.status_code == 200 and "Retry-After" not in r.headers
     r = client("198.51.100.51").get(site.url + "/echo/private",
                                     headers={"Authorization": "Bearer " + tok})
     assert r.status_code == 200
@@ -306,3 +322,68 @@ def test_unknown_user_logged_as_tag(site):
     assert users[2] == "tara"
     assert users[0] == users[1] and re.fullmatch(r"unknown:[0-9a-f]{12}", users[0]), users
     assert typed not in site.log_text() and typed.lower() not in site.log_text()
+
+
+def test_retry_after_tells_no_account(site):
+    """Retry-After says nothing about the account: a throttled address gets
+    the same 429 and header for an unknown name as for a known one; a locked
+    account at login is answered as a wrong password (401, no Retry-After),
+    exactly as an unknown name is."""
+    site.add("ulla")
+    attacker = client("198.51.100.70")
+    for i in range(5):
+        assert api_login(site, attacker, "ulla", password="guess %d" % i).status_code == 401
+    fresh = client("198.51.100.71")
+    locked = api_login(site, fresh, "ulla")
+    unknown = api_login(site, fresh, "nobody-at-all")
+    for r in (locked, unknown):
+        assert r.status_code == 401 and "Retry-After" not in r.headers, r.headers
+    assert locked.text == unknown.text
+    assert set(locked.headers) - {"Date"} == set(unknown.headers) - {"Date"}
+    # throttle an address with unknown names only (address_failures 12)
+    c = client("198.51.100.72")
+    for i in range(12):
+        assert api_login(site, c, "ghost%d" % i, password="x").status_code == 401
+    known, nobody = api_login(site, c, "ulla"), api_login(site, c, "ghost-x")
+    a, b = retry_after(known), retry_after(nobody)
+    assert abs(a - b) <= 5  # the same address lock; seconds may tick between
+    assert known.text == nobody.text
+    assert set(known.headers) - {"Date"} == set(nobody.headers) - {"Date"}
+    fa, fb = form_login(site, c, "ulla"), form_login(site, c, "ghost-y")
+    assert abs(retry_after(fa) - retry_after(fb)) <= 5
+    evs = site.wait_events(
+        lambda e: sum(x["event"] == "auth.login.failure" and x.get("cause") == "throttled"
+                      and x.get("status") == 429 for x in e) >= 4, "throttled login failures")
+    assert all(e.get("status") == 429 for e in evs
+               if e["event"] == "auth.login.failure" and e.get("cause") == "throttled")
+
+
+def test_admin_lock_ends_live_sessions(site):
+    """`moat user lock` ends the user's sessions, also one the gateway's
+    session cache holds: the next requests of a live cookie are refused
+    (bounded poll, no timing asserted); the cookie stays dead after
+    `moat user unlock`, and a new login works again. A bearer token of
+    the locked user is refused as well."""
+    site.add("vera")
+    s = client("198.51.100.80")
+    assert form_login(site, s, "vera").status_code == 303
+    tok = re.search(r"moat_[A-Za-z0-9_-]{43}", site.user("token", "create", "vera").stdout).group(0)
+    bearer = {"Authorization": "Bearer " + tok, "Accept": "application/json"}
+    for _ in range(3):  # warm the session cache
+        assert s.get(site.url + "/echo/private").status_code == 200
+    assert s.get(site.url + "/echo/private", headers=bearer).status_code == 200
+    site.user("lock", "vera")
+    deadline = time.time() + 30
+    while True:
+        r = s.get(site.url + "/echo/private", allow_redirects=False)
+        if r.status_code == 302:
+            break
+        assert r.status_code == 200 and time.time() < deadline, r.status_code
+        time.sleep(0.2)
+    assert "/.moat/login" in r.headers["Location"]
+    assert s.get(site.url + "/.moat/api/session").status_code == 401
+    assert requests.get(site.url + "/echo/private", headers=bearer).status_code == 401
+    site.user("unlock", "vera")
+    assert s.get(site.url + "/echo/private", allow_redirects=False).status_code == 302
+    assert form_login(site, s, "vera").status_code == 303
+    assert s.get(site.url + "/echo/private").status_code == 200

@@ -48,6 +48,9 @@ void moat__portal_page(moat_portal_reply *rep, int status, const char *reason, c
 void moat__portal_redirect(moat_portal_reply *rep, int status, const char *location);
 void moat__portal_refuse(moat_portal_reply *rep, int status, const char *reason, const char *event);
 const char *moat__portal_login_csrf(const moat_portal_req *req, moat_portal_reply *rep);
+/* What a form answers (429) when the limiter refused the check. */
+#define MOAT_PORTAL_TOO_MANY                                                                       \
+    "Too many failed attempts for this account or from this address. Try again later."
 void moat__portal_login_page(const moat_portal_req *req, moat_portal_reply *rep, int status,
                              const char *msg, const char *rd, const char *csrf);
 void moat__portal_account_page(const moat_portal_req *req, moat_portal_job *job,

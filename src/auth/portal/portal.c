@@ -293,7 +293,8 @@ static void record_login(const moat_portal_req *req, moat_portal_job *job, moat_
     if (mfa)
         moat__portal_event(rep, "auth.mfa.failure", who, "wrong, reused or locked code at login",
                            401, f, 2);
-    moat__portal_event(rep, "auth.login.failure", who, "login refused", 401, f, 1);
+    moat__portal_event(rep, "auth.login.failure", who, "login refused",
+                       lr->status == MOAT_LOGIN_THROTTLED ? 429 : 401, f, 1);
     record_locks(rep, who, lr, mfa, f, 1);
 }
 
@@ -305,11 +306,35 @@ static void record_token(moat_portal_job *job, moat_portal_reply *rep)
     rep->nevents += moat_session_token_events(&job->creds, &job->who, rep->events + rep->nevents);
 }
 
+/* The Retry-After of an answer the limiter refused (429): when it would let
+ * the next attempt be checked. */
+static void retry_after(const moat_portal_req *req, moat_portal_reply *rep,
+                        const moat_login_result *lr, int64_t now)
+{
+    int64_t secs = moat_login_retry_after(lr, now);
+    if (secs > 0)
+        moat__portal_hdr(rep, "Retry-After",
+                         moat_arena_printf(req->arena, "%lld", (long long)secs));
+}
+
 static void after_login(const moat_portal_req *req, moat_portal_job *job, moat_portal_reply *rep,
                         const char *rd)
 {
     record_login(req, job, rep);
     bool api = job->p == MOAT_PORTAL_API_LOGIN;
+    if (!job->ok && job->login.status == MOAT_LOGIN_THROTTLED) {
+        /* The client address is throttled: checked before the name is
+         * looked up, so this says nothing about the account. A locked
+         * account is answered below exactly as a wrong password. */
+        retry_after(req, rep, &job->login, job->creds.now);
+        if (api) {
+            moat__portal_json_error(rep, 429, "too many failed attempts");
+            return;
+        }
+        moat__portal_login_page(req, rep, 429, MOAT_PORTAL_TOO_MANY, rd,
+                                moat__portal_login_csrf(req, rep));
+        return;
+    }
     if (!job->ok) {
         if (api) {
             moat__portal_hdr(rep, "WWW-Authenticate", "Bearer realm=\"moat\"");
@@ -354,6 +379,12 @@ static void need_login(const moat_portal_req *req, moat_portal_job *job, moat_po
 {
     moat__portal_session_cookie(req, job, rep);
     if (job->p >= MOAT_PORTAL_API_LOGIN || req->json) {
+        if (job->creds.has_tok && job->who.tok.status == MOAT_LOGIN_THROTTLED) {
+            /* A bearer token from a throttled address, not even looked at. */
+            retry_after(req, rep, &job->who.tok, job->creds.now);
+            moat__portal_json_error(rep, 429, "too many failed attempts");
+            return;
+        }
         moat__portal_hdr(rep, "WWW-Authenticate", "Bearer realm=\"moat\"");
         moat__portal_json_error(rep, 401, "not logged in");
         return;
@@ -398,6 +429,7 @@ static void after_mfa(moat_portal_job *job, moat_portal_reply *rep, const char *
                                    : "wrong or reused code at step-up",
                            refused ? 429 : 401, ff, 2);
         record_locks(rep, user, lr, true, ff, 1);
+        if (refused) retry_after(req, rep, lr, job->creds.now);
         moat__portal_mfa_page(job, rep, refused ? 429 : 401, job->why, rd);
     }
 }
@@ -448,6 +480,7 @@ static void after_password(moat_portal_job *job, moat_portal_reply *rep, const m
                                refused ? 429 : 400, ff, 2);
             record_locks(rep, user, lr, false, ff, 1);
         }
+        if (refused) retry_after(req, rep, lr, job->creds.now);
         moat__portal_password_page(job, rep, refused ? 429 : 400, job->why);
     }
 }

@@ -8,8 +8,7 @@
 
 #include "internal.h"
 
-/* What a session form answers (429) when the limiter refused the check. */
-#define TOO_MANY "Too many failed attempts for this account or from this address. Try again later."
+#define TOO_MANY MOAT_PORTAL_TOO_MANY
 
 /* A new session for uid (rotation): a step-up keeps the login's expiry. */
 static void start(moat_portal_job *job, moat_store *s, const moat_config *cfg, int64_t uid,

@@ -321,6 +321,10 @@ static void test_login(void **state)
     assert_int_equal(r.locked_until, now + 900);
     assert_int_equal(moat_auth_login(s, &st, "imported", pw, 13, NULL, 0, NULL, now + 1, &r), 0);
     assert_int_equal(r.status, MOAT_LOGIN_LOCKED);
+    /* Retry-After: until the lock ends */
+    assert_int_equal(r.retry_at, now + 900);
+    assert_int_equal(moat_login_retry_after(&r, now + 1), 899);
+    assert_int_equal(moat_login_retry_after(&r, now + 900), 1);
     assert_int_equal(moat_auth_login(s, &st, "imported", pw, 13, NULL, 0, NULL, now + 901, &r), 0);
     assert_int_equal(r.status, MOAT_LOGIN_OK);
     int64_t later = now + 1000;
@@ -358,6 +362,7 @@ static void test_login(void **state)
     assert_int_equal(moat_auth_verify_code(s, &st, uid, code, 6, NULL, later, &r), 0);
     assert_int_equal(r.status, MOAT_LOGIN_LOCKED);
     assert_string_equal(r.reason, "mfa_locked");
+    assert_int_equal(moat_login_retry_after(&r, later), 900);
     assert_int_equal(moat_auth_login(s, &st, "imported", pw, 13, code, 6, NULL, later, &r), 0);
     assert_int_equal(r.status, MOAT_LOGIN_LOCKED);
     assert_int_equal(moat_auth_login(s, &st, "imported", pw, 13, NULL, 0, NULL, later, &r), 0);
@@ -378,6 +383,11 @@ static void test_login(void **state)
     assert_int_equal(moat_auth_verify_code(s, &st, uid, code, 6, NULL, t2 + 1, &r), 0);
     assert_int_equal(r.status, MOAT_LOGIN_LOCKED);
     assert_string_equal(r.reason, "locked");
+    /* an admin lock has no end: Retry-After is lockout.duration */
+    assert_int_equal(moat_store_user_set_locked(s, uid, true), 0);
+    assert_int_equal(moat_auth_verify_code(s, &st, uid, code, 6, NULL, t2 + 1, &r), 0);
+    assert_string_equal(r.reason, "admin_locked");
+    assert_int_equal(moat_login_retry_after(&r, t2 + 1), st.lockout.duration);
     assert_int_equal(moat_store_user_set_locked(s, uid, false), 0);
     /* wrong codes count against the address too, and tokens guessed from it */
     st.lockout.addr_failures = 3;
@@ -390,6 +400,8 @@ static void test_login(void **state)
     assert_int_not_equal(r.throttled_until, 0);
     assert_int_equal(moat_auth_token(s, &st, th, "203.0.113.5", later, &r), 0);
     assert_int_equal(r.status, MOAT_LOGIN_THROTTLED);
+    assert_int_equal(r.retry_at, later + 900);
+    assert_int_equal(moat_login_retry_after(&r, later), 900);
     assert_int_equal(moat_auth_check_password(s, &st, uid, pw, 13, "203.0.113.5", later, &r), 0);
     assert_int_equal(r.status, MOAT_LOGIN_THROTTLED);
     assert_int_equal(moat_auth_check_password(s, &st, uid, pw, 13, NULL, later, &r), 0);
@@ -411,6 +423,16 @@ static void test_login(void **state)
     assert_int_equal(moat_auth_login(s, &st, "imported", pw, 13, NULL, 0, "198.51.100.1", now, &r),
                      0);
     assert_int_equal(r.status, MOAT_LOGIN_THROTTLED);
+    assert_true(moat_login_retry_after(&r, now) >= 1);
+    /* the same Retry-After for a name that is no user */
+    moat_login_result r2;
+    assert_int_equal(moat_auth_login(s, &st, "nobody", pw, 13, NULL, 0, "198.51.100.1", now, &r2),
+                     0);
+    assert_int_equal(r2.status, MOAT_LOGIN_THROTTLED);
+    assert_int_equal(moat_login_retry_after(&r2, now), moat_login_retry_after(&r, now));
+    /* a check that went on has none */
+    assert_int_equal(moat_auth_login(s, &st, "nobody", pw, 13, NULL, 0, NULL, now, &r2), 0);
+    assert_int_equal(moat_login_retry_after(&r2, now), 0);
     moat_store_close(s);
     char p[200];
     const char *const sfx[] = {"", "-wal", "-shm"};
