@@ -192,11 +192,43 @@ static moat_upconn *pool_take(moat_worker *w, size_t idx)
 
 /* ---- sending the request ------------------------------------------------- */
 
+static moat_upconn *up_connect(moat_worker *w, moat_request *r, size_t idx);
+
+/* A pooled connection that turns out dead (the upstream restarted or closed
+ * it while idle: EOF, reset or a failed write before any response byte) is
+ * no verdict on the upstream. An idempotent, bodiless request is sent once
+ * more on a fresh connection to the same upstream (its connect failing
+ * fails over as usual); anything else gets its 502, since the app may have
+ * acted on it. Returns true when the request was handed on. */
+static bool retry_fresh(moat_upconn *u)
+{
+    moat_request *r = u->req;
+    if (!r || !u->reused || u->response_started || r->tunnel || r->state != REQ_DONE ||
+        r->body_in != 0 || r->body_chunked || r->head->content_length > 0)
+        return false;
+    switch (r->head->method_id) {
+    case HTTP_GET:
+    case HTTP_HEAD:
+    case HTTP_OPTIONS:
+    case HTTP_TRACE:
+    case HTTP_PUT:
+    case HTTP_DELETE:
+        break;
+    default:
+        return false;
+    }
+    up_close(u);
+    if (!up_connect(r->w, r, r->upstream_index))
+        proxy_abort(r, 502, "upstream", "cannot reconnect to the upstream");
+    return true;
+}
+
 static void on_up_written(moat_conn *conn, int status)
 {
     moat_upconn *u = conn->owner;
     if (u->closing) return;
     if (status < 0) {
+        if (retry_fresh(u)) return;
         up_fail(u, 502, "upstream", "writing to the upstream failed");
         return;
     }
@@ -215,6 +247,7 @@ static int up_write(moat_upconn *u, const uv_buf_t *bufs, unsigned n)
     int rc = moat_conn_write(&u->conn, bufs, n);
     if (rc == 0 && u->conn.corked) rc = moat_conn_uncork(&u->conn);
     if (rc < 0) {
+        if (retry_fresh(u)) return MOAT_ECLOSED;
         up_fail(u, 502, "upstream", "writing to the upstream failed");
         return rc;
     }
@@ -483,15 +516,7 @@ static void on_up_read(moat_conn *conn, int nread)
                 return;
             }
         }
-        if (!u->response_started && u->reused && r->state == REQ_DONE && r->body_in == 0 &&
-            !r->body_chunked && r->head->content_length <= 0) {
-            /* A pooled connection the upstream had already closed: retry the
-             * (bodiless) request once on a fresh connection. */
-            up_close(u);
-            moat_upconn *nu = up_connect(r->w, r, r->upstream_index);
-            if (!nu) proxy_abort(r, 502, "upstream", "cannot reconnect to the upstream");
-            return;
-        }
+        if (retry_fresh(u)) return;
         up_fail(u, 502, "upstream",
                 nread == UV_EOF ? "upstream closed the connection" : "upstream connection reset");
         return;
