@@ -12,6 +12,7 @@ kernel took from it, which tells when moat has stopped reading (steady
 state) without timing anything. Waits are bounded polls."""
 
 import json
+import os
 import socket
 import threading
 import time
@@ -23,6 +24,7 @@ from raw_upstreams import read_head
 
 RESPONSE_BYTES = 4 * 1024 * 1024
 CLIENTS = 100
+SANITIZED = bool(os.environ.get("MOAT_SANITIZED"))
 CHUNK = b"x" * 65536
 
 
@@ -112,7 +114,12 @@ def test_slow_readers_bounded_memory_and_given_back(moat, raw_upstream):
         # app, not its 4 MiB response. Measured: ~120 KiB a client; before
         # the high-water mark and the buffers given back, ~770 KiB.
         grown = peak - idle
-        assert grown < CLIENTS * 320, "RSS grew by %d KiB for %d slow clients" % (grown, CLIENTS)
+        # Under AddressSanitizer (scripts/asan.sh) RSS is the sanitizer's
+        # (quarantined frees, shadow memory): there the run checks the
+        # backpressure above and that nothing leaks or breaks, not the figure.
+        if not SANITIZED:
+            assert grown < CLIENTS * 320, "RSS grew by %d KiB for %d slow clients" % (
+                grown, CLIENTS)
         for s in clients:  # still being served, a few bytes at a time
             s.settimeout(10)
             assert s.recv(64)
@@ -122,8 +129,9 @@ def test_slow_readers_bounded_memory_and_given_back(moat, raw_upstream):
 
     def back_near_idle():
         return rss_kib(pid) <= idle * 1.1 + 2048
-    wait_for(back_near_idle, 30, interval=0.5,
-             what="RSS back near the idle %d KiB (now %d KiB)" % (idle, rss_kib(pid)))
+    if not SANITIZED:
+        wait_for(back_near_idle, 30, interval=0.5,
+                 what="RSS back near the idle %d KiB (now %d KiB)" % (idle, rss_kib(pid)))
     assert read_fully(m.port) > RESPONSE_BYTES  # and it still serves
 
 
