@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 MOAT=${1:-build/src/moat}
 RUN=$(mktemp -d /tmp/moat-demo.XXXXXX)
 # Run as root, moat serves as nobody:nogroup once it has bound its ports: it
-# must still reach the app's socket and read its config and key on reload.
+# must still reach the app's socket, read its config and key on reload, and
+# write its security log (security.log, beside the config here) and rotate it.
 chmod 755 "$RUN"
+[ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$RUN"
 PORT=${MOAT_DEMO_PORT:-8080}
 cleanup() {
     [ -n "${MOAT_PID:-}" ] && kill -TERM "$MOAT_PID" 2>/dev/null || true
