@@ -51,22 +51,14 @@ typedef struct {
     size_t nlisten;
 } status;
 
+/* The whole file (owned), or NULL with the open's errno in *err. */
 static char *read_all(const char *path, int *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        *err = errno;
-        return NULL;
-    }
-    moat_buf b;
-    moat_buf_init(&b);
-    char chunk[1024];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < 64 * 1024)
-        moat_buf_append(&b, chunk, n);
-    fclose(f);
-    moat_buf_putc(&b, '\0');
-    return moat_buf_steal(&b);
+    char *text;
+    size_t len;
+    if (moat_read_file(path, &text, &len) == 0) return text;
+    *err = errno;
+    return NULL;
 }
 
 static bool parse_u64(const char *s, uint64_t *v)
