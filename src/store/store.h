@@ -25,6 +25,13 @@ typedef struct moat_store moat_store;
  * created mode 0600. Returns 0, or MOAT_EINVAL / MOAT_EIO with *errmsg owning
  * a message (unknown scheme, unreadable file, schema from a newer moat). */
 int moat_store_open(const char *url, moat_store **out, char **errmsg);
+/* Opens a store whose two roles (backend.h) live apart: users_url is
+ * "sqlite:PATH" or "postgresql://..." (libpq URI: sslmode, several hosts);
+ * state_url is "redis://[user:pass@]host:port/db", "rediss://..." (TLS), or
+ * the same "sqlite:PATH" as users_url. Same answers as moat_store_open; the
+ * message never contains a password. */
+int moat_store_open_roles(const char *users_url, const char *state_url, moat_store **out,
+                          char **errmsg);
 void moat_store_close(moat_store *s);
 /* True while the store is unavailable (the last call failed, or the file
  * was deleted, replaced or damaged): buf (n bytes) gets why, no secret in it. */
@@ -178,6 +185,53 @@ int moat_store_token_find(moat_store *s, const char *hash, int64_t now, int64_t 
 int moat_store_token_list(moat_store *s, const char *user, moat_token_info **out, size_t *n);
 /* Revokes a token by id (MOAT_ENOENT if none). */
 int moat_store_token_revoke(moat_store *s, int64_t token_id);
+
+/* ---- rate limits and bans (state role) ------------------------------------ */
+
+/* A sliding-window limit: at most `requests` per `window_ms`, plus `burst`
+ * more before refusing (nginx limit_req's burst without delay). */
+typedef struct moat_rate_params {
+    uint32_t requests;
+    int64_t window_ms;
+    uint32_t burst;
+} moat_rate_params;
+
+typedef struct moat_rate_result {
+    bool allowed;
+    uint32_t count;         /* hits counted in the window, this one included */
+    int64_t retry_after_ms; /* when refused: until a hit would be allowed again */
+} moat_rate_result;
+
+/* Counts one hit of key (e.g. "rate:3:addr:192.0.2.1") at now_ms, atomically
+ * across every instance sharing the state, and says whether it is allowed. */
+int moat_store_rate_hit(moat_store *s, const char *key, const moat_rate_params *p, int64_t now_ms,
+                        moat_rate_result *out);
+
+/* Bad behaviour: `strikes` refusals within `window` seconds ban the address
+ * for `duration` seconds. */
+typedef struct moat_strike_params {
+    uint32_t strikes;
+    int64_t window;
+    int64_t duration;
+} moat_strike_params;
+
+/* Counts a strike against addr; *banned_until is set when this strike bans
+ * it (else 0). The ban is visible to every instance. */
+int moat_store_strike(moat_store *s, const char *addr, const moat_strike_params *p, int64_t now,
+                      int64_t *banned_until);
+
+typedef struct moat_ban {
+    char addr[64];
+    int64_t until;
+    char why[128];
+} moat_ban;
+
+int moat_store_ban_add(moat_store *s, const char *addr, int64_t until, const char *why);
+/* Until when addr is banned (0 = it is not). */
+int moat_store_ban_check(moat_store *s, const char *addr, int64_t now, int64_t *until);
+int moat_store_ban_remove(moat_store *s, const char *addr); /* MOAT_ENOENT if none */
+/* Bans in force; *out owns an array of *n. */
+int moat_store_ban_list(moat_store *s, int64_t now, moat_ban **out, size_t *n);
 
 /* ---- change counter ------------------------------------------------------- */
 
