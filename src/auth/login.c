@@ -23,7 +23,11 @@ void moat_auth_settings_from_config(const moat_config *cfg, moat_auth_settings *
     out->lockout.duration = (int64_t)(cfg->auth.lockout_duration_ms / 1000);
     out->lockout.addr_failures = (uint32_t)cfg->auth.address_failures;
     out->lockout.mfa_failures = (uint32_t)cfg->auth.mfa_failures;
-    out->issuer = cfg->auth.totp_issuer;
+    /* the issuer authenticator apps show: the site's, not the gateway's name */
+    out->issuer = cfg->auth.totp_issuer && cfg->auth.totp_issuer[0]     ? cfg->auth.totp_issuer
+                  : cfg->portal.site_name && cfg->portal.site_name[0]   ? cfg->portal.site_name
+                  : cfg->hosts.len && !strchr(cfg->hosts.items[0], ':') ? cfg->hosts.items[0]
+                                                                        : "moat";
 }
 
 static bool all_digits(const char *s, size_t n)

@@ -173,6 +173,13 @@ typedef struct moat_config {
         char *over_limit;           /* "refuse" | "pass": bodies over inspect_bytes */
         char *crs;                  /* folder of the Core Rule Set's REQUEST-*.conf files */
     } waf;
+    struct {
+        char *site_name;    /* shown on moat's pages; the TOTP issuer by default */
+        char *logo;         /* image file served at /.moat/logo; "" = none */
+        char *accent_color; /* "#rrggbb" */
+        char *back_url;     /* "Back to the site" link; "" = none */
+        char *templates;    /* folder of templates replacing the built-in ones; "" = none */
+    } portal;
     /* Private to the config module: one entry per setting of the table, the
      * TOML text the dump prints instead of a value that came from ${env:...}
      * or ${file:...} references (owned), else NULL. */

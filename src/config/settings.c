@@ -46,7 +46,7 @@ static const char *check_store_url(char *v)
 static const char *check_issuer(char *v)
 {
     size_t n = strlen(v);
-    if (n == 0 || n > 64) return "expected 1 to 64 characters";
+    if (n > 64) return "expected at most 64 characters";
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f || v[i] == ':')
             return "control characters and ':' are not allowed";
@@ -107,6 +107,35 @@ static const char *check_strip_header(char *v)
         if (!isalnum((unsigned char)v[i]) && !strchr("!#$%&'+-.^_`|~", v[i]))
             return "expected a header name, or a prefix ending in '*'";
     return NULL;
+}
+
+static const char *check_site_name(char *v)
+{
+    if (strlen(v) > 64) return "expected at most 64 characters";
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == ':')
+            return "control characters and ':' are not allowed (it is the TOTP issuer too)";
+    return NULL;
+}
+
+static const char *check_color(char *v)
+{
+    size_t n = strlen(v);
+    if (v[0] != '#' || (n != 4 && n != 7)) return "expected a colour as \"#rrggbb\" or \"#rgb\"";
+    for (size_t i = 1; i < n; i++)
+        if (!isxdigit((unsigned char)v[i])) return "expected a colour as \"#rrggbb\" or \"#rgb\"";
+    return NULL;
+}
+
+static const char *check_back_url(char *v)
+{
+    if (!v[0]) return NULL;
+    bool ok = (strncmp(v, "https://", 8) == 0 && v[8]) || (strncmp(v, "http://", 7) == 0 && v[7]) ||
+              (v[0] == '/' && v[1] != '/' && v[1] != '\\');
+    for (const char *p = v; ok && *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '"' || *p == '<' || *p == '>')
+            ok = false;
+    return ok ? NULL : "expected an http(s):// URL or a path on this site";
 }
 
 static const char *check_identity_secret(char *v)
@@ -232,6 +261,14 @@ const moat__config_table moat__config_tables[] = {
      .array = true,
      .elem_size = sizeof(moat_audit_ignore),
      .array_offset = AT(audit.ignore)},
+    {.name = "portal",
+     .doc = "How moat's own pages look: the login portal under `/.moat/` and the error pages "
+            "moat answers with. They are built from templates (`templates/` in moat's "
+            "repository, compiled in) and one stylesheet moat serves at `/.moat/moat.css`; "
+            "no script, nothing inline, so they pass moat's default CSP. Set the site's "
+            "name, logo and colour here, or give a folder of templates that replace the "
+            "built-in ones by name. Read at start and on `SIGHUP`. See docs/auth.md, "
+            "\"How the pages look\"."},
 };
 const size_t moat__config_ntables = MOAT_ARRAY_LEN(moat__config_tables);
 
@@ -1347,12 +1384,13 @@ const moat__config_setting moat__config_settings[] = {
     {
         .key = "auth.totp_issuer",
         .type = MOAT__CFG_STRING,
-        .def = "\"moat\"",
+        .def = "\"\"",
         .check = check_issuer,
-        .allowed = "1 to 64 printable characters, no `:`",
+        .allowed = "up to 64 printable characters, no `:`",
         .offset = AT(auth.totp_issuer),
-        .doc = "The issuer authenticator apps show beside the user name (`moat user mfa "
-               "enroll`).",
+        .doc = "The issuer authenticator apps show beside the user name (the portal's "
+               "enrollment page and `moat user mfa enroll`). `\"\"` (the default): "
+               "`portal.site_name`, else the first of `hosts`, else `moat`.",
     },
     {
         .key = "auth.totp_window",
@@ -1644,6 +1682,64 @@ const moat__config_setting moat__config_settings[] = {
         .doc = "`public`: anyone. `authenticated`: a session (one factor) or a bearer token. "
                "`mfa`: a session that presented a second factor (tokens never qualify). "
                "`role:NAME`: a session or token of a user with that role. `deny`: nobody.",
+    },
+
+    /* ---- [portal] ---- */
+    {
+        .key = "portal.site_name",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .check = check_site_name,
+        .allowed = "up to 64 printable characters, no `:`",
+        .offset = AT(portal.site_name),
+        .doc = "The site's name, shown at the top of the portal and error pages and in their "
+               "titles, and the issuer authenticator apps show (unless `auth.totp_issuer` is "
+               "set). `\"\"`: no name on the pages.",
+    },
+    {
+        .key = "portal.logo",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .allowed =
+            "a path to a .png, .svg, .jpg, .gif, .webp or .ico file up to 512 KiB, or `\"\"`",
+        .path = true,
+        .offset = AT(portal.logo),
+        .doc = "An image shown beside the site's name (32 px high), served by moat at "
+               "`/.moat/logo`. Read at start and on `SIGHUP`.",
+    },
+    {
+        .key = "portal.accent_color",
+        .type = MOAT__CFG_STRING,
+        .def = "\"#1a5fb4\"",
+        .check = check_color,
+        .allowed = "`\"#rrggbb\"` or `\"#rgb\"`",
+        .offset = AT(portal.accent_color),
+        .doc = "The colour of the buttons and the bar at the top of the pages. The buttons' "
+               "text is black or white, whichever contrasts more with it (WCAG AA whatever the "
+               "colour); links and focus rings use the text colour.",
+    },
+    {
+        .key = "portal.back_url",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .check = check_back_url,
+        .allowed = "an `http(s)://` URL or a path on this site, or `\"\"`",
+        .offset = AT(portal.back_url),
+        .doc = "A \"Back to SITE\" link at the bottom of the portal and error pages. `\"\"`: none.",
+    },
+    {
+        .key = "portal.templates",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .allowed = "a folder, or `\"\"` for the built-in templates",
+        .path = true,
+        .offset = AT(portal.templates),
+        .doc = "A folder whose files replace the built-in templates of the same name "
+               "(`layout.html`, `login.html`, `mfa.html`, `enroll.html`, `recovery.html`, "
+               "`account.html`, `password.html`, `error.html`, `moat.css`; copy them from "
+               "`templates/` in moat's repository). Files it lacks stay built in. A template "
+               "that does not parse refuses the config. `errors.page`, when set, still wins "
+               "for error pages.",
     },
 };
 const size_t moat__config_nsettings = MOAT_ARRAY_LEN(moat__config_settings);

@@ -59,6 +59,7 @@ static int portal_step(moat_request *r, moat__auth_job *job, const char *body, s
         .addr = addr,
         .body = body,
         .body_len = len,
+        .look = r->rt->look,
     };
     moat_portal_reply rep;
     switch (moat_portal_answer(job->portal, &req, &rep)) {

@@ -37,6 +37,8 @@ typedef struct moat_runtime {
     char *page_template; /* errors.page contents, or NULL for the built-in page */
     const char **hosts;  /* effective allow-list: 'hosts', else the certificate names */
     size_t nhosts;
+    /* how moat's pages look ([portal]): templates, stylesheet, logo */
+    struct moat_portal_look *look;
     moat_waf *waf;                       /* the WAF's rules; NULL when waf.mode = "off" */
     struct moat_store *store;            /* the auth store; NULL when no access rule needs it */
     struct moat_store *store_watch;      /* second connection: sees every commit of the others */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "auth/portal/portal.h"
 #include "store/store.h"
 
 moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **err)
@@ -67,6 +68,9 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
             goto fail;
         }
     }
+    if (moat_portal_look_new(cfg, &rt->look, err) < 0) goto fail;
+    if (!rt->page_template) /* moat's own page, in the portal's look */
+        rt->page_template = moat_xstrdup(moat_portal_look_error(rt->look));
     if (cfg->hosts.len) {
         rt->hosts = moat_xcalloc(cfg->hosts.len, sizeof(*rt->hosts));
         for (size_t i = 0; i < cfg->hosts.len; i++)
@@ -110,6 +114,7 @@ fail:
     moat_store_close(rt->store_watch);
     moat__auth_cache_free(rt->auth_cache);
     moat_tls_ctx_free(rt->tls);
+    moat_portal_look_free(rt->look);
     free(rt->page_template);
     free(rt->hosts);
     free(rt->upstreams);
@@ -134,6 +139,7 @@ void moat__runtime_unref(moat_runtime *rt)
     moat_store_close(rt->store_watch);
     moat__auth_cache_free(rt->auth_cache);
     moat_tls_ctx_free(rt->tls);
+    moat_portal_look_free(rt->look);
     free(rt->page_template);
     free(rt->hosts);
     free(rt->upstreams);

@@ -2,7 +2,8 @@
  * answered by moat and never forwarded: POST /.moat/csp-report takes the
  * browsers' Content-Security-Policy violation reports (report-uri, JSON,
  * bounded to 64 KiB) into the security log as csp.violation. Any other
- * /.moat/ path is 404 (the prefix is reserved for the login portal).
+ * /.moat/ path is 404 (the prefix is reserved for the login portal), but
+ * the stylesheet and logo of moat's pages, served to anyone with GET.
  * Anyone may post a report, so their logging is rate-limited per client
  * address and overall: a flood cannot push real events out of the log. */
 #include <http_parser.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "auth/portal/portal.h"
 #include "internal.h"
 
 #define REPORT_MAX (64 * 1024)
@@ -80,6 +82,18 @@ static bool is_report(moat_request *r)
 static int moat_head(moat_request *r)
 {
     if (!r->path || strncmp(r->path, "/.moat/", 7) != 0) return MOAT_PASS;
+    const char *body, *ctype;
+    size_t len;
+    if (moat_portal_look_asset(r->rt->look, r->path, &body, &len, &ctype)) {
+        if (r->head->method_id != HTTP_GET && r->head->method_id != HTTP_HEAD) {
+            moat__refuse(r, 405, "http.rejected", NULL, "moat's page assets are read with GET");
+            return MOAT_DONE;
+        }
+        /* moat's answers are no-store: a few KiB per page view, and a
+         * reload's new look shows at once */
+        moat__client_respond(r, 200, "moat page asset", ctype, body, len, NULL, 0);
+        return MOAT_DONE;
+    }
     if (!is_report(r)) {
         if (r->rt->store && moat__auth_portal_path(r->path)) return MOAT_PASS; /* stage_auth */
         moat__refuse(r, 404, "path.denied", NULL, "unknown moat endpoint");

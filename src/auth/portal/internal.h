@@ -55,15 +55,46 @@ void moat__portal_login_page(const moat_portal_req *req, moat_portal_reply *rep,
                              const char *msg, const char *rd, const char *csrf);
 void moat__portal_account_page(const moat_portal_req *req, moat_portal_job *job,
                                moat_portal_reply *rep);
-void moat__portal_mfa_page(moat_portal_job *job, moat_portal_reply *rep, int status,
-                           const char *msg, const char *rd);
-void moat__portal_enroll_page(moat_portal_job *job, moat_portal_reply *rep, int status,
-                              const char *msg, const char *rd);
+void moat__portal_mfa_page(const moat_portal_req *req, moat_portal_job *job, moat_portal_reply *rep,
+                           int status, const char *msg, const char *rd);
+void moat__portal_enroll_page(const moat_portal_req *req, moat_portal_job *job,
+                              moat_portal_reply *rep, int status, const char *msg, const char *rd);
 void moat__portal_recovery_page(const moat_portal_req *req, moat_portal_job *job,
                                 moat_portal_reply *rep, const char *rd);
-void moat__portal_password_page(moat_portal_job *job, moat_portal_reply *rep, int status,
-                                const char *msg);
+void moat__portal_password_page(const moat_portal_req *req, moat_portal_job *job,
+                                moat_portal_reply *rep, int status, const char *msg);
 void moat__portal_json_user(moat_buf *b, const moat_user *u, bool mfa);
 void moat__portal_json_error(moat_portal_reply *rep, int status, const char *msg);
+
+/* template.c: see there for the language */
+typedef struct moat__tvar {
+    const char *name;
+    const char *value;       /* NULL or "": false in {{#name}} */
+    const char *const *list; /* or a list: {{#name}} repeats, {{.}} is the item */
+    size_t nlist;
+} moat__tvar;
+/* Renders tmpl with v into out. 0, or -1 with *why (static) when the
+ * template is malformed (why may be NULL). */
+int moat__tmpl_render(moat_buf *out, const char *tmpl, const moat__tvar *v, size_t nv,
+                      const char **why);
+
+/* look.c */
+enum {
+    MOAT__TMPL_LAYOUT,
+    MOAT__TMPL_LOGIN,
+    MOAT__TMPL_MFA,
+    MOAT__TMPL_ENROLL,
+    MOAT__TMPL_RECOVERY,
+    MOAT__TMPL_ACCOUNT,
+    MOAT__TMPL_PASSWORD,
+    MOAT__TMPL_ERROR,
+    MOAT__TMPL_CSS,
+    MOAT__TMPL_COUNT
+};
+/* Template i: the folder's, or the built-in one (look may be NULL). */
+const char *moat__look_text(const moat_portal_look *look, int i);
+/* The layout around content (HTML) with the [portal] branding. */
+void moat__look_layout(const moat_portal_look *look, const moat_config *cfg, moat_buf *out,
+                       const char *title, const char *content);
 
 #endif

@@ -2,7 +2,6 @@
  * (self-contained, no script, escaped text), the JSON of the API, the
  * session and CSRF cookies, redirects and the security events the gateway
  * records for the portal. Nothing here decides: portal.c does. */
-#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -113,69 +112,41 @@ void moat__portal_refuse(moat_portal_reply *rep, int status, const char *reason,
 
 /* ---- HTML ---------------------------------------------------------------- */
 
-static void page_start(moat_buf *b, const char *title)
-{
-    moat_buf_puts(b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                     "<meta name=\"referrer\" content=\"no-referrer\"><title>");
-    moat_portal_html_escape(b, title);
-    moat_buf_puts(b, "</title></head><body><main><h1>");
-    moat_portal_html_escape(b, title);
-    moat_buf_puts(b, "</h1>\n");
-}
-
-static void page_end(moat_buf *b)
-{
-    moat_buf_puts(b, "</main></body></html>\n");
-}
-
-static void error_para(moat_buf *b, const char *msg)
-{
-    if (!msg) return;
-    moat_buf_puts(b, "<p role=\"alert\" id=\"error\">");
-    moat_portal_html_escape(b, msg);
-    moat_buf_puts(b, "</p>\n");
-}
-
-static void hidden(moat_buf *b, const char *name, const char *value)
-{
-    if (!value) return;
-    moat_buf_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"", name);
-    moat_portal_html_escape(b, value);
-    moat_buf_puts(b, "\">\n");
-}
-
-static void field(moat_buf *b, const char *name, const char *label, const char *type,
-                  const char *autocomplete, bool required, const char *extra)
-{
-    moat_buf_printf(b,
-                    "<p><label for=\"%s\">%s</label><br><input id=\"%s\" name=\"%s\" type=\"%s\" "
-                    "autocomplete=\"%s\"%s%s></p>\n",
-                    name, label, name, name, type, autocomplete, required ? " required" : "",
-                    extra ? extra : "");
-}
-
 #define HTML "text/html; charset=utf-8"
+
+/* Page template tmpl with v, inside the layout, as rep's body. */
+static void render(const moat_portal_req *req, moat_portal_reply *rep, const char *title, int tmpl,
+                   const moat__tvar *v, size_t nv)
+{
+    moat_buf content;
+    moat_buf_init(&content);
+    /* templates were checked when the look was loaded: this cannot fail */
+    (void)moat__tmpl_render(&content, moat__look_text(req->look, tmpl), v, nv, NULL);
+    moat__look_layout(req->look, req->cfg, &rep->body, title, content.data ? content.data : "");
+    moat_buf_free(&content);
+}
+
+/* The user name a failed form login posted, to show it again. */
+static const char *posted_name(const moat_portal_req *req)
+{
+    if (!req->body || !req->body_len) return NULL;
+    moat_http_form f = {0};
+    if (moat_http_form_parse(req->arena, req->body, req->body_len, &f) < 0) return NULL;
+    const char *n = moat_http_form_get(&f, "username");
+    return n && strlen(n) <= 256 ? n : NULL;
+}
 
 void moat__portal_login_page(const moat_portal_req *req, moat_portal_reply *rep, int status,
                              const char *msg, const char *rd, const char *csrf)
 {
-    moat_buf *b = &rep->body;
-    page_start(b, "Log in");
-    error_para(b, msg);
-    moat_buf_puts(b, "<form method=\"post\" action=\"/.moat/login\">\n");
-    hidden(b, "csrf", csrf);
-    hidden(b, "rd", rd);
-    field(b, "username", "User name", "text", "username", true, " autofocus");
-    field(b, "password", "Password", "password", "current-password", true, NULL);
-    field(b, "code", "Authenticator code or recovery code (if you set one up)", "text",
-          "one-time-code", false, " inputmode=\"numeric\"");
-    if (req->cfg->auth.remember_ms)
-        moat_buf_puts(b, "<p><input id=\"remember\" name=\"remember\" type=\"checkbox\" "
-                         "value=\"1\"> <label for=\"remember\">Remember me on this "
-                         "device</label></p>\n");
-    moat_buf_puts(b, "<p><button type=\"submit\">Log in</button></p></form>\n");
-    page_end(b);
+    moat__tvar v[] = {
+        {.name = "error", .value = msg},
+        {.name = "csrf", .value = csrf},
+        {.name = "rd", .value = rd},
+        {.name = "username", .value = status == 200 ? NULL : posted_name(req)},
+        {.name = "remember", .value = req->cfg->auth.remember_ms ? "1" : NULL},
+    };
+    render(req, rep, "Log in", MOAT__TMPL_LOGIN, v, MOAT_ARRAY_LEN(v));
     moat__portal_page(rep, status, status == 200 ? "login page" : "login refused", HTML);
 }
 
@@ -196,110 +167,79 @@ void moat__portal_account_page(const moat_portal_req *req, moat_portal_job *job,
 {
     const moat_user *u = &job->who.user;
     const moat_session *sess = &job->who.sess;
-    moat_buf *b = &rep->body;
-    page_start(b, "Your account");
-    moat_buf_puts(b, "<p>Logged in as <strong id=\"user\">");
-    moat_portal_html_escape(b, u->name);
-    moat_buf_puts(b, "</strong>");
-    if (u->nroles) {
-        moat_buf_puts(b, " (roles: <span id=\"roles\">");
-        for (size_t i = 0; i < u->nroles; i++) {
-            if (i) moat_buf_puts(b, ", ");
-            moat_portal_html_escape(b, u->roles[i]);
-        }
-        moat_buf_puts(b, "</span>)");
+    moat_buf roles;
+    moat_buf_init(&roles);
+    for (size_t i = 0; i < u->nroles; i++) {
+        if (i) moat_buf_puts(&roles, ", ");
+        moat_buf_puts(&roles, u->roles[i]);
     }
-    moat_buf_printf(b, ". Second factor: <span id=\"mfa\">%s</span>.</p>\n<ul>",
-                    sess->mfa        ? "presented"
-                    : u->totp_secret ? "set up, not presented in this session"
-                                     : "not set up");
-    if (!u->totp_secret || sess->mfa)
-        moat_buf_puts(b, "<li><a href=\"/.moat/enroll\">Set up an authenticator app</a></li>");
-    if (u->totp_secret && !sess->mfa)
-        moat_buf_puts(b, "<li><a href=\"/.moat/mfa\">Enter an authenticator code</a></li>");
-    moat_buf_puts(b, "<li><a href=\"/.moat/password\">Change the password</a></li></ul>\n"
-                     "<form method=\"post\" action=\"/.moat/logout\">");
-    hidden(b, "csrf", sess->csrf);
-    moat_buf_puts(b, "<button type=\"submit\">Log out</button></form>\n"
-                     "<form method=\"post\" action=\"/.moat/logout\">");
-    hidden(b, "csrf", sess->csrf);
-    hidden(b, "everywhere", "1");
-    moat_buf_puts(b, "<button type=\"submit\">Log out everywhere</button></form>\n");
-    page_end(b);
+    moat__tvar v[] = {
+        {.name = "user", .value = u->name},
+        {.name = "roles", .list = (const char *const *)u->roles, .nlist = u->nroles},
+        {.name = "roles_text", .value = roles.data},
+        {.name = "mfa",
+         .value = sess->mfa        ? "presented"
+                  : u->totp_secret ? "set up, not presented in this session"
+                                   : "not set up"},
+        {.name = "can_enroll", .value = !u->totp_secret || sess->mfa ? "1" : NULL},
+        {.name = "can_step_up", .value = u->totp_secret && !sess->mfa ? "1" : NULL},
+        {.name = "csrf", .value = sess->csrf},
+    };
+    render(req, rep, "Your account", MOAT__TMPL_ACCOUNT, v, MOAT_ARRAY_LEN(v));
+    moat_buf_free(&roles);
     moat__portal_session_cookie(req, job, rep);
     moat__portal_page(rep, 200, "account page", HTML);
 }
 
-void moat__portal_mfa_page(moat_portal_job *job, moat_portal_reply *rep, int status,
-                           const char *msg, const char *rd)
+void moat__portal_mfa_page(const moat_portal_req *req, moat_portal_job *job, moat_portal_reply *rep,
+                           int status, const char *msg, const char *rd)
 {
-    moat_buf *b = &rep->body;
-    page_start(b, "Second factor");
-    error_para(b, msg);
-    moat_buf_puts(b, "<p>Enter the code your authenticator app shows, or a recovery "
-                     "code.</p>\n<form method=\"post\" action=\"/.moat/mfa\">\n");
-    hidden(b, "csrf", job->who.sess.csrf);
-    hidden(b, "rd", rd);
-    field(b, "code", "Code", "text", "one-time-code", true, " inputmode=\"numeric\" autofocus");
-    moat_buf_puts(b, "<p><button type=\"submit\">Continue</button></p></form>\n");
-    page_end(b);
+    moat__tvar v[] = {
+        {.name = "error", .value = msg},
+        {.name = "csrf", .value = job->who.sess.csrf},
+        {.name = "rd", .value = rd},
+    };
+    render(req, rep, "Second factor", MOAT__TMPL_MFA, v, MOAT_ARRAY_LEN(v));
     moat__portal_page(rep, status, "mfa page", HTML);
 }
 
-void moat__portal_enroll_page(moat_portal_job *job, moat_portal_reply *rep, int status,
-                              const char *msg, const char *rd)
+void moat__portal_enroll_page(const moat_portal_req *req, moat_portal_job *job,
+                              moat_portal_reply *rep, int status, const char *msg, const char *rd)
 {
-    moat_buf *b = &rep->body;
-    page_start(b, "Set up an authenticator app");
-    error_para(b, msg);
-    moat_buf_puts(b, "<p>Scan this code with an authenticator app, or type the secret in; "
-                     "then enter the code the app shows.</p>\n<figure>");
-    if (job->qr_svg) moat_buf_puts(b, job->qr_svg);
-    moat_buf_puts(b, "<figcaption>Secret: <code id=\"secret\">");
-    moat_portal_html_escape(b, job->enr.secret_b32);
-    moat_buf_puts(b, "</code></figcaption></figure>\n<form method=\"post\" "
-                     "action=\"/.moat/enroll\">\n");
-    hidden(b, "csrf", job->who.sess.csrf);
-    hidden(b, "secret", job->enr.secret_b32);
-    hidden(b, "rd", rd);
-    field(b, "code", "Code from the app", "text", "one-time-code", true,
-          " inputmode=\"numeric\" autofocus");
-    moat_buf_puts(b, "<p><button type=\"submit\">Turn on</button></p></form>\n");
-    page_end(b);
+    moat__tvar v[] = {
+        {.name = "error", .value = msg},
+        {.name = "qr", .value = job->qr_svg},
+        {.name = "secret", .value = job->enr.secret_b32},
+        {.name = "csrf", .value = job->who.sess.csrf},
+        {.name = "rd", .value = rd},
+    };
+    render(req, rep, "Set up an authenticator app", MOAT__TMPL_ENROLL, v, MOAT_ARRAY_LEN(v));
     moat__portal_page(rep, status, "enroll page", HTML);
 }
 
 void moat__portal_recovery_page(const moat_portal_req *req, moat_portal_job *job,
                                 moat_portal_reply *rep, const char *rd)
 {
-    moat_buf *b = &rep->body;
-    page_start(b, "Authenticator app set up");
-    moat_buf_puts(b, "<p>Keep these recovery codes somewhere safe. Each works once, in place "
-                     "of a code from the app. They are not shown again.</p>\n<ul "
-                     "id=\"recovery\">");
+    const char *codes[MOAT_RECOVERY_CODES];
     for (size_t i = 0; i < MOAT_RECOVERY_CODES; i++)
-        moat_buf_printf(b, "<li><code>%s</code></li>", job->recovery[i]);
-    moat_buf_puts(b, "</ul>\n<p><a id=\"continue\" href=\"");
-    moat_portal_html_escape(b, rd ? rd : "/.moat/");
-    moat_buf_puts(b, "\">Continue</a></p>\n");
-    page_end(b);
+        codes[i] = job->recovery[i];
+    moat__tvar v[] = {
+        {.name = "codes", .list = codes, .nlist = MOAT_RECOVERY_CODES},
+        {.name = "next", .value = rd ? rd : "/.moat/"},
+    };
+    render(req, rep, "Authenticator app set up", MOAT__TMPL_RECOVERY, v, MOAT_ARRAY_LEN(v));
     moat__portal_session_cookie(req, job, rep);
     moat__portal_page(rep, 200, "mfa enrolled", HTML);
 }
 
-void moat__portal_password_page(moat_portal_job *job, moat_portal_reply *rep, int status,
-                                const char *msg)
+void moat__portal_password_page(const moat_portal_req *req, moat_portal_job *job,
+                                moat_portal_reply *rep, int status, const char *msg)
 {
-    moat_buf *b = &rep->body;
-    page_start(b, "Change the password");
-    error_para(b, msg);
-    moat_buf_puts(b, "<form method=\"post\" action=\"/.moat/password\">\n");
-    hidden(b, "csrf", job->who.sess.csrf);
-    field(b, "password", "Current password", "password", "current-password", true, NULL);
-    field(b, "new", "New password", "password", "new-password", true, NULL);
-    field(b, "new2", "New password again", "password", "new-password", true, NULL);
-    moat_buf_puts(b, "<p><button type=\"submit\">Change</button></p></form>\n");
-    page_end(b);
+    moat__tvar v[] = {
+        {.name = "error", .value = msg},
+        {.name = "csrf", .value = job->who.sess.csrf},
+    };
+    render(req, rep, "Change the password", MOAT__TMPL_PASSWORD, v, MOAT_ARRAY_LEN(v));
     moat__portal_page(rep, status, "password page", HTML);
 }
 

@@ -414,7 +414,7 @@ static void after_mfa(moat_portal_job *job, moat_portal_reply *rep, const char *
 {
     const char *user = job->who.user.name;
     if (!job->post) {
-        moat__portal_mfa_page(job, rep, 200, NULL, rd);
+        moat__portal_mfa_page(req, job, rep, 200, NULL, rd);
     } else if (job->ok) {
         moat__portal_event(rep, "session.created", user, "session rotated at MFA step-up", 0, NULL,
                            0);
@@ -430,7 +430,7 @@ static void after_mfa(moat_portal_job *job, moat_portal_reply *rep, const char *
                            refused ? 429 : 401, ff, 2);
         record_locks(rep, user, lr, true, ff, 1);
         if (refused) retry_after(req, rep, lr, job->creds.now);
-        moat__portal_mfa_page(job, rep, refused ? 429 : 401, job->why, rd);
+        moat__portal_mfa_page(req, job, rep, refused ? 429 : 401, job->why, rd);
     }
 }
 
@@ -442,7 +442,7 @@ static void after_enroll(moat_portal_job *job, moat_portal_reply *rep, const cha
         moat__portal_redirect(rep, 303,
                               moat_portal_page_url(req->arena, "/.moat/mfa", "/.moat/enroll"));
     } else if (!job->post) {
-        moat__portal_enroll_page(job, rep, 200, NULL, rd);
+        moat__portal_enroll_page(req, job, rep, 200, NULL, rd);
     } else if (job->ok) {
         moat__portal_event(rep, "session.created", user, "session rotated at MFA enrollment", 0,
                            NULL, 0);
@@ -453,7 +453,7 @@ static void after_enroll(moat_portal_job *job, moat_portal_reply *rep, const cha
             moat__portal_refuse(rep, 400, "bad enrollment form", NULL);
             return;
         }
-        moat__portal_enroll_page(job, rep, 400, job->why, rd);
+        moat__portal_enroll_page(req, job, rep, 400, job->why, rd);
     }
 }
 
@@ -461,7 +461,7 @@ static void after_password(moat_portal_job *job, moat_portal_reply *rep, const m
 {
     const char *user = job->who.user.name;
     if (!job->post) {
-        moat__portal_password_page(job, rep, 200, NULL);
+        moat__portal_password_page(req, job, rep, 200, NULL);
     } else if (job->ok) {
         moat__portal_event(rep, "session.ended", user, "password changed: every session ended", 0,
                            NULL, 0);
@@ -481,7 +481,7 @@ static void after_password(moat_portal_job *job, moat_portal_reply *rep, const m
             record_locks(rep, user, lr, false, ff, 1);
         }
         if (refused) retry_after(req, rep, lr, job->creds.now);
-        moat__portal_password_page(job, rep, refused ? 429 : 400, job->why);
+        moat__portal_password_page(req, job, rep, refused ? 429 : 400, job->why);
     }
 }
 

@@ -40,6 +40,7 @@ typedef struct moat_portal_req {
     const char *addr; /* the client's address for throttling */
     const char *body; /* the whole body, once MOAT_PORTAL_READ asked for it */
     size_t body_len;
+    const struct moat_portal_look *look; /* the runtime's (moat_portal_look_new); NULL: built in */
 } moat_portal_req;
 
 typedef enum {
@@ -92,5 +93,22 @@ bool moat_portal_rd_ok(const char *rd);
 const char *moat_portal_page_url(moat_arena *a, const char *page, const char *rd);
 /* Appends s escaped for HTML text and attribute values. */
 void moat_portal_html_escape(moat_buf *b, const char *s);
+
+/* How moat's pages look ([portal]: templates, stylesheet, logo), loaded
+ * once per runtime, on any thread; read-only afterwards. 0, or a negative
+ * code with *err (owned) saying which file and why. */
+typedef struct moat_portal_look moat_portal_look;
+int moat_portal_look_new(const moat_config *cfg, moat_portal_look **out, char **err);
+void moat_portal_look_free(moat_portal_look *look);
+/* The error page laid out like the portal, with {status}, {reason},
+ * {message} and {request_id} for the gateway to fill. Owned by look. */
+const char *moat_portal_look_error(const moat_portal_look *look);
+/* The files moat serves for its pages (GET, no session needed). */
+#define MOAT_PORTAL_CSS_PATH "/.moat/moat.css"
+#define MOAT_PORTAL_LOGO_PATH "/.moat/logo"
+/* True when path is one of them (the logo only when one is set), with its
+ * bytes (owned by look) and type. */
+bool moat_portal_look_asset(const moat_portal_look *look, const char *path, const char **body,
+                            size_t *len, const char **ctype);
 
 #endif
