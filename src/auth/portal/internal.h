@@ -51,8 +51,10 @@ const char *moat__portal_login_csrf(const moat_portal_req *req, moat_portal_repl
 /* What a form answers (429) when the limiter refused the check. */
 #define MOAT_PORTAL_TOO_MANY                                                                       \
     "Too many failed attempts for this account or from this address. Try again later."
+/* username: shown again after a refused login (NULL: empty field) */
 void moat__portal_login_page(const moat_portal_req *req, moat_portal_reply *rep, int status,
-                             const char *msg, const char *rd, const char *csrf);
+                             const char *msg, const char *rd, const char *csrf,
+                             const char *username);
 void moat__portal_account_page(const moat_portal_req *req, moat_portal_job *job,
                                moat_portal_reply *rep);
 void moat__portal_mfa_page(const moat_portal_req *req, moat_portal_job *job, moat_portal_reply *rep,

@@ -126,24 +126,15 @@ static void render(const moat_portal_req *req, moat_portal_reply *rep, const cha
     moat_buf_free(&content);
 }
 
-/* The user name a failed form login posted, to show it again. */
-static const char *posted_name(const moat_portal_req *req)
-{
-    if (!req->body || !req->body_len) return NULL;
-    moat_http_form f = {0};
-    if (moat_http_form_parse(req->arena, req->body, req->body_len, &f) < 0) return NULL;
-    const char *n = moat_http_form_get(&f, "username");
-    return n && strlen(n) <= 256 ? n : NULL;
-}
-
 void moat__portal_login_page(const moat_portal_req *req, moat_portal_reply *rep, int status,
-                             const char *msg, const char *rd, const char *csrf)
+                             const char *msg, const char *rd, const char *csrf,
+                             const char *username)
 {
     moat__tvar v[] = {
         {.name = "error", .value = msg},
         {.name = "csrf", .value = csrf},
         {.name = "rd", .value = rd},
-        {.name = "username", .value = status == 200 ? NULL : posted_name(req)},
+        {.name = "username", .value = username && strlen(username) <= 256 ? username : NULL},
         {.name = "remember", .value = req->cfg->auth.remember_ms ? "1" : NULL},
     };
     render(req, rep, "Log in", MOAT__TMPL_LOGIN, v, MOAT_ARRAY_LEN(v));

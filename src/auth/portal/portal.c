@@ -182,7 +182,7 @@ static int start(moat_portal_job *job, const moat_portal_req *req, moat_portal_r
         const char *csrf = moat__portal_login_csrf(req, rep);
         moat_http_form qf = {0};
         if (q) (void)moat_http_form_parse(req->arena, q + 1, strlen(q + 1), &qf);
-        moat__portal_login_page(req, rep, 200, NULL, rd_of(&qf), csrf);
+        moat__portal_login_page(req, rep, 200, NULL, rd_of(&qf), csrf, NULL);
         return MOAT_PORTAL_ANSWER;
     }
     if (q && moat_http_form_parse(req->arena, q + 1, strlen(q + 1), &job->form) < 0)
@@ -332,7 +332,7 @@ static void after_login(const moat_portal_req *req, moat_portal_job *job, moat_p
             return;
         }
         moat__portal_login_page(req, rep, 429, MOAT_PORTAL_TOO_MANY, rd,
-                                moat__portal_login_csrf(req, rep));
+                                moat__portal_login_csrf(req, rep), job->name);
         return;
     }
     if (!job->ok) {
@@ -344,7 +344,7 @@ static void after_login(const moat_portal_req *req, moat_portal_job *job, moat_p
         const char *csrf = moat__portal_login_csrf(req, rep);
         moat__portal_login_page(req, rep, 401,
                                 "Wrong user name, password or code, or the account is locked.", rd,
-                                csrf);
+                                csrf, job->name);
         return;
     }
     moat__portal_session_cookie(req, job, rep);
