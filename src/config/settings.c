@@ -61,14 +61,16 @@ static const char *check_policy(char *v)
     if (!strcmp(v, "public") || !strcmp(v, "authenticated") || !strcmp(v, "mfa") ||
         !strcmp(v, "deny"))
         return NULL;
-    if (strncmp(v, "role:", 5) == 0 && v[5] && strlen(v + 5) <= 64) {
+    size_t n = strlen(v);
+    if (n > 9 && strcmp(v + n - 4, "+mfa") == 0) n -= 4; /* role:NAME+mfa */
+    if (strncmp(v, "role:", 5) == 0 && n > 5 && n - 5 <= 64) {
         bool ok = true;
-        for (const char *p = v + 5; *p; p++)
+        for (const char *p = v + 5; p < v + n; p++)
             if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-') ok = false;
         if (ok) return NULL;
     }
-    return "expected public, authenticated, mfa, deny or role:NAME (a role name: letters, "
-           "digits, . _ -)";
+    return "expected public, authenticated, mfa, deny, role:NAME or role:NAME+mfa (a role name: "
+           "letters, digits, . _ -)";
 }
 
 static const char *check_rule_path(char *v)
@@ -1677,11 +1679,14 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_STRING,
         .required = true,
         .check = check_policy,
-        .allowed = "`public`, `authenticated`, `mfa`, `deny` or `role:NAME`; required",
+        .allowed = "`public`, `authenticated`, `mfa`, `deny`, `role:NAME` or `role:NAME+mfa`; "
+                   "required",
         .offset = AUTHRULE(policy),
         .doc = "`public`: anyone. `authenticated`: a session (one factor) or a bearer token. "
                "`mfa`: a session that presented a second factor (tokens never qualify). "
-               "`role:NAME`: a session or token of a user with that role. `deny`: nobody.",
+               "`role:NAME`: a session or token of a user with that role. `role:NAME+mfa`: a "
+               "session of a user with that role that presented a second factor (the user "
+               "without one is sent to set one up). `deny`: nobody.",
     },
 
     /* ---- [portal] ---- */

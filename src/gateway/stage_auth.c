@@ -28,6 +28,24 @@ static void expired_cookie(moat_request *r, const moat__auth_job *job, const cha
     *n = 1;
 }
 
+/* "role:NAME+mfa": the role, in a session that presented a second factor. */
+static bool role_needs_mfa(const char *policy)
+{
+    size_t n = strlen(policy);
+    return n > 9 && strcmp(policy + n - 4, "+mfa") == 0;
+}
+
+/* Whether u has the role that role (from a policy, "NAME" or "NAME+mfa")
+ * names. */
+static bool has_role(const moat_user *u, const char *role)
+{
+    size_t n = strlen(role);
+    if (n > 4 && strcmp(role + n - 4, "+mfa") == 0) n -= 4;
+    for (size_t i = 0; i < u->nroles; i++)
+        if (strlen(u->roles[i]) == n && strncmp(u->roles[i], role, n) == 0) return true;
+    return false;
+}
+
 /* An anonymous client, or a user without the right, on a protected path. */
 static void deny(moat_request *r, moat__auth_job *job, const char *policy, bool authed)
 {
@@ -39,8 +57,10 @@ static void deny(moat_request *r, moat__auth_job *job, const char *policy, bool 
     bool token = job && job->who.token;
     bool json = moat__auth_wants_json(r) || token;
     const char *target = r->head->target;
-    if (strcmp(policy, "deny") == 0 || (authed && strncmp(policy, "role:", 5) == 0) ||
-        (authed && token)) {
+    /* role:NAME+mfa with the role but not the factor: a step-up, not a 403 */
+    bool role_denied = authed && strncmp(policy, "role:", 5) == 0 &&
+                       !(role_needs_mfa(policy) && job && has_role(&job->who.user, policy + 5));
+    if (strcmp(policy, "deny") == 0 || role_denied || (authed && token)) {
         moat__auth_event(r, "authz.denied", user,
                          "the access rules do not allow this user this path", 403, f, 1);
         moat__auth_forbid(r, "access rules", json, h, nh);
@@ -89,13 +109,6 @@ static void deny(moat_request *r, moat__auth_job *job, const char *policy, bool 
                       "auth redirect", "text/html; charset=utf-8", NULL, h, nh);
 }
 
-static bool has_role(const moat_user *u, const char *role)
-{
-    for (size_t i = 0; i < u->nroles; i++)
-        if (strcmp(u->roles[i], role) == 0) return true;
-    return false;
-}
-
 /* The identity the application receives. */
 static void identity(moat_request *r, moat__auth_job *job)
 {
@@ -130,7 +143,8 @@ static int decide(moat_request *r, moat__auth_job *job)
     } else if (strcmp(policy, "mfa") == 0) {
         pass = !w->token && w->sess.mfa;
     } else if (strncmp(policy, "role:", 5) == 0) {
-        pass = has_role(&w->user, policy + 5);
+        pass = has_role(&w->user, policy + 5) &&
+               (!role_needs_mfa(policy) || (!w->token && w->sess.mfa));
     }
     if (!pass) {
         deny(r, job, policy, true);
