@@ -19,7 +19,7 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 run: build
-	scripts/demo.sh $(BUILD)/src/moat
+	@scripts/demo.sh $(BUILD)/src/moat
 
 unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs

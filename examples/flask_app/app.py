@@ -2,9 +2,12 @@
 
 Pages: a home page, a guestbook form (GET + POST, SQLite), a JSON API
 (/api/notes), an /admin page, a /preferences page that sets cookies, and
-/healthz. Nothing in it knows about moat except the usual ProxyFix line that
-any app behind a reverse proxy has, so request.remote_addr and the URL
-scheme come from moat's X-Forwarded-* headers.
+/healthz. It has no login of its own: moat's portal logs users in and moat's
+rules guard /admin and /api/ (moat.toml). The app only reads who the user is:
+the signed X-Moat-Identity header, checked with moat_identity (in
+integrations/python) when MOAT_IDENTITY_KEY names the shared key file. The
+ProxyFix line every app behind a reverse proxy has makes request.remote_addr
+and the URL scheme come from moat's X-Forwarded-* headers.
 
 Run it alone:   gunicorn --bind 127.0.0.1:8000 app:app
 With moat:      make run   (from the repository root)
@@ -22,6 +25,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 app = Flask(__name__)
 # One proxy (moat) in front: trust one hop of X-Forwarded-For/-Proto/-Host/-Port.
 app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
+
+# moat's signed identity, when the shared key is given (make run does).
+try:
+    from moat_identity.flask import MoatIdentity
+except ImportError:  # integrations/python not on PYTHONPATH
+    MoatIdentity = None
+_key_file = os.environ.get("MOAT_IDENTITY_KEY")
+if MoatIdentity and _key_file:
+    with open(_key_file, encoding="utf-8") as f:
+        app.config["MOAT_IDENTITY_SECRET"] = f.read().strip()
+    MoatIdentity(app)  # g.user: the user moat vouches for, or None
 
 DB_PATH = os.environ.get("DEMO_DB") or os.path.join(tempfile.gettempdir(), "moat-demo.sqlite3")
 MAX_MESSAGE = 500
@@ -86,6 +100,15 @@ def home():
   <p>What the app sees of you, thanks to moat's <code>X-Forwarded-*</code>
   headers and the app's <code>ProxyFix</code>:</p>
   <ul>
+    <li>who you are:
+      {% if g.get('user') %}<strong id="who">{{ g.user.name }}</strong>
+        (roles: {{ g.user.roles | sort | join(', ') or 'none' }}; second factor:
+        {{ 'yes' if g.user.mfa else 'no' }}), from moat's signed <code>X-Moat-Identity</code>
+        &mdash; <a href="/.moat/">your account, log out</a>
+      {% elif request.headers.get('Remote-User') %}<strong id="who">{{ request.headers['Remote-User'] }}</strong>
+        (moat's <code>Remote-User</code> header) &mdash; <a href="/.moat/">your account, log out</a>
+      {% else %}<span id="who">not logged in</span> &mdash;
+        <a href="/.moat/login?rd=/">log in at moat's portal</a>{% endif %}</li>
     <li>your address: <code>{{ request.remote_addr }}</code></li>
     <li>scheme: <code>{{ request.scheme }}</code>, host: <code>{{ request.host }}</code></li>
     <li>User-Agent: <code>{{ request.user_agent.string or '-' }}</code></li>
@@ -193,9 +216,9 @@ def admin():
         "gunicorn worker pid": os.getpid(),
     }
     return page("Admin", """
-  <p>Site statistics. This page has no login of its own: it is the kind of
-  page moat's access rules are meant to guard (<code>[[auth.rules]]</code>
-  with <code>policy = "role:admin"</code>), without a line changed here.</p>
+  <p>Site statistics. This page has no login of its own: moat's access rules
+  guard it (<code>[[auth.rules]]</code> with <code>policy = "role:admin+mfa"</code>:
+  the role admin and a second factor), without a line changed here.</p>
   <table>{% for k, v in stats.items() %}
     <tr><th align="left">{{ k }}</th><td>{{ v }}</td></tr>
   {% endfor %}</table>

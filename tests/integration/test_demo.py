@@ -1,12 +1,22 @@
 """`make run`'s demo (scripts/demo.sh), as a newcomer runs it: the example
 Flask app under gunicorn on a unix socket, moat in front with a development
-certificate, serving as nobody once started as root. It must come up, answer
-what the README and the demo's own message promise, and stop cleanly."""
+certificate, serving as nobody once started as root. It must come up and do
+what its guided tour promises: the demo user's generated password logs in at
+moat's portal, /admin sends them to set up a second factor and then opens,
+the app shows the identity moat signed, the API takes the printed bearer
+token, a WAF block's request id is explained by `moat log why`, the security
+log (its own file, not the terminal) verifies with `moat log verify`. And
+Ctrl-C at a real terminal ends `make run` cleanly (exit 0, no make error)."""
 
 import os
+import pty
+import re
+import select
 import signal
 import subprocess
+import time
 
+import pyotp
 import pytest
 import requests
 import urllib3
@@ -16,37 +26,152 @@ from helpers import free_port, wait_for
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="the demo is run as root (make run)")
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the demo is run as root (make run)")
-def test_demo_serves_what_it_promises(moat_bin):
+
+def csrf_of(html):
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+
+
+@as_root
+def test_demo_serves_what_it_promises(moat_bin, tmp_path):
     port, tls_port = free_port(), free_port()
     env = dict(os.environ, MOAT_DEMO_PORT=str(port), MOAT_DEMO_TLS_PORT=str(tls_port))
-    p = subprocess.Popen(["bash", str(REPO / "scripts" / "demo.sh"), moat_bin], cwd=REPO, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         start_new_session=True)
+    out_path = tmp_path / "demo.out"
+    with open(out_path, "w") as out:
+        p = subprocess.Popen(["bash", str(REPO / "scripts" / "demo.sh"), moat_bin], cwd=REPO,
+                             env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
     base = "https://localhost:%d" % tls_port
 
     def up():
         if p.poll() is not None:
-            raise AssertionError("the demo stopped:\n" + p.stdout.read())
-        try:
-            return requests.get(base + "/", verify=False, timeout=5).status_code == 200
-        except requests.ConnectionError:
-            return False
+            raise AssertionError("the demo stopped:\n" + out_path.read_text())
+        return "Requests:" in out_path.read_text()
     try:
-        wait_for(up, 60, interval=0.2, what="the demo to serve")
+        wait_for(up, 90, interval=0.2, what="the demo's tour")
+        tour = out_path.read_text()
+        assert base + "/" in tour
+        password = re.search(r"Log in as\s+demo\s+with the password\s+(\S+)", tour).group(1)
+        token = re.search(r"Bearer (\S+)'", tour).group(1)
+        run_dir = re.search(r"--config (/\S+)/moat\.toml", tour).group(1)
+        why_cmd = re.search(r"(\S+) log why REQUEST_ID", tour).group(1)
+
         r = requests.get("http://127.0.0.1:%d/admin" % port, allow_redirects=False, timeout=5)
-        assert r.status_code == 308
-        assert r.headers["Location"].startswith("https://")
+        assert r.status_code == 308 and r.headers["Location"].startswith("https://")
         r = requests.get(base + "/", verify=False, timeout=5)
-        assert "Strict-Transport-Security" in r.headers
+        assert "Strict-Transport-Security" in r.headers and "not logged in" in r.text
         assert requests.get(base + "/.git/config", verify=False, timeout=5).status_code == 404
-        assert requests.get(base + "/?q=%7B%7B7*7%7D%7D", verify=False,
-                            timeout=5).status_code == 403
         # what browsers send raw in a query
         assert requests.get(base + "/?filter[name]=x&a[]=1&q={a|b}", verify=False,
                             timeout=5).status_code == 200
+
+        # 1. /admin: log in, set up the second factor, back to /admin
+        s = requests.Session()
+        s.verify = False
+        s.trust_env = False  # a CA bundle from the environment would override verify
+        r = s.get(base + "/admin", allow_redirects=False, timeout=10)
+        assert r.status_code == 302 and r.headers["Location"].startswith("/.moat/login")
+        page = s.get(base + r.headers["Location"], timeout=10)
+        assert "moat demo" in page.text and "/.moat/moat.css" in page.text
+        rd = re.search(r'name="rd" value="([^"]+)"', page.text).group(1)
+        r = s.post(base + "/.moat/login", data={"username": "demo", "password": password,
+                                               "csrf": csrf_of(page.text), "rd": rd},
+                   allow_redirects=False, timeout=60)
+        assert r.status_code == 303 and r.headers["Location"] == "/admin", r.text
+        r = s.get(base + "/admin", allow_redirects=False, timeout=10)
+        assert r.status_code == 302 and r.headers["Location"].startswith("/.moat/enroll")
+        page = s.get(base + r.headers["Location"], timeout=10)
+        secret = re.search(r'id="secret">([A-Z2-7]+)<', page.text).group(1)
+        r = s.post(base + "/.moat/enroll", data={"csrf": csrf_of(page.text), "secret": secret,
+                                                 "code": pyotp.TOTP(secret).now(), "rd": "/admin"},
+                   timeout=30)
+        assert r.status_code == 200 and len(re.findall(r"<li><code>", r.text)) == 10
+        r = s.get(base + "/admin", allow_redirects=False, timeout=10)
+        assert r.status_code == 200 and "Site statistics" in r.text
+        # the identity the app receives, its signature checked by the app
+        home = s.get(base + "/", timeout=10).text
+        assert re.search(r'<strong id="who">demo</strong>\s*\(roles: admin; second factor:\s*yes\)',
+                         home), home
+        assert "signed <code>X-Moat-Identity</code>" in home
+
+        # the API: the printed token, and nothing without it
+        r = requests.get(base + "/api/notes", headers={"Authorization": "Bearer " + token},
+                         verify=False, timeout=10)
+        assert r.status_code == 200 and r.json() == {"notes": []}
+        r = requests.get(base + "/api/notes", headers={"Accept": "application/json"},
+                         verify=False, timeout=10)
+        assert r.status_code == 401
+
+        # 2. a WAF block, explained by its request id
+        r = requests.get(base + "/?q=%7B%7B7*7%7D%7D", verify=False, timeout=5)
+        assert r.status_code == 403
+        rid = r.headers["X-Request-Id"]
+        assert rid in r.text
+        why_bin = why_cmd if os.path.isabs(why_cmd) else str(REPO / why_cmd)
+
+        def explained():
+            w = subprocess.run([why_bin, "log", "why", rid, "--config", run_dir + "/moat.toml"],
+                               capture_output=True, text=True, timeout=30)
+            return w.returncode == 0 and "waf" in w.stdout.lower()
+        wait_for(explained, 20, interval=0.3, what="moat log why to explain the block")
+
+        # the security log: its own file, intact
+        v = subprocess.run([why_bin, "log", "verify", run_dir + "/security.log", "--key-file",
+                            run_dir + "/verify.key"], capture_output=True, text=True, timeout=60)
+        assert v.returncode == 0 and "OK" in v.stdout, v.stdout + v.stderr
     finally:
         os.killpg(p.pid, signal.SIGTERM)
-        out, _ = p.communicate(timeout=60)
+        p.wait(timeout=60)
+    out = out_path.read_text()
     assert "moat error" not in out, out
+    assert '"event"' not in out, "security events went to the terminal"
+    assert not os.path.exists(run_dir), "the demo's folder was left behind"
+
+
+@as_root
+def test_ctrl_c_ends_make_run_cleanly(moat_bin):
+    """At a real terminal (a pty that is the controlling terminal), Ctrl-C
+    ends `make run` with status 0 and no make error."""
+    build = os.path.dirname(os.path.dirname(os.path.abspath(moat_bin)))
+    port, tls_port = free_port(), free_port()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: make, as typed at the terminal
+        os.chdir(str(REPO))
+        os.environ.update(MOAT_DEMO_PORT=str(port), MOAT_DEMO_TLS_PORT=str(tls_port))
+        os.execvp("make", ["make", "-o", "build", "run", "BUILD=" + build])
+    out = b""
+    deadline = time.monotonic() + 90
+    sent = False
+    status = None
+    try:
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    break
+                out += chunk
+            if not sent and b"Requests:" in out:
+                time.sleep(0.5)
+                os.write(fd, b"\x03")  # Ctrl-C
+                sent = True
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+                break
+        if status is None:
+            _, status = os.waitpid(pid, 0) if sent else (None, None)
+    finally:
+        if status is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    text = out.decode(errors="replace")
+    assert sent, "the tour never appeared:\n" + text
+    assert status is not None and os.waitstatus_to_exitcode(status) == 0, text
+    assert "***" not in text and "Error" not in text, text
+    assert "stopping." in text
