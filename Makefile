@@ -1,8 +1,9 @@
 # The README's commands. Everything real lives in meson.build and scripts/.
-#   make run    install what is missing, build, run the demo
+#   make run    install what is missing, build, run the demo (APP=django: the Django one)
 #   make test   install what is missing, build, run every test
 PY      := /usr/bin/python3
 BUILD   := build
+APP     ?= flask
 
 .PHONY: all deps build run test unit integration fuzz asan bench docs format lint clean deb install
 
@@ -19,7 +20,7 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 run: build
-	@scripts/demo.sh $(BUILD)/src/moat
+	@scripts/demo.sh $(BUILD)/src/moat $(APP)
 
 unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs

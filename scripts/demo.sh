@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# make run: the example Flask app under gunicorn on a unix socket, moat in
-# front (HTTPS on localhost:8443 with a development certificate; plain HTTP on
+# make run [APP=django]: the example Flask app (or Django project) under
+# gunicorn on a unix socket, moat in front (HTTPS on localhost:8443 with a development certificate; plain HTTP on
 # 127.0.0.1:8080 redirects there), a demo user with a generated password, and
 # a short guided tour. Ctrl-C (or q) stops both and removes the demo's folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MOAT=${1:-build/src/moat}
+APP=${2:-flask}
+case "$APP" in
+flask) APP_DIR=examples/flask_app APP_MODULE=app:app ADMIN=/admin ;;
+django) APP_DIR=examples/django_app APP_MODULE=demo_site.wsgi:application ADMIN=/admin/ ;;
+*) echo "APP=$APP: expected flask or django"; exit 2 ;;
+esac
 case "$MOAT" in /*) ;; *) MOAT="$PWD/$MOAT" ;; esac
 RUN=$(mktemp -d /tmp/moat-demo.XXXXXX)
 PORT=${MOAT_DEMO_PORT:-8080}
@@ -29,7 +35,7 @@ trap cleanup EXIT
 trap 'exit 0' INT TERM
 
 # The config, its keys and the demo user, before anything serves.
-cp examples/flask_app/moat.toml "$RUN/moat.toml"
+cp "$APP_DIR/moat.toml" "$RUN/moat.toml"
 cat >>"$RUN/moat.toml" <<TOML
 
 [tls]
@@ -53,11 +59,18 @@ if [ "$ROOT" -eq 1 ]; then
     chown root:root "$RUN/verify.key" # the verification key is not the server's
 fi
 
-MOAT_IDENTITY_KEY="$RUN/identity.key" PYTHONPATH="$PWD/integrations/python" \
-    DEMO_DB="$RUN/app.sqlite3" \
-    /usr/bin/python3 -m gunicorn --chdir examples/flask_app --bind "unix:$RUN/app.sock" \
+export MOAT_IDENTITY_KEY="$RUN/identity.key" PYTHONPATH="$PWD/integrations/python"
+export DEMO_DB="$RUN/app.sqlite3" DJANGO_DB="$RUN/app.sqlite3"
+DJANGO_SECRET_KEY=$(head -c 32 /dev/urandom | base64)
+export DJANGO_SECRET_KEY
+if [ "$APP" = django ]; then
+    (cd "$APP_DIR" && /usr/bin/python3 manage.py migrate -v0) ||
+        { echo "the Django project's database could not be set up"; exit 1; }
+    [ "$ROOT" -eq 1 ] && chown nobody:nogroup "$RUN/app.sqlite3"
+fi
+/usr/bin/python3 -m gunicorn --chdir "$APP_DIR" --bind "unix:$RUN/app.sock" \
     --workers 2 --worker-class gthread --threads 4 --keep-alive 30 \
-    --log-level warning app:app </dev/null &
+    --log-level warning "$APP_MODULE" </dev/null &
 APP_PID=$!
 for _ in $(seq 1 100); do [ -S "$RUN/app.sock" ] && break; sleep 0.1; done
 [ -S "$RUN/app.sock" ] || { echo "the example app did not start"; exit 1; }
@@ -70,11 +83,18 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 BASE="https://localhost:$TLS_PORT"
+DJANGO_NOTE=""
+[ "$APP" = django ] && DJANGO_NOTE="
+     Django's admin opens without its own login form (single sign-on)."
+API_NOTE=""
+[ "$APP" = flask ] && API_NOTE="  The API takes a bearer token (created for demo, shown only now):
+     curl -k -H 'Authorization: Bearer $TOKEN' $BASE/api/notes
+"
 M="$MOAT"
 case "$M" in "$PWD"/*) M="${M#"$PWD"/}" ;; esac
 cat <<MSG
 
-  moat is in front of the example Flask app.   Ctrl-C (or q) stops both.
+  moat is in front of the example ${APP^} app.   Ctrl-C (or q) stops both.
 
   Open $BASE/
   (a self-signed development certificate: the browser warns once;
@@ -84,19 +104,17 @@ cat <<MSG
   (generated for this run and shown only now)
 
   Three things to try in the browser:
-  1. $BASE/admin
+  1. $BASE$ADMIN
      needs the role admin and a second factor: log in, scan the QR code with
      an authenticator app, enter its code, keep the recovery codes. The home
-     page then shows the identity the app receives; /.moat/ logs you out.
+     page then shows the identity the app receives; /.moat/ logs you out.$DJANGO_NOTE
   2. $BASE/?q={{7*7}}
      a template injection the WAF blocks: 403 with a request id. Explain it:
        $M log why REQUEST_ID --config $RUN/moat.toml
   3. $BASE/.git/config
      a sensitive path: 404, the same as a missing page.
 
-  The API takes a bearer token (created for demo, shown only now):
-     curl -k -H 'Authorization: Bearer $TOKEN' $BASE/api/notes
-
+$API_NOTE
   The security log has its own file; check that nothing in it was rewritten:
      $M log verify $RUN/security.log --key-file $RUN/verify.key
   Requests:  tail -f $RUN/access.log

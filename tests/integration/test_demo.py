@@ -33,29 +33,94 @@ def csrf_of(html):
     return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
 
 
+class Demo:
+    """scripts/demo.sh running, its tour read."""
+
+    def __init__(self, moat_bin, tmp_path, app="flask"):
+        self.port, self.tls_port = free_port(), free_port()
+        env = dict(os.environ, MOAT_DEMO_PORT=str(self.port),
+                   MOAT_DEMO_TLS_PORT=str(self.tls_port))
+        self.out_path = tmp_path / "demo.out"
+        with open(self.out_path, "w") as out:
+            self.p = subprocess.Popen(["bash", str(REPO / "scripts" / "demo.sh"), moat_bin, app],
+                                      cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                      text=True, stdin=subprocess.DEVNULL,
+                                      start_new_session=True)
+        self.base = "https://localhost:%d" % self.tls_port
+
+    def wait_tour(self):
+        def up():
+            if self.p.poll() is not None:
+                raise AssertionError("the demo stopped:\n" + self.out_path.read_text())
+            return "Requests:" in self.out_path.read_text()
+        wait_for(up, 90, interval=0.2, what="the demo's tour")
+        tour = self.out_path.read_text()
+        assert self.base + "/" in tour
+        self.password = re.search(r"Log in as\s+demo\s+with the password\s+(\S+)",
+                                  tour).group(1)
+        self.run_dir = re.search(r"--config (/\S+)/moat\.toml", tour).group(1)
+        moat = re.search(r"(\S+) log why REQUEST_ID", tour).group(1)
+        self.moat = moat if os.path.isabs(moat) else str(REPO / moat)
+        return tour
+
+    def stop(self):
+        os.killpg(self.p.pid, signal.SIGTERM)
+        self.p.wait(timeout=60)
+        out = self.out_path.read_text()
+        assert "moat error" not in out, out
+        assert '"event"' not in out, "security events went to the terminal"
+        assert not os.path.exists(self.run_dir), "the demo's folder was left behind"
+
+    def login_with_new_factor(self, admin):
+        """Logs demo in from admin's redirect, sets up TOTP, back to admin."""
+        base = self.base
+        s = requests.Session()
+        s.verify = False
+        s.trust_env = False  # a CA bundle from the environment would override verify
+        r = s.get(base + admin, allow_redirects=False, timeout=10)
+        assert r.status_code == 302 and r.headers["Location"].startswith("/.moat/login")
+        page = s.get(base + r.headers["Location"], timeout=10)
+        assert "moat demo" in page.text and "/.moat/moat.css" in page.text
+        rd = re.search(r'name="rd" value="([^"]+)"', page.text).group(1)
+        r = s.post(base + "/.moat/login", data={"username": "demo", "password": self.password,
+                                               "csrf": csrf_of(page.text), "rd": rd},
+                   allow_redirects=False, timeout=60)
+        assert r.status_code == 303 and r.headers["Location"] == admin, r.text
+        r = s.get(base + admin, allow_redirects=False, timeout=10)
+        assert r.status_code == 302 and r.headers["Location"].startswith("/.moat/enroll")
+        page = s.get(base + r.headers["Location"], timeout=10)
+        secret = re.search(r'id="secret">([A-Z2-7]+)<', page.text).group(1)
+        r = s.post(base + "/.moat/enroll", data={"csrf": csrf_of(page.text), "secret": secret,
+                                                 "code": pyotp.TOTP(secret).now(), "rd": admin},
+                   timeout=30)
+        assert r.status_code == 200 and len(re.findall(r"<li><code>", r.text)) == 10
+        return s
+
+    def waf_block_explained(self):
+        r = requests.get(self.base + "/?q=%7B%7B7*7%7D%7D", verify=False, timeout=5)
+        assert r.status_code == 403
+        rid = r.headers["X-Request-Id"]
+        assert rid in r.text
+
+        def explained():
+            w = subprocess.run([self.moat, "log", "why", rid, "--config",
+                                self.run_dir + "/moat.toml"],
+                               capture_output=True, text=True, timeout=30)
+            return w.returncode == 0 and "waf" in w.stdout.lower()
+        wait_for(explained, 20, interval=0.3, what="moat log why to explain the block")
+        v = subprocess.run([self.moat, "log", "verify", self.run_dir + "/security.log",
+                            "--key-file", self.run_dir + "/verify.key"],
+                           capture_output=True, text=True, timeout=60)
+        assert v.returncode == 0 and "OK" in v.stdout, v.stdout + v.stderr
+
+
 @as_root
 def test_demo_serves_what_it_promises(moat_bin, tmp_path):
-    port, tls_port = free_port(), free_port()
-    env = dict(os.environ, MOAT_DEMO_PORT=str(port), MOAT_DEMO_TLS_PORT=str(tls_port))
-    out_path = tmp_path / "demo.out"
-    with open(out_path, "w") as out:
-        p = subprocess.Popen(["bash", str(REPO / "scripts" / "demo.sh"), moat_bin], cwd=REPO,
-                             env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
-                             stdin=subprocess.DEVNULL, start_new_session=True)
-    base = "https://localhost:%d" % tls_port
-
-    def up():
-        if p.poll() is not None:
-            raise AssertionError("the demo stopped:\n" + out_path.read_text())
-        return "Requests:" in out_path.read_text()
+    d = Demo(moat_bin, tmp_path)
+    base, port = d.base, d.port
     try:
-        wait_for(up, 90, interval=0.2, what="the demo's tour")
-        tour = out_path.read_text()
-        assert base + "/" in tour
-        password = re.search(r"Log in as\s+demo\s+with the password\s+(\S+)", tour).group(1)
+        tour = d.wait_tour()
         token = re.search(r"Bearer (\S+)'", tour).group(1)
-        run_dir = re.search(r"--config (/\S+)/moat\.toml", tour).group(1)
-        why_cmd = re.search(r"(\S+) log why REQUEST_ID", tour).group(1)
 
         r = requests.get("http://127.0.0.1:%d/admin" % port, allow_redirects=False, timeout=5)
         assert r.status_code == 308 and r.headers["Location"].startswith("https://")
@@ -67,26 +132,7 @@ def test_demo_serves_what_it_promises(moat_bin, tmp_path):
                             timeout=5).status_code == 200
 
         # 1. /admin: log in, set up the second factor, back to /admin
-        s = requests.Session()
-        s.verify = False
-        s.trust_env = False  # a CA bundle from the environment would override verify
-        r = s.get(base + "/admin", allow_redirects=False, timeout=10)
-        assert r.status_code == 302 and r.headers["Location"].startswith("/.moat/login")
-        page = s.get(base + r.headers["Location"], timeout=10)
-        assert "moat demo" in page.text and "/.moat/moat.css" in page.text
-        rd = re.search(r'name="rd" value="([^"]+)"', page.text).group(1)
-        r = s.post(base + "/.moat/login", data={"username": "demo", "password": password,
-                                               "csrf": csrf_of(page.text), "rd": rd},
-                   allow_redirects=False, timeout=60)
-        assert r.status_code == 303 and r.headers["Location"] == "/admin", r.text
-        r = s.get(base + "/admin", allow_redirects=False, timeout=10)
-        assert r.status_code == 302 and r.headers["Location"].startswith("/.moat/enroll")
-        page = s.get(base + r.headers["Location"], timeout=10)
-        secret = re.search(r'id="secret">([A-Z2-7]+)<', page.text).group(1)
-        r = s.post(base + "/.moat/enroll", data={"csrf": csrf_of(page.text), "secret": secret,
-                                                 "code": pyotp.TOTP(secret).now(), "rd": "/admin"},
-                   timeout=30)
-        assert r.status_code == 200 and len(re.findall(r"<li><code>", r.text)) == 10
+        s = d.login_with_new_factor("/admin")
         r = s.get(base + "/admin", allow_redirects=False, timeout=10)
         assert r.status_code == 200 and "Site statistics" in r.text
         # the identity the app receives, its signature checked by the app
@@ -103,30 +149,28 @@ def test_demo_serves_what_it_promises(moat_bin, tmp_path):
                          verify=False, timeout=10)
         assert r.status_code == 401
 
-        # 2. a WAF block, explained by its request id
-        r = requests.get(base + "/?q=%7B%7B7*7%7D%7D", verify=False, timeout=5)
-        assert r.status_code == 403
-        rid = r.headers["X-Request-Id"]
-        assert rid in r.text
-        why_bin = why_cmd if os.path.isabs(why_cmd) else str(REPO / why_cmd)
-
-        def explained():
-            w = subprocess.run([why_bin, "log", "why", rid, "--config", run_dir + "/moat.toml"],
-                               capture_output=True, text=True, timeout=30)
-            return w.returncode == 0 and "waf" in w.stdout.lower()
-        wait_for(explained, 20, interval=0.3, what="moat log why to explain the block")
-
-        # the security log: its own file, intact
-        v = subprocess.run([why_bin, "log", "verify", run_dir + "/security.log", "--key-file",
-                            run_dir + "/verify.key"], capture_output=True, text=True, timeout=60)
-        assert v.returncode == 0 and "OK" in v.stdout, v.stdout + v.stderr
+        # 2. a WAF block, explained by its request id; the security log intact
+        d.waf_block_explained()
     finally:
-        os.killpg(p.pid, signal.SIGTERM)
-        p.wait(timeout=60)
-    out = out_path.read_text()
-    assert "moat error" not in out, out
-    assert '"event"' not in out, "security events went to the terminal"
-    assert not os.path.exists(run_dir), "the demo's folder was left behind"
+        d.stop()
+
+
+@as_root
+def test_demo_django_admin_single_sign_on(moat_bin, tmp_path):
+    """make run APP=django: the stock Django admin behind moat, one login."""
+    d = Demo(moat_bin, tmp_path, app="django")
+    try:
+        d.wait_tour()
+        s = d.login_with_new_factor("/admin/")
+        r = s.get(d.base + "/admin/", allow_redirects=False, timeout=10)
+        assert r.status_code == 200 and "Site administration" in r.text, r.text[:2000]
+        assert 'name="password"' not in r.text and "id_username" not in r.text
+        assert s.get(d.base + "/static/admin/css/base.css", timeout=10).status_code == 200
+        home = s.get(d.base + "/", timeout=10).text
+        assert re.search(r'<strong id="who">demo</strong> \(groups: admin; staff: yes\)', home)
+        d.waf_block_explained()
+    finally:
+        d.stop()
 
 
 @as_root
