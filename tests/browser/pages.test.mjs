@@ -2,7 +2,7 @@
 //
 // Each portal page (log in, a refused log in, the account page, password
 // change, second factor, enrollment, recovery codes) and moat's error pages
-// (404 sensitive path, 403 WAF block, 502 unreachable app) is laid out at
+// (404 sensitive path, 403 WAF block, 414 long address, 502 unreachable app) is laid out at
 // 320, 390, 768 and 1440 px, in light and dark colour schemes, and checked
 // programmatically: no sideways scrolling, every control at least 44 x 44 px
 // (a check box: its label), text at least 16 px, WCAG AA contrast of every
@@ -256,6 +256,9 @@ test('error pages at phone and desktop widths', async () => {
   assert.equal(r.status(), 403);
   assert.match(await page.locator('code').innerText(), /\S{8,}/, 'the request id is shown');
   await check(page, 'error-403');
+  r = await page.goto(BASE + '/?' + 'a'.repeat(9000));
+  assert.equal(r.status(), 414);
+  await check(page, 'error-414');
   r = await page.goto(DOWN + '/');
   assert.equal(r.status(), 502);
   await check(page, 'error-502');

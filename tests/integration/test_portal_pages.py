@@ -6,7 +6,8 @@ page and error page is laid out at 320, 390, 768 and 1440 px in light and
 dark schemes and measured: no sideways scrolling, 44 px targets, 16 px text,
 AA contrast, a focus ring on each control, the stylesheet applied, no
 script, no CSP violation. The screenshots stay in the test's output folder
-(tmp_path/screenshots; pytest --basetemp=DIR keeps them for CI artifacts).
+(tmp_path/screenshots; pytest --basetemp=DIR keeps them), and are copied to
+$MOAT_ARTIFACTS/portal-pages/ when CI sets MOAT_ARTIFACTS.
 
 Also, without a browser: the stylesheet and logo moat serves, the branding
 in the HTML, a template folder that overrides one page, a broken template
@@ -21,7 +22,7 @@ import pytest
 import requests
 
 from conftest import REPO, serving_dir
-from helpers import closed_port, toml_dumps
+from helpers import toml_dumps
 
 BROWSER_DIR = REPO / "tests" / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -63,7 +64,8 @@ def test_pages_in_chromium(moat_bin, moat, echo, tmp_path):
     if not NODE:
         pytest.skip("node not found (Debian package nodejs)")
     m, _ = make_site(moat_bin, moat, echo, tmp_path)
-    down = moat("http://127.0.0.1:%d" % closed_port())
+    # a socket nothing listens on (a free TCP port could be taken by then)
+    down = moat("unix:%s" % (tmp_path / "nobody-listens.sock"))
     shots = tmp_path / "screenshots"
     env = dict(os.environ, MOAT_URL=m.url, MOAT_DOWN_URL=down.url, MOAT_USER="alice",
                MOAT_PASSWORD=PW, SHOTS=str(shots), CHROMIUM=CHROMIUM, HOME=str(tmp_path))
@@ -75,10 +77,13 @@ def test_pages_in_chromium(moat_bin, moat, echo, tmp_path):
         pytest.fail("node --test did not finish within %ds:\n%s\n%s"
                     % (RUN_TIMEOUT, exc.stdout, exc.stderr))
     assert p.returncode == 0, "node --test pages.test.mjs failed:\n%s\n%s" % (p.stdout, p.stderr)
-    assert "checked 80 layouts" in p.stdout, p.stdout
+    assert "checked 88 layouts" in p.stdout, p.stdout
     pngs = sorted(f.name for f in shots.glob("*.png"))
-    assert len(pngs) == 80, pngs  # 10 pages x 4 widths x 2 schemes
+    assert len(pngs) == 88, pngs  # 11 pages x 4 widths x 2 schemes
     assert all((shots / f).stat().st_size > 1000 for f in pngs)
+    if os.environ.get("MOAT_ARTIFACTS"):
+        shutil.copytree(shots, os.path.join(os.environ["MOAT_ARTIFACTS"], "portal-pages"),
+                        dirs_exist_ok=True)
     print("screenshots in", shots)
 
 
