@@ -56,10 +56,12 @@ def verify(header, secret, max_age=DEFAULT_MAX_AGE, now=None) -> Optional[Identi
     key = _key(secret)
     if not header or not isinstance(header, str) or len(header) > MAX_HEADER:
         return None
+    if not header.isascii():  # moat's user and role names are ASCII
+        return None
     msg, sep, sig = header.rpartition(";sig=")
     if not sep:
         return None
-    want = hmac.new(key, msg.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
+    want = hmac.new(key, msg.encode("ascii"), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(want, sig.lower()):
         return None
     parts = msg.split(";")
