@@ -1,5 +1,7 @@
 /* pages.c - moat's own answers: short generic pages that carry the request
- * id and nothing about the internals, in HTML or, for API clients, JSON. */
+ * id and nothing about the internals, in HTML or, for API clients, JSON.
+ * The HTML template is the runtime's: errors.page, or the portal's look
+ * (templates/error.html in templates/layout.html, rendered at load). */
 #include <string.h>
 
 #include "internal.h"

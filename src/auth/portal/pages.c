@@ -1,5 +1,6 @@
 /* pages.c - what the portal answers, written into a reply: the HTML pages
- * (self-contained, no script, escaped text), the JSON of the API, the
+ * (which values each template gets; the markup is in templates/, see
+ * look.c and template.c; no script, escaped text), the JSON of the API, the
  * session and CSRF cookies, redirects and the security events the gateway
  * records for the portal. Nothing here decides: portal.c does. */
 #include <string.h>
