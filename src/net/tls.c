@@ -459,6 +459,8 @@ static moat_tls_ctx managed_sni; /* no certificates of its own: SNI keeps the de
 static moat_tls_challenge_fn challenge_fn;
 static const unsigned char acme_tls1[] = "\x0a" "acme-tls/1";
 
+static int acme_hello(SSL *ssl, int *alert, void *arg);
+
 static SSL_CTX *bare_ctx_new(bool modern)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -466,6 +468,7 @@ static SSL_CTX *bare_ctx_new(bool modern)
     SSL_CTX_set_min_proto_version(ctx, modern ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    SSL_CTX_set_client_hello_cb(ctx, acme_hello, NULL);
     return ctx;
 }
 
@@ -482,6 +485,7 @@ int moat_tls_managed_set(const char *cert, const char *key, bool modern, char *e
             return rc;
         }
         ctx = c.ctx;
+        SSL_CTX_set_client_hello_cb(ctx, acme_hello, NULL);
     } else {
         ctx = bare_ctx_new(modern);
     }
@@ -522,8 +526,85 @@ static SSL *managed_ssl_new(void)
 }
 
 /* RFC 8737: a client offering acme-tls/1 is the CA validating a name; it
- * gets the challenge certificate for that name and nothing else. Returns an
- * SSL_TLSEXT_ERR_* code, or -1 when acme-tls/1 was not offered. */
+ * gets the challenge certificate for that name and nothing else. The
+ * certificate must be in place before OpenSSL picks the signature
+ * algorithm, which comes before the ALPN callback: so it is set from the
+ * raw ClientHello here, and the ALPN callback (acme_alpn) only agrees. */
+static int acme_ex;
+static pthread_once_t acme_ex_once = PTHREAD_ONCE_INIT;
+
+static void acme_ex_init(void)
+{
+    acme_ex = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    MOAT_BUG_ON(acme_ex < 0);
+}
+
+/* The SSL ex_data slot marking a TLS-ALPN-01 validation handshake. */
+static int acme_ex_index(void)
+{
+    pthread_once(&acme_ex_once, acme_ex_init);
+    return acme_ex;
+}
+
+static bool offers_acme(SSL *ssl)
+{
+    const unsigned char *p;
+    size_t n;
+    if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &p,
+                                   &n) ||
+        n < 2 || (size_t)((p[0] << 8) | p[1]) != n - 2)
+        return false;
+    for (size_t i = 2; i < n;) {
+        size_t l = p[i];
+        if (i + 1 + l > n) return false;
+        if (l == sizeof(acme_tls1) - 2 && memcmp(p + i + 1, acme_tls1 + 1, l) == 0) return true;
+        i += 1 + l;
+    }
+    return false;
+}
+
+/* The host_name of the server_name extension, NUL-terminated into out. */
+static bool hello_sni(SSL *ssl, char *out, size_t outlen)
+{
+    const unsigned char *p;
+    size_t n;
+    if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &n) || n < 5) return false;
+    size_t list = (size_t)((p[0] << 8) | p[1]);
+    size_t len = (size_t)((p[3] << 8) | p[4]);
+    if (list != n - 2 || p[2] != TLSEXT_NAMETYPE_host_name || 5 + len > n || len == 0 ||
+        len >= outlen || memchr(p + 5, '\0', len))
+        return false;
+    memcpy(out, p + 5, len);
+    out[len] = '\0';
+    return true;
+}
+
+static int acme_hello(SSL *ssl, int *alert, void *arg)
+{
+    (void)arg;
+    if (!offers_acme(ssl)) return SSL_CLIENT_HELLO_SUCCESS;
+    pthread_mutex_lock(&managed_lock);
+    moat_tls_challenge_fn fn = challenge_fn;
+    pthread_mutex_unlock(&managed_lock);
+    char host[256];
+    X509 *x = NULL;
+    EVP_PKEY *k = NULL;
+    if (!fn || !hello_sni(ssl, host, sizeof(host)) || fn(host, &x, &k) < 0) {
+        *alert = SSL_AD_NO_APPLICATION_PROTOCOL;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    int ok = SSL_use_certificate(ssl, x) == 1 && SSL_use_PrivateKey(ssl, k) == 1;
+    X509_free(x);
+    EVP_PKEY_free(k);
+    if (!ok) {
+        ERR_clear_error();
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    SSL_set_ex_data(ssl, acme_ex_index(), (void *)acme_tls1);
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 static int acme_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                      const unsigned char *in, unsigned int inlen)
 {
@@ -531,26 +612,15 @@ static int acme_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     if (SSL_select_next_proto(&sel, outlen, acme_tls1, sizeof(acme_tls1) - 1, in, inlen) !=
         OPENSSL_NPN_NEGOTIATED)
         return -1;
-    pthread_mutex_lock(&managed_lock);
-    moat_tls_challenge_fn fn = challenge_fn;
-    pthread_mutex_unlock(&managed_lock);
-    const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    X509 *x = NULL;
-    EVP_PKEY *k = NULL;
-    if (!fn || !host || fn(host, &x, &k) < 0) return SSL_TLSEXT_ERR_ALERT_FATAL;
-    int ok = SSL_use_certificate(ssl, x) == 1 && SSL_use_PrivateKey(ssl, k) == 1;
-    X509_free(x);
-    EVP_PKEY_free(k);
-    if (!ok) {
-        ERR_clear_error();
-        return SSL_TLSEXT_ERR_ALERT_FATAL;
-    }
+    /* only where acme_hello put the challenge certificate in place */
+    if (!SSL_get_ex_data(ssl, acme_ex_index())) return -1;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
 }
 
 static bool acme_only(const moat_tls_conn *c)
 {
+    if (!SSL_get_ex_data(c->ssl, acme_ex_index())) return false;
     const unsigned char *p;
     unsigned int n;
     SSL_get0_alpn_selected(c->ssl, &p, &n);
