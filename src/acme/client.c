@@ -312,8 +312,8 @@ static int problem(moat_acme *a, const char *what, response *r, char **err)
     free(a->problem);
     a->problem = NULL;
     if (moat_acme_parse_problem(r->body.data ? r->body.data : "", r->body.len, &p) == 0) {
-        *err = moat_xasprintf("%s: the CA answered %ld %s%s%s", what, r->status, p.type,
-                              p.detail[0] ? ": " : "", p.detail);
+        *err = moat_xasprintf("%s: the CA answered %ld %s%s%s%s", what, r->status, p.type,
+                              p.detail[0] ? " (" : "", p.detail, p.detail[0] ? ")" : "");
         a->problem = moat_xstrdup(p.type);
         moat_acme_problem_free(&p);
     } else {
@@ -577,7 +577,7 @@ static int authorize(moat_acme *a, const char *url, char **err)
             return 0;
         }
         if (az.status == MOAT_ACME_INVALID || az.challenge_status == MOAT_ACME_INVALID) {
-            *err = moat_xasprintf("%s for %s failed: %s", a->challenge, az.domain,
+            *err = moat_xasprintf("%s for %s failed, %s", a->challenge, az.domain,
                                   az.error ? az.error : "the CA could not validate it");
             moat_acme_authz_free(&az);
             return MOAT_EIO;

@@ -70,10 +70,14 @@ static char *problem_detail(json_t *o)
     if (!json_is_object(e)) return NULL;
     const char *type = json_string_value(json_object_get(e, "type"));
     const char *detail = json_string_value(json_object_get(e, "detail"));
+    static const char prefix[] = "urn:ietf:params:acme:error:";
+    if (type && strncmp(type, prefix, sizeof(prefix) - 1) == 0) type += sizeof(prefix) - 1;
+    /* "TYPE (DETAIL)": not "TYPE: DETAIL", which the security log would
+     * take for a header ("unauthorized: ...") and redact */
     moat_buf b;
     moat_buf_init(&b);
-    moat_buf_printf(&b, "%.200s%s%.400s", type ? type : "error", detail ? ": " : "",
-                    detail ? detail : "");
+    moat_buf_printf(&b, "%.200s%s%.400s%s", type ? type : "error", detail ? " (" : "",
+                    detail ? detail : "", detail ? ")" : "");
     for (size_t i = 0; i < b.len; i++)
         if ((unsigned char)b.data[i] < 0x20 || b.data[i] == 0x7f) b.data[i] = ' ';
     return moat_buf_steal(&b);
