@@ -260,8 +260,8 @@ static int64_t retry_after_seconds(const char *v)
 }
 
 /* method: "GET", "HEAD" or "POST" (body: a JWS). */
-static int http(moat_acme *a, const char *method, const char *url, const char *body,
-                response *r, char **err)
+static int http(moat_acme *a, const char *method, const char *url, const char *body, response *r,
+                char **err)
 {
     memset(r, 0, sizeof(*r));
     moat_buf_init(&r->body);
@@ -291,8 +291,8 @@ static int http(moat_acme *a, const char *method, const char *url, const char *b
     CURLcode cc = cu->perform(a->h);
     if (hdrs) cu->slist_free_all(hdrs);
     if (cc != CURLE_OK) {
-        *err = moat_xasprintf("cannot reach the CA (%s): %s", url,
-                              cerr[0] ? cerr : cu->strerror(cc));
+        *err =
+            moat_xasprintf("cannot reach the CA (%s): %s", url, cerr[0] ? cerr : cu->strerror(cc));
         response_free(r);
         return MOAT_EIO;
     }
@@ -345,8 +345,10 @@ static int account_key(moat_acme *a, char **err)
         int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         FILE *w = fd >= 0 ? fdopen(fd, "w") : NULL;
         bool ok = w && PEM_write_PrivateKey(w, a->account, NULL, NULL, 0, NULL, NULL);
-        if (w) ok = fclose(w) == 0 && ok;
-        else if (fd >= 0) close(fd);
+        if (w)
+            ok = fclose(w) == 0 && ok;
+        else if (fd >= 0)
+            close(fd);
         if (!ok || rename(tmp, a->paths.account) < 0) {
             *err = moat_xasprintf("cannot write %s: %s", a->paths.account, strerror(errno));
             unlink(tmp);
@@ -407,9 +409,10 @@ static char *jws(const char *protected_json, const char *payload, EVP_PKEY *key)
     char *p64 = b64url_str(protected_json), *b64 = b64url_str(payload);
     char *input = moat_xasprintf("%s.%s", p64, b64);
     char *sig = es256(key, input);
-    char *out = sig ? moat_xasprintf("{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}",
-                                     p64, b64, sig)
-                    : NULL;
+    char *out =
+        sig ? moat_xasprintf("{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}", p64,
+                             b64, sig)
+            : NULL;
     free(p64);
     free(b64);
     free(input);
@@ -426,8 +429,8 @@ static char *eab_binding(moat_acme *a, char **err)
         *err = moat_xstrdup("tls.acme.eab_hmac is not base64url");
         return NULL;
     }
-    json_t *prot = json_pack("{s:s, s:s, s:s}", "alg", "HS256", "kid", a->eab_kid, "url",
-                             a->dir.new_account);
+    json_t *prot =
+        json_pack("{s:s, s:s, s:s}", "alg", "HS256", "kid", a->eab_kid, "url", a->dir.new_account);
     char *pj = json_dumps(prot, JSON_COMPACT);
     json_decref(prot);
     char *p64 = b64url_str(pj), *b64 = b64url_str(a->jwk);
@@ -541,9 +544,9 @@ static int get_order(moat_acme *a, const char *url, moat_acme_order *o, char **e
 {
     response r;
     if (post(a, url, NULL, &r, err) < 0) return MOAT_EIO;
-    int rc = r.status == 200 ? moat_acme_parse_order(r.body.data ? r.body.data : "", r.body.len,
-                                                     o, err)
-                             : problem(a, "order", &r, err);
+    int rc = r.status == 200
+                 ? moat_acme_parse_order(r.body.data ? r.body.data : "", r.body.len, o, err)
+                 : problem(a, "order", &r, err);
     response_free(&r);
     return rc;
 }
@@ -651,8 +654,10 @@ static int write_private(const char *path, const char *data, size_t len, mode_t 
         while (rc == 0 && off < len) {
             ssize_t w = write(fd, data + off, len - off);
             if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) rc = MOAT_EIO;
-            else off += (size_t)w;
+            if (w <= 0)
+                rc = MOAT_EIO;
+            else
+                off += (size_t)w;
         }
         if (rc == 0 && fsync(fd) < 0) rc = MOAT_EIO;
         if (close(fd) < 0) rc = MOAT_EIO;
@@ -687,8 +692,8 @@ static int store(moat_acme *a, EVP_PKEY *key, const char *pem, size_t len, char 
     BIO_free(kb);
     if (rc == 0) rc = write_private(a->paths.cert, pem, len, 0644);
     if (rc < 0) {
-        *err = moat_xasprintf("cannot store the certificate in %s: %s", a->paths.dir,
-                              strerror(errno));
+        *err =
+            moat_xasprintf("cannot store the certificate in %s: %s", a->paths.dir, strerror(errno));
         return rc;
     }
     char why[512];
@@ -722,8 +727,8 @@ static int obtain(moat_acme *a, char **err)
     }
     response r;
     if (http(a, "GET", a->directory, NULL, &r, err) < 0) return MOAT_EIO;
-    int rc = r.status == 200 ? moat_acme_parse_directory(r.body.data ? r.body.data : "",
-                                                         r.body.len, &a->dir, err)
+    int rc = r.status == 200 ? moat_acme_parse_directory(r.body.data ? r.body.data : "", r.body.len,
+                                                         &a->dir, err)
                              : problem(a, "directory", &r, err);
     response_free(&r);
     if (rc < 0) return rc;
@@ -851,7 +856,8 @@ static void *run(void *arg)
     while (!stopping(a)) {
         moat_acme_certinfo ci;
         bool have = moat_acme_cert_info(a->paths.cert, &ci) == 0;
-        bool good = have && moat__acme_covers(&ci, a->domains, a->ndomains);
+        bool good = have && moat__acme_covers(&ci, a->domains, a->ndomains) &&
+                    moat__acme_pair_ok(a->paths.cert, a->paths.key);
         int64_t now = (int64_t)time(NULL);
         if (good && now < moat_acme_renew_at(&ci)) {
             /* Wake at least hourly: the wall clock may jump (suspend, NTP). */
@@ -894,12 +900,14 @@ static void *run(void *arg)
         if (a->retry_after > 0 && delay < (uint64_t)a->retry_after * 1000)
             delay = (uint64_t)a->retry_after * 1000;
         int64_t next = (int64_t)time(NULL) + (int64_t)(delay / 1000);
-        char *reason = moat_xasprintf("%s%s", err ? err : "unknown error",
-                                      good ? "; the current certificate is still served"
-                                      : have ? "; the stored certificate does not cover the "
-                                               "configured names"
-                                             : "; HTTPS handshakes fail until a certificate "
-                                               "is obtained");
+        const char *meanwhile =
+            !have   ? "; HTTPS handshakes fail until a certificate is obtained"
+            : !good ? "; the stored certificate does not match the key or the configured "
+                      "names: it is served meanwhile only if it loaded"
+            : ci.not_after <= now ? "; the served certificate has expired: clients refuse it "
+                                    "until a new one is obtained"
+                                  : "; the current certificate is still served";
+        char *reason = moat_xasprintf("%s%s", err ? err : "unknown error", meanwhile);
         moat_warn("acme: %s; next attempt in %llu s", reason, (unsigned long long)(delay / 1000));
         event(a, "cert.failed", MOAT_SECLOG_ERROR, reason, have ? &ci : NULL, next);
         free(reason);

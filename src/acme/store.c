@@ -105,6 +105,20 @@ bool moat__acme_covers(const moat_acme_certinfo *ci, char *const *names, size_t 
     return true;
 }
 
+bool moat__acme_pair_ok(const char *cert, const char *key)
+{
+    FILE *cf = fopen(cert, "r"), *kf = fopen(key, "r");
+    X509 *x = cf ? PEM_read_X509(cf, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = kf ? PEM_read_PrivateKey(kf, NULL, NULL, NULL) : NULL;
+    bool ok = x && k && X509_check_private_key(x, k) == 1;
+    if (cf) fclose(cf);
+    if (kf) fclose(kf);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    ERR_clear_error();
+    return ok;
+}
+
 /* ---- challenge answers --------------------------------------------------- */
 
 #define MAX_CHALLENGES 100
@@ -177,8 +191,7 @@ static int alpn_cert(const char *domain, const char *keyauth, X509 **out, EVP_PK
     X509_gmtime_adj(X509_getm_notAfter(x), 7 * 86400L);
     X509_set_pubkey(x, pkey);
     X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)domain, -1, -1,
-                               0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)domain, -1, -1, 0);
     X509_set_issuer_name(x, name);
     GENERAL_NAMES *gens = GENERAL_NAMES_new();
     GENERAL_NAME *g = GENERAL_NAME_new();
@@ -188,8 +201,7 @@ static int alpn_cert(const char *domain, const char *keyauth, X509 **out, EVP_PK
     sk_GENERAL_NAME_push(gens, g);
     int ok = X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0);
     GENERAL_NAMES_free(gens);
-    if (ok != 1 || !ext || !X509_add_ext(x, ext, -1) || !X509_sign(x, pkey, EVP_sha256()))
-        goto out;
+    if (ok != 1 || !ext || !X509_add_ext(x, ext, -1) || !X509_sign(x, pkey, EVP_sha256())) goto out;
     *out = x;
     *outkey = pkey;
     x = NULL;

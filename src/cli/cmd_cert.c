@@ -55,9 +55,9 @@ static void print_cert(const char *path, const char *how, bool managed, int64_t 
     printf("%s (%s)\n", path, how);
     int rc = moat_acme_cert_info(path, &ci);
     if (rc < 0) {
-        printf("  %s\n", rc == MOAT_ENOENT ? (managed ? "no certificate yet: moat serve obtains one"
-                                                      : "missing")
-                                           : "not a PEM certificate");
+        printf("  %s\n", rc == MOAT_ENOENT
+                             ? (managed ? "no certificate yet: moat serve obtains one" : "missing")
+                             : "not a PEM certificate");
         return;
     }
     moat_buf e;
@@ -112,8 +112,8 @@ static int cert_status(int argc, char **argv)
     if (cfg->tls.acme.on) {
         moat_acme_paths p;
         moat_acme_paths_init(cfg, &p);
-        char *how = moat_xasprintf("ACME %s from %s", cfg->tls.acme.challenge,
-                                   cfg->tls.acme.directory);
+        char *how =
+            moat_xasprintf("ACME %s from %s", cfg->tls.acme.challenge, cfg->tls.acme.directory);
         print_cert(p.cert, how, true, now);
         free(how);
         moat_acme_paths_free(&p);

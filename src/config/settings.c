@@ -708,7 +708,8 @@ const moat__config_setting moat__config_settings[] = {
         .type = MOAT__CFG_STRING,
         .def = "\"\"",
         .secret = true,
-        .allowed = "`\"${env:NAME}\"` or `\"${file:PATH}\"` (a secret is never written in the file)",
+        .allowed =
+            "`\"${env:NAME}\"` or `\"${file:PATH}\"` (a secret is never written in the file)",
         .offset = AT(tls.acme.eab_hmac),
         .doc = "External account binding: the MAC key the CA gave (base64url), with "
                "`eab_kid`. Never logged.",

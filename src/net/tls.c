@@ -454,10 +454,11 @@ bool moat_tls_conn_ready(const moat_tls_conn *c)
  * offer), and only TLS-ALPN-01 validations (acme-tls/1) complete. */
 
 static pthread_mutex_t managed_lock = PTHREAD_MUTEX_INITIALIZER;
-static SSL_CTX *managed_ctx; /* under managed_lock */
+static SSL_CTX *managed_ctx;     /* under managed_lock */
 static moat_tls_ctx managed_sni; /* no certificates of its own: SNI keeps the default */
 static moat_tls_challenge_fn challenge_fn;
-static const unsigned char acme_tls1[] = "\x0a" "acme-tls/1";
+static const unsigned char acme_tls1[] = "\x0a"
+                                         "acme-tls/1";
 
 static int acme_hello(SSL *ssl, int *alert, void *arg);
 

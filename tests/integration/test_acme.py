@@ -42,7 +42,7 @@ ISSUE_TIMEOUT = float(os.environ.get("ACME_TIMEOUT", "90"))  # first issuance on
 class Pebble:
     """pebble + challtestsrv (DNS only) for one test."""
 
-    def __init__(self, moat_bin, tmp, http_port, tls_port, validity=None, env=None):
+    def __init__(self, moat_bin, tmp, http_port, tls_port, validity=None, env=None, eab=None):
         self.tmp = Path(tmp)
         self.procs = []
         self.dns_port = free_port()
@@ -63,6 +63,9 @@ class Pebble:
             "ocspResponderURL": "", "externalAccountBindingRequired": False}}
         if validity:
             cfg["pebble"]["certificateValidityPeriod"] = validity
+        if eab:
+            cfg["pebble"]["externalAccountBindingRequired"] = True
+            cfg["pebble"]["externalAccountMACKeys"] = eab
         (self.tmp / "pebble.json").write_text(json.dumps(cfg))
         self.env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
         self.env.pop("PEBBLE_VA_ALWAYS_VALID", None)
@@ -158,7 +161,8 @@ def wait_event(m, name, count=1, timeout=ISSUE_TIMEOUT):
 
 class Setup:
     def __init__(self, moat_bin, tmp_path_factory, echo, challenge="tls-alpn-01",
-                 validity=None, pebble_env=None, directory=None):
+                 validity=None, pebble_env=None, directory=None, eab=None, acme_extra=None,
+                 env=None):
         self.moat_bin = moat_bin
         self.http_port = free_port()
         self.tls_port = free_port()
@@ -166,19 +170,21 @@ class Setup:
         self.pebble = None
         if directory is None:
             self.pebble = Pebble(moat_bin, serving_dir(tmp_path_factory.mktemp("pebble")), self.http_port,
-                                 self.tls_port, validity=validity, env=pebble_env)
+                                 self.tls_port, validity=validity, env=pebble_env, eab=eab)
             directory = self.pebble.directory
         acme = {"directory": directory, "domains": [DOMAIN], "challenge": challenge,
                 "email": "ops@example.com", "retry": "1s"}
         if self.pebble:
             acme["ca_bundle"] = self.pebble.ca_bundle
+        acme.update(acme_extra or {})
+        self.env = env
         self.config = base_config(self.http_port, echo.url(), self.wd, hosts=[DOMAIN],
                                   tls={"listen": ["%s:%d" % (HOST, self.tls_port)],
                                        "redirect": False, "acme": acme})
         self.moats = []
 
     def start(self):
-        m = Moat(self.moat_bin, self.wd, config=self.config, port=self.http_port)
+        m = Moat(self.moat_bin, self.wd, config=self.config, port=self.http_port, env=self.env)
         self.moats.append(m)
         m.start()
         return m
@@ -398,3 +404,37 @@ def test_cert_status_lists_the_certificate(acme_setup, moat_bin):
     assert DOMAIN in out.stdout
     assert "Pebble" in out.stdout
     assert "not after" in out.stdout and "renewal" in out.stdout
+
+
+EAB_KID = "kid-1"
+EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+
+
+def test_external_account_binding(acme_setup):
+    # the CA requires EAB: without it moat says so and gets nothing
+    s = acme_setup(eab={EAB_KID: EAB_KEY})
+    m = s.start()
+    failed = wait_event(m, "cert.failed")
+    assert "external account" in failed[0]["reason"]
+    assert m.stop() == 0
+    # with the key id and MAC key (from the environment, never the file)
+    s.config["tls"]["acme"].update(eab_kid=EAB_KID, eab_hmac="${env:MOAT_TEST_EAB}")
+    s.env = {"MOAT_TEST_EAB": EAB_KEY}
+    m2 = s.start()
+    wait_event(m2, "cert.issued")
+    _, info, reply = served_cert(s.tls_port, s.pebble.root())
+    assert reply.startswith(b"HTTP/1.1 200")
+    for out in (m2.stdout.text, m2.stderr.text, m.stdout.text, m.stderr.text):
+        assert EAB_KEY not in out
+
+
+def test_eab_mac_key_written_in_the_file_is_refused(acme_setup):
+    s = acme_setup(directory="https://127.0.0.1:9/dir",
+                   acme_extra={"eab_kid": EAB_KID, "eab_hmac": EAB_KEY})
+    m = Moat(s.moat_bin, s.wd, config=s.config, port=s.http_port)
+    m.start(wait=False)
+    m.proc.wait(15)
+    m.stderr.join()
+    m.stopped = True
+    assert m.proc.returncode != 0
+    assert "eab_hmac" in m.stderr.text and EAB_KEY not in m.stderr.text
