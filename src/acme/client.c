@@ -259,12 +259,23 @@ static int64_t retry_after_seconds(const char *v)
     return d < 0 ? 0 : d > 86400 * 7 ? 86400 * 7 : d;
 }
 
+static int progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return stopping(arg) ? 1 : 0;
+}
+
 /* method: "GET", "HEAD" or "POST" (body: a JWS). */
 static int http(moat_acme *a, const char *method, const char *url, const char *body, response *r,
                 char **err)
 {
     memset(r, 0, sizeof(*r));
     moat_buf_init(&r->body);
+    a->retry_after = 0;
     curl_api *cu = &a->cu;
     cu->reset(a->h);
     char cerr[CURL_ERROR_SIZE] = {0};
@@ -279,6 +290,10 @@ static int http(moat_acme *a, const char *method, const char *url, const char *b
     cu->setopt(a->h, CURLOPT_CONNECTTIMEOUT, 15L);
     cu->setopt(a->h, CURLOPT_TIMEOUT, 60L);
     cu->setopt(a->h, CURLOPT_NOSIGNAL, 1L);
+    /* a stop (SIGTERM) must not wait for a slow CA */
+    cu->setopt(a->h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+    cu->setopt(a->h, CURLOPT_XFERINFODATA, a);
+    cu->setopt(a->h, CURLOPT_NOPROGRESS, 0L);
     cu->setopt(a->h, CURLOPT_USERAGENT, "moat/" MOAT_VERSION " (ACME)");
     if (a->ca_bundle[0]) cu->setopt(a->h, CURLOPT_CAINFO, a->ca_bundle);
     if (strcmp(method, "HEAD") == 0) cu->setopt(a->h, CURLOPT_NOBODY, 1L);
@@ -871,7 +886,7 @@ static void *run(void *arg)
         char *err = NULL;
         int rc = obtain(a, &err);
         moat__acme_answers_clear();
-        if (rc == MOAT_ECLOSED) {
+        if (rc == MOAT_ECLOSED || stopping(a)) { /* stopped mid-way: not a failure */
             free(err);
             break;
         }

@@ -4,6 +4,7 @@
  * moat never serves as root. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "settings.h"
 
@@ -32,6 +33,19 @@ char *moat__config_crosscheck(const moat_config *c)
                 return moat_xasprintf("[tls.acme]: '%s' cannot be certified by ACME here (a "
                                       "DNS name is needed: no wildcard, address or port)",
                                       d->items[i]);
+        for (size_t i = 0; c->hosts.len && i < d->len; i++) {
+            bool allowed = false;
+            for (size_t j = 0; j < c->hosts.len && !allowed; j++) {
+                const char *h = c->hosts.items[j], *n = d->items[i];
+                const char *dot = strchr(n, '.');
+                allowed = strcasecmp(h, n) == 0 ||
+                          (h[0] == '*' && h[1] == '.' && dot && strcasecmp(h + 1, dot) == 0);
+            }
+            if (!allowed)
+                return moat_xasprintf("tls.acme.domains: '%s' is not in 'hosts': moat would "
+                                      "refuse the CA's validation requests (421)",
+                                      d->items[i]);
+        }
         if (!c->tls.acme.eab_kid[0] != !c->tls.acme.eab_hmac[0])
             return moat_xstrdup("'tls.acme.eab_kid' and 'tls.acme.eab_hmac' go together");
         if (c->tls.acme.eab_hmac[0] && !moat__config_from_ref(c, "tls.acme.eab_hmac"))

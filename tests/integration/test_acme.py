@@ -438,3 +438,33 @@ def test_eab_mac_key_written_in_the_file_is_refused(acme_setup):
     m.stopped = True
     assert m.proc.returncode != 0
     assert "eab_hmac" in m.stderr.text and EAB_KEY not in m.stderr.text
+
+
+def test_stop_does_not_wait_for_a_silent_ca(acme_setup):
+    # a CA that accepts the connection and never answers: SIGTERM must not
+    # wait for libcurl's timeout (60 s; Moat.stop allows 20)
+    silent = socket.socket()
+    silent.bind((HOST, 0))
+    silent.listen(8)
+    try:
+        s = acme_setup(directory="http://%s:%d/dir" % silent.getsockname())
+        m = s.start()
+        assert m.stderr.wait_for(r"acme: obtaining the certificate", 15, alive=m.alive)
+        conn, _ = silent.accept()  # moat's request is in flight
+        assert m.stop() == 0
+        conn.close()
+        assert not events(m, "cert.failed")  # stopping is not a failure
+    finally:
+        silent.close()
+
+
+def test_domains_must_be_allowed_hosts(acme_setup):
+    s = acme_setup(directory="https://127.0.0.1:9/dir")
+    s.config["hosts"] = ["www.example.org"]
+    m = Moat(s.moat_bin, s.wd, config=s.config, port=s.http_port)
+    m.start(wait=False)
+    m.proc.wait(15)
+    m.stderr.join()
+    m.stopped = True
+    assert m.proc.returncode != 0
+    assert "is not in 'hosts'" in m.stderr.text
