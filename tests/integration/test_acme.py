@@ -253,6 +253,11 @@ def test_tls_alpn_01_first_issuance(acme_setup):
         ("DNS", DOMAIN) in info["subjectAltName"]
     assert "Pebble" in str(info["issuer"])
     check_files(s.wd)
+    # a reload keeps serving it (the runtime is rebuilt, the certificate stays)
+    mark = m.reload(s.config)
+    assert m.stderr.wait_for(r"config reloaded", 15, start=mark, alive=m.alive)
+    _, again, _ = served_cert(s.tls_port, s.pebble.root())
+    assert serial_of(again) == serial_of(info)
     # A client offering acme-tls/1 for a name with no validation under way
     # gets no certificate at all (no HTTP either).
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
