@@ -26,7 +26,7 @@ import requests
 
 import conftest  # noqa: E402
 from conftest import AS_ROOT, Moat, base_config, serving_dir  # noqa: E402
-from helpers import HOST, free_port, port_accepts, wait_for  # noqa: E402
+from helpers import HOST, exchange, free_port, port_accepts, wait_for  # noqa: E402
 
 SERVING_UID = getattr(conftest, "SERVING_UID", None)
 
@@ -473,3 +473,22 @@ def test_domains_must_be_allowed_hosts(acme_setup):
     m.stopped = True
     assert m.proc.returncode != 0
     assert "is not in 'hosts'" in m.stderr.text
+
+
+def test_challenge_path_is_moats_own(acme_setup):
+    # with [tls.acme] the challenge folder never reaches the app, whatever
+    # the method or token; a path that leaves the folder is the app's again
+    s = acme_setup(directory="https://127.0.0.1:9/dir")
+    m = s.start()
+    tok = "A" * 43
+    for raw in (b"GET /.well-known/acme-challenge/%s HTTP/1.1\r\nHost: %s\r\n\r\n",
+                b"POST /.well-known/acme-challenge/%s HTTP/1.1\r\nHost: %s\r\n"
+                b"Content-Length: 0\r\n\r\n",
+                b"GET /.well-known/acme-challenge/%s?x=1 HTTP/1.1\r\nHost: %s\r\n\r\n",
+                b"GET /.well-known/./acme-challenge/%s HTTP/1.1\r\nHost: %s\r\n\r\n"):
+        r = exchange(s.http_port, raw % (tok.encode(), DOMAIN.encode()))
+        assert r.status == 404, raw
+        assert b"/echo" not in r.body
+    r = exchange(s.http_port, b"GET /.well-known/acme-challenge/%2e%2e/%2e%2e/echo HTTP/1.1\r\n"
+                 b"Host: " + DOMAIN.encode() + b"\r\n\r\n")
+    assert r.status == 200
