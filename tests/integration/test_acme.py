@@ -194,6 +194,8 @@ class Setup:
             if m.proc is not None and not m.stopped:
                 rc = m.stop()
                 assert rc == 0, m.stderr.text[-3000:]
+            assert not any(mark in m.stderr.text for mark in conftest.SANITIZER_MARKS), \
+                m.stderr.text[-8000:]
         if self.pebble:
             self.pebble.close()
 
