@@ -500,7 +500,7 @@ static int post(moat_acme *a, const char *url, const char *payload, response *r,
         int rc = http(a, "POST", url, body, r, err);
         free(body);
         if (rc < 0) return rc;
-        if (r->status == 400 && attempt < 5) {
+        if (r->status == 400 && attempt < 10) {
             moat_acme_problem p;
             bool bad_nonce = false;
             if (moat_acme_parse_problem(r->body.data ? r->body.data : "", r->body.len, &p) == 0) {

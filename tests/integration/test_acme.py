@@ -274,8 +274,9 @@ def test_tls_alpn_01_first_issuance(acme_setup):
 
 
 def test_http_01_first_issuance_with_bad_nonces(acme_setup):
-    # pebble refuses half of the good nonces: moat retries badNonce answers
-    s = acme_setup(challenge="http-01", pebble_env={"PEBBLE_WFE_NONCEREJECT": "50"})
+    # pebble refuses 30% of the good nonces (badNonce): without retrying
+    # them, issuance (a dozen signed requests) would almost always fail
+    s = acme_setup(challenge="http-01", pebble_env={"PEBBLE_WFE_NONCEREJECT": "30"})
     m = s.start()
     # Before and after: an unknown token is moat's 404, never the app's.
     r = requests.get("http://%s:%d/.well-known/acme-challenge/%s" % (HOST, s.http_port, "x" * 43),
@@ -286,8 +287,7 @@ def test_http_01_first_issuance_with_bad_nonces(acme_setup):
     der, info, reply = served_cert(s.tls_port, s.pebble.root())
     assert reply.startswith(b"HTTP/1.1 200")
     check_files(s.wd)
-    log = (s.pebble.tmp / "pebble.log").read_text(errors="replace")
-    assert "badNonce" in log or "bad nonce" in log.lower() or "nonce" in log.lower()
+    assert not events(m, "cert.failed"), events(m, "cert.failed")
 
 
 def test_renewal_at_two_thirds_swaps_the_served_certificate(acme_setup):
