@@ -480,6 +480,7 @@ static int fetch_nonce(moat_acme *a, char **err)
  * nonce they carry (RFC 8555 6.5), a bounded number of times. */
 static int post(moat_acme *a, const char *url, const char *payload, response *r, char **err)
 {
+    memset(r, 0, sizeof(*r)); /* freeable whatever happens */
     for (int attempt = 0;; attempt++) {
         if (!a->nonce && fetch_nonce(a, err) < 0) return MOAT_EIO;
         json_t *prot = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "nonce", a->nonce, "url", url);
