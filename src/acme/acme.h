@@ -16,9 +16,10 @@
 /* ---- files (store.c) ----------------------------------------------------- */
 
 /* The state folder's acme/ directory (beside store.url's database) and the
- * certificate, key and account key files in it. Owned strings. */
+ * certificate, key and account key files in it; renew is the flag file
+ * `moat cert renew` leaves (renew now, whatever the dates). Owned strings. */
 typedef struct moat_acme_paths {
-    char *dir, *cert, *key, *account;
+    char *dir, *cert, *key, *account, *renew;
 } moat_acme_paths;
 void moat_acme_paths_init(const moat_config *cfg, moat_acme_paths *p);
 void moat_acme_paths_free(moat_acme_paths *p);
@@ -44,6 +45,9 @@ typedef struct moat_acme moat_acme;
  * user's. Events (cert.issued, cert.renewed, cert.failed) go to log (may be
  * NULL). Returns 0, or a negative code with *err owned, nothing started. */
 int moat_acme_start(const moat_config *cfg, moat_seclog *log, moat_acme **out, char **err);
+/* Makes the thread look at its files again now (SIGHUP: a renewal asked
+ * for with `moat cert renew`). NULL is fine. */
+void moat_acme_wake(moat_acme *a);
 /* Stops the thread (an attempt in progress is abandoned at its next step)
  * and frees a. NULL is fine. */
 void moat_acme_stop(moat_acme *a);

@@ -53,6 +53,7 @@ struct moat_acme {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool stop; /* under lock */
+    bool wake; /* under lock: look at the files again (SIGHUP) */
     moat_seclog *log;
     /* a copy of [tls.acme]: the config may be reloaded and freed meanwhile */
     char *directory, *email, *ca_bundle, *challenge, *eab_kid, *eab_hmac;
@@ -185,8 +186,9 @@ static bool nap(moat_acme *a, uint64_t ms)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&a->lock);
-    while (!a->stop && pthread_cond_timedwait(&a->cond, &a->lock, &ts) != ETIMEDOUT) {
+    while (!a->stop && !a->wake && pthread_cond_timedwait(&a->cond, &a->lock, &ts) != ETIMEDOUT) {
     }
+    a->wake = false;
     bool go = !a->stop;
     pthread_mutex_unlock(&a->lock);
     return go;
@@ -874,8 +876,9 @@ static void *run(void *arg)
         bool have = moat_acme_cert_info(a->paths.cert, &ci) == 0;
         bool good = have && moat__acme_covers(&ci, a->domains, a->ndomains) &&
                     moat__acme_pair_ok(a->paths.cert, a->paths.key);
+        bool asked = access(a->paths.renew, F_OK) == 0; /* moat cert renew */
         int64_t now = (int64_t)time(NULL);
-        if (good && now < moat_acme_renew_at(&ci)) {
+        if (good && !asked && now < moat_acme_renew_at(&ci)) {
             /* Wake at least hourly: the wall clock may jump (suspend, NTP). */
             int64_t wait = moat_acme_renew_at(&ci) - now;
             if (wait > 3600) wait = 3600;
@@ -893,6 +896,7 @@ static void *run(void *arg)
         }
         if (rc == 0) {
             failures = 0;
+            if (asked) unlink(a->paths.renew);
             moat_acme_certinfo nci;
             moat_acme_cert_info(a->paths.cert, &nci);
             moat_info("acme: certificate for %s issued by %s, valid until %lld; served now",
@@ -995,6 +999,15 @@ int moat_acme_start(const moat_config *cfg, moat_seclog *log, moat_acme **out, c
     }
     *out = a;
     return 0;
+}
+
+void moat_acme_wake(moat_acme *a)
+{
+    if (!a) return;
+    pthread_mutex_lock(&a->lock);
+    a->wake = true;
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->lock);
 }
 
 void moat_acme_stop(moat_acme *a)

@@ -31,6 +31,7 @@ void moat_acme_paths_init(const moat_config *cfg, moat_acme_paths *p)
     p->cert = moat_xasprintf("%s/cert.pem", p->dir);
     p->key = moat_xasprintf("%s/key.pem", p->dir);
     p->account = moat_xasprintf("%s/account.key", p->dir);
+    p->renew = moat_xasprintf("%s/renew", p->dir);
 }
 
 void moat_acme_paths_free(moat_acme_paths *p)
@@ -39,6 +40,7 @@ void moat_acme_paths_free(moat_acme_paths *p)
     free(p->cert);
     free(p->key);
     free(p->account);
+    free(p->renew);
     memset(p, 0, sizeof(*p));
 }
 

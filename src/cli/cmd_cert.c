@@ -2,6 +2,8 @@
  * key; `moat cert status`: the certificates a configuration serves, their
  * issuers, expiry and (ACME) next renewal. The certificate work itself is in
  * src/net/cert.c and src/acme/. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 
 #include "acme/acme.h"
 #include "cli.h"
+#include "cmd.h"
 #include "config/config.h"
 #include "core.h"
 #include "net/net.h"
@@ -21,6 +24,11 @@ int moat_cmd_cert(int argc, char **argv);
 static const char usage_cert[] =
     "usage: moat cert selfsigned [--cert FILE] [--key FILE] [--days N] [NAME...]\n"
     "       moat cert status [--config FILE]\n"
+    "       moat cert renew [--config FILE]\n"
+    "\n"
+    "renew: asks the running moat ([tls.acme]) to renew its certificate now,\n"
+    "whatever its dates (a revoked or compromised certificate): leaves a flag\n"
+    "in the state folder and signals moat as 'moat reload' does (pid_file).\n"
     "\n"
     "status: lists the certificates the configuration serves (tls.cert, or the\n"
     "one [tls.acme] obtains), their names, issuer, expiry and next renewal.\n"
@@ -124,6 +132,67 @@ static int cert_status(int argc, char **argv)
     return 0;
 }
 
+static int cert_renew(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'C'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    moat_config_source src = {0};
+    int ch;
+    optind = 2;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (ch == 'C') {
+            src.path = optarg;
+        } else if (ch == 'h') {
+            fputs(usage_cert, stdout);
+            return 0;
+        } else {
+            fputs(usage_cert, stderr);
+            return 2;
+        }
+    }
+    moat_config *cfg = NULL;
+    char *why = NULL;
+    if (moat_config_load(&src, &cfg, &why) < 0) {
+        fprintf(stderr, "moat cert: %s\n", why);
+        free(why);
+        return 1;
+    }
+    if (!cfg->tls.acme.on) {
+        fprintf(stderr, "moat cert renew: [tls.acme] is not set: moat does not manage the "
+                        "certificate (replace tls.cert and reload)\n");
+        moat_config_free(cfg);
+        return 1;
+    }
+    moat_acme_paths p;
+    moat_acme_paths_init(cfg, &p);
+    int rc = 0;
+    if (access(p.dir, F_OK) != 0) {
+        printf("no certificate yet: moat serve obtains one\n");
+    } else {
+        int fd = open(p.renew, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            fprintf(stderr, "moat cert renew: cannot write %s: %s\n", p.renew, strerror(errno));
+            rc = 1;
+        } else {
+            close(fd);
+            if (geteuid() == 0) {
+                const char *mine[] = {p.renew, NULL};
+                moat_cli_give(cfg, mine); /* the serving user removes it once renewed */
+            }
+            printf("renewal asked for (%s)\n", p.renew);
+            fflush(stdout);
+            char *args[] = {"reload", "--config", cfg->source, NULL};
+            if (!cfg->source) args[1] = NULL;
+            if (moat_cmd_reload(cfg->source ? 3 : 1, args) != 0)
+                printf("the running moat renews at its next reload or start\n");
+        }
+    }
+    moat_acme_paths_free(&p);
+    moat_config_free(cfg);
+    return rc;
+}
+
 int moat_cmd_cert(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -131,6 +200,7 @@ int moat_cmd_cert(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "status") == 0) return cert_status(argc, argv);
+    if (strcmp(argv[1], "renew") == 0) return cert_renew(argc, argv);
     if (strcmp(argv[1], "selfsigned") != 0) {
         fprintf(stderr, "moat cert: unknown command '%s'\n%s", argv[1], usage_cert);
         return 2;

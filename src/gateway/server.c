@@ -279,10 +279,13 @@ static void on_drain_timeout(uv_timer_t *t)
         post(&s->workers[i], NULL, true, true);
 }
 
+static moat_acme *acme_thread; /* [tls.acme]: the certificate thread, or NULL */
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     server *s = sig->data;
     if (signum == SIGHUP) {
+        moat_acme_wake(acme_thread); /* moat cert renew */
         reload(s);
         return;
     }
@@ -368,6 +371,7 @@ int moat_gateway_serve(const moat_config_source *src)
             moat__control_close();
             return fail_start(&s, err);
         }
+        acme_thread = acme;
         if (!acme_had)
             moat_info("acme: no certificate yet: HTTPS handshakes fail until the CA issues one "
                       "(the CA's %s validation is answered meanwhile)",
@@ -417,6 +421,7 @@ int moat_gateway_serve(const moat_config_source *src)
         free(w->nidle);
     }
     free(s.workers);
+    acme_thread = NULL;
     moat_acme_stop(acme);
     moat__runtime_unref(s.rt);
     moat_seclog_close(moat__seclog); /* everything queued is written and sealed */

@@ -494,3 +494,59 @@ def test_challenge_path_is_moats_own(acme_setup):
     r = exchange(s.http_port, b"GET /.well-known/acme-challenge/%2e%2e/%2e%2e/echo HTTP/1.1\r\n"
                  b"Host: " + DOMAIN.encode() + b"\r\n\r\n")
     assert r.status == 200
+
+
+def b64u(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def revoke(pebble, cert_der, key_pem):
+    """RFC 8555 7.6: revokeCert signed with the certificate's own key (jwk)."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    key = serialization.load_pem_private_key(key_pem, None)
+    nums = key.public_key().public_numbers()
+    jwk = {"crv": "P-256", "kty": "EC", "x": b64u(nums.x.to_bytes(32, "big")),
+           "y": b64u(nums.y.to_bytes(32, "big"))}
+    d = requests.get(pebble.directory, verify=pebble.ca_bundle, timeout=10).json()
+    for _ in range(10):  # badNonce: retry with a fresh nonce
+        nonce = requests.head(d["newNonce"], verify=pebble.ca_bundle,
+                              timeout=10).headers["Replay-Nonce"]
+        prot = b64u(json.dumps({"alg": "ES256", "jwk": jwk, "nonce": nonce,
+                                "url": d["revokeCert"]}).encode())
+        payload = b64u(json.dumps({"certificate": b64u(cert_der)}).encode())
+        der = key.sign(("%s.%s" % (prot, payload)).encode(), ec.ECDSA(hashes.SHA256()))
+        r_, s_ = decode_dss_signature(der)
+        sig = b64u(r_.to_bytes(32, "big") + s_.to_bytes(32, "big"))
+        r = requests.post(d["revokeCert"], data=json.dumps(
+            {"protected": prot, "payload": payload, "signature": sig}),
+            headers={"Content-Type": "application/jose+json"}, verify=pebble.ca_bundle,
+            timeout=10)
+        if r.status_code == 200:
+            return
+        assert "badNonce" in r.text, r.text
+    raise AssertionError("pebble did not revoke the certificate")
+
+
+def test_revoked_certificate_replaced_by_cert_renew(acme_setup, moat_bin):
+    s = acme_setup()
+    s.config["pid_file"] = str(Path(s.wd) / "moat.pid")
+    m = s.start()
+    wait_event(m, "cert.issued")
+    root = s.pebble.root()
+    der, first, _ = served_cert(s.tls_port, root)
+    revoke(s.pebble, der, (Path(s.wd) / "acme" / "key.pem").read_bytes())
+    serial = "%x" % int(first["serialNumber"], 16)
+    st = requests.get("https://%s:%d/cert-status-by-serial/%s" % (HOST, s.pebble.mgmt_port, serial),
+                      verify=s.pebble.ca_bundle, timeout=10).json()
+    assert st["Status"] == "Revoked", st
+    out = subprocess.run([moat_bin, "cert", "renew", "--config", str(m.config_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    wait_event(m, "cert.renewed")
+    _, second, reply = served_cert(s.tls_port, root)
+    assert serial_of(second) != serial_of(first)
+    assert reply.startswith(b"HTTP/1.1 200")
+    assert not (Path(s.wd) / "acme" / "renew").exists()  # asked once, done once
