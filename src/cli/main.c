@@ -252,6 +252,14 @@ const moat_cli_cmd moat_cli_cert_subs[] = {
      .fn = NULL,
      .summary = "write a self-signed development certificate",
      .flags = "--cert --key --days --config --help"},
+    {.name = "status",
+     .fn = NULL,
+     .summary = "list the served certificates, issuers, expiry and next renewal",
+     .flags = "--config --help"},
+    {.name = "renew",
+     .fn = NULL,
+     .summary = "renew the ACME certificate now (revoked or compromised)",
+     .flags = "--config --help"},
     {0},
 };
 

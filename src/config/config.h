@@ -80,6 +80,16 @@ typedef struct moat_config {
         moat_strlist redirect_exempt; /* path prefixes served over plain HTTP */
         bool session_tickets;         /* stateless resumption with rotating keys */
         uint64_t ticket_rotation_ms;  /* a new ticket key this often */
+        struct {
+            bool on;                  /* a [tls.acme] table was given (set by the loader) */
+            char *directory;          /* the CA's ACME directory URL */
+            char *email;              /* account contact; "" = none */
+            moat_strlist domains;     /* names to certify; empty = hosts */
+            char *ca_bundle;          /* "" = the system's CAs */
+            char *challenge;          /* "tls-alpn-01" | "http-01" */
+            char *eab_kid, *eab_hmac; /* external account binding; "" = none */
+            uint64_t retry_ms;        /* first wait after a failure (doubles) */
+        } acme;
     } tls;
     struct {
         moat_strlist deny;  /* segment globs refused with 404 */

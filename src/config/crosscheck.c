@@ -4,6 +4,7 @@
  * moat never serves as root. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "settings.h"
 
@@ -13,7 +14,45 @@ char *moat__config_crosscheck(const moat_config *c)
         return moat_xasprintf("'tls.cert' has %zu entries and 'tls.key' %zu: each certificate "
                               "needs its key, in the same order",
                               c->tls.cert.len, c->tls.key.len);
-    if (c->tls.listen.len && c->tls.cert.len == 0)
+    if (c->tls.acme.on) {
+        if (c->tls.cert.len)
+            return moat_xstrdup("'tls.cert' is set and [tls.acme] is given: the ACME "
+                                "certificate is the only one (remove one of them)");
+        if (c->tls.listen.len == 0)
+            return moat_xstrdup("[tls.acme] needs 'tls.listen' (where the certificate is "
+                                "served, e.g. tls.listen = [\"0.0.0.0:443\"])");
+        if (strcmp(c->tls.acme.challenge, "http-01") == 0 && c->listen.len == 0)
+            return moat_xstrdup("tls.acme.challenge = \"http-01\" needs a plain 'listen' "
+                                "address (port 80) for the CA to fetch the challenge from");
+        if (c->tls.acme.domains.len == 0 && c->hosts.len == 0)
+            return moat_xstrdup("[tls.acme] needs names: set 'tls.acme.domains' or 'hosts'");
+        const moat_strlist *d = c->tls.acme.domains.len ? &c->tls.acme.domains : &c->hosts;
+        for (size_t i = 0; i < d->len; i++)
+            if (strchr(d->items[i], '*') || strchr(d->items[i], ':') || d->items[i][0] == '[' ||
+                strspn(d->items[i], "0123456789.") == strlen(d->items[i]))
+                return moat_xasprintf("[tls.acme]: '%s' cannot be certified by ACME here (a "
+                                      "DNS name is needed: no wildcard, address or port)",
+                                      d->items[i]);
+        for (size_t i = 0; c->hosts.len && i < d->len; i++) {
+            bool allowed = false;
+            for (size_t j = 0; j < c->hosts.len && !allowed; j++) {
+                const char *h = c->hosts.items[j], *n = d->items[i];
+                const char *dot = strchr(n, '.');
+                allowed = strcasecmp(h, n) == 0 ||
+                          (h[0] == '*' && h[1] == '.' && dot && strcasecmp(h + 1, dot) == 0);
+            }
+            if (!allowed)
+                return moat_xasprintf("tls.acme.domains: '%s' is not in 'hosts': moat would "
+                                      "refuse the CA's validation requests (421)",
+                                      d->items[i]);
+        }
+        if (!c->tls.acme.eab_kid[0] != !c->tls.acme.eab_hmac[0])
+            return moat_xstrdup("'tls.acme.eab_kid' and 'tls.acme.eab_hmac' go together");
+        if (c->tls.acme.eab_hmac[0] && !moat__config_from_ref(c, "tls.acme.eab_hmac"))
+            return moat_xstrdup("'tls.acme.eab_hmac' is a secret: give it as \"${env:NAME}\" "
+                                "or \"${file:PATH}\", not in the file");
+    }
+    if (c->tls.listen.len && c->tls.cert.len == 0 && !c->tls.acme.on)
         return moat_xstrdup("'tls.listen' is set but 'tls.cert' is empty: HTTPS needs a "
                             "certificate (moat cert selfsigned writes one for development)");
     if (c->tls.cert.len && c->tls.listen.len == 0)

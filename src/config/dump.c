@@ -109,6 +109,8 @@ void moat_config_dump(const moat_config *c, moat_buf *out)
             dump_entries(&moat__config_tables[t], c, out);
             continue;
         }
+        /* [tls.acme] turns ACME on by being there: only when it is on */
+        if (strcmp(table, "tls.acme") == 0 && !c->tls.acme.on) continue;
         if (table[0]) moat_buf_printf(out, "\n[%s]\n", table);
         for (size_t i = 0; i < moat__config_nsettings; i++) {
             const moat__config_setting *s = &moat__config_settings[i];

@@ -807,7 +807,7 @@ static void walk(loader *ld, const moat_toml_value *t, const char *prefix, void 
             add_entries(ld, arr, kv->value, base);
         } else if (s) {
             set_value(ld, s, kv->value, base);
-        } else if (clean && !prefix[0] && is_table_name(full)) {
+        } else if (clean && !moat__config_array_table(prefix) && is_table_name(full)) {
             if (kv->value->type == MOAT_TOML_TABLE)
                 walk(ld, kv->value, full, base);
             else
@@ -957,6 +957,24 @@ static void default_security_log(moat_config *c, const moat_toml_value *tbl)
             moat_xasprintf("%.*s/security.log", slash == db ? 0 : (int)(slash - db), db);
 }
 
+/* [tls.acme] turns ACME on by being there, even empty. Its secret may only
+ * come from a reference: written in the file it would sit in backups and
+ * version control. */
+static void note_acme(moat_config *c, const moat_toml_value *tbl)
+{
+    const moat_toml_value *tls = tbl ? moat_toml_get(tbl, "tls") : NULL;
+    const moat_toml_value *acme =
+        tls && tls->type == MOAT_TOML_TABLE ? moat_toml_get(tls, "acme") : NULL;
+    c->tls.acme.on = acme && acme->type == MOAT_TOML_TABLE;
+}
+
+bool moat__config_from_ref(const moat_config *c, const char *key)
+{
+    for (size_t i = 0; i < moat__config_nsettings; i++)
+        if (strcmp(moat__config_settings[i].key, key) == 0) return c->refs && c->refs[i];
+    return false;
+}
+
 /* --upstream / --listen: one value that replaces the list. */
 static void apply_override(loader *ld, moat_config *c, const char *key, const char *opt,
                            const char *value)
@@ -1010,6 +1028,7 @@ int moat_config_load(const moat_config_source *src, moat_config **out, char **er
         if (!ld.nerrs) resolve_paths(c, dir);
     }
     if (!ld.nerrs) default_security_log(c, tbl);
+    if (!ld.nerrs) note_acme(c, tbl);
     if (src->upstream) apply_override(&ld, c, "upstream", "--upstream", src->upstream);
     if (src->listen) apply_override(&ld, c, "listen", "--listen", src->listen);
     if (!ld.nerrs) {

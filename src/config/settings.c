@@ -23,6 +23,27 @@ static const char *const access_formats[] = {"json", "combined", NULL};
 static const char *const log_flush_values[] = {"write", "fsync", NULL};
 static const char *const log_on_failure_values[] = {"serve", "refuse", NULL};
 static const char *const tls_profiles[] = {"intermediate", "modern", NULL};
+static const char *const acme_challenges[] = {"tls-alpn-01", "http-01", NULL};
+
+static const char *check_acme_url(char *v)
+{
+    if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+        return "expected an https:// URL";
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f) return "must not contain spaces or control characters";
+    return NULL;
+}
+
+static const char *check_acme_email(char *v)
+{
+    if (!v[0]) return NULL;
+    const char *at = strchr(v, '@');
+    if (!at || at == v || !at[1] || strchr(at + 1, '@')) return "expected an address NAME@DOMAIN";
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f || strchr("\"<>,;:()[]\\", *p))
+            return "expected a plain address NAME@DOMAIN";
+    return NULL;
+}
 static const char *const frame_options[] = {"DENY", "SAMEORIGIN", "off", NULL};
 static const char *const samesite_values[] = {"Lax", "Strict", "None", "off", NULL};
 static const char *const audit_levels[] = {"low", "medium", "high", NULL};
@@ -159,6 +180,13 @@ const moat__config_table moat__config_tables[] = {
      .doc = "HTTPS. With `tls.listen` set, moat terminates TLS (1.2 and 1.3 only) with the "
             "certificates given, and its plain-HTTP listeners answer every request with a "
             "permanent redirect to HTTPS. Certificates and keys are read again on `SIGHUP`."},
+    {.name = "tls.acme",
+     .doc = "Certificates that take care of themselves: with a `[tls.acme]` table (even an "
+            "empty one) moat obtains the certificate for `domains` from an ACME CA (RFC 8555; "
+            "Let's Encrypt by default), answers the CA's challenge itself, stores the "
+            "certificate and its key in the state folder (`acme/` beside the store's "
+            "database), serves it without a restart and renews it at two thirds of its "
+            "lifetime. `tls.cert` and `tls.key` stay empty. See [tls.md](tls.md)."},
     {.name = "paths",
      .doc =
          "Paths that must never reach the application: version-control folders, environment files, "
@@ -651,6 +679,90 @@ const moat__config_setting moat__config_settings[] = {
         .doc = "How often a new session ticket key is made. The previous key still opens "
                "tickets for one more period, so a ticket is accepted at most twice this long "
                "after its key was made; older keys are erased. Read at start.",
+    },
+
+    /* ---- [tls.acme] ---- */
+    {
+        .key = "tls.acme.directory",
+        .type = MOAT__CFG_STRING,
+        .def = "\"https://acme-v02.api.letsencrypt.org/directory\"",
+        .check = check_acme_url,
+        .offset = AT(tls.acme.directory),
+        .doc = "The CA's ACME directory URL. The default is Let's Encrypt's production CA "
+               "(its staging CA is `https://acme-staging-v02.api.letsencrypt.org/directory`).",
+    },
+    {
+        .key = "tls.acme.email",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .check = check_acme_email,
+        .offset = AT(tls.acme.email),
+        .doc = "Contact address of the ACME account (the CA writes about expiring or revoked "
+               "certificates). `\"\"`: no contact.",
+    },
+    {
+        .key = "tls.acme.domains",
+        .type = MOAT__CFG_LIST,
+        .def = "[]",
+        .check = moat__config_check_host,
+        .unique = true,
+        .max = 100,
+        .allowed = "DNS names (no wildcards: the challenges moat answers cannot prove them)",
+        .offset = AT(tls.acme.domains),
+        .doc = "The names of the certificate (one certificate for all). Empty: the names of "
+               "`hosts`. Each must resolve to this machine for the CA's validation.",
+    },
+    {
+        .key = "tls.acme.ca_bundle",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .allowed = "a PEM file path or `\"\"`",
+        .path = true,
+        .offset = AT(tls.acme.ca_bundle),
+        .doc = "CA certificates that authenticate the ACME server (a private or test CA). "
+               "`\"\"`: the system's trusted CAs.",
+    },
+    {
+        .key = "tls.acme.challenge",
+        .type = MOAT__CFG_ENUM,
+        .def = "\"tls-alpn-01\"",
+        .enum_values = acme_challenges,
+        .offset = AT(tls.acme.challenge),
+        .doc = "How moat proves control of the names. `\"tls-alpn-01\"` (RFC 8737): the CA "
+               "connects to port 443 (`tls.listen`) and moat answers the `acme-tls/1` handshake "
+               "itself. `\"http-01\"`: the CA fetches "
+               "`http://NAME/.well-known/acme-challenge/TOKEN` on port 80 (`listen`) and moat "
+               "answers it itself; the application never sees these requests.",
+    },
+    {
+        .key = "tls.acme.eab_kid",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .offset = AT(tls.acme.eab_kid),
+        .doc = "External account binding (CAs such as ZeroSSL, Google, Sectigo): the key id "
+               "the CA gave. `\"\"`: none.",
+    },
+    {
+        .key = "tls.acme.eab_hmac",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .secret = true,
+        .allowed =
+            "`\"${env:NAME}\"` or `\"${file:PATH}\"` (a secret is never written in the file)",
+        .offset = AT(tls.acme.eab_hmac),
+        .doc = "External account binding: the MAC key the CA gave (base64url), with "
+               "`eab_kid`. Never logged.",
+    },
+    {
+        .key = "tls.acme.retry",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"1m\"",
+        .min = SEC,
+        .max = 24 * HOUR,
+        .offset = AT(tls.acme.retry_ms),
+        .doc = "After a failed attempt moat waits this long (with 20% random jitter), "
+               "doubling the wait after each further failure up to a day, and never sooner "
+               "than the CA's `Retry-After`.",
     },
 
     /* ---- [paths] ---- */

@@ -89,6 +89,8 @@ const char *moat__config_check_glob(char *v);
 /* ---- checks across settings (crosscheck.c) -------------------------------
  * Returns an owned message for the first inconsistency, or NULL. */
 char *moat__config_crosscheck(const moat_config *c);
+/* True when the value of setting key came from a ${env:}/${file:} reference. */
+bool moat__config_from_ref(const moat_config *c, const char *key);
 
 /* ---- units (check.c) ----------------------------------------------------- */
 /* Parse the string forms: sizes "512B", "16KiB", "10MB" (KiB/MiB/GiB are

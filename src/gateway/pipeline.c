@@ -11,6 +11,7 @@
     X(limits)         /* methods, body size */                                                     \
     X(hosts)          /* Host allow-list: 421 */                                                   \
     X(paths)          /* normalise the path; sensitive paths: 404 */                               \
+    X(acme)           /* ACME HTTP-01 challenges answered by moat ([tls.acme]) */                  \
     X(https_redirect) /* plain HTTP when TLS is on: 308 (normalised path) */                       \
     X(moat)           /* moat's own endpoints under /.moat/ */                                     \
     X(waf)            /* ModSecurity + CRS + Python rules on what the client sent: 403 */          \

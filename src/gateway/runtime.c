@@ -44,7 +44,16 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
      * compiled-in 80 KiB head limit. */
     rt->resp_limits = (moat_http_limits){
         .url_bytes = 8192, .header_bytes = 64 * 1024, .headers = 1000, .body_bytes = 0};
-    if (cfg->tls.cert.len) {
+    if (cfg->tls.acme.on) {
+        /* The certificate is ACME's, loaded (or awaited) by moat serve. */
+        if (moat_tls_ctx_new_managed(&rt->tls) < 0) {
+            *err = moat_xstrdup("[tls.acme] was added: turning ACME on needs a restart");
+            goto fail;
+        }
+        moat_addr a;
+        if (cfg->tls.listen.len && moat_addr_parse(cfg->tls.listen.items[0], &a) == 0)
+            rt->https_port = a.port;
+    } else if (cfg->tls.cert.len) {
         char why[512];
         /* Ticket keys are process-wide and outlive reloads; a reload may
          * change whether tickets are issued and how often keys rotate. */
@@ -75,6 +84,10 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
         rt->hosts = moat_xcalloc(cfg->hosts.len, sizeof(*rt->hosts));
         for (size_t i = 0; i < cfg->hosts.len; i++)
             rt->hosts[rt->nhosts++] = cfg->hosts.items[i];
+    } else if (cfg->tls.acme.on) {
+        rt->hosts = moat_xcalloc(cfg->tls.acme.domains.len, sizeof(*rt->hosts));
+        for (size_t i = 0; i < cfg->tls.acme.domains.len; i++)
+            rt->hosts[rt->nhosts++] = cfg->tls.acme.domains.items[i];
     } else if (rt->tls) {
         rt->hosts = moat_xcalloc(64, sizeof(*rt->hosts));
         rt->nhosts = moat_tls_ctx_names(rt->tls, rt->hosts, 64);

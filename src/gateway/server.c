@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acme/acme.h"
 #include "internal.h"
 
 typedef struct server {
@@ -278,10 +279,13 @@ static void on_drain_timeout(uv_timer_t *t)
         post(&s->workers[i], NULL, true, true);
 }
 
+static moat_acme *acme_thread; /* [tls.acme]: the certificate thread, or NULL */
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     server *s = sig->data;
     if (signum == SIGHUP) {
+        moat_acme_wake(acme_thread); /* moat cert renew */
         reload(s);
         return;
     }
@@ -336,6 +340,8 @@ int moat_gateway_serve(const moat_config_source *src)
         free(err);
         return 1;
     }
+    bool acme_had = false;
+    if (cfg->tls.acme.on) moat_acme_serve_stored(cfg, &acme_had);
     s.rt = moat__runtime_new(cfg, ++s.generation, &err);
     if (!s.rt) {
         moat_error("%s", err);
@@ -358,6 +364,18 @@ int moat_gateway_serve(const moat_config_source *src)
     if (moat__privileges_drop(cfg, &err) < 0) {
         moat__control_close();
         return fail_start(&s, err);
+    }
+    moat_acme *acme = NULL;
+    if (cfg->tls.acme.on) {
+        if (moat_acme_start(cfg, moat__seclog, &acme, &err) < 0) {
+            moat__control_close();
+            return fail_start(&s, err);
+        }
+        acme_thread = acme;
+        if (!acme_had)
+            moat_info("acme: no certificate yet: HTTPS handshakes fail until the CA issues one "
+                      "(the CA's %s validation is answered meanwhile)",
+                      cfg->tls.acme.challenge);
     }
     uv_signal_init(s.loop, &s.sigterm);
     uv_signal_init(s.loop, &s.sigint);
@@ -403,6 +421,8 @@ int moat_gateway_serve(const moat_config_source *src)
         free(w->nidle);
     }
     free(s.workers);
+    acme_thread = NULL;
+    moat_acme_stop(acme);
     moat__runtime_unref(s.rt);
     moat_seclog_close(moat__seclog); /* everything queued is written and sealed */
     moat__seclog = NULL;

@@ -68,6 +68,21 @@ void moat_tls_tickets_configure(bool enabled, uint64_t rotation_ms);
 /* The clock ticket rotation reads (moat_now_ms); unit tests replace it. */
 extern uint64_t (*moat_tls__ticket_clock)(void);
 
+/* The managed (ACME) certificate, process-wide: moat_tls_managed_set loads
+ * cert and key (cert NULL: no certificate yet; only acme-tls/1 handshakes
+ * complete) and swaps them in for new connections, from any thread.
+ * moat_tls_ctx_new_managed makes a context that serves it (MOAT_EINVAL
+ * before the first moat_tls_managed_set). */
+int moat_tls_managed_set(const char *cert, const char *key, bool modern, char *err, size_t errlen);
+int moat_tls_ctx_new_managed(moat_tls_ctx **out);
+/* TLS-ALPN-01 (RFC 8737): fn gives the challenge certificate and key for a
+ * host (new references) or a negative code. Called on worker threads. */
+struct x509_st;
+struct evp_pkey_st;
+typedef int (*moat_tls_challenge_fn)(const char *host, struct x509_st **cert,
+                                     struct evp_pkey_st **key);
+void moat_tls_set_challenge(moat_tls_challenge_fn fn);
+
 moat_tls_conn *moat_tls_conn_new(moat_tls_ctx *t);
 void moat_tls_conn_free(moat_tls_conn *c);
 /* Ciphertext from the peer in; decrypted bytes appended to plain, bytes to

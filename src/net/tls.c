@@ -33,6 +33,7 @@ typedef struct tls_cert {
 struct moat_tls_ctx {
     tls_cert *certs; /* certs[0] is the default */
     size_t ncerts;
+    bool managed; /* serves the process-wide ACME certificate (see below) */
 };
 
 struct moat_tls_conn {
@@ -56,11 +57,15 @@ static void ssl_error(char *err, size_t errlen, const char *what, const char *pa
     ERR_clear_error();
 }
 
+static int acme_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                     const unsigned char *in, unsigned int inlen);
+
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned int inlen, void *arg)
 {
-    (void)ssl;
     (void)arg;
+    int acme = acme_alpn(ssl, out, outlen, in, inlen);
+    if (acme >= 0) return acme;
     static const unsigned char http11[] = "\x08http/1.1";
     unsigned char *sel;
     if (SSL_select_next_proto(&sel, outlen, http11, sizeof(http11) - 1, in, inlen) ==
@@ -339,10 +344,12 @@ size_t moat_tls_ctx_names(const moat_tls_ctx *t, const char **names, size_t max)
     return k;
 }
 
+static SSL *managed_ssl_new(void);
+
 moat_tls_conn *moat_tls_conn_new(moat_tls_ctx *t)
 {
     moat_tls_conn *c = moat_xcalloc(1, sizeof(*c));
-    c->ssl = SSL_new(t->certs[0].ctx);
+    c->ssl = t->managed ? managed_ssl_new() : SSL_new(t->certs[0].ctx);
     MOAT_BUG_ON(!c->ssl);
     c->rbio = BIO_new(BIO_s_mem());
     c->wbio = BIO_new(BIO_s_mem());
@@ -359,6 +366,8 @@ void moat_tls_conn_free(moat_tls_conn *c)
     SSL_free(c->ssl);
     free(c);
 }
+
+static bool acme_only(const moat_tls_conn *c);
 
 static void drain(moat_tls_conn *c, moat_buf *send)
 {
@@ -381,6 +390,7 @@ int moat_tls_conn_feed(moat_tls_conn *c, const char *cipher, size_t n, moat_buf 
     for (;;) {
         moat_buf_reserve(plain, 16384);
         int r = SSL_read(c->ssl, plain->data + plain->len, 16384);
+        if (r > 0 && acme_only(c)) continue; /* RFC 8737: no application data */
         if (r > 0) {
             plain->len += (size_t)r;
             plain->data[plain->len] = '\0';
@@ -388,6 +398,14 @@ int moat_tls_conn_feed(moat_tls_conn *c, const char *cipher, size_t n, moat_buf 
         }
         int e = SSL_get_error(c->ssl, r);
         drain(c, send);
+        if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && acme_only(c) &&
+            SSL_is_init_finished(c->ssl)) {
+            /* The validation handshake is all there is: close it. */
+            SSL_shutdown(c->ssl);
+            drain(c, send);
+            ERR_clear_error();
+            return MOAT_ECLOSED;
+        }
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
         if (e == SSL_ERROR_ZERO_RETURN) return MOAT_ECLOSED;
         c->failed = true;
@@ -425,4 +443,187 @@ void moat_tls_conn_shutdown(moat_tls_conn *c, moat_buf *send)
 bool moat_tls_conn_ready(const moat_tls_conn *c)
 {
     return SSL_is_init_finished(c->ssl);
+}
+
+/* ---- the managed (ACME) certificate ------------------------------------------
+ * One certificate for the whole process, obtained and renewed by src/acme on
+ * its own thread: a new one is swapped in under a lock, and each new
+ * connection takes a reference to whatever is current, so connections in
+ * flight keep the old one and no reload is needed. Until a first certificate
+ * exists the context has none: ordinary handshakes fail (no certificate to
+ * offer), and only TLS-ALPN-01 validations (acme-tls/1) complete. */
+
+static pthread_mutex_t managed_lock = PTHREAD_MUTEX_INITIALIZER;
+static SSL_CTX *managed_ctx;     /* under managed_lock */
+static moat_tls_ctx managed_sni; /* no certificates of its own: SNI keeps the default */
+static moat_tls_challenge_fn challenge_fn;
+static const unsigned char acme_tls1[] = "\x0a"
+                                         "acme-tls/1";
+
+static int acme_hello(SSL *ssl, int *alert, void *arg);
+
+static SSL_CTX *bare_ctx_new(bool modern)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    MOAT_BUG_ON(!ctx);
+    SSL_CTX_set_min_proto_version(ctx, modern ? TLS1_3_VERSION : TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    SSL_CTX_set_client_hello_cb(ctx, acme_hello, NULL);
+    return ctx;
+}
+
+int moat_tls_managed_set(const char *cert, const char *key, bool modern, char *err, size_t errlen)
+{
+    SSL_CTX *ctx;
+    if (cert) {
+        tls_cert c = {0};
+        int rc = load_cert(&managed_sni, &c, cert, key, modern, err, errlen);
+        for (size_t j = 0; j < c.nnames; j++)
+            free(c.names[j]);
+        if (rc < 0) {
+            SSL_CTX_free(c.ctx);
+            return rc;
+        }
+        ctx = c.ctx;
+        SSL_CTX_set_client_hello_cb(ctx, acme_hello, NULL);
+    } else {
+        ctx = bare_ctx_new(modern);
+    }
+    pthread_mutex_lock(&managed_lock);
+    SSL_CTX *old = managed_ctx;
+    managed_ctx = ctx;
+    pthread_mutex_unlock(&managed_lock);
+    SSL_CTX_free(old); /* connections made with it hold their own references */
+    return 0;
+}
+
+int moat_tls_ctx_new_managed(moat_tls_ctx **out)
+{
+    pthread_mutex_lock(&managed_lock);
+    bool ready = managed_ctx != NULL;
+    pthread_mutex_unlock(&managed_lock);
+    if (!ready) return MOAT_EINVAL;
+    moat_tls_ctx *t = moat_xcalloc(1, sizeof(*t));
+    t->certs = moat_xcalloc(1, sizeof(*t->certs));
+    t->managed = true;
+    *out = t;
+    return 0;
+}
+
+void moat_tls_set_challenge(moat_tls_challenge_fn fn)
+{
+    pthread_mutex_lock(&managed_lock);
+    challenge_fn = fn;
+    pthread_mutex_unlock(&managed_lock);
+}
+
+static SSL *managed_ssl_new(void)
+{
+    pthread_mutex_lock(&managed_lock);
+    SSL *ssl = SSL_new(managed_ctx);
+    pthread_mutex_unlock(&managed_lock);
+    return ssl;
+}
+
+/* RFC 8737: a client offering acme-tls/1 is the CA validating a name; it
+ * gets the challenge certificate for that name and nothing else. The
+ * certificate must be in place before OpenSSL picks the signature
+ * algorithm, which comes before the ALPN callback: so it is set from the
+ * raw ClientHello here, and the ALPN callback (acme_alpn) only agrees. */
+static int acme_ex;
+static pthread_once_t acme_ex_once = PTHREAD_ONCE_INIT;
+
+static void acme_ex_init(void)
+{
+    acme_ex = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    MOAT_BUG_ON(acme_ex < 0);
+}
+
+/* The SSL ex_data slot marking a TLS-ALPN-01 validation handshake. */
+static int acme_ex_index(void)
+{
+    pthread_once(&acme_ex_once, acme_ex_init);
+    return acme_ex;
+}
+
+static bool offers_acme(SSL *ssl)
+{
+    const unsigned char *p;
+    size_t n;
+    if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &p,
+                                   &n) ||
+        n < 2 || (size_t)((p[0] << 8) | p[1]) != n - 2)
+        return false;
+    for (size_t i = 2; i < n;) {
+        size_t l = p[i];
+        if (i + 1 + l > n) return false;
+        if (l == sizeof(acme_tls1) - 2 && memcmp(p + i + 1, acme_tls1 + 1, l) == 0) return true;
+        i += 1 + l;
+    }
+    return false;
+}
+
+/* The host_name of the server_name extension, NUL-terminated into out. */
+static bool hello_sni(SSL *ssl, char *out, size_t outlen)
+{
+    const unsigned char *p;
+    size_t n;
+    if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &n) || n < 5) return false;
+    size_t list = (size_t)((p[0] << 8) | p[1]);
+    size_t len = (size_t)((p[3] << 8) | p[4]);
+    if (list != n - 2 || p[2] != TLSEXT_NAMETYPE_host_name || 5 + len > n || len == 0 ||
+        len >= outlen || memchr(p + 5, '\0', len))
+        return false;
+    memcpy(out, p + 5, len);
+    out[len] = '\0';
+    return true;
+}
+
+static int acme_hello(SSL *ssl, int *alert, void *arg)
+{
+    (void)arg;
+    if (!offers_acme(ssl)) return SSL_CLIENT_HELLO_SUCCESS;
+    pthread_mutex_lock(&managed_lock);
+    moat_tls_challenge_fn fn = challenge_fn;
+    pthread_mutex_unlock(&managed_lock);
+    char host[256];
+    X509 *x = NULL;
+    EVP_PKEY *k = NULL;
+    if (!fn || !hello_sni(ssl, host, sizeof(host)) || fn(host, &x, &k) < 0) {
+        *alert = SSL_AD_NO_APPLICATION_PROTOCOL;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    int ok = SSL_use_certificate(ssl, x) == 1 && SSL_use_PrivateKey(ssl, k) == 1;
+    X509_free(x);
+    EVP_PKEY_free(k);
+    if (!ok) {
+        ERR_clear_error();
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    SSL_set_ex_data(ssl, acme_ex_index(), (void *)acme_tls1);
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+static int acme_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                     const unsigned char *in, unsigned int inlen)
+{
+    unsigned char *sel;
+    if (SSL_select_next_proto(&sel, outlen, acme_tls1, sizeof(acme_tls1) - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return -1;
+    /* only where acme_hello put the challenge certificate in place */
+    if (!SSL_get_ex_data(ssl, acme_ex_index())) return -1;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static bool acme_only(const moat_tls_conn *c)
+{
+    if (!SSL_get_ex_data(c->ssl, acme_ex_index())) return false;
+    const unsigned char *p;
+    unsigned int n;
+    SSL_get0_alpn_selected(c->ssl, &p, &n);
+    return n == sizeof(acme_tls1) - 2 && memcmp(p, acme_tls1 + 1, n) == 0;
 }

@@ -71,6 +71,13 @@ static const moat_seclog_event_info catalogue[] = {
      "cookie that cannot be mended over plain HTTP; moat dropped it"},
     {"upstream.error", MOAT_SECLOG_ERROR,
      "the application could not be reached, timed out or answered with a broken response"},
+    {"cert.issued", MOAT_SECLOG_NOTICE,
+     "ACME: a certificate was obtained from the CA and is served ([tls.acme])"},
+    {"cert.renewed", MOAT_SECLOG_NOTICE,
+     "ACME: a renewed certificate replaced the one served, without a restart"},
+    {"cert.failed", MOAT_SECLOG_ERROR,
+     "ACME: obtaining or renewing the certificate failed; the certificate served (if any) "
+     "stays, and moat tries again later"},
     {"log.start", MOAT_SECLOG_NOTICE, "a new chain of security log entries began"},
     {"log.continued", MOAT_SECLOG_INFO,
      "a new log file began; it continues the chain of the file before it"},
