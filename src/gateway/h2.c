@@ -692,21 +692,6 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     return 0;
 }
 
-static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
-{
-    (void)ud;
-    if (frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) return 0;
-    if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
-    h2_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-    /* Answered before the request was read whole (a refused upload): the
-     * client may stop sending (RFC 9113 8.1). */
-    if (st && !st->end_in && !st->c.closing) {
-        st->c.closing = true;
-        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
-    }
-    return 0;
-}
-
 static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 {
     (void)code;
@@ -788,8 +773,15 @@ static void on_tick(moat_deadline *d)
                    !st->backpressure && !r->resp_done &&
                    now - st->last_in_ms > lim->body_timeout_ms) {
             refuse(r, 408, "limits.body_timeout", "request body idle over limits.body_timeout");
-        } else if (st->submitted && (st->out.len > st->out_off || !st->out_eof || r) &&
-                   st->out.len > st->out_off && now - st->last_out_ms > lim->send_timeout_ms) {
+        } else if (!r && st->out_eof && st->out.len == st->out_off && !st->end_in &&
+                   now - st->last_in_ms > lim->body_timeout_ms) {
+            /* Answered before the request was read whole (a refused
+             * upload) and the client goes on sending nothing: the stream
+             * is let go (RFC 9113 8.1: RST_STREAM NO_ERROR after the
+             * response). Not at once: some clients take that for a failure. */
+            reset_stream(st, NGHTTP2_NO_ERROR);
+        } else if (st->submitted && st->out.len > st->out_off &&
+                   now - st->last_out_ms > lim->send_timeout_ms) {
             /* The stream's window stays shut: its client does not read it. */
             if (r) {
                 moat__refusal(r, "http.rejected", "limits", "limits.send_timeout");
@@ -831,7 +823,6 @@ void moat__h2_start(moat_client *c)
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_option *opt;
     nghttp2_option_new(&opt);
