@@ -624,6 +624,41 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     return 0;
 }
 
+/* A field nghttp2 finds invalid (RFC 9113 8.2: connection-specific, TE
+ * other than trailers, bytes a field may not hold): the request is refused
+ * with 400 and its event once its header list ends, as an HTTP/1.1 one
+ * would be (nghttp2 drops the field; refuse_status makes sure the request
+ * never goes on without it). */
+static int on_invalid_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
+                             size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                             void *ud)
+{
+    (void)value;
+    (void)valuelen;
+    (void)flags;
+    (void)ud;
+    h2_stream *st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+    if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (st->refuse_status) return 0;
+    moat_h2_field f = {
+        .name = (const char *)name, .name_len = namelen, .value = "", .value_len = 0};
+    moat_h2_field list[] = {{":method", "GET", 7, 3},
+                            {":scheme", "https", 7, 5},
+                            {":path", "/", 5, 1},
+                            {":authority", "a", 10, 1},
+                            f};
+    moat_buf tmp;
+    moat_buf_init(&tmp);
+    const char *why = NULL;
+    /* the translator's words for it when it names one, else nghttp2's verdict */
+    if (moat_h2_request_translate(list, 5, &tmp, &why) == 0 || !why)
+        why = "field value HTTP/1.1 forbids";
+    moat_buf_free(&tmp);
+    st->refuse_status = 400;
+    st->refuse_why = why;
+    return 0;
+}
+
 static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data,
                          size_t len, void *ud)
 {
@@ -694,11 +729,20 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 
 static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
 {
-    (void)code;
     (void)ud;
     h2_stream *st = nghttp2_session_get_stream_user_data(ng, id);
     if (!st) return 0;
     nghttp2_session_set_stream_user_data(ng, id, NULL);
+    /* nghttp2 reset it itself (RFC 9113 8.1.1, 8.2, 8.3: pseudo-headers,
+     * field names, a Content-Length DATA contradicts): an event all the
+     * same. Its error text may quote a value, so only the kind is logged. */
+    moat_request *r = st->c.req;
+    if (code == NGHTTP2_PROTOCOL_ERROR && r && !st->c.closing && !r->resp_head_sent) {
+        moat__refusal(r, "http.rejected", "http", NULL);
+        moat__security_event(r, 400,
+                             "HTTP/2 stream reset: a request HTTP/1.1 cannot carry unambiguously "
+                             "(pseudo-headers, field names, or Content-Length against DATA)");
+    }
     stream_free(st);
     return 0;
 }
@@ -821,6 +865,7 @@ void moat__h2_start(moat_client *c)
     nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_invalid_header_callback(cb, on_invalid_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);

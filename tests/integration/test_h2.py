@@ -419,6 +419,7 @@ REFUSED = {
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_translation_refuses(gw, echo, case):
     echo.clear_seen()
+    start = len(gw.stdout.text)
     with H2(gw.tls_port) as c:
         c.send(c.headers(1, REFUSED[case]))
         assert c.done(1) or c.goaway is not None, case
@@ -431,6 +432,8 @@ def test_translation_refuses(gw, echo, case):
             c.request(3, "/echo/h2-after")
             assert c.done(3) and c.streams[3]["status"] == 200
     assert "h2-refused" not in seen_paths(echo), case
+    # every refusal is in the security log, as an HTTP/1.1 one would be
+    assert gw.stdout.wait_for(r'"event":"http.rejected"', 10, start=start), case
 
 
 @pytest.mark.parametrize("declared,sent", [(5, b"abc"), (2, b"abc")])
