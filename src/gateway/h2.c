@@ -813,6 +813,12 @@ static void on_tick(moat_deadline *d)
         if (r && !r->head && !r->resp_head_sent && now - st->started_ms > lim->header_timeout_ms) {
             refuse(r, 408, "limits.header_timeout",
                    "request head not received in limits.header_timeout");
+            /* A header block never ended holds the connection (nothing may
+             * come between its frames): it closes once the 408 is out. */
+            nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
+                                  nghttp2_session_get_last_proc_stream_id(s->ng), NGHTTP2_NO_ERROR,
+                                  NULL, 0);
+            s->shutting = true;
         } else if (r && r->head && r->state == REQ_BODY && !st->end_in && !st->paused &&
                    !st->backpressure && !r->resp_done &&
                    now - st->last_in_ms > lim->body_timeout_ms) {

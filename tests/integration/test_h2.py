@@ -10,6 +10,7 @@ client never opens its window."""
 import hashlib
 import json
 import os
+import signal
 import socket
 import ssl
 import struct
@@ -83,7 +84,8 @@ def tight(module_moat, echo, cert):
     return tls_moat(module_moat, echo.url(), cert,
                     limits={"http2_streams": 4, "http2_resets": 20,
                             "http2_control_frames": 50, "header_bytes": 8192,
-                            "send_timeout": "1s", "drain_timeout": "5s"})
+                            "send_timeout": "1s", "drain_timeout": "5s",
+                            "header_timeout": "1s", "body_timeout": "1s"})
 
 
 @pytest.fixture(scope="module")
@@ -557,3 +559,37 @@ def test_stream_never_read_is_reset_others_go_on(tight):
         c.send(c.frame(WINDOW_UPDATE, 0, 5, struct.pack(">I", 1 << 20)))
         assert c.done(5) and c.streams[5]["status"] == 200
     assert tight.stdout.wait_for(r'"config_key":"limits.send_timeout"', 10)
+
+
+def test_stalled_body_and_header_block_time_out(tight):
+    start = len(tight.stdout.text)
+    with H2(tight.tls_port) as c:
+        c.request(1, "/echo/h2-slowbody", "POST", [("content-length", "10")], end=False)
+        c.send(c.frame(DATA, 0, 1, b"abc"))
+        assert c.done(1)
+        assert c.streams[1]["status"] == 408
+        c.request(3, "/echo/h2-after-408")  # the connection goes on
+        assert c.done(3) and c.streams[3]["status"] == 200
+    assert tight.stdout.wait_for(r'"config_key":"limits.body_timeout"', 10, start=start)
+    with H2(tight.tls_port) as c:
+        # a header block that never ends holds the whole connection
+        # (our SETTINGS ACK first: nothing may come between its frames)
+        assert c.wait(lambda s: 0x3 in s.server_settings)
+        c.send(c.frame(HEADERS, 0, 1, c.block(BASE)))
+        assert c.wait(lambda s: s.closed, 10)
+        assert c.streams[1]["status"] == 408 and c.goaway == NO_ERROR
+    assert tight.stdout.wait_for(r'"config_key":"limits.header_timeout"', 10, start=start)
+
+
+def test_graceful_stop_finishes_streams(moat, echo, cert):
+    m = tls_moat(moat, echo.url(), cert, limits={"drain_timeout": "10s"})
+    with H2(m.tls_port) as c:
+        c.request(1, "/slow?ms=1500")
+        time.sleep(0.3)
+        m.signal(signal.SIGTERM)
+        assert c.done(1)
+        assert c.streams[1]["status"] == 200
+        assert c.wait(lambda s: s.goaway is not None)
+        assert c.goaway == NO_ERROR
+        assert c.wait(lambda s: s.closed)  # moat closes once the stream is done
+    assert m.proc.wait(15) == 0
