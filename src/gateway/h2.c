@@ -374,26 +374,29 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
     return (ssize_t)n;
 }
 
-/* Writes a head as HEADERS: names lower-cased, what HTTP/2 forbids left out. */
+/* Writes a head as HEADERS, names lower-cased (RFC 9113 8.2.2). The head
+ * has no hop-by-hop field left (moat_http_head_strip_hop_by_hop ran). */
 static int submit(h2_stream *st, moat_http_head *resp, bool body)
 {
     moat_arena *a = st->c.arena;
     nghttp2_nv *nv = moat_arena_alloc(a, (resp->nheaders + 1) * sizeof(*nv));
+    size_t total = 0;
+    for (size_t i = 0; i < resp->nheaders; i++)
+        total += resp->headers[i].name_len;
+    char *names = moat_arena_alloc(a, total + 1), *p = names;
     char status[8];
     snprintf(status, sizeof(status), "%d", resp->status);
     size_t n = 0;
     nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, strlen(status), 0};
     for (size_t i = 0; i < resp->nheaders; i++) {
         moat_http_header *f = &resp->headers[i];
-        char *name = moat_arena_strndup(a, f->name, f->name_len);
-        for (size_t k = 0; k < f->name_len; k++)
-            if (name[k] >= 'A' && name[k] <= 'Z') name[k] = (char)(name[k] + 32);
-        if (!strcmp(name, "connection") || !strcmp(name, "keep-alive") ||
-            !strcmp(name, "proxy-connection") || !strcmp(name, "transfer-encoding") ||
-            !strcmp(name, "upgrade") || !strcmp(name, "te"))
-            continue;
-        nv[n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)f->value, f->name_len, f->value_len,
+        for (size_t k = 0; k < f->name_len; k++) {
+            char ch = f->name[k];
+            p[k] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+        }
+        nv[n++] = (nghttp2_nv){(uint8_t *)p, (uint8_t *)f->value, f->name_len, f->value_len,
                                NGHTTP2_NV_FLAG_NONE};
+        p += f->name_len;
     }
     nghttp2_data_provider dp = {.source.ptr = st, .read_callback = data_read};
     st->submitted = true;
@@ -520,6 +523,7 @@ void moat__h2_respond(moat_request *r, int status, const char *reason, const cha
     for (size_t i = 0; i + 1 < nhdrs * 2; i += 2)
         moat_http_head_add(h, r->arena, hdrs[i], hdrs[i + 1]);
     moat__pipeline_answer_head(r, h);
+    moat_http_head_strip_hop_by_hop(h);
     bool head_only = r->head && r->head->method_id == HTTP_HEAD;
     if (status == 204 || status == 304) len = 0;
     r->resp_head_sent = true;
