@@ -60,6 +60,7 @@ typedef struct moat_limits {
     uint64_t drain_timeout_ms;    /* SIGTERM: time given to in-flight requests */
     uint64_t client_buffer_bytes; /* response bytes queued per client: backpressure above */
     uint64_t send_timeout_ms;     /* a client that reads nothing this long is dropped */
+
     uint64_t http2_streams;        /* HTTP/2: concurrent streams per connection */
     uint64_t http2_resets;         /* HTTP/2: RST_STREAM a client may send per 10 s */
     uint64_t http2_control_frames; /* HTTP/2: SETTINGS, PING, PRIORITY, empty DATA per 10 s */

@@ -206,6 +206,7 @@ struct moat_client {
     bool in_parser;    /* inside moat_http_parser_execute */
     bool kick;         /* execute once even with no new bytes */
     unsigned requests; /* served on this connection */
+
     struct moat__h2 *h2s;       /* HTTP/2: the session this connection carries (h2.c) */
     struct moat__h2_stream *h2; /* HTTP/2: this is a stream's stand-in, not a connection */
 };

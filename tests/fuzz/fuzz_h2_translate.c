@@ -52,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (p < end && n < MAX_FIELDS) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *line_end = nl ? nl : end;
-        const char *colon = line_end - p > 1 ? memchr(p + 1, ':', (size_t)(line_end - p - 1)) : NULL;
+        const char *colon =
+            line_end - p > 1 ? memchr(p + 1, ':', (size_t)(line_end - p - 1)) : NULL;
         f[n].name = p;
         f[n].name_len = (size_t)((colon ? colon : line_end) - p);
         f[n].value = colon ? colon + 1 : line_end;
