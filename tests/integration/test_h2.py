@@ -593,3 +593,20 @@ def test_graceful_stop_finishes_streams(moat, echo, cert):
         assert c.goaway == NO_ERROR
         assert c.wait(lambda s: s.closed)  # moat closes once the stream is done
     assert m.proc.wait(15) == 0
+
+
+def test_chromium_fetches_a_page_over_h2(moat, echo, cert, tmp_path):
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not (os.path.isfile(chromium) and os.access(chromium, os.X_OK)):
+        pytest.skip("%s not found (Debian package chromium)" % chromium)
+    m = tls_moat(moat, echo.url(), cert,
+                 log={"access": str(tmp_path / "access.log"), "access_format": "combined",
+                      "security": "-"})
+    r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--ignore-certificate-errors", "--dump-dom",
+                        "https://localhost:%d/echo/h2-chromium" % m.tls_port],
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, HOME=str(tmp_path)))
+    assert "/echo/h2-chromium" in r.stdout, r.stderr[-2000:]
+    assert wait_for(lambda: "GET /echo/h2-chromium HTTP/2.0\" 200" in
+                    (tmp_path / "access.log").read_text(), 10, what="the access log line")
