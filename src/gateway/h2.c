@@ -71,6 +71,7 @@ struct moat__h2_stream {
     size_t out_off;
     bool out_eof;   /* the response body is complete */
     bool submitted; /* the response head went to nghttp2 */
+    bool no_body;   /* ... with END_STREAM (HEAD, 204, 304) */
     uint64_t started_ms, last_in_ms, last_out_ms;
 };
 
@@ -414,7 +415,7 @@ static int sink_head(moat_request *r, moat_http_head *resp)
     r->status = resp->status;
     r->resp_head_sent = true;
     bool body = !resp->no_body && r->head->method_id != HTTP_HEAD;
-    if (!body) st->out_eof = true;
+    if (!body) st->out_eof = st->no_body = true;
     int rc = submit(st, resp, body);
     flush(st->s);
     return rc;
@@ -423,7 +424,8 @@ static int sink_head(moat_request *r, moat_http_head *resp)
 static int sink_body(moat_request *r, const char *data, size_t len)
 {
     h2_stream *st = r->c->h2;
-    if (len == 0 || st->c.closing) return st->c.closing ? MOAT_ECLOSED : 0;
+    if (st->c.closing) return MOAT_ECLOSED;
+    if (len == 0 || st->no_body) return 0; /* HEAD, 204, 304: HEADERS ended the stream */
     r->bytes_out += len;
     moat_buf_append(&st->out, data, len);
     nghttp2_session_resume_data(st->s->ng, st->id);

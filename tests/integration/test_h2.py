@@ -346,6 +346,12 @@ def test_paths_and_error_pages_over_h2(gw, django_gw):
     assert h["x-request-id"][0].encode() in body
     status, _, body, _ = curl(django_gw, "/echo", "-d", "name=value")
     assert status == 200
+    # nghttp: Django's own page and its security headers, moat's added
+    r = subprocess.run([NGHTTP, "-v", "https://localhost:%d/page" % django_gw.tls_port],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert ":status: 200" in r.stdout and "strict-transport-security:" in r.stdout
+    assert "x-request-id:" in r.stdout
 
 
 def test_auth_redirect_and_login_over_h2(gw, tmp_path):
