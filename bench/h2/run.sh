@@ -10,7 +10,9 @@
 #
 # Measures with h2load (nghttp2-client), on 127.0.0.1, requests/s and the
 # 99th percentile of request latency (from h2load's --log-file, which
-# records every request) at 1 and at 100 concurrent streams per connection.
+# records every request) at 1 and at 100 concurrent streams per connection,
+# and the CPU time each proxy used per request (its processes' user+system
+# time over the run; steadier than requests/s on a shared machine).
 # Prints a Markdown report on stdout (progress on stderr). Everything is
 # stopped and removed on exit.
 #
@@ -66,7 +68,7 @@ $(nginx_temp_paths "$DIR/up")
     keepalive_timeout 75s;
     default_type application/octet-stream;
     server {
-        listen 127.0.0.1:$UP_PORT;
+        listen 127.0.0.1:$UP_PORT backlog=4096;
         root $DIR/up/www;
     }
 }
@@ -131,10 +133,12 @@ PIDS+=($!)
 wait_ok "http://127.0.0.1:$UP_PORT/100.bin" 100
 "$NGINX" -p "$DIR/proxy" -c "$DIR/proxy/nginx.conf" -e "$DIR/proxy/error.log" -g 'daemon off;' &
 PIDS+=($!)
+PID_nginx=$!
 wait_ok "https://127.0.0.1:$NGINX_PORT/100.bin" 100 || { cat "$DIR/proxy/error.log" >&2; exit 1; }
 (cd "$DIR/moat" && exec "$MOAT" serve --config moat.toml) \
     > "$DIR/moat/stdout.log" 2> "$DIR/moat/stderr.log" &
 PIDS+=($!)
+PID_moat=$!
 wait_ok "https://127.0.0.1:$MOAT_TLS_PORT/100.bin" 100 || { cat "$DIR/moat/stderr.log" >&2; exit 1; }
 
 # Both answer over HTTP/2 with the same security headers: checked first.
@@ -155,19 +159,37 @@ check nginx "$NGINX_PORT"
 check moat "$MOAT_TLS_PORT"
 log "both answer over HTTP/2 with the same security headers"
 
-# run NAME PORT STREAMS ROUND: requests/s and p99 ms of one h2load run
-declare -A RPS P99 FAILED
+# CPU seconds a proxy used so far: the process and its children (nginx's
+# workers), user + system. The machine may be shared: CPU per request moves
+# less with other load than requests/s does.
+TICKS=$(getconf CLK_TCK)
+cpu_of() {
+    local pid=$1 t=0 p
+    for p in $pid $(ps -o pid= --ppid "$pid"); do
+        t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    awk -v t="$t" -v hz="$TICKS" 'BEGIN { printf "%.2f", t / hz }'
+}
+
+# run NAME PORT STREAMS ROUND: requests/s, p99 ms and CPU µs per request of one h2load run
+declare -A RPS P99 FAILED CPU
 run() {
-    local out logf="$DIR/h2load-$1-$3-$4.log"
+    local out logf="$DIR/h2load-$1-$3-$4.log" pid c0 c1 done_n
+    pid=$(eval echo "\$PID_$1")
+    c0=$(cpu_of "$pid")
     out=$("$H2LOAD" -c "$CONNS" -t "$THREADS" -m "$3" -D "$DURATION" --warm-up-time="$WARMUP" \
         --log-file="$logf" "https://127.0.0.1:$2/100.bin" 2>&1)
+    c1=$(cpu_of "$pid")
     echo "$out" > "$DIR/h2load-$1-$3-$4.txt"
+    # requests done over the whole run, warm-up included, as the CPU counts it
+    done_n=$(wc -l < "$logf")
     RPS[$1-$3-$4]=$(awk '/^finished in/ { gsub(",", ""); printf "%.0f", $4 }' <<<"$out")
     FAILED[$1-$3-$4]=$(awk '/^requests:/ { gsub(",", ""); print $10 + $12 }' <<<"$out")
     # the log: start time, status, latency in microseconds, one request a line
     P99[$1-$3-$4]=$(awk -F'\t' '{ print $3 }' "$logf" | sort -n |
         awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", v[int(NR * 0.99 + 0.5)] / 1000; else print "nan" }')
-    log "$1 -m$3 round $4: ${RPS[$1-$3-$4]} req/s, p99 ${P99[$1-$3-$4]} ms, failed ${FAILED[$1-$3-$4]}"
+    CPU[$1-$3-$4]=$(awk -v a="$c0" -v b="$c1" -v n="$done_n" 'BEGIN { if (n > 0) printf "%.0f", (b - a) * 1e6 / n; else print "nan" }')
+    log "$1 -m$3 round $4: ${RPS[$1-$3-$4]} req/s, p99 ${P99[$1-$3-$4]} ms, ${CPU[$1-$3-$4]} CPU µs/request, failed ${FAILED[$1-$3-$4]}"
 }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -190,22 +212,26 @@ echo "$moat_version; $nginx_version; $h2load_version. Everything on 127.0.0.1: t
 echo "upstream, both proxies and h2load share the same CPUs. h2load -c$CONNS -t$THREADS,"
 echo "${DURATION} s after ${WARMUP} s of warm-up, medians of $ROUNDS alternating rounds."
 echo
-echo "| streams per connection | proxy | requests/s | p99 ms | failed |"
-echo "|---:|---|---:|---:|---:|"
+echo "| streams per connection | proxy | requests/s | p99 ms | CPU µs/request | failed |"
+echo "|---:|---|---:|---:|---:|---:|"
 for m in 1 100; do
     for p in nginx moat; do
-        rs=() ps=() fs=0
+        rs=() ps=() cs=() fs=0
         for round in $(seq 1 "$ROUNDS"); do
             rs+=("${RPS[$p-$m-$round]}")
             ps+=("${P99[$p-$m-$round]}")
+            cs+=("${CPU[$p-$m-$round]}")
             fs=$((fs + ${FAILED[$p-$m-$round]:-0}))
         done
         eval "MR_$p=$(median "${rs[@]}")"
         eval "MP_$p=$(median "${ps[@]}")"
-        echo "| $m | $p | $(median "${rs[@]}") | $(median "${ps[@]}") | $fs |"
+        eval "MC_$p=$(median "${cs[@]}")"
+        echo "| $m | $p | $(median "${rs[@]}") | $(median "${ps[@]}") | $(median "${cs[@]}") | $fs |"
     done
-    echo "| $m | **moat/nginx** | **$(ratio "$MR_moat" "$MR_nginx")** | $(ratio "$MP_moat" "$MP_nginx") | |"
+    echo "| $m | **moat/nginx** | **$(ratio "$MR_moat" "$MR_nginx")** | $(ratio "$MP_moat" "$MP_nginx") | $(ratio "$MC_moat" "$MC_nginx") | |"
 done
+echo
+echo "requests/s: higher is better; p99 and CPU per request: lower is better."
 echo
 echo "Every round's requests/s:"
 echo
