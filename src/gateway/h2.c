@@ -43,12 +43,14 @@ struct moat__h2 {
     uint64_t resets, control;
     unsigned continuations; /* CONTINUATION frames after the current HEADERS */
     uint64_t idle_since, last_write_ms;
-    int batch;     /* the upstream's batch: frames leave when it ends */
-    bool in_recv;  /* inside nghttp2_session_mem_recv: frames leave after */
-    bool flushing; /* inside flush */
-    bool shutting; /* GOAWAY sent: close once what is queued is written */
-    bool draining; /* GOAWAY NO_ERROR sent: close once the open streams are done */
-    moat_buf wbuf; /* frames of one flush */
+    int batch;       /* the upstream's batch: frames leave when it ends */
+    bool in_recv;    /* inside nghttp2_session_mem_recv: frames leave after */
+    bool flushing;   /* inside flush */
+    bool shutting;   /* GOAWAY sent: close once what is queued is written */
+    bool draining;   /* GOAWAY NO_ERROR sent: close once the open streams are done */
+    moat_buf wbuf;   /* frames of one flush */
+    uv_idle_t *idle; /* runs flush_now once per turn of the loop; freed by its close */
+    bool flush_due;
 };
 
 struct moat__h2_stream {
@@ -78,6 +80,7 @@ struct moat__h2_stream {
 static const moat_transport h2_transport = {.name = "h2", .secure = true};
 
 static void flush(moat__h2 *s);
+static void flush_now(moat__h2 *s);
 static void finish_request(h2_stream *st);
 
 /* ---- events ------------------------------------------------------------- */
@@ -755,7 +758,31 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
 
 /* ---- the connection ----------------------------------------------------- */
 
+/* Frames leave once per turn of the loop (H3): what the reads of one poll
+ * produced (many streams' responses from many upstream reads) goes out in
+ * one write, at the next idle phase. */
+static void on_idle(uv_idle_t *h)
+{
+    moat__h2 *s = h->data;
+    uv_idle_stop(h);
+    if (!s) return;
+    s->flush_due = false;
+    flush_now(s);
+}
+
 static void flush(moat__h2 *s)
+{
+    if (s->flush_due || s->c->closing) return;
+    s->flush_due = true;
+    uv_idle_start(s->idle, on_idle);
+}
+
+static void idle_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void flush_now(moat__h2 *s)
 {
     moat_client *c = s->c;
     if (s->in_recv || s->batch > 0 || s->flushing || c->closing) return;
@@ -805,7 +832,7 @@ static void on_tick(moat_deadline *d)
                               nghttp2_session_get_last_proc_stream_id(s->ng), NGHTTP2_NO_ERROR,
                               NULL, 0);
         s->shutting = true;
-        flush(s);
+        flush_now(s);
         if (c->closing) return;
         moat__client_abort(c);
         return;
@@ -868,6 +895,9 @@ void moat__h2_start(moat_client *c)
     c->h2s = s;
     moat__list_init(&s->streams);
     moat_buf_init(&s->wbuf);
+    s->idle = moat_xcalloc(1, sizeof(*s->idle));
+    uv_idle_init(&c->w->loop, s->idle);
+    s->idle->data = s;
     s->idle_since = s->last_write_ms = s->window_start = moat_now_ms();
     s->parser =
         moat_http_parser_new(MOAT_HTTP_REQUEST, &c->rt->req_limits, &parse_cbs, s, c->arena);
@@ -950,6 +980,8 @@ void moat__h2_close(moat_client *c)
         stream_free(st);
     }
     nghttp2_session_del(s->ng);
+    s->idle->data = NULL;
+    uv_close((uv_handle_t *)s->idle, idle_closed);
     moat_http_parser_free(s->parser);
     moat_buf_free(&s->wbuf);
     free(s);
