@@ -534,8 +534,9 @@ const moat__config_setting moat__config_settings[] = {
         .max = 1000,
         .offset = AT(limits.http2_streams),
         .doc = "HTTP/2: most requests (streams) one client connection may have open at once, "
-               "announced as `SETTINGS_MAX_CONCURRENT_STREAMS`; a stream past it is refused "
-               "(`RST_STREAM REFUSED_STREAM`). Each open stream may hold "
+               "announced as `SETTINGS_MAX_CONCURRENT_STREAMS`; a client that opens more once "
+               "it acknowledged the setting loses the connection (`GOAWAY PROTOCOL_ERROR`). "
+               "Each open stream may hold "
                "`client_buffer_bytes` of its response and 64 KiB of its request body. See "
                "[tls.md](tls.md).",
     },
