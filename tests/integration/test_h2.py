@@ -616,3 +616,16 @@ def test_chromium_fetches_a_page_over_h2(moat, echo, cert, tmp_path):
     assert "/echo/h2-chromium" in r.stdout, r.stderr[-2000:]
     assert wait_for(lambda: "GET /echo/h2-chromium HTTP/2.0\" 200" in
                     (tmp_path / "access.log").read_text(), 10, what="the access log line")
+
+
+def test_connection_never_read_is_closed(tight):
+    """Windows wide open, but the client reads nothing off its socket: the
+    connection's queue stops the framing (and the app's reads), and
+    limits.send_timeout closes it."""
+    start = len(tight.stdout.text)
+    with H2(tight.tls_port, settings=((0x4, 1 << 30),), window=1 << 30) as c:
+        for sid in (1, 3, 5):
+            c.request(sid, "/big?n=8000000")
+        # read nothing: the kernel's buffers fill, then moat's queue
+        assert tight.stdout.wait_for(r'"stage":"http2","reason":"client did not read the '
+                                     r'response in limits.send_timeout"', 20, start=start)
