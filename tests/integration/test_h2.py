@@ -589,9 +589,11 @@ def test_stalled_body_and_header_block_time_out(tight):
 
 def test_graceful_stop_finishes_streams(moat, echo, cert):
     m = tls_moat(moat, echo.url(), cert, limits={"drain_timeout": "10s"})
+    echo.clear_seen()
     with H2(m.tls_port) as c:
-        c.request(1, "/slow?ms=1500")
-        time.sleep(0.3)
+        c.request(1, "/slow?ms=1500&h2=drain")
+        wait_for(lambda: any("h2=drain" in line for line in echo.seen()), 10,
+                 what="the app to get the request")
         m.signal(signal.SIGTERM)
         assert c.done(1)
         assert c.streams[1]["status"] == 200
