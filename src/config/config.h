@@ -60,6 +60,10 @@ typedef struct moat_limits {
     uint64_t drain_timeout_ms;    /* SIGTERM: time given to in-flight requests */
     uint64_t client_buffer_bytes; /* response bytes queued per client: backpressure above */
     uint64_t send_timeout_ms;     /* a client that reads nothing this long is dropped */
+
+    uint64_t http2_streams;        /* HTTP/2: concurrent streams per connection */
+    uint64_t http2_resets;         /* HTTP/2: RST_STREAM a client may send per 10 s */
+    uint64_t http2_control_frames; /* HTTP/2: SETTINGS, PING, PRIORITY, empty DATA per 10 s */
 } moat_limits;
 
 typedef struct moat_config {
@@ -79,6 +83,7 @@ typedef struct moat_config {
         bool redirect;                /* plain HTTP answers 308 to HTTPS */
         moat_strlist redirect_exempt; /* path prefixes served over plain HTTP */
         bool session_tickets;         /* stateless resumption with rotating keys */
+        bool http2;                   /* ALPN offers h2 on the TLS listener */
         uint64_t ticket_rotation_ms;  /* a new ticket key this often */
         struct {
             bool on;                  /* a [tls.acme] table was given (set by the loader) */

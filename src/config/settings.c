@@ -593,6 +593,47 @@ const moat__config_setting moat__config_settings[] = {
                "flight this long to finish before it closes them. `0` closes them at once.",
     },
 
+    {
+        .key = "limits.http2_streams",
+        .type = MOAT__CFG_COUNT,
+        .def = "100",
+        .min = 1,
+        .max = 1000,
+        .offset = AT(limits.http2_streams),
+        .doc = "HTTP/2: most requests (streams) one client connection may have open at once, "
+               "announced as `SETTINGS_MAX_CONCURRENT_STREAMS`; a client that opens more once "
+               "it acknowledged the setting loses the connection (`GOAWAY PROTOCOL_ERROR`). "
+               "Each open stream may hold "
+               "`client_buffer_bytes` of its response and 64 KiB of its request body. See "
+               "[tls.md](tls.md).",
+    },
+    {
+        .key = "limits.http2_resets",
+        .type = MOAT__CFG_COUNT,
+        .def = "100",
+        .min = 1,
+        .max = 100000,
+        .offset = AT(limits.http2_resets),
+        .doc = "HTTP/2: most streams a client may cancel (`RST_STREAM`) on one connection "
+               "within 10 seconds. Past it the connection gets `GOAWAY ENHANCE_YOUR_CALM` and "
+               "is closed, with an `http.rejected` event naming this setting: the \"rapid "
+               "reset\" attack (CVE-2023-44487) opens and cancels streams to make the app work "
+               "for nothing.",
+    },
+    {
+        .key = "limits.http2_control_frames",
+        .type = MOAT__CFG_COUNT,
+        .def = "200",
+        .min = 10,
+        .max = 100000,
+        .offset = AT(limits.http2_control_frames),
+        .doc = "HTTP/2: most frames that carry no request (`SETTINGS`, `PING`, `PRIORITY`, "
+               "empty `DATA` and `CONTINUATION`, zero `WINDOW_UPDATE`) a client may send on "
+               "one connection within 10 seconds. Past it the connection gets `GOAWAY "
+               "ENHANCE_YOUR_CALM` and is closed, with an `http.rejected` event naming this "
+               "setting (SETTINGS, PING and empty-frame floods).",
+    },
+
     /* ---- [tls] ---- */
     {
         .key = "tls.listen",
@@ -668,6 +709,16 @@ const moat__config_setting moat__config_settings[] = {
                "`tls.ticket_rotation`. `false`: no ticket is encrypted with a key; clients "
                "resume from moat's in-memory session cache instead. Read at start: a reload "
                "keeps the keys and this setting. See [tls.md](tls.md).",
+    },
+    {
+        .key = "tls.http2",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(tls.http2),
+        .doc = "Offer HTTP/2 (ALPN `h2`) on the TLS listener beside HTTP/1.1. Every stream "
+               "is translated to an HTTP/1.1 request, passes every stage as one, and goes to "
+               "the upstream over HTTP/1.1; what HTTP/1.1 cannot carry unambiguously is "
+               "refused. `false`: clients get HTTP/1.1 only. See [tls.md](tls.md).",
     },
     {
         .key = "tls.ticket_rotation",

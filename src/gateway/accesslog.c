@@ -56,9 +56,11 @@ void moat__access_log(moat_request *r)
         moat_http_header *ua = r->head ? moat_http_head_find(r->head, "User-Agent") : NULL;
         moat_buf_printf(&b, "%s - - [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", r->c->peer, tm.tm_mday,
                         mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-        moat_buf_printf(&b, "%s %s HTTP/1.%d\" %d %llu ", method, path,
-                        r->head ? r->head->http_minor : 1, r->status,
-                        (unsigned long long)r->bytes_out);
+        moat_buf_printf(&b, "%s %s %s\" %d %llu ", method, path,
+                        r->c->h2                          ? "HTTP/2.0"
+                        : r->head && !r->head->http_minor ? "HTTP/1.0"
+                                                          : "HTTP/1.1",
+                        r->status, (unsigned long long)r->bytes_out);
         json_str(&b, ref ? ref->value : "-");
         moat_buf_putc(&b, ' ');
         json_str(&b, ua ? ua->value : "-");

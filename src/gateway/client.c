@@ -101,8 +101,13 @@ static void on_conn_closed(moat_conn *conn)
 
 void moat__client_close(moat_client *c)
 {
+    if (c->h2) {
+        moat__h2_stream_close(c); /* a stream's stand-in: its stream is reset */
+        return;
+    }
     if (c->closing) return;
     c->closing = true;
+    if (c->h2s) moat__h2_close(c);
     if (c->req) {
         if (c->req->resp_head_sent || c->req->head) moat__pipeline_done(c->req);
         request_free(c);
@@ -139,6 +144,10 @@ static void on_client_written(moat_conn *conn, int status)
         return;
     }
     if (c->closing) return;
+    if (c->h2s) {
+        moat__h2_written(c);
+        return;
+    }
     if (c->close_after && c->conn.write_pending == 0 && !c->req) {
         moat__client_close(c);
         return;
@@ -309,6 +318,15 @@ static void on_conn_read(moat_conn *conn, int status)
         moat__client_close(c);
         return;
     }
+    if (c->h2s) {
+        moat__h2_read(c);
+        return;
+    }
+    if (!c->req && !c->got_bytes && c->requests == 0 && moat__h2_wanted(c)) {
+        moat__h2_start(c); /* ALPN chose h2: the session owns the connection from here */
+        moat__h2_read(c);
+        return;
+    }
     moat_request *r = c->req;
     if (r && r->tunnel) {
         if (r->up) moat__upstream_tunnel_data(r->up, c->conn.in.data, c->conn.in.len);
@@ -412,6 +430,10 @@ static void process(moat_client *c)
 
 void moat__client_continue(moat_client *c)
 {
+    if (c->h2) {
+        moat__h2_continue(c);
+        return;
+    }
     moat_request *r = c->req;
     if (!c->parse_paused || c->closing) return;
     c->parse_paused = false;
@@ -583,6 +605,10 @@ void moat__client_respond(moat_request *r, int status, const char *reason, const
                           const char *body, size_t len, const char *const *hdrs, size_t nhdrs)
 {
     moat_client *c = r->c;
+    if (c->h2) {
+        moat__h2_respond(r, status, reason, ctype, body, len, hdrs, nhdrs);
+        return;
+    }
     if (c->closing) return;
     if (status != 503 && !r->resp_head_sent && moat__log_refuses(r, false)) {
         moat__client_respond_error(r, 503, MOAT__LOG_REFUSED); /* its event was not logged */

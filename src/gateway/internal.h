@@ -208,6 +208,9 @@ struct moat_client {
     bool in_parser;    /* inside moat_http_parser_execute */
     bool kick;         /* execute once even with no new bytes */
     unsigned requests; /* served on this connection */
+
+    struct moat__h2 *h2s;       /* HTTP/2: the session this connection carries (h2.c) */
+    struct moat__h2_stream *h2; /* HTTP/2: this is a stream's stand-in, not a connection */
 };
 
 /* Upstream connection. */
@@ -416,6 +419,21 @@ void moat__client_backpressure(moat_client *c, bool on);
 void moat__client_cork(moat_client *c);
 void moat__client_uncork(moat_client *c);
 void moat__client_tunnel_data(moat_client *c, const char *data, size_t len);
+
+/* h2.c: HTTP/2 on a TLS connection that chose h2 by ALPN. client.c hands
+ * the connection over (start, read, written, close, drain); a stream's
+ * stand-in client gets moat's answers and the pipeline's continue here. */
+typedef struct moat__h2 moat__h2;
+bool moat__h2_wanted(moat_client *c);
+void moat__h2_start(moat_client *c);
+void moat__h2_read(moat_client *c);
+void moat__h2_written(moat_client *c);
+void moat__h2_close(moat_client *c);
+void moat__h2_drain(moat_client *c);
+void moat__h2_respond(moat_request *r, int status, const char *reason, const char *ctype,
+                      const char *body, size_t len, const char *const *hdrs, size_t nhdrs);
+void moat__h2_continue(moat_client *c);
+void moat__h2_stream_close(moat_client *c);
 
 /* server.c */
 void moat__worker_check_drained(moat_worker *w);

@@ -45,6 +45,11 @@ static void close_idle_clients(moat_worker *w, bool all)
     while (l != &w->clients) {
         moat_link *next = l->next;
         moat_client *c = MOAT_CONTAINER_OF(l, moat_client, link);
+        if (c->h2s && !all) { /* HTTP/2: GOAWAY, the open streams finish */
+            moat__h2_drain(c);
+            l = next;
+            continue;
+        }
         if (all || !c->req || (!c->got_bytes && c->req->state == REQ_HEAD && !c->req->head))
             moat__client_close(c);
         else

@@ -309,4 +309,25 @@ const char *moat_http_form_get(const moat_http_form *f, const char *key);
  * stay as they are). */
 void moat_http_url_escape(moat_buf *b, const char *s);
 
+/* ---- HTTP/2 requests (h2translate.c) ------------------------------------
+ * One field of an HTTP/2 header list as HPACK decoded it (not
+ * NUL-terminated; values may hold any byte). */
+typedef struct moat_h2_field {
+    const char *name, *value;
+    size_t name_len, value_len;
+} moat_h2_field;
+/* Appends to out the HTTP/1.1 request head (request line, Host first, the
+ * fields in order, split cookies joined, the empty line) that the header
+ * list f[0..n) of an HTTP/2 request stands for. Returns 0, or MOAT_EINVAL
+ * with *why (static) when HTTP/1.1 cannot carry it unambiguously:
+ * pseudo-headers missing, repeated, unknown or after a field; CONNECT; a
+ * name that is not a lower-case token; a value with CR, LF, NUL or another
+ * control, or whitespace at either end; Connection, Keep-Alive,
+ * Proxy-Connection, Transfer-Encoding, Upgrade or HTTP2-Settings; TE other
+ * than "trailers"; no :authority and no Host, two Host fields, or a Host
+ * other than :authority. out may hold a partial head after an error. The
+ * result is for moat's HTTP/1.1 parser, which applies its own checks and
+ * limits to it. */
+int moat_h2_request_translate(const moat_h2_field *f, size_t n, moat_buf *out, const char **why);
+
 #endif

@@ -95,6 +95,10 @@ int moat_tls_conn_write(moat_tls_conn *c, const char *plain, size_t n, moat_buf 
 /* Appends a close_notify alert to send (if the handshake had finished). */
 void moat_tls_conn_shutdown(moat_tls_conn *c, moat_buf *send);
 bool moat_tls_conn_ready(const moat_tls_conn *c);
+/* ALPN: offer h2 before http/1.1 on t's connections (off by default); set
+ * before the workers use t. moat_tls_conn_h2: the handshake chose h2. */
+void moat_tls_ctx_set_http2(moat_tls_ctx *t, bool on);
+bool moat_tls_conn_h2(const moat_tls_conn *c);
 
 /* Writes a self-signed ECDSA P-256 certificate for names (the first is also
  * the subject CN) valid for days, and its key (mode 0600), as PEM. */

@@ -34,6 +34,7 @@ struct moat_tls_ctx {
     tls_cert *certs; /* certs[0] is the default */
     size_t ncerts;
     bool managed; /* serves the process-wide ACME certificate (see below) */
+    bool http2;   /* ALPN offers h2 before http/1.1 (moat_tls_ctx_set_http2) */
 };
 
 struct moat_tls_conn {
@@ -63,13 +64,16 @@ static int acme_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned int inlen, void *arg)
 {
-    (void)arg;
     int acme = acme_alpn(ssl, out, outlen, in, inlen);
     if (acme >= 0) return acme;
     static const unsigned char http11[] = "\x08http/1.1";
+    static const unsigned char h2_http11[] = "\x02h2\x08http/1.1"; /* ours first */
+    const moat_tls_ctx *t = arg;
+    bool h2 = t && t->http2;
     unsigned char *sel;
-    if (SSL_select_next_proto(&sel, outlen, http11, sizeof(http11) - 1, in, inlen) ==
-        OPENSSL_NPN_NEGOTIATED) {
+    if (SSL_select_next_proto(&sel, outlen, h2 ? h2_http11 : http11,
+                              h2 ? sizeof(h2_http11) - 1 : sizeof(http11) - 1, in,
+                              inlen) == OPENSSL_NPN_NEGOTIATED) {
         *out = sel;
         return SSL_TLSEXT_ERR_OK;
     }
@@ -285,7 +289,7 @@ static int load_cert(moat_tls_ctx *t, tls_cert *c, const char *cert, const char 
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     static const unsigned char sid[] = "moat";
     SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
-    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, t);
     SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
     SSL_CTX_set_tlsext_servername_arg(ctx, t);
     SSL_CTX_set_dh_auto(ctx, 1);
@@ -468,7 +472,7 @@ static SSL_CTX *bare_ctx_new(bool modern)
     MOAT_BUG_ON(!ctx);
     SSL_CTX_set_min_proto_version(ctx, modern ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
-    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, &managed_sni);
     SSL_CTX_set_client_hello_cb(ctx, acme_hello, NULL);
     return ctx;
 }
@@ -626,4 +630,19 @@ static bool acme_only(const moat_tls_conn *c)
     unsigned int n;
     SSL_get0_alpn_selected(c->ssl, &p, &n);
     return n == sizeof(acme_tls1) - 2 && memcmp(p, acme_tls1 + 1, n) == 0;
+}
+
+void moat_tls_ctx_set_http2(moat_tls_ctx *t, bool on)
+{
+    t->http2 = on;
+    /* the managed certificate's SSL_CTX calls alpn_select with &managed_sni */
+    if (t->managed) managed_sni.http2 = on;
+}
+
+bool moat_tls_conn_h2(const moat_tls_conn *c)
+{
+    const unsigned char *p = NULL;
+    unsigned int n = 0;
+    SSL_get0_alpn_selected(c->ssl, &p, &n);
+    return n == 2 && memcmp(p, "h2", 2) == 0;
 }

@@ -499,22 +499,27 @@ def test_garbage_on_tls_port_does_not_hurt(gw, certs):
 # ------------------------------------------------------------------- ALPN
 
 def test_alpn_http11(gw, certs):
+    """HTTP/2 is offered first (tls.http2, default on: test_h2.py); a
+    client that offers only http/1.1 gets it."""
     with handshake(gw.tls_port, client_ctx(certs, alpn=["h2", "http/1.1"])) as s:
+        assert s.selected_alpn_protocol() == "h2"
+    with handshake(gw.tls_port, client_ctx(certs, alpn=["http/1.1"])) as s:
         assert s.selected_alpn_protocol() == "http/1.1"
-    rc, out = s_client(gw.tls_port, "-servername", "localhost", "-alpn", "h2,http/1.1")
+    rc, out = s_client(gw.tls_port, "-servername", "localhost", "-alpn", "http/1.1")
     assert "ALPN protocol: http/1.1" in out, out
-    res = raw_hello(gw.tls_port, list(INTERMEDIATE_ECDSA), alpn=["h2", "http/1.1"])
+    res = raw_hello(gw.tls_port, list(INTERMEDIATE_ECDSA), alpn=["http/1.1"])
     assert res[0] == "hello"
     assert res[4].get(0x0010) == b"\x00\x09\x08http/1.1"
+    res = raw_hello(gw.tls_port, list(INTERMEDIATE_ECDSA), alpn=["h2", "http/1.1"])
+    assert res[4].get(0x0010) == b"\x00\x03\x02h2"
 
 
-def test_alpn_h2_only_is_not_negotiated(gw, certs):
-    """A client that offers only h2 gets no ALPN (moat speaks HTTP/1.1 only)
-    and may still go on with HTTP/1.1."""
+def test_alpn_h2_only_is_negotiated(gw, certs):
+    """A client that offers only h2 gets it."""
     with handshake(gw.tls_port, client_ctx(certs, alpn=["h2"])) as s:
-        assert s.selected_alpn_protocol() is None
+        assert s.selected_alpn_protocol() == "h2"
     rc, out = s_client(gw.tls_port, "-servername", "localhost", "-alpn", "h2")
-    assert "No ALPN negotiated" in out, out
+    assert "ALPN protocol: h2" in out, out
 
 
 # -------------------------------------------------------------------- SNI
