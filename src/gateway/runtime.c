@@ -50,6 +50,7 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
             *err = moat_xstrdup("[tls.acme] was added: turning ACME on needs a restart");
             goto fail;
         }
+        moat_tls_ctx_set_http2(rt->tls, cfg->tls.http2);
         moat_addr a;
         if (cfg->tls.listen.len && moat_addr_parse(cfg->tls.listen.items[0], &a) == 0)
             rt->https_port = a.port;

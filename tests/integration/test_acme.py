@@ -255,6 +255,12 @@ def test_tls_alpn_01_first_issuance(acme_setup):
         ("DNS", DOMAIN) in info["subjectAltName"]
     assert "Pebble" in str(info["issuer"])
     check_files(s.wd)
+    # the managed certificate's handshakes offer HTTP/2 like any other
+    ctx = ssl.create_default_context(cadata=s.pebble.root())
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    with socket.create_connection((HOST, s.tls_port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname=DOMAIN) as t:
+            assert t.selected_alpn_protocol() == "h2"
     # a reload keeps serving it (the runtime is rebuilt, the certificate stays)
     mark = m.reload(s.config)
     assert m.stderr.wait_for(r"config reloaded", 15, start=mark, alive=m.alive)
