@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +32,7 @@
 
 #include "backend.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define MAX_LOCK_SECONDS (24 * 3600)
 
 struct moat__backend {
@@ -87,7 +89,16 @@ static const char schema[] =
     " addr TEXT PRIMARY KEY, failures INTEGER NOT NULL, failure_start INTEGER NOT NULL,"
     " blocked_until INTEGER NOT NULL DEFAULT 0, block_count INTEGER NOT NULL DEFAULT 0)"
     " WITHOUT ROWID;"
-    "PRAGMA user_version = 2;";
+    "CREATE TABLE rate_hits("
+    " key TEXT NOT NULL, at_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
+    "CREATE INDEX rate_hits_key ON rate_hits(key, at_ms);"
+    "CREATE INDEX rate_hits_expires ON rate_hits(expires_ms);"
+    "CREATE TABLE strikes("
+    " addr TEXT PRIMARY KEY, strikes INTEGER NOT NULL, strike_start INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE bans("
+    " addr TEXT PRIMARY KEY, until INTEGER NOT NULL, why TEXT NOT NULL) WITHOUT ROWID;"
+    "PRAGMA user_version = 3;";
 
 /* Version 1 to 2: the second factor's own failure counters. */
 static const char migrate_1_2[] =
@@ -96,6 +107,20 @@ static const char migrate_1_2[] =
     "ALTER TABLE users ADD COLUMN mfa_lock_count INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE users ADD COLUMN mfa_locked_until INTEGER NOT NULL DEFAULT 0;"
     "PRAGMA user_version = 2;";
+
+/* Version 2 to 3: rate-limit hits, strikes and bans (the state role's
+ * rate_hit, strike and ban_* calls). */
+static const char migrate_2_3[] =
+    "CREATE TABLE rate_hits("
+    " key TEXT NOT NULL, at_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
+    "CREATE INDEX rate_hits_key ON rate_hits(key, at_ms);"
+    "CREATE INDEX rate_hits_expires ON rate_hits(expires_ms);"
+    "CREATE TABLE strikes("
+    " addr TEXT PRIMARY KEY, strikes INTEGER NOT NULL, strike_start INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE bans("
+    " addr TEXT PRIMARY KEY, until INTEGER NOT NULL, why TEXT NOT NULL) WITHOUT ROWID;"
+    "PRAGMA user_version = 3;";
 
 /* ---- statements ------------------------------------------------------------
  * run(s, sql, fmt, ...) prepares sql, binds the arguments fmt names ('i'
@@ -321,6 +346,17 @@ static bool header_says_wal(sqlite3 *db)
     return h[18] == 2 || h[19] == 2;
 }
 
+static int read_version(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 /* Opens s->path (never creating it) into s->db: the settings above, then a
  * schema check. create: an empty file gets the schema (a first open);
  * otherwise an empty file is refused, as is one that fails quick_check. */
@@ -394,11 +430,19 @@ again:
         *errmsg = moat_xasprintf("%s: the store file is empty (truncated?)", path);
         goto fail;
     }
-    if (version == 0 || version == 1) {
+    if (version >= 0 && version < SCHEMA_VERSION) {
         char *err = NULL;
+        /* Read again under the write lock: another process may have
+         * migrated the file since. */
         if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(s->db, version == 0 ? schema : migrate_1_2, NULL, NULL, &err) !=
-                SQLITE_OK ||
+            (version = read_version(s->db)) < 0 ||
+            sqlite3_exec(s->db,
+                         version == 0   ? schema
+                         : version == 1 ? migrate_1_2
+                                        : "",
+                         NULL, NULL, &err) != SQLITE_OK ||
+            (version > 0 && version < SCHEMA_VERSION &&
+             sqlite3_exec(s->db, migrate_2_3, NULL, NULL, &err) != SQLITE_OK) ||
             sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             *errmsg = moat_xasprintf("%s: cannot create the schema: %s", path,
                                      err ? err : sqlite3_errmsg(s->db));
@@ -1239,6 +1283,181 @@ static int sq_token_revoke(moat__backend *s, int64_t token_id)
     LOCKED(s, token_revoke(s, token_id));
 }
 
+/* ---- rate limits, strikes and bans -------------------------------------------
+ * rate_hit keeps a log of the hits it allowed (a sliding window: a hit is
+ * allowed while fewer than requests + burst allowed hits lie within the
+ * last window_ms), one transaction per hit, so processes sharing the file
+ * count together. Rows carry their expiry and are swept as they expire. */
+
+static int64_t scalar(moat__backend *s, int *rc, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = prepare(s, sql, fmt, ap);
+    va_end(ap);
+    int64_t v = 0;
+    int r = st ? sqlite3_step(st) : SQLITE_ERROR;
+    if (r == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    else if (r != SQLITE_DONE && *rc == 0)
+        *rc = MOAT_EIO;
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int rate_hit(moat__backend *s, const char *key, const moat_rate_params *p, int64_t now_ms,
+                    moat_rate_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    int64_t cap = (int64_t)p->requests + p->burst;
+    int rc = begin(s);
+    if (rc < 0) return rc;
+    rc = exec(s, NULL, "DELETE FROM rate_hits WHERE expires_ms <= ?", "i", now_ms);
+    if (rc == 0)
+        rc = exec(s, NULL, "DELETE FROM rate_hits WHERE key = ? AND at_ms <= ?", "ti", key,
+                  now_ms - p->window_ms);
+    int64_t n =
+        rc == 0 ? scalar(s, &rc, "SELECT count(*) FROM rate_hits WHERE key = ?", "t", key) : 0;
+    if (rc == 0 && n < cap) {
+        rc = exec(s, NULL, "INSERT INTO rate_hits(key, at_ms, expires_ms) VALUES(?, ?, ?)", "tii",
+                  key, now_ms, now_ms + p->window_ms);
+        out->allowed = true;
+    } else if (rc == 0) {
+        /* allowed again when the hit that frees a place leaves the window */
+        int64_t at = scalar(s, &rc,
+                            "SELECT at_ms FROM rate_hits WHERE key = ? ORDER BY at_ms"
+                            " LIMIT 1 OFFSET ?",
+                            "ti", key, n - cap);
+        out->retry_after_ms = at + p->window_ms - now_ms;
+        if (out->retry_after_ms < 1) out->retry_after_ms = 1;
+    }
+    int64_t count = n + 1;
+    out->count = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
+    return finish(s, rc);
+}
+
+static int sq_rate_hit(moat__backend *s, const char *key, const moat_rate_params *p, int64_t now_ms,
+                       moat_rate_result *out)
+{
+    LOCKED(s, rate_hit(s, key, p, now_ms, out));
+}
+
+/* keep: a ban already in force that ends later stays (a strike's ban);
+ * else the new one replaces it (an administrator's). */
+static int ban_add(moat__backend *s, const char *addr, int64_t until, const char *why, bool keep)
+{
+    return exec(s, NULL,
+                keep ? "INSERT INTO bans(addr, until, why) VALUES(?, ?, ?) ON CONFLICT(addr) DO"
+                       " UPDATE SET until = max(until, excluded.until), why = excluded.why"
+                     : "INSERT OR REPLACE INTO bans(addr, until, why) VALUES(?, ?, ?)",
+                "tit", addr, until, why ? why : "");
+}
+
+static int strike(moat__backend *s, const char *addr, const moat_strike_params *p, int64_t now,
+                  int64_t *banned_until)
+{
+    *banned_until = 0;
+    int rc = begin(s);
+    if (rc < 0) return rc;
+    int64_t n = 0, start = 0;
+    sqlite3_stmt *st =
+        query(s, "SELECT strikes, strike_start FROM strikes WHERE addr = ?", "t", addr);
+    if (!st) return finish(s, MOAT_EIO);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+        start = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (start == 0 || now - start >= p->window) {
+        n = 0;
+        start = now;
+    }
+    n++;
+    if (p->strikes > 0 && n >= p->strikes) {
+        *banned_until = now + p->duration;
+        char why[64];
+        snprintf(why, sizeof(why), "%" PRId64 " strikes within %" PRId64 " s", n, p->window);
+        rc = ban_add(s, addr, *banned_until, why, true);
+        if (rc == 0) rc = exec(s, NULL, "DELETE FROM strikes WHERE addr = ?", "t", addr);
+    } else {
+        rc = exec(s, NULL,
+                  "INSERT OR REPLACE INTO strikes(addr, strikes, strike_start) VALUES(?, ?, ?)",
+                  "tii", addr, n, start);
+    }
+    /* forget what is over: quiet addresses and ended bans */
+    if (rc == 0)
+        rc = exec(s, NULL, "DELETE FROM strikes WHERE strike_start < ?", "i",
+                  now - (p->window > MAX_LOCK_SECONDS ? p->window : MAX_LOCK_SECONDS));
+    if (rc == 0) rc = exec(s, NULL, "DELETE FROM bans WHERE until <= ?", "i", now);
+    if (rc < 0) *banned_until = 0;
+    return finish(s, rc);
+}
+
+static int sq_strike(moat__backend *s, const char *addr, const moat_strike_params *p, int64_t now,
+                     int64_t *banned_until)
+{
+    LOCKED(s, strike(s, addr, p, now, banned_until));
+}
+
+static int sq_ban_add(moat__backend *s, const char *addr, int64_t until, const char *why)
+{
+    LOCKED(s, ban_add(s, addr, until, why, false));
+}
+
+static int ban_check(moat__backend *s, const char *addr, int64_t now, int64_t *until)
+{
+    int rc = 0;
+    *until = scalar(s, &rc, "SELECT until FROM bans WHERE addr = ? AND until > ?", "ti", addr, now);
+    return rc;
+}
+
+static int sq_ban_check(moat__backend *s, const char *addr, int64_t now, int64_t *until)
+{
+    LOCKED(s, ban_check(s, addr, now, until));
+}
+
+static int ban_remove(moat__backend *s, const char *addr)
+{
+    int changes = 0;
+    int rc = exec(s, &changes, "DELETE FROM bans WHERE addr = ?", "t", addr);
+    return changed_or_noent(rc, changes);
+}
+
+static int sq_ban_remove(moat__backend *s, const char *addr)
+{
+    LOCKED(s, ban_remove(s, addr));
+}
+
+static int ban_list(moat__backend *s, int64_t now, moat_ban **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st =
+        query(s, "SELECT addr, until, why FROM bans WHERE until > ? ORDER BY addr", "i", now);
+    if (!st) return MOAT_EIO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = moat_xrealloc(*out, (*n + 1) * sizeof(moat_ban));
+        moat_ban *b = &(*out)[(*n)++];
+        copy_text(b->addr, sizeof(b->addr), st, 0);
+        b->until = sqlite3_column_int64(st, 1);
+        copy_text(b->why, sizeof(b->why), st, 2);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return MOAT_EIO;
+    }
+    return 0;
+}
+
+static int sq_ban_list(moat__backend *s, int64_t now, moat_ban **out, size_t *n)
+{
+    LOCKED(s, ban_list(s, now, out, n));
+}
+
 /* ---- change counter ---------------------------------------------------------- */
 
 static int data_version(moat__backend *s, uint64_t *out)
@@ -1410,5 +1629,11 @@ const moat__backend_ops moat__sqlite_ops = {
     .session_delete = sq_session_delete,
     .sessions_end_user = sq_sessions_end_user,
     .purge = sq_purge,
+    .rate_hit = sq_rate_hit,
+    .ban_add = sq_ban_add,
+    .ban_check = sq_ban_check,
+    .ban_remove = sq_ban_remove,
+    .ban_list = sq_ban_list,
+    .strike = sq_strike,
     .data_version = sq_data_version,
 };
