@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "store/store_config.h" /* MOAT_HAVE_PG */
 
 struct moat_store {
     const moat__backend_ops *uo, *so; /* users role, state role */
@@ -129,13 +130,8 @@ int moat_store_open_roles(const char *users_url, const char *state_url, moat_sto
     } else {
         rc = open_users(users_url, &s->uo, &s->ub, errmsg);
         if (rc == 0) {
-#ifdef MOAT_HAVE_REDIS
             s->so = &moat__redis_ops;
             rc = moat__redis_open(state_url, false, &s->sb, errmsg);
-#else
-            *errmsg = moat_xasprintf("store.state: redis:// support is not built in this moat");
-            rc = MOAT_EINVAL;
-#endif
         }
     }
     if (rc < 0) {
