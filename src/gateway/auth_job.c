@@ -187,6 +187,36 @@ void moat__auth_store_available(moat_request *r)
     if (say) moat__auth_event(r, "store.available", NULL, "the store answers again", 0, NULL, 0);
 }
 
+/* The portal (login, step-up, logout, ...) could not use the store: the
+ * same refusal and events as moat__auth_fail_closed, with an answer that
+ * says what happened and to try again (no detail of the store in it). */
+void moat__auth_portal_unavailable(moat_request *r, int err)
+{
+    static const char msg[] = "Sign-in is unavailable for a moment: moat cannot reach its "
+                              "auth store. Try again shortly.";
+    moat_error("auth store: %s", moat_strerror(err));
+    moat__auth_store_unavailable(r);
+    moat__refusal(r, "authz.denied", "auth", "store.url");
+    moat__security_event(r, 503, "the auth store failed: refused (fail closed)");
+    bool json = moat__auth_wants_json(r) || (r->path && strncmp(r->path, "/.moat/api/", 11) == 0);
+    moat_buf b;
+    moat_buf_init(&b);
+    if (json)
+        moat_buf_printf(&b, "{\"error\":\"%s\",\"status\":503,\"request_id\":\"%s\"}\n", msg,
+                        r->id);
+    else
+        moat_buf_printf(&b,
+                        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                        "<title>503 Service Unavailable</title></head>\n<body><h1>Sign-in "
+                        "unavailable</h1>\n<p>%s</p>\n<p>Request id: <code>%s</code></p>"
+                        "</body></html>\n",
+                        msg, r->id);
+    static const char *const hdrs[] = {"Retry-After", "5"};
+    moat__auth_answer(r, 503, "the auth store failed: refused (fail closed)",
+                      json ? "application/json" : "text/html; charset=utf-8", &b, hdrs, 1);
+    moat_buf_free(&b);
+}
+
 void moat__auth_fail_closed(moat_request *r, int err)
 {
     moat_error("auth store: %s", moat_strerror(err));

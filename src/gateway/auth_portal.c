@@ -31,7 +31,7 @@ static void send_reply(moat_request *r, moat_portal_reply *rep)
         moat__auth_forbid(r, rep->reason, rep->json, NULL, 0);
         break;
     case MOAT_PORTAL_FAIL:
-        moat__auth_fail_closed(r, rep->err);
+        moat__auth_portal_unavailable(r, rep->err);
         break;
     }
     moat_portal_reply_free(rep);

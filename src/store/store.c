@@ -172,13 +172,15 @@ bool moat_store_problem(moat_store *s, char *buf, size_t n)
 #define U(s, op, ...) ((s)->uo->op((s)->ub, __VA_ARGS__))
 #define S(s, op, ...) ((s)->so->op((s)->sb, __VA_ARGS__))
 
-/* A users-role change other instances must see. */
+/* A users-role change other instances must see. A bump that fails does
+ * not undo the change (it is made): the state backend is unreachable, so
+ * the instances' subscriptions are down too and their caches read the
+ * store again until they come back (a new generation). */
 static int bumped(moat_store *s, int rc)
 {
-    if (rc == 0 && !ONE(s) && s->so->bump) {
-        int r = s->so->bump(s->sb);
-        if (r < 0) return r;
-    }
+    if (rc == 0 && !ONE(s) && s->so->bump && s->so->bump(s->sb) < 0)
+        moat_warn("store: the change is made; other instances re-read it once the state "
+                  "store answers again");
     return rc;
 }
 
