@@ -123,6 +123,16 @@ def adapt_store(data):
     return dict(data, store={"users": users, "state": server.url(db=_store_dbs[path])})
 
 
+def redis_state_of(sqlite_path):
+    """(server, db) holding the state of the users file at sqlite_path under
+    MOAT_TEST_STORE=redis, or None (the state is in that file)."""
+    path = os.path.realpath(str(sqlite_path))
+    if TEST_STORE == "sqlite" or path not in _store_dbs:
+        return None
+    import redisserver
+    return redisserver.shared(), _store_dbs[path]
+
+
 def toml_dumps(data, prefix=""):
     """Writes a dict as TOML: scalars and arrays first, then sub-tables as
     [a.b] sections. Enough for moat's config shape. At the top level the
