@@ -168,8 +168,9 @@ static int parse_url(moat__backend *b, const char *url, char **errmsg)
         p++;
         if (p == end || (size_t)(end - p) > 5 || strspn(p, "0123456789") < (size_t)(end - p))
             goto bad;
+        uint64_t port = 0;
+        if (moat_parse_u64(p, (size_t)(end - p), &port) < 0 || port < 1 || port > 65535) goto bad;
         b->port = moat_xstrndup(p, (size_t)(end - p));
-        if (atoi(b->port) < 1 || atoi(b->port) > 65535) goto bad;
     } else if (p != end) {
         goto bad;
     } else {
@@ -180,8 +181,9 @@ static int parse_url(moat__backend *b, const char *url, char **errmsg)
         p++;
         size_t n = strcspn(p, "?");
         if (n) {
-            if (n > 4 || strspn(p, "0123456789") < n) goto bad;
-            b->db = atoi(p);
+            uint64_t db = 0;
+            if (n > 4 || moat_parse_u64(p, n, &db) < 0) goto bad;
+            b->db = (int)db;
         }
         p += n;
     }
