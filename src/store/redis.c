@@ -50,6 +50,7 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -588,9 +589,8 @@ static int acquire(moat__backend *b)
         pthread_mutex_unlock(&b->mu);
         return MOAT_EIO;
     }
-    if (b->down) moat_warn("auth store %s: connected again", b->shown);
-    b->down = false;
-    b->problem[0] = '\0';
+    /* still down until a command succeeds (a replica after a failover
+     * accepts the connection and refuses writes: READONLY) */
     pthread_mutex_unlock(&b->mu);
     return i;
 }
@@ -600,8 +600,11 @@ static void release(moat__backend *b, int i, int rc, const char *why)
     pthread_mutex_lock(&b->mu);
     if (rc == MOAT_EIO) {
         conn_close(&b->conns[i]);
+        /* The first failure after being up: the next call tries a new
+         * connection at once (a restarted server). While down: at most
+         * one attempt a second. */
+        if (!b->down) b->retry_ms = 0;
         set_down(b, why);
-        b->retry_ms = 0; /* the next call tries a new connection at once */
     } else if (b->down) {
         moat_warn("auth store %s: available again", b->shown);
         b->down = false;
@@ -767,6 +770,15 @@ fail:
     return MOAT_EINVAL;
 }
 
+/* A write to a connection the server closed must be an error, not a
+ * SIGPIPE: send() says MSG_NOSIGNAL, but OpenSSL writes with write(2).
+ * The gateway ignores SIGPIPE already; the CLI (moat user) too, from here. */
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
+}
+
 int moat__redis_open(const char *url, bool watch, moat__backend **out, char **errmsg)
 {
     (void)watch; /* the subscription starts at the first data_version */
@@ -782,6 +794,7 @@ int moat__redis_open(const char *url, bool watch, moat__backend **out, char **er
         b->conns[i].fd = -1;
     b->shown = shown_url(url);
     b->generation = 1;
+    ignore_sigpipe();
     int rc = parse_url(b, url, errmsg);
     if (rc == 0 && strncmp(url, "rediss://", 9) == 0) rc = make_ctx(b, errmsg);
     if (rc == 0) {

@@ -442,9 +442,17 @@ int moat_store_ban_list(moat_store *s, int64_t now, moat_ban **out, size_t *n)
 
 /* ---- change counter ------------------------------------------------------------------- */
 
+/* Split roles: the state's number (which every change published moves)
+ * mixed with the users backend's own, when it has one (an SQLite file that
+ * was replaced or restored moves it without a publish). */
 int moat_store_data_version(moat_store *s, uint64_t *out)
 {
-    return S(s, data_version, out);
+    int rc = S(s, data_version, out);
+    if (rc < 0 || ONE(s) || !s->uo->data_version) return rc;
+    uint64_t u = 0;
+    rc = U(s, data_version, &u);
+    if (rc == 0) *out += u * UINT64_C(0x9E3779B97F4A7C15);
+    return rc;
 }
 
 /* ---- for moat store copy / migrate (backend.h) --------------------------------------- */
