@@ -233,14 +233,14 @@ static char *shown_url(const char *url)
 {
     const char *p = strstr(url, "://");
     p = p ? p + 3 : url;
-    const char *end = p + strcspn(p, "/?");
-    const char *at = NULL;
-    for (const char *q = p; q < end; q++)
-        if (*q == '@') at = q;
-    if (!at) return moat_xstrndup(url, (size_t)(p + strcspn(p, "?") - url));
+    /* any '@': all before the last one is user and password, even one
+     * with an unescaped '/' or '?' in it (a malformed URL is shown too) */
+    const char *at = strrchr(p, '@');
+    if (!at) return moat_xstrndup(url, (size_t)(p - url) + strcspn(p, "?"));
     const char *colon = memchr(p, ':', (size_t)(at - p));
-    if (!colon) colon = p - 1;
-    return moat_xasprintf("%.*s:***%.*s", (int)(colon - url), url, (int)strcspn(at, "?"), at);
+    int user = colon ? (int)(colon - p) : 0;
+    return moat_xasprintf("%.*s%.*s:***%.*s", (int)(p - url), url, user, p, (int)strcspn(at, "?"),
+                          at);
 }
 
 /* ---- one connection ------------------------------------------------------- */
@@ -517,7 +517,7 @@ static int conn_open(moat__backend *b, rconn *c, char *why, size_t wn)
     if (rc < 0) {
         if (!strstr(why, b->shown)) {
             char tmp[256];
-            snprintf(tmp, sizeof(tmp), "%s: %s", b->shown, why);
+            snprintf(tmp, sizeof(tmp), "%.120s: %.130s", b->shown, why);
             snprintf(why, wn, "%s", tmp);
         }
         conn_close(c);
@@ -631,7 +631,7 @@ static int run(moat__backend *b, int argc, const char **argv, const size_t *lens
         rc = MOAT_EIO;
     } else if (rc < 0) {
         char tmp[256];
-        snprintf(tmp, sizeof(tmp), "%s: %s", b->shown, why);
+        snprintf(tmp, sizeof(tmp), "%.120s: %.130s", b->shown, why);
         memcpy(why, tmp, sizeof(why));
     }
     release(b, i, rc, why);
@@ -870,7 +870,7 @@ static void *sub_main(void *arg)
             } else if (rc == 0) {
                 conn_close(&c);
             } else if (!b->sub_down_said) {
-                moat_error("auth store %s: no change notifications: %s", b->shown, why);
+                moat_error("auth store: no change notifications: %s", why);
                 b->sub_down_said = true;
             }
         }

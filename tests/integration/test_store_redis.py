@@ -318,3 +318,31 @@ def test_password_from_env_never_logged(moat_bin, moat, echo, tmp_path_factory):
         assert "pw-s3cret-41" not in m.stderr.text
     finally:
         r.close()
+
+
+@pytest.mark.parametrize("store,message", [
+    ('url = "sqlite:a.db"\nusers = "sqlite:b.db"', "'store.url' (both roles in one SQLite file)"
+                                                   " and 'store.users' are both set"),
+    ('url = "sqlite:a.db"\nstate = "redis://127.0.0.1/0"', "and 'store.state' are both set"),
+    ('users = "postgresql://moat@127.0.0.1/moat"', "'store.users' is PostgreSQL: 'store.state'"
+                                                   " must be Redis"),
+    ('users = "sqlite:a.db"\nstate = "sqlite:b.db"', "'store.state' names another SQLite file"),
+    ('state = "memcache://127.0.0.1"', "invalid 'store.state' value"),
+    ('users = "mysql://x"', "invalid 'store.users' value"),
+])
+def test_config_refuses_unsupported_pairs(run, tmp_path, store, message):
+    cfg = tmp_path / "moat.toml"
+    cfg.write_text("[store]\n" + store + "\n")
+    r = run("config", "check", str(cfg))
+    assert r.returncode != 0 and message in r.stderr, r.stderr
+
+
+def test_config_accepts_supported_pairs(run, tmp_path):
+    for store in ('users = "sqlite:a.db"\nstate = "rediss://:pw@127.0.0.1:6380/2?ca=/x.pem"',
+                  'users = "postgresql://moat@127.0.0.1/moat"\nstate = "redis://127.0.0.1"',
+                  'users = "sqlite:a.db"', 'url = "sqlite:a.db"', 'state = "redis://h:1/0"'):
+        cfg = tmp_path / "moat.toml"
+        cfg.write_text("[store]\n" + store + "\n")
+        r = run("config", "check", str(cfg))
+        assert r.returncode == 0, (store, r.stderr)
+        assert "pw" not in r.stdout + r.stderr

@@ -434,6 +434,16 @@ static void test_password(void **state)
     free(err);
     assert_int_equal(moat_store_open_roles(f->users, "redis://h:99999", &s, &err), MOAT_EINVAL);
     free(err);
+    /* a malformed URL's message shows no password, even an unescaped one */
+    assert_int_equal(moat_store_open_roles(f->users, "redis://:pa/ss@127.0.0.1:1/0", &s, &err),
+                     MOAT_EINVAL);
+    assert_null(strstr(err, "pa/ss"));
+    assert_non_null(strstr(err, ":***@127.0.0.1:1"));
+    free(err);
+    assert_int_equal(moat_store_open_roles(f->users, "redis://us:p?w@127.0.0.1:1/x", &s, &err),
+                     MOAT_EINVAL);
+    assert_null(strstr(err, "p?w"));
+    free(err);
 }
 
 int main(void)
