@@ -22,7 +22,12 @@
  *                         clears counters) and, on lock, sessions_end_user;
  *   set_password(end)   = users, then state sessions_end_user;
  *   totp_set            = users, then state->totp_forget;
- *   every users-role change also calls state->bump so data_version moves.
+ *   every users-role change also calls state->bump so data_version moves
+ *                         (a bump that fails is logged, not returned: the
+ *                         change is made, and an unreachable state backend
+ *                         has every instance's watch down, caches unused);
+ *   data_version        = state's, mixed with the users backend's own when
+ *                         it has one (an SQLite file replaced or restored).
  *
  * Every op returns 0 or a negative MOAT_E* (MOAT_EIO while the backend is
  * unreachable; MOAT_ENOENT/MOAT_EINVAL as store.h documents for the public
@@ -143,8 +148,13 @@ typedef struct moat__backend_ops {
 
 /* Opening a backend: url is the whole setting ("sqlite:PATH",
  * "postgresql://...", "redis://..." / "rediss://..."). watch: opened only
- * for data_version (the gateway's cache watcher). 0, or MOAT_EINVAL/MOAT_EIO
- * with *errmsg owned (never containing a password). */
+ * for data_version (the gateway's cache watcher); sqlite.c and redis.c
+ * ignore it and set up the watch at the first data_version call (redis.c:
+ * its SUBSCRIBE thread; that first call answers MOAT_EAGAIN). 0, or
+ * MOAT_EINVAL/MOAT_EIO with *errmsg owned (never containing a password).
+ * redis.c answers 0 when Redis cannot be reached (it starts down and
+ * connects later) and MOAT_EINVAL when it answers and refuses (AUTH,
+ * SELECT, the certificate). */
 int moat__sqlite_open(const char *url, bool watch, moat__backend **out, char **errmsg);
 int moat__pg_open(const char *url, moat__backend **out, char **errmsg);
 int moat__redis_open(const char *url, bool watch, moat__backend **out, char **errmsg);
