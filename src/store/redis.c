@@ -1152,10 +1152,10 @@ static int rd_session_create(moat__backend *b, const moat_session *x)
         "  if redis.call('EXISTS', 'moat:s:'..id) == 0 then redis.call('SREM', KEYS[2], id) end "
         "end "
         "redis.call('SADD', KEYS[2], ARGV[1]) "
+        /* the set lives as long as the user's longest session */
         "local t = redis.call('TTL', KEYS[2]) "
         "local want = tonumber(ARGV[5]) - tonumber(ARGV[4]) "
-        "if t >= 0 and t < want then redis.call('EXPIRE', KEYS[2], want) end "
-        "if t == -1 then redis.call('EXPIRE', KEYS[2], want) end "
+        "if want > 0 and t < want then redis.call('EXPIRE', KEYS[2], want) end "
         "return 1",
         &a, 2, &ok);
     return rc < 0 ? rc : ok ? 0 : MOAT_EINVAL;
@@ -1272,6 +1272,7 @@ static int rd_rate_hit(moat__backend *b, const char *k, const moat_rate_params *
 {
     memset(out, 0, sizeof(*out));
     char zk[320], nk[330];
+    if (strlen(k) > 300) return MOAT_EINVAL;
     key(zk, sizeof(zk), "r", k);
     snprintf(nk, sizeof(nk), "%s:n", zk);
     args a = {0};

@@ -207,10 +207,16 @@ static void test_sessions(void **state)
     assert_int_equal(moat_store_session_create(f->s, &x), 0);
     assert_int_equal(moat_store_user_del(b, "ann"), 0);
     assert_int_equal(moat_store_session_get(f->s, "ee01", &y), MOAT_ENOENT);
-    /* an expired session's key is gone by its TTL */
+    /* an expired session's key is gone by its TTL, and it does not take
+     * the user's live sessions out of reach of a "log out everywhere" */
+    x = sess("ff00", 99, now);
+    assert_int_equal(moat_store_session_create(f->s, &x), 0);
     x = sess("ff01", 99, now - 7200);
     assert_int_equal(moat_store_session_create(f->s, &x), 0);
     assert_int_equal(moat_store_session_get(f->s, "ff01", &y), MOAT_ENOENT);
+    assert_int_equal(moat_store_sessions_end_user(b, 99, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(moat_store_session_get(f->s, "ff00", &y), MOAT_ENOENT);
     moat_store_close(b);
 }
 
