@@ -16,6 +16,7 @@ bool moat__auth_portal_path(const char *path)
 
 static void send_reply(moat_request *r, moat_portal_reply *rep)
 {
+    if (rep->kind != MOAT_PORTAL_FAIL) moat__auth_store_available(r);
     moat__auth_events(r, rep->events, rep->nevents);
     switch (rep->kind) {
     case MOAT_PORTAL_PAGE:
