@@ -46,9 +46,26 @@ struct moat__backend {
     uint64_t check_ms; /* last identity check */
     uint64_t retry_ms; /* last attempt to reopen (0 = try at once) */
     uint32_t generation;
+    uint32_t seen_gen; /* data_version: the last PRAGMA data_version read ... */
+    int64_t seen_dv;
+    uint64_t seen_out;  /* ... and the answer it gave */
     int opened_version; /* the schema version the file had at the first open */
     char problem[256];  /* why it is unavailable ("" = it is not) */
 };
+
+/* The change counter caches follow (data_version): every change of what a
+ * cached session answer depends on (users, roles, codes, sessions, tokens)
+ * and of bans counts one; rate-limit hits, strikes and failure counters of
+ * addresses do not, so a rate-limited site's session cache stays warm.
+ * Triggers: `moat user`, older tools and hand edits count as well. */
+#define BUMPS(t)                                                                                   \
+    "CREATE TRIGGER " t "_ins AFTER INSERT ON " t " BEGIN UPDATE changes SET n = n + 1; END;"      \
+    "CREATE TRIGGER " t "_upd AFTER UPDATE ON " t " BEGIN UPDATE changes SET n = n + 1; END;"      \
+    "CREATE TRIGGER " t "_del AFTER DELETE ON " t " BEGIN UPDATE changes SET n = n + 1; END;"
+#define CHANGES_V3                                                                                 \
+    "CREATE TABLE changes(n INTEGER NOT NULL);"                                                    \
+    "INSERT INTO changes(n) VALUES(0);" BUMPS("users") BUMPS("roles") BUMPS("recovery_codes")      \
+        BUMPS("sessions") BUMPS("tokens") BUMPS("bans")
 
 static const char schema[] =
     "CREATE TABLE users("
@@ -97,7 +114,7 @@ static const char schema[] =
     " addr TEXT PRIMARY KEY, strikes INTEGER NOT NULL, strike_start INTEGER NOT NULL)"
     " WITHOUT ROWID;"
     "CREATE TABLE bans("
-    " addr TEXT PRIMARY KEY, until INTEGER NOT NULL, why TEXT NOT NULL) WITHOUT ROWID;"
+    " addr TEXT PRIMARY KEY, until INTEGER NOT NULL, why TEXT NOT NULL) WITHOUT ROWID;" CHANGES_V3
     "PRAGMA user_version = 3;";
 
 /* Version 1 to 2: the second factor's own failure counters. */
@@ -119,7 +136,7 @@ static const char migrate_2_3[] =
     " addr TEXT PRIMARY KEY, strikes INTEGER NOT NULL, strike_start INTEGER NOT NULL)"
     " WITHOUT ROWID;"
     "CREATE TABLE bans("
-    " addr TEXT PRIMARY KEY, until INTEGER NOT NULL, why TEXT NOT NULL) WITHOUT ROWID;"
+    " addr TEXT PRIMARY KEY, until INTEGER NOT NULL, why TEXT NOT NULL) WITHOUT ROWID;" CHANGES_V3
     "PRAGMA user_version = 3;";
 
 /* ---- statements ------------------------------------------------------------
@@ -1465,12 +1482,28 @@ static int data_version(moat__backend *s, uint64_t *out)
     /* Called on the event loop: never wait for a writer's lock. */
     if (!s->watch) sqlite3_busy_timeout(s->db, 0);
     s->watch = true;
+    /* PRAGMA data_version moves with every commit of another connection (a
+     * rate-limit hit too): only then is the counter of changes read. */
     sqlite3_stmt *st = query(s, "PRAGMA data_version", "");
     int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
-    if (rc == SQLITE_ROW)
-        *out =
-            (uint64_t)s->generation << 32 | ((uint64_t)sqlite3_column_int64(st, 0) & 0xffffffffu);
+    int64_t dv = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
+    if (rc == SQLITE_ROW && s->seen_out && s->seen_gen == s->generation && s->seen_dv == dv) {
+        *out = s->seen_out;
+        return 0;
+    }
+    if (rc == SQLITE_ROW) {
+        st = query(s, "SELECT n FROM changes", "");
+        rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+        if (rc == SQLITE_ROW) {
+            *out = (uint64_t)s->generation << 32 |
+                   ((uint64_t)sqlite3_column_int64(st, 0) & 0xffffffffu);
+            s->seen_gen = s->generation;
+            s->seen_dv = dv;
+            s->seen_out = *out;
+        }
+        sqlite3_finalize(st);
+    }
     if (rc == SQLITE_ROW) return 0;
     return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? MOAT_EAGAIN : MOAT_EIO;
 }

@@ -195,6 +195,32 @@ static int file_version(const char *path)
     return v;
 }
 
+/* Makes the file at path look as an older moat left it: its tables of a
+ * later version dropped (with their triggers) and user_version set. */
+static void make_older(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    char drops[4096] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        size_t len = strlen(drops);
+        snprintf(drops + len, sizeof(drops) - len, "DROP TRIGGER %s;", sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(db, drops, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE changes; DROP TABLE rate_hits; DROP TABLE strikes;"
+                                  " DROP TABLE bans;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
 /* A version 2 file (users, sessions: no rate tables) opens as version 3,
  * keeping its users, and `moat store migrate` says so. */
 static void test_migrate_v2(void **state)
@@ -203,14 +229,7 @@ static void test_migrate_v2(void **state)
     int64_t id = add(f->s, "vera");
     moat_store_close(f->s);
     f->s = NULL;
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-                                  "DROP TABLE rate_hits; DROP TABLE strikes; DROP TABLE bans;"
-                                  "PRAGMA user_version = 2;",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
+    make_older(f->path, "PRAGMA user_version = 2;");
     assert_int_equal(file_version(f->path), 2);
     char *err = NULL;
     assert_int_equal(moat_store_open(f->url, &f->s, &err), 0);
@@ -291,6 +310,50 @@ static void test_export_import(void **state)
     moat_store_close(dst);
 }
 
+/* The change counter caches follow: a rate-limit hit or a strike (a
+ * commit of the file) leaves it; a session ended, a ban, a hand edit of
+ * the users table move it. */
+static void test_data_version_ignores_hits(void **state)
+{
+    fixture *f = *state;
+    int64_t id = add(f->s, "una");
+    moat_store *watch = NULL;
+    char *err = NULL;
+    assert_int_equal(moat_store_open(f->url, &watch, &err), 0);
+    uint64_t v1 = 0, v2 = 0;
+    assert_int_equal(moat_store_data_version(watch, &v1), 0);
+    moat_rate_params p = {.requests = 100, .window_ms = 60000};
+    moat_rate_result r;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(moat_store_rate_hit(f->s, "k", &p, 1000 + i, &r), 0);
+    moat_strike_params sp = {.strikes = 10, .window = 60, .duration = 60};
+    int64_t until = 0;
+    assert_int_equal(moat_store_strike(f->s, "192.0.2.3", &sp, 1000, &until), 0);
+    assert_int_equal(moat_store_data_version(watch, &v2), 0);
+    assert_true(v1 == v2);
+    moat_session x = {.user_id = id, .created = 1, .last_seen = 1, .expires = 99, .csrf = "c"};
+    snprintf(x.id_hash, sizeof(x.id_hash), "%s", "abcd");
+    assert_int_equal(moat_store_session_create(f->s, &x), 0);
+    assert_int_equal(moat_store_data_version(watch, &v2), 0);
+    assert_true(v1 != v2);
+    v1 = v2;
+    assert_int_equal(moat_store_session_delete(f->s, "abcd"), 0);
+    assert_int_equal(moat_store_data_version(watch, &v2), 0);
+    assert_true(v1 != v2);
+    v1 = v2;
+    assert_int_equal(moat_store_ban_add(f->s, "192.0.2.4", 5000, "x"), 0);
+    assert_int_equal(moat_store_data_version(watch, &v2), 0);
+    assert_true(v1 != v2);
+    v1 = v2;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE users SET locked = 1", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(moat_store_data_version(watch, &v2), 0);
+    assert_true(v1 != v2);
+    moat_store_close(watch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +362,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_strikes_bans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_import, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_data_version_ignores_hits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
