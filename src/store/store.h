@@ -1,8 +1,10 @@
 /* store.h - the public header of moat's state store: users (password hash,
  * roles, admin lock, lockout counters, TOTP secret and last used step,
- * recovery codes), sessions, bearer tokens and per-address login failures.
- * Only SQLite exists today (one file with a rollback journal, no shared
- * memory or mmap I/O, schema versioned with PRAGMA user_version). A store
+ * recovery codes), sessions, bearer tokens, per-address login failures,
+ * rate limits and bans. Two roles (backend.h): users and state, both in one
+ * SQLite file (a rollback journal, no shared memory or mmap I/O, schema
+ * versioned with PRAGMA user_version), or users in SQLite or PostgreSQL and
+ * state in Redis, shared by several instances. A store
  * whose file is deleted, replaced, made unreadable or damaged answers
  * MOAT_EIO to every call (never a crash) until the file at its path opens
  * again as a sound store (checked at most once a second). Every call is synchronous and may block
@@ -241,10 +243,14 @@ int moat_store_ban_list(moat_store *s, int64_t now, moat_ban **out, size_t *n);
 /* ---- change counter ------------------------------------------------------- */
 
 /* A number that changes whenever another connection (another process, or
- * another moat_store on the same file) commits a change, and whenever the
- * store reopens its file: for caches of what the store holds. It reads the
- * file's header (a cached page, one small read) and never waits for a
- * writer: MOAT_EAGAIN while one holds the lock. */
+ * another moat_store on the same file, or another instance sharing the
+ * state) commits a change to users, roles, codes, sessions, tokens or bans,
+ * and whenever the store reopens its file: for caches of what the store
+ * holds (rate-limit hits and strikes do not move it). SQLite: it reads the
+ * file's header (a cached page, one small read), and the counter of changes
+ * only when that moved; Redis: it drains the change messages already
+ * received. It never waits: MOAT_EAGAIN while a writer holds the lock or
+ * the Redis subscription is down (then do not trust a cache). */
 int moat_store_data_version(moat_store *s, uint64_t *out);
 
 #endif
