@@ -217,5 +217,6 @@ const char *moat_auth_event_key(const char *event)
         return "auth.lockout_failures";
     if (strcmp(event, "session.expired") == 0) return "auth.session_idle";
     if (strcmp(event, "store.unavailable") == 0) return "store.url";
+    if (strcmp(event, "store.available") == 0) return "store.url";
     return NULL;
 }

@@ -130,12 +130,19 @@ static int open_ctx(const opts *o, ctx *c)
     }
     /* Name the store, and never create one by surprise: a typo in --config
      * or running from another folder would otherwise start an empty one. */
-    const char *url = c->cfg->store.url;
+    const char *url = moat_config_store_users(c->cfg);
     const char *from = c->cfg->source ? c->cfg->source : "the default, no configuration file";
     struct stat st;
     bool missing = strncmp(url, "sqlite:", 7) == 0 && lstat(url + 7, &st) < 0 && errno == ENOENT;
-    fprintf(stderr, "moat user: store %s (%s)%s\n", T(url), T(from),
+    /* a URL's password is not shown */
+    const char *at = strncmp(url, "sqlite:", 7) != 0 ? strrchr(url, '@') : NULL;
+    const char *scheme_end = strstr(url, "://");
+    char *shown = at && scheme_end
+                      ? moat_xasprintf("%.*s***%s", (int)(scheme_end + 3 - url), url, at)
+                      : moat_xstrdup(url);
+    fprintf(stderr, "moat user: store %s (%s)%s\n", T(shown), T(from),
             missing && o->create ? ", created" : "");
+    free(shown);
     if (missing && !o->create) {
         fprintf(stderr,
                 "moat user: the store %s does not exist: check [store] url and --config, or "
@@ -144,7 +151,7 @@ static int open_ctx(const opts *o, ctx *c)
         moat_config_free(c->cfg);
         return 1;
     }
-    if (moat_store_open(url, &c->store, &err) < 0) {
+    if (moat_store_open_roles(url, moat_config_store_state(c->cfg), &c->store, &err) < 0) {
         fprintf(stderr, "moat user: store: %s\n", err);
         free(err);
         moat_config_free(c->cfg);

@@ -144,7 +144,9 @@ typedef struct moat_config {
         char *on_failure;            /* "serve" | "refuse": the log cannot be written */
     } log;
     struct {
-        char *url; /* "sqlite:PATH" */
+        char *url;   /* "sqlite:PATH": both roles in one file (the default) */
+        char *users; /* "" (store.url) | "sqlite:PATH" | "postgresql://..." */
+        char *state; /* "" (store.users) | "sqlite:PATH" (the users' file) | "redis[s]://..." */
     } store;
     struct {
         uint64_t password_min;                    /* code points */
@@ -274,5 +276,10 @@ bool moat_config_holds_secret(const moat_config *c);
 
 /* Number of workers to start: c->workers, or the CPU count when it is 0. */
 unsigned moat_config_workers(const moat_config *c);
+
+/* The store's two roles as configured: store.users and store.state, each
+ * falling back to store.url (the one SQLite file for both). */
+const char *moat_config_store_users(const moat_config *c);
+const char *moat_config_store_state(const moat_config *c);
 
 #endif

@@ -8,8 +8,44 @@
 
 #include "settings.h"
 
+const char *moat_config_store_users(const moat_config *c)
+{
+    return c->store.users && c->store.users[0] ? c->store.users : c->store.url;
+}
+
+const char *moat_config_store_state(const moat_config *c)
+{
+    return c->store.state && c->store.state[0] ? c->store.state : moat_config_store_users(c);
+}
+
+static bool is_sqlite(const char *u)
+{
+    return u && strncmp(u, "sqlite:", 7) == 0;
+}
+
+/* The supported pairs: one SQLite file for both roles, or users in SQLite
+ * or PostgreSQL with the state in Redis. */
+static char *store_pair(const moat_config *c)
+{
+    const char *users = moat_config_store_users(c), *state = moat_config_store_state(c);
+    if (!users || !state) return NULL;
+    if (!is_sqlite(users) && strncmp(state, "redis://", 8) != 0 &&
+        strncmp(state, "rediss://", 9) != 0)
+        return moat_xstrdup("'store.users' is PostgreSQL: 'store.state' must be Redis "
+                            "(store.state = \"redis://HOST:6379/0\"), where every instance "
+                            "shares sessions and counters");
+    if (is_sqlite(state) && strcmp(users, state) != 0)
+        return moat_xstrdup("'store.state' names another SQLite file than 'store.users': "
+                            "an SQLite state lives in the users' file (leave store.state "
+                            "empty), and state shared between instances goes to Redis "
+                            "(store.state = \"redis://HOST:6379/0\")");
+    return NULL;
+}
+
 char *moat__config_crosscheck(const moat_config *c)
 {
+    char *pair = store_pair(c);
+    if (pair) return pair;
     if (c->tls.cert.len != c->tls.key.len)
         return moat_xasprintf("'tls.cert' has %zu entries and 'tls.key' %zu: each certificate "
                               "needs its key, in the same order",

@@ -946,8 +946,8 @@ static void default_security_log(moat_config *c, const moat_toml_value *tbl)
 {
     const moat_toml_value *log = tbl ? moat_toml_get(tbl, "log") : NULL;
     if (log && log->type == MOAT_TOML_TABLE && moat_toml_get(log, "security")) return;
-    const char *db =
-        c->store.url && strncmp(c->store.url, "sqlite:", 7) == 0 ? c->store.url + 7 : "";
+    const char *users = moat_config_store_users(c);
+    const char *db = users && strncmp(users, "sqlite:", 7) == 0 ? users + 7 : "";
     const char *slash = strrchr(db, '/');
     free(c->log.security);
     if (!slash)
@@ -973,6 +973,34 @@ bool moat__config_from_ref(const moat_config *c, const char *key)
     for (size_t i = 0; i < moat__config_nsettings; i++)
         if (strcmp(moat__config_settings[i].key, key) == 0) return c->refs && c->refs[i];
     return false;
+}
+
+/* store.url is both roles in one file; store.users and store.state split
+ * them: naming a store.url of its own with either is ambiguous (its
+ * default, as `moat config dump` writes it, is not). */
+static bool nonempty(const moat_toml_value *st, const char *key)
+{
+    const moat_toml_value *v = moat_toml_get(st, key);
+    return v && (v->type != MOAT_TOML_STRING || v->u.str.len > 0);
+}
+
+static void store_conflict(loader *ld, const moat_config *c, const moat_toml_value *tbl,
+                           const char *dir)
+{
+    const moat_toml_value *st = tbl ? moat_toml_get(tbl, "store") : NULL;
+    if (!st || st->type != MOAT_TOML_TABLE || !moat_toml_get(st, "url")) return;
+    const char *other = nonempty(st, "users") ? "users" : nonempty(st, "state") ? "state" : NULL;
+    if (!other) return;
+    char *abs_dir = realpath(dir, NULL);
+    char *def = absolute(abs_dir ? abs_dir : dir, "sqlite:moat.db"); /* store.url's default */
+    bool is_default = def && c->store.url && strcmp(def, c->store.url) == 0;
+    free(def);
+    free(abs_dir);
+    if (!is_default)
+        fail(ld, (place){.opt = ld->file ? ld->file : "configuration"},
+             "'store.url' (both roles in one SQLite file) and 'store.%s' are both set: for "
+             "separate roles set 'store.users' and 'store.state' and remove 'store.url'",
+             other);
 }
 
 /* --upstream / --listen: one value that replaces the list. */
@@ -1027,6 +1055,7 @@ int moat_config_load(const moat_config_source *src, moat_config **out, char **er
         walk(&ld, tbl, "", c);
         if (!ld.nerrs) resolve_paths(c, dir);
     }
+    if (!ld.nerrs) store_conflict(&ld, c, tbl, dir);
     if (!ld.nerrs) default_security_log(c, tbl);
     if (!ld.nerrs) note_acme(c, tbl);
     if (src->upstream) apply_override(&ld, c, "upstream", "--upstream", src->upstream);

@@ -60,8 +60,38 @@ static const char *check_nonempty_line(char *v)
 static const char *check_store_url(char *v)
 {
     if (strncmp(v, "sqlite:", 7) != 0 || v[7] == '\0')
-        return "expected \"sqlite:PATH\" (Redis and PostgreSQL stores are not built yet)";
+        return "expected \"sqlite:PATH\" (both roles in one file; to share them between "
+               "instances set store.users and store.state instead)";
     return NULL;
+}
+
+/* No control characters: URLs go into messages (without their password). */
+static bool url_chars(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p < 0x21 || *p == 0x7f) return false;
+    return true;
+}
+
+static const char *check_store_users(char *v)
+{
+    if (!v[0]) return NULL; /* store.url */
+    if (!url_chars(v)) return "must not contain spaces or control characters";
+    if ((strncmp(v, "sqlite:", 7) == 0 && v[7]) || strncmp(v, "postgresql://", 13) == 0 ||
+        strncmp(v, "postgres://", 11) == 0)
+        return NULL;
+    return "expected \"sqlite:PATH\" or \"postgresql://USER@HOST:PORT/DB?...\"";
+}
+
+static const char *check_store_state(char *v)
+{
+    if (!v[0]) return NULL; /* store.users */
+    if (!url_chars(v)) return "must not contain spaces or control characters";
+    if ((strncmp(v, "sqlite:", 7) == 0 && v[7]) || strncmp(v, "redis://", 8) == 0 ||
+        strncmp(v, "rediss://", 9) == 0)
+        return NULL;
+    return "expected \"redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]\", \"rediss://...\" (TLS) or "
+           "the users' \"sqlite:PATH\"";
 }
 
 static const char *check_issuer(char *v)
@@ -249,11 +279,12 @@ const moat__config_table moat__config_tables[] = {
             "`moat log why REQUEST_ID` explains a refusal. Operator diagnostics (start, reload, "
             "errors) always go to standard error."},
     {.name = "store",
-     .doc = "Where moat keeps its state: users, password hashes, roles, second factors, "
-            "recovery codes, sessions, tokens and login-failure counters. Only SQLite exists "
-            "today (one file with a rollback journal, created mode 0600); Redis and PostgreSQL "
-            "backends are "
-            "planned, not built."},
+     .doc = "Where moat keeps its state, in two roles: the users (password hashes, roles, "
+            "second factors, recovery codes, tokens) and the state (sessions, login-failure "
+            "counters and lockouts, TOTP replay marks, rate limits, bans). One machine: "
+            "`url`, one SQLite file for both (a rollback journal, created mode 0600). Several "
+            "instances: `users` in PostgreSQL (or an SQLite file they share) and `state` in "
+            "Redis. See docs/scaling.md."},
     {.name = "auth",
      .doc = "Authentication: the password policy (NIST SP 800-63B), Argon2id parameters for "
             "new hashes, TOTP second factors and lockout after failed logins. See docs/auth.md "
@@ -1499,7 +1530,41 @@ const moat__config_setting moat__config_settings[] = {
         .doc = "The store: `\"sqlite:PATH\"` names an SQLite database file (a relative path "
                "starts from the configuration file's folder, so `moat serve` and `moat user` "
                "use the same file wherever they run), created with mode 0600 "
-               "on first use. It holds TOTP secrets, so keep it readable by moat's user only.",
+               "on first use. It holds TOTP secrets, so keep it readable by moat's user only. "
+               "It plays both roles; `store.users` and `store.state` split them (setting "
+               "`url` with either is an error).",
+    },
+    {
+        .key = "store.users",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .check = check_store_users,
+        .allowed = "`\"\"`, `\"sqlite:PATH\"`, `\"postgresql://...\"`",
+        .path = true,
+        .offset = AT(store.users),
+        .doc = "Where the users are (names, password hashes, roles, second factors, recovery "
+               "codes, tokens): `\"sqlite:PATH\"`, or `\"postgresql://USER@HOST:PORT/DB\"` (a "
+               "libpq URI: `sslmode=verify-full` for TLS, several hosts for failover; the "
+               "password through `${env:NAME}` or `${file:PATH}` for the whole value). Empty: "
+               "`store.url`. With PostgreSQL, `store.state` must be Redis.",
+    },
+    {
+        .key = "store.state",
+        .type = MOAT__CFG_STRING,
+        .def = "\"\"",
+        .check = check_store_state,
+        .allowed = "`\"\"`, `\"sqlite:PATH\"` (the users' file), `\"redis://...\"`, "
+                   "`\"rediss://...\"`",
+        .path = true,
+        .offset = AT(store.state),
+        .doc = "Where the state is (sessions, login-failure counters, TOTP replay marks, rate "
+               "limits, bans): `\"redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]\"`, or "
+               "`\"rediss://...\"` for TLS (the server's certificate is verified against the "
+               "system's roots, or `?ca=FILE`; `&cert=FILE&key=FILE` present a client "
+               "certificate). Every instance naming the same Redis shares logins, lockouts, "
+               "replay marks and limits, and a logout or lock on one is seen at once by all. "
+               "While Redis is unreachable protected paths answer 503, public ones are served, "
+               "and moat reconnects by itself. Empty: the users' SQLite file (one machine).",
     },
 
     /* ---- [auth] ---- */

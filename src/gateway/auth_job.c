@@ -7,6 +7,7 @@
  * page, a 503, moat's own responses) and the events are recorded as the
  * stage "auth". */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,7 @@ void moat__auth_forbid(moat_request *r, const char *reason, bool json, const cha
 static pthread_mutex_t unavailable_mu = PTHREAD_MUTEX_INITIALIZER;
 static char unavailable_last[256];
 static uint64_t unavailable_ms;
+static atomic_bool unavailable_said; /* a store.unavailable awaits its store.available */
 
 void moat__auth_store_unavailable(moat_request *r)
 {
@@ -164,7 +166,55 @@ void moat__auth_store_unavailable(moat_request *r)
         unavailable_ms = now;
     }
     pthread_mutex_unlock(&unavailable_mu);
-    if (say) moat__auth_event(r, "store.unavailable", NULL, why, 503, NULL, 0);
+    if (say) {
+        atomic_store(&unavailable_said, true);
+        moat__auth_event(r, "store.unavailable", NULL, why, 503, NULL, 0);
+    }
+}
+
+/* store.available: the first request that finds the store answering again
+ * after a store.unavailable was recorded (once per outage). */
+void moat__auth_store_available(moat_request *r)
+{
+    if (!atomic_load(&unavailable_said) || !r->rt->store ||
+        moat_store_problem(r->rt->store, NULL, 0))
+        return;
+    pthread_mutex_lock(&unavailable_mu);
+    bool say = atomic_exchange(&unavailable_said, false);
+    unavailable_last[0] = '\0';
+    unavailable_ms = 0;
+    pthread_mutex_unlock(&unavailable_mu);
+    if (say) moat__auth_event(r, "store.available", NULL, "the store answers again", 0, NULL, 0);
+}
+
+/* The portal (login, step-up, logout, ...) could not use the store: the
+ * same refusal and events as moat__auth_fail_closed, with an answer that
+ * says what happened and to try again (no detail of the store in it). */
+void moat__auth_portal_unavailable(moat_request *r, int err)
+{
+    static const char msg[] = "Sign-in is unavailable for a moment: moat cannot reach its "
+                              "auth store. Try again shortly.";
+    moat_error("auth store: %s", moat_strerror(err));
+    moat__auth_store_unavailable(r);
+    moat__refusal(r, "authz.denied", "auth", "store.url");
+    moat__security_event(r, 503, "the auth store failed: refused (fail closed)");
+    bool json = moat__auth_wants_json(r) || (r->path && strncmp(r->path, "/.moat/api/", 11) == 0);
+    moat_buf b;
+    moat_buf_init(&b);
+    if (json)
+        moat_buf_printf(&b, "{\"error\":\"%s\",\"status\":503,\"request_id\":\"%s\"}\n", msg,
+                        r->id);
+    else
+        moat_buf_printf(&b,
+                        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                        "<title>503 Service Unavailable</title></head>\n<body><h1>Sign-in "
+                        "unavailable</h1>\n<p>%s</p>\n<p>Request id: <code>%s</code></p>"
+                        "</body></html>\n",
+                        msg, r->id);
+    static const char *const hdrs[] = {"Retry-After", "5"};
+    moat__auth_answer(r, 503, "the auth store failed: refused (fail closed)",
+                      json ? "application/json" : "text/html; charset=utf-8", &b, hdrs, 1);
+    moat_buf_free(&b);
 }
 
 void moat__auth_fail_closed(moat_request *r, int err)

@@ -16,6 +16,7 @@ bool moat__auth_portal_path(const char *path)
 
 static void send_reply(moat_request *r, moat_portal_reply *rep)
 {
+    if (rep->kind != MOAT_PORTAL_FAIL) moat__auth_store_available(r);
     moat__auth_events(r, rep->events, rep->nevents);
     switch (rep->kind) {
     case MOAT_PORTAL_PAGE:
@@ -31,7 +32,7 @@ static void send_reply(moat_request *r, moat_portal_reply *rep)
         moat__auth_forbid(r, rep->reason, rep->json, NULL, 0);
         break;
     case MOAT_PORTAL_FAIL:
-        moat__auth_fail_closed(r, rep->err);
+        moat__auth_portal_unavailable(r, rep->err);
         break;
     }
     moat_portal_reply_free(rep);

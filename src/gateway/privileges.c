@@ -48,9 +48,9 @@ static void warn_mode(const char *what, const char *path, gid_t run_gid)
 /* The SQLite file of the auth store when the gateway uses it, else NULL. */
 static const char *store_file(const moat_config *cfg)
 {
-    if (!moat__auth_enabled(cfg) || !cfg->store.url || strncmp(cfg->store.url, "sqlite:", 7) != 0)
-        return NULL;
-    return cfg->store.url + 7;
+    const char *users = moat_config_store_users(cfg);
+    if (!moat__auth_enabled(cfg) || !users || strncmp(users, "sqlite:", 7) != 0) return NULL;
+    return users + 7;
 }
 
 static gid_t serving_gid = (gid_t)-1; /* set once privileges are dropped */

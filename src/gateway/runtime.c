@@ -97,14 +97,15 @@ moat_runtime *moat__runtime_new(moat_config *cfg, uint64_t generation, char **er
     if (moat_waf_new(cfg, &rt->waf, err) < 0) goto fail;
     if (moat__auth_enabled(cfg)) {
         char *why = NULL;
-        if (moat_store_open(cfg->store.url, &rt->store, &why) < 0) {
-            *err = moat_xasprintf("store.url (needed by [[auth.rules]] / auth.default): %s",
+        const char *users = moat_config_store_users(cfg), *state = moat_config_store_state(cfg);
+        if (moat_store_open_roles(users, state, &rt->store, &why) < 0) {
+            *err = moat_xasprintf("store (needed by [[auth.rules]] / auth.default): %s",
                                   why ? why : "cannot open");
             free(why);
             goto fail;
         }
-        if (moat_store_open(cfg->store.url, &rt->store_watch, &why) < 0) {
-            *err = moat_xasprintf("store.url: %s", why ? why : "cannot open");
+        if (moat_store_open_roles(users, state, &rt->store_watch, &why) < 0) {
+            *err = moat_xasprintf("store: %s", why ? why : "cannot open");
             free(why);
             goto fail;
         }

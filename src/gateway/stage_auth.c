@@ -313,6 +313,7 @@ static void check_back(moat_request *r, moat__auth_job *job)
         moat__auth_fail_closed(r, job->err);
         return;
     }
+    moat__auth_store_available(r);
     moat_auth_event ev[3];
     moat__auth_events(r, ev, moat_session_token_events(&job->creds, &job->who, ev));
     cache_put(r->rt, job);

@@ -58,6 +58,10 @@ void moat__auth_forbid(moat_request *r, const char *reason, bool json, const cha
                        size_t nhdrs);
 /* Records store.unavailable (rate-limited) when the store is down. */
 void moat__auth_store_unavailable(moat_request *r);
+/* The portal's answer when the store cannot be used: 503, a clear message. */
+void moat__auth_portal_unavailable(moat_request *r, int err);
+/* Records store.available once the store answers again after that. */
+void moat__auth_store_available(moat_request *r);
 /* Answers 503 after a store error err (fail closed). */
 void moat__auth_fail_closed(moat_request *r, int err);
 

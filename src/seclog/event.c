@@ -52,6 +52,9 @@ static const moat_seclog_event_info catalogue[] = {
     {"store.unavailable", MOAT_SECLOG_ERROR,
      "the auth store cannot be used (deleted, replaced, unreadable or damaged): protected "
      "paths answer 503 until it opens again"},
+    {"store.available", MOAT_SECLOG_NOTICE,
+     "the auth store answers again after a store.unavailable (its file opened again, or "
+     "Redis is reachable again): protected paths are served again"},
     {"csp.violation", MOAT_SECLOG_NOTICE,
      "a browser reported that a page broke its Content-Security-Policy"},
     {"csp.suppressed", MOAT_SECLOG_NOTICE,

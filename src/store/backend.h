@@ -16,13 +16,18 @@
  * store.c refuses other pairs with a clear message.
  *
  * When the roles are held by two backends, store.c composes:
- *   user_get*/user_list = users row + state->user_state (counters overlay);
+ *   user_get, user_get_id, user_list = users row + state->user_state (counters overlay);
  *   user_del            = users del, then state->user_forget + sessions_end_user;
  *   set_locked          = users set_locked, then state->user_forget (unlock
  *                         clears counters) and, on lock, sessions_end_user;
  *   set_password(end)   = users, then state sessions_end_user;
  *   totp_set            = users, then state->totp_forget;
- *   every users-role change also calls state->bump so data_version moves.
+ *   every users-role change also calls state->bump so data_version moves
+ *                         (a bump that fails is logged, not returned: the
+ *                         change is made, and an unreachable state backend
+ *                         has every instance's watch down, caches unused);
+ *   data_version        = state's, mixed with the users backend's own when
+ *                         it has one (an SQLite file replaced or restored).
  *
  * Every op returns 0 or a negative MOAT_E* (MOAT_EIO while the backend is
  * unreachable; MOAT_ENOENT/MOAT_EINVAL as store.h documents for the public
@@ -76,8 +81,8 @@ typedef struct moat__backend_ops {
     bool (*problem)(moat__backend *b, char *buf, size_t n);
 
     /* ---- users role (NULL in a state-only backend) ---- */
-    int (*user_add)(moat__backend *b, const char *name, const char *hash,
-                    const char *const *roles, size_t nroles, int64_t now);
+    int (*user_add)(moat__backend *b, const char *name, const char *hash, const char *const *roles,
+                    size_t nroles, int64_t now);
     int (*users_import)(moat__backend *b, const moat_user_import *rows, size_t n, int64_t now,
                         size_t *failed);
     int (*user_get)(moat__backend *b, const char *name, moat_user *out);
@@ -102,7 +107,7 @@ typedef struct moat__backend_ops {
     int (*export_users)(moat__backend *b, moat__export_fn fn, void *arg);
     int (*import_user)(moat__backend *b, const moat__user_export *row);
     /* `moat store migrate`: bring the schema to this moat's version;
-     * *from/*to = versions before and after (equal: nothing to do). */
+     * *from and *to = versions before and after (equal: nothing to do). */
     int (*migrate)(moat__backend *b, int *from, int *to);
 
     /* ---- state role (NULL in a users-only backend) ---- */
@@ -143,11 +148,19 @@ typedef struct moat__backend_ops {
 
 /* Opening a backend: url is the whole setting ("sqlite:PATH",
  * "postgresql://...", "redis://..." / "rediss://..."). watch: opened only
- * for data_version (the gateway's cache watcher). 0, or MOAT_EINVAL/MOAT_EIO
- * with *errmsg owned (never containing a password). */
+ * for data_version (the gateway's cache watcher); sqlite.c and redis.c
+ * ignore it and set up the watch at the first data_version call (redis.c:
+ * its SUBSCRIBE thread; that first call answers MOAT_EAGAIN). 0, or
+ * MOAT_EINVAL/MOAT_EIO with *errmsg owned (never containing a password).
+ * redis.c answers 0 when Redis cannot be reached (it starts down and
+ * connects later) and MOAT_EINVAL when it answers and refuses (AUTH,
+ * SELECT, the certificate). */
 int moat__sqlite_open(const char *url, bool watch, moat__backend **out, char **errmsg);
 int moat__pg_open(const char *url, moat__backend **out, char **errmsg);
 int moat__redis_open(const char *url, bool watch, moat__backend **out, char **errmsg);
+/* The backends of an open store (store.c), for `moat store copy|migrate`. */
+const moat__backend_ops *moat__store_users_ops(moat_store *s, moat__backend **b);
+const moat__backend_ops *moat__store_state_ops(moat_store *s, moat__backend **b);
 extern const moat__backend_ops moat__sqlite_ops;
 extern const moat__backend_ops moat__pg_ops;
 extern const moat__backend_ops moat__redis_ops;

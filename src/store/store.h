@@ -1,8 +1,10 @@
 /* store.h - the public header of moat's state store: users (password hash,
  * roles, admin lock, lockout counters, TOTP secret and last used step,
- * recovery codes), sessions, bearer tokens and per-address login failures.
- * Only SQLite exists today (one file with a rollback journal, no shared
- * memory or mmap I/O, schema versioned with PRAGMA user_version). A store
+ * recovery codes), sessions, bearer tokens, per-address login failures,
+ * rate limits and bans. Two roles (backend.h): users and state, both in one
+ * SQLite file (a rollback journal, no shared memory or mmap I/O, schema
+ * versioned with PRAGMA user_version), or users in SQLite or PostgreSQL and
+ * state in Redis, shared by several instances. A store
  * whose file is deleted, replaced, made unreadable or damaged answers
  * MOAT_EIO to every call (never a crash) until the file at its path opens
  * again as a sound store (checked at most once a second). Every call is synchronous and may block
@@ -189,7 +191,10 @@ int moat_store_token_revoke(moat_store *s, int64_t token_id);
 /* ---- rate limits and bans (state role) ------------------------------------ */
 
 /* A sliding-window limit: at most `requests` per `window_ms`, plus `burst`
- * more before refusing (nginx limit_req's burst without delay). */
+ * more before refusing (nginx limit_req's burst without delay). Exact: a
+ * hit is allowed while fewer than requests + burst allowed hits lie within
+ * the last window_ms (a log of allowed hits per key, refused hits are not
+ * counted), so no window of window_ms ever holds more. */
 typedef struct moat_rate_params {
     uint32_t requests;
     int64_t window_ms;
@@ -203,7 +208,9 @@ typedef struct moat_rate_result {
 } moat_rate_result;
 
 /* Counts one hit of key (e.g. "rate:3:addr:192.0.2.1") at now_ms, atomically
- * across every instance sharing the state, and says whether it is allowed. */
+ * across every instance sharing the state, and says whether it is allowed.
+ * On SQLite each hit is a committed change of the file: with rate limits on,
+ * the session cache (data_version) is re-read more often. */
 int moat_store_rate_hit(moat_store *s, const char *key, const moat_rate_params *p, int64_t now_ms,
                         moat_rate_result *out);
 
@@ -236,10 +243,14 @@ int moat_store_ban_list(moat_store *s, int64_t now, moat_ban **out, size_t *n);
 /* ---- change counter ------------------------------------------------------- */
 
 /* A number that changes whenever another connection (another process, or
- * another moat_store on the same file) commits a change, and whenever the
- * store reopens its file: for caches of what the store holds. It reads the
- * file's header (a cached page, one small read) and never waits for a
- * writer: MOAT_EAGAIN while one holds the lock. */
+ * another moat_store on the same file, or another instance sharing the
+ * state) commits a change to users, roles, codes, sessions, tokens or bans,
+ * and whenever the store reopens its file: for caches of what the store
+ * holds (rate-limit hits and strikes do not move it). SQLite: it reads the
+ * file's header (a cached page, one small read), and the counter of changes
+ * only when that moved; Redis: it drains the change messages already
+ * received. It never waits: MOAT_EAGAIN while a writer holds the lock or
+ * the Redis subscription is down (then do not trust a cache). */
 int moat_store_data_version(moat_store *s, uint64_t *out);
 
 #endif

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import moat_binary
+from helpers import toml_dumps
 
 TIMEOUT = 60
 
@@ -28,7 +29,8 @@ def tool(*args, password=""):
 
 def write_config(d, extra=""):
     cfg = Path(d) / "moat.toml"
-    cfg.write_text('[store]\nurl = "sqlite:%s"\n%s' % (Path(d) / "moat.db", extra))
+    store = toml_dumps({"store": {"url": "sqlite:%s" % (Path(d) / "moat.db")}}).lstrip("\n")
+    cfg.write_text(store + extra)
     return cfg
 
 

@@ -6,6 +6,8 @@ sleep; nothing listens beyond 127.0.0.1.
     MOAT_BIN             the binary (default: $MOAT_BUILD/src/moat, and MOAT_BUILD
                          defaults to <repo>/build)
     MOAT_TEST_PYTHON     python that runs gunicorn (default: /usr/bin/python3)
+    MOAT_TEST_STORE      sqlite (default) | redis | redis+pg: where the auth tests'
+                         stores go (helpers.adapt_store)
 """
 
 import os
@@ -28,6 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "apps"))
 
 from helpers import (HOST, deep_merge, free_port, port_accepts, toml_dumps,  # noqa: E402
                      unix_accepts, wait_for)
+# A real redis-server (the Redis state backend's tests, and MOAT_TEST_STORE=redis:
+# see helpers.adapt_store, which the configs written below go through).
+from redisserver import close_shared as close_shared_redis, redis_server  # noqa: E402,F401
 
 HERE = Path(__file__).resolve().parent
 APPS = HERE / "apps"
@@ -77,6 +82,7 @@ def pytest_unconfigure(config):
     made = getattr(config, "_moat_basetemp", None)
     if made:
         shutil.rmtree(made, ignore_errors=True)
+    close_shared_redis()
 
 
 # Started as root (as CI runs the tests), moat serves as nobody:nogroup

@@ -3,6 +3,7 @@ plain sockets (every socket has a timeout), a TOML writer for the test
 configs, free ports, bounded polling. No test logic lives here."""
 
 import json
+import os
 import socket
 import time
 
@@ -78,9 +79,66 @@ def _toml_value(v):
     raise TypeError("cannot write %r as TOML" % (v,))
 
 
+# ------------------------------------------------- MOAT_TEST_STORE switch
+#
+# MOAT_TEST_STORE=sqlite (the default) leaves every config as written.
+# MOAT_TEST_STORE=redis rewrites a config whose [store] is only an absolute
+# url = "sqlite:PATH" (what the auth tests write for `moat serve` and for
+# `moat user`) as users = that file, state = the session's redis-server
+# (tests/integration/redisserver.py), one Redis database per users file so
+# that sites do not share counters. MOAT_TEST_STORE=redis+pg puts the users
+# in PostgreSQL too (see the hook below). Relative sqlite: paths are left
+# alone (their file depends on the config's folder, unknown here).
+
+TEST_STORE = os.environ.get("MOAT_TEST_STORE", "sqlite")
+_store_dbs = {}
+
+
+def adapt_store(data):
+    """data (a config dict) with its store moved per MOAT_TEST_STORE."""
+    if TEST_STORE == "sqlite":
+        return data
+    if TEST_STORE not in ("redis", "redis+pg"):
+        raise ValueError("MOAT_TEST_STORE must be sqlite, redis or redis+pg, not %r" % TEST_STORE)
+    store = data.get("store")
+    if not isinstance(store, dict) or set(store) != {"url"}:
+        return data
+    url = store["url"]
+    if not isinstance(url, str) or not url.startswith("sqlite:/"):
+        return data
+    import redisserver  # here: it imports this module
+    server = redisserver.shared()
+    path = os.path.realpath(url[7:])
+    if path not in _store_dbs:
+        _store_dbs[path] = 1 + len(_store_dbs) % (server.databases - 1)
+        server.command("FLUSHDB", db=_store_dbs[path])
+    users = url
+    if TEST_STORE == "redis+pg":
+        # ---- HOOK (store-pg helper): users in PostgreSQL. --------------
+        # tests/integration/pgserver.py is to provide
+        #     users_url_for(sqlite_path) -> "postgresql://..."
+        # (one database per sqlite path, on the session's PostgreSQL).
+        import pgserver
+        users = pgserver.users_url_for(path)
+    return dict(data, store={"users": users, "state": server.url(db=_store_dbs[path])})
+
+
+def redis_state_of(sqlite_path):
+    """(server, db) holding the state of the users file at sqlite_path under
+    MOAT_TEST_STORE=redis, or None (the state is in that file)."""
+    path = os.path.realpath(str(sqlite_path))
+    if TEST_STORE == "sqlite" or path not in _store_dbs:
+        return None
+    import redisserver
+    return redisserver.shared(), _store_dbs[path]
+
+
 def toml_dumps(data, prefix=""):
     """Writes a dict as TOML: scalars and arrays first, then sub-tables as
-    [a.b] sections. Enough for moat's config shape."""
+    [a.b] sections. Enough for moat's config shape. At the top level the
+    store follows MOAT_TEST_STORE (adapt_store)."""
+    if not prefix:
+        data = adapt_store(data)
     lines = []
     tables = []
     arrays = []

@@ -18,6 +18,13 @@ import pyotp
 import pytest
 
 from authlib import Users, write_config
+from helpers import TEST_STORE
+
+# These read or write the SQLite file's sessions and counters directly: with
+# MOAT_TEST_STORE=redis those live in Redis (tests/unit/store/test_store_redis.c
+# and test_store_redis.py cover them there).
+sqlite_state_only = pytest.mark.skipif(TEST_STORE != "sqlite",
+                                       reason="reads the SQLite store's state tables")
 
 PW = "a perfectly fine passphrase"
 
@@ -153,6 +160,7 @@ def test_passwd(users, tmp_path):
     assert users("passwd", "nobody", stdin=PW + "\n").returncode == 1
 
 
+@sqlite_state_only
 def test_lock_unlock_and_lockout(users, tmp_path):
     users("add", "gina", stdin=PW + "\n")
     assert users("lock", "gina").returncode == 0
@@ -328,6 +336,7 @@ def test_tokens(users, tmp_path):
     assert users("token", "create", "nobody").returncode == 1
 
 
+@sqlite_state_only
 def test_logout_everywhere(users, tmp_path):
     users("add", "pia", stdin=PW + "\n")
     users("add", "quinn", stdin=PW + "\n")

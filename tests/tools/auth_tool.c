@@ -137,7 +137,8 @@ int main(int argc, char **argv)
             return 2;
         }
         moat_store *s = NULL;
-        if (moat_store_open(cfg->store.url, &s, &err) < 0) {
+        if (moat_store_open_roles(moat_config_store_users(cfg), moat_config_store_state(cfg), &s,
+                                  &err) < 0) {
             fprintf(stderr, "%s\n", err);
             return 2;
         }

@@ -291,6 +291,32 @@ static void test_mfa_counter(void **state)
     moat_user_clear(&u);
 }
 
+/* Makes the file at path look as an older moat left it: its tables of a
+ * later version dropped (with their triggers) and user_version set. */
+static void make_older(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    char drops[4096] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        size_t len = strlen(drops);
+        snprintf(drops + len, sizeof(drops) - len, "DROP TRIGGER %s;", sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(db, drops, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE changes; DROP TABLE rate_hits; DROP TABLE strikes;"
+                                  " DROP TABLE bans;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
 /* A version 1 store (before the second factor's counter) is migrated. */
 static void test_migrate_v1(void **state)
 {
@@ -298,17 +324,11 @@ static void test_migrate_v1(void **state)
     int64_t id = add(f->s, "vera");
     moat_store_close(f->s);
     f->s = NULL;
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-                                  "ALTER TABLE users DROP COLUMN mfa_failures;"
-                                  "ALTER TABLE users DROP COLUMN mfa_failure_start;"
-                                  "ALTER TABLE users DROP COLUMN mfa_lock_count;"
-                                  "ALTER TABLE users DROP COLUMN mfa_locked_until;"
-                                  "PRAGMA user_version = 1;",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
+    make_older(f->path, "ALTER TABLE users DROP COLUMN mfa_failures;"
+                        "ALTER TABLE users DROP COLUMN mfa_failure_start;"
+                        "ALTER TABLE users DROP COLUMN mfa_lock_count;"
+                        "ALTER TABLE users DROP COLUMN mfa_locked_until;"
+                        "PRAGMA user_version = 1;");
     char *err = NULL;
     assert_int_equal(moat_store_open(f->url, &f->s, &err), 0);
     moat_lockout_params p = {.failures = 5, .window = 600, .duration = 900, .mfa_failures = 1};
@@ -320,7 +340,7 @@ static void test_migrate_v1(void **state)
     assert_int_equal(u.mfa_locked_until, 1000);
     moat_user_clear(&u);
     moat_store *s2 = NULL;
-    assert_int_equal(moat_store_open(f->url, &s2, &err), 0); /* now version 2 */
+    assert_int_equal(moat_store_open(f->url, &s2, &err), 0); /* now version 3 */
     moat_store_close(s2);
 }
 
