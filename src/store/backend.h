@@ -16,7 +16,7 @@
  * store.c refuses other pairs with a clear message.
  *
  * When the roles are held by two backends, store.c composes:
- *   user_get*/user_list = users row + state->user_state (counters overlay);
+ *   user_get, user_get_id, user_list = users row + state->user_state (counters overlay);
  *   user_del            = users del, then state->user_forget + sessions_end_user;
  *   set_locked          = users set_locked, then state->user_forget (unlock
  *                         clears counters) and, on lock, sessions_end_user;
@@ -102,7 +102,7 @@ typedef struct moat__backend_ops {
     int (*export_users)(moat__backend *b, moat__export_fn fn, void *arg);
     int (*import_user)(moat__backend *b, const moat__user_export *row);
     /* `moat store migrate`: bring the schema to this moat's version;
-     * *from/*to = versions before and after (equal: nothing to do). */
+     * *from, *to = versions before and after (equal: nothing to do). */
     int (*migrate)(moat__backend *b, int *from, int *to);
 
     /* ---- state role (NULL in a users-only backend) ---- */
