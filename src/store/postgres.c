@@ -160,6 +160,8 @@ static void scrub(const moat__backend *b, const char *msg, char *buf, size_t n)
     const char *s = out.data ? out.data : "";
     for (; *s && len + 1 < n; s++) {
         if (*s == '\n') {
+            while (s[1] == '\t' || s[1] == ' ')
+                s++;
             if (s[1] && len + 3 < n) {
                 buf[len++] = ';';
                 buf[len++] = ' ';
