@@ -9,8 +9,8 @@
  * broke is closed, the pool's generation moves (its siblings reconnect
  * before their next use) and the backend is down: every call answers
  * MOAT_EIO with problem() saying why, and a reconnection is tried at most
- * once a second. Idle connections are checked before use (a server restart
- * closes them), so a restart costs no failed call.
+ * once a second. Idle connections are checked before use (a server that
+ * restarts closes them), so a clean restart costs no failed call.
  *
  * The schema is versioned in moat_schema; moat never changes it behind the
  * operator's back: opening a database without it, or with an older or newer
@@ -18,6 +18,7 @@
  * ->migrate) creates or upgrades it, under an advisory lock, in one
  * transaction. The URL's password never reaches a message: it is cut out of
  * the URL shown and scrubbed from libpq's messages. */
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,13 +247,15 @@ static PGconn *pg_connect(moat__backend *b, char *why, size_t n, bool *refused)
     return c;
 }
 
-/* Is an idle connection still up? Reads what the server sent meanwhile
- * (never blocks: libpq's sockets are non-blocking): a server that shut down
- * closed it. */
+/* Is an idle connection still up? An idle connection is sent nothing: if
+ * its socket is readable, the server is closing it (a shutdown or restart
+ * sends a FATAL message, then the end of the stream), so it is replaced
+ * rather than used to fail a call. */
 static bool still_up(PGconn *c)
 {
-    return PQconsumeInput(c) && PQstatus(c) == CONNECTION_OK &&
-           PQtransactionStatus(c) == PQTRANS_IDLE;
+    if (PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE) return false;
+    struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+    return p.fd >= 0 && poll(&p, 1, 0) == 0;
 }
 
 static void mark_down(moat__backend *b, const char *why)

@@ -95,8 +95,10 @@ class PgServer:
                         "--locale=C.UTF-8", "--no-sync"],
                        check=True, capture_output=True, timeout=120, cwd=str(self.dir),
                        **_as_server({}))
+        # the database moat_tls takes TLS connections only (the TLS test)
         (self.data / "pg_hba.conf").write_text(
             "local all all trust\n"
+            "hostnossl moat_tls all 127.0.0.1/32 reject\n"
             "host all all 127.0.0.1/32 scram-sha-256\n")
         return self
 
