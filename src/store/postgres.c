@@ -184,7 +184,7 @@ static int schema_version(moat__backend *b, PGconn *c, char *why, size_t n)
     PGresult *r = PQexec(c, "SELECT version FROM moat_schema");
     int v = -1;
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-        v = atoi(PQgetvalue(r, 0, 0));
+        v = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
     else if (PQresultStatus(r) == PGRES_TUPLES_OK)
         snprintf(why, n, "%s: the moat_schema table does not hold one row", b->shown);
     else {
@@ -692,11 +692,12 @@ static int pg_users_import(moat__backend *b, const moat_user_import *rows, size_
     WITH_CONN(b, import_tx(k, rows, n, now, failed));
 }
 
-static int get_user(call *k, const char *name, const int64_t *id, moat_user *out)
+/* By name (without regard to case), or by id when name is NULL. */
+static int get_user(call *k, const char *name, int64_t id, moat_user *out)
 {
     memset(out, 0, sizeof(*out));
     PGresult *r = name ? run(k, USER_SELECT "WHERE lower(u.name) = lower($1)", "t", name)
-                       : run(k, USER_SELECT "WHERE u.id = $1", "i", *id);
+                       : run(k, USER_SELECT "WHERE u.id = $1", "i", id);
     if (!r) return k->err == MOAT_EINVAL ? MOAT_ENOENT : k->err;
     int rc = MOAT_ENOENT;
     if (PQntuples(r) == 1) {
@@ -709,12 +710,12 @@ static int get_user(call *k, const char *name, const int64_t *id, moat_user *out
 
 static int pg_user_get(moat__backend *b, const char *name, moat_user *out)
 {
-    WITH_CONN(b, get_user(k, name, NULL, out));
+    WITH_CONN(b, get_user(k, name, 0, out));
 }
 
 static int pg_user_get_id(moat__backend *b, int64_t id, moat_user *out)
 {
-    WITH_CONN(b, get_user(k, NULL, &id, out));
+    WITH_CONN(b, get_user(k, NULL, id, out));
 }
 
 static int list_users(call *k, moat_user **out, size_t *n)
