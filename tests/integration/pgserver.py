@@ -12,12 +12,14 @@ runs as nobody:nogroup in a folder it owns.
         url = pg_server.fresh_url()   # a new empty database, migrated
         ...
 
+Outside a fixture (a conftest hook), pgserver.shared() is the same server.
 pg_server.url is the session's shared database (role `moat`, password in
 the URL); fresh_url() makes a new database owned by that role (migrated with
 `moat store migrate` unless migrate=False), so tests never see each
 other's users. pg_server.ca is the CA file for sslmode=verify-full.
 """
 
+import atexit
 import grp
 import os
 import pwd
@@ -175,14 +177,35 @@ class PgServer:
         return r
 
 
+_SHARED = None
+
+
+def shared(moat_bin=None):
+    """The session's server, started at its first use and stopped when the
+    test process exits: for hooks that are not fixtures, e.g. in conftest
+    `users = pgserver.shared().fresh_url()`."""
+    global _SHARED
+    if _SHARED is None:
+        if not (PG_BIN / "postgres").exists():
+            pytest.fail("PostgreSQL 15 not found in %s (Debian package postgresql)" % PG_BIN)
+        if moat_bin is None:
+            from conftest import moat_binary
+            moat_bin = moat_binary()
+        srv = PgServer(moat_bin).init()
+        try:
+            srv.start().create_role()
+        except BaseException:
+            srv.close()
+            raise
+        atexit.register(srv.close)
+        _SHARED = srv
+    return _SHARED
+
+
 @pytest.fixture(scope="session")
 def pg_server(moat_bin):
     """A PostgreSQL 15 for the whole session: PgServer (url, fresh_url())."""
-    if not (PG_BIN / "postgres").exists():
-        pytest.fail("PostgreSQL 15 not found in %s (Debian package postgresql)" % PG_BIN)
-    srv = PgServer(moat_bin).init()
-    try:
-        srv.start().create_role()
-        yield srv
-    finally:
-        srv.close()
+    srv = shared(moat_bin)
+    yield srv
+    if srv.proc is None:  # a test stopped it and failed before starting it again
+        srv.start()
