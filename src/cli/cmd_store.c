@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "core.h"
 #include "store/backend.h"
+#include "store/store_config.h" /* MOAT_HAVE_PG */
 #ifdef MOAT_HAVE_PG
 #include "store/pg.h"
 #endif
@@ -216,7 +217,9 @@ static int copy_one(const moat__user_export *row, void *arg)
     if (rc < 0) {
         c->err = rc;
         fprintf(stderr, "moat store copy: user %s: %s\n", T(row->user->name),
-                rc == MOAT_EINVAL ? "the name is taken in TO, or not valid" : moat_strerror(rc));
+                rc == MOAT_EINVAL
+                    ? "its name or one of its tokens is taken in TO, or its name is not valid"
+                    : moat_strerror(rc));
         return 1;
     }
     add_name(c, row->user->name);

@@ -279,3 +279,25 @@ def test_tls_verify_full(pg_server, tmp_path):
                                               "sslrootcert=%s" % other))
     assert wrong_ca.returncode == 1 and "certificate verify failed" in wrong_ca.stdout
     assert pg_server.password not in wrong_ca.stdout + wrong_name.stdout + plain.stdout
+
+
+def test_copy_failing_halfway_removes_what_it_wrote(moat_bin, pg_server, tmp_path):
+    """A write that fails after others succeeded (here: a token whose hash
+    TO already holds, which the name check cannot see) leaves TO as it was."""
+    import sqlite3
+    users = Users(moat_bin, write_config(tmp_path))
+    assert users("add", "zed", stdin=PW + "\n").returncode == 0
+    assert users("token", "create", "zed").returncode == 0
+    pg = pg_server.fresh_url()
+    src = "sqlite:%s" % (tmp_path / "moat.db")
+    assert store(moat_bin, "copy", src, pg).returncode == 0
+    con = sqlite3.connect(str(tmp_path / "moat.db"))
+    con.execute("UPDATE users SET name = 'bo' WHERE name = 'zed'")
+    con.commit()
+    con.close()
+    assert users("add", "amy", stdin=PW + "\n").returncode == 0
+    r = store(moat_bin, "copy", src, pg)
+    assert r.returncode == 1
+    assert "user bo: its name or one of its tokens is taken in TO" in r.stderr
+    assert "nothing copied; 1 of the 1 users written were removed again" in r.stderr
+    assert pg_server.psql("SELECT string_agg(name, ',') FROM moat_users", db=db_of(pg)) == "zed"
