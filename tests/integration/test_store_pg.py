@@ -116,7 +116,9 @@ def test_migrate_config_and_usage(moat_bin, tmp_path):
     cfg = write_config(tmp_path)
     r = store(moat_bin, "migrate", "--config", str(cfg))
     assert r.returncode == 0, r.stderr
-    assert "sqlite:%s: schema version 0 -> 2" % (tmp_path / "moat.db") in r.stdout
+    # the SQLite schema's version is sqlite.c's own
+    db = re.escape(str(tmp_path / "moat.db"))
+    assert re.fullmatch(r"sqlite:%s: schema version 0 -> \d+\n" % db, r.stdout), r.stdout
     assert store(moat_bin, "migrate", "--config", str(cfg)).stdout.endswith("up to date\n")
     assert store(moat_bin, "migrate", "sqlite:x", "--config", str(cfg)).returncode == 2
     assert store(moat_bin, "copy", "sqlite:x").returncode == 2
