@@ -81,6 +81,7 @@ struct moat__backend {
     pg_slot pool[POOL_SIZE];
     uint32_t gen;
     bool down;
+    bool failing;      /* up, but the last call failed (problem says why) */
     uint64_t retry_ms; /* last connection attempt while down */
     char problem[512];
 };
@@ -262,6 +263,7 @@ static void mark_down(moat__backend *b, const char *why)
 {
     if (!b->down) moat_error("users store unavailable: %s", why);
     b->down = true;
+    b->failing = false;
     b->gen++;
     b->retry_ms = moat_now_ms();
     snprintf(b->problem, sizeof(b->problem), "%s", why);
@@ -330,8 +332,10 @@ static int acquire(moat__backend *b)
     return i;
 }
 
-/* Gives connection i back; one that broke is closed and marks the backend down. */
-static void release(moat__backend *b, int i)
+/* Gives connection i back; one that broke is closed and marks the backend
+ * down. A call that failed otherwise (MOAT_EIO: the server refused a
+ * statement, e.g. a privilege revoked) is the problem until a call works. */
+static void release(moat__backend *b, int i, int rc, const char *failed)
 {
     pg_slot *s = &b->pool[i];
     bool broken = PQstatus(s->conn) != CONNECTION_OK;
@@ -350,6 +354,12 @@ static void release(moat__backend *b, int i)
         PQfinish(s->conn);
         s->conn = NULL;
         mark_down(b, why);
+    } else if (!b->down && rc == MOAT_EIO && failed[0]) {
+        b->failing = true;
+        snprintf(b->problem, sizeof(b->problem), "%s: %s", b->shown, failed);
+    } else if (!b->down && rc != MOAT_EIO && b->failing) {
+        b->failing = false;
+        b->problem[0] = '\0';
     }
     s->busy = false;
     pthread_cond_signal(&b->cv);
@@ -367,6 +377,7 @@ typedef struct call {
     PGconn *c;
     int err;
     int64_t changes; /* rows the last command changed */
+    char why[400];   /* the server's message when a statement failed (MOAT_EIO) */
 } call;
 
 static PGresult *vrun(call *k, const char *sql, const char *fmt, va_list ap)
@@ -414,9 +425,8 @@ static PGresult *vrun(call *k, const char *sql, const char *fmt, va_list ap)
     if (state && (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0)) {
         k->err = MOAT_EINVAL;
     } else {
-        char m[400];
-        scrub(k->b, PQerrorMessage(k->c), m, sizeof(m));
-        moat_error("users store: %s", m);
+        scrub(k->b, PQerrorMessage(k->c), k->why, sizeof(k->why));
+        moat_error("users store: %s", k->why);
         k->err = MOAT_EIO;
     }
     PQclear(r);
@@ -488,7 +498,7 @@ static char *val_text(const PGresult *r, int row, int col)
         call k_ = {.b = (b), .c = (b)->pool[slot_].conn};                                          \
         call *k = &k_;                                                                             \
         int rc_ = (body);                                                                          \
-        release(b, slot_);                                                                         \
+        release(b, slot_, rc_, k_.why);                                                            \
         return rc_;                                                                                \
     } while (0)
 
@@ -571,7 +581,7 @@ static void pg_close(moat__backend *b)
 static bool pg_problem(moat__backend *b, char *buf, size_t n)
 {
     pthread_mutex_lock(&b->mu);
-    bool down = b->down;
+    bool down = b->down || b->failing;
     if (n) snprintf(buf, n, "%s", down ? b->problem : "");
     pthread_mutex_unlock(&b->mu);
     return down;
@@ -1051,9 +1061,10 @@ static int migrate_tx(call *k, int *from, int *to)
         /* Static SQL of several statements: the simple protocol, no data in it. */
         PGresult *m = PQexec(k->c, migrations[i]);
         if (PQresultStatus(m) != PGRES_COMMAND_OK) {
-            char msg[400];
+            char msg[300];
             scrub(k->b, PQerrorMessage(k->c), msg, sizeof(msg));
-            moat_error("users store: migration to version %d: %s", i + 1, msg);
+            snprintf(k->why, sizeof(k->why), "migration to version %d: %s", i + 1, msg);
+            moat_error("users store: %s", k->why);
             rc = MOAT_EIO;
         }
         PQclear(m);

@@ -303,3 +303,28 @@ def test_copy_failing_halfway_removes_what_it_wrote(moat_bin, pg_server, tmp_pat
     assert "user bo: its name or one of its tokens is taken in TO" in r.stderr
     assert "nothing copied; 1 of the 1 users written were removed again" in r.stderr
     assert pg_server.psql("SELECT string_agg(name, ',') FROM moat_users", db=db_of(pg)) == "zed"
+
+
+def test_a_refused_statement_is_the_problem_until_a_call_works(pg_server):
+    url = pg_server.fresh_url()
+    assert tool("ops", url, pg_server.fresh_url()).returncode == 0
+    p = subprocess.Popen([pg_tool(), "watch", url], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def get(name="alice"):
+        p.stdin.write("get %s\n" % name)
+        p.stdin.flush()
+        return p.stdout.readline().strip()
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        assert get().startswith("0 ")
+        pg_server.psql("ALTER TABLE moat_roles RENAME TO moat_roles_away", db=db_of(url))
+        failed = get()
+        assert failed.startswith("EIO down: postgresql://moat:***@"), failed
+        assert 'relation "moat_roles" does not exist' in failed
+        pg_server.psql("ALTER TABLE moat_roles_away RENAME TO moat_roles", db=db_of(url))
+        assert get().startswith("0 ")
+        assert get("nobody-here") == "no such file or entry"  # not down any more
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
