@@ -149,6 +149,19 @@ static int migrate_one(const char *url)
     return rc == 0 ? 0 : 1;
 }
 
+/* The two roles' stores as configured. This branch knows store.url only;
+ * with store.users and store.state (config.h's moat_config_store_users and
+ * moat_config_store_state) these two return those. */
+static const char *configured_users(const moat_config *cfg)
+{
+    return cfg->store.url;
+}
+
+static const char *configured_state(const moat_config *cfg)
+{
+    return cfg->store.url;
+}
+
 static int cmd_migrate(int nargs, char **args, const char *config)
 {
     if (nargs > 0) {
@@ -173,7 +186,12 @@ static int cmd_migrate(int nargs, char **args, const char *config)
     }
     fprintf(stderr, "moat store migrate: the stores of %s\n",
             T(cfg->source ? cfg->source : "the default, no configuration file"));
-    int status = migrate_one(cfg->store.url);
+    const char *users = configured_users(cfg), *state = configured_state(cfg);
+    int status = migrate_one(users);
+    if (strcmp(state, users) != 0) {
+        int s = migrate_one(state);
+        if (s > status) status = s;
+    }
     moat_config_free(cfg);
     return status;
 }
