@@ -202,6 +202,12 @@ static int schema_version(moat__backend *b, PGconn *c, char *why, size_t n)
     return v;
 }
 
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 /* A new connection, its schema checked (unless migrating); NULL with why. */
 static PGconn *pg_connect(moat__backend *b, char *why, size_t n, bool *refused)
 {
@@ -223,6 +229,8 @@ static PGconn *pg_connect(moat__backend *b, char *why, size_t n, bool *refused)
         PQfinish(c);
         return NULL;
     }
+    /* The server's notices (warnings about a statement) would go to stderr. */
+    PQsetNoticeProcessor(c, ignore_notice, NULL);
     if (b->migrating) return c;
     int v = schema_version(b, c, why, n);
     if (v >= 0 && v != SCHEMA_VERSION) {
@@ -474,7 +482,8 @@ static int begin(call *k)
 static int finish(call *k, int rc)
 {
     if (rc < 0) {
-        if (PQstatus(k->c) == CONNECTION_OK) PQclear(PQexec(k->c, "ROLLBACK"));
+        if (PQstatus(k->c) == CONNECTION_OK && PQtransactionStatus(k->c) != PQTRANS_IDLE)
+            PQclear(PQexec(k->c, "ROLLBACK"));
         return rc;
     }
     return exec(k, "COMMIT", "");

@@ -215,7 +215,7 @@ def test_server_down_fails_closed_and_reconnects(pg_server):
         down = get()
         assert down.startswith("EIO down: postgresql://moat:***@127.0.0.1:%d/"
                                % pg_server.port), down
-        assert "Connection refused" in down or "connection" in down.lower()
+        assert "Connection refused" in down
         assert pg_server.password not in down
         for _ in range(3):
             assert get().startswith("EIO down: ")
