@@ -37,4 +37,7 @@ int moat_cmd_reload(int argc, char **argv);
 /* moat status (src/cli/cmd_status.c): the running moat's pid file and status file. */
 int moat_cmd_status(int argc, char **argv);
 
+/* moat store migrate | copy (src/cli/cmd_store.c). */
+int moat_cmd_store(int argc, char **argv);
+
 #endif

@@ -284,6 +284,18 @@ static const moat_cli_cmd moat_cli_waf_subs[] = {
     {0},
 };
 
+static const moat_cli_cmd moat_cli_store_subs[] = {
+    {.name = "migrate",
+     .fn = NULL,
+     .summary = "bring the stores' schemas to this moat's version",
+     .flags = "--config --help"},
+    {.name = "copy",
+     .fn = NULL,
+     .summary = "copy every user from one users store to another (SQLite, PostgreSQL)",
+     .flags = "--help"},
+    {0},
+};
+
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_manpages(int argc, char **argv);
@@ -332,6 +344,10 @@ const moat_cli_cmd moat_cli_commands[] = {
      .fn = moat_cmd_db,
      .summary = "the local OSV advisory database: import, update, info",
      .subs = moat_cli_db_subs},
+    {.name = "store",
+     .fn = moat_cmd_store,
+     .summary = "the users and state stores: migrate their schemas, copy users between them",
+     .subs = moat_cli_store_subs},
     {.name = "completion",
      .fn = moat_cli_completion,
      .summary = "print a shell completion script: bash or zsh",

@@ -351,7 +351,7 @@ def test_serve_fails_when_port_is_taken(moat_bin, echo, tmp):
 # ---------------------------------------------------------- the command table
 
 COMMANDS = ("serve", "reload", "status", "cert", "config", "log", "waf", "user", "audit", "db", "completion", "version",
-            "help")
+            "help", "store")
 SUBS = {
     "audit": ("deps", "code", "settings", "secrets"),
     "user": ("add", "passwd", "list", "del", "lock", "unlock", "roles", "mfa", "recovery",
@@ -361,6 +361,7 @@ SUBS = {
     "db": ("import", "update", "info"),
     "config": ("check", "docs"),
     "waf": ("tune",),
+    "store": ("migrate", "copy"),
 }
 
 
