@@ -37,4 +37,7 @@ int moat_cmd_reload(int argc, char **argv);
 /* moat status (src/cli/cmd_status.c): the running moat's pid file and status file. */
 int moat_cmd_status(int argc, char **argv);
 
+/* moat ban list | remove (src/cli/cmd_ban.c): the bans in the state store. */
+int moat_cmd_ban(int argc, char **argv);
+
 #endif

@@ -26,11 +26,11 @@ char *moat__config_crosscheck(const moat_config *c)
     const moat_rate_rule *rate = c->limits.rate.items;
     for (size_t i = 0; i < c->limits.rate.len; i++) {
         if (!rate[i].requests)
-            return moat_xasprintf("[[limits.rate]] entry %zu (path \"%s\") needs 'requests'",
-                                  i + 1, rate[i].path);
+            return moat_xasprintf("[[limits.rate]] entry %zu (path \"%s\") needs 'requests'", i + 1,
+                                  rate[i].path);
         if (!rate[i].window_ms)
-            return moat_xasprintf("[[limits.rate]] entry %zu (path \"%s\") needs 'window'",
-                                  i + 1, rate[i].path);
+            return moat_xasprintf("[[limits.rate]] entry %zu (path \"%s\") needs 'window'", i + 1,
+                                  rate[i].path);
     }
     for (size_t i = 0; i < c->tls.listen.len; i++)
         for (size_t j = 0; j < c->listen.len; j++)

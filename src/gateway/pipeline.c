@@ -8,7 +8,7 @@
  * on the body of a response a stage holds (errors). A stage is its own
  * file defining moat__stage_NAME, and one line here (which declares it). */
 #define PIPELINE(X)                                                                                \
-    X(ban)            /* a banned client address: 429, before any other work (stage_rate.c) */    \
+    X(ban)            /* a banned client address: 429, before any other work (stage_rate.c) */     \
     X(limits)         /* methods, body size */                                                     \
     X(hosts)          /* Host allow-list: 421 */                                                   \
     X(paths)          /* normalise the path; sensitive paths: 404 */                               \
