@@ -16,7 +16,7 @@
  * store.c refuses other pairs with a clear message.
  *
  * When the roles are held by two backends, store.c composes:
- *   user_get*/user_list = users row + state->user_state (counters overlay);
+ *   user_get, user_get_id, user_list = users row + state->user_state (counters overlay);
  *   user_del            = users del, then state->user_forget + sessions_end_user;
  *   set_locked          = users set_locked, then state->user_forget (unlock
  *                         clears counters) and, on lock, sessions_end_user;
@@ -76,8 +76,8 @@ typedef struct moat__backend_ops {
     bool (*problem)(moat__backend *b, char *buf, size_t n);
 
     /* ---- users role (NULL in a state-only backend) ---- */
-    int (*user_add)(moat__backend *b, const char *name, const char *hash,
-                    const char *const *roles, size_t nroles, int64_t now);
+    int (*user_add)(moat__backend *b, const char *name, const char *hash, const char *const *roles,
+                    size_t nroles, int64_t now);
     int (*users_import)(moat__backend *b, const moat_user_import *rows, size_t n, int64_t now,
                         size_t *failed);
     int (*user_get)(moat__backend *b, const char *name, moat_user *out);
@@ -102,7 +102,7 @@ typedef struct moat__backend_ops {
     int (*export_users)(moat__backend *b, moat__export_fn fn, void *arg);
     int (*import_user)(moat__backend *b, const moat__user_export *row);
     /* `moat store migrate`: bring the schema to this moat's version;
-     * *from/*to = versions before and after (equal: nothing to do). */
+     * *from and *to = versions before and after (equal: nothing to do). */
     int (*migrate)(moat__backend *b, int *from, int *to);
 
     /* ---- state role (NULL in a users-only backend) ---- */
@@ -148,6 +148,9 @@ typedef struct moat__backend_ops {
 int moat__sqlite_open(const char *url, bool watch, moat__backend **out, char **errmsg);
 int moat__pg_open(const char *url, moat__backend **out, char **errmsg);
 int moat__redis_open(const char *url, bool watch, moat__backend **out, char **errmsg);
+/* The backends of an open store (store.c), for `moat store copy|migrate`. */
+const moat__backend_ops *moat__store_users_ops(moat_store *s, moat__backend **b);
+const moat__backend_ops *moat__store_state_ops(moat_store *s, moat__backend **b);
 extern const moat__backend_ops moat__sqlite_ops;
 extern const moat__backend_ops moat__pg_ops;
 extern const moat__backend_ops moat__redis_ops;

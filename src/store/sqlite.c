@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +30,12 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+#include "backend.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define MAX_LOCK_SECONDS (24 * 3600)
 
-struct moat_store {
+struct moat__backend {
     sqlite3 *db; /* NULL while the store is unavailable */
     pthread_mutex_t mu;
     char *path;
@@ -44,7 +46,8 @@ struct moat_store {
     uint64_t check_ms; /* last identity check */
     uint64_t retry_ms; /* last attempt to reopen (0 = try at once) */
     uint32_t generation;
-    char problem[256]; /* why it is unavailable ("" = it is not) */
+    int opened_version; /* the schema version the file had at the first open */
+    char problem[256];  /* why it is unavailable ("" = it is not) */
 };
 
 static const char schema[] =
@@ -86,7 +89,16 @@ static const char schema[] =
     " addr TEXT PRIMARY KEY, failures INTEGER NOT NULL, failure_start INTEGER NOT NULL,"
     " blocked_until INTEGER NOT NULL DEFAULT 0, block_count INTEGER NOT NULL DEFAULT 0)"
     " WITHOUT ROWID;"
-    "PRAGMA user_version = 2;";
+    "CREATE TABLE rate_hits("
+    " key TEXT NOT NULL, at_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
+    "CREATE INDEX rate_hits_key ON rate_hits(key, at_ms);"
+    "CREATE INDEX rate_hits_expires ON rate_hits(expires_ms);"
+    "CREATE TABLE strikes("
+    " addr TEXT PRIMARY KEY, strikes INTEGER NOT NULL, strike_start INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE bans("
+    " addr TEXT PRIMARY KEY, until INTEGER NOT NULL, why TEXT NOT NULL) WITHOUT ROWID;"
+    "PRAGMA user_version = 3;";
 
 /* Version 1 to 2: the second factor's own failure counters. */
 static const char migrate_1_2[] =
@@ -96,12 +108,26 @@ static const char migrate_1_2[] =
     "ALTER TABLE users ADD COLUMN mfa_locked_until INTEGER NOT NULL DEFAULT 0;"
     "PRAGMA user_version = 2;";
 
+/* Version 2 to 3: rate-limit hits, strikes and bans (the state role's
+ * rate_hit, strike and ban_* calls). */
+static const char migrate_2_3[] =
+    "CREATE TABLE rate_hits("
+    " key TEXT NOT NULL, at_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
+    "CREATE INDEX rate_hits_key ON rate_hits(key, at_ms);"
+    "CREATE INDEX rate_hits_expires ON rate_hits(expires_ms);"
+    "CREATE TABLE strikes("
+    " addr TEXT PRIMARY KEY, strikes INTEGER NOT NULL, strike_start INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE bans("
+    " addr TEXT PRIMARY KEY, until INTEGER NOT NULL, why TEXT NOT NULL) WITHOUT ROWID;"
+    "PRAGMA user_version = 3;";
+
 /* ---- statements ------------------------------------------------------------
  * run(s, sql, fmt, ...) prepares sql, binds the arguments fmt names ('i'
  * int64_t, 't' const char *, 'b' const void * + size_t, 'n' NULL) and
  * returns the statement ready to step (caller finalizes), or NULL. */
 
-static sqlite3_stmt *prepare(moat_store *s, const char *sql, const char *fmt, va_list ap)
+static sqlite3_stmt *prepare(moat__backend *s, const char *sql, const char *fmt, va_list ap)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -135,7 +161,7 @@ static sqlite3_stmt *prepare(moat_store *s, const char *sql, const char *fmt, va
     return st;
 }
 
-static sqlite3_stmt *query(moat_store *s, const char *sql, const char *fmt, ...)
+static sqlite3_stmt *query(moat__backend *s, const char *sql, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -145,7 +171,7 @@ static sqlite3_stmt *query(moat_store *s, const char *sql, const char *fmt, ...)
 }
 
 /* Runs a statement that returns no rows; *changes (may be NULL) = rows changed. */
-static int exec(moat_store *s, int *changes, const char *sql, const char *fmt, ...)
+static int exec(moat__backend *s, int *changes, const char *sql, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -163,12 +189,12 @@ static int exec(moat_store *s, int *changes, const char *sql, const char *fmt, .
     return 0;
 }
 
-static int begin(moat_store *s)
+static int begin(moat__backend *s)
 {
     return exec(s, NULL, "BEGIN IMMEDIATE", "");
 }
 
-static int finish(moat_store *s, int rc)
+static int finish(moat__backend *s, int rc)
 {
     int r = exec(s, NULL, rc < 0 ? "ROLLBACK" : "COMMIT", "");
     return rc < 0 ? rc : r;
@@ -299,7 +325,9 @@ static void shim_register(void)
 
 /* ---- open / close ------------------------------------------------------------ */
 
-static void close_db(moat_store *s)
+static void sq_close(moat__backend *s);
+
+static void close_db(moat__backend *s)
 {
     sqlite3_close_v2(s->db);
     s->db = NULL;
@@ -318,10 +346,21 @@ static bool header_says_wal(sqlite3 *db)
     return h[18] == 2 || h[19] == 2;
 }
 
+static int read_version(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 /* Opens s->path (never creating it) into s->db: the settings above, then a
  * schema check. create: an empty file gets the schema (a first open);
  * otherwise an empty file is refused, as is one that fails quick_check. */
-static int connect_db(moat_store *s, bool create, bool check, char **errmsg)
+static int connect_db(moat__backend *s, bool create, bool check, char **errmsg)
 {
     const char *path = s->path;
     bool converted = false;
@@ -386,15 +425,24 @@ again:
         *errmsg = moat_xasprintf("%s: not a moat store (%s)", path, sqlite3_errmsg(s->db));
         goto fail;
     }
+    if (create && !s->opened_version) s->opened_version = version;
     if (version == 0 && !create) {
         *errmsg = moat_xasprintf("%s: the store file is empty (truncated?)", path);
         goto fail;
     }
-    if (version == 0 || version == 1) {
+    if (version >= 0 && version < SCHEMA_VERSION) {
         char *err = NULL;
+        /* Read again under the write lock: another process may have
+         * migrated the file since. */
         if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(s->db, version == 0 ? schema : migrate_1_2, NULL, NULL, &err) !=
-                SQLITE_OK ||
+            (version = read_version(s->db)) < 0 ||
+            sqlite3_exec(s->db,
+                         version == 0   ? schema
+                         : version == 1 ? migrate_1_2
+                                        : "",
+                         NULL, NULL, &err) != SQLITE_OK ||
+            (version > 0 && version < SCHEMA_VERSION &&
+             sqlite3_exec(s->db, migrate_2_3, NULL, NULL, &err) != SQLITE_OK) ||
             sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             *errmsg = moat_xasprintf("%s: cannot create the schema: %s", path,
                                      err ? err : sqlite3_errmsg(s->db));
@@ -433,7 +481,7 @@ fail:
     return MOAT_EIO;
 }
 
-int moat_store_open(const char *url, moat_store **out, char **errmsg)
+int moat__sqlite_open(const char *url, bool watch, moat__backend **out, char **errmsg)
 {
     *out = NULL;
     *errmsg = NULL;
@@ -459,12 +507,13 @@ int moat_store_open(const char *url, moat_store **out, char **errmsg)
         *errmsg = moat_xasprintf("%s: is a symbolic link", path);
         return MOAT_EIO;
     }
-    moat_store *s = moat_xcalloc(1, sizeof(*s));
+    moat__backend *s = moat_xcalloc(1, sizeof(*s));
     pthread_mutex_init(&s->mu, NULL);
     s->path = moat_xstrdup(path);
     s->generation = 1;
+    (void)watch; /* the watch (data_version) is recognised at its first call */
     if (connect_db(s, true, false, errmsg) < 0) {
-        moat_store_close(s);
+        sq_close(s);
         return MOAT_EIO;
     }
     s->check_ms = moat_now_ms();
@@ -472,7 +521,7 @@ int moat_store_open(const char *url, moat_store **out, char **errmsg)
     return 0;
 }
 
-void moat_store_close(moat_store *s)
+static void sq_close(moat__backend *s)
 {
     if (!s) return;
     close_db(s);
@@ -483,7 +532,7 @@ void moat_store_close(moat_store *s)
 
 /* Why the file at the path cannot be opened, as far as stat and access
  * tell (false: they see nothing wrong); *sb gets its identity. */
-static bool unusable(moat_store *s, struct stat *sb, char *why, size_t n)
+static bool unusable(moat__backend *s, struct stat *sb, char *why, size_t n)
 {
     if (stat(s->path, sb) < 0) {
         snprintf(why, n, "%s: %s", s->path,
@@ -509,7 +558,7 @@ static bool unusable(moat_store *s, struct stat *sb, char *why, size_t n)
 }
 
 /* Why the file at the path is no longer the one open (false: it is). */
-static bool moved(moat_store *s, char *why, size_t n)
+static bool moved(moat__backend *s, char *why, size_t n)
 {
     struct stat sb;
     if (unusable(s, &sb, why, n)) return true;
@@ -520,7 +569,7 @@ static bool moved(moat_store *s, char *why, size_t n)
     return false;
 }
 
-static void drop(moat_store *s, const char *why)
+static void drop(moat__backend *s, const char *why)
 {
     if (why) snprintf(s->problem, sizeof(s->problem), "%s", why);
     if (s->db) moat_error("auth store unavailable: %s", s->problem);
@@ -529,7 +578,7 @@ static void drop(moat_store *s, const char *why)
 }
 
 /* Before every call, under the mutex: 0 when s->db may be used. */
-static int ready(moat_store *s)
+static int ready(moat__backend *s)
 {
     uint64_t now = moat_now_ms();
     if (s->db && s->bad) drop(s, NULL); /* reopened at most once a second */
@@ -560,7 +609,7 @@ static int ready(moat_store *s)
 }
 
 /* A call failed: remember why, and reopen before the next. */
-static void note_fail(moat_store *s)
+static void note_fail(moat__backend *s)
 {
     if (s->db && !s->bad) {
         struct stat sb;
@@ -570,7 +619,7 @@ static void note_fail(moat_store *s)
     }
 }
 
-bool moat_store_problem(moat_store *s, char *buf, size_t n)
+static bool sq_problem(moat__backend *s, char *buf, size_t n)
 {
     pthread_mutex_lock(&s->mu);
     bool down = !s->db || s->bad;
@@ -581,45 +630,7 @@ bool moat_store_problem(moat_store *s, char *buf, size_t n)
 
 /* ---- users ------------------------------------------------------------------- */
 
-static bool name_chars(const char *n, size_t max, const char *extra)
-{
-    size_t len = strlen(n);
-    if (len == 0 || len > max) return false;
-    for (const char *c = n; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-              strchr(extra, *c)))
-            return false;
-    return true;
-}
-
-bool moat_user_name_valid(const char *name)
-{
-    return name && name_chars(name, MOAT_USER_NAME_MAX, "._@+-");
-}
-
-bool moat_role_name_valid(const char *role)
-{
-    return role && name_chars(role, MOAT_ROLE_NAME_MAX, "._-");
-}
-
-void moat_user_clear(moat_user *u)
-{
-    free(u->name);
-    if (u->password_hash) {
-        memset(u->password_hash, 0, strlen(u->password_hash));
-        free(u->password_hash);
-    }
-    for (size_t i = 0; i < u->nroles; i++)
-        free(u->roles[i]);
-    free(u->roles);
-    if (u->totp_secret) {
-        memset(u->totp_secret, 0, u->totp_len);
-        free(u->totp_secret);
-    }
-    memset(u, 0, sizeof(*u));
-}
-
-static int set_roles(moat_store *s, int64_t id, const char *const *roles, size_t n)
+static int set_roles(moat__backend *s, int64_t id, const char *const *roles, size_t n)
 {
     int rc = exec(s, NULL, "DELETE FROM roles WHERE user_id = ?", "i", id);
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -630,7 +641,7 @@ static int set_roles(moat_store *s, int64_t id, const char *const *roles, size_t
     return rc;
 }
 
-static int user_add(moat_store *s, const char *name, const char *hash, const char *const *roles,
+static int user_add(moat__backend *s, const char *name, const char *hash, const char *const *roles,
                     size_t nroles, int64_t now)
 {
     if (!moat_user_name_valid(name)) return MOAT_EINVAL;
@@ -642,13 +653,13 @@ static int user_add(moat_store *s, const char *name, const char *hash, const cha
     return finish(s, rc);
 }
 
-int moat_store_user_add(moat_store *s, const char *name, const char *hash, const char *const *roles,
-                        size_t nroles, int64_t now)
+static int sq_user_add(moat__backend *s, const char *name, const char *hash,
+                       const char *const *roles, size_t nroles, int64_t now)
 {
     LOCKED(s, user_add(s, name, hash, roles, nroles, now));
 }
 
-static int users_import(moat_store *s, const moat_user_import *rows, size_t n, int64_t now,
+static int users_import(moat__backend *s, const moat_user_import *rows, size_t n, int64_t now,
                         size_t *failed)
 {
     int rc = begin(s);
@@ -665,8 +676,8 @@ static int users_import(moat_store *s, const moat_user_import *rows, size_t n, i
     return finish(s, rc);
 }
 
-int moat_store_users_import(moat_store *s, const moat_user_import *rows, size_t n, int64_t now,
-                            size_t *failed)
+static int sq_users_import(moat__backend *s, const moat_user_import *rows, size_t n, int64_t now,
+                           size_t *failed)
 {
     LOCKED(s, users_import(s, rows, n, now, failed));
 }
@@ -683,7 +694,7 @@ static char *col_text(sqlite3_stmt *st, int i)
     return moat_xstrdup(t ? (const char *)t : "");
 }
 
-static int read_user(moat_store *s, sqlite3_stmt *st, moat_user *u)
+static int read_user(moat__backend *s, sqlite3_stmt *st, moat_user *u)
 {
     memset(u, 0, sizeof(*u));
     u->id = sqlite3_column_int64(st, 0);
@@ -715,7 +726,7 @@ static int read_user(moat_store *s, sqlite3_stmt *st, moat_user *u)
     return 0;
 }
 
-static int user_get(moat_store *s, const char *sql, const char *fmt, const void *key,
+static int user_get(moat__backend *s, const char *sql, const char *fmt, const void *key,
                     moat_user *out)
 {
     memset(out, 0, sizeof(*out));
@@ -729,17 +740,17 @@ static int user_get(moat_store *s, const char *sql, const char *fmt, const void 
     return ret;
 }
 
-int moat_store_user_get(moat_store *s, const char *name, moat_user *out)
+static int sq_user_get(moat__backend *s, const char *name, moat_user *out)
 {
     LOCKED(s, user_get(s, "SELECT " USER_COLS " FROM users WHERE name = ?", "t", name, out));
 }
 
-int moat_store_user_get_id(moat_store *s, int64_t id, moat_user *out)
+static int sq_user_get_id(moat__backend *s, int64_t id, moat_user *out)
 {
     LOCKED(s, user_get(s, "SELECT " USER_COLS " FROM users WHERE id = ?", "i", &id, out));
 }
 
-static int user_list(moat_store *s, moat_user **out, size_t *n)
+static int user_list(moat__backend *s, moat_user **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -763,7 +774,7 @@ static int user_list(moat_store *s, moat_user **out, size_t *n)
     return 0;
 }
 
-int moat_store_user_list(moat_store *s, moat_user **out, size_t *n)
+static int sq_user_list(moat__backend *s, moat_user **out, size_t *n)
 {
     LOCKED(s, user_list(s, out, n));
 }
@@ -773,19 +784,27 @@ static int changed_or_noent(int rc, int changes)
     return rc < 0 ? rc : changes > 0 ? 0 : MOAT_ENOENT;
 }
 
-static int user_del(moat_store *s, const char *name)
+static int user_del(moat__backend *s, const char *name, int64_t *id_out)
 {
-    int changes = 0;
-    int rc = exec(s, &changes, "DELETE FROM users WHERE name = ?", "t", name);
-    return changed_or_noent(rc, changes);
+    int rc = begin(s), changes = 0;
+    if (rc < 0) return rc;
+    int64_t id = 0;
+    sqlite3_stmt *st = query(s, "SELECT id FROM users WHERE name = ?", "t", name);
+    if (!st) return finish(s, MOAT_EIO);
+    if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    rc = exec(s, &changes, "DELETE FROM users WHERE name = ?", "t", name);
+    rc = changed_or_noent(rc, changes);
+    if (rc == 0 && id_out) *id_out = id;
+    return finish(s, rc);
 }
 
-int moat_store_user_del(moat_store *s, const char *name)
+static int sq_user_del(moat__backend *s, const char *name, int64_t *id_out)
 {
-    LOCKED(s, user_del(s, name));
+    LOCKED(s, user_del(s, name, id_out));
 }
 
-static int set_password(moat_store *s, int64_t id, const char *hash, bool end_sessions)
+static int set_password(moat__backend *s, int64_t id, const char *hash, bool end_sessions)
 {
     int rc = begin(s), changes = 0;
     if (rc < 0) return rc;
@@ -796,12 +815,12 @@ static int set_password(moat_store *s, int64_t id, const char *hash, bool end_se
     return finish(s, rc);
 }
 
-int moat_store_user_set_password(moat_store *s, int64_t id, const char *hash, bool end_sessions)
+static int sq_user_set_password(moat__backend *s, int64_t id, const char *hash, bool end_sessions)
 {
     LOCKED(s, set_password(s, id, hash, end_sessions));
 }
 
-static int rehash(moat_store *s, int64_t id, const char *old_hash, const char *hash)
+static int rehash(moat__backend *s, int64_t id, const char *old_hash, const char *hash)
 {
     int changes = 0;
     int rc =
@@ -810,12 +829,12 @@ static int rehash(moat_store *s, int64_t id, const char *old_hash, const char *h
     return changed_or_noent(rc, changes);
 }
 
-int moat_store_user_rehash(moat_store *s, int64_t id, const char *old_hash, const char *hash)
+static int sq_user_rehash(moat__backend *s, int64_t id, const char *old_hash, const char *hash)
 {
     LOCKED(s, rehash(s, id, old_hash, hash));
 }
 
-static int set_locked(moat_store *s, int64_t id, bool locked)
+static int set_locked(moat__backend *s, int64_t id, bool locked)
 {
     int rc = begin(s), changes = 0;
     if (rc < 0) return rc;
@@ -834,12 +853,12 @@ static int set_locked(moat_store *s, int64_t id, bool locked)
     return finish(s, rc);
 }
 
-int moat_store_user_set_locked(moat_store *s, int64_t id, bool locked)
+static int sq_user_set_locked(moat__backend *s, int64_t id, bool locked)
 {
     LOCKED(s, set_locked(s, id, locked));
 }
 
-static int set_roles_tx(moat_store *s, int64_t id, const char *const *roles, size_t n)
+static int set_roles_tx(moat__backend *s, int64_t id, const char *const *roles, size_t n)
 {
     int rc = begin(s), changes = 0;
     if (rc < 0) return rc;
@@ -849,14 +868,14 @@ static int set_roles_tx(moat_store *s, int64_t id, const char *const *roles, siz
     return finish(s, rc);
 }
 
-int moat_store_user_set_roles(moat_store *s, int64_t id, const char *const *roles, size_t nroles)
+static int sq_user_set_roles(moat__backend *s, int64_t id, const char *const *roles, size_t nroles)
 {
     LOCKED(s, set_roles_tx(s, id, roles, nroles));
 }
 
 /* ---- second factor ------------------------------------------------------------ */
 
-static int totp_set(moat_store *s, int64_t id, const uint8_t *secret, size_t len)
+static int totp_set(moat__backend *s, int64_t id, const uint8_t *secret, size_t len)
 {
     int rc = begin(s), changes = 0;
     if (rc < 0) return rc;
@@ -872,12 +891,12 @@ static int totp_set(moat_store *s, int64_t id, const uint8_t *secret, size_t len
     return finish(s, rc);
 }
 
-int moat_store_totp_set(moat_store *s, int64_t id, const uint8_t *secret, size_t len)
+static int sq_totp_set(moat__backend *s, int64_t id, const uint8_t *secret, size_t len)
 {
     LOCKED(s, totp_set(s, id, secret, len));
 }
 
-static int totp_use(moat_store *s, int64_t id, uint64_t step)
+static int totp_use(moat__backend *s, int64_t id, uint64_t step)
 {
     int changes = 0;
     int rc =
@@ -886,12 +905,12 @@ static int totp_use(moat_store *s, int64_t id, uint64_t step)
     return changed_or_noent(rc, changes);
 }
 
-int moat_store_totp_use(moat_store *s, int64_t id, uint64_t step)
+static int sq_totp_use(moat__backend *s, int64_t id, uint64_t step)
 {
     LOCKED(s, totp_use(s, id, step));
 }
 
-static int recovery_set(moat_store *s, int64_t id, const char *const *hashes, size_t n)
+static int recovery_set(moat__backend *s, int64_t id, const char *const *hashes, size_t n)
 {
     int rc = begin(s);
     if (rc < 0) return rc;
@@ -902,12 +921,12 @@ static int recovery_set(moat_store *s, int64_t id, const char *const *hashes, si
     return finish(s, rc);
 }
 
-int moat_store_recovery_set(moat_store *s, int64_t id, const char *const *hashes, size_t n)
+static int sq_recovery_set(moat__backend *s, int64_t id, const char *const *hashes, size_t n)
 {
     LOCKED(s, recovery_set(s, id, hashes, n));
 }
 
-static int recovery_use(moat_store *s, int64_t id, const char *hash, int64_t now)
+static int recovery_use(moat__backend *s, int64_t id, const char *hash, int64_t now)
 {
     int changes = 0;
     int rc = exec(s, &changes,
@@ -917,7 +936,7 @@ static int recovery_use(moat_store *s, int64_t id, const char *hash, int64_t now
     return changed_or_noent(rc, changes);
 }
 
-int moat_store_recovery_use(moat_store *s, int64_t id, const char *hash, int64_t now)
+static int sq_recovery_use(moat__backend *s, int64_t id, const char *hash, int64_t now)
 {
     LOCKED(s, recovery_use(s, id, hash, now));
 }
@@ -965,7 +984,7 @@ static const struct {
      "UPDATE users SET mfa_failures = 0, mfa_failure_start = 0, mfa_lock_count = 0 WHERE id = ?"},
 };
 
-static int account_failed(moat_store *s, int which, int64_t id, uint32_t limit,
+static int account_failed(moat__backend *s, int which, int64_t id, uint32_t limit,
                           const moat_lockout_params *p, int64_t now, int64_t *locked_until)
 {
     *locked_until = 0;
@@ -987,30 +1006,30 @@ static int account_failed(moat_store *s, int which, int64_t id, uint32_t limit,
     return finish(s, rc);
 }
 
-int moat_store_login_failed(moat_store *s, int64_t id, const moat_lockout_params *p, int64_t now,
-                            int64_t *locked_until)
+static int sq_login_failed(moat__backend *s, int64_t id, const moat_lockout_params *p, int64_t now,
+                           int64_t *locked_until)
 {
     LOCKED(s, account_failed(s, 0, id, p->failures, p, now, locked_until));
 }
 
-int moat_store_login_ok(moat_store *s, int64_t id)
+static int sq_login_ok(moat__backend *s, int64_t id)
 {
     LOCKED(s, exec(s, NULL, account_counter[0].reset, "i", id));
 }
 
-int moat_store_mfa_failed(moat_store *s, int64_t id, const moat_lockout_params *p, int64_t now,
-                          int64_t *locked_until)
+static int sq_mfa_failed(moat__backend *s, int64_t id, const moat_lockout_params *p, int64_t now,
+                         int64_t *locked_until)
 {
     LOCKED(s, account_failed(s, 1, id, p->mfa_failures, p, now, locked_until));
 }
 
-int moat_store_mfa_ok(moat_store *s, int64_t id)
+static int sq_mfa_ok(moat__backend *s, int64_t id)
 {
     LOCKED(s, exec(s, NULL, account_counter[1].reset, "i", id));
 }
 
-static int addr_failed(moat_store *s, const char *addr, const moat_lockout_params *p, int64_t now,
-                       int64_t *blocked_until)
+static int addr_failed(moat__backend *s, const char *addr, const moat_lockout_params *p,
+                       int64_t now, int64_t *blocked_until)
 {
     *blocked_until = 0;
     int rc = begin(s);
@@ -1043,13 +1062,13 @@ static int addr_failed(moat_store *s, const char *addr, const moat_lockout_param
     return finish(s, rc);
 }
 
-int moat_store_addr_failed(moat_store *s, const char *addr, const moat_lockout_params *p,
-                           int64_t now, int64_t *blocked_until)
+static int sq_addr_failed(moat__backend *s, const char *addr, const moat_lockout_params *p,
+                          int64_t now, int64_t *blocked_until)
 {
     LOCKED(s, addr_failed(s, addr, p, now, blocked_until));
 }
 
-static int addr_blocked(moat_store *s, const char *addr, int64_t now, int64_t *until)
+static int addr_blocked(moat__backend *s, const char *addr, int64_t now, int64_t *until)
 {
     *until = 0;
     sqlite3_stmt *st =
@@ -1063,14 +1082,14 @@ static int addr_blocked(moat_store *s, const char *addr, int64_t now, int64_t *u
     return 0;
 }
 
-int moat_store_addr_blocked(moat_store *s, const char *addr, int64_t now, int64_t *until)
+static int sq_addr_blocked(moat__backend *s, const char *addr, int64_t now, int64_t *until)
 {
     LOCKED(s, addr_blocked(s, addr, now, until));
 }
 
 /* ---- sessions ----------------------------------------------------------------- */
 
-static int session_create(moat_store *s, const moat_session *x)
+static int session_create(moat__backend *s, const moat_session *x)
 {
     return exec(s, NULL,
                 "INSERT INTO sessions(id_hash, user_id, created, last_seen, expires, mfa, csrf)"
@@ -1079,7 +1098,7 @@ static int session_create(moat_store *s, const moat_session *x)
                 (int64_t)x->mfa, x->csrf);
 }
 
-int moat_store_session_create(moat_store *s, const moat_session *sess)
+static int sq_session_create(moat__backend *s, const moat_session *sess)
 {
     LOCKED(s, session_create(s, sess));
 }
@@ -1093,7 +1112,7 @@ static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
     dst[n] = '\0';
 }
 
-static int session_get(moat_store *s, const char *id_hash, moat_session *out)
+static int session_get(moat__backend *s, const char *id_hash, moat_session *out)
 {
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *st = query(s,
@@ -1118,12 +1137,12 @@ static int session_get(moat_store *s, const char *id_hash, moat_session *out)
     return ret;
 }
 
-int moat_store_session_get(moat_store *s, const char *id_hash, moat_session *out)
+static int sq_session_get(moat__backend *s, const char *id_hash, moat_session *out)
 {
     LOCKED(s, session_get(s, id_hash, out));
 }
 
-static int session_touch(moat_store *s, const char *id_hash, int64_t now)
+static int session_touch(moat__backend *s, const char *id_hash, int64_t now)
 {
     int changes = 0;
     int rc = exec(s, &changes, "UPDATE sessions SET last_seen = ? WHERE id_hash = ?", "it", now,
@@ -1131,24 +1150,24 @@ static int session_touch(moat_store *s, const char *id_hash, int64_t now)
     return changed_or_noent(rc, changes);
 }
 
-int moat_store_session_touch(moat_store *s, const char *id_hash, int64_t now)
+static int sq_session_touch(moat__backend *s, const char *id_hash, int64_t now)
 {
     LOCKED(s, session_touch(s, id_hash, now));
 }
 
-static int session_delete(moat_store *s, const char *id_hash)
+static int session_delete(moat__backend *s, const char *id_hash)
 {
     int changes = 0;
     int rc = exec(s, &changes, "DELETE FROM sessions WHERE id_hash = ?", "t", id_hash);
     return changed_or_noent(rc, changes);
 }
 
-int moat_store_session_delete(moat_store *s, const char *id_hash)
+static int sq_session_delete(moat__backend *s, const char *id_hash)
 {
     LOCKED(s, session_delete(s, id_hash));
 }
 
-static int sessions_end_user(moat_store *s, int64_t id, size_t *n)
+static int sessions_end_user(moat__backend *s, int64_t id, size_t *n)
 {
     int changes = 0;
     int rc = exec(s, &changes, "DELETE FROM sessions WHERE user_id = ?", "i", id);
@@ -1156,12 +1175,12 @@ static int sessions_end_user(moat_store *s, int64_t id, size_t *n)
     return rc;
 }
 
-int moat_store_sessions_end_user(moat_store *s, int64_t id, size_t *n)
+static int sq_sessions_end_user(moat__backend *s, int64_t id, size_t *n)
 {
     LOCKED(s, sessions_end_user(s, id, n));
 }
 
-static int purge(moat_store *s, int64_t now, int64_t idle)
+static int purge(moat__backend *s, int64_t now, int64_t idle)
 {
     int rc = exec(s, NULL, "DELETE FROM sessions WHERE expires <= ? OR last_seen <= ?", "ii", now,
                   now - idle);
@@ -1170,14 +1189,14 @@ static int purge(moat_store *s, int64_t now, int64_t idle)
     return rc;
 }
 
-int moat_store_purge(moat_store *s, int64_t now, int64_t idle)
+static int sq_purge(moat__backend *s, int64_t now, int64_t idle)
 {
     LOCKED(s, purge(s, now, idle));
 }
 
 /* ---- tokens ------------------------------------------------------------------- */
 
-static int token_add(moat_store *s, int64_t user_id, const char *hash, const char *prefix,
+static int token_add(moat__backend *s, int64_t user_id, const char *hash, const char *prefix,
                      int64_t now, int64_t expires, int64_t *token_id)
 {
     int rc = exec(s, NULL,
@@ -1188,13 +1207,13 @@ static int token_add(moat_store *s, int64_t user_id, const char *hash, const cha
     return rc;
 }
 
-int moat_store_token_add(moat_store *s, int64_t user_id, const char *hash, const char *prefix,
-                         int64_t now, int64_t expires, int64_t *token_id)
+static int sq_token_add(moat__backend *s, int64_t user_id, const char *hash, const char *prefix,
+                        int64_t now, int64_t expires, int64_t *token_id)
 {
     LOCKED(s, token_add(s, user_id, hash, prefix, now, expires, token_id));
 }
 
-static int token_find(moat_store *s, const char *hash, int64_t now, int64_t *user_id)
+static int token_find(moat__backend *s, const char *hash, int64_t now, int64_t *user_id)
 {
     sqlite3_stmt *st = query(s,
                              "SELECT id, user_id FROM tokens WHERE token_hash = ? AND"
@@ -1212,12 +1231,12 @@ static int token_find(moat_store *s, const char *hash, int64_t now, int64_t *use
     return exec(s, NULL, "UPDATE tokens SET last_used = ? WHERE id = ?", "ii", now, id);
 }
 
-int moat_store_token_find(moat_store *s, const char *hash, int64_t now, int64_t *user_id)
+static int sq_token_find(moat__backend *s, const char *hash, int64_t now, int64_t *user_id)
 {
     LOCKED(s, token_find(s, hash, now, user_id));
 }
 
-static int token_list(moat_store *s, const char *user, moat_token_info **out, size_t *n)
+static int token_list(moat__backend *s, const char *user, moat_token_info **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -1247,26 +1266,201 @@ static int token_list(moat_store *s, const char *user, moat_token_info **out, si
     return rc == SQLITE_DONE ? 0 : MOAT_EIO;
 }
 
-int moat_store_token_list(moat_store *s, const char *user, moat_token_info **out, size_t *n)
+static int sq_token_list(moat__backend *s, const char *user, moat_token_info **out, size_t *n)
 {
     LOCKED(s, token_list(s, user, out, n));
 }
 
-static int token_revoke(moat_store *s, int64_t token_id)
+static int token_revoke(moat__backend *s, int64_t token_id)
 {
     int changes = 0;
     int rc = exec(s, &changes, "DELETE FROM tokens WHERE id = ?", "i", token_id);
     return changed_or_noent(rc, changes);
 }
 
-int moat_store_token_revoke(moat_store *s, int64_t token_id)
+static int sq_token_revoke(moat__backend *s, int64_t token_id)
 {
     LOCKED(s, token_revoke(s, token_id));
 }
 
+/* ---- rate limits, strikes and bans -------------------------------------------
+ * rate_hit keeps a log of the hits it allowed (a sliding window: a hit is
+ * allowed while fewer than requests + burst allowed hits lie within the
+ * last window_ms), one transaction per hit, so processes sharing the file
+ * count together. Rows carry their expiry and are swept as they expire. */
+
+static int64_t scalar(moat__backend *s, int *rc, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = prepare(s, sql, fmt, ap);
+    va_end(ap);
+    int64_t v = 0;
+    int r = st ? sqlite3_step(st) : SQLITE_ERROR;
+    if (r == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    else if (r != SQLITE_DONE && *rc == 0)
+        *rc = MOAT_EIO;
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int rate_hit(moat__backend *s, const char *key, const moat_rate_params *p, int64_t now_ms,
+                    moat_rate_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    int64_t cap = (int64_t)p->requests + p->burst;
+    int rc = begin(s);
+    if (rc < 0) return rc;
+    rc = exec(s, NULL, "DELETE FROM rate_hits WHERE expires_ms <= ?", "i", now_ms);
+    if (rc == 0)
+        rc = exec(s, NULL, "DELETE FROM rate_hits WHERE key = ? AND at_ms <= ?", "ti", key,
+                  now_ms - p->window_ms);
+    int64_t n =
+        rc == 0 ? scalar(s, &rc, "SELECT count(*) FROM rate_hits WHERE key = ?", "t", key) : 0;
+    if (rc == 0 && n < cap) {
+        rc = exec(s, NULL, "INSERT INTO rate_hits(key, at_ms, expires_ms) VALUES(?, ?, ?)", "tii",
+                  key, now_ms, now_ms + p->window_ms);
+        out->allowed = true;
+    } else if (rc == 0) {
+        /* allowed again when the hit that frees a place leaves the window */
+        int64_t at = scalar(s, &rc,
+                            "SELECT at_ms FROM rate_hits WHERE key = ? ORDER BY at_ms"
+                            " LIMIT 1 OFFSET ?",
+                            "ti", key, n - cap);
+        out->retry_after_ms = at + p->window_ms - now_ms;
+        if (out->retry_after_ms < 1) out->retry_after_ms = 1;
+    }
+    int64_t count = n + 1;
+    out->count = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
+    return finish(s, rc);
+}
+
+static int sq_rate_hit(moat__backend *s, const char *key, const moat_rate_params *p, int64_t now_ms,
+                       moat_rate_result *out)
+{
+    LOCKED(s, rate_hit(s, key, p, now_ms, out));
+}
+
+/* keep: a ban already in force that ends later stays (a strike's ban);
+ * else the new one replaces it (an administrator's). */
+static int ban_add(moat__backend *s, const char *addr, int64_t until, const char *why, bool keep)
+{
+    return exec(s, NULL,
+                keep ? "INSERT INTO bans(addr, until, why) VALUES(?, ?, ?) ON CONFLICT(addr) DO"
+                       " UPDATE SET until = max(until, excluded.until), why = excluded.why"
+                     : "INSERT OR REPLACE INTO bans(addr, until, why) VALUES(?, ?, ?)",
+                "tit", addr, until, why ? why : "");
+}
+
+static int strike(moat__backend *s, const char *addr, const moat_strike_params *p, int64_t now,
+                  int64_t *banned_until)
+{
+    *banned_until = 0;
+    int rc = begin(s);
+    if (rc < 0) return rc;
+    int64_t n = 0, start = 0;
+    sqlite3_stmt *st =
+        query(s, "SELECT strikes, strike_start FROM strikes WHERE addr = ?", "t", addr);
+    if (!st) return finish(s, MOAT_EIO);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+        start = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (start == 0 || now - start >= p->window) {
+        n = 0;
+        start = now;
+    }
+    n++;
+    if (p->strikes > 0 && n >= p->strikes) {
+        *banned_until = now + p->duration;
+        char why[64];
+        snprintf(why, sizeof(why), "%" PRId64 " strikes within %" PRId64 " s", n, p->window);
+        rc = ban_add(s, addr, *banned_until, why, true);
+        if (rc == 0) rc = exec(s, NULL, "DELETE FROM strikes WHERE addr = ?", "t", addr);
+    } else {
+        rc = exec(s, NULL,
+                  "INSERT OR REPLACE INTO strikes(addr, strikes, strike_start) VALUES(?, ?, ?)",
+                  "tii", addr, n, start);
+    }
+    /* forget what is over: quiet addresses and ended bans */
+    if (rc == 0)
+        rc = exec(s, NULL, "DELETE FROM strikes WHERE strike_start < ?", "i",
+                  now - (p->window > MAX_LOCK_SECONDS ? p->window : MAX_LOCK_SECONDS));
+    if (rc == 0) rc = exec(s, NULL, "DELETE FROM bans WHERE until <= ?", "i", now);
+    if (rc < 0) *banned_until = 0;
+    return finish(s, rc);
+}
+
+static int sq_strike(moat__backend *s, const char *addr, const moat_strike_params *p, int64_t now,
+                     int64_t *banned_until)
+{
+    LOCKED(s, strike(s, addr, p, now, banned_until));
+}
+
+static int sq_ban_add(moat__backend *s, const char *addr, int64_t until, const char *why)
+{
+    LOCKED(s, ban_add(s, addr, until, why, false));
+}
+
+static int ban_check(moat__backend *s, const char *addr, int64_t now, int64_t *until)
+{
+    int rc = 0;
+    *until = scalar(s, &rc, "SELECT until FROM bans WHERE addr = ? AND until > ?", "ti", addr, now);
+    return rc;
+}
+
+static int sq_ban_check(moat__backend *s, const char *addr, int64_t now, int64_t *until)
+{
+    LOCKED(s, ban_check(s, addr, now, until));
+}
+
+static int ban_remove(moat__backend *s, const char *addr)
+{
+    int changes = 0;
+    int rc = exec(s, &changes, "DELETE FROM bans WHERE addr = ?", "t", addr);
+    return changed_or_noent(rc, changes);
+}
+
+static int sq_ban_remove(moat__backend *s, const char *addr)
+{
+    LOCKED(s, ban_remove(s, addr));
+}
+
+static int ban_list(moat__backend *s, int64_t now, moat_ban **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st =
+        query(s, "SELECT addr, until, why FROM bans WHERE until > ? ORDER BY addr", "i", now);
+    if (!st) return MOAT_EIO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = moat_xrealloc(*out, (*n + 1) * sizeof(moat_ban));
+        moat_ban *b = &(*out)[(*n)++];
+        copy_text(b->addr, sizeof(b->addr), st, 0);
+        b->until = sqlite3_column_int64(st, 1);
+        copy_text(b->why, sizeof(b->why), st, 2);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return MOAT_EIO;
+    }
+    return 0;
+}
+
+static int sq_ban_list(moat__backend *s, int64_t now, moat_ban **out, size_t *n)
+{
+    LOCKED(s, ban_list(s, now, out, n));
+}
+
 /* ---- change counter ---------------------------------------------------------- */
 
-static int data_version(moat_store *s, uint64_t *out)
+static int data_version(moat__backend *s, uint64_t *out)
 {
     /* Called on the event loop: never wait for a writer's lock. */
     if (!s->watch) sqlite3_busy_timeout(s->db, 0);
@@ -1281,7 +1475,165 @@ static int data_version(moat_store *s, uint64_t *out)
     return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? MOAT_EAGAIN : MOAT_EIO;
 }
 
-int moat_store_data_version(moat_store *s, uint64_t *out)
+static int sq_data_version(moat__backend *s, uint64_t *out)
 {
     LOCKED(s, data_version(s, out));
 }
+
+/* ---- moat store copy / migrate ----------------------------------------------- */
+
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int export_one(moat__backend *s, const moat_user *u, moat__export_fn fn, void *arg)
+{
+    char **codes = NULL;
+    size_t ncodes = 0, ntok = 0;
+    moat__token_row *toks = NULL;
+    int rc = 0;
+    sqlite3_stmt *st = query(
+        s,
+        "SELECT code_hash FROM recovery_codes WHERE user_id = ? AND used_at = 0 ORDER BY code_hash",
+        "i", u->id);
+    if (!st) return MOAT_EIO;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        codes = moat_xrealloc(codes, (ncodes + 1) * sizeof(char *));
+        codes[ncodes++] = col_text(st, 0);
+    }
+    sqlite3_finalize(st);
+    st = query(s,
+               "SELECT token_hash, prefix, created, expires, last_used FROM tokens"
+               " WHERE user_id = ? ORDER BY id",
+               "i", u->id);
+    if (!st) rc = MOAT_EIO;
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        toks = moat_xrealloc(toks, (ntok + 1) * sizeof(*toks));
+        toks[ntok++] =
+            (moat__token_row){col_text(st, 0), col_text(st, 1), sqlite3_column_int64(st, 2),
+                              sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4)};
+    }
+    sqlite3_finalize(st);
+    if (rc == 0) {
+        moat__user_export row = {u, (const char *const *)codes, ncodes, toks, ntok};
+        rc = fn(&row, arg);
+    }
+    free_strings(codes, ncodes);
+    for (size_t i = 0; i < ntok; i++) {
+        free((char *)toks[i].hash);
+        free((char *)toks[i].prefix);
+    }
+    free(toks);
+    return rc;
+}
+
+static int export_users(moat__backend *s, moat__export_fn fn, void *arg)
+{
+    moat_user *all = NULL;
+    size_t n = 0;
+    int rc = user_list(s, &all, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0) rc = export_one(s, &all[i], fn, arg);
+        moat_user_clear(&all[i]);
+    }
+    free(all);
+    return rc;
+}
+
+static int sq_export_users(moat__backend *s, moat__export_fn fn, void *arg)
+{
+    LOCKED(s, export_users(s, fn, arg));
+}
+
+static int import_user(moat__backend *s, const moat__user_export *row)
+{
+    const moat_user *u = row->user;
+    if (!moat_user_name_valid(u->name)) return MOAT_EINVAL;
+    int rc = begin(s);
+    if (rc < 0) return rc;
+    if (u->totp_secret && u->totp_len)
+        rc = exec(s, NULL,
+                  "INSERT INTO users(name, password_hash, locked, created, totp_secret)"
+                  " VALUES(?, ?, ?, ?, ?)",
+                  "ttiib", u->name, u->password_hash, (int64_t)u->locked, u->created,
+                  u->totp_secret, u->totp_len);
+    else
+        rc = exec(s, NULL,
+                  "INSERT INTO users(name, password_hash, locked, created) VALUES(?, ?, ?, ?)",
+                  "ttii", u->name, u->password_hash, (int64_t)u->locked, u->created);
+    int64_t id = rc == 0 ? sqlite3_last_insert_rowid(s->db) : 0;
+    if (rc == 0) rc = set_roles(s, id, (const char *const *)u->roles, u->nroles);
+    for (size_t i = 0; i < row->nrecovery && rc == 0; i++)
+        rc = exec(s, NULL, "INSERT INTO recovery_codes(user_id, code_hash) VALUES(?, ?)", "it", id,
+                  row->recovery_hashes[i]);
+    for (size_t i = 0; i < row->ntokens && rc == 0; i++) {
+        const moat__token_row *t = &row->tokens[i];
+        rc = exec(s, NULL,
+                  "INSERT INTO tokens(user_id, token_hash, prefix, created, expires, last_used)"
+                  " VALUES(?, ?, ?, ?, ?, ?)",
+                  "ittiii", id, t->hash, t->prefix, t->created, t->expires, t->last_used);
+    }
+    return finish(s, rc);
+}
+
+static int sq_import_user(moat__backend *s, const moat__user_export *row)
+{
+    LOCKED(s, import_user(s, row));
+}
+
+/* Opening the file already brought its schema to this moat's version. */
+static int sq_migrate(moat__backend *s, int *from, int *to)
+{
+    *from = s->opened_version;
+    *to = SCHEMA_VERSION;
+    return 0;
+}
+
+const moat__backend_ops moat__sqlite_ops = {
+    .scheme = "sqlite",
+    .close = sq_close,
+    .problem = sq_problem,
+    .user_add = sq_user_add,
+    .users_import = sq_users_import,
+    .user_get = sq_user_get,
+    .user_get_id = sq_user_get_id,
+    .user_list = sq_user_list,
+    .user_del = sq_user_del,
+    .set_password = sq_user_set_password,
+    .rehash = sq_user_rehash,
+    .set_locked = sq_user_set_locked,
+    .set_roles = sq_user_set_roles,
+    .totp_set = sq_totp_set,
+    .recovery_set = sq_recovery_set,
+    .recovery_use = sq_recovery_use,
+    .token_add = sq_token_add,
+    .token_find = sq_token_find,
+    .token_list = sq_token_list,
+    .token_revoke = sq_token_revoke,
+    .export_users = sq_export_users,
+    .import_user = sq_import_user,
+    .migrate = sq_migrate,
+    .totp_use = sq_totp_use,
+    .login_failed = sq_login_failed,
+    .login_ok = sq_login_ok,
+    .mfa_failed = sq_mfa_failed,
+    .mfa_ok = sq_mfa_ok,
+    .addr_failed = sq_addr_failed,
+    .addr_blocked = sq_addr_blocked,
+    .session_create = sq_session_create,
+    .session_get = sq_session_get,
+    .session_touch = sq_session_touch,
+    .session_delete = sq_session_delete,
+    .sessions_end_user = sq_sessions_end_user,
+    .purge = sq_purge,
+    .rate_hit = sq_rate_hit,
+    .ban_add = sq_ban_add,
+    .ban_check = sq_ban_check,
+    .ban_remove = sq_ban_remove,
+    .ban_list = sq_ban_list,
+    .strike = sq_strike,
+    .data_version = sq_data_version,
+};

@@ -189,7 +189,10 @@ int moat_store_token_revoke(moat_store *s, int64_t token_id);
 /* ---- rate limits and bans (state role) ------------------------------------ */
 
 /* A sliding-window limit: at most `requests` per `window_ms`, plus `burst`
- * more before refusing (nginx limit_req's burst without delay). */
+ * more before refusing (nginx limit_req's burst without delay). Exact: a
+ * hit is allowed while fewer than requests + burst allowed hits lie within
+ * the last window_ms (a log of allowed hits per key, refused hits are not
+ * counted), so no window of window_ms ever holds more. */
 typedef struct moat_rate_params {
     uint32_t requests;
     int64_t window_ms;
@@ -203,7 +206,9 @@ typedef struct moat_rate_result {
 } moat_rate_result;
 
 /* Counts one hit of key (e.g. "rate:3:addr:192.0.2.1") at now_ms, atomically
- * across every instance sharing the state, and says whether it is allowed. */
+ * across every instance sharing the state, and says whether it is allowed.
+ * On SQLite each hit is a committed change of the file: with rate limits on,
+ * the session cache (data_version) is re-read more often. */
 int moat_store_rate_hit(moat_store *s, const char *key, const moat_rate_params *p, int64_t now_ms,
                         moat_rate_result *out);
 

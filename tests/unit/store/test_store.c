@@ -305,6 +305,7 @@ static void test_migrate_v1(void **state)
                                   "ALTER TABLE users DROP COLUMN mfa_failure_start;"
                                   "ALTER TABLE users DROP COLUMN mfa_lock_count;"
                                   "ALTER TABLE users DROP COLUMN mfa_locked_until;"
+                                  "DROP TABLE rate_hits; DROP TABLE strikes; DROP TABLE bans;"
                                   "PRAGMA user_version = 1;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -320,7 +321,7 @@ static void test_migrate_v1(void **state)
     assert_int_equal(u.mfa_locked_until, 1000);
     moat_user_clear(&u);
     moat_store *s2 = NULL;
-    assert_int_equal(moat_store_open(f->url, &s2, &err), 0); /* now version 2 */
+    assert_int_equal(moat_store_open(f->url, &s2, &err), 0); /* now version 3 */
     moat_store_close(s2);
 }
 
