@@ -48,7 +48,9 @@ static void warn_mode(const char *what, const char *path, gid_t run_gid)
 /* The SQLite file of the auth store when the gateway uses it, else NULL. */
 static const char *store_file(const moat_config *cfg)
 {
-    if (!moat__auth_enabled(cfg) || !cfg->store.url || strncmp(cfg->store.url, "sqlite:", 7) != 0)
+    /* [[limits.rate]] and bans keep their counters in it too (stage_rate.c). */
+    bool used = moat__auth_enabled(cfg) || cfg->limits.rate.len || cfg->limits.ban_strikes;
+    if (!used || !cfg->store.url || strncmp(cfg->store.url, "sqlite:", 7) != 0)
         return NULL;
     return cfg->store.url + 7;
 }

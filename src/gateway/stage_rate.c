@@ -334,6 +334,14 @@ static void strike_work(uv_work_t *w)
     strike_job *j = w->data;
     rate_conf *cf = moat__conf(j->rt, &moat__stage_ban);
     j->err = moat_store_strike(cf->st, j->addr, &cf->sp, (int64_t)time(NULL), &j->banned_until);
+    if (j->err == 0 && j->banned_until > 0) {
+        /* The store's ban says how many strikes; say which refusal too
+         * (moat ban list). */
+        char why[128];
+        snprintf(why, sizeof(why), "%u strikes within %llds, the last: %s", cf->sp.strikes,
+                 (long long)cf->sp.window, j->why);
+        (void)moat_store_ban_add(cf->st, j->addr, j->banned_until, why);
+    }
 }
 
 static void strike_after(uv_work_t *w, int status)

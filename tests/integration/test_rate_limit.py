@@ -224,7 +224,7 @@ def test_unavailable_store_fails_closed_on_limited_routes(moat_bin, moat, echo,
     while code != 200 and time.time() < deadline:
         time.sleep(0.1)
         code = get(site.url + "/echo/limited").status_code
-    assert code == 200
+    assert code == 200, site.m.stderr.text[-3000:]
     assert site.m.alive()
 
 
