@@ -578,7 +578,8 @@ const moat__config_setting moat__config_settings[] = {
         .min = SEC,
         .max = 365 * 24 * HOUR,
         .offset = AT(limits.ban_duration_ms),
-        .doc = "How long a ban lasts (whole seconds).",
+        .doc = "How long a ban lasts (whole seconds); it ends by itself then, or earlier with "
+               "`moat ban remove ADDRESS`.",
     },
     {
         .key = "limits.ban_on",
