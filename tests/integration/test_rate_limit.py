@@ -231,10 +231,10 @@ def test_unavailable_store_fails_closed_on_limited_routes(moat_bin, moat, echo,
 def test_a_rule_needs_requests_and_window(moat_bin, tmp_path):
     cfg = tmp_path / "moat.toml"
     cfg.write_text('[[limits.rate]]\npath = "/x"\nwindow = "1m"\n')
-    r = subprocess.run([moat_bin, "config", "check", "--config", str(cfg)], capture_output=True,
+    r = subprocess.run([moat_bin, "config", "check", str(cfg)], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode != 0 and "needs 'requests'" in r.stderr + r.stdout
     cfg.write_text('[[limits.rate]]\npath = "/x"\nrequests = 5\nper = "ip"\n')
-    r = subprocess.run([moat_bin, "config", "check", "--config", str(cfg)], capture_output=True,
+    r = subprocess.run([moat_bin, "config", "check", str(cfg)], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode != 0 and "per" in r.stderr + r.stdout
