@@ -50,8 +50,7 @@ static const char *store_file(const moat_config *cfg)
 {
     /* [[limits.rate]] and bans keep their counters in it too (stage_rate.c). */
     bool used = moat__auth_enabled(cfg) || cfg->limits.rate.len || cfg->limits.ban_strikes;
-    if (!used || !cfg->store.url || strncmp(cfg->store.url, "sqlite:", 7) != 0)
-        return NULL;
+    if (!used || !cfg->store.url || strncmp(cfg->store.url, "sqlite:", 7) != 0) return NULL;
     return cfg->store.url + 7;
 }
 
