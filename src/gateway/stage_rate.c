@@ -31,7 +31,7 @@ typedef struct told_slot {
 
 typedef struct rate_conf {
     moat_store *st;    /* counters, strikes */
-    moat_store *watch; /* the refresher's: data version, ban list */
+    moat_store *watch; /* the refresher's data version (never waits for a writer) */
     const moat_rate_rule *rules;
     size_t nrules;
     uint32_t *rule_id; /* per rule: a hash of what it says, in its counters' keys */
@@ -116,7 +116,9 @@ static void ban_refresh(rate_conf *cf)
 {
     moat_ban *list = NULL;
     size_t n = 0;
-    if (moat_store_ban_list(cf->watch, (int64_t)time(NULL), &list, &n) < 0) return; /* keep */
+    /* On the calls' store: the watch never waits for a writer (its busy
+     * timeout is 0), and a list refused for a lock would mark it broken. */
+    if (moat_store_ban_list(cf->st, (int64_t)time(NULL), &list, &n) < 0) return; /* keep */
     pthread_mutex_lock(&cf->mu);
     moat_ban *old = cf->ban;
     cf->ban = list;
