@@ -45,6 +45,9 @@ typedef struct rate_conf {
     size_t nban;
     atomic_size_t nban_hint; /* nban, read without the lock: 0 = nothing to look up */
     told_slot told[TOLD_SLOTS];
+    /* Counters known to be over their limit until a time (from the store's
+     * own answer): refused again from memory, no store call (over_*). */
+    struct over_slot *over;
     /* the refresher */
     pthread_t thread;
     bool thread_on;
@@ -74,6 +77,35 @@ static bool tell_once(rate_conf *cf, const char *key, int64_t now_ms, int64_t un
     if (tell) *t = (told_slot){h, until_ms};
     pthread_mutex_unlock(&cf->mu);
     return tell;
+}
+
+/* A counter the store refused stays refused until its retry time whatever
+ * any instance does (hits only ever add to it), so a flood past a limit is
+ * answered from memory: one store call when it crosses the limit, none
+ * after. Keys are compared whole: a slot two keys share only costs a store
+ * call. */
+#define OVER_SLOTS 1024
+typedef struct over_slot {
+    char key[160];
+    int64_t until_ms;
+} over_slot;
+
+static void over_put(rate_conf *cf, const char *key, int64_t until_ms)
+{
+    over_slot *o = &cf->over[fnv1a(key, FNV_SEED) % OVER_SLOTS];
+    pthread_mutex_lock(&cf->mu);
+    snprintf(o->key, sizeof(o->key), "%s", key);
+    o->until_ms = until_ms;
+    pthread_mutex_unlock(&cf->mu);
+}
+
+static int64_t over_until(rate_conf *cf, const char *key, int64_t now_ms)
+{
+    over_slot *o = &cf->over[fnv1a(key, FNV_SEED) % OVER_SLOTS];
+    pthread_mutex_lock(&cf->mu);
+    int64_t until = o->until_ms > now_ms && strcmp(o->key, key) == 0 ? o->until_ms : 0;
+    pthread_mutex_unlock(&cf->mu);
+    return until;
 }
 
 /* ---- the ban table -------------------------------------------------------- */
@@ -174,6 +206,7 @@ static void conf_free(rate_conf *cf)
     pthread_cond_destroy(&cf->cv);
     free(cf->ban);
     free(cf->rule_id);
+    free(cf->over);
     free(cf);
 }
 
@@ -202,6 +235,7 @@ static int ban_prepare(moat_runtime *rt, void **conf, char **err)
     cf->rules = L->rate.items;
     cf->nrules = L->rate.len;
     cf->rule_id = moat_xcalloc(cf->nrules ? cf->nrules : 1, sizeof(*cf->rule_id));
+    if (cf->nrules) cf->over = moat_xcalloc(OVER_SLOTS, sizeof(*cf->over));
     for (size_t i = 0; i < cf->nrules; i++) {
         const moat_rate_rule *ru = &cf->rules[i];
         uint64_t h = fnv1a(ru->path, FNV_SEED);
@@ -479,6 +513,40 @@ static void fail_closed(moat_request *r, rate_conf *cf, int err)
                  1);
 }
 
+/* 429 with Retry-After for the counter key of rule (refused for retry_ms
+ * more); the event once per counter and window. */
+static void refuse_rate(moat_request *r, rate_conf *cf, size_t rule, const char *key,
+                        int64_t retry_ms)
+{
+    const moat_rate_rule *ru = &cf->rules[rule];
+    int64_t now = (int64_t)moat_now_ms();
+    r->strike = "rate.limited";
+    moat__refusal(r, "rate.limited", "rate", "limits.rate");
+    /* One event per counter per window: a client hammering a limit leaves
+     * one line, not one per request (the access log has each). */
+    if (tell_once(cf, key, now, now + (int64_t)ru->window_ms)) {
+        char lim[64];
+        snprintf(lim, sizeof(lim), "%llu per %llu ms (+%llu burst)",
+                 (unsigned long long)ru->requests, (unsigned long long)ru->window_ms,
+                 (unsigned long long)ru->burst);
+        const char *by = strchr(key + 5, ':'); /* rate:ID:KIND:WHO */
+        moat_seclog_field f[5] = {
+            {"rule", moat_arena_printf(r->arena, "%zu", rule + 1)},
+            {"rule_path", ru->path},
+            {"per", ru->per},
+            {"limit", lim},
+            {"counted_by", by ? by + 1 : key},
+        };
+        r->ev_fields = moat_arena_alloc(r->arena, sizeof(f));
+        memcpy((void *)r->ev_fields, f, sizeof(f));
+        r->ev_nfields = 5;
+        moat__security_event(r, 429,
+                             "too many requests: a [[limits.rate]] entry refused it (later "
+                             "refusals by the same counter in this window have no event)");
+    }
+    answer_retry(r, 429, "rate limited", (retry_ms + 999) / 1000);
+}
+
 static void rate_done(moat_request *r, moat__job *job, int status)
 {
     rate_job *j = (rate_job *)job;
@@ -496,34 +564,10 @@ static void rate_done(moat_request *r, moat__job *job, int status)
         moat__pipeline_resume(r, MOAT_PASS);
         return;
     }
-    const moat_rate_rule *ru = &cf->rules[worst->rule];
     int64_t now = (int64_t)moat_now_ms();
-    int64_t retry_s = (worst->res.retry_after_ms + 999) / 1000;
-    r->strike = "rate.limited";
-    moat__refusal(r, "rate.limited", "rate", "limits.rate");
-    /* One event per counter per window: a client hammering a limit leaves
-     * one line, not one per request (the access log has each). */
-    if (tell_once(cf, worst->key, now, now + (int64_t)ru->window_ms)) {
-        char lim[64];
-        snprintf(lim, sizeof(lim), "%llu per %llu ms (+%llu burst)",
-                 (unsigned long long)ru->requests, (unsigned long long)ru->window_ms,
-                 (unsigned long long)ru->burst);
-        const char *by = strchr(worst->key + 5, ':'); /* rate:ID:KIND:WHO */
-        moat_seclog_field f[5] = {
-            {"rule", moat_arena_printf(r->arena, "%zu", worst->rule + 1)},
-            {"rule_path", ru->path},
-            {"per", ru->per},
-            {"limit", lim},
-            {"counted_by", by ? by + 1 : worst->key},
-        };
-        r->ev_fields = moat_arena_alloc(r->arena, sizeof(f));
-        memcpy((void *)r->ev_fields, f, sizeof(f));
-        r->ev_nfields = 5;
-        moat__security_event(r, 429,
-                             "too many requests: a [[limits.rate]] entry refused it (later "
-                             "refusals by the same counter in this window have no event)");
-    }
-    answer_retry(r, 429, "rate limited", retry_s);
+    for (size_t i = 0; i < j->n; i++)
+        if (!j->hit[i].res.allowed) over_put(cf, j->hit[i].key, now + j->hit[i].res.retry_after_ms);
+    refuse_rate(r, cf, worst->rule, worst->key, worst->res.retry_after_ms);
 }
 
 /* ident: the per-user and per-token entries (after auth), else the
@@ -545,14 +589,13 @@ static int rate_check(moat_request *r, bool ident)
         match[n++] = i;
     }
     if (n == 0) return MOAT_PASS;
-    rate_job *j = moat_xcalloc(1, sizeof(*j) + n * sizeof(rate_hit));
-    moat__job_init(&j->job, r, rate_job_free);
-    j->rt = moat__runtime_ref(r->rt);
-    j->n = n;
+    rate_hit *hit = moat_arena_calloc(r->arena, n * sizeof(*hit));
     char addr[64] = "";
+    int64_t now = (int64_t)moat_now_ms(), over = 0;
+    size_t over_k = 0;
     for (size_t k = 0; k < n; k++) {
         const moat_rate_rule *ru = &cf->rules[match[k]];
-        rate_hit *h = &j->hit[k];
+        rate_hit *h = &hit[k];
         h->rule = match[k];
         if (!strcmp(ru->per, "user") && r->auth_uid > 0) {
             snprintf(h->key, sizeof(h->key), "rate:%08x:user:%lld", cf->rule_id[match[k]],
@@ -565,7 +608,21 @@ static int rate_check(moat_request *r, bool ident)
             if (!addr[0]) client_addr(r, addr, sizeof(addr));
             snprintf(h->key, sizeof(h->key), "rate:%08x:address:%s", cf->rule_id[match[k]], addr);
         }
+        int64_t until = over_until(cf, h->key, now);
+        if (until > over) {
+            over = until;
+            over_k = k;
+        }
     }
+    if (over) {
+        refuse_rate(r, cf, hit[over_k].rule, hit[over_k].key, over - now);
+        return MOAT_DONE;
+    }
+    rate_job *j = moat_xcalloc(1, sizeof(*j) + n * sizeof(rate_hit));
+    moat__job_init(&j->job, r, rate_job_free);
+    j->rt = moat__runtime_ref(r->rt);
+    j->n = n;
+    memcpy(j->hit, hit, n * sizeof(*hit));
     if (moat__stage_offload(r, &j->job, rate_work, rate_done) < 0) {
         fail_closed(r, cf, MOAT_EINTERNAL);
         return MOAT_DONE;
