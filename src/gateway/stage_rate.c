@@ -7,7 +7,8 @@
  * state store so every instance sharing it shares them; the store calls
  * run on the thread pool. The table of bans is refreshed by a thread of
  * its own (at most REFRESH_MS behind another instance's bans); the refusals
- * that count as strikes are read off the request when it ends. What a
+ * that count as strikes are read off the request when it ends. A counter
+ * past its limit is refused from memory until the store's retry time. What a
  * refusal looks like (the page, the events) is pipeline.c's and events.c'. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -40,7 +41,7 @@ typedef struct rate_conf {
     bool bans;
     unsigned ban_on;
     moat_strike_params sp;
-    pthread_mutex_t mu; /* guards ban, nban, told */
+    pthread_mutex_t mu; /* guards ban, nban, told, over */
     moat_ban *ban;
     size_t nban;
     atomic_size_t nban_hint; /* nban, read without the lock: 0 = nothing to look up */
@@ -224,6 +225,13 @@ static unsigned ban_kinds(const moat_strlist *l)
     return m;
 }
 
+/* The state store of cfg: store.url, both roles in one SQLite file. (With
+ * store.users / store.state, the roles apart: moat_store_open_roles.) */
+static int open_state(const moat_config *cfg, moat_store **out, char **why)
+{
+    return moat_store_open(cfg->store.url, out, why);
+}
+
 static int ban_prepare(moat_runtime *rt, void **conf, char **err)
 {
     const moat_config *cfg = rt->cfg;
@@ -256,8 +264,7 @@ static int ban_prepare(moat_runtime *rt, void **conf, char **err)
         .duration = (int64_t)((L->ban_duration_ms + 999) / 1000),
     };
     char *why = NULL;
-    if (moat_store_open(cfg->store.url, &cf->st, &why) < 0 ||
-        (cf->bans && moat_store_open(cfg->store.url, &cf->watch, &why) < 0)) {
+    if (open_state(cfg, &cf->st, &why) < 0 || (cf->bans && open_state(cfg, &cf->watch, &why) < 0)) {
         *err = moat_xasprintf("store.url (needed by [[limits.rate]] / limits.ban_strikes): %s",
                               why ? why : "cannot open");
         free(why);
