@@ -184,6 +184,11 @@ def test_per_user_and_per_token(moat_bin, moat, echo, tmp_path_factory):
     # a session (no token) there is counted by its address
     assert [alice.get(site.url + "/echo/api/x").status_code for _ in range(3)] == \
         [200, 200, 429]
+    # a token moat could not verify is no identity: a fresh made-up token
+    # per request is counted by the address (over already), never by itself
+    for i in range(3):
+        fake = {"Authorization": "Bearer moat_" + ("%043d" % i)}
+        assert get(site.url + "/echo/api/x", headers=fake).status_code == 429
     evs = [e for e in site.flushed() if e.get("event") == "rate.limited"]
     pers = sorted(e["per"] for e in evs)
     assert "user" in pers and "token" in pers, evs
