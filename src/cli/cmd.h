@@ -39,5 +39,7 @@ int moat_cmd_status(int argc, char **argv);
 
 /* moat store migrate | copy (src/cli/cmd_store.c). */
 int moat_cmd_store(int argc, char **argv);
+/* moat ban list | remove (src/cli/cmd_ban.c): the bans in the state store. */
+int moat_cmd_ban(int argc, char **argv);
 
 #endif

@@ -507,8 +507,11 @@ static void print_event(why_ctx *w, const moat_seclog_entry *e)
         printf("  stage:          %s\n", stage);
     if (reason) printf("  why:            %s\n", reason);
     if (key) {
-        char *cur = setting_value(w->cfg, rawkey);
-        char *def = setting_value(w->defaults, rawkey);
+        /* An array of tables has no one value to show ([[limits.rate]]: the
+         * entry is in the details). */
+        bool array = strcmp(rawkey, "limits.rate") == 0;
+        char *cur = array ? NULL : setting_value(w->cfg, rawkey);
+        char *def = array ? NULL : setting_value(w->defaults, rawkey);
         printf("  setting:        %s", key);
         if (cur) {
             printf(" = %s", T(cur));
@@ -564,6 +567,18 @@ static void print_event(why_ctx *w, const moat_seclog_entry *e)
             moat_buf_free(&q);
         }
         printf("]\n");
+    }
+    if (rawev && strcmp(rawev, "rate.limited") == 0) {
+        const char *rp = T(moat_seclog_entry_get(e, "rule_path"));
+        printf("  narrowest fix:  if these requests were legitimate, raise 'requests' or 'burst' "
+               "of the\n                  [[limits.rate]] entry with path = \"%s\", or narrow "
+               "its path or methods\n",
+               rp ? rp : "?");
+    } else if (rawev && (strcmp(rawev, "ban.added") == 0 || strcmp(rawev, "ban.refused") == 0)) {
+        printf("  narrowest fix:  'moat ban remove %s' lifts this ban at once; "
+               "limits.ban_strikes and\n                  limits.ban_on decide which refusals "
+               "ban\n",
+               client ? client : "ADDRESS");
     }
     moat_buf_free(&fix);
 #undef T

@@ -276,6 +276,12 @@ const moat_cli_cmd moat_cli_db_subs[] = {
     {0},
 };
 
+static const moat_cli_cmd moat_cli_ban_subs[] = {
+    {.name = "list", .fn = NULL, .summary = "the bans in force", .flags = "--config --help"},
+    {.name = "remove", .fn = NULL, .summary = "lift a ban", .flags = "--config --help"},
+    {0},
+};
+
 static const moat_cli_cmd moat_cli_waf_subs[] = {
     {.name = "tune",
      .fn = NULL,
@@ -348,6 +354,10 @@ const moat_cli_cmd moat_cli_commands[] = {
      .fn = moat_cmd_store,
      .summary = "the users and state stores: migrate their schemas, copy users between them",
      .subs = moat_cli_store_subs},
+    {.name = "ban",
+     .fn = moat_cmd_ban,
+     .summary = "client addresses banned for bad behaviour: list, remove",
+     .subs = moat_cli_ban_subs},
     {.name = "completion",
      .fn = moat_cli_completion,
      .summary = "print a shell completion script: bash or zsh",

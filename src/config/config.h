@@ -45,6 +45,17 @@ typedef struct moat_auth_rule {
     char *policy;         /* public | authenticated | mfa | role:NAME | deny */
 } moat_auth_rule;
 
+/* [[limits.rate]]: at most `requests` (+ `burst`) per `window` from one
+ * client on the paths it names. NULL methods (len 0) = any method. */
+typedef struct moat_rate_rule {
+    char *path;           /* a path, or a glob (the [[auth.rules]] dialect) */
+    moat_strlist methods; /* upper-case method names */
+    char *per;            /* "address" | "user" | "token" */
+    uint64_t requests;    /* 0 = not given (refused by the crosscheck) */
+    uint64_t window_ms;
+    uint64_t burst;
+} moat_rate_rule;
+
 typedef struct moat_limits {
     uint64_t url_bytes;            /* request target; over it: 414 */
     uint64_t header_bytes;         /* whole header block; over it: 431 */
@@ -64,6 +75,10 @@ typedef struct moat_limits {
     uint64_t http2_streams;        /* HTTP/2: concurrent streams per connection */
     uint64_t http2_resets;         /* HTTP/2: RST_STREAM a client may send per 10 s */
     uint64_t http2_control_frames; /* HTTP/2: SETTINGS, PING, PRIORITY, empty DATA per 10 s */
+    moat_config_array rate;       /* of moat_rate_rule, every matching entry counts */
+    uint64_t ban_strikes;         /* refusals within ban_window that ban; 0 = no bans */
+    uint64_t ban_window_ms, ban_duration_ms;
+    moat_strlist ban_on; /* which refusals count: waf, paths, login, rate */
 } moat_limits;
 
 typedef struct moat_config {

@@ -98,6 +98,15 @@ char *moat__config_crosscheck(const moat_config *c)
         return moat_xstrdup("'user' and 'group' name the account moat serves as once started "
                             "as root: moat does not serve as root (choose an unprivileged "
                             "account, e.g. adduser --system moat)");
+    const moat_rate_rule *rate = c->limits.rate.items;
+    for (size_t i = 0; i < c->limits.rate.len; i++) {
+        if (!rate[i].requests)
+            return moat_xasprintf("[[limits.rate]] entry %zu (path \"%s\") needs 'requests'", i + 1,
+                                  rate[i].path);
+        if (!rate[i].window_ms)
+            return moat_xasprintf("[[limits.rate]] entry %zu (path \"%s\") needs 'window'", i + 1,
+                                  rate[i].path);
+    }
     for (size_t i = 0; i < c->tls.listen.len; i++)
         for (size_t j = 0; j < c->listen.len; j++)
             if (strcmp(c->tls.listen.items[i], c->listen.items[j]) == 0)

@@ -18,6 +18,7 @@
 #define AT(field) offsetof(moat_config, field)
 #define RULE(field) offsetof(moat_header_rule, field)
 #define AUTHRULE(field) offsetof(moat_auth_rule, field)
+#define RATERULE(field) offsetof(moat_rate_rule, field)
 
 static const char *const access_formats[] = {"json", "combined", NULL};
 static const char *const log_flush_values[] = {"write", "fsync", NULL};
@@ -48,6 +49,14 @@ static const char *const frame_options[] = {"DENY", "SAMEORIGIN", "off", NULL};
 static const char *const samesite_values[] = {"Lax", "Strict", "None", "off", NULL};
 static const char *const audit_levels[] = {"low", "medium", "high", NULL};
 static const char *const cvss_levels[] = {"low", "medium", "high", "critical", NULL};
+static const char *const rate_per_values[] = {"address", "user", "token", NULL};
+
+static const char *check_ban_on(char *v)
+{
+    if (!strcmp(v, "waf") || !strcmp(v, "paths") || !strcmp(v, "login") || !strcmp(v, "rate"))
+        return NULL;
+    return "expected \"waf\", \"paths\", \"login\" or \"rate\"";
+}
 
 static const char *check_nonempty_line(char *v)
 {
@@ -206,6 +215,20 @@ const moat__config_table moat__config_tables[] = {
          "Bounds on every connection and request. They keep each connection's memory bounded and "
          "stop slow or oversized clients from tying the gateway up. A client that crosses one gets "
          "the HTTP status given with it, if any, and its connection is closed."},
+    {.name = "limits.rate",
+     .doc = "Rate limits (nginx's `limit_req`, BunkerWeb's limits): each `[[limits.rate]]` entry "
+            "allows a client at most `requests` (plus `burst`) requests within a sliding "
+            "`window` on the paths it names; past that the client gets `429 Too Many Requests` "
+            "with `Retry-After`. Every entry that matches a request counts it. The counters "
+            "live in the state store (`store.url`), so instances sharing a store share the "
+            "limit. A request the store cannot count on a limited route is refused with "
+            "`503` (fail closed); other routes never touch the store. See docs/limits.md:\n\n"
+            "```toml\n[[limits.rate]]\npath = \"/.moat/login\"\nmethods = [\"POST\"]\n"
+            "requests = 10\nwindow = \"1m\"\n\n[[limits.rate]]\npath = \"/api/\"\n"
+            "per = \"token\"\nrequests = 600\nwindow = \"1m\"\nburst = 60\n```",
+     .array = true,
+     .elem_size = sizeof(moat_rate_rule),
+     .array_offset = AT(limits.rate)},
     {.name = "tls",
      .doc = "HTTPS. With `tls.listen` set, moat terminates TLS (1.2 and 1.3 only) with the "
             "certificates given, and its plain-HTTP listeners answer every request with a "
@@ -622,6 +645,53 @@ const moat__config_setting moat__config_settings[] = {
         .offset = AT(limits.drain_timeout_ms),
         .doc = "On `SIGTERM`, moat stops accepting connections and gives the requests in "
                "flight this long to finish before it closes them. `0` closes them at once.",
+    },
+    {
+        .key = "limits.ban_strikes",
+        .type = MOAT__CFG_COUNT,
+        .def = "0",
+        .min = 0,
+        .max = 1000000,
+        .offset = AT(limits.ban_strikes),
+        .doc = "Bans for bad behaviour (BunkerWeb's \"bad behavior\"): a client address that "
+               "collects this many refusals of the kinds `ban_on` lists within `ban_window` is "
+               "refused on every path with `429 Too Many Requests` for `ban_duration`, by every "
+               "instance sharing the state store, before any other work. `0` (the default) "
+               "bans nobody. `moat ban list` shows the bans, `moat ban remove ADDRESS` lifts "
+               "one. See docs/limits.md.",
+    },
+    {
+        .key = "limits.ban_window",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"1m\"",
+        .min = SEC,
+        .max = 24 * HOUR,
+        .offset = AT(limits.ban_window_ms),
+        .doc = "The time within which `ban_strikes` refusals ban an address.",
+    },
+    {
+        .key = "limits.ban_duration",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"1h\"",
+        .min = SEC,
+        .max = 365 * 24 * HOUR,
+        .offset = AT(limits.ban_duration_ms),
+        .doc = "How long a ban lasts (whole seconds); it ends by itself then, or earlier with "
+               "`moat ban remove ADDRESS`.",
+    },
+    {
+        .key = "limits.ban_on",
+        .type = MOAT__CFG_LIST,
+        .def = "[\"waf\", \"paths\", \"login\", \"rate\"]",
+        .check = check_ban_on,
+        .unique = true,
+        .allowed = "any of `\"waf\"`, `\"paths\"`, `\"login\"`, `\"rate\"`",
+        .offset = AT(limits.ban_on),
+        .doc = "Which refusals count as strikes: `waf` a request the WAF blocked "
+               "(`waf.blocked`), `paths` a request for a sensitive path (`path.denied`, the "
+               "404 of `[paths]`), `login` a failed login, second-factor code or bearer token "
+               "(`auth.login.failure`, `auth.mfa.failure`, `auth.token.failure`), `rate` a "
+               "request refused by a `[[limits.rate]]` entry (`rate.limited`).",
     },
 
     {
@@ -1973,6 +2043,68 @@ const moat__config_setting moat__config_settings[] = {
                "`templates/` in moat's repository). Files it lacks stay built in. A template "
                "that does not parse refuses the config. `errors.page`, when set, still wins "
                "for error pages.",
+    },
+    {
+        .key = "limits.rate.path",
+        .type = MOAT__CFG_STRING,
+        .required = true,
+        .check = check_rule_path,
+        .allowed = "a path or a glob, as for `[[auth.rules]]`; required",
+        .offset = RATERULE(path),
+        .doc = "The normalised request paths this entry limits, read as a guarding "
+               "`[[auth.rules]]` path is (`\"/login\"`: `/login`, `/login/`, what is under it "
+               "and `/login.json`; with `auth.case_insensitive_paths`, any case), so no other "
+               "spelling of the path escapes the limit.",
+    },
+    {
+        .key = "limits.rate.methods",
+        .type = MOAT__CFG_LIST,
+        .check = check_rule_method,
+        .allowed = "method names",
+        .offset = RATERULE(methods),
+        .doc = "Only requests with one of these methods count (`[\"POST\"]`); unset = every "
+               "method. `GET` covers `HEAD`, and a list also covers every method outside GET, "
+               "HEAD, POST, PUT, PATCH, DELETE and OPTIONS, as a guarding `[[auth.rules]]` "
+               "entry does.",
+    },
+    {
+        .key = "limits.rate.per",
+        .type = MOAT__CFG_ENUM,
+        .def = "\"address\"",
+        .enum_values = rate_per_values,
+        .offset = RATERULE(per),
+        .doc = "Whose requests are counted together: `address`, the client address (the "
+               "peer, or the address a trusted proxy names in `X-Forwarded-For`); `user`, the "
+               "logged-in user (a session or a bearer token); `token`, the bearer token. A "
+               "request without that identity (anonymous, or a session for `token`) is counted "
+               "by its address.",
+    },
+    {
+        .key = "limits.rate.requests",
+        .type = MOAT__CFG_COUNT,
+        .min = 1,
+        .max = 100000000,
+        .offset = RATERULE(requests),
+        .doc = "Requests allowed within `window`; required.",
+    },
+    {
+        .key = "limits.rate.window",
+        .type = MOAT__CFG_DURATION,
+        .min = SEC,
+        .max = 24 * HOUR,
+        .offset = RATERULE(window_ms),
+        .doc = "The sliding window the requests are counted in (`\"1m\"`, `\"10s\"`); "
+               "required.",
+    },
+    {
+        .key = "limits.rate.burst",
+        .type = MOAT__CFG_COUNT,
+        .def = "0",
+        .min = 0,
+        .max = 100000000,
+        .offset = RATERULE(burst),
+        .doc = "Requests allowed beyond `requests` before refusing (nginx's `burst` with "
+               "`nodelay`: answered at once, never queued).",
     },
 };
 const size_t moat__config_nsettings = MOAT_ARRAY_LEN(moat__config_settings);

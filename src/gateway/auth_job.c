@@ -81,6 +81,9 @@ int moat__auth_job_queue(moat_request *r, moat__auth_job *job)
 void moat__auth_event(moat_request *r, const char *name, const char *user, const char *reason,
                       int status, const moat_seclog_field *f, size_t nf)
 {
+    if (!strcmp(name, "auth.login.failure") || !strcmp(name, "auth.mfa.failure") ||
+        !strcmp(name, "auth.token.failure"))
+        r->strike = name; /* a strike toward a ban (stage_rate.c) */
     if (!moat__seclog) return;
     const moat_seclog_event_info *info = moat_seclog_event_lookup(name);
     moat_seclog_event ev = {

@@ -184,6 +184,14 @@ struct moat_request {
      * [[auth.rules]] entry other than public decided it. Its response is
      * then the user's own (Cache-Control). */
     bool auth_user, auth_guarded;
+    /* stage_auth.c, for per-user and per-token rate limits (stage_rate.c):
+     * the user a session or token proved (0 = none), and the stored hash
+     * of the bearer token that did (NULL = not a token). */
+    int64_t auth_uid;
+    const char *auth_token;
+    /* A refusal of this request that counts toward a ban (stage_rate.c):
+     * the event's name (auth.login.failure, rate.limited, ...), else NULL. */
+    const char *strike;
 };
 
 /* Client connection. */

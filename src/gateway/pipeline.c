@@ -8,14 +8,17 @@
  * on the body of a response a stage holds (errors). A stage is its own
  * file defining moat__stage_NAME, and one line here (which declares it). */
 #define PIPELINE(X)                                                                                \
+    X(ban)            /* a banned client address: 429, before any other work (stage_rate.c) */     \
     X(limits)         /* methods, body size */                                                     \
     X(hosts)          /* Host allow-list: 421 */                                                   \
     X(paths)          /* normalise the path; sensitive paths: 404 */                               \
     X(acme)           /* ACME HTTP-01 challenges answered by moat ([tls.acme]) */                  \
     X(https_redirect) /* plain HTTP when TLS is on: 308 (normalised path) */                       \
+    X(rate)           /* [[limits.rate]] per address: 429 (stage_rate.c) */                        \
     X(moat)           /* moat's own endpoints under /.moat/ */                                     \
     X(waf)            /* ModSecurity + CRS + Python rules on what the client sent: 403 */          \
     X(auth)           /* authentication, access rules, identity headers */                         \
+    X(rate_user)      /* [[limits.rate]] per user or token, once auth knows who: 429 */            \
     X(waf_body)       /* the body, read once auth passed (no 100 Continue before a refusal),       \
                          held until the WAF inspected it: 403 */                                   \
     X(forwarded)      /* X-Forwarded-*, X-Request-Id */                                            \

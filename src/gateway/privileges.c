@@ -49,7 +49,9 @@ static void warn_mode(const char *what, const char *path, gid_t run_gid)
 static const char *store_file(const moat_config *cfg)
 {
     const char *users = moat_config_store_users(cfg);
-    if (!moat__auth_enabled(cfg) || !users || strncmp(users, "sqlite:", 7) != 0) return NULL;
+    /* [[limits.rate]] and bans keep their counters in it too (stage_rate.c). */
+    bool used = moat__auth_enabled(cfg) || cfg->limits.rate.len || cfg->limits.ban_strikes;
+    if (!used || !users || strncmp(users, "sqlite:", 7) != 0) return NULL;
     return users + 7;
 }
 

@@ -120,6 +120,8 @@ static void identity(moat_request *r, moat__auth_job *job)
         .now = (int64_t)time(NULL),
     };
     r->auth_user = true;
+    r->auth_uid = w->user.id;
+    if (w->token) r->auth_token = moat_arena_strdup(r->arena, job->creds.tok_hash);
     moat_auth_identity_set(r->head, r->arena, &w->user, &id);
 }
 

@@ -81,6 +81,15 @@ static const moat_seclog_event_info catalogue[] = {
     {"cert.failed", MOAT_SECLOG_ERROR,
      "ACME: obtaining or renewing the certificate failed; the certificate served (if any) "
      "stays, and moat tries again later"},
+    {"rate.limited", MOAT_SECLOG_WARNING,
+     "a client sent more requests than a [[limits.rate]] entry allows within its window: it got "
+     "429 with Retry-After (one event per counter and window, however many were refused)"},
+    {"ban.added", MOAT_SECLOG_WARNING,
+     "a client address collected limits.ban_strikes refusals within limits.ban_window: every "
+     "instance sharing the state store refuses it until the ban ends"},
+    {"ban.refused", MOAT_SECLOG_NOTICE,
+     "a banned client address was refused with 429 before any other work (one event per ban, "
+     "however many requests it sent)"},
     {"log.start", MOAT_SECLOG_NOTICE, "a new chain of security log entries began"},
     {"log.continued", MOAT_SECLOG_INFO,
      "a new log file began; it continues the chain of the file before it"},

@@ -351,7 +351,7 @@ def test_serve_fails_when_port_is_taken(moat_bin, echo, tmp):
 # ---------------------------------------------------------- the command table
 
 COMMANDS = ("serve", "reload", "status", "cert", "config", "log", "waf", "user", "audit", "db", "completion", "version",
-            "help", "store")
+            "help", "store", "ban")
 SUBS = {
     "audit": ("deps", "code", "settings", "secrets"),
     "user": ("add", "passwd", "list", "del", "lock", "unlock", "roles", "mfa", "recovery",
@@ -362,6 +362,7 @@ SUBS = {
     "config": ("check", "docs"),
     "waf": ("tune",),
     "store": ("migrate", "copy"),
+    "ban": ("list", "remove"),
 }
 
 
@@ -463,7 +464,8 @@ USAGE_ERRORS = [("serve",), ("reload",), ("status",), ("cert", "selfsigned"), ("
                 ("config", "docs"), ("log", "init"), ("log", "verify"), ("log", "why"),
                 ("user", "list"), ("audit",), ("audit", "deps"), ("audit", "code"),
                 ("audit", "settings"), ("audit", "secrets"), ("db", "import"), ("db", "update"),
-                ("db", "info"), ("completion",), ("version",), ("help",), ()]
+                ("db", "info"), ("completion",), ("version",), ("help",), ("ban", "list"),
+                ("ban", "remove"), ()]
 
 
 @pytest.mark.parametrize("args", USAGE_ERRORS, ids=[" ".join(a) or "moat" for a in USAGE_ERRORS])

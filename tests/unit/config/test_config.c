@@ -1044,6 +1044,10 @@ static void test_dump(void **state)
                        "upstream_timeout = \"1m\"\n"
                        "upstream_keepalive = 64\n"
                        "drain_timeout = \"30s\"\n"
+                       "ban_strikes = 0\n"
+                       "ban_window = \"1m\"\n"
+                       "ban_duration = \"1h\"\n"
+                       "ban_on = [\"waf\", \"paths\", \"login\", \"rate\"]\n"
                        "\n";
     assert_int_equal(strncmp(d, head, strlen(head)), 0);
     assert_non_null(strstr(d, "\n[log]\naccess = \"-\"\naccess_format = \"json\"\n"));
