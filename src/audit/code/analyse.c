@@ -284,9 +284,57 @@ static const char *const bl_md5[] = {"Crypto.Hash.MD2.new",
 static const char *const bl_mktemp[] = {"tempfile.mktemp"};
 static const char *const bl_eval[] = {"eval"};
 static const char *const bl_mark_safe[] = {"django.utils.safestring.mark_safe"};
-static const char *const bl_random[] = {"random.random",  "random.randrange", "random.randint",
-                                        "random.choice",  "random.uniform",   "random.triangular",
-                                        "random.choices", "random.sample",    "random.getrandbits"};
+static const char *const bl_random[] = {"random.random",   "random.randrange", "random.randint",
+                                        "random.choice",   "random.uniform",   "random.triangular",
+                                        "random.choices",  "random.sample",    "random.getrandbits",
+                                        "random.randbytes"};
+static const char *const bl_ciphers[] = {
+    "Crypto.Cipher.ARC2.new",
+    "Crypto.Cipher.ARC4.new",
+    "Crypto.Cipher.Blowfish.new",
+    "Crypto.Cipher.DES.new",
+    "Crypto.Cipher.XOR.new",
+    "Cryptodome.Cipher.ARC2.new",
+    "Cryptodome.Cipher.ARC4.new",
+    "Cryptodome.Cipher.Blowfish.new",
+    "Cryptodome.Cipher.DES.new",
+    "Cryptodome.Cipher.XOR.new",
+    "cryptography.hazmat.primitives.ciphers.algorithms.ARC4",
+    "cryptography.hazmat.primitives.ciphers.algorithms.Blowfish",
+    "cryptography.hazmat.primitives.ciphers.algorithms.IDEA",
+    "cryptography.hazmat.primitives.ciphers.algorithms.CAST5",
+    "cryptography.hazmat.primitives.ciphers.algorithms.SEED",
+    "cryptography.hazmat.primitives.ciphers.algorithms.TripleDES"};
+static const char *const bl_modes[] = {"cryptography.hazmat.primitives.ciphers.modes.ECB"};
+static const char *const bl_urlopen[] = {"urllib.urlopen",
+                                         "urllib.request.urlopen",
+                                         "urllib.urlretrieve",
+                                         "urllib.request.urlretrieve",
+                                         "urllib.URLopener",
+                                         "urllib.request.URLopener",
+                                         "urllib.FancyURLopener",
+                                         "urllib.request.FancyURLopener",
+                                         "urllib2.urlopen",
+                                         "urllib2.Request",
+                                         "six.moves.urllib.request.urlopen",
+                                         "six.moves.urllib.request.urlretrieve",
+                                         "six.moves.urllib.request.URLopener",
+                                         "six.moves.urllib.request.FancyURLopener"};
+static const char *const bl_telnet[] = {"telnetlib.*"};
+static const char *const bl_ctree[] = {
+    "xml.etree.cElementTree.parse", "xml.etree.cElementTree.iterparse",
+    "xml.etree.cElementTree.fromstring", "xml.etree.cElementTree.XMLParser"};
+static const char *const bl_etree[] = {
+    "xml.etree.ElementTree.parse", "xml.etree.ElementTree.iterparse",
+    "xml.etree.ElementTree.fromstring", "xml.etree.ElementTree.XMLParser"};
+static const char *const bl_expatreader[] = {"xml.sax.expatreader.create_parser"};
+static const char *const bl_expatbuilder[] = {"xml.dom.expatbuilder.parse",
+                                              "xml.dom.expatbuilder.parseString"};
+static const char *const bl_sax[] = {"xml.sax.parse", "xml.sax.parseString", "xml.sax.make_parser"};
+static const char *const bl_minidom[] = {"xml.dom.minidom.parse", "xml.dom.minidom.parseString"};
+static const char *const bl_pulldom[] = {"xml.dom.pulldom.parse", "xml.dom.pulldom.parseString"};
+static const char *const bl_ftp[] = {"ftplib.*"};
+static const char *const bl_unverified[] = {"ssl._create_unverified_context"};
 
 static const blacklist blacklists[] = {
     {MOAT_CODE_B301, bl_pickle, MOAT_ARRAY_LEN(bl_pickle)},
@@ -296,10 +344,149 @@ static const blacklist blacklists[] = {
     {MOAT_CODE_B307, bl_eval, MOAT_ARRAY_LEN(bl_eval)},
     {MOAT_CODE_B308, bl_mark_safe, MOAT_ARRAY_LEN(bl_mark_safe)},
     {MOAT_CODE_B311, bl_random, MOAT_ARRAY_LEN(bl_random)},
+    {MOAT_CODE_B304, bl_ciphers, MOAT_ARRAY_LEN(bl_ciphers)},
+    {MOAT_CODE_B305, bl_modes, MOAT_ARRAY_LEN(bl_modes)},
+    {MOAT_CODE_B310, bl_urlopen, MOAT_ARRAY_LEN(bl_urlopen)},
+    {MOAT_CODE_B312, bl_telnet, MOAT_ARRAY_LEN(bl_telnet)},
+    {MOAT_CODE_B313, bl_ctree, MOAT_ARRAY_LEN(bl_ctree)},
+    {MOAT_CODE_B314, bl_etree, MOAT_ARRAY_LEN(bl_etree)},
+    {MOAT_CODE_B315, bl_expatreader, MOAT_ARRAY_LEN(bl_expatreader)},
+    {MOAT_CODE_B316, bl_expatbuilder, MOAT_ARRAY_LEN(bl_expatbuilder)},
+    {MOAT_CODE_B317, bl_sax, MOAT_ARRAY_LEN(bl_sax)},
+    {MOAT_CODE_B318, bl_minidom, MOAT_ARRAY_LEN(bl_minidom)},
+    {MOAT_CODE_B319, bl_pulldom, MOAT_ARRAY_LEN(bl_pulldom)},
+    {MOAT_CODE_B321, bl_ftp, MOAT_ARRAY_LEN(bl_ftp)},
+    {MOAT_CODE_B323, bl_unverified, MOAT_ARRAY_LEN(bl_unverified)},
 };
+
+/* ---- Bandit's blacklisted imports (B4xx): `import x`, `from x import y`,
+ * __import__("x") and importlib.import_module("x"); the first list (in id
+ * order) a name starts with reports, once per statement ------------------ */
+
+static const char *const bi_telnet[] = {"telnetlib"};
+static const char *const bi_ftp[] = {"ftplib"};
+static const char *const bi_pickle[] = {"pickle", "cPickle", "dill", "shelve"};
+static const char *const bi_subprocess[] = {"subprocess"};
+static const char *const bi_etree[] = {"xml.etree.cElementTree", "xml.etree.ElementTree"};
+static const char *const bi_sax[] = {"xml.sax"};
+static const char *const bi_expat[] = {"xml.dom.expatbuilder"};
+static const char *const bi_minidom[] = {"xml.dom.minidom"};
+static const char *const bi_pulldom[] = {"xml.dom.pulldom"};
+static const char *const bi_xmlrpc[] = {"xmlrpclib", "xmlrpc"};
+static const char *const bi_httpoxy[] = {
+    "wsgiref.handlers.CGIHandler", "twisted.web.twcgi.CGIScript", "twisted.web.twcgi.CGIDirectory"};
+static const char *const bi_pycrypto[] = {"Crypto.Cipher",    "Crypto.Hash",      "Crypto.IO",
+                                          "Crypto.Protocol",  "Crypto.PublicKey", "Crypto.Random",
+                                          "Crypto.Signature", "Crypto.Util"};
+static const char *const bi_pyghmi[] = {"pyghmi"};
+
+static const blacklist import_blacklists[] = {
+    {MOAT_CODE_B401, bi_telnet, MOAT_ARRAY_LEN(bi_telnet)},
+    {MOAT_CODE_B402, bi_ftp, MOAT_ARRAY_LEN(bi_ftp)},
+    {MOAT_CODE_B403, bi_pickle, MOAT_ARRAY_LEN(bi_pickle)},
+    {MOAT_CODE_B404, bi_subprocess, MOAT_ARRAY_LEN(bi_subprocess)},
+    {MOAT_CODE_B405, bi_etree, MOAT_ARRAY_LEN(bi_etree)},
+    {MOAT_CODE_B406, bi_sax, MOAT_ARRAY_LEN(bi_sax)},
+    {MOAT_CODE_B407, bi_expat, MOAT_ARRAY_LEN(bi_expat)},
+    {MOAT_CODE_B408, bi_minidom, MOAT_ARRAY_LEN(bi_minidom)},
+    {MOAT_CODE_B409, bi_pulldom, MOAT_ARRAY_LEN(bi_pulldom)},
+    {MOAT_CODE_B411, bi_xmlrpc, MOAT_ARRAY_LEN(bi_xmlrpc)},
+    {MOAT_CODE_B412, bi_httpoxy, MOAT_ARRAY_LEN(bi_httpoxy)},
+    {MOAT_CODE_B413, bi_pycrypto, MOAT_ARRAY_LEN(bi_pycrypto)},
+    {MOAT_CODE_B415, bi_pyghmi, MOAT_ARRAY_LEN(bi_pyghmi)},
+};
+
+/* The import rule whose list names[0..n) hits first (Bandit: for each list,
+ * for each imported name, `name.startswith(entry)`; calls match exactly). */
+static const blacklist *import_hit(const char *const *names, size_t n, bool exact,
+                                   const char **which)
+{
+    for (size_t b = 0; b < MOAT_ARRAY_LEN(import_blacklists); b++) {
+        const blacklist *bl = &import_blacklists[b];
+        for (size_t k = 0; k < n; k++)
+            for (size_t i = 0; i < bl->n; i++) {
+                size_t len = strlen(bl->quals[i]);
+                if (exact ? !strcmp(names[k], bl->quals[i])
+                          : !strncmp(names[k], bl->quals[i], len)) {
+                    *which = names[k];
+                    return bl;
+                }
+            }
+    }
+    return NULL;
+}
+
+static void report_import(moat__py_ctx *c, TSNode at, const blacklist *bl, const char *name)
+{
+    const char *m = moat_audit_code_rules[bl->id].message;
+    size_t ml = strlen(m);
+    if (ml && m[ml - 1] == '.') ml--;
+    char *msg = moat_xasprintf("%.*s: %s.", (int)ml, m, name);
+    moat__py_report(c, bl->id, at, 0, 0, msg, NULL, NULL, NONE);
+    free(msg);
+}
+
+static bool any_import_rule(const moat__py_ctx *c)
+{
+    for (size_t b = 0; b < MOAT_ARRAY_LEN(import_blacklists); b++)
+        if (moat__py_enabled(c, import_blacklists[b].id)) return true;
+    return false;
+}
+
+static void check_import(moat__py_ctx *c, TSNode n)
+{
+    if (!any_import_rule(c)) return;
+    bool from = IS(n, "import_from_statement");
+    TSNode mod = from ? FIELD(n, "module_name") : NONE;
+    char *prefix = NULL;
+    if (!ts_node_is_null(mod)) {
+        size_t len;
+        const char *t = moat__py_text(c, mod, &len);
+        while (len && *t == '.') { /* Bandit reads node.module: no leading dots */
+            t++;
+            len--;
+        }
+        prefix = moat_xstrndup(t, len);
+    }
+    char *names[64] = {0};
+    size_t nn = 0;
+    uint32_t cnt = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < cnt && nn < MOAT_ARRAY_LEN(names); i++) {
+        TSNode ch = ts_node_named_child(n, i);
+        if (from && ts_node_eq(ch, mod)) continue;
+        if (IS(ch, "aliased_import")) ch = FIELD(ch, "name");
+        if (!IS(ch, "dotted_name") && !IS(ch, "wildcard_import")) continue;
+        size_t len;
+        const char *t = moat__py_text(c, ch, &len);
+        names[nn++] = prefix && *prefix ? moat_xasprintf("%s.%.*s", prefix, (int)len, t)
+                                        : moat_xstrndup(t, len);
+    }
+    const char *which = NULL;
+    const blacklist *bl = import_hit((const char *const *)names, nn, false, &which);
+    if (bl && moat__py_enabled(c, bl->id)) report_import(c, n, bl, which);
+    for (size_t i = 0; i < nn; i++)
+        free(names[i]);
+    free(prefix);
+}
+
+/* __import__("x") and importlib.import_module("x") import x (B4xx). */
+static bool check_import_call(moat__py_ctx *c, const callinfo *ci)
+{
+    bool dunder = IS(ci->func, "identifier") && TEXT_IS(c, ci->func, "__import__");
+    if (!dunder && !qual_is(ci, "importlib.import_module") && !qual_is(ci, "importlib.__import__"))
+        return false;
+    if (!ci->npos || !moat__py_is_str(ci->pos[0]) || !any_import_rule(c)) return true;
+    char *name = moat__py_str_value(c, ci->pos[0]);
+    const char *which = NULL;
+    const blacklist *bl = import_hit((const char *const *)&name, 1, true, &which);
+    if (bl && moat__py_enabled(c, bl->id)) report_import(c, ci->node, bl, which);
+    free(name);
+    return true;
+}
 
 static void check_blacklist(moat__py_ctx *c, const callinfo *ci)
 {
+    if (check_import_call(c, ci)) return;
     if (!ci->qual) return;
     for (size_t b = 0; b < MOAT_ARRAY_LEN(blacklists); b++) {
         const blacklist *bl = &blacklists[b];
@@ -822,9 +1009,264 @@ static void call_sql_call(moat__py_ctx *c, const callinfo *ci)
         report_flow(c, MOAT_CODE_MOAT_C110, ci, 0, 0, NULL, &steps);
 }
 
+/* ---- the rest of today's Bandit plugins --------------------------------- */
+
+/* A Python integer literal's value (0o755, 0x1ff, 0b1, 493, 1_000); false
+ * when v is not one. */
+static bool int_literal(moat__py_ctx *c, TSNode v, long long *out)
+{
+    if (!IS(v, "integer")) return false;
+    size_t len;
+    const char *t = moat__py_text(c, v, &len);
+    char buf[64];
+    size_t k = 0;
+    for (size_t i = 0; i < len && k + 1 < sizeof(buf); i++)
+        if (t[i] != '_') buf[k++] = t[i];
+    buf[k] = 0;
+    int base = 10;
+    const char *p = buf;
+    if (buf[0] == '0' && (buf[1] == 'o' || buf[1] == 'O'))
+        base = 8, p += 2;
+    else if (buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X'))
+        base = 16, p += 2;
+    else if (buf[0] == '0' && (buf[1] == 'b' || buf[1] == 'B'))
+        base = 2, p += 2;
+    char *end;
+    long long n = strtoll(p, &end, base);
+    if (*end || end == p) return false;
+    *out = n;
+    return true;
+}
+
+/* The last name of an identifier, attribute or call of one (client.AutoAddPolicy,
+ * paramiko.AutoAddPolicy(), SECP192R1): borrowed text, or NULL. */
+static bool last_name_in(moat__py_ctx *c, TSNode v, const char *const *names, size_t n)
+{
+    if (IS(v, "call")) v = FIELD(v, "function");
+    return last_part_in(c, v, names, n);
+}
+
+static void call_chmod(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B103: any *chmod* with two positional arguments, the mode a literal
+     * with S_IWOTH (high) or S_IXGRP (medium) */
+    if (ts_node_is_null(ci->name) || ci->npos != 2) return;
+    size_t len;
+    const char *t = moat__py_text(c, ci->name, &len);
+    if (!memmem(t, len, "chmod", 5)) return;
+    long long mode;
+    if (!int_literal(c, ci->pos[1], &mode) || !(mode & 002 || mode & 010)) return;
+    size_t flen;
+    const char *file = moat__py_text(c, ci->pos[0], &flen);
+    if (flen > 60) flen = 60;
+    char *msg = moat_xasprintf("Chmod setting a permissive mask 0o%llo on file (%.*s).", mode,
+                               (int)flen, file);
+    moat__py_report(c, MOAT_CODE_B103, ci->node, (mode & 002) ? H : M, H, msg, NULL, NULL, NONE);
+    free(msg);
+}
+
+static void classify_key(moat__py_ctx *c, const callinfo *ci, const char *type, long long bits,
+                         long long high, long long medium)
+{
+    long long limit = bits < high ? high : bits < medium ? medium : 0;
+    if (!limit) return;
+    char *msg =
+        moat_xasprintf("%s key sizes below %lld bits are considered breakable.", type, limit);
+    moat__py_report(c, MOAT_CODE_B505, ci->node, bits < high ? H : M, H, msg, NULL, NULL, NONE);
+    free(msg);
+}
+
+static void call_weak_key(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B505: cryptography's dsa/rsa/ec.generate_private_key, PyCrypto(dome)'s
+     * DSA/RSA.generate; a size that is not a literal is not judged */
+    if (!ci->qual) return;
+    static const char *const curves[] = {"SECP192R1", "SECT163K1", "SECT163R2"};
+    const char *q = ci->qual;
+    bool dsa = !strcmp(q, "cryptography.hazmat.primitives.asymmetric.dsa.generate_private_key");
+    bool rsa = !strcmp(q, "cryptography.hazmat.primitives.asymmetric.rsa.generate_private_key");
+    bool ec = !strcmp(q, "cryptography.hazmat.primitives.asymmetric.ec.generate_private_key");
+    bool pdsa = !strcmp(q, "Crypto.PublicKey.DSA.generate") ||
+                !strcmp(q, "Cryptodome.PublicKey.DSA.generate");
+    bool prsa = !strcmp(q, "Crypto.PublicKey.RSA.generate") ||
+                !strcmp(q, "Cryptodome.PublicKey.RSA.generate");
+    long long bits = 2048;
+    if (dsa || rsa || pdsa || prsa) {
+        TSNode v = kw_get(c, ci, (pdsa || prsa) ? "bits" : "key_size");
+        size_t pos = rsa ? 1 : 0;
+        if (ts_node_is_null(v) && ci->npos > pos) v = ci->pos[pos];
+        if (!ts_node_is_null(v) && !int_literal(c, v, &bits)) return;
+        classify_key(c, ci, (dsa || pdsa) ? "DSA" : "RSA", bits, 1024, 2048);
+    } else if (ec) {
+        TSNode v = kw_get(c, ci, "curve");
+        if (ts_node_is_null(v) && ci->npos) v = ci->pos[0];
+        if (!last_name_in(c, v, curves, MOAT_ARRAY_LEN(curves))) return;
+        TSNode last = IS(v, "call") ? FIELD(v, "function") : v;
+        if (IS(last, "attribute")) last = FIELD(last, "attribute");
+        bits = TEXT_IS(c, last, "SECP192R1") ? 192 : 163;
+        classify_key(c, ci, "EC", bits, 160, 224);
+    }
+}
+
+static void call_paramiko(moat__py_ctx *c, const callinfo *ci)
+{
+    static const char *const policies[] = {"AutoAddPolicy", "WarningPolicy"};
+    if (!moat__py_imported_like(c, "paramiko")) return;
+    /* B507 */
+    if (name_is(c, ci, "set_missing_host_key_policy") && ci->npos &&
+        last_name_in(c, ci->pos[0], policies, MOAT_ARRAY_LEN(policies)))
+        moat__py_report(c, MOAT_CODE_B507, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+    /* B601: the command runs in the remote shell */
+    if (name_is(c, ci, "exec_command")) {
+        moat__py_steps steps = {0};
+        TSNode cmd = ci->npos ? ci->pos[0] : kw_get(c, ci, "command");
+        bool t = moat__py_tainted(c, cmd, &steps, 0);
+        report_flow(c, MOAT_CODE_B601, ci, t ? H : 0, t ? H : 0,
+                    t ? "Paramiko exec_command runs request data in the remote shell." : NULL,
+                    &steps);
+    }
+}
+
+static void call_snmp(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B508: CommunityData(..., mpModel=0|1); B509: UsmUserData without both
+     * an authentication and a privacy key (positional or keyword) */
+    if (qual_is(ci, "pysnmp.hlapi.CommunityData")) {
+        TSNode m = kw_get(c, ci, "mpModel");
+        if (TEXT_IS(c, m, "0") || TEXT_IS(c, m, "1"))
+            moat__py_report(c, MOAT_CODE_B508, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+    } else if (qual_is(ci, "pysnmp.hlapi.UsmUserData")) {
+        size_t keys = ci->npos;
+        if (!ts_node_is_null(kw_get(c, ci, "authKey"))) keys++;
+        if (!ts_node_is_null(kw_get(c, ci, "privKey"))) keys++;
+        if (keys < 3) moat__py_report(c, MOAT_CODE_B509, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+    }
+}
+
+static void call_wildcard(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B609: a shell runs chown/chmod/tar/rsync with a * (Bandit's test:
+     * both substrings in the literal command or list of literals) */
+    static const char *const cmds[] = {"chown", "chmod", "tar", "rsync"};
+    bool shell = qual_in(ci, sh_shell, MOAT_ARRAY_LEN(sh_shell)) ||
+                 (qual_in(ci, sh_subprocess, MOAT_ARRAY_LEN(sh_subprocess)) &&
+                  IS(kw_get(c, ci, "shell"), "true"));
+    if (!shell || !ci->npos) return;
+    moat_buf b;
+    moat_buf_init(&b);
+    moat_buf_puts(&b, "");
+    TSNode a = ci->pos[0];
+    if (moat__py_is_str(a)) {
+        char *s = moat__py_str_value(c, a);
+        moat_buf_puts(&b, s);
+        free(s);
+    } else if (IS(a, "list")) {
+        uint32_t cnt = ts_node_named_child_count(a);
+        for (uint32_t i = 0; i < cnt; i++) {
+            TSNode e = ts_node_named_child(a, i);
+            if (!moat__py_is_str(e)) continue;
+            char *s = moat__py_str_value(c, e);
+            moat_buf_printf(&b, " %s", s);
+            free(s);
+        }
+    }
+    bool hit = false;
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(cmds) && !hit; i++)
+        hit = strstr(b.data, cmds[i]) && strchr(b.data, '*');
+    moat_buf_free(&b);
+    if (hit) {
+        char *msg = moat_xasprintf("Possible wildcard injection in call: %s", ci->qual);
+        moat__py_report(c, MOAT_CODE_B609, ci->node, 0, 0, msg, NULL, NULL, NONE);
+        free(msg);
+    }
+}
+
+static void call_logging_listen(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B612 */
+    if (qual_is(ci, "logging.config.listen") && ts_node_is_null(kw_get(c, ci, "verify")))
+        moat__py_report(c, MOAT_CODE_B612, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+}
+
+/* Bandit's is_module_imported_exact: `import mod` (any alias) or `from mod import ...`. */
+static bool imported_exact(const moat__py_ctx *c, const char *mod)
+{
+    for (size_t i = 0; i < c->nimp; i++)
+        if (!strcmp(c->imp[i].qual, mod)) return true;
+    return false;
+}
+
+static void call_torch(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B614, as today's Bandit: torch.load and torch.serialization.load
+     * unless weights_only=True; a non-literal weights_only lowers the
+     * confidence to medium; torch.jit.load is TorchScript, not pickle */
+    if (!qual_is(ci, "torch.load") && !qual_is(ci, "torch.serialization.load")) return;
+    if (!imported_exact(c, "torch")) return;
+    TSNode w = kw_get(c, ci, "weights_only");
+    if (IS(w, "true")) return;
+    bool literal = ts_node_is_null(w) || IS(w, "false") || IS(w, "none") || IS(w, "integer") ||
+                   moat__py_is_str(w);
+    moat__py_steps steps = {0};
+    bool t = ci->npos && moat__py_tainted(c, ci->pos[0], &steps, 0);
+    report_flow(c, MOAT_CODE_B614, ci, t ? H : 0, literal ? H : M, NULL, &steps);
+}
+
+static void call_huggingface(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B615, as today's Bandit: from_pretrained (transformers),
+     * load_dataset (datasets), hf_hub_download / snapshot_download
+     * (huggingface_hub) without a revision= or commit_id= that looks like a
+     * commit (7+ hex digits); local paths are not downloads */
+    static const struct {
+        const char *fn, *mod;
+    } pats[] = {{"from_pretrained", "transformers"},
+                {"load_dataset", "datasets"},
+                {"hf_hub_download", "huggingface_hub"},
+                {"snapshot_download", "huggingface_hub"},
+                {"repository_id", "huggingface_hub"}};
+    if (!ci->qual) return;
+    if (!moat__py_imported_like(c, "transformers") && !moat__py_imported_like(c, "datasets") &&
+        !moat__py_imported_like(c, "huggingface_hub"))
+        return;
+    const char *last = strrchr(ci->qual, '.');
+    last = last ? last + 1 : ci->qual;
+    const char *fn = NULL;
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(pats) && !fn; i++)
+        if (!strcmp(last, pats[i].fn) && qual_has_part(ci, pats[i].mod)) fn = pats[i].fn;
+    if (!fn) return;
+    TSNode rev = kw_get(c, ci, "revision");
+    if (ts_node_is_null(rev)) rev = kw_get(c, ci, "commit_id");
+    if (moat__py_is_str(rev)) {
+        char *r = moat__py_str_value(c, rev);
+        size_t n = strlen(r);
+        bool hex = n >= 7 && strspn(r, "0123456789abcdefABCDEF") == n;
+        free(r);
+        if (hex) return;
+    }
+    if (ci->npos && moat__py_is_str(ci->pos[0])) {
+        char *p = moat__py_str_value(c, ci->pos[0]);
+        bool local = !strncmp(p, "./", 2) || !strncmp(p, "../", 3) || p[0] == '/';
+        free(p);
+        if (local) return;
+    }
+    char *msg = moat_xasprintf("Unsafe Hugging Face Hub download without revision pinning in "
+                               "%s().",
+                               fn);
+    moat__py_report(c, MOAT_CODE_B615, ci->node, 0, 0, msg, NULL, NULL, NONE);
+    free(msg);
+}
+
+static void call_mako(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B702 */
+    if (qual_has_part(ci, "mako") && name_is(c, ci, "Template"))
+        moat__py_report(c, MOAT_CODE_B702, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+}
+
 typedef struct call_family {
     void (*check)(moat__py_ctx *c, const callinfo *ci);
-    moat_code_rule rules[7];
+    moat_code_rule rules[40];
     size_t nrules;
 } call_family;
 
@@ -834,8 +1276,22 @@ typedef struct call_family {
     }
 
 static const call_family call_families[] = {
-    FAMILY(check_blacklist, MOAT_CODE_B301, MOAT_CODE_B302, MOAT_CODE_B303, MOAT_CODE_B306,
-           MOAT_CODE_B307, MOAT_CODE_B308, MOAT_CODE_B311),
+    FAMILY(check_blacklist, MOAT_CODE_B301, MOAT_CODE_B302, MOAT_CODE_B303, MOAT_CODE_B304,
+           MOAT_CODE_B305, MOAT_CODE_B306, MOAT_CODE_B307, MOAT_CODE_B308, MOAT_CODE_B310,
+           MOAT_CODE_B311, MOAT_CODE_B312, MOAT_CODE_B313, MOAT_CODE_B314, MOAT_CODE_B315,
+           MOAT_CODE_B316, MOAT_CODE_B317, MOAT_CODE_B318, MOAT_CODE_B319, MOAT_CODE_B321,
+           MOAT_CODE_B323, MOAT_CODE_B401, MOAT_CODE_B402, MOAT_CODE_B403, MOAT_CODE_B404,
+           MOAT_CODE_B405, MOAT_CODE_B406, MOAT_CODE_B407, MOAT_CODE_B408, MOAT_CODE_B409,
+           MOAT_CODE_B411, MOAT_CODE_B412, MOAT_CODE_B413, MOAT_CODE_B415),
+    FAMILY(call_chmod, MOAT_CODE_B103),
+    FAMILY(call_weak_key, MOAT_CODE_B505),
+    FAMILY(call_paramiko, MOAT_CODE_B507, MOAT_CODE_B601),
+    FAMILY(call_snmp, MOAT_CODE_B508, MOAT_CODE_B509),
+    FAMILY(call_wildcard, MOAT_CODE_B609),
+    FAMILY(call_logging_listen, MOAT_CODE_B612),
+    FAMILY(call_torch, MOAT_CODE_B614),
+    FAMILY(call_huggingface, MOAT_CODE_B615),
+    FAMILY(call_mako, MOAT_CODE_B702),
     FAMILY(check_shell, MOAT_CODE_B602, MOAT_CODE_B603, MOAT_CODE_B604, MOAT_CODE_B605,
            MOAT_CODE_B606, MOAT_CODE_B607),
     FAMILY(call_http, MOAT_CODE_B501, MOAT_CODE_B113, MOAT_CODE_MOAT_C108),
@@ -1250,6 +1706,95 @@ static void check_except(moat__py_ctx *c, TSNode n)
         moat__py_report(c, MOAT_CODE_B112, n, 0, 0, NULL, NULL, NULL, NONE);
 }
 
+/* ---- B108 and B613: strings and characters -------------------------------- */
+
+static bool tmp_prefix(const char *s, size_t n)
+{
+    static const char *const dirs[] = {"/tmp", "/var/tmp", "/dev/shm"};
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(dirs); i++) {
+        size_t k = strlen(dirs[i]);
+        if (n >= k && !memcmp(s, dirs[i], k)) return true;
+    }
+    return false;
+}
+
+/* B108: a str literal (not a docstring, not bytes) starting with a shared
+ * temporary folder; each literal part of an f-string counts on its own, as
+ * Python's AST splits it. */
+static void check_tmp(moat__py_ctx *c, TSNode n, TSNode parent)
+{
+    if (!moat__py_enabled(c, MOAT_CODE_B108)) return;
+    if (IS(parent, "expression_statement") || IS(parent, "concatenated_string")) return;
+    size_t len;
+    const char *t = moat__py_text(c, n, &len);
+    if (!memmem(t, len, "/tmp", 4) && !memmem(t, len, "/dev/shm", 8)) return;
+    if (IS(n, "concatenated_string")) {
+        /* Python joins the parts into one constant (or one f-string) */
+        TSNode first = ts_node_named_child(n, 0);
+        if (!IS(first, "string")) return;
+        n = first;
+    }
+    /* the prefix: letters before the quote */
+    size_t p = 0;
+    while (p < len && isalpha((unsigned char)t[p]))
+        p++;
+    for (size_t i = 0; i < p; i++)
+        if (t[i] == 'b' || t[i] == 'B') return;
+    bool fstring = memchr(t, 'f', p) || memchr(t, 'F', p);
+    if (!fstring) {
+        char *v = moat__py_str_value(c, n);
+        bool hit = tmp_prefix(v, strlen(v));
+        free(v);
+        if (hit) moat__py_report(c, MOAT_CODE_B108, n, 0, 0, NULL, NULL, NULL, NONE);
+        return;
+    }
+    /* f-string: a literal part at the start or after an interpolation */
+    bool part_start = true;
+    uint32_t cnt = ts_node_child_count(n);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode ch = ts_node_child(n, i);
+        if (IS(ch, "interpolation")) {
+            part_start = true;
+            continue;
+        }
+        if (!IS(ch, "string_content")) continue;
+        if (part_start) {
+            size_t cl;
+            const char *ct = moat__py_text(c, ch, &cl);
+            if (tmp_prefix(ct, cl)) {
+                moat__py_report(c, MOAT_CODE_B108, n, 0, 0, NULL, NULL, NULL, NONE);
+                return;
+            }
+        }
+        part_start = false;
+    }
+}
+
+/* B613: Unicode bidirectional controls anywhere in the file (Trojan
+ * Source): U+202A-U+202E, U+2066-U+2069, U+200F, in UTF-8. One finding, at
+ * the first. */
+static void check_bidi(moat__py_ctx *c, TSNode root)
+{
+    if (!moat__py_enabled(c, MOAT_CODE_B613)) return;
+    const unsigned char *s = (const unsigned char *)c->src;
+    for (size_t i = 0; i + 2 < c->len; i++) {
+        if (s[i] != 0xe2) continue;
+        bool hit =
+            (s[i + 1] == 0x80 && ((s[i + 2] >= 0xaa && s[i + 2] <= 0xae) || s[i + 2] == 0x8f)) ||
+            (s[i + 1] == 0x81 && s[i + 2] >= 0xa6 && s[i + 2] <= 0xa9);
+        if (!hit) continue;
+        unsigned cp = ((s[i] & 0x0fu) << 12) | ((s[i + 1] & 0x3fu) << 6) | (s[i + 2] & 0x3fu);
+        TSNode at = ts_node_descendant_for_byte_range(root, (uint32_t)i, (uint32_t)i + 3);
+        if (ts_node_is_null(at)) at = root;
+        char *msg = moat_xasprintf("A Python source file contains bidirectional control "
+                                   "characters (U+%04X).",
+                                   cp);
+        moat__py_report(c, MOAT_CODE_B613, at, 0, 0, msg, NULL, NULL, NONE);
+        free(msg);
+        return;
+    }
+}
+
 /* ---- the walk ------------------------------------------------------------- */
 
 static void visit(moat__py_ctx *c, TSNode n);
@@ -1270,6 +1815,7 @@ typedef enum {
     K_RETURN,
     K_ASSERT,
     K_EXCEPT,
+    K_IMPORT,
 } node_kind;
 
 static unsigned char *kinds; /* indexed by TSSymbol */
@@ -1294,7 +1840,9 @@ static void kinds_init(void)
                {"comparison_operator", K_COMPARISON},
                {"return_statement", K_RETURN},
                {"assert_statement", K_ASSERT},
-               {"except_clause", K_EXCEPT}};
+               {"except_clause", K_EXCEPT},
+               {"import_statement", K_IMPORT},
+               {"import_from_statement", K_IMPORT}};
     const TSLanguage *lang = tree_sitter_python();
     nkinds = ts_language_symbol_count(lang);
     kinds = moat_xcalloc(nkinds ? nkinds : 1, 1); /* lives as long as the process */
@@ -1360,6 +1908,8 @@ static void visit(moat__py_ctx *c, TSNode n)
     } else if (k == K_ASSERT) {
         moat__py_report(c, MOAT_CODE_B101, n, 0, 0, NULL, NULL, NULL, NONE);
         visit_children(c, n);
+    } else if (k == K_IMPORT) {
+        check_import(c, n);
     } else if (k == K_EXCEPT) {
         check_except(c, n);
         visit_children(c, n);
@@ -1392,6 +1942,7 @@ static void visit(moat__py_ctx *c, TSNode n)
         check_sql_string(c, n);
         visit_children(c, n);
     } else if (k == K_STRING) {
+        check_tmp(c, n, parent);
         if (moat__py_is_str(n)) {
             uint32_t len = ts_node_end_byte(n) - ts_node_start_byte(n);
             if (len >= 9 && len <= 12) { /* "0.0.0.0" with quotes and a prefix */
@@ -1493,6 +2044,7 @@ static void analyse_tree(const char *path, const char *src, size_t len,
         c.cur = ts_tree_cursor_new(root);
         visit(&c, root);
         ts_tree_cursor_delete(&c.cur);
+        check_bidi(&c, root);
     }
     if (o && o->settings) {
         c.depth = 0;
