@@ -56,6 +56,9 @@ void moat_audit_code_template(const char *path, const char *src, size_t len,
                               const moat_audit_code_opts *o, moat_audit_findings *out,
                               moat_audit_file_result *res);
 
+/* Appends docs/audit-code.md: its prose (docs.c) and both rule tables. */
+void moat_audit_code_docs(moat_buf *out);
+
 /* Appends the rules (this module's, or any table) as a Markdown table. */
 void moat_audit_rules_markdown(moat_buf *out, const moat_audit_rule *rules, size_t n);
 

@@ -2,8 +2,8 @@
  * table (id, name, default severity and confidence, CWE, message, doc) and
  * code.h into the enum moat_code_rule (MOAT_CODE_B608, MOAT_CODE_MOAT_C101,
  * ...) that the checks report with, so a mistyped rule id fails the build.
- * Adding a rule is one X(...) line here, its check in analyse.c or
- * templates.c, and its doc entry (docs/audit-code.md).
+ * Adding a rule is one X(...) line here and its check in analyse.c or
+ * templates.c; docs/audit-code.md is generated (moat audit rules --markdown).
  * X(symbol, "id", "name", severity, confidence, cwe, "message", "doc"),
  * severity and confidence as L, M, H. */
 #ifndef MOAT_AUDIT_CODE_RULES_H
