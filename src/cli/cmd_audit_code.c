@@ -176,8 +176,7 @@ int moat_cmd_audit_rules(int argc, char **argv)
             fputs(rules_usage, stdout);
             return 0;
         } else {
-            fprintf(stderr, "moat audit rules: unexpected argument '%s'\n%s", argv[i],
-                    rules_usage);
+            fprintf(stderr, "moat audit rules: unexpected argument '%s'\n%s", argv[i], rules_usage);
             return 2;
         }
     }

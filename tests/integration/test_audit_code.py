@@ -143,6 +143,58 @@ def test_taint_through_a_helper_function(code_report):
     assert steps[-1]["what"] == "reaches os.system()"
 
 
+def test_taint_through_calls_methods_and_modules(code_report, run, tmp_path):
+    """Call summaries: request data passed to a function of the module, a
+    method (self.m()), a request object passed to a helper, self.x set in
+    one method and used in another, and a function of another module of the
+    project; each reported at the call with the path through the helper."""
+    by = {(relpath(CODE, f["path"]), f["line"], f["rule"]): f for f in code_report["findings"]}
+    what = lambda f: [(s["line"], s["what"]) for s in f["steps"]]
+    f = by[("taint/calls.py", 15, "MOAT-C110")]
+    assert what(f) == [(15, "request data: request.args"),
+                       (15, "the data passed to run_query() as term"),
+                       (20, "assigned to sql"), (21, "reaches db.execute()")]
+    f = by[("taint/calls.py", 35, "B602")]
+    assert (f["severity"], f["confidence"]) == ("high", "high")
+    assert what(f)[-2:] == [(35, "the data passed to archive() as name"),
+                            (25, "reaches subprocess.call()")]
+    # the request object into a helper: its .values is the source there
+    f = by[("taint/calls.py", 58, "B608")]
+    assert what(f)[:2] == [(58, "the request object passed to lookup() as req"),
+                           (52, "request data: req.values")]
+    # ... and a helper returning request data read from the object it got
+    f = by[("taint/calls.py", 48, "B608")]
+    assert (47, "returned by search_term()") in what(f)
+    # self.title set in __init__, used in render()
+    f = by[("taint/calls.py", 67, "MOAT-C101")]
+    assert what(f)[:2] == [(63, "request data: request.args"), (63, "assigned to self.title")]
+    assert by[("taint/calls.py", 70, "MOAT-C101")]["steps"] == []
+    f = by[("taint/calls.py", 78, "MOAT-C107")]
+    assert (78, "the data passed to self.export() as path") in what(f)
+    # across modules: the sink's step names the other file
+    for line in (8, 9):
+        f = by[("taint/project/app/views.py", line, "B608")]
+        assert f["steps"][-1]["path"].endswith("taint/project/app/db.py"), f["steps"]
+        assert f["steps"][-1]["line"] == 2 and f["steps"][-1]["what"] == "reaches the query"
+        assert "raw_search() as term" in f["steps"][-2]["what"]
+    # the text report shows the other file in the path; SARIF's codeFlow points at it
+    r = run("audit", "code", str(CODE / "taint" / "project"))
+    assert "db.py line 2: reaches the query" in r.stdout, r.stdout
+    r = run("audit", "code", str(CODE / "taint" / "project"), "--format", "sarif")
+    locs = [l["location"]["physicalLocation"]["artifactLocation"]["uri"]
+            for res in json.loads(r.stdout)["runs"][0]["results"] for cf in res.get("codeFlows", [])
+            for tf in cf["threadFlows"] for l in tf["locations"]]
+    assert any(u.endswith("app/db.py") for u in locs) and any(u.endswith("app/views.py") for u in locs)
+    # a helper suppressed at its sink is suppressed for its callers too
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "v.py").write_text(
+        "import os\nfrom flask import request\n\n\ndef run(cmd):\n"
+        "    os.system(cmd)  # nosec B605\n\n\ndef view():\n    run(request.args['c'])\n")
+    r, rep = audit(run, "code", app)
+    assert [f for f in rep["findings"] if f["rule"] == "B605"] == [], rep["findings"]
+
+
 def test_suppressions_and_syntax_errors(code_report):
     assert code_report["summary"]["suppressed"] >= 5
     errs = [e for e in code_report["errors"] if "broken.py" in e]

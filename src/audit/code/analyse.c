@@ -1264,6 +1264,554 @@ static void call_mako(moat__py_ctx *c, const callinfo *ci)
         moat__py_report(c, MOAT_CODE_B702, ci->node, 0, 0, NULL, NULL, NULL, NONE);
 }
 
+/* ---- call summaries: request data into the project's own functions --------
+ * A call that passes request data (or the request object) to a function of
+ * the file, a method of the class (self.m()) or a function of another module
+ * of the project is followed into it: the function is analysed once with its
+ * parameters standing for the data (its summary: which parameter reaches
+ * which sink, with the path inside, and whether it returns a parameter's
+ * data), and each flow the call feeds is reported at the call with the whole
+ * path: source, the call, the helper's steps, the sink. Nested up to
+ * MOAT__PY_MAX_CALLS calls deep; recursion sees no summary. */
+
+static void visit(moat__py_ctx *c, TSNode n);
+
+void moat__py_summary_free(moat__py_summary *s)
+{
+    if (!s) return;
+    for (size_t i = 0; i <= s->nflows; i++) {
+        moat__py_flow *f = i < s->nflows ? &s->flows[i] : &s->ret;
+        free(f->param);
+        free(f->msg);
+        for (size_t k = 0; k < f->nsteps; k++) {
+            free(f->steps[k].what);
+            free(f->steps[k].path);
+        }
+        free(f->steps);
+    }
+    free(s->flows);
+    free(s->key);
+    free(s);
+}
+
+/* A request object by its name or type: request, req, http_request, x: HttpRequest. */
+static bool reqobj_param(moat__py_ctx *c, TSNode name, TSNode type)
+{
+    if (TEXT_IS(c, name, "request") || TEXT_IS(c, name, "req") || TEXT_IS(c, name, "http_request"))
+        return true;
+    if (ts_node_is_null(type)) return false;
+    size_t len;
+    const char *t = moat__py_text(c, type, &len);
+    return len >= 7 && !memcmp(t + len - 7, "Request", 7);
+}
+
+typedef struct param {
+    TSNode name, type;
+    size_t index; /* SIZE_MAX: keyword-only */
+} param;
+
+static size_t params_of(TSNode fn, bool method, param *out, size_t max)
+{
+    TSNode params = FIELD(fn, "parameters");
+    uint32_t cnt = ts_node_named_child_count(params);
+    size_t n = 0, index = 0;
+    bool kwonly = false, first = true;
+    for (uint32_t i = 0; i < cnt && n < max; i++) {
+        TSNode p = ts_node_named_child(params, i), name = p, type = NONE;
+        if (IS(p, "list_splat_pattern") || IS(p, "keyword_separator")) {
+            kwonly = true;
+            continue;
+        }
+        if (IS(p, "typed_parameter")) {
+            name = ts_node_named_child(p, 0);
+            type = FIELD(p, "type");
+        } else if (IS(p, "default_parameter") || IS(p, "typed_default_parameter")) {
+            name = FIELD(p, "name");
+            type = FIELD(p, "type");
+        }
+        if (!IS(name, "identifier")) continue;
+        if (method && first) { /* self, cls */
+            first = false;
+            continue;
+        }
+        first = false;
+        out[n++] = (param){name, type, kwonly ? SIZE_MAX : index++};
+    }
+    return n;
+}
+
+/* The function (or method) `name` defined directly in holder (the module or a
+ * class body), decorated or not; a null node if none. */
+static TSNode find_def(moat__py_ctx *c, TSNode holder, const char *name, size_t len)
+{
+    uint32_t cnt = ts_node_named_child_count(holder);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode d = ts_node_named_child(holder, i);
+        if (IS(d, "decorated_definition")) d = FIELD(d, "definition");
+        if (!IS(d, "function_definition")) continue;
+        size_t l;
+        const char *t = moat__py_text(c, FIELD(d, "name"), &l);
+        if (l == len && !memcmp(t, name, len)) return d;
+    }
+    return NONE;
+}
+
+static moat_code_rule rule_of(const char *id)
+{
+    for (size_t r = 0; r < MOAT_CODE__COUNT; r++)
+        if (!strcmp(moat_audit_code_rules[r].id, id)) return (moat_code_rule)r;
+    return MOAT_CODE__COUNT;
+}
+
+/* Moves steps[from..n) of a finding into a flow. */
+static void flow_take_steps(moat__py_flow *f, moat_audit_step *steps, size_t from, size_t n)
+{
+    f->nsteps = n > from ? n - from : 0;
+    f->steps = f->nsteps ? moat_xcalloc(f->nsteps, sizeof(*f->steps)) : NULL;
+    for (size_t k = 0; k < f->nsteps; k++) {
+        f->steps[k] = steps[from + k];
+        steps[from + k].what = steps[from + k].path = NULL;
+    }
+}
+
+/* Analyses fn with its parameters tainted; the summary is cached under key
+ * (owned by the cache) in c->sums. NULL while being computed or too deep. */
+static moat__py_summary *summary_compute(moat__py_ctx *c, TSNode fn, bool method, const char *key)
+{
+    for (size_t i = 0; i < c->nsums; i++)
+        if (!strcmp(c->sums[i]->key, key)) return c->sums[i]->state == 2 ? c->sums[i] : NULL;
+    if (c->calls >= MOAT__PY_MAX_CALLS || ts_node_is_null(fn)) return NULL;
+    moat__py_summary *s = moat_xcalloc(1, sizeof(*s));
+    s->key = moat_xstrdup(key);
+    s->state = 1;
+    if (c->nsums == c->capsums) {
+        c->capsums = c->capsums ? 2 * c->capsums : 8;
+        c->sums = moat_xrealloc(c->sums, c->capsums * sizeof(*c->sums));
+    }
+    c->sums[c->nsums++] = s;
+
+    param ps[32];
+    size_t np = params_of(fn, method, ps, MOAT_ARRAY_LEN(ps));
+    moat__py_scope scope = {0}, *oscope = c->scope, *oattrs = c->attrs;
+    moat__py_var ret = {0}, *oret = c->ret;
+    moat_audit_findings tmp = {0}, *oout = c->out;
+    size_t osupp = c->res->suppressed, odepth = c->depth, ofirst = c->first_finding;
+    TSTreeCursor ocur = c->cur;
+    TSNode ocls = c->cls;
+    if (!method) {
+        c->cls = NONE;
+        c->attrs = NULL;
+    }
+    for (size_t i = 0; i < np; i++) {
+        size_t len;
+        const char *t = moat__py_text(c, ps[i].name, &len);
+        moat__py_var *v = moat__py_var_get(&scope, t, len, true);
+        if (reqobj_param(c, ps[i].name, ps[i].type))
+            v->reqobj = true;
+        else
+            v->tainted = v->nonconst = true;
+        moat__py_steps_add(&v->steps, moat__py_line(ps[i].name),
+                           moat_xasprintf("%c%.*s", MOAT__PY_PARAM_MARK, (int)len, t));
+    }
+    c->scope = &scope;
+    c->ret = &ret;
+    c->out = &tmp;
+    c->first_finding = 0;
+    c->calls++;
+    TSNode body = FIELD(fn, "body");
+    if (!ts_node_is_null(body) && c->depth < MOAT__PY_MAX_DEPTH - 1) {
+        c->cur = ts_tree_cursor_new(body);
+        visit(c, body);
+        ts_tree_cursor_delete(&c->cur);
+    }
+    c->calls--;
+    c->cur = ocur;
+    c->depth = odepth;
+    c->scope = oscope;
+    c->ret = oret;
+    c->out = oout;
+    c->first_finding = ofirst;
+    c->res->suppressed = osupp;
+    c->cls = ocls;
+    c->attrs = oattrs;
+
+    for (size_t i = 0; i < tmp.len; i++) {
+        moat_audit_finding *f = &tmp.v[i];
+        if (!f->nsteps || !f->steps[0].what || f->steps[0].what[0] != MOAT__PY_PARAM_MARK) continue;
+        const char *pname = f->steps[0].what + 1;
+        moat_code_rule rule = rule_of(f->rule);
+        if (rule == MOAT_CODE__COUNT) continue;
+        bool dup = false;
+        for (size_t k = 0; k < s->nflows && !dup; k++)
+            dup = s->flows[k].rule == rule && !strcmp(s->flows[k].param, pname);
+        if (dup) continue;
+        s->flows = moat_xrealloc(s->flows, (s->nflows + 1) * sizeof(*s->flows));
+        moat__py_flow *fl = &s->flows[s->nflows++];
+        memset(fl, 0, sizeof(*fl));
+        fl->param = moat_xstrdup(pname);
+        fl->index = SIZE_MAX;
+        for (size_t k = 0; k < np; k++)
+            if (TEXT_IS(c, ps[k].name, pname)) {
+                fl->index = ps[k].index;
+                fl->reqobj = reqobj_param(c, ps[k].name, ps[k].type);
+            }
+        fl->rule = rule;
+        fl->sev = f->severity;
+        fl->conf = f->confidence;
+        fl->msg = moat_xstrdup(f->message);
+        flow_take_steps(fl, f->steps, 1, f->nsteps);
+    }
+    if (ret.tainted && ret.steps.len && ret.steps.v[0].what[0] == MOAT__PY_PARAM_MARK) {
+        const char *pname = ret.steps.v[0].what + 1;
+        s->has_ret = true;
+        s->ret.param = moat_xstrdup(pname);
+        s->ret.index = SIZE_MAX;
+        for (size_t k = 0; k < np; k++)
+            if (TEXT_IS(c, ps[k].name, pname)) {
+                s->ret.index = ps[k].index;
+                s->ret.reqobj = reqobj_param(c, ps[k].name, ps[k].type);
+            }
+        flow_take_steps(&s->ret, ret.steps.v, 1, ret.steps.len);
+        for (size_t k = 1; k < ret.steps.len; k++) /* taken: not freed twice */
+            ret.steps.v[k].what = ret.steps.v[k].path = NULL;
+    }
+    moat__py_steps_free(&ret.steps);
+    moat__py_scope_free(&scope);
+    moat_audit_findings_free(&tmp);
+    s->state = 2;
+    return s;
+}
+
+static moat__py_summary *project_summary(moat__py_ctx *c, const char *qual, char **label);
+
+/* The summary of the function a call calls, when it is the project's: a
+ * function of this file, a method of the class (self.m(), cls.m()), or a
+ * function of another module of the tree. label: "name()" for the path. */
+static moat__py_summary *callee_summary(moat__py_ctx *c, const callinfo *ci, char **label)
+{
+    size_t len;
+    if (IS(ci->func, "identifier")) {
+        const char *t = moat__py_text(c, ci->func, &len);
+        TSNode fn = find_def(c, c->root, t, len);
+        if (!ts_node_is_null(fn)) {
+            char *key = moat_xstrndup(t, len);
+            moat__py_summary *s = summary_compute(c, fn, false, key);
+            *label = moat_xasprintf("%s()", key);
+            free(key);
+            return s;
+        }
+    } else if (IS(ci->func, "attribute") && !ts_node_is_null(c->cls)) {
+        TSNode obj = FIELD(ci->func, "object");
+        if (TEXT_IS(c, obj, "self") || TEXT_IS(c, obj, "cls")) {
+            const char *t = moat__py_text(c, ci->name, &len);
+            TSNode fn = find_def(c, FIELD(c->cls, "body"), t, len);
+            if (!ts_node_is_null(fn)) {
+                size_t cl;
+                const char *cn = moat__py_text(c, FIELD(c->cls, "name"), &cl);
+                char *key = moat_xasprintf("%.*s.%.*s", (int)cl, cn, (int)len, t);
+                moat__py_summary *s = summary_compute(c, fn, true, key);
+                *label = moat_xasprintf("self.%.*s()", (int)len, t);
+                free(key);
+                return s;
+            }
+            return NULL;
+        }
+    }
+    if (ci->qual && c->o && c->o->project && strchr(ci->qual, '.'))
+        return project_summary(c, ci->qual, label);
+    return NULL;
+}
+
+/* The argument a flow's parameter gets at this call. */
+static TSNode flow_arg(const moat__py_ctx *c, const callinfo *ci, const moat__py_flow *f)
+{
+    TSNode a = kw_get(c, ci, f->param);
+    if (ts_node_is_null(a) && f->index < ci->npos) a = ci->pos[f->index];
+    if (IS(a, "list_splat") || IS(a, "dictionary_splat")) return NONE;
+    return a;
+}
+
+/* steps (from the caller) + "passed to label as p" + the flow's own steps. */
+static void flow_steps(moat__py_steps *steps, const callinfo *ci, const char *label,
+                       const moat__py_flow *f)
+{
+    moat__py_steps_add(steps, moat__py_line(ci->node),
+                       moat_xasprintf("%s passed to %s as %s",
+                                      f->reqobj ? "the request object" : "the data", label,
+                                      f->param));
+    for (size_t k = 0; k < f->nsteps; k++) {
+        moat__py_steps_add(steps, f->steps[k].line, moat_xstrdup(f->steps[k].what));
+        if (f->steps[k].path) steps->v[steps->len - 1].path = moat_xstrdup(f->steps[k].path);
+    }
+}
+
+static bool arg_carries(moat__py_ctx *c, TSNode a)
+{
+    moat__py_steps tmp = {0};
+    bool hit = moat__py_reqobj(c, a, &tmp) || moat__py_tainted(c, a, &tmp, 0);
+    moat__py_steps_free(&tmp);
+    return hit;
+}
+
+static void call_summaries(moat__py_ctx *c, const callinfo *ci)
+{
+    bool any = false;
+    for (size_t i = 0; i < ci->npos && !any; i++)
+        any = arg_carries(c, ci->pos[i]);
+    for (size_t i = 0; i < ci->nkw && !any; i++)
+        any = arg_carries(c, ci->kw[i].value);
+    if (!any) return;
+    char *label = NULL;
+    moat__py_summary *s = callee_summary(c, ci, &label);
+    for (size_t i = 0; s && i < s->nflows; i++) {
+        const moat__py_flow *f = &s->flows[i];
+        TSNode a = flow_arg(c, ci, f);
+        if (ts_node_is_null(a)) continue;
+        moat__py_steps steps = {0};
+        bool hit = f->reqobj ? moat__py_reqobj(c, a, &steps) : moat__py_tainted(c, a, &steps, 0);
+        if (hit) {
+            flow_steps(&steps, ci, label, f);
+            moat__py_report(c, f->rule, ci->node, f->sev, f->conf, f->msg, &steps, NULL, NONE);
+        }
+        moat__py_steps_free(&steps);
+    }
+    free(label);
+}
+
+bool moat__py_call_returns(moat__py_ctx *c, TSNode call, moat__py_steps *steps, int depth)
+{
+    (void)depth;
+    callinfo ci;
+    call_init(c, call, &ci);
+    bool any = false, hit = false;
+    moat__py_steps tmp = {0};
+    for (size_t i = 0; i < ci.npos && !any; i++)
+        any = moat__py_reqobj(c, ci.pos[i], &tmp);
+    for (size_t i = 0; i < ci.nkw && !any; i++)
+        any = moat__py_reqobj(c, ci.kw[i].value, &tmp);
+    moat__py_steps_free(&tmp);
+    char *label = NULL;
+    moat__py_summary *s = any ? callee_summary(c, &ci, &label) : NULL;
+    if (s && s->has_ret && s->ret.reqobj) {
+        TSNode a = flow_arg(c, &ci, &s->ret);
+        moat__py_steps st = {0};
+        if (!ts_node_is_null(a) && moat__py_reqobj(c, a, &st)) {
+            flow_steps(&st, &ci, label, &s->ret);
+            moat__py_steps_add(&st, moat__py_line(call), moat_xasprintf("returned by %s", label));
+            moat__py_steps_free(steps);
+            *steps = st;
+            hit = true;
+        } else {
+            moat__py_steps_free(&st);
+        }
+    }
+    free(label);
+    free(ci.qual);
+    return hit;
+}
+
+/* ---- the project: modules of the tree, summaries across them ------------- */
+
+typedef struct project_mod {
+    char *name; /* "app.db" (app/db.py, app/db/__init__.py) */
+    char *path;
+} project_mod;
+
+struct moat_audit_project {
+    project_mod *mods;
+    size_t nmods;
+    pthread_mutex_t lock;
+    moat__py_summary **cache; /* key "path:function" */
+    size_t ncache, capcache;
+};
+
+moat_audit_project *moat_audit_project_new(const char *root, const char *const *paths, size_t n)
+{
+    moat_audit_project *p = moat_xcalloc(1, sizeof(*p));
+    pthread_mutex_init(&p->lock, NULL);
+    p->mods = moat_xcalloc(n ? n : 1, sizeof(*p->mods));
+    size_t rl = strlen(root);
+    while (rl > 1 && root[rl - 1] == '/')
+        rl--;
+    for (size_t i = 0; i < n; i++) {
+        const char *rel = paths[i];
+        if (!strncmp(rel, root, rl) && rel[rl] == '/') rel += rl + 1;
+        size_t len = strlen(rel);
+        if (len < 4 || strcmp(rel + len - 3, ".py") != 0) continue;
+        char *name = moat_xstrndup(rel, len - 3);
+        size_t nl = strlen(name);
+        if (nl >= 9 && !strcmp(name + nl - 9, "/__init__"))
+            name[nl - 9] = 0;
+        else if (!strcmp(name, "__init__"))
+            name[0] = 0;
+        for (char *q = name; *q; q++)
+            if (*q == '/') *q = '.';
+        p->mods[p->nmods++] = (project_mod){name, moat_xstrdup(paths[i])};
+    }
+    return p;
+}
+
+void moat_audit_project_free(moat_audit_project *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->nmods; i++) {
+        free(p->mods[i].name);
+        free(p->mods[i].path);
+    }
+    free(p->mods);
+    for (size_t i = 0; i < p->ncache; i++)
+        moat__py_summary_free(p->cache[i]);
+    free(p->cache);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+static const char *project_module_of(const moat_audit_project *p, const char *path)
+{
+    for (size_t i = 0; p && i < p->nmods; i++)
+        if (!strcmp(p->mods[i].path, path)) return p->mods[i].name;
+    return NULL;
+}
+
+/* The module's file: its exact name, else the shortest whose name ends in
+ * ".NAME" (the tree may be audited from above its import root). */
+static const project_mod *project_find(const moat_audit_project *p, const char *name)
+{
+    const project_mod *best = NULL;
+    size_t n = strlen(name);
+    for (size_t i = 0; i < p->nmods; i++) {
+        const char *m = p->mods[i].name;
+        size_t ml = strlen(m);
+        if (!strcmp(m, name)) return &p->mods[i];
+        if (ml > n && m[ml - n - 1] == '.' && !strcmp(m + ml - n, name) &&
+            (!best || ml < strlen(best->name)))
+            best = &p->mods[i];
+    }
+    return best;
+}
+
+static moat__py_summary *project_lookup(moat_audit_project *p, const char *key)
+{
+    moat__py_summary *s = NULL;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->ncache && !s; i++)
+        if (!strcmp(p->cache[i]->key, key)) s = p->cache[i];
+    pthread_mutex_unlock(&p->lock);
+    return s;
+}
+
+static void analyse_init(moat__py_ctx *c, TSNode root);
+static void analyse_done(moat__py_ctx *c);
+
+/* The summary of module:function of another file, computed there once (its
+ * steps carry that file's path). */
+static moat__py_summary *project_summary(moat__py_ctx *c, const char *qual, char **label)
+{
+    moat_audit_project *p = c->o->project;
+    size_t dots = strspn(qual, ".");
+    char *full;
+    if (dots) { /* relative to this file's package */
+        if (!c->modname) return NULL;
+        char *base = moat_xstrdup(c->modname);
+        bool pkg = false; /* an __init__.py is its own package */
+        size_t bl = strlen(c->path);
+        if (bl >= 11 && !strcmp(c->path + bl - 11, "__init__.py")) pkg = true;
+        for (size_t k = pkg ? 1 : 0; k < dots; k++) {
+            char *dot = strrchr(base, '.');
+            if (dot)
+                *dot = 0;
+            else
+                base[0] = 0;
+        }
+        full = base[0] ? moat_xasprintf("%s.%s", base, qual + dots) : moat_xstrdup(qual + dots);
+        free(base);
+    } else {
+        full = moat_xstrdup(qual);
+    }
+    char *dot = strrchr(full, '.');
+    if (!dot) {
+        free(full);
+        return NULL;
+    }
+    *dot = 0;
+    const char *fname = dot + 1;
+    const project_mod *m = project_find(p, full);
+    if (!m || !strcmp(m->path, c->path)) {
+        free(full);
+        return NULL;
+    }
+    char *key = moat_xasprintf("%s:%s", m->path, fname);
+    moat__py_summary *s = project_lookup(p, key);
+    if (!s && c->calls < MOAT__PY_MAX_CALLS) {
+        char *src = NULL;
+        size_t len = 0;
+        if (moat_read_file(m->path, &src, &len) == 0 && len < UINT32_MAX / 2) {
+            TSParser *parser = ts_parser_new();
+            MOAT_BUG_ON(!ts_parser_set_language(parser, tree_sitter_python()));
+            TSTree *tree = ts_parser_parse_string(parser, NULL, src, (uint32_t)len);
+            ts_parser_delete(parser);
+            moat_audit_findings out = {0};
+            moat_audit_file_result res = {0};
+            moat__py_ctx d = {.path = m->path,
+                              .src = src,
+                              .len = len,
+                              .o = c->o,
+                              .out = &out,
+                              .res = &res,
+                              .calls = c->calls + 1,
+                              .modname = m->name};
+            if (tree) {
+                analyse_init(&d, ts_tree_root_node(tree));
+                TSNode fn = find_def(&d, d.root, fname, strlen(fname));
+                moat__py_summary *ds = summary_compute(&d, fn, false, fname);
+                s = moat_xcalloc(1, sizeof(*s));
+                s->key = moat_xstrdup(key);
+                s->state = 2;
+                if (ds) { /* move it, with the file's path on every step */
+                    s->flows = ds->flows;
+                    s->nflows = ds->nflows;
+                    s->ret = ds->ret;
+                    s->has_ret = ds->has_ret;
+                    ds->flows = NULL;
+                    ds->nflows = 0;
+                    memset(&ds->ret, 0, sizeof(ds->ret));
+                    for (size_t i = 0; i <= s->nflows; i++) {
+                        moat__py_flow *f = i < s->nflows ? &s->flows[i] : &s->ret;
+                        for (size_t k = 0; k < f->nsteps; k++)
+                            if (!f->steps[k].path) f->steps[k].path = moat_xstrdup(m->path);
+                    }
+                }
+                analyse_done(&d);
+                ts_tree_delete(tree);
+            }
+            moat_audit_findings_free(&out);
+            moat_audit_file_result_free(&res);
+        }
+        free(src);
+        if (s) {
+            pthread_mutex_lock(&p->lock);
+            moat__py_summary *other = NULL;
+            for (size_t i = 0; i < p->ncache && !other; i++)
+                if (!strcmp(p->cache[i]->key, key)) other = p->cache[i];
+            if (other) {
+                moat__py_summary_free(s);
+                s = other;
+            } else {
+                if (p->ncache == p->capcache) {
+                    p->capcache = p->capcache ? 2 * p->capcache : 16;
+                    p->cache = moat_xrealloc(p->cache, p->capcache * sizeof(*p->cache));
+                }
+                p->cache[p->ncache++] = s;
+            }
+            pthread_mutex_unlock(&p->lock);
+        }
+    }
+    if (s) *label = moat_xasprintf("%s.%s()", m->name, fname);
+    free(key);
+    free(full);
+    return s;
+}
+
 typedef struct call_family {
     void (*check)(moat__py_ctx *c, const callinfo *ci);
     moat_code_rule rules[40];
@@ -1292,6 +1840,11 @@ static const call_family call_families[] = {
     FAMILY(call_torch, MOAT_CODE_B614),
     FAMILY(call_huggingface, MOAT_CODE_B615),
     FAMILY(call_mako, MOAT_CODE_B702),
+    FAMILY(call_summaries, MOAT_CODE_MOAT_C101, MOAT_CODE_MOAT_C106, MOAT_CODE_MOAT_C107,
+           MOAT_CODE_MOAT_C108, MOAT_CODE_MOAT_C110, MOAT_CODE_B608, MOAT_CODE_B602, MOAT_CODE_B603,
+           MOAT_CODE_B605, MOAT_CODE_B606, MOAT_CODE_B307, MOAT_CODE_B102, MOAT_CODE_B301,
+           MOAT_CODE_B302, MOAT_CODE_B506, MOAT_CODE_B610, MOAT_CODE_B611, MOAT_CODE_B703,
+           MOAT_CODE_B704, MOAT_CODE_B601, MOAT_CODE_B614),
     FAMILY(check_shell, MOAT_CODE_B602, MOAT_CODE_B603, MOAT_CODE_B604, MOAT_CODE_B605,
            MOAT_CODE_B606, MOAT_CODE_B607),
     FAMILY(call_http, MOAT_CODE_B501, MOAT_CODE_B113, MOAT_CODE_MOAT_C108),
@@ -1479,6 +2032,25 @@ static void taint_target(moat__py_ctx *c, TSNode t, bool tainted, bool nonconst,
             moat__py_steps_add(&v->steps, moat__py_line(t),
                                moat_xasprintf("assigned to %.*s", (int)len, name));
             v->tainted = true;
+        }
+        return;
+    }
+    if (IS(t, "attribute") && tainted) {
+        /* obj.x = data: obj.x carries it in this function; self.x in the class */
+        size_t len;
+        const char *name = moat__py_text(c, t, &len);
+        if (len > 128 || memchr(name, '(', len) || memchr(name, '[', len)) return;
+        moat__py_var *v = moat__py_var_get(c->scope, name, len, true);
+        moat__py_steps_copy(&v->steps, steps);
+        moat__py_steps_add(&v->steps, moat__py_line(t),
+                           moat_xasprintf("assigned to %.*s", (int)len, name));
+        v->tainted = v->nonconst = true;
+        if (c->attrs && len > 5 && !memcmp(name, "self.", 5)) {
+            moat__py_var *a = moat__py_var_get(c->attrs, name, len, true);
+            if (!a->tainted) {
+                moat__py_steps_copy(&a->steps, &v->steps);
+                a->tainted = true;
+            }
         }
         return;
     }
@@ -1706,6 +2278,47 @@ static void check_except(moat__py_ctx *c, TSNode n)
         moat__py_report(c, MOAT_CODE_B112, n, 0, 0, NULL, NULL, NULL, NONE);
 }
 
+/* ---- self.X attributes of a class -------------------------------------------
+ * Before a class's methods are visited, its `self.X = ...` assignments of
+ * request data (read directly: self.q = request.args["q"]) mark self.X for
+ * every method, whatever their order; later ones are added as the walk
+ * meets them (taint_target). */
+static void class_attrs(moat__py_ctx *c, TSNode n, int depth)
+{
+    if (ts_node_is_null(n) || depth > 12) return;
+    uint32_t cnt = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode ch = ts_node_named_child(n, i);
+        if (IS(ch, "class_definition")) continue; /* its own self */
+        if (IS(ch, "assignment")) {
+            TSNode left = FIELD(ch, "left"), right = FIELD(ch, "right");
+            if (!IS(left, "attribute") || !TEXT_IS(c, FIELD(left, "object"), "self") ||
+                ts_node_is_null(right))
+                continue;
+            moat__py_scope empty = {0};
+            moat__py_scope *saved = c->scope;
+            c->scope = &empty;
+            moat__py_steps steps = {0};
+            if (moat__py_tainted(c, right, &steps, 0)) {
+                size_t len;
+                const char *name = moat__py_text(c, left, &len);
+                moat__py_var *v = moat__py_var_get(c->attrs, name, len, true);
+                if (!v->tainted) {
+                    moat__py_steps_copy(&v->steps, &steps);
+                    moat__py_steps_add(&v->steps, moat__py_line(left),
+                                       moat_xasprintf("assigned to %.*s", (int)len, name));
+                    v->tainted = true;
+                }
+            }
+            moat__py_steps_free(&steps);
+            c->scope = saved;
+            moat__py_scope_free(&empty);
+            continue;
+        }
+        class_attrs(c, ch, depth + 1);
+    }
+}
+
 /* ---- B108 and B613: strings and characters -------------------------------- */
 
 static bool tmp_prefix(const char *s, size_t n)
@@ -1880,10 +2493,17 @@ static void visit(moat__py_ctx *c, TSNode n)
     TSNode parent = c->depth ? c->stack[c->depth - 1] : NONE;
     c->stack[c->depth++] = n;
     if (k == K_FUNCTION || k == K_CLASS) {
-        moat__py_scope scope = {0}, *outer = c->scope;
+        moat__py_scope scope = {0}, *outer = c->scope, attrs = {0}, *outer_attrs = c->attrs;
         moat__py_var *outer_ret = c->ret, ret = {0};
+        TSNode outer_cls = c->cls;
         c->scope = &scope;
         c->ret = k == K_FUNCTION ? &ret : NULL;
+        if (k == K_CLASS) {
+            c->cls = n;
+            c->attrs = &attrs;
+            class_attrs(c, FIELD(n, "body"), 0);
+            c->scope = &scope;
+        }
         if (k == K_FUNCTION) {
             TSNode path = NONE;
             if (IS(parent, "decorated_definition") && is_route(c, parent, &path))
@@ -1894,6 +2514,11 @@ static void visit(moat__py_ctx *c, TSNode n)
         moat__py_scope_free(&scope);
         c->scope = outer;
         c->ret = outer_ret;
+        if (k == K_CLASS) {
+            moat__py_scope_free(&attrs);
+            c->attrs = outer_attrs;
+            c->cls = outer_cls;
+        }
         /* A module-level function that returns request data is a source
          * for the calls after it (def get_q(): return request.args["q"]). */
         TSNode name = FIELD(n, "name");
@@ -2033,14 +2658,10 @@ static void analyse_tree(const char *path, const char *src, size_t len,
                       .o = o,
                       .out = out,
                       .res = res,
-                      .first_finding = out->len};
-    for (size_t r = 0; r < MOAT_CODE__COUNT; r++)
-        c.disabled[r] = moat__py_skipped(&c, moat_audit_code_rules[r].id);
-    moat__py_collect_imports(&c, root, 0);
-    moat__py_scope module = {0};
-    c.scope = c.module = &module;
+                      .first_finding = out->len,
+                      .modname = o ? project_module_of(o->project, path) : NULL};
+    analyse_init(&c, root);
     if (!o || o->code) {
-        pthread_once(&kinds_once, kinds_init);
         c.cur = ts_tree_cursor_new(root);
         visit(&c, root);
         ts_tree_cursor_delete(&c.cur);
@@ -2051,8 +2672,37 @@ static void analyse_tree(const char *path, const char *src, size_t len,
         moat__audit_settings_check(&c, root);
     }
     moat__py_finish_snippets(&c);
-    moat__py_scope_free(&module);
-    moat__py_scope_free(&c.returns);
-    moat__py_imports_free(&c);
+    analyse_done(&c);
     ts_tree_delete(tree);
+}
+
+/* What every analysis of a parsed file needs (the file's own, or a module
+ * another file calls into: project_summary). */
+static void analyse_init(moat__py_ctx *c, TSNode root)
+{
+    pthread_once(&kinds_once, kinds_init);
+    for (size_t r = 0; r < MOAT_CODE__COUNT; r++)
+        c->disabled[r] = moat__py_skipped(c, moat_audit_code_rules[r].id);
+    moat__py_collect_imports(c, root, 0);
+    c->root = root;
+    c->scope = c->module = moat_xcalloc(1, sizeof(*c->module));
+}
+
+static void analyse_done(moat__py_ctx *c)
+{
+    moat__py_scope_free(c->module);
+    free(c->module);
+    c->scope = c->module = NULL;
+    moat__py_scope_free(&c->returns);
+    moat__py_imports_free(c);
+    for (size_t i = 0; i < c->nsums; i++)
+        moat__py_summary_free(c->sums[i]);
+    free(c->sums);
+    c->sums = NULL;
+    c->nsums = c->capsums = 0;
+    free(c->comments);
+    c->comments = NULL;
+    free(c->masks);
+    c->masks = NULL;
+    c->nmasks = c->capmasks = 0;
 }

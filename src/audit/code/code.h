@@ -17,8 +17,18 @@ typedef enum { MOAT_CODE_RULES(MOAT_CODE_RULE_ENUM) MOAT_CODE__COUNT } moat_code
 extern const moat_audit_rule moat_audit_code_rules[MOAT_CODE__COUNT];
 extern const size_t moat_audit_code_nrules;
 
+/* The Python files of the audited tree by module name, and the call
+ * summaries of their functions, computed when another module calls them with
+ * request data (shared by the analysing threads; analyse.c). */
+typedef struct moat_audit_project moat_audit_project;
+
+/* root: the audited folder; paths: the .py files under it (copied). */
+moat_audit_project *moat_audit_project_new(const char *root, const char *const *paths, size_t n);
+void moat_audit_project_free(moat_audit_project *p);
+
 typedef struct moat_audit_code_opts {
-    const char *const *skip; /* rule ids not run (borrowed) */
+    const char *const *skip;     /* rule ids not run (borrowed) */
+    moat_audit_project *project; /* borrowed, may be NULL: calls are followed within a file only */
     size_t nskip;
     bool code;     /* run the code rules (this header's table) */
     bool settings; /* run the settings rules (audit/settings/settings.h) */
