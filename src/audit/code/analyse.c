@@ -1080,7 +1080,8 @@ static void call_weak_key(moat__py_ctx *c, const callinfo *ci)
 {
     /* B505: cryptography's dsa/rsa/ec.generate_private_key, PyCrypto(dome)'s
      * DSA/RSA.generate; a size that is not a literal is not judged */
-    if (!ci->qual) return;
+    if (!ci->qual || (!name_is(c, ci, "generate_private_key") && !name_is(c, ci, "generate")))
+        return;
     static const char *const curves[] = {"SECP192R1", "SECT163K1", "SECT163R2"};
     const char *q = ci->qual;
     bool dsa = !strcmp(q, "cryptography.hazmat.primitives.asymmetric.dsa.generate_private_key");
@@ -1111,6 +1112,7 @@ static void call_weak_key(moat__py_ctx *c, const callinfo *ci)
 static void call_paramiko(moat__py_ctx *c, const callinfo *ci)
 {
     static const char *const policies[] = {"AutoAddPolicy", "WarningPolicy"};
+    if (!name_is(c, ci, "set_missing_host_key_policy") && !name_is(c, ci, "exec_command")) return;
     if (!moat__py_imported_like(c, "paramiko")) return;
     /* B507 */
     if (name_is(c, ci, "set_missing_host_key_policy") && ci->npos &&
@@ -1148,6 +1150,7 @@ static void call_wildcard(moat__py_ctx *c, const callinfo *ci)
     /* B609: a shell runs chown/chmod/tar/rsync with a * (Bandit's test:
      * both substrings in the literal command or list of literals) */
     static const char *const cmds[] = {"chown", "chmod", "tar", "rsync"};
+    if (!ci->qual || !strchr("opcs", ci->qual[0])) return; /* os. popen2. commands. subprocess. */
     bool shell = qual_in(ci, sh_shell, MOAT_ARRAY_LEN(sh_shell)) ||
                  (qual_in(ci, sh_subprocess, MOAT_ARRAY_LEN(sh_subprocess)) &&
                   IS(kw_get(c, ci, "shell"), "true"));
@@ -1226,15 +1229,15 @@ static void call_huggingface(moat__py_ctx *c, const callinfo *ci)
                 {"snapshot_download", "huggingface_hub"},
                 {"repository_id", "huggingface_hub"}};
     if (!ci->qual) return;
-    if (!moat__py_imported_like(c, "transformers") && !moat__py_imported_like(c, "datasets") &&
-        !moat__py_imported_like(c, "huggingface_hub"))
-        return;
     const char *last = strrchr(ci->qual, '.');
     last = last ? last + 1 : ci->qual;
     const char *fn = NULL;
     for (size_t i = 0; i < MOAT_ARRAY_LEN(pats) && !fn; i++)
         if (!strcmp(last, pats[i].fn) && qual_has_part(ci, pats[i].mod)) fn = pats[i].fn;
     if (!fn) return;
+    if (!moat__py_imported_like(c, "transformers") && !moat__py_imported_like(c, "datasets") &&
+        !moat__py_imported_like(c, "huggingface_hub"))
+        return;
     TSNode rev = kw_get(c, ci, "revision");
     if (ts_node_is_null(rev)) rev = kw_get(c, ci, "commit_id");
     if (moat__py_is_str(rev)) {
@@ -1406,9 +1409,10 @@ static moat__py_summary *summary_compute(moat__py_ctx *c, TSNode fn, bool method
         size_t len;
         const char *t = moat__py_text(c, ps[i].name, &len);
         moat__py_var *v = moat__py_var_get(&scope, t, len, true);
-        if (reqobj_param(c, ps[i].name, ps[i].type))
+        if (reqobj_param(c, ps[i].name, ps[i].type)) {
             v->reqobj = true;
-        else
+            scope.nreqobj++;
+        } else
             v->tainted = v->nonconst = true;
         moat__py_steps_add(&v->steps, moat__py_line(ps[i].name),
                            moat_xasprintf("%c%.*s", MOAT__PY_PARAM_MARK, (int)len, t));
@@ -1553,8 +1557,31 @@ static bool arg_carries(moat__py_ctx *c, TSNode a)
     return hit;
 }
 
+/* Whether an argument list may hold a request object: one of its arguments
+ * (or keyword values) is `request`, `self.request` or a request parameter. */
+static bool args_reqobj(moat__py_ctx *c, TSNode args)
+{
+    moat__py_steps tmp = {0};
+    bool hit = false;
+    uint32_t cnt = ts_node_named_child_count(args);
+    for (uint32_t i = 0; i < cnt && !hit; i++) {
+        TSNode a = ts_node_named_child(args, i);
+        if (IS(a, "keyword_argument")) a = FIELD(a, "value");
+        if (IS(a, "identifier") || IS(a, "attribute")) hit = moat__py_reqobj(c, a, &tmp);
+    }
+    moat__py_steps_free(&tmp);
+    return hit;
+}
+
 static void call_summaries(moat__py_ctx *c, const callinfo *ci)
 {
+    if (!ci->npos && !ci->nkw) return;
+    /* one look at the whole argument list first: most calls carry nothing */
+    TSNode args = FIELD(ci->node, "arguments");
+    moat__py_steps tmp = {0};
+    bool maybe = moat__py_tainted(c, args, &tmp, 0) || args_reqobj(c, args);
+    moat__py_steps_free(&tmp);
+    if (!maybe) return;
     bool any = false;
     for (size_t i = 0; i < ci->npos && !any; i++)
         any = arg_carries(c, ci->pos[i]);
@@ -1581,6 +1608,8 @@ static void call_summaries(moat__py_ctx *c, const callinfo *ci)
 bool moat__py_call_returns(moat__py_ctx *c, TSNode call, moat__py_steps *steps, int depth)
 {
     (void)depth;
+    TSNode args = FIELD(call, "arguments");
+    if (!IS(args, "argument_list") || !args_reqobj(c, args)) return false;
     callinfo ci;
     call_init(c, call, &ci);
     bool any = false, hit = false;
@@ -2283,40 +2312,52 @@ static void check_except(moat__py_ctx *c, TSNode n)
  * request data (read directly: self.q = request.args["q"]) mark self.X for
  * every method, whatever their order; later ones are added as the walk
  * meets them (taint_target). */
-static void class_attrs(moat__py_ctx *c, TSNode n, int depth)
+static void class_attr(moat__py_ctx *c, TSNode asg)
 {
-    if (ts_node_is_null(n) || depth > 12) return;
-    uint32_t cnt = ts_node_named_child_count(n);
-    for (uint32_t i = 0; i < cnt; i++) {
-        TSNode ch = ts_node_named_child(n, i);
-        if (IS(ch, "class_definition")) continue; /* its own self */
-        if (IS(ch, "assignment")) {
-            TSNode left = FIELD(ch, "left"), right = FIELD(ch, "right");
-            if (!IS(left, "attribute") || !TEXT_IS(c, FIELD(left, "object"), "self") ||
-                ts_node_is_null(right))
-                continue;
-            moat__py_scope empty = {0};
-            moat__py_scope *saved = c->scope;
-            c->scope = &empty;
-            moat__py_steps steps = {0};
-            if (moat__py_tainted(c, right, &steps, 0)) {
-                size_t len;
-                const char *name = moat__py_text(c, left, &len);
-                moat__py_var *v = moat__py_var_get(c->attrs, name, len, true);
-                if (!v->tainted) {
-                    moat__py_steps_copy(&v->steps, &steps);
-                    moat__py_steps_add(&v->steps, moat__py_line(left),
-                                       moat_xasprintf("assigned to %.*s", (int)len, name));
-                    v->tainted = true;
-                }
-            }
-            moat__py_steps_free(&steps);
-            c->scope = saved;
-            moat__py_scope_free(&empty);
-            continue;
+    TSNode left = FIELD(asg, "left"), right = FIELD(asg, "right");
+    if (!IS(left, "attribute") || !TEXT_IS(c, FIELD(left, "object"), "self") ||
+        ts_node_is_null(right))
+        return;
+    moat__py_scope empty = {0};
+    moat__py_scope *saved = c->scope;
+    c->scope = &empty;
+    moat__py_steps steps = {0};
+    if (moat__py_tainted(c, right, &steps, 0)) {
+        size_t len;
+        const char *name = moat__py_text(c, left, &len);
+        moat__py_var *v = moat__py_var_get(c->attrs, name, len, true);
+        if (!v->tainted) {
+            moat__py_steps_copy(&v->steps, &steps);
+            moat__py_steps_add(&v->steps, moat__py_line(left),
+                               moat_xasprintf("assigned to %.*s", (int)len, name));
+            v->tainted = true;
         }
-        class_attrs(c, ch, depth + 1);
     }
+    moat__py_steps_free(&steps);
+    c->scope = saved;
+    moat__py_scope_free(&empty);
+}
+
+static void class_attrs_in(moat__py_ctx *c, TSTreeCursor *cur, int depth)
+{
+    if (depth > 24 || !ts_tree_cursor_goto_first_child(cur)) return;
+    do {
+        TSNode ch = ts_tree_cursor_current_node(cur);
+        if (!ts_node_is_named(ch) || IS(ch, "class_definition")) continue; /* its own self */
+        if (IS(ch, "assignment"))
+            class_attr(c, ch);
+        else if (!IS(ch, "call") && !IS(ch, "string"))
+            class_attrs_in(c, cur, depth + 1);
+    } while (ts_tree_cursor_goto_next_sibling(cur));
+    ts_tree_cursor_goto_parent(cur);
+}
+
+static void class_attrs(moat__py_ctx *c, TSNode body, int depth)
+{
+    if (ts_node_is_null(body)) return;
+    TSTreeCursor cur = ts_tree_cursor_new(body);
+    class_attrs_in(c, &cur, depth);
+    ts_tree_cursor_delete(&cur);
 }
 
 /* ---- B108 and B613: strings and characters -------------------------------- */
@@ -2391,7 +2432,9 @@ static void check_bidi(moat__py_ctx *c, TSNode root)
     if (!moat__py_enabled(c, MOAT_CODE_B613)) return;
     const unsigned char *s = (const unsigned char *)c->src;
     for (size_t i = 0; i + 2 < c->len; i++) {
-        if (s[i] != 0xe2) continue;
+        const unsigned char *e = memchr(s + i, 0xe2, c->len - 2 - i);
+        if (!e) break;
+        i = (size_t)(e - s);
         bool hit =
             (s[i + 1] == 0x80 && ((s[i + 2] >= 0xaa && s[i + 2] <= 0xae) || s[i + 2] == 0x8f)) ||
             (s[i + 1] == 0x81 && s[i + 2] >= 0xa6 && s[i + 2] <= 0xa9);

@@ -62,6 +62,7 @@ typedef struct moat__py_var {
 typedef struct moat__py_scope {
     moat__py_var *v; /* owned */
     size_t len, cap;
+    size_t nreqobj; /* variables with reqobj set (most scopes have none) */
 } moat__py_scope;
 
 typedef struct moat__py_import {

@@ -368,7 +368,7 @@ static const char *const source_attrs[] = {
 /* The variable a request object was passed in as (a helper's parameter), or NULL. */
 static moat__py_var *reqobj_var(const moat__py_ctx *c, TSNode obj)
 {
-    if (!c->scope || !moat__py_is(obj, "identifier")) return NULL;
+    if (!c->scope || !c->scope->nreqobj || !moat__py_is(obj, "identifier")) return NULL;
     size_t len;
     const char *t = moat__py_text(c, obj, &len);
     moat__py_var *v = moat__py_var_get(c->scope, t, len, false);
@@ -440,9 +440,9 @@ bool moat__py_reqobj(moat__py_ctx *c, TSNode n, moat__py_steps *steps)
 bool moat__py_tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth)
 {
     if (ts_node_is_null(n)) return false;
-    bool any = c->returns.len > 0 || (c->attrs && c->attrs->len);
+    bool any = c->returns.len > 0 || (c->attrs && c->attrs->len) || (c->scope && c->scope->nreqobj);
     for (size_t i = 0; c->scope && i < c->scope->len && !any; i++)
-        any = c->scope->v[i].tainted || c->scope->v[i].reqobj;
+        any = c->scope->v[i].tainted;
     if (!any) {
         size_t len;
         const char *t = moat__py_text(c, n, &len);
