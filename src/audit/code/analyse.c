@@ -268,7 +268,9 @@ typedef struct blacklist {
 static const char *const bl_pickle[] = {"pickle.loads",  "pickle.load",      "pickle.Unpickler",
                                         "cPickle.loads", "cPickle.load",     "cPickle.Unpickler",
                                         "dill.loads",    "dill.load",        "dill.Unpickler",
-                                        "shelve.open",   "jsonpickle.decode"};
+                                        "shelve.open",   "jsonpickle.decode", "shelve.DbfilenameShelf",
+                                        "jsonpickle.unpickler.decode", "jsonpickle.unpickler.Unpickler",
+                                        "pandas.read_pickle"};
 static const char *const bl_marshal[] = {"marshal.load", "marshal.loads"};
 /* hashlib's own constructors are B324 now (today's Bandit; 1.6 said B303) */
 static const char *const bl_md5[] = {"Crypto.Hash.MD2.new",
@@ -287,7 +289,7 @@ static const char *const bl_mark_safe[] = {"django.utils.safestring.mark_safe"};
 static const char *const bl_random[] = {"random.random",   "random.randrange", "random.randint",
                                         "random.choice",   "random.uniform",   "random.triangular",
                                         "random.choices",  "random.sample",    "random.getrandbits",
-                                        "random.randbytes"};
+                                        "random.randbytes", "random.Random"};
 static const char *const bl_ciphers[] = {
     "Crypto.Cipher.ARC2.new",
     "Crypto.Cipher.ARC4.new",
@@ -320,7 +322,7 @@ static const char *const bl_urlopen[] = {"urllib.urlopen",
                                          "six.moves.urllib.request.urlretrieve",
                                          "six.moves.urllib.request.URLopener",
                                          "six.moves.urllib.request.FancyURLopener"};
-static const char *const bl_telnet[] = {"telnetlib.*"};
+static const char *const bl_telnet[] = {"telnetlib.Telnet"};
 static const char *const bl_ctree[] = {
     "xml.etree.cElementTree.parse", "xml.etree.cElementTree.iterparse",
     "xml.etree.cElementTree.fromstring", "xml.etree.cElementTree.XMLParser"};
@@ -333,7 +335,7 @@ static const char *const bl_expatbuilder[] = {"xml.dom.expatbuilder.parse",
 static const char *const bl_sax[] = {"xml.sax.parse", "xml.sax.parseString", "xml.sax.make_parser"};
 static const char *const bl_minidom[] = {"xml.dom.minidom.parse", "xml.dom.minidom.parseString"};
 static const char *const bl_pulldom[] = {"xml.dom.pulldom.parse", "xml.dom.pulldom.parseString"};
-static const char *const bl_ftp[] = {"ftplib.*"};
+static const char *const bl_ftp[] = {"ftplib.FTP"};
 static const char *const bl_unverified[] = {"ssl._create_unverified_context"};
 
 static const blacklist blacklists[] = {

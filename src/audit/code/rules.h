@@ -103,7 +103,7 @@
       "random is predictable. Use the secrets module for tokens, passwords and keys.") \
     X(B312, "B312", "telnetlib", H, H, 319, \
       "Telnet-related functions are being called.", \
-      "Telnet sends everything, passwords included, in clear text. Use SSH.") \
+      "telnetlib.Telnet sends everything, passwords included, in clear text. Use SSH.") \
     X(B313, "B313", "xml_bad_cElementTree", M, H, 20, \
       "Using xml.etree.cElementTree to parse untrusted XML data.", \
       "cElementTree's parse/iterparse/fromstring/XMLParser expand entities (billion laughs) " \
@@ -129,8 +129,8 @@
       "pulldom.parse/parseString: as B313. Use defusedxml.pulldom.") \
     X(B321, "B321", "ftplib", H, H, 319, \
       "FTP-related functions are being called.", \
-      "FTP sends passwords and data in clear text. Use SFTP or FTPS (ftplib.FTP_TLS is " \
-      "reported too: check it calls prot_p()).") \
+      "ftplib.FTP sends passwords and data in clear text. Use SFTP, or ftplib.FTP_TLS " \
+      "with prot_p().") \
     X(B323, "B323", "unverified_context", M, H, 295, \
       "ssl._create_unverified_context turns certificate checks off.", \
       "A context that does not verify certificates lets anyone on the path read and change " \
