@@ -188,9 +188,9 @@ static bool secure_value(moat__py_ctx *c, TSNode n, int depth)
         if (!c->scope) return false;
         size_t len;
         const char *t = moat__py_text(c, n, &len);
+        /* only this scope's assignments count (Bandit: a module variable
+         * may be reassigned anywhere, a parameter is the caller's) */
         moat__py_var *v = moat__py_var_get(c->scope, t, len, false);
-        if (!v && c->module && c->scope != c->module)
-            v = moat__py_var_get(c->module, t, len, false);
         return v && !v->nonconst && !v->tainted;
     }
     if (IS(n, "call")) {
@@ -477,8 +477,9 @@ static bool check_import_call(moat__py_ctx *c, const callinfo *ci)
     bool dunder = IS(ci->func, "identifier") && TEXT_IS(c, ci->func, "__import__");
     if (!dunder && !qual_is(ci, "importlib.import_module") && !qual_is(ci, "importlib.__import__"))
         return false;
-    if (!ci->npos || !moat__py_is_str(ci->pos[0]) || !any_import_rule(c)) return true;
-    char *name = moat__py_str_value(c, ci->pos[0]);
+    TSNode arg = ci->npos ? ci->pos[0] : kw_get(c, ci, "name");
+    if (!moat__py_is_str(arg) || !any_import_rule(c)) return true;
+    char *name = moat__py_str_value(c, arg);
     const char *which = NULL;
     const blacklist *bl = import_hit((const char *const *)&name, 1, true, &which);
     if (bl && moat__py_enabled(c, bl->id)) report_import(c, ci->node, bl, which);
@@ -514,6 +515,11 @@ static void check_blacklist(moat__py_ctx *c, const callinfo *ci)
             return;
         }
     }
+    /* Bandit checks calls against the import lists too (exactly):
+     * wsgiref.handlers.CGIHandler().run(app), twcgi.CGIDirectory(...) */
+    const char *q = ci->qual, *which = NULL;
+    const blacklist *bl = any_import_rule(c) ? import_hit(&q, 1, true, &which) : NULL;
+    if (bl && moat__py_enabled(c, bl->id)) report_import(c, ci->node, bl, which);
 }
 
 /* ---- shell (B602-B607, Bandit's injection_shell) ---------------------- */
@@ -824,8 +830,10 @@ static void call_yaml(moat__py_ctx *c, const callinfo *ci)
 {
     moat__py_steps steps = {0};
     /* B506 */
+    TSNode loader = kw_get(c, ci, "Loader");
+    if (ts_node_is_null(loader) && ci->npos > 1) loader = ci->pos[1]; /* yaml.load(s, SafeLoader) */
     if (qual_has_part(ci, "yaml") && name_is(c, ci, "load") &&
-        !last_part_in(c, kw_get(c, ci, "Loader"), safe_loaders, MOAT_ARRAY_LEN(safe_loaders))) {
+        !last_part_in(c, loader, safe_loaders, MOAT_ARRAY_LEN(safe_loaders))) {
         bool t = ci->npos && moat__py_tainted(c, ci->pos[0], &steps, 0);
         report_flow(c, MOAT_CODE_B506, ci, t ? H : 0, 0, NULL, &steps);
     }
@@ -907,7 +915,9 @@ static void call_jinja2(moat__py_ctx *c, const callinfo *ci)
         else if (IS(v, "false"))
             moat__py_report(c, MOAT_CODE_B701, ci->node, H, H, NULL, NULL, NULL, NONE);
         else if (!IS(v, "true") &&
-                 !(IS(v, "call") && TEXT_IS(c, FIELD(v, "function"), "select_autoescape")))
+                 !(IS(v, "call") &&
+                   last_part_in(c, FIELD(v, "function"), (const char *const[]){"select_autoescape"},
+                                1)))
             moat__py_report(c, MOAT_CODE_B701, ci->node, H, M,
                             "Jinja2 autoescape set to a value that may be false.", NULL, NULL,
                             NONE);
@@ -1057,7 +1067,8 @@ static void call_chmod(moat__py_ctx *c, const callinfo *ci)
     const char *t = moat__py_text(c, ci->name, &len);
     if (!memmem(t, len, "chmod", 5)) return;
     long long mode;
-    if (!int_literal(c, ci->pos[1], &mode) || !(mode & 002 || mode & 010)) return;
+    /* today's Bandit: S_IWOTH, S_IWGRP, S_IXGRP or S_IXOTH */
+    if (!int_literal(c, ci->pos[1], &mode) || !(mode & (002 | 020 | 010 | 001))) return;
     size_t flen;
     const char *file = moat__py_text(c, ci->pos[0], &flen);
     if (flen > 60) flen = 60;
@@ -1242,6 +1253,11 @@ static void call_huggingface(moat__py_ctx *c, const callinfo *ci)
         return;
     TSNode rev = kw_get(c, ci, "revision");
     if (ts_node_is_null(rev)) rev = kw_get(c, ci, "commit_id");
+    /* a revision that is not a literal (a variable, config["rev"]) cannot be
+     * judged here: given the benefit of the doubt, as today's Bandit does */
+    if (!ts_node_is_null(rev) && !moat__py_is_str(rev) && !IS(rev, "integer") &&
+        !IS(rev, "none") && !IS(rev, "true") && !IS(rev, "false") && !IS(rev, "float"))
+        return;
     if (moat__py_is_str(rev)) {
         char *r = moat__py_str_value(c, rev);
         size_t n = strlen(r);
@@ -2111,7 +2127,9 @@ static void check_assignment(moat__py_ctx *c, TSNode n)
 
     bool str = moat__py_is_str(right);
     /* B105: password = "..." and d["password"] = "..." */
-    if (str && IS(left, "identifier") && password_name(c, left))
+    if (str && (IS(left, "identifier") ||
+                (IS(left, "attribute") && IS(FIELD(left, "attribute"), "identifier"))) &&
+        password_name(c, IS(left, "attribute") ? FIELD(left, "attribute") : left))
         moat__py_report(c, MOAT_CODE_B105, right, 0, 0, NULL, NULL, NULL, right);
     if (str && IS(left, "subscript") && moat__py_is_str(FIELD(left, "subscript"))) {
         TSNode k = FIELD(left, "subscript");
@@ -2474,6 +2492,7 @@ typedef enum {
     K_ASSERT,
     K_EXCEPT,
     K_IMPORT,
+    K_PAIR,
 } node_kind;
 
 static unsigned char *kinds; /* indexed by TSSymbol */
@@ -2500,7 +2519,8 @@ static void kinds_init(void)
                {"assert_statement", K_ASSERT},
                {"except_clause", K_EXCEPT},
                {"import_statement", K_IMPORT},
-               {"import_from_statement", K_IMPORT}};
+               {"import_from_statement", K_IMPORT},
+               {"pair", K_PAIR}};
     const TSLanguage *lang = tree_sitter_python();
     nkinds = ts_language_symbol_count(lang);
     kinds = moat_xcalloc(nkinds ? nkinds : 1, 1); /* lives as long as the process */
@@ -2553,6 +2573,14 @@ static void visit(moat__py_ctx *c, TSNode n)
             TSNode path = NONE;
             if (IS(parent, "decorated_definition") && is_route(c, parent, &path))
                 taint_route_params(c, n, path);
+            /* a parameter holds whatever the caller passes: never a constant */
+            param ps[32];
+            size_t np = params_of(n, false, ps, MOAT_ARRAY_LEN(ps));
+            for (size_t i = 0; i < np; i++) {
+                size_t len;
+                const char *t = moat__py_text(c, ps[i].name, &len);
+                moat__py_var_get(c->scope, t, len, true)->nonconst = true;
+            }
             check_function(c, n);
         }
         visit_children(c, n);
@@ -2625,11 +2653,24 @@ static void visit(moat__py_ctx *c, TSNode n)
             check_sql_string(c, n);
             visit_children(c, n);
         }
+    } else if (k == K_PAIR) {
+        /* B105: {"password": "..."} (a literal value under a password-like key) */
+        TSNode key = FIELD(n, "key"), val = FIELD(n, "value");
+        if (moat__py_enabled(c, MOAT_CODE_B105) && IS(parent, "dictionary") &&
+            moat__py_is_str(key) && (moat__py_is_str(val) || IS(val, "integer"))) {
+            char *ks = moat__py_str_value(c, key);
+            regex_init();
+            bool m = regexec(&password_re, ks, 0, NULL, 0) == 0;
+            free(ks);
+            if (m) moat__py_report(c, MOAT_CODE_B105, val, 0, 0, NULL, NULL, NULL, val);
+        }
+        visit_children(c, n);
     } else if (k == K_COMPARISON) {
         /* B105: password == "..." */
         TSNode a = ts_node_named_child(n, 0), b = ts_node_named_child(n, 1);
         regex_init();
-        if (IS(a, "identifier") && moat__py_is_str(b) && password_name(c, a))
+        TSNode an = IS(a, "attribute") ? FIELD(a, "attribute") : a; /* obj.password == "..." */
+        if (IS(an, "identifier") && moat__py_is_str(b) && password_name(c, an))
             moat__py_report(c, MOAT_CODE_B105, b, 0, 0, NULL, NULL, NULL, b);
         visit_children(c, n);
     } else {
