@@ -265,11 +265,20 @@ typedef struct blacklist {
     size_t n;
 } blacklist;
 
-static const char *const bl_pickle[] = {"pickle.loads",  "pickle.load",      "pickle.Unpickler",
-                                        "cPickle.loads", "cPickle.load",     "cPickle.Unpickler",
-                                        "dill.loads",    "dill.load",        "dill.Unpickler",
-                                        "shelve.open",   "jsonpickle.decode", "shelve.DbfilenameShelf",
-                                        "jsonpickle.unpickler.decode", "jsonpickle.unpickler.Unpickler",
+static const char *const bl_pickle[] = {"pickle.loads",
+                                        "pickle.load",
+                                        "pickle.Unpickler",
+                                        "cPickle.loads",
+                                        "cPickle.load",
+                                        "cPickle.Unpickler",
+                                        "dill.loads",
+                                        "dill.load",
+                                        "dill.Unpickler",
+                                        "shelve.open",
+                                        "jsonpickle.decode",
+                                        "shelve.DbfilenameShelf",
+                                        "jsonpickle.unpickler.decode",
+                                        "jsonpickle.unpickler.Unpickler",
                                         "pandas.read_pickle"};
 static const char *const bl_marshal[] = {"marshal.load", "marshal.loads"};
 /* hashlib's own constructors are B324 now (today's Bandit; 1.6 said B303) */
@@ -286,10 +295,10 @@ static const char *const bl_md5[] = {"Crypto.Hash.MD2.new",
 static const char *const bl_mktemp[] = {"tempfile.mktemp"};
 static const char *const bl_eval[] = {"eval"};
 static const char *const bl_mark_safe[] = {"django.utils.safestring.mark_safe"};
-static const char *const bl_random[] = {"random.random",   "random.randrange", "random.randint",
-                                        "random.choice",   "random.uniform",   "random.triangular",
-                                        "random.choices",  "random.sample",    "random.getrandbits",
-                                        "random.randbytes", "random.Random"};
+static const char *const bl_random[] = {
+    "random.random",      "random.randrange",  "random.randint", "random.choice",
+    "random.uniform",     "random.triangular", "random.choices", "random.sample",
+    "random.getrandbits", "random.randbytes",  "random.Random"};
 static const char *const bl_ciphers[] = {
     "Crypto.Cipher.ARC2.new",
     "Crypto.Cipher.ARC4.new",
@@ -915,9 +924,8 @@ static void call_jinja2(moat__py_ctx *c, const callinfo *ci)
         else if (IS(v, "false"))
             moat__py_report(c, MOAT_CODE_B701, ci->node, H, H, NULL, NULL, NULL, NONE);
         else if (!IS(v, "true") &&
-                 !(IS(v, "call") &&
-                   last_part_in(c, FIELD(v, "function"), (const char *const[]){"select_autoescape"},
-                                1)))
+                 !(IS(v, "call") && last_part_in(c, FIELD(v, "function"),
+                                                 (const char *const[]){"select_autoescape"}, 1)))
             moat__py_report(c, MOAT_CODE_B701, ci->node, H, M,
                             "Jinja2 autoescape set to a value that may be false.", NULL, NULL,
                             NONE);
@@ -1255,8 +1263,8 @@ static void call_huggingface(moat__py_ctx *c, const callinfo *ci)
     if (ts_node_is_null(rev)) rev = kw_get(c, ci, "commit_id");
     /* a revision that is not a literal (a variable, config["rev"]) cannot be
      * judged here: given the benefit of the doubt, as today's Bandit does */
-    if (!ts_node_is_null(rev) && !moat__py_is_str(rev) && !IS(rev, "integer") &&
-        !IS(rev, "none") && !IS(rev, "true") && !IS(rev, "false") && !IS(rev, "float"))
+    if (!ts_node_is_null(rev) && !moat__py_is_str(rev) && !IS(rev, "integer") && !IS(rev, "none") &&
+        !IS(rev, "true") && !IS(rev, "false") && !IS(rev, "float"))
         return;
     if (moat__py_is_str(rev)) {
         char *r = moat__py_str_value(c, rev);
@@ -1407,7 +1415,7 @@ static moat__py_summary *summary_compute(moat__py_ctx *c, TSNode fn, bool method
     s->state = 1;
     if (c->nsums == c->capsums) {
         c->capsums = c->capsums ? 2 * c->capsums : 8;
-        c->sums = moat_xrealloc(c->sums, c->capsums * sizeof(*c->sums));
+        c->sums = moat_xrealloc(c->sums, c->capsums * sizeof(moat__py_summary *));
     }
     c->sums[c->nsums++] = s;
 
@@ -1846,7 +1854,7 @@ static moat__py_summary *project_summary(moat__py_ctx *c, const char *qual, char
             } else {
                 if (p->ncache == p->capcache) {
                     p->capcache = p->capcache ? 2 * p->capcache : 16;
-                    p->cache = moat_xrealloc(p->cache, p->capcache * sizeof(*p->cache));
+                    p->cache = moat_xrealloc(p->cache, p->capcache * sizeof(moat__py_summary *));
                 }
                 p->cache[p->ncache++] = s;
             }
@@ -2127,8 +2135,9 @@ static void check_assignment(moat__py_ctx *c, TSNode n)
 
     bool str = moat__py_is_str(right);
     /* B105: password = "..." and d["password"] = "..." */
-    if (str && (IS(left, "identifier") ||
-                (IS(left, "attribute") && IS(FIELD(left, "attribute"), "identifier"))) &&
+    if (str &&
+        (IS(left, "identifier") ||
+         (IS(left, "attribute") && IS(FIELD(left, "attribute"), "identifier"))) &&
         password_name(c, IS(left, "attribute") ? FIELD(left, "attribute") : left))
         moat__py_report(c, MOAT_CODE_B105, right, 0, 0, NULL, NULL, NULL, right);
     if (str && IS(left, "subscript") && moat__py_is_str(FIELD(left, "subscript"))) {

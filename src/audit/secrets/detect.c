@@ -81,8 +81,7 @@ static const moat_audit_rule rules[R__COUNT] = {
                          "An incoming webhook (hooks.slack.com/services/...) or a workflow "
                          "trigger (/workflows/, /triggers/): anyone with the URL can post. "
                          "Regenerate it."},
-    [R_STRIPE] = {"MOAT-S-STRIPE", "stripe-live-key", H, H, 798,
-                  "Stripe secret or restricted key",
+    [R_STRIPE] = {"MOAT-S-STRIPE", "stripe-live-key", H, H, 798, "Stripe secret or restricted key",
                   "A Stripe secret or restricted key (sk_live_, rk_live_, sk_prod_). Roll it in "
                   "the Stripe dashboard. Test-mode keys (sk_test_, rk_test_) are reported with "
                   "low confidence, as gitleaks reports them: they read and write the account's "
