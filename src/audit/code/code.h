@@ -1,7 +1,8 @@
 /* code.h - the code analyser of `moat audit code`: Python sources parsed with
- * tree-sitter, checked against Bandit-compatible and moat rules with an
- * intra-procedural taint pass, and Jinja2/Django templates checked for
- * escaping turned off. Findings are moat_audit_finding (audit.h). */
+ * tree-sitter, checked against Bandit-compatible and moat rules with a taint
+ * pass that follows calls into the project's own functions (call summaries,
+ * analyse.c), and Jinja2/Django templates checked for escaping turned off.
+ * Findings are moat_audit_finding (audit.h). */
 #ifndef MOAT_AUDIT_CODE_H
 #define MOAT_AUDIT_CODE_H
 
