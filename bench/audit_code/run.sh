@@ -10,8 +10,12 @@
 # Prints a Markdown report on stdout (progress on stderr).
 #
 # Environment: TREE (default: the installed django package), BANDIT
-# (default /usr/bin/bandit). As root, both tools run at nice -10 so that other
-# work on a shared machine disturbs them less (the same for both).
+# (default /usr/bin/bandit), RUFF_WASM: a folder where `npm install
+# @astral-sh/ruff-wasm-nodejs` was run (Ruff's flake8-bandit "S" rules, the
+# WebAssembly build under node, one thread: the only Ruff this machine can
+# run without a download outside the package registries); without it Ruff is
+# left out. As root, the tools run at nice -10 so that other work on a
+# shared machine disturbs them less (the same for all).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib.sh
@@ -84,6 +88,32 @@ runs moat "$MOAT_RUNS" "$MOAT" audit code "$TREE" --config "$DIR/moat.toml" \
     --skip "$MOAT_ONLY" --format json --output "$DIR/moat.json"
 log "bandit ($BANDIT_RUNS runs; this takes a while)"
 runs bandit "$BANDIT_RUNS" "$BANDIT" -r "$TREE" -t "$SHARED" -f json -q -o "$DIR/bandit.json"
+RUFF_ROW= RUFF_NOTE="Ruff: not run (set RUFF_WASM to a folder with @astral-sh/ruff-wasm-nodejs installed)."
+if [ -n "${RUFF_WASM:-}" ] && [ -d "$RUFF_WASM/node_modules/@astral-sh/ruff-wasm-nodejs" ]; then
+    cat >"$DIR/ruff.js" <<'JS'
+// Ruff's flake8-bandit (S) rules over every .py file of a tree, one thread.
+const fs = require('fs'), path = require('path');
+const { Workspace, PositionEncoding } = require(process.argv[2] + '/node_modules/@astral-sh/ruff-wasm-nodejs');
+const ws = new Workspace({ lint: { select: ['S'] } }, PositionEncoding.Utf16);
+const counts = {}; let total = 0;
+(function walk(d) {
+  for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+    const p = path.join(d, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (e.isFile() && p.endsWith('.py'))
+      for (const x of ws.check(fs.readFileSync(p, 'utf8'))) { counts[x.code] = (counts[x.code] || 0) + 1; total++; }
+  }
+})(process.argv[3]);
+console.log(JSON.stringify({ version: Workspace.version(), total, counts }));
+JS
+    log "ruff (wasm, $BANDIT_RUNS runs)"
+    runs ruff "$BANDIT_RUNS" node "$DIR/ruff.js" "$(cd "$RUFF_WASM" && pwd)" "$TREE"
+    ruff_version=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$DIR/ruff.out")
+    ruff_total=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["total"])' "$DIR/ruff.out")
+    RUFF_ROW="| ruff $ruff_version (wasm, S rules) | $ruff_wall | $ruff_cpu | $(awk "BEGIN { printf \"%.1f\", $ruff_peak / 1024 }") |
+| **ruff/moat** | **$(awk "BEGIN { printf \"%.1f\", $ruff_wall / $moat_wall }")×** | $(awk "BEGIN { printf \"%.1f\", $ruff_cpu / $moat_cpu }")× | |"
+    RUFF_NOTE="Ruff $ruff_version as @astral-sh/ruff-wasm-nodejs under node $(node --version) (the native binary is not installable here from the package registries used), all of its flake8-bandit rules (select S: $ruff_total findings), one thread; wall times, s: $ruff_walls."
+fi
 
 counts=$(/usr/bin/python3 - "$DIR/moat.json" "$DIR/bandit.json" <<'PY'
 import collections, json, sys
@@ -114,6 +144,9 @@ memory each a median of its own).
 | moat | $moat_wall | $moat_cpu | $(awk "BEGIN { printf \"%.1f\", $moat_peak / 1024 }") |
 | bandit | $bandit_wall | $bandit_cpu | $(awk "BEGIN { printf \"%.1f\", $bandit_peak / 1024 }") |
 | **bandit/moat** | **$(awk "BEGIN { printf \"%.1f\", $bandit_wall / $moat_wall }")×** | $(awk "BEGIN { printf \"%.1f\", $bandit_cpu / $moat_cpu }")× | $(awk "BEGIN { printf \"%.1f\", $bandit_peak / $moat_peak }")× |
+$RUFF_ROW
+
+$RUFF_NOTE
 
 Wall times, s: moat $moat_walls; Bandit $bandit_walls.
 Load average before the runs: $load_before (other work on the machine slows

@@ -22,6 +22,8 @@ typedef enum {
 typedef struct moat_audit_step {
     unsigned line; /* 1-based */
     char *what;    /* owned: "request.args['q'] read here" */
+    char *path;    /* owned: the file the step is in when it is not the finding's
+                      (a helper of another module), else NULL */
 } moat_audit_step;
 
 /* One finding. Every string is owned by the finding (moat_audit_findings_free

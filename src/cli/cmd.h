@@ -16,6 +16,8 @@ int moat_cmd_user(int argc, char **argv);
 /* moat audit code | settings (src/cli/cmd_audit_code.c); argv[0] is "code" or
  * "settings". */
 int moat_cmd_audit_code(int argc, char **argv);
+/* moat audit rules [--markdown] (src/cli/cmd_audit_code.c). */
+int moat_cmd_audit_rules(int argc, char **argv);
 
 /* moat audit secrets [PATH] (src/cli/cmd_audit_secrets.c). */
 int moat_cmd_audit_secrets(int argc, char **argv);

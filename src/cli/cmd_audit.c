@@ -20,6 +20,7 @@ static const char usage[] =
     "usage: moat audit [PATH] [--format text|json|sarif] [-o FILE] [--db PATH]\n"
     "                  [--config FILE]\n"
     "       moat audit deps|code|settings|secrets [ARGS]  (see 'moat audit SUB --help')\n"
+    "       moat audit rules [--markdown]\n"
     "\n"
     "With no sub-command, runs every auditor on PATH (default: the current folder):\n"
     "  deps       known-vulnerable dependencies (needs the advisory database: moat db)\n"
@@ -54,6 +55,10 @@ const moat_cli_cmd moat_cli_audit_subs[] = {
      .summary = "insecure Django/Flask settings",
      .flags = "--format --output --baseline --config --severity --severity-level --confidence "
               "--confidence-level --skip --exclude --list-rules --help"},
+    {.name = "rules",
+     .fn = moat_cmd_audit_rules,
+     .summary = "the code and settings rules (--markdown: docs/audit-code.md)",
+     .flags = "--markdown --help"},
     {.name = "secrets",
      .fn = moat_cmd_audit_secrets,
      .summary = "find hard-coded secrets in a source tree",

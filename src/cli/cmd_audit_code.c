@@ -159,3 +159,46 @@ out:
     free(exclude);
     return rc;
 }
+
+int moat_cmd_audit_rules(int argc, char **argv)
+{
+    static const char rules_usage[] =
+        "usage: moat audit rules [--markdown]\n"
+        "\n"
+        "Lists the rules of `moat audit code` and `moat audit settings`: id,\n"
+        "severity, confidence, CWE and name. With --markdown, prints\n"
+        "docs/audit-code.md (its prose and the rule tables it is generated from).\n";
+    bool markdown = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--markdown")) {
+            markdown = true;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(rules_usage, stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "moat audit rules: unexpected argument '%s'\n%s", argv[i], rules_usage);
+            return 2;
+        }
+    }
+    moat_buf b;
+    moat_buf_init(&b);
+    if (markdown) {
+        moat_audit_code_docs(&b);
+    } else {
+        const struct {
+            const moat_audit_rule *v;
+            size_t n;
+        } tabs[] = {{moat_audit_code_rules, moat_audit_code_nrules},
+                    {moat_audit_settings_rules, moat_audit_settings_nrules}};
+        for (size_t t = 0; t < MOAT_ARRAY_LEN(tabs); t++)
+            for (size_t i = 0; i < tabs[t].n; i++) {
+                const moat_audit_rule *r = &tabs[t].v[i];
+                moat_buf_printf(&b, "%-14s %-6s %-6s CWE-%-5u %s\n", r->id,
+                                moat_audit_level_name(r->severity),
+                                moat_audit_level_name(r->confidence), r->cwe, r->name);
+            }
+    }
+    int rc = fwrite(b.data, 1, b.len, stdout) == b.len && fflush(stdout) == 0 ? 0 : 2;
+    moat_buf_free(&b);
+    return rc;
+}

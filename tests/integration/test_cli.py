@@ -353,7 +353,7 @@ def test_serve_fails_when_port_is_taken(moat_bin, echo, tmp):
 COMMANDS = ("serve", "reload", "status", "cert", "config", "log", "waf", "user", "audit", "db", "completion", "version",
             "help", "store", "ban")
 SUBS = {
-    "audit": ("deps", "code", "settings", "secrets"),
+    "audit": ("deps", "code", "settings", "secrets", "rules"),
     "user": ("add", "passwd", "list", "del", "lock", "unlock", "roles", "mfa", "recovery",
              "import", "token", "logout"),
     "log": ("init", "verify", "why"),

@@ -188,9 +188,9 @@ static bool secure_value(moat__py_ctx *c, TSNode n, int depth)
         if (!c->scope) return false;
         size_t len;
         const char *t = moat__py_text(c, n, &len);
+        /* only this scope's assignments count (Bandit: a module variable
+         * may be reassigned anywhere, a parameter is the caller's) */
         moat__py_var *v = moat__py_var_get(c->scope, t, len, false);
-        if (!v && c->module && c->scope != c->module)
-            v = moat__py_var_get(c->module, t, len, false);
         return v && !v->nonconst && !v->tainted;
     }
     if (IS(n, "call")) {
@@ -265,10 +265,21 @@ typedef struct blacklist {
     size_t n;
 } blacklist;
 
-static const char *const bl_pickle[] = {"pickle.loads",  "pickle.load",      "pickle.Unpickler",
-                                        "cPickle.loads", "cPickle.load",     "cPickle.Unpickler",
-                                        "dill.loads",    "dill.load",        "dill.Unpickler",
-                                        "shelve.open",   "jsonpickle.decode"};
+static const char *const bl_pickle[] = {"pickle.loads",
+                                        "pickle.load",
+                                        "pickle.Unpickler",
+                                        "cPickle.loads",
+                                        "cPickle.load",
+                                        "cPickle.Unpickler",
+                                        "dill.loads",
+                                        "dill.load",
+                                        "dill.Unpickler",
+                                        "shelve.open",
+                                        "jsonpickle.decode",
+                                        "shelve.DbfilenameShelf",
+                                        "jsonpickle.unpickler.decode",
+                                        "jsonpickle.unpickler.Unpickler",
+                                        "pandas.read_pickle"};
 static const char *const bl_marshal[] = {"marshal.load", "marshal.loads"};
 /* hashlib's own constructors are B324 now (today's Bandit; 1.6 said B303) */
 static const char *const bl_md5[] = {"Crypto.Hash.MD2.new",
@@ -284,9 +295,57 @@ static const char *const bl_md5[] = {"Crypto.Hash.MD2.new",
 static const char *const bl_mktemp[] = {"tempfile.mktemp"};
 static const char *const bl_eval[] = {"eval"};
 static const char *const bl_mark_safe[] = {"django.utils.safestring.mark_safe"};
-static const char *const bl_random[] = {"random.random",  "random.randrange", "random.randint",
-                                        "random.choice",  "random.uniform",   "random.triangular",
-                                        "random.choices", "random.sample",    "random.getrandbits"};
+static const char *const bl_random[] = {
+    "random.random",      "random.randrange",  "random.randint", "random.choice",
+    "random.uniform",     "random.triangular", "random.choices", "random.sample",
+    "random.getrandbits", "random.randbytes",  "random.Random"};
+static const char *const bl_ciphers[] = {
+    "Crypto.Cipher.ARC2.new",
+    "Crypto.Cipher.ARC4.new",
+    "Crypto.Cipher.Blowfish.new",
+    "Crypto.Cipher.DES.new",
+    "Crypto.Cipher.XOR.new",
+    "Cryptodome.Cipher.ARC2.new",
+    "Cryptodome.Cipher.ARC4.new",
+    "Cryptodome.Cipher.Blowfish.new",
+    "Cryptodome.Cipher.DES.new",
+    "Cryptodome.Cipher.XOR.new",
+    "cryptography.hazmat.primitives.ciphers.algorithms.ARC4",
+    "cryptography.hazmat.primitives.ciphers.algorithms.Blowfish",
+    "cryptography.hazmat.primitives.ciphers.algorithms.IDEA",
+    "cryptography.hazmat.primitives.ciphers.algorithms.CAST5",
+    "cryptography.hazmat.primitives.ciphers.algorithms.SEED",
+    "cryptography.hazmat.primitives.ciphers.algorithms.TripleDES"};
+static const char *const bl_modes[] = {"cryptography.hazmat.primitives.ciphers.modes.ECB"};
+static const char *const bl_urlopen[] = {"urllib.urlopen",
+                                         "urllib.request.urlopen",
+                                         "urllib.urlretrieve",
+                                         "urllib.request.urlretrieve",
+                                         "urllib.URLopener",
+                                         "urllib.request.URLopener",
+                                         "urllib.FancyURLopener",
+                                         "urllib.request.FancyURLopener",
+                                         "urllib2.urlopen",
+                                         "urllib2.Request",
+                                         "six.moves.urllib.request.urlopen",
+                                         "six.moves.urllib.request.urlretrieve",
+                                         "six.moves.urllib.request.URLopener",
+                                         "six.moves.urllib.request.FancyURLopener"};
+static const char *const bl_telnet[] = {"telnetlib.Telnet"};
+static const char *const bl_ctree[] = {
+    "xml.etree.cElementTree.parse", "xml.etree.cElementTree.iterparse",
+    "xml.etree.cElementTree.fromstring", "xml.etree.cElementTree.XMLParser"};
+static const char *const bl_etree[] = {
+    "xml.etree.ElementTree.parse", "xml.etree.ElementTree.iterparse",
+    "xml.etree.ElementTree.fromstring", "xml.etree.ElementTree.XMLParser"};
+static const char *const bl_expatreader[] = {"xml.sax.expatreader.create_parser"};
+static const char *const bl_expatbuilder[] = {"xml.dom.expatbuilder.parse",
+                                              "xml.dom.expatbuilder.parseString"};
+static const char *const bl_sax[] = {"xml.sax.parse", "xml.sax.parseString", "xml.sax.make_parser"};
+static const char *const bl_minidom[] = {"xml.dom.minidom.parse", "xml.dom.minidom.parseString"};
+static const char *const bl_pulldom[] = {"xml.dom.pulldom.parse", "xml.dom.pulldom.parseString"};
+static const char *const bl_ftp[] = {"ftplib.FTP"};
+static const char *const bl_unverified[] = {"ssl._create_unverified_context"};
 
 static const blacklist blacklists[] = {
     {MOAT_CODE_B301, bl_pickle, MOAT_ARRAY_LEN(bl_pickle)},
@@ -296,10 +355,150 @@ static const blacklist blacklists[] = {
     {MOAT_CODE_B307, bl_eval, MOAT_ARRAY_LEN(bl_eval)},
     {MOAT_CODE_B308, bl_mark_safe, MOAT_ARRAY_LEN(bl_mark_safe)},
     {MOAT_CODE_B311, bl_random, MOAT_ARRAY_LEN(bl_random)},
+    {MOAT_CODE_B304, bl_ciphers, MOAT_ARRAY_LEN(bl_ciphers)},
+    {MOAT_CODE_B305, bl_modes, MOAT_ARRAY_LEN(bl_modes)},
+    {MOAT_CODE_B310, bl_urlopen, MOAT_ARRAY_LEN(bl_urlopen)},
+    {MOAT_CODE_B312, bl_telnet, MOAT_ARRAY_LEN(bl_telnet)},
+    {MOAT_CODE_B313, bl_ctree, MOAT_ARRAY_LEN(bl_ctree)},
+    {MOAT_CODE_B314, bl_etree, MOAT_ARRAY_LEN(bl_etree)},
+    {MOAT_CODE_B315, bl_expatreader, MOAT_ARRAY_LEN(bl_expatreader)},
+    {MOAT_CODE_B316, bl_expatbuilder, MOAT_ARRAY_LEN(bl_expatbuilder)},
+    {MOAT_CODE_B317, bl_sax, MOAT_ARRAY_LEN(bl_sax)},
+    {MOAT_CODE_B318, bl_minidom, MOAT_ARRAY_LEN(bl_minidom)},
+    {MOAT_CODE_B319, bl_pulldom, MOAT_ARRAY_LEN(bl_pulldom)},
+    {MOAT_CODE_B321, bl_ftp, MOAT_ARRAY_LEN(bl_ftp)},
+    {MOAT_CODE_B323, bl_unverified, MOAT_ARRAY_LEN(bl_unverified)},
 };
+
+/* ---- Bandit's blacklisted imports (B4xx): `import x`, `from x import y`,
+ * __import__("x") and importlib.import_module("x"); the first list (in id
+ * order) a name starts with reports, once per statement ------------------ */
+
+static const char *const bi_telnet[] = {"telnetlib"};
+static const char *const bi_ftp[] = {"ftplib"};
+static const char *const bi_pickle[] = {"pickle", "cPickle", "dill", "shelve"};
+static const char *const bi_subprocess[] = {"subprocess"};
+static const char *const bi_etree[] = {"xml.etree.cElementTree", "xml.etree.ElementTree"};
+static const char *const bi_sax[] = {"xml.sax"};
+static const char *const bi_expat[] = {"xml.dom.expatbuilder"};
+static const char *const bi_minidom[] = {"xml.dom.minidom"};
+static const char *const bi_pulldom[] = {"xml.dom.pulldom"};
+static const char *const bi_xmlrpc[] = {"xmlrpclib", "xmlrpc"};
+static const char *const bi_httpoxy[] = {
+    "wsgiref.handlers.CGIHandler", "twisted.web.twcgi.CGIScript", "twisted.web.twcgi.CGIDirectory"};
+static const char *const bi_pycrypto[] = {"Crypto.Cipher",    "Crypto.Hash",      "Crypto.IO",
+                                          "Crypto.Protocol",  "Crypto.PublicKey", "Crypto.Random",
+                                          "Crypto.Signature", "Crypto.Util"};
+static const char *const bi_pyghmi[] = {"pyghmi"};
+
+static const blacklist import_blacklists[] = {
+    {MOAT_CODE_B401, bi_telnet, MOAT_ARRAY_LEN(bi_telnet)},
+    {MOAT_CODE_B402, bi_ftp, MOAT_ARRAY_LEN(bi_ftp)},
+    {MOAT_CODE_B403, bi_pickle, MOAT_ARRAY_LEN(bi_pickle)},
+    {MOAT_CODE_B404, bi_subprocess, MOAT_ARRAY_LEN(bi_subprocess)},
+    {MOAT_CODE_B405, bi_etree, MOAT_ARRAY_LEN(bi_etree)},
+    {MOAT_CODE_B406, bi_sax, MOAT_ARRAY_LEN(bi_sax)},
+    {MOAT_CODE_B407, bi_expat, MOAT_ARRAY_LEN(bi_expat)},
+    {MOAT_CODE_B408, bi_minidom, MOAT_ARRAY_LEN(bi_minidom)},
+    {MOAT_CODE_B409, bi_pulldom, MOAT_ARRAY_LEN(bi_pulldom)},
+    {MOAT_CODE_B411, bi_xmlrpc, MOAT_ARRAY_LEN(bi_xmlrpc)},
+    {MOAT_CODE_B412, bi_httpoxy, MOAT_ARRAY_LEN(bi_httpoxy)},
+    {MOAT_CODE_B413, bi_pycrypto, MOAT_ARRAY_LEN(bi_pycrypto)},
+    {MOAT_CODE_B415, bi_pyghmi, MOAT_ARRAY_LEN(bi_pyghmi)},
+};
+
+/* The import rule whose list names[0..n) hits first (Bandit: for each list,
+ * for each imported name, `name.startswith(entry)`; calls match exactly). */
+static const blacklist *import_hit(const char *const *names, size_t n, bool exact,
+                                   const char **which)
+{
+    for (size_t b = 0; b < MOAT_ARRAY_LEN(import_blacklists); b++) {
+        const blacklist *bl = &import_blacklists[b];
+        for (size_t k = 0; k < n; k++)
+            for (size_t i = 0; i < bl->n; i++) {
+                size_t len = strlen(bl->quals[i]);
+                if (exact ? !strcmp(names[k], bl->quals[i])
+                          : !strncmp(names[k], bl->quals[i], len)) {
+                    *which = names[k];
+                    return bl;
+                }
+            }
+    }
+    return NULL;
+}
+
+static void report_import(moat__py_ctx *c, TSNode at, const blacklist *bl, const char *name)
+{
+    const char *m = moat_audit_code_rules[bl->id].message;
+    size_t ml = strlen(m);
+    if (ml && m[ml - 1] == '.') ml--;
+    char *msg = moat_xasprintf("%.*s: %s.", (int)ml, m, name);
+    moat__py_report(c, bl->id, at, 0, 0, msg, NULL, NULL, NONE);
+    free(msg);
+}
+
+static bool any_import_rule(const moat__py_ctx *c)
+{
+    for (size_t b = 0; b < MOAT_ARRAY_LEN(import_blacklists); b++)
+        if (moat__py_enabled(c, import_blacklists[b].id)) return true;
+    return false;
+}
+
+static void check_import(moat__py_ctx *c, TSNode n)
+{
+    if (!any_import_rule(c)) return;
+    bool from = IS(n, "import_from_statement");
+    TSNode mod = from ? FIELD(n, "module_name") : NONE;
+    char *prefix = NULL;
+    if (!ts_node_is_null(mod)) {
+        size_t len;
+        const char *t = moat__py_text(c, mod, &len);
+        while (len && *t == '.') { /* Bandit reads node.module: no leading dots */
+            t++;
+            len--;
+        }
+        prefix = moat_xstrndup(t, len);
+    }
+    char *names[64] = {0};
+    size_t nn = 0;
+    uint32_t cnt = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < cnt && nn < MOAT_ARRAY_LEN(names); i++) {
+        TSNode ch = ts_node_named_child(n, i);
+        if (from && ts_node_eq(ch, mod)) continue;
+        if (IS(ch, "aliased_import")) ch = FIELD(ch, "name");
+        if (!IS(ch, "dotted_name") && !IS(ch, "wildcard_import")) continue;
+        size_t len;
+        const char *t = moat__py_text(c, ch, &len);
+        names[nn++] = prefix && *prefix ? moat_xasprintf("%s.%.*s", prefix, (int)len, t)
+                                        : moat_xstrndup(t, len);
+    }
+    const char *which = NULL;
+    const blacklist *bl = import_hit((const char *const *)names, nn, false, &which);
+    if (bl && moat__py_enabled(c, bl->id)) report_import(c, n, bl, which);
+    for (size_t i = 0; i < nn; i++)
+        free(names[i]);
+    free(prefix);
+}
+
+/* __import__("x") and importlib.import_module("x") import x (B4xx). */
+static bool check_import_call(moat__py_ctx *c, const callinfo *ci)
+{
+    bool dunder = IS(ci->func, "identifier") && TEXT_IS(c, ci->func, "__import__");
+    if (!dunder && !qual_is(ci, "importlib.import_module") && !qual_is(ci, "importlib.__import__"))
+        return false;
+    TSNode arg = ci->npos ? ci->pos[0] : kw_get(c, ci, "name");
+    if (!moat__py_is_str(arg) || !any_import_rule(c)) return true;
+    char *name = moat__py_str_value(c, arg);
+    const char *which = NULL;
+    const blacklist *bl = import_hit((const char *const *)&name, 1, true, &which);
+    if (bl && moat__py_enabled(c, bl->id)) report_import(c, ci->node, bl, which);
+    free(name);
+    return true;
+}
 
 static void check_blacklist(moat__py_ctx *c, const callinfo *ci)
 {
+    if (check_import_call(c, ci)) return;
     if (!ci->qual) return;
     for (size_t b = 0; b < MOAT_ARRAY_LEN(blacklists); b++) {
         const blacklist *bl = &blacklists[b];
@@ -325,6 +524,11 @@ static void check_blacklist(moat__py_ctx *c, const callinfo *ci)
             return;
         }
     }
+    /* Bandit checks calls against the import lists too (exactly):
+     * wsgiref.handlers.CGIHandler().run(app), twcgi.CGIDirectory(...) */
+    const char *q = ci->qual, *which = NULL;
+    const blacklist *bl = any_import_rule(c) ? import_hit(&q, 1, true, &which) : NULL;
+    if (bl && moat__py_enabled(c, bl->id)) report_import(c, ci->node, bl, which);
 }
 
 /* ---- shell (B602-B607, Bandit's injection_shell) ---------------------- */
@@ -635,8 +839,10 @@ static void call_yaml(moat__py_ctx *c, const callinfo *ci)
 {
     moat__py_steps steps = {0};
     /* B506 */
+    TSNode loader = kw_get(c, ci, "Loader");
+    if (ts_node_is_null(loader) && ci->npos > 1) loader = ci->pos[1]; /* yaml.load(s, SafeLoader) */
     if (qual_has_part(ci, "yaml") && name_is(c, ci, "load") &&
-        !last_part_in(c, kw_get(c, ci, "Loader"), safe_loaders, MOAT_ARRAY_LEN(safe_loaders))) {
+        !last_part_in(c, loader, safe_loaders, MOAT_ARRAY_LEN(safe_loaders))) {
         bool t = ci->npos && moat__py_tainted(c, ci->pos[0], &steps, 0);
         report_flow(c, MOAT_CODE_B506, ci, t ? H : 0, 0, NULL, &steps);
     }
@@ -718,7 +924,8 @@ static void call_jinja2(moat__py_ctx *c, const callinfo *ci)
         else if (IS(v, "false"))
             moat__py_report(c, MOAT_CODE_B701, ci->node, H, H, NULL, NULL, NULL, NONE);
         else if (!IS(v, "true") &&
-                 !(IS(v, "call") && TEXT_IS(c, FIELD(v, "function"), "select_autoescape")))
+                 !(IS(v, "call") && last_part_in(c, FIELD(v, "function"),
+                                                 (const char *const[]){"select_autoescape"}, 1)))
             moat__py_report(c, MOAT_CODE_B701, ci->node, H, M,
                             "Jinja2 autoescape set to a value that may be false.", NULL, NULL,
                             NONE);
@@ -822,9 +1029,847 @@ static void call_sql_call(moat__py_ctx *c, const callinfo *ci)
         report_flow(c, MOAT_CODE_MOAT_C110, ci, 0, 0, NULL, &steps);
 }
 
+/* ---- the rest of today's Bandit plugins --------------------------------- */
+
+/* A Python integer literal's value (0o755, 0x1ff, 0b1, 493, 1_000); false
+ * when v is not one. */
+static bool int_literal(moat__py_ctx *c, TSNode v, long long *out)
+{
+    if (!IS(v, "integer")) return false;
+    size_t len;
+    const char *t = moat__py_text(c, v, &len);
+    char buf[64];
+    size_t k = 0;
+    for (size_t i = 0; i < len && k + 1 < sizeof(buf); i++)
+        if (t[i] != '_') buf[k++] = t[i];
+    buf[k] = 0;
+    int base = 10;
+    const char *p = buf;
+    if (buf[0] == '0' && (buf[1] == 'o' || buf[1] == 'O'))
+        base = 8, p += 2;
+    else if (buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X'))
+        base = 16, p += 2;
+    else if (buf[0] == '0' && (buf[1] == 'b' || buf[1] == 'B'))
+        base = 2, p += 2;
+    char *end;
+    long long n = strtoll(p, &end, base);
+    if (*end || end == p) return false;
+    *out = n;
+    return true;
+}
+
+/* The last name of an identifier, attribute or call of one (client.AutoAddPolicy,
+ * paramiko.AutoAddPolicy(), SECP192R1): borrowed text, or NULL. */
+static bool last_name_in(moat__py_ctx *c, TSNode v, const char *const *names, size_t n)
+{
+    if (IS(v, "call")) v = FIELD(v, "function");
+    return last_part_in(c, v, names, n);
+}
+
+static void call_chmod(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B103: any *chmod* with two positional arguments, the mode a literal
+     * with S_IWOTH (high) or S_IXGRP (medium) */
+    if (ts_node_is_null(ci->name) || ci->npos != 2) return;
+    size_t len;
+    const char *t = moat__py_text(c, ci->name, &len);
+    if (!memmem(t, len, "chmod", 5)) return;
+    long long mode;
+    /* today's Bandit: S_IWOTH, S_IWGRP, S_IXGRP or S_IXOTH */
+    if (!int_literal(c, ci->pos[1], &mode) || !(mode & (002 | 020 | 010 | 001))) return;
+    size_t flen;
+    const char *file = moat__py_text(c, ci->pos[0], &flen);
+    if (flen > 60) flen = 60;
+    char *msg = moat_xasprintf("Chmod setting a permissive mask 0o%llo on file (%.*s).", mode,
+                               (int)flen, file);
+    moat__py_report(c, MOAT_CODE_B103, ci->node, (mode & 002) ? H : M, H, msg, NULL, NULL, NONE);
+    free(msg);
+}
+
+static void classify_key(moat__py_ctx *c, const callinfo *ci, const char *type, long long bits,
+                         long long high, long long medium)
+{
+    long long limit = bits < high ? high : bits < medium ? medium : 0;
+    if (!limit) return;
+    char *msg =
+        moat_xasprintf("%s key sizes below %lld bits are considered breakable.", type, limit);
+    moat__py_report(c, MOAT_CODE_B505, ci->node, bits < high ? H : M, H, msg, NULL, NULL, NONE);
+    free(msg);
+}
+
+static void call_weak_key(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B505: cryptography's dsa/rsa/ec.generate_private_key, PyCrypto(dome)'s
+     * DSA/RSA.generate; a size that is not a literal is not judged */
+    if (!ci->qual || (!name_is(c, ci, "generate_private_key") && !name_is(c, ci, "generate")))
+        return;
+    static const char *const curves[] = {"SECP192R1", "SECT163K1", "SECT163R2"};
+    const char *q = ci->qual;
+    bool dsa = !strcmp(q, "cryptography.hazmat.primitives.asymmetric.dsa.generate_private_key");
+    bool rsa = !strcmp(q, "cryptography.hazmat.primitives.asymmetric.rsa.generate_private_key");
+    bool ec = !strcmp(q, "cryptography.hazmat.primitives.asymmetric.ec.generate_private_key");
+    bool pdsa = !strcmp(q, "Crypto.PublicKey.DSA.generate") ||
+                !strcmp(q, "Cryptodome.PublicKey.DSA.generate");
+    bool prsa = !strcmp(q, "Crypto.PublicKey.RSA.generate") ||
+                !strcmp(q, "Cryptodome.PublicKey.RSA.generate");
+    long long bits = 2048;
+    if (dsa || rsa || pdsa || prsa) {
+        TSNode v = kw_get(c, ci, (pdsa || prsa) ? "bits" : "key_size");
+        size_t pos = rsa ? 1 : 0;
+        if (ts_node_is_null(v) && ci->npos > pos) v = ci->pos[pos];
+        if (!ts_node_is_null(v) && !int_literal(c, v, &bits)) return;
+        classify_key(c, ci, (dsa || pdsa) ? "DSA" : "RSA", bits, 1024, 2048);
+    } else if (ec) {
+        TSNode v = kw_get(c, ci, "curve");
+        if (ts_node_is_null(v) && ci->npos) v = ci->pos[0];
+        if (!last_name_in(c, v, curves, MOAT_ARRAY_LEN(curves))) return;
+        TSNode last = IS(v, "call") ? FIELD(v, "function") : v;
+        if (IS(last, "attribute")) last = FIELD(last, "attribute");
+        bits = TEXT_IS(c, last, "SECP192R1") ? 192 : 163;
+        classify_key(c, ci, "EC", bits, 160, 224);
+    }
+}
+
+static void call_paramiko(moat__py_ctx *c, const callinfo *ci)
+{
+    static const char *const policies[] = {"AutoAddPolicy", "WarningPolicy"};
+    if (!name_is(c, ci, "set_missing_host_key_policy") && !name_is(c, ci, "exec_command")) return;
+    if (!moat__py_imported_like(c, "paramiko")) return;
+    /* B507 */
+    if (name_is(c, ci, "set_missing_host_key_policy") && ci->npos &&
+        last_name_in(c, ci->pos[0], policies, MOAT_ARRAY_LEN(policies)))
+        moat__py_report(c, MOAT_CODE_B507, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+    /* B601: the command runs in the remote shell */
+    if (name_is(c, ci, "exec_command")) {
+        moat__py_steps steps = {0};
+        TSNode cmd = ci->npos ? ci->pos[0] : kw_get(c, ci, "command");
+        bool t = moat__py_tainted(c, cmd, &steps, 0);
+        report_flow(c, MOAT_CODE_B601, ci, t ? H : 0, t ? H : 0,
+                    t ? "Paramiko exec_command runs request data in the remote shell." : NULL,
+                    &steps);
+    }
+}
+
+static void call_snmp(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B508: CommunityData(..., mpModel=0|1); B509: UsmUserData without both
+     * an authentication and a privacy key (positional or keyword) */
+    if (qual_is(ci, "pysnmp.hlapi.CommunityData")) {
+        TSNode m = kw_get(c, ci, "mpModel");
+        if (TEXT_IS(c, m, "0") || TEXT_IS(c, m, "1"))
+            moat__py_report(c, MOAT_CODE_B508, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+    } else if (qual_is(ci, "pysnmp.hlapi.UsmUserData")) {
+        size_t keys = ci->npos;
+        if (!ts_node_is_null(kw_get(c, ci, "authKey"))) keys++;
+        if (!ts_node_is_null(kw_get(c, ci, "privKey"))) keys++;
+        if (keys < 3) moat__py_report(c, MOAT_CODE_B509, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+    }
+}
+
+static void call_wildcard(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B609: a shell runs chown/chmod/tar/rsync with a * (Bandit's test:
+     * both substrings in the literal command or list of literals) */
+    static const char *const cmds[] = {"chown", "chmod", "tar", "rsync"};
+    if (!ci->qual || !strchr("opcs", ci->qual[0])) return; /* os. popen2. commands. subprocess. */
+    bool shell = qual_in(ci, sh_shell, MOAT_ARRAY_LEN(sh_shell)) ||
+                 (qual_in(ci, sh_subprocess, MOAT_ARRAY_LEN(sh_subprocess)) &&
+                  IS(kw_get(c, ci, "shell"), "true"));
+    if (!shell || !ci->npos) return;
+    moat_buf b;
+    moat_buf_init(&b);
+    moat_buf_puts(&b, "");
+    TSNode a = ci->pos[0];
+    if (moat__py_is_str(a)) {
+        char *s = moat__py_str_value(c, a);
+        moat_buf_puts(&b, s);
+        free(s);
+    } else if (IS(a, "list")) {
+        uint32_t cnt = ts_node_named_child_count(a);
+        for (uint32_t i = 0; i < cnt; i++) {
+            TSNode e = ts_node_named_child(a, i);
+            if (!moat__py_is_str(e)) continue;
+            char *s = moat__py_str_value(c, e);
+            moat_buf_printf(&b, " %s", s);
+            free(s);
+        }
+    }
+    bool hit = false;
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(cmds) && !hit; i++)
+        hit = strstr(b.data, cmds[i]) && strchr(b.data, '*');
+    moat_buf_free(&b);
+    if (hit) {
+        char *msg = moat_xasprintf("Possible wildcard injection in call: %s", ci->qual);
+        moat__py_report(c, MOAT_CODE_B609, ci->node, 0, 0, msg, NULL, NULL, NONE);
+        free(msg);
+    }
+}
+
+static void call_logging_listen(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B612 */
+    if (qual_is(ci, "logging.config.listen") && ts_node_is_null(kw_get(c, ci, "verify")))
+        moat__py_report(c, MOAT_CODE_B612, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+}
+
+/* Bandit's is_module_imported_exact: `import mod` (any alias) or `from mod import ...`. */
+static bool imported_exact(const moat__py_ctx *c, const char *mod)
+{
+    for (size_t i = 0; i < c->nimp; i++)
+        if (!strcmp(c->imp[i].qual, mod)) return true;
+    return false;
+}
+
+static void call_torch(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B614, as today's Bandit: torch.load and torch.serialization.load
+     * unless weights_only=True; a non-literal weights_only lowers the
+     * confidence to medium; torch.jit.load is TorchScript, not pickle */
+    if (!qual_is(ci, "torch.load") && !qual_is(ci, "torch.serialization.load")) return;
+    if (!imported_exact(c, "torch")) return;
+    TSNode w = kw_get(c, ci, "weights_only");
+    if (IS(w, "true")) return;
+    bool literal = ts_node_is_null(w) || IS(w, "false") || IS(w, "none") || IS(w, "integer") ||
+                   moat__py_is_str(w);
+    moat__py_steps steps = {0};
+    bool t = ci->npos && moat__py_tainted(c, ci->pos[0], &steps, 0);
+    report_flow(c, MOAT_CODE_B614, ci, t ? H : 0, literal ? H : M, NULL, &steps);
+}
+
+static void call_huggingface(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B615, as today's Bandit: from_pretrained (transformers),
+     * load_dataset (datasets), hf_hub_download / snapshot_download
+     * (huggingface_hub) without a revision= or commit_id= that looks like a
+     * commit (7+ hex digits); local paths are not downloads */
+    static const struct {
+        const char *fn, *mod;
+    } pats[] = {{"from_pretrained", "transformers"},
+                {"load_dataset", "datasets"},
+                {"hf_hub_download", "huggingface_hub"},
+                {"snapshot_download", "huggingface_hub"},
+                {"repository_id", "huggingface_hub"}};
+    if (!ci->qual) return;
+    const char *last = strrchr(ci->qual, '.');
+    last = last ? last + 1 : ci->qual;
+    const char *fn = NULL;
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(pats) && !fn; i++)
+        if (!strcmp(last, pats[i].fn) && qual_has_part(ci, pats[i].mod)) fn = pats[i].fn;
+    if (!fn) return;
+    if (!moat__py_imported_like(c, "transformers") && !moat__py_imported_like(c, "datasets") &&
+        !moat__py_imported_like(c, "huggingface_hub"))
+        return;
+    TSNode rev = kw_get(c, ci, "revision");
+    if (ts_node_is_null(rev)) rev = kw_get(c, ci, "commit_id");
+    /* a revision that is not a literal (a variable, config["rev"]) cannot be
+     * judged here: given the benefit of the doubt, as today's Bandit does */
+    if (!ts_node_is_null(rev) && !moat__py_is_str(rev) && !IS(rev, "integer") && !IS(rev, "none") &&
+        !IS(rev, "true") && !IS(rev, "false") && !IS(rev, "float"))
+        return;
+    if (moat__py_is_str(rev)) {
+        char *r = moat__py_str_value(c, rev);
+        size_t n = strlen(r);
+        bool hex = n >= 7 && strspn(r, "0123456789abcdefABCDEF") == n;
+        free(r);
+        if (hex) return;
+    }
+    if (ci->npos && moat__py_is_str(ci->pos[0])) {
+        char *p = moat__py_str_value(c, ci->pos[0]);
+        bool local = !strncmp(p, "./", 2) || !strncmp(p, "../", 3) || p[0] == '/';
+        free(p);
+        if (local) return;
+    }
+    char *msg = moat_xasprintf("Unsafe Hugging Face Hub download without revision pinning in "
+                               "%s().",
+                               fn);
+    moat__py_report(c, MOAT_CODE_B615, ci->node, 0, 0, msg, NULL, NULL, NONE);
+    free(msg);
+}
+
+static void call_mako(moat__py_ctx *c, const callinfo *ci)
+{
+    /* B702 */
+    if (qual_has_part(ci, "mako") && name_is(c, ci, "Template"))
+        moat__py_report(c, MOAT_CODE_B702, ci->node, 0, 0, NULL, NULL, NULL, NONE);
+}
+
+/* ---- call summaries: request data into the project's own functions --------
+ * A call that passes request data (or the request object) to a function of
+ * the file, a method of the class (self.m()) or a function of another module
+ * of the project is followed into it: the function is analysed once with its
+ * parameters standing for the data (its summary: which parameter reaches
+ * which sink, with the path inside, and whether it returns a parameter's
+ * data), and each flow the call feeds is reported at the call with the whole
+ * path: source, the call, the helper's steps, the sink. Nested up to
+ * MOAT__PY_MAX_CALLS calls deep; recursion sees no summary. */
+
+static void visit(moat__py_ctx *c, TSNode n);
+
+void moat__py_summary_free(moat__py_summary *s)
+{
+    if (!s) return;
+    for (size_t i = 0; i <= s->nflows; i++) {
+        moat__py_flow *f = i < s->nflows ? &s->flows[i] : &s->ret;
+        free(f->param);
+        free(f->msg);
+        for (size_t k = 0; k < f->nsteps; k++) {
+            free(f->steps[k].what);
+            free(f->steps[k].path);
+        }
+        free(f->steps);
+    }
+    free(s->flows);
+    free(s->key);
+    free(s);
+}
+
+/* A request object by its name or type: request, req, http_request, x: HttpRequest. */
+static bool reqobj_param(moat__py_ctx *c, TSNode name, TSNode type)
+{
+    if (TEXT_IS(c, name, "request") || TEXT_IS(c, name, "req") || TEXT_IS(c, name, "http_request"))
+        return true;
+    if (ts_node_is_null(type)) return false;
+    size_t len;
+    const char *t = moat__py_text(c, type, &len);
+    return len >= 7 && !memcmp(t + len - 7, "Request", 7);
+}
+
+typedef struct param {
+    TSNode name, type;
+    size_t index; /* SIZE_MAX: keyword-only */
+} param;
+
+static size_t params_of(TSNode fn, bool method, param *out, size_t max)
+{
+    TSNode params = FIELD(fn, "parameters");
+    uint32_t cnt = ts_node_named_child_count(params);
+    size_t n = 0, index = 0;
+    bool kwonly = false, first = true;
+    for (uint32_t i = 0; i < cnt && n < max; i++) {
+        TSNode p = ts_node_named_child(params, i), name = p, type = NONE;
+        if (IS(p, "list_splat_pattern") || IS(p, "keyword_separator")) {
+            kwonly = true;
+            continue;
+        }
+        if (IS(p, "typed_parameter")) {
+            name = ts_node_named_child(p, 0);
+            type = FIELD(p, "type");
+        } else if (IS(p, "default_parameter") || IS(p, "typed_default_parameter")) {
+            name = FIELD(p, "name");
+            type = FIELD(p, "type");
+        }
+        if (!IS(name, "identifier")) continue;
+        if (method && first) { /* self, cls */
+            first = false;
+            continue;
+        }
+        first = false;
+        out[n++] = (param){name, type, kwonly ? SIZE_MAX : index++};
+    }
+    return n;
+}
+
+/* The function (or method) `name` defined directly in holder (the module or a
+ * class body), decorated or not; a null node if none. */
+static TSNode find_def(moat__py_ctx *c, TSNode holder, const char *name, size_t len)
+{
+    uint32_t cnt = ts_node_named_child_count(holder);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode d = ts_node_named_child(holder, i);
+        if (IS(d, "decorated_definition")) d = FIELD(d, "definition");
+        if (!IS(d, "function_definition")) continue;
+        size_t l;
+        const char *t = moat__py_text(c, FIELD(d, "name"), &l);
+        if (l == len && !memcmp(t, name, len)) return d;
+    }
+    return NONE;
+}
+
+static moat_code_rule rule_of(const char *id)
+{
+    for (size_t r = 0; r < MOAT_CODE__COUNT; r++)
+        if (!strcmp(moat_audit_code_rules[r].id, id)) return (moat_code_rule)r;
+    return MOAT_CODE__COUNT;
+}
+
+/* Moves steps[from..n) of a finding into a flow. */
+static void flow_take_steps(moat__py_flow *f, moat_audit_step *steps, size_t from, size_t n)
+{
+    f->nsteps = n > from ? n - from : 0;
+    f->steps = f->nsteps ? moat_xcalloc(f->nsteps, sizeof(*f->steps)) : NULL;
+    for (size_t k = 0; k < f->nsteps; k++) {
+        f->steps[k] = steps[from + k];
+        steps[from + k].what = steps[from + k].path = NULL;
+    }
+}
+
+/* Analyses fn with its parameters tainted; the summary is cached under key
+ * (owned by the cache) in c->sums. NULL while being computed or too deep. */
+static moat__py_summary *summary_compute(moat__py_ctx *c, TSNode fn, bool method, const char *key)
+{
+    for (size_t i = 0; i < c->nsums; i++)
+        if (!strcmp(c->sums[i]->key, key)) return c->sums[i]->state == 2 ? c->sums[i] : NULL;
+    if (c->calls >= MOAT__PY_MAX_CALLS || ts_node_is_null(fn)) return NULL;
+    moat__py_summary *s = moat_xcalloc(1, sizeof(*s));
+    s->key = moat_xstrdup(key);
+    s->state = 1;
+    if (c->nsums == c->capsums) {
+        c->capsums = c->capsums ? 2 * c->capsums : 8;
+        c->sums = moat_xrealloc(c->sums, c->capsums * sizeof(moat__py_summary *));
+    }
+    c->sums[c->nsums++] = s;
+
+    param ps[32];
+    size_t np = params_of(fn, method, ps, MOAT_ARRAY_LEN(ps));
+    moat__py_scope scope = {0}, *oscope = c->scope, *oattrs = c->attrs;
+    moat__py_var ret = {0}, *oret = c->ret;
+    moat_audit_findings tmp = {0}, *oout = c->out;
+    size_t osupp = c->res->suppressed, odepth = c->depth, ofirst = c->first_finding;
+    TSTreeCursor ocur = c->cur;
+    TSNode ocls = c->cls;
+    if (!method) {
+        c->cls = NONE;
+        c->attrs = NULL;
+    }
+    for (size_t i = 0; i < np; i++) {
+        size_t len;
+        const char *t = moat__py_text(c, ps[i].name, &len);
+        moat__py_var *v = moat__py_var_get(&scope, t, len, true);
+        if (reqobj_param(c, ps[i].name, ps[i].type)) {
+            v->reqobj = true;
+            scope.nreqobj++;
+        } else
+            v->tainted = v->nonconst = true;
+        moat__py_steps_add(&v->steps, moat__py_line(ps[i].name),
+                           moat_xasprintf("%c%.*s", MOAT__PY_PARAM_MARK, (int)len, t));
+    }
+    c->scope = &scope;
+    c->ret = &ret;
+    c->out = &tmp;
+    c->first_finding = 0;
+    c->calls++;
+    TSNode body = FIELD(fn, "body");
+    if (!ts_node_is_null(body) && c->depth < MOAT__PY_MAX_DEPTH - 1) {
+        c->cur = ts_tree_cursor_new(body);
+        visit(c, body);
+        ts_tree_cursor_delete(&c->cur);
+    }
+    c->calls--;
+    c->cur = ocur;
+    c->depth = odepth;
+    c->scope = oscope;
+    c->ret = oret;
+    c->out = oout;
+    c->first_finding = ofirst;
+    c->res->suppressed = osupp;
+    c->cls = ocls;
+    c->attrs = oattrs;
+
+    for (size_t i = 0; i < tmp.len; i++) {
+        moat_audit_finding *f = &tmp.v[i];
+        if (!f->nsteps || !f->steps[0].what || f->steps[0].what[0] != MOAT__PY_PARAM_MARK) continue;
+        const char *pname = f->steps[0].what + 1;
+        moat_code_rule rule = rule_of(f->rule);
+        if (rule == MOAT_CODE__COUNT) continue;
+        bool dup = false;
+        for (size_t k = 0; k < s->nflows && !dup; k++)
+            dup = s->flows[k].rule == rule && !strcmp(s->flows[k].param, pname);
+        if (dup) continue;
+        s->flows = moat_xrealloc(s->flows, (s->nflows + 1) * sizeof(*s->flows));
+        moat__py_flow *fl = &s->flows[s->nflows++];
+        memset(fl, 0, sizeof(*fl));
+        fl->param = moat_xstrdup(pname);
+        fl->index = SIZE_MAX;
+        for (size_t k = 0; k < np; k++)
+            if (TEXT_IS(c, ps[k].name, pname)) {
+                fl->index = ps[k].index;
+                fl->reqobj = reqobj_param(c, ps[k].name, ps[k].type);
+            }
+        fl->rule = rule;
+        fl->sev = f->severity;
+        fl->conf = f->confidence;
+        fl->msg = moat_xstrdup(f->message);
+        flow_take_steps(fl, f->steps, 1, f->nsteps);
+    }
+    if (ret.tainted && ret.steps.len && ret.steps.v[0].what[0] == MOAT__PY_PARAM_MARK) {
+        const char *pname = ret.steps.v[0].what + 1;
+        s->has_ret = true;
+        s->ret.param = moat_xstrdup(pname);
+        s->ret.index = SIZE_MAX;
+        for (size_t k = 0; k < np; k++)
+            if (TEXT_IS(c, ps[k].name, pname)) {
+                s->ret.index = ps[k].index;
+                s->ret.reqobj = reqobj_param(c, ps[k].name, ps[k].type);
+            }
+        flow_take_steps(&s->ret, ret.steps.v, 1, ret.steps.len);
+        for (size_t k = 1; k < ret.steps.len; k++) /* taken: not freed twice */
+            ret.steps.v[k].what = ret.steps.v[k].path = NULL;
+    }
+    moat__py_steps_free(&ret.steps);
+    moat__py_scope_free(&scope);
+    moat_audit_findings_free(&tmp);
+    s->state = 2;
+    return s;
+}
+
+static moat__py_summary *project_summary(moat__py_ctx *c, const char *qual, char **label);
+
+/* The summary of the function a call calls, when it is the project's: a
+ * function of this file, a method of the class (self.m(), cls.m()), or a
+ * function of another module of the tree. label: "name()" for the path. */
+static moat__py_summary *callee_summary(moat__py_ctx *c, const callinfo *ci, char **label)
+{
+    size_t len;
+    if (IS(ci->func, "identifier")) {
+        const char *t = moat__py_text(c, ci->func, &len);
+        TSNode fn = find_def(c, c->root, t, len);
+        if (!ts_node_is_null(fn)) {
+            char *key = moat_xstrndup(t, len);
+            moat__py_summary *s = summary_compute(c, fn, false, key);
+            *label = moat_xasprintf("%s()", key);
+            free(key);
+            return s;
+        }
+    } else if (IS(ci->func, "attribute") && !ts_node_is_null(c->cls)) {
+        TSNode obj = FIELD(ci->func, "object");
+        if (TEXT_IS(c, obj, "self") || TEXT_IS(c, obj, "cls")) {
+            const char *t = moat__py_text(c, ci->name, &len);
+            TSNode fn = find_def(c, FIELD(c->cls, "body"), t, len);
+            if (!ts_node_is_null(fn)) {
+                size_t cl;
+                const char *cn = moat__py_text(c, FIELD(c->cls, "name"), &cl);
+                char *key = moat_xasprintf("%.*s.%.*s", (int)cl, cn, (int)len, t);
+                moat__py_summary *s = summary_compute(c, fn, true, key);
+                *label = moat_xasprintf("self.%.*s()", (int)len, t);
+                free(key);
+                return s;
+            }
+            return NULL;
+        }
+    }
+    if (ci->qual && c->o && c->o->project && strchr(ci->qual, '.'))
+        return project_summary(c, ci->qual, label);
+    return NULL;
+}
+
+/* The argument a flow's parameter gets at this call. */
+static TSNode flow_arg(const moat__py_ctx *c, const callinfo *ci, const moat__py_flow *f)
+{
+    TSNode a = kw_get(c, ci, f->param);
+    if (ts_node_is_null(a) && f->index < ci->npos) a = ci->pos[f->index];
+    if (IS(a, "list_splat") || IS(a, "dictionary_splat")) return NONE;
+    return a;
+}
+
+/* steps (from the caller) + "passed to label as p" + the flow's own steps. */
+static void flow_steps(moat__py_steps *steps, const callinfo *ci, const char *label,
+                       const moat__py_flow *f)
+{
+    moat__py_steps_add(steps, moat__py_line(ci->node),
+                       moat_xasprintf("%s passed to %s as %s",
+                                      f->reqobj ? "the request object" : "the data", label,
+                                      f->param));
+    for (size_t k = 0; k < f->nsteps; k++) {
+        moat__py_steps_add(steps, f->steps[k].line, moat_xstrdup(f->steps[k].what));
+        if (f->steps[k].path) steps->v[steps->len - 1].path = moat_xstrdup(f->steps[k].path);
+    }
+}
+
+static bool arg_carries(moat__py_ctx *c, TSNode a)
+{
+    moat__py_steps tmp = {0};
+    bool hit = moat__py_reqobj(c, a, &tmp) || moat__py_tainted(c, a, &tmp, 0);
+    moat__py_steps_free(&tmp);
+    return hit;
+}
+
+/* Whether an argument list may hold a request object: one of its arguments
+ * (or keyword values) is `request`, `self.request` or a request parameter. */
+static bool args_reqobj(moat__py_ctx *c, TSNode args)
+{
+    moat__py_steps tmp = {0};
+    bool hit = false;
+    uint32_t cnt = ts_node_named_child_count(args);
+    for (uint32_t i = 0; i < cnt && !hit; i++) {
+        TSNode a = ts_node_named_child(args, i);
+        if (IS(a, "keyword_argument")) a = FIELD(a, "value");
+        if (IS(a, "identifier") || IS(a, "attribute")) hit = moat__py_reqobj(c, a, &tmp);
+    }
+    moat__py_steps_free(&tmp);
+    return hit;
+}
+
+static void call_summaries(moat__py_ctx *c, const callinfo *ci)
+{
+    if (!ci->npos && !ci->nkw) return;
+    /* one look at the whole argument list first: most calls carry nothing */
+    TSNode args = FIELD(ci->node, "arguments");
+    moat__py_steps tmp = {0};
+    bool maybe = moat__py_tainted(c, args, &tmp, 0) || args_reqobj(c, args);
+    moat__py_steps_free(&tmp);
+    if (!maybe) return;
+    bool any = false;
+    for (size_t i = 0; i < ci->npos && !any; i++)
+        any = arg_carries(c, ci->pos[i]);
+    for (size_t i = 0; i < ci->nkw && !any; i++)
+        any = arg_carries(c, ci->kw[i].value);
+    if (!any) return;
+    char *label = NULL;
+    moat__py_summary *s = callee_summary(c, ci, &label);
+    for (size_t i = 0; s && i < s->nflows; i++) {
+        const moat__py_flow *f = &s->flows[i];
+        TSNode a = flow_arg(c, ci, f);
+        if (ts_node_is_null(a)) continue;
+        moat__py_steps steps = {0};
+        bool hit = f->reqobj ? moat__py_reqobj(c, a, &steps) : moat__py_tainted(c, a, &steps, 0);
+        if (hit) {
+            flow_steps(&steps, ci, label, f);
+            moat__py_report(c, f->rule, ci->node, f->sev, f->conf, f->msg, &steps, NULL, NONE);
+        }
+        moat__py_steps_free(&steps);
+    }
+    free(label);
+}
+
+bool moat__py_call_returns(moat__py_ctx *c, TSNode call, moat__py_steps *steps, int depth)
+{
+    (void)depth;
+    TSNode args = FIELD(call, "arguments");
+    if (!IS(args, "argument_list") || !args_reqobj(c, args)) return false;
+    callinfo ci;
+    call_init(c, call, &ci);
+    bool any = false, hit = false;
+    moat__py_steps tmp = {0};
+    for (size_t i = 0; i < ci.npos && !any; i++)
+        any = moat__py_reqobj(c, ci.pos[i], &tmp);
+    for (size_t i = 0; i < ci.nkw && !any; i++)
+        any = moat__py_reqobj(c, ci.kw[i].value, &tmp);
+    moat__py_steps_free(&tmp);
+    char *label = NULL;
+    moat__py_summary *s = any ? callee_summary(c, &ci, &label) : NULL;
+    if (s && s->has_ret && s->ret.reqobj) {
+        TSNode a = flow_arg(c, &ci, &s->ret);
+        moat__py_steps st = {0};
+        if (!ts_node_is_null(a) && moat__py_reqobj(c, a, &st)) {
+            flow_steps(&st, &ci, label, &s->ret);
+            moat__py_steps_add(&st, moat__py_line(call), moat_xasprintf("returned by %s", label));
+            moat__py_steps_free(steps);
+            *steps = st;
+            hit = true;
+        } else {
+            moat__py_steps_free(&st);
+        }
+    }
+    free(label);
+    free(ci.qual);
+    return hit;
+}
+
+/* ---- the project: modules of the tree, summaries across them ------------- */
+
+typedef struct project_mod {
+    char *name; /* "app.db" (app/db.py, app/db/__init__.py) */
+    char *path;
+} project_mod;
+
+struct moat_audit_project {
+    project_mod *mods;
+    size_t nmods;
+    pthread_mutex_t lock;
+    moat__py_summary **cache; /* key "path:function" */
+    size_t ncache, capcache;
+};
+
+moat_audit_project *moat_audit_project_new(const char *root, const char *const *paths, size_t n)
+{
+    moat_audit_project *p = moat_xcalloc(1, sizeof(*p));
+    pthread_mutex_init(&p->lock, NULL);
+    p->mods = moat_xcalloc(n ? n : 1, sizeof(*p->mods));
+    size_t rl = strlen(root);
+    while (rl > 1 && root[rl - 1] == '/')
+        rl--;
+    for (size_t i = 0; i < n; i++) {
+        const char *rel = paths[i];
+        if (!strncmp(rel, root, rl) && rel[rl] == '/') rel += rl + 1;
+        size_t len = strlen(rel);
+        if (len < 4 || strcmp(rel + len - 3, ".py") != 0) continue;
+        char *name = moat_xstrndup(rel, len - 3);
+        size_t nl = strlen(name);
+        if (nl >= 9 && !strcmp(name + nl - 9, "/__init__"))
+            name[nl - 9] = 0;
+        else if (!strcmp(name, "__init__"))
+            name[0] = 0;
+        for (char *q = name; *q; q++)
+            if (*q == '/') *q = '.';
+        p->mods[p->nmods++] = (project_mod){name, moat_xstrdup(paths[i])};
+    }
+    return p;
+}
+
+void moat_audit_project_free(moat_audit_project *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->nmods; i++) {
+        free(p->mods[i].name);
+        free(p->mods[i].path);
+    }
+    free(p->mods);
+    for (size_t i = 0; i < p->ncache; i++)
+        moat__py_summary_free(p->cache[i]);
+    free(p->cache);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+static const char *project_module_of(const moat_audit_project *p, const char *path)
+{
+    for (size_t i = 0; p && i < p->nmods; i++)
+        if (!strcmp(p->mods[i].path, path)) return p->mods[i].name;
+    return NULL;
+}
+
+/* The module's file: its exact name, else the shortest whose name ends in
+ * ".NAME" (the tree may be audited from above its import root). */
+static const project_mod *project_find(const moat_audit_project *p, const char *name)
+{
+    const project_mod *best = NULL;
+    size_t n = strlen(name);
+    for (size_t i = 0; i < p->nmods; i++) {
+        const char *m = p->mods[i].name;
+        size_t ml = strlen(m);
+        if (!strcmp(m, name)) return &p->mods[i];
+        if (ml > n && m[ml - n - 1] == '.' && !strcmp(m + ml - n, name) &&
+            (!best || ml < strlen(best->name)))
+            best = &p->mods[i];
+    }
+    return best;
+}
+
+static moat__py_summary *project_lookup(moat_audit_project *p, const char *key)
+{
+    moat__py_summary *s = NULL;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->ncache && !s; i++)
+        if (!strcmp(p->cache[i]->key, key)) s = p->cache[i];
+    pthread_mutex_unlock(&p->lock);
+    return s;
+}
+
+static void analyse_init(moat__py_ctx *c, TSNode root);
+static void analyse_done(moat__py_ctx *c);
+
+/* The summary of module:function of another file, computed there once (its
+ * steps carry that file's path). */
+static moat__py_summary *project_summary(moat__py_ctx *c, const char *qual, char **label)
+{
+    moat_audit_project *p = c->o->project;
+    size_t dots = strspn(qual, ".");
+    char *full;
+    if (dots) { /* relative to this file's package */
+        if (!c->modname) return NULL;
+        char *base = moat_xstrdup(c->modname);
+        bool pkg = false; /* an __init__.py is its own package */
+        size_t bl = strlen(c->path);
+        if (bl >= 11 && !strcmp(c->path + bl - 11, "__init__.py")) pkg = true;
+        for (size_t k = pkg ? 1 : 0; k < dots; k++) {
+            char *dot = strrchr(base, '.');
+            if (dot)
+                *dot = 0;
+            else
+                base[0] = 0;
+        }
+        full = base[0] ? moat_xasprintf("%s.%s", base, qual + dots) : moat_xstrdup(qual + dots);
+        free(base);
+    } else {
+        full = moat_xstrdup(qual);
+    }
+    char *dot = strrchr(full, '.');
+    if (!dot) {
+        free(full);
+        return NULL;
+    }
+    *dot = 0;
+    const char *fname = dot + 1;
+    const project_mod *m = project_find(p, full);
+    if (!m || !strcmp(m->path, c->path)) {
+        free(full);
+        return NULL;
+    }
+    char *key = moat_xasprintf("%s:%s", m->path, fname);
+    moat__py_summary *s = project_lookup(p, key);
+    if (!s && c->calls < MOAT__PY_MAX_CALLS) {
+        char *src = NULL;
+        size_t len = 0;
+        if (moat_read_file(m->path, &src, &len) == 0 && len < UINT32_MAX / 2) {
+            TSParser *parser = ts_parser_new();
+            MOAT_BUG_ON(!ts_parser_set_language(parser, tree_sitter_python()));
+            TSTree *tree = ts_parser_parse_string(parser, NULL, src, (uint32_t)len);
+            ts_parser_delete(parser);
+            moat_audit_findings out = {0};
+            moat_audit_file_result res = {0};
+            moat__py_ctx d = {.path = m->path,
+                              .src = src,
+                              .len = len,
+                              .o = c->o,
+                              .out = &out,
+                              .res = &res,
+                              .calls = c->calls + 1,
+                              .modname = m->name};
+            if (tree) {
+                analyse_init(&d, ts_tree_root_node(tree));
+                TSNode fn = find_def(&d, d.root, fname, strlen(fname));
+                moat__py_summary *ds = summary_compute(&d, fn, false, fname);
+                s = moat_xcalloc(1, sizeof(*s));
+                s->key = moat_xstrdup(key);
+                s->state = 2;
+                if (ds) { /* move it, with the file's path on every step */
+                    s->flows = ds->flows;
+                    s->nflows = ds->nflows;
+                    s->ret = ds->ret;
+                    s->has_ret = ds->has_ret;
+                    ds->flows = NULL;
+                    ds->nflows = 0;
+                    memset(&ds->ret, 0, sizeof(ds->ret));
+                    for (size_t i = 0; i <= s->nflows; i++) {
+                        moat__py_flow *f = i < s->nflows ? &s->flows[i] : &s->ret;
+                        for (size_t k = 0; k < f->nsteps; k++)
+                            if (!f->steps[k].path) f->steps[k].path = moat_xstrdup(m->path);
+                    }
+                }
+                analyse_done(&d);
+                ts_tree_delete(tree);
+            }
+            moat_audit_findings_free(&out);
+            moat_audit_file_result_free(&res);
+        }
+        free(src);
+        if (s) {
+            pthread_mutex_lock(&p->lock);
+            moat__py_summary *other = NULL;
+            for (size_t i = 0; i < p->ncache && !other; i++)
+                if (!strcmp(p->cache[i]->key, key)) other = p->cache[i];
+            if (other) {
+                moat__py_summary_free(s);
+                s = other;
+            } else {
+                if (p->ncache == p->capcache) {
+                    p->capcache = p->capcache ? 2 * p->capcache : 16;
+                    p->cache = moat_xrealloc(p->cache, p->capcache * sizeof(moat__py_summary *));
+                }
+                p->cache[p->ncache++] = s;
+            }
+            pthread_mutex_unlock(&p->lock);
+        }
+    }
+    if (s) *label = moat_xasprintf("%s.%s()", m->name, fname);
+    free(key);
+    free(full);
+    return s;
+}
+
 typedef struct call_family {
     void (*check)(moat__py_ctx *c, const callinfo *ci);
-    moat_code_rule rules[7];
+    moat_code_rule rules[40];
     size_t nrules;
 } call_family;
 
@@ -834,8 +1879,27 @@ typedef struct call_family {
     }
 
 static const call_family call_families[] = {
-    FAMILY(check_blacklist, MOAT_CODE_B301, MOAT_CODE_B302, MOAT_CODE_B303, MOAT_CODE_B306,
-           MOAT_CODE_B307, MOAT_CODE_B308, MOAT_CODE_B311),
+    FAMILY(check_blacklist, MOAT_CODE_B301, MOAT_CODE_B302, MOAT_CODE_B303, MOAT_CODE_B304,
+           MOAT_CODE_B305, MOAT_CODE_B306, MOAT_CODE_B307, MOAT_CODE_B308, MOAT_CODE_B310,
+           MOAT_CODE_B311, MOAT_CODE_B312, MOAT_CODE_B313, MOAT_CODE_B314, MOAT_CODE_B315,
+           MOAT_CODE_B316, MOAT_CODE_B317, MOAT_CODE_B318, MOAT_CODE_B319, MOAT_CODE_B321,
+           MOAT_CODE_B323, MOAT_CODE_B401, MOAT_CODE_B402, MOAT_CODE_B403, MOAT_CODE_B404,
+           MOAT_CODE_B405, MOAT_CODE_B406, MOAT_CODE_B407, MOAT_CODE_B408, MOAT_CODE_B409,
+           MOAT_CODE_B411, MOAT_CODE_B412, MOAT_CODE_B413, MOAT_CODE_B415),
+    FAMILY(call_chmod, MOAT_CODE_B103),
+    FAMILY(call_weak_key, MOAT_CODE_B505),
+    FAMILY(call_paramiko, MOAT_CODE_B507, MOAT_CODE_B601),
+    FAMILY(call_snmp, MOAT_CODE_B508, MOAT_CODE_B509),
+    FAMILY(call_wildcard, MOAT_CODE_B609),
+    FAMILY(call_logging_listen, MOAT_CODE_B612),
+    FAMILY(call_torch, MOAT_CODE_B614),
+    FAMILY(call_huggingface, MOAT_CODE_B615),
+    FAMILY(call_mako, MOAT_CODE_B702),
+    FAMILY(call_summaries, MOAT_CODE_MOAT_C101, MOAT_CODE_MOAT_C106, MOAT_CODE_MOAT_C107,
+           MOAT_CODE_MOAT_C108, MOAT_CODE_MOAT_C110, MOAT_CODE_B608, MOAT_CODE_B602, MOAT_CODE_B603,
+           MOAT_CODE_B605, MOAT_CODE_B606, MOAT_CODE_B307, MOAT_CODE_B102, MOAT_CODE_B301,
+           MOAT_CODE_B302, MOAT_CODE_B506, MOAT_CODE_B610, MOAT_CODE_B611, MOAT_CODE_B703,
+           MOAT_CODE_B704, MOAT_CODE_B601, MOAT_CODE_B614),
     FAMILY(check_shell, MOAT_CODE_B602, MOAT_CODE_B603, MOAT_CODE_B604, MOAT_CODE_B605,
            MOAT_CODE_B606, MOAT_CODE_B607),
     FAMILY(call_http, MOAT_CODE_B501, MOAT_CODE_B113, MOAT_CODE_MOAT_C108),
@@ -1026,6 +2090,25 @@ static void taint_target(moat__py_ctx *c, TSNode t, bool tainted, bool nonconst,
         }
         return;
     }
+    if (IS(t, "attribute") && tainted) {
+        /* obj.x = data: obj.x carries it in this function; self.x in the class */
+        size_t len;
+        const char *name = moat__py_text(c, t, &len);
+        if (len > 128 || memchr(name, '(', len) || memchr(name, '[', len)) return;
+        moat__py_var *v = moat__py_var_get(c->scope, name, len, true);
+        moat__py_steps_copy(&v->steps, steps);
+        moat__py_steps_add(&v->steps, moat__py_line(t),
+                           moat_xasprintf("assigned to %.*s", (int)len, name));
+        v->tainted = v->nonconst = true;
+        if (c->attrs && len > 5 && !memcmp(name, "self.", 5)) {
+            moat__py_var *a = moat__py_var_get(c->attrs, name, len, true);
+            if (!a->tainted) {
+                moat__py_steps_copy(&a->steps, &v->steps);
+                a->tainted = true;
+            }
+        }
+        return;
+    }
     if (IS(t, "pattern_list") || IS(t, "tuple_pattern") || IS(t, "list_pattern") ||
         IS(t, "tuple") || IS(t, "list")) {
         uint32_t cnt = ts_node_named_child_count(t);
@@ -1052,7 +2135,10 @@ static void check_assignment(moat__py_ctx *c, TSNode n)
 
     bool str = moat__py_is_str(right);
     /* B105: password = "..." and d["password"] = "..." */
-    if (str && IS(left, "identifier") && password_name(c, left))
+    if (str &&
+        (IS(left, "identifier") ||
+         (IS(left, "attribute") && IS(FIELD(left, "attribute"), "identifier"))) &&
+        password_name(c, IS(left, "attribute") ? FIELD(left, "attribute") : left))
         moat__py_report(c, MOAT_CODE_B105, right, 0, 0, NULL, NULL, NULL, right);
     if (str && IS(left, "subscript") && moat__py_is_str(FIELD(left, "subscript"))) {
         TSNode k = FIELD(left, "subscript");
@@ -1250,6 +2336,150 @@ static void check_except(moat__py_ctx *c, TSNode n)
         moat__py_report(c, MOAT_CODE_B112, n, 0, 0, NULL, NULL, NULL, NONE);
 }
 
+/* ---- self.X attributes of a class -------------------------------------------
+ * Before a class's methods are visited, its `self.X = ...` assignments of
+ * request data (read directly: self.q = request.args["q"]) mark self.X for
+ * every method, whatever their order; later ones are added as the walk
+ * meets them (taint_target). */
+static void class_attr(moat__py_ctx *c, TSNode asg)
+{
+    TSNode left = FIELD(asg, "left"), right = FIELD(asg, "right");
+    if (!IS(left, "attribute") || !TEXT_IS(c, FIELD(left, "object"), "self") ||
+        ts_node_is_null(right))
+        return;
+    moat__py_scope empty = {0};
+    moat__py_scope *saved = c->scope;
+    c->scope = &empty;
+    moat__py_steps steps = {0};
+    if (moat__py_tainted(c, right, &steps, 0)) {
+        size_t len;
+        const char *name = moat__py_text(c, left, &len);
+        moat__py_var *v = moat__py_var_get(c->attrs, name, len, true);
+        if (!v->tainted) {
+            moat__py_steps_copy(&v->steps, &steps);
+            moat__py_steps_add(&v->steps, moat__py_line(left),
+                               moat_xasprintf("assigned to %.*s", (int)len, name));
+            v->tainted = true;
+        }
+    }
+    moat__py_steps_free(&steps);
+    c->scope = saved;
+    moat__py_scope_free(&empty);
+}
+
+static void class_attrs_in(moat__py_ctx *c, TSTreeCursor *cur, int depth)
+{
+    if (depth > 24 || !ts_tree_cursor_goto_first_child(cur)) return;
+    do {
+        TSNode ch = ts_tree_cursor_current_node(cur);
+        if (!ts_node_is_named(ch) || IS(ch, "class_definition")) continue; /* its own self */
+        if (IS(ch, "assignment"))
+            class_attr(c, ch);
+        else if (!IS(ch, "call") && !IS(ch, "string"))
+            class_attrs_in(c, cur, depth + 1);
+    } while (ts_tree_cursor_goto_next_sibling(cur));
+    ts_tree_cursor_goto_parent(cur);
+}
+
+static void class_attrs(moat__py_ctx *c, TSNode body, int depth)
+{
+    if (ts_node_is_null(body)) return;
+    TSTreeCursor cur = ts_tree_cursor_new(body);
+    class_attrs_in(c, &cur, depth);
+    ts_tree_cursor_delete(&cur);
+}
+
+/* ---- B108 and B613: strings and characters -------------------------------- */
+
+static bool tmp_prefix(const char *s, size_t n)
+{
+    static const char *const dirs[] = {"/tmp", "/var/tmp", "/dev/shm"};
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(dirs); i++) {
+        size_t k = strlen(dirs[i]);
+        if (n >= k && !memcmp(s, dirs[i], k)) return true;
+    }
+    return false;
+}
+
+/* B108: a str literal (not a docstring, not bytes) starting with a shared
+ * temporary folder; each literal part of an f-string counts on its own, as
+ * Python's AST splits it. */
+static void check_tmp(moat__py_ctx *c, TSNode n, TSNode parent)
+{
+    if (!moat__py_enabled(c, MOAT_CODE_B108)) return;
+    if (IS(parent, "expression_statement") || IS(parent, "concatenated_string")) return;
+    size_t len;
+    const char *t = moat__py_text(c, n, &len);
+    if (!memmem(t, len, "/tmp", 4) && !memmem(t, len, "/dev/shm", 8)) return;
+    if (IS(n, "concatenated_string")) {
+        /* Python joins the parts into one constant (or one f-string) */
+        TSNode first = ts_node_named_child(n, 0);
+        if (!IS(first, "string")) return;
+        n = first;
+    }
+    /* the prefix: letters before the quote */
+    size_t p = 0;
+    while (p < len && isalpha((unsigned char)t[p]))
+        p++;
+    for (size_t i = 0; i < p; i++)
+        if (t[i] == 'b' || t[i] == 'B') return;
+    bool fstring = memchr(t, 'f', p) || memchr(t, 'F', p);
+    if (!fstring) {
+        char *v = moat__py_str_value(c, n);
+        bool hit = tmp_prefix(v, strlen(v));
+        free(v);
+        if (hit) moat__py_report(c, MOAT_CODE_B108, n, 0, 0, NULL, NULL, NULL, NONE);
+        return;
+    }
+    /* f-string: a literal part at the start or after an interpolation */
+    bool part_start = true;
+    uint32_t cnt = ts_node_child_count(n);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode ch = ts_node_child(n, i);
+        if (IS(ch, "interpolation")) {
+            part_start = true;
+            continue;
+        }
+        if (!IS(ch, "string_content")) continue;
+        if (part_start) {
+            size_t cl;
+            const char *ct = moat__py_text(c, ch, &cl);
+            if (tmp_prefix(ct, cl)) {
+                moat__py_report(c, MOAT_CODE_B108, n, 0, 0, NULL, NULL, NULL, NONE);
+                return;
+            }
+        }
+        part_start = false;
+    }
+}
+
+/* B613: Unicode bidirectional controls anywhere in the file (Trojan
+ * Source): U+202A-U+202E, U+2066-U+2069, U+200F, in UTF-8. One finding, at
+ * the first. */
+static void check_bidi(moat__py_ctx *c, TSNode root)
+{
+    if (!moat__py_enabled(c, MOAT_CODE_B613)) return;
+    const unsigned char *s = (const unsigned char *)c->src;
+    for (size_t i = 0; i + 2 < c->len; i++) {
+        const unsigned char *e = memchr(s + i, 0xe2, c->len - 2 - i);
+        if (!e) break;
+        i = (size_t)(e - s);
+        bool hit =
+            (s[i + 1] == 0x80 && ((s[i + 2] >= 0xaa && s[i + 2] <= 0xae) || s[i + 2] == 0x8f)) ||
+            (s[i + 1] == 0x81 && s[i + 2] >= 0xa6 && s[i + 2] <= 0xa9);
+        if (!hit) continue;
+        unsigned cp = ((s[i] & 0x0fu) << 12) | ((s[i + 1] & 0x3fu) << 6) | (s[i + 2] & 0x3fu);
+        TSNode at = ts_node_descendant_for_byte_range(root, (uint32_t)i, (uint32_t)i + 3);
+        if (ts_node_is_null(at)) at = root;
+        char *msg = moat_xasprintf("A Python source file contains bidirectional control "
+                                   "characters (U+%04X).",
+                                   cp);
+        moat__py_report(c, MOAT_CODE_B613, at, 0, 0, msg, NULL, NULL, NONE);
+        free(msg);
+        return;
+    }
+}
+
 /* ---- the walk ------------------------------------------------------------- */
 
 static void visit(moat__py_ctx *c, TSNode n);
@@ -1270,6 +2500,8 @@ typedef enum {
     K_RETURN,
     K_ASSERT,
     K_EXCEPT,
+    K_IMPORT,
+    K_PAIR,
 } node_kind;
 
 static unsigned char *kinds; /* indexed by TSSymbol */
@@ -1294,7 +2526,10 @@ static void kinds_init(void)
                {"comparison_operator", K_COMPARISON},
                {"return_statement", K_RETURN},
                {"assert_statement", K_ASSERT},
-               {"except_clause", K_EXCEPT}};
+               {"except_clause", K_EXCEPT},
+               {"import_statement", K_IMPORT},
+               {"import_from_statement", K_IMPORT},
+               {"pair", K_PAIR}};
     const TSLanguage *lang = tree_sitter_python();
     nkinds = ts_language_symbol_count(lang);
     kinds = moat_xcalloc(nkinds ? nkinds : 1, 1); /* lives as long as the process */
@@ -1332,20 +2567,40 @@ static void visit(moat__py_ctx *c, TSNode n)
     TSNode parent = c->depth ? c->stack[c->depth - 1] : NONE;
     c->stack[c->depth++] = n;
     if (k == K_FUNCTION || k == K_CLASS) {
-        moat__py_scope scope = {0}, *outer = c->scope;
+        moat__py_scope scope = {0}, *outer = c->scope, attrs = {0}, *outer_attrs = c->attrs;
         moat__py_var *outer_ret = c->ret, ret = {0};
+        TSNode outer_cls = c->cls;
         c->scope = &scope;
         c->ret = k == K_FUNCTION ? &ret : NULL;
+        if (k == K_CLASS) {
+            c->cls = n;
+            c->attrs = &attrs;
+            class_attrs(c, FIELD(n, "body"), 0);
+            c->scope = &scope;
+        }
         if (k == K_FUNCTION) {
             TSNode path = NONE;
             if (IS(parent, "decorated_definition") && is_route(c, parent, &path))
                 taint_route_params(c, n, path);
+            /* a parameter holds whatever the caller passes: never a constant */
+            param ps[32];
+            size_t np = params_of(n, false, ps, MOAT_ARRAY_LEN(ps));
+            for (size_t i = 0; i < np; i++) {
+                size_t len;
+                const char *t = moat__py_text(c, ps[i].name, &len);
+                moat__py_var_get(c->scope, t, len, true)->nonconst = true;
+            }
             check_function(c, n);
         }
         visit_children(c, n);
         moat__py_scope_free(&scope);
         c->scope = outer;
         c->ret = outer_ret;
+        if (k == K_CLASS) {
+            moat__py_scope_free(&attrs);
+            c->attrs = outer_attrs;
+            c->cls = outer_cls;
+        }
         /* A module-level function that returns request data is a source
          * for the calls after it (def get_q(): return request.args["q"]). */
         TSNode name = FIELD(n, "name");
@@ -1360,6 +2615,8 @@ static void visit(moat__py_ctx *c, TSNode n)
     } else if (k == K_ASSERT) {
         moat__py_report(c, MOAT_CODE_B101, n, 0, 0, NULL, NULL, NULL, NONE);
         visit_children(c, n);
+    } else if (k == K_IMPORT) {
+        check_import(c, n);
     } else if (k == K_EXCEPT) {
         check_except(c, n);
         visit_children(c, n);
@@ -1392,6 +2649,7 @@ static void visit(moat__py_ctx *c, TSNode n)
         check_sql_string(c, n);
         visit_children(c, n);
     } else if (k == K_STRING) {
+        check_tmp(c, n, parent);
         if (moat__py_is_str(n)) {
             uint32_t len = ts_node_end_byte(n) - ts_node_start_byte(n);
             if (len >= 9 && len <= 12) { /* "0.0.0.0" with quotes and a prefix */
@@ -1404,11 +2662,24 @@ static void visit(moat__py_ctx *c, TSNode n)
             check_sql_string(c, n);
             visit_children(c, n);
         }
+    } else if (k == K_PAIR) {
+        /* B105: {"password": "..."} (a literal value under a password-like key) */
+        TSNode key = FIELD(n, "key"), val = FIELD(n, "value");
+        if (moat__py_enabled(c, MOAT_CODE_B105) && IS(parent, "dictionary") &&
+            moat__py_is_str(key) && (moat__py_is_str(val) || IS(val, "integer"))) {
+            char *ks = moat__py_str_value(c, key);
+            regex_init();
+            bool m = regexec(&password_re, ks, 0, NULL, 0) == 0;
+            free(ks);
+            if (m) moat__py_report(c, MOAT_CODE_B105, val, 0, 0, NULL, NULL, NULL, val);
+        }
+        visit_children(c, n);
     } else if (k == K_COMPARISON) {
         /* B105: password == "..." */
         TSNode a = ts_node_named_child(n, 0), b = ts_node_named_child(n, 1);
         regex_init();
-        if (IS(a, "identifier") && moat__py_is_str(b) && password_name(c, a))
+        TSNode an = IS(a, "attribute") ? FIELD(a, "attribute") : a; /* obj.password == "..." */
+        if (IS(an, "identifier") && moat__py_is_str(b) && password_name(c, an))
             moat__py_report(c, MOAT_CODE_B105, b, 0, 0, NULL, NULL, NULL, b);
         visit_children(c, n);
     } else {
@@ -1482,25 +2753,51 @@ static void analyse_tree(const char *path, const char *src, size_t len,
                       .o = o,
                       .out = out,
                       .res = res,
-                      .first_finding = out->len};
-    for (size_t r = 0; r < MOAT_CODE__COUNT; r++)
-        c.disabled[r] = moat__py_skipped(&c, moat_audit_code_rules[r].id);
-    moat__py_collect_imports(&c, root, 0);
-    moat__py_scope module = {0};
-    c.scope = c.module = &module;
+                      .first_finding = out->len,
+                      .modname = o ? project_module_of(o->project, path) : NULL};
+    analyse_init(&c, root);
     if (!o || o->code) {
-        pthread_once(&kinds_once, kinds_init);
         c.cur = ts_tree_cursor_new(root);
         visit(&c, root);
         ts_tree_cursor_delete(&c.cur);
+        check_bidi(&c, root);
     }
     if (o && o->settings) {
         c.depth = 0;
         moat__audit_settings_check(&c, root);
     }
     moat__py_finish_snippets(&c);
-    moat__py_scope_free(&module);
-    moat__py_scope_free(&c.returns);
-    moat__py_imports_free(&c);
+    analyse_done(&c);
     ts_tree_delete(tree);
+}
+
+/* What every analysis of a parsed file needs (the file's own, or a module
+ * another file calls into: project_summary). */
+static void analyse_init(moat__py_ctx *c, TSNode root)
+{
+    pthread_once(&kinds_once, kinds_init);
+    for (size_t r = 0; r < MOAT_CODE__COUNT; r++)
+        c->disabled[r] = moat__py_skipped(c, moat_audit_code_rules[r].id);
+    moat__py_collect_imports(c, root, 0);
+    c->root = root;
+    c->scope = c->module = moat_xcalloc(1, sizeof(*c->module));
+}
+
+static void analyse_done(moat__py_ctx *c)
+{
+    moat__py_scope_free(c->module);
+    free(c->module);
+    c->scope = c->module = NULL;
+    moat__py_scope_free(&c->returns);
+    moat__py_imports_free(c);
+    for (size_t i = 0; i < c->nsums; i++)
+        moat__py_summary_free(c->sums[i]);
+    free(c->sums);
+    c->sums = NULL;
+    c->nsums = c->capsums = 0;
+    free(c->comments);
+    c->comments = NULL;
+    free(c->masks);
+    c->masks = NULL;
+    c->nmasks = c->capmasks = 0;
 }

@@ -1,7 +1,8 @@
 /* code.h - the code analyser of `moat audit code`: Python sources parsed with
- * tree-sitter, checked against Bandit-compatible and moat rules with an
- * intra-procedural taint pass, and Jinja2/Django templates checked for
- * escaping turned off. Findings are moat_audit_finding (audit.h). */
+ * tree-sitter, checked against Bandit-compatible and moat rules with a taint
+ * pass that follows calls into the project's own functions (call summaries,
+ * analyse.c), and Jinja2/Django templates checked for escaping turned off.
+ * Findings are moat_audit_finding (audit.h). */
 #ifndef MOAT_AUDIT_CODE_H
 #define MOAT_AUDIT_CODE_H
 
@@ -17,8 +18,18 @@ typedef enum { MOAT_CODE_RULES(MOAT_CODE_RULE_ENUM) MOAT_CODE__COUNT } moat_code
 extern const moat_audit_rule moat_audit_code_rules[MOAT_CODE__COUNT];
 extern const size_t moat_audit_code_nrules;
 
+/* The Python files of the audited tree by module name, and the call
+ * summaries of their functions, computed when another module calls them with
+ * request data (shared by the analysing threads; analyse.c). */
+typedef struct moat_audit_project moat_audit_project;
+
+/* root: the audited folder; paths: the .py files under it (copied). */
+moat_audit_project *moat_audit_project_new(const char *root, const char *const *paths, size_t n);
+void moat_audit_project_free(moat_audit_project *p);
+
 typedef struct moat_audit_code_opts {
-    const char *const *skip; /* rule ids not run (borrowed) */
+    const char *const *skip;     /* rule ids not run (borrowed) */
+    moat_audit_project *project; /* borrowed, may be NULL: calls are followed within a file only */
     size_t nskip;
     bool code;     /* run the code rules (this header's table) */
     bool settings; /* run the settings rules (audit/settings/settings.h) */
@@ -55,6 +66,9 @@ bool moat_audit_code_is_template(const char *path);
 void moat_audit_code_template(const char *path, const char *src, size_t len,
                               const moat_audit_code_opts *o, moat_audit_findings *out,
                               moat_audit_file_result *res);
+
+/* Appends docs/audit-code.md: its prose (docs.c) and both rule tables. */
+void moat_audit_code_docs(moat_buf *out);
 
 /* Appends the rules (this module's, or any table) as a Markdown table. */
 void moat_audit_rules_markdown(moat_buf *out, const moat_audit_rule *rules, size_t n);

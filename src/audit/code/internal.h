@@ -11,24 +11,58 @@
 const TSLanguage *tree_sitter_python(void);
 
 #define MOAT__PY_MAX_DEPTH 200 /* deeper subtrees are not analysed (bounded recursion) */
-#define MOAT__PY_MAX_STEPS 6   /* data-flow steps kept per path */
+#define MOAT__PY_MAX_STEPS 12  /* data-flow steps kept per path */
+#define MOAT__PY_MAX_CALLS 4   /* helpers followed into, nested (call summaries) */
 
 typedef struct moat__py_steps {
-    moat_audit_step v[MOAT__PY_MAX_STEPS]; /* what: owned */
+    moat_audit_step v[MOAT__PY_MAX_STEPS]; /* what, path: owned */
     size_t len;
 } moat__py_steps;
+
+/* A summary step's text starts with this byte and names the parameter the
+ * data came in through ("\x01q"): the path inside a helper starts there. */
+#define MOAT__PY_PARAM_MARK '\x01'
+
+/* One flow of a function's summary: what reaches a sink inside it from one of
+ * its parameters (the finding it gave, analysed with that parameter tainted). */
+typedef struct moat__py_flow {
+    char *param;  /* owned */
+    size_t index; /* position among the parameters (self/cls not counted) */
+    bool reqobj;  /* the parameter is a request object (request, req, x: HttpRequest) */
+    moat_code_rule rule;
+    moat_audit_level sev, conf;
+    char *msg;              /* owned */
+    moat_audit_step *steps; /* owned: after the parameter, to the sink ("reaches X") */
+    size_t nsteps;
+} moat__py_flow;
+
+/* What a call to a function of the project does with its arguments. */
+typedef struct moat__py_summary {
+    char *key; /* owned: "name" or "Class.name" (or "module:name" in the project cache) */
+    int state; /* 1 being computed (a recursive call sees no summary), 2 done */
+    moat__py_flow *flows; /* owned */
+    size_t nflows;
+    /* the return value carries parameter ret_param's data (request data for
+     * a request object), with the path from it */
+    moat__py_flow ret;
+    bool has_ret;
+} moat__py_summary;
+
+void moat__py_summary_free(moat__py_summary *s);
 
 /* A variable of the current function: tainted (steps from a request source)
  * and/or assigned something other than a constant. */
 typedef struct moat__py_var {
     char *name; /* owned */
     bool tainted, nonconst;
+    bool reqobj; /* a request object passed into a helper (its .args, .GET are sources) */
     moat__py_steps steps;
 } moat__py_var;
 
 typedef struct moat__py_scope {
     moat__py_var *v; /* owned */
     size_t len, cap;
+    size_t nreqobj; /* variables with reqobj set (most scopes have none) */
 } moat__py_scope;
 
 typedef struct moat__py_import {
@@ -60,6 +94,15 @@ typedef struct moat__py_ctx {
     size_t first_finding; /* out->len when the file's analysis began */
     size_t *comments;     /* moat_audit_py_comments, made on first use */
     size_t ncomments;
+    /* call summaries (analyse.c): the file's functions and methods, followed
+     * into when a call passes them request data */
+    TSNode root;
+    TSNode cls;              /* the class being visited, or null */
+    moat__py_scope *attrs;   /* its self.X attributes holding request data (borrowed) */
+    moat__py_summary **sums; /* owned: this file's, computed on first use */
+    size_t nsums, capsums;
+    int calls;           /* summaries being computed, nested (<= MOAT__PY_MAX_CALLS) */
+    const char *modname; /* dotted module name of this file in the project, or NULL */
 } moat__py_ctx;
 
 /* Whether rule r runs (ruff's is_rule_enabled): each rule family's check asks
@@ -107,6 +150,12 @@ void moat__py_steps_copy(moat__py_steps *dst, const moat__py_steps *src);
 void moat__py_steps_add(moat__py_steps *s, unsigned line, char *what_owned);
 /* Whether n carries request data; fills steps with the path to it. */
 bool moat__py_tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth);
+/* Whether n is a request object (request, self.request, a helper's request
+ * parameter); fills steps when it came in through a parameter. */
+bool moat__py_reqobj(moat__py_ctx *c, TSNode n, moat__py_steps *steps);
+/* Whether a call's return carries request data by the callee's summary
+ * (analyse.c): `search_term(request)` with def search_term(req): return req.GET["q"]. */
+bool moat__py_call_returns(moat__py_ctx *c, TSNode call, moat__py_steps *steps, int depth);
 
 /* ---- findings (py.c) ---- */
 /* Reports rule at node `at` unless skipped or suppressed. sev/conf 0 take the

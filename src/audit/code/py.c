@@ -193,7 +193,9 @@ static void import_statement(moat__py_ctx *c, TSNode n)
         }
         if (ts_node_is_null(name)) continue;
         char *nm = node_str(c, name);
-        char *qual = prefix ? moat_xasprintf("%s.%s", prefix, nm) : moat_xstrdup(nm);
+        bool dots = prefix && prefix[strspn(prefix, ".")] == '\0'; /* from . import db */
+        char *qual =
+            prefix ? moat_xasprintf("%s%s%s", prefix, dots ? "" : ".", nm) : moat_xstrdup(nm);
         if (!ts_node_is_null(alias))
             add_import(c, node_str(c, alias), qual);
         else if (prefix)
@@ -317,8 +319,10 @@ moat__py_var *moat__py_var_get(moat__py_scope *s, const char *name, size_t n, bo
 
 void moat__py_steps_free(moat__py_steps *s)
 {
-    for (size_t i = 0; i < s->len; i++)
+    for (size_t i = 0; i < s->len; i++) {
         free(s->v[i].what);
+        free(s->v[i].path);
+    }
     s->len = 0;
 }
 
@@ -336,7 +340,8 @@ void moat__py_steps_copy(moat__py_steps *dst, const moat__py_steps *src)
 {
     moat__py_steps_free(dst);
     for (size_t i = 0; i < src->len; i++)
-        dst->v[i] = (moat_audit_step){src->v[i].line, moat_xstrdup(src->v[i].what)};
+        dst->v[i] = (moat_audit_step){src->v[i].line, moat_xstrdup(src->v[i].what),
+                                      src->v[i].path ? moat_xstrdup(src->v[i].path) : NULL};
     dst->len = src->len;
 }
 
@@ -345,10 +350,11 @@ void moat__py_steps_add(moat__py_steps *s, unsigned line, char *what)
     if (s->len == MOAT__PY_MAX_STEPS) {
         /* keep the source (first) and the latest steps */
         free(s->v[1].what);
+        free(s->v[1].path);
         memmove(&s->v[1], &s->v[2], (MOAT__PY_MAX_STEPS - 2) * sizeof(s->v[0]));
         s->len--;
     }
-    s->v[s->len++] = (moat_audit_step){line, what};
+    s->v[s->len++] = (moat_audit_step){line, what, NULL};
 }
 
 /* Attributes of a request object that carry what the client sent: Flask
@@ -359,12 +365,22 @@ static const char *const source_attrs[] = {
     "POST",         "COOKIES",   "META",     "body",     "FILES",   "query_params", "path_params",
     "query_string", "full_path", "url",      "path_info"};
 
+/* The variable a request object was passed in as (a helper's parameter), or NULL. */
+static moat__py_var *reqobj_var(const moat__py_ctx *c, TSNode obj)
+{
+    if (!c->scope || !c->scope->nreqobj || !moat__py_is(obj, "identifier")) return NULL;
+    size_t len;
+    const char *t = moat__py_text(c, obj, &len);
+    moat__py_var *v = moat__py_var_get(c->scope, t, len, false);
+    return v && v->reqobj ? v : NULL;
+}
+
 static bool is_source(const moat__py_ctx *c, TSNode n)
 {
     if (!moat__py_is(n, "attribute")) return false;
     TSNode obj = moat__py_field(n, "object");
     bool req = moat__py_text_is(c, obj, "request") || moat__py_text_is(c, obj, "self.request") ||
-               moat__py_text_is(c, obj, "flask.request");
+               moat__py_text_is(c, obj, "flask.request") || reqobj_var(c, obj);
     if (!req) return false;
     TSNode a = moat__py_field(n, "attribute");
     for (size_t i = 0; i < MOAT_ARRAY_LEN(source_attrs); i++)
@@ -404,10 +420,27 @@ static bool tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth)
 /* Request data can only be in n if it names a request or a tainted variable
  * is in scope: one scan of n's text spares the walk of most expressions
  * (and of large literals). */
+bool moat__py_reqobj(moat__py_ctx *c, TSNode n, moat__py_steps *steps)
+{
+    if (moat__py_text_is(c, n, "request") || moat__py_text_is(c, n, "self.request")) {
+        /* the name, unless this function made it something else */
+        size_t len;
+        const char *t = moat__py_text(c, n, &len);
+        moat__py_var *v = c->scope ? moat__py_var_get(c->scope, t, len, false) : NULL;
+        if (v && !v->reqobj && v->nonconst) return false;
+        if (v && v->reqobj) moat__py_steps_copy(steps, &v->steps);
+        return true;
+    }
+    moat__py_var *v = reqobj_var(c, n);
+    if (!v) return false;
+    moat__py_steps_copy(steps, &v->steps);
+    return true;
+}
+
 bool moat__py_tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth)
 {
     if (ts_node_is_null(n)) return false;
-    bool any = c->returns.len > 0;
+    bool any = c->returns.len > 0 || (c->attrs && c->attrs->len) || (c->scope && c->scope->nreqobj);
     for (size_t i = 0; c->scope && i < c->scope->len && !any; i++)
         any = c->scope->v[i].tainted;
     if (!any) {
@@ -446,11 +479,25 @@ static bool tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth)
     }
     if (!strcmp(t, "attribute")) {
         if (is_source(c, n)) {
+            moat__py_var *rv = reqobj_var(c, moat__py_field(n, "object"));
             moat__py_steps_free(steps);
+            if (rv) moat__py_steps_copy(steps, &rv->steps); /* came in as a parameter */
             char *what = clip(c, n);
             moat__py_steps_add(steps, moat__py_line(n), moat_xasprintf("request data: %s", what));
             free(what);
             return true;
+        }
+        /* obj.x = request data earlier in the function; self.x anywhere in the class */
+        size_t len;
+        const char *name = moat__py_text(c, n, &len);
+        if (len <= 128 && !memchr(name, '(', len) && !memchr(name, '[', len)) {
+            moat__py_var *v = c->scope ? moat__py_var_get(c->scope, name, len, false) : NULL;
+            if ((!v || !v->tainted) && c->attrs && len > 5 && !memcmp(name, "self.", 5))
+                v = moat__py_var_get(c->attrs, name, len, false);
+            if (v && v->tainted) {
+                moat__py_steps_copy(steps, &v->steps);
+                return true;
+            }
         }
         return tainted(c, moat__py_field(n, "object"), steps, depth + 1);
     }
@@ -458,6 +505,7 @@ static bool tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth)
     if (!strcmp(t, "call")) {
         TSNode fn = moat__py_field(n, "function");
         if (sanitizer(c, fn)) return false;
+        if (moat__py_call_returns(c, n, steps, depth)) return true;
         if (moat__py_is(fn, "identifier") && c->returns.len) {
             size_t len;
             const char *name = moat__py_text(c, fn, &len);
@@ -654,9 +702,12 @@ void moat__py_report_rule(moat__py_ctx *c, const moat_audit_rule *r, const char 
         size_t n = steps->len + (sink ? 1 : 0);
         f->steps = moat_xcalloc(n, sizeof(*f->steps));
         for (size_t i = 0; i < steps->len; i++)
-            f->steps[i] = (moat_audit_step){steps->v[i].line, moat_xstrdup(steps->v[i].what)};
+            f->steps[i] =
+                (moat_audit_step){steps->v[i].line, moat_xstrdup(steps->v[i].what),
+                                  steps->v[i].path ? moat_xstrdup(steps->v[i].path) : NULL};
         if (sink)
-            f->steps[steps->len] = (moat_audit_step){f->line, moat_xasprintf("reaches %s", sink)};
+            f->steps[steps->len] =
+                (moat_audit_step){f->line, moat_xasprintf("reaches %s", sink), NULL};
         f->nsteps = n;
     }
 }

@@ -289,7 +289,19 @@ static int run(const moat_audit_job *job, bool settings_mode)
             goto out;
         }
     }
+    /* the tree's modules: a call into another module with request data is
+     * followed there (call summaries, computed once, shared by the threads) */
+    if (s.opts.code) {
+        const char **py = moat_xcalloc(s.njobs ? s.njobs : 1, sizeof(*py));
+        size_t npy = 0;
+        for (size_t i = 0; i < s.njobs; i++)
+            if (s.jobs[i].kind == F_PY) py[npy++] = s.jobs[i].path;
+        s.opts.project = moat_audit_project_new(first, py, npy);
+        free(py);
+    }
     run_jobs(&s);
+    moat_audit_project_free(s.opts.project);
+    s.opts.project = NULL;
 
     /* thresholds, then order and fingerprints, then the baseline */
     moat_audit_findings_filter(&s.findings, min_sev, min_conf);

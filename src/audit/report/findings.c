@@ -30,8 +30,10 @@ void moat__audit_finding_free(moat_audit_finding *x)
     free(x->message);
     free(x->snippet);
     free(x->aliases);
-    for (size_t i = 0; i < x->nsteps; i++)
+    for (size_t i = 0; i < x->nsteps; i++) {
         free(x->steps[i].what);
+        free(x->steps[i].path);
+    }
     free(x->steps);
 }
 

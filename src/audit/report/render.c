@@ -98,8 +98,9 @@ static void render_text(moat_buf *b, const moat_audit_report *r)
             moat_buf_puts(b, "^\n");
         }
         for (size_t s = 0; s < x->nsteps; s++)
-            moat_buf_printf(b, "    %s line %u: %s\n", s == 0 ? "path:" : "   ->", x->steps[s].line,
-                            x->steps[s].what);
+            moat_buf_printf(b, "    %s %s%sline %u: %s\n", s == 0 ? "path:" : "   ->",
+                            x->steps[s].path ? x->steps[s].path : "", x->steps[s].path ? " " : "",
+                            x->steps[s].line, x->steps[s].what);
     }
     for (size_t i = 0; i < r->nerrors; i++)
         moat_buf_printf(b, "%s%s\n", i == 0 && f->len ? "\n" : "", r->errors[i]);
@@ -149,6 +150,10 @@ static void render_json(moat_buf *b, const moat_audit_report *r)
         for (size_t s = 0; s < x->nsteps; s++) {
             moat_buf_printf(b, "%s{\"line\": %u, \"what\": ", s ? ", " : "", x->steps[s].line);
             json_str(b, x->steps[s].what);
+            if (x->steps[s].path) {
+                moat_buf_puts(b, ", \"path\": ");
+                json_str(b, x->steps[s].path);
+            }
             moat_buf_puts(b, "}");
         }
         moat_buf_puts(b, "], \"aliases\": ");
@@ -285,7 +290,8 @@ static void render_sarif(moat_buf *b, const moat_audit_report *r)
             moat_buf_puts(b, ", \"codeFlows\": [{\"threadFlows\": [{\"locations\": [");
             for (size_t s = 0; s < x->nsteps; s++) {
                 moat_buf_puts(b, s ? ", {\"location\": " : "{\"location\": ");
-                sarif_location(b, x->path, x->steps[s].line, 0, 0, NULL);
+                sarif_location(b, x->steps[s].path ? x->steps[s].path : x->path, x->steps[s].line,
+                               0, 0, NULL);
                 /* the step's words go in the location's message */
                 b->len -= 1;
                 b->data[b->len] = '\0';

@@ -52,7 +52,7 @@ static const moat_audit_rule rules[R__COUNT] = {
                    "A PEM private key (-----BEGIN ... PRIVATE KEY----- followed by key material). "
                    "Replace the key pair and load keys from a file outside the repository."},
     [R_AWS] = {"MOAT-S-AWS", "aws-access-key-id", H, H, 798, "AWS access key id",
-               "An AWS access key id (AKIA/ASIA/ABIA/ACCA + 16 characters); its secret key is "
+               "An AWS access key id (AKIA/ASIA/ABIA/ACCA/A3T? + 16 characters); its secret key is "
                "usually near. Deactivate it in IAM; use roles or the environment."},
     [R_AWS_SECRET] = {"MOAT-S-AWS-SECRET", "aws-secret-access-key", H, H, 798,
                       "AWS secret access key",
@@ -68,8 +68,11 @@ static const moat_audit_rule rules[R__COUNT] = {
     [R_GITHUB] = {"MOAT-S-GITHUB", "github-token", H, H, 798, "GitHub token",
                   "A GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_). Revoke it in the "
                   "GitHub settings."},
-    [R_GITLAB] = {"MOAT-S-GITLAB", "gitlab-token", H, H, 798, "GitLab personal access token",
-                  "A GitLab personal access token (glpat-). Revoke it in GitLab."},
+    [R_GITLAB] = {"MOAT-S-GITLAB", "gitlab-token", H, H, 798, "GitLab token",
+                  "A GitLab personal, deploy, feed, runner, pipeline trigger, SCIM, feature-flag, "
+                  "incoming-mail, Kubernetes agent or CI job token, or an OAuth application secret "
+                  "(glpat-, gldt-, glft-, glrt-, GR1348941, glptt-, glsoat-, glffct-, glimt-, "
+                  "glagent-, glcbt-, gloas-). Revoke it in GitLab."},
     [R_SLACK] = {"MOAT-S-SLACK", "slack-token", H, H, 798, "Slack token",
                  "A Slack bot, user, workspace, legacy, configuration or app token (xoxb-, "
                  "xoxp-, xoxa-, xoxr-, xoxs-, xoxo-, xoxe-, xapp-). Revoke it in the Slack app "
@@ -78,10 +81,11 @@ static const moat_audit_rule rules[R__COUNT] = {
                          "An incoming webhook (hooks.slack.com/services/...) or a workflow "
                          "trigger (/workflows/, /triggers/): anyone with the URL can post. "
                          "Regenerate it."},
-    [R_STRIPE] = {"MOAT-S-STRIPE", "stripe-live-key", H, H, 798,
-                  "Stripe live secret or restricted key",
-                  "A live-mode Stripe key (sk_live_, rk_live_). Roll it in the Stripe dashboard. "
-                  "Test-mode keys (sk_test_) are not reported."},
+    [R_STRIPE] = {"MOAT-S-STRIPE", "stripe-live-key", H, H, 798, "Stripe secret or restricted key",
+                  "A Stripe secret or restricted key (sk_live_, rk_live_, sk_prod_). Roll it in "
+                  "the Stripe dashboard. Test-mode keys (sk_test_, rk_test_) are reported with "
+                  "low confidence, as gitleaks reports them: they read and write the account's "
+                  "test data."},
     [R_SENDGRID] = {"MOAT-S-SENDGRID", "sendgrid-api-key", H, H, 798, "SendGrid API key",
                     "A SendGrid API key (SG.<22>.<43>). Delete it in SendGrid."},
     [R_TWILIO_TOKEN] = {"MOAT-S-TWILIO-TOKEN", "twilio-auth-token", H, M, 798, "Twilio auth token",
@@ -278,6 +282,17 @@ static bool check_token(moat__secrets_scan *c, const moat__secrets_segment *sg,
     (void)c;
     (void)ov;
     return !token_placeholder(sg->p + h->s, h->e - h->s, h->keep);
+}
+
+static bool check_stripe(moat__secrets_scan *c, const moat__secrets_segment *sg,
+                         const PCRE2_SIZE *ov, hit *h)
+{
+    if (!check_token(c, sg, ov, h)) return false;
+    if (!memcmp(sg->p + h->s + 3, "test_", 5)) {
+        h->confidence = MOAT_AUDIT_LOW;
+        snprintf(h->detail, sizeof(h->detail), " (a test-mode key)");
+    }
+    return true;
 }
 
 static bool check_slack(moat__secrets_scan *c, const moat__secrets_segment *sg,
@@ -508,7 +523,7 @@ static const detector detectors[] = {
      "\"private_key\"[ \\t]*:[ \\t]*\"(-----BEGIN[A-Z ]{0,30}PRIVATE KEY-----[^\"\\n]{0,8000})\"",
      1, 0, check_gcp_sa},
     {R_PRIVKEY, "-----BEGIN[A-Z ]{0,30}PRIVATE KEY(?: BLOCK)?-----", 0, 0, check_privkey},
-    {R_AWS, "(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?![A-Za-z0-9])", 0, 4,
+    {R_AWS, "(?<![A-Za-z0-9])(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?![A-Za-z0-9])", 0, 4,
      check_token},
     {R_AWS_SECRET,
      "(?<![A-Za-z0-9])(?i:aws)" NAMECH "{0,20}(?i:secret)" NAMECH "{0,20}" ASSIGN
@@ -520,11 +535,19 @@ static const detector detectors[] = {
      "(?:AccountKey|SharedAccessKey)[ \\t]*=[ \\t]*([A-Za-z0-9+/]{42,86}={0,2})(?![A-Za-z0-9+/=])",
      1, 0, check_token},
     {R_GITHUB,
-     "(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})"
+     "(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})"
      "(?![A-Za-z0-9_])",
      0, 4, check_token},
-    {R_GITLAB, "(?<![A-Za-z0-9_\\-])glpat-[A-Za-z0-9_\\-]{20}(?![A-Za-z0-9_\\-])", 0, 6,
-     check_token},
+    /* gitleaks' GitLab families: personal (glpat-, also the routable
+     * glpat-...<27+>.<9>), pipeline trigger (glptt-), deploy (gldt-), feed
+     * (glft-), runner (glrt-, and registration GR1348941...), SCIM (glsoat-),
+     * feature flags (glffct-), incoming mail (glimt-), OAuth app secrets
+     * (gloas-), Kubernetes agents (glagent-), CI job tokens (glcbt-). */
+    {R_GITLAB,
+     "(?<![A-Za-z0-9_\\-])(?:gl(?:pat|ptt|dt|ft|rt|soat|ffct|imt|oas|agent)-[A-Za-z0-9_\\-]{20,300}"
+     "(?:\\.[0-9a-z]{9})?|glcbt-(?:[0-9a-fA-F]{2}_)?[A-Za-z0-9_\\-]{20,300}"
+     "|GR1348941[A-Za-z0-9_\\-]{20})(?![A-Za-z0-9_\\-])",
+     0, 4, check_token},
     /* gitleaks' Slack families: bot/user/legacy (xoxb-, xoxp-, xoxe-, xoxs-, xoxo-
      * with numeric groups), workspace tokens (xoxa-, xoxr-: optionally one
      * digit group), configuration tokens (xoxe.xoxb-, xoxe-) and app tokens
@@ -538,7 +561,8 @@ static const detector detectors[] = {
      "(?:https?://)?hooks\\.slack\\.com/(?:services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{20,}|"
      "(?:workflows|triggers)/[A-Za-z0-9+/]{20,})(?![A-Za-z0-9+/])",
      0, 0, check_slack_webhook},
-    {R_STRIPE, "(?<![A-Za-z0-9_])[sr]k_live_[0-9A-Za-z]{24,99}(?![0-9A-Za-z])", 0, 8, check_token},
+    {R_STRIPE, "(?<![A-Za-z0-9_])[sr]k_(?:live|test|prod)_[0-9A-Za-z]{10,99}(?![0-9A-Za-z])", 0, 8,
+     check_stripe},
     {R_SENDGRID,
      "(?<![A-Za-z0-9_\\-])SG\\.[A-Za-z0-9_\\-]{22}\\.[A-Za-z0-9_\\-]{43}(?![A-Za-z0-9_\\-])", 0, 3,
      check_token},

@@ -53,8 +53,9 @@ static void test_rules_and_imports(void **state)
     assert_non_null(b605);
     assert_int_equal(b605->severity, MOAT_AUDIT_LOW); /* a literal command */
     assert_null(find(&f, "B303", 6));
-    assert_null(find(&f, "B605", 7)); /* not os.system */
-    assert_int_equal(f.len, 3);       /* B602, B605, B607 (ls) */
+    assert_null(find(&f, "B605", 7));     /* not os.system */
+    assert_non_null(find(&f, "B404", 1)); /* import subprocess */
+    assert_int_equal(f.len, 4);           /* B404, B602, B605, B607 (ls) */
     moat_audit_file_result_free(&res);
     moat_audit_findings_free(&f);
 }

@@ -126,8 +126,8 @@ static void test_render_and_baseline(void **state)
     moat_audit_finding *x = &f.v[0];
     x->steps = moat_xcalloc(2, sizeof(*x->steps));
     x->nsteps = 2;
-    x->steps[0] = (moat_audit_step){2, moat_xstrdup("request.args read")};
-    x->steps[1] = (moat_audit_step){4, moat_xstrdup("reaches execute()")};
+    x->steps[0] = (moat_audit_step){2, moat_xstrdup("request.args read"), NULL};
+    x->steps[1] = (moat_audit_step){4, moat_xstrdup("reaches execute()"), NULL};
     moat_audit_findings_finish(&f);
     moat_audit_report r = report_of(&f);
 

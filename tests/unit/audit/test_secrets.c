@@ -124,6 +124,9 @@ static void test_aws(void **state)
     fake(key, "AKIA", UPNUM, 16, 1);
     snprintf(text, sizeof(text), "import boto3\nKEY_ID = \"%s\"\n", key);
     expect_one("app.py", text, "MOAT-S-AWS", 2, 11, key, 4);
+    fake(key, "A3T7", UPNUM, 16, 61); /* gitleaks' A3T[A-Z0-9] prefix */
+    snprintf(text, sizeof(text), "KEY_ID = \"%s\"\n", key);
+    assert_true(has_rule("app.py", text, "MOAT-S-AWS"));
     fake(sec, "", B64, 40, 2);
     snprintf(text, sizeof(text), "[default]\naws_secret_access_key = %s\n", sec);
     expect_one("credentials.ini", text, "MOAT-S-AWS-SECRET", 2, 25, sec, 0);
@@ -197,6 +200,25 @@ static void test_github_gitlab(void **state)
     snprintf(text, sizeof(text), "[gitlab]\nprivate = %s\n", tok);
     expect_one("ci.cfg", text, "MOAT-S-GITLAB", 2, 11, tok, 6);
     expect_none("ci.cfg", "[gitlab]\nprivate = glpat-XXXXXXXXXXXXXXXXXXXX\n");
+    /* gitleaks' other GitLab families and the routable PAT format */
+    static const struct {
+        const char *prefix;
+        size_t n;
+    } gl[] = {{"gldt-", 20},   {"glft-", 20},     {"glrt-", 20},     {"glsoat-", 20},
+              {"glffct-", 20}, {"glimt-", 25},    {"glagent-", 50},  {"gloas-", 64},
+              {"glptt-", 40},  {"GR1348941", 20}, {"glcbt-a1_", 20}, {"glpat-", 27}};
+    for (size_t i = 0; i < sizeof(gl) / sizeof(gl[0]); i++) {
+        fake(tok, gl[i].prefix, ALNUM, gl[i].n, (unsigned)(40 + i));
+        if (i == sizeof(gl) / sizeof(gl[0]) - 1) /* routable: .<2 hex><7 base36> */
+            memcpy(tok + strlen(tok), ".01abcdefg", sizeof(".01abcdefg"));
+        snprintf(text, sizeof(text), "token: %s\n", tok);
+        assert_true(has_rule("ci.yml", text, "MOAT-S-GITLAB"));
+    }
+    /* a fine-grained PAT as gitleaks writes it: 82 word characters */
+    fake(tok, "github_pat_", ALNUM, 82, 60);
+    tok[30] = '_';
+    snprintf(text, sizeof(text), "%s\n", tok);
+    assert_true(has_rule("notes.txt", text, "MOAT-S-GITHUB"));
 }
 
 static void test_slack(void **state)
@@ -241,10 +263,10 @@ static void test_stripe_sendgrid(void **state)
     fake(tok, "rk_live_", ALNUM, 32, 13);
     snprintf(text, sizeof(text), "{\"restricted\": \"%s\"}\n", tok);
     expect_one("keys.json", text, "MOAT-S-STRIPE", 1, 17, tok, 8);
-    /* test-mode keys are meant to be shared */
+    /* test-mode keys: reported (as gitleaks does), with low confidence */
     fake(tok, "sk_test_", ALNUM, 24, 12);
     snprintf(text, sizeof(text), "stripe_test = \"%s\"\n", tok);
-    assert_false(has_rule("pay.py", text, "MOAT-S-STRIPE"));
+    assert_true(has_rule("pay.py", text, "MOAT-S-STRIPE"));
 
     char a[32], b[64];
     fake(a, "", ALNUM, 22, 14);
