@@ -23,5 +23,12 @@ export MOAT_DEB
 echo "== ASan+UBSan: unit and integration"
 scripts/asan.sh
 
+echo "== auth tests with users in PostgreSQL and state in Redis (issue 15)"
+MOAT_TEST_STORE=redis+pg MOAT_BUILD="$(pwd)/$BUILD" $PY -m pytest -q -p no:cacheprovider \
+    tests/integration/test_auth_gateway.py tests/integration/test_auth_hashes.py \
+    tests/integration/test_auth_limiter.py tests/integration/test_auth_portal.py \
+    tests/integration/test_portal_role_mfa.py tests/integration/test_user_cli.py \
+    tests/integration/test_rate_limit.py tests/integration/test_bans.py
+
 echo "== integration"
 MOAT_BUILD="$(pwd)/$BUILD" $PY -m pytest tests/integration -q -p no:cacheprovider

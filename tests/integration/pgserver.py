@@ -209,3 +209,16 @@ def pg_server(moat_bin):
     yield srv
     if srv.proc is None:  # a test stopped it and failed before starting it again
         srv.start()
+
+
+_USERS_DBS = {}
+
+
+def users_url_for(sqlite_path):
+    """MOAT_TEST_STORE=redis+pg (helpers.adapt_store): the PostgreSQL users
+    store standing in for the SQLite file sqlite_path, one fresh migrated
+    database per path on the session's server."""
+    key = os.path.realpath(str(sqlite_path))
+    if key not in _USERS_DBS:
+        _USERS_DBS[key] = shared().fresh_url()
+    return _USERS_DBS[key]

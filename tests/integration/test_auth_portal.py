@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, parse_qs
 
 import pyotp
 import pytest
+
+from helpers import TEST_STORE
 import requests
 
 from conftest import serving_dir
@@ -625,6 +627,7 @@ def test_remember_me(moat_bin, moat, echo, tmp_path_factory):
     assert "Max-Age" not in r.headers["Set-Cookie"].split("moat_session=")[1].split(",")[0]
 
 
+@pytest.mark.skipif(TEST_STORE == "redis+pg", reason="makes the SQLite users file fail (test_store_pg*.py: PostgreSQL down)")
 def test_store_folder_not_writable_refused_at_start(moat_bin, moat, echo, tmp_path_factory):
     """Started as root, moat must be able to write the store's folder as the
     serving user (SQLite creates -wal and -shm there)."""
@@ -647,6 +650,7 @@ def test_store_folder_not_writable_refused_at_start(moat_bin, moat, echo, tmp_pa
 
 
 # ------------------------------------------------------------------ fail closed
+@pytest.mark.skipif(TEST_STORE == "redis+pg", reason="makes the SQLite users file fail (test_store_pg*.py: PostgreSQL down)")
 def test_store_failure_refuses(moat_bin, moat, echo, tmp_path_factory):
     """A store that fails under moat refuses requests (503), never passes
     them: the database file is overwritten with garbage while moat runs."""

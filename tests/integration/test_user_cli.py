@@ -25,6 +25,10 @@ from helpers import TEST_STORE
 # and test_store_redis.py cover them there).
 sqlite_state_only = pytest.mark.skipif(TEST_STORE != "sqlite",
                                        reason="reads the SQLite store's state tables")
+# ... and with MOAT_TEST_STORE=redis+pg the users are in PostgreSQL
+# (test_store_pg.py covers the users role there).
+sqlite_users_only = pytest.mark.skipif(TEST_STORE == "redis+pg",
+                                       reason="reads the SQLite store's users tables")
 
 PW = "a perfectly fine passphrase"
 
@@ -38,6 +42,7 @@ def db(tmp_path):
     return sqlite3.connect(str(tmp_path / "moat.db"))
 
 
+@sqlite_users_only
 def test_add_list_del(users, tmp_path):
     r = users("add", "alice", "--role", "admin", "--role", "staff", stdin=PW + "\n")
     assert r.returncode == 0, r.stderr
@@ -145,6 +150,7 @@ def test_password_at_terminal_twice_no_echo(users, moat_bin):
     assert users.login("tty", PW).returncode == 0  # unchanged
 
 
+@sqlite_users_only
 def test_passwd(users, tmp_path):
     users("add", "frank", stdin=PW + "\n")
     con = db(tmp_path)
@@ -202,6 +208,7 @@ def test_roles(users):
     assert users("add", "jo", "--role", "no/slash", stdin=PW + "\n").returncode == 2
 
 
+@sqlite_users_only
 def test_mfa_enroll_recovery_reset(users, tmp_path):
     users("add", "kim", stdin=PW + "\n")
     r = users("mfa", "enroll", "kim")
@@ -309,6 +316,7 @@ def test_import_existing_user_refused(users, tmp_path):
     assert users("import", str(tmp_path / "missing.csv")).returncode == 2
 
 
+@sqlite_users_only
 def test_tokens(users, tmp_path):
     users("add", "olga", stdin=PW + "\n")
     r = users("token", "create", "olga", "--expires", "7")
@@ -355,6 +363,7 @@ def test_logout_everywhere(users, tmp_path):
     assert con.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
 
 
+@sqlite_users_only
 def test_usage_and_config_errors(moat_bin, tmp_path, run):
     r = run("user")
     assert r.returncode == 2
