@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: lint checks, C unit tests, fuzz smoke runs, the unit and
-# integration tests under ASan+UBSan, then the integration tests against the
+# integration tests under ASan+UBSan, the auth tests again with users in
+# PostgreSQL and state in Redis, then the integration tests against the
 # release build. The last line printed is pytest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
