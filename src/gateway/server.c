@@ -19,8 +19,15 @@ typedef struct server {
     uint64_t generation;
     uv_signal_t sigterm, sigint, sighup, sigusr1;
     uv_timer_t drain_timer;
+    uv_timer_t abandon_timer; /* drain_timeout passed and the workers still wait */
     bool draining;
 } server;
+
+/* After drain_timeout the workers close every connection at once; a worker
+ * still waiting this long after that waits for thread-pool work (a WAF
+ * inspection, a store call) whose request is gone: the process exits
+ * without it, so drain_timeout bounds the whole stop. */
+#define ABANDON_MS 500
 
 /* ---- worker thread ------------------------------------------------------- */
 
@@ -38,18 +45,31 @@ static void close_listeners(moat_worker *w)
             uv_close((uv_handle_t *)&w->listeners[i].tcp, NULL);
 }
 
+/* Stopping: every connection between requests closes (after a short
+ * grace, client.c), every other one when its answer is out; all at once
+ * after drain_timeout. */
 static void close_idle_clients(moat_worker *w, bool all)
 {
     moat_link *l = w->clients.next;
     while (l != &w->clients) {
         moat_link *next = l->next;
         moat_client *c = MOAT_CONTAINER_OF(l, moat_client, link);
-        if (all || !c->req || (!c->got_bytes && c->req->state == REQ_HEAD && !c->req->head))
+        if (all)
             moat__client_close(c);
         else
-            c->close_after = true;
+            moat__client_drain(c);
         l = next;
     }
+}
+
+/* The drain's turn of the loop has accepted what waited in the listen
+ * queues (a connection closed there would be reset with its request
+ * unread): no more. */
+static void on_drain_check(uv_check_t *h)
+{
+    moat_worker *w = h->data;
+    uv_check_stop(h);
+    close_listeners(w);
 }
 
 static void on_wakeup(uv_async_t *a)
@@ -81,9 +101,10 @@ static void on_wakeup(uv_async_t *a)
     }
     if ((drain || kill) && !w->draining) {
         w->draining = true;
-        close_listeners(w);
         moat__pool_drop_all(w);
+        uv_check_start(&w->drain_check, on_drain_check);
     }
+    if (kill) close_listeners(w);
     if (w->draining) {
         close_idle_clients(w, kill);
         moat__worker_check_drained(w);
@@ -95,6 +116,8 @@ void moat__worker_check_drained(moat_worker *w)
     /* The loop ends once the wakeup handle closes and nothing else is open. */
     if (w->draining && w->nclients == 0 && !uv_is_closing((uv_handle_t *)&w->wakeup)) {
         moat__pool_drop_all(w);
+        close_listeners(w);
+        uv_close((uv_handle_t *)&w->drain_check, NULL);
         uv_close((uv_handle_t *)&w->wakeup, NULL);
     }
 }
@@ -113,6 +136,9 @@ static int worker_init(server *s, moat_worker *w, unsigned index, char **err)
     uv_mutex_init(&w->lock);
     uv_async_init(&w->loop, &w->wakeup, on_wakeup);
     w->wakeup.data = w;
+    uv_check_init(&w->loop, &w->drain_check);
+    w->drain_check.data = w;
+    moat__list_init(&w->quiet);
     w->rt = moat__runtime_ref(s->rt);
     w->idle_generation = s->rt->generation;
     moat__list_init(&w->clients);
@@ -161,6 +187,7 @@ static void worker_abort(moat_worker *w)
     for (size_t i = 0; i < w->nlisteners; i++)
         if (w->listeners[i].w) uv_close((uv_handle_t *)&w->listeners[i].tcp, NULL);
     uv_close((uv_handle_t *)&w->wakeup, NULL);
+    uv_close((uv_handle_t *)&w->drain_check, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
     uv_mutex_destroy(&w->lock);
@@ -270,12 +297,28 @@ static void reload(server *s)
     moat__control_status(true, rt->cfg->source ? rt->cfg->source : "defaults");
 }
 
+static void on_abandon(uv_timer_t *t)
+{
+    (void)t;
+    moat_warn("drain timeout: thread-pool work of requests already closed still runs; "
+              "exiting without waiting for it");
+    /* No worker records any more: their connections are closed, and a job
+     * that ends now finds its request gone and drops its result. */
+    moat_seclog_close(moat__seclog);
+    moat__seclog = NULL;
+    moat__control_close();
+    moat_info("stopped");
+    _exit(0);
+}
+
 static void on_drain_timeout(uv_timer_t *t)
 {
     server *s = t->data;
     moat_warn("drain timeout: closing the remaining connections");
     for (unsigned i = 0; i < s->nworkers; i++)
         post(&s->workers[i], NULL, true, true);
+    uv_timer_start(&s->abandon_timer, on_abandon, ABANDON_MS, 0);
+    uv_unref((uv_handle_t *)&s->abandon_timer);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -370,6 +413,8 @@ int moat_gateway_serve(const moat_config_source *src)
     uv_signal_start(&s.sighup, on_signal, SIGHUP);
     uv_timer_init(s.loop, &s.drain_timer);
     s.drain_timer.data = &s;
+    uv_timer_init(s.loop, &s.abandon_timer);
+    s.abandon_timer.data = &s;
 
     for (unsigned i = 0; i < s.nworkers; i++)
         uv_thread_create(&s.workers[i].thread, worker_main, &s.workers[i]);
@@ -388,6 +433,7 @@ int moat_gateway_serve(const moat_config_source *src)
     uv_thread_join(&jt);
     if (!uv_is_closing((uv_handle_t *)&s.drain_timer))
         uv_close((uv_handle_t *)&s.drain_timer, NULL);
+    uv_close((uv_handle_t *)&s.abandon_timer, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
 
     for (unsigned i = 0; i < s.nworkers; i++) {
