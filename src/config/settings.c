@@ -523,7 +523,13 @@ const moat__config_setting moat__config_settings[] = {
         .max = HOUR,
         .offset = AT(limits.drain_timeout_ms),
         .doc = "On `SIGTERM`, moat stops accepting connections and gives the requests in "
-               "flight this long to finish before it closes them. `0` closes them at once.",
+               "flight this long to finish before it closes them. `0` closes them at once. "
+               "Every request already read is answered, with `Connection: close`; a "
+               "keep-alive connection between requests is closed once it has been idle a "
+               "second (a client in the middle of a run sends its next request first and "
+               "gets it answered). It bounds the whole stop: half a second after it, moat "
+               "exits even if thread-pool work (a WAF inspection, a store call) of requests "
+               "already closed still runs; their results are dropped.",
     },
     {
         .key = "limits.upstream_idle_timeout",

@@ -217,7 +217,10 @@ def test_drain_timeout_bounds_abandoned_waf_inspections(moat, echo):
     print("stopped %.1f s after SIGTERM" % took)
     assert m.proc.returncode == 0, m.stderr.text[-3000:]
     assert not any(mark in m.stderr.text for mark in ("Sanitizer", "runtime error:"))
-    assert took < 30
+    # drain_timeout (2 s) and the half second the workers get after it: 12 s
+    # leaves a busy machine room, and a moat that waits for the abandoned
+    # inspections takes longer (16 s here before the fix)
+    assert took < 12, took
 
 
 # ---- item 3: the connection cap admits real clients --------------------------------
