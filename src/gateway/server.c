@@ -4,6 +4,9 @@
  * and posts it to the workers, SIGUSR1 reopens the logs, SIGTERM/SIGINT
  * drain and stop them. */
 #include <signal.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +23,7 @@ typedef struct server {
     uv_signal_t sigterm, sigint, sighup, sigusr1;
     uv_timer_t drain_timer;
     uv_timer_t abandon_timer; /* drain_timeout passed and the workers still wait */
+    uv_timer_t trim_timer;    /* gives freed heap memory back to the system */
     bool draining;
 } server;
 
@@ -28,6 +32,22 @@ typedef struct server {
  * inspection, a store call) whose request is gone: the process exits
  * without it, so drain_timeout bounds the whole stop. */
 #define ABANDON_MS 500
+
+/* glibc keeps what the threads free in their arenas, in pieces between
+ * live blocks: under steady load nothing returns it (the workers' own trim
+ * waits for their clients to drop), and the resident size creeps up with
+ * the requests served (issue 22: +1.3 MB a million). malloc_trim gives
+ * every free page of every arena back; it takes each arena's lock for
+ * about a millisecond. */
+#define TRIM_MS 10000
+
+static void on_trim(uv_timer_t *t)
+{
+    (void)t;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
 
 /* ---- worker thread ------------------------------------------------------- */
 
@@ -368,6 +388,12 @@ static void join_all(void *arg)
 int moat_gateway_serve(const moat_config_source *src)
 {
     signal(SIGPIPE, SIG_IGN);
+#ifdef __GLIBC__
+    /* A fixed threshold: glibc's sliding one rises after the first large
+     * buffer (a WAF body) is freed, and every later one then comes from,
+     * and fragments, the heap instead of a mapping given back on free. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
     server s;
     memset(&s, 0, sizeof(s));
     s.src = src;
@@ -415,6 +441,9 @@ int moat_gateway_serve(const moat_config_source *src)
     s.drain_timer.data = &s;
     uv_timer_init(s.loop, &s.abandon_timer);
     s.abandon_timer.data = &s;
+    uv_timer_init(s.loop, &s.trim_timer);
+    uv_timer_start(&s.trim_timer, on_trim, TRIM_MS, TRIM_MS);
+    uv_unref((uv_handle_t *)&s.trim_timer);
 
     for (unsigned i = 0; i < s.nworkers; i++)
         uv_thread_create(&s.workers[i].thread, worker_main, &s.workers[i]);
@@ -434,6 +463,7 @@ int moat_gateway_serve(const moat_config_source *src)
     if (!uv_is_closing((uv_handle_t *)&s.drain_timer))
         uv_close((uv_handle_t *)&s.drain_timer, NULL);
     uv_close((uv_handle_t *)&s.abandon_timer, NULL);
+    uv_close((uv_handle_t *)&s.trim_timer, NULL);
     uv_run(s.loop, UV_RUN_DEFAULT);
 
     for (unsigned i = 0; i < s.nworkers; i++) {
