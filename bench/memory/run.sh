@@ -118,22 +118,22 @@ run_requests() {
     DONE[$name]=$(( ${DONE[$name]:-0} + made ))
 }
 
-declare -A RSS
+declare -A RSS AT
 log "start: moat $(rss_kb $MOAT_PID) kB, nginx $(rss_kb $(nginx_pids)) kB"
 steps=$((REQUESTS / STEP))
 for i in $(seq 1 "$steps"); do
     run_requests moat "$MP" "$STEP"
-    RSS[moat,$i]=$(rss_kb $MOAT_PID)
+    RSS[moat,$i]=$(rss_kb $MOAT_PID); AT[moat,$i]=${DONE[moat]}
     run_requests nginx "$NG" "$STEP"
-    RSS[nginx,$i]=$(rss_kb $(nginx_pids))
+    RSS[nginx,$i]=$(rss_kb $(nginx_pids)); AT[nginx,$i]=${DONE[nginx]}
     log "step $i: moat ${DONE[moat]} requests ${RSS[moat,$i]} kB; nginx ${DONE[nginx]} requests ${RSS[nginx,$i]} kB"
 done
 
 mb() { python3 -c "print('%.1f' % ($1 / 1024))"; }
-echo "| requests (moat / nginx) | moat RSS MB | nginx RSS MB | moat / nginx |"
-echo "|---|---:|---:|---:|"
+echo "| step | moat requests | moat RSS MB | nginx requests | nginx RSS MB | moat / nginx RSS |"
+echo "|---|---:|---:|---:|---:|---:|"
 for i in $(seq 1 "$steps"); do
-    echo "| step $i ($((i * STEP))) | $(mb ${RSS[moat,$i]}) | $(mb ${RSS[nginx,$i]}) | $(python3 -c "print('%.2f' % (${RSS[moat,$i]} / ${RSS[nginx,$i]}))") |"
+    echo "| $i | ${AT[moat,$i]} | $(mb ${RSS[moat,$i]}) | ${AT[nginx,$i]} | $(mb ${RSS[nginx,$i]}) | $(python3 -c "print('%.2f' % (${RSS[moat,$i]} / ${RSS[nginx,$i]}))") |"
 done
 echo
 echo "growth from step 1 to step $steps: moat $(mb $(( ${RSS[moat,$steps]} - ${RSS[moat,1]} ))) MB, nginx $(mb $(( ${RSS[nginx,$steps]} - ${RSS[nginx,1]} ))) MB"
