@@ -867,4 +867,5 @@ void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls)
     arm(c, first_byte);
     quiet_add(c);
     update_reading(c);
+    if (w->draining) moat__client_drain(c); /* the grace of a connection between requests */
 }
