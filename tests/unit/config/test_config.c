@@ -1044,6 +1044,7 @@ static void test_dump(void **state)
                        "upstream_timeout = \"1m\"\n"
                        "upstream_keepalive = 64\n"
                        "drain_timeout = \"30s\"\n"
+                       "upstream_idle_timeout = \"1s\"\n"
                        "\n";
     assert_int_equal(strncmp(d, head, strlen(head)), 0);
     assert_non_null(strstr(d, "\n[log]\naccess = \"-\"\naccess_format = \"json\"\n"));
