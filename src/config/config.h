@@ -60,7 +60,8 @@ typedef struct moat_limits {
     uint64_t drain_timeout_ms;    /* SIGTERM: time given to in-flight requests */
     uint64_t client_buffer_bytes; /* response bytes queued per client: backpressure above */
     uint64_t send_timeout_ms;     /* a client that reads nothing this long is dropped */
-    uint64_t upstream_idle_timeout_ms; /* a pooled upstream connection idle this long closes */
+    /* a pooled upstream connection idle this long closes */
+    uint64_t upstream_idle_timeout_ms;
 } moat_limits;
 
 typedef struct moat_config {
