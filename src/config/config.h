@@ -79,6 +79,8 @@ typedef struct moat_limits {
     uint64_t ban_strikes;         /* refusals within ban_window that ban; 0 = no bans */
     uint64_t ban_window_ms, ban_duration_ms;
     moat_strlist ban_on; /* which refusals count: waf, paths, login, rate */
+    /* a pooled upstream connection idle this long closes */
+    uint64_t upstream_idle_timeout_ms;
 } moat_limits;
 
 typedef struct moat_config {

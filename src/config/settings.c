@@ -644,7 +644,27 @@ const moat__config_setting moat__config_settings[] = {
         .max = HOUR,
         .offset = AT(limits.drain_timeout_ms),
         .doc = "On `SIGTERM`, moat stops accepting connections and gives the requests in "
-               "flight this long to finish before it closes them. `0` closes them at once.",
+               "flight this long to finish before it closes them. `0` closes them at once. "
+               "Every request already read is answered, with `Connection: close`; a "
+               "keep-alive connection between requests is closed once it has been idle a "
+               "second (a client in the middle of a run sends its next request first and "
+               "gets it answered). It bounds the whole stop: half a second after it, moat "
+               "exits even if thread-pool work (a WAF inspection, a store call) of requests "
+               "already closed still runs; their results are dropped.",
+    },
+    {
+        .key = "limits.upstream_idle_timeout",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"1s\"",
+        .min = 100,
+        .max = HOUR,
+        .offset = AT(limits.upstream_idle_timeout_ms),
+        .doc = "Longest an idle pooled connection to the upstream is kept for reuse. Keep it "
+               "below the upstream's own keep-alive timeout (gunicorn: `--keep-alive`, 2 s by "
+               "default; uvicorn: `--timeout-keep-alive`, 5 s), so that moat drops an idle "
+               "connection before the app closes it: a request sent on a connection the app "
+               "is closing at that moment fails, and a `POST` whose bytes were sent is never "
+               "sent twice (the client gets `502`).",
     },
     {
         .key = "limits.ban_strikes",

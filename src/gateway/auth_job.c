@@ -29,7 +29,10 @@ static void job_release(void *arg)
 {
     moat__auth_job *job = arg;
     job->r = NULL;
-    if (!job->queued) job_free(job);
+    if (!job->queued)
+        job_free(job);
+    else
+        (void)uv_cancel((uv_req_t *)&job->work); /* not started yet: never runs */
 }
 
 moat__auth_job *moat__auth_job_new(moat_request *r)

@@ -17,11 +17,80 @@
 
 #define READ_CHUNK 65536 /* what update_reading lets wait in conn.in beyond a head */
 #define LINGER_MS 5000   /* a lingering close reads and drops the client's bytes this long */
+/* On SIGTERM a connection between requests is closed once idle this long
+ * since its last response: a keep-alive client in the middle of a run sends
+ * its next request first and gets it answered with Connection: close. */
+#define DRAIN_IDLE_MS 1000
+/* The first-byte timeout of a new connection while the worker is near
+ * limits.connections (when header_timeout is longer). */
+#define CROWDED_FIRST_BYTE_MS 2000
 
 static void process(moat_client *c);
 static void update_reading(moat_client *c);
 static void watch_send(moat_client *c);
 static bool finish_request(moat_client *c);
+static void arm(moat_client *c, uint64_t ms);
+
+/* ---- quiet connections (no request bytes yet) ---------------------------- */
+
+static void quiet_add(moat_client *c)
+{
+    if (c->quiet) return;
+    c->quiet = true;
+    c->quiet_ms = moat_now_ms();
+    moat__list_add(&c->w->quiet, &c->quiet_link);
+}
+
+static void quiet_del(moat_client *c)
+{
+    if (!c->quiet) return;
+    c->quiet = false;
+    moat__list_del(&c->quiet_link);
+}
+
+/* One event and one warning per episode of pressure, not one per
+ * connection: an episode ends when the worker is down to half its cap. */
+static void crowded_begin(moat_worker *w)
+{
+    if (w->crowded) return;
+    w->crowded = true;
+    uint64_t cap = w->rt->cfg->limits.connections;
+    moat_warn("worker %u: limits.connections (%llu) reached: closing connections that sent "
+              "nothing, oldest first",
+              w->index, (unsigned long long)cap);
+    if (!moat__seclog) return;
+    char limit[24], worker[16];
+    snprintf(limit, sizeof(limit), "%llu", (unsigned long long)cap);
+    snprintf(worker, sizeof(worker), "%u", w->index);
+    moat_seclog_field f[] = {{"limit", limit}, {"worker", worker}};
+    moat_seclog_event ev = {
+        .event = "connections.crowded",
+        .severity = MOAT_SECLOG_WARNING,
+        .reason = "a worker reached limits.connections: connections that have sent nothing "
+                  "are closed, oldest first, to admit new ones",
+        .stage = "limits",
+        .config_key = "limits.connections",
+        .fields = f,
+        .nfields = 2,
+    };
+    moat_seclog_record(moat__seclog, &ev);
+}
+
+/* Over the cap: closes the oldest connection that has sent nothing (not
+ * one whose first bytes wait unread). False when there is none. */
+static bool make_room(moat_worker *w)
+{
+    crowded_begin(w);
+    moat_link *l = w->quiet.prev;
+    for (int tries = 0; tries < 16 && l != &w->quiet; tries++) {
+        moat_client *old = MOAT_CONTAINER_OF(l, moat_client, quiet_link);
+        l = l->prev;
+        if (!moat_conn_quiet(&old->conn)) continue;
+        moat__client_close(old);
+        return true;
+    }
+    return false;
+}
 
 /* ---- lifetime ---------------------------------------------------------- */
 
@@ -113,7 +182,10 @@ void moat__client_close(moat_client *c)
         request_free(c);
     }
     moat__list_del(&c->link);
+    quiet_del(c);
     c->w->nclients--;
+    if (c->w->crowded && c->w->nclients <= c->w->rt->cfg->limits.connections / 2)
+        c->w->crowded = false;
     if (c->linger)
         moat_conn_close_lingering(&c->conn, LINGER_MS);
     else
@@ -176,6 +248,11 @@ static void on_timer(moat_deadline *d)
     moat_request *r = c->req;
     if (c->closing) return;
     if (!r || (!c->got_bytes && r->state == REQ_HEAD)) {
+        if (!moat_conn_quiet(&c->conn)) {
+            /* a request's first bytes came as it timed out: read them */
+            arm(c, c->rt->cfg->limits.header_timeout_ms);
+            return;
+        }
         moat__client_close(c); /* idle keep-alive connection: close quietly */
         return;
     }
@@ -343,6 +420,28 @@ static void parser_refused(moat_request *r)
     const moat_http_parser *p = r->c->parser;
     int status = moat_http_parser_status(p);
     const char *reason = moat_http_parser_reason(p), *key = NULL;
+    /* A client speaking another protocol, or a method or expectation moat
+     * does not serve, is named apart from broken HTTP (docs/events.md). */
+    static const char preface[] = "PRI * HTTP/2.0";
+    const moat_buf *in = &r->c->conn.in;
+    const char *event = NULL;
+    if (status == 501 && in->len >= 4 &&
+        memcmp(in->data, preface, in->len < sizeof(preface) - 1 ? in->len : sizeof(preface) - 1) ==
+            0) {
+        event = "http.h2_refused";
+        reason = "HTTP/2 connection preface (prior knowledge) on an HTTP/1.1 listener";
+    } else if (status == 501 || status == 405) {
+        event = "http.method_refused";
+    } else if (status == 505) {
+        event = "http.version_refused";
+    } else if (status == 417) {
+        event = "http.expect_refused";
+    }
+    if (event) {
+        moat__refusal(r, event, "http", NULL);
+        moat__client_respond_error(r, status, reason);
+        return;
+    }
     switch (status) {
     case 413:
         key = "limits.body_bytes";
@@ -393,6 +492,7 @@ static void process(moat_client *c)
         if (!r) r = request_new(c);
         if (!c->got_bytes) {
             c->got_bytes = true;
+            quiet_del(c);
             arm(c, r->rt->cfg->limits.header_timeout_ms);
         }
         size_t used = 0;
@@ -478,10 +578,14 @@ static bool request_read(const moat_request *r)
     return r->state == REQ_DONE || (r->state == REQ_HEAD && r->head && !r->upgrade);
 }
 
+/* Whether the response to r may keep the connection. While the worker
+ * stops, the response to the last request read says Connection: close (a
+ * pipelined one already read is answered too). */
 static bool keep_alive(moat_request *r)
 {
     moat_client *c = r->c;
-    if (c->close_after || c->w->draining || !request_read(r)) return false;
+    if (c->close_after || !request_read(r)) return false;
+    if (c->w->draining && c->conn.in.len == 0) return false;
     if (!r->head || !r->head->keep_alive) return false;
     return r->rt->cfg->limits.keepalive_timeout_ms > 0;
 }
@@ -581,7 +685,11 @@ static bool finish_request(moat_client *c)
 {
     moat_request *r = c->req;
     MOAT_BUG_ON(!r->resp_done); /* R8 */
-    bool keep = keep_alive(r) && !c->close_after;
+    /* A response that announced keep-alive keeps its promise, even when
+     * the worker began to stop since: the connection then closes between
+     * requests (moat__client_drain), not under one crossing the answer. */
+    bool keep = !c->close_after && request_read(r) && r->head && r->head->keep_alive &&
+                r->rt->cfg->limits.keepalive_timeout_ms > 0;
     /* answered before its body was read (a refused upload): the client
      * is still sending, and must get to read the answer */
     if (!keep && !request_read(r) && !c->timed_out) c->linger = true;
@@ -598,7 +706,21 @@ static bool finish_request(moat_client *c)
     c->backpressured = false; /* that request's upstream is done with us */
     moat_http_parser_reset(c->parser, c->arena);
     arm(c, c->w->rt->cfg->limits.keepalive_timeout_ms);
-    return true;
+    quiet_add(c);
+    if (c->w->draining) moat__client_drain(c);
+    return !c->closing;
+}
+
+void moat__client_drain(moat_client *c)
+{
+    if (c->closing || (c->req && c->got_bytes)) return; /* answered with Connection: close */
+    if (!moat_conn_quiet(&c->conn)) return;             /* a request's bytes wait: read them */
+    uint64_t idle = moat_now_ms() - c->quiet_ms;
+    if (!c->quiet || idle >= DRAIN_IDLE_MS) {
+        moat__client_close(c);
+        return;
+    }
+    arm(c, DRAIN_IDLE_MS - idle);
 }
 
 void moat__client_respond(moat_request *r, int status, const char *reason, const char *ctype,
@@ -755,13 +877,21 @@ void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls)
     void *tls_conn = tls && c->rt->tls ? moat_tls_conn_new(c->rt->tls) : NULL;
     int rc = moat_conn_accept(&c->conn, &w->loop, listener, c, &conn_cbs,
                               tls ? &moat_transport_tls : &moat_transport_plain, tls_conn);
-    if (rc < 0 || w->draining || w->nclients > w->rt->cfg->limits.connections) {
+    /* Accepted while the worker stops (it was in the listen queue): served,
+     * with Connection: close. */
+    uint64_t cap = w->rt->cfg->limits.connections;
+    if (rc < 0 || (w->nclients > cap && !make_room(w))) {
         moat__client_close(c);
         return;
     }
     c->conn.write_high = (size_t)c->rt->cfg->limits.client_buffer_bytes; /* K4 */
     moat_conn_peer(&c->conn, c->peer, sizeof(c->peer));
     c->local_port = moat_conn_local_port(&c->conn);
-    arm(c, w->rt->cfg->limits.header_timeout_ms);
+    uint64_t first_byte = w->rt->cfg->limits.header_timeout_ms;
+    if ((w->crowded || w->nclients * 4 >= cap * 3) && first_byte > CROWDED_FIRST_BYTE_MS)
+        first_byte = CROWDED_FIRST_BYTE_MS;
+    arm(c, first_byte);
+    quiet_add(c);
     update_reading(c);
+    if (w->draining) moat__client_drain(c); /* the grace of a connection between requests */
 }

@@ -92,6 +92,12 @@ struct moat_worker {
     size_t rr;                     /* round-robin cursor */
     uint64_t last_connect_warn_ms; /* rate limit of "connect failed" warnings */
     bool draining;
+    uv_check_t drain_check; /* closes the listeners after the accepts of the drain's turn */
+    /* Client connections with no request bytes (new, or idle between
+     * requests), newest first: near limits.connections the oldest is closed
+     * to admit a new one (client.c). */
+    moat_link quiet;
+    bool crowded; /* in an episode of limits.connections pressure (one event each) */
 };
 
 enum { REQ_HEAD, REQ_BODY, REQ_DONE };
@@ -209,13 +215,16 @@ struct moat_client {
     bool send_wait;     /* the deadline counts limits.send_timeout */
     bool backpressured; /* upstream is slow to take the body */
     bool closing;
-    bool close_after;  /* close once the current response is written */
-    bool linger;       /* a request was answered before it was read whole: lingering close */
-    bool timed_out;    /* a request deadline passed (no lingering close) */
-    bool got_bytes;    /* any byte of the current request seen */
-    bool in_parser;    /* inside moat_http_parser_execute */
-    bool kick;         /* execute once even with no new bytes */
-    unsigned requests; /* served on this connection */
+    bool close_after;     /* close once the current response is written */
+    bool linger;          /* a request was answered before it was read whole: lingering close */
+    bool timed_out;       /* a request deadline passed (no lingering close) */
+    bool got_bytes;       /* any byte of the current request seen */
+    bool in_parser;       /* inside moat_http_parser_execute */
+    bool kick;            /* execute once even with no new bytes */
+    unsigned requests;    /* served on this connection */
+    moat_link quiet_link; /* in w->quiet while no byte of a request has come */
+    bool quiet;
+    uint64_t quiet_ms; /* since when */
 
     struct moat__h2 *h2s;       /* HTTP/2: the session this connection carries (h2.c) */
     struct moat__h2_stream *h2; /* HTTP/2: this is a stream's stand-in, not a connection */
@@ -421,6 +430,11 @@ void moat__client_abort(moat_client *c);
 /* Continue reading/parsing the request body (upstream is ready). */
 void moat__client_continue(moat_client *c);
 void moat__client_close(moat_client *c);
+/* The worker stops (SIGTERM): a connection between requests closes once
+ * it has been idle a short grace, or at once when idle long; one whose
+ * request bytes are arriving or being served is left to finish (its
+ * answer says Connection: close). */
+void moat__client_drain(moat_client *c);
 void moat__client_backpressure(moat_client *c, bool on);
 /* Writes made between cork and uncork go out as one (head and body of a
  * small response in one segment). */

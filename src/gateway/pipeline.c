@@ -80,7 +80,7 @@ static void run_from(moat_request *r, unsigned first)
         if (rc == MOAT_AGAIN) return;
         if (rc == MOAT_DONE) return;
         moat_error("stage %s failed: %s", pipeline[i]->name, moat_strerror(rc));
-        moat__refusal(r, "upstream.error", pipeline[i]->name, NULL);
+        moat__refusal(r, "stage.error", pipeline[i]->name, NULL);
         moat__client_respond_error(r, 500, "internal error in a stage");
         return;
     }
@@ -232,7 +232,7 @@ static void held_unclaimed(moat_request *r)
 {
     r->hold = false;
     r->held_head = NULL;
-    moat__refusal(r, "upstream.error", "proxy", NULL);
+    moat__refusal(r, "stage.error", "proxy", NULL);
     moat__client_respond_error(r, 500, "internal error in a stage");
 }
 
@@ -302,7 +302,10 @@ static void job_request_gone(void *arg)
 {
     moat__job *job = arg;
     job->r = NULL;
-    if (!job->queued) job->free_fn(job);
+    if (!job->queued)
+        job->free_fn(job);
+    else
+        (void)uv_cancel((uv_req_t *)&job->work); /* not started yet: never runs */
 }
 
 void moat__job_init(moat__job *job, moat_request *r, void (*free_fn)(moat__job *job))

@@ -166,9 +166,9 @@ static void up_release(moat_upconn *u)
     u->backpressured = false;
     moat__list_add(&w->idle[u->upstream_index], &u->link);
     w->nidle[u->upstream_index]++;
-    uint64_t idle_ms =
-        rt->cfg->limits.keepalive_timeout_ms ? rt->cfg->limits.keepalive_timeout_ms : 1000;
-    moat_deadline_set(&u->conn.timer, idle_ms, on_idle_timer);
+    /* Dropped before the app's own keep-alive ends (gunicorn: 2 s), so moat
+     * does not send a request on a connection the app is closing. */
+    moat_deadline_set(&u->conn.timer, rt->cfg->limits.upstream_idle_timeout_ms, on_idle_timer);
     up_set_reading(u, true); /* to notice the upstream closing it */
 }
 
@@ -180,7 +180,10 @@ static moat_upconn *pool_take(moat_worker *w, size_t idx)
         moat__list_del(&u->link);
         w->nidle[idx]--;
         u->idle = false;
-        if (u->generation != w->rt->generation) {
+        /* The app may have closed it (or sent stray bytes) in this turn of
+         * the loop, before its read callback ran: a request sent on it now
+         * would fail, and a POST could not be retried. */
+        if (u->generation != w->rt->generation || !moat_conn_quiet(&u->conn)) {
             up_close(u);
             continue;
         }

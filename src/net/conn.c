@@ -5,8 +5,10 @@
  * for both. Leaves to the owner what the bytes mean and when to close. */
 #include "conn.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #define READ_CHUNK 65536
 /* An empty buffer larger than this is given back after each read or
@@ -157,6 +159,16 @@ void moat_conn_read(moat_conn *c, bool on)
         uv_read_stop(&c->h.stream);
         c->reading = false;
     }
+}
+
+bool moat_conn_quiet(moat_conn *c)
+{
+    if (c->closing || c->in.len || c->raw.len) return false;
+    uv_os_fd_t fd;
+    if (uv_fileno(&c->h.handle, &fd) != 0) return false;
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 /* ---- writing ---- */

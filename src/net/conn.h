@@ -97,6 +97,11 @@ int moat_conn_connect(moat_conn *c, uv_loop_t *loop, const moat_upstream_target 
  * the connection came in on (0 when unknown). */
 void moat_conn_peer(moat_conn *c, char *ip, size_t len);
 uint16_t moat_conn_local_port(const moat_conn *c);
+/* True when nothing waits to be read on the socket: the peer has neither
+ * sent bytes nor closed (FIN or reset) that the loop has not delivered
+ * yet. A pooled upstream connection is reused only then, and a client
+ * connection is closed as idle only then. */
+bool moat_conn_quiet(moat_conn *c);
 /* Starts or stops reading. */
 void moat_conn_read(moat_conn *c, bool on);
 /* Writes plaintext through the transport: 0 or a negative error (the

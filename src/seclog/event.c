@@ -10,6 +10,21 @@ static const moat_seclog_event_info catalogue[] = {
     {"http.rejected", MOAT_SECLOG_WARNING,
      "moat refused a request that was not clean HTTP/1.1 (ambiguous framing, bad syntax) or "
      "that crossed one of the limits"},
+    {"http.h2_refused", MOAT_SECLOG_NOTICE,
+     "a client spoke HTTP/2 with prior knowledge (the PRI * HTTP/2.0 preface) to an HTTP/1.1 "
+     "listener; answered 501 and closed"},
+    {"http.method_refused", MOAT_SECLOG_NOTICE,
+     "the request's method is unknown (501) or is CONNECT (405), which a reverse proxy does "
+     "not serve"},
+    {"http.version_refused", MOAT_SECLOG_NOTICE,
+     "the request line names an HTTP version other than 1.0 or 1.1; answered 505"},
+    {"http.expect_refused", MOAT_SECLOG_NOTICE,
+     "the request carried an Expect other than 100-continue; answered 417"},
+    {"stage.error", MOAT_SECLOG_ERROR,
+     "a stage of moat's pipeline failed internally; the request was refused with 500"},
+    {"connections.crowded", MOAT_SECLOG_WARNING,
+     "a worker reached limits.connections: connections that had sent nothing were closed, "
+     "oldest first, to admit new ones (one event per episode)"},
     {"http.upgrade_refused", MOAT_SECLOG_NOTICE,
      "a request asked to switch protocols to something other than WebSocket (h2c, ...): the "
      "Upgrade was removed and the request went on as ordinary HTTP/1.1"},

@@ -217,6 +217,10 @@ def test_stalled_chunked_body_gets_408(moat, echo):
 # ------------------------------------------------------- connections, idle
 
 def test_connection_cap_per_worker(moat, echo):
+    """Over limits.connections a new connection is admitted by closing the
+    oldest one that has sent nothing (issue 22: here an idle keep-alive
+    one); when every held connection is in the middle of a request, the
+    new one is refused."""
     m = moat(echo.url(), workers=1, limits={"connections": 4})
     held = []
 
@@ -236,20 +240,27 @@ def test_connection_cap_per_worker(moat, echo):
     try:
         for _ in range(4):
             wait_for(one_more_held, 15, interval=0.2, what="a connection under the cap")
+        # all four idle between requests: the oldest makes room
+        with Conn(m.port, timeout=10) as extra:
+            assert extra.request("GET", "/echo?over-cap").status == 200
+        assert held[0].closed_within(10)
+        assert held[0].buf == b""
+        assert held[-1].request("GET", "/echo").status == 200
+        # now every held connection is inside a request head: none gives way
+        fourth = Conn(m.port)
+        held.append(fourth)
+        for b in held[1:]:
+            b.send(b"GET /echo HTTP/1.1\r\nHost: x\r\n")
+        assert not held[1].closed_within(1)  # a head in progress is not cut
         with Conn(m.port, timeout=10) as extra:
             extra.send_lenient("GET /echo?over-cap HTTP/1.1\r\nHost: x\r\n\r\n")
             closed = extra.closed_within(10)
             if not closed or extra.buf:
                 assert extra.buf and not extra.buf.startswith(b"HTTP/1.1 200"), (
                     "the connection over the cap was served or left hanging: %r" % extra.buf[:80])
-        # the held connections are unaffected
-        assert held[0].request("GET", "/echo").status == 200
-        held.pop().close()
-
-        def new_conn_served():
-            with Conn(m.port, timeout=5) as c:
-                return c.request("GET", "/echo").status == 200
-        wait_for(new_conn_served, 15, interval=0.2, what="a slot to free up after a close")
+        # the busy ones go on
+        held[1].send(b"\r\n")
+        assert held[1].read_response().status == 200
     finally:
         for c in held:
             c.close()

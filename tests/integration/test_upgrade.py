@@ -173,7 +173,7 @@ def test_prior_knowledge_preface_refused(moat, hyper, tmp_path):
     assert not [s for s in hyper.seen() if "/admin" in s]
     evs = events(seclog)
     assert evs and all(e["event"] != "upstream.error" for e in evs), evs
-    assert any(e["event"] == "http.rejected" for e in evs), evs
+    assert any(e["event"] == "http.h2_refused" for e in evs), evs
 
 
 WS_REQ = (b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

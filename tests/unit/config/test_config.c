@@ -1044,10 +1044,14 @@ static void test_dump(void **state)
                        "upstream_timeout = \"1m\"\n"
                        "upstream_keepalive = 64\n"
                        "drain_timeout = \"30s\"\n"
+                       "upstream_idle_timeout = \"1s\"\n"
                        "ban_strikes = 0\n"
                        "ban_window = \"1m\"\n"
                        "ban_duration = \"1h\"\n"
                        "ban_on = [\"waf\", \"paths\", \"login\", \"rate\"]\n"
+                       "http2_streams = 100\n"
+                       "http2_resets = 100\n"
+                       "http2_control_frames = 200\n"
                        "\n";
     assert_int_equal(strncmp(d, head, strlen(head)), 0);
     assert_non_null(strstr(d, "\n[log]\naccess = \"-\"\naccess_format = \"json\"\n"));
