@@ -2,8 +2,11 @@
  * (cli.h). */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "core.h"
 
 const moat_cli_cmd *moat_cli_find(const moat_cli_cmd *table, const char *name)
 {
@@ -87,4 +90,43 @@ int moat_cli_run(const moat_cli_cmd *cmd, int argc, char **argv, const char *usa
     const moat_cli_cmd *sub = moat_cli_find(cmd->subs, argv[1]);
     if (!sub || !sub->fn) return moat_cli_unknown(prefix, cmd->subs, argv[1], usage);
     return sub->fn(argc - 1, argv + 1);
+}
+
+int moat_cli_sub_config(int argc, char **argv, const char *name, const char *usage,
+                        const char *const *subs, const char **sub, const char **config)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    *sub = argv[1];
+    *config = NULL;
+    size_t i = 0;
+    while (subs[i] && strcmp(subs[i], *sub) != 0)
+        i++;
+    if (!subs[i]) {
+        moat_arena *a = moat_arena_new();
+        fprintf(stderr, "moat %s: unknown command '%s'\n%s", name, moat_term_str(a, *sub), usage);
+        moat_arena_free(a);
+        return 2;
+    }
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int ch;
+    optind = 2;
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            *config = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    return -1;
 }

@@ -52,6 +52,14 @@ int moat_cli_unknown(const char *prefix, const moat_cli_cmd *table, const char *
 /* Appends "  name   summary" lines for the table (indent spaces first). */
 void moat_cli_list(moat_buf *out, const moat_cli_cmd *table, const char *prefix, int width);
 
+/* The front of `moat NAME SUB [--config FILE] [ARGS...]` (moat ban, moat
+ * store): no SUB or -h/--help prints usage; SUB must be one of subs (NULL
+ * terminated); options are --config/-c and --help/-h. Returns -1 with *sub,
+ * *config (NULL when not given) set and optind at the first argument, or
+ * the exit status (0 after help, 2 on a usage error). */
+int moat_cli_sub_config(int argc, char **argv, const char *name, const char *usage,
+                        const char *const *subs, const char **sub, const char **config);
+
 /* Runs cmd with argv (argv[0] is cmd->name): a group without fn dispatches
  * on argv[1] (help/--help/-h print usage; unknown names exit 2 with a
  * did-you-mean); a group with fn checks argv[1] against subs[] unless it is

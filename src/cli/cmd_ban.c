@@ -115,35 +115,11 @@ static int ban_remove(moat_store *st, const char *addr)
 
 int moat_cmd_ban(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage_ban, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    const char *sub = argv[1];
+    static const char *const subs[] = {"list", "remove", NULL};
+    const char *sub, *config;
+    int front = moat_cli_sub_config(argc, argv, "ban", usage_ban, subs, &sub, &config);
+    if (front >= 0) return front;
     bool list = strcmp(sub, "list") == 0;
-    if (!list && strcmp(sub, "remove") != 0) {
-        fprintf(stderr, "moat ban: unknown command '%s'\n%s", T(sub), usage_ban);
-        return 2;
-    }
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *config = NULL;
-    int ch;
-    optind = 2;
-    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'h':
-            fputs(usage_ban, stdout);
-            return 0;
-        default:
-            fputs(usage_ban, stderr);
-            return 2;
-        }
-    }
     int nargs = argc - optind;
     char addr[64];
     if (list ? nargs != 0 : nargs != 1) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "config/config.h"
 #include "core.h"
@@ -326,35 +327,11 @@ static int cmd_copy(int nargs, char **args)
 
 int moat_cmd_store(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage_store, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    const char *sub = argv[1];
+    static const char *const subs[] = {"migrate", "copy", NULL};
+    const char *sub, *config;
+    int front = moat_cli_sub_config(argc, argv, "store", usage_store, subs, &sub, &config);
+    if (front >= 0) return front;
     bool migrate = strcmp(sub, "migrate") == 0;
-    if (!migrate && strcmp(sub, "copy") != 0) {
-        fprintf(stderr, "moat store: unknown command '%s'\n%s", T(sub), usage_store);
-        return 2;
-    }
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *config = NULL;
-    int ch;
-    optind = 2;
-    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'h':
-            fputs(usage_store, stdout);
-            return 0;
-        default:
-            fputs(usage_store, stderr);
-            return 2;
-        }
-    }
     if (!migrate && config) {
         fprintf(stderr, "moat store copy: takes two URLs, not --config\n");
         return 2;
