@@ -723,6 +723,33 @@ void moat__client_drain(moat_client *c)
     arm(c, DRAIN_IDLE_MS - idle);
 }
 
+/* The head of an answer moat makes itself (the HTTP/1.1 path and h2.c):
+ * status, Content-Type and Content-Length (none for 204/304), the request
+ * id, no-store, Connection when connection is not NULL, Location, then
+ * hdrs (nhdrs name/value pairs); the pipeline's response stages applied. */
+moat_http_head *moat__answer_head_new(moat_request *r, int status, const char *ctype, size_t len,
+                                      const char *const *hdrs, size_t nhdrs, const char *connection)
+{
+    moat_http_head *h = moat_arena_calloc(r->arena, sizeof(*h));
+    h->status = status;
+    h->reason = (char *)moat_http_reason(status);
+    h->http_major = h->http_minor = 1;
+    char lenbuf[24];
+    snprintf(lenbuf, sizeof(lenbuf), "%zu", len);
+    if (status != 204 && status != 304) {
+        if (ctype) moat_http_head_add(h, r->arena, "Content-Type", ctype);
+        moat_http_head_add(h, r->arena, "Content-Length", lenbuf);
+    }
+    moat_http_head_add(h, r->arena, "X-Request-Id", r->id);
+    moat_http_head_add(h, r->arena, "Cache-Control", "no-store");
+    if (connection) moat_http_head_add(h, r->arena, "Connection", connection);
+    if (r->location) moat_http_head_add(h, r->arena, "Location", r->location);
+    for (size_t i = 0; i + 1 < nhdrs * 2; i += 2)
+        moat_http_head_add(h, r->arena, hdrs[i], hdrs[i + 1]);
+    moat__pipeline_answer_head(r, h);
+    return h;
+}
+
 void moat__client_respond(moat_request *r, int status, const char *reason, const char *ctype,
                           const char *body, size_t len, const char *const *hdrs, size_t nhdrs)
 {
@@ -748,23 +775,8 @@ void moat__client_respond(moat_request *r, int status, const char *reason, const
     moat_buf_init(&head);
     bool keep = keep_alive(r) && !c->close_after;
     if (!keep) c->close_after = true;
-    moat_http_head *h = moat_arena_calloc(r->arena, sizeof(*h));
-    h->status = status;
-    h->reason = (char *)moat_http_reason(status);
-    h->http_major = h->http_minor = 1;
-    char lenbuf[24];
-    snprintf(lenbuf, sizeof(lenbuf), "%zu", len);
-    if (status != 204 && status != 304) {
-        if (ctype) moat_http_head_add(h, r->arena, "Content-Type", ctype);
-        moat_http_head_add(h, r->arena, "Content-Length", lenbuf);
-    }
-    moat_http_head_add(h, r->arena, "X-Request-Id", r->id);
-    moat_http_head_add(h, r->arena, "Cache-Control", "no-store");
-    moat_http_head_add(h, r->arena, "Connection", keep ? "keep-alive" : "close");
-    if (r->location) moat_http_head_add(h, r->arena, "Location", r->location);
-    for (size_t i = 0; i + 1 < nhdrs * 2; i += 2)
-        moat_http_head_add(h, r->arena, hdrs[i], hdrs[i + 1]);
-    moat__pipeline_answer_head(r, h);
+    moat_http_head *h =
+        moat__answer_head_new(r, status, ctype, len, hdrs, nhdrs, keep ? "keep-alive" : "close");
     moat_http_response_serialize(h, &head);
     bool head_only = r->head && r->head->method_id == HTTP_HEAD;
     if (status == 204 || status == 304) len = 0;

@@ -512,22 +512,7 @@ void moat__h2_respond(moat_request *r, int status, const char *reason, const cha
     }
     r->status = status;
     r->error_reason = reason;
-    moat_http_head *h = moat_arena_calloc(r->arena, sizeof(*h));
-    h->status = status;
-    h->reason = (char *)moat_http_reason(status);
-    h->http_major = h->http_minor = 1;
-    char lenbuf[24];
-    snprintf(lenbuf, sizeof(lenbuf), "%zu", len);
-    if (status != 204 && status != 304) {
-        if (ctype) moat_http_head_add(h, r->arena, "Content-Type", ctype);
-        moat_http_head_add(h, r->arena, "Content-Length", lenbuf);
-    }
-    moat_http_head_add(h, r->arena, "X-Request-Id", r->id);
-    moat_http_head_add(h, r->arena, "Cache-Control", "no-store");
-    if (r->location) moat_http_head_add(h, r->arena, "Location", r->location);
-    for (size_t i = 0; i + 1 < nhdrs * 2; i += 2)
-        moat_http_head_add(h, r->arena, hdrs[i], hdrs[i + 1]);
-    moat__pipeline_answer_head(r, h);
+    moat_http_head *h = moat__answer_head_new(r, status, ctype, len, hdrs, nhdrs, NULL);
     moat_http_head_strip_hop_by_hop(h);
     bool head_only = r->head && r->head->method_id == HTTP_HEAD;
     if (status == 204 || status == 304) len = 0;

@@ -416,6 +416,11 @@ void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls);
 void moat__client_redirect(moat_request *r, const char *location);
 /* Answers the request with moat's generic page for status and ends it. */
 void moat__client_respond_error(moat_request *r, int status, const char *reason);
+/* The head of an answer moat makes itself (client.c; h2.c too), response
+ * stages applied; connection NULL adds no Connection field (HTTP/2). */
+moat_http_head *moat__answer_head_new(moat_request *r, int status, const char *ctype, size_t len,
+                                      const char *const *hdrs, size_t nhdrs,
+                                      const char *connection);
 /* Answers the request with moat's own response: body[0..len) (copied) of
  * type ctype, plus nhdrs (name, value) pairs in hdrs, and ends it. Records
  * no security event (the caller does, if any). */
