@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "stage_auth.h"
 
 static void job_free(moat__auth_job *job)
@@ -52,6 +53,8 @@ static void after_work_cb(uv_work_t *w, int status)
 {
     moat__auth_job *job = w->data;
     job->queued = false;
+    moat__metrics_job(MOAT_CONTAINER_OF(w->loop, moat_worker, loop),
+                      moat__stage_index(&moat__stage_auth), uv_hrtime() - job->queued_ns);
     moat_request *r = job->r;
     if (!r) {
         job_free(job);
@@ -67,6 +70,7 @@ static void after_work_cb(uv_work_t *w, int status)
 int moat__auth_job_queue(moat_request *r, moat__auth_job *job)
 {
     job->queued = true;
+    job->queued_ns = uv_hrtime();
     job->work.data = job;
     if (uv_queue_work(&r->c->w->loop, &job->work, work_cb, after_work_cb) < 0) {
         job->queued = false;
