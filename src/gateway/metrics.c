@@ -53,7 +53,12 @@ typedef struct admin_conn {
     int closing;
 } admin_conn;
 
+/* The stages whose time is worth a histogram: the WAF's and the store's
+ * (the others take microseconds on the loop). */
+static const char *const timed_stages[] = {"ban", "rate", "waf", "auth", "rate_user", "waf-body"};
+
 static struct {
+    bool timed[MOAT_MAX_STAGES];
     slab *slabs;
     unsigned nslabs;
     uv_thread_t thread;
@@ -132,7 +137,7 @@ void moat__metrics_upstream(const moat_request *r, uint64_t ms)
 void moat__metrics_stage(const moat_worker *w, unsigned stage, uint64_t ns)
 {
     slab *s = slab_of(w);
-    if (s && stage < MOAT_MAX_STAGES) observe(&s->stage[stage], ns / 1000);
+    if (s && stage < MOAT_MAX_STAGES && M.timed[stage]) observe(&s->stage[stage], ns / 1000);
 }
 
 void moat__metrics_job(const moat_worker *w, unsigned stage, uint64_t ns)
@@ -290,7 +295,8 @@ static void exposition(moat_buf *b)
     hist_sum(upstream_of, 0, &count, &sum_us, bucket);
     hist_put(b, "moat_upstream_response_seconds", NULL, count, sum_us, bucket);
     head(b, "moat_stage_seconds", "histogram",
-         "Time a request-head stage took, waiting for its store or WAF work included.");
+         "Time the WAF and store stages took on a request's head, waiting for their "
+         "thread-pool work included.");
     stage_hists(b, "moat_stage_seconds", stage_of);
     head(b, "moat_job_seconds", "histogram",
          "Thread-pool work of a stage (WAF inspection, store calls, password hashing), "
@@ -468,6 +474,9 @@ int moat__metrics_open(const moat_config *cfg, unsigned nworkers, char **err)
     }
     uv_async_init(&M.loop, &M.stop, on_stop);
     M.stop.data = NULL;
+    for (unsigned i = 0; i < MOAT_MAX_STAGES; i++)
+        for (size_t j = 0; j < MOAT_ARRAY_LEN(timed_stages); j++)
+            if (strcmp(moat__stage_name(i), timed_stages[j]) == 0) M.timed[i] = true;
     M.slabs = moat_xcalloc(nworkers, sizeof(*M.slabs));
     M.nslabs = nworkers;
     uv_thread_create(&M.thread, admin_main, NULL);

@@ -245,3 +245,23 @@ def test_config_accepts_admin_on_own_port(run, tmp_path):
                    '[admin]\nlisten = ["127.0.0.1:%d"]\n' % (free_port(), free_port()))
     r = run("config", "check", str(cfg))
     assert r.returncode == 0, r.stderr
+
+
+def test_waf_body_inspection_is_timed(metered):
+    port = metered.admin_port
+
+    def jobs(samples):
+        return sum(v for k, v in samples.items() if k[0] == "moat_job_seconds_count")
+    before = parse_exposition(scrape(port).text)
+    # a body past the size the WAF inspects inline (stage_waf.c INLINE_BYTES)
+    r = requests.post(metered.url + "/echo", data={"comment": "hello there " * 2000},
+                      timeout=10)
+    assert r.status_code == 200
+    # the WAF inspected the body on the thread pool: one job more, under the
+    # stage that queued it
+    wait_for(lambda: jobs(parse_exposition(scrape(port).text)) > jobs(before), 15,
+             what="a WAF job to be counted")
+    after = parse_exposition(scrape(port).text)
+    stages = {dict(k[1])["stage"] for k, v in after.items()
+              if k[0] == "moat_job_seconds_count" and v > before.get(k, 0)}
+    assert stages <= {"waf", "waf-body"} and stages, stages
