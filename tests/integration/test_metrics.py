@@ -265,3 +265,16 @@ def test_waf_body_inspection_is_timed(metered):
     stages = {dict(k[1])["stage"] for k, v in after.items()
               if k[0] == "moat_job_seconds_count" and v > before.get(k, 0)}
     assert stages <= {"waf", "waf-body"} and stages, stages
+
+
+def test_serve_refuses_listen_override_on_admin_address(run, tmp_path):
+    """--listen replaces 'listen' before the check: it cannot put the
+    public listener on the admin address either."""
+    port = free_port()
+    cfg = tmp_path / "moat.toml"
+    cfg.write_text('listen = ["127.0.0.1:%d"]\nupstream = ["http://127.0.0.1:9"]\n\n'
+                   '[admin]\nlisten = ["127.0.0.1:%d"]\n' % (free_port(), port))
+    r = run("serve", "--config", str(cfg), "--listen", "127.0.0.1:%d" % port, timeout=30)
+    assert r.returncode != 0
+    assert "admin.listen" in r.stderr
+    assert "listening on" not in r.stderr
