@@ -88,6 +88,9 @@ void moat__auth_event(moat_request *r, const char *name, const char *user, const
     if (!strcmp(name, "auth.login.failure") || !strcmp(name, "auth.mfa.failure") ||
         !strcmp(name, "auth.token.failure"))
         r->strike = name; /* a strike toward a ban (stage_rate.c) */
+    /* The access rules refused the request (401, 403, 429, or 302 to the
+     * login page): auth's refusals, which bypass moat__security_event. */
+    if (status && !strcmp(name, "authz.denied")) moat__metrics_refusal(r, "auth", name);
     if (!moat__seclog) return;
     const moat_seclog_event_info *info = moat_seclog_event_lookup(name);
     moat_seclog_event ev = {

@@ -139,6 +139,7 @@ struct moat_request {
     uint64_t start_ms, upstream_start_ms, upstream_ms;
     unsigned stage;    /* index of the stage that returned MOAT_AGAIN */
     uint64_t stage_ns; /* uv_hrtime() when that stage began (metrics.c) */
+    bool stage_open;   /* ... and its time is not counted yet (pipeline.c) */
     int state;         /* REQ_HEAD, REQ_BODY, REQ_DONE */
     uint64_t body_in;  /* request body bytes received */
     bool body_chunked; /* forward the body re-chunked */

@@ -69,6 +69,15 @@ void moat__pipeline_release(moat_runtime *rt)
     }
 }
 
+/* The head stage r waited on (r->stage) is over: its time goes to the
+ * metrics, once (it passed, resumed, or the request ended under it). */
+static void stage_timed(moat_request *r)
+{
+    if (!r->stage_open) return;
+    r->stage_open = false;
+    moat__metrics_stage(r->w, r->stage, uv_hrtime() - r->stage_ns);
+}
+
 static void run_from(moat_request *r, unsigned first)
 {
     for (unsigned i = first; i < NSTAGES; i++) {
@@ -76,13 +85,16 @@ static void run_from(moat_request *r, unsigned first)
         /* Set before the call: a stage may resume synchronously (a pooled
          * upstream connection) before it returns MOAT_AGAIN. */
         r->stage = r->running = i;
-        uint64_t t0 = r->stage_ns = uv_hrtime();
-        moat_worker *w = r->w;
+        r->stage_ns = uv_hrtime();
+        r->stage_open = true;
         int rc = pipeline[i]->on_request_head(r);
-        if (rc == MOAT_AGAIN) return; /* timed when it resumes */
-        /* r may be gone (DONE): only w and t0 are used */
-        moat__metrics_stage(w, i, uv_hrtime() - t0);
-        if (rc == MOAT_PASS) continue;
+        if (rc == MOAT_PASS) {
+            stage_timed(r);
+            continue;
+        }
+        /* AGAIN: timed when it resumes; DONE: when the request ends (r
+         * may be gone by now) */
+        if (rc == MOAT_AGAIN) return;
         if (rc == MOAT_DONE) return;
         moat_error("stage %s failed: %s", pipeline[i]->name, moat_strerror(rc));
         moat__refusal(r, "upstream.error", pipeline[i]->name, NULL);
@@ -119,7 +131,7 @@ void moat__pipeline_request_head(moat_request *r)
 
 void moat__pipeline_resume(moat_request *r, int result)
 {
-    moat__metrics_stage(r->w, r->stage, uv_hrtime() - r->stage_ns);
+    stage_timed(r);
     if (result == MOAT_PASS) run_from(r, r->stage + 1);
 }
 
@@ -358,6 +370,7 @@ void moat__pipeline_done(moat_request *r)
 {
     MOAT_BUG_ON(r->ended); /* R10: once */
     r->ended = true;
+    stage_timed(r);
     moat__metrics_request(r);
     for (unsigned i = 0; i < NSTAGES; i++)
         if (pipeline[i]->on_done) pipeline[i]->on_done(r);

@@ -278,3 +278,30 @@ def test_serve_refuses_listen_override_on_admin_address(run, tmp_path):
     assert r.returncode != 0
     assert "admin.listen" in r.stderr
     assert "listening on" not in r.stderr
+
+
+def test_auth_store_work_is_timed(moat, echo, tmp_path):
+    """A bearer token checked against the store: the auth stage's job is
+    timed, and its refusal counted under the auth stage."""
+    from conftest import serving_dir
+    d = serving_dir(tmp_path)
+    admin = free_port()
+    m = moat(echo.url(), store={"url": "sqlite:%s" % (d / "moat.db")},
+             auth={"default": "authenticated"}, admin={"listen": ["%s:%d" % (HOST, admin)]})
+    wait_for(lambda: scrape(admin).status_code == 200, 15, what="the metrics endpoint")
+    r = requests.get(m.url + "/echo", headers={"Authorization": "Bearer moat_" + "A" * 43,
+                                                "Accept": "application/json"},
+                     timeout=10, allow_redirects=False)
+    assert r.status_code == 401, (r.status_code, r.headers)
+    after = {}
+
+    def counted():
+        after.update(parse_exposition(scrape(admin).text))
+        return value(after, "moat_requests_total") >= 1
+    wait_for(counted, 15, what="the request to be counted")
+    assert value(after, "moat_job_seconds_count", stage="auth") >= 1
+    assert value(after, "moat_stage_seconds_count", stage="auth") == 1
+    refused = {dict(k[1])["stage"]: v for k, v in after.items() if k[0] == "moat_refusals_total"}
+    assert refused == {"auth": 1}, refused
+    assert value(after, "moat_refusals_total", stage="auth", reason="authz.denied") == 1
+    assert value(after, "moat_upstream_response_seconds_count") == 0
