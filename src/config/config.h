@@ -218,6 +218,9 @@ typedef struct moat_config {
      * TOML text the dump prints instead of a value that came from ${env:...}
      * or ${file:...} references (owned), else NULL. */
     char **refs;
+    struct {
+        moat_strlist listen; /* the metrics listener; empty = off */
+    } admin;
 } moat_config;
 
 /* The enum settings the gateway acts on, as typed values: read once when a

@@ -42,6 +42,23 @@ static char *store_pair(const moat_config *c)
     return NULL;
 }
 
+/* True when the listeners a and b ("ADDR:PORT", "[v6]:PORT") would share
+ * a socket: the same text, or the same port where either is a wildcard. */
+static bool same_socket(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0) return true;
+    const char *pa = strrchr(a, ':'), *pb = strrchr(b, ':');
+    if (!pa || !pb || strcmp(pa, pb) != 0) return false;
+    size_t la = (size_t)(pa - a), lb = (size_t)(pb - b);
+    static const char *const any[] = {"0.0.0.0", "[::]"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(any[i]);
+        if ((la == n && strncmp(a, any[i], n) == 0) || (lb == n && strncmp(b, any[i], n) == 0))
+            return true;
+    }
+    return false;
+}
+
 char *moat__config_crosscheck(const moat_config *c)
 {
     char *pair = store_pair(c);
@@ -106,6 +123,18 @@ char *moat__config_crosscheck(const moat_config *c)
         if (!rate[i].window_ms)
             return moat_xasprintf("[[limits.rate]] entry %zu (path \"%s\") needs 'window'", i + 1,
                                   rate[i].path);
+    }
+    for (size_t i = 0; i < c->admin.listen.len; i++) {
+        const char *a = c->admin.listen.items[i];
+        for (size_t j = 0; j < c->listen.len + c->tls.listen.len; j++) {
+            const char *p =
+                j < c->listen.len ? c->listen.items[j] : c->tls.listen.items[j - c->listen.len];
+            if (same_socket(a, p))
+                return moat_xasprintf("'admin.listen' has '%s', which the public listener "
+                                      "'%s' also takes: metrics are never served on a public "
+                                      "address (give the admin listener a port of its own)",
+                                      a, p);
+        }
     }
     for (size_t i = 0; i < c->tls.listen.len; i++)
         for (size_t j = 0; j < c->listen.len; j++)

@@ -353,6 +353,11 @@ const moat__config_table moat__config_tables[] = {
             "name, logo and colour here, or give a folder of templates that replace the "
             "built-in ones by name. Read at start and on `SIGHUP`. See docs/auth.md, "
             "\"How the pages look\"."},
+    {.name = "admin",
+     .doc = "The admin listener: Prometheus metrics (`GET /metrics`, text format 0.0.4) on "
+            "an address of its own, never on the public listeners. Off unless `listen` is "
+            "given; bound at start (a change needs a restart, not `SIGHUP`). See "
+            "docs/operations.md."},
 };
 const size_t moat__config_ntables = MOAT_ARRAY_LEN(moat__config_tables);
 
@@ -2125,6 +2130,19 @@ const moat__config_setting moat__config_settings[] = {
         .offset = RATERULE(burst),
         .doc = "Requests allowed beyond `requests` before refusing (nginx's `burst` with "
                "`nodelay`: answered at once, never queued).",
+    },
+    {
+        .key = "admin.listen",
+        .type = MOAT__CFG_LIST,
+        .def = "[]",
+        .check = moat__config_check_listen,
+        .allowed = "`ADDRESS:PORT` as for `listen`; none (off) by default",
+        .unique = true,
+        .offset = AT(admin.listen),
+        .doc = "Addresses of the metrics endpoint (`\"127.0.0.1:9100\"`). It answers "
+               "`GET /metrics` and nothing else (404), with no authentication: keep it on a "
+               "loopback or private address. An address (or port on a wildcard address) "
+               "that is also in `listen` or `tls.listen` is refused.",
     },
 };
 const size_t moat__config_nsettings = MOAT_ARRAY_LEN(moat__config_settings);

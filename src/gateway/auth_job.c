@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "stage_auth.h"
 
 static void job_free(moat__auth_job *job)
@@ -55,6 +56,8 @@ static void after_work_cb(uv_work_t *w, int status)
 {
     moat__auth_job *job = w->data;
     job->queued = false;
+    moat__metrics_job(MOAT_CONTAINER_OF(w->loop, moat_worker, loop),
+                      moat__stage_index(&moat__stage_auth), uv_hrtime() - job->queued_ns);
     moat_request *r = job->r;
     if (!r) {
         job_free(job);
@@ -70,6 +73,7 @@ static void after_work_cb(uv_work_t *w, int status)
 int moat__auth_job_queue(moat_request *r, moat__auth_job *job)
 {
     job->queued = true;
+    job->queued_ns = uv_hrtime();
     job->work.data = job;
     if (uv_queue_work(&r->c->w->loop, &job->work, work_cb, after_work_cb) < 0) {
         job->queued = false;
@@ -87,6 +91,9 @@ void moat__auth_event(moat_request *r, const char *name, const char *user, const
     if (!strcmp(name, "auth.login.failure") || !strcmp(name, "auth.mfa.failure") ||
         !strcmp(name, "auth.token.failure"))
         r->strike = name; /* a strike toward a ban (stage_rate.c) */
+    /* The access rules refused the request (401, 403, 429, or 302 to the
+     * login page): auth's refusals, which bypass moat__security_event. */
+    if (status && !strcmp(name, "authz.denied")) moat__metrics_refusal(r, "auth", name);
     if (!moat__seclog) return;
     const moat_seclog_event_info *info = moat_seclog_event_lookup(name);
     moat_seclog_event ev = {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "metrics.h"
 
 #define READ_CHUNK 65536 /* what update_reading lets wait in conn.in beyond a head */
 #define LINGER_MS 5000   /* a lingering close reads and drops the client's bytes this long */
@@ -186,6 +187,7 @@ void moat__client_close(moat_client *c)
     c->w->nclients--;
     if (c->w->crowded && c->w->nclients <= c->w->rt->cfg->limits.connections / 2)
         c->w->crowded = false;
+    moat__metrics_conn(c->w, -1);
     if (c->linger)
         moat_conn_close_lingering(&c->conn, LINGER_MS);
     else
@@ -880,6 +882,7 @@ void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls)
     c->w = w;
     moat__list_add(&w->clients, &c->link);
     w->nclients++;
+    moat__metrics_conn(w, +1);
     if (w->nclients > w->trim_peak) w->trim_peak = w->nclients;
     c->rt = moat__runtime_ref(w->rt);
     c->arena = moat_arena_new();

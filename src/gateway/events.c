@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "metrics.h"
 
 moat_seclog *moat__seclog;
 
@@ -19,7 +20,7 @@ void moat__refusal(moat_request *r, const char *event, const char *stage, const 
 
 void moat__security_event(moat_request *r, int status, const char *reason)
 {
-    if (!moat__seclog || status == 308 || status == 204) return;
+    if (status == 308 || status == 204) return;
     const char *event = r->ev_event, *stage = r->ev_stage, *key = r->ev_key;
     if (!event) {
         /* Every answer names its event (moat__refuse, moat__refusal): one
@@ -27,6 +28,8 @@ void moat__security_event(moat_request *r, int status, const char *reason)
         event = "http.rejected";
         stage = moat__stage_name(r->running);
     }
+    moat__metrics_refusal(r, stage, event);
+    if (!moat__seclog) return;
     const moat_seclog_event_info *info = moat_seclog_event_lookup(event);
     moat_seclog_event ev = {
         .event = event,

@@ -144,6 +144,8 @@ struct moat_request {
     char *path; /* for logs: target without query */
     uint64_t start_ms, upstream_start_ms, upstream_ms;
     unsigned stage;    /* index of the stage that returned MOAT_AGAIN */
+    uint64_t stage_ns; /* uv_hrtime() when that stage began (metrics.c) */
+    bool stage_open;   /* ... and its time is not counted yet (pipeline.c) */
     int state;         /* REQ_HEAD, REQ_BODY, REQ_DONE */
     uint64_t body_in;  /* request body bytes received */
     bool body_chunked; /* forward the body re-chunked */
@@ -383,6 +385,7 @@ struct moat__job {
     void (*done)(moat_request *r, moat__job *job, int status);
     unsigned stage;
     bool queued;
+    uint64_t queued_ns; /* uv_hrtime() when queued (metrics.c) */
 };
 void moat__job_init(moat__job *job, moat_request *r, void (*free_fn)(moat__job *job));
 int moat__stage_offload(moat_request *r, moat__job *job, void (*work)(moat__job *job),

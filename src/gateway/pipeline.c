@@ -2,6 +2,7 @@
  * the array tells what the gateway does to a request; adding a protection
  * means adding a stage here, not editing the proxy. */
 #include "internal.h"
+#include "metrics.h"
 
 /* Request callbacks run top to bottom until one answers; response callbacks
  * (errors, headers) run top to bottom on the upstream's response head, and
@@ -68,6 +69,15 @@ void moat__pipeline_release(moat_runtime *rt)
     }
 }
 
+/* The head stage r waited on (r->stage) is over: its time goes to the
+ * metrics, once (it passed, resumed, or the request ended under it). */
+static void stage_timed(moat_request *r)
+{
+    if (!r->stage_open) return;
+    r->stage_open = false;
+    moat__metrics_stage(r->w, r->stage, uv_hrtime() - r->stage_ns);
+}
+
 static void run_from(moat_request *r, unsigned first)
 {
     for (unsigned i = first; i < NSTAGES; i++) {
@@ -75,8 +85,15 @@ static void run_from(moat_request *r, unsigned first)
         /* Set before the call: a stage may resume synchronously (a pooled
          * upstream connection) before it returns MOAT_AGAIN. */
         r->stage = r->running = i;
+        r->stage_ns = uv_hrtime();
+        r->stage_open = true;
         int rc = pipeline[i]->on_request_head(r);
-        if (rc == MOAT_PASS) continue;
+        if (rc == MOAT_PASS) {
+            stage_timed(r);
+            continue;
+        }
+        /* AGAIN: timed when it resumes; DONE: when the request ends (r
+         * may be gone by now) */
         if (rc == MOAT_AGAIN) return;
         if (rc == MOAT_DONE) return;
         moat_error("stage %s failed: %s", pipeline[i]->name, moat_strerror(rc));
@@ -114,6 +131,7 @@ void moat__pipeline_request_head(moat_request *r)
 
 void moat__pipeline_resume(moat_request *r, int result)
 {
+    stage_timed(r);
     if (result == MOAT_PASS) run_from(r, r->stage + 1);
 }
 
@@ -325,6 +343,8 @@ static void job_after(uv_work_t *w, int status)
 {
     moat__job *job = w->data;
     job->queued = false;
+    moat__metrics_job(MOAT_CONTAINER_OF(w->loop, moat_worker, loop), job->stage,
+                      uv_hrtime() - job->queued_ns);
     moat_request *r = job->r;
     if (!r) {
         job->free_fn(job); /* the request went away: the results are dropped */
@@ -343,6 +363,7 @@ int moat__stage_offload(moat_request *r, moat__job *job, void (*work)(moat__job 
     job->stage = r->running;
     job->work.data = job;
     job->queued = true;
+    job->queued_ns = uv_hrtime();
     int rc = uv_queue_work(&r->c->w->loop, &job->work, job_work, job_after);
     if (rc < 0) job->queued = false;
     return rc;
@@ -352,6 +373,8 @@ void moat__pipeline_done(moat_request *r)
 {
     MOAT_BUG_ON(r->ended); /* R10: once */
     r->ended = true;
+    stage_timed(r);
+    moat__metrics_request(r);
     for (unsigned i = 0; i < NSTAGES; i++)
         if (pipeline[i]->on_done) pipeline[i]->on_done(r);
 }

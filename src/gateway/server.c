@@ -13,6 +13,7 @@
 
 #include "acme/acme.h"
 #include "internal.h"
+#include "metrics.h"
 
 typedef struct server {
     uv_loop_t *loop;
@@ -434,6 +435,10 @@ int moat_gateway_serve(const moat_config_source *src)
     for (unsigned i = 0; i < s.nworkers; i++)
         if (worker_init(&s, &s.workers[i], i, &err) < 0) return fail_start(&s, err);
     if (moat__control_open(cfg, &err) < 0) return fail_start(&s, err);
+    if (moat__metrics_open(cfg, s.nworkers, &err) < 0) {
+        moat__control_close();
+        return fail_start(&s, err);
+    }
     /* Ports bound, keys read, logs open: nothing more needs root. */
     if (moat__privileges_drop(cfg, &err) < 0) {
         moat__control_close();
@@ -502,6 +507,7 @@ int moat_gateway_serve(const moat_config_source *src)
         free(w->nidle);
     }
     free(s.workers);
+    moat__metrics_close();
     acme_thread = NULL;
     moat_acme_stop(acme);
     moat__runtime_unref(s.rt);

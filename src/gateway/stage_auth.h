@@ -21,6 +21,7 @@ struct moat__auth_job {
     moat_request *r;  /* NULL once the request is gone */
     moat_runtime *rt; /* owned ref: the store and settings */
     bool queued;
+    uint64_t queued_ns;                                 /* uv_hrtime() when queued (metrics.c) */
     void (*run)(moat__auth_job *job);                   /* on the pool */
     void (*back)(moat_request *r, moat__auth_job *job); /* on the loop, the run done */
     /* a portal request */

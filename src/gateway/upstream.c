@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "metrics.h"
 
 static void up_process(moat_upconn *u);
 static void up_fail(moat_upconn *u, int status, const char *key, const char *reason);
@@ -94,6 +95,7 @@ static int on_resp_head(void *ud, moat_http_head *resp)
         return u->closing ? MOAT_ECLOSED : 0;
     }
     r->upstream_ms = moat_now_ms() - r->upstream_start_ms;
+    moat__metrics_upstream(r, r->upstream_ms);
     u->reusable = resp->keep_alive && resp->status != 101;
     if (moat__pipeline_response_head(r, resp) != MOAT_PASS) return MOAT_ECLOSED;
     if (!u->req || u->closing) return MOAT_ECLOSED;
