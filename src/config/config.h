@@ -75,8 +75,8 @@ typedef struct moat_limits {
     uint64_t http2_streams;        /* HTTP/2: concurrent streams per connection */
     uint64_t http2_resets;         /* HTTP/2: RST_STREAM a client may send per 10 s */
     uint64_t http2_control_frames; /* HTTP/2: SETTINGS, PING, PRIORITY, empty DATA per 10 s */
-    moat_config_array rate;       /* of moat_rate_rule, every matching entry counts */
-    uint64_t ban_strikes;         /* refusals within ban_window that ban; 0 = no bans */
+    moat_config_array rate;        /* of moat_rate_rule, every matching entry counts */
+    uint64_t ban_strikes;          /* refusals within ban_window that ban; 0 = no bans */
     uint64_t ban_window_ms, ban_duration_ms;
     moat_strlist ban_on; /* which refusals count: waf, paths, login, rate */
 } moat_limits;
