@@ -75,7 +75,7 @@ mkdir -p "$DIR/redis"
 "$REDIS" --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DIR/redis" \
     --logfile "$DIR/redis/redis.log" &
 REDIS_PID=$!
-PIDS+=($REDIS_PID)
+PIDS+=("$REDIS_PID")
 
 PGPW="pw-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
 mkdir -p "$DIR/pg/sock"
