@@ -86,7 +86,9 @@ static void print_cert(const char *path, const char *how, bool managed, int64_t 
         put_time("renewal", moat_acme_renew_at(&ci), now);
 }
 
-static int cert_status(int argc, char **argv)
+/* `moat cert status|renew [--config FILE]`: the options and the config.
+ * -1 with *cfg owned by the caller, or the exit status (0 after --help). */
+static int load_config(int argc, char **argv, moat_config **cfg)
 {
     static const struct option opts[] = {{"config", required_argument, NULL, 'C'},
                                          {"help", no_argument, NULL, 'h'},
@@ -105,13 +107,20 @@ static int cert_status(int argc, char **argv)
             return 2;
         }
     }
-    moat_config *cfg = NULL;
     char *why = NULL;
-    if (moat_config_load(&src, &cfg, &why) < 0) {
+    if (moat_config_load(&src, cfg, &why) < 0) {
         fprintf(stderr, "moat cert: %s\n", why);
         free(why);
         return 1;
     }
+    return -1;
+}
+
+static int cert_status(int argc, char **argv)
+{
+    moat_config *cfg = NULL;
+    int front = load_config(argc, argv, &cfg);
+    if (front >= 0) return front;
     int64_t now = (int64_t)time(NULL);
     size_t n = 0;
     for (size_t i = 0; i < cfg->tls.cert.len; i++, n++)
@@ -134,30 +143,9 @@ static int cert_status(int argc, char **argv)
 
 static int cert_renew(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'C'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    moat_config_source src = {0};
-    int ch;
-    optind = 2;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (ch == 'C') {
-            src.path = optarg;
-        } else if (ch == 'h') {
-            fputs(usage_cert, stdout);
-            return 0;
-        } else {
-            fputs(usage_cert, stderr);
-            return 2;
-        }
-    }
     moat_config *cfg = NULL;
-    char *why = NULL;
-    if (moat_config_load(&src, &cfg, &why) < 0) {
-        fprintf(stderr, "moat cert: %s\n", why);
-        free(why);
-        return 1;
-    }
+    int front = load_config(argc, argv, &cfg);
+    if (front >= 0) return front;
     if (!cfg->tls.acme.on) {
         fprintf(stderr, "moat cert renew: [tls.acme] is not set: moat does not manage the "
                         "certificate (replace tls.cert and reload)\n");
