@@ -933,6 +933,17 @@ static int rd_bump(moat__backend *b)
     return eval_int(b, lua_publish, &a, 0, NULL);
 }
 
+/* HMGET of n fields of the hash at k: run()'s answer. */
+static int hmget(moat__backend *b, const char *k, const char *const *f, size_t n, redisReply **r)
+{
+    args a = {0};
+    arg_s(&a, "HMGET");
+    arg_s(&a, k);
+    for (size_t i = 0; i < n; i++)
+        arg_s(&a, f[i]);
+    return run(b, a.n, a.v, a.len, r);
+}
+
 /* ---- per-user state ------------------------------------------------------------ */
 
 static int rd_user_state(moat__backend *b, int64_t id, moat__user_state *out)
@@ -940,14 +951,9 @@ static int rd_user_state(moat__backend *b, int64_t id, moat__user_state *out)
     memset(out, 0, sizeof(*out));
     char k[64];
     key_id(k, sizeof(k), "u", id);
-    args a = {0};
-    arg_s(&a, "HMGET");
-    arg_s(&a, k);
-    const char *f[] = {"lu", "f", "fs", "lc", "ts", "mlu"};
-    for (size_t i = 0; i < 6; i++)
-        arg_s(&a, f[i]);
+    static const char *const f[] = {"lu", "f", "fs", "lc", "ts", "mlu"};
     redisReply *r = NULL;
-    int rc = run(b, a.n, a.v, a.len, &r);
+    int rc = hmget(b, k, f, 6, &r);
     if (rc < 0) return rc;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 6) {
         out->locked_until = rint_(r->element[0]);
@@ -1175,14 +1181,9 @@ static int rd_session_get(moat__backend *b, const char *id_hash, moat_session *o
     if (!hash_ok(id_hash)) return MOAT_ENOENT;
     char k[96];
     key(k, sizeof(k), "s", id_hash);
-    args a = {0};
-    arg_s(&a, "HMGET");
-    arg_s(&a, k);
-    const char *f[] = {"u", "c", "l", "e", "m", "x"};
-    for (size_t i = 0; i < 6; i++)
-        arg_s(&a, f[i]);
+    static const char *const f[] = {"u", "c", "l", "e", "m", "x"};
     redisReply *r = NULL;
-    int rc = run(b, a.n, a.v, a.len, &r);
+    int rc = hmget(b, k, f, 6, &r);
     if (rc < 0) return rc;
     rc = MOAT_ENOENT;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 6 &&
