@@ -567,6 +567,20 @@ static void print_event(why_ctx *w, const moat_seclog_entry *e)
             moat_buf_free(&q);
         }
         printf("]\n");
+        moat_buf name;
+        moat_buf_init(&name);
+        const moat_config *tc = w->cfg ? w->cfg : w->defaults;
+        if (tc && moat_waf_suggest_text_field(rules, moat_seclog_entry_get(e, "targets"), &name)) {
+            printf("                  or, if '%s' holds what people write (posts, comments, "
+                   "markdown,\n                  HTML from an editor), make it a text field "
+                   "(docs/waf.md,\n                  \"Text fields\"):\n"
+                   "                    [waf]\n                    text_fields = [",
+                   T(name.data));
+            for (size_t i = 0; i < tc->waf.text_fields.len; i++)
+                printf("\"%s\", ", T(tc->waf.text_fields.items[i]));
+            printf("\"%s\"]\n", T(name.data));
+        }
+        moat_buf_free(&name);
     }
     if (rawev && strcmp(rawev, "rate.limited") == 0) {
         const char *rp = T(moat_seclog_entry_get(e, "rule_path"));

@@ -486,6 +486,19 @@ const char *moat__config_check_route(char *v)
     return moat_route_check(v);
 }
 
+/* A parameter name as waf.text_fields names it: letters, digits, '_', '-'
+ * (it becomes part of a regular expression in the generated rules). */
+const char *moat__config_check_param_name(char *v)
+{
+    if (!*v) return "must not be empty";
+    if (strlen(v) > 64) return "must be at most 64 characters";
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (!(isalnum(*p) || *p == '_' || *p == '-'))
+            return "a parameter name is letters, digits, '_' and '-' (the last part of a JSON "
+                   "member's path, without dots)";
+    return NULL;
+}
+
 const char *moat__config_check_rule_set(char *v)
 {
     static const char *const sets[] = {"php", "932140", "932150", "920350"};

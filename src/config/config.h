@@ -203,6 +203,7 @@ typedef struct moat_config {
         moat_strlist stream_types;  /* media ranges streamed past inspect_bytes (files) */
         moat_strlist rule_sets;     /* rules moat leaves out, put back */
         moat_strlist graphql;       /* routes of GraphQL endpoints */
+        moat_strlist text_fields;   /* parameter names that carry prose, markdown, HTML */
         uint64_t inspect_bytes;     /* request body bytes inspected */
         char *over_limit;           /* "refuse" | "pass": bodies over inspect_bytes */
         char *crs;                  /* folder of the Core Rule Set's REQUEST-*.conf files */

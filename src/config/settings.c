@@ -1395,6 +1395,28 @@ const moat__config_setting moat__config_settings[] = {
                "variables. `[]` turns this off.",
     },
     {
+        .key = "waf.text_fields",
+        .type = MOAT__CFG_LIST,
+        .def = "[\"body\", \"content\", \"text\", \"markdown\", \"html\", \"description\", "
+               "\"comment\", \"message\", \"bio\", \"about\", \"notes\", \"note\", "
+               "\"summary\", \"excerpt\", \"abstract\", \"answer\", \"reply\", "
+               "\"review\", \"caption\"]",
+        .check = moat__config_check_param_name,
+        .allowed = "parameter names: letters, digits, `_`, `-`",
+        .offset = AT(waf.text_fields),
+        .doc = "Parameters that carry what people write: posts, comments, wiki pages, "
+               "markdown and HTML from rich-text editors (a form field, a multipart text "
+               "part, or a JSON member of that name at any depth). People quote shell, "
+               "Python, SQL and HTML there, so the rules that read quoted code as an attack "
+               "do not read these values: the command-injection rules (tag `attack-rce`), "
+               "Python code injection (1901120), the HTML-tag rule 941160, the SQL-keyword "
+               "rules 942190 and 942360, and the request-line rules 921110 and 921130. "
+               "Every other rule still reads them: XSS (script tags, event handlers, "
+               "`javascript:` URLs, libinjection), SQL injection (libinjection, quotes, "
+               "tautologies, comments), path traversal, SSTI, deserialization. `[]` turns "
+               "this off; see docs/waf.md, \"Text fields\".",
+    },
+    {
         .key = "waf.rule_sets",
         .type = MOAT__CFG_LIST,
         .def = "[]",

@@ -80,6 +80,7 @@ const char *moat__config_check_content_type(char *v);
 const char *moat__config_check_media_range(char *v);
 const char *moat__config_check_rule_set(char *v);
 const char *moat__config_check_route(char *v);
+const char *moat__config_check_param_name(char *v);
 const char *moat__config_check_path_prefix(char *v);
 const char *moat__config_check_account(char *v);
 const char *moat__config_check_header_value(char *v);

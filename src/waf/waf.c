@@ -7,6 +7,7 @@
  * threads and answers are the gateway's (src/gateway/stage_waf.c). */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,16 +133,13 @@ void moat_waf_base_config(const moat_config *cfg, moat_buf *b)
     for (size_t i = 0; i < cfg->waf.content_types.len; i++)
         moat_buf_printf(b, "%s|%s|", i ? " " : "", cfg->waf.content_types.items[i]);
     moat_buf_puts(b, "'\"\n");
-    /* JSON, NDJSON / JSON Lines: a newline followed by a verb and a word
-     * ("... lock budget"}\n, pretty-printed JSON's '\n  "lock a"') reads to
-     * 921110 as a request line smuggled in the body. moat's parser refuses
-     * every ambiguous framing and forwards the body re-framed, so in JSON
-     * bodies 921110 does not read the raw body (it still reads the decoded
-     * values, the parameters and the headers). */
-    moat_buf_puts(b, "SecRule REQUEST_HEADERS:Content-Type \"@rx ^application/(?:x-ndjson|"
-                     "jsonl|x-jsonlines|json|[a-z0-9.-]+\\+json)\\b\" \"id:1900011,phase:1,"
-                     "t:none,t:lowercase,pass,"
-                     "nolog,ctl:ruleRemoveTargetById=921110;REQUEST_BODY\"\n");
+    /* A request line in a body (921110: "get draft.\n" in a wiki page,
+     * pretty-printed JSON's '\n  "lock a"', NDJSON records, a ticket quoting
+     * an access-log line) smuggles nothing past moat: its parser refuses
+     * every ambiguous framing and forwards the body re-framed, so the app
+     * reads exactly the bytes moat inspected as one body. 921110 does not
+     * read the raw body (tail_rules); it still reads the parameters, their
+     * names and the headers. */
     /* JSON bodies: ModSecurity names each member by its path joined with
      * dots ("json.profile.bio"), so a member named like a dot-file in the
      * OS-file list (profile, bashrc, htaccess, ...) reads to 930120 as
@@ -234,9 +232,45 @@ static bool rule_set_on(const moat_config *cfg, const char *name)
     return false;
 }
 
+/* waf.text_fields: the rules that read quoted code as an attack do not read
+ * these parameters in a request body (a form field or multipart text part
+ * of the name, or a JSON member of the name at any depth: ModSecurity names
+ * it "json.a.b.NAME"); they still read a query-string parameter of the name
+ * (ARGS_GET, added back). The rules are listed in the setting's
+ * documentation and docs/waf.md, "Text fields". */
+static const char *const text_field_ids[] = {
+    /* the CRS's command-injection rules that read ARGS (tag attack-rce) */
+    "932100", "932105", "932106", "932110", "932115", "932120", "932130", "932140", "932150",
+    "932160", "932171", "932190", "932200",
+    /* moat's Python code injection and double-encoded command injection */
+    "1901120", "1901180",
+    /* any HTML tag with src/style (XSS rules for scripts, event handlers and
+     * javascript: URLs still read them), SQL keywords, request lines */
+    "941160", "942190", "942360", "921110", "921130"};
+
+static void text_field_targets(const moat_config *cfg, moat_buf *b)
+{
+    for (size_t i = 0; i < cfg->waf.text_fields.len; i++) {
+        const char *f = cfg->waf.text_fields.items[i];
+        moat_buf_printf(b, "%s!ARGS:%s|!ARGS:/\\.%s$/|ARGS_GET:%s", i ? "|" : "", f, f, f);
+    }
+}
+
+static void text_field_rules(const moat_config *cfg, moat_buf *b)
+{
+    if (!cfg->waf.text_fields.len) return;
+    for (size_t k = 0; k < MOAT_ARRAY_LEN(text_field_ids); k++) {
+        moat_buf_printf(b, "SecRuleUpdateTargetById %s \"", text_field_ids[k]);
+        text_field_targets(cfg, b);
+        moat_buf_puts(b, "\"\n");
+    }
+}
+
 static void tail_rules(const moat_config *cfg, moat_buf *b)
 {
     moat_buf_puts(b, "SecRuleRemoveById 901321\n");
+    moat_buf_puts(b, "SecRuleUpdateTargetById 921110 \"!REQUEST_BODY\"\n");
+    text_field_rules(cfg, b);
     static const char *const left_out[] = {"920350", "932140", "932150"};
     for (size_t i = 0; i < MOAT_ARRAY_LEN(left_out); i++)
         if (!rule_set_on(cfg, left_out[i]))
@@ -630,4 +664,51 @@ size_t moat_waf_suggest(const char *path, const char *rules, const char *targets
     }
     moat_buf_free(&route);
     return ng;
+}
+
+static bool is_text_field_rule(const char *id, size_t n)
+{
+    for (size_t k = 0; k < MOAT_ARRAY_LEN(text_field_ids); k++)
+        if (strlen(text_field_ids[k]) == n && strncmp(text_field_ids[k], id, n) == 0) return true;
+    return false;
+}
+
+bool moat_waf_suggest_text_field(const char *rules, const char *targets, moat_buf *out)
+{
+    if (!rules || !*rules || !targets || !*targets) return false;
+    /* every rule id (the blocking evaluation and moat's parser rules aside) */
+    for (const char *p = rules; *p;) {
+        size_t n = strcspn(p, ",");
+        bool other = !(n >= 3 && (strncmp(p, "949", 3) == 0 || strncmp(p, "19000", 5) == 0));
+        if (other && !is_text_field_rule(p, n)) return false;
+        p += n;
+        if (*p) p++;
+    }
+    /* every target: ID=ARGS:NAME or ID=ARGS:json.x.NAME, one NAME */
+    char name[65] = "";
+    for (const char *p = targets; *p;) {
+        size_t n = strcspn(p, ",");
+        const char *eq = memchr(p, '=', n);
+        if (!eq) return false;
+        const char *v = eq + 1;
+        size_t vn = n - (size_t)(v - p);
+        if (vn <= 5 || strncmp(v, "ARGS:", 5) != 0) return false;
+        const char *last = v + 5;
+        for (const char *q = v + 5; q < v + vn; q++)
+            if (*q == '.') last = q + 1;
+        size_t ln = vn - (size_t)(last - v);
+        if (!ln || ln >= sizeof(name)) return false;
+        for (size_t i = 0; i < ln; i++)
+            if (!(isalnum((unsigned char)last[i]) || last[i] == '_' || last[i] == '-'))
+                return false;
+        if (!name[0])
+            memcpy(name, last, ln), name[ln] = '\0';
+        else if (strlen(name) != ln || strncmp(name, last, ln) != 0)
+            return false;
+        p += n;
+        if (*p) p++;
+    }
+    if (!name[0]) return false;
+    moat_buf_puts(out, name);
+    return true;
 }

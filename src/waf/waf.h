@@ -42,6 +42,13 @@ bool moat_waf_path_excluded(const moat_config *cfg, const char *path);
  * body). */
 size_t moat_waf_suggest(const char *path, const char *rules, const char *targets, moat_buf *out);
 
+/* When every rule of a refusal (its event's "rule" and "targets", as for
+ * moat_waf_suggest) is one that waf.text_fields switches off, and every
+ * target is a body parameter of one name (ARGS:NAME or ARGS:json.….NAME),
+ * appends that NAME to out and returns true: adding it to waf.text_fields
+ * would have let the request through. */
+bool moat_waf_suggest_text_field(const char *rules, const char *targets, moat_buf *out);
+
 /* One rule that matched. Strings are bounded, NUL-terminated copies. */
 typedef struct moat_waf_match {
     char id[16];

@@ -200,7 +200,7 @@ def test_log_why_prints_the_narrowest_fix_and_it_works(moat, echo, moat_bin, tmp
     log = tmp_path / "security.log"
     m = moat(echo.url(), log={"security": str(log)})
     tip = 'Run it with os.system("ls -l") and read the output'
-    r = requests.post(m.url + "/echo/posts/42/update", data={"body": tip, "title": "tips"})
+    r = requests.post(m.url + "/echo/posts/42/update", data={"snippet": tip, "title": "tips"})
     assert r.status_code == 403
     rid = r.json()["request_id"] if r.headers.get("Content-Type", "").startswith(
         "application/json") else re.search(r"[A-Za-z0-9_-]{22}", r.text).group(0)
@@ -211,16 +211,26 @@ def test_log_why_prints_the_narrowest_fix_and_it_works(moat, echo, moat_bin, tmp
     snippet = re.search(r"exclude = \[(.*)\]", out.stdout).group(1)
     entries = json.loads("[" + snippet + "]")
     assert entries and all(e.startswith("/echo/posts/*/update ") for e in entries), entries
-    assert any("ARGS:body" in e for e in entries), entries
+    assert any("ARGS:snippet" in e for e in entries), entries
+    # every rule is one waf.text_fields switches off: that fix is offered too
+    tf = re.search(r"text_fields = (\[.*\])", out.stdout)
+    assert tf, out.stdout
+    names = json.loads(tf.group(1))
+    assert names[0] == "body" and names[-1] == "snippet", names
+    m3 = moat(echo.url(), waf={"text_fields": names})
+    assert requests.post(m3.url + "/echo/posts/7/update",
+                         data={"snippet": tip, "title": "tips"}).status_code == 200
+    assert requests.post(m3.url + "/echo/posts/7/update",
+                         data={"snippet": SQLI}).status_code == 403
     # pasted: the same request passes, the parameter elsewhere or another one does not
     m2 = moat(echo.url(), waf={"exclude": entries})
     assert requests.post(m2.url + "/echo/posts/7/update",
-                         data={"body": tip, "title": "tips"}).status_code == 200
+                         data={"snippet": tip, "title": "tips"}).status_code == 200
     assert requests.post(m2.url + "/echo/posts/7/update",
-                         data={"body": "x", "title": tip}).status_code == 403
-    assert requests.post(m2.url + "/echo/posts/7/delete", data={"body": tip}).status_code == 403
+                         data={"snippet": "x", "title": tip}).status_code == 403
+    assert requests.post(m2.url + "/echo/posts/7/delete", data={"snippet": tip}).status_code == 403
     assert requests.post(m2.url + "/echo/posts/7/update",
-                         data={"body": SQLI}).status_code == 403
+                         data={"snippet": SQLI}).status_code == 403
 
 
 def test_log_why_over_inspect_bytes_is_not_an_attack(moat, echo, moat_bin, tmp_path):
@@ -248,7 +258,7 @@ def test_waf_tune_proposes_exclusions_from_a_detect_log(moat, echo, moat_bin, tm
              "Use <script>alert(1)</script> to test"]
     for i, body in enumerate(posts * 2):
         assert s.post(m.url + "/echo/posts/%d/update" % (i + 1),
-                      data={"body": body}).status_code == 200
+                      data={"snippet": body}).status_code == 200
     assert s.get(m.url + "/echo/search", params={"q": SQLI}).status_code == 200
     s.close()
     m.stop()
@@ -259,7 +269,7 @@ def test_waf_tune_proposes_exclusions_from_a_detect_log(moat, echo, moat_bin, tm
     entries = re.findall(r'^    ("[^\n]*"),$', toml_part, re.M)
     entries = [json.loads(e) for e in entries]
     posts_entries = [e for e in entries if e.startswith("/echo/posts/*/update ")]
-    assert posts_entries and all("ARGS:body" in e for e in posts_entries), out.stdout
+    assert posts_entries and all("ARGS:snippet" in e for e in posts_entries), out.stdout
     assert re.search(r"# [2-9]\d* requests, e.g. POST /echo/posts/", out.stdout), out.stdout
     assert any(e.startswith("/echo/search$ ") and "ARGS:q" in e for e in entries), out.stdout
     # narrowest first: every entry names a target before any that does not
@@ -269,7 +279,7 @@ def test_waf_tune_proposes_exclusions_from_a_detect_log(moat, echo, moat_bin, tm
     m2 = moat(echo.url(), waf={"exclude": posts_entries})
     for i, body in enumerate(posts):
         assert requests.post(m2.url + "/echo/posts/%d/update" % (i + 1),
-                             data={"body": body}).status_code == 200
+                             data={"snippet": body}).status_code == 200
     assert requests.post(m2.url + "/echo/posts/1/update",
                          data={"title": posts[2]}).status_code == 403
     r = subprocess.run([moat_bin, "waf", "tune", str(tmp_path / "missing.log")],
