@@ -419,6 +419,28 @@ static void test_suggest(void **state)
     moat_buf_free(&b);
 }
 
+static void test_suggest_text_field(void **state)
+{
+    (void)state;
+    moat_buf b;
+    moat_buf_init(&b);
+    /* every rule one text fields switch off, one parameter name */
+    assert_true(moat_waf_suggest_text_field(
+        "932100,932115,949110", "932100=ARGS:post_text,932115=ARGS:json.a.post_text", &b));
+    assert_string_equal(b.data, "post_text");
+    moat_buf_reset(&b);
+    /* an XSS rule that still reads text fields: no */
+    assert_false(
+        moat_waf_suggest_text_field("932100,941100", "932100=ARGS:tip,941100=ARGS:tip", &b));
+    /* two names, a header, no targets: no */
+    assert_false(moat_waf_suggest_text_field("932100", "932100=ARGS:a,932100=ARGS:b", &b));
+    assert_false(moat_waf_suggest_text_field("932100", "932100=REQUEST_HEADERS:x", &b));
+    assert_false(moat_waf_suggest_text_field("932100", NULL, &b));
+    assert_false(moat_waf_suggest_text_field("932100", "932100=ARGS:a|b", &b));
+    assert_int_equal(b.len, 0);
+    moat_buf_free(&b);
+}
+
 /* Routes in the glob dialect of [[auth.rules]], rule ids and tags. */
 static void test_exclusion_routes(void **state)
 {
@@ -562,7 +584,7 @@ int main(void)
         cmocka_unit_test(test_partial_body),     cmocka_unit_test(test_modes),
         cmocka_unit_test(test_exclusions),       cmocka_unit_test(test_exclusion_routes),
         cmocka_unit_test(test_suggest),          cmocka_unit_test(test_bad_rule_files),
-        cmocka_unit_test(test_log_lines),
+        cmocka_unit_test(test_log_lines),        cmocka_unit_test(test_suggest_text_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
