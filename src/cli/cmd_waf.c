@@ -34,6 +34,7 @@ typedef struct tune {
     proposal *p;
     size_t n, cap;
     size_t events, over_limit, other;
+    moat_buf text; /* " NAME NAME": parameters that look like text fields */
 } tune;
 
 static void add_entry(tune *t, const char *entry, const char *example)
@@ -113,6 +114,17 @@ static void read_log(tune *t, const char *data, size_t len)
                     n = moat_waf_suggest(path, moat_seclog_entry_get(&e, "rule"),
                                          moat_seclog_entry_get(&e, "targets"), &out);
                 if (!n && !(key && strcmp(key, "waf.over_limit") == 0)) t->other++;
+                moat_buf name;
+                moat_buf_init(&name);
+                if (n && moat_waf_suggest_text_field(moat_seclog_entry_get(&e, "rule"),
+                                                     moat_seclog_entry_get(&e, "targets"), &name)) {
+                    char *have = moat_xasprintf("%s ", t->text.data ? t->text.data : "");
+                    char *needle = moat_xasprintf(" %s ", name.data);
+                    if (!strstr(have, needle)) moat_buf_printf(&t->text, " %s", name.data);
+                    free(have);
+                    free(needle);
+                }
+                moat_buf_free(&name);
                 char example[160];
                 snprintf(example, sizeof(example), "%s %.100s, request %s", method ? method : "?",
                          path ? path : "?", rid ? rid : "?");
@@ -171,6 +183,7 @@ static int cmd_tune(int argc, char **argv)
                 moat_buf_free(&t.p[k].ids);
             }
             free(t.p);
+            moat_buf_free(&t.text);
             return 2;
         }
         read_log(&t, data, len);
@@ -188,6 +201,25 @@ static int cmd_tune(int argc, char **argv)
         printf("# %zu events name no rule an exclusion could switch off (a body that does not\n"
                "# parse as its Content-Type says, or the engine failing): fix the client.\n",
                t.other);
+    if (t.text.len) {
+        /* every rule that matched in these parameters is one text fields
+         * switch off: offered as the alternative to their entries */
+        moat_config *def = moat_config_default();
+        printf("# Only the rules that waf.text_fields switches off matched in:%s.\n"
+               "# If they hold text people write (posts, comments, markdown, HTML from an\n"
+               "# editor), make them text fields instead of excluding them (docs/waf.md,\n"
+               "# \"Text fields\"): in [waf],\n#   text_fields = [",
+               t.text.data);
+        for (size_t i = 0; def && i < def->waf.text_fields.len; i++)
+            printf("\"%s\", ", def->waf.text_fields.items[i]);
+        for (char *w = t.text.data + 1, *sp; w && *w; w = sp) {
+            sp = strchr(w, ' ');
+            if (sp) *sp++ = '\0';
+            printf("\"%s\"%s", w, sp ? ", " : "");
+        }
+        printf("]\n");
+        moat_config_free(def);
+    }
     if (t.n) {
         printf("[waf]\nexclude = [\n");
         for (size_t i = 0; i < t.n; i++) {
@@ -216,6 +248,7 @@ static int cmd_tune(int argc, char **argv)
         moat_buf_free(&t.p[k].ids);
     }
     free(t.p);
+    moat_buf_free(&t.text);
     return 0;
 }
 

@@ -271,6 +271,11 @@ def test_waf_tune_proposes_exclusions_from_a_detect_log(moat, echo, moat_bin, tm
     posts_entries = [e for e in entries if e.startswith("/echo/posts/*/update ")]
     assert posts_entries and all("ARGS:snippet" in e for e in posts_entries), out.stdout
     assert re.search(r"# [2-9]\d* requests, e.g. POST /echo/posts/", out.stdout), out.stdout
+    # the shell and Python posts matched only rules text fields switch off:
+    # the text_fields alternative names the parameter (commented out)
+    tf = re.search(r"^#   text_fields = (\[.*\])$", out.stdout, re.M)
+    assert tf and json.loads(tf.group(1))[-1] == "snippet", out.stdout
+    assert json.loads(tf.group(1))[0] == "body"
     assert any(e.startswith("/echo/search$ ") and "ARGS:q" in e for e in entries), out.stdout
     # narrowest first: every entry names a target before any that does not
     has_target = [":" in e.split(" ")[-1] for e in entries]
