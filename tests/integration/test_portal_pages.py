@@ -77,7 +77,7 @@ def test_pages_in_chromium(moat_bin, moat, echo, tmp_path):
         pytest.fail("node --test did not finish within %ds:\n%s\n%s"
                     % (RUN_TIMEOUT, exc.stdout, exc.stderr))
     assert p.returncode == 0, "node --test pages.test.mjs failed:\n%s\n%s" % (p.stdout, p.stderr)
-    assert "checked 88 layouts" in p.stdout, p.stdout
+    assert "checked 88 layouts, 88 with axe-core" in p.stdout, p.stdout
     pngs = sorted(f.name for f in shots.glob("*.png"))
     assert len(pngs) == 88, pngs  # 11 pages x 4 widths x 2 schemes
     assert all((shots / f).stat().st_size > 1000 for f in pngs)
