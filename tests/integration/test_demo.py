@@ -169,6 +169,15 @@ def test_demo_django_admin_single_sign_on(moat_bin, tmp_path):
         home = s.get(d.base + "/", timeout=10).text
         assert re.search(r'<strong id="who">demo</strong> \(groups: admin; staff: yes\)', home)
         d.waf_block_explained()
+        # the admin's own "Log out" goes on to moat's, whose button ends the session
+        r = s.get(d.base + "/admin/logout/", allow_redirects=False, timeout=10)
+        assert r.status_code == 303 and r.headers["Location"] == "/.moat/logout"
+        page = s.get(d.base + "/.moat/logout", timeout=10)
+        r = s.post(d.base + "/.moat/logout", data={"csrf": csrf_of(page.text)},
+                   allow_redirects=False, timeout=10)
+        assert r.status_code == 303
+        r = s.get(d.base + "/admin/", allow_redirects=False, timeout=10)
+        assert r.status_code == 302 and r.headers["Location"].startswith("/.moat/login")
     finally:
         d.stop()
 
