@@ -1,7 +1,7 @@
 // pages.test.mjs - every page moat shows people, measured in Chromium.
 //
-// Each portal page (log in, a refused log in, the account page, password
-// change, second factor, enrollment, recovery codes) and moat's error pages
+// Each portal page (log in, a refused log in, the account page, the logout
+// question, password change, second factor, enrollment, recovery codes) and moat's error pages
 // (404 sensitive path, 403 WAF block, 414 long address, 502 unreachable app) is laid out at
 // 320, 390, 768 and 1440 px, in light and dark colour schemes, and checked
 // programmatically: no sideways scrolling, every control at least 44 x 44 px
@@ -254,6 +254,12 @@ test('portal pages at phone and desktop widths', async () => {
   r = await page.goto(BASE + '/.moat/');
   assert.equal(r.status(), 200);
   await check(page, 'account');
+
+  // where an app's own "Log out" link sends the user: the question, one button
+  r = await page.goto(BASE + '/.moat/logout');
+  assert.equal(r.status(), 200);
+  assert.equal(await page.locator('h1').innerText(), 'Log out');
+  await check(page, 'logout');
 
   await page.goto(BASE + '/.moat/password');
   await check(page, 'password');

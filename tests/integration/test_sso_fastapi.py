@@ -44,7 +44,7 @@ def test_one_login_at_moat_signs_into_fastapi(site):
     assert s.get(base + "/admin", timeout=30).json() == {"admin": "alice"}
     me = s.get(base + "/whoami", timeout=30).json()
     assert me == {"user": "alice", "roles": ["admin", "staff"], "mfa": True, "via": "session",
-                  "scopes": ["admin", "mfa", "staff"]}
+                  "scopes": ["admin", "authenticated", "mfa", "staff"]}
     assert s.get(base + "/mfa", timeout=30).json() == {"mfa": "alice"}
     assert s.get(base + "/scoped", timeout=30).json() == {"scoped": "alice"}  # Starlette's @requires
     assert s.get(base + "/ident", timeout=30).json() == {"user": "alice",
@@ -62,7 +62,7 @@ def test_second_factor_and_roles_reach_the_app(site):
     s, r = portal_login(base, "bob")
     assert r.status_code in (302, 303)
     me = s.get(base + "/whoami", timeout=30).json()
-    assert me["user"] == "bob" and me["mfa"] is False and me["scopes"] == ["staff"]
+    assert me["user"] == "bob" and me["mfa"] is False and me["scopes"] == ["authenticated", "staff"]
     # moat lets bob reach /mfa (authenticated); the app's require(mfa=True) refuses
     assert s.get(base + "/mfa", allow_redirects=False, timeout=30).status_code == 403
     assert s.get(base + "/scoped", allow_redirects=False, timeout=30).status_code == 403
@@ -116,14 +116,19 @@ def test_client_identity_through_moat_is_replaced(site):
     assert r.json()["user"] is None  # moat strips what the client sent
 
 
-def test_short_secret_refused_at_start():
+def test_short_secret_refused_at_start_and_scopes_claim_nothing_unchecked():
     sys.path.insert(0, str(INTEGRATIONS))
     try:
         mod = importlib.import_module("moat_identity.starlette")
+        ident = importlib.import_module("moat_identity")
         for bad in ("", "short", None):
             with pytest.raises((ValueError, TypeError)):
                 mod.MoatIdentityMiddleware(lambda *a: None, secret=bad)
         mod.MoatIdentityMiddleware(lambda *a: None, secret=SECRET)  # the control
+        # a moat role named "mfa" is no second factor in Starlette's scopes
+        i = ident.Identity("mallory", ("mfa", "authenticated", "staff"), False, "session", 0)
+        assert mod.scopes_of(i) == ["authenticated", "staff"]
+        assert mod.scopes_of(i._replace(mfa=True)) == ["authenticated", "staff", "mfa"]
     finally:
         sys.path.remove(str(INTEGRATIONS))
 

@@ -19,7 +19,8 @@ within max_age seconds) and sets, in the ASGI scope:
 
     scope["moat_identity"]   the verified Identity, or None
     scope["user"]            a MoatUser (or Starlette's UnauthenticatedUser)
-    scope["auth"]            AuthCredentials(roles), "mfa" added with a second factor
+    scope["auth"]            AuthCredentials: "authenticated", the roles, and
+                             "mfa" with a second factor (scopes_of)
 
 so `request.user`, `request.auth.scopes` and Starlette's `@requires("admin")`
 work as with Starlette's AuthenticationMiddleware (use one or the other, not
@@ -110,8 +111,7 @@ class MoatIdentityMiddleware:
             if ident is not None:
                 scope["user"] = MoatUser(ident)
                 if AuthCredentials is not None:
-                    scope["auth"] = AuthCredentials(
-                        sorted(ident.groups) + (["mfa"] if ident.mfa else []))
+                    scope["auth"] = AuthCredentials(scopes_of(ident))
             else:
                 # never a user or credentials set before us (another middleware, the server)
                 if UnauthenticatedUser is not None:
@@ -121,6 +121,15 @@ class MoatIdentityMiddleware:
                     scope.pop("user", None)
                     scope.pop("auth", None)
         await self.app(scope, receive, send)
+
+
+def scopes_of(ident):
+    """Starlette's scopes for an identity: "authenticated", the roles, and
+    "mfa" for a second factor. A role that happens to be named "mfa" or
+    "authenticated" is left out (request.user.roles keeps it): it must not
+    stand for what moat did not check."""
+    roles = sorted(set(ident.groups) - {"authenticated", "mfa"})
+    return ["authenticated"] + roles + (["mfa"] if ident.mfa else [])
 
 
 def identity(request: HTTPConnection):
