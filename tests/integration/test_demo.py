@@ -196,6 +196,10 @@ def test_demo_fastapi_under_uvicorn(moat_bin, tmp_path):
         assert r.status_code == 200 and "under uvicorn" in r.text and "not logged in" in r.text
         # uvicorn's --proxy-headers: the scheme and address moat vouches for
         assert "scheme: <code>https</code>" in r.text and "<code>127.0.0.1</code>" in r.text
+        css = requests.get(base + "/static/style.css", verify=False, timeout=5)
+        assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+        # FastAPI's /docs would load scripts from a CDN (refused by moat's CSP): off
+        assert requests.get(base + "/docs", verify=False, timeout=5).status_code == 404
         r = requests.get(base + "/", headers={"X-Forwarded-For": "6.6.6.6"}, verify=False,
                          timeout=5)
         assert "6.6.6.6" not in r.text
