@@ -1,5 +1,5 @@
 # The README's commands. Everything real lives in meson.build and scripts/.
-#   make run    install what is missing, build, run the demo (APP=django: the Django one)
+#   make run    install what is missing, build, run the demo (APP=django or APP=fastapi: those)
 #   make test   install what is missing, build, run every test
 PY      := /usr/bin/python3
 BUILD   := build

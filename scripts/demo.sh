@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make run [APP=django]: the example Flask app (or Django project) under
-# gunicorn on a unix socket, moat in front (HTTPS on localhost:8443 with a development certificate; plain HTTP on
+# make run [APP=django|fastapi]: the example Flask app (or Django project)
+# under gunicorn (the FastAPI one under uvicorn) on a unix socket, moat in front (HTTPS on localhost:8443 with a development certificate; plain HTTP on
 # 127.0.0.1:8080 redirects there), a demo user with a generated password, and
 # a short guided tour. Ctrl-C (or q) stops both and removes the demo's folder.
 set -euo pipefail
@@ -10,7 +10,8 @@ APP=${2:-flask}
 case "$APP" in
 flask) APP_DIR=examples/flask_app APP_MODULE=app:app ADMIN=/admin ;;
 django) APP_DIR=examples/django_app APP_MODULE=demo_site.wsgi:application ADMIN=/admin/ ;;
-*) echo "APP=$APP: expected flask or django"; exit 2 ;;
+fastapi) APP_DIR=examples/fastapi_app APP_MODULE=app:app ADMIN=/admin ;;
+*) echo "APP=$APP: expected flask, django or fastapi"; exit 2 ;;
 esac
 case "$MOAT" in /*) ;; *) MOAT="$PWD/$MOAT" ;; esac
 RUN=$(mktemp -d /tmp/moat-demo.XXXXXX)
@@ -68,9 +69,19 @@ if [ "$APP" = django ]; then
         { echo "the Django project's database could not be set up"; exit 1; }
     [ "$ROOT" -eq 1 ] && chown nobody:nogroup "$RUN/app.sqlite3"
 fi
-/usr/bin/python3 -m gunicorn --chdir "$APP_DIR" --bind "unix:$RUN/app.sock" \
-    --workers 2 --worker-class gthread --threads 4 --keep-alive 30 \
-    --log-level warning "$APP_MODULE" </dev/null &
+if [ "$APP" = fastapi ]; then
+    /usr/bin/python3 -c 'import fastapi, uvicorn' 2>/dev/null ||
+        { echo "APP=fastapi needs the Debian packages python3-fastapi and uvicorn (make deps)"; exit 1; }
+    # Only moat reaches the socket (its X-Forwarded-* are the ones to trust;
+    # keep [trusted_proxies] empty: uvicorn then reads moat's address alone).
+    /usr/bin/python3 -m uvicorn --app-dir "$APP_DIR" --uds "$RUN/app.sock" \
+        --proxy-headers --forwarded-allow-ips '*' --no-server-header \
+        --log-level warning --no-access-log "$APP_MODULE" </dev/null &
+else
+    /usr/bin/python3 -m gunicorn --chdir "$APP_DIR" --bind "unix:$RUN/app.sock" \
+        --workers 2 --worker-class gthread --threads 4 --keep-alive 30 \
+        --log-level warning "$APP_MODULE" </dev/null &
+fi
 APP_PID=$!
 for _ in $(seq 1 100); do [ -S "$RUN/app.sock" ] && break; sleep 0.1; done
 [ -S "$RUN/app.sock" ] || { echo "the example app did not start"; exit 1; }
@@ -87,14 +98,16 @@ DJANGO_NOTE=""
 [ "$APP" = django ] && DJANGO_NOTE="
      Django's admin opens without its own login form (single sign-on)."
 API_NOTE=""
-[ "$APP" = flask ] && API_NOTE="  The API takes a bearer token (created for demo, shown only now):
+[ "$APP" != django ] && API_NOTE="  The API takes a bearer token (created for demo, shown only now):
      curl -k -H 'Authorization: Bearer $TOKEN' $BASE/api/notes
 "
+APP_NAME=${APP^}
+[ "$APP" = fastapi ] && APP_NAME=FastAPI
 M="$MOAT"
 case "$M" in "$PWD"/*) M="${M#"$PWD"/}" ;; esac
 cat <<MSG
 
-  moat is in front of the example ${APP^} app.   Ctrl-C (or q) stops both.
+  moat is in front of the example $APP_NAME app.   Ctrl-C (or q) stops both.
 
   Open $BASE/
   (a self-signed development certificate: the browser warns once;

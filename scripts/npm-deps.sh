@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the npm packages listed in deps/npm.txt ("FOLDER: npm ci"), from
-# each folder's package-lock.json, when the folder has no node_modules yet.
+# each folder's package-lock.json, when the folder has no node_modules yet or
+# when one it lists is missing (a package added since: `npm ls` says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v npm >/dev/null; then
@@ -10,7 +11,7 @@ if ! command -v npm >/dev/null; then
 fi
 while IFS=: read -r dir cmd; do
     case "$dir" in '' | \#*) continue ;; esac
-    [ -d "$dir/node_modules" ] && continue
+    [ -d "$dir/node_modules" ] && (cd "$dir" && npm ls --depth=0 >/dev/null 2>&1) && continue
     echo "npm: $dir"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 done <deps/npm.txt

@@ -1,14 +1,16 @@
 // pages.test.mjs - every page moat shows people, measured in Chromium.
 //
-// Each portal page (log in, a refused log in, the account page, password
-// change, second factor, enrollment, recovery codes) and moat's error pages
+// Each portal page (log in, a refused log in, the account page, the logout
+// question, password change, second factor, enrollment, recovery codes) and moat's error pages
 // (404 sensitive path, 403 WAF block, 414 long address, 502 unreachable app) is laid out at
 // 320, 390, 768 and 1440 px, in light and dark colour schemes, and checked
 // programmatically: no sideways scrolling, every control at least 44 x 44 px
 // (a check box: its label), text at least 16 px, WCAG AA contrast of every
 // text against its background (4.5:1, 3:1 for large text), a visible focus
 // ring on each control reached with Tab, the stylesheet applied, no script,
-// no CSP violation. A screenshot of each goes to SHOTS.
+// no CSP violation. axe-core (npm axe-core) checks each layout too: any
+// violation of a WCAG 2.0/2.1/2.2 level A or AA rule fails. A screenshot of
+// each goes to SHOTS.
 //
 // Run by tests/integration/test_portal_pages.py, which sets:
 //   MOAT_URL       moat (branded: site name, logo, accent, back link) in front of the echo app
@@ -20,7 +22,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -34,11 +37,17 @@ const SHOTS = process.env.SHOTS;
 const TIMEOUT = 30000;
 const WIDTHS = [320, 390, 768, 1440];
 const SCHEMES = ['light', 'dark'];
+// axe-core's source, evaluated in the page through the DevTools protocol:
+// not a <script> element (the page must have none) and not subject to the
+// page's CSP (which the test checks is not broken).
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 
 let context;
 let userDataDir;
 const cspErrors = [];
 const checked = [];
+let axeRuns = 0;
 
 function base32Decode(s) {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -175,6 +184,24 @@ async function focusProblems(page) {
   return problems;
 }
 
+// axe-core's WCAG A/AA violations on the page as it is laid out now, as
+// strings: rule, impact, the elements and why.
+async function axeProblems(page) {
+  if (!await page.evaluate(() => typeof window.axe === 'object')) await page.evaluate(AXE);
+  const found = await page.evaluate(async (tags) => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: tags } });
+    const out = r.violations.map((v) => `axe ${v.id} (${v.impact}): ` + v.nodes.map((n) =>
+      `${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`).join('; '));
+    // a run that looked at nothing proves nothing
+    const passed = new Set(r.passes.map((p) => p.id));
+    if (!['color-contrast', 'document-title', 'html-has-lang', 'meta-viewport']
+      .every((id) => passed.has(id)))
+      out.push(`axe checked too little: ${r.passes.map((p) => p.id).join(' ')}`);
+    return out;
+  }, AXE_TAGS);
+  return found;
+}
+
 async function check(page, label) {
   for (const width of WIDTHS) {
     await page.setViewportSize({ width, height: 900 });
@@ -182,6 +209,8 @@ async function check(page, label) {
       await page.emulateMedia({ colorScheme });
       const problems = await page.evaluate(measure);
       if (width === 390) problems.push(...await focusProblems(page));
+      problems.push(...await axeProblems(page));
+      axeRuns++;
       const shot = join(SHOTS, `${label}-${width}-${colorScheme}.png`);
       await page.screenshot({ path: shot, fullPage: true });
       assert.deepEqual(problems, [], `${label} at ${width} px, ${colorScheme}`);
@@ -226,6 +255,12 @@ test('portal pages at phone and desktop widths', async () => {
   assert.equal(r.status(), 200);
   await check(page, 'account');
 
+  // where an app's own "Log out" link sends the user: the question, one button
+  r = await page.goto(BASE + '/.moat/logout');
+  assert.equal(r.status(), 200);
+  assert.equal(await page.locator('h1').innerText(), 'Log out');
+  await check(page, 'logout');
+
   await page.goto(BASE + '/.moat/password');
   await check(page, 'password');
 
@@ -247,6 +282,18 @@ test('portal pages at phone and desktop widths', async () => {
   await page.close();
 });
 
+// The control: axe-core runs in moat's page (under its CSP) and does fail
+// one that breaks a rule, here a field whose label is taken away.
+test('axe-core catches a violation in a real page', async () => {
+  const page = watch(await context.newPage());
+  await page.goto(BASE + '/.moat/login');
+  assert.deepEqual(await axeProblems(page), []);
+  await page.evaluate(() => { for (const l of document.querySelectorAll('label')) l.remove(); });
+  const found = await axeProblems(page);
+  assert.ok(found.some((p) => /^axe label \(critical\)/.test(p)), found.join('\n'));
+  await page.close();
+});
+
 test('error pages at phone and desktop widths', async () => {
   const page = watch(await context.newPage());
   let r = await page.goto(BASE + '/.git/config');
@@ -264,5 +311,5 @@ test('error pages at phone and desktop widths', async () => {
   await check(page, 'error-502');
   assert.deepEqual(cspErrors, [], 'error pages broke the CSP');
   await page.close();
-  console.log(`checked ${checked.length} layouts`);
+  console.log(`checked ${checked.length} layouts, ${axeRuns} with axe-core`);
 });

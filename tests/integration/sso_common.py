@@ -1,11 +1,14 @@
-"""Shared by test_sso_django.py and test_sso_flask.py: a store with users
-(one with TOTP), an app under gunicorn that imports integrations/python,
-moat in front with auth.identity_secret, and the portal's login form."""
+"""Shared by test_sso_django.py, test_sso_flask.py and test_sso_fastapi.py:
+a store with users (one with TOTP), an app under gunicorn (or uvicorn) that
+imports integrations/python, moat in front with auth.identity_secret, and
+the portal's login form."""
 
 import hashlib
 import hmac
 import os
 import re
+import shutil
+import signal
 import subprocess
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -14,8 +17,8 @@ import pyotp
 import pytest
 import requests
 
-from conftest import PYTHON, REPO, Gunicorn, serving_dir
-from helpers import toml_dumps
+from conftest import APPS, PYTHON, REPO, START_TIMEOUT, Gunicorn, serving_dir, short_tmpdir
+from helpers import HOST, free_port, port_accepts, toml_dumps, wait_for
 
 PW = "correct horse battery staple"
 SECRET = "sso test identity secret, more than 32 characters long"
@@ -65,6 +68,54 @@ def start_app(module, env):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+class Uvicorn:
+    """An ASGI app from tests/integration/apps under Debian's uvicorn, on a
+    loopback port, with integrations/python importable and env set for it."""
+
+    def __init__(self, module, env):
+        self.module, self.env = module, env
+        self.port = free_port()
+        self.dir = short_tmpdir("moat-uv-")
+        self.log_path = os.path.join(self.dir, "uvicorn.log")
+        self.proc = None
+
+    def url(self):
+        return "http://%s:%d" % (HOST, self.port)
+
+    def start(self):
+        env = dict(os.environ, PYTHONPATH=str(INTEGRATIONS), PYTHONDONTWRITEBYTECODE="1",
+                   **self.env)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [PYTHON, "-m", "uvicorn", "--host", HOST, "--port", str(self.port),
+                 "--app-dir", str(APPS), "--no-access-log", self.module],
+                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+
+        def ready():
+            assert self.proc.poll() is None, "uvicorn exited:\n" + self.log()
+            return port_accepts(self.port)
+        try:
+            wait_for(ready, START_TIMEOUT, what="uvicorn to accept")
+        except AssertionError:
+            self.stop()
+            raise
+        return self
+
+    def log(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def csrf_of(html):

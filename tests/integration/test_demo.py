@@ -1,6 +1,6 @@
 """`make run`'s demo (scripts/demo.sh), as a newcomer runs it: the example
-Flask app under gunicorn on a unix socket, moat in front with a development
-certificate, serving as nobody once started as root. It must come up and do
+Flask app under gunicorn on a unix socket (the Django one, the FastAPI one
+under uvicorn), moat in front with a development certificate, serving as nobody once started as root. It must come up and do
 what its guided tour promises: the demo user's generated password logs in at
 moat's portal, /admin sends them to set up a second factor and then opens,
 the app shows the identity moat signed, the API takes the printed bearer
@@ -168,6 +168,66 @@ def test_demo_django_admin_single_sign_on(moat_bin, tmp_path):
         assert s.get(d.base + "/static/admin/css/base.css", timeout=10).status_code == 200
         home = s.get(d.base + "/", timeout=10).text
         assert re.search(r'<strong id="who">demo</strong> \(groups: admin; staff: yes\)', home)
+        d.waf_block_explained()
+        # the admin's own "Log out" goes on to moat's, whose button ends the session
+        r = s.get(d.base + "/admin/logout/", allow_redirects=False, timeout=10)
+        assert r.status_code == 303 and r.headers["Location"] == "/.moat/logout"
+        page = s.get(d.base + "/.moat/logout", timeout=10)
+        r = s.post(d.base + "/.moat/logout", data={"csrf": csrf_of(page.text)},
+                   allow_redirects=False, timeout=10)
+        assert r.status_code == 303
+        r = s.get(d.base + "/admin/", allow_redirects=False, timeout=10)
+        assert r.status_code == 302 and r.headers["Location"].startswith("/.moat/login")
+    finally:
+        d.stop()
+
+
+@as_root
+def test_demo_fastapi_under_uvicorn(moat_bin, tmp_path):
+    """make run APP=fastapi: the FastAPI app under uvicorn behind moat, signed
+    in by moat_identity.starlette; /admin guarded by moat and by the app."""
+    d = Demo(moat_bin, tmp_path, app="fastapi")
+    base = d.base
+    try:
+        tour = d.wait_tour()
+        assert "example FastAPI app" in tour
+        token = re.search(r"Bearer (\S+)'", tour).group(1)
+        r = requests.get(base + "/", verify=False, timeout=5)
+        assert r.status_code == 200 and "under uvicorn" in r.text and "not logged in" in r.text
+        # uvicorn's --proxy-headers: the scheme and address moat vouches for
+        assert "scheme: <code>https</code>" in r.text and "<code>127.0.0.1</code>" in r.text
+        css = requests.get(base + "/static/style.css", verify=False, timeout=5)
+        assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+        # FastAPI's /docs would load scripts from a CDN (refused by moat's CSP): off
+        assert requests.get(base + "/docs", verify=False, timeout=5).status_code == 404
+        r = requests.get(base + "/", headers={"X-Forwarded-For": "6.6.6.6"}, verify=False,
+                         timeout=5)
+        assert "6.6.6.6" not in r.text
+        r = requests.post(base + "/guestbook", data={"name": "me", "message": "hello"},
+                          verify=False, allow_redirects=False, timeout=10)
+        assert r.status_code == 303 and r.headers["Location"] == "/guestbook"
+        assert "hello" in requests.get(base + "/guestbook", verify=False, timeout=5).text
+
+        s = d.login_with_new_factor("/admin")
+        r = s.get(base + "/admin", allow_redirects=False, timeout=10)
+        assert r.status_code == 200 and "Site statistics" in r.text, r.text[:2000]
+        home = s.get(base + "/", timeout=10).text
+        assert re.search(r'<strong id="who">demo</strong> \(roles: admin; second factor: yes\)',
+                         home), home
+        assert "signed <code>X-Moat-Identity</code>" in home
+
+        h = {"Authorization": "Bearer " + token}
+        r = requests.post(base + "/api/notes", json={"text": "buy milk"}, headers=h, verify=False,
+                          timeout=10)
+        assert r.status_code == 201 and r.json()["text"] == "buy milk", r.text
+        r = requests.get(base + "/api/notes", headers=h, verify=False, timeout=10)
+        assert r.status_code == 200 and [n["text"] for n in r.json()["notes"]] == ["buy milk"]
+        r = requests.get(base + "/api/notes", headers={"Accept": "application/json"},
+                         verify=False, timeout=10)
+        assert r.status_code == 401
+        # a bearer token has no second factor: moat refuses /admin before the app
+        assert requests.get(base + "/admin", headers=h, verify=False, allow_redirects=False,
+                            timeout=10).status_code == 403
         d.waf_block_explained()
     finally:
         d.stop()

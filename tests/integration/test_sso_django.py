@@ -6,15 +6,16 @@ at moat's portal (password and TOTP code) opens the admin: Django never shows
 its own form. The middleware creates the user on first sight with an
 unusable password, maps moat's roles to Django groups, is_staff and
 is_superuser (only with a second factor), logs out of Django when moat's
-session ends, and trusts nothing a client sends the app directly: a forged,
+session ends, sends the admin's own "Log out" on to moat's logout, and trusts nothing a client sends the app directly: a forged,
 wrongly signed or stale X-Moat-Identity, or a bare Remote-User."""
 
+import re
 import subprocess
 
 import requests
 
 from conftest import PYTHON, REPO
-from sso_common import (INTEGRATIONS, SECRET, FAST, make_store, portal_login, pytest,
+from sso_common import (INTEGRATIONS, SECRET, FAST, csrf_of, make_store, portal_login, pytest,
                         serving_dir, signed, start_app, totp_now)
 
 APPS = REPO / "tests" / "integration" / "apps"
@@ -75,6 +76,44 @@ def test_logout_at_moat_logs_out_of_django(site):
     assert s.get(base + "/whoami", timeout=30).json()["user"] is None
     r = s.get(base + "/admin/", allow_redirects=False, timeout=30)
     assert r.status_code == 302 and r.headers["Location"].startswith("/.moat/login")
+
+
+def test_django_admin_log_out_link_ends_the_moat_session(site):
+    """The stock admin's own "Log out" link: Django's session ends and the
+    user lands on moat's logout, whose one button ends moat's session (a GET
+    alone does not: another site's link cannot log anyone out)."""
+    base, _, secrets = site
+    s, r = portal_login(base, "alice", code=secrets["alice.recovery"].pop(), rd="/admin/")
+    assert r.status_code in (302, 303)
+    admin = s.get(base + "/admin/", timeout=30)
+    assert admin.status_code == 200 and "Site administration" in admin.text
+    m = re.search(r'<a href="([^"]+)">Log out</a>', admin.text)
+    assert m, admin.text  # Django's own link
+    r = s.get(base + m.group(1), allow_redirects=False, timeout=30)
+    assert r.status_code == 303 and r.headers["Location"] == "/.moat/logout", \
+        (r.status_code, r.headers, r.text[:500])
+    page = s.get(base + "/.moat/logout", allow_redirects=False, timeout=30)
+    assert page.status_code == 200 and "<title>Log out" in page.text
+    assert 'action="/.moat/logout"' in page.text and ">Log out</button>" in page.text
+    # the question alone ends nothing at moat
+    assert s.get(base + "/whoami", timeout=30).json()["user"] == "alice"
+    r = s.post(base + "/.moat/logout", data={"csrf": csrf_of(page.text)},
+               allow_redirects=False, timeout=30)
+    assert r.status_code == 303 and r.headers["Location"] == "/.moat/login"
+    assert s.get(base + "/whoami", timeout=30).json()["user"] is None
+    r = s.get(base + "/admin/", allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and r.headers["Location"].startswith("/.moat/login")
+    # logged out at moat, the question page sends to the login form
+    r = s.get(base + "/.moat/logout", allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and r.headers["Location"].startswith("/.moat/login")
+
+
+def test_django_logout_without_moat_identity_is_djangos_own(site):
+    """Reached directly (no identity from moat), Django's logout is left
+    alone: the admin's own answer to an anonymous user, not moat's logout."""
+    _, app, _ = site
+    r = requests.get(app.url() + "/admin/logout/", allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and r.headers["Location"] == "/admin/", r.headers
 
 
 def test_roles_without_second_factor_are_not_staff(site):

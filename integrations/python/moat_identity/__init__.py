@@ -16,7 +16,9 @@ proxy) carries no identity.
     if ident: ident.user, ident.groups, ident.mfa
 
 The Django middleware is in moat_identity.django, the Flask extension in
-moat_identity.flask. Only the standard library is used here.
+moat_identity.flask, the ASGI middleware and FastAPI dependencies (FastAPI,
+Starlette) in moat_identity.starlette. Only the standard library is used
+here.
 """
 
 import hashlib

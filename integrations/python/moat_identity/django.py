@@ -20,11 +20,16 @@ Settings (all optional but the secret):
     MOAT_STAFF_REQUIRE_MFA = True           # is_staff/is_superuser only with mfa=1
     MOAT_SYNC_GROUPS = True                 # user.groups = the moat roles
     MOAT_CREATE_USERS = True                # create a user moat knows on first sight
+    MOAT_LOGOUT_URL = "/.moat/logout"       # where Django's own logout sends them; None: off
 
 Each request with a valid X-Moat-Identity logs its user in (creating them
 with an unusable password on first sight); a request without one logs out
 a user this backend logged in, so logging out at moat logs out of Django.
-The unsigned Remote-User header is never read.
+Django's own logout (the admin's "Log out" link, any LogoutView or URL named
+"logout") for a user moat vouches for ends Django's session and sends them
+to moat's logout (303 to MOAT_LOGOUT_URL), which asks them to confirm with
+one button and ends moat's session: the next request would otherwise log
+them in again. The unsigned Remote-User header is never read.
 """
 
 import logging
@@ -33,7 +38,9 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.views import LogoutView
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpResponseRedirect
 
 from . import DEFAULT_MAX_AGE, WSGI_KEY, verify
 
@@ -102,6 +109,19 @@ class MoatIdentityMiddleware:
         self.process_request(request)
         return self.get_response(request)
 
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        """Django's own logout, for a user moat vouches for: end Django's
+        session and send them to moat's logout, which ends moat's."""
+        url = _setting("MOAT_LOGOUT_URL", "/.moat/logout")
+        if not url or getattr(request, "moat_identity", None) is None:
+            return None
+        if not _is_logout(request, view_func):
+            return None
+        auth.logout(request)
+        response = HttpResponseRedirect(url)
+        response.status_code = 303  # the admin's logout may be a POST (Django 4.1+)
+        return response
+
     def process_request(self, request):
         if not hasattr(request, "user"):
             raise ImproperlyConfigured(
@@ -109,6 +129,7 @@ class MoatIdentityMiddleware:
                 "AuthenticationMiddleware before it in MIDDLEWARE")
         raw = request.META.get(WSGI_KEY)
         ident = verify(raw, self.secret, self.max_age) if raw else None
+        request.moat_identity = ident
         if raw and ident is None:
             log.warning("X-Moat-Identity refused (bad signature, stale or malformed)")
         if ident is None:
@@ -128,3 +149,13 @@ class MoatIdentityMiddleware:
                 auth.logout(request)
             return
         auth.login(request, user, backend=BACKEND)  # rotates Django's session key
+
+
+def _is_logout(request, view_func):
+    """Django's logout: a LogoutView, or a URL named "logout" (the admin's
+    admin:logout is a method of the AdminSite, not a LogoutView)."""
+    view_class = getattr(view_func, "view_class", None)
+    if isinstance(view_class, type) and issubclass(view_class, LogoutView):
+        return True
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.url_name == "logout"

@@ -177,7 +177,9 @@ void moat__portal_account_page(const moat_portal_req *req, moat_portal_job *job,
         {.name = "can_step_up", .value = u->totp_secret && !sess->mfa ? "1" : NULL},
         {.name = "csrf", .value = sess->csrf},
     };
-    render(req, rep, "Your account", MOAT__TMPL_ACCOUNT, v, MOAT_ARRAY_LEN(v));
+    /* Reached from GET /.moat/logout: the same page, its title the question. */
+    const char *title = job->p == MOAT_PORTAL_LOGOUT ? "Log out" : "Your account";
+    render(req, rep, title, MOAT__TMPL_ACCOUNT, v, MOAT_ARRAY_LEN(v));
     moat_buf_free(&roles);
     moat__portal_session_cookie(req, job, rep);
     moat__portal_page(rep, 200, "account page", HTML);

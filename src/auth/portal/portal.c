@@ -165,8 +165,9 @@ static int start(moat_portal_job *job, const moat_portal_req *req, moat_portal_r
     moat_portal_route p = job->p;
     int m = req->head->method_id;
     bool get = m == HTTP_GET || m == HTTP_HEAD;
-    bool post_only =
-        p == MOAT_PORTAL_LOGOUT || p == MOAT_PORTAL_API_LOGIN || p == MOAT_PORTAL_API_LOGOUT;
+    /* GET /.moat/logout (where an app's own "Log out" link can send the
+     * user) only asks: the account page, whose form POSTs with the token. */
+    bool post_only = p == MOAT_PORTAL_API_LOGIN || p == MOAT_PORTAL_API_LOGOUT;
     bool get_only = p == MOAT_PORTAL_ACCOUNT || p == MOAT_PORTAL_API_SESSION;
     if ((get && post_only) || (m == HTTP_POST && get_only) || (!get && m != HTTP_POST)) {
         moat__portal_refuse(rep, 405, "method not allowed on this portal page", "http.rejected");
@@ -509,6 +510,10 @@ static void after_run(const moat_portal_req *req, moat_portal_job *job, moat_por
         return;
     case MOAT_PORTAL_API_LOGOUT:
     case MOAT_PORTAL_LOGOUT:
+        if (!job->post) {
+            moat__portal_account_page(req, job, rep);
+            return;
+        }
         if (!job->ended) break;
         moat__portal_event(rep, "session.ended", job->who.user.name,
                            job->everywhere ? "logged out everywhere" : "logged out", 0, NULL, 0);
