@@ -388,14 +388,21 @@ static void event(moat__ocsp *o, const char *name, moat_seclog_severity sev, con
                   const char *path, X509 *leaf, const char *url, const moat_ocsp_info *in,
                   int64_t next)
 {
-    char tu[32], nu[32], ra[32], nc[32], serial[80] = "";
+    char tu[32], nu[32], ra[32], nc[32], serial[128] = "";
     stamp(tu, sizeof(tu), in ? in->this_update : 0);
     stamp(nu, sizeof(nu), in ? in->next_update : 0);
     stamp(ra, sizeof(ra), in ? in->revoked_at : 0);
     stamp(nc, sizeof(nc), next);
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL);
     char *s = bn ? BN_bn2hex(bn) : NULL;
-    if (s) snprintf(serial, sizeof(serial), "%s", s);
+    /* "4D:C5:...", as openssl x509 -text shows it (one long hex run would
+     * look like a token to the log's redaction) */
+    for (size_t i = 0, k = 0; s && s[i] && s[i + 1] && k + 4 < sizeof(serial); i += 2) {
+        if (k) serial[k++] = ':';
+        serial[k++] = s[i];
+        serial[k++] = s[i + 1];
+        serial[k] = '\0';
+    }
     OPENSSL_free(s);
     BN_free(bn);
     moat_seclog_field f[] = {
