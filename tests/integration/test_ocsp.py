@@ -100,6 +100,8 @@ class Responder:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.status_of = status_of
         self.requests = 0
+        self.replay = False  # True: every answer is the first one (a replay)
+        self.first = None
         self.lock = threading.Lock()
         me = self
 
@@ -158,7 +160,11 @@ class Responder:
                  "-respout", str(self.dir / "resp.der"), "-ndays", "1"],
                 capture_output=True, timeout=30)
             assert out.returncode == 0, out.stderr
-            return (self.dir / "resp.der").read_bytes()
+            der = (self.dir / "resp.der").read_bytes()
+            if self.replay:
+                self.first = self.first or der
+                return self.first
+            return der
 
     def close(self):
         self.srv.shutdown()
@@ -264,23 +270,36 @@ def test_responder_down_or_forged_answer_keeps_the_certificate(moat, echo, respo
     forger.set_ca(_pem(ca), _pem(rogue), _key_pem(rogue_key))
     chain_b, key_b, serial_b = make_leaf(folder, ca, ca_key, forger.url, ["forged.test"], "b")
     statuses[serial_b] = "good"
+    # c: its responder replays its first answer (signed, good, but carrying
+    # the nonce of moat's first request)
+    replayer = responders(lambda serial: statuses.get(serial))
+    replayer.replay = True
+    replayer.set_ca(_pem(ca), None, _key_pem(ca_key))
+    chain_c, key_c, serial_c = make_leaf(folder, ca, ca_key, replayer.url, ["replay.test"], "c")
+    statuses[serial_c] = "good"
     tls_port = free_port()
-    m = static_moat(moat, echo, tls_port, [(chain_a, key_a), (chain_b, key_b)])
+    m = static_moat(moat, echo, tls_port, [(chain_a, key_a), (chain_b, key_b), (chain_c, key_c)])
     failed = wait_event(m, "cert.ocsp_failed", count=3, timeout=WAIT)
     assert any("cannot reach the OCSP responder" in f["reason"] and f["cert"] == str(chain_a)
                for f in events(m, "cert.ocsp_failed")), events(m, "cert.ocsp_failed")
     wait_for(lambda: any("not signed by the certificate's issuer" in f["reason"]
                          for f in events(m, "cert.ocsp_failed")), WAIT, interval=0.3,
              what="the forged answer refused")
+    wait_for(lambda: any("nonce is not the one moat sent" in f["reason"] and
+                         f["cert"] == str(chain_c) for f in events(m, "cert.ocsp_failed")),
+             WAIT, interval=0.3, what="the replayed answer refused")
     assert failed[0]["severity"] == "warning" and failed[0]["next_check"]
-    assert forger.requests >= 1
-    # both certificates are still served, with nothing stapled
+    assert forger.requests >= 1 and replayer.requests >= 2
+    # all certificates are still served; nothing stapled for a and b, and c
+    # keeps its first (good, still valid) answer
     for name in ("localhost", "forged.test"):
         out = status_of(tls_port, name)
         assert "OCSP response: no response sent" in out, out
+    assert stapled_good(tls_port, "replay.test")
     assert not events(m, "cert.revoked")
     st = cert_status(moat_bin, m)
-    assert "no answer stored yet" in st, st
+    assert st.count("no answer stored yet") == 2, st
+    assert "good (checked" in st, st
     assert m.alive()
 
 
