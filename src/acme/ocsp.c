@@ -464,7 +464,10 @@ moat_ocsp_status moat__ocsp_poll(moat__ocsp *o, moat__ocsp_cert *c)
     moat_ocsp_status got = MOAT_OCSP_NONE;
     if (memcmp(fp, c->fp, 32) != 0) {
         /* a new certificate (start, renewal, a replaced file): check it at
-         * once, and staple its stored answer meanwhile if still good */
+         * once, and staple its stored answer meanwhile if still good; the
+         * old one's answer is needed no more (handshakes are over) */
+        static const unsigned char none[32];
+        if (memcmp(c->fp, none, 32) != 0) moat_tls_staple_set(c->fp, NULL, 0, 0);
         memcpy(c->fp, fp, 32);
         c->next_ms = 0;
         c->failures = 0;
