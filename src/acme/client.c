@@ -879,12 +879,10 @@ static void *run(void *arg)
             }
             if (stopping(a)) break;
             /* Wake at least hourly: the wall clock may jump (suspend, NTP). */
-            now = (int64_t)time(NULL);
-            uint64_t wait =
-                (uint64_t)(moat_acme_renew_at(&ci) > now ? moat_acme_renew_at(&ci) - now : 0) *
-                    1000 +
-                200;
-            if (wait > 3600 * 1000) wait = 3600 * 1000;
+            int64_t left = moat_acme_renew_at(&ci) - (int64_t)time(NULL);
+            uint64_t wait = left > 3600 ? 3600 * 1000
+                            : left > 0  ? (uint64_t)left * 1000 + 200
+                                        : 200;
             if (a->ocsp && moat__ocsp_due_in(&a->ocsp_cert) + 50 < wait)
                 wait = moat__ocsp_due_in(&a->ocsp_cert) + 50;
             if (!nap(a, wait)) break;

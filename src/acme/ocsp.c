@@ -395,12 +395,11 @@ static void event(moat__ocsp *o, const char *name, moat_seclog_severity sev, con
     stamp(nc, sizeof(nc), next);
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL);
     char *s = bn ? BN_bn2hex(bn) : NULL;
-    /* "4D:C5:...", as openssl x509 -text shows it (one long hex run would
-     * look like a token to the log's redaction) */
-    for (size_t i = 0, k = 0; s && s[i] && s[i + 1] && k + 4 < sizeof(serial); i += 2) {
-        if (k) serial[k++] = ':';
+    /* hex in groups of 8 ("7EF20570.04CC1A2B..."): one long hex run would
+     * look like a token to the log's redaction, and "CC:" like a key */
+    for (size_t i = 0, k = 0; s && s[i] && k + 3 < sizeof(serial); i++) {
+        if (i && i % 8 == 0) serial[k++] = '.';
         serial[k++] = s[i];
-        serial[k++] = s[i + 1];
         serial[k] = '\0';
     }
     OPENSSL_free(s);
