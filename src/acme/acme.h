@@ -20,6 +20,7 @@
  * `moat cert renew` leaves (renew now, whatever the dates). Owned strings. */
 typedef struct moat_acme_paths {
     char *dir, *cert, *key, *account, *renew;
+    char *ocsp; /* the state folder's ocsp/: the last OCSP answer per chain file */
 } moat_acme_paths;
 void moat_acme_paths_init(const moat_config *cfg, moat_acme_paths *p);
 void moat_acme_paths_free(moat_acme_paths *p);
@@ -59,6 +60,45 @@ void moat_acme_serve_stored(const moat_config *cfg, bool *had);
  * validation is under way. Copies it into out (NUL-terminated) and returns
  * true; false for any other token. Thread-safe. */
 bool moat_acme_http01(const char *token, size_t len, char *out, size_t outlen);
+
+/* ---- revocation of the served certificate (ocsp.c) ------------------------
+ * OCSP (RFC 6960) for the certificates moat serves, ACME's and tls.cert's,
+ * when tls.ocsp is on and the certificate names a responder: checked at
+ * start and then every tls.ocsp_refresh (sooner when half the answer's
+ * validity is shorter), the good answer stapled to handshakes, the last
+ * answer kept in the state folder for `moat cert status`. */
+
+typedef enum {
+    MOAT_OCSP_NONE,    /* not asked (no responder, not due) */
+    MOAT_OCSP_GOOD,    /* the responder vouches for it */
+    MOAT_OCSP_REVOKED, /* the CA revoked it */
+    MOAT_OCSP_UNKNOWN, /* the responder does not know it */
+    MOAT_OCSP_FAILED,  /* no usable answer (unreachable, bad signature, out of date) */
+} moat_ocsp_status;
+
+typedef struct moat_ocsp_info {
+    moat_ocsp_status status;
+    int64_t this_update, next_update, revoked_at, checked; /* Unix seconds; 0 = none */
+    char reason[128]; /* the revocation reason, or why the answer is not usable */
+} moat_ocsp_info;
+
+/* The last answer the running moat stored for the chain in cert_path,
+ * verified again against that chain's issuer (its signature and dates as of
+ * now; a stale answer is MOAT_OCSP_FAILED with the reason). Returns 0,
+ * MOAT_ENOENT (none stored) or MOAT_EINVAL (the chain has no issuer or no
+ * responder URL: *out->reason says which). */
+int moat_ocsp_stored(const moat_config *cfg, const char *cert_path, moat_ocsp_info *out);
+
+/* The thread that checks tls.cert files (the ACME certificate is checked
+ * by its own thread). *out stays NULL when there is nothing to check
+ * (tls.ocsp off, no tls.cert, [tls.acme]). Same contract as
+ * moat_acme_start. */
+typedef struct moat_ocsp moat_ocsp;
+int moat_ocsp_start(const moat_config *cfg, moat_seclog *log, moat_ocsp **out, char **err);
+/* SIGHUP: read the files again now (a replaced certificate is checked at
+ * once). NULL is fine. */
+void moat_ocsp_wake(moat_ocsp *o);
+void moat_ocsp_stop(moat_ocsp *o);
 
 /* ---- the CA's objects (parse.c) ------------------------------------------ */
 

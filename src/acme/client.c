@@ -35,18 +35,7 @@
 #define MAX_BODY (1024 * 1024)
 #define POLL_TRIES 60
 
-typedef struct curl_api {
-    void *lib;
-    CURL *(*init)(void);
-    CURLcode (*setopt)(CURL *, CURLoption, ...);
-    CURLcode (*perform)(CURL *);
-    CURLcode (*getinfo)(CURL *, CURLINFO, ...);
-    void (*cleanup)(CURL *);
-    void (*reset)(CURL *);
-    const char *(*strerror)(CURLcode);
-    struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
-    void (*slist_free_all)(struct curl_slist *);
-} curl_api;
+typedef moat__curl curl_api; /* internal.h: shared with ocsp.c */
 
 struct moat_acme {
     pthread_t thread;
@@ -70,6 +59,10 @@ struct moat_acme {
     char *jwk, *thumbprint, *kid, *nonce;
     int64_t retry_after; /* the CA's Retry-After of the last answer, seconds; 0 = none */
     char *problem;       /* the last problem document's type */
+    /* revocation (ocsp.c): NULL with tls.ocsp off */
+    moat__ocsp *ocsp;
+    moat__ocsp_cert ocsp_cert;
+    bool revoked; /* the OCSP responder said so: replace it now */
 };
 
 typedef struct response {
@@ -136,7 +129,7 @@ static int b64url_decode(const char *in, unsigned char *out, size_t outlen)
     return len;
 }
 
-static int load_curl(curl_api *c, char **err)
+int moat__acme_load_curl(curl_api *c, char **err)
 {
     memset(c, 0, sizeof(*c));
     c->lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
@@ -878,11 +871,21 @@ static void *run(void *arg)
                     moat__acme_pair_ok(a->paths.cert, a->paths.key);
         bool asked = access(a->paths.renew, F_OK) == 0; /* moat cert renew */
         int64_t now = (int64_t)time(NULL);
-        if (good && !asked && now < moat_acme_renew_at(&ci)) {
+        if (good && !asked && !a->revoked && now < moat_acme_renew_at(&ci)) {
+            /* Revoked (OCSP): order a new one at once, as `moat cert renew`. */
+            if (a->ocsp && moat__ocsp_poll(a->ocsp, &a->ocsp_cert) == MOAT_OCSP_REVOKED) {
+                a->revoked = true;
+                continue;
+            }
+            if (stopping(a)) break;
             /* Wake at least hourly: the wall clock may jump (suspend, NTP). */
-            int64_t wait = moat_acme_renew_at(&ci) - now;
-            if (wait > 3600) wait = 3600;
-            if (!nap(a, (uint64_t)wait * 1000 + 200)) break;
+            int64_t left = moat_acme_renew_at(&ci) - (int64_t)time(NULL);
+            uint64_t wait = left > 3600 ? 3600 * 1000
+                            : left > 0  ? (uint64_t)left * 1000 + 200
+                                        : 200;
+            if (a->ocsp && moat__ocsp_due_in(&a->ocsp_cert) + 50 < wait)
+                wait = moat__ocsp_due_in(&a->ocsp_cert) + 50;
+            if (!nap(a, wait)) break;
             continue;
         }
         moat_info("acme: %s the certificate for %s from %s", have ? "renewing" : "obtaining",
@@ -896,14 +899,17 @@ static void *run(void *arg)
         }
         if (rc == 0) {
             failures = 0;
+            bool was_revoked = a->revoked;
+            a->revoked = false;
             if (asked) unlink(a->paths.renew);
             moat_acme_certinfo nci;
             moat_acme_cert_info(a->paths.cert, &nci);
             moat_info("acme: certificate for %s issued by %s, valid until %lld; served now",
                       a->domains[0], nci.issuer, (long long)nci.not_after);
             event(a, have ? "cert.renewed" : "cert.issued", MOAT_SECLOG_NOTICE,
-                  have ? "a renewed certificate replaced the one served"
-                       : "a certificate was obtained and is served",
+                  was_revoked ? "a new certificate replaced the revoked one served"
+                  : have      ? "a renewed certificate replaced the one served"
+                              : "a certificate was obtained and is served",
                   &nci, moat_acme_renew_at(&nci));
             continue;
         }
@@ -926,6 +932,7 @@ static void *run(void *arg)
                       "names: it is served meanwhile only if it loaded"
             : ci.not_after <= now ? "; the served certificate has expired: clients refuse it "
                                     "until a new one is obtained"
+            : a->revoked          ? "; the revoked certificate is still served meanwhile"
                                   : "; the current certificate is still served";
         char *reason = moat_xasprintf("%s%s", err ? err : "unknown error", meanwhile);
         moat_warn("acme: %s; next attempt in %llu s", reason, (unsigned long long)(delay / 1000));
@@ -936,6 +943,11 @@ static void *run(void *arg)
     }
     attempt_reset(a);
     return NULL;
+}
+
+static bool ocsp_stopping(void *arg)
+{
+    return stopping(arg);
 }
 
 static int challenge_cb(const char *host, struct x509_st **cert, struct evp_pkey_st **key)
@@ -964,7 +976,7 @@ void moat_acme_serve_stored(const moat_config *cfg, bool *had)
 int moat_acme_start(const moat_config *cfg, moat_seclog *log, moat_acme **out, char **err)
 {
     moat_acme *a = moat_xcalloc(1, sizeof(*a));
-    if (load_curl(&a->cu, err) < 0 || !(a->h = a->cu.init())) {
+    if (moat__acme_load_curl(&a->cu, err) < 0 || !(a->h = a->cu.init())) {
         if (!*err) *err = moat_xstrdup("libcurl failed to start");
         if (a->cu.lib) dlclose(a->cu.lib);
         free(a);
@@ -985,6 +997,10 @@ int moat_acme_start(const moat_config *cfg, moat_seclog *log, moat_acme **out, c
     a->retry_ms = cfg->tls.acme.retry_ms;
     a->modern = moat_config_tls_profile(cfg) == MOAT_TLS_MODERN;
     moat_acme_paths_init(cfg, &a->paths);
+    if (cfg->tls.ocsp) {
+        a->ocsp = moat__ocsp_new(cfg, log, &a->cu, a->h, true, ocsp_stopping, a);
+        a->ocsp_cert.path = moat_xstrdup(a->paths.cert);
+    }
     pthread_mutex_init(&a->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -1034,6 +1050,8 @@ void moat_acme_stop(moat_acme *a)
     if (a->eab_hmac) OPENSSL_cleanse(a->eab_hmac, strlen(a->eab_hmac));
     free(a->eab_hmac);
     moat_acme_paths_free(&a->paths);
+    moat__ocsp_free(a->ocsp);
+    free(a->ocsp_cert.path);
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->cond);
     free(a);

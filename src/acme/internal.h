@@ -2,6 +2,7 @@
 #ifndef MOAT_ACME_INTERNAL_H
 #define MOAT_ACME_INTERNAL_H
 
+#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -17,5 +18,45 @@ int moat__acme_answer_add(bool alpn, const char *name, const char *keyauth);
 void moat__acme_answers_clear(void);
 /* The TLS layer's challenge callback (moat_tls_set_challenge). */
 int moat__acme_alpn_answer(const char *host, X509 **cert, EVP_PKEY **key);
+
+/* libcurl, loaded with dlopen when a thread needs it (client.c). */
+typedef struct moat__curl {
+    void *lib;
+    CURL *(*init)(void);
+    CURLcode (*setopt)(CURL *, CURLoption, ...);
+    CURLcode (*perform)(CURL *);
+    CURLcode (*getinfo)(CURL *, CURLINFO, ...);
+    void (*cleanup)(CURL *);
+    void (*reset)(CURL *);
+    const char *(*strerror)(CURLcode);
+    struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+    void (*slist_free_all)(struct curl_slist *);
+} moat__curl;
+int moat__acme_load_curl(moat__curl *c, char **err);
+
+/* ---- revocation checks (ocsp.c) ------------------------------------------
+ * One checker per thread (the ACME thread, or the tls.cert thread); one
+ * moat__ocsp_cert per chain file it watches. */
+typedef struct moat__ocsp moat__ocsp;
+typedef struct moat__ocsp_cert {
+    char *path;           /* the PEM chain: leaf first, then its issuer */
+    unsigned char fp[32]; /* SHA-256 of the leaf last seen; all zero: none yet */
+    uint64_t next_ms;     /* monotonic: when to ask the responder next (0: now) */
+    unsigned failures;    /* in a row, for the backoff */
+    moat_ocsp_status status;
+} moat__ocsp_cert;
+/* managed: the certificate is ACME's (a revoked one is replaced). stopping
+ * (with arg) is polled during a request so a stop does not wait for it. */
+moat__ocsp *moat__ocsp_new(const moat_config *cfg, moat_seclog *log, moat__curl *cu, CURL *h,
+                           bool managed, bool (*stopping)(void *), void *arg);
+void moat__ocsp_free(moat__ocsp *o);
+/* Reads c->path again (a new leaf starts over: its stored response is
+ * stapled at once if still good) and asks the responder when due. Returns
+ * what this call learnt: MOAT_OCSP_NONE when it asked nothing (not due, or
+ * no responder), else the answer (MOAT_OCSP_FAILED: no usable answer).
+ * Events: cert.revoked, cert.ocsp_failed. */
+moat_ocsp_status moat__ocsp_poll(moat__ocsp *o, moat__ocsp_cert *c);
+/* Milliseconds until c is due. */
+uint64_t moat__ocsp_due_in(const moat__ocsp_cert *c);
 
 #endif

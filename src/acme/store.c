@@ -32,6 +32,10 @@ void moat_acme_paths_init(const moat_config *cfg, moat_acme_paths *p)
     p->key = moat_xasprintf("%s/key.pem", p->dir);
     p->account = moat_xasprintf("%s/account.key", p->dir);
     p->renew = moat_xasprintf("%s/renew", p->dir);
+    if (!slash)
+        p->ocsp = moat_xstrdup("ocsp");
+    else
+        p->ocsp = moat_xasprintf("%.*s/ocsp", (int)(slash - db), db);
 }
 
 void moat_acme_paths_free(moat_acme_paths *p)
@@ -41,6 +45,7 @@ void moat_acme_paths_free(moat_acme_paths *p)
     free(p->key);
     free(p->account);
     free(p->renew);
+    free(p->ocsp);
     memset(p, 0, sizeof(*p));
 }
 

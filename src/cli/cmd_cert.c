@@ -1,7 +1,7 @@
 /* cmd_cert.c - `moat cert selfsigned`: writes a development certificate and
  * key; `moat cert status`: the certificates a configuration serves, their
- * issuers, expiry and (ACME) next renewal. The certificate work itself is in
- * src/net/cert.c and src/acme/. */
+ * issuers, expiry, (ACME) next renewal and last OCSP answer. The
+ * certificate work itself is in src/net/cert.c and src/acme/. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -31,7 +31,8 @@ static const char usage_cert[] =
     "in the state folder and signals moat as 'moat reload' does (pid_file).\n"
     "\n"
     "status: lists the certificates the configuration serves (tls.cert, or the\n"
-    "one [tls.acme] obtains), their names, issuer, expiry and next renewal.\n"
+    "one [tls.acme] obtains), their names, issuer, expiry, next renewal and the\n"
+    "OCSP answer (revocation) the running moat got last.\n"
     "\n"
     "selfsigned: "
     "Writes a self-signed certificate for development (ECDSA P-256, valid for\n"
@@ -57,7 +58,55 @@ static void put_time(const char *label, int64_t t, int64_t now)
         printf("  %-13s %s (%lld days ago)\n", label, buf, (long long)(-d / 86400));
 }
 
-static void print_cert(const char *path, const char *how, bool managed, int64_t now)
+static void stamp(char *buf, size_t n, int64_t t)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tt, &tm));
+}
+
+/* The OCSP answer the running moat stored last (tls.ocsp). */
+static void print_ocsp(const moat_config *cfg, const char *path, bool managed)
+{
+    if (!cfg->tls.ocsp) {
+        printf("  %-13s off (tls.ocsp = false)\n", "ocsp");
+        return;
+    }
+    moat_ocsp_info in;
+    int rc = moat_ocsp_stored(cfg, path, &in);
+    if (rc == MOAT_EINVAL) {
+        printf("  %-13s %s\n", "ocsp", in.reason);
+        return;
+    }
+    if (rc < 0) {
+        printf("  %-13s no answer stored yet (moat serve asks the responder at start)\n", "ocsp");
+        return;
+    }
+    char checked[32], a[32] = "", b[32] = "";
+    stamp(checked, sizeof(checked), in.checked);
+    switch (in.status) {
+    case MOAT_OCSP_GOOD:
+        if (in.next_update) stamp(a, sizeof(a), in.next_update);
+        printf("  %-13s good (checked %s%s%s)\n", "ocsp", checked,
+               a[0] ? ", answer valid until " : "", a);
+        break;
+    case MOAT_OCSP_REVOKED:
+        if (in.revoked_at) stamp(b, sizeof(b), in.revoked_at);
+        printf("  %-13s REVOKED%s%s (%s; checked %s)\n", "ocsp", b[0] ? " at " : "", b, in.reason,
+               checked);
+        printf("  %-13s REVOKED: %s\n", "state",
+               managed ? "moat serve orders a new certificate"
+                       : "replace the certificate and reload (moat cannot)");
+        break;
+    default:
+        printf("  %-13s the stored answer is not usable: %s (checked %s)\n", "ocsp", in.reason,
+               checked);
+        break;
+    }
+}
+
+static void print_cert(const moat_config *cfg, const char *path, const char *how, bool managed,
+                       int64_t now)
 {
     moat_acme_certinfo ci;
     printf("%s (%s)\n", path, how);
@@ -84,6 +133,7 @@ static void print_cert(const char *path, const char *how, bool managed, int64_t 
         printf("  %-13s due now (moat serve renews it)\n", "renewal");
     else
         put_time("renewal", moat_acme_renew_at(&ci), now);
+    print_ocsp(cfg, path, managed);
 }
 
 /* `moat cert status|renew [--config FILE]`: the options and the config.
@@ -124,14 +174,14 @@ static int cert_status(int argc, char **argv)
     int64_t now = (int64_t)time(NULL);
     size_t n = 0;
     for (size_t i = 0; i < cfg->tls.cert.len; i++, n++)
-        print_cert(cfg->tls.cert.items[i], i ? "tls.cert, by SNI" : "tls.cert, default", false,
+        print_cert(cfg, cfg->tls.cert.items[i], i ? "tls.cert, by SNI" : "tls.cert, default", false,
                    now);
     if (cfg->tls.acme.on) {
         moat_acme_paths p;
         moat_acme_paths_init(cfg, &p);
         char *how =
             moat_xasprintf("ACME %s from %s", cfg->tls.acme.challenge, cfg->tls.acme.directory);
-        print_cert(p.cert, how, true, now);
+        print_cert(cfg, p.cert, how, true, now);
         free(how);
         moat_acme_paths_free(&p);
         n++;

@@ -102,6 +102,8 @@ typedef struct moat_config {
         bool session_tickets;         /* stateless resumption with rotating keys */
         bool http2;                   /* ALPN offers h2 on the TLS listener */
         uint64_t ticket_rotation_ms;  /* a new ticket key this often */
+        bool ocsp;                    /* check revocation (OCSP) and staple the answer */
+        uint64_t ocsp_refresh_ms;     /* ask the OCSP responder at most this far apart */
         struct {
             bool on;                  /* a [tls.acme] table was given (set by the loader) */
             char *directory;          /* the CA's ACME directory URL */

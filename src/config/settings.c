@@ -857,6 +857,30 @@ const moat__config_setting moat__config_settings[] = {
                "tickets for one more period, so a ticket is accepted at most twice this long "
                "after its key was made; older keys are erased. Read at start.",
     },
+    {
+        .key = "tls.ocsp",
+        .type = MOAT__CFG_BOOL,
+        .def = "true",
+        .offset = AT(tls.ocsp),
+        .doc = "Check whether the served certificate was revoked, with OCSP (RFC 6960), when it "
+               "names a responder (`tls.cert` files and the `[tls.acme]` certificate), and "
+               "staple the responder's good answer to handshakes. A revoked ACME certificate "
+               "is replaced at once; a revoked `tls.cert` is reported (`cert.revoked`) at "
+               "every check. `false`: no checks, no stapling. Read at start. See "
+               "[tls.md](tls.md).",
+    },
+    {
+        .key = "tls.ocsp_refresh",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"12h\"",
+        .min = SEC,
+        .max = 24 * HOUR,
+        .offset = AT(tls.ocsp_refresh_ms),
+        .doc = "How long at most between two OCSP checks of a certificate (10% random "
+               "jitter); sooner when half the last answer's validity is shorter. After a "
+               "failed check moat retries after a minute (or this, if shorter), doubling up "
+               "to this. Read at start.",
+    },
 
     /* ---- [tls.acme] ---- */
     {

@@ -349,12 +349,14 @@ static void on_drain_timeout(uv_timer_t *t)
 }
 
 static moat_acme *acme_thread; /* [tls.acme]: the certificate thread, or NULL */
+static moat_ocsp *ocsp_thread; /* tls.cert with tls.ocsp: the revocation checks, or NULL */
 
 static void on_signal(uv_signal_t *sig, int signum)
 {
     server *s = sig->data;
     if (signum == SIGHUP) {
         moat_acme_wake(acme_thread); /* moat cert renew */
+        moat_ocsp_wake(ocsp_thread); /* a replaced tls.cert is checked at once */
         reload(s);
         return;
     }
@@ -456,6 +458,14 @@ int moat_gateway_serve(const moat_config_source *src)
                       "(the CA's %s validation is answered meanwhile)",
                       cfg->tls.acme.challenge);
     }
+    moat_ocsp *ocsp = NULL;
+    if (moat_ocsp_start(cfg, moat__seclog, &ocsp, &err) < 0) {
+        moat_acme_stop(acme);
+        acme_thread = NULL;
+        moat__control_close();
+        return fail_start(&s, err);
+    }
+    ocsp_thread = ocsp;
     uv_signal_init(s.loop, &s.sigterm);
     uv_signal_init(s.loop, &s.sigint);
     uv_signal_init(s.loop, &s.sighup);
@@ -510,6 +520,8 @@ int moat_gateway_serve(const moat_config_source *src)
     moat__metrics_close();
     acme_thread = NULL;
     moat_acme_stop(acme);
+    ocsp_thread = NULL;
+    moat_ocsp_stop(ocsp);
     moat__runtime_unref(s.rt);
     moat_seclog_close(moat__seclog); /* everything queued is written and sealed */
     moat__seclog = NULL;

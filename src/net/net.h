@@ -82,6 +82,12 @@ struct evp_pkey_st;
 typedef int (*moat_tls_challenge_fn)(const char *host, struct x509_st **cert,
                                      struct evp_pkey_st **key);
 void moat_tls_set_challenge(moat_tls_challenge_fn fn);
+/* OCSP stapling: the DER OCSP response to staple, until the Unix time
+ * until, to handshakes that serve the certificate whose leaf has SHA-256
+ * fp and ask for its status (every context, SNI and ACME alike). der NULL
+ * removes it. Thread-safe; at most 64 certificates. */
+void moat_tls_staple_set(const unsigned char fp[32], const unsigned char *der, size_t len,
+                         int64_t until);
 
 moat_tls_conn *moat_tls_conn_new(moat_tls_ctx *t);
 void moat_tls_conn_free(moat_tls_conn *c);

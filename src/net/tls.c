@@ -8,7 +8,10 @@
  * every certificate uses them, and a reload (a new context) keeps them, so
  * tickets survive reloads. They live in one page kept out of core dumps and
  * swap, are made with RAND_priv_bytes, rotate lazily when the ticket
- * callback runs, and are erased two periods after they were made. */
+ * callback runs, and are erased two periods after they were made.
+ *
+ * OCSP answers are stapled from a process-wide table the certificate
+ * threads fill (src/acme/ocsp.c); this file only hands them out. */
 #include <arpa/inet.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "net.h"
 
@@ -267,6 +271,81 @@ static void tickets_setup(SSL_CTX *ctx)
     MOAT_BUG_ON(SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1);
 }
 
+/* ---- OCSP stapling -------------------------------------------------------------
+ * The certificate threads (src/acme) put each served certificate's latest
+ * good OCSP answer here, keyed by the leaf's SHA-256; a handshake that asks
+ * for the status (status_request) gets a copy while it is within its
+ * nextUpdate. Contexts come and go with reloads; the answers do not. */
+
+#define MAX_STAPLES 64
+
+typedef struct staple {
+    unsigned char fp[32];
+    unsigned char *der;
+    size_t len;
+    int64_t until; /* Unix seconds: the answer's nextUpdate */
+} staple;
+
+static pthread_mutex_t staples_lock = PTHREAD_MUTEX_INITIALIZER;
+static staple staples[MAX_STAPLES]; /* under staples_lock */
+static size_t nstaples;
+
+void moat_tls_staple_set(const unsigned char fp[32], const unsigned char *der, size_t len,
+                         int64_t until)
+{
+    unsigned char *copy = der ? moat_xmalloc(len) : NULL;
+    if (der) memcpy(copy, der, len);
+    pthread_mutex_lock(&staples_lock);
+    size_t i = 0;
+    while (i < nstaples && memcmp(staples[i].fp, fp, 32) != 0)
+        i++;
+    unsigned char *old = i < nstaples ? staples[i].der : NULL;
+    if (!der) {
+        if (i < nstaples) staples[i] = staples[--nstaples];
+    } else if (i < nstaples || nstaples < MAX_STAPLES) {
+        if (i == nstaples) nstaples++;
+        staples[i] = (staple){.der = copy, .len = len, .until = until};
+        memcpy(staples[i].fp, fp, 32);
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&staples_lock);
+    free(old);
+    free(copy);
+}
+
+static int status_cb(SSL *ssl, void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&staples_lock);
+    bool any = nstaples > 0;
+    pthread_mutex_unlock(&staples_lock);
+    X509 *x = SSL_get_certificate(ssl);
+    unsigned char fp[32];
+    unsigned int n = 0;
+    if (!any || !x || X509_digest(x, EVP_sha256(), fp, &n) != 1 || n != 32) {
+        ERR_clear_error();
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    unsigned char *copy = NULL;
+    size_t len = 0;
+    int64_t now = (int64_t)time(NULL);
+    pthread_mutex_lock(&staples_lock);
+    for (size_t i = 0; i < nstaples; i++)
+        if (memcmp(staples[i].fp, fp, 32) == 0 && now < staples[i].until) {
+            copy = OPENSSL_memdup(staples[i].der, staples[i].len);
+            len = staples[i].len;
+            break;
+        }
+    pthread_mutex_unlock(&staples_lock);
+    if (!copy) return SSL_TLSEXT_ERR_NOACK;
+    if (SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)len) != 1) { /* OpenSSL owns copy */
+        OPENSSL_free(copy);
+        ERR_clear_error();
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
 static int load_cert(moat_tls_ctx *t, tls_cert *c, const char *cert, const char *key, bool modern,
                      char *err, size_t errlen)
 {
@@ -293,6 +372,7 @@ static int load_cert(moat_tls_ctx *t, tls_cert *c, const char *cert, const char 
     SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
     SSL_CTX_set_tlsext_servername_arg(ctx, t);
     SSL_CTX_set_dh_auto(ctx, 1);
+    SSL_CTX_set_tlsext_status_cb(ctx, status_cb); /* OCSP stapling, see above */
     tickets_setup(ctx);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         ssl_error(err, errlen, "cannot load certificate", cert);

@@ -96,6 +96,12 @@ static const moat_seclog_event_info catalogue[] = {
     {"cert.failed", MOAT_SECLOG_ERROR,
      "ACME: obtaining or renewing the certificate failed; the certificate served (if any) "
      "stays, and moat tries again later"},
+    {"cert.revoked", MOAT_SECLOG_CRITICAL,
+     "OCSP: the CA revoked the served certificate; an ACME one is replaced at once, a tls.cert "
+     "one must be replaced by hand (reported at every check)"},
+    {"cert.ocsp_failed", MOAT_SECLOG_WARNING,
+     "OCSP: the certificate's responder gave no usable answer (unreachable, unsigned, out of "
+     "date, unknown certificate); the certificate stays served and moat asks again later"},
     {"rate.limited", MOAT_SECLOG_WARNING,
      "a client sent more requests than a [[limits.rate]] entry allows within its window: it got "
      "429 with Retry-After (one event per counter and window, however many were refused)"},

@@ -42,7 +42,8 @@ ISSUE_TIMEOUT = float(os.environ.get("ACME_TIMEOUT", "90"))  # first issuance on
 class Pebble:
     """pebble + challtestsrv (DNS only) for one test."""
 
-    def __init__(self, moat_bin, tmp, http_port, tls_port, validity=None, env=None, eab=None):
+    def __init__(self, moat_bin, tmp, http_port, tls_port, validity=None, env=None, eab=None,
+                 ocsp_url=""):
         self.tmp = Path(tmp)
         self.procs = []
         self.dns_port = free_port()
@@ -60,7 +61,7 @@ class Pebble:
             "managementListenAddress": "%s:%d" % (HOST, self.mgmt_port),
             "certificate": str(api_cert), "privateKey": str(api_key),
             "httpPort": http_port, "tlsPort": tls_port,
-            "ocspResponderURL": "", "externalAccountBindingRequired": False}}
+            "ocspResponderURL": ocsp_url, "externalAccountBindingRequired": False}}
         if validity:
             cfg["pebble"]["certificateValidityPeriod"] = validity
         if eab:
@@ -162,7 +163,7 @@ def wait_event(m, name, count=1, timeout=ISSUE_TIMEOUT):
 class Setup:
     def __init__(self, moat_bin, tmp_path_factory, echo, challenge="tls-alpn-01",
                  validity=None, pebble_env=None, directory=None, eab=None, acme_extra=None,
-                 env=None):
+                 env=None, ocsp_url=""):
         self.moat_bin = moat_bin
         self.http_port = free_port()
         self.tls_port = free_port()
@@ -170,7 +171,8 @@ class Setup:
         self.pebble = None
         if directory is None:
             self.pebble = Pebble(moat_bin, serving_dir(tmp_path_factory.mktemp("pebble")), self.http_port,
-                                 self.tls_port, validity=validity, env=pebble_env, eab=eab)
+                                 self.tls_port, validity=validity, env=pebble_env, eab=eab,
+                                 ocsp_url=ocsp_url)
             directory = self.pebble.directory
         acme = {"directory": directory, "domains": [DOMAIN], "challenge": challenge,
                 "email": "ops@example.com", "retry": "1s"}

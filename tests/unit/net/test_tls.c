@@ -2,17 +2,20 @@
  * SSL in memory talks to moat_tls_conn, and the clock ticket rotation reads
  * is replaced, so every step of the key schedule is checked exactly: a
  * ticket resumes while its key is current, resumes (and is renewed) for one
- * period after that, and is refused from two periods after its key's birth. */
+ * period after that, and is refused from two periods after its key's birth.
+ * Also OCSP stapling: the staple table reaches the handshakes that ask. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../test_helpers.h"
@@ -77,12 +80,16 @@ static void take(BIO *bio, moat_buf *b)
 /* A full connection (handshake, one byte each way so TLS 1.3 tickets
  * arrive) with the given session offered; returns the client's session
  * (owned) and whether it was reused. */
+static bool want_status; /* the client asks for the OCSP staple ... */
+static moat_buf stapled; /* ... and what it got lands here */
+
 static SSL_SESSION *connect_once(fixture *f, int version, SSL_SESSION *offer, bool *reused)
 {
     SSL *c = SSL_new(f->client);
     SSL_set_min_proto_version(c, version);
     SSL_set_max_proto_version(c, version);
     SSL_set_tlsext_host_name(c, "localhost");
+    if (want_status) SSL_set_tlsext_status_type(c, TLSEXT_STATUSTYPE_ocsp);
     BIO *crd = BIO_new(BIO_s_mem()), *cwr = BIO_new(BIO_s_mem());
     BIO_set_mem_eof_return(crd, -1);
     SSL_set_bio(c, crd, cwr);
@@ -118,6 +125,12 @@ static SSL_SESSION *connect_once(fixture *f, int version, SSL_SESSION *offer, bo
     }
     assert_int_equal(got, 'y');
     *reused = SSL_session_reused(c);
+    if (want_status) {
+        const unsigned char *p = NULL;
+        long n = SSL_get_tlsext_status_ocsp_resp(c, &p);
+        moat_buf_reset(&stapled);
+        if (p && n > 0) moat_buf_append(&stapled, (const char *)p, (size_t)n);
+    }
     SSL_SESSION *sess = SSL_get1_session(c);
     SSL_shutdown(c); /* freed without it, the client's session is not resumable */
     moat_tls_conn_free(s);
@@ -183,11 +196,68 @@ static void test_ticket_schedule_tls13(void **state)
     schedule(state, TLS1_3_VERSION);
 }
 
+/* OCSP stapling (moat_tls_staple_set): what the table holds for the served
+ * leaf goes to clients that ask, only while it is valid, and only for that
+ * leaf. The bytes are opaque to the TLS layer (src/acme verifies them). */
+static size_t staple_once(fixture *f, int version)
+{
+    bool reused;
+    want_status = true;
+    SSL_SESSION *sess = connect_once(f, version, NULL, &reused);
+    want_status = false;
+    SSL_SESSION_free(sess);
+    return stapled.len;
+}
+
+static void staples(void **state, int version)
+{
+    fixture *f = *state;
+    FILE *cf = fopen(f->cert, "r");
+    assert_non_null(cf);
+    X509 *x = PEM_read_X509(cf, NULL, NULL, NULL);
+    fclose(cf);
+    assert_non_null(x);
+    unsigned char fp[32], other[32];
+    unsigned int n = 0;
+    assert_int_equal(X509_digest(x, EVP_sha256(), fp, &n), 1);
+    X509_free(x);
+    memcpy(other, fp, 32);
+    other[0] ^= 1;
+    moat_buf_init(&stapled);
+    static const unsigned char answer[] = "an OCSP answer";
+    int64_t now = (int64_t)time(NULL);
+    assert_int_equal(staple_once(f, version), 0); /* nothing yet */
+    moat_tls_staple_set(other, answer, sizeof(answer), now + 3600);
+    assert_int_equal(staple_once(f, version), 0); /* another certificate's */
+    moat_tls_staple_set(fp, answer, sizeof(answer), now + 3600);
+    assert_int_equal(staple_once(f, version), sizeof(answer));
+    assert_memory_equal(stapled.data, answer, sizeof(answer));
+    moat_tls_staple_set(fp, answer, sizeof(answer), now - 1); /* past its nextUpdate */
+    assert_int_equal(staple_once(f, version), 0);
+    moat_tls_staple_set(fp, answer, sizeof(answer), now + 3600);
+    moat_tls_staple_set(fp, NULL, 0, 0); /* removed (revoked) */
+    assert_int_equal(staple_once(f, version), 0);
+    moat_tls_staple_set(other, NULL, 0, 0);
+    moat_buf_free(&stapled);
+}
+
+static void test_staple_tls12(void **state)
+{
+    staples(state, TLS1_2_VERSION);
+}
+
+static void test_staple_tls13(void **state)
+{
+    staples(state, TLS1_3_VERSION);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ticket_schedule_tls12),
         cmocka_unit_test(test_ticket_schedule_tls13),
+        cmocka_unit_test(test_staple_tls12),
+        cmocka_unit_test(test_staple_tls13),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
