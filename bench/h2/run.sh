@@ -23,6 +23,9 @@
 #   BENCH_THREADS  [1]   h2load -t
 #   BENCH_WORKERS  [2]   moat workers = nginx worker_processes
 #   BENCH_ROUNDS   [3]   alternating rounds; the report gives medians
+#
+# The 1-minute load average is read before every run and reported (lowest,
+# median, highest): on a shared machine it says how far to trust the rest.
 set -euo pipefail
 
 MOAT=${1:?usage: bench/h2/run.sh MOAT_BINARY}
@@ -173,9 +176,11 @@ cpu_of() {
 
 # run NAME PORT STREAMS ROUND: requests/s, p99 ms and CPU µs per request of one h2load run
 declare -A RPS P99 FAILED CPU
+LOADS=()
 run() {
     local out logf="$DIR/h2load-$1-$3-$4.log" pid c0 c1 done_n
     pid=$(eval echo "\$PID_$1")
+    LOADS+=("$(cut -d' ' -f1 /proc/loadavg)")
     c0=$(cpu_of "$pid")
     out=$("$H2LOAD" -c "$CONNS" -t "$THREADS" -m "$3" -D "$DURATION" --warm-up-time="$WARMUP" \
         --log-file="$logf" "https://127.0.0.1:$2/100.bin" 2>&1)
@@ -211,6 +216,7 @@ echo "$(date -u +%Y-%m-%d). Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $
 echo "$moat_version; $nginx_version; $h2load_version. Everything on 127.0.0.1: the"
 echo "upstream, both proxies and h2load share the same CPUs. h2load -c$CONNS -t$THREADS,"
 echo "${DURATION} s after ${WARMUP} s of warm-up, medians of $ROUNDS alternating rounds."
+echo "1-minute load average before the runs: $(printf '%s\n' "${LOADS[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "lowest %s, median %s, highest %s", v[1], v[int((NR + 1) / 2)], v[NR] }')."
 echo
 echo "| streams per connection | proxy | requests/s | p99 ms | CPU µs/request | failed |"
 echo "|---:|---|---:|---:|---:|---:|"
