@@ -30,6 +30,7 @@
 #define WRITE_CHUNK 65536     /* frames collected before one write to the connection */
 #define H1_KEEP_BYTES 4096    /* a translated head buffer this small stays for the next stream */
 #define SPARE_STREAMS 4       /* closed streams (and their arenas) kept for the next ones */
+#define OUT_KEEP_BYTES 4096   /* ... with their response buffer when it is this small */
 
 typedef struct moat__h2_stream h2_stream;
 
@@ -137,14 +138,18 @@ static h2_stream *stream_new(moat__h2 *s, int32_t id)
 {
     h2_stream *st = s->spare;
     moat_arena *arena;
-    if (st) { /* as new: zeroed, with its arena's first block (stream_free reset it) */
+    moat_buf out;
+    if (st) { /* as new: zeroed, with its arena's first block and its empty
+               * response buffer (stream_free reset both) */
         s->spare = st->next_spare;
         s->nspare--;
         arena = st->c.arena;
+        out = st->out;
         memset(st, 0, sizeof(*st));
     } else {
         st = moat_xcalloc(1, sizeof(*st));
         arena = moat_arena_new();
+        moat_buf_init(&out);
     }
     moat_client *c = &st->c;
     c->w = s->c->w;
@@ -160,7 +165,7 @@ static h2_stream *stream_new(moat__h2 *s, int32_t id)
     uint64_t now = moat_now_ms();
     st->started_ms = st->last_in_ms = st->last_out_ms = now;
     moat_buf_init(&st->body_in);
-    moat_buf_init(&st->out);
+    st->out = out;
     moat__list_add(&s->streams, &st->link);
     s->nstreams++;
     moat_request *r = moat_arena_calloc(c->arena, sizeof(*r));
@@ -214,15 +219,17 @@ static void stream_free(h2_stream *st)
         if (st->s->draining) st->s->shutting = true; /* flush closes once it is written */
     }
     moat_buf_free(&st->body_in);
-    moat_buf_free(&st->out);
     moat__h2 *s = st->s;
     if (s->nspare < SPARE_STREAMS) {
         moat_arena_reset(st->c.arena);
+        moat_buf_reset(&st->out);
+        if (st->out.cap > OUT_KEEP_BYTES) moat_buf_free(&st->out);
         st->next_spare = s->spare;
         s->spare = st;
         s->nspare++;
         return;
     }
+    moat_buf_free(&st->out);
     moat_arena_free(st->c.arena);
     free(st);
 }
@@ -232,6 +239,7 @@ static void spares_free(moat__h2 *s)
     while (s->spare) {
         h2_stream *st = s->spare;
         s->spare = st->next_spare;
+        moat_buf_free(&st->out);
         moat_arena_free(st->c.arena);
         free(st);
     }
@@ -862,6 +870,13 @@ static void on_tick(moat_deadline *d)
                    "client did not read the response in limits.send_timeout");
         moat__client_abort(c);
         return;
+    }
+    if (s->nstreams == 0 && !s->flushing && s->wbuf.len == 0) {
+        /* No stream open at a tick: what is kept for the next ones is given
+         * back, so an idle connection holds no more than before its first. */
+        spares_free(s);
+        moat_buf_free(&s->h1);
+        moat_buf_free(&s->wbuf);
     }
     if (s->nstreams == 0 && now - s->idle_since > lim->keepalive_timeout_ms) {
         nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
