@@ -22,7 +22,11 @@
 #   BENCH_CONNS    [16]  h2load -c (connections)
 #   BENCH_THREADS  [1]   h2load -t
 #   BENCH_WORKERS  [2]   moat workers = nginx worker_processes
-#   BENCH_ROUNDS   [3]   alternating rounds; the report gives medians
+#   BENCH_ROUNDS   [4]   alternating rounds (nginx first in odd ones, moat in
+#                        even ones); the report gives medians
+#
+# The 1-minute load average is read before every run and reported (lowest,
+# median, highest): on a shared machine it says how far to trust the rest.
 set -euo pipefail
 
 MOAT=${1:?usage: bench/h2/run.sh MOAT_BINARY}
@@ -31,7 +35,7 @@ WARMUP=${BENCH_WARMUP:-2}
 CONNS=${BENCH_CONNS:-16}
 THREADS=${BENCH_THREADS:-1}
 WORKERS=${BENCH_WORKERS:-2}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-4}
 NGINX=${NGINX:-/usr/sbin/nginx}
 H2LOAD=${H2LOAD:-h2load}
 
@@ -173,9 +177,11 @@ cpu_of() {
 
 # run NAME PORT STREAMS ROUND: requests/s, p99 ms and CPU µs per request of one h2load run
 declare -A RPS P99 FAILED CPU
+LOADS=()
 run() {
     local out logf="$DIR/h2load-$1-$3-$4.log" pid c0 c1 done_n
     pid=$(eval echo "\$PID_$1")
+    LOADS+=("$(cut -d' ' -f1 /proc/loadavg)")
     c0=$(cpu_of "$pid")
     out=$("$H2LOAD" -c "$CONNS" -t "$THREADS" -m "$3" -D "$DURATION" --warm-up-time="$WARMUP" \
         --log-file="$logf" "https://127.0.0.1:$2/100.bin" 2>&1)
@@ -192,13 +198,23 @@ run() {
     log "$1 -m$3 round $4: ${RPS[$1-$3-$4]} req/s, p99 ${P99[$1-$3-$4]} ms, ${CPU[$1-$3-$4]} CPU µs/request, failed ${FAILED[$1-$3-$4]}"
 }
 
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() { # the middle value; of an even count, the mean of the two middle ones
+    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+        END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
+# A B B A ...: whichever runs second in a round does not always follow the
+# same proxy (an even BENCH_ROUNDS gives each the first place equally often).
 for m in 1 100; do
     for round in $(seq 1 "$ROUNDS"); do
-        run nginx "$NGINX_PORT" "$m" "$round"
-        run moat "$MOAT_TLS_PORT" "$m" "$round"
+        if [ $((round % 2)) = 1 ]; then
+            run nginx "$NGINX_PORT" "$m" "$round"
+            run moat "$MOAT_TLS_PORT" "$m" "$round"
+        else
+            run moat "$MOAT_TLS_PORT" "$m" "$round"
+            run nginx "$NGINX_PORT" "$m" "$round"
+        fi
     done
 done
 
@@ -210,7 +226,8 @@ h2load_version=$("$H2LOAD" --version 2>&1 | head -1 || true)
 echo "$(date -u +%Y-%m-%d). Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r)."
 echo "$moat_version; $nginx_version; $h2load_version. Everything on 127.0.0.1: the"
 echo "upstream, both proxies and h2load share the same CPUs. h2load -c$CONNS -t$THREADS,"
-echo "${DURATION} s after ${WARMUP} s of warm-up, medians of $ROUNDS alternating rounds."
+echo "${DURATION} s after ${WARMUP} s of warm-up, medians of $ROUNDS alternating rounds (A B, B A, ...)."
+echo "1-minute load average before the runs: $(printf '%s\n' "${LOADS[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "lowest %s, median %s, highest %s", v[1], v[int((NR + 1) / 2)], v[NR] }')."
 echo
 echo "| streams per connection | proxy | requests/s | p99 ms | CPU µs/request | failed |"
 echo "|---:|---|---:|---:|---:|---:|"

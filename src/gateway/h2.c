@@ -28,6 +28,9 @@
 #define MAX_CONTINUATIONS 8   /* CONTINUATION frames after one HEADERS (CVE-2024-27316 family) */
 #define TICK_MS 1000          /* the session's deadlines are checked this often */
 #define WRITE_CHUNK 65536     /* frames collected before one write to the connection */
+#define H1_KEEP_BYTES 4096    /* a translated head buffer this small stays for the next stream */
+#define SPARE_STREAMS 4       /* closed streams (and their arenas) kept for the next ones */
+#define OUT_KEEP_BYTES 4096   /* ... with their response buffer when it is this small */
 
 typedef struct moat__h2_stream h2_stream;
 
@@ -36,6 +39,8 @@ struct moat__h2 {
     nghttp2_session *ng;
     moat_link streams; /* every stream not yet closed by nghttp2 */
     size_t nstreams;
+    h2_stream *spare; /* closed streams kept for reuse (next_spare), at most SPARE_STREAMS */
+    size_t nspare;
     moat_http_parser *parser; /* reads the translated heads */
     moat_http_head *parsed;   /* its last head (on_parsed) */
     moat_arena *parse_arena;  /* the arena of the stream being parsed */
@@ -49,6 +54,7 @@ struct moat__h2 {
     bool shutting;   /* GOAWAY sent: close once what is queued is written */
     bool draining;   /* GOAWAY NO_ERROR sent: close once the open streams are done */
     moat_buf wbuf;   /* frames of one flush */
+    moat_buf h1;     /* the translated head of the stream being parsed (kept small) */
     uv_idle_t *idle; /* runs flush_now once per turn of the loop; freed by its close */
     bool flush_due;
 };
@@ -75,6 +81,7 @@ struct moat__h2_stream {
     bool submitted; /* the response head went to nghttp2 */
     bool no_body;   /* ... with END_STREAM (HEAD, 204, 304) */
     uint64_t started_ms, last_in_ms, last_out_ms;
+    h2_stream *next_spare;
 };
 
 static const moat_transport h2_transport = {.name = "h2", .secure = true};
@@ -129,11 +136,25 @@ static const moat_sink h2_sink;
 
 static h2_stream *stream_new(moat__h2 *s, int32_t id)
 {
-    h2_stream *st = moat_xcalloc(1, sizeof(*st));
+    h2_stream *st = s->spare;
+    moat_arena *arena;
+    moat_buf out;
+    if (st) { /* as new: zeroed, with its arena's first block and its empty
+               * response buffer (stream_free reset both) */
+        s->spare = st->next_spare;
+        s->nspare--;
+        arena = st->c.arena;
+        out = st->out;
+        memset(st, 0, sizeof(*st));
+    } else {
+        st = moat_xcalloc(1, sizeof(*st));
+        arena = moat_arena_new();
+        moat_buf_init(&out);
+    }
     moat_client *c = &st->c;
     c->w = s->c->w;
     c->rt = s->c->rt; /* borrowed: the connection outlives its streams */
-    c->arena = moat_arena_new();
+    c->arena = arena;
     c->h2 = st;
     c->conn.tp = &h2_transport;
     memcpy(c->peer, s->c->peer, sizeof(c->peer));
@@ -141,9 +162,10 @@ static h2_stream *stream_new(moat__h2 *s, int32_t id)
     moat__list_init(&c->link);
     st->s = s;
     st->id = id;
-    st->started_ms = st->last_in_ms = st->last_out_ms = moat_now_ms();
+    uint64_t now = moat_now_ms();
+    st->started_ms = st->last_in_ms = st->last_out_ms = now;
     moat_buf_init(&st->body_in);
-    moat_buf_init(&st->out);
+    st->out = out;
     moat__list_add(&s->streams, &st->link);
     s->nstreams++;
     moat_request *r = moat_arena_calloc(c->arena, sizeof(*r));
@@ -153,7 +175,7 @@ static h2_stream *stream_new(moat__h2 *s, int32_t id)
     r->sink_owner = s->c;
     r->arena = c->arena;
     r->rt = moat__runtime_ref(c->w->rt);
-    r->start_ms = moat_now_ms();
+    r->start_ms = now;
     r->state = REQ_HEAD;
     r->https = true;
     r->log_mark = moat_seclog_recorded_here();
@@ -197,9 +219,31 @@ static void stream_free(h2_stream *st)
         if (st->s->draining) st->s->shutting = true; /* flush closes once it is written */
     }
     moat_buf_free(&st->body_in);
+    moat__h2 *s = st->s;
+    if (s->nspare < SPARE_STREAMS) {
+        moat_arena_reset(st->c.arena);
+        moat_buf_reset(&st->out);
+        if (st->out.cap > OUT_KEEP_BYTES) moat_buf_free(&st->out);
+        st->next_spare = s->spare;
+        s->spare = st;
+        s->nspare++;
+        return;
+    }
     moat_buf_free(&st->out);
     moat_arena_free(st->c.arena);
     free(st);
+}
+
+static void spares_free(moat__h2 *s)
+{
+    while (s->spare) {
+        h2_stream *st = s->spare;
+        s->spare = st->next_spare;
+        moat_buf_free(&st->out);
+        moat_arena_free(st->c.arena);
+        free(st);
+    }
+    s->nspare = 0;
 }
 
 static void reset_stream(h2_stream *st, uint32_t code)
@@ -302,19 +346,23 @@ static void stream_head(h2_stream *st, bool end_stream)
         refuse(r, st->refuse_status, st->refuse_key, st->refuse_why);
         return;
     }
-    moat_buf h1;
-    moat_buf_init(&h1);
+    moat_buf *h1 = &s->h1; /* the parser copies what it keeps into the arena */
+    moat_buf_reset(h1);
+    moat_buf_reserve(h1, 1024); /* once per connection: most heads fit */
     const char *why = NULL;
-    if (moat_h2_request_translate(st->fields, st->nfields, &h1, &why) < 0) {
-        moat_buf_free(&h1);
+    int rc = moat_h2_request_translate(st->fields, st->nfields, h1, &why);
+    if (rc == 0) {
+        s->parsed = NULL;
+        moat_http_parser_reset(s->parser, st->c.arena);
+        size_t used = 0;
+        rc = moat_http_parser_execute(s->parser, h1->data, h1->len, &used);
+    }
+    /* Reused by the next stream, unless a large head grew it. */
+    if (h1->cap > H1_KEEP_BYTES) moat_buf_free(h1);
+    if (why) {
         refuse(r, 400, NULL, why);
         return;
     }
-    s->parsed = NULL;
-    moat_http_parser_reset(s->parser, st->c.arena);
-    size_t used = 0;
-    int rc = moat_http_parser_execute(s->parser, h1.data, h1.len, &used);
-    moat_buf_free(&h1);
     moat_http_head *head = s->parsed;
     if (!head) {
         int status = rc == MOAT_EHTTP ? moat_http_parser_status(s->parser) : 400;
@@ -389,7 +437,14 @@ static int submit(h2_stream *st, moat_http_head *resp, bool body)
         total += resp->headers[i].name_len;
     char *names = moat_arena_alloc(a, total + 1), *p = names;
     char status[8];
-    snprintf(status, sizeof(status), "%d", resp->status);
+    if (resp->status >= 100 && resp->status <= 999) { /* always, from the parser or moat */
+        status[0] = (char)('0' + resp->status / 100);
+        status[1] = (char)('0' + resp->status / 10 % 10);
+        status[2] = (char)('0' + resp->status % 10);
+        status[3] = '\0';
+    } else {
+        snprintf(status, sizeof(status), "%d", resp->status);
+    }
     size_t n = 0;
     nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, strlen(status), 0};
     for (size_t i = 0; i < resp->nheaders; i++) {
@@ -398,8 +453,12 @@ static int submit(h2_stream *st, moat_http_head *resp, bool body)
             char ch = f->name[k];
             p[k] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
         }
-        nv[n++] = (nghttp2_nv){(uint8_t *)p, (uint8_t *)f->value, f->name_len, f->value_len,
-                               NGHTTP2_NV_FLAG_NONE};
+        /* A value new in every response (X-Request-Id) would only push the
+         * headers every response repeats out of the HPACK table. */
+        uint8_t flags = f->name_len == 12 && memcmp(p, "x-request-id", 12) == 0
+                            ? NGHTTP2_NV_FLAG_NO_INDEX
+                            : NGHTTP2_NV_FLAG_NONE;
+        nv[n++] = (nghttp2_nv){(uint8_t *)p, (uint8_t *)f->value, f->name_len, f->value_len, flags};
         p += f->name_len;
     }
     nghttp2_data_provider dp = {.source.ptr = st, .read_callback = data_read};
@@ -812,6 +871,13 @@ static void on_tick(moat_deadline *d)
         moat__client_abort(c);
         return;
     }
+    if (s->nstreams == 0 && !s->flushing && s->wbuf.len == 0) {
+        /* No stream open at a tick: what is kept for the next ones is given
+         * back, so an idle connection holds no more than before its first. */
+        spares_free(s);
+        moat_buf_free(&s->h1);
+        moat_buf_free(&s->wbuf);
+    }
     if (s->nstreams == 0 && now - s->idle_since > lim->keepalive_timeout_ms) {
         nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
                               nghttp2_session_get_last_proc_stream_id(s->ng), NGHTTP2_NO_ERROR,
@@ -880,6 +946,7 @@ void moat__h2_start(moat_client *c)
     c->h2s = s;
     moat__list_init(&s->streams);
     moat_buf_init(&s->wbuf);
+    moat_buf_init(&s->h1);
     s->idle = moat_xcalloc(1, sizeof(*s->idle));
     uv_idle_init(&c->w->loop, s->idle);
     s->idle->data = s;
@@ -964,11 +1031,13 @@ void moat__h2_close(moat_client *c)
         nghttp2_session_set_stream_user_data(s->ng, st->id, NULL);
         stream_free(st);
     }
+    spares_free(s);
     nghttp2_session_del(s->ng);
     s->idle->data = NULL;
     uv_close((uv_handle_t *)s->idle, idle_closed);
     moat_http_parser_free(s->parser);
     moat_buf_free(&s->wbuf);
+    moat_buf_free(&s->h1);
     free(s);
     c->h2s = NULL;
 }

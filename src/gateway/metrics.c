@@ -140,6 +140,11 @@ void moat__metrics_stage(const moat_worker *w, unsigned stage, uint64_t ns)
     if (s && stage < MOAT_MAX_STAGES && M.timed[stage]) observe(&s->stage[stage], ns / 1000);
 }
 
+bool moat__metrics_stage_timed(const moat_worker *w, unsigned stage)
+{
+    return slab_of(w) && stage < MOAT_MAX_STAGES && M.timed[stage];
+}
+
 void moat__metrics_job(const moat_worker *w, unsigned stage, uint64_t ns)
 {
     slab *s = slab_of(w);

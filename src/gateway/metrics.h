@@ -28,6 +28,9 @@ void moat__metrics_refusal(const struct moat_request *r, const char *stage, cons
 void moat__metrics_upstream(const struct moat_request *r, uint64_t ms);
 /* A request-head stage took ns (its async wait included). */
 void moat__metrics_stage(const struct moat_worker *w, unsigned stage, uint64_t ns);
+/* Whether moat__metrics_stage keeps anything for this stage: the metrics are
+ * on and the stage has a histogram (the clock is read only then). */
+bool moat__metrics_stage_timed(const struct moat_worker *w, unsigned stage);
 /* A stage's thread-pool job (WAF, store, password hashing) took ns from
  * queueing to its result back on the loop. */
 void moat__metrics_job(const struct moat_worker *w, unsigned stage, uint64_t ns);

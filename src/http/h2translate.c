@@ -61,6 +61,9 @@ static bool eq_nocase(const char *a, size_t an, const char *b, size_t bn)
     return true;
 }
 
+/* A literal appended without its strlen (this runs for every stream). */
+#define PUT_LIT(b, lit) moat_buf_append((b), (lit), sizeof(lit) - 1)
+
 #define REFUSE(msg)                                                                                \
     do {                                                                                           \
         *why = (msg);                                                                              \
@@ -123,11 +126,11 @@ int moat_h2_request_translate(const moat_h2_field *f, size_t n, moat_buf *out, c
     }
 
     moat_buf_append(out, method->value, method->value_len);
-    moat_buf_puts(out, " ");
+    PUT_LIT(out, " ");
     moat_buf_append(out, path->value, path->value_len);
-    moat_buf_puts(out, " HTTP/1.1\r\nHost: ");
+    PUT_LIT(out, " HTTP/1.1\r\nHost: ");
     moat_buf_append(out, hostf->value, hostf->value_len);
-    moat_buf_puts(out, "\r\n");
+    PUT_LIT(out, "\r\n");
     bool cookie_done = false;
     for (size_t i = 0; i < n; i++) {
         const moat_h2_field *h = &f[i];
@@ -136,21 +139,21 @@ int moat_h2_request_translate(const moat_h2_field *f, size_t n, moat_buf *out, c
             /* RFC 9113 8.2.3: split crumbs are one Cookie field again. */
             if (cookie_done) continue;
             cookie_done = true;
-            moat_buf_puts(out, "cookie: ");
+            PUT_LIT(out, "cookie: ");
             size_t k = 0;
             for (size_t j = i; j < n && k < cookies; j++) {
                 if (!name_is(&f[j], "cookie")) continue;
-                if (k++) moat_buf_puts(out, "; ");
+                if (k++) PUT_LIT(out, "; ");
                 moat_buf_append(out, f[j].value, f[j].value_len);
             }
-            moat_buf_puts(out, "\r\n");
+            PUT_LIT(out, "\r\n");
             continue;
         }
         moat_buf_append(out, h->name, h->name_len);
-        moat_buf_puts(out, ": ");
+        PUT_LIT(out, ": ");
         moat_buf_append(out, h->value, h->value_len);
-        moat_buf_puts(out, "\r\n");
+        PUT_LIT(out, "\r\n");
     }
-    moat_buf_puts(out, "\r\n");
+    PUT_LIT(out, "\r\n");
     return 0;
 }

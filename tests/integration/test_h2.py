@@ -207,9 +207,12 @@ class H2:
                 self.server_settings[k] = v
             self.send(self.frame(SETTINGS, ACK, 0))
         elif ftype == HEADERS:
-            for k, v in self.dec.decode(payload):
+            for field in self.dec.decode(payload):
+                k, v = field
                 k = k.decode() if isinstance(k, bytes) else k
                 v = v.decode() if isinstance(v, bytes) else v
+                if not getattr(field, "indexable", True):  # sent "never indexed"
+                    st.setdefault("never_indexed", set()).add(k)
                 if k == ":status":
                     st["status"] = int(v)
                 else:
@@ -325,6 +328,41 @@ def test_nghttp_many_streams_one_connection(gw):
                         gw.tls_port], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count(":status: 200") == 20, r.stdout[-2000:]
+
+
+def test_streams_one_after_another_share_nothing(gw, echo):
+    """moat reuses a closed stream's memory for the next one on the
+    connection: each stream must still get exactly its own request and its
+    own response (a body, a refused header list, fields, ids)."""
+    echo.clear_seen()
+    with H2(gw.tls_port) as c:
+        c.request(1, "/echo/h2-reuse-a", "POST",
+                  [("content-length", "5"), ("x-only-a", "1")], end=False)
+        c.send(c.frame(DATA, END_STREAM, 1, b"hello"))
+        assert c.done(1) and c.streams[1]["status"] == 200
+        a = json.loads(c.streams[1]["body"])
+        assert a["path"] == "/echo/h2-reuse-a" and a["body_len"] == 5
+        # refused (connection-specific field): nothing of it may reach the next
+        c.request(3, "/echo/h2-reuse-refused", extra=[("connection", "close")])
+        assert c.done(3)
+        assert c.streams[3]["rst"] is not None or c.streams[3]["status"] == 400
+        ids = {c.streams[1]["headers"]["x-request-id"][0]}
+        for i in range(12):
+            sid = 5 + 2 * i
+            c.request(sid, "/echo/h2-reuse-%d" % i)
+            assert c.done(sid)
+            st = c.streams[sid]
+            assert st["status"] == 200, st
+            j = json.loads(st["body"])  # exactly one response body, its own
+            assert j["path"] == "/echo/h2-reuse-%d" % i and j["body_len"] == 0
+            sent = {k.lower() for k, _ in j["headers"]}
+            assert "x-only-a" not in sent and "connection" not in sent
+            assert "content-security-policy" in st["headers"]
+            ids.add(st["headers"]["x-request-id"][0])
+            # a value new in every response stays out of the HPACK table
+            assert "x-request-id" in st.get("never_indexed", set())
+        assert len(ids) == 13
+    assert "h2-reuse-refused" not in seen_paths(echo)
 
 
 def test_waf_blocks_attacks_over_h2(gw, echo):
