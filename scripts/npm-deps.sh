@@ -10,7 +10,12 @@ if ! command -v npm >/dev/null; then
 fi
 while IFS=: read -r dir cmd; do
     case "$dir" in '' | \#*) continue ;; esac
-    [ -d "$dir/node_modules" ] && continue
+    # installed already, with the packages the lock names (a lock that gained
+    # a package, as when the tree-sitter runtime was added, installs again)
+    if [ -d "$dir/node_modules" ] && cmp -s <(grep -o '"node_modules/[^"]*"' "$dir/package-lock.json" | sort) \
+        <(grep -o '"node_modules/[^"]*"' "$dir/node_modules/.package-lock.json" 2>/dev/null | sort); then
+        continue
+    fi
     echo "npm: $dir"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 done <deps/npm.txt
