@@ -2384,6 +2384,11 @@ static void class_attrs_in(moat__py_ctx *c, TSTreeCursor *cur, int depth)
 static void class_attrs(moat__py_ctx *c, TSNode body, int depth)
 {
     if (ts_node_is_null(body)) return;
+    /* With no function returning request data, an assignment carries it
+     * only if its text names "request" (moat__py_tainted's shortcut, the
+     * class's attributes being empty until one does): a class body without
+     * the word needs no walk. */
+    if (!c->returns.len && !moat__py_text_has(c, body, "request")) return;
     TSTreeCursor cur = ts_tree_cursor_new(body);
     class_attrs_in(c, &cur, depth);
     ts_tree_cursor_delete(&cur);
@@ -2776,8 +2781,11 @@ static void analyse_tree(const char *path, const char *src, size_t len,
 static void analyse_init(moat__py_ctx *c, TSNode root)
 {
     pthread_once(&kinds_once, kinds_init);
-    for (size_t r = 0; r < MOAT_CODE__COUNT; r++)
-        c->disabled[r] = moat__py_skipped(c, moat_audit_code_rules[r].id);
+    if (c->o && c->o->disabled)
+        memcpy(c->disabled, c->o->disabled, sizeof(c->disabled));
+    else
+        for (size_t r = 0; r < MOAT_CODE__COUNT; r++)
+            c->disabled[r] = moat__py_skipped(c, moat_audit_code_rules[r].id);
     moat__py_collect_imports(c, root, 0);
     c->root = root;
     c->scope = c->module = moat_xcalloc(1, sizeof(*c->module));

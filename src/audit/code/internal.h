@@ -126,6 +126,8 @@ bool moat__py_is(TSNode n, const char *type);
 TSNode moat__py_field(TSNode n, const char *name);
 const char *moat__py_text(const moat__py_ctx *c, TSNode n, size_t *len);
 bool moat__py_text_is(const moat__py_ctx *c, TSNode n, const char *lit);
+/* Whether n's source text contains lit anywhere (a walk's shortcut). */
+bool moat__py_text_has(const moat__py_ctx *c, TSNode n, const char *lit);
 unsigned moat__py_line(TSNode n);
 /* Dotted text of an identifier/attribute chain ("os.path.join"); owned or NULL. */
 char *moat__py_dotted(const moat__py_ctx *c, TSNode n);
