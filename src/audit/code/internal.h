@@ -6,6 +6,7 @@
 #include <tree_sitter/api.h>
 
 #include "audit/code/code.h"
+#include "audit/code/tskids.h"
 
 /* The grammar compiled in from tree-sitter-python's src/parser.c. */
 const TSLanguage *tree_sitter_python(void);
@@ -83,7 +84,6 @@ typedef struct moat__py_ctx {
     moat__py_scope returns; /* module-level functions returning request data (owned) */
     moat__py_var *ret;      /* the current function's return: tainted, steps (borrowed) */
     TSNode stack[MOAT__PY_MAX_DEPTH + 1]; /* ancestors of the node being visited */
-    TSTreeCursor cur;                     /* the walk's position (analyse.c) */
     size_t depth;
     bool disabled[MOAT_CODE__COUNT]; /* rules in audit.skip / --skip (set once per file) */
     /* Literals any rule wanted masked (skipped and suppressed findings

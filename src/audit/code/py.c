@@ -217,24 +217,24 @@ bool moat__py_text_has(const moat__py_ctx *c, TSNode n, const char *lit)
     return memmem(t, len, lit, strlen(lit)) != NULL;
 }
 
-static void imports_in(moat__py_ctx *c, TSTreeCursor *cur, int depth)
+static void imports_in(moat__py_ctx *c, TSNode n, int depth)
 {
-    if (depth > MOAT__PY_MAX_DEPTH || !ts_tree_cursor_goto_first_child(cur)) return;
-    do {
-        TSNode ch = ts_tree_cursor_current_node(cur);
+    if (depth > MOAT__PY_MAX_DEPTH) return;
+    moat__ts_kids k;
+    moat__ts_kids_begin(&k, n);
+    TSNode ch;
+    while (moat__ts_kids_next(&k, &ch)) {
         if (moat__py_is(ch, "import_statement") || moat__py_is(ch, "import_from_statement"))
             import_statement(c, ch);
         else if (holds_statements(ch) && moat__py_text_has(c, ch, "import"))
-            imports_in(c, cur, depth + 1); /* (an import statement says "import") */
-    } while (ts_tree_cursor_goto_next_sibling(cur));
-    ts_tree_cursor_goto_parent(cur);
+            imports_in(c, ch, depth + 1); /* (an import statement says "import") */
+    }
+    moat__ts_kids_end(&k);
 }
 
 void moat__py_collect_imports(moat__py_ctx *c, TSNode n, int depth)
 {
-    TSTreeCursor cur = ts_tree_cursor_new(n);
-    imports_in(c, &cur, depth);
-    ts_tree_cursor_delete(&cur);
+    imports_in(c, n, depth);
 }
 
 void moat__py_imports_free(moat__py_ctx *c)
@@ -463,15 +463,13 @@ bool moat__py_tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int dept
 
 static bool tainted_children(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth)
 {
-    TSTreeCursor cur = ts_tree_cursor_new(n);
+    moat__ts_kids k;
+    moat__ts_kids_begin(&k, n);
+    TSNode ch;
     bool hit = false;
-    if (ts_tree_cursor_goto_first_child(&cur)) {
-        do {
-            TSNode ch = ts_tree_cursor_current_node(&cur);
-            if (ts_node_is_named(ch)) hit = tainted(c, ch, steps, depth + 1);
-        } while (!hit && ts_tree_cursor_goto_next_sibling(&cur));
-    }
-    ts_tree_cursor_delete(&cur);
+    while (!hit && moat__ts_kids_next(&k, &ch))
+        hit = tainted(c, ch, steps, depth + 1);
+    moat__ts_kids_end(&k);
     return hit;
 }
 
