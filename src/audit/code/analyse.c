@@ -88,10 +88,9 @@ static void call_init(moat__py_ctx *c, TSNode n, callinfo *ci)
         ci->name = FIELD(ci->func, "attribute");
     TSNode args = FIELD(n, "arguments");
     if (!IS(args, "argument_list")) return;
-    moat__ts_kids k;
-    moat__ts_kids_begin(&k, args);
-    TSNode a;
-    while (moat__ts_kids_next(&k, &a)) {
+    uint32_t cnt = ts_node_named_child_count(args);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode a = ts_node_named_child(args, i);
         if (IS(a, "comment")) continue;
         if (IS(a, "keyword_argument")) {
             if (ci->nkw < MOAT_ARRAY_LEN(ci->kw))
@@ -100,7 +99,6 @@ static void call_init(moat__py_ctx *c, TSNode n, callinfo *ci)
             if (ci->npos < MOAT_ARRAY_LEN(ci->pos)) ci->pos[ci->npos++] = a;
         }
     }
-    moat__ts_kids_end(&k);
 }
 
 static TSNode kw_get(const moat__py_ctx *c, const callinfo *ci, const char *name)
@@ -1375,18 +1373,16 @@ static size_t params_of(TSNode fn, bool method, param *out, size_t max)
  * class body), decorated or not; a null node if none. */
 static TSNode find_def(moat__py_ctx *c, TSNode holder, const char *name, size_t len)
 {
-    moat__ts_kids k;
-    moat__ts_kids_begin(&k, holder);
-    TSNode d, found = NONE;
-    while (ts_node_is_null(found) && moat__ts_kids_next(&k, &d)) {
+    uint32_t cnt = ts_node_named_child_count(holder);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode d = ts_node_named_child(holder, i);
         if (IS(d, "decorated_definition")) d = FIELD(d, "definition");
         if (!IS(d, "function_definition")) continue;
         size_t l;
         const char *t = moat__py_text(c, FIELD(d, "name"), &l);
-        if (l == len && !memcmp(t, name, len)) found = d;
+        if (l == len && !memcmp(t, name, len)) return d;
     }
-    moat__ts_kids_end(&k);
-    return found;
+    return NONE;
 }
 
 static moat_code_rule rule_of(const char *id)
@@ -1587,14 +1583,12 @@ static bool args_reqobj(moat__py_ctx *c, TSNode args)
 {
     moat__py_steps tmp = {0};
     bool hit = false;
-    moat__ts_kids k;
-    moat__ts_kids_begin(&k, args);
-    TSNode a;
-    while (!hit && moat__ts_kids_next(&k, &a)) {
+    uint32_t cnt = ts_node_named_child_count(args);
+    for (uint32_t i = 0; i < cnt && !hit; i++) {
+        TSNode a = ts_node_named_child(args, i);
         if (IS(a, "keyword_argument")) a = FIELD(a, "value");
         if (IS(a, "identifier") || IS(a, "attribute")) hit = moat__py_reqobj(c, a, &tmp);
     }
-    moat__ts_kids_end(&k);
     moat__py_steps_free(&tmp);
     return hit;
 }

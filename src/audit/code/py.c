@@ -11,62 +11,11 @@
 #include "audit/code/internal.h"
 #include "audit/secrets/secrets.h"
 
-/* Node types by grammar symbol. The rules name types with string literals:
- * each literal maps once (per thread, by its address) to the set of the
- * grammar's symbols that have that name, and a type test is then one table
- * lookup instead of a string comparison (a visible share of the walk). */
-typedef struct type_set {
-    char *name;
-    unsigned char *syms; /* by TSSymbol: 1 where the symbol has this name */
-    struct type_set *next;
-} type_set;
-
-static type_set *type_sets; /* lives as long as the process */
-static pthread_mutex_t type_sets_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static const unsigned char *type_set_of(const char *type)
-{
-    pthread_mutex_lock(&type_sets_lock);
-    type_set *s = type_sets;
-    while (s && strcmp(s->name, type) != 0)
-        s = s->next;
-    if (!s) {
-        const TSLanguage *lang = tree_sitter_python();
-        uint32_t n = ts_language_symbol_count(lang);
-        s = moat_xcalloc(1, sizeof(*s));
-        s->name = moat_xstrdup(type);
-        s->syms = moat_xcalloc(n ? n : 1, 1);
-        for (uint32_t sym = 0; sym < n; sym++) {
-            const char *name = ts_language_symbol_name(lang, (TSSymbol)sym);
-            if (name && !strcmp(name, type)) s->syms[sym] = 1;
-        }
-        s->next = type_sets;
-        type_sets = s;
-    }
-    pthread_mutex_unlock(&type_sets_lock);
-    return s->syms;
-}
-
-#define TYPE_CACHE 512
-
 bool moat__py_is(TSNode n, const char *type)
 {
-    static _Thread_local struct {
-        const char *type;
-        const unsigned char *syms;
-    } cache[TYPE_CACHE];
     if (ts_node_is_null(n)) return false;
-    size_t slot = (size_t)(((uint64_t)(uintptr_t)type * 0x9E3779B97F4A7C15u) >> 55) % TYPE_CACHE;
-    if (cache[slot].type != type) {
-        cache[slot].syms = type_set_of(type);
-        cache[slot].type = type;
-    }
-    /* the public symbol has the name ts_node_type gives; ERROR (65535) and
-     * anything else outside the table are compared by name */
-    TSSymbol sym = ts_node_symbol(n);
-    if (sym < ts_language_symbol_count(ts_node_language(n))) return cache[slot].syms[sym];
     const char *t = ts_node_type(n);
-    return t && strcmp(t, type) == 0;
+    return t[0] == type[0] && strcmp(t, type) == 0;
 }
 
 /* ts_node_child_by_field_name looks the name up among the grammar's field
@@ -302,39 +251,28 @@ void moat__py_imports_free(moat__py_ctx *c)
 static bool plain_string(TSNode n)
 {
     if (!moat__py_is(n, "string")) return false;
-    moat__ts_kids k;
-    moat__ts_kids_begin(&k, n);
-    TSNode ch;
-    bool plain = true;
-    while (plain && moat__ts_kids_next(&k, &ch))
-        plain = !moat__py_is(ch, "interpolation");
-    moat__ts_kids_end(&k);
-    return plain;
+    uint32_t cnt = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < cnt; i++)
+        if (moat__py_is(ts_node_named_child(n, i), "interpolation")) return false;
+    return true;
 }
 
 bool moat__py_is_str(TSNode n)
 {
     if (moat__py_is(n, "concatenated_string")) {
-        moat__ts_kids k;
-        moat__ts_kids_begin(&k, n);
-        TSNode ch;
-        bool any = false, plain = true;
-        while (plain && moat__ts_kids_next(&k, &ch)) {
-            any = true;
-            plain = plain_string(ch);
-        }
-        moat__ts_kids_end(&k);
-        return any && plain;
+        uint32_t cnt = ts_node_named_child_count(n);
+        for (uint32_t i = 0; i < cnt; i++)
+            if (!plain_string(ts_node_named_child(n, i))) return false;
+        return cnt > 0;
     }
     return plain_string(n);
 }
 
 static void str_parts(const moat__py_ctx *c, TSNode n, moat_buf *b)
 {
-    moat__ts_kids k;
-    moat__ts_kids_begin(&k, n);
-    TSNode ch;
-    while (moat__ts_kids_next(&k, &ch)) {
+    uint32_t cnt = ts_node_named_child_count(n);
+    for (uint32_t i = 0; i < cnt; i++) {
+        TSNode ch = ts_node_named_child(n, i);
         if (moat__py_is(ch, "string_content")) {
             size_t len;
             const char *t = moat__py_text(c, ch, &len);
@@ -345,7 +283,6 @@ static void str_parts(const moat__py_ctx *c, TSNode n, moat_buf *b)
             moat_buf_puts(b, "{}");
         }
     }
-    moat__ts_kids_end(&k);
 }
 
 char *moat__py_str_value(const moat__py_ctx *c, TSNode n)
