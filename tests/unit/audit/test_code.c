@@ -236,8 +236,7 @@ static size_t kids_match(TSNode n, size_t *deepest)
             if (!ts_node_is_named(ch)) continue;
             if (nwant == cap) {
                 cap = cap ? 2 * cap : 16;
-                want = realloc(want, cap * sizeof(*want));
-                assert_non_null(want);
+                want = moat_xrealloc(want, cap * sizeof(*want));
             }
             want[nwant++] = ch;
         } while (ts_tree_cursor_goto_next_sibling(&cur));
