@@ -11,7 +11,14 @@ if ! command -v npm >/dev/null; then
 fi
 while IFS=: read -r dir cmd; do
     case "$dir" in '' | \#*) continue ;; esac
-    [ -d "$dir/node_modules" ] && (cd "$dir" && npm ls --depth=0 >/dev/null 2>&1) && continue
+    # installed already, with every package the lock names (a lock that
+    # gained a package, as when the tree-sitter runtime or axe-core was
+    # added, installs again) and nothing npm ls finds missing
+    if [ -d "$dir/node_modules" ] && (cd "$dir" && npm ls --depth=0 >/dev/null 2>&1) &&
+        cmp -s <(grep -o '"node_modules/[^"]*"' "$dir/package-lock.json" | sort) \
+            <(grep -o '"node_modules/[^"]*"' "$dir/node_modules/.package-lock.json" 2>/dev/null | sort); then
+        continue
+    fi
     echo "npm: $dir"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 done <deps/npm.txt

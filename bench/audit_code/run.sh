@@ -4,9 +4,11 @@
 # `moat audit code` against Bandit on the same large real tree (Django's own
 # source as Debian's python3-django installs it), with the same rule ids
 # enabled on both sides and nothing excluded: wall time, CPU time and peak
-# memory from /usr/bin/time -v (medians of MOAT_RUNS=7 and BANDIT_RUNS=3
-# runs, after the tree has been read once), and the number of findings per
-# shared id.
+# memory from /usr/bin/time -v (medians of the runs of each tool, after the
+# tree has been read once), and the number of findings per shared id. The
+# tools take turns: ROUNDS (default 3) rounds of moat, Bandit, moat, Ruff,
+# and a last moat run (2*ROUNDS+1 runs of moat), so that a change of load on
+# a shared machine falls on all of them alike.
 # Prints a Markdown report on stdout (progress on stderr).
 #
 # Environment: TREE (default: the installed django package), BANDIT
@@ -62,34 +64,32 @@ find "$TREE" -type f -name '*.py' -exec cat {} + >/dev/null
 # median FILE: the median of the numbers in FILE (one per line).
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# runs NAME COUNT CMD...: COUNT timed runs; sets NAME_wall, NAME_cpu and
-# NAME_peak to the medians (each measured on its own).
-runs() {
-    local name=$1 count=$2 i wall peak cpu
-    shift 2
-    : >"$DIR/$name.walls"; : >"$DIR/$name.peaks"; : >"$DIR/$name.cpus"
-    for i in $(seq 1 "$count"); do
-        read -r wall peak cpu < <(measure "$name" "$@")
-        echo "$wall" >>"$DIR/$name.walls"
-        echo "$peak" >>"$DIR/$name.peaks"
-        echo "$cpu" >>"$DIR/$name.cpus"
-    done
+# run NAME CMD...: one timed run, appended to NAME's walls, peaks and cpus.
+run() {
+    local name=$1 wall peak cpu
+    shift
+    read -r wall peak cpu < <(measure "$name" "$@")
+    echo "$wall" >>"$DIR/$name.walls"
+    echo "$peak" >>"$DIR/$name.peaks"
+    echo "$cpu" >>"$DIR/$name.cpus"
+}
+# medians NAME: sets NAME_wall, NAME_cpu and NAME_peak to the medians of its
+# runs (each measured on its own) and NAME_walls to every wall time.
+medians() {
+    local name=$1
     printf -v "${name}_wall" '%s' "$(median "$DIR/$name.walls")"
     printf -v "${name}_peak" '%s' "$(median "$DIR/$name.peaks")"
     printf -v "${name}_cpu" '%s' "$(median "$DIR/$name.cpus")"
     printf -v "${name}_walls" '%s' "$(paste -sd' ' "$DIR/$name.walls")"
+    printf -v "${name}_cpus" '%s' "$(paste -sd' ' "$DIR/$name.cpus")"
 }
 
-MOAT_RUNS=${MOAT_RUNS:-7}
-BANDIT_RUNS=${BANDIT_RUNS:-3}
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-log "moat ($MOAT_RUNS runs)"
-runs moat "$MOAT_RUNS" "$MOAT" audit code "$TREE" --config "$DIR/moat.toml" \
-    --skip "$MOAT_ONLY" --format json --output "$DIR/moat.json"
-log "bandit ($BANDIT_RUNS runs; this takes a while)"
-runs bandit "$BANDIT_RUNS" "$BANDIT" -r "$TREE" -t "$SHARED" -f json -q -o "$DIR/bandit.json"
-RUFF_ROW= RUFF_NOTE="Ruff: not run (set RUFF_WASM to a folder with @astral-sh/ruff-wasm-nodejs installed)."
+ROUNDS=${ROUNDS:-3}
+MOAT_RUNS=$((2 * ROUNDS + 1))
+BANDIT_RUNS=$ROUNDS
+RUFF=
 if [ -n "${RUFF_WASM:-}" ] && [ -d "$RUFF_WASM/node_modules/@astral-sh/ruff-wasm-nodejs" ]; then
+    RUFF=$(cd "$RUFF_WASM" && pwd)
     cat >"$DIR/ruff.js" <<'JS'
 // Ruff's flake8-bandit (S) rules over every .py file of a tree, one thread.
 const fs = require('fs'), path = require('path');
@@ -106,8 +106,23 @@ const counts = {}; let total = 0;
 })(process.argv[3]);
 console.log(JSON.stringify({ version: Workspace.version(), total, counts }));
 JS
-    log "ruff (wasm, $BANDIT_RUNS runs)"
-    runs ruff "$BANDIT_RUNS" node "$DIR/ruff.js" "$(cd "$RUFF_WASM" && pwd)" "$TREE"
+fi
+MOAT_CMD=("$MOAT" audit code "$TREE" --config "$DIR/moat.toml" --skip "$MOAT_ONLY" --format json --output "$DIR/moat.json")
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for round in $(seq 1 "$ROUNDS"); do
+    log "round $round of $ROUNDS (load $(cut -d' ' -f1 /proc/loadavg))"
+    run moat "${MOAT_CMD[@]}"
+    run bandit "$BANDIT" -r "$TREE" -t "$SHARED" -f json -q -o "$DIR/bandit.json"
+    run moat "${MOAT_CMD[@]}"
+    if [ -n "$RUFF" ]; then run ruff node "$DIR/ruff.js" "$RUFF" "$TREE"; fi
+done
+run moat "${MOAT_CMD[@]}"
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+medians moat
+medians bandit
+RUFF_ROW= RUFF_NOTE="Ruff: not run (set RUFF_WASM to a folder with @astral-sh/ruff-wasm-nodejs installed)."
+if [ -n "$RUFF" ]; then
+    medians ruff
     ruff_version=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$DIR/ruff.out")
     ruff_total=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["total"])' "$DIR/ruff.out")
     RUFF_ROW="| ruff $ruff_version (wasm, S rules) | $ruff_wall | $ruff_cpu | $(awk "BEGIN { printf \"%.1f\", $ruff_peak / 1024 }") |
@@ -136,8 +151,8 @@ moat $("$MOAT" --version | cut -d' ' -f2); $("$BANDIT" --version 2>&1 | head -1)
 tree: Django $(/usr/bin/python3 -c 'import django; print(django.__version__)' 2>/dev/null || echo "?")
 as installed by python3-django, $files .py files, same rule ids. Files read
 once before the runs (both tools then read them from the page cache); the
-medians of $MOAT_RUNS runs of moat and $BANDIT_RUNS of Bandit (wall, CPU and peak
-memory each a median of its own).
+medians of $MOAT_RUNS runs of moat and $BANDIT_RUNS of Bandit, taking turns (wall, CPU
+and peak memory each a median of its own).
 
 | tool | wall s | CPU s (user+sys) | peak RSS MiB |
 |---|---:|---:|---:|
@@ -148,9 +163,11 @@ $RUFF_ROW
 
 $RUFF_NOTE
 
-Wall times, s: moat $moat_walls; Bandit $bandit_walls.
-Load average before the runs: $load_before (other work on the machine slows
-both tools; moat analyses files on one thread per CPU, Bandit on one).
+Wall times, s, in run order: moat $moat_walls; Bandit $bandit_walls.
+CPU times, s: moat $moat_cpus; Bandit $bandit_cpus.
+Load average before the runs: $load_before; after: $load_after (other work
+on the machine slows both tools; moat analyses files on one thread per CPU,
+Bandit on one).
 Priority: ${NICE:-default}.
 
 Findings per id:

@@ -1425,7 +1425,6 @@ static moat__py_summary *summary_compute(moat__py_ctx *c, TSNode fn, bool method
     moat__py_var ret = {0}, *oret = c->ret;
     moat_audit_findings tmp = {0}, *oout = c->out;
     size_t osupp = c->res->suppressed, odepth = c->depth, ofirst = c->first_finding;
-    TSTreeCursor ocur = c->cur;
     TSNode ocls = c->cls;
     if (!method) {
         c->cls = NONE;
@@ -1449,13 +1448,8 @@ static moat__py_summary *summary_compute(moat__py_ctx *c, TSNode fn, bool method
     c->first_finding = 0;
     c->calls++;
     TSNode body = FIELD(fn, "body");
-    if (!ts_node_is_null(body) && c->depth < MOAT__PY_MAX_DEPTH - 1) {
-        c->cur = ts_tree_cursor_new(body);
-        visit(c, body);
-        ts_tree_cursor_delete(&c->cur);
-    }
+    if (!ts_node_is_null(body) && c->depth < MOAT__PY_MAX_DEPTH - 1) visit(c, body);
     c->calls--;
-    c->cur = ocur;
     c->depth = odepth;
     c->scope = oscope;
     c->ret = oret;
@@ -2367,26 +2361,31 @@ static void class_attr(moat__py_ctx *c, TSNode asg)
     moat__py_scope_free(&empty);
 }
 
-static void class_attrs_in(moat__py_ctx *c, TSTreeCursor *cur, int depth)
+static void class_attrs_in(moat__py_ctx *c, TSNode n, int depth)
 {
-    if (depth > 24 || !ts_tree_cursor_goto_first_child(cur)) return;
-    do {
-        TSNode ch = ts_tree_cursor_current_node(cur);
-        if (!ts_node_is_named(ch) || IS(ch, "class_definition")) continue; /* its own self */
+    if (depth > 24) return;
+    moat__ts_kids k;
+    moat__ts_kids_begin(&k, n);
+    TSNode ch;
+    while (moat__ts_kids_next(&k, &ch)) {
+        if (IS(ch, "class_definition")) continue; /* its own self */
         if (IS(ch, "assignment"))
             class_attr(c, ch);
         else if (!IS(ch, "call") && !IS(ch, "string"))
-            class_attrs_in(c, cur, depth + 1);
-    } while (ts_tree_cursor_goto_next_sibling(cur));
-    ts_tree_cursor_goto_parent(cur);
+            class_attrs_in(c, ch, depth + 1);
+    }
+    moat__ts_kids_end(&k);
 }
 
 static void class_attrs(moat__py_ctx *c, TSNode body, int depth)
 {
     if (ts_node_is_null(body)) return;
-    TSTreeCursor cur = ts_tree_cursor_new(body);
-    class_attrs_in(c, &cur, depth);
-    ts_tree_cursor_delete(&cur);
+    /* With no function returning request data, an assignment carries it
+     * only if its text names "request" (moat__py_tainted's shortcut, the
+     * class's attributes being empty until one does): a class body without
+     * the word needs no walk. */
+    if (!c->returns.len && !moat__py_text_has(c, body, "request")) return;
+    class_attrs_in(c, body, depth);
 }
 
 /* ---- B108 and B613: strings and characters -------------------------------- */
@@ -2547,17 +2546,17 @@ static node_kind kind_of(TSNode n)
     return sym < nkinds ? (node_kind)kinds[sym] : K_OTHER;
 }
 
-/* The walk moves one tree cursor (ts_node_named_child(n, i) costs O(i));
- * visit(c, n) is called with the cursor on n and leaves it there. */
+/* The walk takes each node's named children in turn with the runtime's own
+ * child iterator (tskids.h): ts_node_named_child(n, i) costs O(i), and a
+ * tree cursor's steps cost more than the iteration itself. */
 static void visit_children(moat__py_ctx *c, TSNode n)
 {
-    (void)n;
-    if (!ts_tree_cursor_goto_first_child(&c->cur)) return;
-    do {
-        TSNode ch = ts_tree_cursor_current_node(&c->cur);
-        if (ts_node_is_named(ch)) visit(c, ch);
-    } while (ts_tree_cursor_goto_next_sibling(&c->cur));
-    ts_tree_cursor_goto_parent(&c->cur);
+    moat__ts_kids k;
+    moat__ts_kids_begin(&k, n);
+    TSNode ch;
+    while (moat__ts_kids_next(&k, &ch))
+        visit(c, ch);
+    moat__ts_kids_end(&k);
 }
 
 static void visit(moat__py_ctx *c, TSNode n)
@@ -2757,9 +2756,7 @@ static void analyse_tree(const char *path, const char *src, size_t len,
                       .modname = o ? project_module_of(o->project, path) : NULL};
     analyse_init(&c, root);
     if (!o || o->code) {
-        c.cur = ts_tree_cursor_new(root);
         visit(&c, root);
-        ts_tree_cursor_delete(&c.cur);
         check_bidi(&c, root);
     }
     if (o && o->settings) {
@@ -2776,8 +2773,11 @@ static void analyse_tree(const char *path, const char *src, size_t len,
 static void analyse_init(moat__py_ctx *c, TSNode root)
 {
     pthread_once(&kinds_once, kinds_init);
-    for (size_t r = 0; r < MOAT_CODE__COUNT; r++)
-        c->disabled[r] = moat__py_skipped(c, moat_audit_code_rules[r].id);
+    if (c->o && c->o->disabled)
+        memcpy(c->disabled, c->o->disabled, sizeof(c->disabled));
+    else
+        for (size_t r = 0; r < MOAT_CODE__COUNT; r++)
+            c->disabled[r] = moat__py_skipped(c, moat_audit_code_rules[r].id);
     moat__py_collect_imports(c, root, 0);
     c->root = root;
     c->scope = c->module = moat_xcalloc(1, sizeof(*c->module));

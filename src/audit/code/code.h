@@ -35,6 +35,10 @@ typedef struct moat_audit_code_opts {
     bool settings; /* run the settings rules (audit/settings/settings.h) */
     bool combined; /* the code rules run on the same tree in the same report
                       set (moat audit PATH): settings leaves what they report */
+    /* The code rules skip names, by moat_code_rule (MOAT_CODE__COUNT
+     * entries; borrowed): worked out once for a whole run. NULL: from skip,
+     * for each file. */
+    const bool *disabled;
 } moat_audit_code_opts;
 
 /* What one analysed file gave besides its findings. */

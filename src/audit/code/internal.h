@@ -6,6 +6,7 @@
 #include <tree_sitter/api.h>
 
 #include "audit/code/code.h"
+#include "audit/code/tskids.h"
 
 /* The grammar compiled in from tree-sitter-python's src/parser.c. */
 const TSLanguage *tree_sitter_python(void);
@@ -83,7 +84,6 @@ typedef struct moat__py_ctx {
     moat__py_scope returns; /* module-level functions returning request data (owned) */
     moat__py_var *ret;      /* the current function's return: tainted, steps (borrowed) */
     TSNode stack[MOAT__PY_MAX_DEPTH + 1]; /* ancestors of the node being visited */
-    TSTreeCursor cur;                     /* the walk's position (analyse.c) */
     size_t depth;
     bool disabled[MOAT_CODE__COUNT]; /* rules in audit.skip / --skip (set once per file) */
     /* Literals any rule wanted masked (skipped and suppressed findings
@@ -126,6 +126,8 @@ bool moat__py_is(TSNode n, const char *type);
 TSNode moat__py_field(TSNode n, const char *name);
 const char *moat__py_text(const moat__py_ctx *c, TSNode n, size_t *len);
 bool moat__py_text_is(const moat__py_ctx *c, TSNode n, const char *lit);
+/* Whether n's source text contains lit anywhere (a walk's shortcut). */
+bool moat__py_text_has(const moat__py_ctx *c, TSNode n, const char *lit);
 unsigned moat__py_line(TSNode n);
 /* Dotted text of an identifier/attribute chain ("os.path.join"); owned or NULL. */
 char *moat__py_dotted(const moat__py_ctx *c, TSNode n);

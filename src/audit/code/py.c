@@ -207,24 +207,34 @@ static void import_statement(moat__py_ctx *c, TSNode n)
     free(prefix);
 }
 
-static void imports_in(moat__py_ctx *c, TSTreeCursor *cur, int depth)
+/* Whether n's source text contains lit: a subtree without the word cannot
+ * hold the construct a walk looks for, and one scan of its bytes is far
+ * cheaper than visiting its nodes. */
+bool moat__py_text_has(const moat__py_ctx *c, TSNode n, const char *lit)
 {
-    if (depth > MOAT__PY_MAX_DEPTH || !ts_tree_cursor_goto_first_child(cur)) return;
-    do {
-        TSNode ch = ts_tree_cursor_current_node(cur);
+    size_t len;
+    const char *t = moat__py_text(c, n, &len);
+    return memmem(t, len, lit, strlen(lit)) != NULL;
+}
+
+static void imports_in(moat__py_ctx *c, TSNode n, int depth)
+{
+    if (depth > MOAT__PY_MAX_DEPTH) return;
+    moat__ts_kids k;
+    moat__ts_kids_begin(&k, n);
+    TSNode ch;
+    while (moat__ts_kids_next(&k, &ch)) {
         if (moat__py_is(ch, "import_statement") || moat__py_is(ch, "import_from_statement"))
             import_statement(c, ch);
-        else if (holds_statements(ch))
-            imports_in(c, cur, depth + 1);
-    } while (ts_tree_cursor_goto_next_sibling(cur));
-    ts_tree_cursor_goto_parent(cur);
+        else if (holds_statements(ch) && moat__py_text_has(c, ch, "import"))
+            imports_in(c, ch, depth + 1); /* (an import statement says "import") */
+    }
+    moat__ts_kids_end(&k);
 }
 
 void moat__py_collect_imports(moat__py_ctx *c, TSNode n, int depth)
 {
-    TSTreeCursor cur = ts_tree_cursor_new(n);
-    imports_in(c, &cur, depth);
-    ts_tree_cursor_delete(&cur);
+    imports_in(c, n, depth);
 }
 
 void moat__py_imports_free(moat__py_ctx *c)
@@ -453,15 +463,13 @@ bool moat__py_tainted(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int dept
 
 static bool tainted_children(moat__py_ctx *c, TSNode n, moat__py_steps *steps, int depth)
 {
-    TSTreeCursor cur = ts_tree_cursor_new(n);
+    moat__ts_kids k;
+    moat__ts_kids_begin(&k, n);
+    TSNode ch;
     bool hit = false;
-    if (ts_tree_cursor_goto_first_child(&cur)) {
-        do {
-            TSNode ch = ts_tree_cursor_current_node(&cur);
-            if (ts_node_is_named(ch)) hit = tainted(c, ch, steps, depth + 1);
-        } while (!hit && ts_tree_cursor_goto_next_sibling(&cur));
-    }
-    ts_tree_cursor_delete(&cur);
+    while (!hit && moat__ts_kids_next(&k, &ch))
+        hit = tainted(c, ch, steps, depth + 1);
+    moat__ts_kids_end(&k);
     return hit;
 }
 

@@ -269,6 +269,10 @@ static int run(const moat_audit_job *job, bool settings_mode)
     moat_config_free(cfg);
     s.opts.skip = (const char *const *)skip;
     s.opts.nskip = nskip;
+    bool disabled[MOAT_CODE__COUNT];
+    for (size_t r = 0; r < MOAT_CODE__COUNT; r++)
+        disabled[r] = skipped(&s, moat_audit_code_rules[r].id);
+    s.opts.disabled = disabled;
 
     moat_audit_baseline *baseline = NULL;
     if (baseline_path) {
