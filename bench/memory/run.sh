@@ -8,7 +8,10 @@
 # and POSTs with form and JSON bodies (bench/waf/mix.lua: 20% of them
 # attacks the WAF refuses). The two proxies take turns, step by step. RSS
 # of nginx is its master's plus its workers'. Prints a Markdown table of
-# the RSS (MB) at each step and the growth from the first step to the last.
+# the RSS (MB) at each step and the growth from the first step to the last,
+# then moat's own memory gauges at each step (GET /metrics on its admin
+# listener: the allocator's heap and the gateway's structures), to tell
+# which part grows.
 #
 # Environment (defaults in brackets):
 #   BENCH_REQUESTS [5000000] requests per proxy
@@ -33,8 +36,10 @@ done
 . "$HERE/../lib.sh"
 bench_init moat-memory
 
-UP=$(free_port); NG=$(free_port); MP=$(free_port)
+UP=$(free_port); NG=$(free_port); MP=$(free_port); AP=$(free_port)
 mkdir -p "$DIR/up" "$DIR/proxy" "$DIR/moat"
+cp "$MOAT" "$DIR/moat/moat" # a rebuild during the run changes nothing
+MOAT=$DIR/moat/moat
 chmod 777 "$DIR/moat" # moat drops root to nobody and writes its security log there
 {
     echo "worker_processes 1;"
@@ -74,6 +79,8 @@ hosts = ["app.example"]
 workers = $WORKERS
 [waf]
 mode = "$WAF"
+[admin]
+listen = ["127.0.0.1:$AP"]
 [log]
 access = "off"
 security = "$DIR/moat/security.log"
@@ -118,12 +125,20 @@ run_requests() {
     DONE[$name]=$(( ${DONE[$name]:-0} + made ))
 }
 
+# gauges I: moat's memory gauges (name{labels} value), saved for step I.
+gauges() {
+    curl -s "http://127.0.0.1:$AP/metrics" |
+        grep -E '^moat_(malloc|memory|connections_open|upstream_connections|jobs|waf_transactions|sessions_cached|bans)' \
+        > "$DIR/gauges.$1" || true
+}
+
 declare -A RSS AT
 log "start: moat $(rss_kb $MOAT_PID) kB, nginx $(rss_kb $(nginx_pids)) kB"
 steps=$((REQUESTS / STEP))
 for i in $(seq 1 "$steps"); do
     run_requests moat "$MP" "$STEP"
     RSS[moat,$i]=$(rss_kb $MOAT_PID); AT[moat,$i]=${DONE[moat]}
+    gauges "$i"
     run_requests nginx "$NG" "$STEP"
     RSS[nginx,$i]=$(rss_kb $(nginx_pids)); AT[nginx,$i]=${DONE[nginx]}
     log "step $i: moat ${DONE[moat]} requests ${RSS[moat,$i]} kB; nginx ${DONE[nginx]} requests ${RSS[nginx,$i]} kB"
@@ -138,3 +153,27 @@ done
 echo
 echo "growth from step 1 to step $steps: moat $(mb $(( ${RSS[moat,$steps]} - ${RSS[moat,1]} ))) MB, nginx $(mb $(( ${RSS[nginx,$steps]} - ${RSS[nginx,1]} ))) MB"
 echo "requests made: moat ${DONE[moat]}, nginx ${DONE[nginx]}"
+echo
+echo "moat's gauges at each step (bytes as MB):"
+echo
+python3 - "$DIR" "$steps" <<'PY'
+import sys
+d, n = sys.argv[1], int(sys.argv[2])
+rows, names = [], []
+for i in range(1, n + 1):
+    g = {}
+    try:
+        for line in open("%s/gauges.%d" % (d, i)):
+            k, v = line.rsplit(" ", 1)
+            g[k] = float(v)
+            if k not in names: names.append(k)
+    except OSError:
+        pass
+    rows.append(g)
+print("| gauge | " + " | ".join("step %d" % i for i in range(1, n + 1)) + " |")
+print("|---|" + "---:|" * n)
+for k in names:
+    mb = "bytes" in k
+    cells = [("%.1f" % (r[k] / 1048576) if mb else "%d" % r[k]) if k in r else "" for r in rows]
+    print("| %s | %s |" % (k, " | ".join(cells)))
+PY

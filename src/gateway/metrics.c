@@ -5,7 +5,10 @@
  * the slabs. The admin server answers GET /metrics and 404 to anything
  * else, one request per connection, and keeps a few connections at most. */
 #include <stdatomic.h>
-#include <stdio.h>
+#include <stdio.h> /* first: it defines __GLIBC__ */
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,6 +247,46 @@ static void stage_hists(moat_buf *b, const char *name, hist *(*hist_of)(slab *, 
     }
 }
 
+/* The allocator's own view (glibc): every arena summed, read under each
+ * arena's lock (a scrape, not a hot path). What the structures above hold
+ * plus what glibc keeps free inside its heaps is roughly the resident size;
+ * a free part that grows while in-use stays flat is fragmentation. */
+static void allocator(moat_buf *b)
+{
+#ifdef __GLIBC__
+    struct mallinfo2 mi = mallinfo2();
+    head(b, "moat_malloc_bytes", "gauge",
+         "glibc's heap memory by state: arena (obtained from the system by sbrk or heap "
+         "mappings, every arena), in_use (allocated), free (kept inside the arenas, "
+         "releasable: at their tops), mmapped (large blocks, each its own mapping).");
+    moat_buf_printf(b, "moat_malloc_bytes{state=\"arena\"} %zu\n", mi.arena);
+    moat_buf_printf(b, "moat_malloc_bytes{state=\"in_use\"} %zu\n", mi.uordblks);
+    moat_buf_printf(b, "moat_malloc_bytes{state=\"free\"} %zu\n", mi.fordblks);
+    moat_buf_printf(b, "moat_malloc_bytes{state=\"releasable\"} %zu\n", mi.keepcost);
+    moat_buf_printf(b, "moat_malloc_bytes{state=\"mmapped\"} %zu\n", mi.hblkhd);
+    head(b, "moat_malloc_mmaps", "gauge", "Blocks glibc serves from mappings of their own.");
+    moat_buf_printf(b, "moat_malloc_mmaps %zu\n", mi.hblks);
+    /* The number of arenas: malloc_info's XML has one <heap> element each. */
+    char *xml = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&xml, &len);
+    if (f) {
+        int rc = malloc_info(0, f);
+        fclose(f);
+        size_t arenas = 0;
+        for (const char *p = xml; rc == 0 && p && (p = strstr(p, "<heap nr=")); p++)
+            arenas++;
+        head(b, "moat_malloc_arenas", "gauge",
+             "glibc arenas (the main one and one per thread that contended for it, "
+             "at most 8 per CPU unless M_ARENA_MAX says otherwise).");
+        moat_buf_printf(b, "moat_malloc_arenas %zu\n", arenas);
+    }
+    free(xml);
+#else
+    (void)b;
+#endif
+}
+
 static void exposition(moat_buf *b)
 {
     head(b, "moat_requests_total", "counter", "Requests the gateway finished.");
@@ -309,6 +352,7 @@ static void exposition(moat_buf *b)
     head(b, "moat_connections_open", "gauge", "Client connections open.");
     moat_buf_printf(b, "moat_connections_open %llu\n",
                     (unsigned long long)(opened > closed ? opened - closed : 0));
+    allocator(b);
 }
 
 /* ---- the admin server (its own thread and loop) ---- */
