@@ -138,7 +138,7 @@ steps=$((REQUESTS / STEP))
 for i in $(seq 1 "$steps"); do
     run_requests moat "$MP" "$STEP"
     RSS[moat,$i]=$(rss_kb $MOAT_PID); AT[moat,$i]=${DONE[moat]}
-    gauges "$i"
+    sleep 1.5; gauges "$i" # the workers count their connections once a second
     run_requests nginx "$NG" "$STEP"
     RSS[nginx,$i]=$(rss_kb $(nginx_pids)); AT[nginx,$i]=${DONE[nginx]}
     log "step $i: moat ${DONE[moat]} requests ${RSS[moat,$i]} kB; nginx ${DONE[nginx]} requests ${RSS[nginx,$i]} kB"

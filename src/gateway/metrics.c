@@ -40,6 +40,8 @@ typedef struct slab {
     counter requests, status[6]; /* status[0]: anything outside 1xx..5xx */
     counter conns_opened, conns_closed;
     counter refusals_other; /* past NREFUSALS pairs */
+    counter jobs_queued;
+    counter mem[7]; /* a moat__worker_mem, stored whole by its worker */
     hist upstream;
     hist stage[MOAT_MAX_STAGES], job[MOAT_MAX_STAGES];
     refusal refusals[NREFUSALS];
@@ -71,6 +73,9 @@ static struct {
     size_t nlisteners;
     unsigned nconns;
 } M;
+
+/* Shared structures' gauges: not in M (counted while the metrics are off). */
+static atomic_int_fast64_t gauges[MOAT__NGAUGES];
 
 static void add(counter *c, uint64_t n)
 {
@@ -153,6 +158,34 @@ void moat__metrics_conn(const moat_worker *w, int delta)
 {
     slab *s = slab_of(w);
     if (s) add(delta > 0 ? &s->conns_opened : &s->conns_closed, 1);
+}
+
+void moat__metrics_job_queued(const moat_worker *w)
+{
+    slab *s = slab_of(w);
+    if (s) add(&s->jobs_queued, 1);
+}
+
+bool moat__metrics_on(void)
+{
+    return M.slabs != NULL;
+}
+
+void moat__metrics_worker_mem(const moat_worker *w, const moat__worker_mem *m)
+{
+    slab *s = slab_of(w);
+    if (!s) return;
+    const uint64_t v[] = {m->clients,       m->clients_quiet, m->h2_sessions,   m->client_bytes,
+                          m->upstream_busy, m->upstream_idle, m->upstream_bytes};
+    _Static_assert(MOAT_ARRAY_LEN(v) == MOAT_ARRAY_LEN(((slab *)0)->mem), "one slot each");
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(v); i++)
+        atomic_store_explicit(&s->mem[i], v[i], memory_order_relaxed);
+}
+
+void moat__metrics_gauge(unsigned gauge, int64_t delta)
+{
+    if (gauge < MOAT__NGAUGES)
+        atomic_fetch_add_explicit(&gauges[gauge], delta, memory_order_relaxed);
 }
 
 /* ---- the exposition (text format 0.0.4) ---- */
@@ -245,6 +278,62 @@ static void stage_hists(moat_buf *b, const char *name, hist *(*hist_of)(slab *, 
         hist_sum(hist_of, i, &count, &sum_us, bucket);
         if (count) hist_put(b, name, moat__stage_name(i), count, sum_us, bucket);
     }
+}
+
+static uint64_t mem_sum(unsigned i)
+{
+    return sum(offsetof(slab, mem) + i * sizeof(counter));
+}
+
+static uint64_t gauge(unsigned g)
+{
+    int64_t v = atomic_load_explicit(&gauges[g], memory_order_relaxed);
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+/* What holds memory, structure by structure: the workers' connections as
+ * each worker last counted them (every MOAT__METRICS_MEM_MS), the shared
+ * structures as they are now. */
+static void memory(moat_buf *b)
+{
+    head(b, "moat_memory_connections", "gauge",
+         "Connections the workers hold, by kind: client (quiet: no request byte yet; "
+         "h2: carrying an HTTP/2 session), upstream busy with a request or idle in the pool.");
+    moat_buf_printf(b, "moat_memory_connections{kind=\"client\"} %llu\n",
+                    (unsigned long long)mem_sum(0));
+    moat_buf_printf(b, "moat_memory_connections{kind=\"client_quiet\"} %llu\n",
+                    (unsigned long long)mem_sum(1));
+    moat_buf_printf(b, "moat_memory_connections{kind=\"h2\"} %llu\n",
+                    (unsigned long long)mem_sum(2));
+    moat_buf_printf(b, "moat_memory_connections{kind=\"upstream_busy\"} %llu\n",
+                    (unsigned long long)mem_sum(4));
+    moat_buf_printf(b, "moat_memory_connections{kind=\"upstream_idle\"} %llu\n",
+                    (unsigned long long)mem_sum(5));
+    head(b, "moat_memory_bytes", "gauge",
+         "Bytes the connections hold, by side: their buffers (read, not yet consumed; "
+         "queued for the kernel) and their arenas (parsers, requests).");
+    moat_buf_printf(b, "moat_memory_bytes{kind=\"client\"} %llu\n",
+                    (unsigned long long)mem_sum(3));
+    moat_buf_printf(b, "moat_memory_bytes{kind=\"upstream\"} %llu\n",
+                    (unsigned long long)mem_sum(6));
+    uint64_t queued = sum(offsetof(slab, jobs_queued)), done = 0, count, sum_us,
+             bucket[NBUCKETS];
+    for (unsigned i = 0; i < MOAT_MAX_STAGES; i++) {
+        hist_sum(job_of, i, &count, &sum_us, bucket);
+        done += count;
+    }
+    head(b, "moat_jobs", "gauge",
+         "Thread-pool work queued or running (WAF inspections, store calls, password hashing).");
+    moat_buf_printf(b, "moat_jobs %llu\n", (unsigned long long)(queued > done ? queued - done : 0));
+    head(b, "moat_waf_transactions", "gauge", "ModSecurity transactions alive (one a request "
+                                               "the WAF inspects, two for a large body).");
+    moat_buf_printf(b, "moat_waf_transactions %llu\n",
+                    (unsigned long long)gauge(MOAT__GAUGE_WAF_TX));
+    head(b, "moat_sessions_cached", "gauge", "Sessions in the auth cache (a fixed number of slots).");
+    moat_buf_printf(b, "moat_sessions_cached %llu\n",
+                    (unsigned long long)gauge(MOAT__GAUGE_SESSIONS));
+    head(b, "moat_bans", "gauge", "Bans in the ban table (read from the store).");
+    moat_buf_printf(b, "moat_bans %llu\n", (unsigned long long)gauge(MOAT__GAUGE_BANS));
 }
 
 /* The allocator's own view (glibc): every arena summed, read under each
@@ -352,6 +441,7 @@ static void exposition(moat_buf *b)
     head(b, "moat_connections_open", "gauge", "Client connections open.");
     moat_buf_printf(b, "moat_connections_open %llu\n",
                     (unsigned long long)(opened > closed ? opened - closed : 0));
+    memory(b);
     allocator(b);
 }
 
