@@ -19,6 +19,9 @@
 #   BENCH_WORKERS  [2]       moat workers = nginx worker_processes
 #   BENCH_WAF      [block]   moat's waf.mode
 #   BENCH_CONNS    [32]      wrk connections
+#   BENCH_MAX_SECONDS [0]    stop before a step that would end past this
+#                            many seconds of run (0: none); the table then
+#                            has the steps made
 set -euo pipefail
 
 MOAT=${1:?usage: bench/memory/run.sh MOAT_BINARY}
@@ -28,6 +31,7 @@ STEP=${BENCH_STEP:-1000000}
 WORKERS=${BENCH_WORKERS:-2}
 WAF=${BENCH_WAF:-block}
 CONNS=${BENCH_CONNS:-32}
+MAX_SECONDS=${BENCH_MAX_SECONDS:-0}
 NGINX=${NGINX:-/usr/sbin/nginx}
 HERE=$(cd "$(dirname "$0")" && pwd)
 for tool in "$NGINX" wrk curl /usr/bin/python3; do
@@ -135,14 +139,23 @@ gauges() {
 declare -A RSS AT
 log "start: moat $(rss_kb $MOAT_PID) kB, nginx $(rss_kb $(nginx_pids)) kB"
 steps=$((REQUESTS / STEP))
+started=$SECONDS last=0
 for i in $(seq 1 "$steps"); do
+    if [ "$MAX_SECONDS" -gt 0 ] && [ $((SECONDS - started + last)) -gt "$MAX_SECONDS" ]; then
+        log "BENCH_MAX_SECONDS: stopping after step $((i - 1))"
+        steps=$((i - 1))
+        break
+    fi
+    t0=$SECONDS
     run_requests moat "$MP" "$STEP"
     RSS[moat,$i]=$(rss_kb $MOAT_PID); AT[moat,$i]=${DONE[moat]}
     sleep 1.5; gauges "$i" # the workers count their connections once a second
     run_requests nginx "$NG" "$STEP"
     RSS[nginx,$i]=$(rss_kb $(nginx_pids)); AT[nginx,$i]=${DONE[nginx]}
-    log "step $i: moat ${DONE[moat]} requests ${RSS[moat,$i]} kB; nginx ${DONE[nginx]} requests ${RSS[nginx,$i]} kB"
+    log "step $i: moat ${DONE[moat]} requests ${RSS[moat,$i]} kB; nginx ${DONE[nginx]} requests ${RSS[nginx,$i]} kB; load $(cut -d' ' -f1 /proc/loadavg)"
+    last=$((SECONDS - t0))
 done
+[ "$steps" -gt 0 ] || { log "no step made"; exit 1; }
 
 mb() { python3 -c "print('%.1f' % ($1 / 1024))"; }
 echo "| step | moat requests | moat RSS MB | nginx requests | nginx RSS MB | moat / nginx RSS |"

@@ -97,7 +97,7 @@ struct moat_worker {
      * requests), newest first: near limits.connections the oldest is closed
      * to admit a new one (client.c). */
     moat_link quiet;
-    bool crowded; /* in an episode of limits.connections pressure (one event each) */
+    bool crowded;         /* in an episode of limits.connections pressure (one event each) */
     uv_timer_t mem_timer; /* counts what the connections hold, for the metrics */
 };
 

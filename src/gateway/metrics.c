@@ -312,12 +312,10 @@ static void memory(moat_buf *b)
     head(b, "moat_memory_bytes", "gauge",
          "Bytes the connections hold, by side: their buffers (read, not yet consumed; "
          "queued for the kernel) and their arenas (parsers, requests).");
-    moat_buf_printf(b, "moat_memory_bytes{kind=\"client\"} %llu\n",
-                    (unsigned long long)mem_sum(3));
+    moat_buf_printf(b, "moat_memory_bytes{kind=\"client\"} %llu\n", (unsigned long long)mem_sum(3));
     moat_buf_printf(b, "moat_memory_bytes{kind=\"upstream\"} %llu\n",
                     (unsigned long long)mem_sum(6));
-    uint64_t queued = sum(offsetof(slab, jobs_queued)), done = 0, count, sum_us,
-             bucket[NBUCKETS];
+    uint64_t queued = sum(offsetof(slab, jobs_queued)), done = 0, count, sum_us, bucket[NBUCKETS];
     for (unsigned i = 0; i < MOAT_MAX_STAGES; i++) {
         hist_sum(job_of, i, &count, &sum_us, bucket);
         done += count;
@@ -325,11 +323,13 @@ static void memory(moat_buf *b)
     head(b, "moat_jobs", "gauge",
          "Thread-pool work queued or running (WAF inspections, store calls, password hashing).");
     moat_buf_printf(b, "moat_jobs %llu\n", (unsigned long long)(queued > done ? queued - done : 0));
-    head(b, "moat_waf_transactions", "gauge", "ModSecurity transactions alive (one a request "
-                                               "the WAF inspects, two for a large body).");
+    head(b, "moat_waf_transactions", "gauge",
+         "ModSecurity transactions alive (one a request "
+         "the WAF inspects, two for a large body).");
     moat_buf_printf(b, "moat_waf_transactions %llu\n",
                     (unsigned long long)gauge(MOAT__GAUGE_WAF_TX));
-    head(b, "moat_sessions_cached", "gauge", "Sessions in the auth cache (a fixed number of slots).");
+    head(b, "moat_sessions_cached", "gauge",
+         "Sessions in the auth cache (a fixed number of slots).");
     moat_buf_printf(b, "moat_sessions_cached %llu\n",
                     (unsigned long long)gauge(MOAT__GAUGE_SESSIONS));
     head(b, "moat_bans", "gauge", "Bans in the ban table (read from the store).");

@@ -453,8 +453,8 @@ static int mp_inspect(moat_request *r, waf_job *job, bool final)
 {
     job->final = final;
     if (!final) {
-        job->cp = tx_new(r->rt->waf, r->c->peer, job->method, job->target, job->path,
-                                  job->http_minor);
+        job->cp =
+            tx_new(r->rt->waf, r->c->peer, job->method, job->target, job->path, job->http_minor);
         for (size_t i = 0; i < job->nhdrs; i++)
             moat_waf_tx_header(job->cp, job->hdrs[i].name, job->hdrs[i].name_len,
                                job->hdrs[i].value, job->hdrs[i].value_len);
@@ -576,7 +576,7 @@ static int waf_head(moat_request *r)
     moat__job_init(&job->base, r, job_free);
     MOAT__CTX(r, &moat__stage_waf) = job;
     job->tx = tx_new(r->rt->waf, r->c->peer, h->method, h->target, r->path ? r->path : "/",
-                              h->http_minor);
+                     h->http_minor);
     /* as sent: hop-by-hop and underscored names included (client.c strips
      * those from what is forwarded) */
     const moat_http_header *hs = r->sent_headers ? r->sent_headers : h->headers;
