@@ -18,6 +18,7 @@
 #define NBUCKETS 13
 static const double bucket_s[NBUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                           0.25,  0.5,    1,     2.5,  5,     10};
+#define NMEM 7       /* the fields of a moat__worker_mem */
 #define NREFUSALS 64 /* distinct (stage, event) pairs per worker */
 #define ADMIN_CONNS 16
 #define ADMIN_REQ_MAX 4096
@@ -41,7 +42,7 @@ typedef struct slab {
     counter conns_opened, conns_closed;
     counter refusals_other; /* past NREFUSALS pairs */
     counter jobs_queued;
-    counter mem[7]; /* a moat__worker_mem, stored whole by its worker */
+    counter mem[NMEM]; /* a moat__worker_mem, stored whole by its worker */
     hist upstream;
     hist stage[MOAT_MAX_STAGES], job[MOAT_MAX_STAGES];
     refusal refusals[NREFUSALS];
@@ -177,7 +178,7 @@ void moat__metrics_worker_mem(const moat_worker *w, const moat__worker_mem *m)
     if (!s) return;
     const uint64_t v[] = {m->clients,       m->clients_quiet, m->h2_sessions,   m->client_bytes,
                           m->upstream_busy, m->upstream_idle, m->upstream_bytes};
-    _Static_assert(MOAT_ARRAY_LEN(v) == MOAT_ARRAY_LEN(((slab *)0)->mem), "one slot each");
+    _Static_assert(MOAT_ARRAY_LEN(v) == NMEM, "one slot each");
     for (size_t i = 0; i < MOAT_ARRAY_LEN(v); i++)
         atomic_store_explicit(&s->mem[i], v[i], memory_order_relaxed);
 }
