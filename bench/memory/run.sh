@@ -8,7 +8,10 @@
 # and POSTs with form and JSON bodies (bench/waf/mix.lua: 20% of them
 # attacks the WAF refuses). The two proxies take turns, step by step. RSS
 # of nginx is its master's plus its workers'. Prints a Markdown table of
-# the RSS (MB) at each step and the growth from the first step to the last.
+# the RSS (MB) at each step and the growth from the first step to the last,
+# then moat's own memory gauges at each step (GET /metrics on its admin
+# listener: the allocator's heap and the gateway's structures), to tell
+# which part grows.
 #
 # Environment (defaults in brackets):
 #   BENCH_REQUESTS [5000000] requests per proxy
@@ -16,6 +19,9 @@
 #   BENCH_WORKERS  [2]       moat workers = nginx worker_processes
 #   BENCH_WAF      [block]   moat's waf.mode
 #   BENCH_CONNS    [32]      wrk connections
+#   BENCH_MAX_SECONDS [0]    stop before a step that would end past this
+#                            many seconds of run (0: none); the table then
+#                            has the steps made
 set -euo pipefail
 
 MOAT=${1:?usage: bench/memory/run.sh MOAT_BINARY}
@@ -25,6 +31,7 @@ STEP=${BENCH_STEP:-1000000}
 WORKERS=${BENCH_WORKERS:-2}
 WAF=${BENCH_WAF:-block}
 CONNS=${BENCH_CONNS:-32}
+MAX_SECONDS=${BENCH_MAX_SECONDS:-0}
 NGINX=${NGINX:-/usr/sbin/nginx}
 HERE=$(cd "$(dirname "$0")" && pwd)
 for tool in "$NGINX" wrk curl /usr/bin/python3; do
@@ -33,8 +40,10 @@ done
 . "$HERE/../lib.sh"
 bench_init moat-memory
 
-UP=$(free_port); NG=$(free_port); MP=$(free_port)
+UP=$(free_port); NG=$(free_port); MP=$(free_port); AP=$(free_port)
 mkdir -p "$DIR/up" "$DIR/proxy" "$DIR/moat"
+cp "$MOAT" "$DIR/moat/moat" # a rebuild during the run changes nothing
+MOAT=$DIR/moat/moat
 chmod 777 "$DIR/moat" # moat drops root to nobody and writes its security log there
 {
     echo "worker_processes 1;"
@@ -74,6 +83,8 @@ hosts = ["app.example"]
 workers = $WORKERS
 [waf]
 mode = "$WAF"
+[admin]
+listen = ["127.0.0.1:$AP"]
 [log]
 access = "off"
 security = "$DIR/moat/security.log"
@@ -118,16 +129,33 @@ run_requests() {
     DONE[$name]=$(( ${DONE[$name]:-0} + made ))
 }
 
+# gauges I: moat's memory gauges (name{labels} value), saved for step I.
+gauges() {
+    curl -s "http://127.0.0.1:$AP/metrics" |
+        grep -E '^moat_(malloc|memory|connections_open|upstream_connections|jobs|waf_transactions|sessions_cached|bans)' \
+        > "$DIR/gauges.$1" || true
+}
+
 declare -A RSS AT
 log "start: moat $(rss_kb $MOAT_PID) kB, nginx $(rss_kb $(nginx_pids)) kB"
 steps=$((REQUESTS / STEP))
+started=$SECONDS last=0
 for i in $(seq 1 "$steps"); do
+    if [ "$MAX_SECONDS" -gt 0 ] && [ $((SECONDS - started + last)) -gt "$MAX_SECONDS" ]; then
+        log "BENCH_MAX_SECONDS: stopping after step $((i - 1))"
+        steps=$((i - 1))
+        break
+    fi
+    t0=$SECONDS
     run_requests moat "$MP" "$STEP"
     RSS[moat,$i]=$(rss_kb $MOAT_PID); AT[moat,$i]=${DONE[moat]}
+    sleep 1.5; gauges "$i" # the workers count their connections once a second
     run_requests nginx "$NG" "$STEP"
     RSS[nginx,$i]=$(rss_kb $(nginx_pids)); AT[nginx,$i]=${DONE[nginx]}
-    log "step $i: moat ${DONE[moat]} requests ${RSS[moat,$i]} kB; nginx ${DONE[nginx]} requests ${RSS[nginx,$i]} kB"
+    log "step $i: moat ${DONE[moat]} requests ${RSS[moat,$i]} kB; nginx ${DONE[nginx]} requests ${RSS[nginx,$i]} kB; load $(cut -d' ' -f1 /proc/loadavg)"
+    last=$((SECONDS - t0))
 done
+[ "$steps" -gt 0 ] || { log "no step made"; exit 1; }
 
 mb() { python3 -c "print('%.1f' % ($1 / 1024))"; }
 echo "| step | moat requests | moat RSS MB | nginx requests | nginx RSS MB | moat / nginx RSS |"
@@ -138,3 +166,27 @@ done
 echo
 echo "growth from step 1 to step $steps: moat $(mb $(( ${RSS[moat,$steps]} - ${RSS[moat,1]} ))) MB, nginx $(mb $(( ${RSS[nginx,$steps]} - ${RSS[nginx,1]} ))) MB"
 echo "requests made: moat ${DONE[moat]}, nginx ${DONE[nginx]}"
+echo
+echo "moat's gauges at each step (bytes as MB):"
+echo
+python3 - "$DIR" "$steps" <<'PY'
+import sys
+d, n = sys.argv[1], int(sys.argv[2])
+rows, names = [], []
+for i in range(1, n + 1):
+    g = {}
+    try:
+        for line in open("%s/gauges.%d" % (d, i)):
+            k, v = line.rsplit(" ", 1)
+            g[k] = float(v)
+            if k not in names: names.append(k)
+    except OSError:
+        pass
+    rows.append(g)
+print("| gauge | " + " | ".join("step %d" % i for i in range(1, n + 1)) + " |")
+print("|---|" + "---:|" * n)
+for k in names:
+    mb = "bytes" in k
+    cells = [("%.1f" % (r[k] / 1048576) if mb else "%d" % r[k]) if k in r else "" for r in rows]
+    print("| %s | %s |" % (k, " | ".join(cells)))
+PY

@@ -81,6 +81,8 @@ typedef struct moat_limits {
     moat_strlist ban_on; /* which refusals count: waf, paths, login, rate */
     /* a pooled upstream connection idle this long closes */
     uint64_t upstream_idle_timeout_ms;
+    /* a new connection's first byte while the worker is crowded */
+    uint64_t crowded_header_timeout_ms;
 } moat_limits;
 
 typedef struct moat_config {

@@ -585,6 +585,22 @@ const moat__config_setting moat__config_settings[] = {
                "keep twice this times `workers` under the open-file limit (`ulimit -n`).",
     },
     {
+        .key = "limits.crowded_header_timeout",
+        .type = MOAT__CFG_DURATION,
+        .def = "\"2s\"",
+        .min = 100,
+        .max = HOUR,
+        .offset = AT(limits.crowded_header_timeout_ms),
+        .doc = "Time a new connection has to send its first byte while its worker is crowded: "
+               "from three quarters of `limits.connections` on, and until it is back down to "
+               "half. A connection that stays silent this long is closed (quietly: it sent no "
+               "request to answer); one that is sending has the whole `limits.header_timeout` "
+               "from its first byte, as always. Connections that never send (idle scanners, "
+               "a flood of empty connections) then hold a slot this long instead of "
+               "`limits.header_timeout`. When it is longer than `limits.header_timeout`, "
+               "that one applies. The `connections.crowded` event marks each episode.",
+    },
+    {
         .key = "limits.client_buffer_bytes",
         .type = MOAT__CFG_SIZE,
         .def = "32768",

@@ -71,6 +71,14 @@ void moat_arena_free(moat_arena *a)
     free(a);
 }
 
+size_t moat_arena_bytes(const moat_arena *a)
+{
+    size_t n = 0;
+    for (const arena_block *b = a ? a->head : NULL; b; b = b->next)
+        n += sizeof(*b) + b->size;
+    return n;
+}
+
 void *moat_arena_alloc(moat_arena *a, size_t n)
 {
     size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);

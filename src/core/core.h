@@ -103,6 +103,8 @@ void *moat_arena_calloc(moat_arena *a, size_t n);
 char *moat_arena_strndup(moat_arena *a, const char *s, size_t n);
 char *moat_arena_strdup(moat_arena *a, const char *s);
 char *moat_arena_printf(moat_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The bytes of the arena's blocks (what it holds, used or not). */
+size_t moat_arena_bytes(const moat_arena *a);
 /* Runs fn(arg) when the arena is freed or reset (last registered runs first). */
 void moat_arena_defer(moat_arena *a, void (*fn)(void *), void *arg);
 

@@ -80,6 +80,7 @@ int moat__auth_job_queue(moat_request *r, moat__auth_job *job)
         moat__auth_fail_closed(r, MOAT_EINTERNAL);
         return MOAT_DONE;
     }
+    moat__metrics_job_queued(r->c->w);
     return MOAT_AGAIN;
 }
 

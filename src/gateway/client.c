@@ -22,9 +22,6 @@
  * since its last response: a keep-alive client in the middle of a run sends
  * its next request first and gets it answered with Connection: close. */
 #define DRAIN_IDLE_MS 1000
-/* The first-byte timeout of a new connection while the worker is near
- * limits.connections (when header_timeout is longer). */
-#define CROWDED_FIRST_BYTE_MS 2000
 
 static void process(moat_client *c);
 static void update_reading(moat_client *c);
@@ -156,6 +153,44 @@ void moat__worker_trim(moat_worker *w)
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif
+}
+
+/* ---- what the connections hold (metrics) ------------------------------- */
+
+static uint64_t conn_bytes(const moat_conn *c)
+{
+    return c->in.cap + c->raw.cap + c->out.cap + c->write_pending;
+}
+
+static uint64_t upconn_bytes(const moat_upconn *u)
+{
+    return sizeof(*u) + conn_bytes(&u->conn) + moat_arena_bytes(u->arena);
+}
+
+/* O(connections) on the worker's loop, once a MOAT__METRICS_MEM_MS: a few
+ * cache misses a connection. The upstream connections of HTTP/2 streams
+ * are not reached from here (h2.c holds them). */
+void moat__worker_memory(moat_worker *w, moat__worker_mem *m)
+{
+    memset(m, 0, sizeof(*m));
+    for (moat_link *l = w->clients.next; l != &w->clients; l = l->next) {
+        const moat_client *c = MOAT_CONTAINER_OF(l, moat_client, link);
+        m->clients++;
+        m->clients_quiet += c->quiet;
+        m->h2_sessions += c->h2s != NULL;
+        m->client_bytes += sizeof(*c) + conn_bytes(&c->conn) + moat_arena_bytes(c->arena);
+        if (!c->req) continue;
+        m->client_bytes += c->req->held_body.cap;
+        if (c->req->up) {
+            m->upstream_busy++;
+            m->upstream_bytes += upconn_bytes(c->req->up);
+        }
+    }
+    for (size_t i = 0; i < w->nidle_lists; i++)
+        for (moat_link *l = w->idle[i].next; l != &w->idle[i]; l = l->next) {
+            m->upstream_idle++;
+            m->upstream_bytes += upconn_bytes(MOAT_CONTAINER_OF(l, moat_upconn, link));
+        }
 }
 
 static void on_conn_closed(moat_conn *conn)
@@ -902,9 +937,13 @@ void moat__client_accept(moat_worker *w, uv_stream_t *listener, bool tls)
     c->conn.write_high = (size_t)c->rt->cfg->limits.client_buffer_bytes; /* K4 */
     moat_conn_peer(&c->conn, c->peer, sizeof(c->peer));
     c->local_port = moat_conn_local_port(&c->conn);
+    /* Near the cap a new connection gets limits.crowded_header_timeout for
+     * its first byte (when header_timeout is longer); its first byte re-arms
+     * the whole header_timeout (process). */
     uint64_t first_byte = w->rt->cfg->limits.header_timeout_ms;
-    if ((w->crowded || w->nclients * 4 >= cap * 3) && first_byte > CROWDED_FIRST_BYTE_MS)
-        first_byte = CROWDED_FIRST_BYTE_MS;
+    uint64_t crowded_ms = w->rt->cfg->limits.crowded_header_timeout_ms;
+    if ((w->crowded || w->nclients * 4 >= cap * 3) && first_byte > crowded_ms)
+        first_byte = crowded_ms;
     arm(c, first_byte);
     quiet_add(c);
     update_reading(c);

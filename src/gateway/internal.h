@@ -97,7 +97,8 @@ struct moat_worker {
      * requests), newest first: near limits.connections the oldest is closed
      * to admit a new one (client.c). */
     moat_link quiet;
-    bool crowded; /* in an episode of limits.connections pressure (one event each) */
+    bool crowded;         /* in an episode of limits.connections pressure (one event each) */
+    uv_timer_t mem_timer; /* counts what the connections hold, for the metrics */
 };
 
 enum { REQ_HEAD, REQ_BODY, REQ_DONE };
@@ -469,6 +470,11 @@ void moat__h2_stream_close(moat_client *c);
 void moat__worker_check_drained(moat_worker *w);
 /* Gives freed memory back to the system if client.c asked for it. */
 void moat__worker_trim(moat_worker *w);
+
+/* client.c: counts the worker's connections and the bytes they hold into
+ * *m (a struct moat__worker_mem of metrics.h). */
+struct moat__worker_mem;
+void moat__worker_memory(moat_worker *w, struct moat__worker_mem *m);
 
 /* upstream.c */
 void moat__upstream_start(moat_request *r);

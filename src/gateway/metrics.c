@@ -5,7 +5,10 @@
  * the slabs. The admin server answers GET /metrics and 404 to anything
  * else, one request per connection, and keeps a few connections at most. */
 #include <stdatomic.h>
-#include <stdio.h>
+#include <stdio.h> /* first: it defines __GLIBC__ */
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +18,7 @@
 #define NBUCKETS 13
 static const double bucket_s[NBUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                           0.25,  0.5,    1,     2.5,  5,     10};
+#define NMEM 7       /* the fields of a moat__worker_mem */
 #define NREFUSALS 64 /* distinct (stage, event) pairs per worker */
 #define ADMIN_CONNS 16
 #define ADMIN_REQ_MAX 4096
@@ -37,6 +41,8 @@ typedef struct slab {
     counter requests, status[6]; /* status[0]: anything outside 1xx..5xx */
     counter conns_opened, conns_closed;
     counter refusals_other; /* past NREFUSALS pairs */
+    counter jobs_queued;
+    counter mem[NMEM]; /* a moat__worker_mem, stored whole by its worker */
     hist upstream;
     hist stage[MOAT_MAX_STAGES], job[MOAT_MAX_STAGES];
     refusal refusals[NREFUSALS];
@@ -68,6 +74,9 @@ static struct {
     size_t nlisteners;
     unsigned nconns;
 } M;
+
+/* Shared structures' gauges: not in M (counted while the metrics are off). */
+static atomic_int_fast64_t gauges[MOAT__NGAUGES];
 
 static void add(counter *c, uint64_t n)
 {
@@ -155,6 +164,34 @@ void moat__metrics_conn(const moat_worker *w, int delta)
 {
     slab *s = slab_of(w);
     if (s) add(delta > 0 ? &s->conns_opened : &s->conns_closed, 1);
+}
+
+void moat__metrics_job_queued(const moat_worker *w)
+{
+    slab *s = slab_of(w);
+    if (s) add(&s->jobs_queued, 1);
+}
+
+bool moat__metrics_on(void)
+{
+    return M.slabs != NULL;
+}
+
+void moat__metrics_worker_mem(const moat_worker *w, const moat__worker_mem *m)
+{
+    slab *s = slab_of(w);
+    if (!s) return;
+    const uint64_t v[] = {m->clients,       m->clients_quiet, m->h2_sessions,   m->client_bytes,
+                          m->upstream_busy, m->upstream_idle, m->upstream_bytes};
+    _Static_assert(MOAT_ARRAY_LEN(v) == NMEM, "one slot each");
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(v); i++)
+        atomic_store_explicit(&s->mem[i], v[i], memory_order_relaxed);
+}
+
+void moat__metrics_gauge(unsigned gauge, int64_t delta)
+{
+    if (gauge < MOAT__NGAUGES)
+        atomic_fetch_add_explicit(&gauges[gauge], delta, memory_order_relaxed);
 }
 
 /* ---- the exposition (text format 0.0.4) ---- */
@@ -249,6 +286,102 @@ static void stage_hists(moat_buf *b, const char *name, hist *(*hist_of)(slab *, 
     }
 }
 
+static uint64_t mem_sum(unsigned i)
+{
+    return sum(offsetof(slab, mem) + i * sizeof(counter));
+}
+
+static uint64_t gauge(unsigned g)
+{
+    int64_t v = atomic_load_explicit(&gauges[g], memory_order_relaxed);
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+/* What holds memory, structure by structure: the workers' connections as
+ * each worker last counted them (every MOAT__METRICS_MEM_MS), the shared
+ * structures as they are now. */
+static void memory(moat_buf *b)
+{
+    head(b, "moat_memory_connections", "gauge",
+         "Connections the workers hold, by kind: client (quiet: no request byte yet; "
+         "h2: carrying an HTTP/2 session), upstream busy with a request or idle in the pool.");
+    moat_buf_printf(b, "moat_memory_connections{kind=\"client\"} %llu\n",
+                    (unsigned long long)mem_sum(0));
+    moat_buf_printf(b, "moat_memory_connections{kind=\"client_quiet\"} %llu\n",
+                    (unsigned long long)mem_sum(1));
+    moat_buf_printf(b, "moat_memory_connections{kind=\"h2\"} %llu\n",
+                    (unsigned long long)mem_sum(2));
+    moat_buf_printf(b, "moat_memory_connections{kind=\"upstream_busy\"} %llu\n",
+                    (unsigned long long)mem_sum(4));
+    moat_buf_printf(b, "moat_memory_connections{kind=\"upstream_idle\"} %llu\n",
+                    (unsigned long long)mem_sum(5));
+    head(b, "moat_memory_bytes", "gauge",
+         "Bytes the connections hold, by side: their buffers (read, not yet consumed; "
+         "queued for the kernel) and their arenas (parsers, requests).");
+    moat_buf_printf(b, "moat_memory_bytes{kind=\"client\"} %llu\n", (unsigned long long)mem_sum(3));
+    moat_buf_printf(b, "moat_memory_bytes{kind=\"upstream\"} %llu\n",
+                    (unsigned long long)mem_sum(6));
+    uint64_t queued = sum(offsetof(slab, jobs_queued)), done = 0, count, sum_us, bucket[NBUCKETS];
+    for (unsigned i = 0; i < MOAT_MAX_STAGES; i++) {
+        hist_sum(job_of, i, &count, &sum_us, bucket);
+        done += count;
+    }
+    head(b, "moat_jobs", "gauge",
+         "Thread-pool work queued or running (WAF inspections, store calls, password hashing).");
+    moat_buf_printf(b, "moat_jobs %llu\n", (unsigned long long)(queued > done ? queued - done : 0));
+    head(b, "moat_waf_transactions", "gauge",
+         "ModSecurity transactions alive (one a request "
+         "the WAF inspects, two for a large body).");
+    moat_buf_printf(b, "moat_waf_transactions %llu\n",
+                    (unsigned long long)gauge(MOAT__GAUGE_WAF_TX));
+    head(b, "moat_sessions_cached", "gauge",
+         "Sessions in the auth cache (a fixed number of slots).");
+    moat_buf_printf(b, "moat_sessions_cached %llu\n",
+                    (unsigned long long)gauge(MOAT__GAUGE_SESSIONS));
+    head(b, "moat_bans", "gauge", "Bans in the ban table (read from the store).");
+    moat_buf_printf(b, "moat_bans %llu\n", (unsigned long long)gauge(MOAT__GAUGE_BANS));
+}
+
+/* The allocator's own view (glibc): every arena summed, read under each
+ * arena's lock (a scrape, not a hot path). What the structures above hold
+ * plus what glibc keeps free inside its heaps is roughly the resident size;
+ * a free part that grows while in-use stays flat is fragmentation. */
+static void allocator(moat_buf *b)
+{
+#ifdef __GLIBC__
+    struct mallinfo2 mi = mallinfo2();
+    head(b, "moat_malloc_bytes", "gauge",
+         "glibc's heap memory by state: arena (obtained from the system by sbrk or heap "
+         "mappings, every arena), in_use (allocated), free (kept inside the arenas, "
+         "releasable: at their tops), mmapped (large blocks, each its own mapping).");
+    moat_buf_printf(b, "moat_malloc_bytes{state=\"arena\"} %zu\n", mi.arena);
+    moat_buf_printf(b, "moat_malloc_bytes{state=\"in_use\"} %zu\n", mi.uordblks);
+    moat_buf_printf(b, "moat_malloc_bytes{state=\"free\"} %zu\n", mi.fordblks);
+    moat_buf_printf(b, "moat_malloc_bytes{state=\"releasable\"} %zu\n", mi.keepcost);
+    moat_buf_printf(b, "moat_malloc_bytes{state=\"mmapped\"} %zu\n", mi.hblkhd);
+    head(b, "moat_malloc_mmaps", "gauge", "Blocks glibc serves from mappings of their own.");
+    moat_buf_printf(b, "moat_malloc_mmaps %zu\n", mi.hblks);
+    /* The number of arenas: malloc_info's XML has one <heap> element each. */
+    char *xml = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&xml, &len);
+    if (f) {
+        int rc = malloc_info(0, f);
+        fclose(f);
+        size_t arenas = 0;
+        for (const char *p = xml; rc == 0 && p && (p = strstr(p, "<heap nr=")); p++)
+            arenas++;
+        head(b, "moat_malloc_arenas", "gauge",
+             "glibc arenas (the main one and one per thread that contended for it, "
+             "at most 8 per CPU unless M_ARENA_MAX says otherwise).");
+        moat_buf_printf(b, "moat_malloc_arenas %zu\n", arenas);
+    }
+    free(xml);
+#else
+    (void)b;
+#endif
+}
+
 static void exposition(moat_buf *b)
 {
     head(b, "moat_requests_total", "counter", "Requests the gateway finished.");
@@ -314,6 +447,8 @@ static void exposition(moat_buf *b)
     head(b, "moat_connections_open", "gauge", "Client connections open.");
     moat_buf_printf(b, "moat_connections_open %llu\n",
                     (unsigned long long)(opened > closed ? opened - closed : 0));
+    memory(b);
+    allocator(b);
 }
 
 /* ---- the admin server (its own thread and loop) ---- */

@@ -36,5 +36,29 @@ bool moat__metrics_stage_timed(const struct moat_worker *w, unsigned stage);
 void moat__metrics_job(const struct moat_worker *w, unsigned stage, uint64_t ns);
 /* A client connection opened (+1) or closed (-1). */
 void moat__metrics_conn(const struct moat_worker *w, int delta);
+/* A stage queued thread-pool work (its end is moat__metrics_job). */
+void moat__metrics_job_queued(const struct moat_worker *w);
+
+/* What a worker's connections hold, counted by the worker itself on its
+ * loop (moat__worker_memory, client.c) every MOAT__METRICS_MEM_MS while
+ * the metrics are on. Bytes: buffers' capacity and arenas' blocks, not
+ * the allocator's overhead. */
+#define MOAT__METRICS_MEM_MS 1000
+typedef struct moat__worker_mem {
+    uint64_t clients, clients_quiet, h2_sessions, client_bytes;
+    uint64_t upstream_busy, upstream_idle, upstream_bytes;
+} moat__worker_mem;
+bool moat__metrics_on(void);
+void moat__metrics_worker_mem(const struct moat_worker *w, const moat__worker_mem *m);
+
+/* Gauges of structures shared by the workers, changed by delta from any
+ * thread (counted whether the metrics are on or not). */
+enum {
+    MOAT__GAUGE_WAF_TX,   /* ModSecurity transactions alive (stage_waf.c) */
+    MOAT__GAUGE_SESSIONS, /* sessions in the auth cache (stage_auth.c) */
+    MOAT__GAUGE_BANS,     /* entries of the ban tables (stage_rate.c) */
+    MOAT__NGAUGES
+};
+void moat__metrics_gauge(unsigned gauge, int64_t delta);
 
 #endif

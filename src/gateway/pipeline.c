@@ -367,7 +367,10 @@ int moat__stage_offload(moat_request *r, moat__job *job, void (*work)(moat__job 
     job->queued = true;
     job->queued_ns = uv_hrtime();
     int rc = uv_queue_work(&r->c->w->loop, &job->work, job_work, job_after);
-    if (rc < 0) job->queued = false;
+    if (rc < 0)
+        job->queued = false;
+    else
+        moat__metrics_job_queued(r->c->w);
     return rc;
 }
 

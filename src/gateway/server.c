@@ -145,13 +145,23 @@ void moat__worker_check_drained(moat_worker *w)
         moat__pool_drop_all(w);
         close_listeners(w);
         uv_close((uv_handle_t *)&w->drain_check, NULL);
+        uv_close((uv_handle_t *)&w->mem_timer, NULL);
         uv_close((uv_handle_t *)&w->wakeup, NULL);
     }
+}
+
+static void on_mem_timer(uv_timer_t *t)
+{
+    moat_worker *w = t->data;
+    moat__worker_mem m;
+    moat__worker_memory(w, &m);
+    moat__metrics_worker_mem(w, &m);
 }
 
 static void worker_main(void *arg)
 {
     moat_worker *w = arg;
+    if (moat__metrics_on()) uv_timer_start(&w->mem_timer, on_mem_timer, 0, MOAT__METRICS_MEM_MS);
     uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 
@@ -165,6 +175,8 @@ static int worker_init(server *s, moat_worker *w, unsigned index, char **err)
     w->wakeup.data = w;
     uv_check_init(&w->loop, &w->drain_check);
     w->drain_check.data = w;
+    uv_timer_init(&w->loop, &w->mem_timer); /* started by the thread (worker_main) */
+    w->mem_timer.data = w;
     moat__list_init(&w->quiet);
     w->rt = moat__runtime_ref(s->rt);
     w->idle_generation = s->rt->generation;
@@ -215,6 +227,7 @@ static void worker_abort(moat_worker *w)
         if (w->listeners[i].w) uv_close((uv_handle_t *)&w->listeners[i].tcp, NULL);
     uv_close((uv_handle_t *)&w->wakeup, NULL);
     uv_close((uv_handle_t *)&w->drain_check, NULL);
+    uv_close((uv_handle_t *)&w->mem_timer, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
     uv_mutex_destroy(&w->lock);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "stage_auth.h"
 
 /* ---- the rules ----------------------------------------------------------- */
@@ -192,6 +193,7 @@ moat__auth_cache *moat__auth_cache_new(void)
 
 static void entry_clear(cache_entry *e)
 {
+    if (e->id_hash[0]) moat__metrics_gauge(MOAT__GAUGE_SESSIONS, -1);
     free(e->name);
     for (size_t i = 0; i < e->nroles; i++)
         free(e->roles[i]);
@@ -233,6 +235,7 @@ static void cache_put(moat_runtime *rt, const moat__auth_job *job)
     cache_entry *e = &c->slots[slot_of(job->creds.sid_hash)];
     entry_clear(e);
     memcpy(e->id_hash, job->creds.sid_hash, sizeof(e->id_hash));
+    moat__metrics_gauge(MOAT__GAUGE_SESSIONS, +1);
     e->version = job->version;
     e->filled_ms = moat_now_ms();
     e->sess = w->sess;

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "metrics.h"
 #include "store/store.h"
 
 #define REFRESH_MS 1000      /* how often the ban table checks the store's data version */
@@ -135,6 +136,7 @@ static void ban_insert(rate_conf *cf, const char *addr, int64_t until, const cha
     if (i == cf->nban) {
         cf->ban = moat_xrealloc(cf->ban, (cf->nban + 1) * sizeof(*cf->ban));
         cf->nban++;
+        moat__metrics_gauge(MOAT__GAUGE_BANS, +1);
     }
     moat_ban *b = &cf->ban[i];
     snprintf(b->addr, sizeof(b->addr), "%s", addr);
@@ -155,6 +157,7 @@ static void ban_refresh(rate_conf *cf)
     pthread_mutex_lock(&cf->mu);
     moat_ban *old = cf->ban;
     cf->ban = list;
+    moat__metrics_gauge(MOAT__GAUGE_BANS, (int64_t)n - (int64_t)cf->nban);
     cf->nban = n;
     atomic_store(&cf->nban_hint, n);
     pthread_mutex_unlock(&cf->mu);
@@ -205,6 +208,7 @@ static void conf_free(rate_conf *cf)
     moat_store_close(cf->watch);
     pthread_mutex_destroy(&cf->mu);
     pthread_cond_destroy(&cf->cv);
+    moat__metrics_gauge(MOAT__GAUGE_BANS, -(int64_t)cf->nban);
     free(cf->ban);
     free(cf->rule_id);
     free(cf->over);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "metrics.h"
 
 /* Bodies up to this size are inspected on the loop (a few hundred
  * microseconds); larger ones on the thread pool. */
@@ -84,11 +85,27 @@ typedef struct waf_job {
     char boundary[MOAT_MULTIPART_BOUNDARY_MAX + 1];
 } waf_job;
 
+/* moat_waf_tx_new and _free, counted (moat_waf_transactions). */
+static moat_waf_tx *tx_new(const moat_waf *w, const char *client, const char *method,
+                           const char *uri, const char *path, int http_minor)
+{
+    moat_waf_tx *t = moat_waf_tx_new(w, client, method, uri, path, http_minor);
+    if (t) moat__metrics_gauge(MOAT__GAUGE_WAF_TX, +1);
+    return t;
+}
+
+static void tx_free(moat_waf_tx *t)
+{
+    if (!t) return;
+    moat__metrics_gauge(MOAT__GAUGE_WAF_TX, -1);
+    moat_waf_tx_free(t);
+}
+
 static void job_free(moat__job *base)
 {
     waf_job *job = (waf_job *)base;
-    moat_waf_tx_free(job->tx);
-    moat_waf_tx_free(job->cp);
+    tx_free(job->tx);
+    tx_free(job->cp);
     moat_multipart_free(job->mp);
     moat_buf_free(&job->synth);
     moat_buf_free(&job->body);
@@ -394,7 +411,7 @@ static int mp_release(moat_request *r, waf_job *job, bool async)
 static int mp_finish(moat_request *r, waf_job *job, bool async)
 {
     if (job->cp) {
-        moat_waf_tx_free(job->cp);
+        tx_free(job->cp);
         job->cp = NULL;
         job->synth.len -= job->lent; /* the closing delimiter lent */
     }
@@ -436,8 +453,8 @@ static int mp_inspect(moat_request *r, waf_job *job, bool final)
 {
     job->final = final;
     if (!final) {
-        job->cp = moat_waf_tx_new(r->rt->waf, r->c->peer, job->method, job->target, job->path,
-                                  job->http_minor);
+        job->cp =
+            tx_new(r->rt->waf, r->c->peer, job->method, job->target, job->path, job->http_minor);
         for (size_t i = 0; i < job->nhdrs; i++)
             moat_waf_tx_header(job->cp, job->hdrs[i].name, job->hdrs[i].name_len,
                                job->hdrs[i].value, job->hdrs[i].value_len);
@@ -558,8 +575,8 @@ static int waf_head(moat_request *r)
     job->stream = stream;
     moat__job_init(&job->base, r, job_free);
     MOAT__CTX(r, &moat__stage_waf) = job;
-    job->tx = moat_waf_tx_new(r->rt->waf, r->c->peer, h->method, h->target, r->path ? r->path : "/",
-                              h->http_minor);
+    job->tx = tx_new(r->rt->waf, r->c->peer, h->method, h->target, r->path ? r->path : "/",
+                     h->http_minor);
     /* as sent: hop-by-hop and underscored names included (client.c strips
      * those from what is forwarded) */
     const moat_http_header *hs = r->sent_headers ? r->sent_headers : h->headers;

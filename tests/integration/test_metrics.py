@@ -8,11 +8,13 @@ public listener also takes is refused by `moat config check`."""
 import math
 import re
 import socket
+import threading
 
 import pytest
 import requests
 
 from helpers import HOST, free_port, wait_for
+from raw_upstreams import read_request
 
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"\s*(,|\Z)')
@@ -305,3 +307,66 @@ def test_auth_store_work_is_timed(moat, echo, tmp_path):
     assert refused == {"auth": 1}, refused
     assert value(after, "moat_refusals_total", stage="auth", reason="authz.denied") == 1
     assert value(after, "moat_upstream_response_seconds_count") == 0
+
+
+def test_memory_gauges_count_what_is_held_and_return(moat, raw_upstream):
+    """moat_memory_*, moat_waf_transactions and moat_malloc_*: a request held
+    by the app (its client connection, its upstream connection, its WAF
+    transaction) and 6 silent connections are counted while they are open,
+    and every gauge returns to its level once they close, as held memory
+    that leaked would not."""
+    release = threading.Event()
+
+    def hold(conn, server):
+        req = read_request(conn)
+        if not req:
+            return
+        release.wait(30)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        read_request(conn)  # keep-alive: until moat closes it
+
+    up = raw_upstream(hold)
+    admin = free_port()
+    m = moat(up.url, workers=1, admin={"listen": ["%s:%d" % (HOST, admin)]})
+    wait_for(lambda: scrape(admin).status_code == 200, 15, what="the metrics endpoint")
+
+    def gauges():
+        s = parse_exposition(scrape(admin).text)
+        return {k: value(s, "moat_memory_connections", kind=k)
+                for k in ("client", "client_quiet", "upstream_busy", "upstream_idle")} | {
+            "client_bytes": value(s, "moat_memory_bytes", kind="client"),
+            "upstream_bytes": value(s, "moat_memory_bytes", kind="upstream"),
+            "waf_tx": value(s, "moat_waf_transactions"),
+            "jobs": value(s, "moat_jobs"),
+            "arena": value(s, "moat_malloc_bytes", state="arena"),
+            "in_use": value(s, "moat_malloc_bytes", state="in_use"),
+            "free": value(s, "moat_malloc_bytes", state="free"),
+            "arenas": value(s, "moat_malloc_arenas"),
+        }
+
+    # the workers count once a second: wait for a count of nothing held
+    wait_for(lambda: gauges()["client"] == 0, 15, what="no client connection counted")
+    answer = {}
+    held = threading.Thread(target=lambda: answer.update(
+        r=requests.get(m.url + "/held?q=hello", timeout=60)))
+    held.start()
+    silent = [socket.create_connection((HOST, m.port), timeout=10) for _ in range(6)]
+    try:
+        g = wait_for(lambda: (lambda g: g if g["client"] >= 7 and g["client_quiet"] >= 6
+                              and g["upstream_busy"] == 1 and g["waf_tx"] == 1 else None)(
+            gauges()), 20, what="the held request and the silent connections counted")
+        assert g["client_bytes"] > 0 and g["upstream_bytes"] > 0
+        assert g["arenas"] >= 1 and g["in_use"] > 0
+        assert g["in_use"] + g["free"] == g["arena"]  # glibc's own accounting
+    finally:
+        for s in silent:
+            s.close()
+        release.set()
+        held.join(60)
+    assert answer["r"].status_code == 200 and answer["r"].text == "ok"
+    g = wait_for(lambda: (lambda g: g if g["client"] == 0 and g["client_quiet"] == 0
+                          and g["upstream_busy"] == 0 and g["waf_tx"] == 0
+                          and g["jobs"] == 0 else None)(gauges()),
+                 20, what="every gauge back to nothing held")
+    assert g["upstream_idle"] <= 1  # the pooled one, until limits.upstream_idle_timeout
+    assert g["client_bytes"] == 0

@@ -227,7 +227,12 @@ def test_drain_timeout_bounds_abandoned_waf_inspections(moat, echo):
 
 
 def test_connection_cap_closes_silent_connections_for_real_clients(moat, echo):
-    m = moat(echo.url(), workers=1, limits={"connections": 200})
+    # crowded_header_timeout as long as the test: only the cap closes
+    # connections here (with the 2 s default, the newest silent one could
+    # time out before the check below on a busy machine)
+    m = moat(echo.url(), workers=1,
+             limits={"connections": 200, "crowded_header_timeout": "60s",
+                     "header_timeout": "60s"})
     silent = []
     try:
         for _ in range(600):
@@ -263,3 +268,91 @@ def test_connection_cap_closes_silent_connections_for_real_clients(moat, echo):
     finally:
         for s in silent:
             s.close()
+
+
+# ---- item 3: limits.crowded_header_timeout ---------------------------------------
+
+
+def is_closed(s):
+    """True once moat closed s (FIN or reset); never blocks."""
+    r, _, _ = select.select([s], [], [], 0)
+    if not r:
+        return False
+    try:
+        return s.recv(1) == b""
+    except OSError:
+        return True
+
+
+def crowd(m, n):
+    """n silent connections to m, each accepted by moat (a byte-less request
+    would not tell): returned open."""
+    out = []
+    for _ in range(n):
+        out.append(socket.create_connection((HOST, m.port), timeout=30))
+    return out
+
+
+def test_crowded_gateway_closes_silent_connections_after_crowded_header_timeout(moat, echo):
+    """limits.connections = 20 on one worker: from the 15th connection on (three
+    quarters), a new connection has limits.crowded_header_timeout (1 s here) for
+    its first byte, not limits.header_timeout (60 s). A silent one is closed
+    while the 13 first, silent too, stay open; one that sent its first
+    bytes keeps the whole header_timeout and is answered when it completes its
+    head, long after the crowded timeout passed."""
+    m = moat(echo.url(), workers=1,
+             limits={"connections": 20, "header_timeout": "60s",
+                     "crowded_header_timeout": "1s"})
+    # 13 below three quarters even with a connection of the fixture's own
+    # readiness check still open; the 14th and 15th: either side of it
+    early = crowd(m, 13)
+    boundary = crowd(m, 2)
+    try:
+        sending = Conn(m.port, timeout=30)  # the 16th: crowded, but it sends
+        sending.send(b"GET /echo/crowded HTTP/1.1\r\n")
+        silent = socket.create_connection((HOST, m.port), timeout=30)  # the 17th
+        try:
+            # accepted after `sending`: when it is closed, `sending`'s own
+            # crowded deadline has passed too
+            wait_for(lambda: is_closed(silent), 30, what="the silent connection to be closed")
+            assert [i for i, s in enumerate(early) if is_closed(s)] == []
+            sending.send(b"Host: 127.0.0.1\r\n\r\n")
+            r = sending.read_response()
+            assert r.status == 200 and b"/echo/crowded" in r.body
+        finally:
+            silent.close()
+            sending.close()
+        # closed quietly: a connection that sent nothing gets no 408 and no event
+        assert not events(m, "http.rejected")
+    finally:
+        for s in early + boundary:
+            s.close()
+
+
+def test_crowded_header_timeout_is_the_setting(moat, echo):
+    """The same crowding with limits.crowded_header_timeout = 30s: the silent
+    connection outlives the former fixed 2 s (only a lower bound is checked:
+    a slow machine can only keep it open longer)."""
+    m = moat(echo.url(), workers=1,
+             limits={"connections": 20, "header_timeout": "60s",
+                     "crowded_header_timeout": "30s"})
+    early = crowd(m, 16)
+    try:
+        silent = early[-1]  # the 16th: crowded
+        time.sleep(4)
+        assert not is_closed(silent)
+        with Conn(m.port, timeout=30) as c:  # still serving
+            assert c.request("GET", "/echo/ok").status == 200
+    finally:
+        for s in early:
+            s.close()
+
+
+@pytest.mark.parametrize("value", ['"10ms"', '"2h"', '"soon"'])
+def test_crowded_header_timeout_is_validated(run, tmp_path, value):
+    cfg = tmp_path / "moat.toml"
+    cfg.write_text('listen = ["127.0.0.1:18080"]\nupstream = ["http://127.0.0.1:9"]\n\n'
+                   "[limits]\ncrowded_header_timeout = %s\n" % value)
+    r = run("config", "check", str(cfg))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "limits.crowded_header_timeout" in r.stderr

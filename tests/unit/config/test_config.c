@@ -1039,6 +1039,7 @@ static void test_dump(void **state)
                        "body_timeout = \"30s\"\n"
                        "keepalive_timeout = \"75s\"\n"
                        "connections = 10000\n"
+                       "crowded_header_timeout = \"2s\"\n"
                        "client_buffer_bytes = \"32KiB\"\n"
                        "send_timeout = \"1m\"\n"
                        "upstream_connect_timeout = \"5s\"\n"
