@@ -162,14 +162,14 @@ static uint64_t conn_bytes(const moat_conn *c)
     return c->in.cap + c->raw.cap + c->out.cap + c->write_pending;
 }
 
-static uint64_t upconn_bytes(const moat_upconn *u)
+uint64_t moat__upconn_bytes(const moat_upconn *u)
 {
     return sizeof(*u) + conn_bytes(&u->conn) + moat_arena_bytes(u->arena);
 }
 
-/* O(connections) on the worker's loop, once a MOAT__METRICS_MEM_MS: a few
- * cache misses a connection. The upstream connections of HTTP/2 streams
- * are not reached from here (h2.c holds them). */
+/* O(connections + HTTP/2 streams) on the worker's loop, once a
+ * MOAT__METRICS_MEM_MS: a few cache misses each. h2.c counts what a
+ * session's streams hold, their upstream connections included. */
 void moat__worker_memory(moat_worker *w, moat__worker_mem *m)
 {
     memset(m, 0, sizeof(*m));
@@ -178,18 +178,19 @@ void moat__worker_memory(moat_worker *w, moat__worker_mem *m)
         m->clients++;
         m->clients_quiet += c->quiet;
         m->h2_sessions += c->h2s != NULL;
+        if (c->h2s) moat__h2_memory(c->h2s, m);
         m->client_bytes += sizeof(*c) + conn_bytes(&c->conn) + moat_arena_bytes(c->arena);
         if (!c->req) continue;
         m->client_bytes += c->req->held_body.cap;
         if (c->req->up) {
             m->upstream_busy++;
-            m->upstream_bytes += upconn_bytes(c->req->up);
+            m->upstream_bytes += moat__upconn_bytes(c->req->up);
         }
     }
     for (size_t i = 0; i < w->nidle_lists; i++)
         for (moat_link *l = w->idle[i].next; l != &w->idle[i]; l = l->next) {
             m->upstream_idle++;
-            m->upstream_bytes += upconn_bytes(MOAT_CONTAINER_OF(l, moat_upconn, link));
+            m->upstream_bytes += moat__upconn_bytes(MOAT_CONTAINER_OF(l, moat_upconn, link));
         }
 }
 

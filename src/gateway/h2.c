@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "metrics.h"
 
 #define FLOOD_WINDOW_MS 10000 /* limits.http2_resets and http2_control_frames count per this */
 #define STREAM_WINDOW 65536   /* request body bytes one stream may have waiting for the stages */
@@ -83,6 +84,25 @@ struct moat__h2_stream {
     uint64_t started_ms, last_in_ms, last_out_ms;
     h2_stream *next_spare;
 };
+
+void moat__h2_memory(const moat__h2 *s, moat__worker_mem *m)
+{
+    m->client_bytes += sizeof(*s) + s->wbuf.cap + s->h1.cap;
+    for (const h2_stream *st = s->spare; st; st = st->next_spare)
+        m->client_bytes += sizeof(*st) + st->out.cap + moat_arena_bytes(st->c.arena);
+    for (const moat_link *l = s->streams.next; l != &s->streams; l = l->next) {
+        const h2_stream *st = MOAT_CONTAINER_OF(l, h2_stream, link);
+        m->client_bytes +=
+            sizeof(*st) + st->body_in.cap + st->out.cap + moat_arena_bytes(st->c.arena);
+        const moat_request *r = st->c.req;
+        if (!r) continue;
+        m->client_bytes += r->held_body.cap;
+        if (r->up) {
+            m->upstream_busy++;
+            m->upstream_bytes += moat__upconn_bytes(r->up);
+        }
+    }
+}
 
 static const moat_transport h2_transport = {.name = "h2", .secure = true};
 

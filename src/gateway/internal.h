@@ -475,6 +475,12 @@ void moat__worker_trim(moat_worker *w);
  * *m (a struct moat__worker_mem of metrics.h). */
 struct moat__worker_mem;
 void moat__worker_memory(moat_worker *w, struct moat__worker_mem *m);
+/* client.c: the bytes one upstream connection holds (struct, buffers, arena). */
+uint64_t moat__upconn_bytes(const moat_upconn *u);
+/* h2.c: adds what an HTTP/2 session holds to *m: its streams (arenas,
+ * buffers, held bodies), their upstream connections (busy), spare streams
+ * and frame buffers. */
+void moat__h2_memory(const struct moat__h2 *s, struct moat__worker_mem *m);
 
 /* upstream.c */
 void moat__upstream_start(moat_request *r);

@@ -370,3 +370,49 @@ def test_memory_gauges_count_what_is_held_and_return(moat, raw_upstream):
                  20, what="every gauge back to nothing held")
     assert g["upstream_idle"] <= 1  # the pooled one, until limits.upstream_idle_timeout
     assert g["client_bytes"] == 0
+
+
+def test_memory_gauges_count_http2_streams_and_their_upstreams(moat, moat_bin, raw_upstream,
+                                                                tmp_path):
+    """An HTTP/2 stream's request held by the app: its session (kind h2),
+    the stream's upstream connection (upstream_busy) and the bytes both hold
+    are counted, and return to nothing once the stream ends."""
+    import subprocess
+    release = threading.Event()
+
+    def hold(conn, server):
+        if not read_request(conn):
+            return
+        release.wait(30)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        read_request(conn)
+
+    up = raw_upstream(hold)
+    c, k = tmp_path / "c.pem", tmp_path / "k.pem"
+    r = subprocess.run([moat_bin, "cert", "selfsigned", "--cert", str(c), "--key", str(k),
+                        "localhost", "127.0.0.1"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    admin, port = free_port(), free_port()
+    m = moat(up.url, workers=1, admin={"listen": ["%s:%d" % (HOST, admin)]},
+             tls={"listen": ["%s:%d" % (HOST, port)], "cert": [str(c)], "key": [str(k)]})
+    wait_for(lambda: scrape(admin).status_code == 200, 15, what="the metrics endpoint")
+
+    def gauges():
+        s = parse_exposition(scrape(admin).text)
+        return {kind: value(s, "moat_memory_connections", kind=kind)
+                for kind in ("client", "h2", "upstream_busy")} | {
+            "upstream_bytes": value(s, "moat_memory_bytes", kind="upstream")}
+
+    wait_for(lambda: gauges()["client"] == 0, 15, what="no client connection counted")
+    p = subprocess.Popen(["curl", "-s", "--http2", "--cacert", str(c), "--max-time", "50",
+                          "https://localhost:%d/held" % port], stdout=subprocess.PIPE)
+    try:
+        g = wait_for(lambda: (lambda g: g if g["h2"] == 1 and g["upstream_busy"] == 1
+                              else None)(gauges()), 20, what="the held h2 stream counted")
+        assert g["upstream_bytes"] > 0
+    finally:
+        release.set()
+        out, _ = p.communicate(timeout=60)
+    assert out == b"ok"
+    wait_for(lambda: (lambda g: g if g["h2"] == 0 and g["upstream_busy"] == 0 else None)(
+        gauges()), 20, what="the h2 gauges back to nothing held")
