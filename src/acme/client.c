@@ -39,10 +39,7 @@ typedef moat__curl curl_api; /* internal.h: shared with ocsp.c */
 
 struct moat_acme {
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool stop; /* under lock */
-    bool wake; /* under lock: look at the files again (SIGHUP) */
+    moat__sleeper sleep; /* wake: look at the files again (SIGHUP) */
     moat_seclog *log;
     /* a copy of [tls.acme]: the config may be reloaded and freed meanwhile */
     char *directory, *email, *ca_bundle, *challenge, *eab_kid, *eab_hmac;
@@ -161,30 +158,13 @@ int moat__acme_load_curl(curl_api *c, char **err)
 
 static bool stopping(moat_acme *a)
 {
-    pthread_mutex_lock(&a->lock);
-    bool s = a->stop;
-    pthread_mutex_unlock(&a->lock);
-    return s;
+    return moat__sleeper_stopping(&a->sleep);
 }
 
 /* Sleeps up to ms (monotonic clock); false when asked to stop. */
 static bool nap(moat_acme *a, uint64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&a->lock);
-    while (!a->stop && !a->wake && pthread_cond_timedwait(&a->cond, &a->lock, &ts) != ETIMEDOUT) {
-    }
-    a->wake = false;
-    bool go = !a->stop;
-    pthread_mutex_unlock(&a->lock);
-    return go;
+    return moat__sleeper_nap(&a->sleep, ms);
 }
 
 /* ---- HTTP ---------------------------------------------------------------------- */
@@ -1001,12 +981,7 @@ int moat_acme_start(const moat_config *cfg, moat_seclog *log, moat_acme **out, c
         a->ocsp = moat__ocsp_new(cfg, log, &a->cu, a->h, true, ocsp_stopping, a);
         a->ocsp_cert.path = moat_xstrdup(a->paths.cert);
     }
-    pthread_mutex_init(&a->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&a->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    moat__sleeper_init(&a->sleep);
     if (pthread_create(&a->thread, NULL, run, a) != 0) {
         *err = moat_xstrdup("cannot start the certificate thread");
         a->thread = 0;
@@ -1020,19 +995,13 @@ int moat_acme_start(const moat_config *cfg, moat_seclog *log, moat_acme **out, c
 void moat_acme_wake(moat_acme *a)
 {
     if (!a) return;
-    pthread_mutex_lock(&a->lock);
-    a->wake = true;
-    pthread_cond_broadcast(&a->cond);
-    pthread_mutex_unlock(&a->lock);
+    moat__sleeper_wake(&a->sleep);
 }
 
 void moat_acme_stop(moat_acme *a)
 {
     if (!a) return;
-    pthread_mutex_lock(&a->lock);
-    a->stop = true;
-    pthread_cond_broadcast(&a->cond);
-    pthread_mutex_unlock(&a->lock);
+    moat__sleeper_stop(&a->sleep);
     if (a->thread) pthread_join(a->thread, NULL);
     moat__acme_answers_clear();
     attempt_reset(a);
@@ -1052,7 +1021,6 @@ void moat_acme_stop(moat_acme *a)
     moat_acme_paths_free(&a->paths);
     moat__ocsp_free(a->ocsp);
     free(a->ocsp_cert.path);
-    pthread_mutex_destroy(&a->lock);
-    pthread_cond_destroy(&a->cond);
+    moat__sleeper_destroy(&a->sleep);
     free(a);
 }

@@ -3,6 +3,9 @@
 #define MOAT_ACME_INTERNAL_H
 
 #include <curl/curl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -18,6 +21,22 @@ int moat__acme_answer_add(bool alpn, const char *name, const char *keyauth);
 void moat__acme_answers_clear(void);
 /* The TLS layer's challenge callback (moat_tls_set_challenge). */
 int moat__acme_alpn_answer(const char *host, X509 **cert, EVP_PKEY **key);
+
+/* How the certificate threads wait (sleeper.c): naps on the monotonic clock
+ * that moat__sleeper_wake cuts short and moat__sleeper_stop ends (the
+ * caller then joins the thread). */
+typedef struct moat__sleeper {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool wake, stop; /* under lock */
+} moat__sleeper;
+void moat__sleeper_init(moat__sleeper *s);
+void moat__sleeper_destroy(moat__sleeper *s);
+bool moat__sleeper_stopping(moat__sleeper *s);
+/* Sleeps up to ms, or until woken; false when asked to stop. */
+bool moat__sleeper_nap(moat__sleeper *s, uint64_t ms);
+void moat__sleeper_wake(moat__sleeper *s);
+void moat__sleeper_stop(moat__sleeper *s);
 
 /* libcurl, loaded with dlopen when a thread needs it (client.c). */
 typedef struct moat__curl {

@@ -559,9 +559,7 @@ out:
 
 struct moat_ocsp {
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool stop, wake; /* under lock */
+    moat__sleeper sleep;
     moat__curl cu;
     CURL *h;
     moat__ocsp *checker;
@@ -572,10 +570,7 @@ struct moat_ocsp {
 static bool static_stopping(void *arg)
 {
     moat_ocsp *s = arg;
-    pthread_mutex_lock(&s->lock);
-    bool stop = s->stop;
-    pthread_mutex_unlock(&s->lock);
-    return stop;
+    return moat__sleeper_stopping(&s->sleep);
 }
 
 static void *static_run(void *arg)
@@ -588,21 +583,7 @@ static void *static_run(void *arg)
             uint64_t d = moat__ocsp_due_in(&s->certs[i]);
             if (d < wait) wait = d;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        wait += 50;
-        ts.tv_sec += (time_t)(wait / 1000);
-        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_mutex_lock(&s->lock);
-        while (!s->stop && !s->wake &&
-               pthread_cond_timedwait(&s->cond, &s->lock, &ts) != ETIMEDOUT) {
-        }
-        s->wake = false;
-        pthread_mutex_unlock(&s->lock);
+        (void)moat__sleeper_nap(&s->sleep, wait + 50);
     }
     return NULL;
 }
@@ -622,12 +603,7 @@ int moat_ocsp_start(const moat_config *cfg, moat_seclog *log, moat_ocsp **out, c
     s->certs = moat_xcalloc(s->ncerts, sizeof(*s->certs));
     for (size_t i = 0; i < s->ncerts; i++)
         s->certs[i].path = moat_xstrdup(cfg->tls.cert.items[i]);
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    moat__sleeper_init(&s->sleep);
     if (pthread_create(&s->thread, NULL, static_run, s) != 0) {
         *err = moat_xstrdup("cannot start the OCSP thread");
         s->thread = 0;
@@ -641,26 +617,19 @@ int moat_ocsp_start(const moat_config *cfg, moat_seclog *log, moat_ocsp **out, c
 void moat_ocsp_wake(moat_ocsp *s)
 {
     if (!s) return;
-    pthread_mutex_lock(&s->lock);
-    s->wake = true;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->lock);
+    moat__sleeper_wake(&s->sleep);
 }
 
 void moat_ocsp_stop(moat_ocsp *s)
 {
     if (!s) return;
-    pthread_mutex_lock(&s->lock);
-    s->stop = true;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->lock);
+    moat__sleeper_stop(&s->sleep);
     if (s->thread) pthread_join(s->thread, NULL);
     if (s->h) s->cu.cleanup(s->h); /* libcurl stays loaded, as in client.c */
     moat__ocsp_free(s->checker);
     for (size_t i = 0; i < s->ncerts; i++)
         free(s->certs[i].path);
     free(s->certs);
-    pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->cond);
+    moat__sleeper_destroy(&s->sleep);
     free(s);
 }
