@@ -6,6 +6,7 @@ block, a paths.deny hit, N upstream responses. An admin address that a
 public listener also takes is refused by `moat config check`."""
 
 import math
+import os
 import re
 import socket
 import threading
@@ -356,8 +357,11 @@ def test_memory_gauges_count_what_is_held_and_return(moat, raw_upstream):
                               and g["upstream_busy"] == 1 and g["waf_tx"] == 1 else None)(
             gauges()), 20, what="the held request and the silent connections counted")
         assert g["client_bytes"] > 0 and g["upstream_bytes"] > 0
-        assert g["arenas"] >= 1 and g["in_use"] > 0
-        assert g["in_use"] + g["free"] == g["arena"]  # glibc's own accounting
+        if not os.environ.get("MOAT_SANITIZED"):
+            # glibc's own accounting (ASan's allocator replaces glibc's, whose
+            # mallinfo2 then counts nothing)
+            assert g["arenas"] >= 1 and g["in_use"] > 0
+            assert g["in_use"] + g["free"] == g["arena"]
     finally:
         for s in silent:
             s.close()
