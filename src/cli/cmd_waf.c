@@ -37,6 +37,16 @@ typedef struct tune {
     moat_buf text; /* " NAME NAME": parameters that look like text fields */
 } tune;
 
+/* Appends " word" to b ("" or " W W ...") unless it holds it already. */
+static void add_once(moat_buf *b, const char *word)
+{
+    char *have = moat_xasprintf("%s ", b->data ? b->data : "");
+    char *needle = moat_xasprintf(" %s ", word);
+    if (!strstr(have, needle)) moat_buf_printf(b, " %s", word);
+    free(have);
+    free(needle);
+}
+
 static void add_entry(tune *t, const char *entry, const char *example)
 {
     /* entry: "ROUTE ID... [TARGET]"; the target is the last word when it
@@ -81,11 +91,7 @@ static void add_entry(tune *t, const char *entry, const char *example)
     for (char *id = rest, *next; id && *id; id = next) {
         next = strchr(id, ' ');
         if (next) *next++ = '\0';
-        char *have = moat_xasprintf("%s ", p->ids.data ? p->ids.data : "");
-        char *needle = moat_xasprintf(" %s ", id);
-        if (!strstr(have, needle)) moat_buf_printf(&p->ids, " %s", id);
-        free(have);
-        free(needle);
+        add_once(&p->ids, id);
     }
     free(copy);
 }
@@ -118,11 +124,7 @@ static void read_log(tune *t, const char *data, size_t len)
                 moat_buf_init(&name);
                 if (n && moat_waf_suggest_text_field(moat_seclog_entry_get(&e, "rule"),
                                                      moat_seclog_entry_get(&e, "targets"), &name)) {
-                    char *have = moat_xasprintf("%s ", t->text.data ? t->text.data : "");
-                    char *needle = moat_xasprintf(" %s ", name.data);
-                    if (!strstr(have, needle)) moat_buf_printf(&t->text, " %s", name.data);
-                    free(have);
-                    free(needle);
+                    add_once(&t->text, name.data);
                 }
                 moat_buf_free(&name);
                 char example[160];
