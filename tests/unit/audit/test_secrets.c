@@ -163,7 +163,9 @@ static void test_gcp(void **state)
     expect_one("config.yaml", text, "MOAT-S-GCP-API", 2, 12, key, 4);
     fake(key, "AIza", ALNUM, 30, 4);
     snprintf(text, sizeof(text), "maps = '%s'\n", key);
-    expect_none("x.py", text);
+    expect_none("x.py",
+                text); /* a key the Firebase SDKs publish in their samples (gitleaks allows it) */
+    expect_none("x.py", "maps = 'AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs'\n");
 }
 
 static void test_azure(void **state)
@@ -214,6 +216,11 @@ static void test_github_gitlab(void **state)
         snprintf(text, sizeof(text), "token: %s\n", tok);
         assert_true(has_rule("ci.yml", text, "MOAT-S-GITLAB"));
     }
+    /* GR1348941 is public: a made-up rest is not a token */
+    expect_none("ci.yml", "token: GR134894112312312312312312312\n");
+    fake(tok, "_gitlab_session=", "abcdefghijklmnopqrstuvwxyz0123456789", 32, 61);
+    snprintf(text, sizeof(text), "cookie = \"%s\"\n", tok);
+    expect_one("ci.py", text, "MOAT-S-GITLAB", 1, 11, tok, 16);
     /* a fine-grained PAT as gitleaks writes it: 82 word characters */
     fake(tok, "github_pat_", ALNUM, 82, 60);
     tok[30] = '_';
@@ -235,9 +242,14 @@ static void test_slack(void **state)
     expect_one("notify.py", text, "MOAT-S-SLACK-WEBHOOK", 1, 9, hook, 33);
     expect_none("notify.py", "prefix = 'xoxb-'\nalso = 'xoxp-1-2'\n");
     /* gitleaks' other Slack families */
-    fake(tok, "xoxo-1234567890-1234567890-", ALNUM, 20, 111);
+    fake(tok, "xoxo-1234567890-1234567890-1234567890-", "0123456789abcdef", 20, 111);
     snprintf(text, sizeof(text), "t = '%s'\n", tok);
     expect_one("slack.py", text, "MOAT-S-SLACK", 1, 6, tok, 5);
+    /* gitleaks' own negatives: digit groups of the wrong length, a
+     * configuration token too short */
+    expect_none("slack.py", "a = 'xoxb-12345-abcd234'\n"
+                            "b = 'xoxp-1234-1234-1234-4ddbc191d40ee098cbaae6f3523ada2d'\n"
+                            "c = 'xoxe.xoxp-1-SlackAppConfigurationAccessTokenHere'\n");
     fake(tok, "xoxr-", ALNUM, 20, 112);
     snprintf(text, sizeof(text), "t = '%s'\n", tok);
     expect_one("slack.py", text, "MOAT-S-SLACK", 1, 6, tok, 5);
@@ -248,6 +260,11 @@ static void test_slack(void **state)
     snprintf(hook, sizeof(hook), "https://hooks.slack.com/workflows/T0MOAT0FAKE/%s", tok);
     snprintf(text, sizeof(text), "HOOK = \"%s\"\n", hook);
     expect_one("notify.py", text, "MOAT-S-SLACK-WEBHOOK", 1, 9, hook, 34);
+    /* gitleaks' form: 43 to 56 characters after services/ */
+    fake(tok, "", ALNUM, 44, 115);
+    snprintf(hook, sizeof(hook), "hooks.slack.com/services/%s", tok);
+    snprintf(text, sizeof(text), "HOOK = \"%s\"\n", hook);
+    expect_one("notify.py", text, "MOAT-S-SLACK-WEBHOOK", 1, 9, hook, 25);
     expect_none(
         "notify.py",
         "HOOK = 'https://hooks.slack.com/services/TXXXXXXXX/BXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXXXX'\n");
@@ -275,7 +292,10 @@ static void test_stripe_sendgrid(void **state)
     snprintf(text, sizeof(text), "SENDGRID = '%s'\n", tok);
     expect_one("mail.py", text, "MOAT-S-SENDGRID", 1, 13, tok, 3);
     snprintf(text, sizeof(text), "SENDGRID = 'SG.%s.%.*s'\n", a, 20, b);
-    expect_none("mail.py", text);
+    expect_none("mail.py", text); /* gitleaks' form: 66 of [A-Za-z0-9=_.-] after SG. */
+    fake(tok, "SG.", "abcdefghijklmnopqrstuvwxyz0123456789=_-", 66, 16);
+    snprintf(text, sizeof(text), "key: %s\n", tok);
+    expect_one("mail.yml", text, "MOAT-S-SENDGRID", 1, 6, tok, 3);
 }
 
 static void test_twilio(void **state)
