@@ -45,29 +45,29 @@ def go_string(tok):
     return tok[1:-1] if tok.startswith("`") else json.loads(tok)
 
 
-def split_top(s, sep):
-    """s split at sep outside strings and parentheses."""
-    out, cur, depth, quote = [], "", 0, None
-    for ch in s:
+def outside(s, start=0, depth=0):
+    """(index, character, parenthesis depth) of s's characters outside
+    string literals, from start."""
+    quote = None
+    for i in range(start, len(s)):
+        ch = s[i]
         if quote:
-            cur += ch
-            if ch == quote and not cur.endswith("\\" + quote):
+            if ch == quote and s[i - 1] != "\\":
                 quote = None
             continue
         if ch in "`\"":
             quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            out.append(cur.strip())
-            cur = ""
             continue
-        cur += ch
-    if cur.strip():
-        out.append(cur.strip())
-    return out
+        depth += (ch == "(") - (ch == ")")
+        yield i, ch, depth
+
+
+def split_top(s, sep):
+    """s split at sep outside strings and parentheses."""
+    cuts = [i for i, ch, depth in outside(s) if ch == sep and depth == 0]
+    bounds = [-1] + cuts + [len(s)]
+    parts = (s[x + 1 : y].strip() for x, y in zip(bounds, bounds[1:]))
+    return [p for p in parts if p]
 
 
 def char_class(cls):
@@ -110,21 +110,10 @@ def calls(text, name):
         i = text.find(name + "(", i)
         if i < 0:
             return res
-        j, depth, quote = i + len(name) + 1, 1, None
-        while depth and j < len(text):
-            ch = text[j]
-            if quote:
-                if ch == quote:
-                    quote = None
-            elif ch in "`\"":
-                quote = ch
-            elif ch == "(":
-                depth += 1
-            elif ch == ")":
-                depth -= 1
-            j += 1
-        res.append(text[i + len(name) + 1 : j - 1])
-        i = j
+        start = i + len(name) + 1
+        end = next((j for j, _, depth in outside(text, start, 1) if depth == 0), len(text))
+        res.append(text[start:end])
+        i = end + 1
 
 
 def templates(root):
