@@ -19,7 +19,7 @@ import re
 import sys
 
 RULES = {  # gitleaks' file -> the rule ids moat claims in it (None: all)
-    "aws": ["aws-access-token"],
+    "aws": None,
     "gcp": ["gcp-api-key"],
     "github": None,
     "gitlab": None,
@@ -29,14 +29,62 @@ RULES = {  # gitleaks' file -> the rule ids moat claims in it (None: all)
     "stripe": None,
     "twilio": None,
     "slack": None,
+    # providers.def
+    "openai": None,
+    "anthropic": None,
+    "huggingface": None,
+    "pypi": None,
+    "npm": None,
+    "rubygems": None,
+    "clojars": None,
+    "artifactory": None,
+    "azure": ["azure-ad-client-secret"],
+    "alibaba": ["alibaba-access-key-id"],
+    "digitalocean": None,
+    "cloudflare": ["cloudflare-origin-ca-key"],
+    "flyio": None,
+    "heroku": ["heroku-api-key-v2"],
+    "scalingo": None,
+    "openshift": None,
+    "hashicorp_vault": None,
+    "hashicorp": ["hashicorp-tf-api-token"],
+    "pulumi": None,
+    "doppler": None,
+    "1password": None,
+    "databricks": None,
+    "dynatrace": None,
+    "grafana": None,
+    "sentry": ["sentry-org-token", "sentry-user-token"],
+    "prefect": None,
+    "readme": None,
+    "infracost": None,
+    "postman": None,
+    "linear": ["linear-api-key"],
+    "atlassian": None,
+    "notion": None,
+    "airtable": ["airtable-personnal-access-token"],
+    "shopify": None,
+    "square": None,
+    "shippo": None,
+    "easypost": None,
+    "duffel": None,
+    "sendinblue": None,
+    "perplexity": None,
+    "planetscale": None,
+    "facebook": ["facebook-page-access-token"],
+    "adobe": ["adobe-client-secret"],
+    "frameio": None,
+    "maxmind": None,
+    "clickhouse": None,
+    "settlemint": None,
 }
-ALPHABETS = {
-    "Numeric": "0123456789",
-    "Hex": "0123456789abcdef",
-    "AlphaNumeric": "abcdefghijklmnopqrstuvwxyz0123456789",
-    "AlphaNumericExtendedShort": "abcdefghijklmnopqrstuvwxyz0123456789_-",
-    "AlphaNumericExtended": "abcdefghijklmnopqrstuvwxyz0123456789=_-",
-    "AlphaNumericExtendedLong": "abcdefghijklmnopqrstuvwxyz0123456789/=_+-",
+CLASSES = {  # gitleaks' utils/patterns.go
+    "Numeric": "[0-9]",
+    "Hex": "[a-f0-9]",
+    "AlphaNumeric": "[a-z0-9]",
+    "AlphaNumericExtendedShort": "[a-z0-9_-]",
+    "AlphaNumericExtended": "[a-z0-9=_\\-]",
+    "AlphaNumericExtendedLong": "[a-z0-9\\/=_\\+\\-]",
 }
 STRING = r'(`[^`]*`|"(?:[^"\\]|\\.)*")'
 
@@ -70,17 +118,91 @@ def split_top(s, sep):
     return [p for p in parts if p]
 
 
-def char_class(cls):
-    cls = cls.replace("\\w", "a-zA-Z0-9_")
+WORD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+ESCAPES = {"w": WORD, "d": "0123456789", "s": " "}
+
+
+def class_chars(body):
+    """The characters of a regex class body such as a-z0-9_\-."""
     chars, k = "", 0
-    while k < len(cls):
-        if k + 2 < len(cls) and cls[k + 1] == "-":
-            chars += "".join(chr(c) for c in range(ord(cls[k]), ord(cls[k + 2]) + 1))
+    while k < len(body):
+        ch = body[k]
+        if ch == "\\":
+            nxt = body[k + 1]
+            chars += ESCAPES.get(nxt, nxt)
+            k += 2
+        elif k + 2 < len(body) and body[k + 1] == "-":
+            chars += "".join(chr(c) for c in range(ord(ch), ord(body[k + 2]) + 1))
             k += 3
         else:
-            chars += cls[k]
+            chars += ch
             k += 1
     return chars
+
+
+def draw(pattern, rnd):
+    """A random string the (simple) regex pattern matches: literals, escapes,
+    classes, groups with alternatives, and the quantifiers gitleaks' secret
+    generators use (an open repetition draws its minimum)."""
+
+    def alternatives(i):
+        alts, cur = [], []
+        while i < len(pattern) and pattern[i] != ")":
+            if pattern[i] == "|":
+                alts.append(cur)
+                cur, i = [], i + 1
+                continue
+            item, i = atom(i)
+            item, i = quantified(item, i)
+            cur.append(item)
+        alts.append(cur)
+        return alts, i
+
+    def atom(i):
+        ch = pattern[i]
+        if ch == "(":
+            i += 1
+            if pattern.startswith("?", i):
+                i = pattern.index(":", i) + 1 if pattern[i + 1] not in ")" and ":" in pattern[i : i + 4] else pattern.index(")", i) + 1
+                if pattern[i - 1] == ")":  # a flag group such as (?i)
+                    return ("lit", ""), i
+            alts, i = alternatives(i)
+            return ("alt", alts), i + 1
+        if ch == "[":
+            j = i + 1
+            while pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            return ("set", class_chars(pattern[i + 1 : j])), j + 1
+        if ch == "\\":
+            nxt = pattern[i + 1]
+            if nxt == "b":
+                return ("lit", ""), i + 2
+            return (("set", ESCAPES[nxt]) if nxt in ESCAPES else ("lit", nxt)), i + 2
+        return ("lit", ch), i + 1
+
+    def quantified(item, i):
+        if i < len(pattern) and pattern[i] == "{":
+            j = pattern.index("}", i)
+            lo = int(pattern[i + 1 : j].split(",")[0])
+            return ("rep", item, lo), j + 1
+        if i < len(pattern) and pattern[i] in "?*":
+            return ("rep", item, 0), i + 1
+        if i < len(pattern) and pattern[i] == "+":
+            return ("rep", item, 1), i + 1
+        return item, i
+
+    def render(item):
+        kind = item[0]
+        if kind == "lit":
+            return item[1]
+        if kind == "set":
+            return rnd.choice(item[1])
+        if kind == "rep":
+            return "".join(render(item[1]) for _ in range(item[2]))
+        return "".join(render(x) for x in rnd.choice(item[1]))
+
+    alts, _ = alternatives(0)
+    return "".join(render(x) for x in rnd.choice(alts))
 
 
 def evaluate(expr, rnd):
@@ -90,14 +212,13 @@ def evaluate(expr, rnd):
         if part.startswith(("`", '"')):
             out += go_string(part)
             continue
-        m = re.match(r'secrets\.NewSecret\(utils\.(\w+)\("(\d+)"\)\)$', part)
-        if m:
-            out += "".join(rnd.choice(ALPHABETS[m.group(1)]) for _ in range(int(m.group(2))))
-            continue
-        m = re.match(r'secrets\.NewSecret\((["`])(\w*)\[([^\]]+)\]\{(\d+)\}\1\)$', part)
-        if m:
-            chars = char_class(m.group(3))
-            out += m.group(2) + "".join(rnd.choice(chars) for _ in range(int(m.group(4))))
+        m = re.match(r"secrets\.NewSecret\((.*)\)$", part, re.S)
+        if m:  # the argument is a regex, built from literals and utils' classes
+            regex = ""
+            for piece in split_top(m.group(1), "+"):
+                u = re.match(r'utils\.(\w+)\("([\d,]+)"\)$', piece)
+                regex += "%s{%s}" % (CLASSES[u.group(1)], u.group(2)) if u else go_string(piece)
+            out += draw(regex, rnd)
             continue
         raise ValueError(part)
     return out
@@ -131,10 +252,11 @@ def templates(root):
 def list_items(block, rnd):
     """Items of a Go []string literal, one per line (multi-line raw strings too)."""
     items = []
+    block = re.sub(r"\+[ \t]*(?://[^\n]*)?\n\s*", "+", block)  # "prefix"+\n NewSecret(...)
     for m in re.finditer(r"^\s*(" + STRING + r"[^\n]*?),?\s*(?://[^\n]*)?$", block, re.M | re.S):
         expr = m.group(1).rstrip().rstrip(",")
-        if "Sprintf" in expr:
-            continue
+        if "Sprintf" in expr or re.search(r"\\[dw]|\{\d+,\d*\}", expr):
+            continue  # formatted, or a fragment of a generator's regex
         try:
             items.append(evaluate(expr, rnd))
         except (ValueError, json.JSONDecodeError):
@@ -146,7 +268,7 @@ def main():
     root, out = sys.argv[1], sys.argv[2]
     rnd = random.Random(20261207)
     shapes = templates(root)
-    expect, n = {}, 0
+    expect, n, regexes = {}, 0, {}
     for fname, wanted in RULES.items():
         src = open(os.path.join(root, "cmd/generate/config/rules/%s.go" % fname)).read()
         for fn in re.split(r"\nfunc ", src):
@@ -154,6 +276,9 @@ def main():
             if not m or (wanted is not None and m.group(1) not in wanted):
                 continue
             rule = m.group(1)
+            rx = re.search(r"Regex:\s*(?:regexp\.MustCompile|utils\.GenerateUniqueTokenRegex)\((`[^`]*`)", fn)
+            if rx:
+                regexes[rule] = go_string(rx.group(1)).replace("\\z", "\\Z")
             t0 = fn.find("tps :=")
             cut = min(i for i in (fn.find("fps :="), fn.find("return utils.Validate"), len(fn)) if i >= 0)
             tpart, fpart = fn[max(t0, 0) : cut], fn[cut:]
@@ -182,6 +307,8 @@ def main():
                     expect[rel] = {"rule": rule, "kind": kind, "text": text}
     with open(os.path.join(out, "expect.json"), "w") as f:
         json.dump(expect, f, indent=1)
+    with open(os.path.join(out, "regexes.json"), "w") as f:
+        json.dump(regexes, f, indent=1)
 
 
 if __name__ == "__main__":

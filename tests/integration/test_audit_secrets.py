@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "audit_secrets"
+ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 60
 
 # (path, line, rule) the fixture tree must give, and nothing else.
@@ -186,7 +187,11 @@ def test_list_rules(moat_bin, tmp_path):
     assert r.returncode == 0
     rows = [l for l in r.stdout.splitlines() if l.startswith("| MOAT-S-")]
     assert {l.split(" | ")[0][2:] for l in rows} >= {rule for _, _, rule in EXPECTED}
-    assert len(rows) == 19 and all("CWE-798" in l for l in rows)
+    # 20 detectors of their own and one per provider of providers.def
+    providers = (ROOT / "src/audit/secrets/providers.def").read_text().count("\nMOAT_SECRET_PROVIDER(")
+    assert providers >= 40
+    assert len(rows) == 20 + providers and all("CWE-798" in l for l in rows)
+    assert {"MOAT-S-OPENAI", "MOAT-S-PYPI", "MOAT-S-AIRTABLE"} <= {l.split(" | ")[0][2:] for l in rows}
 
 
 @pytest.mark.parametrize("args, message", [

@@ -32,12 +32,25 @@ enum {
     R_TWILIO_TOKEN,
     R_TWILIO_KEY,
     R_TWILIO_SID,
+    R_AIRTABLE,
+#define MOAT_SECRET_PROVIDER(e, ...) R_##e,
+#include "audit/secrets/providers.def"
+#undef MOAT_SECRET_PROVIDER
     R_JWT,
     R_URL,
     R_ENTROPY,
     R_PASSWORD,
     R__COUNT
 };
+
+/* The providers of providers.def, in its order. */
+enum {
+#define MOAT_SECRET_PROVIDER(e, ...) P_##e,
+#include "audit/secrets/providers.def"
+#undef MOAT_SECRET_PROVIDER
+    P__COUNT
+};
+#define R_PROVIDER_FIRST (R_JWT - P__COUNT)
 
 #define H MOAT_AUDIT_HIGH
 #define M MOAT_AUDIT_MEDIUM
@@ -97,6 +110,21 @@ static const moat_audit_rule rules[R__COUNT] = {
                       "Twilio account SID next to an auth token",
                       "An account SID (AC + 32 hex) is an identifier, reported only in a file "
                       "that also holds a Twilio auth token: together they are a credential."},
+    [R_AIRTABLE] = {"MOAT-S-AIRTABLE", "airtable-pat", H, H, 798, "Airtable personal access token",
+                    "pat + 14 letters and digits + . + 64 hex under a secret's name (alone its "
+                    "only literal part, pat, is in too many texts). Revoke it in Airtable's "
+                    "developer hub."},
+#define MOAT_SECRET_PROVIDER(e, id, name, conf, title, where, pattern, keep, keywords)             \
+    [R_##e] = {id,                                                                                 \
+               name,                                                                               \
+               H,                                                                                  \
+               conf,                                                                               \
+               798,                                                                                \
+               title,                                                                              \
+               "A token in this provider's own format (the format of gitleaks' rule for it). "     \
+               "Revoke it in " where ", then read it from the environment or a secret manager."},
+#include "audit/secrets/providers.def"
+#undef MOAT_SECRET_PROVIDER
     [R_JWT] = {"MOAT-S-JWT", "jwt", M, M, 798, "JSON Web Token",
                "A JWT whose header decodes to JSON with \"alg\". It may still be valid; an "
                "unsigned one (alg none) is reported with low confidence."},
@@ -328,6 +356,24 @@ static bool check_gitlab(moat__secrets_scan *c, const moat__secrets_segment *sg,
     return check_token(c, sg, ov, h);
 }
 
+/* Which provider's group matched: its rule and its public prefix. */
+static bool check_provider(moat__secrets_scan *c, const moat__secrets_segment *sg,
+                           const PCRE2_SIZE *ov, hit *h)
+{
+    static const size_t keep[P__COUNT] = {
+#define MOAT_SECRET_PROVIDER(e, id, name, conf, title, where, pattern, keep, keywords) keep,
+#include "audit/secrets/providers.def"
+#undef MOAT_SECRET_PROVIDER
+    };
+    for (size_t k = 0; k < P__COUNT; k++)
+        if (ov[2 * (k + 1)] != PCRE2_UNSET) {
+            h->rule = (int)(R_PROVIDER_FIRST + k);
+            h->keep = keep[k];
+            return check_token(c, sg, ov, h);
+        }
+    return false;
+}
+
 static bool check_slack(moat__secrets_scan *c, const moat__secrets_segment *sg,
                         const PCRE2_SIZE *ov, hit *h)
 {
@@ -489,6 +535,51 @@ static size_t raw_at(const moat__secrets_segment *sg, size_t i);
 static bool overlaps(const moat__secrets_scan *c, size_t start, size_t end);
 static bool mask_overlaps(const moat__secrets_scan *c, size_t start, size_t end);
 
+/* gitleaks' Atlassian, Confluence and Jira API tokens of the older form:
+ * 20 of [a-z0-9] and 4 hex (an MD5's end), under a name that says whose. */
+static bool atlassian_token(const char *name, size_t nn, const char *v, size_t vn)
+{
+    if (vn != 24 || !(icontains(name, nn, "atlassian") || icontains(name, nn, "confluence") ||
+                      icontains(name, nn, "jira")))
+        return false;
+    for (size_t i = 0; i < vn; i++) {
+        bool hex = (v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f');
+        if (!(hex || (i < 20 && v[i] >= 'g' && v[i] <= 'z'))) return false;
+    }
+    return distinct_bytes(v, vn) > 4;
+}
+
+/* Airtable's personal access tokens: pat, 14 letters and digits, a dot and
+ * 64 lowercase hex. */
+static bool airtable_token(const char *v, size_t vn)
+{
+    if (vn != 82 || memcmp(v, "pat", 3) != 0 || v[17] != '.') return false;
+    for (size_t i = 3; i < vn; i++) {
+        char ch = v[i];
+        bool hex = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+        bool alnum = hex || (ch >= 'g' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+        if (i != 17 && !(i < 17 ? alnum : hex)) return false;
+    }
+    return distinct_bytes(v + 18, 64) > 4;
+}
+
+/* Vault's service tokens before 1.10: s. and 24 letters and digits (both),
+ * under a token's name (alone, "s." + 24 is too common a shape). */
+static bool vault_legacy_token(const char *v, size_t vn)
+{
+    if (vn != 26 || v[0] != 's' || v[1] != '.') return false;
+    bool digit = false, letter = false;
+    for (size_t i = 2; i < vn; i++) {
+        if (v[i] >= '0' && v[i] <= '9')
+            digit = true;
+        else if ((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z'))
+            letter = true;
+        else
+            return false;
+    }
+    return digit && letter && distinct_bytes(v + 2, 24) > 4;
+}
+
 /* NAME = "value" and its spellings (NAME: value, "NAME": "value", NAME=value
  * in .env files). Group 1 the name, 4 the value's quote, 5 the value. */
 static bool check_keyword(moat__secrets_scan *c, const moat__secrets_segment *sg,
@@ -523,6 +614,20 @@ static bool check_keyword(moat__secrets_scan *c, const moat__secrets_segment *sg
         mask_overlaps(c, raw_at(sg, ov[2]), raw_at(sg, ov[3]))) {
         label = "?";
         shown = 1;
+    }
+    if (atlassian_token(name, nn, v, vn)) {
+        h->rule = R_ATLASSIAN;
+        return true;
+    }
+    if (airtable_token(v, vn)) {
+        h->rule = R_AIRTABLE;
+        h->keep = 3;
+        return true;
+    }
+    if (vault_legacy_token(v, vn)) {
+        h->rule = R_VAULT;
+        h->keep = 2;
+        return true;
     }
     if (e > limit) {
         h->rule = R_ENTROPY;
@@ -589,7 +694,7 @@ static const detector detectors[] = {
      * tokens (xapp-). The digit-group lengths are what keeps look-alikes
      * (xoxb-12345-abcd, xoxp-1234-1234-1234-...) out. */
     {R_SLACK,
-     "(?<![A-Za-z0-9])(?:xoxb-[0-9]{10,13}-[0-9]{10,13}[A-Za-z0-9\\-]*"
+     "(?<![A-Za-z0-9])(?:xoxb-[0-9]{10,13}-[0-9]{10,13}(?:-[A-Za-z0-9]+)*"
      "|xox[pe](?:-[0-9]{10,13}){3}-[A-Za-z0-9\\-]{28,34}"
      "|xoxb-[0-9]{8,14}-[A-Za-z0-9]{18,26}|xox[os]-[0-9]+-[0-9]+-[0-9]+-[A-Fa-f0-9]+"
      "|xox[ar]-(?:[0-9]-)?[0-9A-Za-z]{8,48}(?:-[0-9A-Za-z]+)*|(?i:xoxe\\.xox[bp]-[0-9]-[A-Z0-9]{"
@@ -611,6 +716,15 @@ static const detector detectors[] = {
      1, 0, check_twilio_token},
     {R_TWILIO_KEY, "(?<![0-9A-Za-z])SK[0-9a-f]{32}(?![0-9A-Za-z])", 0, 2, check_token},
     {R_TWILIO_SID, "(?<![0-9A-Za-z])AC[0-9a-f]{32}(?![0-9A-Za-z])", 0, 2, check_twilio_sid},
+    /* Every provider of providers.def in one pattern: group k is provider k. */
+    {R_PROVIDER_FIRST,
+     "(?<![A-Za-z0-9_\\-])(?:"
+#define MOAT_SECRET_PROVIDER(e, id, name, conf, title, where, pattern, keep, keywords)             \
+    "(" pattern ")|"
+#include "audit/secrets/providers.def"
+#undef MOAT_SECRET_PROVIDER
+     "(?!))(?![A-Za-z0-9_.\\-])",
+     0, 0, check_provider},
     {R_JWT,
      "(?<![A-Za-z0-9_\\-])eyJ[A-Za-z0-9_\\-]{10,}={0,2}\\.[A-Za-z0-9_\\-]{10,}={0,2}\\."
      "[A-Za-z0-9_\\-+/=]*",
@@ -620,37 +734,87 @@ static const detector detectors[] = {
      "([^\\s@/?#'\"`]{1,200})@[A-Za-z0-9\\[]",
      2, 0, check_url},
     /* NAME = "v" and its spellings: a type between name and = (Go's var x
-     * string = "v", TS/Kotlin x: string = "v"), .= += ?= ::= := =>, a quoted
-     * name and its value as a call's arguments (System.setProperty("x.token",
-     * "v")), and XML elements (<apiKey>v</apiKey>); branch reset keeps the
-     * groups' numbers (1 name, 2 its closing quote, 3 the operator, 4 the
-     * value's quote, 5 the value). */
+     * string = "v", TS/Kotlin x: string = "v"; not after a quoted name: in
+     * HTML's name="csrf_token" value="..." the value is no assignment),
+     * .= += ?= ::= :::= := =>, a quoted name and its value as a call's
+     * arguments (System.setProperty("x.token", "v")), and XML elements
+     * (<apiKey>v</apiKey>, the value alone on its line too); branch reset
+     * keeps the groups' numbers (1 name, 2 its closing quote, 3 the
+     * operator, 4 the value's quote, 5 the value). */
     {R_ENTROPY,
      "(?|(?<![A-Za-z0-9_.\\-])(" KEYNAME ")(?![A-Za-z0-9_.\\-])(['\"]?)\\]?"
-     "(?:[ \\t]*:?[ \\t]+[A-Za-z_][A-Za-z0-9_.]*(?:\\[\\])?(?=[ \\t]*=[^=]))?[ \\t]*"
-     "(\\?=|::=|:=|\\.=|\\+=|=>|=|:|(?<=['\"]),)(?![=:])[ \\t]*"
+     "(?:(?<!['\"])[ \\t]*:?[ \\t]+[A-Za-z_][A-Za-z0-9_.]*(?:\\[\\])?(?=[ \\t]*=[^=]))?[ \\t]*"
+     "(\\?=|:::=|::=|:=|\\.=|\\+=|=>|=|:|(?<=['\"]),)(?![=:])[ \\t]*"
      "(?:[rbuRBU]{1,2}(?=['\"]))?(['\"`]?)([^'\"`\\s]{0,400})"
-     "|<(" KEYNAME ")>()()()([^<\\s]{1,400})(?=</\\1>))",
+     "|<(" KEYNAME ")>\\s*()()()([^<\\s]{1,400})(?=\\s*</\\1>))",
      5, 0, check_keyword},
 };
 #undef NAMECH
 #undef ASSIGN
 #undef KEYNAME
 
+/* Capture pairs a match holds (the providers' pattern has one group each). */
+#define MATCH_PAIRS 64
+
 /* The Twilio auth-token pattern is also run over the whole file first: an
  * account SID is only a finding next to one. */
 #define TWILIO_TOKEN_DETECTOR 12
 
+#define MAX_KEYWORDS 128
+
 struct moat_secrets {
     pcre2_code *code[MOAT_ARRAY_LEN(detectors)];
     pcre2_match_context *mctx;
+    /* the providers' keywords (borrowed from providers.def), sorted by
+     * their first two bytes; kw_first/kw_count: where those of a pair are */
+    struct {
+        const char *w;
+        size_t n;
+    } kw[MAX_KEYWORDS];
+    uint8_t kw_first[65536];
+    uint8_t kw_count[65536];
 };
+
+/* The keyword index of provider_keyword. */
+static void keywords_index(moat_secrets *s)
+{
+    static const char *const keywords[P__COUNT] = {
+#define MOAT_SECRET_PROVIDER(e, id, name, conf, title, where, pattern, keep, keywords) keywords,
+#include "audit/secrets/providers.def"
+#undef MOAT_SECRET_PROVIDER
+    };
+    size_t n = 0;
+    for (size_t k = 0; k < P__COUNT; k++)
+        for (const char *w = keywords[k]; *w;) {
+            size_t len = strcspn(w, "|");
+            MOAT_BUG_ON(len < 2 || n == MAX_KEYWORDS);
+            size_t at = n++; /* insertion sort by the first pair */
+            unsigned pair = (unsigned)(unsigned char)w[0] << 8 | (unsigned char)w[1];
+            while (at > 0 && ((unsigned)(unsigned char)s->kw[at - 1].w[0] << 8 |
+                              (unsigned char)s->kw[at - 1].w[1]) > pair) {
+                s->kw[at] = s->kw[at - 1];
+                at--;
+            }
+            s->kw[at].w = w;
+            s->kw[at].n = len;
+            w += len + (w[len] == '|');
+        }
+    for (size_t i = n; i-- > 0;) {
+        unsigned pair = (unsigned)(unsigned char)s->kw[i].w[0] << 8 | (unsigned char)s->kw[i].w[1];
+        s->kw_first[pair] = (uint8_t)i;
+        s->kw_count[pair]++;
+    }
+}
 
 int moat_secrets_new(moat_secrets **out)
 {
-    _Static_assert(MOAT_ARRAY_LEN(detectors) == R__COUNT - 1, "one detector per rule but one");
+    _Static_assert(MOAT_ARRAY_LEN(detectors) == R__COUNT - P__COUNT - 1,
+                   "one detector per rule but the password and Airtable rules (the keyword "
+                   "detector's) and one for every provider");
+    _Static_assert(P__COUNT + 1 <= MATCH_PAIRS, "a match holds every provider's group");
     MOAT_BUG_ON(detectors[TWILIO_TOKEN_DETECTOR].rule != R_TWILIO_TOKEN);
     moat_secrets *s = moat_xcalloc(1, sizeof(*s));
+    keywords_index(s);
     for (size_t i = 0; i < MOAT_ARRAY_LEN(detectors); i++) {
         int err;
         PCRE2_SIZE at;
@@ -805,9 +969,23 @@ static void add_mask_around_spans(moat__secrets_scan *c, size_t start, size_t en
     if (at < end) add_mask(c, at, end);
 }
 
+/* Whether sg holds one of the providers' keywords: one pass over its bytes,
+ * looking each pair up in the index of the keywords' first two bytes. */
+static bool provider_keyword(const moat_secrets *s, const moat__secrets_segment *sg)
+{
+    const unsigned char *p = (const unsigned char *)sg->p;
+    for (size_t i = 0; i + 1 < sg->n; i++) {
+        unsigned pair = (unsigned)p[i] << 8 | p[i + 1];
+        for (size_t k = s->kw_first[pair], end = k + s->kw_count[pair]; k < end; k++)
+            if (s->kw[k].n <= sg->n - i && memcmp(p + i, s->kw[k].w, s->kw[k].n) == 0) return true;
+    }
+    return false;
+}
+
 static void run_detector(moat__secrets_scan *c, const moat__secrets_segment *sg, size_t di)
 {
     const detector *d = &detectors[di];
+    if (d->check == check_provider && !provider_keyword(c->s, sg)) return;
     const pcre2_code *code = c->s->code[di];
     PCRE2_SIZE off = 0;
     while (off <= sg->n) {
@@ -964,7 +1142,7 @@ int moat_secrets_scan(const moat_secrets *s, const char *path, const char *data,
 {
     if (moat_secrets_is_binary(data, len)) return 0;
     moat__secrets_scan c = {.s = s, .raw = data, .rawlen = len};
-    c.md = pcre2_match_data_create(16, NULL);
+    c.md = pcre2_match_data_create(MATCH_PAIRS, NULL);
     if (!c.md) moat__bug(__FILE__, __LINE__, "pcre2_match_data_create");
     int kind = file_kind(path);
     c.twilio = icontains(data, len, "twilio");
@@ -1019,7 +1197,7 @@ void moat_secrets_mask(const moat_secrets *s, const char *path, char *text)
     size_t len = strlen(text);
     if (len == 0) return;
     moat__secrets_scan c = {.s = s, .raw = text, .rawlen = len, .masking = true};
-    c.md = pcre2_match_data_create(16, NULL);
+    c.md = pcre2_match_data_create(MATCH_PAIRS, NULL);
     if (!c.md) moat__bug(__FILE__, __LINE__, "pcre2_match_data_create");
     int kind = path ? file_kind(path) : MOAT__SECRETS_OTHER;
     if (kind == MOAT__SECRETS_NOTEBOOK) kind = MOAT__SECRETS_OTHER; /* a raw JSON line */

@@ -270,6 +270,107 @@ static void test_slack(void **state)
         "HOOK = 'https://hooks.slack.com/services/TXXXXXXXX/BXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXXXX'\n");
 }
 
+/* Every provider of providers.def: its own rule (the capture group of its
+ * alternative maps to it), its prefix kept, the rest masked; an obvious
+ * fake of the same shape is not reported. */
+static void test_providers(void **state)
+{
+    (void)state;
+    static const char LETTERS[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    static const char LOWNUM[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    static const struct {
+        const char *rule, *pre;
+        const char *cs;
+        size_t n;
+        const char *mid;
+        const char *cs2;
+        size_t n2;
+    } rows[] = {
+        {"MOAT-S-OPENAI", "sk-proj-", ALNUM, 74, "T3BlbkFJ", ALNUM, 74},
+        {"MOAT-S-ANTHROPIC", "sk-ant-api03-", ALNUM, 93, "AA", ALNUM, 0},
+        {"MOAT-S-HUGGINGFACE", "hf_", LETTERS, 34, "", ALNUM, 0},
+        {"MOAT-S-PYPI", "pypi-AgEIcHlwaS5vcmc", ALNUM, 60, "", ALNUM, 0},
+        {"MOAT-S-NPM", "npm_", LOWNUM, 36, "", ALNUM, 0},
+        {"MOAT-S-RUBYGEMS", "rubygems_", HEXLO, 48, "", ALNUM, 0},
+        {"MOAT-S-CLOJARS", "CLOJARS_", LOWNUM, 60, "", ALNUM, 0},
+        {"MOAT-S-ARTIFACTORY", "AKCp", ALNUM, 69, "", ALNUM, 0},
+        {"MOAT-S-AWS-BEDROCK", "ABSK", ALNUM, 120, "", ALNUM, 0},
+        {"MOAT-S-AZURE-AD", "abc1Q~", ALNUM, 32, "", ALNUM, 0},
+        {"MOAT-S-ALIBABA", "LTAI", ALNUM, 20, "", ALNUM, 0},
+        {"MOAT-S-DIGITALOCEAN", "dop_v1_", HEXLO, 64, "", ALNUM, 0},
+        {"MOAT-S-CLOUDFLARE", "v1.0-", HEXLO, 24, "-", HEXLO, 146},
+        {"MOAT-S-FLYIO", "fo1_", ALNUM, 43, "", ALNUM, 0},
+        {"MOAT-S-HEROKU", "HRKU-AA", ALNUM, 58, "", ALNUM, 0},
+        {"MOAT-S-SCALINGO", "tk-us-", ALNUM, 48, "", ALNUM, 0},
+        {"MOAT-S-OPENSHIFT", "sha256~", ALNUM, 43, "", ALNUM, 0},
+        {"MOAT-S-VAULT", "hvs.", ALNUM, 95, "", ALNUM, 0},
+        {"MOAT-S-TERRAFORM", "", LOWNUM, 14, ".atlasv1.", LOWNUM, 65},
+        {"MOAT-S-PULUMI", "pul-", HEXLO, 40, "", ALNUM, 0},
+        {"MOAT-S-DOPPLER", "dp.pt.", LOWNUM, 43, "", ALNUM, 0},
+        {"MOAT-S-1PASSWORD", "ops_eyJ", ALNUM, 260, "", ALNUM, 0},
+        {"MOAT-S-DATABRICKS", "dapi", HEXLO, 32, "", ALNUM, 0},
+        {"MOAT-S-DYNATRACE", "dt0c01.", UPNUM, 24, ".", UPNUM, 64},
+        {"MOAT-S-GRAFANA", "glsa_", ALNUM, 32, "_", HEXLO, 8},
+        {"MOAT-S-SENTRY", "sntryu_", HEXLO, 64, "", ALNUM, 0},
+        {"MOAT-S-PREFECT", "pnu_", ALNUM, 36, "", ALNUM, 0},
+        {"MOAT-S-README", "rdme_", LOWNUM, 70, "", ALNUM, 0},
+        {"MOAT-S-INFRACOST", "ico-", ALNUM, 32, "", ALNUM, 0},
+        {"MOAT-S-POSTMAN", "PMAK-", HEXLO, 24, "-", HEXLO, 34},
+        {"MOAT-S-LINEAR", "lin_api_", LOWNUM, 40, "", ALNUM, 0},
+        {"MOAT-S-ATLASSIAN", "ATATT3", ALNUM, 186, "", ALNUM, 0},
+        {"MOAT-S-NOTION", "ntn_12345678901", ALNUM, 35, "", ALNUM, 0},
+        {"MOAT-S-SHOPIFY", "shpat_", HEXLO, 32, "", ALNUM, 0},
+        {"MOAT-S-SQUARE", "sq0csp-", ALNUM, 43, "", ALNUM, 0},
+        {"MOAT-S-SHIPPO", "shippo_live_", HEXLO, 40, "", ALNUM, 0},
+        {"MOAT-S-EASYPOST", "EZAK", ALNUM, 54, "", ALNUM, 0},
+        {"MOAT-S-DUFFEL", "duffel_test_", ALNUM, 43, "", ALNUM, 0},
+        {"MOAT-S-BREVO", "xkeysib-", HEXLO, 64, "-", LOWNUM, 16},
+        {"MOAT-S-PERPLEXITY", "pplx-", ALNUM, 48, "", ALNUM, 0},
+        {"MOAT-S-PLANETSCALE", "pscale_tkn_", ALNUM, 40, "", ALNUM, 0},
+        {"MOAT-S-FACEBOOK", "EAAM", ALNUM, 110, "", ALNUM, 0},
+        {"MOAT-S-ADOBE", "p8e-", ALNUM, 32, "", ALNUM, 0},
+        {"MOAT-S-FRAMEIO", "fio-u-", ALNUM, 64, "", ALNUM, 0},
+        {"MOAT-S-MAXMIND", "abc123_", ALNUM, 29, "_mmk", ALNUM, 0},
+        {"MOAT-S-CLICKHOUSE", "4b1d", ALNUM, 38, "", ALNUM, 0},
+        {"MOAT-S-SETTLEMINT", "sm_pat_", ALNUM, 16, "", ALNUM, 0},
+    };
+    size_t nrules;
+    const moat_audit_rule *all = moat_secrets_rules(&nrules);
+    char text[640];
+    for (size_t i = 0; i < MOAT_ARRAY_LEN(rows); i++) {
+        char tok[512];
+        fake(tok, rows[i].pre, rows[i].cs, rows[i].n, (unsigned)(200 + i));
+        if (*rows[i].mid || rows[i].n2)
+            fake(tok + strlen(tok), rows[i].mid, rows[i].cs2, rows[i].n2, (unsigned)(300 + i));
+        snprintf(text, sizeof(text), "TOKEN_FOR_IT = \"%s\"\n", tok);
+        moat_audit_findings f = {0};
+        scan("settings.py", text, &f);
+        if (f.len != 1 || strcmp(f.v[0].rule, rows[i].rule) != 0)
+            fail_msg("%s: %zu findings, first %s", rows[i].rule, f.len, f.len ? f.v[0].rule : "-");
+        assert_non_null(moat_audit_rule_find(all, nrules, rows[i].rule));
+        assert_null(strstr(f.v[0].snippet, tok + strlen(tok) - 12)); /* masked */
+        moat_audit_findings_free(&f);
+        /* the same shape made of one repeated character: a fake */
+        memset(tok + strlen(rows[i].pre), 'x', rows[i].n);
+        snprintf(text, sizeof(text), "TOKEN_FOR_IT = \"%s\"\n", tok);
+        assert_false(has_rule("settings.py", text, rows[i].rule));
+    }
+    /* a look-alike without the provider's prefix */
+    expect_none("x.py", "v = 'pulx0123456789abcdef0123456789abcdef01234567'\n");
+    /* the older Atlassian and Vault forms need their names */
+    expect_one("jira.py", "jira_api_token = '1g6bas3t3doit2yawmm7c452'\n", "MOAT-S-ATLASSIAN", 1,
+               19, "1g6bas3t3doit2yawmm7c452", 0);
+    expect_one("vault.yml", "vault_token: s.8MUuHRAtLid4D2wt3Ag7GPEg\n", "MOAT-S-VAULT", 1, 14,
+               "s.8MUuHRAtLid4D2wt3Ag7GPEg", 2);
+    expect_none("x.py", "x = 's.8MUuHRAtLid4D2wt3Ag7GPEg'\n");
+    char at[128];
+    fake(at, "patQ7rWk2ZpLm9XaB.", HEXLO, 64, 400);
+    snprintf(text, sizeof(text), "airtable_token = '%s'\n", at);
+    expect_one("x.py", text, "MOAT-S-AIRTABLE", 1, 19, at, 3);
+    snprintf(text, sizeof(text), "pattern = '%s'\n", at + 3); /* not its shape */
+    assert_false(has_rule("x.py", text, "MOAT-S-AIRTABLE"));
+}
+
 static void test_stripe_sendgrid(void **state)
 {
     (void)state;
@@ -821,6 +922,7 @@ int main(void)
         cmocka_unit_test(test_azure),
         cmocka_unit_test(test_github_gitlab),
         cmocka_unit_test(test_slack),
+        cmocka_unit_test(test_providers),
         cmocka_unit_test(test_stripe_sendgrid),
         cmocka_unit_test(test_twilio),
         cmocka_unit_test(test_private_key),
