@@ -91,8 +91,7 @@ struct moat_worker {
     uint64_t idle_generation;
     /* Requests that found no idle connection, and the pool's turn handle:
      * at the end of the loop's turn they take what the turn's responses
-     * gave back, the rest connect, and the pool is cut back to
-     * limits.upstream_keepalive (upstream.c). */
+     * gave back; the rest connect (upstream.c). */
     moat_link waiting;
     uv_idle_t pool_turn;
     size_t rr;                     /* round-robin cursor */
@@ -250,7 +249,8 @@ struct moat_upconn {
     uint64_t generation;
     moat_http_parser *parser;
     moat_arena *arena;
-    moat_request *req; /* NULL while idle */
+    moat_request *req;   /* NULL while idle */
+    uint64_t idle_since; /* loop time it was last pooled */
     bool connected, reused, closing, idle, backpressured;
     bool response_started; /* any response byte received for req */
     bool interim;          /* the response just parsed was a 1xx */
