@@ -655,7 +655,9 @@ const moat__config_setting moat__config_settings[] = {
         .max = 100000,
         .offset = AT(limits.upstream_keepalive),
         .doc = "Idle connections to the upstream each worker keeps open for reuse. `0` opens "
-               "a new upstream connection for every request.",
+               "a new upstream connection for every request. After a burst (an HTTP/2 client "
+               "with many streams in flight) the connections past this number stay pooled "
+               "for 0.1 s, then close unless a request took them.",
     },
     {
         .key = "limits.drain_timeout",

@@ -96,7 +96,7 @@ static void request_free(moat_client *c)
 {
     moat_request *r = c->req;
     if (!r) return;
-    if (r->up) moat__upstream_detach(r);
+    if (r->up || r->waiting) moat__upstream_detach(r);
     moat_buf_free(&r->held_body);
     moat__runtime_unref(r->rt);
     c->req = NULL;
@@ -801,7 +801,7 @@ void moat__client_respond(moat_request *r, int status, const char *reason, const
         moat__client_respond_error(r, 503, MOAT__LOG_REFUSED); /* its event was not logged */
         return;
     }
-    if (r->up) moat__upstream_detach(r);
+    if (r->up || r->waiting) moat__upstream_detach(r);
     if (r->resp_head_sent) {
         moat__client_close(c);
         return;
@@ -833,7 +833,7 @@ void moat__client_respond_error(moat_request *r, int status, const char *reason)
     moat_client *c = r->c;
     if (c->closing) return;
     if (r->resp_head_sent) {
-        if (r->up) moat__upstream_detach(r);
+        if (r->up || r->waiting) moat__upstream_detach(r);
         moat__client_close(c);
         return;
     }

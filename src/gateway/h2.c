@@ -209,7 +209,7 @@ static void request_free(h2_stream *st)
 {
     moat_request *r = st->c.req;
     if (!r) return;
-    if (r->up) moat__upstream_detach(r);
+    if (r->up || r->waiting) moat__upstream_detach(r);
     moat_buf_free(&r->held_body);
     moat__runtime_unref(r->rt);
     st->c.req = NULL;
@@ -584,7 +584,7 @@ void moat__h2_respond(moat_request *r, int status, const char *reason, const cha
         moat__client_respond_error(r, 503, MOAT__LOG_REFUSED);
         return;
     }
-    if (r->up) moat__upstream_detach(r);
+    if (r->up || r->waiting) moat__upstream_detach(r);
     if (r->resp_head_sent) {
         reset_stream(st, NGHTTP2_INTERNAL_ERROR);
         return;

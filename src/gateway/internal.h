@@ -89,6 +89,11 @@ struct moat_worker {
     size_t *nidle;
     size_t nidle_lists;
     uint64_t idle_generation;
+    /* Requests that found no idle connection, and the pool's turn handle:
+     * at the end of the loop's turn they take what the turn's responses
+     * gave back; the rest connect (upstream.c). */
+    moat_link waiting;
+    uv_idle_t pool_turn;
     size_t rr;                     /* round-robin cursor */
     uint64_t last_connect_warn_ms; /* rate limit of "connect failed" warnings */
     bool draining;
@@ -154,6 +159,8 @@ struct moat_request {
     bool upgrade;
     const char *upgrade_value; /* "websocket" when upgrade, else NULL (static) */
     moat_upconn *up;
+    moat_link wait_link; /* in the worker's waiting list (upstream.c) */
+    bool waiting;
     size_t upstream_index;
     unsigned tries;
     /* response */
@@ -242,7 +249,8 @@ struct moat_upconn {
     uint64_t generation;
     moat_http_parser *parser;
     moat_arena *arena;
-    moat_request *req; /* NULL while idle */
+    moat_request *req;   /* NULL while idle */
+    uint64_t idle_since; /* loop time it was last pooled */
     bool connected, reused, closing, idle, backpressured;
     bool response_started; /* any response byte received for req */
     bool interim;          /* the response just parsed was a 1xx */
@@ -491,11 +499,15 @@ int moat__upstream_send_end(moat_request *r);
  * one write). */
 void moat__upstream_flush(moat_request *r);
 /* The client went away or the request ended abnormally: drop the upstream
- * connection (never pooled). */
+ * connection (never pooled), or its place among the waiting requests. */
 void moat__upstream_detach(moat_request *r);
 void moat__upstream_tunnel_data(moat_upconn *u, const char *data, size_t len);
 void moat__upstream_resume_reading(moat_upconn *u);
 void moat__pool_drop_all(moat_worker *w);
+/* The pool's turn handle and waiting list: set up with the worker's loop,
+ * closed with its other handles. */
+void moat__pool_init(moat_worker *w);
+void moat__pool_close(moat_worker *w);
 
 /* events.c: the process's security log (NULL = off), set before workers
  * start; moat_seclog_record is thread-safe. */

@@ -146,6 +146,7 @@ void moat__worker_check_drained(moat_worker *w)
         close_listeners(w);
         uv_close((uv_handle_t *)&w->drain_check, NULL);
         uv_close((uv_handle_t *)&w->mem_timer, NULL);
+        moat__pool_close(w);
         uv_close((uv_handle_t *)&w->wakeup, NULL);
     }
 }
@@ -175,6 +176,7 @@ static int worker_init(server *s, moat_worker *w, unsigned index, char **err)
     w->wakeup.data = w;
     uv_check_init(&w->loop, &w->drain_check);
     w->drain_check.data = w;
+    moat__pool_init(w);
     uv_timer_init(&w->loop, &w->mem_timer); /* started by the thread (worker_main) */
     w->mem_timer.data = w;
     moat__list_init(&w->quiet);
@@ -228,6 +230,7 @@ static void worker_abort(moat_worker *w)
     uv_close((uv_handle_t *)&w->wakeup, NULL);
     uv_close((uv_handle_t *)&w->drain_check, NULL);
     uv_close((uv_handle_t *)&w->mem_timer, NULL);
+    moat__pool_close(w);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
     uv_mutex_destroy(&w->lock);

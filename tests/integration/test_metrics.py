@@ -420,3 +420,64 @@ def test_memory_gauges_count_http2_streams_and_their_upstreams(moat, moat_bin, r
     assert out == b"ok"
     wait_for(lambda: (lambda g: g if g["h2"] == 0 and g["upstream_busy"] == 0 else None)(
         gauges()), 20, what="the h2 gauges back to nothing held")
+
+
+def test_pool_past_upstream_keepalive_after_an_h2_burst_closes(moat, moat_bin, raw_upstream,
+                                                               tmp_path):
+    """Twenty streams of one h2 connection held at the upstream at once
+    open twenty upstream connections; once answered, moat keeps at most
+    limits.upstream_keepalive of them (2 here) beyond a moment's grace:
+    the idle gauge and the upstream's own count of open connections come
+    back to 2, and every stream got its answer."""
+    import subprocess
+    n = 20
+    lock = threading.Lock()
+    state = {"arrived": 0, "open": 0}
+    all_in = threading.Event()
+
+    def serve(conn, server):
+        with lock:
+            state["open"] += 1
+        try:
+            first = True
+            while True:
+                if not read_request(conn):
+                    return
+                if first:  # the first request of each connection waits for all n
+                    first = False
+                    with lock:
+                        state["arrived"] += 1
+                        if state["arrived"] >= n:
+                            all_in.set()
+                    all_in.wait(30)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except OSError:
+            return
+        finally:
+            with lock:
+                state["open"] -= 1
+
+    up = raw_upstream(serve)
+    c, k = tmp_path / "c.pem", tmp_path / "k.pem"
+    r = subprocess.run([moat_bin, "cert", "selfsigned", "--cert", str(c), "--key", str(k),
+                        "localhost", "127.0.0.1"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    admin, port = free_port(), free_port()
+    m = moat(up.url, workers=1, admin={"listen": ["%s:%d" % (HOST, admin)]},
+             tls={"listen": ["%s:%d" % (HOST, port)], "cert": [str(c)], "key": [str(k)]},
+             limits={"upstream_keepalive": 2, "upstream_idle_timeout": "60s"})
+    wait_for(lambda: scrape(admin).status_code == 200, 15, what="the metrics endpoint")
+    out = subprocess.run(["nghttp", "-nv", "-m", str(n), "https://localhost:%d/burst" % port],
+                         capture_output=True, text=True, timeout=90)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count(":status: 200") == n, out.stdout[-2000:]
+    assert all_in.is_set() and state["arrived"] == n  # n upstream connections at once
+    wait_for(lambda: state["open"] <= 2, 20, what="the upstream connections past the pool closed")
+
+    def idle():
+        s = parse_exposition(scrape(admin).text)
+        return value(s, "moat_memory_connections", kind="upstream_idle")
+
+    wait_for(lambda: idle() == 2, 20, what="two pooled upstream connections counted")
+    assert state["open"] == 2  # the pooled ones stay (limits.upstream_idle_timeout)
+    assert m.proc.poll() is None
