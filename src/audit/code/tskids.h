@@ -19,6 +19,10 @@ typedef struct moat__ts_kids {
     uint32_t depth, cap;
 } moat__ts_kids;
 
+/* The Python language to parse with: tree_sitter_python()'s tables and
+ * scanner, the scanner's needless state restores left out (tsrt.c). */
+const TSLanguage *moat__ts_python(void);
+
 /* Starts at n's first child. */
 void moat__ts_kids_begin(moat__ts_kids *k, TSNode n);
 /* The next named child, false when there is none left. */

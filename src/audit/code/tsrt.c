@@ -3,12 +3,110 @@
  * with the auditor's child iterator (tskids.h), which uses the runtime's
  * own node child iterator rather than a TSTreeCursor: the walk of every
  * named node of a file was a tenth of `moat audit code`, most of it the
- * cursor's bookkeeping (descendant indexes, its stack, field ids). */
+ * cursor's bookkeeping (descendant indexes, its stack, field ids).
+ *
+ * Also the Python language the auditor parses with (moat__ts_python): the
+ * grammar's own tables, with its external scanner behind a wrapper that
+ * leaves out the scanner's state restores that change nothing. */
 #include "lib.c"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "tskids.h"
+
+/* ---- the Python language ------------------------------------------------
+ * The runtime restores the external scanner's state before every token it
+ * lexes (about 900,000 times for Django's source), although that state
+ * changes only at the few tokens the scanner itself produces; the Python
+ * scanner's restore frees and reallocates both of its arrays each time.
+ * The wrapper remembers the bytes it last restored and skips a restore of
+ * the same bytes while the scanner cannot have changed since: the Python
+ * scanner changes its state only in a scan that returns true (every push,
+ * pop and flag change sits just before a `return true`), and a restore of
+ * the same bytes twice in a row leaves the state the first one did. After
+ * a scan that returns true the next restore is done in full. */
+const TSLanguage *tree_sitter_python(void);
+void *tree_sitter_python_external_scanner_create(void);
+void tree_sitter_python_external_scanner_destroy(void *payload);
+bool tree_sitter_python_external_scanner_scan(void *payload, TSLexer *lexer, const bool *valid);
+unsigned tree_sitter_python_external_scanner_serialize(void *payload, char *buffer);
+void tree_sitter_python_external_scanner_deserialize(void *payload, const char *buffer,
+                                                     unsigned length);
+
+typedef struct py_scanner {
+    void *inner;   /* the grammar's scanner */
+    bool restored; /* state is what restoring last[0..len) gave, unchanged since */
+    unsigned len;
+    char last[TREE_SITTER_SERIALIZATION_BUFFER_SIZE];
+} py_scanner;
+
+static void *py_create(void)
+{
+    py_scanner *s = ts_malloc(sizeof(*s));
+    if (!s) abort(); /* tree-sitter's own policy when memory runs out */
+    s->inner = tree_sitter_python_external_scanner_create();
+    s->restored = false;
+    s->len = 0;
+    return s;
+}
+
+static void py_destroy(void *payload)
+{
+    py_scanner *s = payload;
+    tree_sitter_python_external_scanner_destroy(s->inner);
+    ts_free(s);
+}
+
+static bool py_scan(void *payload, TSLexer *lexer, const bool *valid)
+{
+    py_scanner *s = payload;
+    if (!tree_sitter_python_external_scanner_scan(s->inner, lexer, valid)) return false;
+    s->restored = false;
+    return true;
+}
+
+static unsigned py_serialize(void *payload, char *buffer)
+{
+    py_scanner *s = payload;
+    return tree_sitter_python_external_scanner_serialize(s->inner, buffer);
+}
+
+static void py_deserialize(void *payload, const char *buffer, unsigned length)
+{
+    py_scanner *s = payload;
+    if (s->restored && length == s->len && (length == 0 || !memcmp(buffer, s->last, length)))
+        return;
+    tree_sitter_python_external_scanner_deserialize(s->inner, buffer, length);
+    if (length <= sizeof(s->last)) {
+        if (length) memcpy(s->last, buffer, length);
+        s->len = length;
+        s->restored = true;
+    } else {
+        s->restored = false;
+    }
+}
+
+static TSLanguage py_language;
+static pthread_once_t py_once = PTHREAD_ONCE_INIT;
+
+static void py_init(void)
+{
+    py_language = *tree_sitter_python();
+    py_language.external_scanner.create = py_create;
+    py_language.external_scanner.destroy = py_destroy;
+    py_language.external_scanner.scan = py_scan;
+    py_language.external_scanner.serialize = py_serialize;
+    py_language.external_scanner.deserialize = py_deserialize;
+}
+
+const TSLanguage *moat__ts_python(void)
+{
+    pthread_once(&py_once, py_init);
+    return &py_language;
+}
+
+/* ---- the child iterator -------------------------------------------------- */
 
 _Static_assert(sizeof(NodeChildIterator) <= sizeof(uint64_t[6]),
                "moat__ts_kids holds the runtime's iterator");
