@@ -1795,9 +1795,7 @@ static moat__py_summary *project_summary(moat__py_ctx *c, const char *qual, char
         char *src = NULL;
         size_t len = 0;
         if (moat_read_file(m->path, &src, &len) == 0 && len < UINT32_MAX / 2) {
-            TSParser *parser = moat__ts_python_parser();
-            TSTree *tree = ts_parser_parse_string(parser, NULL, src, (uint32_t)len);
-            ts_parser_delete(parser);
+            TSTree *tree = moat__ts_python_parse(src, (uint32_t)len);
             moat_audit_findings out = {0};
             moat_audit_file_result res = {0};
             moat__py_ctx d = {.path = m->path,
@@ -2730,9 +2728,7 @@ static void analyse_tree(const char *path, const char *src, size_t len,
                          const moat_audit_code_opts *o, moat_audit_findings *out,
                          moat_audit_file_result *res)
 {
-    TSParser *parser = moat__ts_python_parser();
-    TSTree *tree = ts_parser_parse_string(parser, NULL, src, (uint32_t)len);
-    ts_parser_delete(parser);
+    TSTree *tree = moat__ts_python_parse(src, (uint32_t)len);
     if (!tree) {
         res->error = moat_xasprintf("%s: could not be parsed", path);
         return;

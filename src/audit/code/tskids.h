@@ -22,9 +22,10 @@ typedef struct moat__ts_kids {
 /* The Python language to parse with: tree_sitter_python()'s tables and
  * scanner, the scanner's needless state restores left out (tsrt.c). */
 const TSLanguage *moat__ts_python(void);
-/* A parser for it (free with ts_parser_delete), whose lexer steps over
- * ASCII text without the runtime's general path (tsrt.c). */
-TSParser *moat__ts_python_parser(void);
+/* src[0..len) (UTF-8) parsed with it, by a parser whose lexer steps over
+ * ASCII text without the runtime's general path (tsrt.c): the tree
+ * ts_parser_parse_string() gives, or NULL. */
+TSTree *moat__ts_python_parse(const char *src, uint32_t len);
 
 /* Starts at n's first child. */
 void moat__ts_kids_begin(moat__ts_kids *k, TSNode n);

@@ -111,46 +111,45 @@ const TSLanguage *moat__ts_python(void)
  * a time through the lexer's advance(): for every character the runtime
  * moves the position, checks the included ranges and the chunk, and
  * decodes UTF-8 through a function pointer, about 90 instructions. This
- * step does the same for the common case, an ASCII character that follows
- * an ASCII character (or an invalid byte) inside the current chunk and the
- * current included range, with no logger, and hands every other case to
- * the runtime's own advance: the lexer's state after it is the same. */
+ * step does the same for the common case, an ASCII character after a
+ * one-byte one inside the current chunk, and hands every other case to the
+ * runtime's own advance, so the lexer's state after it is the same. It
+ * relies on what moat__ts_python_parse() guarantees for the parser it is
+ * installed on: UTF-8 input read as one string (one chunk), the default
+ * included range (all bytes: the range checks cannot fail inside the
+ * chunk, which is shorter than 4 GiB), no logger. */
 static void fast_advance(TSLexer *data, bool skip)
 {
     Lexer *self = (Lexer *)data;
-    if (self->chunk && self->lookahead_size == 1 && !self->logger.log &&
-        self->input.encoding == TSInputEncodingUTF8 &&
-        self->current_included_range_index < self->included_range_count) {
-        const TSRange *r = &self->included_ranges[self->current_included_range_index];
-        uint32_t pos = self->current_position.bytes + 1;
-        uint32_t off = pos - self->chunk_start;
-        if (pos > self->current_position.bytes && pos < r->end_byte &&
-            r->end_byte != r->start_byte && pos >= self->chunk_start && off < self->chunk_size) {
-            uint8_t b = ((const uint8_t *)self->chunk)[off];
-            if (b < 0x80) {
-                self->current_position.bytes = pos;
-                if (self->data.lookahead == '\n') {
-                    self->current_position.extent.row++;
-                    self->current_position.extent.column = 0;
-                } else {
-                    self->current_position.extent.column++;
-                }
-                if (skip) self->token_start_position = self->current_position;
-                self->data.lookahead = b; /* lookahead_size stays 1 */
-                return;
+    uint32_t pos = self->current_position.bytes + 1;
+    uint32_t off = pos - self->chunk_start; /* wraps when pos is before the chunk */
+    if (self->lookahead_size == 1 && self->chunk && off < self->chunk_size) {
+        uint8_t b = ((const uint8_t *)self->chunk)[off];
+        if (b < 0x80) {
+            self->current_position.bytes = pos;
+            if (self->data.lookahead == '\n') {
+                self->current_position.extent.row++;
+                self->current_position.extent.column = 0;
+            } else {
+                self->current_position.extent.column++;
             }
+            if (skip) self->token_start_position = self->current_position;
+            self->data.lookahead = b; /* lookahead_size stays 1 */
+            return;
         }
     }
     ts_lexer__advance(data, skip);
 }
 
-TSParser *moat__ts_python_parser(void)
+TSTree *moat__ts_python_parse(const char *src, uint32_t len)
 {
     TSParser *p = ts_parser_new();
     if (!ts_parser_set_language(p, moat__ts_python()))
         abort(); /* the grammar's ABI is checked at build */
     p->lexer.data.advance = fast_advance;
-    return p;
+    TSTree *t = ts_parser_parse_string(p, NULL, src, len);
+    ts_parser_delete(p);
+    return t;
 }
 
 /* ---- the child iterator -------------------------------------------------- */
