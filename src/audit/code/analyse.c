@@ -2759,7 +2759,10 @@ static void analyse_tree(const char *path, const char *src, size_t len,
     }
     moat__py_finish_snippets(&c);
     analyse_done(&c);
-    ts_tree_delete(tree);
+    /* No ts_tree_delete(): the whole tree is in this file's arena, which
+     * moat_audit_code_python() takes back in one step; releasing it node by
+     * node was more than 1 % of a run. (project_summary() does delete the
+     * trees it parses: there may be several for one file.) */
 }
 
 /* What every analysis of a parsed file needs (the file's own, or a module
