@@ -90,9 +90,56 @@ static void py_deserialize(void *payload, const char *buffer, unsigned length)
 static TSLanguage py_language;
 static pthread_once_t py_once = PTHREAD_ONCE_INIT;
 
+/* ---- the parse table ------------------------------------------------------
+ * The grammar stores the rows of 190 of its 2,809 parse states whole and
+ * the others as lists of (value, symbols) groups that every lookup searches
+ * one by one: with the lookups of the next state after a reduce, that
+ * search was about 7 % of a run. The wrapped language has every row whole
+ * (2,809 x 273 entries, 1.5 MiB, built once per process): each entry is
+ * the value the search finds (the first group listing the symbol), 0 where
+ * none does, so every lookup gives what it gave. The runtime indexes rows
+ * only by the grammar's own symbols (below symbol_count), as it already did
+ * for the states stored whole; the only other reader of the group lists,
+ * the lookahead iterator of the query and lookahead APIs, the auditor does
+ * not use. */
+static const uint16_t *dense_table(const TSLanguage *l)
+{
+    size_t n = (size_t)l->state_count * l->symbol_count;
+    /* not the arena: the table lives as long as the process */
+    uint16_t *t = calloc(n, sizeof(*t));
+    uint32_t *seen = calloc(l->symbol_count, sizeof(*seen)); /* state + 1 once found there */
+    if (!t || !seen) {
+        free(t);
+        free(seen);
+        return NULL;
+    }
+    memcpy(t, l->parse_table, (size_t)l->large_state_count * l->symbol_count * sizeof(*t));
+    for (uint32_t state = l->large_state_count; state < l->state_count; state++) {
+        uint16_t *row = t + (size_t)state * l->symbol_count;
+        const uint16_t *data =
+            &l->small_parse_table[l->small_parse_table_map[state - l->large_state_count]];
+        uint16_t groups = *data++;
+        for (uint16_t g = 0; g < groups; g++) {
+            uint16_t value = *data++, count = *data++;
+            for (uint16_t k = 0; k < count; k++, data++) {
+                if (*data >= l->symbol_count || seen[*data] == state + 1) continue;
+                seen[*data] = state + 1; /* the search stops at the first group */
+                row[*data] = value;
+            }
+        }
+    }
+    free(seen);
+    return t;
+}
+
 static void py_init(void)
 {
     py_language = *tree_sitter_python();
+    const uint16_t *dense = dense_table(&py_language);
+    if (dense) { /* else the grammar's own tables, as they are */
+        py_language.parse_table = dense;
+        py_language.large_state_count = py_language.state_count;
+    }
     py_language.external_scanner.create = py_create;
     py_language.external_scanner.destroy = py_destroy;
     py_language.external_scanner.scan = py_scan;
