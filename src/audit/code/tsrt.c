@@ -188,12 +188,23 @@ static void fast_advance(TSLexer *data, bool skip)
     ts_lexer__advance(data, skip);
 }
 
+/* The runtime's mark_end() moves a token's end back to the end of the
+ * previous included range when the lexer stands at the start of the next
+ * one; with the one default range there is none (the lexer is in range 0
+ * or at the end), so the end is where the lexer is. */
+static void fast_mark_end(TSLexer *data)
+{
+    Lexer *self = (Lexer *)data;
+    self->token_end_position = self->current_position;
+}
+
 TSTree *moat__ts_python_parse(const char *src, uint32_t len)
 {
     TSParser *p = ts_parser_new();
     if (!ts_parser_set_language(p, moat__ts_python()))
         abort(); /* the grammar's ABI is checked at build */
     p->lexer.data.advance = fast_advance;
+    p->lexer.data.mark_end = fast_mark_end;
     TSTree *t = ts_parser_parse_string(p, NULL, src, len);
     ts_parser_delete(p);
     return t;
