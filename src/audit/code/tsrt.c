@@ -153,6 +153,18 @@ const TSLanguage *moat__ts_python(void)
     return &py_language;
 }
 
+bool moat__ts_python_table_same(void)
+{
+    const TSLanguage *a = tree_sitter_python(), *b = moat__ts_python();
+    if (a->state_count != b->state_count || a->symbol_count != b->symbol_count) return false;
+    for (uint32_t st = 0; st < a->state_count; st++)
+        for (uint32_t sym = 0; sym < a->symbol_count; sym++)
+            if (ts_language_lookup(a, (TSStateId)st, (TSSymbol)sym) !=
+                ts_language_lookup(b, (TSStateId)st, (TSSymbol)sym))
+                return false;
+    return true;
+}
+
 /* ---- the lexer's step ----------------------------------------------------
  * The grammar's lexer and scanner step through the source one character at
  * a time through the lexer's advance(): for every character the runtime
