@@ -122,7 +122,7 @@ static bool name_in(const moat__py_ctx *c, const callinfo *ci, const char *const
 
 static bool qual_is(const callinfo *ci, const char *q)
 {
-    return ci->qual && strcmp(ci->qual, q) == 0;
+    return ci->qual && ci->qual[0] == q[0] && strcmp(ci->qual, q) == 0;
 }
 
 static bool qual_in(const callinfo *ci, const char *const *qs, size_t n)
@@ -416,9 +416,9 @@ static const blacklist *import_hit(const char *const *names, size_t n, bool exac
         const blacklist *bl = &import_blacklists[b];
         for (size_t k = 0; k < n; k++)
             for (size_t i = 0; i < bl->n; i++) {
-                size_t len = strlen(bl->quals[i]);
-                if (exact ? !strcmp(names[k], bl->quals[i])
-                          : !strncmp(names[k], bl->quals[i], len)) {
+                const char *q = bl->quals[i];
+                if (q[0] && q[0] != names[k][0]) continue; /* most names: no call */
+                if (exact ? !strcmp(names[k], q) : !strncmp(names[k], q, strlen(q))) {
                     *which = names[k];
                     return bl;
                 }
