@@ -38,7 +38,7 @@ static char *join(const char *dir, const char *name)
     size_t dl = strlen(dir), nl = strlen(name);
     bool slash = dl == 0 || dir[dl - 1] != '/';
     char *p = moat_xmalloc(dl + slash + nl + 1);
-    memcpy(p, dir, dl);
+    memcpy(p, dir, dl + 1); /* its NUL is overwritten next */
     if (slash) p[dl] = '/';
     memcpy(p + dl + slash, name, nl + 1);
     return p;
