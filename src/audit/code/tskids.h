@@ -19,6 +19,17 @@ typedef struct moat__ts_kids {
     uint32_t depth, cap;
 } moat__ts_kids;
 
+/* The Python language to parse with: tree_sitter_python()'s tables and
+ * scanner, the scanner's needless state restores left out (tsrt.c). */
+const TSLanguage *moat__ts_python(void);
+/* Whether its parse table gives what the grammar's gives for every state
+ * and grammar symbol (for the tests). */
+bool moat__ts_python_table_same(void);
+/* src[0..len) (UTF-8) parsed with it, by a parser whose lexer steps over
+ * ASCII text without the runtime's general path (tsrt.c): the tree
+ * ts_parser_parse_string() gives, or NULL. */
+TSTree *moat__ts_python_parse(const char *src, uint32_t len);
+
 /* Starts at n's first child. */
 void moat__ts_kids_begin(moat__ts_kids *k, TSNode n);
 /* The next named child, false when there is none left. */

@@ -30,6 +30,20 @@ static bool excluded(const walk *w, const char *name, const char *rel)
     return false;
 }
 
+/* dir + "/" + name (no second slash when dir ends in one): a path is
+ * joined for every entry of the tree, and vsnprintf's way was most of the
+ * walk's own time. */
+static char *join(const char *dir, const char *name)
+{
+    size_t dl = strlen(dir), nl = strlen(name);
+    bool slash = dl == 0 || dir[dl - 1] != '/';
+    char *p = moat_xmalloc(dl + slash + nl + 1);
+    memcpy(p, dir, dl + 1); /* its NUL is overwritten next */
+    if (slash) p[dl] = '/';
+    memcpy(p + dl + slash, name, nl + 1);
+    return p;
+}
+
 static int cmp_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -61,10 +75,8 @@ static int walk_dir(walk *w, const char *path, const char *rel, int depth)
     if (!venv && n > 1) qsort(names, n, sizeof(*names), cmp_names);
     for (size_t i = 0; i < n && rc == 0 && !venv; i++) {
         bool dot = path[0] == '.' && path[1] == '\0';
-        char *p = dot ? moat_xstrdup(names[i])
-                      : moat_xasprintf("%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
-                                       names[i]);
-        char *r = rel[0] ? moat_xasprintf("%s/%s", rel, names[i]) : moat_xstrdup(names[i]);
+        char *p = dot ? moat_xstrdup(names[i]) : join(path, names[i]);
+        char *r = rel[0] ? join(rel, names[i]) : moat_xstrdup(names[i]);
         struct stat st;
         if (!excluded(w, names[i], r) && lstat(p, &st) == 0) {
             if (S_ISDIR(st.st_mode))
