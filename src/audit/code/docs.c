@@ -353,11 +353,12 @@ static const char *const outro[] = {
     "## Speed\n",
     "\n",
     "On Django 3.2's own source (859 files), with the 65 rule ids both tools\n",
-    "have, on an idle 2-CPU machine: moat 0.45 s wall, 0.85 s of CPU and 23\n",
-    "MiB; Bandit 11.9 s and 60 MiB: **26x faster** in wall time, 14x less CPU\n",
-    "(on a loaded machine, where moat's second thread helps little, 12 to 14x).\n",
+    "have, on an idle 2-CPU machine: moat 0.37 s wall, 0.70 s of CPU and 24\n",
+    "MiB; Bandit 11.9 s and 60 MiB: **32x faster** in wall time, 17x less CPU\n",
+    "(on a loaded machine moat's second thread helps little, and the wall\n",
+    "ratio falls toward the CPU ratio).\n",
     "Ruff's flake8-bandit rules (its WebAssembly build under node, the only\n",
-    "Ruff that runs here) took 5.4x moat's wall time. moat analyses files on\n",
+    "Ruff that runs here) took 6.7x moat's wall time. moat analyses files on\n",
     "one thread per CPU, biggest first. About two thirds of its instructions\n",
     "are tree-sitter parsing the files: the runtime is compiled into moat\n",
     "(-O2, without assertions), its memory for a file comes from a per-thread\n",
@@ -367,9 +368,8 @@ static const char *const outro[] = {
     "work: every parse state's row of the parse table whole (1.5 MiB, built at\n",
     "start), no restore of the external scanner's state when it cannot have\n",
     "changed, and a lexer step for ASCII text that skips the runtime's general\n",
-    "path; together about 18% less CPU than the figures above, which are from\n",
-    "before them. Numbers, the command and every run are in\n",
-    "[bench/RESULTS.md](../bench/RESULTS.md) (`bench/audit_code/run.sh`).\n",
+    "path (together about 20% less CPU). Numbers, the command and every run\n",
+    "are in [bench/RESULTS.md](../bench/RESULTS.md) (`bench/audit_code/run.sh`).\n",
 };
 /* clang-format on */
 
