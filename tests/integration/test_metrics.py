@@ -376,6 +376,22 @@ def test_memory_gauges_count_what_is_held_and_return(moat, raw_upstream):
     assert g["client_bytes"] == 0
 
 
+def tls_moat_with_metrics(moat, moat_bin, upstream, tmp_path, **settings):
+    """One worker in front of upstream with a self-signed certificate for
+    localhost and the admin listener: (moat, admin port, TLS port, cert)."""
+    import subprocess
+    c, k = tmp_path / "c.pem", tmp_path / "k.pem"
+    r = subprocess.run([moat_bin, "cert", "selfsigned", "--cert", str(c), "--key", str(k),
+                        "localhost", "127.0.0.1"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    admin, port = free_port(), free_port()
+    m = moat(upstream, workers=1, admin={"listen": ["%s:%d" % (HOST, admin)]},
+             tls={"listen": ["%s:%d" % (HOST, port)], "cert": [str(c)], "key": [str(k)]},
+             **settings)
+    wait_for(lambda: scrape(admin).status_code == 200, 15, what="the metrics endpoint")
+    return m, admin, port, c
+
+
 def test_memory_gauges_count_http2_streams_and_their_upstreams(moat, moat_bin, raw_upstream,
                                                                 tmp_path):
     """An HTTP/2 stream's request held by the app: its session (kind h2),
@@ -392,14 +408,7 @@ def test_memory_gauges_count_http2_streams_and_their_upstreams(moat, moat_bin, r
         read_request(conn)
 
     up = raw_upstream(hold)
-    c, k = tmp_path / "c.pem", tmp_path / "k.pem"
-    r = subprocess.run([moat_bin, "cert", "selfsigned", "--cert", str(c), "--key", str(k),
-                        "localhost", "127.0.0.1"], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    admin, port = free_port(), free_port()
-    m = moat(up.url, workers=1, admin={"listen": ["%s:%d" % (HOST, admin)]},
-             tls={"listen": ["%s:%d" % (HOST, port)], "cert": [str(c)], "key": [str(k)]})
-    wait_for(lambda: scrape(admin).status_code == 200, 15, what="the metrics endpoint")
+    m, admin, port, c = tls_moat_with_metrics(moat, moat_bin, up.url, tmp_path)
 
     def gauges():
         s = parse_exposition(scrape(admin).text)
@@ -458,15 +467,9 @@ def test_pool_past_upstream_keepalive_after_an_h2_burst_closes(moat, moat_bin, r
                 state["open"] -= 1
 
     up = raw_upstream(serve)
-    c, k = tmp_path / "c.pem", tmp_path / "k.pem"
-    r = subprocess.run([moat_bin, "cert", "selfsigned", "--cert", str(c), "--key", str(k),
-                        "localhost", "127.0.0.1"], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    admin, port = free_port(), free_port()
-    m = moat(up.url, workers=1, admin={"listen": ["%s:%d" % (HOST, admin)]},
-             tls={"listen": ["%s:%d" % (HOST, port)], "cert": [str(c)], "key": [str(k)]},
-             limits={"upstream_keepalive": 2, "upstream_idle_timeout": "60s"})
-    wait_for(lambda: scrape(admin).status_code == 200, 15, what="the metrics endpoint")
+    m, admin, port, c = tls_moat_with_metrics(
+        moat, moat_bin, up.url, tmp_path,
+        limits={"upstream_keepalive": 2, "upstream_idle_timeout": "60s"})
     out = subprocess.run(["nghttp", "-nv", "-m", str(n), "https://localhost:%d/burst" % port],
                          capture_output=True, text=True, timeout=90)
     assert out.returncode == 0, out.stderr
